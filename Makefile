@@ -1,0 +1,44 @@
+# cella — the targets users and CI run. CMake does the real work in build*/.
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test asan fuzz bench demo valgrind clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh build
+
+build: deps
+	@cmake -S . -B build -DCELLA_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j$(JOBS)
+
+test: build
+	@ctest --test-dir build --output-on-failure -j$(JOBS)
+
+asan: deps
+	@cmake -S . -B build-asan -DCELLA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build-asan --output-on-failure -j$(JOBS)
+
+valgrind: build
+	@ctest --test-dir build -L unit -T memcheck --output-on-failure
+
+fuzz:
+	@bash scripts/deps.sh fuzz
+	@CC=clang cmake -S . -B build-fuzz -DCELLA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+	@bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+bench:
+	@bash scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
+	@bash bench/run.sh build
+
+demo: build
+	@bash scripts/demo.sh build/cella
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,78 @@
+#include "args.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+cella_res cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos,
+                    int max_pos, int *npos, const char *verb)
+{
+    *npos = 0;
+    bool only_pos = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_pos || a[0] != '-' || a[1] == '\0') {
+            CELLA_ENSURE(*npos < max_pos, CELLA_E_USAGE, verb, "unexpected argument '%s'", a);
+            pos[(*npos)++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_pos = true;
+            continue;
+        }
+        CELLA_ENSURE(a[1] == '-', CELLA_E_USAGE, verb, "unknown option '%s'", a);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        cli_opt *o = NULL;
+        for (int k = 0; k < nopts; k++)
+            if (strlen(opts[k].name) == nlen && !strncmp(opts[k].name, name, nlen))
+                o = &opts[k];
+        CELLA_ENSURE(o, CELLA_E_USAGE, verb, "unknown option '--%.*s'", (int)nlen, name);
+        if (!o->takes_value) {
+            CELLA_ENSURE(!eq, CELLA_E_USAGE, verb, "option '--%s' takes no value", o->name);
+            o->value = "1";
+        } else if (eq) {
+            o->value = eq + 1;
+        } else {
+            CELLA_ENSURE(i + 1 < argc, CELLA_E_USAGE, verb, "option '--%s' needs a value",
+                         o->name);
+            o->value = argv[++i];
+        }
+    }
+    return CELLA_OK_RES;
+}
+
+const char *cli_get(const cli_opt *opts, int nopts, const char *name)
+{
+    for (int k = 0; k < nopts; k++)
+        if (!strcmp(opts[k].name, name))
+            return opts[k].value;
+    return NULL;
+}
+
+cella_res cli_parse_size(const char *s, const char *what, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    CELLA_ENSURE(errno == 0 && end != s && s[0] != '-', CELLA_E_USAGE, what,
+                 "not a number: '%s'", s);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end == 'i' && shift)
+        end++;
+    if (*end == 'B' && shift)
+        end++;
+    CELLA_ENSURE(*end == '\0', CELLA_E_USAGE, what, "not a size: '%s'", s);
+    CELLA_ENSURE(v <= (~0ULL >> shift), CELLA_E_USAGE, what, "size too large: '%s'", s);
+    *out = v << shift;
+    return CELLA_OK_RES;
+}

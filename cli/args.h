@@ -1,0 +1,27 @@
+/* A small, strict command-line parser shared by every verb: long options with
+ * a value (`--key-file F` or `--key-file=F`), boolean flags, positionals.
+ * Unknown options and missing values are errors, never ignored. */
+#ifndef CELLA_CLI_ARGS_H
+#define CELLA_CLI_ARGS_H
+
+#include <stdbool.h>
+
+#include "core/error.h"
+
+typedef struct {
+    const char *name;  /* without the leading "--" */
+    bool takes_value;
+    const char *value; /* filled: value, or "1" for a flag that was given */
+} cli_opt;
+
+/* Parses argv into opts and positionals (at most max_pos). `verb` names the
+ * command in errors. */
+CELLA_RESULT cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos,
+                       int max_pos, int *npos, const char *verb);
+
+const char *cli_get(const cli_opt *opts, int nopts, const char *name);
+
+/* Parses an unsigned decimal with optional K/M/G suffix (binary units). */
+CELLA_RESULT cli_parse_size(const char *s, const char *what, unsigned long long *out);
+
+#endif

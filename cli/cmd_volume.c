@@ -1,0 +1,243 @@
+/* cella volume encrypt|decrypt|verify|ls|tag|cat */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "commands.h"
+#include "core/encoding.h"
+#include "core/keyfile.h"
+#include "core/secure.h"
+#include "progress.h"
+#include "volume/volume.h"
+
+static cella_res parse_tag(const char *hex, uint8_t tag[static CELLA_VOL_TAG_BYTES])
+{
+    return cella_hex_decode(tag, CELLA_VOL_TAG_BYTES, hex, strlen(hex), "--tag");
+}
+
+static cella_res parse_common(const cli_opt *o, int n, cella_vol_opts *vo)
+{
+    const char *t = cli_get(o, n, "threads");
+    if (t) {
+        unsigned long long v;
+        CELLA_TRY(cli_parse_size(t, "--threads", &v));
+        CELLA_ENSURE(v >= 1 && v <= 64, CELLA_E_USAGE, "--threads", "must be 1 to 64");
+        vo->threads = (unsigned)v;
+    }
+    const char *c = cli_get(o, n, "chunk-size");
+    if (c) {
+        unsigned long long v;
+        CELLA_TRY(cli_parse_size(c, "--chunk-size", &v));
+        CELLA_ENSURE(v <= CELLA_VOL_MAX_CHUNK, CELLA_E_USAGE, "--chunk-size", "too large");
+        vo->chunk_size = (uint32_t)v;
+    }
+    return CELLA_OK_RES;
+}
+
+static void print_tag(const uint8_t tag[static CELLA_VOL_TAG_BYTES])
+{
+    char hex[2 * CELLA_VOL_TAG_BYTES + 1];
+    cella_hex_encode(hex, tag, CELLA_VOL_TAG_BYTES, false);
+    printf("%s\n", hex);
+}
+
+static int volume_encrypt(int argc, char **argv)
+{
+    cli_opt o[] = {{"key-file", true, NULL}, {"threads", true, NULL}, {"chunk-size", true, NULL}};
+    const char *pos[2];
+    int np;
+    cella_vol_opts vo = {0};
+    CELLA_KEY32(key);
+    cella_res r = cli_parse(argc, argv, o, 3, pos, 2, &np, "volume encrypt");
+    if (cella_ok(r) && (np != 2 || !cli_get(o, 3, "key-file")))
+        r = cella_fail(CELLA_E_USAGE, "volume encrypt",
+                       "usage: cella volume encrypt SRC_DIR VOL_DIR --key-file KEY");
+    if (cella_ok(r))
+        r = parse_common(o, 3, &vo);
+    bool created = false;
+    if (cella_ok(r))
+        r = cella_keyfile_load_or_create(cli_get(o, 3, "key-file"), key.b, &created);
+    if (!cella_ok(r))
+        return cli_report(r);
+    if (created)
+        fprintf(stderr, "cella: created key file %s (mode 0600)\n", cli_get(o, 3, "key-file"));
+    cli_progress p;
+    cli_progress_init(&p, "encrypting");
+    vo.progress = cli_progress_update;
+    vo.progress_ctx = &p;
+    uint8_t tag[CELLA_VOL_TAG_BYTES];
+    r = cella_vol_encrypt_dir(pos[0], pos[1], key.b, &vo, tag);
+    cli_progress_end(&p);
+    if (!cella_ok(r))
+        return cli_report(r);
+    print_tag(tag);
+    return 0;
+}
+
+/* Shared by verbs that open an existing volume: VOL_DIR --key-file K [--tag T]. */
+static cella_res open_volume(const char *dir, const cli_opt *o, int n, cella_volume **v)
+{
+    CELLA_KEY32(key);
+    uint8_t tag[CELLA_VOL_TAG_BYTES];
+    const char *kf = cli_get(o, n, "key-file");
+    CELLA_ENSURE(kf, CELLA_E_USAGE, "--key-file", "a key file is required");
+    const char *t = cli_get(o, n, "tag");
+    if (t)
+        CELLA_TRY(parse_tag(t, tag));
+    CELLA_TRY(cella_keyfile_load(kf, key.b));
+    return cella_vol_open(dir, key.b, t ? tag : NULL, v);
+}
+
+static int volume_decrypt(int argc, char **argv)
+{
+    cli_opt o[] = {{"key-file", true, NULL}, {"tag", true, NULL}, {"threads", true, NULL}};
+    const char *pos[2];
+    int np;
+    cella_vol_opts vo = {0};
+    cella_volume *v = NULL;
+    cella_res r = cli_parse(argc, argv, o, 3, pos, 2, &np, "volume decrypt");
+    if (cella_ok(r) && np != 2)
+        r = cella_fail(CELLA_E_USAGE, "volume decrypt",
+                       "usage: cella volume decrypt VOL_DIR OUT_DIR --key-file KEY [--tag HEX]");
+    if (cella_ok(r))
+        r = parse_common(o, 3, &vo);
+    if (cella_ok(r))
+        r = open_volume(pos[0], o, 3, &v);
+    if (!cella_ok(r))
+        return cli_report(r);
+    cli_progress p;
+    cli_progress_init(&p, "decrypting");
+    vo.progress = cli_progress_update;
+    vo.progress_ctx = &p;
+    r = cella_vol_decrypt(v, pos[1], &vo);
+    cli_progress_end(&p);
+    cella_vol_close(v);
+    return cli_report(r);
+}
+
+static int volume_verify(int argc, char **argv)
+{
+    cli_opt o[] = {{"key-file", true, NULL}, {"tag", true, NULL}, {"threads", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_vol_opts vo = {0};
+    cella_volume *v = NULL;
+    cella_res r = cli_parse(argc, argv, o, 3, pos, 1, &np, "volume verify");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "volume verify",
+                       "usage: cella volume verify VOL_DIR --key-file KEY [--tag HEX]");
+    if (cella_ok(r))
+        r = parse_common(o, 3, &vo);
+    if (cella_ok(r))
+        r = open_volume(pos[0], o, 3, &v);
+    if (!cella_ok(r))
+        return cli_report(r);
+    cli_progress p;
+    cli_progress_init(&p, "verifying");
+    vo.progress = cli_progress_update;
+    vo.progress_ctx = &p;
+    r = cella_vol_verify(v, &vo);
+    cli_progress_end(&p);
+    if (cella_ok(r)) {
+        uint8_t tag[CELLA_VOL_TAG_BYTES];
+        char hex[33];
+        cella_vol_tag(v, tag);
+        cella_hex_encode(hex, tag, sizeof tag, false);
+        const cella_vol_meta *m = cella_vol_meta_of(v);
+        printf("ok: %u entries, version %llu, tag %s\n", m->count,
+               (unsigned long long)m->version, hex);
+    }
+    cella_vol_close(v);
+    return cli_report(r);
+}
+
+static int volume_ls(int argc, char **argv)
+{
+    cli_opt o[] = {{"key-file", true, NULL}, {"tag", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_volume *v = NULL;
+    cella_res r = cli_parse(argc, argv, o, 2, pos, 1, &np, "volume ls");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "volume ls", "usage: cella volume ls VOL_DIR --key-file KEY");
+    if (cella_ok(r))
+        r = open_volume(pos[0], o, 2, &v);
+    if (!cella_ok(r))
+        return cli_report(r);
+    const cella_vol_meta *m = cella_vol_meta_of(v);
+    for (uint32_t i = 0; i < m->count; i++) {
+        const cella_vol_entry *e = &m->entries[i];
+        if (e->type == CELLA_VOL_DIR)
+            printf("%12s %s/\n", "-", e->path);
+        else
+            printf("%12llu %s\n", (unsigned long long)e->size, e->path);
+    }
+    cella_vol_close(v);
+    return 0;
+}
+
+static int volume_tag(int argc, char **argv)
+{
+    cli_opt o[] = {{"key-file", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_volume *v = NULL;
+    cella_res r = cli_parse(argc, argv, o, 1, pos, 1, &np, "volume tag");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "volume tag", "usage: cella volume tag VOL_DIR --key-file KEY");
+    if (cella_ok(r))
+        r = open_volume(pos[0], o, 1, &v);
+    if (!cella_ok(r))
+        return cli_report(r);
+    uint8_t tag[CELLA_VOL_TAG_BYTES];
+    cella_vol_tag(v, tag);
+    print_tag(tag);
+    cella_vol_close(v);
+    return 0;
+}
+
+static int volume_cat(int argc, char **argv)
+{
+    cli_opt o[] = {{"key-file", true, NULL}, {"tag", true, NULL}, {"threads", true, NULL}};
+    const char *pos[2];
+    int np;
+    cella_vol_opts vo = {0};
+    cella_volume *v = NULL;
+    cella_res r = cli_parse(argc, argv, o, 3, pos, 2, &np, "volume cat");
+    if (cella_ok(r) && np != 2)
+        r = cella_fail(CELLA_E_USAGE, "volume cat",
+                       "usage: cella volume cat VOL_DIR PATH --key-file KEY [--tag HEX]");
+    if (cella_ok(r))
+        r = parse_common(o, 3, &vo);
+    if (cella_ok(r))
+        r = open_volume(pos[0], o, 3, &v);
+    if (!cella_ok(r))
+        return cli_report(r);
+    const cella_vol_entry *e = cella_vol_meta_find(cella_vol_meta_of(v), pos[1]);
+    if (!e || e->type != CELLA_VOL_FILE)
+        r = cella_fail(CELLA_E_NOTFOUND, pos[1], "no such file in the volume");
+    else
+        r = cella_vol_cat(v, e, STDOUT_FILENO, &vo);
+    cella_vol_close(v);
+    return cli_report(r);
+}
+
+const cli_command cli_volume_commands[] = {
+    {"volume", "encrypt", volume_encrypt,
+     "cella volume encrypt SRC_DIR VOL_DIR --key-file KEY [--chunk-size N] [--threads N]",
+     "Encrypt a directory tree into a volume (creates KEY, mode 0600, if absent; updates "
+     "VOL_DIR if it is already a volume). Prints the tag."},
+    {"volume", "decrypt", volume_decrypt,
+     "cella volume decrypt VOL_DIR OUT_DIR --key-file KEY [--tag HEX] [--threads N]",
+     "Verify and decrypt a volume into OUT_DIR; nothing is written if any check fails."},
+    {"volume", "verify", volume_verify, "cella volume verify VOL_DIR --key-file KEY [--tag HEX]",
+     "Authenticate every chunk of every file; exit 0, or non-zero with the reason."},
+    {"volume", "ls", volume_ls, "cella volume ls VOL_DIR --key-file KEY",
+     "List the files of a volume: size and path, one per line."},
+    {"volume", "tag", volume_tag, "cella volume tag VOL_DIR --key-file KEY",
+     "Print the current tag of a volume."},
+    {"volume", "cat", volume_cat, "cella volume cat VOL_DIR PATH --key-file KEY [--tag HEX]",
+     "Decrypt one file of a volume to standard output."},
+    {NULL, NULL, NULL, NULL, NULL},
+};

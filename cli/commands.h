@@ -1,0 +1,24 @@
+/* The command table: every verb of the `cella` binary, its usage and help.
+ * Each group of verbs lives in its own cmd_<group>.c and exports a table. */
+#ifndef CELLA_CLI_COMMANDS_H
+#define CELLA_CLI_COMMANDS_H
+
+#include "core/error.h"
+
+typedef int (*cli_fn)(int argc, char **argv);
+
+typedef struct {
+    const char *group; /* "volume", or NULL for a top-level verb */
+    const char *name;
+    cli_fn fn;
+    const char *usage;
+    const char *help;
+} cli_command;
+
+/* Prints "cella: error: <what> (<where>)" for the current error and returns
+ * the exit code for it (2 for usage errors, 1 otherwise). */
+int cli_report(cella_res r);
+
+extern const cli_command cli_volume_commands[];
+
+#endif

@@ -1,0 +1,195 @@
+#include "core/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/encoding.h"
+#include "core/secure.h"
+
+cella_res cella_fsync_fd(int fd, const char *what)
+{
+    while (fsync(fd) != 0) {
+        if (errno != EINTR)
+            return cella_fail(CELLA_E_IO, what, "fsync failed: %s", strerror(errno));
+    }
+    return CELLA_OK_RES;
+}
+
+/* Splits "a/b/c" into the directory part ("a/b", or "." ) for the dir fsync. */
+static void dir_of(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(out, cap, ".");
+    else if (slash == path)
+        snprintf(out, cap, "/");
+    else
+        snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+cella_res cella_fsync_dir(int dirfd, const char *path, const char *what)
+{
+    int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, what, "cannot open directory: %s", strerror(errno));
+    cella_res r = cella_fsync_fd(fd, what);
+    close(fd);
+    return r;
+}
+
+cella_res cella_pwrite_full(int fd, const void *buf, size_t n, uint64_t off, const char *what)
+{
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return cella_fail(CELLA_E_IO, what, "write failed: %s", strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return CELLA_OK_RES;
+}
+
+cella_res cella_pread_full(int fd, void *buf, size_t n, uint64_t off, const char *what)
+{
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return cella_fail(CELLA_E_IO, what, "read failed: %s", strerror(errno));
+        }
+        CELLA_ENSURE(r > 0, CELLA_E_PARSE, what, "file truncated at byte %llu",
+                     (unsigned long long)off);
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return CELLA_OK_RES;
+}
+
+cella_res cella_write_file_atomic(int dirfd, const char *path, const void *data, size_t n,
+                                  mode_t mode, bool exclusive)
+{
+    char tmp[4096], dir[4096];
+    uint8_t rnd[8];
+    char rhex[17];
+    CELLA_TRY(cella_random(rnd, sizeof rnd));
+    cella_hex_encode(rhex, rnd, sizeof rnd, false);
+    int len = snprintf(tmp, sizeof tmp, "%s.tmp-%s", path, rhex);
+    CELLA_ENSURE(len > 0 && (size_t)len < sizeof tmp, CELLA_E_PATH, path, "path too long");
+
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, path, "cannot create file: %s", strerror(errno));
+    cella_res r = CELLA_OK_RES;
+    /* umask must not widen or narrow what the caller asked for (key files: 0600). */
+    if (fchmod(fd, mode) != 0)
+        r = cella_fail(CELLA_E_IO, path, "cannot set mode: %s", strerror(errno));
+    if (cella_ok(r))
+        r = cella_pwrite_full(fd, data, n, 0, path);
+    if (cella_ok(r))
+        r = cella_fsync_fd(fd, path);
+    if (close(fd) != 0 && cella_ok(r))
+        r = cella_fail(CELLA_E_IO, path, "close failed: %s", strerror(errno));
+    if (cella_ok(r)) {
+        int rc;
+        if (exclusive) {
+            /* renameat2(NOREPLACE) keeps "create only if absent" atomic. */
+            rc = renameat2(dirfd, tmp, dirfd, path, RENAME_NOREPLACE);
+            if (rc != 0 && errno == EEXIST)
+                r = cella_fail(CELLA_E_EXISTS, path, "file already exists");
+        } else {
+            rc = renameat(dirfd, tmp, dirfd, path);
+        }
+        if (rc != 0 && cella_ok(r))
+            r = cella_fail(CELLA_E_IO, path, "rename failed: %s", strerror(errno));
+    }
+    if (!cella_ok(r)) {
+        unlinkat(dirfd, tmp, 0);
+        return r;
+    }
+    dir_of(path, dir, sizeof dir);
+    return cella_fsync_dir(dirfd, dir, path);
+}
+
+cella_res cella_read_file(int dirfd, const char *path, size_t max, bool secret, uint8_t **out,
+                          size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        cella_code c = errno == ENOENT ? CELLA_E_NOTFOUND : CELLA_E_IO;
+        return cella_fail(c, path, "cannot open: %s", strerror(errno));
+    }
+    struct stat st;
+    cella_res r = CELLA_OK_RES;
+    if (fstat(fd, &st) != 0)
+        r = cella_fail(CELLA_E_IO, path, "cannot stat: %s", strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        r = cella_fail(CELLA_E_PARSE, path, "not a regular file");
+    else if ((uint64_t)st.st_size > max)
+        r = cella_fail(CELLA_E_TOOBIG, path, "file larger than %zu bytes", max);
+    if (!cella_ok(r)) {
+        close(fd);
+        return r;
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = secret ? cella_secure_alloc(n + 1) : malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return cella_fail(CELLA_E_NOMEM, path, "out of memory reading file");
+    }
+    r = cella_pread_full(fd, buf, n, 0, path);
+    close(fd);
+    if (!cella_ok(r)) {
+        if (secret)
+            cella_secure_free(buf, n + 1);
+        else
+            free(buf);
+        return r;
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return CELLA_OK_RES;
+}
+
+void cella_rm_tree(int parent, const char *path)
+{
+    int fd = openat(parent, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        unlinkat(parent, path, 0);
+        return;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        struct stat st;
+        bool is_dir = e->d_type == DT_DIR;
+        if (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            is_dir = S_ISDIR(st.st_mode);
+        if (is_dir)
+            cella_rm_tree(dirfd(d), e->d_name);
+        else
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+    unlinkat(parent, path, AT_REMOVEDIR);
+}

@@ -1,0 +1,131 @@
+#include "crypto/aead.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <string.h>
+
+#include "core/secure.h"
+
+struct cella_gcm {
+    EVP_CIPHER_CTX *ctx;
+    EVP_CIPHER *cipher;
+    bool keyed;
+    bool encrypt;
+};
+
+cella_gcm *cella_gcm_new(void)
+{
+    cella_gcm *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->ctx = EVP_CIPHER_CTX_new();
+    g->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    if (!g->ctx || !g->cipher) {
+        cella_gcm_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void cella_gcm_free(cella_gcm *g)
+{
+    if (!g)
+        return;
+    EVP_CIPHER_CTX_free(g->ctx); /* OpenSSL cleanses the key schedule */
+    EVP_CIPHER_free(g->cipher);
+    free(g);
+}
+
+cella_res cella_gcm_set_key(cella_gcm *g, const uint8_t key[static CELLA_GCM_KEY_BYTES],
+                            bool encrypt)
+{
+    int ok = encrypt ? EVP_EncryptInit_ex2(g->ctx, g->cipher, key, NULL, NULL)
+                     : EVP_DecryptInit_ex2(g->ctx, g->cipher, key, NULL, NULL);
+    CELLA_ENSURE(ok == 1, CELLA_E_CRYPTO, NULL, "AES-256-GCM key setup failed");
+    g->keyed = true;
+    g->encrypt = encrypt;
+    return CELLA_OK_RES;
+}
+
+cella_res cella_gcm_seal(cella_gcm *g, const uint8_t iv[static CELLA_GCM_IV_BYTES],
+                         const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t n,
+                         uint8_t *out, uint8_t tag[static CELLA_GCM_TAG_BYTES])
+{
+    if (!g->keyed || !g->encrypt)
+        CELLA_MISUSE("cella_gcm_seal without an encryption key");
+    CELLA_ENSURE(n <= INT_MAX && aad_len <= INT_MAX, CELLA_E_TOOBIG, NULL, "chunk too large");
+    int len = 0;
+    int ok = EVP_EncryptInit_ex2(g->ctx, NULL, NULL, iv, NULL);
+    if (ok && aad_len)
+        ok = EVP_EncryptUpdate(g->ctx, NULL, &len, aad, (int)aad_len);
+    if (ok && n)
+        ok = EVP_EncryptUpdate(g->ctx, out, &len, in, (int)n);
+    if (ok)
+        ok = EVP_EncryptFinal_ex(g->ctx, out + n, &len);
+    if (ok)
+        ok = EVP_CIPHER_CTX_ctrl(g->ctx, EVP_CTRL_GCM_GET_TAG, CELLA_GCM_TAG_BYTES, tag);
+    CELLA_ENSURE(ok == 1, CELLA_E_CRYPTO, NULL, "AES-256-GCM encryption failed");
+    return CELLA_OK_RES;
+}
+
+cella_res cella_gcm_open(cella_gcm *g, const uint8_t iv[static CELLA_GCM_IV_BYTES],
+                         const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t n,
+                         uint8_t *out, const uint8_t tag[static CELLA_GCM_TAG_BYTES])
+{
+    if (!g->keyed || g->encrypt)
+        CELLA_MISUSE("cella_gcm_open without a decryption key");
+    CELLA_ENSURE(n <= INT_MAX && aad_len <= INT_MAX, CELLA_E_TOOBIG, NULL, "chunk too large");
+    int len = 0;
+    uint8_t t[CELLA_GCM_TAG_BYTES];
+    memcpy(t, tag, sizeof t);
+    int ok = EVP_DecryptInit_ex2(g->ctx, NULL, NULL, iv, NULL);
+    if (ok)
+        ok = EVP_CIPHER_CTX_ctrl(g->ctx, EVP_CTRL_GCM_SET_TAG, CELLA_GCM_TAG_BYTES, t);
+    if (ok && aad_len)
+        ok = EVP_DecryptUpdate(g->ctx, NULL, &len, aad, (int)aad_len);
+    if (ok && n)
+        ok = EVP_DecryptUpdate(g->ctx, out, &len, in, (int)n);
+    if (ok) {
+        /* Final is where the tag is checked: until it succeeds `out` holds
+         * unauthenticated plaintext, which must not escape. */
+        if (EVP_DecryptFinal_ex(g->ctx, out + n, &len) != 1) {
+            cella_wipe(out, n);
+            return cella_fail(CELLA_E_AUTH, NULL, "authentication tag mismatch");
+        }
+        return CELLA_OK_RES;
+    }
+    cella_wipe(out, n);
+    return cella_fail(CELLA_E_CRYPTO, NULL, "AES-256-GCM decryption failed");
+}
+
+cella_res cella_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *ikm, size_t ikm_len,
+                            const uint8_t *salt, size_t salt_len, const char *info)
+{
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    EVP_KDF_free(kdf);
+    CELLA_ENSURE(kctx, CELLA_E_CRYPTO, NULL, "HKDF unavailable");
+    OSSL_PARAM params[5], *p = params;
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len);
+    if (salt_len)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info));
+    *p = OSSL_PARAM_construct_end();
+    int ok = EVP_KDF_derive(kctx, out, out_len, params);
+    EVP_KDF_CTX_free(kctx);
+    CELLA_ENSURE(ok == 1, CELLA_E_CRYPTO, NULL, "HKDF derivation failed");
+    return CELLA_OK_RES;
+}
+
+cella_res cella_sha256(uint8_t out[static 32], const void *data, size_t n)
+{
+    unsigned int len = 0;
+    CELLA_ENSURE(EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32,
+                 CELLA_E_CRYPTO, NULL, "SHA-256 failed");
+    return CELLA_OK_RES;
+}

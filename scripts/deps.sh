@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages cella needs, only those missing.
+# usage: scripts/deps.sh [build|fuzz|bench|all]   (default: build = build + test)
+# As root it runs apt-get; otherwise it prints the one apt-get line to run.
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libsecp256k1-dev nettle-dev
+            libsqlite3-dev libjansson-dev libyaml-dev libevent-dev libcurl4-openssl-dev
+            libfuse3-dev fuse3 libzip-dev bubblewrap libcmocka-dev age)
+fuzz_pkgs=(clang libclang-rt-14-dev)
+bench_pkgs=(age gocryptfs fuse3)
+
+case "${1:-build}" in
+  build) want=("${build_pkgs[@]}") ;;
+  fuzz)  want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  all)   want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|fuzz|bench|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+line="apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "cella: missing packages; run as root:" >&2
+  echo "  apt-get update && $line" >&2
+  exit 1
+fi
+echo "cella: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
