@@ -1,0 +1,8 @@
+# Libraries used by the core library's higher layers (identity, evidence, formats).
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(SECP256K1 REQUIRED IMPORTED_TARGET libsecp256k1)
+pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle)
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+target_link_libraries(cellacore PUBLIC PkgConfig::JANSSON PkgConfig::SECP256K1
+                      PkgConfig::NETTLE PkgConfig::LIBZIP PkgConfig::YAML)
