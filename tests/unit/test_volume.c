@@ -1,0 +1,319 @@
+/* Unit tests for lib/volume: format parsing (with negative cases), chunk
+ * binding, metadata sealing, and the I/O layer (round trips, random access,
+ * hostile metadata). The CLI tamper suite covers attacks on files on disk. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fs.h"
+#include "core/secure.h"
+#include "testutil.h"
+#include "volume/format.h"
+#include "volume/volume.h"
+
+static const uint8_t KEY[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+static const uint8_t KEY2[32] = {9};
+
+static void paths(void **state)
+{
+    (void)state;
+    const char *good[] = {"a", "a/b", "a.b/c..d/.e", "...", "x y/z"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_succeeds(cella_vol_path_check(good[i], strlen(good[i])));
+    const char *bad[] = {"", "/a", "a/", "a//b", ".", "..", "a/..", "../a", "a/./b", "a/../b"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_fails_with(cella_vol_path_check(bad[i], strlen(bad[i])), CELLA_E_PATH);
+    assert_fails_with(cella_vol_path_check("a\0b", 3), CELLA_E_PATH);
+    char longc[300];
+    memset(longc, 'x', sizeof longc);
+    assert_fails_with(cella_vol_path_check(longc, sizeof longc), CELLA_E_PATH);
+}
+
+/* Builds a two-entry metadata (dir "d", file "d/f") without validation. */
+static void make_meta(cella_vol_meta *m, const char *p0, const char *p1)
+{
+    assert_succeeds(cella_vol_meta_alloc(m, 2, 64));
+    strcpy(m->paths, p0);
+    strcpy(m->paths + 32, p1);
+    m->entries[0] = (cella_vol_entry){.type = CELLA_VOL_DIR, .mode = 0755, .path = m->paths};
+    m->entries[1] = (cella_vol_entry){.type = CELLA_VOL_FILE, .mode = 0644, .path = m->paths + 32,
+                                      .size = 100000, .chunk_size = 65536};
+    memset(m->entries[1].file_id, 0x11, 16);
+    memset(m->entries[1].key, 0x22, 32);
+    memset(m->volume_id, 0x33, 16);
+    m->version = 7;
+}
+
+static void meta_seal_open(void **state)
+{
+    (void)state;
+    cella_vol_meta m, back;
+    make_meta(&m, "d", "d/f");
+    cella_buf a, b;
+    cella_buf_init(&a, false);
+    cella_buf_init(&b, false);
+    uint8_t t1[16], t2[16], t3[16];
+    assert_succeeds(cella_vol_meta_seal(&m, KEY, &a, t1));
+    assert_succeeds(cella_vol_meta_seal(&m, KEY, &b, t2));
+    /* a fresh nonce per seal: the same content never repeats a tag */
+    assert_memory_not_equal(t1, t2, 16);
+    assert_succeeds(cella_vol_meta_open(cella_slice_of(a.p, a.len), KEY, &back, t3));
+    assert_memory_equal(t1, t3, 16);
+    assert_int_equal(back.count, 2);
+    assert_int_equal(back.version, 7);
+    assert_string_equal(back.entries[1].path, "d/f");
+    assert_memory_equal(back.entries[1].key, m.entries[1].key, 32);
+    cella_vol_meta_free(&back);
+
+    assert_fails_with(cella_vol_meta_open(cella_slice_of(a.p, a.len), KEY2, &back, t3), CELLA_E_AUTH);
+    assert_non_null(strstr(cella_error_what(), "wrong key"));
+    /* every single-bit flip is refused */
+    for (size_t i = 0; i < a.len; i++) {
+        a.p[i] ^= 0x01;
+        cella_res r = cella_vol_meta_open(cella_slice_of(a.p, a.len), KEY, &back, t3);
+        assert_false(cella_ok(r));
+        a.p[i] ^= 0x01;
+    }
+    assert_fails_with(cella_vol_meta_open(cella_slice_of(a.p, a.len - 1), KEY, &back, t3), CELLA_E_PARSE);
+    assert_fails_with(cella_vol_meta_open(cella_slice_of(a.p, 50), KEY, &back, t3), CELLA_E_PARSE);
+    a.p[8] = 2; /* format version */
+    assert_fails_with(cella_vol_meta_open(cella_slice_of(a.p, a.len), KEY, &back, t3), CELLA_E_UNSUPPORTED);
+    cella_buf_free(&a);
+    cella_buf_free(&b);
+    cella_vol_meta_free(&m);
+}
+
+/* Hostile bodies, as a key holder could craft them, are refused by the parser. */
+static void body_parser_negative(void **state)
+{
+    (void)state;
+    /* escapes, absolute paths, duplicates, wrong order, an entry below a file */
+    struct {
+        const char *p0, *p1;
+        bool first_is_file;
+    } cases[] = {{"d", "../f", false}, {"d", "/abs", false}, {"d", "d/../../x", false},
+                 {"d", "d", false},    {"e", "d/f", false},  {"d/f", "d/f/g", true}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cella_vol_meta m, back = {0};
+        make_meta(&m, cases[i].p0, cases[i].p1);
+        if (cases[i].first_is_file) {
+            m.entries[0].type = CELLA_VOL_FILE;
+            m.entries[0].chunk_size = 65536;
+        }
+        cella_buf body;
+        cella_buf_init(&body, true);
+        cella_vol_body_encode(&m, &body);
+        cella_res r = cella_vol_body_parse(cella_slice_of(body.p, body.len), &back);
+        if (cella_ok(r))
+            fail_msg("hostile body %zu (%s, %s) was accepted", i, cases[i].p0, cases[i].p1);
+        cella_buf_free(&body);
+        cella_vol_meta_free(&m);
+    }
+    /* a valid body, then targeted corruptions */
+    cella_vol_meta m, back;
+    make_meta(&m, "d", "d/f");
+    cella_buf body;
+    cella_buf_init(&body, true);
+    cella_vol_body_encode(&m, &body);
+    assert_succeeds(cella_vol_body_parse(cella_slice_of(body.p, body.len), &back));
+    cella_vol_meta_free(&back);
+    uint8_t *p = body.p;
+    p[0] = 0xff; p[1] = 0xff; p[2] = 0xff; p[3] = 0x0f; /* huge count: refused before allocating */
+    assert_fails_with(cella_vol_body_parse(cella_slice_of(body.p, body.len), &back), CELLA_E_PARSE);
+    p[0] = 2; p[1] = p[2] = p[3] = 0;
+    p[4] = 9; /* unknown type */
+    assert_false(cella_ok(cella_vol_body_parse(cella_slice_of(body.p, body.len), &back)));
+    p[4] = CELLA_VOL_DIR;
+    p[5] = 1; /* reserved */
+    assert_fails_with(cella_vol_body_parse(cella_slice_of(body.p, body.len), &back), CELLA_E_PARSE);
+    p[5] = 0;
+    assert_fails_with(cella_vol_body_parse(cella_slice_of(body.p, body.len - 1), &back), CELLA_E_PARSE);
+    cella_buf_append(&body, "x", 1);
+    assert_fails_with(cella_vol_body_parse(cella_slice_of(body.p, body.len), &back), CELLA_E_PARSE);
+    cella_buf_free(&body);
+    m.entries[1].chunk_size = 1000; /* not a power of two */
+    cella_buf_init(&body, true);
+    cella_vol_body_encode(&m, &body);
+    assert_fails_with(cella_vol_body_parse(cella_slice_of(body.p, body.len), &back), CELLA_E_PARSE);
+    cella_buf_free(&body);
+    cella_vol_meta_free(&m);
+}
+
+/* A chunk opens only at its own index, with its own last flag, file and volume. */
+static void chunk_binding(void **state)
+{
+    (void)state;
+    uint8_t vid[16] = {1}, fid[16] = {2}, other[16] = {3}, key[32] = {4};
+    uint8_t pt[100], ct[116], out[100];
+    memset(pt, 'p', sizeof pt);
+    cella_gcm *e = cella_gcm_new(), *d = cella_gcm_new();
+    assert_succeeds(cella_gcm_set_key(e, key, true));
+    assert_succeeds(cella_gcm_set_key(d, key, false));
+    assert_succeeds(cella_vol_chunk_seal(e, vid, fid, 5, false, pt, 100, ct));
+    assert_succeeds(cella_vol_chunk_open(d, vid, fid, 5, false, ct, 100, out));
+    assert_memory_equal(out, pt, 100);
+    assert_fails_with(cella_vol_chunk_open(d, vid, fid, 6, false, ct, 100, out), CELLA_E_AUTH);
+    assert_fails_with(cella_vol_chunk_open(d, vid, fid, 5, true, ct, 100, out), CELLA_E_AUTH);
+    assert_fails_with(cella_vol_chunk_open(d, vid, other, 5, false, ct, 100, out), CELLA_E_AUTH);
+    assert_fails_with(cella_vol_chunk_open(d, other, fid, 5, false, ct, 100, out), CELLA_E_AUTH);
+    assert_fails_with(cella_vol_chunk_open(d, vid, fid, 5, false, ct, 99, out), CELLA_E_AUTH);
+    cella_gcm_free(e);
+    cella_gcm_free(d);
+}
+
+static void write_file(const char *dir, const char *name, const uint8_t *data, size_t n)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+struct progress_seen {
+    int calls;
+    uint64_t last_done, last_total;
+};
+
+static void on_progress(uint64_t done, uint64_t total, void *ctx)
+{
+    struct progress_seen *s = ctx;
+    s->calls++;
+    s->last_done = done;
+    s->last_total = total;
+}
+
+/* Files at every boundary of a 4 KiB chunk; random reads match the plaintext. */
+static void round_trip_and_random_access(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char src[512], vol[512], out[512];
+    snprintf(src, sizeof src, "%s/src", dir);
+    snprintf(vol, sizeof vol, "%s/vol", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    mkdir(src, 0700);
+    const size_t sizes[] = {0, 1, 4095, 4096, 4097, 3 * 4096, 100000, 5 * 1024 * 1024 + 3};
+    size_t maxn = 5 * 1024 * 1024 + 3;
+    uint8_t *data = malloc(maxn), *buf = malloc(maxn);
+    for (size_t i = 0; i < maxn; i++)
+        data[i] = (uint8_t)(i * 2654435761u >> 13);
+    char name[32];
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        snprintf(name, sizeof name, "f%zu", i);
+        write_file(src, name, data, sizes[i]);
+    }
+    struct progress_seen seen = {0};
+    cella_vol_opts o = {.threads = 3, .chunk_size = 4096, .progress = on_progress,
+                        .progress_ctx = &seen};
+    uint8_t tag[16], tag2[16];
+    assert_succeeds(cella_vol_encrypt_dir(src, vol, KEY, &o, tag));
+    assert_true(seen.calls >= 1);
+    cella_volume *v;
+    assert_fails_with(cella_vol_open(vol, KEY2, NULL, &v), CELLA_E_AUTH);
+    uint8_t wrong[16] = {0};
+    assert_fails_with(cella_vol_open(vol, KEY, wrong, &v), CELLA_E_ROLLBACK);
+    assert_succeeds(cella_vol_open(vol, KEY, tag, &v));
+    cella_vol_tag(v, tag2);
+    assert_memory_equal(tag, tag2, 16);
+    const cella_vol_meta *m = cella_vol_meta_of(v);
+    assert_int_equal(m->count, sizeof sizes / sizeof *sizes);
+    assert_int_equal(m->version, 1);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        snprintf(name, sizeof name, "f%zu", i);
+        const cella_vol_entry *e = cella_vol_meta_find(m, name);
+        assert_non_null(e);
+        assert_int_equal(e->size, sizes[i]);
+        size_t got;
+        /* whole file */
+        assert_succeeds(cella_vol_read(v, e, 0, buf, sizes[i] + 10, &got));
+        assert_int_equal(got, sizes[i]);
+        assert_memory_equal(buf, data, sizes[i]);
+        /* ranges straddling chunk boundaries */
+        for (uint64_t off = 0; off < sizes[i]; off += 4093) {
+            size_t n = 5000;
+            assert_succeeds(cella_vol_read(v, e, off, buf, n, &got));
+            size_t want = sizes[i] - off < n ? sizes[i] - off : n;
+            assert_int_equal(got, want);
+            assert_memory_equal(buf, data + off, want);
+        }
+        assert_succeeds(cella_vol_read(v, e, sizes[i] + 5, buf, 10, &got));
+        assert_int_equal(got, 0);
+    }
+    assert_succeeds(cella_vol_verify(v, &o));
+    assert_succeeds(cella_vol_decrypt(v, out, &o));
+    cella_vol_close(v);
+    /* decrypted files equal the originals */
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "out/f%zu", i);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        uint8_t *got;
+        size_t len;
+        assert_succeeds(cella_read_file(dfd, p, maxn, false, &got, &len));
+        assert_int_equal(len, sizes[i]);
+        assert_memory_equal(got, data, len);
+        free(got);
+        close(dfd);
+    }
+    /* an update bumps the version and changes the tag; the old tag is refused */
+    assert_succeeds(cella_vol_encrypt_dir(src, vol, KEY, &o, tag2));
+    assert_memory_not_equal(tag, tag2, 16);
+    assert_fails_with(cella_vol_open(vol, KEY, tag, &v), CELLA_E_ROLLBACK);
+    assert_succeeds(cella_vol_open(vol, KEY, tag2, &v));
+    assert_int_equal(cella_vol_meta_of(v)->version, 2);
+    cella_vol_close(v);
+    /* updating with the wrong key is refused and changes nothing */
+    assert_fails_with(cella_vol_encrypt_dir(src, vol, KEY2, &o, tag), CELLA_E_AUTH);
+    assert_succeeds(cella_vol_open(vol, KEY, tag2, &v));
+    cella_vol_close(v);
+    free(data);
+    free(buf);
+    test_rmdir(dir);
+}
+
+/* Metadata sealed with the right key but naming "../escape" is refused at
+ * open: a malicious volume owner cannot make decrypt write outside OUT_DIR. */
+static void hostile_metadata_refused(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char vol[512];
+    snprintf(vol, sizeof vol, "%s/vol", dir);
+    mkdir(vol, 0700);
+    cella_vol_meta m;
+    make_meta(&m, "d", "../escape");
+    m.entries[1].size = 0;
+    cella_buf sealed;
+    cella_buf_init(&sealed, false);
+    uint8_t tag[16];
+    assert_succeeds(cella_vol_meta_seal(&m, KEY, &sealed, tag));
+    int vfd = open(vol, O_RDONLY | O_DIRECTORY);
+    assert_succeeds(cella_write_file_atomic(vfd, CELLA_VOL_META_NAME, sealed.p, sealed.len, 0600, false));
+    close(vfd);
+    cella_volume *v;
+    assert_fails_with(cella_vol_open(vol, KEY, NULL, &v), CELLA_E_PATH);
+    cella_buf_free(&sealed);
+    cella_vol_meta_free(&m);
+    char esc[600];
+    snprintf(esc, sizeof esc, "%s/escape", dir);
+    assert_int_equal(access(esc, F_OK), -1);
+    test_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(paths),
+        cmocka_unit_test(meta_seal_open),
+        cmocka_unit_test(body_parser_negative),
+        cmocka_unit_test(chunk_binding),
+        cmocka_unit_test(round_trip_and_random_access),
+        cmocka_unit_test(hostile_metadata_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,35 @@
+/* Shared helpers for cmocka unit tests. */
+#ifndef CELLA_TESTUTIL_H
+#define CELLA_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+
+/* Asserts a call failed with the given code. */
+#define assert_fails_with(expr, want)                                          \
+    do {                                                                       \
+        cella_res r_ = (expr);                                                 \
+        if (r_.code != (want))                                                 \
+            fail_msg("expected %s, got %s: %s (%s)", cella_code_str(want),     \
+                     cella_code_str(r_.code), cella_error_what(),              \
+                     cella_error_where());                                     \
+    } while (0)
+
+#define assert_succeeds(expr)                                                  \
+    do {                                                                       \
+        cella_res r_ = (expr);                                                 \
+        if (r_.code != CELLA_OK)                                               \
+            fail_msg("unexpected failure %s: %s (%s)", cella_code_str(r_.code), \
+                     cella_error_what(), cella_error_where());                 \
+    } while (0)
+
+/* A fresh temp directory (mkdtemp under $TMPDIR); removed by test_rmdir. */
+char *test_tmpdir(void);
+void test_rmdir(char *dir);
+
+#endif
