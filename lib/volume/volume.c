@@ -25,8 +25,9 @@ struct cella_volume {
     uint8_t tag[CELLA_VOL_TAG_BYTES];
 };
 
-/* Bulk work is cut into jobs of at most this many plaintext bytes. */
-#define JOB_BYTES (4u * 1024u * 1024u)
+/* Bulk work is cut into jobs of at most this many plaintext bytes: small
+ * enough that a job's buffers stay in L2 between the read and the cipher. */
+#define JOB_BYTES (1u * 1024u * 1024u)
 
 static void id_hex(char out[33], const uint8_t id[static CELLA_VOL_ID_BYTES])
 {
@@ -91,6 +92,7 @@ typedef struct {
     char err_where[1024];
     const cella_vol_opts *opts;
     double last_progress;
+    uint32_t max_chunk; /* largest chunk of any job: sizes the worker buffers */
 } engine;
 
 static void engine_record_error(engine *en)
@@ -120,9 +122,52 @@ static size_t job_ct_len(const job *j) { return job_pt_len(j) + j->count * CELLA
 
 typedef struct {
     cella_gcm *enc, *dec;
-    uint8_t *pt, *ct;
+    uint8_t *pt, *ct, *in;
     size_t cap;
 } worker_bufs;
+
+/* Seals the job's chunks from `src` into w->ct; *co gets the
+ * ciphertext length. */
+static cella_res seal_chunks(engine *en, const job *j, worker_bufs *w, const uint8_t *src,
+                             size_t *co)
+{
+    const cella_vol_entry *e = j->e;
+    CELLA_TRY(cella_gcm_set_key(w->enc, e->key, true));
+    uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
+    size_t po = 0;
+    *co = 0;
+    for (uint64_t i = j->first; i < j->first + j->count; i++) {
+        size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
+        CELLA_TRY(cella_vol_chunk_seal(w->enc, en->volume_id, e->file_id, i, i + 1 == nch,
+                                       src + po, n, w->ct + *co));
+        po += n;
+        *co += n + CELLA_GCM_TAG_BYTES;
+    }
+    return CELLA_OK_RES;
+}
+
+static cella_res open_chunks(engine *en, const job *j, worker_bufs *w, const uint8_t *src,
+                             uint8_t *dst, const char *where)
+{
+    const cella_vol_entry *e = j->e;
+    CELLA_TRY(cella_gcm_set_key(w->dec, e->key, false));
+    uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
+    size_t po = 0, co = 0;
+    for (uint64_t i = j->first; i < j->first + j->count; i++) {
+        size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
+        cella_res r = cella_vol_chunk_open(w->dec, en->volume_id, e->file_id, i, i + 1 == nch,
+                                           src + co, n, dst + po);
+        if (r.code == CELLA_E_AUTH)
+            return cella_fail(CELLA_E_AUTH, where,
+                              "chunk %llu of %s failed authentication (tampered, reordered, "
+                              "truncated or taken from another file)",
+                              (unsigned long long)i, e->path);
+        CELLA_TRY(r);
+        po += n;
+        co += n + CELLA_GCM_TAG_BYTES;
+    }
+    return CELLA_OK_RES;
+}
 
 static cella_res run_seal(engine *en, const job *j, worker_bufs *w)
 {
@@ -131,24 +176,18 @@ static cella_res run_seal(engine *en, const job *j, worker_bufs *w)
     size_t ptl = job_pt_len(j);
     int in = cella_open_beneath(en->src_dirfd, e->path, O_RDONLY, 0);
     CELLA_ENSURE(in >= 0, CELLA_E_IO, e->path, "cannot open source file: %s", strerror(errno));
-    cella_res r = cella_pread_full(in, w->pt, ptl, job_pt_off(j), e->path);
-    if (cella_ok(r) && j->first + j->count == cella_vol_chunk_count(e->size, e->chunk_size)) {
-        struct stat st;
-        if (fstat(in, &st) != 0 || (uint64_t)st.st_size != e->size)
-            r = cella_fail(CELLA_E_IO, e->path, "file changed size during encryption");
-    }
+    struct stat st;
+    cella_res r = CELLA_OK_RES;
+    /* The source must still have the size we planned for: a file that changes
+     * under us is refused rather than sealed half old, half new. */
+    if (fstat(in, &st) != 0 || (uint64_t)st.st_size != e->size)
+        r = cella_fail(CELLA_E_IO, e->path, "file changed size during encryption");
+    if (cella_ok(r))
+        r = cella_pread_full(in, w->in, ptl, job_pt_off(j), e->path);
     close(in);
     CELLA_TRY(r);
-    CELLA_TRY(cella_gcm_set_key(w->enc, e->key, true));
-    uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
-    size_t po = 0, co = 0;
-    for (uint64_t i = j->first; i < j->first + j->count; i++) {
-        size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
-        CELLA_TRY(cella_vol_chunk_seal(w->enc, en->volume_id, e->file_id, i, i + 1 == nch,
-                                       w->pt + po, n, w->ct + co));
-        po += n;
-        co += n + CELLA_GCM_TAG_BYTES;
-    }
+    size_t co = 0;
+    CELLA_TRY(seal_chunks(en, j, w, w->in, &co));
     cfile_where(where, sizeof where, en->vol_dir, e->file_id);
     char name[33];
     id_hex(name, e->file_id);
@@ -168,32 +207,23 @@ static cella_res run_open(engine *en, const job *j, worker_bufs *w)
     size_t ctl = job_ct_len(j);
     int in = openat(en->vol_dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     CELLA_ENSURE(in >= 0, CELLA_E_IO, where, "cannot open: %s", strerror(errno));
-    cella_res r = cella_pread_full(in, w->ct, ctl, cella_vol_chunk_offset(j->first, e->chunk_size),
-                                   where);
+    struct stat st;
+    cella_res r = CELLA_OK_RES;
+    /* Re-check the length at use: the file may have changed since open. */
+    if (fstat(in, &st) != 0 ||
+        (uint64_t)st.st_size != cella_vol_file_bytes(e->size, e->chunk_size))
+        r = cella_fail(CELLA_E_AUTH, where, "ciphertext file of %s changed length", e->path);
+    if (cella_ok(r))
+        r = cella_pread_full(in, w->in, ctl, cella_vol_chunk_offset(j->first, e->chunk_size), where);
     close(in);
     CELLA_TRY(r);
-    CELLA_TRY(cella_gcm_set_key(w->dec, e->key, false));
-    uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
     uint8_t *dst = en->op == OP_DECRYPT_MEM ? en->mem + (job_pt_off(j) - en->mem_base) : w->pt;
-    size_t po = 0, co = 0;
-    for (uint64_t i = j->first; i < j->first + j->count; i++) {
-        size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
-        r = cella_vol_chunk_open(w->dec, en->volume_id, e->file_id, i, i + 1 == nch,
-                                 w->ct + co, n, dst + po);
-        if (r.code == CELLA_E_AUTH)
-            return cella_fail(CELLA_E_AUTH, where,
-                              "chunk %llu of %s failed authentication (tampered, reordered, "
-                              "truncated or taken from another file)",
-                              (unsigned long long)i, e->path);
-        CELLA_TRY(r);
-        po += n;
-        co += n + CELLA_GCM_TAG_BYTES;
-    }
+    CELLA_TRY(open_chunks(en, j, w, w->in, dst, where));
     if (en->op != OP_DECRYPT_FILE)
         return CELLA_OK_RES;
     int out = cella_open_beneath(en->out_dirfd, e->path, O_WRONLY, 0);
     CELLA_ENSURE(out >= 0, CELLA_E_IO, e->path, "cannot open output file: %s", strerror(errno));
-    r = cella_pwrite_full(out, w->pt, po, job_pt_off(j), e->path);
+    r = cella_pwrite_full(out, w->pt, job_pt_len(j), job_pt_off(j), e->path);
     close(out);
     return r;
 }
@@ -208,13 +238,15 @@ static void *engine_worker(void *varg)
     struct worker_arg *a = varg;
     engine *en = a->en;
     worker_bufs w = {0};
-    w.cap = JOB_BYTES + (JOB_BYTES / CELLA_VOL_MIN_CHUNK + 1) * CELLA_GCM_TAG_BYTES +
-            CELLA_VOL_MAX_CHUNK + CELLA_GCM_TAG_BYTES;
+    /* A job is up to JOB_BYTES of whole chunks, or one chunk if chunks are larger. */
+    size_t most = en->max_chunk > JOB_BYTES ? en->max_chunk : JOB_BYTES;
+    w.cap = most + (most / CELLA_VOL_MIN_CHUNK + 1) * CELLA_GCM_TAG_BYTES;
     w.enc = cella_gcm_new();
     w.dec = cella_gcm_new();
     /* Plaintext buffers hold secrets: locked, non-dumpable, wiped on free. */
     w.pt = cella_secure_alloc(w.cap);
     w.ct = malloc(w.cap);
+    w.in = cella_secure_alloc(w.cap);
     if (!w.enc || !w.dec || !w.pt || !w.ct) {
         cella_fail(CELLA_E_NOMEM, NULL, "out of memory for worker buffers");
         engine_record_error(en);
@@ -245,6 +277,8 @@ out:
     if (w.pt)
         cella_secure_free(w.pt, w.cap);
     free(w.ct);
+    if (w.in)
+        cella_secure_free(w.in, w.cap);
     return NULL;
 }
 
@@ -272,6 +306,9 @@ static cella_res jobs_add(job **jobs, size_t *n, size_t *cap, const cella_vol_en
 
 static cella_res engine_run(engine *en)
 {
+    for (size_t k = 0; k < en->njobs; k++)
+        if (en->jobs[k].e->chunk_size > en->max_chunk)
+            en->max_chunk = en->jobs[k].e->chunk_size;
     unsigned want = en->opts && en->opts->threads ? en->opts->threads : online_cpus();
     if (want > en->njobs)
         want = en->njobs ? (unsigned)en->njobs : 1;
