@@ -65,6 +65,14 @@ static double now_s(void)
 
 enum engine_op { OP_SEAL, OP_VERIFY, OP_DECRYPT_FILE, OP_DECRYPT_MEM };
 
+/* Per-thread resources: cipher contexts and buffers (plaintext-bearing ones
+ * in secure memory). */
+typedef struct {
+    cella_gcm *enc, *dec;
+    uint8_t *pt, *ct, *in;
+    size_t cap;
+} worker_bufs;
+
 typedef struct {
     const cella_vol_entry *e;
     uint64_t first;  /* first chunk */
@@ -93,6 +101,8 @@ typedef struct {
     const cella_vol_opts *opts;
     double last_progress;
     uint32_t max_chunk; /* largest chunk of any job: sizes the worker buffers */
+    worker_bufs *pool;  /* optional per-thread buffers reused across runs */
+    unsigned pool_size;
 } engine;
 
 static void engine_record_error(engine *en)
@@ -120,11 +130,6 @@ static size_t job_pt_len(const job *j)
 
 static size_t job_ct_len(const job *j) { return job_pt_len(j) + j->count * CELLA_GCM_TAG_BYTES; }
 
-typedef struct {
-    cella_gcm *enc, *dec;
-    uint8_t *pt, *ct, *in;
-    size_t cap;
-} worker_bufs;
 
 /* Seals the job's chunks from `src` into w->ct; *co gets the
  * ciphertext length. */
@@ -233,31 +238,59 @@ struct worker_arg {
     unsigned index;
 };
 
+static size_t worker_cap(uint32_t max_chunk)
+{
+    /* A job is up to JOB_BYTES of whole chunks, or one chunk if chunks are larger. */
+    size_t most = max_chunk > JOB_BYTES ? max_chunk : JOB_BYTES;
+    return most + (most / CELLA_VOL_MIN_CHUNK + 1) * CELLA_GCM_TAG_BYTES;
+}
+
+static void worker_bufs_free(worker_bufs *w)
+{
+    cella_gcm_free(w->enc);
+    cella_gcm_free(w->dec);
+    if (w->pt)
+        cella_secure_free(w->pt, w->cap);
+    if (w->in)
+        cella_secure_free(w->in, w->cap);
+    free(w->ct);
+    memset(w, 0, sizeof *w);
+}
+
+static cella_res worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk)
+{
+    memset(w, 0, sizeof *w);
+    w->cap = worker_cap(max_chunk);
+    w->enc = cella_gcm_new();
+    w->dec = cella_gcm_new();
+    /* Buffers that may hold plaintext are locked, non-dumpable, wiped on free. */
+    w->pt = cella_secure_alloc(w->cap);
+    w->in = cella_secure_alloc(w->cap);
+    w->ct = malloc(w->cap);
+    if (!w->enc || !w->dec || !w->pt || !w->in || !w->ct) {
+        worker_bufs_free(w);
+        return cella_fail(CELLA_E_NOMEM, NULL, "out of memory for worker buffers");
+    }
+    return CELLA_OK_RES;
+}
+
 static void *engine_worker(void *varg)
 {
     struct worker_arg *a = varg;
     engine *en = a->en;
-    worker_bufs w = {0};
-    /* A job is up to JOB_BYTES of whole chunks, or one chunk if chunks are larger. */
-    size_t most = en->max_chunk > JOB_BYTES ? en->max_chunk : JOB_BYTES;
-    w.cap = most + (most / CELLA_VOL_MIN_CHUNK + 1) * CELLA_GCM_TAG_BYTES;
-    w.enc = cella_gcm_new();
-    w.dec = cella_gcm_new();
-    /* Plaintext buffers hold secrets: locked, non-dumpable, wiped on free. */
-    w.pt = cella_secure_alloc(w.cap);
-    w.ct = malloc(w.cap);
-    w.in = cella_secure_alloc(w.cap);
-    if (!w.enc || !w.dec || !w.pt || !w.ct) {
-        cella_fail(CELLA_E_NOMEM, NULL, "out of memory for worker buffers");
+    worker_bufs own, *w = &own;
+    if (en->pool && a->index < en->pool_size) {
+        w = &en->pool[a->index];
+    } else if (!cella_ok(worker_bufs_alloc(&own, en->max_chunk))) {
         engine_record_error(en);
-        goto out;
+        return NULL;
     }
     while (!atomic_load(&en->failed)) {
         size_t k = atomic_fetch_add(&en->next, 1);
         if (k >= en->njobs)
             break;
         const job *j = &en->jobs[k];
-        cella_res r = en->op == OP_SEAL ? run_seal(en, j, &w) : run_open(en, j, &w);
+        cella_res r = en->op == OP_SEAL ? run_seal(en, j, w) : run_open(en, j, w);
         if (!cella_ok(r)) {
             engine_record_error(en);
             break;
@@ -271,14 +304,8 @@ static void *engine_worker(void *varg)
             }
         }
     }
-out:
-    cella_gcm_free(w.enc);
-    cella_gcm_free(w.dec);
-    if (w.pt)
-        cella_secure_free(w.pt, w.cap);
-    free(w.ct);
-    if (w.in)
-        cella_secure_free(w.in, w.cap);
+    if (w == &own)
+        worker_bufs_free(&own);
     return NULL;
 }
 
@@ -789,37 +816,48 @@ cella_res cella_vol_cat(cella_volume *v, const cella_vol_entry *e, int out_fd,
 {
     CELLA_ENSURE(e->type == CELLA_VOL_FILE, CELLA_E_USAGE, e->path, "not a regular file");
     /* Decrypt a window of the file in parallel into memory, then write it in
-     * order; only authenticated bytes are ever written out. */
-    const uint64_t window = 8ull * JOB_BYTES;
+     * order; only authenticated bytes are ever written out. Worker buffers
+     * are allocated once for all windows. */
+    const uint64_t window = 32ull * JOB_BYTES;
+    unsigned threads = opts && opts->threads ? opts->threads : online_cpus();
+    if (threads > 64)
+        threads = 64;
     uint8_t *mem = cella_secure_alloc(window);
-    CELLA_ENSURE(mem, CELLA_E_NOMEM, e->path, "out of memory");
+    worker_bufs pool[64];
+    unsigned made = 0;
+    cella_res r = mem ? CELLA_OK_RES : cella_fail(CELLA_E_NOMEM, e->path, "out of memory");
+    for (; cella_ok(r) && made < threads; made++)
+        r = worker_bufs_alloc(&pool[made], e->chunk_size);
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
-    uint64_t per_window = window / e->chunk_size;
+    uint64_t per_window = window / e->chunk_size ? window / e->chunk_size : 1;
     uint64_t per_job = JOB_BYTES / e->chunk_size ? JOB_BYTES / e->chunk_size : 1;
     job jobs[64];
-    cella_res r = CELLA_OK_RES;
+    cella_vol_opts o = opts ? *opts : (cella_vol_opts){0};
+    o.progress = NULL;
+    o.threads = threads;
     for (uint64_t c = 0; c < nch && cella_ok(r); c += per_window) {
         engine en;
-        engine_init(&en, OP_DECRYPT_MEM, v, NULL);
+        engine_init(&en, OP_DECRYPT_MEM, v, &o);
         en.mem = mem;
         en.mem_base = c * e->chunk_size;
         en.jobs = jobs;
+        en.pool = pool;
+        en.pool_size = made;
         uint64_t end = c + per_window < nch ? c + per_window : nch;
         for (uint64_t k = c; k < end; k += per_job)
             jobs[en.njobs++] = (job){e, k, end - k < per_job ? end - k : per_job};
-        cella_vol_opts o = opts ? *opts : (cella_vol_opts){0};
-        o.progress = NULL;
-        en.opts = &o;
         r = engine_run(&en);
         if (!cella_ok(r))
             break;
-        uint64_t bytes = (end * e->chunk_size > e->size ? e->size : end * e->chunk_size) -
-                         en.mem_base;
-        r = write_all_fd(out_fd, mem, (size_t)bytes);
+        uint64_t stop = end * e->chunk_size > e->size ? e->size : end * e->chunk_size;
+        r = write_all_fd(out_fd, mem, (size_t)(stop - en.mem_base));
         if (opts && opts->progress)
-            opts->progress(en.mem_base + bytes, e->size, opts->progress_ctx);
+            opts->progress(stop, e->size, opts->progress_ctx);
     }
-    cella_secure_free(mem, window);
+    for (unsigned i = 0; i < made; i++)
+        worker_bufs_free(&pool[i]);
+    if (mem)
+        cella_secure_free(mem, window);
     return r;
 }
 
