@@ -151,6 +151,26 @@ static cella_res entry_check(const cella_vol_entry *e)
     return CELLA_OK_RES;
 }
 
+static int id_cmp(const void *a, const void *b) { return memcmp(a, b, CELLA_VOL_ID_BYTES); }
+
+/* File ids name ciphertext files, so they must be unique. */
+static cella_res check_unique_ids(const cella_vol_meta *m)
+{
+    uint8_t(*ids)[CELLA_VOL_ID_BYTES] = malloc((m->count ? m->count : 1) * sizeof *ids);
+    CELLA_ENSURE(ids, CELLA_E_NOMEM, NULL, "out of memory");
+    size_t n = 0;
+    for (uint32_t i = 0; i < m->count; i++)
+        if (m->entries[i].type == CELLA_VOL_FILE)
+            memcpy(ids[n++], m->entries[i].file_id, CELLA_VOL_ID_BYTES);
+    qsort(ids, n, sizeof *ids, id_cmp);
+    bool dup = false;
+    for (size_t i = 1; i < n && !dup; i++)
+        dup = memcmp(ids[i - 1], ids[i], CELLA_VOL_ID_BYTES) == 0;
+    free(ids);
+    CELLA_ENSURE(!dup, CELLA_E_PARSE, NULL, "volume metadata lists a file id twice");
+    return CELLA_OK_RES;
+}
+
 cella_res cella_vol_meta_validate(cella_vol_meta *m, bool sort)
 {
     for (uint32_t i = 0; i < m->count; i++)
@@ -160,8 +180,8 @@ cella_res cella_vol_meta_validate(cella_vol_meta *m, bool sort)
     for (uint32_t i = 1; i < m->count; i++)
         CELLA_ENSURE(strcmp(m->entries[i - 1].path, m->entries[i].path) < 0, CELLA_E_PARSE,
                      m->entries[i].path, "volume entries are duplicated or out of order");
-    /* No entry may sit below a file ("a" file and "a/b"), and file ids are
-     * unique, since each names a ciphertext file. */
+    CELLA_TRY(check_unique_ids(m));
+    /* No entry may sit below a file ("a" file and "a/b"). */
     char prefix[CELLA_VOL_MAX_PATH + 1];
     for (uint32_t i = 0; i < m->count; i++) {
         const char *p = m->entries[i].path;

@@ -134,6 +134,20 @@ static void body_parser_negative(void **state)
     cella_buf_append(&body, "x", 1);
     assert_fails_with(cella_vol_body_parse(cella_slice_of(body.p, body.len), &back), CELLA_E_PARSE);
     cella_buf_free(&body);
+    /* two files with the same id */
+    {
+        cella_vol_meta d;
+        make_meta(&d, "a", "b");
+        d.entries[0] = d.entries[1];
+        d.entries[0].path = d.paths;
+        cella_buf db;
+        cella_buf_init(&db, true);
+        cella_vol_body_encode(&d, &db);
+        assert_fails_with(cella_vol_body_parse(cella_slice_of(db.p, db.len), &back), CELLA_E_PARSE);
+        assert_non_null(strstr(cella_error_what(), "file id twice"));
+        cella_buf_free(&db);
+        cella_vol_meta_free(&d);
+    }
     m.entries[1].chunk_size = 1000; /* not a power of two */
     cella_buf_init(&body, true);
     cella_vol_body_encode(&m, &body);
