@@ -1,5 +1,6 @@
 #include "volume/format.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,21 +10,25 @@
 
 cella_res cella_vol_path_check(const char *path, size_t len)
 {
+    /* `path` need not be NUL-terminated: error messages get a bounded copy. */
+    char where[CELLA_VOL_MAX_NAME + 8];
+    snprintf(where, sizeof where, "%.*s%s", (int)(len < CELLA_VOL_MAX_NAME ? len : CELLA_VOL_MAX_NAME),
+             path, len > CELLA_VOL_MAX_NAME ? "..." : "");
     CELLA_ENSURE(len > 0, CELLA_E_PATH, "", "empty path");
-    CELLA_ENSURE(len <= CELLA_VOL_MAX_PATH, CELLA_E_PATH, NULL, "path longer than %d bytes",
+    CELLA_ENSURE(len <= CELLA_VOL_MAX_PATH, CELLA_E_PATH, where, "path longer than %d bytes",
                  CELLA_VOL_MAX_PATH);
-    CELLA_ENSURE(memchr(path, '\0', len) == NULL, CELLA_E_PATH, NULL, "path contains NUL");
-    CELLA_ENSURE(path[0] != '/', CELLA_E_PATH, path, "absolute path");
+    CELLA_ENSURE(memchr(path, '\0', len) == NULL, CELLA_E_PATH, where, "path contains NUL");
+    CELLA_ENSURE(path[0] != '/', CELLA_E_PATH, where, "absolute path");
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && path[i] != '/')
             continue;
         size_t clen = i - start;
         const char *c = path + start;
-        CELLA_ENSURE(clen > 0, CELLA_E_PATH, path, "empty path component");
-        CELLA_ENSURE(clen <= CELLA_VOL_MAX_NAME, CELLA_E_PATH, path, "path component too long");
-        CELLA_ENSURE(!(clen == 1 && c[0] == '.'), CELLA_E_PATH, path, "'.' path component");
-        CELLA_ENSURE(!(clen == 2 && c[0] == '.' && c[1] == '.'), CELLA_E_PATH, path,
+        CELLA_ENSURE(clen > 0, CELLA_E_PATH, where, "empty path component");
+        CELLA_ENSURE(clen <= CELLA_VOL_MAX_NAME, CELLA_E_PATH, where, "path component too long");
+        CELLA_ENSURE(!(clen == 1 && c[0] == '.'), CELLA_E_PATH, where, "'.' path component");
+        CELLA_ENSURE(!(clen == 2 && c[0] == '.' && c[1] == '.'), CELLA_E_PATH, where,
                      "'..' path component");
         start = i + 1;
     }
