@@ -23,8 +23,13 @@ asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build-asan --output-on-failure -j$(JOBS)
 
+# Unit tests under memcheck; any error or definite leak fails the target.
 valgrind: build
-	@ctest --test-dir build -L unit -T memcheck --output-on-failure
+	@command -v valgrind >/dev/null || bash scripts/deps.sh valgrind
+	@set -e; for t in build/tests/test_*; do \
+	  echo "== valgrind $$t"; \
+	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null; \
+	done; echo "valgrind: all unit tests clean"
 
 fuzz:
 	@bash scripts/deps.sh fuzz

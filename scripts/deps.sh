@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cella needs, only those missing.
-# usage: scripts/deps.sh [build|fuzz|bench|all]   (default: build = build + test)
+# usage: scripts/deps.sh [build|fuzz|bench|valgrind|all]   (default: build = build + test)
 # As root it runs apt-get; otherwise it prints the one apt-get line to run.
 set -euo pipefail
 
@@ -9,13 +9,15 @@ build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libsecp256k1-dev
             libfuse3-dev fuse3 libzip-dev bubblewrap libcmocka-dev age)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 bench_pkgs=(age gocryptfs fuse3 bc time)
+valgrind_pkgs=(valgrind)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   fuzz)  want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
   bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  all)   want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|fuzz|bench|all]" >&2; exit 2 ;;
+  valgrind) want=("${build_pkgs[@]}" "${valgrind_pkgs[@]}") ;;
+  all)   want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}" "${bench_pkgs[@]}" "${valgrind_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|fuzz|bench|valgrind|all]" >&2; exit 2 ;;
 esac
 
 missing=()
