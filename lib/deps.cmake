@@ -6,3 +6,7 @@ pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
 target_link_libraries(cellacore PUBLIC PkgConfig::JANSSON PkgConfig::SECP256K1
                       PkgConfig::NETTLE PkgConfig::LIBZIP PkgConfig::YAML)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(LIBEVENT REQUIRED IMPORTED_TARGET libevent libevent_openssl libevent_pthreads)
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
+target_link_libraries(cellacore PUBLIC PkgConfig::SQLITE PkgConfig::LIBEVENT PkgConfig::LIBCURL)

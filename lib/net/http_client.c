@@ -1,0 +1,149 @@
+#include "net/http_client.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/pem.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/encoding.h"
+#include "core/secure.h"
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+struct sink {
+    cella_buf *buf;
+    size_t max;
+    int overflow;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+    struct sink *s = ctx;
+    size_t len = size * n;
+    if (s->buf->len + len > s->max) {
+        s->overflow = 1;
+        return 0;
+    }
+    cella_buf_append(s->buf, p, len);
+    return s->buf->failed ? 0 : len;
+}
+
+/* PEM of a key or cert in secure memory, for curl's in-memory blobs. */
+static cella_res pem_blob(X509 *cert, EVP_PKEY *key, cella_buf *out)
+{
+    BIO *b = BIO_new(BIO_s_secmem());
+    int ok = b && (cert ? PEM_write_bio_X509(b, cert) : PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL));
+    char *d = NULL;
+    long n = ok ? BIO_get_mem_data(b, &d) : 0;
+    if (ok)
+        cella_buf_append(out, d, (size_t)n);
+    BIO_free(b);
+    CELLA_ENSURE(ok, CELLA_E_CRYPTO, NULL, "cannot encode the client identity");
+    return cella_buf_result(out);
+}
+
+cella_res cella_http_call(const cella_http_client *c, const char *method, const char *path,
+                          const char *const *headers, cella_slice body, cella_http_response *resp)
+{
+    pthread_once(&g_curl_once, curl_init_once);
+    resp->status = 0;
+    cella_buf_init(&resp->body, true);
+    char url[4096], pin[128], where[4200];
+    snprintf(url, sizeof url, "%s%s", c->base_url, path);
+    snprintf(where, sizeof where, "%s %s", method, url);
+    CURL *h = curl_easy_init();
+    CELLA_ENSURE(h, CELLA_E_NOMEM, where, "cannot start an HTTP client");
+    struct curl_slist *hl = NULL;
+    for (const char *const *x = headers; x && *x; x++)
+        hl = curl_slist_append(hl, *x);
+    hl = curl_slist_append(hl, "Expect:");
+    struct sink s = {&resp->body, c->max_response ? c->max_response : 16u << 20, 0};
+    cella_buf certpem, keypem;
+    cella_buf_init(&certpem, false);
+    cella_buf_init(&keypem, true);
+    cella_res r = CELLA_OK_RES;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s ? c->timeout_s : 30L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (body.len || strcmp(method, "GET")) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.p);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+    }
+    if (!strncmp(c->base_url, "https://", 8)) {
+        if (!c->pin) {
+            r = cella_fail(CELLA_E_USAGE, where, "no pinned fingerprint for this server");
+        } else {
+            /* The server is self-signed: trust comes from the pinned key, not a CA. */
+            uint8_t raw[32];
+            char b64[64];
+            r = cella_hex_decode(raw, 32, c->pin, strlen(c->pin), "server fingerprint");
+            if (cella_ok(r)) {
+                cella_base64_encode(b64, sizeof b64, raw, 32);
+                snprintf(pin, sizeof pin, "sha256//%s", b64);
+                curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, pin);
+                curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+                curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+                curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+            }
+        }
+        if (cella_ok(r) && c->client_cert && c->client_key) {
+            r = pem_blob(c->client_cert, NULL, &certpem);
+            if (cella_ok(r))
+                r = pem_blob(NULL, c->client_key, &keypem);
+            if (cella_ok(r)) {
+                struct curl_blob cb = {certpem.p, certpem.len, CURL_BLOB_NOCOPY};
+                struct curl_blob kb = {keypem.p, keypem.len, CURL_BLOB_NOCOPY};
+                curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
+                curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+                curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
+                curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+            }
+        }
+    }
+    if (cella_ok(r)) {
+        CURLcode rc = curl_easy_perform(h);
+        if (s.overflow)
+            r = cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", s.max);
+        else if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+            r = cella_fail(CELLA_E_AUTH, where,
+                           "server key does not match the pinned fingerprint (wrong server, "
+                           "or a machine in the middle)");
+        else if (rc != CURLE_OK)
+            r = cella_fail(CELLA_E_IO, where, "request failed: %s", curl_easy_strerror(rc));
+        else
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    }
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hl);
+    cella_buf_free(&certpem);
+    cella_buf_free(&keypem);
+    if (!cella_ok(r))
+        cella_http_response_free(resp);
+    return r;
+}
+
+void cella_http_response_free(cella_http_response *resp) { cella_buf_free(&resp->body); }
+
+cella_res cella_http_fail_from(const cella_http_response *resp, const char *where)
+{
+    json_error_t je;
+    json_t *j = json_loadb((const char *)resp->body.p, resp->body.len, 0, &je);
+    const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
+    cella_code code = resp->status == 403 || resp->status == 401 ? CELLA_E_PERM
+                      : resp->status == 404                       ? CELLA_E_NOTFOUND
+                      : resp->status == 409                       ? CELLA_E_ROLLBACK
+                      : resp->status == 413                       ? CELLA_E_TOOBIG
+                                                                  : CELLA_E_IO;
+    cella_res r = cella_fail(code, where, "server refused (HTTP %ld): %s", resp->status,
+                             msg ? msg : "no reason given");
+    json_decref(j);
+    return r;
+}

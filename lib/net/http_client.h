@@ -1,0 +1,39 @@
+/* HTTP(S) requests with libcurl: the server's key is pinned by the SHA-256 of
+ * its SubjectPublicKeyInfo (as printed by the server at first start), and a
+ * client certificate and key (RA-TLS) can be presented. Responses are capped. */
+#ifndef CELLA_NET_HTTP_CLIENT_H
+#define CELLA_NET_HTTP_CLIENT_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/slice.h"
+
+typedef struct {
+    const char *base_url;      /* "https://127.0.0.1:8081" */
+    const char *pin;           /* hex SHA-256 of the server SPKI, or NULL (http:// only) */
+    X509 *client_cert;         /* optional */
+    EVP_PKEY *client_key;      /* optional, with client_cert */
+    size_t max_response;       /* 0: 16 MiB */
+    long timeout_s;            /* 0: 30 s */
+} cella_http_client;
+
+typedef struct {
+    long status;
+    cella_buf body; /* response body (secure memory: it may carry keys) */
+} cella_http_response;
+
+/* Performs METHOD base_url+path with optional headers ("Name: value", NULL
+ * terminated) and body. A transport failure is an error; any HTTP status is a
+ * response. Free the response with cella_http_response_free. */
+CELLA_RESULT cella_http_call(const cella_http_client *c, const char *method, const char *path,
+                             const char *const *headers, cella_slice body,
+                             cella_http_response *resp);
+void cella_http_response_free(cella_http_response *resp);
+
+/* For a non-2xx JSON error reply, sets the thread error to its message. */
+cella_res cella_http_fail_from(const cella_http_response *resp, const char *where);
+
+#endif

@@ -1,0 +1,401 @@
+#include "net/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/secure.h"
+#include "crypto/aead.h"
+
+struct cella_http_req {
+    struct evhttp_request *ev;
+    const char *method;
+    char path[2048];
+    struct evkeyvalq query;
+    cella_slice body;
+    char peer[64];
+};
+
+/* ---- request view -------------------------------------------------------------- */
+
+const char *cella_http_method(const cella_http_req *r) { return r->method; }
+const char *cella_http_target(const cella_http_req *r) { return evhttp_request_get_uri(r->ev); }
+
+cella_res cella_http_unescape(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    char *d = evhttp_uridecode(in, 0, &n);
+    cella_res r = CELLA_OK_RES;
+    if (!d || n >= cap || memchr(d, '\0', n))
+        r = cella_fail(CELLA_E_PARSE, "path", "malformed path segment");
+    else
+        memcpy(out, d, n + 1);
+    free(d);
+    return r;
+}
+const char *cella_http_path(const cella_http_req *r) { return r->path; }
+cella_slice cella_http_body(const cella_http_req *r) { return r->body; }
+const char *cella_http_peer(const cella_http_req *r) { return r->peer; }
+
+const char *cella_http_query(const cella_http_req *r, const char *key)
+{
+    return evhttp_find_header(&((cella_http_req *)r)->query, key);
+}
+
+const char *cella_http_header(const cella_http_req *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+
+X509 *cella_http_peer_cert(const cella_http_req *r)
+{
+    struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
+    struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+}
+
+void cella_http_reply(cella_http_req *r, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct evbuffer *out = evbuffer_new();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    if (text) {
+        evbuffer_add(out, text, strlen(text));
+        evbuffer_add(out, "\n", 1);
+        /* Replies may carry keys (attestation answers): wipe our copy. */
+        cella_wipe(text, strlen(text));
+        free(text);
+    }
+    const char *reason = status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    evhttp_send_reply(r->ev, status, reason, out);
+    evbuffer_free(out);
+}
+
+void cella_http_error(cella_http_req *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cella_http_reply(r, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
+}
+
+/* ---- dispatch -------------------------------------------------------------------- */
+
+struct worker {
+    const cella_http_config *cfg;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evconnlistener *listener;
+    void *tctx;
+    pthread_t thread;
+    int ready; /* 1 bound, -1 failed */
+    char err[256];
+};
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct worker *w = arg;
+    cella_http_req r;
+    memset(&r, 0, sizeof r);
+    r.ev = ev;
+    r.query.tqh_first = NULL; /* TAILQ_INIT, without sys/queue.h */
+    r.query.tqh_last = &r.query.tqh_first;
+    switch (evhttp_request_get_command(ev)) {
+    case EVHTTP_REQ_GET: r.method = "GET"; break;
+    case EVHTTP_REQ_POST: r.method = "POST"; break;
+    case EVHTTP_REQ_PUT: r.method = "PUT"; break;
+    case EVHTTP_REQ_DELETE: r.method = "DELETE"; break;
+    case EVHTTP_REQ_HEAD: r.method = "HEAD"; break;
+    default: r.method = "OTHER"; break;
+    }
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
+    /* The path stays percent-encoded: routers split it on '/' first and
+     * decode each segment (cella_http_unescape), so "%2F" inside a name
+     * cannot forge a path separator. */
+    if (!p || !*p || strlen(p) >= sizeof r.path) {
+        cella_http_error(&r, 400, "bad_path", "malformed request path");
+        return;
+    }
+    strcpy(r.path, p);
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (q && evhttp_parse_query_str(q, &r.query) != 0) {
+        cella_http_error(&r, 400, "bad_query", "malformed query string");
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+    size_t n = evbuffer_get_length(in);
+    if (n > w->cfg->max_body) { /* libevent enforces this too, before reading */
+        evhttp_clear_headers(&r.query);
+        cella_http_error(&r, 413, "too_large", "request body larger than %zu bytes",
+                         w->cfg->max_body);
+        return;
+    }
+    r.body = cella_slice_of(n ? evbuffer_pullup(in, -1) : (const uint8_t *)"", n);
+    struct evhttp_connection *c = evhttp_request_get_connection(ev);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (c)
+        evhttp_connection_get_peer(c, &addr, &port);
+    snprintf(r.peer, sizeof r.peer, "%s:%u", addr ? addr : "?", port);
+    w->cfg->handler(&r, w->tctx);
+    evhttp_clear_headers(&r.query);
+}
+
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+    struct worker *w = arg;
+    SSL *ssl = SSL_new(w->cfg->ssl);
+    if (!ssl)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev)
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof host)
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535)
+        return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    /* Signals go to the main thread only. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    w->tctx = w->cfg->thread_init ? w->cfg->thread_init(w->cfg->app) : NULL;
+    if (w->cfg->thread_init && !w->tctx) {
+        snprintf(w->err, sizeof w->err, "thread setup failed: %s", cella_error_what());
+        __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    struct sockaddr_in sa;
+    parse_listen(w->cfg->listen, &sa);
+    w->base = event_base_new();
+    w->http = w->base ? evhttp_new(w->base) : NULL;
+    w->listener = w->base ? evconnlistener_new_bind(
+                                w->base, NULL, NULL,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                    LEV_OPT_CLOSE_ON_EXEC,
+                                1024, (struct sockaddr *)&sa, sizeof sa)
+                          : NULL;
+    if (!w->http || !w->listener || !evhttp_bind_listener(w->http, w->listener)) {
+        snprintf(w->err, sizeof w->err, "cannot listen on %s: %s", w->cfg->listen,
+                 strerror(errno));
+        __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    w->listener = NULL; /* owned by evhttp now */
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)w->cfg->max_body);
+    evhttp_set_max_headers_size(w->http, 16 * 1024);
+    evhttp_set_timeout(w->http, 30);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(w->http, on_request, w);
+    if (w->cfg->ssl)
+        evhttp_set_bevcb(w->http, make_bev, w);
+    __atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static unsigned ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+cella_res cella_http_serve(const cella_http_config *cfg)
+{
+    struct sockaddr_in sa;
+    CELLA_ENSURE(parse_listen(cfg->listen, &sa) == 0, CELLA_E_USAGE, "--listen",
+                 "expected IPv4 ADDRESS:PORT, got '%s'", cfg->listen);
+    evthread_use_pthreads();
+    unsigned n = cfg->threads ? cfg->threads : ncpu();
+    if (n > 64)
+        n = 64;
+    struct worker *ws = calloc(n, sizeof *ws);
+    CELLA_ENSURE(ws, CELLA_E_NOMEM, NULL, "out of memory");
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    unsigned started = 0;
+    cella_res r = CELLA_OK_RES;
+    for (; started < n; started++) {
+        ws[started].cfg = cfg;
+        if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) {
+            r = cella_fail(CELLA_E_INTERNAL, NULL, "cannot start a server thread");
+            break;
+        }
+        int st;
+        while ((st = __atomic_load_n(&ws[started].ready, __ATOMIC_ACQUIRE)) == 0)
+            usleep(1000);
+        if (st < 0) {
+            r = cella_fail(CELLA_E_IO, cfg->listen, "%s", ws[started].err);
+            pthread_join(ws[started].thread, NULL);
+            break;
+        }
+    }
+    if (cella_ok(r)) {
+        if (cfg->on_ready)
+            cfg->on_ready(cfg->app);
+        int sig;
+        sigwait(&stop, &sig);
+    }
+    for (unsigned i = 0; i < started; i++)
+        if (ws[i].base)
+            event_base_loopbreak(ws[i].base);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(ws[i].thread, NULL);
+        if (ws[i].http)
+            evhttp_free(ws[i].http);
+        if (ws[i].base)
+            event_base_free(ws[i].base);
+        if (cfg->thread_fini && ws[i].tctx)
+            cfg->thread_fini(ws[i].tctx);
+    }
+    free(ws);
+    return r;
+}
+
+/* ---- TLS identity ------------------------------------------------------------------ */
+
+static cella_res make_identity(const char *kpath, const char *cpath)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *c = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    uint8_t serial[16];
+    BIGNUM *bn = NULL;
+    cella_res r = cella_random(serial, sizeof serial);
+    serial[0] &= 0x7f;
+    X509V3_CTX v3;
+    X509_EXTENSION *san = NULL;
+    if (cella_ok(r) && (bn = BN_bin2bn(serial, sizeof serial, NULL)) && k && c && name &&
+        X509_set_version(c, 2) && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)) &&
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"cella server",
+                                   -1, -1, 0) &&
+        X509_set_subject_name(c, name) && X509_set_issuer_name(c, name) &&
+        X509_gmtime_adj(X509_getm_notBefore(c), -3600) &&
+        X509_gmtime_adj(X509_getm_notAfter(c), 10L * 365 * 24 * 3600) && X509_set_pubkey(c, k)) {
+        X509V3_set_ctx(&v3, c, c, NULL, NULL, 0);
+        san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+        if (!san || !X509_add_ext(c, san, -1) || !X509_sign(c, k, EVP_sha256()))
+            r = cella_fail(CELLA_E_CRYPTO, cpath, "cannot make the server certificate");
+    } else if (cella_ok(r)) {
+        r = cella_fail(CELLA_E_CRYPTO, cpath, "cannot make the server certificate");
+    }
+    BIO *kb = BIO_new(BIO_s_secmem()), *cb = BIO_new(BIO_s_mem());
+    char *kd = NULL, *cd = NULL;
+    if (cella_ok(r) && (!kb || !cb || PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL) != 1 ||
+                        PEM_write_bio_X509(cb, c) != 1))
+        r = cella_fail(CELLA_E_CRYPTO, kpath, "cannot encode the server identity");
+    if (cella_ok(r)) {
+        long kn = BIO_get_mem_data(kb, &kd), cn = BIO_get_mem_data(cb, &cd);
+        r = cella_write_file_atomic(AT_FDCWD, kpath, kd, (size_t)kn, 0600, true);
+        if (cella_ok(r))
+            r = cella_write_file_atomic(AT_FDCWD, cpath, cd, (size_t)cn, 0644, false);
+    }
+    BIO_free(kb);
+    BIO_free(cb);
+    X509_EXTENSION_free(san);
+    BN_free(bn);
+    X509_NAME_free(name);
+    X509_free(c);
+    EVP_PKEY_free(k);
+    return r;
+}
+
+static int accept_any_client_cert(int ok, X509_STORE_CTX *ctx)
+{
+    /* Client certificates are RA-TLS self-signed certificates: the handler
+     * verifies the evidence inside, not a chain. */
+    (void)ok;
+    (void)ctx;
+    return 1;
+}
+
+cella_res cella_tls_server_ctx(const char *dir, SSL_CTX **out, char fingerprint[65], int *created)
+{
+    char kpath[4200], cpath[4200];
+    snprintf(kpath, sizeof kpath, "%s/tls.key", dir);
+    snprintf(cpath, sizeof cpath, "%s/tls.crt", dir);
+    *created = 0;
+    if (access(kpath, F_OK) != 0) {
+        CELLA_TRY(make_identity(kpath, cpath));
+        *created = 1;
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    CELLA_ENSURE(ctx, CELLA_E_CRYPTO, NULL, "cannot create a TLS context");
+    cella_res r = CELLA_OK_RES;
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+        SSL_CTX_use_certificate_chain_file(ctx, cpath) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, kpath, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1)
+        r = cella_fail(CELLA_E_CRYPTO, dir, "cannot load the server TLS identity (tls.key, tls.crt)");
+    if (cella_ok(r)) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_client_cert);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+        X509 *cert = SSL_CTX_get0_certificate(ctx);
+        unsigned char *der = NULL;
+        int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+        uint8_t h[32];
+        if (n <= 0 || !cella_ok(cella_sha256(h, der, (size_t)n)))
+            r = cella_fail(CELLA_E_CRYPTO, cpath, "cannot fingerprint the certificate");
+        else
+            cella_hex_encode(fingerprint, h, 32, false);
+        OPENSSL_free(der);
+    }
+    if (!cella_ok(r)) {
+        SSL_CTX_free(ctx);
+        return r;
+    }
+    *out = ctx;
+    return CELLA_OK_RES;
+}

@@ -1,0 +1,67 @@
+/* An HTTP/1.1 server over libevent's evhttp, with TLS 1.3 by OpenSSL.
+ *
+ * One event loop per thread, each with its own listening socket on the same
+ * port (SO_REUSEPORT: the kernel spreads connections), so handlers on
+ * different threads share nothing but what the application shares. Request
+ * bodies above `max_body` are refused by libevent before they are read
+ * (413). Handlers get a request view and answer with JSON.
+ */
+#ifndef CELLA_NET_HTTP_SERVER_H
+#define CELLA_NET_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/slice.h"
+
+typedef struct cella_http_req cella_http_req;
+
+typedef void (*cella_http_handler)(cella_http_req *req, void *thread_ctx);
+
+typedef struct {
+    const char *listen; /* "127.0.0.1:8081" */
+    SSL_CTX *ssl;       /* NULL: plain HTTP */
+    size_t max_body;
+    unsigned threads;   /* 0: one per CPU */
+    cella_http_handler handler;
+    void *app;
+    /* Per-thread context (for example a database handle), made in the thread. */
+    void *(*thread_init)(void *app);
+    void (*thread_fini)(void *thread_ctx);
+    /* Called once all listeners are bound. */
+    void (*on_ready)(void *app);
+} cella_http_config;
+
+/* Serves until SIGINT or SIGTERM. */
+CELLA_RESULT cella_http_serve(const cella_http_config *cfg);
+
+const char *cella_http_method(const cella_http_req *r);
+const char *cella_http_path(const cella_http_req *r); /* without the query; still %-encoded */
+/* The request target exactly as sent: path and query, %-encoded. */
+const char *cella_http_target(const cella_http_req *r);
+/* Decodes one %-encoded path segment (refusing NUL bytes). */
+CELLA_RESULT cella_http_unescape(const char *in, char *out, size_t cap);
+const char *cella_http_query(const cella_http_req *r, const char *key); /* NULL if absent */
+const char *cella_http_header(const cella_http_req *r, const char *name);
+cella_slice cella_http_body(const cella_http_req *r);
+X509 *cella_http_peer_cert(const cella_http_req *r);  /* TLS client certificate, borrowed */
+const char *cella_http_peer(const cella_http_req *r); /* "ip:port" */
+
+/* Replies with a JSON body (stolen) and the given status. */
+void cella_http_reply(cella_http_req *r, int status, json_t *body);
+/* Replies {"error": <message>, "code": <code>} with a 4xx/5xx status. */
+void cella_http_error(cella_http_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A TLS server context for a key and certificate in `dir` (tls.key, tls.crt),
+ * created on first use (P-256, self-signed, SAN localhost and 127.0.0.1).
+ * TLS 1.3 only; client certificates are requested but optional, and accepted
+ * without chain checks: handlers inspect them (RA-TLS). `fingerprint` gets the
+ * hex SHA-256 of the server's SubjectPublicKeyInfo (what clients pin);
+ * *created tells whether the identity was just made. */
+CELLA_RESULT cella_tls_server_ctx(const char *dir, SSL_CTX **out, char fingerprint[65],
+                                  int *created);
+
+#endif

@@ -1,0 +1,73 @@
+/* The cas's persistent state behind a narrow interface. Every call is one
+ * transaction; a write is durable (fsync) before it returns, so an
+ * acknowledged change survives kill -9. The SQLite implementation is here;
+ * PostgreSQL will implement the same functions.
+ *
+ * Secret material (session documents, generated secrets, volume keys) arrives
+ * here already sealed by the caller with a master key the store never sees.
+ * Nonces are not stored here: see store/nonce_book.h. */
+#ifndef CELLA_STORE_CAS_STORE_H
+#define CELLA_STORE_CAS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/slice.h"
+
+typedef struct cella_cas_store cella_cas_store; /* one per thread */
+
+CELLA_RESULT cella_cas_store_open(const char *path, cella_cas_store **out);
+void cella_cas_store_close(cella_cas_store *s);
+
+/* ---- sessions ---- */
+typedef struct {
+    char owner[43];       /* 0x-address of the creator */
+    uint8_t hash[32];     /* session hash */
+    int64_t version;      /* 1 at create, +1 per update */
+    cella_buf sealed;     /* sealed normalised JSON */
+} cella_cas_session_row;
+
+/* CELLA_E_NOTFOUND if absent. `row->sealed` must be initialised (cella_buf_init). */
+CELLA_RESULT cella_cas_session_get(cella_cas_store *s, const char *name, cella_cas_session_row *row);
+/* CELLA_E_EXISTS if the name is taken. */
+CELLA_RESULT cella_cas_session_create(cella_cas_store *s, const char *name,
+                                      const cella_cas_session_row *row);
+/* Replaces the session only if its current hash is `predecessor` (compare and
+ * swap): CELLA_E_NOTFOUND, or CELLA_E_ROLLBACK when someone else updated first. */
+CELLA_RESULT cella_cas_session_update(cella_cas_store *s, const char *name,
+                                      const uint8_t predecessor[32], const cella_cas_session_row *row);
+
+/* ---- sealed values generated once per session: secrets and volume keys ----
+ * Stores `candidate` under (session, kind, name) unless a value is already
+ * there; `out` receives the stored value either way (first writer wins). */
+CELLA_RESULT cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, const char *kind,
+                                         const char *name, cella_slice candidate, cella_buf *out);
+
+/* ---- volume tags ---- */
+CELLA_RESULT cella_cas_tag_get(cella_cas_store *s, const char *session, const char *volume,
+                               uint8_t tag[16], bool *has);
+/* Sets the tag if the current one equals `old` (NULL = "no tag yet"):
+ * CELLA_E_ROLLBACK otherwise, so two forks of a volume cannot both win. */
+CELLA_RESULT cella_cas_tag_swap(cella_cas_store *s, const char *session, const char *volume,
+                                const uint8_t *old, const uint8_t new_tag[16]);
+
+/* ---- attested instances: a token issued at attestation, bound to the TLS key ---- */
+CELLA_RESULT cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32],
+                                    const char *session, const char *service,
+                                    const uint8_t spki[32], int64_t expires);
+CELLA_RESULT cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,
+                                    char session[256], char service[256], uint8_t spki[32]);
+
+/* ---- audit log (never holds secrets) ---- */
+CELLA_RESULT cella_cas_audit(cella_cas_store *s, int64_t ts, const char *who, const char *action,
+                             const char *object, const char *outcome, const char *why);
+/* Calls fn for each audit row, oldest first (for tests and `cas audit`). */
+CELLA_RESULT cella_cas_audit_each(cella_cas_store *s,
+                                  void (*fn)(int64_t ts, const char *who, const char *action,
+                                             const char *object, const char *outcome,
+                                             const char *why, void *ctx),
+                                  void *ctx);
+
+#endif

@@ -1,0 +1,230 @@
+/* Unit tests for lib/tee (sim evidence, RA-TLS certificates) and
+ * lib/store/cas_store (nonces, sessions, tags), with negative cases. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/fs.h"
+#include "store/cas_store.h"
+#include "store/nonce_book.h"
+#include "tee/ratls.h"
+#include "tee/sim.h"
+#include "testutil.h"
+
+static EVP_PKEY *platform(const char *dir, const char *sub, EVP_PKEY **pub)
+{
+    char d[600], p[700];
+    snprintf(d, sizeof d, "%s/%s", dir, sub);
+    assert_succeeds(cella_sim_platform_init(d, false));
+    assert_fails_with(cella_sim_platform_init(d, false), CELLA_E_EXISTS);
+    EVP_PKEY *k;
+    assert_succeeds(cella_sim_load_private(d, &k));
+    snprintf(p, sizeof p, "%s/sim-platform.pub", d);
+    assert_succeeds(cella_sim_load_public(p, pub));
+    return k;
+}
+
+static void sim_evidence(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    EVP_PKEY *pub, *pub2;
+    EVP_PKEY *k = platform(dir, "a", &pub);
+    EVP_PKEY *k2 = platform(dir, "b", &pub2);
+    cella_sim_report in = {.product_id = 7, .svn = 3, .debug = true}, out;
+    memset(in.measurement, 0x11, 32);
+    memset(in.report_data, 0x22, 64);
+    cella_buf ev;
+    cella_buf_init(&ev, false);
+    assert_succeeds(cella_sim_quote(k, &in, &ev));
+    assert_succeeds(cella_sim_verify(cella_slice_of(ev.p, ev.len), pub, &out));
+    assert_memory_equal(out.measurement, in.measurement, 32);
+    assert_memory_equal(out.report_data, in.report_data, 64);
+    assert_int_equal(out.product_id, 7);
+    assert_int_equal(out.svn, 3);
+    assert_true(out.debug);
+    /* another platform's key */
+    assert_fails_with(cella_sim_verify(cella_slice_of(ev.p, ev.len), pub2, &out), CELLA_E_AUTH);
+    /* a flipped bit anywhere in the signed part or the signature */
+    for (size_t i = 0; i < ev.len; i++) {
+        if (i >= CELLA_SIM_SIGNED_BYTES && i < CELLA_SIM_SIGNED_BYTES + 2)
+            continue; /* the length field: parse error instead */
+        ev.p[i] ^= 0x01;
+        assert_false(cella_ok(cella_sim_verify(cella_slice_of(ev.p, ev.len), pub, &out)));
+        ev.p[i] ^= 0x01;
+    }
+    /* truncated, extended */
+    assert_fails_with(cella_sim_verify(cella_slice_of(ev.p, ev.len - 1), pub, &out), CELLA_E_PARSE);
+    assert_fails_with(cella_sim_parse(cella_slice_of(ev.p, 100), &out), CELLA_E_PARSE);
+    cella_buf_append(&ev, "x", 1);
+    assert_fails_with(cella_sim_parse(cella_slice_of(ev.p, ev.len), &out), CELLA_E_PARSE);
+    cella_buf_free(&ev);
+    EVP_PKEY_free(k);
+    EVP_PKEY_free(k2);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(pub2);
+    test_rmdir(dir);
+}
+
+struct qctx {
+    EVP_PKEY *k;
+    uint8_t rd[64];
+};
+
+static cella_res quote(const uint8_t rd[64], cella_buf *ev, void *vctx)
+{
+    struct qctx *q = vctx;
+    memcpy(q->rd, rd, 64);
+    cella_sim_report r = {0};
+    memcpy(r.report_data, rd, 64);
+    return cella_sim_quote(q->k, &r, ev);
+}
+
+static void ratls_cert(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    EVP_PKEY *pub;
+    struct qctx q = {.k = platform(dir, "p", &pub)};
+    uint8_t nonce[32] = {5, 6, 7}, spki[32];
+    EVP_PKEY *key;
+    X509 *cert;
+    assert_succeeds(cella_ratls_make(CELLA_TEE_SIM, nonce, quote, &q, &key, &cert));
+    cella_tee_kind kind;
+    cella_buf ev;
+    cella_buf_init(&ev, false);
+    assert_succeeds(cella_ratls_extract(cert, &kind, &ev, spki));
+    assert_int_equal(kind, CELLA_TEE_SIM);
+    cella_sim_report rep;
+    assert_succeeds(cella_sim_verify(cella_slice_of(ev.p, ev.len), pub, &rep));
+    /* report data = SHA-256(SPKI of the certificate key) || nonce */
+    assert_memory_equal(rep.report_data, spki, 32);
+    assert_memory_equal(rep.report_data + 32, nonce, 32);
+    uint8_t rd[64];
+    assert_succeeds(cella_ratls_report_data(key, nonce, rd));
+    assert_memory_equal(rd, rep.report_data, 64);
+    cella_buf_free(&ev);
+    /* a certificate without evidence */
+    X509 *plain = X509_new();
+    X509_set_pubkey(plain, key);
+    cella_buf_init(&ev, false);
+    assert_fails_with(cella_ratls_extract(plain, &kind, &ev, spki), CELLA_E_AUTH);
+    X509_free(plain);
+    cella_buf_free(&ev);
+    /* envelope parser */
+    cella_slice out;
+    uint8_t env[32] = "CELLAEV1\x01\0\0\0\x04\0\0\0abcd";
+    assert_succeeds(cella_ratls_parse_envelope(cella_slice_of(env, 20), &kind, &out));
+    assert_int_equal(out.len, 4);
+    assert_fails_with(cella_ratls_parse_envelope(cella_slice_of(env, 19), &kind, &out), CELLA_E_PARSE);
+    assert_fails_with(cella_ratls_parse_envelope(cella_slice_of(env, 21), &kind, &out), CELLA_E_PARSE);
+    env[8] = 9;
+    assert_fails_with(cella_ratls_parse_envelope(cella_slice_of(env, 20), &kind, &out), CELLA_E_PARSE);
+    env[8] = 1;
+    env[12] = 0xff;
+    env[15] = 0xff;
+    assert_false(cella_ok(cella_ratls_parse_envelope(cella_slice_of(env, 20), &kind, &out)));
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(q.k);
+    EVP_PKEY_free(pub);
+    test_rmdir(dir);
+}
+
+static void nonces(void **state)
+{
+    (void)state;
+    cella_nonce_book *b;
+    assert_succeeds(cella_nonce_book_new(4, &b));
+    uint8_t n1[32], n2[32], n3[32], n4[32], n5[32];
+    assert_succeeds(cella_nonce_issue(b, "owner", 0, 1000, n1));
+    assert_succeeds(cella_nonce_issue(b, "owner", 0, 1000, n2));
+    assert_succeeds(cella_nonce_issue(b, "attest", 0, 1000, n3));
+    assert_memory_not_equal(n1, n2, 32);
+    assert_succeeds(cella_nonce_consume(b, n1, "owner", 999));
+    assert_fails_with(cella_nonce_consume(b, n1, "owner", 999), CELLA_E_AUTH); /* replay */
+    assert_non_null(strstr(cella_error_what(), "already used"));
+    assert_fails_with(cella_nonce_consume(b, n2, "owner", 1001), CELLA_E_AUTH); /* expired */
+    assert_non_null(strstr(cella_error_what(), "expired"));
+    assert_fails_with(cella_nonce_consume(b, n2, "owner", 999), CELLA_E_AUTH); /* burnt */
+    assert_fails_with(cella_nonce_consume(b, n3, "owner", 999), CELLA_E_AUTH); /* purpose */
+    assert_non_null(strstr(cella_error_what(), "another purpose"));
+    uint8_t unknown[32] = {9};
+    assert_fails_with(cella_nonce_consume(b, unknown, "owner", 0), CELLA_E_AUTH);
+    /* bounded: at capacity, expired ones are swept, live ones are kept */
+    assert_succeeds(cella_nonce_issue(b, "owner", 0, 10, n1));
+    assert_succeeds(cella_nonce_issue(b, "owner", 0, 10, n2));
+    assert_succeeds(cella_nonce_issue(b, "owner", 0, 10, n3));
+    assert_succeeds(cella_nonce_issue(b, "owner", 0, 10, n4));
+    assert_fails_with(cella_nonce_issue(b, "owner", 5, 10, n5), CELLA_E_TOOBIG);
+    assert_succeeds(cella_nonce_issue(b, "owner", 11, 100, n5)); /* the four expired */
+    assert_succeeds(cella_nonce_consume(b, n5, "owner", 50));
+    /* many issue/consume cycles through tombstones */
+    for (int i = 0; i < 10000; i++) {
+        assert_succeeds(cella_nonce_issue(b, "owner", 0, 1000, n1));
+        assert_succeeds(cella_nonce_consume(b, n1, "owner", 0));
+    }
+    cella_nonce_book_free(b);
+}
+
+static void store(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/s.db", dir);
+    cella_cas_store *s;
+    assert_succeeds(cella_cas_store_open(path, &s));
+    cella_cas_session_row row = {.owner = "0xabc", .hash = {1}};
+    cella_buf_init(&row.sealed, false);
+    cella_buf_append(&row.sealed, "sealed", 6);
+    assert_succeeds(cella_cas_session_create(s, "n", &row));
+    assert_fails_with(cella_cas_session_create(s, "n", &row), CELLA_E_EXISTS);
+    uint8_t wrong[32] = {7}, cur[32] = {1};
+    row.hash[0] = 2;
+    assert_fails_with(cella_cas_session_update(s, "n", wrong, &row), CELLA_E_ROLLBACK);
+    assert_succeeds(cella_cas_session_update(s, "n", cur, &row));
+    assert_fails_with(cella_cas_session_update(s, "n", cur, &row), CELLA_E_ROLLBACK);
+    assert_fails_with(cella_cas_session_update(s, "missing", cur, &row), CELLA_E_NOTFOUND);
+    cella_cas_session_row got = {0};
+    cella_buf_init(&got.sealed, false);
+    assert_succeeds(cella_cas_session_get(s, "n", &got));
+    assert_int_equal(got.version, 2);
+    assert_int_equal(got.hash[0], 2);
+    cella_buf_free(&got.sealed);
+    cella_buf_free(&row.sealed);
+
+    uint8_t t1[16] = {1}, t2[16] = {2}, t[16];
+    bool has;
+    assert_succeeds(cella_cas_tag_get(s, "n", "v", t, &has));
+    assert_false(has);
+    assert_fails_with(cella_cas_tag_swap(s, "n", "v", t1, t2), CELLA_E_ROLLBACK);
+    assert_succeeds(cella_cas_tag_swap(s, "n", "v", NULL, t1));
+    assert_fails_with(cella_cas_tag_swap(s, "n", "v", NULL, t2), CELLA_E_ROLLBACK);
+    assert_succeeds(cella_cas_tag_swap(s, "n", "v", t1, t2));
+    assert_fails_with(cella_cas_tag_swap(s, "n", "v", t1, t1), CELLA_E_ROLLBACK);
+    assert_succeeds(cella_cas_tag_get(s, "n", "v", t, &has));
+    assert_true(has);
+    assert_memory_equal(t, t2, 16);
+
+    cella_buf a, b;
+    cella_buf_init(&a, false);
+    cella_buf_init(&b, false);
+    assert_succeeds(cella_cas_sealed_get_or_put(s, "n", "volume", "v", cella_slice_of("first", 5), &a));
+    assert_succeeds(cella_cas_sealed_get_or_put(s, "n", "volume", "v", cella_slice_of("second", 6), &b));
+    assert_memory_equal(b.p, "first", 5); /* first writer wins */
+    cella_buf_free(&a);
+    cella_buf_free(&b);
+    cella_cas_store_close(s);
+    test_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sim_evidence),
+        cmocka_unit_test(ratls_cert),
+        cmocka_unit_test(nonces),
+        cmocka_unit_test(store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
