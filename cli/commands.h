@@ -20,5 +20,7 @@ typedef struct {
 int cli_report(cella_res r);
 
 extern const cli_command cli_volume_commands[];
+extern const cli_command cli_dataset_commands[];
+extern const cli_command cli_result_commands[];
 
 #endif
