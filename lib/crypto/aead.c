@@ -10,12 +10,37 @@
 
 #include "core/secure.h"
 
+#include <pthread.h>
+
 struct cella_gcm {
     EVP_CIPHER_CTX *ctx;
-    EVP_CIPHER *cipher;
     bool keyed;
     bool encrypt;
 };
+
+/* OpenSSL 3 looks algorithms up by name on every implicit use, which costs
+ * more than hashing a short message: fetch them once per process. */
+static pthread_once_t g_fetch_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *g_aes256gcm;
+static EVP_MD *g_sha256;
+
+static void fetch_algorithms(void)
+{
+    g_aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_CIPHER *aes256gcm(void)
+{
+    pthread_once(&g_fetch_once, fetch_algorithms);
+    return g_aes256gcm;
+}
+
+const EVP_MD *cella_md_sha256(void)
+{
+    pthread_once(&g_fetch_once, fetch_algorithms);
+    return g_sha256;
+}
 
 cella_gcm *cella_gcm_new(void)
 {
@@ -23,8 +48,7 @@ cella_gcm *cella_gcm_new(void)
     if (!g)
         return NULL;
     g->ctx = EVP_CIPHER_CTX_new();
-    g->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    if (!g->ctx || !g->cipher) {
+    if (!g->ctx || !aes256gcm()) {
         cella_gcm_free(g);
         return NULL;
     }
@@ -36,15 +60,14 @@ void cella_gcm_free(cella_gcm *g)
     if (!g)
         return;
     EVP_CIPHER_CTX_free(g->ctx); /* OpenSSL cleanses the key schedule */
-    EVP_CIPHER_free(g->cipher);
     free(g);
 }
 
 cella_res cella_gcm_set_key(cella_gcm *g, const uint8_t key[static CELLA_GCM_KEY_BYTES],
                             bool encrypt)
 {
-    int ok = encrypt ? EVP_EncryptInit_ex2(g->ctx, g->cipher, key, NULL, NULL)
-                     : EVP_DecryptInit_ex2(g->ctx, g->cipher, key, NULL, NULL);
+    int ok = encrypt ? EVP_EncryptInit_ex2(g->ctx, aes256gcm(), key, NULL, NULL)
+                     : EVP_DecryptInit_ex2(g->ctx, aes256gcm(), key, NULL, NULL);
     CELLA_ENSURE(ok == 1, CELLA_E_CRYPTO, NULL, "AES-256-GCM key setup failed");
     g->keyed = true;
     g->encrypt = encrypt;
@@ -125,7 +148,7 @@ cella_res cella_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *ikm, si
 cella_res cella_sha256(uint8_t out[static 32], const void *data, size_t n)
 {
     unsigned int len = 0;
-    CELLA_ENSURE(EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32,
+    CELLA_ENSURE(EVP_Digest(data, n, out, &len, cella_md_sha256(), NULL) == 1 && len == 32,
                  CELLA_E_CRYPTO, NULL, "SHA-256 failed");
     return CELLA_OK_RES;
 }

@@ -38,6 +38,9 @@ CELLA_RESULT cella_gcm_open(cella_gcm *g, const uint8_t iv[static CELLA_GCM_IV_B
 CELLA_RESULT cella_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *ikm, size_t ikm_len,
                                const uint8_t *salt, size_t salt_len, const char *info);
 
+/* SHA-256, fetched once per process (pass it where OpenSSL wants an EVP_MD). */
+const struct evp_md_st *cella_md_sha256(void);
+
 /* SHA-256 of a buffer. */
 CELLA_RESULT cella_sha256(uint8_t out[static 32], const void *data, size_t n);
 

@@ -144,7 +144,7 @@ cella_res cella_sim_quote(EVP_PKEY *platform, const cella_sim_report *in, cella_
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char sig[80];
     size_t siglen = sizeof sig;
-    int ok = md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, platform) == 1 &&
+    int ok = md && EVP_DigestSignInit(md, NULL, cella_md_sha256(), NULL, platform) == 1 &&
              EVP_DigestSign(md, sig, &siglen, body, sizeof body) == 1;
     EVP_MD_CTX_free(md);
     CELLA_ENSURE(ok, CELLA_E_CRYPTO, NULL, "sim quote signing failed");
@@ -197,7 +197,7 @@ cella_res cella_sim_verify(cella_slice ev, EVP_PKEY *platform_pub, cella_sim_rep
     const uint8_t *sig = ev.p + CELLA_SIM_SIGNED_BYTES + 2;
     size_t siglen = ev.len - CELLA_SIM_SIGNED_BYTES - 2;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, platform_pub) == 1 &&
+    int ok = md && EVP_DigestVerifyInit(md, NULL, cella_md_sha256(), NULL, platform_pub) == 1 &&
              EVP_DigestVerify(md, sig, siglen, ev.p, CELLA_SIM_SIGNED_BYTES) == 1;
     EVP_MD_CTX_free(md);
     CELLA_ENSURE(ok, CELLA_E_AUTH, NULL, "sim evidence signature is invalid");
