@@ -22,5 +22,8 @@ int cli_report(cella_res r);
 extern const cli_command cli_volume_commands[];
 extern const cli_command cli_dataset_commands[];
 extern const cli_command cli_result_commands[];
+extern const cli_command cli_evidence_commands[];
+extern const cli_command cli_dataset_commands[];
+extern const cli_command cli_result_commands[];
 
 #endif
