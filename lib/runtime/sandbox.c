@@ -1,0 +1,200 @@
+#include "runtime/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BWRAP "/usr/bin/bwrap"
+#define MAX_ARGS 512
+
+/* System directories the app may see, read-only. Host data (/home, /root,
+ * /work, /srv, /var, /tmp, ...) is never bound. */
+static const char *const SYSTEM_DIRS[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
+                                          "/etc/alternatives", "/etc/ld.so.cache",
+                                          "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+                                          "/etc/localtime", "/etc/ssl/certs"};
+
+bool cella_sandbox_available(void)
+{
+    if (access(BWRAP, X_OK) != 0)
+        return false;
+    pid_t p = fork();
+    if (p == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(BWRAP, "bwrap", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
+              "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin", "--unshare-all",
+              "--die-with-parent", "/usr/bin/true", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+typedef struct {
+    const char *v[MAX_ARGS];
+    int n;
+    bool overflow;
+    char links[16][256]; /* symlink targets referenced by v */
+} argvec;
+
+static void add(argvec *a, const char *s)
+{
+    if (a->n >= MAX_ARGS - 1) {
+        a->overflow = true;
+        return;
+    }
+    a->v[a->n++] = s;
+    a->v[a->n] = NULL;
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+static cella_res build_args(const cella_sandbox_spec *s, argvec *a)
+{
+    add(a, "bwrap");
+    for (size_t i = 0; i < sizeof SYSTEM_DIRS / sizeof *SYSTEM_DIRS; i++) {
+        if (!exists(SYSTEM_DIRS[i]))
+            continue;
+        struct stat st;
+        /* /lib, /bin ... are symlinks into /usr on merged-/usr systems. */
+        if (lstat(SYSTEM_DIRS[i], &st) == 0 && S_ISLNK(st.st_mode)) {
+            ssize_t n = readlink(SYSTEM_DIRS[i], a->links[i], sizeof a->links[i] - 1);
+            if (n <= 0)
+                continue;
+            a->links[i][n] = '\0';
+            add(a, "--symlink");
+            add(a, a->links[i]);
+            add(a, SYSTEM_DIRS[i]);
+        } else {
+            add(a, "--ro-bind");
+            add(a, SYSTEM_DIRS[i]);
+            add(a, SYSTEM_DIRS[i]);
+        }
+    }
+    add(a, "--proc");
+    add(a, "/proc");
+    add(a, "--dev");
+    add(a, "/dev");
+    add(a, "--tmpfs");
+    add(a, "/tmp");
+    if (s->app_dir) {
+        add(a, "--ro-bind");
+        add(a, s->app_dir);
+        add(a, "/app");
+    }
+    for (size_t i = 0; i < s->nbinds; i++) {
+        const cella_bind *b = &s->binds[i];
+        CELLA_ENSURE(b->dest[0] == '/' && !strstr(b->dest, "..") && strcmp(b->dest, "/"),
+                     CELLA_E_PATH, b->dest, "volume mount path must be absolute, without '..'");
+        add(a, b->writable ? "--bind" : "--ro-bind");
+        add(a, b->source);
+        add(a, b->dest);
+    }
+    /* No network, no IPC, no PIDs, no UTS or cgroup sharing with the host. */
+    add(a, "--unshare-all");
+    add(a, "--die-with-parent");
+    add(a, "--new-session");
+    add(a, "--cap-drop");
+    add(a, "ALL");
+    add(a, "--hostname");
+    add(a, "cella-enclave");
+    add(a, "--chdir");
+    add(a, s->cwd ? s->cwd : "/");
+    add(a, "--");
+    for (const char *const *p = s->argv; p && *p; p++)
+        add(a, *p);
+    CELLA_ENSURE(!a->overflow, CELLA_E_TOOBIG, "sandbox", "too many sandbox arguments");
+    CELLA_ENSURE(s->argv && s->argv[0], CELLA_E_USAGE, "command", "no command to run");
+    return CELLA_OK_RES;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *out)
+{
+    memset(out, 0, sizeof *out);
+    argvec *ap = calloc(1, sizeof *ap);
+    CELLA_ENSURE(ap, CELLA_E_NOMEM, "sandbox", "out of memory");
+    cella_res br = build_args(s, ap);
+    if (!cella_ok(br)) {
+        free(ap);
+        return br;
+    }
+    /* ap->v points into ap->links: ap lives until the child has exec'd. */
+    if (access(BWRAP, X_OK) != 0) {
+        free(ap);
+        return cella_fail(CELLA_E_UNSUPPORTED, BWRAP,
+                          "bubblewrap is not installed (apt-get install bubblewrap)");
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(ap);
+        return cella_fail(CELLA_E_IO, "sandbox", "fork failed: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        /* Child: own process group (so a timeout kills everything), limits,
+         * exactly the session's environment, then exec bwrap. */
+        setpgid(0, 0);
+        if (s->stdout_fd >= 0)
+            dup2(s->stdout_fd, 1);
+        if (s->stderr_fd >= 0)
+            dup2(s->stderr_fd, 2);
+        if (s->mem_bytes) {
+            struct rlimit rl = {s->mem_bytes, s->mem_bytes};
+            setrlimit(RLIMIT_AS, &rl);
+        }
+        if (s->cpu_seconds) {
+            struct rlimit rl = {s->cpu_seconds, s->cpu_seconds + 1};
+            setrlimit(RLIMIT_CPU, &rl);
+        }
+        struct rlimit core = {0, 0};
+        setrlimit(RLIMIT_CORE, &core);
+        clearenv();
+        for (const char *const *e = s->env; e && *e; e++)
+            putenv((char *)*e);
+        execv(BWRAP, (char *const *)ap->v);
+        _exit(127);
+    }
+    free(ap);
+    setpgid(pid, pid);
+    double deadline = s->wall_seconds ? mono() + s->wall_seconds : 0;
+    int st = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR)
+            return cella_fail(CELLA_E_IO, "sandbox", "waitpid failed: %s", strerror(errno));
+        if (deadline && mono() > deadline && !out->timed_out) {
+            out->timed_out = true;
+            kill(-pid, SIGKILL);
+        }
+        usleep(1000);
+    }
+    if (WIFEXITED(st))
+        out->exit_code = WEXITSTATUS(st);
+    else if (WIFSIGNALED(st))
+        out->exit_code = 128 + WTERMSIG(st);
+    CELLA_ENSURE(out->exit_code != 127 || !WIFEXITED(st) || access(BWRAP, X_OK) == 0,
+                 CELLA_E_IO, BWRAP, "cannot start bubblewrap");
+    return CELLA_OK_RES;
+}

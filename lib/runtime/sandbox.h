@@ -1,0 +1,46 @@
+/* Runs an app in a bubblewrap sandbox: no network (all namespaces unshared),
+ * a read-only minimal root (system directories only, never the host's data),
+ * the app bundle read-only at /app, its own volumes bound where the session
+ * says, a private /tmp, and CPU, memory and wall-clock limits.
+ *
+ * Environment values can be secrets: they are set in the child before exec,
+ * never passed on bwrap's command line (which any local user can read). */
+#ifndef CELLA_RUNTIME_SANDBOX_H
+#define CELLA_RUNTIME_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct {
+    const char *source; /* host path */
+    const char *dest;   /* absolute path inside the sandbox */
+    bool writable;
+} cella_bind;
+
+typedef struct {
+    const char *const *argv; /* command inside the sandbox, NULL-terminated */
+    const char *const *env;  /* "NAME=value", NULL-terminated; nothing else is passed */
+    const char *cwd;         /* inside the sandbox; default "/" */
+    const char *app_dir;     /* bound read-only at /app (may be NULL) */
+    const cella_bind *binds;
+    size_t nbinds;
+    uint64_t mem_bytes;      /* address-space limit; 0 = none */
+    uint32_t cpu_seconds;    /* CPU time limit; 0 = none */
+    uint32_t wall_seconds;   /* killed after this; 0 = none */
+    int stdout_fd, stderr_fd; /* where the app's output goes (-1: inherit) */
+} cella_sandbox_spec;
+
+typedef struct {
+    int exit_code;  /* the app's exit status, or 128+signal */
+    bool timed_out; /* killed by the wall-clock limit */
+} cella_sandbox_result;
+
+/* True if bubblewrap is installed and can create namespaces here. */
+bool cella_sandbox_available(void);
+
+CELLA_RESULT cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *out);
+
+#endif
