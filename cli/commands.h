@@ -23,6 +23,11 @@ extern const cli_command cli_volume_commands[];
 extern const cli_command cli_dataset_commands[];
 extern const cli_command cli_result_commands[];
 extern const cli_command cli_evidence_commands[];
+extern const cli_command cli_wallet_commands[];
+extern const cli_command cli_cas_commands[];
+extern const cli_command cli_dataset_commands[];
+extern const cli_command cli_result_commands[];
+extern const cli_command cli_evidence_commands[];
 extern const cli_command cli_dataset_commands[];
 extern const cli_command cli_result_commands[];
 

@@ -5,12 +5,31 @@
 #include <openssl/pem.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/encoding.h"
 #include "core/secure.h"
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+
+struct pool {
+    CURLSH *share;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+static void pool_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+    (void)h;
+    (void)a;
+    pthread_mutex_lock(&((struct pool *)u)->locks[d]);
+}
+
+static void pool_unlock(CURL *h, curl_lock_data d, void *u)
+{
+    (void)h;
+    pthread_mutex_unlock(&((struct pool *)u)->locks[d]);
+}
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 struct sink {
@@ -45,6 +64,34 @@ static cella_res pem_blob(X509 *cert, EVP_PKEY *key, cella_buf *out)
     return cella_buf_result(out);
 }
 
+void *cella_http_pool_new(void)
+{
+    pthread_once(&g_curl_once, curl_init_once);
+    struct pool *p = calloc(1, sizeof *p);
+    if (!p || !(p->share = curl_share_init())) {
+        free(p);
+        return NULL;
+    }
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&p->locks[i], NULL);
+    curl_share_setopt(p->share, CURLSHOPT_LOCKFUNC, pool_lock);
+    curl_share_setopt(p->share, CURLSHOPT_UNLOCKFUNC, pool_unlock);
+    curl_share_setopt(p->share, CURLSHOPT_USERDATA, p);
+    curl_share_setopt(p->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    return p;
+}
+
+void cella_http_pool_free(void *pool)
+{
+    struct pool *p = pool;
+    if (!p)
+        return;
+    curl_share_cleanup(p->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&p->locks[i]);
+    free(p);
+}
+
 cella_res cella_http_call(const cella_http_client *c, const char *method, const char *path,
                           const char *const *headers, cella_slice body, cella_http_response *resp)
 {
@@ -73,6 +120,8 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s ? c->timeout_s : 30L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (c->reuse)
+        curl_easy_setopt(h, CURLOPT_SHARE, ((struct pool *)c->reuse)->share);
     if (body.len || strcmp(method, "GET")) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.p);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);

@@ -18,7 +18,14 @@ typedef struct {
     EVP_PKEY *client_key;      /* optional, with client_cert */
     size_t max_response;       /* 0: 16 MiB */
     long timeout_s;            /* 0: 30 s */
+    void *reuse;               /* optional cella_http_pool: keep connections alive */
 } cella_http_client;
+
+/* A pool of kept-alive connections (a libcurl share), for clients that make
+ * many requests to one server. Thread-safe. Connections made with different
+ * client certificates are never mixed. */
+void *cella_http_pool_new(void);
+void cella_http_pool_free(void *pool);
 
 typedef struct {
     long status;

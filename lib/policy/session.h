@@ -31,7 +31,10 @@
 
 /* Parses a YAML session into its normalised JSON form (caller owns *out, a new
  * reference). Errors are CELLA_E_PARSE (not YAML, or wrong shape) or
- * CELLA_E_POLICY (a rule broken), with "where" = "line N, field a.b[2].c". */
+ * CELLA_E_POLICY (a rule broken), with "where" = "line N, field a.b[2].c".
+ * Also CELLA_E_TOOBIG (input over CELLA_SESSION_MAX_BYTES, refused before
+ * parsing, where = "session"; or a list of more than 4096 entries) and
+ * CELLA_E_NOMEM. The rules are in docs/session-policy.md. */
 CELLA_RESULT cella_session_from_yaml(const char *yaml, size_t len, json_t **out);
 
 /* Validates and normalises a session given as JSON (for JSON request bodies);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "casapi/casapi.h"
 #include "core/fs.h"
 #include "store/cas_store.h"
 #include "store/nonce_book.h"
@@ -218,6 +219,29 @@ static void store(void **state)
     test_rmdir(dir);
 }
 
+static void authorization_header(void **state)
+{
+    (void)state;
+    uint8_t a[20], n[32], sig[65];
+    char nh[65], good[400];
+    snprintf(good, sizeof good, "CELLA-EIP191 0x%040d %064d 0x%0130d", 0, 1, 2);
+    assert_succeeds(cella_cas_parse_authorization(good, strlen(good), a, n, nh, sig));
+    assert_int_equal(n[31], 1);
+    assert_int_equal(sig[64], 2);
+    const char *bad[] = {
+        "", "CELLA-EIP191", "Bearer x y z",
+        "CELLA-EIP191 0x0000000000000000000000000000000000000000 00 0x00",
+        "CELLA-EIP191  0x0000000000000000000000000000000000000000 x y", /* double space */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(cella_ok(cella_cas_parse_authorization(bad[i], strlen(bad[i]), a, n, nh, sig)));
+    char extra[450];
+    snprintf(extra, sizeof extra, "%s extra", good);
+    assert_fails_with(cella_cas_parse_authorization(extra, strlen(extra), a, n, nh, sig), CELLA_E_AUTH);
+    good[20] = 'g'; /* not hex */
+    assert_false(cella_ok(cella_cas_parse_authorization(good, strlen(good), a, n, nh, sig)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +249,7 @@ int main(void)
         cmocka_unit_test(ratls_cert),
         cmocka_unit_test(nonces),
         cmocka_unit_test(store),
+        cmocka_unit_test(authorization_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# cas throughput beside nginx serving a static file over TLS 1.3, same machine,
+# same run, same client library (libcurl, pinned key): attestations per second
+# with a new TLS connection each, and key reads on kept-alive connections.
+# usage: bench/cas.sh BUILD_DIR [SECONDS]
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+secs=${2:-10}
+CELLA=$build/cella
+BC=$build/bench/bench_cas
+W=$(mktemp -d /tmp/cella-cas-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# nginx: 2 workers, TLS 1.3 only, no session reuse, a 55-byte JSON file
+NP=$(port)
+mkdir -p "$W/nginx/www" "$W/nginx/tmp"
+chmod 755 "$W" "$W/nginx" "$W/nginx/www"  # nginx workers drop privileges
+echo '{"nonce":"0123456789abcdef0123456789abcdef0123"}' > "$W/nginx/www/att.json"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -keyout "$W/nginx/key.pem" -out "$W/nginx/cert.pem" 2>/dev/null
+cat > "$W/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $W/nginx/tmp; proxy_temp_path $W/nginx/tmp; fastcgi_temp_path $W/nginx/tmp;
+  uwsgi_temp_path $W/nginx/tmp; scgi_temp_path $W/nginx/tmp;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NP ssl;
+    ssl_certificate $W/nginx/cert.pem; ssl_certificate_key $W/nginx/key.pem;
+    ssl_protocols TLSv1.3; ssl_session_tickets off; ssl_session_cache off;
+    root $W/nginx/www;
+  }
+}
+CONF
+nginx -c "$W/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+NFP=$(openssl x509 -in "$W/nginx/cert.pem" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
+
+# cas with the sim TEE
+CP=$(port)
+"$CELLA" tee sim init --dir "$W/sim" >/dev/null 2>&1
+"$CELLA" cas serve --data "$W/cas" --allow-sim --sim-platform "$W/sim/sim-platform.pub" \
+  --listen "127.0.0.1:$CP" > "$W/cas.log" 2>"$W/cas.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^fingerprint' "$W/cas.log" 2>/dev/null && break; sleep 0.05; done
+CFP=$(awk '/^fingerprint/ {print $2}' "$W/cas.log")
+sleep 0.3
+
+cpu_of() { # total utime+stime (ticks) of the given pids
+  local t=0; for p in "$@"; do for f in /proc/"$p"/task/*/stat; do
+    t=$((t + $(awk '{print $14 + $15}' "$f" 2>/dev/null || echo 0))); done; done; echo $t; }
+nginx_pids() { pgrep -f "nginx: worker process" | tr '\n' ' '; }
+measure() { # label pids... -- command: prints rate, ops, server cpu us/op
+  local label=$1; shift; local ps=(); while [[ $1 != -- ]]; do ps+=("$1"); shift; done; shift
+  local c0 c1 out; c0=$(cpu_of "${ps[@]}"); out=$("$@"); c1=$(cpu_of "${ps[@]}")
+  local rate=${out% *} ops=${out#* }; local hz; hz=$(getconf CLK_TCK)
+  local us=$(( ops > 0 ? (c1 - c0) * 1000000 / hz / ops : 0 ))
+  printf '%s %s %s\n' "$rate" "$ops" "$us"
+}
+CASPID=${pids[1]}
+NG=$(nginx_pids)
+read -r n_new n_new_ops n_new_us < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" 2 "$secs" new)
+read -r c_att c_att_ops c_att_us < <(measure cas "$CASPID" -- "$BC" attest "https://127.0.0.1:$CP" "$CFP" 2 "$secs" "$W/sim")
+read -r n_keep n_keep_ops n_keep_us < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" 2 "$secs" keep)
+read -r c_key c_key_ops c_key_us < <(measure cas "$CASPID" -- "$BC" keyread "https://127.0.0.1:$CP" "$CFP" 2 "$secs" "$W/sim")
+
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+printf '\ncas bench (%ss each, 2 client threads, libcurl with a pinned key, same machine)\n' "$secs"
+printf '%-52s %9s %-38s %9s %6s\n' "figure" "cas/s" "baseline (same run)" "/s" "ratio"
+printf '%-52s %9s %-38s %9s %6s\n' "attestation + key release, new TLS conn each" "$c_att" "nginx static file, new conn each" "$n_new" "$(ratio "$c_att" "$n_new")"
+printf '%-52s %9s %-38s %9s %6s\n' "signed key read (challenge + read), kept alive" "$c_key" "nginx static file, kept alive" "$n_keep" "$(ratio "$c_key" "$n_keep")"
+printf 'server CPU per operation: cas attest %s us, cas key read %s us, nginx new conn %s us, nginx kept alive %s us\n' \
+  "$c_att_us" "$c_key_us" "$n_new_us" "$n_keep_us"
+echo "issue target: attestations >= 0.50 x nginx new-connection rate"

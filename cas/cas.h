@@ -1,0 +1,22 @@
+/* cella cas: the configuration and attestation service (SCONE's CAS, with
+ * iExec's secret management later). HTTP API: docs/cas-api.md. */
+#ifndef CELLA_CAS_CAS_H
+#define CELLA_CAS_CAS_H
+
+#include <stdbool.h>
+
+#include "core/error.h"
+
+typedef struct {
+    const char *listen;      /* default 127.0.0.1:8081 */
+    const char *data_dir;    /* TLS identity, master key, database */
+    bool allow_sim;          /* accept sim evidence (for sessions that allow it) */
+    const char *sim_platform; /* sim platform public key (PEM); default: the local one */
+    unsigned threads;
+} cas_options;
+
+/* Runs the server until SIGINT/SIGTERM. Prints the URL and the certificate
+ * fingerprint to stdout once listening. */
+CELLA_RESULT cas_serve(const cas_options *o);
+
+#endif

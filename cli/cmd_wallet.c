@@ -1,0 +1,219 @@
+/* cella wallet create|show|import: Ethereum wallets (V3 keystores or the iExec
+ * SDK's unencrypted wallet.json). Private keys and passwords come from files
+ * only, never argv or the environment, and live in secure memory. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "core/fs.h"
+#include "core/secure.h"
+#include "identity/eth.h"
+#include "identity/keystore.h"
+#include "identity/wallet.h"
+
+enum { SAVE_NOPTS = 5 };
+
+static cella_res parse_save_opts(const cli_opt *o, int n, cella_keystore_params *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    const char *pf = cli_get(o, n, "password-file");
+    const char *un = cli_get(o, n, "unencrypted");
+    CELLA_ENSURE(!(pf && un), CELLA_E_USAGE, "wallet",
+                 "--password-file and --unencrypted exclude each other");
+    CELLA_ENSURE(pf || un, CELLA_E_USAGE, "wallet",
+                 "give --password-file F (encrypted keystore) or --unencrypted");
+    const char *kdf = cli_get(o, n, "kdf");
+    if (kdf) {
+        if (!strcmp(kdf, "scrypt"))
+            ps->kdf = CELLA_KDF_SCRYPT;
+        else if (!strcmp(kdf, "pbkdf2"))
+            ps->kdf = CELLA_KDF_PBKDF2;
+        else
+            return cella_fail(CELLA_E_USAGE, "--kdf", "must be scrypt or pbkdf2");
+    }
+    const char *sn = cli_get(o, n, "scrypt-n");
+    if (sn) {
+        unsigned long long v;
+        CELLA_TRY(cli_parse_size(sn, "--scrypt-n", &v));
+        CELLA_ENSURE(v >= 1024 && v <= (1u << 20) && (v & (v - 1)) == 0, CELLA_E_USAGE,
+                     "--scrypt-n", "must be a power of two from 1024 to 1048576");
+        ps->scrypt_n = v;
+    }
+    return CELLA_OK_RES;
+}
+
+/* Writes the wallet for priv into the keystore directory (0600, atomic,
+ * never replacing a file) and prints its address and path. */
+static cella_res save_wallet(const uint8_t priv[32], const cli_opt *o, int n,
+                             const cella_keystore_params *ps)
+{
+    char dir[4096], name[256], path[4400];
+    const char *kd = cli_get(o, n, "keystoredir");
+    if (kd)
+        snprintf(dir, sizeof dir, "%s", kd);
+    else
+        CELLA_TRY(cella_wallet_default_dir(dir, sizeof dir));
+    CELLA_TRY(cella_wallet_mkdirs(dir));
+    uint8_t addr[20];
+    char text[43];
+    CELLA_TRY(cella_eth_address_from_privkey(priv, addr));
+    cella_eth_address_checksum(text, addr);
+    cella_res r;
+    const char *pf = cli_get(o, n, "password-file");
+    if (pf) {
+        char *pw, *json;
+        size_t pwlen, pwcap, len;
+        CELLA_TRY(cella_password_read(pf, &pw, &pwlen, &pwcap));
+        r = cella_keystore_encrypt(priv, pw, pwlen, ps, &json, &len);
+        cella_secure_free(pw, pwcap);
+        CELLA_TRY(r);
+        r = cella_keystore_filename(name, sizeof name, addr);
+        if (cella_ok(r)) {
+            snprintf(path, sizeof path, "%s/%s", dir, name);
+            r = cella_write_file_atomic(AT_FDCWD, path, json, len, 0600, true);
+        }
+        free(json);
+    } else {
+        char *json;
+        size_t len, cap;
+        snprintf(path, sizeof path, "%s/wallet-%s.json", dir, text + 2);
+        CELLA_TRY(cella_wallet_plain_encode(priv, &json, &len, &cap));
+        r = cella_write_file_atomic(AT_FDCWD, path, json, len, 0600, true);
+        cella_secure_free(json, cap);
+    }
+    CELLA_TRY(r);
+    printf("%s\n", text);
+    fprintf(stderr, "cella: wallet written to %s (mode 0600%s)\n", path, pf ? "" : ", UNENCRYPTED");
+    return CELLA_OK_RES;
+}
+
+#define SAVE_OPTS                                                                                  \
+    {"password-file", true, NULL}, {"unencrypted", false, NULL}, {"keystoredir", true, NULL},      \
+        {"scrypt-n", true, NULL},                                                                  \
+    {                                                                                              \
+        "kdf", true, NULL                                                                          \
+    }
+
+static int wallet_create(int argc, char **argv)
+{
+    cli_opt o[] = {SAVE_OPTS};
+    const int no = SAVE_NOPTS;
+    const char *pos[1];
+    int np;
+    cella_keystore_params ps;
+    cella_res r = cli_parse(argc, argv, o, no, pos, 0, &np, "wallet create");
+    if (cella_ok(r))
+        r = parse_save_opts(o, no, &ps);
+    if (!cella_ok(r))
+        return cli_report(r);
+    CELLA_KEY32(priv);
+    r = cella_eth_privkey_generate(priv.b);
+    if (cella_ok(r))
+        r = save_wallet(priv.b, o, no, &ps);
+    return cli_report(r);
+}
+
+static int wallet_import(int argc, char **argv)
+{
+    cli_opt o[] = {SAVE_OPTS};
+    const int no = SAVE_NOPTS;
+    const char *pos[1];
+    int np;
+    cella_keystore_params ps;
+    cella_res r = cli_parse(argc, argv, o, no, pos, 1, &np, "wallet import");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "wallet import",
+                       "usage: cella wallet import PRIVATE_KEY_FILE [--password-file F | "
+                       "--unencrypted] [--keystoredir DIR]");
+    if (cella_ok(r))
+        r = parse_save_opts(o, no, &ps);
+    if (!cella_ok(r))
+        return cli_report(r);
+    CELLA_KEY32(priv);
+    r = cella_privkey_file_read(pos[0], priv.b);
+    if (cella_ok(r))
+        r = save_wallet(priv.b, o, no, &ps);
+    return cli_report(r);
+}
+
+static int wallet_show(int argc, char **argv)
+{
+    cli_opt o[] = {
+        {"wallet-file", true, NULL}, {"password-file", true, NULL}, {"keystoredir", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, 3, pos, 0, &np, "wallet show");
+    if (!cella_ok(r))
+        return cli_report(r);
+    char path[4096];
+    const char *wf = cli_get(o, 3, "wallet-file");
+    const char *kd = cli_get(o, 3, "keystoredir");
+    if (!wf) {
+        r = cella_wallet_find(kd, path, sizeof path);
+        if (!cella_ok(r))
+            return cli_report(r);
+        wf = path;
+    }
+    const char *pf = cli_get(o, 3, "password-file");
+    uint8_t addr[20];
+    char text[43];
+    if (!pf) {
+        /* without a password: the address an encrypted file claims, or the
+         * one an unencrypted file's key gives */
+        uint8_t *data;
+        size_t len;
+        r = cella_read_file(AT_FDCWD, wf, CELLA_WALLET_MAX_JSON, true, &data, &len);
+        if (!cella_ok(r))
+            return cli_report(r);
+        bool enc = cella_wallet_is_encrypted(data, len);
+        cella_secure_free(data, len + 1);
+        if (enc) {
+            r = cella_read_file(AT_FDCWD, wf, CELLA_WALLET_MAX_JSON, false, &data, &len);
+            if (cella_ok(r)) {
+                r = cella_wallet_peek_address(data, len, addr);
+                free(data);
+            }
+            if (!cella_ok(r)) {
+                cella_error_set_where(wf);
+                return cli_report(r);
+            }
+            cella_eth_address_checksum(text, addr);
+            printf("%s\n", text);
+            fprintf(stderr,
+                    "cella: address as written in %s (encrypted; give --password-file "
+                    "to check it against the key)\n",
+                    wf);
+            return 0;
+        }
+    }
+    CELLA_KEY32(priv);
+    r = cella_wallet_open(wf, pf, priv.b, addr, NULL, 0);
+    if (!cella_ok(r))
+        return cli_report(r);
+    cella_eth_address_checksum(text, addr);
+    printf("%s\n", text);
+    return 0;
+}
+
+const cli_command cli_wallet_commands[] = {
+    {"wallet", "create", wallet_create,
+     "cella wallet create [--password-file F | --unencrypted] [--keystoredir DIR]",
+     "Create a new Ethereum wallet: a V3 keystore (scrypt, AES-128-CTR) named UTC--...--ADDRESS, "
+     "or with --unencrypted an iExec-style wallet-ADDRESS.json, in DIR (default "
+     "$XDG_CONFIG_HOME/cella/wallets or ~/.config/cella/wallets), mode 0600. Prints the "
+     "address. --kdf pbkdf2 and --scrypt-n N (default 131072) tune the key derivation."},
+    {"wallet", "show", wallet_show,
+     "cella wallet show [--wallet-file F] [--password-file F] [--keystoredir DIR]",
+     "Print a wallet's address. With --password-file the keystore is decrypted and the key "
+     "checked; a wrong password is an error. Without --wallet-file: ./wallet.json, "
+     "./encrypted-wallet.json, or the only wallet in the keystore directory."},
+    {"wallet", "import", wallet_import,
+     "cella wallet import PRIVATE_KEY_FILE [--password-file F | --unencrypted] [--keystoredir "
+     "DIR]",
+     "Store an existing private key (a file holding 64 hex digits, or an unencrypted "
+     "wallet.json) as a wallet, like wallet create. The key never appears in arguments."},
+    {NULL, NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,179 @@
+#include "casapi/casapi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/encoding.h"
+#include "core/secure.h"
+#include "crypto/aead.h"
+#include "identity/eth.h"
+
+cella_res cella_cas_auth_message(char *out, size_t cap, const char *method, const char *path,
+                                 const char *nonce_hex, const void *body, size_t body_len)
+{
+    uint8_t h[32];
+    char hh[65];
+    CELLA_TRY(cella_sha256(h, body, body_len));
+    cella_hex_encode(hh, h, 32, false);
+    int n = snprintf(out, cap, "cella-cas-request-v1\n%s\n%s\n%s\n%s", method, path, nonce_hex, hh);
+    CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_TOOBIG, path, "request path too long");
+    return CELLA_OK_RES;
+}
+
+cella_res cella_cas_parse_authorization(const char *header, size_t len, uint8_t addr[20],
+                                        uint8_t nonce[32], char nonce_hex[65], uint8_t sig[65])
+{
+    CELLA_ENSURE(len < 400 && !memchr(header, '\0', len), CELLA_E_AUTH, "Authorization",
+                 "malformed Authorization header");
+    /* Split on single spaces into exactly four fields. */
+    const char *f[4];
+    size_t fl[4], k = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && header[i] != ' ')
+            continue;
+        CELLA_ENSURE(k < 4 && i > start, CELLA_E_AUTH, "Authorization",
+                     "malformed Authorization header");
+        f[k] = header + start;
+        fl[k++] = i - start;
+        start = i + 1;
+    }
+    CELLA_ENSURE(k == 4 && fl[0] == 12 && !memcmp(f[0], "CELLA-EIP191", 12), CELLA_E_AUTH,
+                 "Authorization", "Authorization must be: CELLA-EIP191 ADDRESS NONCE SIGNATURE");
+    char a[64];
+    CELLA_ENSURE(fl[1] < sizeof a, CELLA_E_AUTH, "Authorization", "bad address");
+    memcpy(a, f[1], fl[1]);
+    a[fl[1]] = '\0';
+    CELLA_TRY(cella_eth_address_parse(addr, a, "Authorization address"));
+    CELLA_TRY(cella_hex_decode(nonce, 32, f[2], fl[2], "Authorization nonce"));
+    memcpy(nonce_hex, f[2], 64);
+    nonce_hex[64] = '\0';
+    return cella_hex_decode(sig, 65, f[3], fl[3], "Authorization signature");
+}
+
+static cella_res decode_reply(const cella_http_client *c, cella_http_response *resp, json_t **out)
+{
+    if (resp->status < 200 || resp->status >= 300)
+        return cella_http_fail_from(resp, c->base_url);
+    json_error_t je;
+    *out = json_loadb((const char *)resp->body.p, resp->body.len, 0, &je);
+    CELLA_ENSURE(*out, CELLA_E_PARSE, c->base_url, "the cas reply is not JSON");
+    return CELLA_OK_RES;
+}
+
+static cella_res call_with(const cella_http_client *c, const char *method, const char *path,
+                           const char *const *hdr, cella_slice body, json_t **out)
+{
+    cella_http_response resp;
+    *out = NULL;
+    CELLA_TRY(cella_http_call(c, method, path, hdr, body, &resp));
+    cella_res r = decode_reply(c, &resp, out);
+    cella_http_response_free(&resp);
+    return r;
+}
+
+cella_res cella_cas_call(const cella_http_client *c, const char *method, const char *path,
+                         cella_slice body, json_t **out)
+{
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    return call_with(c, method, path, hdr, body, out);
+}
+
+cella_res cella_cas_signed_call(const cella_http_client *c, const uint8_t priv[32],
+                                const char *method, const char *path, cella_slice body,
+                                const char *content_type, json_t **out)
+{
+    json_t *ch = NULL;
+    CELLA_TRY(cella_cas_call(c, "GET", "/v1/challenge", cella_slice_of("", 0), &ch));
+    const char *nonce = json_string_value(json_object_get(ch, "nonce"));
+    char msg[2600], auth[512], ctype[128], addr[43], sighex[131];
+    uint8_t sig[65], a[20];
+    cella_res r = nonce ? CELLA_OK_RES : cella_fail(CELLA_E_PARSE, c->base_url, "no challenge from cas");
+    if (cella_ok(r))
+        r = cella_cas_auth_message(msg, sizeof msg, method, path, nonce, body.p, body.len);
+    if (cella_ok(r))
+        r = cella_eth_personal_sign(priv, msg, strlen(msg), sig);
+    if (cella_ok(r))
+        r = cella_eth_address_from_privkey(priv, a);
+    if (cella_ok(r)) {
+        cella_eth_address_checksum(addr, a);
+        cella_hex_encode(sighex, sig, 65, false);
+        snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
+        snprintf(ctype, sizeof ctype, "Content-Type: %s", content_type);
+        const char *hdr[] = {auth, ctype, NULL};
+        r = call_with(c, method, path, hdr, body, out);
+    }
+    json_decref(ch);
+    return r;
+}
+
+cella_res cella_cas_attest(const cella_http_client *c, cella_tee_kind kind, cella_quote_fn quote,
+                           void *quote_ctx, const char *session, const char *service,
+                           cella_cas_instance *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *nj = NULL;
+    CELLA_TRY(cella_cas_call(c, "GET", "/v1/attest/nonce", cella_slice_of("", 0), &nj));
+    const char *nonce_hex = json_string_value(json_object_get(nj, "nonce"));
+    uint8_t nonce[32];
+    cella_res r = nonce_hex ? cella_hex_decode(nonce, 32, nonce_hex, strlen(nonce_hex), "nonce")
+                            : cella_fail(CELLA_E_PARSE, c->base_url, "no nonce from cas");
+    if (cella_ok(r))
+        r = cella_ratls_make(kind, nonce, quote, quote_ctx, &out->key, &out->cert);
+    if (cella_ok(r)) {
+        cella_http_client mc = *c;
+        mc.client_cert = out->cert;
+        mc.client_key = out->key;
+        json_t *req = json_pack("{s:s, s:s, s:s}", "session", session, "service", service,
+                                "nonce", nonce_hex);
+        char *body = json_dumps(req, JSON_COMPACT);
+        json_decref(req);
+        r = body ? cella_cas_call(&mc, "POST", "/v1/attest", cella_slice_of(body, strlen(body)),
+                                  &out->config)
+                 : cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
+        free(body);
+    }
+    json_decref(nj);
+    if (!cella_ok(r))
+        cella_cas_instance_free(out);
+    return r;
+}
+
+void cella_cas_instance_free(cella_cas_instance *inst)
+{
+    EVP_PKEY_free(inst->key);
+    X509_free(inst->cert);
+    if (inst->config) {
+        /* The configuration holds keys: wipe the strings before freeing. */
+        char *s = json_dumps(inst->config, JSON_COMPACT);
+        if (s) {
+            cella_wipe(s, strlen(s));
+            free(s);
+        }
+        json_decref(inst->config);
+    }
+    memset(inst, 0, sizeof *inst);
+}
+
+cella_res cella_cas_push_tag(const cella_http_client *c, const cella_cas_instance *inst,
+                             const char *volume, const uint8_t *old_tag, const uint8_t new_tag[16])
+{
+    char nt[33], ot[33];
+    cella_hex_encode(nt, new_tag, 16, false);
+    if (old_tag)
+        cella_hex_encode(ot, old_tag, 16, false);
+    json_t *req = json_pack("{s:O, s:s, s:s, s:o}", "instance",
+                            json_object_get(inst->config, "instance"), "volume", volume, "new_tag",
+                            nt, "old_tag", old_tag ? json_string(ot) : json_null());
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    CELLA_ENSURE(body, CELLA_E_NOMEM, volume, "out of memory");
+    cella_http_client mc = *c;
+    mc.client_cert = inst->cert;
+    mc.client_key = inst->key;
+    json_t *reply = NULL;
+    cella_res r = cella_cas_call(&mc, "POST", "/v1/volumes/tag", cella_slice_of(body, strlen(body)), &reply);
+    free(body);
+    json_decref(reply);
+    return r;
+}

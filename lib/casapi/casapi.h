@@ -1,0 +1,56 @@
+/* The client side of the cas protocol (docs/cas-api.md), shared by the CLI,
+ * the runtime and the tests: signed owner requests, attestation over RA-TLS,
+ * and tag pushes by an attested instance. */
+#ifndef CELLA_CASAPI_CASAPI_H
+#define CELLA_CASAPI_CASAPI_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/slice.h"
+#include "net/http_client.h"
+#include "tee/ratls.h"
+
+/* The message an owner signs (EIP-191) to authenticate one request:
+ * "cella-cas-request-v1\n" METHOD "\n" TARGET "\n" NONCE_HEX "\n" SHA256(BODY)_HEX
+ * where TARGET is the path and query exactly as sent. */
+CELLA_RESULT cella_cas_auth_message(char *out, size_t cap, const char *method, const char *path,
+                                    const char *nonce_hex, const void *body, size_t body_len);
+
+/* Parses "CELLA-EIP191 <0xaddress> <nonce hex> <0xsignature>" (bounded,
+ * strict: exactly four fields). Used by cas on every signed request. */
+CELLA_RESULT cella_cas_parse_authorization(const char *header, size_t len, uint8_t addr[20],
+                                           uint8_t nonce[32], char nonce_hex[65], uint8_t sig[65]);
+
+/* An unsigned call. On 2xx *out is the JSON reply (caller owns); otherwise the
+ * server's reason becomes the error (403 → CELLA_E_PERM, 409 → CELLA_E_ROLLBACK…). */
+CELLA_RESULT cella_cas_call(const cella_http_client *c, const char *method, const char *path,
+                            cella_slice body, json_t **out);
+
+/* A call signed by the wallet key `priv` over a fresh cas challenge. */
+CELLA_RESULT cella_cas_signed_call(const cella_http_client *c, const uint8_t priv[32],
+                                   const char *method, const char *path, cella_slice body,
+                                   const char *content_type, json_t **out);
+
+/* An attested instance: its RA-TLS identity and what cas released to it. */
+typedef struct {
+    EVP_PKEY *key;
+    X509 *cert;
+    json_t *config; /* command, pwd, environment, volumes (with keys), instance, ... */
+} cella_cas_instance;
+
+/* Gets a nonce, makes an RA-TLS identity with `quote`, and attests for
+ * SESSION/SERVICE. */
+CELLA_RESULT cella_cas_attest(const cella_http_client *c, cella_tee_kind kind, cella_quote_fn quote,
+                              void *quote_ctx, const char *session, const char *service,
+                              cella_cas_instance *out);
+void cella_cas_instance_free(cella_cas_instance *inst);
+
+/* Pushes a new volume tag with compare-and-swap on old_tag (NULL: no tag yet),
+ * over the instance's own TLS identity. */
+CELLA_RESULT cella_cas_push_tag(const cella_http_client *c, const cella_cas_instance *inst,
+                                const char *volume, const uint8_t *old_tag,
+                                const uint8_t new_tag[16]);
+
+#endif

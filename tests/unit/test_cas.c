@@ -1,0 +1,497 @@
+/* cas end to end: a real `cella cas serve` process on loopback, driven through
+ * the client library. Every refusal the cas issue lists is checked for its
+ * status and reason; the server must keep serving throughout, and an
+ * acknowledged tag must survive kill -9. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "casapi/casapi.h"
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/secure.h"
+#include "identity/eth.h"
+#include "tee/sim.h"
+#include "testutil.h"
+
+static const char *MEAS = "1111111111111111111111111111111111111111111111111111111111111111";
+
+static char *g_dir;
+static char g_url[64], g_fp[65], g_listen[32];
+static pid_t g_pid;
+static cella_http_client g_http;
+static EVP_PKEY *g_platform;
+static uint8_t g_owner[32], g_other[32];
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    getsockname(s, (struct sockaddr *)&a, &l);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static void start_server(void)
+{
+    char data[600], pub[600], log[600];
+    snprintf(data, sizeof data, "%s/cas", g_dir);
+    snprintf(pub, sizeof pub, "%s/sim/sim-platform.pub", g_dir);
+    snprintf(log, sizeof log, "%s/cas.log", g_dir);
+    g_pid = fork();
+    if (g_pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(getenv("CELLA"), "cella", "cas", "serve", "--data", data, "--allow-sim",
+              "--sim-platform", pub, "--listen", g_listen, "--threads", "2", (char *)NULL);
+        _exit(127);
+    }
+    /* Ready when the fingerprint line is printed and health answers. */
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(log, "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "fingerprint %64s", g_fp) == 1)
+                break;
+        if (f)
+            fclose(f);
+        if (strlen(g_fp) == 64) {
+            json_t *h = NULL;
+            if (cella_ok(cella_cas_call(&g_http, "GET", "/v1/health", cella_slice_of("", 0), &h))) {
+                json_decref(h);
+                return;
+            }
+        }
+        usleep(20000);
+    }
+    fail_msg("cas did not start; see %s", log);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_non_null(getenv("CELLA"));
+    g_dir = test_tmpdir();
+    char sim[600];
+    snprintf(sim, sizeof sim, "%s/sim", g_dir);
+    assert_succeeds(cella_sim_platform_init(sim, false));
+    assert_succeeds(cella_sim_load_private(sim, &g_platform));
+    snprintf(g_listen, sizeof g_listen, "127.0.0.1:%d", free_port());
+    snprintf(g_url, sizeof g_url, "https://%s", g_listen);
+    g_http = (cella_http_client){.base_url = g_url, .pin = g_fp};
+    assert_succeeds(cella_eth_privkey_generate(g_owner));
+    assert_succeeds(cella_eth_privkey_generate(g_other));
+    start_server();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kill(g_pid, SIGTERM);
+    waitpid(g_pid, NULL, 0);
+    EVP_PKEY_free(g_platform);
+    test_rmdir(g_dir);
+    return 0;
+}
+
+/* Asserts a call failed with `code` and a reason containing `why`. */
+#define assert_refused(expr, want, why)                                        \
+    do {                                                                       \
+        cella_res r__ = (expr);                                                \
+        if (r__.code != (want) || !strstr(cella_error_what(), (why)))          \
+            fail_msg("expected %s /%s/, got %s: %s", cella_code_str(want), why, \
+                     cella_code_str(r__.code), cella_error_what());            \
+    } while (0)
+
+static const char *session_yaml(const char *name, const char *extra_security, const char *pred)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf,
+             "name: %s\n%s%s%s"
+             "services:\n"
+             "  - name: app\n"
+             "    image_name: copy\n"
+             "    mrenclaves: [%s]\n"
+             "    command: /app --fast\n"
+             "    pwd: /\n"
+             "    environment:\n"
+             "      TOKEN: \"$$SCONE::token$$\"\n"
+             "volumes:\n"
+             "  - name: in\n"
+             "    fspf_key: %s\n"
+             "    fspf_tag: 00112233445566778899aabbccddeeff\n"
+             "  - name: out\n"
+             "images:\n"
+             "  - name: copy\n"
+             "    volumes:\n"
+             "      - {name: in, path: /encryptedInputs}\n"
+             "      - {name: out, path: /encryptedOutputs}\n"
+             "secrets:\n"
+             "  - name: token\n"
+             "security:\n%s",
+             name, pred ? "predecessor: " : "", pred ? pred : "", pred ? "\n" : "", MEAS,
+             "abababababababababababababababababababababababababababababababab",
+             extra_security ? extra_security : "  allow_sim: true\n");
+    return buf;
+}
+
+static cella_res create(const uint8_t *who, const char *yaml, json_t **out)
+{
+    return cella_cas_signed_call(&g_http, who, "POST", "/v1/sessions",
+                                 cella_slice_of(yaml, strlen(yaml)), "application/yaml", out);
+}
+
+typedef struct {
+    cella_sim_report rep;
+    const uint8_t *override_rd; /* evidence bound to something else */
+} quote_ctx;
+
+static cella_res quote(const uint8_t rd[64], cella_buf *ev, void *vctx)
+{
+    quote_ctx *q = vctx;
+    memcpy(q->rep.report_data, q->override_rd ? q->override_rd : rd, 64);
+    return cella_sim_quote(g_platform, &q->rep, ev);
+}
+
+static quote_ctx good_quote(void)
+{
+    quote_ctx q;
+    memset(&q, 0, sizeof q);
+    assert_succeeds(cella_hex_decode(q.rep.measurement, 32, MEAS, 64, "m"));
+    return q;
+}
+
+static void sessions(void **state)
+{
+    (void)state;
+    json_t *j = NULL;
+    assert_succeeds(create(g_owner, session_yaml("s1", NULL, NULL), &j));
+    const char *hash = json_string_value(json_object_get(j, "hash"));
+    assert_non_null(hash);
+    char h1[65];
+    strcpy(h1, hash);
+    json_decref(j);
+    /* the name is taken */
+    assert_refused(create(g_other, session_yaml("s1", NULL, NULL), &j), CELLA_E_ROLLBACK, "exists");
+    /* a create naming a predecessor */
+    assert_refused(create(g_owner, session_yaml("s2", NULL, h1), &j), CELLA_E_PERM, "predecessor");
+    /* malformed YAML and JSON bodies: 400 with the line */
+    assert_refused(create(g_owner, "name: [unclosed\n", &j), CELLA_E_IO, "line");
+    assert_refused(cella_cas_signed_call(&g_http, g_owner, "POST", "/v1/sessions",
+                                         cella_slice_of("{\"name\": ", 9), "application/json", &j),
+                   CELLA_E_IO, "not a JSON object");
+
+    /* show: owner sees it redacted; another wallet is refused */
+    assert_succeeds(cella_cas_signed_call(&g_http, g_owner, "GET", "/v1/sessions/s1",
+                                          cella_slice_of("", 0), "application/json", &j));
+    char *txt = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(txt, "abababababababab"));
+    assert_non_null(strstr(txt, "<redacted>"));
+    free(txt);
+    json_decref(j);
+    assert_succeeds(cella_cas_signed_call(&g_http, g_owner, "GET", "/v1/sessions/s1?reveal=1",
+                                          cella_slice_of("", 0), "application/json", &j));
+    txt = json_dumps(j, JSON_COMPACT);
+    assert_non_null(strstr(txt, "abababababababab"));
+    free(txt);
+    json_decref(j);
+    assert_refused(cella_cas_signed_call(&g_http, g_other, "GET", "/v1/sessions/s1",
+                                         cella_slice_of("", 0), "application/json", &j),
+                   CELLA_E_PERM, "may not read");
+
+    /* update: needs the current hash as predecessor, and the owner */
+    const char *upd_nopred = session_yaml("s1", "  allow_sim: true\n  allow_debug: false\n", NULL);
+    assert_refused(cella_cas_signed_call(&g_http, g_owner, "PUT", "/v1/sessions/s1",
+                                         cella_slice_of(upd_nopred, strlen(upd_nopred)),
+                                         "application/yaml", &j),
+                   CELLA_E_PERM, "predecessor");
+    char wrong[65];
+    memset(wrong, 'e', 64);
+    wrong[64] = 0;
+    const char *upd_wrong = session_yaml("s1", NULL, wrong);
+    assert_refused(cella_cas_signed_call(&g_http, g_owner, "PUT", "/v1/sessions/s1",
+                                         cella_slice_of(upd_wrong, strlen(upd_wrong)),
+                                         "application/yaml", &j),
+                   CELLA_E_ROLLBACK, "predecessor");
+    char upd_ok[4096];
+    strcpy(upd_ok, session_yaml("s1", NULL, h1));
+    assert_refused(cella_cas_signed_call(&g_http, g_other, "PUT", "/v1/sessions/s1",
+                                         cella_slice_of(upd_ok, strlen(upd_ok)), "application/yaml", &j),
+                   CELLA_E_PERM, "may not update");
+    assert_succeeds(cella_cas_signed_call(&g_http, g_owner, "PUT", "/v1/sessions/s1",
+                                          cella_slice_of(upd_ok, strlen(upd_ok)), "application/yaml", &j));
+    json_decref(j);
+    /* the same update again is now stale */
+    assert_refused(cella_cas_signed_call(&g_http, g_owner, "PUT", "/v1/sessions/s1",
+                                         cella_slice_of(upd_ok, strlen(upd_ok)), "application/yaml", &j),
+                   CELLA_E_ROLLBACK, "predecessor");
+}
+
+/* Signed requests: a replay of the exact same request, and a forged signature. */
+static void owner_auth(void **state)
+{
+    (void)state;
+    json_t *ch = NULL;
+    assert_succeeds(cella_cas_call(&g_http, "GET", "/v1/challenge", cella_slice_of("", 0), &ch));
+    const char *nonce = json_string_value(json_object_get(ch, "nonce"));
+    char msg[1024], auth[512], addr[43], sighex[131];
+    uint8_t sig[65], a[20];
+    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/s1", nonce, "", 0));
+    assert_succeeds(cella_eth_personal_sign(g_owner, msg, strlen(msg), sig));
+    assert_succeeds(cella_eth_address_from_privkey(g_owner, a));
+    cella_eth_address_checksum(addr, a);
+    cella_hex_encode(sighex, sig, 65, false);
+    snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
+    const char *hdr[] = {auth, NULL};
+    cella_http_response resp;
+    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
+    assert_int_equal(resp.status, 200);
+    cella_http_response_free(&resp);
+    /* replay: the challenge was consumed */
+    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
+    assert_int_equal(resp.status, 401);
+    assert_non_null(strstr((const char *)resp.body.p, "already used"));
+    cella_http_response_free(&resp);
+    json_decref(ch);
+
+    /* forged: signed by another key, claiming the owner's address */
+    assert_succeeds(cella_cas_call(&g_http, "GET", "/v1/challenge", cella_slice_of("", 0), &ch));
+    nonce = json_string_value(json_object_get(ch, "nonce"));
+    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/s1", nonce, "", 0));
+    assert_succeeds(cella_eth_personal_sign(g_other, msg, strlen(msg), sig));
+    cella_hex_encode(sighex, sig, 65, false);
+    snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
+    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
+    assert_int_equal(resp.status, 401);
+    assert_non_null(strstr((const char *)resp.body.p, "does not match"));
+    cella_http_response_free(&resp);
+    /* a signature over another request (path) does not transfer */
+    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/zz", nonce, "", 0));
+    assert_succeeds(cella_eth_personal_sign(g_owner, msg, strlen(msg), sig));
+    cella_hex_encode(sighex, sig, 65, false);
+    snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
+    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
+    assert_int_equal(resp.status, 401);
+    cella_http_response_free(&resp);
+    json_decref(ch);
+    /* no signature at all */
+    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", NULL, cella_slice_of("", 0), &resp));
+    assert_int_equal(resp.status, 401);
+    cella_http_response_free(&resp);
+}
+
+static void attestation(void **state)
+{
+    (void)state;
+    json_t *j = NULL;
+    assert_succeeds(create(g_owner, session_yaml("nosim", "  allow_sim: false\n", NULL), &j));
+    json_decref(j);
+    assert_succeeds(create(g_owner, session_yaml("dbg", "  allow_sim: true\n  allow_debug: true\n", NULL), &j));
+    json_decref(j);
+
+    cella_cas_instance inst;
+    quote_ctx q = good_quote();
+    assert_succeeds(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "s1", "app", &inst));
+    const json_t *cfg = inst.config;
+    assert_string_equal(json_string_value(json_array_get(json_object_get(cfg, "command"), 1)), "--fast");
+    const char *token = json_string_value(json_object_get(json_object_get(cfg, "environment"), "TOKEN"));
+    assert_non_null(token);
+    assert_int_equal(strlen(token), 20); /* generated ascii secret, default size */
+    const json_t *vols = json_object_get(cfg, "volumes");
+    assert_int_equal(json_array_size(vols), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vols, 0), "key")),
+                        "abababababababababababababababababababababababababababababababab");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vols, 0), "tag")),
+                        "00112233445566778899aabbccddeeff");
+    char outkey[65];
+    strcpy(outkey, json_string_value(json_object_get(json_array_get(vols, 1), "key")));
+    assert_true(json_is_null(json_object_get(json_array_get(vols, 1), "tag")));
+
+    /* a second attestation gets the same generated secret and volume key */
+    cella_cas_instance inst2;
+    assert_succeeds(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "s1", "app", &inst2));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(inst2.config, "environment"), "TOKEN")), token);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(inst2.config, "volumes"), 1), "key")), outkey);
+
+    /* refusals */
+    quote_ctx bad = good_quote();
+    bad.rep.measurement[0] ^= 1;
+    cella_cas_instance x;
+    assert_refused(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &bad, "s1", "app", &x),
+                   CELLA_E_PERM, "is not allowed for this service");
+    quote_ctx dq = good_quote();
+    dq.rep.debug = true;
+    assert_refused(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &dq, "s1", "app", &x),
+                   CELLA_E_PERM, "debug enclave refused");
+    assert_succeeds(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &dq, "dbg", "app", &x));
+    cella_cas_instance_free(&x);
+    assert_refused(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "nosim", "app", &x),
+                   CELLA_E_PERM, "not accepted by this session");
+    assert_refused(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "s1", "nosuch", &x),
+                   CELLA_E_PERM, "no such session or service");
+    uint8_t other_rd[64] = {9};
+    quote_ctx relay = good_quote();
+    relay.override_rd = other_rd;
+    assert_refused(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &relay, "s1", "app", &x),
+                   CELLA_E_PERM, "bound to another TLS key");
+    /* evidence signed by another platform key */
+    char sim2[600];
+    snprintf(sim2, sizeof sim2, "%s/sim2", g_dir);
+    EVP_PKEY *saved = g_platform;
+    assert_succeeds(cella_sim_platform_init(sim2, false));
+    assert_succeeds(cella_sim_load_private(sim2, &g_platform));
+    assert_refused(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "s1", "app", &x),
+                   CELLA_E_PERM, "another platform key");
+    EVP_PKEY_free(g_platform);
+    g_platform = saved;
+
+    /* a replayed nonce: same certificate and body sent twice */
+    json_t *nj = NULL;
+    assert_succeeds(cella_cas_call(&g_http, "GET", "/v1/attest/nonce", cella_slice_of("", 0), &nj));
+    const char *nh = json_string_value(json_object_get(nj, "nonce"));
+    uint8_t nonce[32];
+    assert_succeeds(cella_hex_decode(nonce, 32, nh, 64, "n"));
+    EVP_PKEY *k;
+    X509 *c;
+    assert_succeeds(cella_ratls_make(CELLA_TEE_SIM, nonce, quote, &q, &k, &c));
+    cella_http_client mc = g_http;
+    mc.client_cert = c;
+    mc.client_key = k;
+    char body[300];
+    snprintf(body, sizeof body, "{\"session\":\"s1\",\"service\":\"app\",\"nonce\":\"%s\"}", nh);
+    assert_succeeds(cella_cas_call(&mc, "POST", "/v1/attest", cella_slice_of(body, strlen(body)), &j));
+    json_decref(j);
+    assert_refused(cella_cas_call(&mc, "POST", "/v1/attest", cella_slice_of(body, strlen(body)), &j),
+                   CELLA_E_PERM, "already used");
+    /* without a client certificate */
+    assert_refused(cella_cas_call(&g_http, "POST", "/v1/attest", cella_slice_of(body, strlen(body)), &j),
+                   CELLA_E_PERM, "RA-TLS client certificate");
+    X509_free(c);
+    EVP_PKEY_free(k);
+    json_decref(nj);
+
+    /* tags: compare and swap, only from the attested instance */
+    uint8_t t1[16] = {1}, t2[16] = {2}, init[16];
+    assert_succeeds(cella_hex_decode(init, 16, "00112233445566778899aabbccddeeff", 32, "t"));
+    assert_succeeds(cella_cas_push_tag(&g_http, &inst, "out", NULL, t1));
+    assert_refused(cella_cas_push_tag(&g_http, &inst2, "out", NULL, t2), CELLA_E_ROLLBACK, "stale");
+    assert_succeeds(cella_cas_push_tag(&g_http, &inst2, "out", t1, t2));
+    assert_refused(cella_cas_push_tag(&g_http, &inst, "out", t1, t1), CELLA_E_ROLLBACK, "stale");
+    assert_refused(cella_cas_push_tag(&g_http, &inst, "in", t1, t2), CELLA_E_ROLLBACK, "stale");
+    assert_succeeds(cella_cas_push_tag(&g_http, &inst, "in", init, t1));
+    /* an instance token presented with another key, and no key at all */
+    cella_cas_instance mixed = inst;
+    mixed.cert = inst2.cert;
+    mixed.key = inst2.key;
+    assert_refused(cella_cas_push_tag(&g_http, &mixed, "out", t2, t1), CELLA_E_PERM, "another attested key");
+    cella_cas_instance nocert = inst;
+    nocert.cert = NULL;
+    nocert.key = NULL;
+    assert_refused(cella_cas_push_tag(&g_http, &nocert, "out", t2, t1), CELLA_E_PERM, "TLS certificate");
+
+    /* the owner reads the output volume's key and latest tag */
+    assert_succeeds(cella_cas_signed_call(&g_http, g_owner, "GET", "/v1/sessions/s1/volumes/out",
+                                          cella_slice_of("", 0), "application/json", &j));
+    assert_string_equal(json_string_value(json_object_get(j, "key")), outkey);
+    assert_string_equal(json_string_value(json_object_get(j, "tag")), "02000000000000000000000000000000");
+    json_decref(j);
+    assert_refused(cella_cas_signed_call(&g_http, g_other, "GET", "/v1/sessions/s1/volumes/out",
+                                         cella_slice_of("", 0), "application/json", &j),
+                   CELLA_E_PERM, "may not read");
+    cella_cas_instance_free(&inst);
+    cella_cas_instance_free(&inst2);
+}
+
+static void bad_requests(void **state)
+{
+    (void)state;
+    json_t *j = NULL;
+    size_t big = 300 * 1024;
+    char *blob = malloc(big);
+    memset(blob, 'a', big);
+    cella_http_response resp;
+    assert_succeeds(cella_http_call(&g_http, "POST", "/v1/sessions", NULL, cella_slice_of(blob, big), &resp));
+    assert_int_equal(resp.status, 413);
+    cella_http_response_free(&resp);
+    free(blob);
+    assert_refused(cella_cas_call(&g_http, "GET", "/v1/nothing", cella_slice_of("", 0), &j),
+                   CELLA_E_NOTFOUND, "no such endpoint");
+    assert_refused(cella_cas_call(&g_http, "DELETE", "/v1/sessions/s1", cella_slice_of("", 0), &j),
+                   CELLA_E_IO, "not allowed");
+    /* a client pinning another fingerprint refuses the server */
+    cella_http_client wrong = g_http;
+    char fp[65];
+    memset(fp, '0', 64);
+    fp[64] = 0;
+    wrong.pin = fp;
+    assert_refused(cella_cas_call(&wrong, "GET", "/v1/health", cella_slice_of("", 0), &j),
+                   CELLA_E_AUTH, "pinned fingerprint");
+    /* still serving */
+    assert_succeeds(cella_cas_call(&g_http, "GET", "/v1/health", cella_slice_of("", 0), &j));
+    json_decref(j);
+}
+
+/* kill -9 after an acknowledged tag push: the tag is there after restart. */
+static void crash_durability(void **state)
+{
+    (void)state;
+    json_t *j = NULL;
+    assert_succeeds(create(g_owner, session_yaml("crash", NULL, NULL), &j));
+    json_decref(j);
+    quote_ctx q = good_quote();
+    cella_cas_instance inst;
+    assert_succeeds(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "crash", "app", &inst));
+    uint8_t t[16] = {0x77};
+    assert_succeeds(cella_cas_push_tag(&g_http, &inst, "out", NULL, t));
+    kill(g_pid, SIGKILL);
+    waitpid(g_pid, NULL, 0);
+    start_server();
+    assert_succeeds(cella_cas_signed_call(&g_http, g_owner, "GET", "/v1/sessions/crash/volumes/out",
+                                          cella_slice_of("", 0), "application/json", &j));
+    assert_string_equal(json_string_value(json_object_get(j, "tag")), "77000000000000000000000000000000");
+    json_decref(j);
+    cella_cas_instance_free(&inst);
+    /* the master key never lands in the database (file or WAL), and the
+     * session's volume key is only stored sealed */
+    char key[600];
+    snprintf(key, sizeof key, "%s/cas/master.key", g_dir);
+    uint8_t *kb, raw[32];
+    size_t kn;
+    assert_succeeds(cella_read_file(AT_FDCWD, key, 1024, false, &kb, &kn));
+    assert_succeeds(cella_hex_decode(raw, 32, (const char *)kb, 64, "master"));
+    const char *files[] = {"cas.db", "cas.db-wal"};
+    for (int i = 0; i < 2; i++) {
+        char db[600];
+        snprintf(db, sizeof db, "%s/cas/%s", g_dir, files[i]);
+        uint8_t *dbb;
+        size_t dbn;
+        if (!cella_ok(cella_read_file(AT_FDCWD, db, 64 << 20, false, &dbb, &dbn)))
+            continue;
+        assert_null(memmem(dbb, dbn, kb, 64));
+        assert_null(memmem(dbb, dbn, raw, 32));
+        assert_null(memmem(dbb, dbn, "abababababababab", 16));
+        assert_null(memmem(dbb, dbn, "\xab\xab\xab\xab\xab\xab\xab\xab", 8));
+        free(dbb);
+    }
+    free(kb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sessions),      cmocka_unit_test(owner_auth),
+        cmocka_unit_test(attestation),   cmocka_unit_test(bad_requests),
+        cmocka_unit_test(crash_durability),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
