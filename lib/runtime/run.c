@@ -1,0 +1,246 @@
+#include "runtime/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/secure.h"
+#include "runtime/sandbox.h"
+#include "volume/volume.h"
+
+bool cella_runtime_private_mounts(void)
+{
+    if (unshare(CLONE_NEWNS) != 0) {
+        cella_warn("cannot make a private mount namespace (%s): mounts are visible to the host",
+                   strerror(errno));
+        return false;
+    }
+    /* Nothing mounted from now on propagates back to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        cella_warn("cannot make mounts private: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* One volume released by cas, and how it is presented. */
+typedef struct {
+    const char *name;
+    const char *path;  /* inside the sandbox */
+    uint8_t key[32];
+    bool has_tag;
+    uint8_t tag[16];
+    const char *input_dir; /* ciphertext on the host, for inputs */
+    char stage[1100];      /* private tmpfs holding the plaintext */
+    bool mounted;
+} vol;
+
+/* A private, size-limited tmpfs: plaintext lives in memory only. */
+static cella_res mount_private_tmpfs(const char *dir)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cella_fail(CELLA_E_IO, dir, "cannot create mount point: %s", strerror(errno));
+    CELLA_ENSURE(mount("cella-plaintext", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") == 0,
+                 CELLA_E_PERM, dir,
+                 "cannot mount a private tmpfs for plaintext (%s); the runtime needs root or "
+                 "CAP_SYS_ADMIN in its own namespace",
+                 strerror(errno));
+    return CELLA_OK_RES;
+}
+
+static void unmount_stage(vol *v)
+{
+    if (v->mounted) {
+        umount2(v->stage, MNT_DETACH); /* the tmpfs and its plaintext are gone */
+        rmdir(v->stage);
+        v->mounted = false;
+    }
+}
+
+static cella_res parse_volumes(const json_t *cfg, const cella_run_opts *o, vol *vs, size_t *n)
+{
+    const json_t *arr = json_object_get(cfg, "volumes");
+    CELLA_ENSURE(json_is_array(arr) && json_array_size(arr) <= CELLA_RUN_MAX_VOLUMES, CELLA_E_PARSE,
+                 "volumes", "cas sent a malformed volume list");
+    *n = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v) {
+        vol *x = &vs[(*n)++];
+        memset(x, 0, sizeof *x);
+        x->name = json_string_value(json_object_get(v, "name"));
+        x->path = json_string_value(json_object_get(v, "path"));
+        const char *k = json_string_value(json_object_get(v, "key"));
+        const char *t = json_string_value(json_object_get(v, "tag"));
+        CELLA_ENSURE(x->name && x->path && k, CELLA_E_PARSE, "volumes", "cas sent a malformed volume");
+        CELLA_TRY(cella_hex_decode(x->key, 32, k, strlen(k), x->name));
+        if (t) {
+            CELLA_TRY(cella_hex_decode(x->tag, 16, t, strlen(t), x->name));
+            x->has_tag = true;
+        }
+        for (size_t j = 0; j < o->ninputs; j++)
+            if (!strcmp(o->inputs[j].name, x->name))
+                x->input_dir = o->inputs[j].dir;
+        /* A volume with recorded state must be given; a new one is an output. */
+        CELLA_ENSURE(x->input_dir || !x->has_tag, CELLA_E_USAGE, x->name,
+                     "volume has state in cas (tag %s) but no data was given (--input %s=DIR)",
+                     t, x->name);
+    }
+    for (size_t j = 0; j < o->ninputs; j++) {
+        bool known = false;
+        for (size_t k = 0; k < *n; k++)
+            known |= !strcmp(vs[k].name, o->inputs[j].name);
+        CELLA_ENSURE(known, CELLA_E_USAGE, o->inputs[j].name,
+                     "this session mounts no volume of that name");
+    }
+    return CELLA_OK_RES;
+}
+
+/* Opens an input with the key and the tag cas holds, then decrypts it into
+ * private memory. A stale or tampered volume is refused here, before the app
+ * exists. */
+static cella_res present_input(vol *v)
+{
+    cella_volume *h;
+    CELLA_ENSURE(v->has_tag, CELLA_E_POLICY, v->name, "input volume has no tag in cas");
+    cella_res r = cella_vol_open(v->input_dir, v->key, v->tag, &h);
+    if (!cella_ok(r))
+        return r;
+    r = cella_vol_verify(h, NULL);
+    if (cella_ok(r))
+        r = mount_private_tmpfs(v->stage);
+    if (cella_ok(r)) {
+        v->mounted = true;
+        r = cella_vol_decrypt(h, v->stage, NULL);
+        if (cella_ok(r))
+            chmod(v->stage, 0755);
+    }
+    cella_vol_close(h);
+    return r;
+}
+
+static cella_res seal_output(const cella_run_opts *o, const cella_cas_instance *inst, vol *v,
+                             cella_run_output *out)
+{
+    snprintf(out->name, sizeof out->name, "%s", v->name);
+    snprintf(out->dir, sizeof out->dir, "%s/%s", o->outputs_dir, v->name);
+    if (mkdir(o->outputs_dir, 0700) != 0 && errno != EEXIST)
+        return cella_fail(CELLA_E_IO, o->outputs_dir, "cannot create: %s", strerror(errno));
+    CELLA_TRY(cella_vol_encrypt_dir(v->stage, out->dir, v->key, NULL, out->tag));
+    /* Compare-and-swap on the tag cas gave us: if another instance pushed in
+     * between, ours is refused and the volume we wrote is not current. */
+    return cella_cas_push_tag(o->cas, inst, v->name, v->has_tag ? v->tag : NULL, out->tag);
+}
+
+static cella_res build_env(const json_t *cfg, cella_buf *envbuf, const char ***env)
+{
+    const json_t *e = json_object_get(cfg, "environment");
+    size_t n = json_object_size(e), i = 0;
+    *env = calloc(n + 1, sizeof **env);
+    CELLA_ENSURE(*env, CELLA_E_NOMEM, "environment", "out of memory");
+    /* Offsets first: the buffer may move while it grows. */
+    size_t *offs = calloc(n + 1, sizeof *offs);
+    CELLA_ENSURE(offs, CELLA_E_NOMEM, "environment", "out of memory");
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)e, k, v) {
+        offs[i++] = envbuf->len;
+        const char *s = json_string_value(v);
+        cella_buf_append(envbuf, k, strlen(k));
+        cella_buf_append(envbuf, "=", 1);
+        cella_buf_append(envbuf, s ? s : "", s ? strlen(s) : 0);
+        cella_buf_append(envbuf, "", 1);
+    }
+    cella_res r = cella_buf_result(envbuf);
+    for (size_t j = 0; cella_ok(r) && j < i; j++)
+        (*env)[j] = (const char *)envbuf->p + offs[j];
+    free(offs);
+    return r;
+}
+
+cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
+{
+    memset(res, 0, sizeof *res);
+    cella_cas_instance inst;
+    CELLA_TRY(cella_cas_attest(o->cas, o->tee, o->quote, o->quote_ctx, o->session, o->service, &inst));
+    cella_info("attested to cas for %s/%s; configuration received", o->session, o->service);
+    vol vs[CELLA_RUN_MAX_VOLUMES];
+    size_t nv = 0;
+    cella_bind binds[CELLA_RUN_MAX_VOLUMES];
+    const char **argv = NULL, **env = NULL;
+    cella_buf envbuf;
+    cella_buf_init(&envbuf, true);
+    cella_res r = parse_volumes(inst.config, o, vs, &nv);
+    for (size_t i = 0; cella_ok(r) && i < nv; i++) {
+        snprintf(vs[i].stage, sizeof vs[i].stage, "%s/vol-%zu", o->work_dir, i);
+        if (vs[i].input_dir) {
+            r = present_input(&vs[i]);
+        } else {
+            r = mount_private_tmpfs(vs[i].stage);
+            vs[i].mounted = cella_ok(r);
+            if (cella_ok(r))
+                chmod(vs[i].stage, 0777); /* the app writes as whoever it is */
+        }
+        binds[i] = (cella_bind){vs[i].stage, vs[i].path, vs[i].input_dir == NULL};
+    }
+    /* The command: argv from the session, environment exactly as released. */
+    const json_t *cmd = json_object_get(inst.config, "command");
+    if (cella_ok(r) && (!json_is_array(cmd) || json_array_size(cmd) == 0 || json_array_size(cmd) > 256))
+        r = cella_fail(CELLA_E_PARSE, "command", "cas sent no command");
+    if (cella_ok(r)) {
+        argv = calloc(json_array_size(cmd) + 1, sizeof *argv);
+        for (size_t i = 0; argv && i < json_array_size(cmd); i++)
+            argv[i] = json_string_value(json_array_get(cmd, i));
+        if (!argv)
+            r = cella_fail(CELLA_E_NOMEM, "command", "out of memory");
+    }
+    if (cella_ok(r))
+        r = build_env(inst.config, &envbuf, &env);
+    cella_sandbox_result sr = {0};
+    if (cella_ok(r)) {
+        cella_sandbox_spec spec = {
+            .argv = argv,
+            .env = env,
+            .cwd = json_string_value(json_object_get(inst.config, "pwd")),
+            .app_dir = o->app_dir,
+            .binds = binds,
+            .nbinds = nv,
+            .mem_bytes = o->mem_bytes,
+            .cpu_seconds = o->cpu_seconds,
+            .wall_seconds = o->wall_seconds,
+            .stdout_fd = o->app_stdout,
+            .stderr_fd = o->app_stderr,
+        };
+        r = cella_sandbox_run(&spec, &sr);
+        res->exit_code = sr.exit_code;
+        res->timed_out = sr.timed_out;
+    }
+    /* Outputs count only if the app succeeded: a crash leaves the old tags. */
+    if (cella_ok(r) && sr.exit_code == 0) {
+        for (size_t i = 0; cella_ok(r) && i < nv; i++)
+            if (!vs[i].input_dir)
+                r = seal_output(o, &inst, &vs[i], &res->outputs[res->noutputs++]);
+        res->sealed = cella_ok(r);
+    } else if (cella_ok(r)) {
+        cella_warn("the app exited with status %d%s: outputs discarded, tags unchanged",
+                   sr.exit_code, sr.timed_out ? " (time limit)" : "");
+    }
+    for (size_t i = 0; i < nv; i++) {
+        unmount_stage(&vs[i]);
+        cella_wipe(vs[i].key, sizeof vs[i].key);
+    }
+    free(argv);
+    free(env);
+    cella_buf_free(&envbuf);
+    cella_cas_instance_free(&inst);
+    return r;
+}
