@@ -41,6 +41,7 @@ bench:
 	@bash scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build
 	@bash bench/run.sh build
+	@bash bench/cas.sh build
 
 demo: build
 	@bash scripts/demo.sh build/cella
