@@ -141,6 +141,32 @@ static cella_res seal_output(const cella_run_opts *o, const cella_cas_instance *
     return cella_cas_push_tag(o->cas, inst, v->name, v->has_tag ? v->tag : NULL, out->tag);
 }
 
+/* Files the session injects (possibly holding secrets): written into their own
+ * private tmpfs and bound read-only at their paths. */
+static cella_res inject_files(const json_t *cfg, const char *stage, cella_bind *binds, size_t *nb,
+                              char (*paths)[1200], size_t max)
+{
+    const json_t *arr = json_object_get(cfg, "injection_files");
+    if (!json_array_size(arr))
+        return CELLA_OK_RES;
+    CELLA_TRY(mount_private_tmpfs(stage));
+    chmod(stage, 0755);
+    size_t i;
+    const json_t *f;
+    json_array_foreach(arr, i, f) {
+        const char *dest = json_string_value(json_object_get(f, "path"));
+        const char *content = json_string_value(json_object_get(f, "content"));
+        CELLA_ENSURE(dest && content && dest[0] == '/', CELLA_E_PARSE, "injection_files",
+                     "cas sent a malformed injection file");
+        CELLA_ENSURE(*nb < max, CELLA_E_TOOBIG, "injection_files", "too many volumes and files");
+        snprintf(paths[*nb], sizeof paths[*nb], "%s/file-%zu", stage, i);
+        CELLA_TRY(cella_write_file_atomic(AT_FDCWD, paths[*nb], content, strlen(content), 0444, true));
+        binds[*nb] = (cella_bind){paths[*nb], dest, false};
+        (*nb)++;
+    }
+    return CELLA_OK_RES;
+}
+
 static cella_res build_env(const json_t *cfg, cella_buf *envbuf, const char ***env)
 {
     const json_t *e = json_object_get(cfg, "environment");
@@ -174,8 +200,11 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
     CELLA_TRY(cella_cas_attest(o->cas, o->tee, o->quote, o->quote_ctx, o->session, o->service, &inst));
     cella_info("attested to cas for %s/%s; configuration received", o->session, o->service);
     vol vs[CELLA_RUN_MAX_VOLUMES];
-    size_t nv = 0;
-    cella_bind binds[CELLA_RUN_MAX_VOLUMES];
+    size_t nv = 0, nb = 0;
+    cella_bind binds[2 * CELLA_RUN_MAX_VOLUMES];
+    char filepaths[2 * CELLA_RUN_MAX_VOLUMES][1200];
+    char inject_stage[1100];
+    bool injected = false;
     const char **argv = NULL, **env = NULL;
     cella_buf envbuf;
     cella_buf_init(&envbuf, true);
@@ -190,7 +219,13 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
             if (cella_ok(r))
                 chmod(vs[i].stage, 0777); /* the app writes as whoever it is */
         }
-        binds[i] = (cella_bind){vs[i].stage, vs[i].path, vs[i].input_dir == NULL};
+        binds[nb++] = (cella_bind){vs[i].stage, vs[i].path, vs[i].input_dir == NULL};
+    }
+    if (cella_ok(r) && json_array_size(json_object_get(inst.config, "injection_files"))) {
+        snprintf(inject_stage, sizeof inject_stage, "%s/injected", o->work_dir);
+        r = inject_files(inst.config, inject_stage, binds, &nb, filepaths,
+                         sizeof binds / sizeof *binds);
+        injected = true;
     }
     /* The command: argv from the session, environment exactly as released. */
     const json_t *cmd = json_object_get(inst.config, "command");
@@ -213,7 +248,7 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
             .cwd = json_string_value(json_object_get(inst.config, "pwd")),
             .app_dir = o->app_dir,
             .binds = binds,
-            .nbinds = nv,
+            .nbinds = nb,
             .mem_bytes = o->mem_bytes,
             .cpu_seconds = o->cpu_seconds,
             .wall_seconds = o->wall_seconds,
@@ -237,6 +272,10 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
     for (size_t i = 0; i < nv; i++) {
         unmount_stage(&vs[i]);
         cella_wipe(vs[i].key, sizeof vs[i].key);
+    }
+    if (injected) {
+        umount2(inject_stage, MNT_DETACH);
+        rmdir(inject_stage);
     }
     free(argv);
     free(env);
