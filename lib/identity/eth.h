@@ -68,7 +68,7 @@ CELLA_RESULT cella_eth_personal_recover(const void *msg, size_t n, const uint8_t
                                         uint8_t addr[20]);
 
 /* Succeeds iff sig is a valid signature of digest by `expected`; otherwise
- * CELLA_E_AUTH ("signature does not match the signer"). */
+ * CELLA_E_AUTH naming both addresses. */
 CELLA_RESULT cella_eth_verify_digest(const uint8_t digest[32], const uint8_t sig[65],
                                      const uint8_t expected[20], const char *what);
 
