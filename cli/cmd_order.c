@@ -13,6 +13,7 @@
 #include "identity/eip712.h"
 #include "identity/eth.h"
 #include "identity/wallet.h"
+#include "net/http_client.h"
 
 #define PROJECT_CONF "cella.json"
 #define ORDERS_FILE "orders.json"
@@ -463,6 +464,19 @@ static int cmd_init(int argc, char **argv)
     }
     if (cli_get(o, no, "hub-url"))
         bad |= json_object_set_new(conf, "hubUrl", json_string(cli_get(o, no, "hub-url")));
+    /* --cas without a fingerprint: pin what the server presents now (trust on
+     * first use), and say so, so the user compares it with cas serve's line. */
+    char fetched[65];
+    if (cas && !fp && cella_ok(cella_tls_fetch_fingerprint(cas, fetched))) {
+        fp = fetched;
+        fprintf(stderr, "cella: pinned cas fingerprint %s (trust on first use: check that "
+                        "cas serve printed the same)\n", fp);
+    } else if (cas && !fp) {
+        json_decref(conf);
+        return cli_report(cella_fail(CELLA_E_IO, "--cas",
+                                     "cannot reach %s to pin its key (%s); give --cas-fingerprint",
+                                     cas, cella_error_what()));
+    }
     if (cas || fp || fresh) {
         json_t *cj = json_object_get(conf, "cas");
         if (!json_is_object(cj)) {

@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,5 +196,48 @@ cella_res cella_http_fail_from(const cella_http_response *resp, const char *wher
     cella_res r = cella_fail(code, where, "server refused (HTTP %ld): %s", resp->status,
                              msg ? msg : "no reason given");
     json_decref(j);
+    return r;
+}
+
+cella_res cella_tls_fetch_fingerprint(const char *url, char fingerprint[65])
+{
+    char host[300];
+    CELLA_ENSURE(!strncmp(url, "https://", 8) && strlen(url + 8) < sizeof host, CELLA_E_USAGE, url,
+                 "expected https://HOST:PORT");
+    strcpy(host, url + 8);
+    char *slash = strchr(host, '/');
+    if (slash)
+        *slash = '\0';
+    CELLA_ENSURE(strchr(host, ':'), CELLA_E_USAGE, url, "the URL needs a port");
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    BIO *b = ctx ? BIO_new_ssl_connect(ctx) : NULL;
+    SSL *ssl = NULL;
+    cella_res r = CELLA_OK_RES;
+    if (!b) {
+        r = cella_fail(CELLA_E_CRYPTO, url, "cannot create a TLS client");
+    } else {
+        SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+        BIO_get_ssl(b, &ssl);
+        BIO_set_conn_hostname(b, host);
+        if (BIO_do_connect(b) <= 0 || BIO_do_handshake(b) <= 0)
+            r = cella_fail(CELLA_E_IO, url, "cannot connect over TLS 1.3");
+    }
+    X509 *cert = cella_ok(r) ? SSL_get1_peer_certificate(ssl) : NULL;
+    if (cella_ok(r) && !cert)
+        r = cella_fail(CELLA_E_AUTH, url, "the server sent no certificate");
+    if (cella_ok(r)) {
+        unsigned char *der = NULL;
+        int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+        uint8_t h[32];
+        unsigned int hl = 0;
+        if (n <= 0 || EVP_Digest(der, (size_t)n, h, &hl, EVP_sha256(), NULL) != 1)
+            r = cella_fail(CELLA_E_CRYPTO, url, "cannot fingerprint the server key");
+        else
+            cella_hex_encode(fingerprint, h, 32, false);
+        OPENSSL_free(der);
+    }
+    X509_free(cert);
+    BIO_free_all(b);
+    SSL_CTX_free(ctx);
     return r;
 }

@@ -40,6 +40,11 @@ CELLA_RESULT cella_http_call(const cella_http_client *c, const char *method, con
                              cella_http_response *resp);
 void cella_http_response_free(cella_http_response *resp);
 
+/* Connects to an https:// URL without trusting it and returns the hex SHA-256
+ * of the server's SubjectPublicKeyInfo: what clients then pin (trust on first
+ * use; the caller must show it to the user to compare). */
+CELLA_RESULT cella_tls_fetch_fingerprint(const char *url, char fingerprint[65]);
+
 /* For a non-2xx JSON error reply, sets the thread error to its message. */
 cella_res cella_http_fail_from(const cella_http_response *resp, const char *where);
 

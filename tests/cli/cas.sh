@@ -99,6 +99,15 @@ expect_ok "$CELLA" session volume copy-demo encrypted-output-files --key-file ou
 [[ $(cat .out) == $T1 ]] || fail "tag not recorded"
 expect_fail 'may not read' "$CELLA" session volume copy-demo encrypted-output-files --key-file x.key "${CAS[@]}" --wallet-file "$OTHER"
 
+# cella init --cas pins the server's key on first use; later commands read cella.json
+mkdir proj && cd proj
+expect_ok "$CELLA" init --cas "https://127.0.0.1:$PORT"
+grep -q "pinned cas fingerprint $FP" "$TMP/.err" || fail "init did not announce the pinned key"
+python3 -c 'import json,sys; c=json.load(open("cella.json"))["cas"]; sys.exit(0 if c["fingerprint"]==sys.argv[1] else 1)' "$FP" ||
+  fail "cella.json does not pin the cas key"
+expect_ok "$CELLA" session show copy-demo --wallet-file "$TMP/$OWNER"
+cd "$TMP"
+
 # bad input
 printf 'name: bad\nservices: [unclosed\n' > bad.yml
 expect_fail 'line' "$CELLA" session create bad.yml "${CAS[@]}" --wallet-file "$OWNER"
