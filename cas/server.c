@@ -995,7 +995,9 @@ cella_res cas_serve(const cas_options *o)
             .listen = a.opt.listen,
             .ssl = a.ssl,
             .max_body = CAS_MAX_BODY,
-            .threads = o->threads,
+            /* Writes block their loop for an fsync: more loops than cores
+             * keep the CPUs busy meanwhile. */
+            .threads = o->threads ? o->threads : 4 * (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
             .handler = handle,
             .app = &a,
             .thread_init = thread_init,
