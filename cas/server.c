@@ -702,11 +702,16 @@ static void attest(cas_thread *t, cella_http_req *req)
         r = cella_random(token, 32);
     if (cella_ok(r))
         r = cella_sha256(token_hash, token, 32);
-    if (cella_ok(r))
-        r = cella_cas_instance_put(t->st, token_hash, session, service, spki,
-                                   now_s() + INSTANCE_TTL);
-    char object[600];
+    char object[600], why[160];
     snprintf(object, sizeof object, "%s/%s", session, service);
+    if (cella_ok(r)) {
+        char m[65];
+        cella_hex_encode(m, c.measurement, 32, false);
+        snprintf(why, sizeof why, "measurement %s%s; keys released", m, c.debug ? " (debug)" : "");
+        /* The instance and its audit row commit together: one fsync. */
+        r = cella_cas_instance_put_audited(t->st, token_hash, session, service, spki,
+                                           now_s() + INSTANCE_TTL, now_s(), who, why);
+    }
     if (!cella_ok(r)) {
         audit(t, who, "attest", object, "refused", cella_error_what());
         /* Refusals say why, but nothing about the session's secrets. */
@@ -714,11 +719,7 @@ static void attest(cas_thread *t, cella_http_req *req)
                                                                "no such session or service")
                                                   : r);
     } else {
-        char m[65];
-        cella_hex_encode(m, c.measurement, 32, false);
-        char why[160];
-        snprintf(why, sizeof why, "measurement %s%s; keys released", m, c.debug ? " (debug)" : "");
-        audit(t, who, "attest", object, "ok", why);
+        cella_info("audit: %s attest %s ok: %s", who, object, why);
         json_object_set_new(cfg, "instance", hex_json(token, 32));
         json_object_set_new(cfg, "session", json_string(session));
         json_object_set_new(cfg, "service", json_string(service));

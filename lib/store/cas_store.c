@@ -307,6 +307,24 @@ cella_res cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32
     return CELLA_OK_RES;
 }
 
+cella_res cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token_hash[32],
+                                         const char *session, const char *service,
+                                         const uint8_t spki[32], int64_t expires, int64_t ts,
+                                         const char *who, const char *why)
+{
+    CELLA_TRY(begin(s));
+    char object[600];
+    snprintf(object, sizeof object, "%s/%s", session, service);
+    cella_res r = cella_cas_instance_put(s, token_hash, session, service, spki, expires);
+    if (cella_ok(r))
+        r = cella_cas_audit(s, ts, who, "attest", object, "ok", why);
+    if (cella_ok(r))
+        r = commit(s);
+    if (!cella_ok(r))
+        rollback(s);
+    return r;
+}
+
 cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,
                                  char session[256], char service[256], uint8_t spki[32])
 {

@@ -57,6 +57,11 @@ CELLA_RESULT cella_cas_tag_swap(cella_cas_store *s, const char *session, const c
 CELLA_RESULT cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32],
                                     const char *session, const char *service,
                                     const uint8_t spki[32], int64_t expires);
+/* The same, with its audit row, in one transaction (one fsync). */
+CELLA_RESULT cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token_hash[32],
+                                            const char *session, const char *service,
+                                            const uint8_t spki[32], int64_t expires, int64_t ts,
+                                            const char *who, const char *why);
 CELLA_RESULT cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,
                                     char session[256], char service[256], uint8_t spki[32]);
 
