@@ -13,6 +13,7 @@ typedef struct {
     bool allow_sim;          /* accept sim evidence (for sessions that allow it) */
     const char *sim_platform; /* sim platform public key (PEM); default: the local one */
     unsigned threads;
+    const char *hub_url;     /* hub that says who owns datasets and apps (SMS pushes) */
 } cas_options;
 
 /* Runs the server until SIGINT/SIGTERM. Prints the URL and the certificate

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cas/cas.h"
+#include "cas/internal.h"
 #include "casapi/casapi.h"
 #include "core/encoding.h"
 #include "core/keyfile.h"
@@ -29,27 +30,13 @@
 #define ATTEST_NONCE_TTL 60
 #define INSTANCE_TTL (24 * 3600)
 
-typedef struct {
-    cas_options opt;
-    char db_path[4200];
-    uint8_t *master; /* 32 bytes, secure memory; never written to the database */
-    EVP_PKEY *sim_pub;
-    SSL_CTX *ssl;
-    char fingerprint[65];
-    cella_nonce_book *nonces; /* challenges and attestation nonces, shared by threads */
-} cas_app;
-
-typedef struct {
-    cas_app *app;
-    cella_cas_store *st;
-} cas_thread;
-
-static int64_t now_s(void) { return (int64_t)time(NULL); }
+int64_t cas_now(void) { return (int64_t)time(NULL); }
+#define now_s cas_now
 
 /* ---- sealing at rest ------------------------------------------------------------ */
 
 /* out = nonce(12) || AES-256-GCM(master, AAD = context)(plain) || tag(16) */
-static cella_res seal(const cas_app *a, const char *context, cella_slice plain, cella_buf *out)
+cella_res cas_seal(const cas_app *a, const char *context, cella_slice plain, cella_buf *out)
 {
     uint8_t nonce[12], tag[16];
     CELLA_TRY(cella_random(nonce, sizeof nonce));
@@ -72,7 +59,7 @@ static cella_res seal(const cas_app *a, const char *context, cella_slice plain, 
 }
 
 /* Unseals into secure memory (out must be a secret buffer). */
-static cella_res unseal(const cas_app *a, const char *context, cella_slice in, cella_buf *out)
+cella_res cas_unseal(const cas_app *a, const char *context, cella_slice in, cella_buf *out)
 {
     CELLA_ENSURE(in.len >= 28, CELLA_E_AUTH, "database", "sealed value is truncated");
     size_t n = in.len - 28;
@@ -104,7 +91,7 @@ static void ctx_name(char *out, size_t cap, const char *kind, const char *a, con
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-static void audit(cas_thread *t, const char *who, const char *action, const char *object,
+void cas_audit(cas_thread *t, const char *who, const char *action, const char *object,
                   const char *outcome, const char *why)
 {
     if (!cella_ok(cella_cas_audit(t->st, now_s(), who, action, object, outcome, why ? why : "")))
@@ -139,7 +126,7 @@ static int status_of(cella_code c)
     }
 }
 
-static void reply_err(cella_http_req *req, cella_res r)
+void cas_reply_err(cella_http_req *req, cella_res r)
 {
     const char *where = cella_error_where();
     if (where && *where)
@@ -239,7 +226,7 @@ static cella_res load_session(cas_thread *t, const char *name, cella_cas_session
     ctx_name(ctx, sizeof ctx, "session", name, NULL);
     cella_buf plain;
     cella_buf_init(&plain, true);
-    cella_res r = unseal(t->app, ctx, cella_slice_of(row->sealed.p, row->sealed.len), &plain);
+    cella_res r = cas_unseal(t->app, ctx, cella_slice_of(row->sealed.p, row->sealed.len), &plain);
     json_error_t je;
     if (cella_ok(r)) {
         *doc = json_loadb((const char *)plain.p, plain.len, 0, &je);
@@ -280,7 +267,7 @@ static cella_res store_row(cas_thread *t, const char *name, const json_t *doc, c
     char ctx[512];
     ctx_name(ctx, sizeof ctx, "session", name, NULL);
     cella_buf_init(&row->sealed, false);
-    cella_res r = seal(t->app, ctx, cella_slice_of(text, strlen(text)), &row->sealed);
+    cella_res r = cas_seal(t->app, ctx, cella_slice_of(text, strlen(text)), &row->sealed);
     cella_wipe(text, strlen(text));
     free(text);
     return r;
@@ -294,8 +281,8 @@ static void sessions_create(cas_thread *t, cella_http_req *req)
     cella_buf_init(&row.sealed, false);
     cella_res r = authenticate(t, req, who);
     if (!cella_ok(r)) {
-        audit(t, "?", "session.create", "-", "refused", cella_error_what());
-        reply_err(req, r);
+        cas_audit(t, "?", "session.create", "-", "refused", cella_error_what());
+        cas_reply_err(req, r);
         return;
     }
     r = session_from_body(req, &doc);
@@ -308,10 +295,10 @@ static void sessions_create(cas_thread *t, cella_http_req *req)
     if (cella_ok(r))
         r = cella_cas_session_create(t->st, name, &row);
     if (!cella_ok(r)) {
-        audit(t, who, "session.create", name ? name : "-", "refused", cella_error_what());
-        reply_err(req, r);
+        cas_audit(t, who, "session.create", name ? name : "-", "refused", cella_error_what());
+        cas_reply_err(req, r);
     } else {
-        audit(t, who, "session.create", name, "ok", "");
+        cas_audit(t, who, "session.create", name, "ok", "");
         cella_http_reply(req, 201, json_pack("{s:s, s:o, s:s}", "name", name, "hash",
                                              hex_json(row.hash, 32), "owner", who));
     }
@@ -346,10 +333,10 @@ static void sessions_update(cas_thread *t, cella_http_req *req, const char *name
     if (cella_ok(r))
         r = cella_cas_session_update(t->st, name, pred, &row);
     if (!cella_ok(r)) {
-        audit(t, who, "session.update", name, "refused", cella_error_what());
-        reply_err(req, r);
+        cas_audit(t, who, "session.update", name, "refused", cella_error_what());
+        cas_reply_err(req, r);
     } else {
-        audit(t, who, "session.update", name, "ok", "");
+        cas_audit(t, who, "session.update", name, "ok", "");
         cella_http_reply(req, 200, json_pack("{s:s, s:o}", "name", name, "hash",
                                              hex_json(row.hash, 32)));
     }
@@ -375,10 +362,10 @@ static void sessions_show(cas_thread *t, cella_http_req *req, const char *name)
     if (cella_ok(r) && reveal && strcasecmp(row.owner, who))
         r = cella_fail(CELLA_E_PERM, name, "only the owner may reveal secrets");
     if (!cella_ok(r)) {
-        audit(t, who[0] ? who : "?", "session.show", name, "refused", cella_error_what());
-        reply_err(req, r);
+        cas_audit(t, who[0] ? who : "?", "session.show", name, "refused", cella_error_what());
+        cas_reply_err(req, r);
     } else {
-        audit(t, who, "session.show", name, "ok", reveal ? "secrets revealed" : "redacted");
+        cas_audit(t, who, "session.show", name, "ok", reveal ? "secrets revealed" : "redacted");
         json_t *body = reveal ? json_incref(cur) : cella_session_redact(cur);
         cella_http_reply(req, 200, json_pack("{s:s, s:o, s:s, s:I, s:o}", "name", name, "hash",
                                              hex_json(row.hash, 32), "owner", row.owner, "version",
@@ -408,13 +395,13 @@ static cella_res volume_key(cas_thread *t, const char *session, const json_t *do
     cella_buf_init(&plain, true);
     cella_res r = cella_random(fresh, 32);
     if (cella_ok(r))
-        r = seal(t->app, ctx, cella_slice_of(fresh, 32), &cand);
+        r = cas_seal(t->app, ctx, cella_slice_of(fresh, 32), &cand);
     cella_wipe(fresh, 32);
     if (cella_ok(r))
         r = cella_cas_sealed_get_or_put(t->st, session, "volume", volume,
                                         cella_slice_of(cand.p, cand.len), &stored);
     if (cella_ok(r))
-        r = unseal(t->app, ctx, cella_slice_of(stored.p, stored.len), &plain);
+        r = cas_unseal(t->app, ctx, cella_slice_of(stored.p, stored.len), &plain);
     if (cella_ok(r) && plain.len != 32)
         r = cella_fail(CELLA_E_INTERNAL, volume, "stored volume key has the wrong size");
     if (cella_ok(r))
@@ -475,12 +462,12 @@ static cella_res secret_value(cas_thread *t, const char *session, const json_t *
     cella_buf_init(&cand, false);
     cella_buf_init(&stored, false);
     if (cella_ok(r))
-        r = seal(t->app, ctx, cella_slice_of(fresh, n), &cand);
+        r = cas_seal(t->app, ctx, cella_slice_of(fresh, n), &cand);
     if (cella_ok(r))
         r = cella_cas_sealed_get_or_put(t->st, session, "secret", name,
                                         cella_slice_of(cand.p, cand.len), &stored);
     if (cella_ok(r))
-        r = unseal(t->app, ctx, cella_slice_of(stored.p, stored.len), out);
+        r = cas_unseal(t->app, ctx, cella_slice_of(stored.p, stored.len), out);
     cella_secure_free(fresh, n + 1);
     cella_secure_free(rnd, (size_t)size);
     cella_buf_free(&cand);
@@ -713,9 +700,9 @@ static void attest(cas_thread *t, cella_http_req *req)
                                            now_s() + INSTANCE_TTL, now_s(), who, why);
     }
     if (!cella_ok(r)) {
-        audit(t, who, "attest", object, "refused", cella_error_what());
+        cas_audit(t, who, "attest", object, "refused", cella_error_what());
         /* Refusals say why, but nothing about the session's secrets. */
-        reply_err(req, r.code == CELLA_E_NOTFOUND ? cella_fail(CELLA_E_POLICY, object,
+        cas_reply_err(req, r.code == CELLA_E_NOTFOUND ? cella_fail(CELLA_E_POLICY, object,
                                                                "no such session or service")
                                                   : r);
     } else {
@@ -810,12 +797,12 @@ static void push_tag(cas_thread *t, cella_http_req *req)
     char who[600];
     snprintf(who, sizeof who, "instance of %s/%s", session, service);
     if (!cella_ok(r)) {
-        audit(t, who, "tag.push", object, "refused", cella_error_what());
-        reply_err(req, r);
+        cas_audit(t, who, "tag.push", object, "refused", cella_error_what());
+        cas_reply_err(req, r);
     } else {
         char hx[33];
         cella_hex_encode(hx, new_tag, 16, false);
-        audit(t, who, "tag.push", object, "ok", hx);
+        cas_audit(t, who, "tag.push", object, "ok", hx);
         cella_http_reply(req, 200, json_pack("{s:s, s:s}", "volume", volume, "tag", hx));
     }
     cella_buf_free(&ev);
@@ -844,10 +831,10 @@ static void volume_read(cas_thread *t, cella_http_req *req, const char *name, co
     char object[600];
     snprintf(object, sizeof object, "%s/%s", name, volume);
     if (!cella_ok(r)) {
-        audit(t, who, "volume.read", object, "refused", cella_error_what());
-        reply_err(req, r);
+        cas_audit(t, who, "volume.read", object, "refused", cella_error_what());
+        cas_reply_err(req, r);
     } else {
-        audit(t, who, "volume.read", object, "ok", "key released to reader");
+        cas_audit(t, who, "volume.read", object, "ok", "key released to reader");
         cella_http_reply(req, 200, json_pack("{s:s, s:o, s:o}", "volume", volume, "key",
                                              hex_json(key, 32), "tag", tag));
     }
@@ -862,7 +849,7 @@ static void issue_nonce(cas_thread *t, cella_http_req *req, const char *purpose,
     int64_t now = now_s(), exp = now + ttl;
     cella_res r = cella_nonce_issue(t->app->nonces, purpose, now, exp, n);
     if (!cella_ok(r)) {
-        reply_err(req, r);
+        cas_reply_err(req, r);
         return;
     }
     cella_http_reply(req, 200, json_pack("{s:o, s:I}", "nonce", hex_json(n, 32), "expires",
@@ -898,18 +885,20 @@ static void handle(cella_http_req *req, void *tctx)
         if (cella_ok(r))
             volume_read(t, req, na, nb);
         else
-            reply_err(req, r);
+            cas_reply_err(req, r);
     } else if (sscanf(p, "/v1/sessions/%255[^/]", a) == 1 && strlen(p) == 13 + strlen(a)) {
         char na[256];
         cella_res r = cella_http_unescape(a, na, sizeof na);
         if (!cella_ok(r))
-            reply_err(req, r);
+            cas_reply_err(req, r);
         else if (get)
             sessions_show(t, req, na);
         else if (put)
             sessions_update(t, req, na);
         else
             cella_http_error(req, 405, "method", "method %s not allowed on %s", m, p);
+    } else if (cas_sms_route(t, req)) {
+        /* iExec's secret management endpoints (cas/sms.c) */
     } else {
         cella_http_error(req, 404, "not_found", "no such endpoint: %s %s", m, p);
     }

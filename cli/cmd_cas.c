@@ -21,15 +21,17 @@
 
 static int cas_serve_cmd(int argc, char **argv)
 {
-    cli_opt o[] = {{"listen", true, NULL}, {"data", true, NULL}, {"allow-sim", false, NULL},
-                   {"sim-platform", true, NULL}, {"threads", true, NULL}};
+    cli_opt o[] = {{"listen", true, NULL},       {"data", true, NULL},
+                   {"allow-sim", false, NULL},    {"sim-platform", true, NULL},
+                   {"threads", true, NULL},       {"hub", true, NULL}};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "cas serve");
     cas_options co = {.listen = cli_get(o, NOPTS(o), "listen"),
                       .data_dir = cli_get(o, NOPTS(o), "data"),
                       .allow_sim = cli_get(o, NOPTS(o), "allow-sim") != NULL,
-                      .sim_platform = cli_get(o, NOPTS(o), "sim-platform")};
+                      .sim_platform = cli_get(o, NOPTS(o), "sim-platform"),
+                      .hub_url = cli_get(o, NOPTS(o), "hub")};
     if (!co.data_dir)
         co.data_dir = "cas-data";
     const char *th = cli_get(o, NOPTS(o), "threads");
@@ -297,8 +299,9 @@ static int attest_cmd(int argc, char **argv)
 
 const cli_command cli_cas_commands[] = {
     {"cas", "serve", cas_serve_cmd,
-     "cella cas serve [--listen 127.0.0.1:8081] [--data DIR] [--allow-sim] [--threads N]",
-     "Run the configuration and attestation service (HTTPS, TLS 1.3)."},
+     "cella cas serve [--listen 127.0.0.1:8081] [--data DIR] [--allow-sim] [--hub URL] [--threads N]",
+     "Run the configuration and attestation service (HTTPS, TLS 1.3), with iExec's secret "
+     "management endpoints (--hub: the registry that says who owns datasets and apps)."},
     {"tee", "sim", tee_sim_init, "cella tee sim init [--dir DIR] [--force]",
      "Create the sim TEE platform key (development only: sim protects nothing)."},
     {"session", "create", session_create,

@@ -124,7 +124,9 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (c->reuse)
         curl_easy_setopt(h, CURLOPT_SHARE, ((struct pool *)c->reuse)->share);
-    if (body.len || strcmp(method, "GET")) {
+    if (!strcmp(method, "HEAD")) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L); /* a HEAD reply has no body to wait for */
+    } else if (body.len || strcmp(method, "GET")) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.p);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
     }

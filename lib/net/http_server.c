@@ -388,6 +388,9 @@ cella_res cella_tls_server_ctx(const char *dir, SSL_CTX **out, char fingerprint[
     if (cella_ok(r)) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_client_cert);
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+        /* Required once peers are verified, or OpenSSL fails every session
+         * ticket with an "internal error" alert (seen with node's fetch). */
+        SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"cella", 5);
         X509 *cert = SSL_CTX_get0_certificate(ctx);
         unsigned char *der = NULL;
         int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);

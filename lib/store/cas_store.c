@@ -242,6 +242,44 @@ cella_res cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, c
     return cella_buf_result(out);
 }
 
+static cella_res sealed_write(cella_cas_store *s, const char *sql, const char *session,
+                              const char *kind, const char *name, cella_slice value)
+{
+    stmt q = prep(s, sql);
+    bt(&q, 1, session);
+    bt(&q, 2, kind);
+    bt(&q, 3, name);
+    bb(&q, 4, value.p, value.len);
+    int rc = step(&q);
+    done(&q);
+    if (rc == SQLITE_CONSTRAINT)
+        return cella_fail(CELLA_E_EXISTS, name, "already exists and cannot be updated");
+    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store value: %s",
+                 sqlite3_errmsg(s->db));
+    return CELLA_OK_RES;
+}
+
+cella_res cella_cas_sealed_insert(cella_cas_store *s, const char *session, const char *kind,
+                                  const char *name, cella_slice value)
+{
+    return sealed_write(s, "INSERT INTO sealed(session, kind, name, value) VALUES(?,?,?,?)",
+                        session, kind, name, value);
+}
+
+cella_res cella_cas_sealed_replace(cella_cas_store *s, const char *session, const char *kind,
+                                   const char *name, cella_slice value)
+{
+    return sealed_write(s, "INSERT OR REPLACE INTO sealed(session, kind, name, value) VALUES(?,?,?,?)",
+                        session, kind, name, value);
+}
+
+cella_res cella_cas_sealed_get(cella_cas_store *s, const char *session, const char *kind,
+                               const char *name, cella_buf *out)
+{
+    CELLA_ENSURE(sealed_get(s, session, kind, name, out), CELLA_E_NOTFOUND, name, "no such secret");
+    return cella_buf_result(out);
+}
+
 /* ---- tags ------------------------------------------------------------------------ */
 
 cella_res cella_cas_tag_get(cella_cas_store *s, const char *session, const char *volume,

@@ -45,6 +45,16 @@ CELLA_RESULT cella_cas_session_update(cella_cas_store *s, const char *name,
 CELLA_RESULT cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, const char *kind,
                                          const char *name, cella_slice candidate, cella_buf *out);
 
+/* Create-only (CELLA_E_EXISTS if present), replace, and lookup of a sealed
+ * value: the SMS secrets, some of which can never be updated. */
+CELLA_RESULT cella_cas_sealed_insert(cella_cas_store *s, const char *session, const char *kind,
+                                     const char *name, cella_slice value);
+CELLA_RESULT cella_cas_sealed_replace(cella_cas_store *s, const char *session, const char *kind,
+                                      const char *name, cella_slice value);
+/* CELLA_E_NOTFOUND if absent. */
+CELLA_RESULT cella_cas_sealed_get(cella_cas_store *s, const char *session, const char *kind,
+                                  const char *name, cella_buf *out);
+
 /* ---- volume tags ---- */
 CELLA_RESULT cella_cas_tag_get(cella_cas_store *s, const char *session, const char *volume,
                                uint8_t tag[16], bool *has);

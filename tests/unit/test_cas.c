@@ -17,6 +17,7 @@
 #include "core/fs.h"
 #include "core/secure.h"
 #include "identity/eth.h"
+#include "identity/keccak.h"
 #include "tee/sim.h"
 #include "testutil.h"
 
@@ -441,6 +442,78 @@ static void bad_requests(void **state)
     json_decref(j);
 }
 
+/* iExec's SMS endpoints: the SDK's challenge, statuses and update rules. */
+static long sms_call(const char *method, const char *target, const uint8_t *signer,
+                     const uint8_t addr[20], const char *name, const char *value)
+{
+    char auth[200];
+    const char *hdr[] = {auth, NULL};
+    if (signer) {
+        /* keccak256(keccak256(DOMAIN) || address || [keccak256(name)] || keccak256(value)) */
+        uint8_t buf[116], ch[32], sig[65], *p = buf;
+        cella_keccak256(p, "IEXEC_SMS_DOMAIN", 16);
+        p += 32;
+        memcpy(p, addr, 20);
+        p += 20;
+        if (name) {
+            cella_keccak256(p, name, strlen(name));
+            p += 32;
+        }
+        cella_keccak256(p, value, strlen(value));
+        p += 32;
+        cella_keccak256(ch, buf, (size_t)(p - buf));
+        assert_succeeds(cella_eth_personal_sign(signer, ch, 32, sig));
+        char hex[131];
+        cella_hex_encode(hex, sig, 65, false);
+        snprintf(auth, sizeof auth, "Authorization: 0x%s", hex);
+    } else {
+        snprintf(auth, sizeof auth, "X-None: 1");
+    }
+    cella_http_response resp;
+    assert_succeeds(cella_http_call(&g_http, method, target, hdr,
+                                    cella_slice_of(value, strlen(value)), &resp));
+    long st = resp.status;
+    cella_http_response_free(&resp);
+    return st;
+}
+
+static void sms(void **state)
+{
+    (void)state;
+    uint8_t me[20], other[20];
+    char mine[43], path[200];
+    assert_succeeds(cella_eth_address_from_privkey(g_owner, me));
+    assert_succeeds(cella_eth_address_from_privkey(g_other, other));
+    cella_eth_address_checksum(mine, me);
+    const char *pk = "iexec-result-encryption-public-key";
+    snprintf(path, sizeof path, "/secrets/web2?ownerAddress=%s&secretName=%s", mine, pk);
+    assert_int_equal(sms_call("HEAD", path, NULL, me, pk, ""), 404);
+    assert_int_equal(sms_call("POST", path, g_other, me, pk, "PEM"), 401); /* another wallet */
+    assert_int_equal(sms_call("POST", path, g_owner, me, pk, "PEM"), 204);
+    assert_int_equal(sms_call("HEAD", path, NULL, me, pk, ""), 204);
+    assert_int_equal(sms_call("POST", path, g_owner, me, pk, "PEM2"), 409); /* exists */
+    assert_int_equal(sms_call("PUT", path, g_owner, me, pk, "PEM2"), 200);  /* web2 updates */
+    /* a signature over another value does not transfer */
+    assert_int_equal(sms_call("PUT", path, g_owner, me, pk, "PEM3") , 200);
+    /* requester secrets: name rules, no update */
+    snprintf(path, sizeof path, "/requesters/%s/secrets/my-key_1", mine);
+    assert_int_equal(sms_call("POST", path, g_owner, me, "my-key_1", "s3"), 204);
+    assert_int_equal(sms_call("POST", path, g_owner, me, "my-key_1", "s4"), 409);
+    assert_int_equal(sms_call("PUT", path, g_owner, me, "my-key_1", "s4"), 409);
+    snprintf(path, sizeof path, "/requesters/%s/secrets/bad%%20name", mine);
+    assert_int_equal(sms_call("POST", path, g_owner, me, "bad name", "s"), 400);
+    /* dataset keys need the hub's registry to know the owner: refused without it */
+    snprintf(path, sizeof path, "/secrets/web3?secretAddress=%s", mine);
+    assert_int_equal(sms_call("POST", path, g_owner, me, NULL, "key"), 403);
+    /* size limit */
+    char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    snprintf(path, sizeof path, "/secrets/web2?ownerAddress=%s&secretName=big", mine);
+    assert_int_equal(sms_call("POST", path, g_owner, me, "big", big), 413);
+    (void)other;
+}
+
 /* kill -9 after an acknowledged tag push: the tag is there after restart. */
 static void crash_durability(void **state)
 {
@@ -491,6 +564,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sessions),      cmocka_unit_test(owner_auth),
         cmocka_unit_test(attestation),   cmocka_unit_test(bad_requests),
+        cmocka_unit_test(sms),
         cmocka_unit_test(crash_durability),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,45 @@
+/* Internals of the cas program shared by its files (server.c, sms.c). */
+#ifndef CELLA_CAS_INTERNAL_H
+#define CELLA_CAS_INTERNAL_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cas/cas.h"
+#include "net/http_server.h"
+#include "store/cas_store.h"
+#include "store/nonce_book.h"
+
+typedef struct {
+    cas_options opt;
+    char db_path[4200];
+    uint8_t *master; /* 32 bytes, secure memory; never written to the database */
+    EVP_PKEY *sim_pub;
+    SSL_CTX *ssl;
+    char fingerprint[65];
+    cella_nonce_book *nonces; /* challenges and attestation nonces, shared by threads */
+} cas_app;
+
+typedef struct {
+    cas_app *app;
+    cella_cas_store *st;
+} cas_thread;
+
+int64_t cas_now(void);
+
+/* Seals at rest: nonce(12) || AES-256-GCM(master key, AAD = context) || tag. */
+CELLA_RESULT cas_seal(const cas_app *a, const char *context, cella_slice plain, cella_buf *out);
+/* Unseals into `out` (a secret buffer). */
+CELLA_RESULT cas_unseal(const cas_app *a, const char *context, cella_slice in, cella_buf *out);
+
+/* Writes an audit row (never a secret) and logs it. */
+void cas_audit(cas_thread *t, const char *who, const char *action, const char *object,
+               const char *outcome, const char *why);
+/* Replies with the current error as JSON, mapping its code to a status. */
+void cas_reply_err(cella_http_req *req, cella_res r);
+
+/* iExec's SMS endpoints; returns false if the request is not one of them. */
+bool cas_sms_route(cas_thread *t, cella_http_req *req);
+
+#endif

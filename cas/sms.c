@@ -1,0 +1,216 @@
+/* iExec's secret management service (SMS) inside cas, with iExec's endpoints,
+ * bodies and authentication, so the iExec SDK's push-secret calls work.
+ *
+ *   HEAD|POST      /secrets/web3?secretAddress=A            dataset key (owner only, no update)
+ *   HEAD|POST|PUT  /secrets/web2?ownerAddress=O&secretName=N  e.g. the beneficiary's result key
+ *   HEAD|POST      /apps/A/secrets                          app developer secret (owner only)
+ *   HEAD|POST      /requesters/R/secrets/N                  requester secret (no update)
+ *
+ * Authorization: an EIP-191 signature (personal_sign) of the 32-byte challenge
+ *   keccak256(keccak256("IEXEC_SMS_DOMAIN") || address(20) [|| keccak256(name)] || keccak256(value))
+ * (iexec-sdk src/common/sms/push.js). The body is the secret, raw text, at most 4096 bytes.
+ * Values are sealed at rest like every cas secret. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cas/internal.h"
+#include "core/encoding.h"
+#include "core/secure.h"
+#include "identity/eth.h"
+#include "identity/keccak.h"
+#include "net/http_client.h"
+
+#define SMS_MAX_SECRET 4096
+
+static cella_res sms_challenge(uint8_t out[32], const uint8_t addr[20], const char *name,
+                               cella_slice value)
+{
+    uint8_t buf[32 + 20 + 32 + 32], *p = buf;
+    cella_keccak256(p, "IEXEC_SMS_DOMAIN", 16);
+    p += 32;
+    memcpy(p, addr, 20);
+    p += 20;
+    if (name) {
+        cella_keccak256(p, name, strlen(name));
+        p += 32;
+    }
+    cella_keccak256(p, value.p, value.len);
+    p += 32;
+    cella_keccak256(out, buf, (size_t)(p - buf));
+    return CELLA_OK_RES;
+}
+
+/* Recovers who signed the challenge for (addr, name, body). */
+static cella_res sms_signer(cella_http_req *req, const uint8_t addr[20], const char *name,
+                            uint8_t signer[20])
+{
+    const char *auth = cella_http_header(req, "Authorization");
+    CELLA_ENSURE(auth, CELLA_E_AUTH, "Authorization", "missing signature");
+    uint8_t sig[65], challenge[32];
+    CELLA_TRY(cella_hex_decode(sig, 65, auth, strlen(auth), "Authorization"));
+    CELLA_TRY(sms_challenge(challenge, addr, name, cella_http_body(req)));
+    return cella_eth_personal_recover(challenge, 32, sig, signer);
+}
+
+/* Who owns an app or dataset, according to the hub's registry. */
+static cella_res registry_owner(cas_thread *t, const char *kind, const uint8_t addr[20],
+                                uint8_t owner[20])
+{
+    CELLA_ENSURE(t->app->opt.hub_url, CELLA_E_POLICY, kind,
+                 "this cas has no hub to check who owns the %s (start it with --hub URL)", kind);
+    char a[43], path[128];
+    cella_eth_address_checksum(a, addr);
+    snprintf(path, sizeof path, "/v1/%ss/%s", kind, a);
+    cella_http_client c = {.base_url = t->app->opt.hub_url, .timeout_s = 10};
+    cella_http_response resp;
+    CELLA_TRY(cella_http_call(&c, "GET", path, NULL, cella_slice_of("", 0), &resp));
+    cella_res r = CELLA_OK_RES;
+    if (resp.status == 404)
+        r = cella_fail(CELLA_E_POLICY, a, "no such %s in the hub's registry", kind);
+    else if (resp.status != 200)
+        r = cella_fail(CELLA_E_IO, t->app->opt.hub_url, "the hub answered %ld", resp.status);
+    json_t *j = NULL;
+    if (cella_ok(r)) {
+        json_error_t je;
+        j = json_loadb((const char *)resp.body.p, resp.body.len, 0, &je);
+        const char *o = json_string_value(json_object_get(j, "owner"));
+        r = o ? cella_eth_address_parse(owner, o, "owner")
+              : cella_fail(CELLA_E_PARSE, t->app->opt.hub_url, "the hub sent no owner");
+    }
+    json_decref(j);
+    cella_http_response_free(&resp);
+    return r;
+}
+
+typedef enum { SMS_WEB3, SMS_WEB2, SMS_APP, SMS_REQUESTER } sms_kind;
+
+static const char *kind_name(sms_kind k)
+{
+    static const char *const n[] = {"sms-web3", "sms-web2", "sms-app", "sms-requester"};
+    return n[k];
+}
+
+static void sms_handle(cas_thread *t, cella_http_req *req, sms_kind kind, const uint8_t addr[20],
+                       const char *name)
+{
+    const char *m = cella_http_method(req);
+    char a[43], object[400], who[43] = "?";
+    cella_eth_address_checksum(a, addr);
+    snprintf(object, sizeof object, "%s %s%s%s", kind_name(kind), a, name ? "/" : "", name ? name : "");
+    char key[300];
+    snprintf(key, sizeof key, "%s|%s", a, name ? name : "");
+    cella_buf found;
+    cella_buf_init(&found, false);
+    cella_res r = cella_cas_sealed_get(t->st, "", kind_name(kind), key, &found);
+    cella_buf_free(&found);
+    bool exists = cella_ok(r);
+    if (!exists && r.code != CELLA_E_NOTFOUND) {
+        cas_reply_err(req, r);
+        return;
+    }
+    if (!strcmp(m, "HEAD")) {
+        /* Existence only: never the value. */
+        cella_http_reply(req, exists ? 204 : 404, NULL);
+        return;
+    }
+    bool put = !strcmp(m, "PUT");
+    r = CELLA_OK_RES;
+    if (strcmp(m, "POST") && !put)
+        r = cella_fail(CELLA_E_USAGE, object, "method not allowed");
+    else if (put && kind != SMS_WEB2)
+        r = cella_fail(CELLA_E_EXISTS, object, "this secret can never be updated");
+    cella_slice body = cella_http_body(req);
+    if (cella_ok(r) && (body.len == 0 || body.len > SMS_MAX_SECRET))
+        r = cella_fail(CELLA_E_TOOBIG, object, "a secret is 1 to %d bytes", SMS_MAX_SECRET);
+    /* The app secret's challenge uses "1" (its former index) as the name. */
+    uint8_t signer[20], owner[20];
+    if (cella_ok(r))
+        r = sms_signer(req, addr, kind == SMS_WEB3 ? NULL : kind == SMS_APP ? "1" : name, signer);
+    if (cella_ok(r))
+        cella_eth_address_checksum(who, signer);
+    if (cella_ok(r)) {
+        if (kind == SMS_WEB3 || kind == SMS_APP)
+            r = registry_owner(t, kind == SMS_WEB3 ? "dataset" : "app", addr, owner);
+        else
+            memcpy(owner, addr, 20);
+    }
+    if (cella_ok(r) && memcmp(owner, signer, 20))
+        r = cella_fail(CELLA_E_AUTH, object, "%s is not allowed to set this secret", who);
+    if (cella_ok(r) && exists && !put)
+        r = cella_fail(CELLA_E_EXISTS, object, "secret already exists");
+    if (cella_ok(r) && put && !exists)
+        r = cella_fail(CELLA_E_NOTFOUND, object, "no such secret to update");
+    cella_buf sealed;
+    cella_buf_init(&sealed, false);
+    char ctx[512];
+    snprintf(ctx, sizeof ctx, "cella-cas %s v1||%s", kind_name(kind), key);
+    if (cella_ok(r))
+        r = cas_seal(t->app, ctx, body, &sealed);
+    if (cella_ok(r))
+        r = put ? cella_cas_sealed_replace(t->st, "", kind_name(kind), key,
+                                           cella_slice_of(sealed.p, sealed.len))
+                : cella_cas_sealed_insert(t->st, "", kind_name(kind), key,
+                                          cella_slice_of(sealed.p, sealed.len));
+    cella_buf_free(&sealed);
+    if (!cella_ok(r)) {
+        cas_audit(t, who, put ? "secret.update" : "secret.push", object, "refused", cella_error_what());
+        /* iExec's statuses: 401 not allowed, 409 exists. */
+        cas_reply_err(req, r);
+        return;
+    }
+    cas_audit(t, who, put ? "secret.update" : "secret.push", object, "ok", "");
+    cella_http_reply(req, put ? 200 : 204, NULL);
+}
+
+bool cas_sms_route(cas_thread *t, cella_http_req *req)
+{
+    const char *p = cella_http_path(req);
+    char a[64], n[128];
+    uint8_t addr[20];
+    const char *q;
+    if (!strcmp(p, "/secrets/web3")) {
+        q = cella_http_query(req, "secretAddress");
+        if (!q || !cella_ok(cella_eth_address_parse(addr, q, "secretAddress"))) {
+            cas_reply_err(req, cella_fail(CELLA_E_USAGE, "secretAddress", "a 0x address is required"));
+            return true;
+        }
+        sms_handle(t, req, SMS_WEB3, addr, NULL);
+        return true;
+    }
+    if (!strcmp(p, "/secrets/web2")) {
+        q = cella_http_query(req, "ownerAddress");
+        const char *name = cella_http_query(req, "secretName");
+        if (!q || !name || strlen(name) > 128 || !*name ||
+            !cella_ok(cella_eth_address_parse(addr, q, "ownerAddress"))) {
+            cas_reply_err(req, cella_fail(CELLA_E_USAGE, "ownerAddress",
+                                          "ownerAddress and secretName are required"));
+            return true;
+        }
+        sms_handle(t, req, SMS_WEB2, addr, name);
+        return true;
+    }
+    if (sscanf(p, "/apps/%63[^/]/secrets", a) == 1 && strlen(p) == 14 + strlen(a)) {
+        if (!cella_ok(cella_eth_address_parse(addr, a, "app"))) {
+            cas_reply_err(req, cella_fail(CELLA_E_USAGE, "app", "not an address"));
+            return true;
+        }
+        sms_handle(t, req, SMS_APP, addr, NULL);
+        return true;
+    }
+    if (sscanf(p, "/requesters/%63[^/]/secrets/%127[^/]", a, n) == 2 &&
+        strlen(p) == 21 + strlen(a) + strlen(n)) {
+        size_t i = 0;
+        while (n[i] && (n[i] == '-' || n[i] == '_' || (n[i] >= '0' && n[i] <= '9') ||
+                        (n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z')))
+            i++;
+        if (n[i] || i > 64 || !cella_ok(cella_eth_address_parse(addr, a, "requester"))) {
+            cas_reply_err(req, cella_fail(CELLA_E_USAGE, "secret name",
+                                          "a requester secret name is [A-Za-z0-9-_]{1,64}"));
+            return true;
+        }
+        sms_handle(t, req, SMS_REQUESTER, addr, n);
+        return true;
+    }
+    return false;
+}
