@@ -7,6 +7,7 @@
 # (default 4096) file size for the peak-RSS check; BENCH_DIR (default a
 # directory on /dev/shm, so that disk noise does not swamp the figures).
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 build=$(cd "$build" && pwd)
 CELLA=$build/cella
@@ -121,3 +122,4 @@ if [[ "$BIG" -gt 0 && -x /usr/bin/time ]]; then
   d=$(/usr/bin/time -f '%M' "$CELLA" volume decrypt bigvol bigout --key-file k.key 2>&1 >/dev/null | tail -1)
   echo "peak RSS for a ${BIG} MiB file: encrypt $((e / 1024)) MiB, decrypt $((d / 1024)) MiB (limit 256 MiB)"
 fi
+bash "$HERE/shield.sh" "$build" || echo "bench/shield.sh failed"

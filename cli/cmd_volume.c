@@ -1,6 +1,11 @@
-/* cella volume encrypt|decrypt|verify|ls|tag|cat */
+/* cella volume encrypt|decrypt|verify|ls|tag|cat|mount|umount */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -9,6 +14,7 @@
 #include "core/keyfile.h"
 #include "core/secure.h"
 #include "progress.h"
+#include "runtime/shield.h"
 #include "volume/volume.h"
 
 static cella_res parse_tag(const char *hex, uint8_t tag[static CELLA_VOL_TAG_BYTES])
@@ -223,6 +229,118 @@ static int volume_cat(int argc, char **argv)
     return cli_report(r);
 }
 
+/* cella volume mount: serves the volume through the FUSE shield until it is
+ * unmounted (cella volume umount, umount, fusermount3 -u) or the process gets
+ * SIGINT, SIGTERM or SIGHUP. Without --foreground the command forks before
+ * anything is opened and returns once the mount answers (exit 0) or failed
+ * (the error is printed, exit 1); the server keeps stderr for its warnings. */
+static int volume_mount(int argc, char **argv)
+{
+    cli_opt o[] = {{"key-file", true, NULL},
+                   {"tag", true, NULL},
+                   {"foreground", false, NULL},
+                   {"allow-other", false, NULL}};
+    const char *pos[2];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, 4, pos, 2, &np, "volume mount");
+    if (cella_ok(r) && np != 2)
+        r = cella_fail(CELLA_E_USAGE, "volume mount",
+                       "usage: cella volume mount VOL_DIR MOUNTPOINT --key-file KEY [--tag HEX] "
+                       "[--foreground]");
+    if (cella_ok(r) && !cli_get(o, 4, "key-file"))
+        r = cella_fail(CELLA_E_USAGE, "--key-file", "a key file is required");
+    const char *why = NULL;
+    if (cella_ok(r) && !cella_shield_available(&why))
+        r = cella_fail(CELLA_E_UNSUPPORTED, pos[1], "FUSE is not available: %s", why);
+    if (!cella_ok(r))
+        return cli_report(r);
+    bool fg = cli_get(o, 4, "foreground") != NULL;
+    int ready[2] = {-1, -1};
+    if (!fg) {
+        if (pipe2(ready, O_CLOEXEC) != 0)
+            return cli_report(cella_fail(CELLA_E_IO, "pipe", "cannot create a pipe"));
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid < 0)
+            return cli_report(cella_fail(CELLA_E_IO, "fork", "cannot start the server"));
+        if (pid > 0) {
+            close(ready[1]);
+            char c = 0;
+            ssize_t got;
+            do
+                got = read(ready[0], &c, 1);
+            while (got < 0 && errno == EINTR);
+            close(ready[0]);
+            if (got == 1 && c == '0')
+                return 0;
+            int st = 0;
+            waitpid(pid, &st, 0);
+            return WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 1;
+        }
+        close(ready[0]);
+        setsid();
+    }
+    /* Signals are taken synchronously below; FUSE threads never see them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    cella_volume *v = NULL;
+    cella_shield *s = NULL;
+    r = open_volume(pos[0], o, 4, &v);
+    if (cella_ok(r)) {
+        cella_shield_opts so = {.vol_dir = pos[0], .allow_other = cli_get(o, 4, "allow-other") != NULL};
+        r = cella_shield_mount(v, pos[1], &so, &s);
+    }
+    if (!cella_ok(r)) {
+        cella_vol_close(v);
+        return cli_report(r); /* the parent sees EOF and exits 1 */
+    }
+    if (!fg) {
+        if (write(ready[1], "0", 1) != 1) {
+            /* the parent is gone: keep serving anyway */
+        }
+        close(ready[1]);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            close(null);
+        }
+        if (chdir("/") != 0) {
+            /* not fatal: the mount point and volume are already open */
+        }
+    } else {
+        fprintf(stderr, "cella: %s mounted read-only at %s; Ctrl-C or 'cella volume umount %s' "
+                        "unmounts\n",
+                pos[0], cella_shield_mountpoint(s), pos[1]);
+    }
+    const struct timespec tick = {0, 200 * 1000 * 1000};
+    while (cella_shield_mounted(s))
+        if (sigtimedwait(&set, NULL, &tick) > 0)
+            break;
+    r = cella_shield_unmount(s);
+    cella_vol_close(v);
+    return cli_report(r);
+}
+
+static int volume_umount(int argc, char **argv)
+{
+    cli_opt o[] = {{"lazy", false, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, 1, pos, 1, &np, "volume umount");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "volume umount",
+                       "usage: cella volume umount MOUNTPOINT [--lazy]");
+    if (cella_ok(r))
+        r = cella_shield_umount_path(pos[0], cli_get(o, 1, "lazy") != NULL);
+    return cli_report(r);
+}
+
 const cli_command cli_volume_commands[] = {
     {"volume", "encrypt", volume_encrypt,
      "cella volume encrypt SRC_DIR VOL_DIR --key-file KEY [--chunk-size N] [--threads N]",
@@ -239,5 +357,12 @@ const cli_command cli_volume_commands[] = {
      "Print the current tag of a volume."},
     {"volume", "cat", volume_cat, "cella volume cat VOL_DIR PATH --key-file KEY [--tag HEX]",
      "Decrypt one file of a volume to standard output."},
+    {"volume", "mount", volume_mount,
+     "cella volume mount VOL_DIR MOUNTPOINT --key-file KEY [--tag HEX] [--foreground]",
+     "Show a volume as read-only plain files (FUSE), decrypting chunks as they are read. "
+     "Returns once mounted (the server runs in the background) unless --foreground; "
+     "SIGINT/SIGTERM or 'volume umount' unmounts. --allow-other lets other users read it."},
+    {"volume", "umount", volume_umount, "cella volume umount MOUNTPOINT [--lazy]",
+     "Unmount a volume mounted with 'cella volume mount' (--lazy: detach even if busy)."},
     {NULL, NULL, NULL, NULL, NULL},
 };

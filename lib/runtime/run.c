@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/secure.h"
 #include "runtime/sandbox.h"
+#include "runtime/shield.h"
 #include "volume/volume.h"
 
 bool cella_runtime_private_mounts(void)
@@ -40,8 +41,10 @@ typedef struct {
     bool has_tag;
     uint8_t tag[16];
     const char *input_dir; /* ciphertext on the host, for inputs */
-    char stage[1100];      /* private tmpfs holding the plaintext */
+    char stage[1100];      /* mount point: FUSE shield, or a private tmpfs */
     bool mounted;
+    cella_volume *vh;      /* open input volume, served by the shield */
+    cella_shield *shield;
 } vol;
 
 /* A private, size-limited tmpfs: plaintext lives in memory only. */
@@ -59,6 +62,16 @@ static cella_res mount_private_tmpfs(const char *dir)
 
 static void unmount_stage(vol *v)
 {
+    if (v->shield) {
+        if (!cella_ok(cella_shield_unmount(v->shield)))
+            cella_warn("unmounting input %s: %s", v->name, cella_error_what());
+        v->shield = NULL;
+        rmdir(v->stage);
+    }
+    if (v->vh) {
+        cella_vol_close(v->vh);
+        v->vh = NULL;
+    }
     if (v->mounted) {
         umount2(v->stage, MNT_DETACH); /* the tmpfs and its plaintext are gone */
         rmdir(v->stage);
@@ -105,27 +118,31 @@ static cella_res parse_volumes(const json_t *cfg, const cella_run_opts *o, vol *
     return CELLA_OK_RES;
 }
 
-/* Opens an input with the key and the tag cas holds, then decrypts it into
- * private memory. A stale or tampered volume is refused here, before the app
- * exists. */
+/* Opens an input with the key and the tag cas holds and authenticates every
+ * chunk: a stale or tampered volume is refused here, before the app exists.
+ * The app then reads it through the FUSE shield, which decrypts lazily by
+ * chunk (a 10 GiB input needs no 10 GiB of memory); where FUSE cannot mount,
+ * the plaintext is staged in a private tmpfs instead. */
 static cella_res present_input(vol *v)
 {
-    cella_volume *h;
     CELLA_ENSURE(v->has_tag, CELLA_E_POLICY, v->name, "input volume has no tag in cas");
-    cella_res r = cella_vol_open(v->input_dir, v->key, v->tag, &h);
-    if (!cella_ok(r))
-        return r;
-    r = cella_vol_verify(h, NULL);
-    if (cella_ok(r))
-        r = mount_private_tmpfs(v->stage);
-    if (cella_ok(r)) {
-        v->mounted = true;
-        r = cella_vol_decrypt(h, v->stage, NULL);
-        if (cella_ok(r))
-            chmod(v->stage, 0755);
+    CELLA_TRY(cella_vol_open(v->input_dir, v->key, v->tag, &v->vh));
+    CELLA_TRY(cella_vol_verify(v->vh, NULL));
+    const char *why = NULL;
+    if (cella_shield_available(&why)) {
+        if (mkdir(v->stage, 0700) != 0 && errno != EEXIST)
+            return cella_fail(CELLA_E_IO, v->stage, "cannot create mount point: %s",
+                              strerror(errno));
+        cella_shield_opts so = {.vol_dir = v->input_dir};
+        return cella_shield_mount(v->vh, v->stage, &so, &v->shield);
     }
-    cella_vol_close(h);
-    return r;
+    cella_warn("FUSE is not available (%s): staging input %s in a private tmpfs", why ? why : "?",
+               v->name);
+    CELLA_TRY(mount_private_tmpfs(v->stage));
+    v->mounted = true;
+    CELLA_TRY(cella_vol_decrypt(v->vh, v->stage, NULL));
+    chmod(v->stage, 0755);
+    return CELLA_OK_RES;
 }
 
 static cella_res seal_output(const cella_run_opts *o, const cella_cas_instance *inst, vol *v,
