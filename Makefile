@@ -28,7 +28,8 @@ valgrind: build
 	@command -v valgrind >/dev/null || bash scripts/deps.sh valgrind
 	@set -e; for t in build/tests/test_*; do \
 	  echo "== valgrind $$t"; \
-	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null; \
+	  CELLA=$$PWD/build/cella CELLA_VECTORS=$$PWD/../shared/vectors CELLA_SOURCE=$$PWD \
+	    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null; \
 	done; echo "valgrind: all unit tests clean"
 
 fuzz:
