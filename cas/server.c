@@ -701,10 +701,17 @@ static void attest(cas_thread *t, cella_http_req *req)
     }
     if (!cella_ok(r)) {
         cas_audit(t, who, "attest", object, "refused", cella_error_what());
-        /* Refusals say why, but nothing about the session's secrets. */
-        cas_reply_err(req, r.code == CELLA_E_NOTFOUND ? cella_fail(CELLA_E_POLICY, object,
-                                                               "no such session or service")
-                                                  : r);
+        /* Every refusal is 403 with its reason, and says nothing about the
+         * session's secrets (not even whether an unknown name exists). */
+        if (r.code == CELLA_E_NOTFOUND)
+            r = cella_fail(CELLA_E_POLICY, object, "no such session or service");
+        else if (r.code == CELLA_E_AUTH) {
+            char what[512], where[256];
+            snprintf(what, sizeof what, "%s", cella_error_what());
+            snprintf(where, sizeof where, "%s", cella_error_where());
+            r = cella_fail(CELLA_E_POLICY, where, "%s", what);
+        }
+        cas_reply_err(req, r);
     } else {
         cella_info("audit: %s attest %s ok: %s", who, object, why);
         json_object_set_new(cfg, "instance", hex_json(token, 32));
