@@ -29,16 +29,21 @@ const char *cella_code_str(cella_code code)
 cella_res cella_fail_at(cella_code code, const char *where, const char *src_file,
                         int src_line, const char *fmt, ...)
 {
-    g_err.code = code;
+    /* Format into locals first: callers may re-raise the current error, passing
+     * pointers into this very context. */
+    char what[sizeof g_err.what], w[sizeof g_err.where];
     if (fmt && *fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(g_err.what, sizeof g_err.what, fmt, ap);
+        vsnprintf(what, sizeof what, fmt, ap);
         va_end(ap);
     } else {
-        snprintf(g_err.what, sizeof g_err.what, "%s", cella_code_str(code));
+        snprintf(what, sizeof what, "%s", cella_code_str(code));
     }
-    snprintf(g_err.where, sizeof g_err.where, "%s", where ? where : "");
+    snprintf(w, sizeof w, "%s", where ? where : "");
+    g_err.code = code;
+    memcpy(g_err.what, what, sizeof what);
+    memcpy(g_err.where, w, sizeof w);
     const char *base = strrchr(src_file, '/');
     snprintf(g_err.origin, sizeof g_err.origin, "%s:%d", base ? base + 1 : src_file,
              src_line);

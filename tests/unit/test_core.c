@@ -27,6 +27,11 @@ static void error_context(void **state)
     assert_string_equal(cella_error_where(), "other");
     assert_string_equal(cella_code_str(CELLA_E_AUTH), "authentication failed");
     assert_string_equal(cella_code_str((cella_code)999), "unknown error");
+    /* re-raising the current error with its own text is safe */
+    cella_fail(CELLA_E_AUTH, "here", "original reason");
+    cella_fail(CELLA_E_POLICY, cella_error_where(), "%s", cella_error_what());
+    assert_string_equal(cella_error_what(), "original reason");
+    assert_string_equal(cella_error_where(), "here");
 }
 
 static void reader_bounds(void **state)
