@@ -13,3 +13,5 @@ target_link_libraries(cellacore PUBLIC PkgConfig::SQLITE PkgConfig::LIBEVENT Pkg
 # The FUSE shield (lib/runtime/shield.c): libfuse3.
 pkg_check_modules(FUSE3 REQUIRED IMPORTED_TARGET fuse3)
 target_link_libraries(cellacore PUBLIC PkgConfig::FUSE3)
+pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
+target_link_libraries(cellacore PUBLIC PkgConfig::LIBARCHIVE)

@@ -1,40 +1,68 @@
 #!/usr/bin/env bash
-# make demo: a volume round trip on a sample tree (the SCONE copy-DApp inputs),
-# showing the tag, a rollback refused and a tamper refused.
+# make demo: the SCONE seed's trusted copy DApp, end to end on loopback with
+# the sim TEE: a cas, a client that encrypts and pushes its inputs, a host that
+# runs the DApp as an enclave, and the client decrypting the outputs. Then a
+# rollback and a tamper, both refused.
 set -euo pipefail
-CELLA=${1:-build/cella}
-CELLA=$(realpath "$CELLA")
+CELLA=$(realpath "${1:-build/cella}")
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/cella-demo.XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
+CAS_PID=""
+cleanup() { [[ -n "$CAS_PID" ]] && kill "$CAS_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DIR"; }
+trap cleanup EXIT
 cd "$DIR"
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+export XDG_CONFIG_HOME=$DIR/config
+if [[ -t 1 ]]; then B=$'\033[1m'; N=$'\033[0m'; else B=; N=; fi
+say() { printf '\n%s$ %s%s\n' "$B" "$*" "$N"; }
 run() { say "$*"; "$@"; }
+
+say "# the platform: a sim TEE (protects nothing: development only) and a cas on loopback"
+"$CELLA" tee sim init >/dev/null 2>&1
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+"$CELLA" cas serve --data cas-data --allow-sim --listen "127.0.0.1:$PORT" > cas.log 2>cas.err &
+CAS_PID=$!
+for _ in $(seq 200); do grep -q '^fingerprint' cas.log 2>/dev/null && break; sleep 0.05; done
+FP=$(awk '/^fingerprint/ {print $2}' cas.log)
+echo "cas https://127.0.0.1:$PORT, fingerprint $FP"
+# cella.json pins the cas for every later command
+printf '{"cas": {"url": "https://127.0.0.1:%s", "fingerprint": "%s"}}\n' "$PORT" "$FP" > cella.json
+"$CELLA" wallet create --unencrypted --keystoredir wallet >/dev/null 2>&1
+WALLET=$(ls wallet/*)
+
+say "# the copy DApp: a small C program, measured"
+mkdir -p app
+cc -O2 -o app/copy_files "$SRC/examples/copy/copy_files.c"
+cp "$SRC/examples/copy/cella-app.json" app/
+run "$CELLA" app measure app
 
 mkdir -p INPUTS/more KEYS
 echo "Hello world" > INPUTS/f1.txt
 echo "Hello together" > INPUTS/more/f2.txt
+say "cella encryptedpush --app app --session-template session-template.yml --inputs INPUTS --keys KEYS"
+"$CELLA" encryptedpush --app app --session-template "$SRC/examples/copy/session-template.yml" \
+  --inputs INPUTS --keys KEYS --wallet-file "$WALLET" > cmd.txt
+read -r -a CMD < cmd.txt
+echo "${CMD[*]}"
 
-say "cella volume encrypt INPUTS VOLUME --key-file KEYS/volume.key"
-TAG=$("$CELLA" volume encrypt INPUTS VOLUME --key-file KEYS/volume.key)
-echo "$TAG"
-run ls VOLUME
-run "$CELLA" volume ls VOLUME --key-file KEYS/volume.key
-run "$CELLA" volume decrypt VOLUME OUTPUTS --key-file KEYS/volume.key --tag "$TAG"
+say "cella run <that command line> --outputs OUTPUTS.enc      # on the host"
+"$CELLA" run "${CMD[@]}" --outputs OUTPUTS.enc 2>&1 | sed 's/^/  /'
+
+say "cella decrypt --keys KEYS --volume OUTPUTS.enc/encrypted-output-files --out OUTPUTS"
+"$CELLA" decrypt --keys KEYS --volume OUTPUTS.enc/encrypted-output-files --out OUTPUTS --wallet-file "$WALLET"
 run cat OUTPUTS/f1.txt OUTPUTS/more/f2.txt
 
-cp -a VOLUME OLD_VOLUME
-echo "Hello again" > INPUTS/f1.txt
-say "cella volume encrypt INPUTS VOLUME --key-file KEYS/volume.key   # an update: new tag"
-NEW=$("$CELLA" volume encrypt INPUTS VOLUME --key-file KEYS/volume.key)
-echo "$NEW"
-say "cella volume verify OLD_VOLUME --key-file KEYS/volume.key --tag $NEW   # rollback"
-if "$CELLA" volume verify OLD_VOLUME --key-file KEYS/volume.key --tag "$NEW"; then
+cp -a OUTPUTS.enc/encrypted-output-files old-output
+"$CELLA" run "${CMD[@]}" --outputs OUTPUTS2.enc >/dev/null 2>&1
+say "# a second run moved the output tag: the first output is now stale"
+say "cella decrypt --keys KEYS --volume old-output --out STALE"
+if "$CELLA" decrypt --keys KEYS --volume old-output --out STALE --wallet-file "$WALLET"; then
   echo "demo: rollback was NOT refused" >&2; exit 1
 fi
-F=$(ls VOLUME | grep -v volume.meta | head -1)
-python3 -c "import sys;f=open(sys.argv[1],'r+b');f.seek(70);b=f.read(1);f.seek(70);f.write(bytes([b[0]^1]))" "VOLUME/$F"
-say "flip one bit of VOLUME/$F; cella volume verify VOLUME --key-file KEYS/volume.key"
-if "$CELLA" volume verify VOLUME --key-file KEYS/volume.key; then
+F=$(ls OUTPUTS2.enc/encrypted-output-files | grep -v volume.meta | head -1)
+python3 -c "import sys;f=open(sys.argv[1],'r+b');f.seek(70);b=f.read(1);f.seek(70);f.write(bytes([b[0]^1]))" \
+  "OUTPUTS2.enc/encrypted-output-files/$F"
+say "# one bit flipped in the current output: cella decrypt --keys KEYS --volume OUTPUTS2.enc/... --out T"
+if "$CELLA" decrypt --keys KEYS --volume OUTPUTS2.enc/encrypted-output-files --out T --wallet-file "$WALLET"; then
   echo "demo: tamper was NOT refused" >&2; exit 1
 fi
-printf '\ndemo: round trip ok, rollback refused, tamper refused\n'
+printf '\ndemo: copy DApp ran in the (sim) enclave; outputs decrypted; rollback and tamper refused\n'

@@ -103,10 +103,9 @@ static cella_res parse_volumes(const json_t *cfg, const cella_run_opts *o, vol *
         for (size_t j = 0; j < o->ninputs; j++)
             if (!strcmp(o->inputs[j].name, x->name))
                 x->input_dir = o->inputs[j].dir;
-        /* A volume with recorded state must be given; a new one is an output. */
-        CELLA_ENSURE(x->input_dir || !x->has_tag, CELLA_E_USAGE, x->name,
-                     "volume has state in cas (tag %s) but no data was given (--input %s=DIR)",
-                     t, x->name);
+        /* Volumes given as inputs are read-only inputs; every other volume is
+         * an output, written afresh and swapped in by compare-and-swap on the
+         * tag cas holds now (so two runs cannot both win). */
     }
     for (size_t j = 0; j < o->ninputs; j++) {
         bool known = false;
