@@ -58,6 +58,14 @@ static void start_server(void)
     }
     /* Ready when the fingerprint line is printed and health answers. */
     for (int i = 0; i < 500; i++) {
+        int st;
+        if (waitpid(g_pid, &st, WNOHANG) == g_pid) {
+            char cmd[700];
+            snprintf(cmd, sizeof cmd, "cat %s >&2", log);
+            if (system(cmd) != 0)
+                fprintf(stderr, "(no cas log)\n");
+            fail_msg("cas exited during startup (status %d); its log is above", st);
+        }
         FILE *f = fopen(log, "r");
         char line[256];
         while (f && fgets(line, sizeof line, f))
