@@ -1,0 +1,370 @@
+/* Blob client on libcurl: streamed upload and verified, atomic download. */
+#include "blobs/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/secure.h"
+#include "crypto/aead.h"
+
+#define IO_CHUNK (256u * 1024u)
+
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+cella_res cella_blob_url(const char *base_url, const uint8_t sha[static 32], char *out, size_t cap)
+{
+    char hex[65];
+    cella_hex_encode(hex, sha, 32, false);
+    size_t bl = strlen(base_url);
+    while (bl > 0 && base_url[bl - 1] == '/')
+        bl--;
+    CELLA_ENSURE(!strncmp(base_url, "http://", 7) || !strncmp(base_url, "https://", 8),
+                 CELLA_E_USAGE, "--url", "expected an http:// or https:// URL");
+    int n = snprintf(out, cap, "%.*s/v1/blobs/%s", (int)bl, base_url, hex);
+    CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_USAGE, "--url", "URL too long");
+    return CELLA_OK_RES;
+}
+
+static cella_res hash_fd(int fd, uint8_t sha[32], uint64_t *size, const char *what)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(IO_CHUNK);
+    cella_res r = CELLA_OK_RES;
+    if (!md || !buf || !EVP_DigestInit_ex(md, cella_md_sha256(), NULL))
+        r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 unavailable");
+    uint64_t total = 0;
+    while (cella_ok(r)) {
+        ssize_t k = pread(fd, buf, IO_CHUNK, (off_t)total);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            r = cella_fail(CELLA_E_IO, what, "read: %s", strerror(errno));
+            break;
+        }
+        if (k == 0)
+            break;
+        total += (uint64_t)k;
+        if (!EVP_DigestUpdate(md, buf, (size_t)k))
+            r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 failed");
+    }
+    unsigned int dl = 0;
+    if (cella_ok(r) && !EVP_DigestFinal_ex(md, sha, &dl))
+        r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 failed");
+    *size = total;
+    EVP_MD_CTX_free(md);
+    free(buf);
+    return r;
+}
+
+/* Error replies are small JSON bodies: keep the start for the message. */
+typedef struct {
+    char text[512];
+    size_t len;
+} err_body;
+
+static size_t on_err_body(char *p, size_t sz, size_t n, void *ud)
+{
+    err_body *e = ud;
+    size_t k = sz * n;
+    size_t room = sizeof e->text - 1 - e->len;
+    size_t c = k < room ? k : room;
+    memcpy(e->text + e->len, p, c);
+    e->len += c;
+    e->text[e->len] = '\0';
+    return k;
+}
+
+static const char *err_message(const err_body *e)
+{
+    /* {"error":"...","code":"..."}: show the error text when present. */
+    static __thread char msg[256];
+    const char *s = strstr(e->text, "\"error\":\"");
+    if (!s)
+        return "";
+    s += 9;
+    size_t i = 0;
+    while (*s && *s != '"' && i + 1 < sizeof msg)
+        msg[i++] = *s++;
+    msg[i] = '\0';
+    return msg;
+}
+
+static CURL *new_handle(const char *url)
+{
+    pthread_once(&g_curl_once, curl_init_once);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return NULL;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    /* Abort when the transfer stalls (below 1 byte/s for 60 s), not on total time. */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    return h;
+}
+
+typedef struct {
+    int fd;
+    uint64_t off;
+} up_src;
+
+static size_t on_read(char *p, size_t sz, size_t n, void *ud)
+{
+    up_src *s = ud;
+    for (;;) {
+        ssize_t k = pread(s->fd, p, sz * n, (off_t)s->off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return CURL_READFUNC_ABORT;
+        s->off += (uint64_t)k;
+        return (size_t)k;
+    }
+}
+
+cella_res cella_blob_put_file(const char *base_url, const char *path, uint8_t sha[static 32])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, errno == ENOENT ? CELLA_E_NOTFOUND : CELLA_E_IO, path,
+                 "cannot open: %s", strerror(errno));
+    struct stat st;
+    cella_res r = CELLA_OK_RES;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        r = cella_fail(CELLA_E_IO, path, "not a regular file");
+    uint64_t size = 0;
+    if (cella_ok(r))
+        r = hash_fd(fd, sha, &size, path);
+    if (cella_ok(r) && size != (uint64_t)st.st_size)
+        r = cella_fail(CELLA_E_IO, path, "file changed while reading");
+    char url[4400];
+    if (cella_ok(r))
+        r = cella_blob_url(base_url, sha, url, sizeof url);
+    CURL *h = cella_ok(r) ? new_handle(url) : NULL;
+    if (cella_ok(r) && !h)
+        r = cella_fail(CELLA_E_NOMEM, url, "cannot create an HTTP handle");
+    if (cella_ok(r)) {
+        up_src src = {fd, 0};
+        err_body eb = {{0}, 0};
+        struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+        hl = curl_slist_append(hl, "Expect:");
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &src);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_err_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &eb);
+        CURLcode cc = curl_easy_perform(h);
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (cc != CURLE_OK && status == 0)
+            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", curl_easy_strerror(cc));
+        else if (status == 413)
+            r = cella_fail(CELLA_E_TOOBIG, url, "the server refused the blob as too large (413)");
+        else if (status == 400)
+            r = cella_fail(CELLA_E_AUTH, url, "the server refused the blob: %s",
+                           err_message(&eb));
+        else if (status != 200 && status != 201)
+            r = cella_fail(CELLA_E_IO, url, "upload failed with HTTP %ld %s", status,
+                           err_message(&eb));
+        else if (cc != CURLE_OK)
+            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", curl_easy_strerror(cc));
+        curl_slist_free_all(hl);
+    }
+    if (h)
+        curl_easy_cleanup(h);
+    close(fd);
+    return r;
+}
+
+typedef struct {
+    int fd;
+    uint64_t off;
+    uint64_t max;
+    EVP_MD_CTX *md;
+    long status;
+    CURL *h;
+    err_body eb;
+    bool too_big, io_err;
+} down_sink;
+
+static size_t on_write(char *p, size_t sz, size_t n, void *ud)
+{
+    down_sink *d = ud;
+    size_t k = sz * n;
+    if (!d->status)
+        curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
+    if (d->status != 200)
+        return on_err_body(p, sz, n, &d->eb);
+    if (d->off + k > d->max) {
+        d->too_big = true;
+        return 0;
+    }
+    if (!cella_ok(cella_pwrite_full(d->fd, p, k, d->off, "blob")) ||
+        !EVP_DigestUpdate(d->md, p, k)) {
+        d->io_err = true;
+        return 0;
+    }
+    d->off += k;
+    return k;
+}
+
+/* Splits a path into its directory (opened) and base name. */
+static cella_res open_parent(const char *path, int *dfd, char *base, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    CELLA_ENSURE(*name && strcmp(name, ".") && strcmp(name, "..") && strlen(name) < cap,
+                 CELLA_E_PATH, path, "not a file name");
+    strcpy(base, name);
+    char dir[PATH_MAX];
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else {
+        size_t n = (size_t)(slash - path);
+        CELLA_ENSURE(n < sizeof dir, CELLA_E_PATH, path, "path too long");
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CELLA_ENSURE(*dfd >= 0, CELLA_E_IO, dir, "cannot open directory: %s", strerror(errno));
+    return CELLA_OK_RES;
+}
+
+static cella_res download(CURL *h, const char *url, int fd, const uint8_t sha[32])
+{
+    down_sink d = {.fd = fd, .max = CELLA_BLOB_CLIENT_MAX, .md = EVP_MD_CTX_new(), .h = h};
+    CELLA_ENSURE(d.md && EVP_DigestInit_ex(d.md, cella_md_sha256(), NULL), CELLA_E_CRYPTO, url,
+                 "SHA-256 unavailable");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CELLA_BLOB_CLIENT_MAX);
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    cella_res r = CELLA_OK_RES;
+    if (d.too_big || cc == CURLE_FILESIZE_EXCEEDED)
+        r = cella_fail(CELLA_E_TOOBIG, url, "blob larger than %llu bytes",
+                       (unsigned long long)CELLA_BLOB_CLIENT_MAX);
+    else if (d.io_err)
+        r = cella_fail(CELLA_E_IO, url, "cannot write the download");
+    else if (cc != CURLE_OK)
+        r = cella_fail(CELLA_E_IO, url, "download failed: %s", curl_easy_strerror(cc));
+    else if (status == 404)
+        r = cella_fail(CELLA_E_NOTFOUND, url, "no such blob on the server");
+    else if (status != 200)
+        r = cella_fail(CELLA_E_IO, url, "download failed with HTTP %ld %s", status,
+                       err_message(&d.eb));
+    uint8_t got[32];
+    unsigned int dl = 0;
+    if (cella_ok(r) && !EVP_DigestFinal_ex(d.md, got, &dl))
+        r = cella_fail(CELLA_E_CRYPTO, url, "SHA-256 failed");
+    if (cella_ok(r) && !cella_ct_eq(got, sha, 32))
+        r = cella_fail(CELLA_E_AUTH, url, "downloaded bytes do not match the SHA-256");
+    EVP_MD_CTX_free(d.md);
+    return r;
+}
+
+cella_res cella_blob_get_file(const char *base_url, const uint8_t sha[static 32],
+                              const char *out_path)
+{
+    char url[4400];
+    CELLA_TRY(cella_blob_url(base_url, sha, url, sizeof url));
+    int pfd = -1;
+    char base[256], tmp[320];
+    CELLA_TRY(open_parent(out_path, &pfd, base, sizeof base));
+    struct stat st;
+    if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        close(pfd);
+        return cella_fail(CELLA_E_EXISTS, out_path, "output file already exists");
+    }
+    uint8_t rnd[8];
+    char rh[17];
+    cella_res r = cella_random(rnd, sizeof rnd);
+    cella_hex_encode(rh, rnd, sizeof rnd, false);
+    snprintf(tmp, sizeof tmp, ".%.200s.part-%s", base, rh);
+    int fd = -1;
+    if (cella_ok(r)) {
+        fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+            r = cella_fail(CELLA_E_IO, out_path, "cannot create: %s", strerror(errno));
+    }
+    CURL *h = cella_ok(r) ? new_handle(url) : NULL;
+    if (cella_ok(r) && !h)
+        r = cella_fail(CELLA_E_NOMEM, url, "cannot create an HTTP handle");
+    if (cella_ok(r))
+        r = download(h, url, fd, sha);
+    if (h)
+        curl_easy_cleanup(h);
+    if (cella_ok(r))
+        r = cella_fsync_fd(fd, out_path);
+    if (fd >= 0)
+        close(fd);
+    if (cella_ok(r) && renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) != 0)
+        r = cella_fail(errno == EEXIST ? CELLA_E_EXISTS : CELLA_E_IO, out_path, "rename: %s",
+                       strerror(errno));
+    if (cella_ok(r))
+        r = cella_fsync_dir(pfd, ".", out_path);
+    else if (fd >= 0)
+        unlinkat(pfd, tmp, 0);
+    close(pfd);
+    return r;
+}
+
+/* A private temp file name for a tarball in TMPDIR (or /tmp). */
+static cella_res temp_tar(char *out, size_t cap)
+{
+    const char *t = getenv("TMPDIR");
+    uint8_t rnd[8];
+    char rh[17];
+    CELLA_TRY(cella_random(rnd, sizeof rnd));
+    cella_hex_encode(rh, rnd, sizeof rnd, false);
+    int n = snprintf(out, cap, "%s/cella-blob-%s.tar", t && *t ? t : "/tmp", rh);
+    CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_PATH, "TMPDIR", "path too long");
+    return CELLA_OK_RES;
+}
+
+cella_res cella_blob_put_dir(const char *base_url, const char *dir, uint8_t sha[static 32])
+{
+    char tar[PATH_MAX];
+    CELLA_TRY(temp_tar(tar, sizeof tar));
+    uint8_t packed[32];
+    cella_res r = cella_tree_pack(dir, tar, packed);
+    if (cella_ok(r)) {
+        r = cella_blob_put_file(base_url, tar, sha);
+        if (cella_ok(r) && !cella_ct_eq(packed, sha, 32))
+            r = cella_fail(CELLA_E_IO, tar, "tarball changed while uploading");
+        unlink(tar);
+    }
+    return r;
+}
+
+cella_res cella_blob_get_dir(const char *base_url, const uint8_t sha[static 32], const char *dir)
+{
+    struct stat st;
+    CELLA_ENSURE(lstat(dir, &st) != 0, CELLA_E_EXISTS, dir, "destination already exists");
+    char tar[PATH_MAX];
+    CELLA_TRY(temp_tar(tar, sizeof tar));
+    CELLA_TRY(cella_blob_get_file(base_url, sha, tar));
+    cella_res r = cella_tree_unpack(tar, dir, NULL);
+    unlink(tar);
+    return r;
+}

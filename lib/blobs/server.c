@@ -1,0 +1,289 @@
+/* The blob server on libevent's evhttp: one event loop per thread, each with
+ * its own listening socket on the same port (SO_REUSEPORT). Replies are raw
+ * bytes for blobs and JSON for everything else. */
+#include "blobs/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "blobs/store.h"
+#include "core/encoding.h"
+
+#define PREFIX "/v1/blobs/"
+
+typedef struct {
+    const cella_blob_server_config *cfg;
+    cella_blob_store *store;
+    uint64_t max;
+    struct sockaddr_in sa;
+    struct event_base *base;
+    struct evhttp *http;
+    pthread_t thread;
+    int ready; /* 1 bound, -1 failed */
+    char err[256];
+} worker;
+
+static void reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    struct evbuffer *out = evbuffer_new();
+    if (text && out && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+        evbuffer_add(out, text, strlen(text));
+        evbuffer_add(out, "\n", 1);
+    }
+    free(text);
+    const char *reason = status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    evhttp_send_reply(req, status, reason, out);
+    if (out)
+        evbuffer_free(out);
+}
+
+static void reply_error(struct evhttp_request *req, int status, const char *code, const char *msg)
+{
+    reply_json(req, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
+}
+
+static void do_put(worker *w, struct evhttp_request *req, const uint8_t sha[32], const char *hex)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    if ((uint64_t)n > w->max) { /* libevent refuses larger bodies before reading them */
+        char msg[96];
+        snprintf(msg, sizeof msg, "blob larger than %" PRIu64 " bytes", w->max);
+        reply_error(req, 413, "too_large", msg);
+        return;
+    }
+    int nvec = evbuffer_peek(in, -1, NULL, NULL, 0);
+    struct evbuffer_iovec *vec = calloc(nvec > 0 ? (size_t)nvec : 1, sizeof *vec);
+    struct iovec *iov = calloc(nvec > 0 ? (size_t)nvec : 1, sizeof *iov);
+    if (!vec || !iov) {
+        free(vec);
+        free(iov);
+        reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    if (nvec > 0)
+        evbuffer_peek(in, -1, NULL, vec, nvec);
+    for (int i = 0; i < nvec; i++)
+        iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
+    bool created = false;
+    cella_res r = cella_blob_store_put(w->store, sha, iov, nvec > 0 ? (size_t)nvec : 0, &created);
+    free(vec);
+    free(iov);
+    if (!cella_ok(r)) {
+        if (r.code == CELLA_E_AUTH)
+            reply_error(req, 400, "hash_mismatch", "body does not match the SHA-256 in the path");
+        else
+            reply_error(req, 500, "store", cella_error_what());
+        return;
+    }
+    reply_json(req, created ? 201 : 200,
+               json_pack("{s:s, s:I, s:b}", "sha256", hex, "size", (json_int_t)n, "created",
+                         created));
+}
+
+static void do_get(worker *w, struct evhttp_request *req, const uint8_t sha[32], bool head)
+{
+    int fd;
+    uint64_t size;
+    cella_res r = cella_blob_store_open_blob(w->store, sha, &fd, &size);
+    if (!cella_ok(r)) {
+        if (r.code == CELLA_E_NOTFOUND)
+            reply_error(req, 404, "not_found", "no such blob");
+        else
+            reply_error(req, 500, "store", cella_error_what());
+        return;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/octet-stream");
+    evhttp_add_header(h, "Cache-Control", "public, max-age=31536000, immutable");
+    if (head) {
+        char len[32];
+        snprintf(len, sizeof len, "%" PRIu64, size);
+        evhttp_add_header(h, "Content-Length", len);
+        close(fd);
+        evhttp_send_reply(req, 200, "OK", NULL);
+        return;
+    }
+    struct evbuffer *out = evbuffer_new();
+    if (!out) {
+        close(fd);
+        reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    if (size == 0)
+        close(fd);
+    else if (evbuffer_add_file(out, fd, 0, (ev_off_t)size) != 0) { /* takes the fd */
+        evbuffer_free(out);
+        evhttp_clear_headers(h);
+        reply_error(req, 500, "internal", "cannot send the blob");
+        return;
+    }
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    worker *w = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (!path || strncmp(path, PREFIX, strlen(PREFIX)) != 0) {
+        reply_error(req, 404, "not_found", "no such route (expected /v1/blobs/<sha256>)");
+        return;
+    }
+    const char *hex = path + strlen(PREFIX);
+    uint8_t sha[32];
+    if (!cella_ok(cella_blob_parse_id(hex, sha))) {
+        reply_error(req, 400, "bad_id", "expected /v1/blobs/<64 lowercase hex digits>");
+        return;
+    }
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_PUT: do_put(w, req, sha, hex); break;
+    case EVHTTP_REQ_GET: do_get(w, req, sha, false); break;
+    case EVHTTP_REQ_HEAD: do_get(w, req, sha, true); break;
+    default: reply_error(req, 405, "method", "use GET, HEAD or PUT"); break;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    w->base = event_base_new();
+    w->http = w->base ? evhttp_new(w->base) : NULL;
+    struct evconnlistener *l =
+        w->http ? evconnlistener_new_bind(w->base, NULL, NULL,
+                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                              LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
+                                          1024, (struct sockaddr *)&w->sa, sizeof w->sa)
+                : NULL;
+    if (!l || !evhttp_bind_listener(w->http, l)) {
+        snprintf(w->err, sizeof w->err, "cannot listen: %s", strerror(errno));
+        if (l)
+            evconnlistener_free(l);
+        __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    int one = 1;
+    int lfd = evconnlistener_get_fd(l);
+    setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in bound;
+    socklen_t bl = sizeof bound;
+    if (getsockname(lfd, (struct sockaddr *)&bound, &bl) == 0)
+        w->sa.sin_port = bound.sin_port;
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)w->max);
+    evhttp_set_max_headers_size(w->http, 16 * 1024);
+    evhttp_set_timeout(w->http, 60);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(w->http, on_request, w);
+    __atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof host)
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || colon[1] == '\0' || port < 0 || port > 65535)
+        return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+cella_res cella_blob_serve(const cella_blob_server_config *cfg)
+{
+    struct sockaddr_in sa;
+    CELLA_ENSURE(parse_listen(cfg->listen, &sa) == 0, CELLA_E_USAGE, "--listen",
+                 "expected IPv4 ADDRESS:PORT, got '%s'", cfg->listen);
+    uint64_t max = cfg->max_size ? cfg->max_size : CELLA_BLOB_DEFAULT_MAX;
+    CELLA_ENSURE(max <= (uint64_t)SSIZE_MAX / 2, CELLA_E_USAGE, "--max-size", "too large");
+    cella_blob_store store;
+    CELLA_TRY(cella_blob_store_open(cfg->data_dir, &store));
+    evthread_use_pthreads();
+    unsigned n = cfg->threads ? cfg->threads : 2;
+    if (n > 64)
+        n = 64;
+    worker *ws = calloc(n, sizeof *ws);
+    if (!ws) {
+        cella_blob_store_close(&store);
+        return cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
+    }
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    unsigned started = 0;
+    cella_res r = CELLA_OK_RES;
+    for (; started < n; started++) {
+        ws[started] = (worker){.cfg = cfg, .store = &store, .max = max, .sa = sa};
+        if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) {
+            r = cella_fail(CELLA_E_INTERNAL, NULL, "cannot start a server thread");
+            break;
+        }
+        int st;
+        while ((st = __atomic_load_n(&ws[started].ready, __ATOMIC_ACQUIRE)) == 0)
+            usleep(1000);
+        if (st < 0) {
+            r = cella_fail(CELLA_E_IO, cfg->listen, "%s", ws[started].err);
+            pthread_join(ws[started].thread, NULL);
+            if (ws[started].http)
+                evhttp_free(ws[started].http);
+            if (ws[started].base)
+                event_base_free(ws[started].base);
+            break;
+        }
+        sa.sin_port = ws[started].sa.sin_port; /* the others share the first one's port */
+    }
+    if (cella_ok(r)) {
+        if (cfg->on_ready)
+            cfg->on_ready(cfg->arg, ntohs(sa.sin_port));
+        int sig;
+        sigwait(&stop, &sig);
+    }
+    for (unsigned i = 0; i < started; i++)
+        event_base_loopbreak(ws[i].base);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(ws[i].thread, NULL);
+        evhttp_free(ws[i].http);
+        event_base_free(ws[i].base);
+    }
+    free(ws);
+    cella_blob_store_close(&store);
+    return r;
+}

@@ -1,0 +1,38 @@
+/* A content-addressed blob store on disk: DIR/sha256/<64 hex>, each blob
+ * written to a temp file, fsync'd and renamed into place (never replaced), so
+ * a reader sees a whole blob or none. The hash is checked before anything is
+ * written. Used by the blob server (lib/blobs/server.h). */
+#ifndef CELLA_BLOBS_STORE_H
+#define CELLA_BLOBS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "core/error.h"
+
+#define CELLA_BLOB_DEFAULT_MAX (1ull << 30) /* 1 GiB */
+
+typedef struct {
+    int dirfd; /* DIR/sha256 */
+} cella_blob_store;
+
+/* Opens (creating if missing, mode 0700) the store in `dir`. */
+CELLA_RESULT cella_blob_store_open(const char *dir, cella_blob_store *st);
+void cella_blob_store_close(cella_blob_store *st);
+
+/* Parses 64 lowercase hex digits (exactly; no prefix). */
+CELLA_RESULT cella_blob_parse_id(const char *hex, uint8_t sha[static 32]);
+
+/* Stores the bytes given as iovecs under `sha`. CELLA_E_AUTH if their SHA-256
+ * differs (nothing is written); if the blob exists already, *created = false
+ * and nothing changes (idempotent). */
+CELLA_RESULT cella_blob_store_put(cella_blob_store *st, const uint8_t sha[static 32],
+                                  const struct iovec *iov, size_t niov, bool *created);
+
+/* Opens a blob for reading: CELLA_E_NOTFOUND if absent. */
+CELLA_RESULT cella_blob_store_open_blob(cella_blob_store *st, const uint8_t sha[static 32],
+                                        int *fd, uint64_t *size);
+
+#endif
