@@ -20,38 +20,15 @@ typedef struct {
 int cli_report(cella_res r);
 
 extern const cli_command cli_volume_commands[];
+extern const cli_command cli_evidence_commands[];
 extern const cli_command cli_dataset_commands[];
 extern const cli_command cli_result_commands[];
-extern const cli_command cli_evidence_commands[];
 extern const cli_command cli_wallet_commands[];
 extern const cli_command cli_order_commands[];
 extern const cli_command cli_cas_commands[];
 extern const cli_command cli_app_commands[];
 extern const cli_command cli_blobs_commands[];
 extern const cli_command cli_run_commands[];
-extern const cli_command cli_dataset_commands[];
-extern const cli_command cli_result_commands[];
-extern const cli_command cli_evidence_commands[];
-extern const cli_command cli_wallet_commands[];
-extern const cli_command cli_order_commands[];
-extern const cli_command cli_cas_commands[];
-extern const cli_command cli_app_commands[];
-extern const cli_command cli_run_commands[];
-extern const cli_command cli_dataset_commands[];
-extern const cli_command cli_result_commands[];
-extern const cli_command cli_evidence_commands[];
-extern const cli_command cli_wallet_commands[];
-extern const cli_command cli_order_commands[];
-extern const cli_command cli_cas_commands[];
-extern const cli_command cli_dataset_commands[];
-extern const cli_command cli_result_commands[];
-extern const cli_command cli_evidence_commands[];
-extern const cli_command cli_wallet_commands[];
-extern const cli_command cli_cas_commands[];
-extern const cli_command cli_dataset_commands[];
-extern const cli_command cli_result_commands[];
-extern const cli_command cli_evidence_commands[];
-extern const cli_command cli_dataset_commands[];
-extern const cli_command cli_result_commands[];
+extern const cli_command cli_hub_commands[];
 
 #endif

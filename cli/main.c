@@ -6,7 +6,12 @@
 #include "core/log.h"
 #include "core/secure.h"
 
-static const cli_command *const g_tables[] = {cli_volume_commands, cli_dataset_commands, cli_result_commands, cli_evidence_commands, cli_wallet_commands, cli_order_commands, cli_cas_commands, cli_app_commands, cli_blobs_commands, cli_run_commands};
+static const cli_command *const g_tables[] = {cli_volume_commands, cli_evidence_commands,
+                                                    cli_dataset_commands, cli_result_commands,
+                                                    cli_wallet_commands, cli_order_commands,
+                                                    cli_cas_commands, cli_app_commands,
+                                                    cli_blobs_commands, cli_run_commands,
+                                                    cli_hub_commands};
 
 #define NTABLES (sizeof g_tables / sizeof g_tables[0])
 

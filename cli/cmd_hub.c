@@ -1,0 +1,847 @@
+/* cella hub serve; app|dataset|workerpool deploy|show|count; order
+ * publish|book|show|cancel|fill; deal show; task show|authorize|contribute|claim;
+ * account show|deposit.
+ * The client side of docs/hub-api.md. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "args.h"
+#include "casapi/casapi.h"
+#include "commands.h"
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/secure.h"
+#include "hub/hub.h"
+#include "hub/store.h"
+#include "hub/task.h"
+#include "crypto/aead.h"
+#include "identity/eip712.h"
+#include "identity/eth.h"
+#include "identity/wallet.h"
+#include "net/http_client.h"
+
+#define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
+#define PROJECT_CONF "cella.json"
+#define ORDERS_FILE "orders.json"
+#define DEFAULT_HUB_URL "http://127.0.0.1:8080"
+#define DEFAULT_CHAIN 421614
+#define DEFAULT_HUB_ADDRESS "0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E"
+
+/* Options of every client verb. */
+#define HUB_CONN_OPTS                                                                             \
+    {"hub-url", true, NULL}, {"wallet-file", true, NULL}, { "password-file", true, NULL }
+
+typedef struct {
+    char url[1024];
+    cella_http_client http;
+    uint8_t *priv; /* secure memory, NULL until loaded */
+    uint8_t addr[20];
+} hub_conn;
+
+static cella_res read_json_file(const char *path, json_t **out)
+{
+    uint8_t *data;
+    size_t len;
+    CELLA_TRY(cella_read_file(AT_FDCWD, path, CELLA_ORDER_MAX_JSON, false, &data, &len));
+    json_error_t je;
+    *out = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+    free(data);
+    if (*out && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    CELLA_ENSURE(*out, CELLA_E_PARSE, path, "not a JSON object%s%s", je.text[0] ? ": " : "",
+                 je.text);
+    return CELLA_OK_RES;
+}
+
+/* --hub-url, else cella.json "hubUrl", else http://127.0.0.1:8080. */
+static cella_res conn_open(hub_conn *c, const cli_opt *o, int n)
+{
+    memset(c, 0, sizeof *c);
+    const char *url = cli_get(o, n, "hub-url");
+    json_t *conf = NULL;
+    struct stat st;
+    if (!url && stat(PROJECT_CONF, &st) == 0) {
+        CELLA_TRY(read_json_file(PROJECT_CONF, &conf));
+        url = json_string_value(json_object_get(conf, "hubUrl"));
+    }
+    if (!url)
+        url = DEFAULT_HUB_URL;
+    cella_res r = CELLA_OK_RES;
+    if (strncmp(url, "http://", 7) != 0 || strlen(url) >= sizeof c->url)
+        r = cella_fail(CELLA_E_USAGE, "--hub-url", "the hub URL must be http://HOST:PORT");
+    if (cella_ok(r)) {
+        snprintf(c->url, sizeof c->url, "%s", url);
+        size_t l = strlen(c->url);
+        while (l > 7 && c->url[l - 1] == '/')
+            c->url[--l] = '\0';
+        c->http.base_url = c->url;
+    }
+    json_decref(conf);
+    return r;
+}
+
+static cella_res conn_wallet(hub_conn *c, const cli_opt *o, int n)
+{
+    c->priv = cella_secure_alloc(32);
+    CELLA_ENSURE(c->priv, CELLA_E_NOMEM, "wallet", "out of memory");
+    return cella_wallet_open(cli_get(o, n, "wallet-file"), cli_get(o, n, "password-file"), c->priv,
+                             c->addr, NULL, 0);
+}
+
+static void conn_close(hub_conn *c)
+{
+    if (c->priv)
+        cella_secure_free(c->priv, 32);
+    c->priv = NULL;
+}
+
+static cella_res call(hub_conn *c, const char *method, const char *path, const json_t *body,
+                      bool sign, json_t **out)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    CELLA_ENSURE(!body || text, CELLA_E_NOMEM, path, "out of memory");
+    cella_slice b = cella_slice_of(text ? text : "", text ? strlen(text) : 0);
+    cella_res r = sign ? cella_cas_signed_call(&c->http, c->priv, method, path, b,
+                                               "application/json", out)
+                       : cella_cas_call(&c->http, method, path, b, out);
+    free(text);
+    return r;
+}
+
+static void print_json(const json_t *j)
+{
+    char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (t)
+        printf("%s\n", t);
+    free(t);
+}
+
+/* ---- hub serve ---- */
+
+static cella_res parse_u64(const char *s, const char *what, uint64_t *out)
+{
+    uint8_t w[32];
+    CELLA_TRY(cella_u256_parse(s, w, what));
+    CELLA_ENSURE(hub_u256_to_u64(w, out), CELLA_E_USAGE, what, "too large");
+    return CELLA_OK_RES;
+}
+
+static int hub_serve_cmd(int argc, char **argv)
+{
+    cli_opt o[] = {{"listen", true, NULL},      {"data", true, NULL},
+                   {"chain-id", true, NULL},    {"hub-address", true, NULL},
+                   {"dev-faucet", false, NULL}, {"threads", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "hub serve");
+    hub_options ho = {.listen = cli_get(o, NOPTS(o), "listen"),
+                      .data_dir = cli_get(o, NOPTS(o), "data"),
+                      .chain_id = DEFAULT_CHAIN,
+                      .dev_faucet = cli_get(o, NOPTS(o), "dev-faucet") != NULL};
+    if (!ho.data_dir)
+        ho.data_dir = "hub-data";
+    const char *c = cli_get(o, NOPTS(o), "chain-id"), *h = cli_get(o, NOPTS(o), "hub-address");
+    if (cella_ok(r) && c)
+        r = parse_u64(c, "--chain-id", &ho.chain_id);
+    if (cella_ok(r) && !ho.chain_id)
+        r = cella_fail(CELLA_E_USAGE, "--chain-id", "must be positive");
+    if (cella_ok(r))
+        r = cella_eth_address_parse(ho.hub, h ? h : DEFAULT_HUB_ADDRESS, "--hub-address");
+    const char *th = cli_get(o, NOPTS(o), "threads");
+    if (cella_ok(r) && th) {
+        unsigned long long v;
+        r = cli_parse_size(th, "--threads", &v);
+        if (cella_ok(r) && (v == 0 || v > 256))
+            r = cella_fail(CELLA_E_USAGE, "--threads", "between 1 and 256");
+        ho.threads = (unsigned)v;
+    }
+    if (cella_ok(r))
+        r = hub_serve(&ho);
+    return cli_report(r);
+}
+
+/* ---- registries ---- */
+
+static int deploy_kind(int argc, char **argv, hub_kind k)
+{
+    cli_opt o[] = {HUB_CONN_OPTS, {"file", true, NULL}};
+    const char *pos[1];
+    int np;
+    char verb[64];
+    snprintf(verb, sizeof verb, "%s deploy", hub_kind_name(k));
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, verb);
+    const char *file = cli_get(o, NOPTS(o), "file");
+    if (!file)
+        file = PROJECT_CONF;
+    json_t *conf = NULL, *reply = NULL;
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    if (cella_ok(r))
+        r = read_json_file(file, &conf);
+    const json_t *obj = conf ? json_object_get(conf, hub_kind_name(k)) : NULL;
+    if (cella_ok(r) && !json_is_object(obj))
+        r = cella_fail(CELLA_E_NOTFOUND, file, "no \"%s\" object to deploy", hub_kind_name(k));
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r))
+        r = conn_wallet(&c, o, NOPTS(o));
+    char path[64];
+    snprintf(path, sizeof path, "/v1/%ss", hub_kind_name(k));
+    if (cella_ok(r))
+        r = call(&c, "POST", path, obj, true, &reply);
+    if (cella_ok(r)) {
+        printf("%s\n", json_string_value(json_object_get(reply, "address")));
+        fprintf(stderr, "cella: %s %s\n", hub_kind_name(k),
+                json_is_true(json_object_get(reply, "created")) ? "deployed"
+                                                               : "already deployed (same address)");
+    }
+    json_decref(reply);
+    json_decref(conf);
+    conn_close(&c);
+    return cli_report(r);
+}
+
+static int app_deploy(int argc, char **argv) { return deploy_kind(argc, argv, HUB_APP); }
+static int dataset_deploy(int argc, char **argv) { return deploy_kind(argc, argv, HUB_DATASET); }
+static int workerpool_deploy(int argc, char **argv)
+{
+    return deploy_kind(argc, argv, HUB_WORKERPOOL);
+}
+
+static int show_kind(int argc, char **argv, hub_kind k)
+{
+    cli_opt o[] = {{"hub-url", true, NULL}};
+    const char *pos[1];
+    int np;
+    char verb[64];
+    snprintf(verb, sizeof verb, "%s show", hub_kind_name(k));
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, verb);
+    uint8_t a[20];
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, verb, "usage: cella %s show ADDRESS", hub_kind_name(k));
+    if (cella_ok(r))
+        r = cella_eth_address_parse(a, pos[0], "address");
+    hub_conn c;
+    json_t *reply = NULL;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    char path[128], at[43];
+    if (cella_ok(r)) {
+        cella_eth_address_checksum(at, a);
+        snprintf(path, sizeof path, "/v1/%ss/%s", hub_kind_name(k), at);
+        r = call(&c, "GET", path, NULL, false, &reply);
+    }
+    if (cella_ok(r))
+        print_json(reply);
+    json_decref(reply);
+    return cli_report(r);
+}
+
+static int app_show(int argc, char **argv) { return show_kind(argc, argv, HUB_APP); }
+static int dataset_show(int argc, char **argv) { return show_kind(argc, argv, HUB_DATASET); }
+static int workerpool_show(int argc, char **argv) { return show_kind(argc, argv, HUB_WORKERPOOL); }
+
+static int count_kind(int argc, char **argv, hub_kind k)
+{
+    cli_opt o[] = {{"hub-url", true, NULL}, {"owner", true, NULL}};
+    const char *pos[1];
+    int np;
+    char verb[64];
+    snprintf(verb, sizeof verb, "%s count", hub_kind_name(k));
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, verb);
+    const char *owner = cli_get(o, NOPTS(o), "owner");
+    uint8_t a[20];
+    if (cella_ok(r) && owner)
+        r = cella_eth_address_parse(a, owner, "--owner");
+    hub_conn c;
+    json_t *reply = NULL;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    char path[160], at[43];
+    if (cella_ok(r)) {
+        if (owner) {
+            cella_eth_address_checksum(at, a);
+            snprintf(path, sizeof path, "/v1/%ss/count?owner=%s", hub_kind_name(k), at);
+        } else
+            snprintf(path, sizeof path, "/v1/%ss/count", hub_kind_name(k));
+        r = call(&c, "GET", path, NULL, false, &reply);
+    }
+    if (cella_ok(r))
+        printf("%lld\n", (long long)json_integer_value(json_object_get(reply, "count")));
+    json_decref(reply);
+    return cli_report(r);
+}
+
+static int app_count(int argc, char **argv) { return count_kind(argc, argv, HUB_APP); }
+static int dataset_count(int argc, char **argv) { return count_kind(argc, argv, HUB_DATASET); }
+static int workerpool_count(int argc, char **argv)
+{
+    return count_kind(argc, argv, HUB_WORKERPOOL);
+}
+
+/* ---- orders ---- */
+
+/* The signed orders of a file: orders.json as `cella order sign` (and the SDK)
+ * writes it, or an object keyed apporder/..., or one order. */
+static cella_res load_orders(const char *path, cella_order_set *set)
+{
+    uint8_t *data;
+    size_t len;
+    uint64_t chain = 0;
+    CELLA_TRY(cella_read_file(AT_FDCWD, path, CELLA_ORDER_MAX_JSON, false, &data, &len));
+    cella_res r = cella_orders_parse(data, len, false, &chain, set);
+    free(data);
+    if (!cella_ok(r)) {
+        char where[600];
+        snprintf(where, sizeof where, "%s: %s", path, cella_error_where());
+        cella_error_set_where(where);
+    }
+    return r;
+}
+
+static int order_publish(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL},     {"file", true, NULL},
+                   {"app", false, NULL},        {"dataset", false, NULL},
+                   {"workerpool", false, NULL}, {"request", false, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "order publish");
+    bool chosen[CELLA_ORDER__COUNT] = {
+        cli_get(o, NOPTS(o), "app") != NULL, cli_get(o, NOPTS(o), "dataset") != NULL,
+        cli_get(o, NOPTS(o), "workerpool") != NULL, cli_get(o, NOPTS(o), "request") != NULL};
+    if (cella_ok(r) && !(chosen[0] || chosen[1] || chosen[2] || chosen[3]))
+        r = cella_fail(CELLA_E_USAGE, "order publish",
+                       "choose what to publish: --app, --dataset, --workerpool and/or --request");
+    const char *file = cli_get(o, NOPTS(o), "file");
+    if (!file)
+        file = ORDERS_FILE;
+    cella_order_set set;
+    memset(&set, 0, sizeof set);
+    if (cella_ok(r))
+        r = load_orders(file, &set);
+    for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++)
+        if (chosen[k] && !set.present[k])
+            r = cella_fail(CELLA_E_NOTFOUND, file, "no signed %s in this file (cella order sign)",
+                           cella_order_key((cella_order_kind)k));
+    hub_conn c;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    /* all or nothing on stdout: print the hashes once every order is in */
+    char lines[CELLA_ORDER__COUNT][128] = {{0}};
+    for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++) {
+        if (!chosen[k])
+            continue;
+        json_t *oj = cella_order_to_json(&set.o[k]);
+        json_t *body = oj ? json_pack("{s:o}", cella_order_key((cella_order_kind)k), oj) : NULL;
+        json_t *reply = NULL;
+        r = body ? call(&c, "POST", "/v1/orders", body, false, &reply)
+                 : cella_fail(CELLA_E_NOMEM, "order", "out of memory");
+        if (cella_ok(r))
+            snprintf(lines[k], sizeof lines[k], "%s %s", cella_order_key((cella_order_kind)k),
+                     json_string_value(json_object_get(reply, "orderHash")));
+        json_decref(body);
+        json_decref(reply);
+    }
+    if (cella_ok(r))
+        for (int k = 0; k < CELLA_ORDER__COUNT; k++)
+            if (chosen[k])
+                printf("%s\n", lines[k]);
+    cella_order_set_free(&set);
+    return cli_report(r);
+}
+
+static int order_book(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL},    {"kind", true, NULL},     {"app", true, NULL},
+                   {"dataset", true, NULL},    {"workerpool", true, NULL}, {"requester", true, NULL},
+                   {"tag", true, NULL},        {"category", true, NULL}, {"maxprice", true, NULL},
+                   {"all", false, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "order book");
+    char path[1024] = "/v1/orders";
+    size_t used = strlen(path);
+    static const char *const keys[] = {"kind", "app", "dataset", "workerpool", "requester",
+                                       "tag", "category", "maxprice"};
+    for (size_t i = 0; cella_ok(r) && i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = cli_get(o, NOPTS(o), keys[i]);
+        if (!v)
+            continue;
+        for (const char *p = v; *p; p++)
+            if (!(*p == ',' || *p == '_' || (*p >= '0' && *p <= '9') ||
+                  (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+                r = cella_fail(CELLA_E_USAGE, keys[i], "unexpected character in the value");
+        int n = snprintf(path + used, sizeof path - used, "%c%s=%s", used == 10 ? '?' : '&',
+                         !strcmp(keys[i], "tag") ? "mintag" : keys[i], v);
+        if (n < 0 || (size_t)n >= sizeof path - used)
+            r = cella_fail(CELLA_E_USAGE, keys[i], "too long");
+        else
+            used += (size_t)n;
+    }
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "all"))
+        snprintf(path + used, sizeof path - used, "%call=1", used == 10 ? '?' : '&');
+    hub_conn c;
+    json_t *reply = NULL;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r))
+        r = call(&c, "GET", path, NULL, false, &reply);
+    if (cella_ok(r))
+        print_json(reply);
+    json_decref(reply);
+    return cli_report(r);
+}
+
+static cella_res hash_arg(const char *s, const char *what, char out[67])
+{
+    uint8_t h[32];
+    CELLA_TRY(cella_hex_decode(h, 32, s, strlen(s), what));
+    out[0] = '0';
+    out[1] = 'x';
+    cella_hex_encode(out + 2, h, 32, false);
+    return CELLA_OK_RES;
+}
+
+/* GET /v1/<what>/<ID> and print it. */
+static int show_by_id(int argc, char **argv, const char *verb, const char *what)
+{
+    cli_opt o[] = {{"hub-url", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, verb);
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, verb, "usage: cella %s ID", verb);
+    char id[67], path[128];
+    if (cella_ok(r))
+        r = hash_arg(pos[0], "id", id);
+    hub_conn c;
+    json_t *reply = NULL;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/%s/%s", what, id);
+        r = call(&c, "GET", path, NULL, false, &reply);
+    }
+    if (cella_ok(r))
+        print_json(reply);
+    json_decref(reply);
+    return cli_report(r);
+}
+
+static int order_show(int argc, char **argv) { return show_by_id(argc, argv, "order show", "orders"); }
+static int deal_show(int argc, char **argv) { return show_by_id(argc, argv, "deal show", "deals"); }
+static int task_show(int argc, char **argv) { return show_by_id(argc, argv, "task show", "tasks"); }
+
+static int order_cancel(int argc, char **argv)
+{
+    cli_opt o[] = {HUB_CONN_OPTS};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "order cancel");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "order cancel", "usage: cella order cancel ORDERHASH");
+    char id[67];
+    if (cella_ok(r))
+        r = hash_arg(pos[0], "order hash", id);
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    json_t *reply = NULL, *body = NULL;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r))
+        r = conn_wallet(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        body = json_pack("{s:s}", "orderHash", id);
+        r = call(&c, "POST", "/v1/orders/cancel", body, true, &reply);
+    }
+    if (cella_ok(r))
+        printf("%s cancelled\n", id);
+    json_decref(body);
+    json_decref(reply);
+    conn_close(&c);
+    return cli_report(r);
+}
+
+/* The cheapest open order of the book for a query, as its hash (NULL: none). */
+static cella_res best_order(hub_conn *c, const char *query, json_t **hash)
+{
+    json_t *reply = NULL;
+    char path[512];
+    snprintf(path, sizeof path, "/v1/orders?%s&limit=1", query);
+    CELLA_TRY(call(c, "GET", path, NULL, false, &reply));
+    json_t *first = json_array_get(json_object_get(reply, "orders"), 0);
+    *hash = first ? json_incref(json_object_get(first, "orderHash")) : NULL;
+    json_decref(reply);
+    return CELLA_OK_RES;
+}
+
+static void addr_of(const cella_order *o, const char *field, char out[43], bool *zero)
+{
+    uint8_t w[32];
+    hub_order_field(o, field, w);
+    *zero = hub_u256_is_zero(w);
+    cella_eth_address_checksum(out, w + 12);
+}
+
+static int order_fill(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL}, {"file", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "order fill");
+    const char *file = cli_get(o, NOPTS(o), "file");
+    if (!file)
+        file = ORDERS_FILE;
+    cella_order_set set;
+    memset(&set, 0, sizeof set);
+    if (cella_ok(r))
+        r = load_orders(file, &set);
+    if (cella_ok(r) && !set.present[CELLA_ORDER_REQUEST])
+        r = cella_fail(CELLA_E_NOTFOUND, file, "no signed requestorder to fill");
+    hub_conn c;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    json_t *body = cella_ok(r) ? json_object() : NULL;
+    const cella_order *req = &set.o[CELLA_ORDER_REQUEST];
+    char app[43], ds[43], wp[43];
+    bool app0, ds0, wp0;
+    if (cella_ok(r)) {
+        addr_of(req, "app", app, &app0);
+        addr_of(req, "dataset", ds, &ds0);
+        addr_of(req, "workerpool", wp, &wp0);
+    }
+    for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++) {
+        const char *key = cella_order_key((cella_order_kind)k);
+        json_t *v = NULL;
+        if (set.present[k]) {
+            v = cella_order_to_json(&set.o[k]);
+        } else if (k == CELLA_ORDER_DATASET && ds0) {
+            continue;
+        } else {
+            /* the cheapest published order that the request can use */
+            char q[400], cat[80];
+            uint8_t w[32];
+            hub_order_field(req, "category", w);
+            cella_u256_format(w, cat);
+            if (k == CELLA_ORDER_APP)
+                snprintf(q, sizeof q, "kind=apporder&app=%s", app);
+            else if (k == CELLA_ORDER_DATASET)
+                snprintf(q, sizeof q, "kind=datasetorder&dataset=%s", ds);
+            else if (wp0)
+                snprintf(q, sizeof q, "kind=workerpoolorder&category=%s", cat);
+            else
+                snprintf(q, sizeof q, "kind=workerpoolorder&category=%s&workerpool=%s", cat, wp);
+            r = best_order(&c, q, &v);
+            if (cella_ok(r) && !v)
+                r = cella_fail(CELLA_E_NOTFOUND, key, "no open %s on the hub for this request",
+                               key);
+        }
+        if (cella_ok(r))
+            r = v && !json_object_set_new(body, key, v)
+                    ? CELLA_OK_RES
+                    : cella_fail(CELLA_E_NOMEM, key, "out of memory");
+    }
+    json_t *reply = NULL;
+    if (cella_ok(r))
+        r = call(&c, "POST", "/v1/deals", body, false, &reply);
+    if (cella_ok(r)) {
+        json_t *deal = json_object_get(reply, "deal");
+        printf("deal %s\n", json_string_value(json_object_get(reply, "dealid")));
+        const char *key;
+        json_t *tid;
+        json_object_foreach(json_object_get(deal, "tasks"), key, tid) {
+            printf("task %s %s\n", key, json_string_value(tid));
+        }
+    }
+    json_decref(reply);
+    json_decref(body);
+    cella_order_set_free(&set);
+    return cli_report(r);
+}
+
+/* ---- tasks ---- */
+
+static void sig_hex(const uint8_t sig[65], char out[133])
+{
+    out[0] = '0';
+    out[1] = 'x';
+    cella_hex_encode(out + 2, sig, 65, false);
+}
+
+/* The workerpool owner authorizes a worker (offline): EIP-191 signature of
+ * keccak256(worker || taskid || enclaveChallenge). */
+static int task_authorize(int argc, char **argv)
+{
+    cli_opt o[] = {{"worker", true, NULL}, {"enclave-challenge", true, NULL},
+                   {"wallet-file", true, NULL}, {"password-file", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task authorize");
+    if (cella_ok(r) && (np != 1 || !cli_get(o, NOPTS(o), "worker")))
+        r = cella_fail(CELLA_E_USAGE, "task authorize",
+                       "usage: cella task authorize TASKID --worker 0xADDR "
+                       "[--enclave-challenge 0xADDR] --wallet-file F");
+    uint8_t taskid[32], worker[20], challenge[20] = {0}, h[32], sig[65];
+    const char *ch = cli_get(o, NOPTS(o), "enclave-challenge");
+    if (cella_ok(r))
+        r = cella_hex_decode(taskid, 32, pos[0], strlen(pos[0]), "task id");
+    if (cella_ok(r))
+        r = cella_eth_address_parse(worker, cli_get(o, NOPTS(o), "worker"), "--worker");
+    if (cella_ok(r) && ch)
+        r = cella_eth_address_parse(challenge, ch, "--enclave-challenge");
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    if (cella_ok(r))
+        r = conn_wallet(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        hub_authorization_hash(worker, taskid, challenge, h);
+        r = cella_eth_personal_sign(c.priv, h, 32, sig);
+    }
+    if (cella_ok(r)) {
+        char t[133];
+        sig_hex(sig, t);
+        printf("%s\n", t);
+    }
+    conn_close(&c);
+    return cli_report(r);
+}
+
+static int task_contribute(int argc, char **argv)
+{
+    cli_opt o[] = {HUB_CONN_OPTS,
+                   {"digest", true, NULL},
+                   {"result", true, NULL},
+                   {"authorization", true, NULL},
+                   {"enclave-challenge", true, NULL},
+                   {"enclave-sign", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task contribute");
+    const char *dg = cli_get(o, NOPTS(o), "digest"), *res = cli_get(o, NOPTS(o), "result"),
+               *au = cli_get(o, NOPTS(o), "authorization");
+    if (cella_ok(r) && (np != 1 || !au || !dg == !res))
+        r = cella_fail(CELLA_E_USAGE, "task contribute",
+                       "usage: cella task contribute TASKID --digest 0xSHA256|--result FILE "
+                       "--authorization 0xSIG [--enclave-challenge 0xADDR --enclave-sign 0xSIG] "
+                       "--wallet-file WORKER");
+    uint8_t taskid[32], digest[32];
+    if (cella_ok(r))
+        r = cella_hex_decode(taskid, 32, pos[0], strlen(pos[0]), "task id");
+    if (cella_ok(r) && dg)
+        r = cella_hex_decode(digest, 32, dg, strlen(dg), "--digest");
+    if (cella_ok(r) && res) {
+        /* resultDigest = sha256 of the deterministic output file */
+        uint8_t *data;
+        size_t len;
+        r = cella_read_file(AT_FDCWD, res, (size_t)1 << 30, false, &data, &len);
+        if (cella_ok(r)) {
+            r = cella_sha256(digest, data, len);
+            free(data);
+        }
+    }
+    char tid[67], dhex[67], path[160];
+    json_t *body = NULL, *reply = NULL;
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    if (cella_ok(r)) {
+        tid[0] = dhex[0] = '0';
+        tid[1] = dhex[1] = 'x';
+        cella_hex_encode(tid + 2, taskid, 32, false);
+        cella_hex_encode(dhex + 2, digest, 32, false);
+        body = json_pack("{s:s, s:s}", "resultDigest", dhex, "authorizationSign", au);
+        const char *ch = cli_get(o, NOPTS(o), "enclave-challenge"),
+                   *es = cli_get(o, NOPTS(o), "enclave-sign");
+        if (body && ch)
+            json_object_set_new(body, "enclaveChallenge", json_string(ch));
+        if (body && es)
+            json_object_set_new(body, "enclaveSign", json_string(es));
+        r = body ? conn_open(&c, o, NOPTS(o)) : cella_fail(CELLA_E_NOMEM, "task", "out of memory");
+    }
+    if (cella_ok(r))
+        r = conn_wallet(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/tasks/%s/contribute-and-finalize", tid);
+        r = call(&c, "POST", path, body, true, &reply);
+    }
+    if (cella_ok(r))
+        printf("%s %s\n", tid, json_string_value(json_object_get(reply, "status")));
+    json_decref(body);
+    json_decref(reply);
+    conn_close(&c);
+    return cli_report(r);
+}
+
+static int task_claim(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task claim");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "task claim", "usage: cella task claim TASKID");
+    char id[67], path[160];
+    if (cella_ok(r))
+        r = hash_arg(pos[0], "task id", id);
+    hub_conn c;
+    json_t *reply = NULL;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/tasks/%s/claim", id);
+        r = call(&c, "POST", path, NULL, false, &reply);
+    }
+    if (cella_ok(r))
+        printf("%s %s\n", id, json_string_value(json_object_get(reply, "status")));
+    json_decref(reply);
+    return cli_report(r);
+}
+
+/* ---- accounts ---- */
+
+static int account_show(int argc, char **argv)
+{
+    cli_opt o[] = {HUB_CONN_OPTS};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "account show");
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    uint8_t a[20];
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r) && np == 1)
+        r = cella_eth_address_parse(a, pos[0], "address");
+    else if (cella_ok(r)) {
+        r = conn_wallet(&c, o, NOPTS(o));
+        memcpy(a, c.addr, 20);
+    }
+    json_t *reply = NULL;
+    char path[128], at[43];
+    if (cella_ok(r)) {
+        cella_eth_address_checksum(at, a);
+        snprintf(path, sizeof path, "/v1/accounts/%s", at);
+        r = call(&c, "GET", path, NULL, false, &reply);
+    }
+    if (cella_ok(r))
+        printf("%s balance %s locked %s (nRLC)\n", at,
+               json_string_value(json_object_get(reply, "balance")),
+               json_string_value(json_object_get(reply, "locked")));
+    json_decref(reply);
+    conn_close(&c);
+    return cli_report(r);
+}
+
+static int account_deposit(int argc, char **argv)
+{
+    cli_opt o[] = {HUB_CONN_OPTS, {"to", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "account deposit");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "account deposit",
+                       "usage: cella account deposit AMOUNT [--to 0xADDR]");
+    uint64_t amount;
+    if (cella_ok(r))
+        r = parse_u64(pos[0], "amount", &amount);
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    uint8_t a[20];
+    const char *to = cli_get(o, NOPTS(o), "to");
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r) && to)
+        r = cella_eth_address_parse(a, to, "--to");
+    else if (cella_ok(r)) {
+        r = conn_wallet(&c, o, NOPTS(o));
+        memcpy(a, c.addr, 20);
+    }
+    json_t *reply = NULL, *body = NULL;
+    char at[43], am[24];
+    if (cella_ok(r)) {
+        cella_eth_address_checksum(at, a);
+        snprintf(am, sizeof am, "%llu", (unsigned long long)amount);
+        body = json_pack("{s:s, s:s}", "address", at, "amount", am);
+        r = call(&c, "POST", "/v1/accounts/deposit", body, false, &reply);
+    }
+    if (cella_ok(r))
+        printf("%s balance %s (nRLC)\n", at, json_string_value(json_object_get(reply, "balance")));
+    json_decref(body);
+    json_decref(reply);
+    conn_close(&c);
+    return cli_report(r);
+}
+
+#define CONN_USAGE "[--hub-url URL] [--wallet-file F [--password-file F]]"
+
+const cli_command cli_hub_commands[] = {
+    {"hub", "serve", hub_serve_cmd,
+     "cella hub serve [--listen 127.0.0.1:8080] [--data DIR] [--chain-id N] [--hub-address 0xADDR] "
+     "[--dev-faucet] [--threads N]",
+     "Run the hub (plain HTTP, loopback by default): registries, order book, PoCo matchOrders, "
+     "deals, tasks and accounts (docs/hub-api.md). Orders are EIP-712 for chain N (default "
+     "421614) and the hub address (default iExec's on that chain)."},
+    {"app", "deploy", app_deploy, "cella app deploy [--file cella.json] " CONN_USAGE,
+     "Register the \"app\" object of cella.json (name, multiaddr, checksum, measurement) on the "
+     "hub, signed by the wallet (the owner). Prints the deterministic address."},
+    {"app", "show", app_show, "cella app show ADDRESS [--hub-url URL]", "Show an app of the hub."},
+    {"app", "count", app_count, "cella app count [--owner 0xADDR] [--hub-url URL]",
+     "Count the apps of the hub (of an owner)."},
+    {"dataset", "deploy", dataset_deploy, "cella dataset deploy [--file cella.json] " CONN_USAGE,
+     "Register the \"dataset\" object of cella.json (name, multiaddr, checksum) on the hub."},
+    {"dataset", "show", dataset_show, "cella dataset show ADDRESS [--hub-url URL]",
+     "Show a dataset of the hub."},
+    {"dataset", "count", dataset_count, "cella dataset count [--owner 0xADDR] [--hub-url URL]",
+     "Count the datasets of the hub (of an owner)."},
+    {"workerpool", "deploy", workerpool_deploy,
+     "cella workerpool deploy [--file cella.json] " CONN_USAGE,
+     "Register the \"workerpool\" object of cella.json (name or description) on the hub."},
+    {"workerpool", "show", workerpool_show, "cella workerpool show ADDRESS [--hub-url URL]",
+     "Show a workerpool of the hub."},
+    {"workerpool", "count", workerpool_count,
+     "cella workerpool count [--owner 0xADDR] [--hub-url URL]",
+     "Count the workerpools of the hub (of an owner)."},
+    {"order", "publish", order_publish,
+     "cella order publish --app|--dataset|--workerpool|--request [--file orders.json] "
+     "[--hub-url URL]",
+     "Publish signed orders (from cella order sign) to the hub's order book. Prints each order "
+     "hash."},
+    {"order", "book", order_book,
+     "cella order book [--kind K] [--app A] [--dataset D] [--workerpool W] [--requester R] "
+     "[--tag TAGS] [--category N] [--maxprice P] [--all] [--hub-url URL]",
+     "Query the order book: open orders matching the filters, cheapest first."},
+    {"order", "show", order_show, "cella order show ORDERHASH [--hub-url URL]",
+     "Show a published order and its remaining volume."},
+    {"order", "cancel", order_cancel, "cella order cancel ORDERHASH " CONN_USAGE,
+     "Cancel a published order (its signer only): it becomes fully consumed."},
+    {"order", "fill", order_fill, "cella order fill [--file orders.json] [--hub-url URL]",
+     "Match the request order of FILE with the orders of FILE, or else the cheapest published "
+     "ones (PoCo matchOrders). Prints the deal id and its task ids."},
+    {"deal", "show", deal_show, "cella deal show DEALID [--hub-url URL]", "Show a deal."},
+    {"task", "show", task_show, "cella task show TASKID [--hub-url URL]", "Show a task."},
+    {"task", "authorize", task_authorize,
+     "cella task authorize TASKID --worker 0xADDR [--enclave-challenge 0xADDR] --wallet-file F",
+     "As the workerpool owner, authorize a worker for a task (offline): prints the EIP-191 "
+     "signature of keccak256(worker || taskid || enclaveChallenge)."},
+    {"task", "contribute", task_contribute,
+     "cella task contribute TASKID --digest 0xSHA256|--result FILE --authorization 0xSIG "
+     "[--enclave-challenge 0xADDR --enclave-sign 0xSIG] " CONN_USAGE,
+     "As the worker (the wallet), contribute a result and finalize a trust-1 task "
+     "(contributeAndFinalize): the owners are paid and the pool's stake unlocked. TEE deals "
+     "need the enclave challenge and signature."},
+    {"task", "claim", task_claim, "cella task claim TASKID [--hub-url URL]",
+     "After the final deadline of an unfinished task: the task fails and the sponsor is "
+     "refunded."},
+    {"account", "show", account_show, "cella account show [ADDRESS] " CONN_USAGE,
+     "Show the nRLC balance and locked funds of an account (default: the wallet's)."},
+    {"account", "deposit", account_deposit,
+     "cella account deposit AMOUNT [--to 0xADDR] " CONN_USAGE,
+     "Credit nRLC from the hub's dev faucet (hub serve --dev-faucet) to the wallet's account."},
+    {NULL, NULL, NULL, NULL, NULL},
+};

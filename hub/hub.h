@@ -1,0 +1,24 @@
+/* cella hub: the marketplace (iExec's PoCo off chain): registries, the order
+ * book, matchOrders, deals, tasks and accounts. HTTP API: docs/hub-api.md. */
+#ifndef CELLA_HUB_HUB_H
+#define CELLA_HUB_HUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct {
+    const char *listen;   /* default 127.0.0.1:8080 */
+    const char *data_dir; /* the database (hub.db) */
+    uint64_t chain_id;    /* EIP-712 domain of orders (default 421614) */
+    uint8_t hub[20];      /* verifyingContract of the domain */
+    bool dev_faucet;      /* POST /v1/accounts/deposit credits anyone (development) */
+    unsigned threads;
+} hub_options;
+
+/* Runs the server until SIGINT/SIGTERM; prints "hub listening on http://..."
+ * once listening. */
+CELLA_RESULT hub_serve(const hub_options *o);
+
+#endif

@@ -1,0 +1,846 @@
+/* The hub server: routes, owner authentication, JSON replies. State lives in
+ * lib/hub/store (one SQLite handle per thread); matching in lib/hub/match. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "casapi/casapi.h"
+#include "core/encoding.h"
+#include "core/log.h"
+#include "hub/hub.h"
+#include "hub/store.h"
+#include "hub/task.h"
+#include "identity/eip712.h"
+#include "identity/eth.h"
+#include "net/http_server.h"
+#include "store/nonce_book.h"
+
+#define HUB_MAX_BODY (2u * 1024u * 1024u) /* four orders with 64 KiB params each fit */
+#define CHALLENGE_TTL 120
+
+typedef struct {
+    hub_options opt;
+    cella_domain dom;
+    char db_path[4200];
+    cella_nonce_book *nonces;
+} hub_app;
+
+typedef struct {
+    hub_app *app;
+    hub_store *st;
+} hub_thread;
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+static int status_of(cella_code c)
+{
+    switch (c) {
+    case CELLA_E_PARSE:
+    case CELLA_E_USAGE:
+    case CELLA_E_PATH:
+    case CELLA_E_UNSUPPORTED:
+        return 400;
+    case CELLA_E_AUTH:
+        return 401;
+    case CELLA_E_PERM:
+    case CELLA_E_POLICY:
+        return 403;
+    case CELLA_E_NOTFOUND:
+        return 404;
+    case CELLA_E_EXISTS:
+    case CELLA_E_ROLLBACK:
+        return 409;
+    case CELLA_E_TOOBIG:
+        return 413;
+    default:
+        return 500;
+    }
+}
+
+static void reply_err(cella_http_req *req, cella_res r)
+{
+    const char *where = cella_error_where();
+    if (where && *where)
+        cella_http_error(req, status_of(r.code), cella_code_str(r.code), "%s (%s)",
+                         cella_error_what(), where);
+    else
+        cella_http_error(req, status_of(r.code), cella_code_str(r.code), "%s", cella_error_what());
+}
+
+static cella_res parse_json_body(cella_http_req *req, json_t **out)
+{
+    cella_slice b = cella_http_body(req);
+    json_error_t je;
+    *out = json_loadb((const char *)b.p, b.len, JSON_REJECT_DUPLICATES, &je);
+    if (*out && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return cella_fail(CELLA_E_PARSE, "body", "the request body is not a JSON object");
+    }
+    CELLA_ENSURE(*out, CELLA_E_PARSE, "body", "the request body is not JSON: %s (line %d)",
+                 je.text, je.line);
+    return CELLA_OK_RES;
+}
+
+static json_t *addr_json(const uint8_t a[20])
+{
+    char t[43];
+    cella_eth_address_checksum(t, a);
+    return json_string(t);
+}
+
+static json_t *hex_json(const uint8_t *p, size_t n)
+{
+    char t[2 * 64 + 3];
+    t[0] = '0';
+    t[1] = 'x';
+    cella_hex_encode(t + 2, p, n, false);
+    return json_string(t);
+}
+
+/* Authorization: CELLA-EIP191 <0xaddress> <nonce hex> <0xsignature>, over
+ * cella_cas_auth_message (the cas format: method, target, nonce, body hash).
+ * The nonce comes from GET /v1/challenge and is consumed. */
+static cella_res authenticate(hub_thread *t, cella_http_req *req, uint8_t who[20])
+{
+    const char *h = cella_http_header(req, "Authorization");
+    CELLA_ENSURE(h, CELLA_E_AUTH, "Authorization", "this request must be signed by a wallet");
+    uint8_t addr[20], nonce[32], sig[65], signer[20];
+    char nonce_s[65];
+    CELLA_TRY(cella_cas_parse_authorization(h, strlen(h), addr, nonce, nonce_s, sig));
+    char msg[2600];
+    cella_slice body = cella_http_body(req);
+    CELLA_TRY(cella_cas_auth_message(msg, sizeof msg, cella_http_method(req),
+                                     cella_http_target(req), nonce_s, body.p, body.len));
+    cella_res r = cella_eth_personal_recover(msg, strlen(msg), sig, signer);
+    CELLA_ENSURE(cella_ok(r) && !memcmp(signer, addr, 20), CELLA_E_AUTH, "Authorization",
+                 "signature does not match the address (forged or for another request)");
+    CELLA_TRY(cella_nonce_consume(t->app->nonces, nonce, "owner", now_s()));
+    memcpy(who, addr, 20);
+    return CELLA_OK_RES;
+}
+
+static void challenge(hub_thread *t, cella_http_req *req)
+{
+    uint8_t n[32];
+    int64_t now = now_s(), exp = now + CHALLENGE_TTL;
+    cella_res r = cella_nonce_issue(t->app->nonces, "owner", now, exp, n);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    char hx[65];
+    cella_hex_encode(hx, n, 32, false);
+    cella_http_reply(req, 200, json_pack("{s:s, s:I}", "nonce", hx, "expires", (json_int_t)exp));
+}
+
+/* ---- registries ---- */
+
+static cella_res opt_string(const json_t *body, const char *key, size_t max, bool required,
+                            const char **out)
+{
+    const json_t *v = json_object_get(body, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        CELLA_ENSURE(!required, CELLA_E_PARSE, key, "missing");
+        return CELLA_OK_RES;
+    }
+    CELLA_ENSURE(json_is_string(v), CELLA_E_PARSE, key, "not a string");
+    CELLA_ENSURE(json_string_length(v) <= max, CELLA_E_TOOBIG, key, "longer than %zu bytes", max);
+    CELLA_ENSURE(strlen(json_string_value(v)) == json_string_length(v), CELLA_E_PARSE, key,
+                 "contains a NUL character");
+    *out = json_string_value(v);
+    return CELLA_OK_RES;
+}
+
+/* The deploy body: cella.json's (iexec.json's) "app"/"dataset"/"workerpool" object. */
+static cella_res resource_from_body(const json_t *body, hub_kind k, const uint8_t owner[20],
+                                    hub_resource *r)
+{
+    static const char *const allowed[] = {"owner",   "name",        "type",     "multiaddr",
+                                          "checksum", "measurement", "mrenclave", "description",
+                                          "bundle"};
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)body, key, val) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+            ok = ok || !strcmp(key, allowed[i]);
+        CELLA_ENSURE(ok, CELLA_E_PARSE, key, "unknown field in a %s", hub_kind_name(k));
+    }
+    memset(r, 0, sizeof *r);
+    r->kind = k;
+    memcpy(r->owner, owner, 20);
+    const char *s;
+    CELLA_TRY(opt_string(body, "owner", 42, false, &s));
+    if (s) {
+        uint8_t o[20];
+        CELLA_TRY(cella_eth_address_parse(o, s, "owner"));
+        CELLA_ENSURE(!memcmp(o, owner, 20), CELLA_E_PERM, "owner",
+                     "the owner named in the body is not the signer of the request");
+    }
+    const char *name;
+    CELLA_TRY(opt_string(body, "name", HUB_NAME_MAX, k != HUB_WORKERPOOL, &name));
+    if (!name)
+        CELLA_TRY(opt_string(body, "description", HUB_NAME_MAX, true, &name));
+    CELLA_ENSURE(*name, CELLA_E_PARSE, "name", "empty");
+    snprintf(r->name, sizeof r->name, "%s", name);
+    CELLA_TRY(opt_string(body, "multiaddr", HUB_MULTIADDR_MAX, k != HUB_WORKERPOOL, &s));
+    snprintf(r->multiaddr, sizeof r->multiaddr, "%s", s ? s : "");
+    CELLA_TRY(opt_string(body, "checksum", 66, k != HUB_WORKERPOOL, &s));
+    if (s)
+        CELLA_TRY(cella_hex_decode(r->checksum, 32, s, strlen(s), "checksum"));
+    const json_t *m = json_object_get(body, "measurement");
+    const json_t *mre = json_object_get(body, "mrenclave");
+    if (!m && json_is_object(mre))
+        m = json_object_get(mre, "fingerprint");
+    else if (!m && mre)
+        m = mre;
+    if (m && !json_is_null(m)) {
+        CELLA_ENSURE(k == HUB_APP, CELLA_E_PARSE, "measurement", "only apps have a measurement");
+        CELLA_ENSURE(json_is_string(m), CELLA_E_PARSE, "measurement", "not a string");
+        const char *mt = json_string_value(m);
+        if (!strncmp(mt, "0x", 2))
+            mt += 2;
+        size_t n = strlen(mt);
+        CELLA_ENSURE(n > 0 && n <= HUB_MEASUREMENT_MAX && n % 2 == 0, CELLA_E_PARSE, "measurement",
+                     "hex digits expected (at most %d)", HUB_MEASUREMENT_MAX);
+        uint8_t tmp[HUB_MEASUREMENT_MAX / 2];
+        CELLA_TRY(cella_hex_decode(tmp, n / 2, mt, n, "measurement"));
+        cella_hex_encode(r->measurement, tmp, n / 2, false);
+    }
+    return CELLA_OK_RES;
+}
+
+static void deploy(hub_thread *t, cella_http_req *req, hub_kind k)
+{
+    uint8_t who[20];
+    json_t *body = NULL;
+    hub_resource res;
+    bool created = false;
+    cella_res r = authenticate(t, req, who);
+    if (cella_ok(r))
+        r = parse_json_body(req, &body);
+    if (cella_ok(r))
+        r = resource_from_body(body, k, who, &res);
+    if (cella_ok(r))
+        r = hub_store_deploy(t->st, &res, now_s(), &created);
+    json_decref(body);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    json_t *j = hub_resource_json(&res);
+    json_object_set_new(j, "created", json_boolean(created));
+    cella_http_reply(req, created ? 201 : 200, j);
+}
+
+static void resource_show(hub_thread *t, cella_http_req *req, hub_kind k, const char *addr_s)
+{
+    uint8_t addr[20];
+    hub_resource res;
+    cella_res r = cella_eth_address_parse(addr, addr_s, "address");
+    if (cella_ok(r))
+        r = hub_store_resource_get(t->st, k, addr, &res);
+    if (!cella_ok(r))
+        reply_err(req, r);
+    else
+        cella_http_reply(req, 200, hub_resource_json(&res));
+}
+
+static void resource_count(hub_thread *t, cella_http_req *req, hub_kind k)
+{
+    const char *o = cella_http_query(req, "owner");
+    uint8_t owner[20];
+    uint64_t n = 0;
+    cella_res r = o ? cella_eth_address_parse(owner, o, "owner") : CELLA_OK_RES;
+    if (cella_ok(r))
+        r = hub_store_resource_count(t->st, k, o ? owner : NULL, &n);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    json_t *j = json_pack("{s:s, s:I}", "kind", hub_kind_name(k), "count", (json_int_t)n);
+    if (o)
+        json_object_set_new(j, "owner", addr_json(owner));
+    cella_http_reply(req, 200, j);
+}
+
+/* ---- orders ---- */
+
+/* Exactly one order in the body (a lone order, {"apporder": ...}, or the SDK's
+ * orders.json for this hub's chain). */
+static cella_res one_order(hub_thread *t, cella_slice body, cella_order_set *set, int *kind)
+{
+    uint64_t chain = 0;
+    CELLA_TRY(cella_orders_parse(body.p, body.len, false, &chain, set));
+    int n = 0;
+    for (int k = 0; k < CELLA_ORDER__COUNT; k++)
+        if (set->present[k]) {
+            n++;
+            *kind = k;
+        }
+    cella_res r = CELLA_OK_RES;
+    if (n != 1)
+        r = cella_fail(CELLA_E_PARSE, "body", "publish one order at a time (got %d)", n);
+    else if (chain && chain != t->app->dom.chain_id)
+        r = cella_fail(CELLA_E_POLICY, "chainId", "the orders are for chain %llu; this hub is %llu",
+                       (unsigned long long)chain, (unsigned long long)t->app->dom.chain_id);
+    if (!cella_ok(r))
+        cella_order_set_free(set);
+    return r;
+}
+
+static void order_publish(hub_thread *t, cella_http_req *req)
+{
+    cella_order_set set;
+    int k = 0;
+    cella_res r = one_order(t, cella_http_body(req), &set, &k);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    uint8_t h[32];
+    bool created;
+    r = hub_store_order_publish(t->st, &t->app->dom, &set.o[k], now_s(), h, &created);
+    cella_order_set_free(&set);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    cella_http_reply(req, created ? 201 : 200,
+                     json_pack("{s:o, s:s, s:b}", "orderHash", hex_json(h, 32), "kind",
+                               cella_order_key((cella_order_kind)k), "created", created));
+}
+
+static cella_res query_addr(cella_http_req *req, const char *key, uint8_t out[20], bool *has)
+{
+    const char *v = cella_http_query(req, key);
+    *has = v != NULL;
+    return v ? cella_eth_address_parse(out, v, key) : CELLA_OK_RES;
+}
+
+static void order_book(hub_thread *t, cella_http_req *req)
+{
+    hub_order_filter f;
+    memset(&f, 0, sizeof f);
+    f.kind = -1;
+    uint8_t app[20], ds[20], wp[20], rq[20], tag[32], maxp[32];
+    bool ha = false, hd = false, hw = false, hr = false;
+    cella_res r = CELLA_OK_RES;
+    const char *kind = cella_http_query(req, "kind");
+    if (kind) {
+        cella_order_kind k;
+        hub_kind hk;
+        if (cella_order_kind_from_name(kind, &k))
+            f.kind = k;
+        else if (!strcmp(kind, "request") || !strcmp(kind, "requests"))
+            f.kind = CELLA_ORDER_REQUEST;
+        else if (hub_kind_from_name(kind, &hk))
+            f.kind = (int)hk;
+        else
+            r = cella_fail(CELLA_E_PARSE, "kind",
+                           "apporder, datasetorder, workerpoolorder or requestorder");
+    }
+    if (cella_ok(r))
+        r = query_addr(req, "app", app, &ha);
+    if (cella_ok(r))
+        r = query_addr(req, "dataset", ds, &hd);
+    if (cella_ok(r))
+        r = query_addr(req, "workerpool", wp, &hw);
+    if (cella_ok(r))
+        r = query_addr(req, "requester", rq, &hr);
+    f.app = ha ? app : NULL;
+    f.dataset = hd ? ds : NULL;
+    f.workerpool = hw ? wp : NULL;
+    f.requester = hr ? rq : NULL;
+    const char *mt = cella_http_query(req, "mintag");
+    if (!mt)
+        mt = cella_http_query(req, "tag");
+    if (cella_ok(r) && mt) {
+        r = cella_tag_parse(mt, tag, "mintag");
+        f.mintag = tag;
+    }
+    const char *mp = cella_http_query(req, "maxprice");
+    if (cella_ok(r) && mp) {
+        r = cella_u256_parse(mp, maxp, "maxprice");
+        f.maxprice = maxp;
+    }
+    const char *cat = cella_http_query(req, "category");
+    if (cella_ok(r) && cat) {
+        uint8_t w[32];
+        r = cella_u256_parse(cat, w, "category");
+        if (cella_ok(r) && !hub_u256_to_u64(w, &f.category))
+            r = cella_fail(CELLA_E_PARSE, "category", "too large");
+        f.has_category = true;
+    }
+    const char *lim = cella_http_query(req, "limit");
+    if (cella_ok(r) && lim) {
+        uint8_t w[32];
+        uint64_t v = 0;
+        r = cella_u256_parse(lim, w, "limit");
+        if (cella_ok(r) && (!hub_u256_to_u64(w, &v) || v == 0 || v > HUB_LIST_MAX))
+            r = cella_fail(CELLA_E_PARSE, "limit", "between 1 and %d", HUB_LIST_MAX);
+        f.limit = (size_t)v;
+    }
+    const char *all = cella_http_query(req, "all");
+    f.include_closed = all && !strcmp(all, "1");
+    json_t *list = NULL;
+    if (cella_ok(r))
+        r = hub_store_order_list(t->st, &f, &list);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    cella_http_reply(req, 200, json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(list),
+                                         "orders", list));
+}
+
+static cella_res parse_hash(const char *s, uint8_t h[32], const char *what)
+{
+    CELLA_ENSURE(s, CELLA_E_PARSE, what, "missing");
+    return cella_hex_decode(h, 32, s, strlen(s), what);
+}
+
+static void order_show(hub_thread *t, cella_http_req *req, const char *hs)
+{
+    uint8_t h[32];
+    json_t *e = NULL;
+    cella_res r = parse_hash(hs, h, "order hash");
+    if (cella_ok(r))
+        r = hub_store_order_get(t->st, h, NULL, &e);
+    if (!cella_ok(r))
+        reply_err(req, r);
+    else
+        cella_http_reply(req, 200, e);
+}
+
+/* {"orderHash": "0x.."}, signed by the order's signer. */
+static void order_cancel(hub_thread *t, cella_http_req *req)
+{
+    uint8_t who[20], h[32];
+    json_t *body = NULL;
+    cella_res r = authenticate(t, req, who);
+    if (cella_ok(r))
+        r = parse_json_body(req, &body);
+    if (cella_ok(r))
+        r = parse_hash(json_string_value(json_object_get(body, "orderHash")), h, "orderHash");
+    if (cella_ok(r))
+        r = hub_store_order_cancel(t->st, h, who);
+    json_decref(body);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    cella_http_reply(req, 200, json_pack("{s:o, s:b}", "orderHash", hex_json(h, 32), "cancelled", 1));
+}
+
+/* ---- deals ---- */
+
+static cella_res deal_order(hub_thread *t, const json_t *v, cella_order_kind k, cella_order *o,
+                            bool *present)
+{
+    const char *key = cella_order_key(k);
+    *present = false;
+    if (!v || json_is_null(v)) {
+        CELLA_ENSURE(k == CELLA_ORDER_DATASET, CELLA_E_PARSE, key, "missing");
+        return CELLA_OK_RES;
+    }
+    if (json_is_string(v)) {
+        uint8_t h[32];
+        CELLA_TRY(parse_hash(json_string_value(v), h, key));
+        CELLA_TRY(hub_store_order_get(t->st, h, o, NULL));
+        if (o->kind != k) {
+            cella_order_free(o);
+            return cella_fail(CELLA_E_PARSE, key, "the order with this hash is a %s",
+                              cella_order_key(o->kind));
+        }
+    } else {
+        CELLA_ENSURE(json_is_object(v), CELLA_E_PARSE, key, "an order object or an order hash");
+        CELLA_TRY(cella_order_from_json(v, k, false, o));
+    }
+    *present = true;
+    return CELLA_OK_RES;
+}
+
+static void deal_create(hub_thread *t, cella_http_req *req)
+{
+    json_t *body = NULL;
+    cella_order ord[CELLA_ORDER__COUNT];
+    bool present[CELLA_ORDER__COUNT] = {false};
+    cella_res r = parse_json_body(req, &body);
+    if (cella_ok(r)) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(body, key, val) {
+            cella_order_kind k;
+            if (!cella_order_kind_from_name(key, &k) || strcmp(key, cella_order_key(k))) {
+                r = cella_fail(CELLA_E_PARSE, key,
+                               "unknown field (apporder, datasetorder, workerpoolorder, "
+                               "requestorder)");
+                break;
+            }
+        }
+    }
+    for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++)
+        r = deal_order(t, json_object_get(body, cella_order_key((cella_order_kind)k)),
+                       (cella_order_kind)k, &ord[k], &present[k]);
+    bool matched = false;
+    hub_deal deal;
+    hub_refusal why;
+    if (cella_ok(r)) {
+        const cella_order *o[CELLA_ORDER__COUNT];
+        for (int k = 0; k < CELLA_ORDER__COUNT; k++)
+            o[k] = present[k] ? &ord[k] : NULL;
+        r = hub_store_match(t->st, &t->app->dom, o, now_s(), &matched, &deal, &why);
+    }
+    for (int k = 0; k < CELLA_ORDER__COUNT; k++)
+        if (present[k])
+            cella_order_free(&ord[k]);
+    json_decref(body);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    if (!matched) {
+        cella_http_error(req, 422, why.code, "%s: %s", why.code, why.reason);
+        return;
+    }
+    json_t *dj = NULL;
+    r = hub_store_deal_get(t->st, deal.dealid, &dj);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    cella_http_reply(req, 201, json_pack("{s:o, s:I, s:o}", "dealid", hex_json(deal.dealid, 32),
+                                         "volume", (json_int_t)deal.bot_size, "deal", dj));
+}
+
+static void deal_show(hub_thread *t, cella_http_req *req, const char *id, bool task)
+{
+    uint8_t h[32];
+    json_t *j = NULL;
+    cella_res r = parse_hash(id, h, task ? "task id" : "deal id");
+    if (cella_ok(r))
+        r = task ? hub_store_task_get(t->st, h, &j) : hub_store_deal_get(t->st, h, &j);
+    if (!cella_ok(r))
+        reply_err(req, r);
+    else
+        cella_http_reply(req, 200, j);
+}
+
+/* ---- tasks ---- */
+
+static cella_res body_hex(const json_t *body, const char *key, uint8_t *out, size_t n,
+                          bool required, bool *present)
+{
+    const json_t *v = json_object_get(body, key);
+    if (present)
+        *present = false;
+    if (!v || json_is_null(v)) {
+        CELLA_ENSURE(!required, CELLA_E_PARSE, key, "missing");
+        memset(out, 0, n);
+        return CELLA_OK_RES;
+    }
+    CELLA_ENSURE(json_is_string(v), CELLA_E_PARSE, key, "not a string");
+    CELLA_TRY(cella_hex_decode(out, n, json_string_value(v), json_string_length(v), key));
+    if (present)
+        *present = true;
+    return CELLA_OK_RES;
+}
+
+/* contributeAndFinalize, signed by the worker:
+ * {"resultDigest", "authorizationSign", "enclaveChallenge"?, "enclaveSign"?} */
+static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
+{
+    hub_contribution c;
+    memset(&c, 0, sizeof c);
+    json_t *body = NULL;
+    cella_res r = parse_hash(id, c.taskid, "task id");
+    if (cella_ok(r))
+        r = authenticate(t, req, c.worker);
+    if (cella_ok(r))
+        r = parse_json_body(req, &body);
+    if (cella_ok(r)) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(body, key, val) {
+            if (strcmp(key, "resultDigest") && strcmp(key, "authorizationSign") &&
+                strcmp(key, "enclaveChallenge") && strcmp(key, "enclaveSign")) {
+                r = cella_fail(CELLA_E_PARSE, key, "unknown field");
+                break;
+            }
+        }
+    }
+    if (cella_ok(r))
+        r = body_hex(body, "resultDigest", c.digest, 32, true, NULL);
+    if (cella_ok(r))
+        r = body_hex(body, "authorizationSign", c.authorization_sign, 65, true, NULL);
+    if (cella_ok(r))
+        r = body_hex(body, "enclaveChallenge", c.enclave_challenge, 20, false, NULL);
+    if (cella_ok(r))
+        r = body_hex(body, "enclaveSign", c.enclave_sign, 65, false, &c.has_enclave_sign);
+    json_decref(body);
+    bool done = false;
+    hub_refusal why;
+    if (cella_ok(r))
+        r = hub_store_contribute_and_finalize(t->st, &c, now_s(), &done, &why);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    if (!done) {
+        cella_http_error(req, 422, why.code, "%s: %s", why.code, why.reason);
+        return;
+    }
+    json_t *tj = NULL;
+    r = hub_store_task_get(t->st, c.taskid, &tj);
+    if (!cella_ok(r))
+        reply_err(req, r);
+    else
+        cella_http_reply(req, 200, tj);
+}
+
+static void task_claim(hub_thread *t, cella_http_req *req, const char *id)
+{
+    uint8_t h[32];
+    bool done = false;
+    hub_refusal why;
+    cella_res r = parse_hash(id, h, "task id");
+    if (cella_ok(r))
+        r = hub_store_claim(t->st, h, now_s(), &done, &why);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    if (!done) {
+        cella_http_error(req, 422, why.code, "%s: %s", why.code, why.reason);
+        return;
+    }
+    json_t *tj = NULL;
+    r = hub_store_task_get(t->st, h, &tj);
+    if (!cella_ok(r))
+        reply_err(req, r);
+    else
+        cella_http_reply(req, 200, tj);
+}
+
+/* ---- accounts ---- */
+
+static void account_show(hub_thread *t, cella_http_req *req, const char *as)
+{
+    uint8_t a[20];
+    uint64_t bal = 0, locked = 0;
+    cella_res r = cella_eth_address_parse(a, as, "address");
+    if (cella_ok(r))
+        r = hub_store_account_get(t->st, a, &bal, &locked);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    char b[24], l[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)bal);
+    snprintf(l, sizeof l, "%llu", (unsigned long long)locked);
+    cella_http_reply(req, 200, json_pack("{s:o, s:s, s:s}", "address", addr_json(a), "balance", b,
+                                         "locked", l));
+}
+
+/* {"address": "0x..", "amount": "123"} (nRLC), only with --dev-faucet. */
+static void deposit(hub_thread *t, cella_http_req *req)
+{
+    json_t *body = NULL;
+    uint8_t a[20], w[32];
+    uint64_t amount = 0, bal = 0;
+    cella_res r = t->app->opt.dev_faucet
+                      ? CELLA_OK_RES
+                      : cella_fail(CELLA_E_PERM, "deposit",
+                                   "this hub has no dev faucet (start it with --dev-faucet)");
+    if (cella_ok(r))
+        r = parse_json_body(req, &body);
+    const char *as = body ? json_string_value(json_object_get(body, "address")) : NULL;
+    const json_t *am = body ? json_object_get(body, "amount") : NULL;
+    if (cella_ok(r))
+        r = as ? cella_eth_address_parse(a, as, "address")
+               : cella_fail(CELLA_E_PARSE, "address", "missing");
+    if (cella_ok(r)) {
+        if (json_is_integer(am) && json_integer_value(am) >= 0)
+            amount = (uint64_t)json_integer_value(am);
+        else if (json_is_string(am)) {
+            r = cella_u256_parse(json_string_value(am), w, "amount");
+            if (cella_ok(r) && !hub_u256_to_u64(w, &amount))
+                r = cella_fail(CELLA_E_PARSE, "amount", "too large");
+        } else
+            r = cella_fail(CELLA_E_PARSE, "amount", "a decimal amount of nRLC");
+    }
+    if (cella_ok(r))
+        r = hub_store_deposit(t->st, a, amount, &bal);
+    json_decref(body);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)bal);
+    cella_http_reply(req, 200, json_pack("{s:o, s:s}", "address", addr_json(a), "balance", b));
+}
+
+/* ---- routing ---- */
+
+/* "/v1/apps/X" → kind and X ("" for "/v1/apps"); false if not a registry path. */
+static bool registry_path(const char *p, hub_kind *k, char *rest, size_t cap)
+{
+    if (strncmp(p, "/v1/", 4) != 0)
+        return false;
+    p += 4;
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    char name[16];
+    if (n == 0 || n >= sizeof name)
+        return false;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    if (name[n - 1] != 's' || !hub_kind_from_name(name, k))
+        return false;
+    const char *r = slash ? slash + 1 : "";
+    if (strlen(r) >= cap || strchr(r, '/'))
+        return false;
+    snprintf(rest, cap, "%s", r);
+    return true;
+}
+
+static void handle(cella_http_req *req, void *tctx)
+{
+    hub_thread *t = tctx;
+    const char *m = cella_http_method(req), *p = cella_http_path(req);
+    bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
+    char rest[128], id[67], verb[32];
+    hub_kind k;
+    if (get && !strcmp(p, "/v1/health")) {
+        char hub[43];
+        cella_eth_address_checksum(hub, t->app->dom.hub);
+        cella_http_reply(req, 200, json_pack("{s:b, s:I, s:s, s:b}", "ok", 1, "chainId",
+                                             (json_int_t)t->app->dom.chain_id, "hub", hub,
+                                             "devFaucet", t->app->opt.dev_faucet));
+    } else if (get && !strcmp(p, "/v1/challenge")) {
+        challenge(t, req);
+    } else if (registry_path(p, &k, rest, sizeof rest)) {
+        if (post && !rest[0])
+            deploy(t, req, k);
+        else if (get && !strcmp(rest, "count"))
+            resource_count(t, req, k);
+        else if (get && rest[0])
+            resource_show(t, req, k, rest);
+        else
+            cella_http_error(req, 405, "method", "method %s not allowed on %s", m, p);
+    } else if (!strcmp(p, "/v1/orders")) {
+        if (post)
+            order_publish(t, req);
+        else if (get)
+            order_book(t, req);
+        else
+            cella_http_error(req, 405, "method", "method %s not allowed on %s", m, p);
+    } else if (post && !strcmp(p, "/v1/orders/cancel")) {
+        order_cancel(t, req);
+    } else if (get && !strncmp(p, "/v1/orders/", 11) && !strchr(p + 11, '/')) {
+        order_show(t, req, p + 11);
+    } else if (post && !strcmp(p, "/v1/deals")) {
+        deal_create(t, req);
+    } else if (get && !strncmp(p, "/v1/deals/", 10) && !strchr(p + 10, '/')) {
+        deal_show(t, req, p + 10, false);
+    } else if (get && !strncmp(p, "/v1/tasks/", 10) && !strchr(p + 10, '/')) {
+        deal_show(t, req, p + 10, true);
+    } else if (post && sscanf(p, "/v1/tasks/%66[0-9a-fA-Fx]/%31s", id, verb) == 2 &&
+               strlen(p) == 11 + strlen(id) + strlen(verb)) {
+        if (!strcmp(verb, "contribute-and-finalize"))
+            task_contribute(t, req, id);
+        else if (!strcmp(verb, "claim"))
+            task_claim(t, req, id);
+        else
+            cella_http_error(req, 404, "not_found", "no such endpoint: %s %s", m, p);
+    } else if (post && !strcmp(p, "/v1/accounts/deposit")) {
+        deposit(t, req);
+    } else if (get && !strncmp(p, "/v1/accounts/", 13) && !strchr(p + 13, '/')) {
+        account_show(t, req, p + 13);
+    } else {
+        cella_http_error(req, 404, "not_found", "no such endpoint: %s %s", m, p);
+    }
+}
+
+/* ---- startup ---- */
+
+static void *thread_init(void *app)
+{
+    hub_app *a = app;
+    hub_thread *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->app = a;
+    if (!cella_ok(hub_store_open(a->db_path, &t->st))) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void thread_fini(void *tctx)
+{
+    hub_thread *t = tctx;
+    hub_store_close(t->st);
+    free(t);
+}
+
+static void on_ready(void *app)
+{
+    hub_app *a = app;
+    char hub[43];
+    cella_eth_address_checksum(hub, a->dom.hub);
+    printf("hub listening on http://%s\nchain %llu hub %s\n", a->opt.listen,
+           (unsigned long long)a->dom.chain_id, hub);
+    if (a->opt.dev_faucet)
+        printf("WARNING: dev faucet enabled (--dev-faucet): anyone can credit any account\n");
+    fflush(stdout);
+}
+
+cella_res hub_serve(const hub_options *o)
+{
+    hub_app a;
+    memset(&a, 0, sizeof a);
+    a.opt = *o;
+    if (!a.opt.listen)
+        a.opt.listen = "127.0.0.1:8080";
+    CELLA_ENSURE(o->data_dir, CELLA_E_USAGE, "--data", "a data directory is required");
+    CELLA_ENSURE(o->chain_id, CELLA_E_USAGE, "--chain-id", "a chain id is required");
+    a.dom.chain_id = o->chain_id;
+    memcpy(a.dom.hub, o->hub, 20);
+    if (mkdir(o->data_dir, 0700) != 0 && errno != EEXIST)
+        return cella_fail(CELLA_E_IO, o->data_dir, "cannot create data directory: %s",
+                          strerror(errno));
+    snprintf(a.db_path, sizeof a.db_path, "%s/hub.db", o->data_dir);
+    cella_res r = cella_nonce_book_new(100000, &a.nonces);
+    if (cella_ok(r)) {
+        hub_store *st;
+        r = hub_store_open(a.db_path, &st); /* the schema, once, before the threads */
+        if (cella_ok(r))
+            hub_store_close(st);
+    }
+    if (cella_ok(r)) {
+        cella_http_config cfg = {
+            .listen = a.opt.listen,
+            .ssl = NULL,
+            .max_body = HUB_MAX_BODY,
+            .threads = o->threads,
+            .handler = handle,
+            .app = &a,
+            .thread_init = thread_init,
+            .thread_fini = thread_fini,
+            .on_ready = on_ready,
+        };
+        r = cella_http_serve(&cfg);
+    }
+    cella_nonce_book_free(a.nonces);
+    return r;
+}

@@ -1,0 +1,1246 @@
+/* The hub's state in SQLite: see store.h. */
+#include "hub/store.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/encoding.h"
+#include "identity/eth.h"
+#include "identity/keccak.h"
+#include "hub/task.h"
+
+struct hub_store {
+    sqlite3 *db;
+    char path[1024];
+};
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS resources(address BLOB PRIMARY KEY, kind INTEGER NOT NULL,"
+    " owner BLOB NOT NULL, name TEXT NOT NULL, multiaddr TEXT NOT NULL, checksum BLOB NOT NULL,"
+    " measurement TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS resources_owner ON resources(kind, owner);"
+    "CREATE TABLE IF NOT EXISTS orders(id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
+    " kind INTEGER NOT NULL, signer BLOB NOT NULL, app BLOB, dataset BLOB, workerpool BLOB,"
+    " requester BLOB, category INTEGER, tag BLOB NOT NULL, price BLOB NOT NULL,"
+    " volume BLOB NOT NULL, json TEXT NOT NULL, published INTEGER NOT NULL, sign BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS orders_kind ON orders(kind);"
+    "CREATE TABLE IF NOT EXISTS consumed(hash BLOB PRIMARY KEY, amount BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS deals(dealid BLOB PRIMARY KEY, json TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tasks(taskid BLOB PRIMARY KEY, dealid BLOB NOT NULL,"
+    " idx INTEGER NOT NULL, status TEXT NOT NULL, start INTEGER NOT NULL,"
+    " contribution_deadline INTEGER NOT NULL, final_deadline INTEGER NOT NULL,"
+    " worker BLOB, result_digest BLOB, result_hash BLOB, result_seal BLOB, finalized INTEGER);"
+    "CREATE TABLE IF NOT EXISTS accounts(address BLOB PRIMARY KEY, balance INTEGER NOT NULL,"
+    " locked INTEGER NOT NULL);";
+
+/* ---- SQLite plumbing (as store/cas_store.c) ---- */
+
+static cella_res db_fail(hub_store *s, const char *what)
+{
+    return cella_fail(CELLA_E_IO, s->path, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static cella_res exec(hub_store *s, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        cella_res r = cella_fail(CELLA_E_IO, s->path, "database error: %s", err ? err : "?");
+        sqlite3_free(err);
+        return r;
+    }
+    return CELLA_OK_RES;
+}
+
+typedef struct {
+    sqlite3_stmt *st;
+    int ok;
+} stmt;
+
+static stmt prep(hub_store *s, const char *sql)
+{
+    stmt q = {NULL, 1};
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q.st, NULL) != SQLITE_OK)
+        q.ok = 0;
+    return q;
+}
+static void bt(stmt *q, int i, const char *v)
+{
+    if (q->ok && sqlite3_bind_text(q->st, i, v, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+        q->ok = 0;
+}
+static void bb(stmt *q, int i, const void *v, size_t n)
+{
+    if (q->ok && sqlite3_bind_blob(q->st, i, v, (int)n, SQLITE_TRANSIENT) != SQLITE_OK)
+        q->ok = 0;
+}
+static void bbn(stmt *q, int i, const void *v, size_t n) /* NULL when v is NULL */
+{
+    if (!v) {
+        if (q->ok && sqlite3_bind_null(q->st, i) != SQLITE_OK)
+            q->ok = 0;
+        return;
+    }
+    bb(q, i, v, n);
+}
+static void bi(stmt *q, int i, int64_t v)
+{
+    if (q->ok && sqlite3_bind_int64(q->st, i, v) != SQLITE_OK)
+        q->ok = 0;
+}
+static int step(stmt *q)
+{
+    if (!q->ok)
+        return SQLITE_ERROR;
+    return sqlite3_step(q->st);
+}
+static void done(stmt *q) { sqlite3_finalize(q->st); }
+static void col_blob(stmt *q, int i, uint8_t *out, size_t n)
+{
+    const void *p = sqlite3_column_blob(q->st, i);
+    if (p && (size_t)sqlite3_column_bytes(q->st, i) == n)
+        memcpy(out, p, n);
+    else
+        memset(out, 0, n);
+}
+
+static cella_res begin(hub_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
+static cella_res commit(hub_store *s) { return exec(s, "COMMIT"); }
+static void rollback(hub_store *s) { (void)exec(s, "ROLLBACK"); }
+
+cella_res hub_store_open(const char *path, hub_store **out)
+{
+    *out = NULL;
+    hub_store *s = calloc(1, sizeof *s);
+    CELLA_ENSURE(s, CELLA_E_NOMEM, path, "out of memory");
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        cella_res r = cella_fail(CELLA_E_IO, path, "cannot open database: %s",
+                                 s->db ? sqlite3_errmsg(s->db) : "?");
+        hub_store_close(s);
+        return r;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    /* WAL for concurrent readers; FULL: each commit is fsynced before it returns. */
+    cella_res r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+    if (cella_ok(r))
+        r = exec(s, SCHEMA);
+    if (!cella_ok(r)) {
+        hub_store_close(s);
+        return r;
+    }
+    *out = s;
+    return CELLA_OK_RES;
+}
+
+void hub_store_close(hub_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close_v2(s->db);
+    free(s);
+}
+
+/* ---- text helpers ---- */
+
+static json_t *addr_json(const uint8_t a[20])
+{
+    char t[43];
+    cella_eth_address_checksum(t, a);
+    return json_string(t);
+}
+
+static json_t *hex_json(const uint8_t *p, size_t n)
+{
+    char t[2 * 64 + 3];
+    t[0] = '0';
+    t[1] = 'x';
+    cella_hex_encode(t + 2, p, n, false);
+    return json_string(t);
+}
+
+static json_t *u256_json(const uint8_t w[32])
+{
+    char t[80];
+    cella_u256_format(w, t);
+    return json_string(t);
+}
+
+static json_t *u64_json(uint64_t v)
+{
+    char t[24];
+    snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+    return json_string(t);
+}
+
+/* ---- registries ---- */
+
+static const char *const g_kind_names[HUB_KIND__COUNT] = {"app", "dataset", "workerpool"};
+
+const char *hub_kind_name(hub_kind k)
+{
+    return (unsigned)k < HUB_KIND__COUNT ? g_kind_names[k] : "?";
+}
+
+bool hub_kind_from_name(const char *name, hub_kind *k)
+{
+    for (int i = 0; i < HUB_KIND__COUNT; i++) {
+        size_t n = strlen(g_kind_names[i]);
+        if (!strcmp(name, g_kind_names[i]) ||
+            (!strncmp(name, g_kind_names[i], n) && !strcmp(name + n, "s"))) {
+            *k = (hub_kind)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void hub_resource_address(const hub_resource *r, uint8_t out[20])
+{
+    cella_keccak_ctx c;
+    uint8_t content[32], outer[52], h[32];
+    const char *kind = hub_kind_name(r->kind);
+    cella_keccak256_init(&c);
+    cella_keccak256_update(&c, kind, strlen(kind));
+    cella_keccak256_update(&c, "", 1);
+    cella_keccak256_update(&c, r->name, strlen(r->name));
+    cella_keccak256_update(&c, "", 1);
+    cella_keccak256_update(&c, r->multiaddr, strlen(r->multiaddr));
+    cella_keccak256_update(&c, "", 1);
+    cella_keccak256_update(&c, r->checksum, 32);
+    cella_keccak256_final(&c, content);
+    memcpy(outer, r->owner, 20);
+    memcpy(outer + 20, content, 32);
+    cella_keccak256(h, outer, sizeof outer);
+    memcpy(out, h + 12, 20);
+}
+
+static cella_res resource_get_any(hub_store *s, const uint8_t addr[20], hub_resource *r,
+                                  bool *found)
+{
+    stmt q = prep(s, "SELECT kind, owner, name, multiaddr, checksum, measurement, created"
+                     " FROM resources WHERE address = ?");
+    bb(&q, 1, addr, 20);
+    int rc = step(&q);
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW) {
+        memset(r, 0, sizeof *r);
+        r->kind = (hub_kind)sqlite3_column_int(q.st, 0);
+        memcpy(r->address, addr, 20);
+        col_blob(&q, 1, r->owner, 20);
+        snprintf(r->name, sizeof r->name, "%s", (const char *)sqlite3_column_text(q.st, 2));
+        snprintf(r->multiaddr, sizeof r->multiaddr, "%s",
+                 (const char *)sqlite3_column_text(q.st, 3));
+        col_blob(&q, 4, r->checksum, 32);
+        snprintf(r->measurement, sizeof r->measurement, "%s",
+                 (const char *)sqlite3_column_text(q.st, 5));
+        r->created = sqlite3_column_int64(q.st, 6);
+    }
+    done(&q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, "resource lookup failed");
+    return CELLA_OK_RES;
+}
+
+static cella_res resource_insert(hub_store *s, const hub_resource *r, int64_t now)
+{
+    stmt q = prep(s, "INSERT INTO resources(address, kind, owner, name, multiaddr, checksum,"
+                     " measurement, created) VALUES(?,?,?,?,?,?,?,?)");
+    bb(&q, 1, r->address, 20);
+    bi(&q, 2, r->kind);
+    bb(&q, 3, r->owner, 20);
+    bt(&q, 4, r->name);
+    bt(&q, 5, r->multiaddr);
+    bb(&q, 6, r->checksum, 32);
+    bt(&q, 7, r->measurement);
+    bi(&q, 8, now);
+    int rc = step(&q);
+    done(&q);
+    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot register the resource: %s",
+                 sqlite3_errmsg(s->db));
+    return CELLA_OK_RES;
+}
+
+static cella_res check_resource(const hub_resource *r)
+{
+    CELLA_ENSURE((unsigned)r->kind < HUB_KIND__COUNT, CELLA_E_USAGE, "kind", "unknown kind");
+    CELLA_ENSURE(strlen(r->name) > 0, CELLA_E_USAGE, "name", "a resource needs a name");
+    return CELLA_OK_RES;
+}
+
+/* Registers at r->address unless present; same kind and owner: *created = false. */
+static cella_res register_tx(hub_store *s, hub_resource *r, int64_t now, bool *created)
+{
+    CELLA_TRY(check_resource(r));
+    CELLA_TRY(begin(s));
+    hub_resource cur;
+    bool found = false;
+    cella_res res = resource_get_any(s, r->address, &cur, &found);
+    char at[43];
+    cella_eth_address_checksum(at, r->address);
+    if (cella_ok(res) && found) {
+        if (cur.kind != r->kind || memcmp(cur.owner, r->owner, 20) != 0)
+            res = cella_fail(CELLA_E_EXISTS, at, "the address is taken by another %s or owner",
+                             hub_kind_name(cur.kind));
+        else
+            *r = cur;
+        *created = false;
+    } else if (cella_ok(res)) {
+        res = resource_insert(s, r, now);
+        r->created = now;
+        *created = true;
+    }
+    if (cella_ok(res))
+        res = commit(s);
+    if (!cella_ok(res))
+        rollback(s);
+    return res;
+}
+
+cella_res hub_store_deploy(hub_store *s, hub_resource *r, int64_t now, bool *created)
+{
+    hub_resource_address(r, r->address);
+    return register_tx(s, r, now, created);
+}
+
+cella_res hub_store_register_at(hub_store *s, const hub_resource *r, int64_t now)
+{
+    hub_resource copy = *r;
+    bool created;
+    return register_tx(s, &copy, now, &created);
+}
+
+cella_res hub_store_resource_get(hub_store *s, hub_kind k, const uint8_t addr[20],
+                                 hub_resource *r)
+{
+    bool found;
+    CELLA_TRY(resource_get_any(s, addr, r, &found));
+    char at[43];
+    cella_eth_address_checksum(at, addr);
+    CELLA_ENSURE(found && r->kind == k, CELLA_E_NOTFOUND, at, "no such %s on this hub",
+                 hub_kind_name(k));
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_resource_count(hub_store *s, hub_kind k, const uint8_t *owner, uint64_t *n)
+{
+    stmt q = prep(s, owner ? "SELECT count(*) FROM resources WHERE kind = ? AND owner = ?"
+                           : "SELECT count(*) FROM resources WHERE kind = ?");
+    bi(&q, 1, k);
+    if (owner)
+        bb(&q, 2, owner, 20);
+    int rc = step(&q);
+    if (rc == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(q.st, 0);
+    done(&q);
+    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "count failed: %s", sqlite3_errmsg(s->db));
+    return CELLA_OK_RES;
+}
+
+json_t *hub_resource_json(const hub_resource *r)
+{
+    json_t *j = json_pack("{s:o, s:s, s:o, s:s, s:s, s:o, s:I}", "address", addr_json(r->address),
+                          "kind", hub_kind_name(r->kind), "owner", addr_json(r->owner), "name",
+                          r->name, "multiaddr", r->multiaddr, "checksum", hex_json(r->checksum, 32),
+                          "created", (json_int_t)r->created);
+    if (j && r->kind == HUB_APP)
+        json_object_set_new(j, "measurement", json_string(r->measurement));
+    return j;
+}
+
+/* ---- consumed (m_consumed) ---- */
+
+static cella_res consumed_get(hub_store *s, const uint8_t hash[32], uint8_t amount[32])
+{
+    stmt q = prep(s, "SELECT amount FROM consumed WHERE hash = ?");
+    bb(&q, 1, hash, 32);
+    int rc = step(&q);
+    if (rc == SQLITE_ROW)
+        col_blob(&q, 0, amount, 32);
+    else
+        memset(amount, 0, 32);
+    done(&q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, "consumed lookup failed");
+    return CELLA_OK_RES;
+}
+
+static cella_res consumed_set(hub_store *s, const uint8_t hash[32], const uint8_t amount[32])
+{
+    stmt q = prep(s, "INSERT INTO consumed(hash, amount) VALUES(?, ?)"
+                     " ON CONFLICT(hash) DO UPDATE SET amount = excluded.amount");
+    bb(&q, 1, hash, 32);
+    bb(&q, 2, amount, 32);
+    int rc = step(&q);
+    done(&q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, "cannot update consumed volume");
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_consumed(hub_store *s, const uint8_t hash[32], uint8_t amount[32])
+{
+    return consumed_get(s, hash, amount);
+}
+
+/* ---- orders ---- */
+
+static const char *const g_resource_field[CELLA_ORDER__COUNT] = {"app", "dataset", "workerpool",
+                                                                  "app"};
+static const char *const g_price_field[CELLA_ORDER__COUNT] = {
+    "appprice", "datasetprice", "workerpoolprice", "workerpoolmaxprice"};
+
+/* Owner of a registered resource of kind k at the address in word (NOTFOUND otherwise). */
+static cella_res owner_of(hub_store *s, hub_kind k, const uint8_t word[32], uint8_t owner[20])
+{
+    hub_resource r;
+    CELLA_TRY(hub_store_resource_get(s, k, word + 12, &r));
+    memcpy(owner, r.owner, 20);
+    return CELLA_OK_RES;
+}
+
+static cella_res publish_checks(hub_store *s, const cella_domain *d, const cella_order *o,
+                                uint8_t signer[20])
+{
+    const char *what = cella_order_key(o->kind);
+    CELLA_TRY(cella_order_verify(d, o, NULL, signer));
+    uint8_t w[32], owner[20];
+    if (o->kind == CELLA_ORDER_REQUEST) {
+        hub_order_field(o, "app", w);
+        CELLA_TRY(owner_of(s, HUB_APP, w, owner));
+        hub_order_field(o, "dataset", w);
+        if (!hub_u256_is_zero(w))
+            CELLA_TRY(owner_of(s, HUB_DATASET, w, owner));
+        hub_order_field(o, "workerpool", w);
+        if (!hub_u256_is_zero(w))
+            CELLA_TRY(owner_of(s, HUB_WORKERPOOL, w, owner));
+        return CELLA_OK_RES;
+    }
+    hub_order_field(o, g_resource_field[o->kind], w);
+    CELLA_TRY(owner_of(s, (hub_kind)o->kind, w, owner));
+    char st[43], ot[43];
+    cella_eth_address_checksum(st, signer);
+    cella_eth_address_checksum(ot, owner);
+    CELLA_ENSURE(!memcmp(owner, signer, 20), CELLA_E_PERM, what,
+                 "the order is signed by %s, but the %s belongs to %s", st,
+                 g_resource_field[o->kind], ot);
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cella_order *o,
+                                  int64_t now, uint8_t hash[32], bool *created)
+{
+    *created = false;
+    cella_order_hash(d, o, hash);
+    json_t *oj = cella_order_to_json(o);
+    char *text = oj ? json_dumps(oj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(oj);
+    CELLA_ENSURE(text, CELLA_E_NOMEM, "order", "out of memory");
+    uint8_t signer[20];
+    cella_res r = begin(s);
+    if (!cella_ok(r)) {
+        free(text);
+        return r;
+    }
+    r = publish_checks(s, d, o, signer);
+    bool exists = false;
+    if (cella_ok(r)) {
+        stmt q = prep(s, "SELECT 1 FROM orders WHERE hash = ?");
+        bb(&q, 1, hash, 32);
+        int rc = step(&q);
+        exists = rc == SQLITE_ROW;
+        done(&q);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            r = db_fail(s, "order lookup failed");
+    }
+    uint8_t vol[32], used[32], rem[32];
+    if (cella_ok(r) && !exists) {
+        hub_order_field(o, "volume", vol);
+        r = consumed_get(s, hash, used);
+        if (cella_ok(r) && (!hub_u256_sub(rem, vol, used) || hub_u256_is_zero(rem)))
+            r = cella_fail(CELLA_E_POLICY, cella_order_key(o->kind),
+                           "the order has no volume left (fully consumed or cancelled)");
+    }
+    if (cella_ok(r) && !exists) {
+        uint8_t tag[32], price[32], w[32];
+        hub_order_field(o, "tag", tag);
+        hub_order_field(o, g_price_field[o->kind], price);
+        stmt q = prep(s, "INSERT INTO orders(hash, kind, signer, app, dataset, workerpool,"
+                         " requester, category, tag, price, volume, json, published, sign)"
+                         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        bb(&q, 1, hash, 32);
+        bi(&q, 2, o->kind);
+        bb(&q, 3, signer, 20);
+        const char *cols[4] = {"app", "dataset", "workerpool", "requester"};
+        for (int i = 0; i < 4; i++) {
+            bool has = cella_ok(cella_order_word(o, cols[i], w));
+            cella_error_clear();
+            bbn(&q, 4 + i, has ? w + 12 : NULL, 20);
+        }
+        uint64_t cat = 0;
+        bool has_cat = cella_ok(cella_order_word(o, "category", w));
+        cella_error_clear();
+        if (has_cat && hub_u256_to_u64(w, &cat) && cat <= INT64_MAX)
+            bi(&q, 8, (int64_t)cat);
+        else
+            bi(&q, 8, -1);
+        bb(&q, 9, tag, 32);
+        bb(&q, 10, price, 32);
+        bb(&q, 11, vol, 32);
+        bt(&q, 12, text);
+        bi(&q, 13, now);
+        bb(&q, 14, o->sign, 65);
+        int rc = step(&q);
+        done(&q);
+        if (rc != SQLITE_DONE)
+            r = db_fail(s, "cannot store the order");
+        *created = true;
+    }
+    if (cella_ok(r))
+        r = commit(s);
+    if (!cella_ok(r))
+        rollback(s);
+    free(text);
+    return r;
+}
+
+static cella_res order_from_text(const char *text, int kind, cella_order *o)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    CELLA_ENSURE(j, CELLA_E_INTERNAL, "orders", "stored order is not JSON");
+    cella_res r = cella_order_from_json(j, (cella_order_kind)kind, false, o);
+    json_decref(j);
+    return r;
+}
+
+/* One row of the order book as JSON. */
+static json_t *entry_json(hub_store *s, stmt *q, uint8_t rem_out[32], bool *ok)
+{
+    /* columns: hash, kind, signer, volume, json, published */
+    uint8_t hash[32], signer[20], vol[32], used[32], rem[32];
+    col_blob(q, 0, hash, 32);
+    int kind = sqlite3_column_int(q->st, 1);
+    col_blob(q, 2, signer, 20);
+    col_blob(q, 3, vol, 32);
+    *ok = cella_ok(consumed_get(s, hash, used));
+    if (!hub_u256_sub(rem, vol, used))
+        memset(rem, 0, 32);
+    if (rem_out)
+        memcpy(rem_out, rem, 32);
+    json_error_t je;
+    json_t *order = json_loads((const char *)sqlite3_column_text(q->st, 4), 0, &je);
+    if ((unsigned)kind >= CELLA_ORDER__COUNT)
+        kind = 0;
+    return json_pack("{s:o, s:s, s:o*, s:o, s:o, s:o, s:I}", "orderHash", hex_json(hash, 32),
+                     "kind", cella_order_key((cella_order_kind)kind), "order", order, "signer",
+                     addr_json(signer), "remaining", u256_json(rem), "consumed", u256_json(used),
+                     "publicationTimestamp", (json_int_t)sqlite3_column_int64(q->st, 5));
+}
+
+cella_res hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_order *o,
+                              json_t **entry)
+{
+    stmt q = prep(s, "SELECT hash, kind, signer, volume, json, published FROM orders"
+                     " WHERE hash = ?");
+    bb(&q, 1, hash, 32);
+    int rc = step(&q);
+    cella_res r = CELLA_OK_RES;
+    char ht[67];
+    ht[0] = '0';
+    ht[1] = 'x';
+    cella_hex_encode(ht + 2, hash, 32, false);
+    if (rc == SQLITE_DONE)
+        r = cella_fail(CELLA_E_NOTFOUND, ht, "no such order on this hub");
+    else if (rc != SQLITE_ROW)
+        r = db_fail(s, "order lookup failed");
+    if (cella_ok(r) && o)
+        r = order_from_text((const char *)sqlite3_column_text(q.st, 4), sqlite3_column_int(q.st, 1),
+                            o);
+    if (cella_ok(r) && entry) {
+        bool ok;
+        *entry = entry_json(s, &q, NULL, &ok);
+        if (!*entry || !ok) {
+            json_decref(*entry);
+            *entry = NULL;
+            r = cella_fail(CELLA_E_IO, ht, "cannot read the order");
+            if (o)
+                cella_order_free(o);
+        }
+    }
+    done(&q);
+    return r;
+}
+
+typedef struct {
+    json_t *entry;
+    uint8_t price[32];
+    int64_t id;
+} book_item;
+
+static int book_cmp(const void *a, const void *b)
+{
+    const book_item *x = a, *y = b;
+    int c = memcmp(x->price, y->price, 32);
+    if (c)
+        return c;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t **out)
+{
+    *out = NULL;
+    size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
+    stmt q = prep(s, "SELECT hash, kind, signer, volume, json, published, tag, price, id"
+                     " FROM orders WHERE (?1 < 0 OR kind = ?1) AND (?2 IS NULL OR app = ?2)"
+                     " AND (?3 IS NULL OR dataset = ?3) AND (?4 IS NULL OR workerpool = ?4)"
+                     " AND (?5 IS NULL OR requester = ?5) AND (?6 < 0 OR category = ?6)"
+                     " ORDER BY id");
+    bi(&q, 1, f->kind);
+    bbn(&q, 2, f->app, 20);
+    bbn(&q, 3, f->dataset, 20);
+    bbn(&q, 4, f->workerpool, 20);
+    bbn(&q, 5, f->requester, 20);
+    bi(&q, 6, f->has_category && f->category <= INT64_MAX ? (int64_t)f->category : -1);
+    size_t n = 0, cap = 0;
+    book_item *items = NULL;
+    cella_res r = CELLA_OK_RES;
+    int rc;
+    while ((rc = step(&q)) == SQLITE_ROW) {
+        uint8_t tag[32], price[32], rem[32];
+        col_blob(&q, 6, tag, 32);
+        col_blob(&q, 7, price, 32);
+        if (f->mintag) {
+            bool all = true;
+            for (int i = 0; i < 32; i++)
+                all = all && (tag[i] & f->mintag[i]) == f->mintag[i];
+            if (!all)
+                continue;
+        }
+        if (f->maxprice && memcmp(price, f->maxprice, 32) > 0)
+            continue;
+        bool ok;
+        json_t *e = entry_json(s, &q, rem, &ok);
+        if (!e || !ok) {
+            json_decref(e);
+            r = cella_fail(CELLA_E_IO, s->path, "cannot read the order book");
+            break;
+        }
+        if (!f->include_closed && hub_u256_is_zero(rem)) {
+            json_decref(e);
+            continue;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            book_item *ni = realloc(items, nc * sizeof *ni);
+            if (!ni) {
+                json_decref(e);
+                r = cella_fail(CELLA_E_NOMEM, "orders", "out of memory");
+                break;
+            }
+            items = ni;
+            cap = nc;
+        }
+        items[n].entry = e;
+        memcpy(items[n].price, price, 32);
+        items[n].id = sqlite3_column_int64(q.st, 8);
+        n++;
+    }
+    if (cella_ok(r) && rc != SQLITE_DONE)
+        r = db_fail(s, "order book query failed");
+    done(&q);
+    if (cella_ok(r) && n)
+        qsort(items, n, sizeof *items, book_cmp);
+    json_t *arr = cella_ok(r) ? json_array() : NULL;
+    if (cella_ok(r) && !arr)
+        r = cella_fail(CELLA_E_NOMEM, "orders", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (arr && i < limit)
+            json_array_append_new(arr, items[i].entry);
+        else
+            json_decref(items[i].entry);
+    }
+    free(items);
+    *out = arr;
+    return r;
+}
+
+cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20])
+{
+    CELLA_TRY(begin(s));
+    stmt q = prep(s, "SELECT signer, volume FROM orders WHERE hash = ?");
+    bb(&q, 1, hash, 32);
+    int rc = step(&q);
+    uint8_t signer[20], vol[32];
+    if (rc == SQLITE_ROW) {
+        col_blob(&q, 0, signer, 20);
+        col_blob(&q, 1, vol, 32);
+    }
+    done(&q);
+    char ht[67];
+    ht[0] = '0';
+    ht[1] = 'x';
+    cella_hex_encode(ht + 2, hash, 32, false);
+    cella_res r = CELLA_OK_RES;
+    if (rc == SQLITE_DONE)
+        r = cella_fail(CELLA_E_NOTFOUND, ht, "no such order on this hub");
+    else if (rc != SQLITE_ROW)
+        r = db_fail(s, "order lookup failed");
+    else if (memcmp(signer, who, 20) != 0)
+        r = cella_fail(CELLA_E_PERM, ht, "only the order's signer may cancel it");
+    if (cella_ok(r))
+        r = consumed_set(s, hash, vol);
+    if (cella_ok(r))
+        r = commit(s);
+    if (!cella_ok(r))
+        rollback(s);
+    return r;
+}
+
+/* ---- accounts ---- */
+
+static cella_res account_get(hub_store *s, const uint8_t addr[20], uint64_t *balance,
+                             uint64_t *locked)
+{
+    stmt q = prep(s, "SELECT balance, locked FROM accounts WHERE address = ?");
+    bb(&q, 1, addr, 20);
+    int rc = step(&q);
+    *balance = *locked = 0;
+    if (rc == SQLITE_ROW) {
+        *balance = (uint64_t)sqlite3_column_int64(q.st, 0);
+        *locked = (uint64_t)sqlite3_column_int64(q.st, 1);
+    }
+    done(&q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, "account lookup failed");
+    return CELLA_OK_RES;
+}
+
+static cella_res account_put(hub_store *s, const uint8_t addr[20], uint64_t balance,
+                             uint64_t locked)
+{
+    CELLA_ENSURE(balance <= INT64_MAX && locked <= INT64_MAX, CELLA_E_POLICY, "account",
+                 "balance above 2^63 nRLC");
+    stmt q = prep(s, "INSERT INTO accounts(address, balance, locked) VALUES(?,?,?)"
+                     " ON CONFLICT(address) DO UPDATE SET balance = excluded.balance,"
+                     " locked = excluded.locked");
+    bb(&q, 1, addr, 20);
+    bi(&q, 2, (int64_t)balance);
+    bi(&q, 3, (int64_t)locked);
+    int rc = step(&q);
+    done(&q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, "cannot update the account");
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_account_get(hub_store *s, const uint8_t addr[20], uint64_t *balance,
+                                uint64_t *locked)
+{
+    return account_get(s, addr, balance, locked);
+}
+
+cella_res hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t amount,
+                            uint64_t *balance)
+{
+    CELLA_TRY(begin(s));
+    uint64_t b, l;
+    cella_res r = account_get(s, addr, &b, &l);
+    if (cella_ok(r) && (__builtin_add_overflow(b, amount, &b) || b > INT64_MAX))
+        r = cella_fail(CELLA_E_POLICY, "amount", "the balance would exceed 2^63 nRLC");
+    if (cella_ok(r))
+        r = account_put(s, addr, b, l);
+    if (cella_ok(r))
+        r = commit(s);
+    if (!cella_ok(r))
+        rollback(s);
+    else
+        *balance = b;
+    return r;
+}
+
+/* Moves `amount` from balance to locked (the caller checked the balance). */
+static cella_res account_lock(hub_store *s, const uint8_t addr[20], uint64_t amount)
+{
+    uint64_t b, l;
+    CELLA_TRY(account_get(s, addr, &b, &l));
+    CELLA_ENSURE(b >= amount, CELLA_E_INTERNAL, "escrow", "balance changed during the match");
+    CELLA_ENSURE(!__builtin_add_overflow(l, amount, &l), CELLA_E_POLICY, "escrow",
+                 "locked funds overflow");
+    return account_put(s, addr, b - amount, l);
+}
+
+/* ---- matching ---- */
+
+static json_t *deal_json(const hub_deal *dl, const cella_order *req, int64_t now,
+                         const hub_category *cat)
+{
+    json_t *orders = json_pack("{s:o, s:o*, s:o, s:o}", "apporder",
+                               hex_json(dl->hash[CELLA_ORDER_APP], 32), "datasetorder",
+                               dl->has_dataset ? hex_json(dl->hash[CELLA_ORDER_DATASET], 32) : NULL,
+                               "workerpoolorder", hex_json(dl->hash[CELLA_ORDER_WORKERPOOL], 32),
+                               "requestorder", hex_json(dl->hash[CELLA_ORDER_REQUEST], 32));
+    json_t *tasks = json_object();
+    if (orders && dl->has_dataset == false)
+        json_object_set_new(orders, "datasetorder", json_null());
+    for (uint64_t i = 0; tasks && i < dl->bot_size; i++) {
+        uint8_t t[32];
+        char k[24];
+        hub_task_id(dl->dealid, dl->bot_first + i, t);
+        snprintf(k, sizeof k, "%llu", (unsigned long long)(dl->bot_first + i));
+        json_object_set_new(tasks, k, hex_json(t, 32));
+    }
+    static const uint8_t zero[20] = {0};
+    return json_pack(
+        "{s:o, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, s:o, s:o, s:o, s:o, s:o,"
+        " s:o, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o*, s:o*, s:s, s:I}",
+        "dealid", hex_json(dl->dealid, 32), "app", "pointer", addr_json(dl->app), "owner",
+        addr_json(dl->app_owner), "price", u64_json(dl->app_price), "dataset", "pointer",
+        addr_json(dl->has_dataset ? dl->dataset : zero), "owner",
+        addr_json(dl->has_dataset ? dl->dataset_owner : zero), "price",
+        u64_json(dl->dataset_price), "workerpool", "pointer", addr_json(dl->workerpool), "owner",
+        addr_json(dl->workerpool_owner), "price", u64_json(dl->workerpool_price), "trust",
+        u64_json(dl->trust), "category", u64_json(dl->category), "tag", hex_json(dl->tag, 32),
+        "requester", addr_json(dl->requester), "beneficiary", addr_json(dl->beneficiary),
+        "callback", addr_json(dl->callback), "params", req->params ? req->params : "",
+        "startTime", (json_int_t)now, "botFirst", u64_json(dl->bot_first), "botSize",
+        u64_json(dl->bot_size), "workerStake", u64_json(dl->worker_stake),
+        "schedulerRewardRatio", u64_json(dl->scheduler_reward_ratio), "sponsor",
+        addr_json(dl->sponsor), "orders", orders, "tasks", tasks, "categoryName", cat->name,
+        "timeRef", (json_int_t)cat->time_ref);
+}
+
+/* A published order with this hash and these signature bytes was verified at
+ * publication: its recovered signer is stored. */
+static cella_res known_signature(hub_store *s, const cella_order *o, const uint8_t hash[32],
+                                 bool *known, uint8_t signer[20])
+{
+    *known = false;
+    if (!o->has_sign)
+        return CELLA_OK_RES;
+    stmt q = prep(s, "SELECT signer, sign FROM orders WHERE hash = ?");
+    bb(&q, 1, hash, 32);
+    int rc = step(&q);
+    if (rc == SQLITE_ROW) {
+        uint8_t sig[65];
+        col_blob(&q, 0, signer, 20);
+        col_blob(&q, 1, sig, 65);
+        *known = memcmp(sig, o->sign, 65) == 0;
+    }
+    done(&q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, "order lookup failed");
+    return CELLA_OK_RES;
+}
+
+static cella_res load_state(hub_store *s, const cella_order *const o[CELLA_ORDER__COUNT],
+                            const uint8_t hash[CELLA_ORDER__COUNT][32], hub_match_state *st)
+{
+    memset(st, 0, sizeof *st);
+    st->worker_stake_ratio = HUB_DEFAULT_WORKER_STAKE_RATIO;
+    st->scheduler_reward_ratio = HUB_DEFAULT_SCHEDULER_REWARD_RATIO;
+    static const char *const field[3] = {"app", "dataset", "workerpool"};
+    hub_resource_state *rs[3] = {&st->app, &st->dataset, &st->workerpool};
+    for (int k = 0; k < 3; k++) {
+        if (!o[k])
+            continue;
+        uint8_t w[32];
+        hub_order_field(o[k], field[k], w);
+        hub_resource r;
+        bool found;
+        CELLA_TRY(resource_get_any(s, w + 12, &r, &found));
+        rs[k]->registered = found && r.kind == (hub_kind)k;
+        if (rs[k]->registered)
+            memcpy(rs[k]->owner, r.owner, 20);
+    }
+    for (int k = 0; k < CELLA_ORDER__COUNT; k++)
+        if (o[k]) {
+            CELLA_TRY(consumed_get(s, hash[k], st->consumed[k]));
+            CELLA_TRY(known_signature(s, o[k], hash[k], &st->sig_known[k], st->sig_signer[k]));
+        }
+    uint8_t req[32];
+    uint64_t locked;
+    hub_order_field(o[CELLA_ORDER_REQUEST], "requester", req);
+    CELLA_TRY(account_get(s, req + 12, &st->sponsor_balance, &locked));
+    if (st->workerpool.registered)
+        CELLA_TRY(account_get(s, st->workerpool.owner, &st->pool_owner_balance, &locked));
+    return CELLA_OK_RES;
+}
+
+static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER__COUNT],
+                            const hub_match_state *st, const hub_deal *dl, int64_t now)
+{
+    uint8_t vol[32];
+    hub_u256_from_u64(vol, dl->bot_size);
+    for (int k = 0; k < CELLA_ORDER__COUNT; k++) {
+        if (k == CELLA_ORDER_DATASET && !dl->has_dataset)
+            continue;
+        uint8_t c[32];
+        if (!hub_u256_add(c, st->consumed[k], vol))
+            return cella_fail(CELLA_E_INTERNAL, "consumed", "consumed volume overflow");
+        CELLA_TRY(consumed_set(s, dl->hash[k], c));
+    }
+    const hub_category *cats;
+    size_t ncat = hub_categories(&cats);
+    if (dl->category >= ncat)
+        return cella_fail(CELLA_E_INTERNAL, "category", "unknown category");
+    const hub_category *cat = &cats[dl->category];
+    json_t *j = deal_json(dl, o[CELLA_ORDER_REQUEST], now, cat);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    CELLA_ENSURE(text, CELLA_E_NOMEM, "deal", "out of memory");
+    stmt q = prep(s, "INSERT INTO deals(dealid, json, created) VALUES(?,?,?)");
+    bb(&q, 1, dl->dealid, 32);
+    bt(&q, 2, text);
+    bi(&q, 3, now);
+    int rc = step(&q);
+    done(&q);
+    free(text);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, "cannot record the deal");
+    stmt t = prep(s, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
+                     " contribution_deadline, final_deadline) VALUES(?,?,?,'ACTIVE',?,?,?)");
+    for (uint64_t i = 0; i < dl->bot_size; i++) {
+        uint8_t id[32];
+        hub_task_id(dl->dealid, dl->bot_first + i, id);
+        sqlite3_reset(t.st);
+        bb(&t, 1, id, 32);
+        bb(&t, 2, dl->dealid, 32);
+        bi(&t, 3, (int64_t)(dl->bot_first + i));
+        bi(&t, 4, now);
+        bi(&t, 5, now + 7 * (int64_t)cat->time_ref);
+        bi(&t, 6, now + 10 * (int64_t)cat->time_ref);
+        if (step(&t) != SQLITE_DONE) {
+            done(&t);
+            return db_fail(s, "cannot record a task");
+        }
+    }
+    done(&t);
+    if (dl->sponsor_lock)
+        CELLA_TRY(account_lock(s, dl->sponsor, dl->sponsor_lock));
+    if (dl->pool_lock)
+        CELLA_TRY(account_lock(s, dl->workerpool_owner, dl->pool_lock));
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_match(hub_store *s, const cella_domain *d,
+                          const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
+                          bool *matched, hub_deal *deal, hub_refusal *why)
+{
+    *matched = false;
+    uint8_t hash[CELLA_ORDER__COUNT][32];
+    hub_order_hashes(d, o, hash);
+    hub_match_state st;
+    CELLA_TRY(begin(s));
+    cella_res r = load_state(s, o, (const uint8_t(*)[32])hash, &st);
+    if (cella_ok(r)) {
+        *matched = hub_match(d, o, &st, deal, why);
+        if (*matched)
+            r = apply_deal(s, o, &st, deal, now);
+    }
+    if (cella_ok(r) && *matched)
+        r = commit(s);
+    else
+        rollback(s);
+    if (!cella_ok(r))
+        *matched = false;
+    return r;
+}
+
+cella_res hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **out)
+{
+    stmt q = prep(s, "SELECT json FROM deals WHERE dealid = ?");
+    bb(&q, 1, dealid, 32);
+    int rc = step(&q);
+    json_error_t je;
+    *out = rc == SQLITE_ROW ? json_loads((const char *)sqlite3_column_text(q.st, 0), 0, &je) : NULL;
+    done(&q);
+    char ht[67];
+    ht[0] = '0';
+    ht[1] = 'x';
+    cella_hex_encode(ht + 2, dealid, 32, false);
+    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such deal on this hub");
+    CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the deal");
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **out)
+{
+    stmt q = prep(s, "SELECT dealid, idx, status, start, contribution_deadline, final_deadline,"
+                     " worker, result_digest, result_hash, result_seal, finalized"
+                     " FROM tasks WHERE taskid = ?");
+    bb(&q, 1, taskid, 32);
+    int rc = step(&q);
+    *out = NULL;
+    if (rc == SQLITE_ROW) {
+        uint8_t dealid[32];
+        col_blob(&q, 0, dealid, 32);
+        *out = json_pack("{s:o, s:o, s:I, s:s, s:I, s:I, s:I}", "taskid", hex_json(taskid, 32),
+                         "dealid", hex_json(dealid, 32), "idx",
+                         (json_int_t)sqlite3_column_int64(q.st, 1), "status",
+                         (const char *)sqlite3_column_text(q.st, 2), "startTime",
+                         (json_int_t)sqlite3_column_int64(q.st, 3), "contributionDeadline",
+                         (json_int_t)sqlite3_column_int64(q.st, 4), "finalDeadline",
+                         (json_int_t)sqlite3_column_int64(q.st, 5));
+        if (*out && sqlite3_column_type(q.st, 6) == SQLITE_BLOB) {
+            uint8_t w[20], b[32];
+            col_blob(&q, 6, w, 20);
+            json_object_set_new(*out, "worker", addr_json(w));
+            static const char *const names[3] = {"resultDigest", "resultHash", "resultSeal"};
+            for (int i = 0; i < 3; i++) {
+                col_blob(&q, 7 + i, b, 32);
+                json_object_set_new(*out, names[i], hex_json(b, 32));
+            }
+            json_object_set_new(*out, "finalTime", json_integer(sqlite3_column_int64(q.st, 10)));
+        }
+    }
+    done(&q);
+    char ht[67];
+    ht[0] = '0';
+    ht[1] = 'x';
+    cella_hex_encode(ht + 2, taskid, 32, false);
+    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
+    CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the task");
+    return CELLA_OK_RES;
+}
+
+/* ---- task lifecycle ---- */
+
+typedef struct {
+    uint8_t dealid[32];
+    char status[16];
+    int64_t contribution_deadline, final_deadline;
+} task_row;
+
+static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
+{
+    stmt q = prep(s, "SELECT dealid, status, contribution_deadline, final_deadline FROM tasks"
+                     " WHERE taskid = ?");
+    bb(&q, 1, taskid, 32);
+    int rc = step(&q);
+    if (rc == SQLITE_ROW) {
+        col_blob(&q, 0, t->dealid, 32);
+        snprintf(t->status, sizeof t->status, "%s", (const char *)sqlite3_column_text(q.st, 1));
+        t->contribution_deadline = sqlite3_column_int64(q.st, 2);
+        t->final_deadline = sqlite3_column_int64(q.st, 3);
+    }
+    done(&q);
+    char ht[67];
+    ht[0] = '0';
+    ht[1] = 'x';
+    cella_hex_encode(ht + 2, taskid, 32, false);
+    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
+    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "task lookup failed: %s",
+                 sqlite3_errmsg(s->db));
+    return CELLA_OK_RES;
+}
+
+typedef struct {
+    uint8_t app_owner[20], dataset_owner[20], pool_owner[20], sponsor[20], tag[32];
+    bool has_dataset;
+    uint64_t app_price, dataset_price, pool_price, trust, reward_ratio;
+} deal_terms;
+
+static bool j_addr(const json_t *o, const char *k, uint8_t out[20])
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    bool ok = v && cella_ok(cella_eth_address_parse(out, v, k));
+    cella_error_clear();
+    return ok;
+}
+
+static bool j_u64(const json_t *o, const char *k, uint64_t *out)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    uint8_t w[32];
+    bool ok = v && cella_ok(cella_u256_parse(v, w, k)) && hub_u256_to_u64(w, out);
+    cella_error_clear();
+    return ok;
+}
+
+static cella_res deal_terms_load(hub_store *s, const uint8_t dealid[32], deal_terms *d)
+{
+    json_t *j;
+    CELLA_TRY(hub_store_deal_get(s, dealid, &j));
+    const json_t *a = json_object_get(j, "app"), *ds = json_object_get(j, "dataset"),
+                 *w = json_object_get(j, "workerpool");
+    uint8_t dp[20];
+    const char *tag = json_string_value(json_object_get(j, "tag"));
+    bool ok = j_addr(a, "owner", d->app_owner) && j_u64(a, "price", &d->app_price) &&
+              j_addr(ds, "pointer", dp) && j_addr(ds, "owner", d->dataset_owner) &&
+              j_u64(ds, "price", &d->dataset_price) && j_addr(w, "owner", d->pool_owner) &&
+              j_u64(w, "price", &d->pool_price) && j_addr(j, "sponsor", d->sponsor) &&
+              j_u64(j, "trust", &d->trust) && j_u64(j, "schedulerRewardRatio", &d->reward_ratio) &&
+              tag && cella_ok(cella_hex_decode(d->tag, 32, tag, strlen(tag), "tag"));
+    static const uint8_t zero[20] = {0};
+    d->has_dataset = memcmp(dp, zero, 20) != 0;
+    json_decref(j);
+    CELLA_ENSURE(ok && d->reward_ratio <= 100, CELLA_E_INTERNAL, "deal",
+                 "the stored deal is malformed");
+    return CELLA_OK_RES;
+}
+
+/* locked -= amount; if `to_balance`, balance += amount (unlock) else seized. */
+static cella_res account_release(hub_store *s, const uint8_t addr[20], uint64_t amount,
+                                 bool to_balance)
+{
+    uint64_t b, l;
+    CELLA_TRY(account_get(s, addr, &b, &l));
+    CELLA_ENSURE(l >= amount, CELLA_E_INTERNAL, "escrow", "locked funds are missing");
+    l -= amount;
+    if (to_balance)
+        CELLA_ENSURE(!__builtin_add_overflow(b, amount, &b), CELLA_E_POLICY, "escrow",
+                     "balance overflow");
+    return account_put(s, addr, b, l);
+}
+
+static cella_res account_credit(hub_store *s, const uint8_t addr[20], uint64_t amount)
+{
+    uint64_t b, l;
+    CELLA_TRY(account_get(s, addr, &b, &l));
+    CELLA_ENSURE(!__builtin_add_overflow(b, amount, &b), CELLA_E_POLICY, "escrow",
+                 "balance overflow");
+    return account_put(s, addr, b, l);
+}
+
+static bool task_refuse(hub_refusal *why, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool task_refuse(hub_refusal *why, const char *code, const char *fmt, ...)
+{
+    snprintf(why->code, sizeof why->code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why->reason, sizeof why->reason, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static uint64_t stake_of(uint64_t price)
+{
+    return price / 100 * HUB_WORKERPOOL_STAKE_RATIO + price % 100 * HUB_WORKERPOOL_STAKE_RATIO / 100;
+}
+
+cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution *c, int64_t now,
+                                            bool *done_out, hub_refusal *why)
+{
+    *done_out = false;
+    memset(why, 0, sizeof *why);
+    CELLA_TRY(begin(s));
+    task_row t;
+    deal_terms d;
+    cella_res r = task_load(s, c->taskid, &t);
+    bool go = false;
+    if (cella_ok(r)) {
+        if (strcmp(t.status, "ACTIVE") != 0)
+            go = task_refuse(why, "cella-hub-task-not-active",
+                             "the task is %s: it cannot be contributed to or finalized again",
+                             t.status);
+        else if (now >= t.contribution_deadline)
+            go = task_refuse(why, "cella-hub-task-deadline",
+                             "the contribution deadline of the task has passed");
+        else
+            go = true;
+    }
+    if (cella_ok(r) && go)
+        r = deal_terms_load(s, t.dealid, &d);
+    if (cella_ok(r) && go && d.trust != 1)
+        go = task_refuse(why, "cella-hub-task-trust",
+                         "contribute-and-finalize is only for trust 1 deals "
+                         "(consensus is not implemented yet)");
+    if (cella_ok(r) && go)
+        go = hub_contribution_check(c, d.tag, d.pool_owner, why);
+    if (cella_ok(r) && go) {
+        /* payouts: the sponsor pays the task's price; the app and dataset owners
+         * get their prices; the worker its share of the pool price, the pool
+         * owner (scheduler) the rest; the pool owner's stake is unlocked */
+        uint64_t price = d.app_price + d.dataset_price + d.pool_price;
+        uint64_t workers = d.pool_price / 100 * (100 - d.reward_ratio) +
+                           d.pool_price % 100 * (100 - d.reward_ratio) / 100;
+        r = account_release(s, d.sponsor, price, false);
+        if (cella_ok(r) && d.app_price)
+            r = account_credit(s, d.app_owner, d.app_price);
+        if (cella_ok(r) && d.has_dataset && d.dataset_price)
+            r = account_credit(s, d.dataset_owner, d.dataset_price);
+        if (cella_ok(r) && workers)
+            r = account_credit(s, c->worker, workers);
+        if (cella_ok(r) && d.pool_price - workers)
+            r = account_credit(s, d.pool_owner, d.pool_price - workers);
+        uint64_t stake = stake_of(d.pool_price);
+        if (cella_ok(r) && stake)
+            r = account_release(s, d.pool_owner, stake, true);
+        uint8_t rh[32], rs[32];
+        hub_result_hash(c->taskid, c->digest, rh);
+        hub_result_seal(c->worker, c->taskid, c->digest, rs);
+        stmt q = prep(s, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
+                         " result_hash = ?, result_seal = ?, finalized = ? WHERE taskid = ?");
+        bb(&q, 1, c->worker, 20);
+        bb(&q, 2, c->digest, 32);
+        bb(&q, 3, rh, 32);
+        bb(&q, 4, rs, 32);
+        bi(&q, 5, now);
+        bb(&q, 6, c->taskid, 32);
+        if (cella_ok(r) && step(&q) != SQLITE_DONE)
+            r = db_fail(s, "cannot update the task");
+        done(&q);
+    }
+    if (cella_ok(r) && go)
+        r = commit(s);
+    else
+        rollback(s);
+    *done_out = cella_ok(r) && go;
+    return r;
+}
+
+cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, bool *done_out,
+                          hub_refusal *why)
+{
+    *done_out = false;
+    memset(why, 0, sizeof *why);
+    CELLA_TRY(begin(s));
+    task_row t;
+    deal_terms d;
+    cella_res r = task_load(s, taskid, &t);
+    bool go = false;
+    if (cella_ok(r)) {
+        char when[32];
+        snprintf(when, sizeof when, "%lld", (long long)t.final_deadline);
+        if (strcmp(t.status, "ACTIVE") != 0 && strcmp(t.status, "REVEALING") != 0)
+            go = task_refuse(why, "cella-hub-task-not-active",
+                             "the task is %s: there is nothing to claim", t.status);
+        else if (now < t.final_deadline)
+            go = task_refuse(why, "cella-hub-task-too-early",
+                             "a task can be claimed only after its final deadline (%s)", when);
+        else
+            go = true;
+    }
+    if (cella_ok(r) && go)
+        r = deal_terms_load(s, t.dealid, &d);
+    if (cella_ok(r) && go) {
+        /* refund the sponsor; the pool owner's stake goes to the kitty (the
+         * account at address zero) */
+        static const uint8_t kitty[20] = {0};
+        uint64_t stake = stake_of(d.pool_price);
+        r = account_release(s, d.sponsor, d.app_price + d.dataset_price + d.pool_price, true);
+        if (cella_ok(r) && stake)
+            r = account_release(s, d.pool_owner, stake, false);
+        if (cella_ok(r) && stake)
+            r = account_credit(s, kitty, stake);
+        stmt q = prep(s, "UPDATE tasks SET status = 'FAILED', finalized = ? WHERE taskid = ?");
+        bi(&q, 1, now);
+        bb(&q, 2, taskid, 32);
+        if (cella_ok(r) && step(&q) != SQLITE_DONE)
+            r = db_fail(s, "cannot update the task");
+        done(&q);
+    }
+    if (cella_ok(r) && go)
+        r = commit(s);
+    else
+        rollback(s);
+    *done_out = cella_ok(r) && go;
+    return r;
+}

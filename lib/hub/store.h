@@ -1,0 +1,142 @@
+/* The hub's persistent state behind a narrow interface: registries (apps,
+ * datasets, workerpools), the order book and PoCo's m_consumed, deals, tasks
+ * and nRLC accounts. Every call that changes state is one transaction, and
+ * commits are fsynced (WAL, synchronous=FULL) before the call returns, so an
+ * acknowledged change survives kill -9 and nothing is half applied. The SQLite
+ * implementation is here; PostgreSQL will implement the same functions.
+ * One handle per thread.
+ *
+ * Resource addresses are deterministic (like CREATE2):
+ *     content = keccak256(kind || 0x00 || name || 0x00 || multiaddr || 0x00 || checksum32)
+ *     address = keccak256(owner20 || content)[12:32]
+ * where kind is "app", "dataset" or "workerpool" (ASCII), name and multiaddr
+ * are UTF-8 without NUL, checksum32 the 32 raw bytes of the checksum (zero
+ * when none). The NUL separators make the encoding unambiguous. The same owner
+ * deploying the same content gets the same address back. */
+#ifndef CELLA_HUB_STORE_H
+#define CELLA_HUB_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "hub/match.h"
+#include "hub/task.h"
+#include "identity/eip712.h"
+
+#define HUB_NAME_MAX 255
+#define HUB_MULTIADDR_MAX 2048
+#define HUB_MEASUREMENT_MAX 128 /* hex digits */
+#define HUB_LIST_MAX 1000       /* orders returned by one book query */
+
+typedef struct hub_store hub_store;
+
+CELLA_RESULT hub_store_open(const char *path, hub_store **out);
+void hub_store_close(hub_store *s);
+
+/* ---- registries ---- */
+typedef enum { HUB_APP, HUB_DATASET, HUB_WORKERPOOL, HUB_KIND__COUNT } hub_kind;
+
+const char *hub_kind_name(hub_kind k); /* "app", "dataset", "workerpool" */
+bool hub_kind_from_name(const char *name, hub_kind *k); /* also "apps", ... */
+
+typedef struct {
+    hub_kind kind;
+    uint8_t address[20];
+    uint8_t owner[20];
+    char name[HUB_NAME_MAX + 1];
+    char multiaddr[HUB_MULTIADDR_MAX + 1];
+    uint8_t checksum[32];
+    char measurement[HUB_MEASUREMENT_MAX + 1]; /* apps: lower-case hex, may be "" */
+    int64_t created;
+} hub_resource;
+
+/* The deterministic address (formula above). */
+void hub_resource_address(const hub_resource *r, uint8_t out[20]);
+/* Registers r at its deterministic address (written into r->address). A
+ * duplicate deploy returns the existing resource with *created = false. */
+CELLA_RESULT hub_store_deploy(hub_store *s, hub_resource *r, int64_t now, bool *created);
+/* Registers r at the address it names (imports of existing resources, tests).
+ * CELLA_E_EXISTS if the address is taken by another owner or kind. */
+CELLA_RESULT hub_store_register_at(hub_store *s, const hub_resource *r, int64_t now);
+/* CELLA_E_NOTFOUND if absent. */
+CELLA_RESULT hub_store_resource_get(hub_store *s, hub_kind k, const uint8_t addr[20],
+                                    hub_resource *r);
+/* owner NULL: all resources of the kind. */
+CELLA_RESULT hub_store_resource_count(hub_store *s, hub_kind k, const uint8_t *owner,
+                                      uint64_t *n);
+json_t *hub_resource_json(const hub_resource *r);
+
+/* ---- orders ---- */
+/* Publishes a signed order after checking it as the hub must: the signature
+ * for domain d, the signer the resource's owner (the requester for a request
+ * order), the resource registered (for a request: its app, and its dataset
+ * and workerpool when named), volume left. A republished order is not an
+ * error (*created = false). Refusals are CELLA_E_AUTH (signature),
+ * CELLA_E_PERM (not the owner), CELLA_E_NOTFOUND (unregistered resource),
+ * CELLA_E_POLICY (nothing left). */
+CELLA_RESULT hub_store_order_publish(hub_store *s, const cella_domain *d, const cella_order *o,
+                                     int64_t now, uint8_t hash[32], bool *created);
+/* The published order with this hash: a new cella_order (free with
+ * cella_order_free) and, if non-NULL, its JSON entry as in the book. */
+CELLA_RESULT hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_order *o,
+                                 json_t **entry);
+
+typedef struct {
+    int kind; /* cella_order_kind, or -1 for all */
+    const uint8_t *app, *dataset, *workerpool, *requester; /* 20 bytes each, or NULL */
+    const uint8_t *mintag;   /* 32 bytes: every bit must be set in the order's tag */
+    const uint8_t *maxprice; /* 32 bytes: price (request: workerpoolmaxprice) <= it */
+    bool has_category;
+    uint64_t category;
+    bool include_closed; /* also fully consumed orders */
+    size_t limit;        /* 0: HUB_LIST_MAX */
+} hub_order_filter;
+
+/* Open orders matching the filter, cheapest first (then oldest), as a JSON
+ * array of {"orderHash", "kind", "order", "signer", "remaining", "publicationTimestamp"}. */
+CELLA_RESULT hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t **out);
+
+/* Cancels (PoCo CLOSE) a published order: consumed = volume. Only its signer
+ * may (CELLA_E_PERM). */
+CELLA_RESULT hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20]);
+
+/* Volume consumed so far (m_consumed) of any order hash. */
+CELLA_RESULT hub_store_consumed(hub_store *s, const uint8_t hash[32], uint8_t amount[32]);
+
+/* ---- matching ---- */
+/* matchOrders in one transaction: loads what hub_match needs, applies it, and
+ * if the orders match, consumes the volume on every order, records the deal
+ * and its tasks (ACTIVE, deadlines from the category) and locks the escrow.
+ * A refusal is not an error: *matched = false and *why says why. */
+CELLA_RESULT hub_store_match(hub_store *s, const cella_domain *d,
+                             const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
+                             bool *matched, hub_deal *deal, hub_refusal *why);
+
+/* Deal and task as JSON (CELLA_E_NOTFOUND if absent). */
+CELLA_RESULT hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **out);
+CELLA_RESULT hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **out);
+
+/* ---- task lifecycle (trust 1: contributeAndFinalize; claim) ---- */
+/* The worker's contribution (hub/task.h checks) and, for a trust-1 deal, the
+ * finalization in one transaction: status COMPLETED; the sponsor's locked
+ * price is seized; app and dataset owners get their prices; the worker gets
+ * workerpoolprice * (100 - schedulerRewardRatio) / 100 and the pool owner the
+ * rest; the pool owner's stake is unlocked. Refusals (not ACTIVE, past the
+ * contribution deadline, trust > 1, signatures) leave everything unchanged. */
+CELLA_RESULT hub_store_contribute_and_finalize(hub_store *s, const hub_contribution *c,
+                                               int64_t now, bool *done, hub_refusal *why);
+/* After the final deadline of an unfinished task: status FAILED, the sponsor
+ * refunded, the pool owner's stake seized into the kitty (address zero). */
+CELLA_RESULT hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, bool *done,
+                             hub_refusal *why);
+
+/* ---- accounts (nRLC) ---- */
+CELLA_RESULT hub_store_account_get(hub_store *s, const uint8_t addr[20], uint64_t *balance,
+                                   uint64_t *locked);
+CELLA_RESULT hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t amount,
+                               uint64_t *balance);
+
+#endif

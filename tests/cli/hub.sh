@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# The hub from the command line: deploy an app, a dataset and a workerpool,
+# sign and publish orders, fill a request (PoCo matchOrders), show the deal and
+# its task, and the refusals: a bad signature, another owner's resource,
+# over-consumed volume, insufficient balance, a cancel by someone else. The
+# server keeps serving throughout.
+. "$(dirname "$0")/lib.sh"
+
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+"$CELLA" hub serve --data hubd --listen "127.0.0.1:$PORT" --dev-faucet --threads 2 > hub.log 2>&1 &
+HUB_PID=$!
+trap 'kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 200); do grep -q '^hub listening' hub.log && break; sleep 0.05; done
+grep -q '^hub listening' hub.log || { cat hub.log >&2; fail "hub did not start"; }
+URL="http://127.0.0.1:$PORT"
+H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
+
+for who in dev data pool req poor other worker; do
+  mkdir -p "$who"
+  "$CELLA" wallet create --unencrypted --keystoredir "keys-$who" > "$who/address" 2>/dev/null ||
+    fail "wallet create"
+  ls "$TMP/keys-$who"/* > "$who/wallet"
+done
+W() { cat "$TMP/$1/wallet"; }
+A() { cat "$TMP/$1/address"; }
+
+# cella.json of each actor: the hub (URL and EIP-712 domain) and its resource
+conf() { # DIR EXTRA-JSON
+  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"%s}\n' "$H" "$URL" "$2" > "$TMP/$1/cella.json"
+}
+conf dev ', "app": {"name": "hello", "type": "DOCKER", "multiaddr": "docker.io/cella/hello:1.0", "checksum": "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "measurement": "3b62fef269341bc93238580b516d2d934e1264e7442e484d4d459a9abc519a76"}'
+conf data ', "dataset": {"name": "data", "multiaddr": "/ipfs/QmW2WQi7j6c7UgJTarActp7tDNikE4B2qXtFCfLPdsgaTQ", "checksum": "0x1d64783f76e2be9ab59779159b4cffd2d0224883eb247a9261588f35f58cc607"}'
+conf pool ', "workerpool": {"description": "my pool"}'
+conf req ''
+conf poor ''
+conf worker ''
+conf other ', "app": {"name": "hello", "type": "DOCKER", "multiaddr": "docker.io/cella/hello:1.0", "checksum": "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}'
+
+# ---- registries ----
+cd "$TMP/dev"
+expect_ok "$CELLA" app deploy --wallet-file "$(W dev)"
+APP=$(cat "$TMP/.out")
+[[ "$APP" =~ ^0x[0-9a-fA-F]{40}$ ]] || fail "app deploy printed $APP"
+expect_ok "$CELLA" app deploy --wallet-file "$(W dev)"
+[[ $(cat "$TMP/.out") == "$APP" ]] || fail "a duplicate deploy must return the same address"
+expect_ok "$CELLA" app show "$APP"
+grep -q '"measurement": "3b62fef2' "$TMP/.out" || fail "app show lacks the measurement"
+expect_ok "$CELLA" app count --owner "$(A dev)"
+[[ $(cat "$TMP/.out") == 1 ]] || fail "app count"
+cd "$TMP/other"
+expect_ok "$CELLA" app deploy --wallet-file "$(W other)"
+[[ $(cat "$TMP/.out") != "$APP" ]] || fail "another owner got the same address"
+cd "$TMP/data"
+expect_ok "$CELLA" dataset deploy --wallet-file "$(W data)"
+DS=$(cat "$TMP/.out")
+cd "$TMP/pool"
+expect_ok "$CELLA" workerpool deploy --wallet-file "$(W pool)"
+WP=$(cat "$TMP/.out")
+expect_fail 'owner' "$CELLA" app count --owner zz
+expect_fail 'no "app" object' "$CELLA" app deploy --wallet-file "$(W pool)"
+
+# ---- orders ----
+# set(DIR KIND FIELD=VALUE...) edits the order template in DIR/cella.json
+set_fields() {
+  local dir=$1 kind=$2; shift 2
+  python3 - "$TMP/$dir/cella.json" "$kind" "$@" <<'PY'
+import json, sys
+p, kind = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+for kv in sys.argv[3:]:
+    k, v = kv.split("=", 1)
+    c["order"][kind][k] = v
+json.dump(c, open(p, "w"), indent=2)
+PY
+}
+cd "$TMP/dev"
+expect_ok "$CELLA" order init --app
+set_fields dev apporder app="$APP" appprice=5 volume=10
+expect_ok "$CELLA" order sign --app --wallet-file "$(W dev)"
+expect_ok "$CELLA" order publish --app
+APPORDER=$(awk '{print $2}' "$TMP/.out")
+[[ "$APPORDER" =~ ^0x[0-9a-f]{64}$ ]] || fail "publish printed $APPORDER"
+expect_ok "$CELLA" order publish --app   # idempotent
+# a bad signature: the order changed after signing
+python3 - <<'PY'
+import json
+d = json.load(open("orders.json"))
+d["421614"]["apporder"]["appprice"] = "1"
+json.dump(d, open("tampered.json", "w"))
+PY
+expect_fail 'signed by .* belongs to|signature' "$CELLA" order publish --app --file tampered.json
+cd "$TMP/data"
+expect_ok "$CELLA" order init --dataset
+set_fields data datasetorder dataset="$DS" datasetprice=3 volume=10
+expect_ok "$CELLA" order sign --dataset --wallet-file "$(W data)"
+expect_ok "$CELLA" order publish --dataset
+cd "$TMP/pool"
+expect_ok "$CELLA" order init --workerpool
+set_fields pool workerpoolorder workerpool="$WP" workerpoolprice=100 volume=10 trust=1
+expect_ok "$CELLA" order sign --workerpool --wallet-file "$(W pool)"
+expect_ok "$CELLA" order publish --workerpool
+WPORDER=$(awk '{print $2}' "$TMP/.out")
+# another owner's resource: "other" signs an order for the dev's app
+cd "$TMP/other"
+expect_ok "$CELLA" order init --app
+set_fields other apporder app="$APP"
+expect_ok "$CELLA" order sign --app --wallet-file "$(W other)"
+expect_fail 'belongs to' "$CELLA" order publish --app
+expect_ok "$CELLA" order book --kind apporder --app "$APP"
+[[ $(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["count"])' "$TMP/.out") == 1 ]] ||
+  fail "the book should hold one app order"
+
+# ---- the request, funds and the match ----
+cd "$TMP/req"
+expect_ok "$CELLA" order init --request
+set_fields req requestorder app="$APP" dataset="$DS" appmaxprice=5 datasetmaxprice=3 \
+  workerpoolmaxprice=100 volume=1
+expect_ok "$CELLA" order sign --request --wallet-file "$(W req)"
+expect_ok "$CELLA" order publish --request
+expect_fail 'cella-hub-insufficient-balance' "$CELLA" order fill
+expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W req)"
+expect_fail 'cella-hub-insufficient-balance.*workerpool owner' "$CELLA" order fill
+expect_ok "$CELLA" account deposit 1000 --to "$(A pool)"
+expect_ok "$CELLA" order fill
+DEAL=$(awk '/^deal / {print $2}' "$TMP/.out")
+TASK=$(awk '/^task 0 / {print $3}' "$TMP/.out")
+[[ "$DEAL" =~ ^0x[0-9a-f]{64}$ && "$TASK" =~ ^0x[0-9a-f]{64}$ ]] || fail "fill output: $(cat "$TMP/.out")"
+# dealid = keccak256(requestorderHash || uint256 0): checked against the hub's own record
+expect_ok "$CELLA" deal show "$DEAL"
+grep -q "\"dealid\": \"$DEAL\"" "$TMP/.out" || fail "deal show"
+grep -q '"botSize": "1"' "$TMP/.out" || fail "deal size"
+expect_ok "$CELLA" task show "$TASK"
+grep -q '"status": "ACTIVE"' "$TMP/.out" || fail "task status"
+expect_ok "$CELLA" account show --wallet-file "$(W req)"
+grep -q 'balance 892 locked 108' "$TMP/.out" || fail "escrow: $(cat "$TMP/.out")"
+expect_ok "$CELLA" account show "$(A pool)"
+grep -q 'balance 970 locked 30' "$TMP/.out" || fail "pool stake: $(cat "$TMP/.out")"
+# ---- the task: the pool authorizes a worker, which contributes and finalizes ----
+cd "$TMP/worker"
+printf 'hello\n' > result.txt
+expect_ok "$CELLA" task authorize "$TASK" --worker "$(A worker)" --wallet-file "$(W other)"
+BADAUTH=$(cat "$TMP/.out")
+expect_fail 'cella-hub-task-authorization' "$CELLA" task contribute "$TASK" --result result.txt \
+  --authorization "$BADAUTH" --wallet-file "$(W worker)"
+expect_ok "$CELLA" task authorize "$TASK" --worker "$(A worker)" --wallet-file "$(W pool)"
+AUTH=$(cat "$TMP/.out")
+[[ "$AUTH" =~ ^0x[0-9a-f]{130}$ ]] || fail "task authorize printed $AUTH"
+# the authorization names the worker: another wallet cannot use it
+expect_fail 'cella-hub-task-authorization' "$CELLA" task contribute "$TASK" --result result.txt \
+  --authorization "$AUTH" --wallet-file "$(W other)"
+expect_ok "$CELLA" task contribute "$TASK" --result result.txt --authorization "$AUTH" \
+  --wallet-file "$(W worker)"
+grep -q 'COMPLETED' "$TMP/.out" || fail "contribute: $(cat "$TMP/.out")"
+expect_fail 'cella-hub-task-not-active' "$CELLA" task contribute "$TASK" --result result.txt \
+  --authorization "$AUTH" --wallet-file "$(W worker)"
+expect_fail 'cella-hub-task-not-active' "$CELLA" task claim "$TASK"
+expect_ok "$CELLA" task show "$TASK"
+grep -q "\"resultDigest\": \"0x$(sha256sum result.txt | cut -c1-64)\"" "$TMP/.out" || fail "result digest"
+expect_ok "$CELLA" account show "$(A worker)"
+grep -q 'balance 99 locked 0' "$TMP/.out" || fail "worker reward: $(cat "$TMP/.out")"
+expect_ok "$CELLA" account show "$(A pool)"
+grep -q 'balance 1001 locked 0' "$TMP/.out" || fail "pool payout: $(cat "$TMP/.out")"
+expect_ok "$CELLA" account show "$(A dev)"
+grep -q 'balance 5 locked 0' "$TMP/.out" || fail "app payout: $(cat "$TMP/.out")"
+expect_ok "$CELLA" account show "$(A req)"
+grep -q 'balance 892 locked 0' "$TMP/.out" || fail "sponsor paid: $(cat "$TMP/.out")"
+cd "$TMP/req"
+
+# over-consumed volume: the request (volume 1) is used up
+python3 - "$TMP" <<'PY'
+import json, sys
+t = sys.argv[1]
+out = {}
+for d, k in (("dev", "apporder"), ("data", "datasetorder"), ("pool", "workerpoolorder"), ("req", "requestorder")):
+    out[k] = json.load(open(f"{t}/{d}/orders.json"))["421614"][k]
+json.dump({"421614": out}, open(f"{t}/req/orders-all.json", "w"))
+PY
+expect_fail 'iExecV5-matchOrders-0x60' "$CELLA" order fill --file orders-all.json
+# a matchOrders rule through the API: the request asks for more trust than the pool gives
+set_fields req requestorder trust=5
+expect_ok "$CELLA" order sign --request --wallet-file "$(W req)" --out orders-trust.json
+python3 - "$TMP" <<'PY'
+import json, sys
+t = sys.argv[1]
+a = json.load(open(f"{t}/req/orders-all.json"))
+a["421614"]["requestorder"] = json.load(open(f"{t}/req/orders-trust.json"))["421614"]["requestorder"]
+json.dump(a, open(f"{t}/req/orders-trust.json", "w"))
+PY
+expect_fail 'iExecV5-matchOrders-0x02' "$CELLA" order fill --file orders-trust.json
+
+# ---- cancel ----
+cd "$TMP/other"
+expect_fail 'only the order.s signer' "$CELLA" order cancel "$WPORDER" --wallet-file "$(W other)"
+cd "$TMP/pool"
+expect_ok "$CELLA" order cancel "$WPORDER" --wallet-file "$(W pool)"
+expect_ok "$CELLA" order show "$WPORDER"
+grep -q '"remaining": "0"' "$TMP/.out" || fail "a cancelled order has nothing left"
+expect_fail 'no such order' "$CELLA" order show 0x"$(printf '%064d' 7)"
+expect_fail 'no such deal' "$CELLA" deal show 0x"$(printf '%064d' 7)"
+
+# ---- the faucet is off without --dev-faucet; garbage is refused; still serving ----
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 'not json' "$URL/v1/deals")
+[[ $code == 400 ]] || fail "garbage body: HTTP $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"apporder": 1}' "$URL/v1/deals")
+[[ $code == 400 ]] || fail "bad order: HTTP $code"
+code=$(head -c 3000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$URL/v1/orders")
+[[ $code == 413 ]] || fail "oversized body: HTTP $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name":"x"}' "$URL/v1/apps")
+[[ $code == 401 ]] || fail "unsigned deploy: HTTP $code"
+expect_ok "$CELLA" app count
+[[ $(cat "$TMP/.out") == 2 ]] || fail "app count after refusals"
+kill -0 $HUB_PID || fail "the hub died"
+
+# ---- kill -9: everything acknowledged is still there after a restart ----
+kill -9 $HUB_PID; wait $HUB_PID 2>/dev/null || true
+"$CELLA" hub serve --data "$TMP/hubd" --listen "127.0.0.1:$PORT" --threads 2 > "$TMP/hub2.log" 2>&1 &
+HUB_PID=$!
+for _ in $(seq 200); do grep -q '^hub listening' "$TMP/hub2.log" && break; sleep 0.05; done
+grep -q '^hub listening' "$TMP/hub2.log" || { cat "$TMP/hub2.log" >&2; fail "hub did not restart"; }
+expect_ok "$CELLA" deal show "$DEAL"
+expect_ok "$CELLA" task show "$TASK"
+grep -q '"status": "COMPLETED"' "$TMP/.out" || fail "task state lost after kill -9"
+expect_ok "$CELLA" account show "$(A worker)"
+grep -q 'balance 99 locked 0' "$TMP/.out" || fail "account lost after kill -9"
+expect_ok "$CELLA" order show "$WPORDER"
+grep -q '"remaining": "0"' "$TMP/.out" || fail "cancel lost after kill -9"
+# without --dev-faucet there is no faucet
+expect_fail 'no dev faucet' "$CELLA" account deposit 5 --to "$(A worker)"
+finish

@@ -1,0 +1,301 @@
+/* Unit tests for lib/hub/task and the task lifecycle of lib/hub/store: the
+ * PoCo contribution formulas on the shared vector, the enclave and
+ * authorization checks, contribute-and-finalize with its payouts, double
+ * finalize, another pool's worker, and claim after the final deadline. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/encoding.h"
+#include "hub/store.h"
+#include "hub/task.h"
+#include "identity/eip712.h"
+#include "identity/eth.h"
+#include "testutil.h"
+
+static json_t *load_vector(const char *rel)
+{
+    const char *dir = getenv("CELLA_VECTORS");
+    assert_non_null(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j)
+        fail_msg("%s: %s", path, err.text);
+    return j;
+}
+
+static void unhex(uint8_t *out, size_t n, const char *hex)
+{
+    assert_non_null(hex);
+    assert_succeeds(cella_hex_decode(out, n, hex, strlen(hex), "vector"));
+}
+
+static const char *vget(const json_t *v, const char *a, const char *b)
+{
+    return json_string_value(json_object_get(b ? json_object_get(v, a) : v, b ? b : a));
+}
+
+/* The vector's contribution (a TEE one: challenge and enclave signature). */
+static void vector_contribution(json_t *v, hub_contribution *c, uint8_t pool_owner[20])
+{
+    memset(c, 0, sizeof *c);
+    json_t *in = json_object_get(v, "inputs");
+    unhex(c->taskid, 32, vget(v, "taskid", "value"));
+    assert_succeeds(cella_eth_address_parse(c->worker, vget(in, "worker", NULL), "worker"));
+    assert_succeeds(cella_eth_address_parse(c->enclave_challenge,
+                                            vget(in, "enclaveChallenge", NULL), "challenge"));
+    assert_succeeds(cella_eth_address_parse(pool_owner, vget(in, "workerpoolOwner", NULL), "o"));
+    unhex(c->digest, 32, vget(v, "resultDigest", "value"));
+    unhex(c->authorization_sign, 65, vget(v, "authorization", "signature"));
+    unhex(c->enclave_sign, 65, vget(v, "enclaveSign", "signature"));
+    c->has_enclave_sign = true;
+}
+
+static void test_vector_formulas(void **state)
+{
+    (void)state;
+    json_t *v = load_vector("iexec/orders/poco-deal-task-contribution.json");
+    hub_contribution c;
+    uint8_t owner[20], h[32], want[32];
+    vector_contribution(v, &c, owner);
+    hub_result_hash(c.taskid, c.digest, h);
+    unhex(want, 32, vget(v, "resultHash", "value"));
+    assert_memory_equal(h, want, 32);
+    hub_result_seal(c.worker, c.taskid, c.digest, h);
+    unhex(want, 32, vget(v, "resultSeal", "value"));
+    assert_memory_equal(h, want, 32);
+    hub_authorization_hash(c.worker, c.taskid, c.enclave_challenge, h);
+    unhex(want, 32, vget(v, "authorization", "hash"));
+    assert_memory_equal(h, want, 32);
+    /* the vector's TEE contribution passes for a TEE deal of its pool owner */
+    uint8_t tee[32] = {0};
+    tee[31] = 0x03;
+    hub_refusal why;
+    if (!hub_contribution_check(&c, tee, owner, &why))
+        fail_msg("%s: %s", why.code, why.reason);
+    /* another pool's owner did not authorize this worker */
+    uint8_t other[20];
+    memset(other, 0x42, 20);
+    assert_false(hub_contribution_check(&c, tee, other, &why));
+    assert_string_equal(why.code, "cella-hub-task-authorization");
+    /* a TEE deal without an enclave signature */
+    c.has_enclave_sign = false;
+    assert_false(hub_contribution_check(&c, tee, owner, &why));
+    assert_string_equal(why.code, "cella-hub-task-enclave-signature");
+    /* another result under the same enclave signature */
+    c.has_enclave_sign = true;
+    c.digest[0] ^= 1;
+    assert_false(hub_contribution_check(&c, tee, owner, &why));
+    assert_string_equal(why.code, "cella-hub-task-enclave-signature");
+    json_decref(v);
+}
+
+static void test_tee_needs_challenge(void **state)
+{
+    (void)state;
+    uint8_t pool_priv[32], pool[20], tee[32] = {0}, none[32] = {0}, h[32];
+    memset(pool_priv, 0x33, 32);
+    assert_succeeds(cella_eth_address_from_privkey(pool_priv, pool));
+    tee[31] = 1;
+    hub_contribution c;
+    memset(&c, 0, sizeof c);
+    memset(c.taskid, 0x7a, 32);
+    memset(c.worker, 0x55, 20);
+    hub_authorization_hash(c.worker, c.taskid, c.enclave_challenge, h);
+    assert_succeeds(cella_eth_personal_sign(pool_priv, h, 32, c.authorization_sign));
+    hub_refusal why;
+    assert_false(hub_contribution_check(&c, tee, pool, &why));
+    assert_string_equal(why.code, "cella-hub-task-enclave-challenge");
+    assert_true(hub_contribution_check(&c, none, pool, &why)); /* standard deal: fine */
+}
+
+/* ---- the lifecycle in the store ---- */
+
+typedef struct {
+    char *dir;
+    hub_store *s;
+    cella_domain dom;
+    uint8_t priv[6][32], addr[6][20]; /* app, dataset, pool, requester, worker, other pool */
+    hub_deal deal;
+} fx_t;
+
+static void set_u(cella_order *o, const char *f, uint64_t v)
+{
+    uint8_t w[32];
+    hub_u256_from_u64(w, v);
+    assert_succeeds(cella_order_set_word(o, f, w));
+}
+
+static void set_a(cella_order *o, const char *f, const uint8_t a[20])
+{
+    uint8_t w[32] = {0};
+    memcpy(w + 12, a, 20);
+    assert_succeeds(cella_order_set_word(o, f, w));
+}
+
+static int setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    fx->dir = test_tmpdir();
+    char path[1200];
+    snprintf(path, sizeof path, "%s/hub.db", fx->dir);
+    assert_succeeds(hub_store_open(path, &fx->s));
+    fx->dom.chain_id = 65535;
+    memset(fx->dom.hub, 0xab, 20);
+    for (int i = 0; i < 6; i++) {
+        memset(fx->priv[i], 0x11 * (i + 1), 32);
+        assert_succeeds(cella_eth_address_from_privkey(fx->priv[i], fx->addr[i]));
+    }
+    static const uint8_t A[20] = {0xa1}, D[20] = {0xd5}, W[20] = {0x3b};
+    const uint8_t *res[3] = {A, D, W};
+    for (int k = 0; k < 3; k++) {
+        hub_resource r;
+        memset(&r, 0, sizeof r);
+        r.kind = (hub_kind)k;
+        memcpy(r.address, res[k], 20);
+        memcpy(r.owner, fx->addr[k], 20);
+        snprintf(r.name, sizeof r.name, "t");
+        assert_succeeds(hub_store_register_at(fx->s, &r, 1));
+    }
+    uint64_t bal;
+    assert_succeeds(hub_store_deposit(fx->s, fx->addr[3], 1000, &bal));
+    assert_succeeds(hub_store_deposit(fx->s, fx->addr[2], 1000, &bal));
+    cella_order o[4];
+    for (int k = 0; k < 4; k++)
+        cella_order_init(&o[k], (cella_order_kind)k);
+    set_a(&o[0], "app", A);
+    set_u(&o[0], "appprice", 5);
+    set_u(&o[0], "volume", 10);
+    set_a(&o[1], "dataset", D);
+    set_u(&o[1], "datasetprice", 3);
+    set_u(&o[1], "volume", 10);
+    set_a(&o[2], "workerpool", W);
+    set_u(&o[2], "workerpoolprice", 100);
+    set_u(&o[2], "volume", 10);
+    set_a(&o[3], "app", A);
+    set_u(&o[3], "appmaxprice", 5);
+    set_a(&o[3], "dataset", D);
+    set_u(&o[3], "datasetmaxprice", 3);
+    set_u(&o[3], "workerpoolmaxprice", 100);
+    set_a(&o[3], "requester", fx->addr[3]);
+    set_u(&o[3], "volume", 2);
+    for (int k = 0; k < 4; k++)
+        assert_succeeds(cella_order_sign(&fx->dom, &o[k], fx->priv[k], false));
+    const cella_order *po[4] = {&o[0], &o[1], &o[2], &o[3]};
+    bool matched;
+    hub_refusal why;
+    assert_succeeds(hub_store_match(fx->s, &fx->dom, po, 1000, &matched, &fx->deal, &why));
+    if (!matched)
+        fail_msg("%s: %s", why.code, why.reason);
+    for (int k = 0; k < 4; k++)
+        cella_order_free(&o[k]);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *fx = *state;
+    hub_store_close(fx->s);
+    test_rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static void account(fx_t *fx, int who, uint64_t bal, uint64_t locked)
+{
+    uint64_t b, l;
+    assert_succeeds(hub_store_account_get(fx->s, fx->addr[who], &b, &l));
+    if (b != bal || l != locked)
+        fail_msg("account %d: balance %llu locked %llu, expected %llu %llu", who,
+                 (unsigned long long)b, (unsigned long long)l, (unsigned long long)bal,
+                 (unsigned long long)locked);
+}
+
+static void contribution(fx_t *fx, uint64_t idx, int signer, hub_contribution *c)
+{
+    memset(c, 0, sizeof *c);
+    hub_task_id(fx->deal.dealid, idx, c->taskid);
+    memcpy(c->worker, fx->addr[4], 20);
+    memset(c->digest, 0x1d, 32);
+    uint8_t h[32];
+    hub_authorization_hash(c->worker, c->taskid, c->enclave_challenge, h);
+    assert_succeeds(cella_eth_personal_sign(fx->priv[signer], h, 32, c->authorization_sign));
+}
+
+static void test_contribute_and_finalize(void **state)
+{
+    fx_t *fx = *state;
+    /* after the match: 216 locked for the sponsor, 60 staked by the pool owner */
+    account(fx, 3, 1000 - 216, 216);
+    account(fx, 2, 1000 - 60, 60);
+    hub_contribution c;
+    bool done;
+    hub_refusal why;
+    /* a worker authorized by another pool's owner is refused */
+    contribution(fx, 0, 5, &c);
+    assert_succeeds(hub_store_contribute_and_finalize(fx->s, &c, 1001, &done, &why));
+    assert_false(done);
+    assert_string_equal(why.code, "cella-hub-task-authorization");
+    contribution(fx, 0, 2, &c);
+    assert_succeeds(hub_store_contribute_and_finalize(fx->s, &c, 1001, &done, &why));
+    if (!done)
+        fail_msg("%s: %s", why.code, why.reason);
+    /* payouts: app 5, dataset 3, worker 99, pool owner 1 + stake 30 back */
+    account(fx, 3, 1000 - 216, 108);
+    account(fx, 0, 5, 0);
+    account(fx, 1, 3, 0);
+    account(fx, 4, 99, 0);
+    account(fx, 2, 1000 - 60 + 1 + 30, 30);
+    json_t *t;
+    assert_succeeds(hub_store_task_get(fx->s, c.taskid, &t));
+    assert_string_equal(json_string_value(json_object_get(t, "status")), "COMPLETED");
+    assert_non_null(json_object_get(t, "resultHash"));
+    json_decref(t);
+    /* double finalize */
+    assert_succeeds(hub_store_contribute_and_finalize(fx->s, &c, 1002, &done, &why));
+    assert_false(done);
+    assert_string_equal(why.code, "cella-hub-task-not-active");
+    account(fx, 4, 99, 0);
+    /* the second task: too late to contribute after its contribution deadline */
+    contribution(fx, 1, 2, &c);
+    assert_succeeds(hub_store_contribute_and_finalize(fx->s, &c, 1000 + 7 * 300, &done, &why));
+    assert_false(done);
+    assert_string_equal(why.code, "cella-hub-task-deadline");
+    /* claim: not before the final deadline; then refund and stake to the kitty */
+    assert_succeeds(hub_store_claim(fx->s, c.taskid, 1000 + 10 * 300 - 1, &done, &why));
+    assert_false(done);
+    assert_string_equal(why.code, "cella-hub-task-too-early");
+    assert_succeeds(hub_store_claim(fx->s, c.taskid, 1000 + 10 * 300, &done, &why));
+    assert_true(done);
+    account(fx, 3, 1000 - 108, 0);
+    account(fx, 2, 1000 - 60 + 1 + 30, 0);
+    uint8_t kitty[20] = {0};
+    uint64_t b, l;
+    assert_succeeds(hub_store_account_get(fx->s, kitty, &b, &l));
+    assert_int_equal(b, 30);
+    assert_succeeds(hub_store_claim(fx->s, c.taskid, 1000 + 10 * 300 + 5, &done, &why));
+    assert_false(done);
+    assert_string_equal(why.code, "cella-hub-task-not-active");
+    /* a completed task cannot be claimed */
+    hub_task_id(fx->deal.dealid, 0, c.taskid);
+    assert_succeeds(hub_store_claim(fx->s, c.taskid, 99999, &done, &why));
+    assert_false(done);
+    uint8_t unknown[32] = {9};
+    assert_fails_with(hub_store_claim(fx->s, unknown, 99999, &done, &why), CELLA_E_NOTFOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vector_formulas),
+        cmocka_unit_test(test_tee_needs_challenge),
+        cmocka_unit_test_setup_teardown(test_contribute_and_finalize, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
