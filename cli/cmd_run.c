@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "blobs/client.h"
 #include "args.h"
 #include "cas_client.h"
 #include "commands.h"
@@ -69,7 +70,8 @@ static int encryptedpush(int argc, char **argv)
                    {"session-template", true, NULL},
                    {"inputs", true, NULL},
                    {"keys", true, NULL},
-                   {"session", true, NULL}};
+                   {"session", true, NULL},
+                   {"blobs", true, NULL}};
     const char *pos[1];
     int np;
     cas_conn c;
@@ -168,11 +170,21 @@ static int encryptedpush(int argc, char **argv)
                            "the template needs a service and an input volume with "
                            "fspf_key: $INPUT_FSPF_KEY and fspf_tag: $INPUT_FSPF_TAG");
     }
+    /* With a transfer service, the host fetches the input volume from it. */
+    const char *blobs = cli_get(o, NOPTS(o), "blobs");
+    char input_ref[4300];
+    uint8_t sha[32];
+    if (cella_ok(r) && blobs) {
+        r = cella_blob_put_dir(blobs, volpath, sha);
+        char sh[65];
+        cella_hex_encode(sh, sha, 32, false);
+        snprintf(input_ref, sizeof input_ref, "blob:%s", sh);
+    }
     if (cella_ok(r)) {
-        json_t *state = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s}", "session", session,
+        json_t *state = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:s?}", "session", session,
                                   "service", svc, "input_volume", in_vol, "input_dir", volpath,
                                   "output_volume", out_vol, "cas", c.url, "fingerprint",
-                                  c.fingerprint);
+                                  c.fingerprint, "blobs", blobs);
         char *text = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
         snprintf(path, sizeof path, "%s/push.json", keys);
         r = cella_write_file_atomic(AT_FDCWD, path, text, strlen(text), 0600, false);
@@ -181,9 +193,10 @@ static int encryptedpush(int argc, char **argv)
     }
     if (cella_ok(r)) {
         char *abs_app = realpath(app, NULL), *abs_vol = realpath(volpath, NULL);
-        printf("--session %s/%s --app %s --input %s=%s --cas %s --cas-fingerprint %s\n", session,
-               svc, abs_app ? abs_app : app, in_vol, abs_vol ? abs_vol : volpath, c.url,
-               c.fingerprint);
+        printf("--session %s/%s --app %s --input %s=%s --cas %s --cas-fingerprint %s%s%s\n",
+               session, svc, abs_app ? abs_app : app, in_vol,
+               blobs ? input_ref : abs_vol ? abs_vol : volpath, c.url, c.fingerprint,
+               blobs ? " --blobs " : "", blobs ? blobs : "");
         free(abs_app);
         free(abs_vol);
     }
@@ -239,14 +252,15 @@ static int run_cmd(int argc, char **argv)
                    {"input", true, NULL},        {"outputs", true, NULL},
                    {"tee", true, NULL},          {"sim-dir", true, NULL},
                    {"memory", true, NULL},       {"cpu-seconds", true, NULL},
-                   {"timeout", true, NULL}};
+                   {"timeout", true, NULL},      {"blobs", true, NULL},
+                   {"push", true, NULL}};
     const char *pos[1];
     int np;
     cas_conn c;
     memset(&c, 0, sizeof c);
     sim_ctx q;
     memset(&q, 0, sizeof q);
-    char sess[256], svc[256], dir[4096], inbuf[8192], work[256];
+    char sess[256], svc[256], dir[4096], inbuf[8192], work[256] = "";
     cella_run_input inputs[CELLA_RUN_MAX_VOLUMES];
     size_t ninputs = 0;
     cella_run_result res;
@@ -309,17 +323,48 @@ static int run_cmd(int argc, char **argv)
             r = cella_fail(CELLA_E_IO, work, "cannot create a work directory: %s", strerror(errno));
         ro.work_dir = work;
     }
+    /* Inputs given as blob:SHA come from the transfer service (ciphertext:
+     * fetched to the work directory, checked against its hash). */
+    char fetched[CELLA_RUN_MAX_VOLUMES][400];
+    bool any_fetched = false;
+    for (size_t i = 0; cella_ok(r) && i < ninputs; i++) {
+        if (strncmp(inputs[i].dir, "blob:", 5))
+            continue;
+        const char *bu = cli_get(o, NOPTS(o), "blobs");
+        uint8_t sha[32];
+        r = bu ? cella_hex_decode(sha, 32, inputs[i].dir + 5, strlen(inputs[i].dir + 5), "--input")
+               : cella_fail(CELLA_E_USAGE, "--blobs", "blob:SHA inputs need --blobs URL");
+        snprintf(fetched[i], sizeof fetched[i], "%s/in-%zu", work, i);
+        if (cella_ok(r))
+            r = cella_blob_get_dir(bu, sha, fetched[i]);
+        inputs[i].dir = fetched[i];
+        any_fetched = true;
+    }
     if (cella_ok(r)) {
         if (!private_ns)
             cella_warn("running without a private mount namespace");
         r = cella_runtime_run(&ro, &res);
-        rmdir(work);
     }
+    if (any_fetched)
+        for (size_t i = 0; i < ninputs; i++)
+            if (inputs[i].dir == fetched[i])
+                cella_rm_tree(AT_FDCWD, fetched[i]);
+    if (work[0])
+        rmdir(work);
+    const char *push = cli_get(o, NOPTS(o), "push");
     if (cella_ok(r)) {
-        for (size_t i = 0; i < res.noutputs; i++) {
-            char th[33];
+        for (size_t i = 0; cella_ok(r) && i < res.noutputs; i++) {
+            char th[33], url[1200] = "";
             cella_hex_encode(th, res.outputs[i].tag, 16, false);
-            printf("output %s %s tag %s\n", res.outputs[i].name, res.outputs[i].dir, th);
+            if (push) {
+                uint8_t sha[32];
+                r = cella_blob_put_dir(push, res.outputs[i].dir, sha);
+                if (cella_ok(r))
+                    r = cella_blob_url(push, sha, url, sizeof url);
+            }
+            if (cella_ok(r))
+                printf("output %s %s tag %s%s%s\n", res.outputs[i].name, res.outputs[i].dir, th,
+                       push ? " url " : "", url);
         }
         if (res.exit_code != 0)
             fprintf(stderr, "cella: the app exited with status %d%s; outputs discarded\n",
@@ -335,7 +380,8 @@ static int run_cmd(int argc, char **argv)
 
 static int decrypt_cmd(int argc, char **argv)
 {
-    cli_opt o[] = {CAS_CONN_OPTS, {"keys", true, NULL}, {"volume", true, NULL}, {"out", true, NULL}};
+    cli_opt o[] = {CAS_CONN_OPTS,         {"keys", true, NULL}, {"volume", true, NULL},
+                   {"url", true, NULL},   {"out", true, NULL}};
     const char *pos[1];
     int np;
     cas_conn c;
@@ -344,10 +390,33 @@ static int decrypt_cmd(int argc, char **argv)
     cella_volume *vol = NULL;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "decrypt");
     const char *keys = cli_get(o, NOPTS(o), "keys"), *vdir = cli_get(o, NOPTS(o), "volume");
-    const char *out = cli_get(o, NOPTS(o), "out");
-    if (cella_ok(r) && (!keys || !vdir || !out))
+    const char *out = cli_get(o, NOPTS(o), "out"), *url = cli_get(o, NOPTS(o), "url");
+    if (cella_ok(r) && (!keys || (!vdir == !url) || !out))
         r = cella_fail(CELLA_E_USAGE, "decrypt",
-                       "usage: cella decrypt --keys KEYS --volume DIR --out OUTPUTS --wallet-file W");
+                       "usage: cella decrypt --keys KEYS --volume DIR|--url URL --out OUTPUTS "
+                       "--wallet-file W");
+    /* --url BASE/v1/blobs/SHA: fetch the output volume (ciphertext) first. */
+    char tmpdir[300] = "", tmpvol[340] = "";
+    if (cella_ok(r) && url) {
+        const char *mark = strstr(url, "/v1/blobs/");
+        uint8_t sha[32];
+        char base[1024];
+        r = mark && (size_t)(mark - url) < sizeof base
+                ? cella_hex_decode(sha, 32, mark + 10, strlen(mark + 10), "--url")
+                : cella_fail(CELLA_E_USAGE, "--url", "expected BASE/v1/blobs/SHA256");
+        if (cella_ok(r)) {
+            snprintf(base, sizeof base, "%.*s", (int)(mark - url), url);
+            const char *t = getenv("TMPDIR");
+            snprintf(tmpdir, sizeof tmpdir, "%s/cella-decrypt.XXXXXX", t && *t ? t : "/tmp");
+            if (!mkdtemp(tmpdir))
+                r = cella_fail(CELLA_E_IO, tmpdir, "cannot create a temporary directory");
+            /* A fresh name inside our own 0700 directory: nobody can race us. */
+            snprintf(tmpvol, sizeof tmpvol, "%s/volume", tmpdir);
+        }
+        if (cella_ok(r))
+            r = cella_blob_get_dir(base, sha, tmpvol);
+        vdir = tmpvol;
+    }
     char path[4200], vpath[600], flag_url[1100], flag_fp[80];
     if (cella_ok(r)) {
         json_error_t je;
@@ -401,6 +470,8 @@ static int decrypt_cmd(int argc, char **argv)
     if (cella_ok(r))
         r = cella_vol_decrypt(vol, out, NULL);
     cella_vol_close(vol);
+    if (tmpdir[0])
+        cella_rm_tree(AT_FDCWD, tmpdir);
     json_decref(state);
     json_decref(reply);
     cas_conn_close(&c);
@@ -409,16 +480,18 @@ static int decrypt_cmd(int argc, char **argv)
 
 const cli_command cli_run_commands[] = {
     {NULL, "encryptedpush", encryptedpush,
-     "cella encryptedpush --app DIR --session-template T.yml --inputs DIR --keys DIR --wallet-file W",
+     "cella encryptedpush --app DIR --session-template T.yml --inputs DIR --keys DIR --wallet-file W "
+     "[--blobs URL]",
      "Encrypt the inputs into a volume, create the session on cas (measurement, keys, tags "
      "filled in) and print the command line for the host."},
     {NULL, "run", run_cmd,
      "cella run --session NAME/SERVICE --app DIR [--input VOLUME=DIR] [--outputs DIR] --cas URL "
-     "--cas-fingerprint FP [--tee sim|sgx|tdx|snp] [--memory N] [--timeout S]",
+     "--cas-fingerprint FP [--blobs URL] [--push URL] [--tee sim|sgx|tdx|snp] [--memory N] "
+     "[--timeout S]",
      "Run an app as a (sim) enclave: attest, check the input volumes' tags, run sandboxed, seal "
      "the outputs and push their tags. Exits with the app's status."},
     {NULL, "decrypt", decrypt_cmd,
-     "cella decrypt --keys KEYS --volume DIR --out OUTPUTS --wallet-file W",
+     "cella decrypt --keys KEYS --volume DIR|--url URL --out OUTPUTS --wallet-file W",
      "Fetch the output key and current tag from cas, verify the output volume and decrypt it."},
     {NULL, NULL, NULL, NULL, NULL},
 };

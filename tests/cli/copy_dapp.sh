@@ -92,6 +92,25 @@ expect_ok "$CELLA" session volume "$SESSION2" encrypted-output-files --key-file 
 [[ $(cat .out) == "$TAG1" ]] || fail "a killed run changed the output tag"
 expect_ok "$CELLA" decrypt --keys KEYS2 --volume S1/encrypted-output-files --out S1-plain "${W[@]}"
 [[ $(cat S1-plain/f1.txt) == changed ]] || fail "old output not decryptable after a killed run"
+# the transfer service, as in the seed: inputs pushed to a blob store, the host
+# fetches them and pushes its outputs, the client downloads by URL
+"$CELLA" blobs serve --listen 127.0.0.1:0 --data blobd > blobs.log 2>&1 &
+BLOB_PID=$!
+trap 'kill $CAS_PID $BLOB_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 200); do grep -q 'serving http' blobs.log && break; sleep 0.05; done
+BLOBS=$(sed -n 's/.*serving \(http[^ ]*\).*/\1/p' blobs.log)
+expect_ok "$CELLA" encryptedpush --app app --session-template "$SRC/examples/copy/session-template.yml" \
+  --inputs INPUTS --keys KEYS4 --blobs "$BLOBS" "${CAS[@]}" "${W[@]}"
+read -r -a BCMD < .out
+grep -q -- '--input encrypted-input-files=blob:[0-9a-f]\{64\}' .out || fail "input not pushed to the blob store"
+expect_ok "$CELLA" run "${BCMD[@]}" --outputs OUT5 --push "$BLOBS"
+URL=$(sed -n 's/.* url \(http[^ ]*\)$/\1/p' .out)
+[[ -n "$URL" ]] || fail "run did not push its output"
+expect_ok "$CELLA" decrypt --keys KEYS4 --url "$URL" --out P5 "${W[@]}"
+[[ $(cat P5/f1.txt) == changed ]] || fail "output fetched by URL differs"
+expect_fail 'no such blob' "$CELLA" decrypt --keys KEYS4 --url "${URL%?}0" --out P6 "${W[@]}"
+[[ ! -e P6 ]] || fail "a wrong blob produced output"
+
 # secrets from cas reach the app through the environment and injected files,
 # and never through the host's disk
 cat > inject.yml <<'YML'
