@@ -8,7 +8,12 @@ CELLA=$(realpath "${1:-build/cella}")
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/cella-demo.XXXXXX")
 CAS_PID=""
-cleanup() { [[ -n "$CAS_PID" ]] && kill "$CAS_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DIR"; }
+BLOB_PID=""
+cleanup() {
+  for p in $CAS_PID $BLOB_PID; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null || true
+  rm -rf "$DIR"
+}
 trap cleanup EXIT
 cd "$DIR"
 export XDG_CONFIG_HOME=$DIR/config
@@ -24,6 +29,12 @@ CAS_PID=$!
 for _ in $(seq 200); do grep -q '^fingerprint' cas.log 2>/dev/null && break; sleep 0.05; done
 FP=$(awk '/^fingerprint/ {print $2}' cas.log)
 echo "cas https://127.0.0.1:$PORT, fingerprint $FP"
+# the transfer service (the seed used a public file-push site)
+"$CELLA" blobs serve --listen 127.0.0.1:0 --data blob-data > blobs.log 2>&1 &
+BLOB_PID=$!
+for _ in $(seq 200); do grep -q 'serving http' blobs.log 2>/dev/null && break; sleep 0.05; done
+BLOBS=$(sed -n 's/.*serving \(http[^ ]*\).*/\1/p' blobs.log)
+echo "transfer service $BLOBS"
 # cella.json pins the cas for every later command
 printf '{"cas": {"url": "https://127.0.0.1:%s", "fingerprint": "%s"}}\n' "$PORT" "$FP" > cella.json
 "$CELLA" wallet create --unencrypted --keystoredir wallet >/dev/null 2>&1
@@ -38,24 +49,25 @@ run "$CELLA" app measure app
 mkdir -p INPUTS/more KEYS
 echo "Hello world" > INPUTS/f1.txt
 echo "Hello together" > INPUTS/more/f2.txt
-say "cella encryptedpush --app app --session-template session-template.yml --inputs INPUTS --keys KEYS"
+say "cella encryptedpush --app app --session-template session-template.yml --inputs INPUTS --keys KEYS --blobs $BLOBS"
 "$CELLA" encryptedpush --app app --session-template "$SRC/examples/copy/session-template.yml" \
-  --inputs INPUTS --keys KEYS --wallet-file "$WALLET" > cmd.txt
+  --inputs INPUTS --keys KEYS --wallet-file "$WALLET" --blobs "$BLOBS" > cmd.txt
 read -r -a CMD < cmd.txt
 echo "${CMD[*]}"
 
-say "cella run <that command line> --outputs OUTPUTS.enc      # on the host"
-"$CELLA" run "${CMD[@]}" --outputs OUTPUTS.enc 2>&1 | sed 's/^/  /'
+say "cella run <that command line> --outputs OUTPUTS.enc --push $BLOBS      # on the host"
+"$CELLA" run "${CMD[@]}" --outputs OUTPUTS.enc --push "$BLOBS" > run.txt
+cat run.txt
+URL=$(sed -n 's/.* url \(http[^ ]*\)$/\1/p' run.txt)
 
-say "cella decrypt --keys KEYS --volume OUTPUTS.enc/encrypted-output-files --out OUTPUTS"
-"$CELLA" decrypt --keys KEYS --volume OUTPUTS.enc/encrypted-output-files --out OUTPUTS --wallet-file "$WALLET"
+say "cella decrypt --keys KEYS --url $URL --out OUTPUTS"
+"$CELLA" decrypt --keys KEYS --url "$URL" --out OUTPUTS --wallet-file "$WALLET"
 run cat OUTPUTS/f1.txt OUTPUTS/more/f2.txt
 
-cp -a OUTPUTS.enc/encrypted-output-files old-output
 "$CELLA" run "${CMD[@]}" --outputs OUTPUTS2.enc >/dev/null 2>&1
 say "# a second run moved the output tag: the first output is now stale"
-say "cella decrypt --keys KEYS --volume old-output --out STALE"
-if "$CELLA" decrypt --keys KEYS --volume old-output --out STALE --wallet-file "$WALLET"; then
+say "cella decrypt --keys KEYS --url $URL --out STALE"
+if "$CELLA" decrypt --keys KEYS --url "$URL" --out STALE --wallet-file "$WALLET"; then
   echo "demo: rollback was NOT refused" >&2; exit 1
 fi
 F=$(ls OUTPUTS2.enc/encrypted-output-files | grep -v volume.meta | head -1)
