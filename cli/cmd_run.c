@@ -314,6 +314,9 @@ static int run_cmd(int argc, char **argv)
         r = cella_sim_load_private(sd, &q.platform);
     if (cella_ok(r))
         r = cas_conn_open(&c, o, NOPTS(o));
+    /* Kept-alive connections: the nonce request reuses one, and the tag push
+     * reuses the attested connection (same client certificate). */
+    c.http.reuse = cella_http_pool_new();
     ro.cas = &c.http;
     ro.app_dir = app;
     if (cella_ok(r)) {
@@ -371,6 +374,7 @@ static int run_cmd(int argc, char **argv)
                     res.exit_code, res.timed_out ? " (time limit)" : "");
     }
     EVP_PKEY_free(q.platform);
+    cella_http_pool_free(c.http.reuse);
     if (!cella_ok(r))
         return cli_report(r);
     return res.exit_code;
