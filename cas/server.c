@@ -100,41 +100,7 @@ void cas_audit(cas_thread *t, const char *who, const char *action, const char *o
                why ? why : "");
 }
 
-/* Maps a library error to an HTTP status. */
-static int status_of(cella_code c)
-{
-    switch (c) {
-    case CELLA_E_PARSE:
-    case CELLA_E_USAGE:
-    case CELLA_E_PATH:
-    case CELLA_E_UNSUPPORTED:
-        return 400;
-    case CELLA_E_AUTH:
-        return 401;
-    case CELLA_E_PERM:
-    case CELLA_E_POLICY:
-        return 403;
-    case CELLA_E_NOTFOUND:
-        return 404;
-    case CELLA_E_EXISTS:
-    case CELLA_E_ROLLBACK:
-        return 409;
-    case CELLA_E_TOOBIG:
-        return 413;
-    default:
-        return 500;
-    }
-}
-
-void cas_reply_err(cella_http_req *req, cella_res r)
-{
-    const char *where = cella_error_where();
-    if (where && *where)
-        cella_http_error(req, status_of(r.code), cella_code_str(r.code), "%s (%s)",
-                         cella_error_what(), where);
-    else
-        cella_http_error(req, status_of(r.code), cella_code_str(r.code), "%s", cella_error_what());
-}
+void cas_reply_err(cella_http_req *req, cella_res r) { cella_http_reply_failure(req, r); }
 
 static cella_res parse_json_body(cella_http_req *req, json_t **out)
 {

@@ -1,5 +1,6 @@
 /* The hub's state in SQLite: see store.h. */
 #include "hub/store.h"
+#include "store/sql.h"
 
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -44,68 +45,7 @@ static cella_res db_fail(hub_store *s, const char *what)
     return cella_fail(CELLA_E_IO, s->path, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static cella_res exec(hub_store *s, const char *sql)
-{
-    char *err = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        cella_res r = cella_fail(CELLA_E_IO, s->path, "database error: %s", err ? err : "?");
-        sqlite3_free(err);
-        return r;
-    }
-    return CELLA_OK_RES;
-}
-
-typedef struct {
-    sqlite3_stmt *st;
-    int ok;
-} stmt;
-
-static stmt prep(hub_store *s, const char *sql)
-{
-    stmt q = {NULL, 1};
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q.st, NULL) != SQLITE_OK)
-        q.ok = 0;
-    return q;
-}
-static void bt(stmt *q, int i, const char *v)
-{
-    if (q->ok && sqlite3_bind_text(q->st, i, v, -1, SQLITE_TRANSIENT) != SQLITE_OK)
-        q->ok = 0;
-}
-static void bb(stmt *q, int i, const void *v, size_t n)
-{
-    if (q->ok && sqlite3_bind_blob(q->st, i, v, (int)n, SQLITE_TRANSIENT) != SQLITE_OK)
-        q->ok = 0;
-}
-static void bbn(stmt *q, int i, const void *v, size_t n) /* NULL when v is NULL */
-{
-    if (!v) {
-        if (q->ok && sqlite3_bind_null(q->st, i) != SQLITE_OK)
-            q->ok = 0;
-        return;
-    }
-    bb(q, i, v, n);
-}
-static void bi(stmt *q, int i, int64_t v)
-{
-    if (q->ok && sqlite3_bind_int64(q->st, i, v) != SQLITE_OK)
-        q->ok = 0;
-}
-static int step(stmt *q)
-{
-    if (!q->ok)
-        return SQLITE_ERROR;
-    return sqlite3_step(q->st);
-}
-static void done(stmt *q) { sqlite3_finalize(q->st); }
-static void col_blob(stmt *q, int i, uint8_t *out, size_t n)
-{
-    const void *p = sqlite3_column_blob(q->st, i);
-    if (p && (size_t)sqlite3_column_bytes(q->st, i) == n)
-        memcpy(out, p, n);
-    else
-        memset(out, 0, n);
-}
+static cella_res exec(hub_store *s, const char *sql) { return sql_exec(s->db, s->path, sql); }
 
 static cella_res begin(hub_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
 static cella_res commit(hub_store *s) { return exec(s, "COMMIT"); }
@@ -223,7 +163,7 @@ void hub_resource_address(const hub_resource *r, uint8_t out[20])
 static cella_res resource_get_any(hub_store *s, const uint8_t addr[20], hub_resource *r,
                                   bool *found)
 {
-    stmt q = prep(s, "SELECT kind, owner, name, multiaddr, checksum, measurement, created"
+    stmt q = prep(s->db, "SELECT kind, owner, name, multiaddr, checksum, measurement, created"
                      " FROM resources WHERE address = ?");
     bb(&q, 1, addr, 20);
     int rc = step(&q);
@@ -249,7 +189,7 @@ static cella_res resource_get_any(hub_store *s, const uint8_t addr[20], hub_reso
 
 static cella_res resource_insert(hub_store *s, const hub_resource *r, int64_t now)
 {
-    stmt q = prep(s, "INSERT INTO resources(address, kind, owner, name, multiaddr, checksum,"
+    stmt q = prep(s->db, "INSERT INTO resources(address, kind, owner, name, multiaddr, checksum,"
                      " measurement, created) VALUES(?,?,?,?,?,?,?,?)");
     bb(&q, 1, r->address, 20);
     bi(&q, 2, r->kind);
@@ -329,7 +269,7 @@ cella_res hub_store_resource_get(hub_store *s, hub_kind k, const uint8_t addr[20
 
 cella_res hub_store_resource_count(hub_store *s, hub_kind k, const uint8_t *owner, uint64_t *n)
 {
-    stmt q = prep(s, owner ? "SELECT count(*) FROM resources WHERE kind = ? AND owner = ?"
+    stmt q = prep(s->db, owner ? "SELECT count(*) FROM resources WHERE kind = ? AND owner = ?"
                            : "SELECT count(*) FROM resources WHERE kind = ?");
     bi(&q, 1, k);
     if (owner)
@@ -357,7 +297,7 @@ json_t *hub_resource_json(const hub_resource *r)
 
 static cella_res consumed_get(hub_store *s, const uint8_t hash[32], uint8_t amount[32])
 {
-    stmt q = prep(s, "SELECT amount FROM consumed WHERE hash = ?");
+    stmt q = prep(s->db, "SELECT amount FROM consumed WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
     if (rc == SQLITE_ROW)
@@ -372,7 +312,7 @@ static cella_res consumed_get(hub_store *s, const uint8_t hash[32], uint8_t amou
 
 static cella_res consumed_set(hub_store *s, const uint8_t hash[32], const uint8_t amount[32])
 {
-    stmt q = prep(s, "INSERT INTO consumed(hash, amount) VALUES(?, ?)"
+    stmt q = prep(s->db, "INSERT INTO consumed(hash, amount) VALUES(?, ?)"
                      " ON CONFLICT(hash) DO UPDATE SET amount = excluded.amount");
     bb(&q, 1, hash, 32);
     bb(&q, 2, amount, 32);
@@ -450,7 +390,7 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
     r = publish_checks(s, d, o, signer);
     bool exists = false;
     if (cella_ok(r)) {
-        stmt q = prep(s, "SELECT 1 FROM orders WHERE hash = ?");
+        stmt q = prep(s->db, "SELECT 1 FROM orders WHERE hash = ?");
         bb(&q, 1, hash, 32);
         int rc = step(&q);
         exists = rc == SQLITE_ROW;
@@ -470,7 +410,7 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
         uint8_t tag[32], price[32], w[32];
         hub_order_field(o, "tag", tag);
         hub_order_field(o, g_price_field[o->kind], price);
-        stmt q = prep(s, "INSERT INTO orders(hash, kind, signer, app, dataset, workerpool,"
+        stmt q = prep(s->db, "INSERT INTO orders(hash, kind, signer, app, dataset, workerpool,"
                          " requester, category, tag, price, volume, json, published, sign)"
                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         bb(&q, 1, hash, 32);
@@ -546,7 +486,7 @@ static json_t *entry_json(hub_store *s, stmt *q, uint8_t rem_out[32], bool *ok)
 cella_res hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_order *o,
                               json_t **entry)
 {
-    stmt q = prep(s, "SELECT hash, kind, signer, volume, json, published FROM orders"
+    stmt q = prep(s->db, "SELECT hash, kind, signer, volume, json, published FROM orders"
                      " WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
@@ -596,7 +536,7 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
 {
     *out = NULL;
     size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
-    stmt q = prep(s, "SELECT hash, kind, signer, volume, json, published, tag, price, id"
+    stmt q = prep(s->db, "SELECT hash, kind, signer, volume, json, published, tag, price, id"
                      " FROM orders WHERE (?1 < 0 OR kind = ?1) AND (?2 IS NULL OR app = ?2)"
                      " AND (?3 IS NULL OR dataset = ?3) AND (?4 IS NULL OR workerpool = ?4)"
                      " AND (?5 IS NULL OR requester = ?5) AND (?6 < 0 OR category = ?6)"
@@ -673,7 +613,7 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
 cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20])
 {
     CELLA_TRY(begin(s));
-    stmt q = prep(s, "SELECT signer, volume FROM orders WHERE hash = ?");
+    stmt q = prep(s->db, "SELECT signer, volume FROM orders WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
     uint8_t signer[20], vol[32];
@@ -707,7 +647,7 @@ cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uin
 static cella_res account_get(hub_store *s, const uint8_t addr[20], uint64_t *balance,
                              uint64_t *locked)
 {
-    stmt q = prep(s, "SELECT balance, locked FROM accounts WHERE address = ?");
+    stmt q = prep(s->db, "SELECT balance, locked FROM accounts WHERE address = ?");
     bb(&q, 1, addr, 20);
     int rc = step(&q);
     *balance = *locked = 0;
@@ -726,7 +666,7 @@ static cella_res account_put(hub_store *s, const uint8_t addr[20], uint64_t bala
 {
     CELLA_ENSURE(balance <= INT64_MAX && locked <= INT64_MAX, CELLA_E_POLICY, "account",
                  "balance above 2^63 nRLC");
-    stmt q = prep(s, "INSERT INTO accounts(address, balance, locked) VALUES(?,?,?)"
+    stmt q = prep(s->db, "INSERT INTO accounts(address, balance, locked) VALUES(?,?,?)"
                      " ON CONFLICT(address) DO UPDATE SET balance = excluded.balance,"
                      " locked = excluded.locked");
     bb(&q, 1, addr, 20);
@@ -823,7 +763,7 @@ static cella_res known_signature(hub_store *s, const cella_order *o, const uint8
     *known = false;
     if (!o->has_sign)
         return CELLA_OK_RES;
-    stmt q = prep(s, "SELECT signer, sign FROM orders WHERE hash = ?");
+    stmt q = prep(s->db, "SELECT signer, sign FROM orders WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
     if (rc == SQLITE_ROW) {
@@ -894,7 +834,7 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     CELLA_ENSURE(text, CELLA_E_NOMEM, "deal", "out of memory");
-    stmt q = prep(s, "INSERT INTO deals(dealid, json, created) VALUES(?,?,?)");
+    stmt q = prep(s->db, "INSERT INTO deals(dealid, json, created) VALUES(?,?,?)");
     bb(&q, 1, dl->dealid, 32);
     bt(&q, 2, text);
     bi(&q, 3, now);
@@ -903,7 +843,7 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
     free(text);
     if (rc != SQLITE_DONE)
         return db_fail(s, "cannot record the deal");
-    stmt t = prep(s, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
+    stmt t = prep(s->db, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
                      " contribution_deadline, final_deadline) VALUES(?,?,?,'ACTIVE',?,?,?)");
     for (uint64_t i = 0; i < dl->bot_size; i++) {
         uint8_t id[32];
@@ -954,7 +894,7 @@ cella_res hub_store_match(hub_store *s, const cella_domain *d,
 
 cella_res hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **out)
 {
-    stmt q = prep(s, "SELECT json FROM deals WHERE dealid = ?");
+    stmt q = prep(s->db, "SELECT json FROM deals WHERE dealid = ?");
     bb(&q, 1, dealid, 32);
     int rc = step(&q);
     json_error_t je;
@@ -971,7 +911,7 @@ cella_res hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **ou
 
 cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **out)
 {
-    stmt q = prep(s, "SELECT dealid, idx, status, start, contribution_deadline, final_deadline,"
+    stmt q = prep(s->db, "SELECT dealid, idx, status, start, contribution_deadline, final_deadline,"
                      " worker, result_digest, result_hash, result_seal, finalized"
                      " FROM tasks WHERE taskid = ?");
     bb(&q, 1, taskid, 32);
@@ -1019,7 +959,7 @@ typedef struct {
 
 static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
 {
-    stmt q = prep(s, "SELECT dealid, status, contribution_deadline, final_deadline FROM tasks"
+    stmt q = prep(s->db, "SELECT dealid, status, contribution_deadline, final_deadline FROM tasks"
                      " WHERE taskid = ?");
     bb(&q, 1, taskid, 32);
     int rc = step(&q);
@@ -1176,7 +1116,7 @@ cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution
         uint8_t rh[32], rs[32];
         hub_result_hash(c->taskid, c->digest, rh);
         hub_result_seal(c->worker, c->taskid, c->digest, rs);
-        stmt q = prep(s, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
+        stmt q = prep(s->db, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
                          " result_hash = ?, result_seal = ?, finalized = ? WHERE taskid = ?");
         bb(&q, 1, c->worker, 20);
         bb(&q, 2, c->digest, 32);
@@ -1230,7 +1170,7 @@ cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, b
             r = account_release(s, d.pool_owner, stake, false);
         if (cella_ok(r) && stake)
             r = account_credit(s, kitty, stake);
-        stmt q = prep(s, "UPDATE tasks SET status = 'FAILED', finalized = ? WHERE taskid = ?");
+        stmt q = prep(s->db, "UPDATE tasks SET status = 'FAILED', finalized = ? WHERE taskid = ?");
         bi(&q, 1, now);
         bb(&q, 2, taskid, 32);
         if (cella_ok(r) && step(&q) != SQLITE_DONE)

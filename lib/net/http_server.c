@@ -107,6 +107,42 @@ void cella_http_error(cella_http_req *r, int status, const char *code, const cha
     cella_http_reply(r, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
 }
 
+int cella_http_status_for(cella_code c)
+{
+    switch (c) {
+    case CELLA_E_PARSE:
+    case CELLA_E_USAGE:
+    case CELLA_E_PATH:
+    case CELLA_E_UNSUPPORTED:
+        return 400;
+    case CELLA_E_AUTH:
+        return 401;
+    case CELLA_E_PERM:
+    case CELLA_E_POLICY:
+        return 403;
+    case CELLA_E_NOTFOUND:
+        return 404;
+    case CELLA_E_EXISTS:
+    case CELLA_E_ROLLBACK:
+        return 409;
+    case CELLA_E_TOOBIG:
+        return 413;
+    default:
+        return 500;
+    }
+}
+
+void cella_http_reply_failure(cella_http_req *r, cella_res failure)
+{
+    const char *where = cella_error_where();
+    int status = cella_http_status_for(failure.code);
+    if (where && *where)
+        cella_http_error(r, status, cella_code_str(failure.code), "%s (%s)", cella_error_what(),
+                         where);
+    else
+        cella_http_error(r, status, cella_code_str(failure.code), "%s", cella_error_what());
+}
+
 /* ---- dispatch -------------------------------------------------------------------- */
 
 struct worker {

@@ -55,6 +55,12 @@ void cella_http_reply(cella_http_req *r, int status, json_t *body);
 void cella_http_error(cella_http_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The HTTP status for an error code: 400 malformed, 401 authentication,
+ * 403 refused, 404 unknown, 409 conflict, 413 too large, 500 otherwise. */
+int cella_http_status_for(cella_code code);
+/* Replies with the thread's current error: {"error": "<what> (<where>)", "code"}. */
+void cella_http_reply_failure(cella_http_req *r, cella_res failure);
+
 /* A TLS server context for a key and certificate in `dir` (tls.key, tls.crt),
  * created on first use (P-256, self-signed, SAN localhost and 127.0.0.1).
  * TLS 1.3 only; client certificates are requested but optional, and accepted

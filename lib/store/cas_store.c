@@ -1,4 +1,5 @@
 #include "store/cas_store.h"
+#include "store/sql.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -28,16 +29,7 @@ static cella_res db_fail(cella_cas_store *s, const char *what)
     return cella_fail(CELLA_E_IO, s->path, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static cella_res exec(cella_cas_store *s, const char *sql)
-{
-    char *err = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        cella_res r = cella_fail(CELLA_E_IO, s->path, "database error: %s", err ? err : "?");
-        sqlite3_free(err);
-        return r;
-    }
-    return CELLA_OK_RES;
-}
+static cella_res exec(cella_cas_store *s, const char *sql) { return sql_exec(s->db, s->path, sql); }
 
 cella_res cella_cas_store_open(const char *path, cella_cas_store **out)
 {
@@ -76,44 +68,6 @@ void cella_cas_store_close(cella_cas_store *s)
     free(s);
 }
 
-/* A prepared statement with text/blob/int binders, finalised by stmt_done. */
-typedef struct {
-    sqlite3_stmt *st;
-    cella_cas_store *s;
-    int ok;
-} stmt;
-
-static stmt prep(cella_cas_store *s, const char *sql)
-{
-    stmt q = {NULL, s, 1};
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q.st, NULL) != SQLITE_OK)
-        q.ok = 0;
-    return q;
-}
-static void bt(stmt *q, int i, const char *v)
-{
-    if (q->ok && sqlite3_bind_text(q->st, i, v, -1, SQLITE_TRANSIENT) != SQLITE_OK)
-        q->ok = 0;
-}
-static void bb(stmt *q, int i, const void *v, size_t n)
-{
-    if (q->ok && sqlite3_bind_blob(q->st, i, v, (int)n, SQLITE_TRANSIENT) != SQLITE_OK)
-        q->ok = 0;
-}
-static void bi(stmt *q, int i, int64_t v)
-{
-    if (q->ok && sqlite3_bind_int64(q->st, i, v) != SQLITE_OK)
-        q->ok = 0;
-}
-/* Steps once: SQLITE_ROW, SQLITE_DONE, or an error (returned as is). */
-static int step(stmt *q)
-{
-    if (!q->ok)
-        return SQLITE_ERROR;
-    return sqlite3_step(q->st);
-}
-static void done(stmt *q) { sqlite3_finalize(q->st); }
-
 static cella_res begin(cella_cas_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
 static cella_res commit(cella_cas_store *s) { return exec(s, "COMMIT"); }
 static void rollback(cella_cas_store *s) { (void)exec(s, "ROLLBACK"); }
@@ -122,7 +76,7 @@ static void rollback(cella_cas_store *s) { (void)exec(s, "ROLLBACK"); }
 
 cella_res cella_cas_session_get(cella_cas_store *s, const char *name, cella_cas_session_row *row)
 {
-    stmt q = prep(s, "SELECT owner, hash, version, sealed FROM sessions WHERE name = ?");
+    stmt q = prep(s->db, "SELECT owner, hash, version, sealed FROM sessions WHERE name = ?");
     bt(&q, 1, name);
     int rc = step(&q);
     if (rc == SQLITE_DONE) {
@@ -147,7 +101,7 @@ cella_res cella_cas_session_get(cella_cas_store *s, const char *name, cella_cas_
 cella_res cella_cas_session_create(cella_cas_store *s, const char *name,
                                    const cella_cas_session_row *row)
 {
-    stmt q = prep(s, "INSERT INTO sessions(name, owner, hash, version, sealed) VALUES(?,?,?,1,?)");
+    stmt q = prep(s->db, "INSERT INTO sessions(name, owner, hash, version, sealed) VALUES(?,?,?,1,?)");
     bt(&q, 1, name);
     bt(&q, 2, row->owner);
     bb(&q, 3, row->hash, 32);
@@ -166,7 +120,7 @@ cella_res cella_cas_session_update(cella_cas_store *s, const char *name,
                                    const uint8_t predecessor[32], const cella_cas_session_row *row)
 {
     CELLA_TRY(begin(s));
-    stmt q = prep(s, "SELECT hash FROM sessions WHERE name = ?");
+    stmt q = prep(s->db, "SELECT hash FROM sessions WHERE name = ?");
     bt(&q, 1, name);
     int rc = step(&q);
     uint8_t cur[32] = {0};
@@ -183,7 +137,7 @@ cella_res cella_cas_session_update(cella_cas_store *s, const char *name,
                        "predecessor is not the current session hash (someone updated it first, "
                        "or the update is stale)");
     if (cella_ok(r)) {
-        stmt u = prep(s, "UPDATE sessions SET hash = ?, version = version + 1, sealed = ?"
+        stmt u = prep(s->db, "UPDATE sessions SET hash = ?, version = version + 1, sealed = ?"
                          " WHERE name = ?");
         bb(&u, 1, row->hash, 32);
         bb(&u, 2, row->sealed.p, row->sealed.len);
@@ -204,7 +158,7 @@ cella_res cella_cas_session_update(cella_cas_store *s, const char *name,
 static bool sealed_get(cella_cas_store *s, const char *session, const char *kind,
                        const char *name, cella_buf *out)
 {
-    stmt q = prep(s, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
+    stmt q = prep(s->db, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
     bt(&q, 1, session);
     bt(&q, 2, kind);
     bt(&q, 3, name);
@@ -221,7 +175,7 @@ cella_res cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, c
     /* Read first: the common case is "already there", which needs no write. */
     if (sealed_get(s, session, kind, name, out))
         return cella_buf_result(out);
-    stmt ins = prep(s, "INSERT OR IGNORE INTO sealed(session, kind, name, value) VALUES(?,?,?,?)");
+    stmt ins = prep(s->db, "INSERT OR IGNORE INTO sealed(session, kind, name, value) VALUES(?,?,?,?)");
     bt(&ins, 1, session);
     bt(&ins, 2, kind);
     bt(&ins, 3, name);
@@ -230,7 +184,7 @@ cella_res cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, c
     done(&ins);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store value: %s",
                  sqlite3_errmsg(s->db));
-    stmt q = prep(s, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
+    stmt q = prep(s->db, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
     bt(&q, 1, session);
     bt(&q, 2, kind);
     bt(&q, 3, name);
@@ -245,7 +199,7 @@ cella_res cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, c
 static cella_res sealed_write(cella_cas_store *s, const char *sql, const char *session,
                               const char *kind, const char *name, cella_slice value)
 {
-    stmt q = prep(s, sql);
+    stmt q = prep(s->db, sql);
     bt(&q, 1, session);
     bt(&q, 2, kind);
     bt(&q, 3, name);
@@ -285,7 +239,7 @@ cella_res cella_cas_sealed_get(cella_cas_store *s, const char *session, const ch
 cella_res cella_cas_tag_get(cella_cas_store *s, const char *session, const char *volume,
                             uint8_t tag[16], bool *has)
 {
-    stmt q = prep(s, "SELECT tag FROM tags WHERE session = ? AND volume = ?");
+    stmt q = prep(s->db, "SELECT tag FROM tags WHERE session = ? AND volume = ?");
     bt(&q, 1, session);
     bt(&q, 2, volume);
     int rc = step(&q);
@@ -309,7 +263,7 @@ cella_res cella_cas_tag_swap(cella_cas_store *s, const char *session, const char
                        "stale tag: the volume changed since this instance read it (another "
                        "instance pushed first)");
     if (cella_ok(r)) {
-        stmt u = prep(s, "INSERT INTO tags(session, volume, tag) VALUES(?,?,?)"
+        stmt u = prep(s->db, "INSERT INTO tags(session, volume, tag) VALUES(?,?,?)"
                          " ON CONFLICT(session, volume) DO UPDATE SET tag = excluded.tag");
         bt(&u, 1, session);
         bt(&u, 2, volume);
@@ -331,7 +285,7 @@ cella_res cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32
                                  const char *session, const char *service, const uint8_t spki[32],
                                  int64_t expires)
 {
-    stmt q = prep(s, "INSERT INTO instances(token, session, service, spki, expires)"
+    stmt q = prep(s->db, "INSERT INTO instances(token, session, service, spki, expires)"
                      " VALUES(?,?,?,?,?)");
     bb(&q, 1, token_hash, 32);
     bt(&q, 2, session);
@@ -366,7 +320,7 @@ cella_res cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token
 cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,
                                  char session[256], char service[256], uint8_t spki[32])
 {
-    stmt q = prep(s, "SELECT session, service, spki, expires FROM instances WHERE token = ?");
+    stmt q = prep(s->db, "SELECT session, service, spki, expires FROM instances WHERE token = ?");
     bb(&q, 1, token_hash, 32);
     int rc = step(&q);
     cella_res r = CELLA_OK_RES;
@@ -389,7 +343,7 @@ cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32
 cella_res cella_cas_audit(cella_cas_store *s, int64_t ts, const char *who, const char *action,
                           const char *object, const char *outcome, const char *why)
 {
-    stmt q = prep(s, "INSERT INTO audit(ts, who, action, object, outcome, why) VALUES(?,?,?,?,?,?)");
+    stmt q = prep(s->db, "INSERT INTO audit(ts, who, action, object, outcome, why) VALUES(?,?,?,?,?,?)");
     bi(&q, 1, ts);
     bt(&q, 2, who);
     bt(&q, 3, action);
@@ -408,7 +362,7 @@ cella_res cella_cas_audit_each(cella_cas_store *s,
                                           const char *, const char *, void *),
                                void *ctx)
 {
-    stmt q = prep(s, "SELECT ts, who, action, object, outcome, why FROM audit ORDER BY id");
+    stmt q = prep(s->db, "SELECT ts, who, action, object, outcome, why FROM audit ORDER BY id");
     int rc;
     while ((rc = step(&q)) == SQLITE_ROW)
         fn(sqlite3_column_int64(q.st, 0), (const char *)sqlite3_column_text(q.st, 1),
