@@ -20,6 +20,9 @@ cella_res cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char 
             only_pos = true;
             continue;
         }
+        /* The one short option users type without thinking: -o for --output. */
+        if (!strcmp(a, "-o"))
+            a = "--output";
         CELLA_ENSURE(a[1] == '-', CELLA_E_USAGE, verb, "unknown option '%s'", a);
         const char *name = a + 2;
         const char *eq = strchr(name, '=');

@@ -1,6 +1,7 @@
 /* A small, strict command-line parser shared by every verb: long options with
  * a value (`--key-file F` or `--key-file=F`), boolean flags, positionals.
- * Unknown options and missing values are errors, never ignored. */
+ * `-o` is accepted for `--output`. Unknown options and missing values are
+ * errors, never ignored. */
 #ifndef CELLA_CLI_ARGS_H
 #define CELLA_CLI_ARGS_H
 

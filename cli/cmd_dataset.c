@@ -23,21 +23,6 @@
 #define DEFAULT_ENCRYPTED "datasets/encrypted"
 #define DEFAULT_SECRETS ".secrets"
 
-/* cli_parse knows long options only: accept the usual "-o FILE" too. */
-static char **alias_short_o(int argc, char **argv)
-{
-    char **v = malloc(((size_t)argc + 1) * sizeof *v);
-    if (!v)
-        return NULL;
-    bool only_pos = false;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            only_pos = true;
-        v[i] = (!only_pos && !strcmp(argv[i], "-o")) ? (char *)"--output" : argv[i];
-    }
-    v[argc] = NULL;
-    return v;
-}
 
 typedef struct {
     const char *original, *encrypted;
@@ -279,10 +264,7 @@ static int dataset_decrypt(int argc, char **argv)
     const int n = (int)(sizeof o / sizeof o[0]);
     const char *pos[1];
     int np;
-    char **av = alias_short_o(argc, argv);
-    if (!av)
-        return cli_report(cella_fail(CELLA_E_NOMEM, "dataset decrypt", "out of memory"));
-    cella_res r = cli_parse(argc, av, o, n, pos, 1, &np, "dataset decrypt");
+    cella_res r = cli_parse(argc, argv, o, n, pos, 1, &np, "dataset decrypt");
     if (cella_ok(r) && (np != 1 || !cli_get(o, n, "key-file") || !cli_get(o, n, "output")))
         r = cella_fail(CELLA_E_USAGE, "dataset decrypt",
                        "usage: cella dataset decrypt FILE.enc --key-file KEY -o OUT");
@@ -296,7 +278,6 @@ static int dataset_decrypt(int argc, char **argv)
         r = cella_iexec_dataset_decrypt_file(pos[0], cli_get(o, n, "output"), key.b,
                                              cli_get(o, n, "checksum"),
                                              cli_get(o, n, "force") != NULL);
-    free(av);
     return cli_report(r);
 }
 

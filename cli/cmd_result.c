@@ -16,21 +16,6 @@
 #define DEFAULT_ENCRYPTED "encryptedResults.zip" /* the SDK's defaults */
 #define DEFAULT_DECRYPTED "results.zip"
 
-/* cli_parse knows long options only: accept the usual "-o FILE" too. */
-static char **alias_short_o(int argc, char **argv)
-{
-    char **v = malloc(((size_t)argc + 1) * sizeof *v);
-    if (!v)
-        return NULL;
-    bool only_pos = false;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            only_pos = true;
-        v[i] = (!only_pos && !strcmp(argv[i], "-o")) ? (char *)"--output" : argv[i];
-    }
-    v[argc] = NULL;
-    return v;
-}
 
 /* --beneficiary-keystoredir D, else <--secrets-dir or .secrets>/beneficiary. */
 static cella_res beneficiary_dir(const cli_opt *o, int n, char *out, size_t cap)
@@ -91,10 +76,7 @@ static int result_encrypt(int argc, char **argv)
     const int n = (int)(sizeof o / sizeof o[0]);
     const char *pos[1];
     int np;
-    char **av = alias_short_o(argc, argv);
-    if (!av)
-        return cli_report(cella_fail(CELLA_E_NOMEM, "result encrypt", "out of memory"));
-    cella_res r = cli_parse(argc, av, o, n, pos, 1, &np, "result encrypt");
+    cella_res r = cli_parse(argc, argv, o, n, pos, 1, &np, "result encrypt");
     if (cella_ok(r) && (np != 1 || !cli_get(o, n, "public-key")))
         r = cella_fail(CELLA_E_USAGE, "result encrypt",
                        "usage: cella result encrypt DIR --public-key PEM [-o encrypted.zip]");
@@ -102,7 +84,6 @@ static int result_encrypt(int argc, char **argv)
     if (cella_ok(r))
         r = cella_iexec_result_encrypt_dir(pos[0], cli_get(o, n, "public-key"), out,
                                            cli_get(o, n, "force") != NULL);
-    free(av);
     if (!cella_ok(r))
         return cli_report(r);
     printf("%s\n", out);
@@ -143,10 +124,7 @@ static int result_decrypt(int argc, char **argv)
     const int n = (int)(sizeof o / sizeof o[0]);
     const char *pos[1];
     int np;
-    char **av = alias_short_o(argc, argv);
-    if (!av)
-        return cli_report(cella_fail(CELLA_E_NOMEM, "result decrypt", "out of memory"));
-    cella_res r = cli_parse(argc, av, o, n, pos, 1, &np, "result decrypt");
+    cella_res r = cli_parse(argc, argv, o, n, pos, 1, &np, "result decrypt");
     char dir[4096], key[4096 + 256];
     if (cella_ok(r))
         r = beneficiary_dir(o, n, dir, sizeof dir);
@@ -165,7 +143,6 @@ static int result_decrypt(int argc, char **argv)
     const char *out = cli_get(o, n, "output") ? cli_get(o, n, "output") : DEFAULT_DECRYPTED;
     if (cella_ok(r))
         r = cella_iexec_result_decrypt_file(in, key, out, cli_get(o, n, "force") != NULL);
-    free(av);
     if (!cella_ok(r))
         return cli_report(r);
     printf("%s\n", out);
