@@ -41,21 +41,10 @@ static int app_measure(int argc, char **argv)
 
 static int app_pack(int argc, char **argv)
 {
-    /* -o is accepted as a short alias of --output. */
-    char *args[64];
-    int n = 0;
-    cella_res r = CELLA_OK_RES;
-    for (int i = 0; i < argc && cella_ok(r); i++) {
-        if (n >= 63)
-            r = cella_fail(CELLA_E_USAGE, "app pack", "too many arguments");
-        else
-            args[n++] = !strcmp(argv[i], "-o") ? "--output" : argv[i];
-    }
     cli_opt o[] = {{"output", true, NULL}};
     const char *pos[1];
     int np = 0;
-    if (cella_ok(r))
-        r = cli_parse(n, args, o, 1, pos, 1, &np, "app pack");
+    cella_res r = cli_parse(argc, argv, o, 1, pos, 1, &np, "app pack");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "app pack", "usage: cella app pack DIR [-o FILE]");
     if (!cella_ok(r))

@@ -9,16 +9,6 @@
 #include "commands.h"
 #include "core/encoding.h"
 
-/* Maps "-o" to "--output" so both spellings work. */
-static cella_res short_opts(int argc, char **argv, char **out, int cap, int *n, const char *verb)
-{
-    *n = 0;
-    for (int i = 0; i < argc; i++) {
-        CELLA_ENSURE(*n < cap, CELLA_E_USAGE, verb, "too many arguments");
-        out[(*n)++] = !strcmp(argv[i], "-o") ? "--output" : argv[i];
-    }
-    return CELLA_OK_RES;
-}
 
 static void on_ready(void *arg, unsigned port)
 {
@@ -86,14 +76,10 @@ static int blobs_put(int argc, char **argv)
 
 static int blobs_get(int argc, char **argv)
 {
-    char *args[64];
-    int n;
     cli_opt o[] = {{"url", true, NULL}, {"output", true, NULL}};
     const char *pos[1];
     int np = 0;
-    cella_res r = short_opts(argc, argv, args, 64, &n, "blobs get");
-    if (cella_ok(r))
-        r = cli_parse(n, args, o, 2, pos, 1, &np, "blobs get");
+    cella_res r = cli_parse(argc, argv, o, 2, pos, 1, &np, "blobs get");
     if (cella_ok(r) && (np != 1 || !cli_get(o, 2, "url") || !cli_get(o, 2, "output")))
         r = cella_fail(CELLA_E_USAGE, "blobs get",
                        "usage: cella blobs get SHA256 --url URL -o FILE");
