@@ -87,6 +87,12 @@ TAG1=$(cat .out)
 "$CELLA" run "${SLOW[@]}" --outputs S2 > /dev/null 2>&1 &
 RUN_PID=$!
 sleep 1.5
+# while it runs, its plaintext mounts live in its own mount namespace: neither
+# the host nor another session's runtime can see them
+grep -qE 'cella-plaintext|fuse\.cella|/cella-run\.' /proc/mounts && fail "a running session's plaintext mount is visible on the host"
+[[ -n "$(cat /proc/$RUN_PID/mountinfo 2>/dev/null | grep -E 'cella-plaintext|/cella-run\.' || true)" ]] ||
+  fail "the running session has no private plaintext mount (test did not observe a run)"
+ok
 kill -9 $RUN_PID; wait $RUN_PID 2>/dev/null || true
 expect_ok "$CELLA" session volume "$SESSION2" encrypted-output-files --key-file k2.out "${CAS[@]}" "${W[@]}"
 [[ $(cat .out) == "$TAG1" ]] || fail "a killed run changed the output tag"
@@ -97,7 +103,7 @@ expect_ok "$CELLA" decrypt --keys KEYS2 --volume S1/encrypted-output-files --out
 "$CELLA" blobs serve --listen 127.0.0.1:0 --data blobd > blobs.log 2>&1 &
 BLOB_PID=$!
 trap 'kill $CAS_PID $BLOB_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q 'serving http' blobs.log && break; sleep 0.05; done
+for _ in $(seq 200); do grep -q 'serving http' blobs.log 2>/dev/null && break; sleep 0.05; done
 BLOBS=$(sed -n 's/.*serving \(http[^ ]*\).*/\1/p' blobs.log)
 expect_ok "$CELLA" encryptedpush --app app --session-template "$SRC/examples/copy/session-template.yml" \
   --inputs INPUTS --keys KEYS4 --blobs "$BLOBS" "${CAS[@]}" "${W[@]}"
