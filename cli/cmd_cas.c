@@ -215,17 +215,6 @@ static int session_volume(int argc, char **argv)
 
 /* ---- cella attest: the enclave side, for testing ---- */
 
-typedef struct {
-    EVP_PKEY *platform;
-    cella_sim_report rep;
-} sim_quote_ctx;
-
-static cella_res sim_quote(const uint8_t rd[64], cella_buf *ev, void *vctx)
-{
-    sim_quote_ctx *q = vctx;
-    memcpy(q->rep.report_data, rd, 64);
-    return cella_sim_quote(q->platform, &q->rep, ev);
-}
 
 static int attest_cmd(int argc, char **argv)
 {
@@ -239,7 +228,7 @@ static int attest_cmd(int argc, char **argv)
     int np;
     cas_conn c;
     memset(&c, 0, sizeof c);
-    sim_quote_ctx q;
+    cella_sim_quoter q;
     memset(&q, 0, sizeof q);
     cella_cas_instance inst;
     memset(&inst, 0, sizeof inst);
@@ -268,7 +257,7 @@ static int attest_cmd(int argc, char **argv)
     if (cella_ok(r))
         r = cas_conn_open(&c, o, NOPTS(o));
     if (cella_ok(r))
-        r = cella_cas_attest(&c.http, kind, sim_quote, &q, sess, svc, &inst);
+        r = cella_cas_attest(&c.http, kind, cella_sim_quote_fn, &q, sess, svc, &inst);
     const char *push = cli_get(o, NOPTS(o), "push-tag");
     if (cella_ok(r) && push) {
         const char *old = cli_get(o, NOPTS(o), "old-tag"), *nt = cli_get(o, NOPTS(o), "new-tag");

@@ -211,17 +211,6 @@ static int encryptedpush(int argc, char **argv)
 
 /* ---- run ----------------------------------------------------------------------- */
 
-typedef struct {
-    EVP_PKEY *platform;
-    cella_sim_report rep;
-} sim_ctx;
-
-static cella_res sim_quote(const uint8_t rd[64], cella_buf *ev, void *vctx)
-{
-    sim_ctx *q = vctx;
-    memcpy(q->rep.report_data, rd, 64);
-    return cella_sim_quote(q->platform, &q->rep, ev);
-}
 
 static cella_res parse_inputs(const char *spec, cella_run_input *in, size_t *n, char *buf,
                               size_t cap)
@@ -258,7 +247,7 @@ static int run_cmd(int argc, char **argv)
     int np;
     cas_conn c;
     memset(&c, 0, sizeof c);
-    sim_ctx q;
+    cella_sim_quoter q;
     memset(&q, 0, sizeof q);
     char sess[256], svc[256], dir[4096], inbuf[8192], work[256] = "";
     cella_run_input inputs[CELLA_RUN_MAX_VOLUMES];
@@ -277,7 +266,7 @@ static int run_cmd(int argc, char **argv)
     if (cella_ok(r) && tee)
         r = cella_tee_kind_parse(tee, &kind);
     cella_run_opts ro = {.session = sess, .service = svc, .tee = CELLA_TEE_SIM,
-                         .quote = sim_quote, .quote_ctx = &q, .app_stdout = -1, .app_stderr = -1,
+                         .quote = cella_sim_quote_fn, .quote_ctx = &q, .app_stdout = -1, .app_stderr = -1,
                          .outputs_dir = outs ? outs : "outputs", .wall_seconds = 3600};
     unsigned long long v;
     if (cella_ok(r) && cli_get(o, NOPTS(o), "memory")) {

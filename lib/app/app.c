@@ -620,29 +620,6 @@ static cella_res pack_entry(struct archive *a, struct archive_entry *ae, int roo
     return r;
 }
 
-/* Splits out_path into its directory (opened) and base name. */
-static cella_res open_parent(const char *path, int *dfd, char *base, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    const char *name = slash ? slash + 1 : path;
-    CELLA_ENSURE(*name && strcmp(name, ".") && strcmp(name, "..") && strlen(name) < cap,
-                 CELLA_E_PATH, path, "not a file name");
-    strcpy(base, name);
-    char dir[PATH_MAX];
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == path)
-        strcpy(dir, "/");
-    else {
-        size_t n = (size_t)(slash - path);
-        CELLA_ENSURE(n < sizeof dir, CELLA_E_PATH, path, "path too long");
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CELLA_ENSURE(*dfd >= 0, CELLA_E_IO, dir, "cannot open directory: %s", strerror(errno));
-    return CELLA_OK_RES;
-}
 
 static cella_res temp_name(char *out, size_t cap, const char *base)
 {
@@ -686,7 +663,7 @@ static cella_res pack_listed(int rootfd, const tree_list *l, const char *out_pat
 {
     int pfd = -1;
     char base[256], tmp[300];
-    CELLA_TRY(open_parent(out_path, &pfd, base, sizeof base));
+    CELLA_TRY(cella_open_parent(out_path, &pfd, base, sizeof base));
     cella_res r = temp_name(tmp, sizeof tmp, base);
     pack_sink s = {-1, EVP_MD_CTX_new(), 0};
     if (cella_ok(r) && (!s.md || !EVP_DigestInit_ex(s.md, cella_md_sha256(), NULL)))
@@ -878,7 +855,7 @@ static cella_res unpack_archive(struct archive *a, const char *dir, const cella_
     cella_tree_limits lim = lim0 ? *lim0 : cella_tree_default_limits();
     int pfd = -1;
     char base[256], stage_name[300];
-    CELLA_TRY(open_parent(dir, &pfd, base, sizeof base));
+    CELLA_TRY(cella_open_parent(dir, &pfd, base, sizeof base));
     struct stat st;
     if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         close(pfd);
@@ -975,7 +952,7 @@ cella_res cella_app_unpack(const char *tarball, const char *dir)
     snprintf(where, sizeof where, "%s", cella_error_where());
     int pfd = -1;
     char base[256];
-    if (cella_ok(open_parent(dir, &pfd, base, sizeof base))) {
+    if (cella_ok(cella_open_parent(dir, &pfd, base, sizeof base))) {
         cella_rm_tree(pfd, base);
         close(pfd);
     }

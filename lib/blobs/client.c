@@ -225,29 +225,6 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
     return k;
 }
 
-/* Splits a path into its directory (opened) and base name. */
-static cella_res open_parent(const char *path, int *dfd, char *base, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    const char *name = slash ? slash + 1 : path;
-    CELLA_ENSURE(*name && strcmp(name, ".") && strcmp(name, "..") && strlen(name) < cap,
-                 CELLA_E_PATH, path, "not a file name");
-    strcpy(base, name);
-    char dir[PATH_MAX];
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == path)
-        strcpy(dir, "/");
-    else {
-        size_t n = (size_t)(slash - path);
-        CELLA_ENSURE(n < sizeof dir, CELLA_E_PATH, path, "path too long");
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CELLA_ENSURE(*dfd >= 0, CELLA_E_IO, dir, "cannot open directory: %s", strerror(errno));
-    return CELLA_OK_RES;
-}
 
 static cella_res download(CURL *h, const char *url, int fd, const uint8_t sha[32])
 {
@@ -290,7 +267,7 @@ cella_res cella_blob_get_file(const char *base_url, const uint8_t sha[static 32]
     CELLA_TRY(cella_blob_url(base_url, sha, url, sizeof url));
     int pfd = -1;
     char base[256], tmp[320];
-    CELLA_TRY(open_parent(out_path, &pfd, base, sizeof base));
+    CELLA_TRY(cella_open_parent(out_path, &pfd, base, sizeof base));
     struct stat st;
     if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         close(pfd);

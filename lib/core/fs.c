@@ -165,6 +165,29 @@ cella_res cella_read_file(int dirfd, const char *path, size_t max, bool secret, 
     return CELLA_OK_RES;
 }
 
+cella_res cella_open_parent(const char *path, int *dfd, char *base, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    CELLA_ENSURE(*name && strcmp(name, ".") && strcmp(name, "..") && strlen(name) < cap,
+                 CELLA_E_PATH, path, "not a file name");
+    strcpy(base, name);
+    char dir[4096];
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        size_t n = (size_t)(slash - path);
+        CELLA_ENSURE(n < sizeof dir, CELLA_E_PATH, path, "path too long");
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CELLA_ENSURE(*dfd >= 0, CELLA_E_IO, dir, "cannot open directory: %s", strerror(errno));
+    return CELLA_OK_RES;
+}
+
 void cella_rm_tree(int parent, const char *path)
 {
     int fd = openat(parent, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

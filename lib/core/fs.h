@@ -33,6 +33,10 @@ CELLA_RESULT cella_pwrite_full(int fd, const void *buf, size_t n, uint64_t off,
 CELLA_RESULT cella_fsync_fd(int fd, const char *what);
 CELLA_RESULT cella_fsync_dir(int dirfd, const char *path, const char *what);
 
+/* Opens the directory of `path` (".", "/" or its dirname) and copies the last
+ * component, which must be a real name (not empty, "." or ".."), into `base`. */
+CELLA_RESULT cella_open_parent(const char *path, int *dfd, char *base, size_t cap);
+
 /* Removes a directory tree without following symlinks (used to clean up
  * partial output). Best effort: errors are ignored. */
 void cella_rm_tree(int parent, const char *path);

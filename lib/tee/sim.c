@@ -154,6 +154,13 @@ cella_res cella_sim_quote(EVP_PKEY *platform, const cella_sim_report *in, cella_
     return cella_buf_result(out);
 }
 
+cella_res cella_sim_quote_fn(const uint8_t report_data[64], cella_buf *evidence, void *ctx)
+{
+    cella_sim_quoter *q = ctx;
+    memcpy(q->rep.report_data, report_data, 64);
+    return cella_sim_quote(q->platform, &q->rep, evidence);
+}
+
 cella_res cella_sim_parse(cella_slice ev, cella_sim_report *r)
 {
     cella_reader rd = cella_reader_of(ev, "sim evidence");

@@ -45,6 +45,14 @@ CELLA_RESULT cella_sim_load_public(const char *path, EVP_PKEY **out);
  * platform key. */
 CELLA_RESULT cella_sim_quote(EVP_PKEY *platform, const cella_sim_report *r, cella_buf *out);
 
+/* A quote function (tee/ratls.h's cella_quote_fn) for the sim TEE: ctx is a
+ * cella_sim_quoter whose report is filled in, report data excepted. */
+typedef struct {
+    EVP_PKEY *platform;
+    cella_sim_report rep;
+} cella_sim_quoter;
+cella_res cella_sim_quote_fn(const uint8_t report_data[64], cella_buf *evidence, void *ctx);
+
 /* Parses evidence (bounds-checked) without verifying it. */
 CELLA_RESULT cella_sim_parse(cella_slice ev, cella_sim_report *r);
 
