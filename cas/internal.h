@@ -16,6 +16,7 @@ typedef struct {
     char db_path[4200];
     uint8_t *master; /* 32 bytes, secure memory; never written to the database */
     EVP_PKEY *sim_pub;
+    uint8_t sim_id[32]; /* SHA-256 of sim_pub's SPKI, computed once */
     SSL_CTX *ssl;
     char fingerprint[65];
     cella_nonce_book *nonces; /* challenges and attestation nonces, shared by threads */

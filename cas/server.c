@@ -508,7 +508,7 @@ static cella_res verify_evidence(cas_thread *t, cella_tee_kind kind, cella_slice
         CELLA_ENSURE(t->app->opt.allow_sim && t->app->sim_pub, CELLA_E_POLICY, "evidence",
                      "sim evidence refused: cas was not started with --allow-sim");
         cella_sim_report rep;
-        CELLA_TRY(cella_sim_verify(ev, t->app->sim_pub, &rep));
+        CELLA_TRY(cella_sim_verify_id(ev, t->app->sim_pub, t->app->sim_id, &rep));
         memcpy(c->measurement, rep.measurement, 32);
         c->debug = rep.debug;
         memcpy(c->report_data, rep.report_data, 64);
@@ -940,6 +940,8 @@ cella_res cas_serve(const cas_options *o)
         }
         if (cella_ok(r))
             r = cella_sim_load_public(path, &a.sim_pub);
+        if (cella_ok(r))
+            r = cella_sim_platform_id(a.sim_pub, a.sim_id);
     }
     if (cella_ok(r))
         r = cella_nonce_book_new(100000, &a.nonces);

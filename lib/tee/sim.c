@@ -194,11 +194,15 @@ cella_res cella_sim_parse(cella_slice ev, cella_sim_report *r)
     return cella_read_end(&rd);
 }
 
-cella_res cella_sim_verify(cella_slice ev, EVP_PKEY *platform_pub, cella_sim_report *r)
+cella_res cella_sim_platform_id(EVP_PKEY *platform_pub, uint8_t id[32])
+{
+    return spki_hash(platform_pub, id);
+}
+
+cella_res cella_sim_verify_id(cella_slice ev, EVP_PKEY *platform_pub, const uint8_t want[32],
+                              cella_sim_report *r)
 {
     CELLA_TRY(cella_sim_parse(ev, r));
-    uint8_t want[32];
-    CELLA_TRY(spki_hash(platform_pub, want));
     CELLA_ENSURE(cella_ct_eq(want, r->platform_id, 32), CELLA_E_AUTH, NULL,
                  "sim evidence comes from another platform key");
     const uint8_t *sig = ev.p + CELLA_SIM_SIGNED_BYTES + 2;
@@ -209,4 +213,11 @@ cella_res cella_sim_verify(cella_slice ev, EVP_PKEY *platform_pub, cella_sim_rep
     EVP_MD_CTX_free(md);
     CELLA_ENSURE(ok, CELLA_E_AUTH, NULL, "sim evidence signature is invalid");
     return CELLA_OK_RES;
+}
+
+cella_res cella_sim_verify(cella_slice ev, EVP_PKEY *platform_pub, cella_sim_report *r)
+{
+    uint8_t want[32];
+    CELLA_TRY(spki_hash(platform_pub, want));
+    return cella_sim_verify_id(ev, platform_pub, want, r);
 }

@@ -59,4 +59,10 @@ CELLA_RESULT cella_sim_parse(cella_slice ev, cella_sim_report *r);
 /* Parses and verifies the signature against the trusted platform public key. */
 CELLA_RESULT cella_sim_verify(cella_slice ev, EVP_PKEY *platform_pub, cella_sim_report *r);
 
+/* The same with the platform id (SHA-256 of its SPKI) computed once by the
+ * caller (cella_sim_platform_id): encoding a key is slow in OpenSSL 3. */
+CELLA_RESULT cella_sim_platform_id(EVP_PKEY *platform_pub, uint8_t id[32]);
+CELLA_RESULT cella_sim_verify_id(cella_slice ev, EVP_PKEY *platform_pub,
+                                 const uint8_t platform_id[32], cella_sim_report *r);
+
 #endif
