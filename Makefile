@@ -46,6 +46,7 @@ bench:
 	@bash bench/run.sh build
 	@bash bench/cas.sh build
 	@bash bench/runtime.sh build
+	@bash bench/output.sh build
 	@d=$$(mktemp -d /tmp/cella-hub-bench.XXXXXX); echo; echo "hub bench (in process, /tmp, same-run raw SQLite baseline)"; \
 	  build/bench/bench_hub $$d 2000; rm -rf $$d
 
