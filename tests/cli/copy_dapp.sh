@@ -3,6 +3,10 @@
 # decrypt; and each attack the runtime issue names, refused.
 . "$(dirname "$0")/lib.sh"
 SRC=${CELLA_SOURCE:?}
+# The runtime's work directories go here, so even the run this test kills
+# with -9 leaves nothing behind in the system's /tmp.
+export TMPDIR=$TMP/tmp
+mkdir -p "$TMPDIR"
 
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 "$CELLA" tee sim init --dir sim >/dev/null 2>&1
@@ -37,7 +41,7 @@ read -r -a CMD < .out
 expect_ok "$CELLA" run "${CMD[@]}" --outputs OUT
 grep -q '^output encrypted-output-files ' .out || fail "run printed no output volume"
 # plaintext never touched the host's disk: only INPUTS holds the marker
-hits=$(grep -rl 'MARKER-7f3a9c' . /tmp/cella-run.* 2>/dev/null | grep -v '^./INPUTS/' || true)
+hits=$(grep -rl 'MARKER-7f3a9c' . 2>/dev/null | grep -v '^./INPUTS/' || true)
 [[ -z "$hits" ]] || fail "plaintext found on disk: $hits"
 
 # step 3: the client decrypts
@@ -156,6 +160,6 @@ expect_ok "$CELLA" decrypt --keys KEYS3 --volume O3/out --out P3 "${W[@]}"
 PW=$(sed -n 's/^password=//p' P3/seen.txt)
 [[ ${#PW} == 24 ]] || fail "injected secret missing: $(cat P3/seen.txt)"
 grep -qx "token=$PW" P3/seen.txt || fail "environment secret differs from the injected one"
-hits=$(grep -rl -- "$PW" . /tmp/cella-run.* 2>/dev/null | grep -v '^./P3/' || true)
+hits=$(grep -rl -- "$PW" . 2>/dev/null | grep -v '^./P3/' || true)
 [[ -z "$hits" ]] || fail "the secret reached the disk: $hits"
 finish
