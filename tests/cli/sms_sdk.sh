@@ -2,13 +2,7 @@
 # The iExec SDK's own secret-push code (iexec@8, common/sms/push.js) against
 # cella's cas: the beneficiary's result key (web2) and a requester secret.
 . "$(dirname "$0")/lib.sh"
-command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node/npm not installed"; exit 0; }
-CACHE=${CELLA_NPM_CACHE:-$HOME/.cache/cella-npm}
-if [[ ! -d "$CACHE/node_modules/iexec" ]]; then
-  mkdir -p "$CACHE"
-  (cd "$CACHE" && npm install --no-audit --no-fund --silent iexec@8 >/dev/null 2>&1) ||
-    { [[ -n "${CELLA_REQUIRE_SDK:-}" ]] && fail "cannot install iexec@8"; echo "SKIP: cannot install iexec@8 from npm"; exit 0; }
-fi
+need_iexec_sdk
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 "$CELLA" cas serve --data casd --listen "127.0.0.1:$PORT" --threads 2 > cas.log 2>&1 &
 CAS_PID=$!
@@ -33,7 +27,7 @@ catch (e) { out.push('refused: ' + e.message); }
 console.log(out.join('\n'));
 JS
 # the SDK (node) trusts the cas certificate as a CA for this run
-NODE_EXTRA_CA_CERTS="$TMP/casd/tls.crt" node push.mjs "$CACHE/node_modules/iexec" "https://127.0.0.1:$PORT" > out.txt 2>err.txt ||
+NODE_EXTRA_CA_CERTS="$TMP/casd/tls.crt" node push.mjs "$SDK" "https://127.0.0.1:$PORT" > out.txt 2>err.txt ||
   { cat err.txt >&2; fail "the SDK's push failed"; }
 cat > want.txt <<'W'
 false

@@ -13,26 +13,7 @@ V="$CELLA_VECTORS/iexec"
 HUB=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
 SIGNER=0xDb9f1F02a1d9F4B699840c67dEECd7D89D22bbC1
 
-skip() {
-  if [[ "${CELLA_REQUIRE_SDK:-0}" == 1 ]]; then fail "$*"; fi
-  echo "SKIP: $*"; exit 0
-}
-command -v node >/dev/null && command -v npm >/dev/null || skip "node/npm not installed"
-CACHE=${CELLA_NPM_CACHE:-$HOME/.cache/cella-npm}
-SDK=$CACHE/node_modules/iexec
-sdk_version() { node -p 'require(process.argv[1]).version' "$SDK/package.json" 2>/dev/null || true; }
-if [[ $(sdk_version) != 8.* ]]; then
-  mkdir -p "$CACHE"
-  echo "installing iexec@8 into $CACHE (once)..."
-  if ! (flock 9; [[ $(sdk_version) == 8.* ]] ||
-        timeout 600 npm install --prefix "$CACHE" --no-audit --no-fund --loglevel=error iexec@8 \
-          >"$TMP/npm.log" 2>&1) 9>"$CACHE/.lock"; then
-    tail -5 "$TMP/npm.log" >&2 || true
-    skip "npm install iexec@8 failed (offline?)"
-  fi
-fi
-[[ $(sdk_version) == 8.* ]] || skip "iexec@8 not usable in $CACHE"
-echo "using iexec SDK $(sdk_version) from $SDK"
+need_iexec_sdk
 
 # A node helper over the SDK's own order module and its ethers. The chain is
 # stubbed: only hub.domain() is needed, as for the recorded vectors.
