@@ -26,6 +26,7 @@
 
 #include "blobs/store.h"
 #include "core/encoding.h"
+#include "net/http_server.h"
 
 #define PREFIX "/v1/blobs/"
 
@@ -199,7 +200,7 @@ static void *worker_main(void *arg)
     evhttp_set_max_body_size(w->http, (ev_ssize_t)w->max);
     evhttp_set_max_headers_size(w->http, 16 * 1024);
     evhttp_set_timeout(w->http, 60);
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
+    evhttp_set_allowed_methods(w->http, CELLA_HTTP_ALL_METHODS); /* others: JSON 405 below */
     evhttp_set_gencb(w->http, on_request, w);
     __atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
     event_base_dispatch(w->base);

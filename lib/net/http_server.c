@@ -29,6 +29,12 @@
 #include "core/secure.h"
 #include "crypto/aead.h"
 
+_Static_assert(CELLA_HTTP_ALL_METHODS ==
+                   (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH),
+               "CELLA_HTTP_ALL_METHODS must name every libevent method");
+
 struct cella_http_req {
     struct evhttp_request *ev;
     const char *method;
@@ -170,7 +176,9 @@ static void on_request(struct evhttp_request *ev, void *arg)
     case EVHTTP_REQ_PUT: r.method = "PUT"; break;
     case EVHTTP_REQ_DELETE: r.method = "DELETE"; break;
     case EVHTTP_REQ_HEAD: r.method = "HEAD"; break;
-    default: r.method = "OTHER"; break;
+    default: /* allowed through libevent only so the refusal is JSON too */
+        cella_http_error(&r, 405, "method", "method not allowed");
+        return;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -277,8 +285,7 @@ static void *worker_main(void *arg)
     evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_max_headers_size(w->http, 16 * 1024);
     evhttp_set_timeout(w->http, 30);
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    evhttp_set_allowed_methods(w->http, CELLA_HTTP_ALL_METHODS);
     evhttp_set_gencb(w->http, on_request, w);
     if (w->cfg->ssl)
         evhttp_set_bevcb(w->http, make_bev, w);

@@ -18,6 +18,11 @@
 
 typedef struct cella_http_req cella_http_req;
 
+/* Every EVHTTP_REQ_* bit of libevent 2.1 (GET ... PATCH). Servers let all
+ * methods through and refuse the ones they do not serve with a JSON 405:
+ * libevent's own refusal is a 501 HTML page. */
+#define CELLA_HTTP_ALL_METHODS 0x1ffu
+
 typedef void (*cella_http_handler)(cella_http_req *req, void *thread_ctx);
 
 typedef struct {

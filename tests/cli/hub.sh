@@ -205,6 +205,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"apporder"
 [[ $code == 400 ]] || fail "bad order: HTTP $code"
 code=$(head -c 3000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$URL/v1/orders")
 [[ $code == 413 ]] || fail "oversized body: HTTP $code"
+code=$(curl -s -o m.json -w '%{http_code}' -X PATCH "$URL/v1/orders")
+[[ $code == 405 ]] && grep -q '"code":"method"' m.json || fail "PATCH: HTTP $code $(cat m.json)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name":"x"}' "$URL/v1/apps")
 [[ $code == 401 ]] || fail "unsigned deploy: HTTP $code"
 expect_ok "$CELLA" app count
