@@ -38,6 +38,23 @@ static int64_t now_s(void) { return (int64_t)time(NULL); }
 
 static void reply_err(cella_http_req *req, cella_res r) { cella_http_reply_failure(req, r); }
 
+/* After a store step that can fail (r) or be refused by a protocol rule
+ * (!done, why): replies 4xx/5xx or 422 naming the rule, and says whether it
+ * did. */
+static bool replied_unless_done(cella_http_req *req, cella_res r, bool done,
+                                const hub_refusal *why)
+{
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return true;
+    }
+    if (!done) {
+        cella_http_error(req, 422, why->code, "%s: %s", why->code, why->reason);
+        return true;
+    }
+    return false;
+}
+
 static cella_res parse_json_body(cella_http_req *req, json_t **out)
 {
     cella_slice b = cella_http_body(req);
@@ -469,14 +486,8 @@ static void deal_create(hub_thread *t, cella_http_req *req)
         if (present[k])
             cella_order_free(&ord[k]);
     json_decref(body);
-    if (!cella_ok(r)) {
-        reply_err(req, r);
+    if (replied_unless_done(req, r, matched, &why))
         return;
-    }
-    if (!matched) {
-        cella_http_error(req, 422, why.code, "%s: %s", why.code, why.reason);
-        return;
-    }
     json_t *dj = NULL;
     r = hub_store_deal_get(t->st, deal.dealid, &dj);
     if (!cella_ok(r)) {
@@ -556,14 +567,8 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
     hub_refusal why;
     if (cella_ok(r))
         r = hub_store_contribute_and_finalize(t->st, &c, now_s(), &done, &why);
-    if (!cella_ok(r)) {
-        reply_err(req, r);
+    if (replied_unless_done(req, r, done, &why))
         return;
-    }
-    if (!done) {
-        cella_http_error(req, 422, why.code, "%s: %s", why.code, why.reason);
-        return;
-    }
     json_t *tj = NULL;
     r = hub_store_task_get(t->st, c.taskid, &tj);
     if (!cella_ok(r))
@@ -580,14 +585,8 @@ static void task_claim(hub_thread *t, cella_http_req *req, const char *id)
     cella_res r = parse_hash(id, h, "task id");
     if (cella_ok(r))
         r = hub_store_claim(t->st, h, now_s(), &done, &why);
-    if (!cella_ok(r)) {
-        reply_err(req, r);
+    if (replied_unless_done(req, r, done, &why))
         return;
-    }
-    if (!done) {
-        cella_http_error(req, 422, why.code, "%s: %s", why.code, why.reason);
-        return;
-    }
     json_t *tj = NULL;
     r = hub_store_task_get(t->st, h, &tj);
     if (!cella_ok(r))
