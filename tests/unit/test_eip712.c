@@ -14,30 +14,12 @@
 #include "identity/keccak.h"
 #include "testutil.h"
 
-static json_t *load_vector(const char *rel)
-{
-    const char *dir = getenv("CELLA_VECTORS");
-    assert_non_null(dir);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    if (!j)
-        fail_msg("%s: %s", path, err.text);
-    return j;
-}
-
 static const char *jstr(const json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
     if (!json_is_string(v))
         fail_msg("vector field %s missing", key);
     return json_string_value(v);
-}
-
-static void unhex(uint8_t *out, size_t n, const char *hex)
-{
-    assert_succeeds(cella_hex_decode(out, n, hex, strlen(hex), "vector"));
 }
 
 static void vector_domain(const json_t *file, cella_domain *d)
@@ -52,20 +34,20 @@ static void vector_domain(const json_t *file, cella_domain *d)
 
 static void load_priv(uint8_t priv[32])
 {
-    json_t *w = load_vector("iexec/wallet/wallet.json");
-    unhex(priv, 32, jstr(w, "privateKey"));
+    json_t *w = test_load_vector("iexec/wallet/wallet.json");
+    test_unhex(priv, 32, jstr(w, "privateKey"));
     json_decref(w);
 }
 
 static void types_and_domain(void **state)
 {
     (void)state;
-    json_t *f = load_vector("iexec/orders/orders-sdk-8.24.0.json");
+    json_t *f = test_load_vector("iexec/orders/orders-sdk-8.24.0.json");
     cella_domain d;
     uint8_t sep[32], want[32];
     vector_domain(f, &d);
     cella_eip712_domain_separator(&d, sep);
-    unhex(want, 32, jstr(f, "domainSeparator"));
+    test_unhex(want, 32, jstr(f, "domainSeparator"));
     assert_memory_equal(sep, want, 32);
     const json_t *ts = json_object_get(f, "typeStrings");
     const json_t *th = json_object_get(f, "typeHashes");
@@ -74,7 +56,7 @@ static void types_and_domain(void **state)
         assert_string_equal(cella_order_type_string((cella_order_kind)k), jstr(ts, name));
         uint8_t h[32];
         cella_order_type_hash((cella_order_kind)k, h);
-        unhex(want, 32, jstr(th, name));
+        test_unhex(want, 32, jstr(th, name));
         assert_memory_equal(h, want, 32);
         /* the field table spells the same type string */
         const cella_order_field *fl;
@@ -109,10 +91,10 @@ static void check_entry(const cella_domain *d, const json_t *e, const char *sign
     assert_int_equal(guess, k);
     uint8_t h[32], want[32];
     cella_order_struct_hash(&o, h);
-    unhex(want, 32, jstr(e, "structHash"));
+    test_unhex(want, 32, jstr(e, "structHash"));
     assert_memory_equal(h, want, 32);
     cella_order_hash(d, &o, h);
-    unhex(want, 32, jstr(e, "orderHash"));
+    test_unhex(want, 32, jstr(e, "orderHash"));
     assert_memory_equal(h, want, 32);
     if (json_object_get(e, "encodedStruct")) {
         const char *enc = jstr(e, "encodedStruct");
@@ -121,7 +103,7 @@ static void check_entry(const cella_domain *d, const json_t *e, const char *sign
         size_t elen = 32 * (n + 1);
         uint8_t *buf = malloc(elen);
         assert_non_null(buf);
-        unhex(buf, elen, enc);
+        test_unhex(buf, elen, enc);
         for (size_t i = 0; i < n; i++)
             assert_memory_equal(buf + 32 * (i + 1), o.word[i], 32);
         free(buf);
@@ -247,7 +229,7 @@ static size_t check_tamper(const cella_domain *d, const json_t *e, const char *s
 
 static void run_file(const char *rel, int want_count)
 {
-    json_t *f = load_vector(rel);
+    json_t *f = test_load_vector(rel);
     cella_domain d;
     uint8_t priv[32], sep[32];
     vector_domain(f, &d);
@@ -262,7 +244,7 @@ static void run_file(const char *rel, int want_count)
         if (json_object_get(e, "domainSeparator")) {
             uint8_t want[32];
             cella_eip712_domain_separator(&d, sep);
-            unhex(want, 32, jstr(e, "domainSeparator"));
+            test_unhex(want, 32, jstr(e, "domainSeparator"));
             assert_memory_equal(sep, want, 32);
         }
         if (json_object_get(e, "typeHash")) {
@@ -271,7 +253,7 @@ static void run_file(const char *rel, int want_count)
             assert_true(cella_order_kind_from_name(jstr(e, "primaryType"), &k));
             assert_string_equal(cella_order_type_string(k), jstr(e, "typeString"));
             cella_order_type_hash(k, th);
-            unhex(want, 32, jstr(e, "typeHash"));
+            test_unhex(want, 32, jstr(e, "typeHash"));
             assert_memory_equal(th, want, 32);
         }
         const char *s = json_object_get(e, "signer") ? jstr(e, "signer") : signer;
@@ -291,7 +273,7 @@ static void sdk_vectors(void **state)
 static void ethers_vectors(void **state)
 {
     (void)state;
-    json_t *f = load_vector("iexec/orders/orders-fixed-salt-ethers.json");
+    json_t *f = test_load_vector("iexec/orders/orders-fixed-salt-ethers.json");
     size_t n = json_array_size(json_object_get(f, "vectors"));
     json_decref(f);
     assert_true(n >= 4);
@@ -357,7 +339,7 @@ static void tags(void **state)
         assert_memory_equal(h, h0, 32);
         /* the SDK vector "apporder tag=tee,scone" has this struct hash */
         uint8_t want_h[32];
-        unhex(want_h, 32, "9b2eebe090aeb63fd554fc788c96833aa6dc57c09dcb5e3281cdcc904eb44c47");
+        test_unhex(want_h, 32, "9b2eebe090aeb63fd554fc788c96833aa6dc57c09dcb5e3281cdcc904eb44c47");
         assert_memory_equal(h, want_h, 32);
         cella_order_set_free(&set);
     }
@@ -447,7 +429,7 @@ static void sign_fresh(void **state)
 static void file_shapes(void **state)
 {
     (void)state;
-    json_t *f = load_vector("iexec/orders/orders-sdk-8.24.0.json");
+    json_t *f = test_load_vector("iexec/orders/orders-sdk-8.24.0.json");
     const json_t *vs = json_object_get(f, "vectors");
     /* keyed object of the four kinds (first of each), then orders.json by chain id */
     json_t *keyed = json_object();

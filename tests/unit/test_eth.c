@@ -15,25 +15,6 @@
 
 #include <fcntl.h>
 
-static void unhex(uint8_t *out, size_t n, const char *hex)
-{
-    assert_non_null(hex);
-    assert_succeeds(cella_hex_decode(out, n, hex, strlen(hex), "vector"));
-}
-
-static json_t *load_vector(const char *rel)
-{
-    const char *dir = getenv("CELLA_VECTORS");
-    assert_non_null(dir);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    if (!j)
-        fail_msg("%s: %s", path, err.text);
-    return j;
-}
-
 static const char *jstr(json_t *o, const char *path)
 {
     /* path: "a.b.c" */
@@ -50,10 +31,10 @@ static const char *jstr(json_t *o, const char *path)
 static void eth_wallet_vector(void **state)
 {
     (void)state;
-    json_t *w = load_vector("iexec/wallet/wallet.json");
+    json_t *w = test_load_vector("iexec/wallet/wallet.json");
     uint8_t priv[32], pub[64], want_pub[65], addr[20];
-    unhex(priv, 32, jstr(w, "privateKey"));
-    unhex(want_pub, 65, jstr(w, "publicKey"));
+    test_unhex(priv, 32, jstr(w, "privateKey"));
+    test_unhex(want_pub, 65, jstr(w, "publicKey"));
     assert_true(cella_eth_privkey_valid(priv));
     assert_succeeds(cella_eth_pubkey_from_privkey(priv, pub));
     assert_int_equal(want_pub[0], 4);
@@ -163,7 +144,7 @@ static void eth_personal_digest(void **state)
     (void)state;
     uint8_t d[32], want[32];
     cella_eth_personal_digest(d, "hello", 5);
-    unhex(want, 32, "50b2c43fd39106bafbba0da34fc430e1f91e3c96ea2acee2bc34119f92b37750");
+    test_unhex(want, 32, "50b2c43fd39106bafbba0da34fc430e1f91e3c96ea2acee2bc34119f92b37750");
     assert_memory_equal(d, want, 32);
 }
 
@@ -181,17 +162,17 @@ static void hash2(uint8_t out[32], const uint8_t *a, size_t an, const uint8_t *b
 static void eth_poco_contribution(void **state)
 {
     (void)state;
-    json_t *v = load_vector("iexec/orders/poco-deal-task-contribution.json");
-    json_t *w = load_vector("iexec/wallet/wallet.json");
+    json_t *v = test_load_vector("iexec/orders/poco-deal-task-contribution.json");
+    json_t *w = test_load_vector("iexec/wallet/wallet.json");
     uint8_t reqhash[32], u256[32] = {0}, dealid[32], taskid[32], want[32];
-    unhex(reqhash, 32, jstr(v, "inputs.requestorderHash"));
+    test_unhex(reqhash, 32, jstr(v, "inputs.requestorderHash"));
     assert_string_equal(jstr(v, "inputs.consumedBefore"), "0");
     assert_string_equal(jstr(v, "inputs.taskIndex"), "0");
     hash2(dealid, reqhash, 32, u256, 32);
-    unhex(want, 32, jstr(v, "dealid.value"));
+    test_unhex(want, 32, jstr(v, "dealid.value"));
     assert_memory_equal(dealid, want, 32);
     hash2(taskid, dealid, 32, u256, 32);
-    unhex(want, 32, jstr(v, "taskid.value"));
+    test_unhex(want, 32, jstr(v, "taskid.value"));
     assert_memory_equal(taskid, want, 32);
 
     /* result digest = sha256(result.txt) */
@@ -202,7 +183,7 @@ static void eth_poco_contribution(void **state)
     assert_succeeds(cella_read_file(AT_FDCWD, path, 1 << 20, false, &file, &flen));
     assert_succeeds(cella_sha256(digest, file, flen));
     free(file);
-    unhex(want, 32, jstr(v, "resultDigest.value"));
+    test_unhex(want, 32, jstr(v, "resultDigest.value"));
     assert_memory_equal(digest, want, 32);
 
     uint8_t worker[20], enclave[20], owner[20];
@@ -212,7 +193,7 @@ static void eth_poco_contribution(void **state)
 
     uint8_t rhash[32], rseal[32];
     hash2(rhash, taskid, 32, digest, 32);
-    unhex(want, 32, jstr(v, "resultHash.value"));
+    test_unhex(want, 32, jstr(v, "resultHash.value"));
     assert_memory_equal(rhash, want, 32);
     cella_keccak_ctx c;
     cella_keccak256_init(&c);
@@ -220,14 +201,14 @@ static void eth_poco_contribution(void **state)
     cella_keccak256_update(&c, taskid, 32);
     cella_keccak256_update(&c, digest, 32);
     cella_keccak256_final(&c, rseal);
-    unhex(want, 32, jstr(v, "resultSeal.value"));
+    test_unhex(want, 32, jstr(v, "resultSeal.value"));
     assert_memory_equal(rseal, want, 32);
 
     /* keys: worker and enclave keys give their addresses */
     uint8_t wpriv[32], epriv[32], opriv[32], a[20];
-    unhex(wpriv, 32, jstr(v, "inputs.workerPrivateKey"));
-    unhex(epriv, 32, jstr(v, "inputs.enclaveChallengePrivateKey"));
-    unhex(opriv, 32, jstr(w, "privateKey"));
+    test_unhex(wpriv, 32, jstr(v, "inputs.workerPrivateKey"));
+    test_unhex(epriv, 32, jstr(v, "inputs.enclaveChallengePrivateKey"));
+    test_unhex(opriv, 32, jstr(w, "privateKey"));
     assert_succeeds(cella_eth_address_from_privkey(wpriv, a));
     assert_memory_equal(a, worker, 20);
     assert_succeeds(cella_eth_address_from_privkey(epriv, a));
@@ -242,13 +223,13 @@ static void eth_poco_contribution(void **state)
     cella_keccak256_update(&c, taskid, 32);
     cella_keccak256_update(&c, enclave, 20);
     cella_keccak256_final(&c, auth);
-    unhex(want, 32, jstr(v, "authorization.hash"));
+    test_unhex(want, 32, jstr(v, "authorization.hash"));
     assert_memory_equal(auth, want, 32);
     cella_eth_personal_digest(d191, auth, 32);
-    unhex(want, 32, jstr(v, "authorization.eip191Digest"));
+    test_unhex(want, 32, jstr(v, "authorization.eip191Digest"));
     assert_memory_equal(d191, want, 32);
     assert_succeeds(cella_eth_personal_sign(opriv, auth, 32, sig));
-    unhex(want_sig, 65, jstr(v, "authorization.signature"));
+    test_unhex(want_sig, 65, jstr(v, "authorization.signature"));
     assert_memory_equal(sig, want_sig, 65);
     assert_succeeds(cella_eth_personal_recover(auth, 32, want_sig, a));
     assert_memory_equal(a, owner, 20);
@@ -256,15 +237,15 @@ static void eth_poco_contribution(void **state)
     /* enclave signature: personal_sign(keccak(resultHash||resultSeal)) */
     uint8_t esh[32];
     hash2(esh, rhash, 32, rseal, 32);
-    unhex(want, 32, jstr(v, "enclaveSign.hash"));
+    test_unhex(want, 32, jstr(v, "enclaveSign.hash"));
     assert_memory_equal(esh, want, 32);
     cella_eth_personal_digest(d191, esh, 32);
-    unhex(want, 32, jstr(v, "enclaveSign.eip191Digest"));
+    test_unhex(want, 32, jstr(v, "enclaveSign.eip191Digest"));
     assert_memory_equal(d191, want, 32);
     assert_succeeds(cella_eth_personal_sign(epriv, esh, 32, sig));
-    unhex(want_sig, 65, jstr(v, "enclaveSign.signature"));
+    test_unhex(want_sig, 65, jstr(v, "enclaveSign.signature"));
     assert_memory_equal(sig, want_sig, 65);
-    unhex(want_sig, 65, jstr(v, "computedJsonAfterPostCompute.enclave-signature"));
+    test_unhex(want_sig, 65, jstr(v, "computedJsonAfterPostCompute.enclave-signature"));
     assert_memory_equal(sig, want_sig, 65);
     /* a forged enclave signature (one bit) is refused */
     want_sig[10] ^= 4;
@@ -273,10 +254,10 @@ static void eth_poco_contribution(void **state)
     /* worker API challenge: personal_sign(keccak(taskid||worker)) by the enclave key */
     uint8_t wch[32];
     hash2(wch, taskid, 32, worker, 20);
-    unhex(want, 32, jstr(v, "workerApiChallenge.hash"));
+    test_unhex(want, 32, jstr(v, "workerApiChallenge.hash"));
     assert_memory_equal(wch, want, 32);
     assert_succeeds(cella_eth_personal_sign(epriv, wch, 32, sig));
-    unhex(want_sig, 65, jstr(v, "workerApiChallenge.signature"));
+    test_unhex(want_sig, 65, jstr(v, "workerApiChallenge.signature"));
     assert_memory_equal(sig, want_sig, 65);
 
     json_decref(v);

@@ -326,40 +326,21 @@ static void test_same_account_pays_and_stakes(void **state)
 
 /* ---- the PoCo vector ---- */
 
-static json_t *load_vector(const char *rel)
-{
-    const char *dir = getenv("CELLA_VECTORS");
-    assert_non_null(dir);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    if (!j)
-        fail_msg("%s: %s", path, err.text);
-    return j;
-}
-
-static void unhex(uint8_t *out, size_t n, const char *hex)
-{
-    assert_non_null(hex);
-    assert_succeeds(cella_hex_decode(out, n, hex, strlen(hex), "vector"));
-}
-
 static void test_vector_deal_task_ids(void **state)
 {
     (void)state;
-    json_t *v = load_vector("iexec/orders/poco-deal-task-contribution.json");
+    json_t *v = test_load_vector("iexec/orders/poco-deal-task-contribution.json");
     json_t *in = json_object_get(v, "inputs");
     uint8_t req[32], before[32], deal[32], task[32], want[32];
-    unhex(req, 32, json_string_value(json_object_get(in, "requestorderHash")));
+    test_unhex(req, 32, json_string_value(json_object_get(in, "requestorderHash")));
     assert_string_equal(json_string_value(json_object_get(in, "consumedBefore")), "0");
     assert_string_equal(json_string_value(json_object_get(in, "taskIndex")), "0");
     hub_u256_from_u64(before, 0);
     hub_deal_id(req, before, deal);
-    unhex(want, 32, json_string_value(json_object_get(json_object_get(v, "dealid"), "value")));
+    test_unhex(want, 32, json_string_value(json_object_get(json_object_get(v, "dealid"), "value")));
     assert_memory_equal(deal, want, 32);
     hub_task_id(deal, 0, task);
-    unhex(want, 32, json_string_value(json_object_get(json_object_get(v, "taskid"), "value")));
+    test_unhex(want, 32, json_string_value(json_object_get(json_object_get(v, "taskid"), "value")));
     assert_memory_equal(task, want, 32);
     json_decref(v);
 }

@@ -25,25 +25,6 @@ typedef struct {
     uint8_t signer_priv[32];
 } fx_t;
 
-static json_t *load_vector(const char *rel)
-{
-    const char *dir = getenv("CELLA_VECTORS");
-    assert_non_null(dir);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    if (!j)
-        fail_msg("%s: %s", path, err.text);
-    return j;
-}
-
-static void unhex(uint8_t *out, size_t n, const char *hex)
-{
-    assert_non_null(hex);
-    assert_succeeds(cella_hex_decode(out, n, hex, strlen(hex), "vector"));
-}
-
 /* the vector entry with this label */
 static json_t *entry(fx_t *fx, const char *label)
 {
@@ -62,7 +43,7 @@ static void parse_entry(fx_t *fx, const char *label, cella_order_kind k)
     json_t *e = entry(fx, label);
     assert_succeeds(cella_order_from_json(json_object_get(e, "order"), k, false, &fx->o[k]));
     uint8_t want[32], got[32];
-    unhex(want, 32, json_string_value(json_object_get(e, "orderHash")));
+    test_unhex(want, 32, json_string_value(json_object_get(e, "orderHash")));
     cella_order_hash(&fx->dom, &fx->o[k], got);
     assert_memory_equal(got, want, 32);
 }
@@ -86,7 +67,7 @@ static int setup(void **state)
     char path[1200];
     snprintf(path, sizeof path, "%s/hub.db", fx->dir);
     assert_succeeds(hub_store_open(path, &fx->s));
-    fx->vec = load_vector("iexec/orders/orders-sdk-8.24.0.json");
+    fx->vec = test_load_vector("iexec/orders/orders-sdk-8.24.0.json");
     json_t *dom = json_object_get(fx->vec, "domain");
     fx->dom.chain_id = (uint64_t)json_integer_value(json_object_get(dom, "chainId"));
     assert_int_equal(fx->dom.chain_id, 421614);
@@ -94,7 +75,7 @@ static int setup(void **state)
         fx->dom.hub, json_string_value(json_object_get(dom, "verifyingContract")), "hub"));
     assert_succeeds(cella_eth_address_parse(
         fx->signer, json_string_value(json_object_get(fx->vec, "signerAddress")), "signer"));
-    unhex(fx->signer_priv, 32, json_string_value(json_object_get(fx->vec, "signerPrivateKey")));
+    test_unhex(fx->signer_priv, 32, json_string_value(json_object_get(fx->vec, "signerPrivateKey")));
     parse_entry(fx, "apporder tag=tee,scone", CELLA_ORDER_APP);
     parse_entry(fx, "datasetorder tag=0x0000000000000000000000000000000000000000000000000000000000000000",
                 CELLA_ORDER_DATASET);

@@ -15,25 +15,6 @@
 #include "identity/eth.h"
 #include "testutil.h"
 
-static json_t *load_vector(const char *rel)
-{
-    const char *dir = getenv("CELLA_VECTORS");
-    assert_non_null(dir);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    if (!j)
-        fail_msg("%s: %s", path, err.text);
-    return j;
-}
-
-static void unhex(uint8_t *out, size_t n, const char *hex)
-{
-    assert_non_null(hex);
-    assert_succeeds(cella_hex_decode(out, n, hex, strlen(hex), "vector"));
-}
-
 static const char *vget(const json_t *v, const char *a, const char *b)
 {
     return json_string_value(json_object_get(b ? json_object_get(v, a) : v, b ? b : a));
@@ -44,32 +25,32 @@ static void vector_contribution(json_t *v, hub_contribution *c, uint8_t pool_own
 {
     memset(c, 0, sizeof *c);
     json_t *in = json_object_get(v, "inputs");
-    unhex(c->taskid, 32, vget(v, "taskid", "value"));
+    test_unhex(c->taskid, 32, vget(v, "taskid", "value"));
     assert_succeeds(cella_eth_address_parse(c->worker, vget(in, "worker", NULL), "worker"));
     assert_succeeds(cella_eth_address_parse(c->enclave_challenge,
                                             vget(in, "enclaveChallenge", NULL), "challenge"));
     assert_succeeds(cella_eth_address_parse(pool_owner, vget(in, "workerpoolOwner", NULL), "o"));
-    unhex(c->digest, 32, vget(v, "resultDigest", "value"));
-    unhex(c->authorization_sign, 65, vget(v, "authorization", "signature"));
-    unhex(c->enclave_sign, 65, vget(v, "enclaveSign", "signature"));
+    test_unhex(c->digest, 32, vget(v, "resultDigest", "value"));
+    test_unhex(c->authorization_sign, 65, vget(v, "authorization", "signature"));
+    test_unhex(c->enclave_sign, 65, vget(v, "enclaveSign", "signature"));
     c->has_enclave_sign = true;
 }
 
 static void test_vector_formulas(void **state)
 {
     (void)state;
-    json_t *v = load_vector("iexec/orders/poco-deal-task-contribution.json");
+    json_t *v = test_load_vector("iexec/orders/poco-deal-task-contribution.json");
     hub_contribution c;
     uint8_t owner[20], h[32], want[32];
     vector_contribution(v, &c, owner);
     hub_result_hash(c.taskid, c.digest, h);
-    unhex(want, 32, vget(v, "resultHash", "value"));
+    test_unhex(want, 32, vget(v, "resultHash", "value"));
     assert_memory_equal(h, want, 32);
     hub_result_seal(c.worker, c.taskid, c.digest, h);
-    unhex(want, 32, vget(v, "resultSeal", "value"));
+    test_unhex(want, 32, vget(v, "resultSeal", "value"));
     assert_memory_equal(h, want, 32);
     hub_authorization_hash(c.worker, c.taskid, c.enclave_challenge, h);
-    unhex(want, 32, vget(v, "authorization", "hash"));
+    test_unhex(want, 32, vget(v, "authorization", "hash"));
     assert_memory_equal(h, want, 32);
     /* the vector's TEE contribution passes for a TEE deal of its pool owner */
     uint8_t tee[32] = {0};

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "core/error.h"
 
@@ -31,5 +32,12 @@
 /* A fresh temp directory (mkdtemp under $TMPDIR); removed by test_rmdir. */
 char *test_tmpdir(void);
 void test_rmdir(char *dir);
+
+/* A JSON file under $CELLA_VECTORS (the shared vectors from real tools);
+ * fails the test if it is missing or not JSON. */
+json_t *test_load_vector(const char *rel);
+
+/* Exactly n bytes from hex, or the test fails. */
+void test_unhex(uint8_t *out, size_t n, const char *hex);
 
 #endif
