@@ -426,7 +426,8 @@ static int cmd_init(int argc, char **argv)
                    {"hub", true, NULL},
                    {"hub-url", true, NULL},
                    {"cas", true, NULL},
-                   {"cas-fingerprint", true, NULL}};
+                   {"cas-fingerprint", true, NULL},
+                   {"blobs", true, NULL}};
     const int no = (int)(sizeof o / sizeof o[0]);
     const char *pos[1];
     int np;
@@ -464,6 +465,8 @@ static int cmd_init(int argc, char **argv)
     }
     if (cli_get(o, no, "hub-url"))
         bad |= json_object_set_new(conf, "hubUrl", json_string(cli_get(o, no, "hub-url")));
+    if (cli_get(o, no, "blobs"))
+        bad |= json_object_set_new(conf, "blobsUrl", json_string(cli_get(o, no, "blobs")));
     /* --cas without a fingerprint: pin what the server presents now (trust on
      * first use), and say so, so the user compares it with cas serve's line. */
     char fetched[65];
@@ -583,9 +586,10 @@ static int order_init(int argc, char **argv)
 
 const cli_command cli_order_commands[] = {
     {NULL, "init", cmd_init,
-     "cella init [--chain-id N] [--hub 0xADDR] [--hub-url URL] [--cas URL] [--cas-fingerprint HEX]",
+     "cella init [--chain-id N] [--hub 0xADDR] [--hub-url URL] [--cas URL] [--cas-fingerprint HEX] "
+     "[--blobs URL]",
      "Write (or update) ./cella.json: chain id and hub address (the EIP-712 domain of orders; "
-     "default Arbitrum Sepolia 421614 and its iExec hub), hub and cas URLs."},
+     "default Arbitrum Sepolia 421614 and its iExec hub), hub, cas and blob store URLs."},
     {"order", "init", order_init,
      "cella order init --app|--dataset|--workerpool|--request [--tag TAGS]",
      "Add order templates (the SDK's defaults) under \"order\" in ./cella.json. TAGS: names "

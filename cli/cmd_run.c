@@ -21,6 +21,7 @@
 #include "core/secure.h"
 #include "policy/session.h"
 #include "runtime/run.h"
+#include "runtime/task.h"
 #include "tee/producers.h"
 #include "tee/sim.h"
 #include "volume/volume.h"
@@ -211,7 +212,6 @@ static int encryptedpush(int argc, char **argv)
 
 /* ---- run ----------------------------------------------------------------------- */
 
-
 static cella_res parse_inputs(const char *spec, cella_run_input *in, size_t *n, char *buf,
                               size_t cap)
 {
@@ -232,6 +232,65 @@ static cella_res parse_inputs(const char *spec, cella_run_input *in, size_t *n, 
     return CELLA_OK_RES;
 }
 
+/* How an enclave process proves what it runs: real hardware measures the code
+ * and quotes; the sim "hardware" measures the app bundle it will run and signs
+ * with the platform key (development only). */
+typedef struct {
+    cella_tee_kind kind;
+    cella_quote_fn quote;
+    void *quote_ctx;
+    cella_sim_quoter sim; /* quote_ctx points here: do not copy the struct */
+} enclave_id;
+
+static cella_res enclave_id_open(enclave_id *e, const cli_opt *o, int n, const char *app)
+{
+    const char *tee = cli_get(o, n, "tee");
+    e->kind = CELLA_TEE_SIM;
+    if (tee)
+        CELLA_TRY(cella_tee_kind_parse(tee, &e->kind));
+    if (e->kind != CELLA_TEE_SIM) {
+        e->quote = cella_quote_fn_for(e->kind);
+        e->quote_ctx = (void *)"";
+        return CELLA_OK_RES;
+    }
+    e->quote = cella_sim_quote_fn;
+    e->quote_ctx = &e->sim;
+    CELLA_TRY(cella_app_measure(app, e->sim.rep.measurement));
+    char dir[4096];
+    const char *sd = cli_get(o, n, "sim-dir");
+    if (!sd) {
+        CELLA_TRY(cella_sim_default_dir(dir, sizeof dir));
+        sd = dir;
+    }
+    return cella_sim_load_private(sd, &e->sim.platform);
+}
+
+static void enclave_id_close(enclave_id *e)
+{
+    EVP_PKEY_free(e->sim.platform);
+    e->sim.platform = NULL;
+}
+
+/* --memory, --cpu-seconds, --timeout (default one hour of wall clock). */
+static cella_res run_limits(const cli_opt *o, int n, uint64_t *mem, uint32_t *cpu, uint32_t *wall)
+{
+    unsigned long long v;
+    *wall = 3600;
+    if (cli_get(o, n, "memory")) {
+        CELLA_TRY(cli_parse_size(cli_get(o, n, "memory"), "--memory", &v));
+        *mem = v;
+    }
+    if (cli_get(o, n, "cpu-seconds")) {
+        CELLA_TRY(cli_parse_size(cli_get(o, n, "cpu-seconds"), "--cpu-seconds", &v));
+        *cpu = (uint32_t)v;
+    }
+    if (cli_get(o, n, "timeout")) {
+        CELLA_TRY(cli_parse_size(cli_get(o, n, "timeout"), "--timeout", &v));
+        *wall = (uint32_t)v;
+    }
+    return CELLA_OK_RES;
+}
+
 static int run_cmd(int argc, char **argv)
 {
     /* Before any thread exists: our mounts (plaintext) stay invisible to the host. */
@@ -247,9 +306,9 @@ static int run_cmd(int argc, char **argv)
     int np;
     cas_conn c;
     memset(&c, 0, sizeof c);
-    cella_sim_quoter q;
-    memset(&q, 0, sizeof q);
-    char sess[256], svc[256], dir[4096], inbuf[8192], work[256] = "";
+    enclave_id eid;
+    memset(&eid, 0, sizeof eid);
+    char sess[256], svc[256], inbuf[8192], work[256] = "";
     cella_run_input inputs[CELLA_RUN_MAX_VOLUMES];
     size_t ninputs = 0;
     cella_run_result res;
@@ -261,46 +320,19 @@ static int run_cmd(int argc, char **argv)
         r = cella_fail(CELLA_E_USAGE, "run",
                        "usage: cella run --session NAME/SERVICE --app DIR [--input VOLUME=DIR] "
                        "[--outputs DIR] --cas URL --cas-fingerprint FP");
-    const char *tee = cli_get(o, NOPTS(o), "tee");
-    cella_tee_kind kind = CELLA_TEE_SIM;
-    if (cella_ok(r) && tee)
-        r = cella_tee_kind_parse(tee, &kind);
-    cella_run_opts ro = {.session = sess, .service = svc, .tee = CELLA_TEE_SIM,
-                         .quote = cella_sim_quote_fn, .quote_ctx = &q, .app_stdout = -1, .app_stderr = -1,
-                         .outputs_dir = outs ? outs : "outputs", .wall_seconds = 3600};
-    unsigned long long v;
-    if (cella_ok(r) && cli_get(o, NOPTS(o), "memory")) {
-        r = cli_parse_size(cli_get(o, NOPTS(o), "memory"), "--memory", &v);
-        ro.mem_bytes = v;
-    }
-    if (cella_ok(r) && cli_get(o, NOPTS(o), "cpu-seconds")) {
-        r = cli_parse_size(cli_get(o, NOPTS(o), "cpu-seconds"), "--cpu-seconds", &v);
-        ro.cpu_seconds = (uint32_t)v;
-    }
-    if (cella_ok(r) && cli_get(o, NOPTS(o), "timeout")) {
-        r = cli_parse_size(cli_get(o, NOPTS(o), "timeout"), "--timeout", &v);
-        ro.wall_seconds = (uint32_t)v;
-    }
+    cella_run_opts ro = {.session = sess, .service = svc, .app_stdout = -1, .app_stderr = -1,
+                         .outputs_dir = outs ? outs : "outputs"};
+    if (cella_ok(r))
+        r = run_limits(o, NOPTS(o), &ro.mem_bytes, &ro.cpu_seconds, &ro.wall_seconds);
     if (cella_ok(r))
         r = parse_inputs(cli_get(o, NOPTS(o), "input"), inputs, &ninputs, inbuf, sizeof inbuf);
-    /* Real hardware: the TEE measures the code and produces the evidence. */
-    if (kind != CELLA_TEE_SIM) {
-        ro.tee = kind;
-        ro.quote = cella_quote_fn_for(kind);
-        ro.quote_ctx = (void *)"";
-    }
     ro.inputs = inputs;
     ro.ninputs = ninputs;
-    /* The sim "hardware" measures what it will run: the app bundle. */
-    if (cella_ok(r) && kind == CELLA_TEE_SIM)
-        r = cella_app_measure(app, q.rep.measurement);
-    const char *sd = cli_get(o, NOPTS(o), "sim-dir");
-    if (cella_ok(r) && kind == CELLA_TEE_SIM && !sd) {
-        r = cella_sim_default_dir(dir, sizeof dir);
-        sd = dir;
-    }
-    if (cella_ok(r) && kind == CELLA_TEE_SIM)
-        r = cella_sim_load_private(sd, &q.platform);
+    if (cella_ok(r))
+        r = enclave_id_open(&eid, o, NOPTS(o), app);
+    ro.tee = eid.kind;
+    ro.quote = eid.quote;
+    ro.quote_ctx = eid.quote_ctx;
     if (cella_ok(r))
         r = cas_conn_open(&c, o, NOPTS(o));
     /* Kept-alive connections: the nonce request reuses one, and the tag push
@@ -362,11 +394,109 @@ static int run_cmd(int argc, char **argv)
             fprintf(stderr, "cella: the app exited with status %d%s; outputs discarded\n",
                     res.exit_code, res.timed_out ? " (time limit)" : "");
     }
-    EVP_PKEY_free(q.platform);
+    enclave_id_close(&eid);
     cella_http_pool_free(c.http.reuse);
     if (!cella_ok(r))
         return cli_report(r);
     return res.exit_code;
+}
+
+/* ---- run-task: the enclave of a market task --------------------------------------- */
+
+static cella_res open_log(const char *dir, const char *name, int *fd)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    *fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    CELLA_ENSURE(*fd >= 0, CELLA_E_IO, p, "cannot create: %s", strerror(errno));
+    return CELLA_OK_RES;
+}
+
+static int run_task_cmd(int argc, char **argv)
+{
+    /* Before any thread exists: the plaintext mounts stay invisible to the host. */
+    bool private_ns = cella_runtime_private_mounts();
+    cli_opt o[] = {{"cas", true, NULL},        {"cas-fingerprint", true, NULL},
+                   {"session", true, NULL},    {"app", true, NULL},
+                   {"dataset", true, NULL},    {"out", true, NULL},
+                   {"log-dir", true, NULL},    {"error-file", true, NULL},
+                   {"tee", true, NULL},        {"sim-dir", true, NULL},
+                   {"memory", true, NULL},     {"cpu-seconds", true, NULL},
+                   {"timeout", true, NULL}};
+    const char *pos[1];
+    int np, out_fd = -1, err_fd = -1;
+    cas_conn c;
+    memset(&c, 0, sizeof c);
+    enclave_id eid;
+    memset(&eid, 0, sizeof eid);
+    char work[256] = "";
+    cella_task_result res;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "run-task");
+    const char *session = cli_get(o, NOPTS(o), "session"), *app = cli_get(o, NOPTS(o), "app"),
+               *out = cli_get(o, NOPTS(o), "out"), *logs = cli_get(o, NOPTS(o), "log-dir");
+    if (cella_ok(r) && (!session || !app || !out))
+        r = cella_fail(CELLA_E_USAGE, "run-task",
+                       "usage: cella run-task --session iexec-0xTASKID --app DIR [--dataset FILE] "
+                       "--out DIR [--log-dir DIR] --cas URL --cas-fingerprint FP");
+    cella_task_opts to = {.session = session, .app_dir = app, .out_dir = out,
+                          .dataset = cli_get(o, NOPTS(o), "dataset"), .app_stdout = -1,
+                          .app_stderr = -1};
+    if (cella_ok(r))
+        r = run_limits(o, NOPTS(o), &to.mem_bytes, &to.cpu_seconds, &to.wall_seconds);
+    if (cella_ok(r))
+        r = enclave_id_open(&eid, o, NOPTS(o), app);
+    to.tee = eid.kind;
+    to.quote = eid.quote;
+    to.quote_ctx = eid.quote_ctx;
+    if (cella_ok(r))
+        r = cas_conn_open(&c, o, NOPTS(o));
+    to.cas = &c.http;
+    /* The app's own output, kept for the requester (`cella task debug --logs`). */
+    if (cella_ok(r) && logs)
+        r = open_log(logs, "app-stdout.txt", &out_fd);
+    if (cella_ok(r) && logs)
+        r = open_log(logs, "app-stderr.txt", &err_fd);
+    to.app_stdout = out_fd;
+    to.app_stderr = err_fd;
+    if (cella_ok(r)) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(work, sizeof work, "%s/cella-task.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(work)) {
+            r = cella_fail(CELLA_E_IO, work, "cannot create a work directory: %s", strerror(errno));
+            work[0] = '\0';
+        }
+        to.work_dir = work;
+    }
+    if (cella_ok(r)) {
+        if (!private_ns)
+            cella_warn("running without a private mount namespace");
+        r = cella_task_run(&to, &res);
+    }
+    if (work[0])
+        rmdir(work);
+    if (out_fd >= 0)
+        close(out_fd);
+    if (err_fd >= 0)
+        close(err_fd);
+    enclave_id_close(&eid);
+    if (cella_ok(r)) {
+        char d[65];
+        cella_hex_encode(d, res.digest, 32, false);
+        printf("result-digest 0x%s %s\n", d, res.encrypted ? "encrypted" : "not encrypted");
+        return 0;
+    }
+    /* The one-line reason, for the worker to show the requester. */
+    const char *ef = cli_get(o, NOPTS(o), "error-file");
+    char line[1200];
+    const char *where = cella_error_where();
+    int n = snprintf(line, sizeof line, "%s%s%s%s\n", cella_error_what(), where[0] ? " (" : "",
+                     where, where[0] ? ")" : "");
+    int rc = cli_report(r);
+    if (ef && !cella_ok(cella_write_file_atomic(AT_FDCWD, ef, line,
+                                                n < (int)sizeof line ? (size_t)n : sizeof line - 1,
+                                                0644, false)))
+        fprintf(stderr, "cella: cannot write the error file %s\n", ef);
+    return rc;
 }
 
 /* ---- decrypt --------------------------------------------------------------------- */
@@ -483,6 +613,13 @@ const cli_command cli_run_commands[] = {
      "[--timeout S]",
      "Run an app as a (sim) enclave: attest, check the input volumes' tags, run sandboxed, seal "
      "the outputs and push their tags. Exits with the app's status."},
+    {NULL, "run-task", run_task_cmd,
+     "cella run-task --session iexec-0xTASKID --app DIR [--dataset FILE] --out DIR [--log-dir DIR] "
+     "[--error-file F] --cas URL --cas-fingerprint FP [--tee sim|sgx|tdx|snp] [--timeout S]",
+     "The enclave of a market task (started by `cella worker`): attest for the task's session, "
+     "check and decrypt the dataset, run the app with iExec's conventions, encrypt the result for "
+     "the beneficiary and sign its digest. Only the encrypted result.zip and computed.json reach "
+     "OUT."},
     {NULL, "decrypt", decrypt_cmd,
      "cella decrypt --keys KEYS --volume DIR|--url URL --out OUTPUTS --wallet-file W",
      "Fetch the output key and current tag from cas, verify the output volume and decrypt it."},

@@ -1,0 +1,358 @@
+/* The requester's verbs of the marketplace story: cella app run (make, sign
+ * and match a request in one go, like `iexec app run`), cella result
+ * download; and the whole stack on one host: cella up, cella demo. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "blobs/client.h"
+#include "casapi/casapi.h"
+#include "commands.h"
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/secure.h"
+#include "identity/eip712.h"
+#include "identity/eth.h"
+#include "identity/wallet.h"
+#include "project.h"
+
+#define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
+#define ZERO_ADDRESS "0x0000000000000000000000000000000000000000"
+#define MAX_SECRETS 16
+
+static cella_res get_json(const cella_http_client *h, const char *path, json_t **out)
+{
+    return cella_cas_call(h, "GET", path, cella_slice_of("", 0), out);
+}
+
+static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+/* The cheapest open order of the book for a query, as the hub lists it. */
+static cella_res best(const cella_http_client *h, const char *query, const char *what, json_t **entry)
+{
+    char path[600];
+    snprintf(path, sizeof path, "/v1/orders?%s&limit=1", query);
+    json_t *book = NULL;
+    CELLA_TRY(get_json(h, path, &book));
+    json_t *e = json_array_get(json_object_get(book, "orders"), 0);
+    cella_res r = e ? CELLA_OK_RES
+                    : cella_fail(CELLA_E_NOTFOUND, what, "no open order in the book matches (%s)", query);
+    if (e)
+        *entry = json_incref(e);
+    json_decref(book);
+    return r;
+}
+
+/* The request's params, iExec's objParamsSchema: iexec_args, iexec_secrets
+ * {index: name}, iexec_input_files, iexec_result_encryption. */
+static cella_res make_params(const cli_opt *o, int n, bool encrypt, char **out)
+{
+    json_t *p = json_object();
+    CELLA_ENSURE(p, CELLA_E_NOMEM, "params", "out of memory");
+    cella_res r = CELLA_OK_RES;
+    const char *args = cli_get(o, n, "args");
+    if (args)
+        json_object_set_new(p, "iexec_args", json_string(args));
+    const char *sec = cli_get(o, n, "secret");
+    if (sec) {
+        json_t *m = json_object();
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%s", sec);
+        for (char *save = NULL, *it = strtok_r(buf, ",", &save); cella_ok(r) && it;
+             it = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(it, '=');
+            char *end = NULL;
+            long idx = eq ? strtol(it, &end, 10) : 0;
+            if (!eq || end != eq || idx < 1 || idx > 99 || !eq[1])
+                r = cella_fail(CELLA_E_USAGE, "--secret", "expected INDEX=NAME (1..99), got '%s'", it);
+            else
+                json_object_set_new(m, (*eq = '\0', it), json_string(eq + 1));
+        }
+        json_object_set_new(p, "iexec_secrets", m);
+    }
+    const char *files = cli_get(o, n, "input-files");
+    if (files) {
+        json_t *a = json_array();
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s", files);
+        for (char *save = NULL, *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save))
+            json_array_append_new(a, json_string(it));
+        json_object_set_new(p, "iexec_input_files", a);
+    }
+    json_object_set_new(p, "iexec_result_encryption", json_boolean(encrypt));
+    *out = cella_ok(r) ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(p);
+    if (cella_ok(r) && !*out)
+        r = cella_fail(CELLA_E_NOMEM, "params", "out of memory");
+    return r;
+}
+
+/* Follows a task until it completes, fails, or an error is reported. */
+static cella_res watch(const cella_http_client *h, const char *tid)
+{
+    char path[160], last[64] = "";
+    snprintf(path, sizeof path, "/v1/tasks/%s", tid);
+    for (;;) {
+        json_t *t = NULL;
+        CELLA_TRY(get_json(h, path, &t));
+        const char *st = jstr(t, "status"), *err = jstr(t, "error");
+        const json_t *lease = json_object_get(t, "lease");
+        char now[64];
+        snprintf(now, sizeof now, "%s%s", st ? st : "?",
+                 st && !strcmp(st, "ACTIVE") && json_is_object(lease) ? " (running)" : "");
+        if (strcmp(now, last)) {
+            fprintf(stderr, "task %s: %s\n", tid, now);
+            snprintf(last, sizeof last, "%s", now);
+        }
+        cella_res r = CELLA_OK_RES;
+        bool end = false;
+        if (err) {
+            r = cella_fail(CELLA_E_POLICY, tid, "the task failed: %s", err);
+            end = true;
+        } else if (st && (!strcmp(st, "COMPLETED") || !strcmp(st, "FAILED"))) {
+            if (!strcmp(st, "FAILED"))
+                r = cella_fail(CELLA_E_POLICY, tid, "the task failed (claimed: the requester was refunded)");
+            end = true;
+        }
+        json_decref(t);
+        if (end)
+            return r;
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int app_run(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL},     {"wallet-file", true, NULL},
+                   {"password-file", true, NULL}, {"dataset", true, NULL},
+                   {"workerpool", true, NULL},  {"tag", true, NULL},
+                   {"category", true, NULL},    {"args", true, NULL},
+                   {"secret", true, NULL},      {"input-files", true, NULL},
+                   {"beneficiary", true, NULL}, {"trust", true, NULL},
+                   {"no-result-encryption", false, NULL}, {"watch", false, NULL}};
+    const char *pos[1];
+    int np;
+    char hub[1024];
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "app run");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "app run",
+                       "usage: cella app run 0xAPP [--dataset 0xD] [--workerpool 0xW] [--tag tee] "
+                       "[--args \"...\"] [--secret 1=NAME] [--watch] --wallet-file W");
+    uint8_t a20[20];
+    if (cella_ok(r))
+        r = cella_eth_address_parse(a20, pos[0], "app");
+    if (cella_ok(r))
+        r = cli_hub_url(o, NOPTS(o), hub, sizeof hub);
+    cella_http_client h = {.base_url = hub, .timeout_s = 30};
+    uint8_t *key = cella_secure_alloc(32), me[20];
+    if (cella_ok(r) && !key)
+        r = cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
+    if (cella_ok(r))
+        r = cella_wallet_open(cli_get(o, NOPTS(o), "wallet-file"),
+                              cli_get(o, NOPTS(o), "password-file"), key, me, NULL, 0);
+    json_t *health = NULL, *ao = NULL, *dso = NULL, *wpo = NULL, *body = NULL, *deal = NULL;
+    cella_domain d = {0};
+    if (cella_ok(r))
+        r = get_json(&h, "/v1/health", &health);
+    if (cella_ok(r)) {
+        d.chain_id = (uint64_t)json_integer_value(json_object_get(health, "chainId"));
+        r = cella_eth_address_parse(d.hub, jstr(health, "hub") ? jstr(health, "hub") : "", "hub");
+    }
+    /* The tag: --tag, else TEE (a confidential run is the point). */
+    uint8_t tag[32];
+    const char *tagtext = cli_get(o, NOPTS(o), "tag");
+    if (cella_ok(r))
+        r = cella_tag_parse(tagtext ? tagtext : "tee", tag, "--tag");
+    char q[600], taghex[67];
+    taghex[0] = '0';
+    taghex[1] = 'x';
+    cella_hex_encode(taghex + 2, tag, 32, false);
+    if (cella_ok(r)) {
+        snprintf(q, sizeof q, "kind=apporder&app=%s", pos[0]);
+        r = best(&h, q, "app order", &ao);
+    }
+    const char *ds = cli_get(o, NOPTS(o), "dataset");
+    if (cella_ok(r) && ds) {
+        snprintf(q, sizeof q, "kind=datasetorder&dataset=%s", ds);
+        r = best(&h, q, "dataset order", &dso);
+    }
+    /* The pool must offer every tag bit the deal will carry. */
+    uint8_t need[32];
+    memcpy(need, tag, 32);
+    for (int i = 0; cella_ok(r) && i < 2; i++) {
+        const json_t *ord = json_object_get(i ? dso : ao, "order");
+        uint8_t t[32];
+        if (!ord)
+            continue;
+        r = cella_tag_parse(jstr(ord, "tag") ? jstr(ord, "tag") : "0x0", t, "order tag");
+        for (int b = 0; cella_ok(r) && b < 32; b++)
+            need[b] |= i && b == 31 ? (uint8_t)(t[b] & ~0x0E) : t[b];
+    }
+    char needhex[67] = "0x";
+    cella_hex_encode(needhex + 2, need, 32, false);
+    const char *wp = cli_get(o, NOPTS(o), "workerpool"), *cat = cli_get(o, NOPTS(o), "category");
+    if (cella_ok(r)) {
+        int k = snprintf(q, sizeof q, "kind=workerpoolorder&mintag=%s", needhex);
+        if (wp)
+            k += snprintf(q + k, sizeof q - (size_t)k, "&workerpool=%s", wp);
+        if (cat)
+            snprintf(q + k, sizeof q - (size_t)k, "&category=%s", cat);
+        r = best(&h, q, "workerpool order", &wpo);
+    }
+    char *params = NULL;
+    if (cella_ok(r))
+        r = make_params(o, NOPTS(o), !cli_get(o, NOPTS(o), "no-result-encryption"), &params);
+    cella_order req;
+    cella_order_init(&req, CELLA_ORDER_REQUEST);
+    if (cella_ok(r)) {
+        char meh[43];
+        cella_eth_address_checksum(meh, me);
+        const json_t *A = json_object_get(ao, "order"), *D = json_object_get(dso, "order"),
+                     *W = json_object_get(wpo, "order");
+        const char *ben = cli_get(o, NOPTS(o), "beneficiary"), *trust = cli_get(o, NOPTS(o), "trust");
+        json_t *rj = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "app",
+            pos[0], "appmaxprice", jstr(A, "appprice") ? jstr(A, "appprice") : "0", "dataset",
+            D ? jstr(D, "dataset") : ZERO_ADDRESS, "datasetmaxprice",
+            D && jstr(D, "datasetprice") ? jstr(D, "datasetprice") : "0", "workerpool",
+            wp ? wp : ZERO_ADDRESS, "workerpoolmaxprice",
+            jstr(W, "workerpoolprice") ? jstr(W, "workerpoolprice") : "0", "requester", meh,
+            "volume", "1", "tag", taghex, "category",
+            jstr(W, "category") ? jstr(W, "category") : "0", "trust", trust ? trust : "0",
+            "beneficiary", ben ? ben : meh, "callback", ZERO_ADDRESS, "params", params, "salt",
+            "0x0000000000000000000000000000000000000000000000000000000000000000");
+        r = rj ? cella_order_from_json(rj, CELLA_ORDER_REQUEST, false, &req)
+               : cella_fail(CELLA_E_PARSE, "request order", "an order of the book is malformed");
+        json_decref(rj);
+    }
+    if (cella_ok(r))
+        r = cella_order_sign(&d, &req, key, true);
+    /* Published first, so every order of the deal can be looked up by its
+     * hash (cas re-checks the orders' restrictions before it releases keys). */
+    json_t *pub = NULL;
+    if (cella_ok(r)) {
+        json_t *rj = cella_order_to_json(&req);
+        char *text = rj ? json_dumps(rj, JSON_COMPACT) : NULL;
+        r = text ? cella_cas_call(&h, "POST", "/v1/orders", cella_slice_of(text, strlen(text)), &pub)
+                 : cella_fail(CELLA_E_NOMEM, "app run", "out of memory");
+        free(text);
+        json_decref(rj);
+    }
+    if (cella_ok(r)) {
+        body = json_pack("{s:O, s:O, s:O}", "apporder", json_object_get(ao, "orderHash"),
+                         "workerpoolorder", json_object_get(wpo, "orderHash"), "requestorder",
+                         json_object_get(pub, "orderHash"));
+        if (body && dso)
+            json_object_set(body, "datasetorder", json_object_get(dso, "orderHash"));
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        r = text ? cella_cas_call(&h, "POST", "/v1/deals", cella_slice_of(text, strlen(text)), &deal)
+                 : cella_fail(CELLA_E_NOMEM, "app run", "out of memory");
+        free(text);
+    }
+    const char *tid = NULL;
+    if (cella_ok(r)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(json_object_get(deal, "deal"), "tasks"), k, v)
+            tid = json_string_value(v);
+        printf("deal %s\ntask %s\n", jstr(deal, "dealid"), tid ? tid : "?");
+        fflush(stdout);
+        if (!tid)
+            r = cella_fail(CELLA_E_PARSE, "app run", "the hub made a deal without a task");
+    }
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "watch"))
+        r = watch(&h, tid);
+    cella_order_free(&req);
+    json_decref(pub);
+    free(params);
+    json_decref(health);
+    json_decref(ao);
+    json_decref(dso);
+    json_decref(wpo);
+    json_decref(body);
+    json_decref(deal);
+    if (key)
+        cella_secure_free(key, 32);
+    return cli_report(r);
+}
+
+/* ---- result download ---------------------------------------------------------------- */
+
+static int result_download(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL}, {"output", true, NULL}};
+    const char *pos[1];
+    int np;
+    char hub[1024], path[160], out[300];
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "result download");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "result download",
+                       "usage: cella result download 0xTASKID [-o FILE]");
+    uint8_t tid[32];
+    if (cella_ok(r))
+        r = strlen(pos[0]) == 66 && !strncmp(pos[0], "0x", 2)
+                ? cella_hex_decode(tid, 32, pos[0] + 2, 64, "task id")
+                : cella_fail(CELLA_E_USAGE, "task id", "expected 0x + 64 hex digits");
+    if (cella_ok(r))
+        r = cli_hub_url(o, NOPTS(o), hub, sizeof hub);
+    cella_http_client h = {.base_url = hub, .timeout_s = 30};
+    json_t *t = NULL;
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/tasks/%s", pos[0]);
+        r = get_json(&h, path, &t);
+    }
+    const char *url = cella_ok(r) ? jstr(t, "results") : NULL;
+    if (cella_ok(r) && !url)
+        r = cella_fail(CELLA_E_NOTFOUND, pos[0], "the task has no result yet (status %s%s%s)",
+                       jstr(t, "status") ? jstr(t, "status") : "?", jstr(t, "error") ? ": " : "",
+                       jstr(t, "error") ? jstr(t, "error") : "");
+    const char *mark = url ? strstr(url, "/v1/blobs/") : NULL;
+    uint8_t sha[32];
+    char base[1024];
+    if (cella_ok(r))
+        r = mark && (size_t)(mark - url) < sizeof base
+                ? cella_hex_decode(sha, 32, mark + 10, strlen(mark + 10), "results")
+                : cella_fail(CELLA_E_UNSUPPORTED, url, "not a cella blob store location");
+    if (cella_ok(r)) {
+        snprintf(base, sizeof base, "%.*s", (int)(mark - url), url);
+        const char *op = cli_get(o, NOPTS(o), "output");
+        snprintf(out, sizeof out, "%s", op ? op : "");
+        if (!op)
+            snprintf(out, sizeof out, "%s.zip", pos[0]);
+        r = cella_blob_get_file(base, sha, out); /* checks the SHA-256 */
+    }
+    if (cella_ok(r))
+        printf("%s\n", out);
+    json_decref(t);
+    return cli_report(r);
+}
+
+const cli_command cli_market_commands[] = {
+    {"app", "run", app_run,
+     "cella app run 0xAPP [--dataset 0xD] [--workerpool 0xW] [--tag tee] [--category N] "
+     "[--args \"...\"] [--secret 1=NAME,...] [--input-files URL,...] [--beneficiary 0x..] "
+     "[--no-result-encryption] [--watch] [--hub-url URL] --wallet-file W",
+     "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
+     "workerpool orders of the book, make and sign the request order (params iexec_args, "
+     "iexec_secrets, iexec_result_encryption) and match them. Prints the deal and task ids; "
+     "--watch follows the task until it completes or fails (exit 0 only if completed)."},
+    {"result", "download", result_download,
+     "cella result download 0xTASKID [-o FILE] [--hub-url URL]",
+     "Download a completed task's result from the blob store (checked against its SHA-256) to "
+     "FILE (default <taskid>.zip). Decrypt it with `cella result decrypt`."},
+    {NULL, NULL, NULL, NULL, NULL},
+};

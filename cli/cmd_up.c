@@ -1,0 +1,411 @@
+/* cella up: the whole stack on one host, for development — a hub (SQLite,
+ * dev faucet), a cas (sim TEE allowed, the hub as its registry), a blob store,
+ * and one worker with its workerpool and a published workerpool order. Each
+ * is this binary's own server verb in a child process; up supervises them and
+ * stops them all on SIGINT/SIGTERM or when one dies. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "casapi/casapi.h"
+#include "commands.h"
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/secure.h"
+#include "identity/eip712.h"
+#include "identity/eth.h"
+#include "identity/keystore.h"
+#include "identity/wallet.h"
+#include "net/http_client.h"
+#include "tee/sim.h"
+
+#define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
+#define ZERO_ADDRESS "0x0000000000000000000000000000000000000000"
+#define NCHILD 4
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+typedef struct {
+    const char *name;
+    pid_t pid;
+} child;
+
+static child g_children[NCHILD];
+static int g_nchildren;
+static char g_exe[PATH_MAX], g_data[PATH_MAX];
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/* A free loopback port (the kernel's choice), for --listen-base 0. */
+static cella_res free_port(unsigned *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    bool ok = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(s, (struct sockaddr *)&a, &l) == 0;
+    if (s >= 0)
+        close(s);
+    CELLA_ENSURE(ok, CELLA_E_IO, "--listen-base", "cannot find a free port: %s", strerror(errno));
+    *port = ntohs(a.sin_port);
+    return CELLA_OK_RES;
+}
+
+/* Starts `cella ARGS...` with its output in DATA/logs/NAME.log. */
+static cella_res spawn(const char *name, const char *const *args)
+{
+    char log[PATH_MAX + 64];
+    snprintf(log, sizeof log, "%s/logs/%s.log", g_data, name);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, log, "open: %s", strerror(errno));
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = g_exe;
+    for (; args[n - 1] && n < 39; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        signal(SIGINT, SIG_IGN); /* up stops its children itself, in order */
+        execv(g_exe, (char *const *)argv);
+        _exit(127);
+    }
+    close(fd);
+    CELLA_ENSURE(pid > 0, CELLA_E_IO, name, "fork: %s", strerror(errno));
+    g_children[g_nchildren++] = (child){name, pid};
+    return CELLA_OK_RES;
+}
+
+static void stop_all(void)
+{
+    for (int i = g_nchildren - 1; i >= 0; i--) /* the worker first, the hub last */
+        if (g_children[i].pid > 0)
+            kill(g_children[i].pid, SIGTERM);
+    double end = now_s() + 10;
+    for (int i = g_nchildren - 1; i >= 0; i--) {
+        while (g_children[i].pid > 0) {
+            pid_t w = waitpid(g_children[i].pid, NULL, WNOHANG);
+            if (w == g_children[i].pid || (w < 0 && errno != EINTR)) {
+                g_children[i].pid = 0;
+            } else if (now_s() > end) {
+                kill(g_children[i].pid, SIGKILL);
+                waitpid(g_children[i].pid, NULL, 0);
+                g_children[i].pid = 0;
+            } else {
+                sleep_ms(20);
+            }
+        }
+    }
+}
+
+/* A child that exited: its name, else NULL. */
+static const char *dead_child(void)
+{
+    for (int i = 0; i < g_nchildren; i++) {
+        int st;
+        if (g_children[i].pid > 0 && waitpid(g_children[i].pid, &st, WNOHANG) == g_children[i].pid) {
+            g_children[i].pid = 0;
+            return g_children[i].name;
+        }
+    }
+    return NULL;
+}
+
+/* Waits until a server answers HTTP at all (any status). */
+static cella_res wait_http(const char *name, const char *url, const char *pin, const char *path)
+{
+    cella_http_client c = {.base_url = url, .pin = pin, .timeout_s = 2};
+    double end = now_s() + 30;
+    while (now_s() < end && !g_stop) {
+        const char *d = dead_child();
+        CELLA_ENSURE(!d, CELLA_E_IO, d, "stopped during startup (see %s/logs/%s.log)", g_data, d);
+        cella_http_response resp;
+        if (cella_ok(cella_http_call(&c, "GET", path, NULL, cella_slice_of("", 0), &resp))) {
+            cella_http_response_free(&resp);
+            return CELLA_OK_RES;
+        }
+        sleep_ms(50);
+    }
+    return cella_fail(CELLA_E_IO, name, "did not start within 30 s (see %s/logs/%s.log)", g_data,
+                      name);
+}
+
+/* cas prints "fingerprint <hex>" once its TLS identity exists. */
+static cella_res cas_fingerprint(char fp[65])
+{
+    char log[PATH_MAX + 64];
+    snprintf(log, sizeof log, "%s/logs/cas.log", g_data);
+    double end = now_s() + 30;
+    while (now_s() < end && !g_stop) {
+        FILE *f = fopen(log, "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "fingerprint %64[0-9a-f]", fp) == 1 && strlen(fp) == 64) {
+                fclose(f);
+                return CELLA_OK_RES;
+            }
+        if (f)
+            fclose(f);
+        const char *d = dead_child();
+        CELLA_ENSURE(!d, CELLA_E_IO, d, "stopped during startup (see %s)", log);
+        sleep_ms(50);
+    }
+    return cella_fail(CELLA_E_IO, "cas", "printed no fingerprint within 30 s (see %s)", log);
+}
+
+/* The pool owner's wallet, made once: DATA/pool/wallet-*.json (0600). */
+static cella_res pool_wallet(char *path, size_t cap)
+{
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/pool", g_data);
+    if (!cella_ok(cella_wallet_find(dir, path, cap))) {
+        cella_error_clear();
+        uint8_t key[32], addr[20];
+        char ad[43], *text = NULL;
+        size_t len = 0, cap2 = 0;
+        CELLA_TRY(cella_eth_privkey_generate(key));
+        cella_res r = cella_eth_address_from_privkey(key, addr);
+        if (cella_ok(r))
+            r = cella_wallet_plain_encode(key, &text, &len, &cap2); /* secure memory */
+        cella_wipe(key, sizeof key);
+        CELLA_TRY(r);
+        cella_eth_address_checksum(ad, addr);
+        snprintf(path, cap, "%s/wallet-%s.json", dir, ad);
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            r = cella_fail(CELLA_E_IO, dir, "mkdir: %s", strerror(errno));
+        if (cella_ok(r))
+            r = cella_write_file_atomic(AT_FDCWD, path, text, len, 0600, true);
+        cella_secure_free(text, cap2);
+        CELLA_TRY(r);
+    }
+    return CELLA_OK_RES;
+}
+
+/* Deploys the pool (idempotent: same owner and name, same address) and
+ * publishes a workerpool order unless one is open: TEE with every framework
+ * bit, price 0, category 0, a large volume. */
+static cella_res pool_and_order(const char *hub, const char *wallet, char pool[43])
+{
+    cella_http_client h = {.base_url = hub, .timeout_s = 10};
+    uint8_t *key = cella_secure_alloc(32), owner[20];
+    CELLA_ENSURE(key, CELLA_E_NOMEM, "wallet", "out of memory");
+    json_t *dep = NULL, *health = NULL, *book = NULL, *pub = NULL;
+    cella_order ord;
+    cella_order_init(&ord, CELLA_ORDER_WORKERPOOL);
+    const char *body = "{\"name\":\"cella-up workerpool\"}";
+    cella_res r = cella_wallet_open(wallet, NULL, key, owner, NULL, 0);
+    if (cella_ok(r))
+        r = cella_cas_signed_call(&h, key, "POST", "/v1/workerpools",
+                                  cella_slice_of(body, strlen(body)), "application/json", &dep);
+    const char *a = cella_ok(r) ? json_string_value(json_object_get(dep, "address")) : NULL;
+    if (cella_ok(r) && (!a || strlen(a) != 42))
+        r = cella_fail(CELLA_E_PARSE, hub, "the hub sent no workerpool address");
+    if (cella_ok(r))
+        snprintf(pool, 43, "%s", a);
+    char path[300];
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/orders?kind=workerpoolorder&workerpool=%s&limit=1", pool);
+        r = cella_cas_call(&h, "GET", path, cella_slice_of("", 0), &book);
+    }
+    bool have = cella_ok(r) && json_array_size(json_object_get(book, "orders")) > 0;
+    if (cella_ok(r) && !have)
+        r = cella_cas_call(&h, "GET", "/v1/health", cella_slice_of("", 0), &health);
+    if (cella_ok(r) && !have) {
+        cella_domain d = {.chain_id = (uint64_t)json_integer_value(json_object_get(health, "chainId"))};
+        const char *hub_addr = json_string_value(json_object_get(health, "hub"));
+        r = cella_eth_address_parse(d.hub, hub_addr ? hub_addr : "", "hub");
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "workerpool",
+                              pool, "workerpoolprice", "0", "volume", "1000000", "tag",
+                              "0x000000000000000000000000000000000000000000000000000000000000000f",
+                              "category", "0", "trust", "0", "apprestrict", ZERO_ADDRESS,
+                              "datasetrestrict", ZERO_ADDRESS, "requesterrestrict", ZERO_ADDRESS,
+                              "salt", "0x0000000000000000000000000000000000000000000000000000000000000000");
+        if (cella_ok(r))
+            r = o ? cella_order_from_json(o, CELLA_ORDER_WORKERPOOL, false, &ord)
+                  : cella_fail(CELLA_E_NOMEM, "order", "out of memory");
+        json_decref(o);
+        if (cella_ok(r))
+            r = cella_order_sign(&d, &ord, key, true);
+        json_t *oj = cella_ok(r) ? cella_order_to_json(&ord) : NULL;
+        char *text = oj ? json_dumps(oj, JSON_COMPACT) : NULL;
+        if (cella_ok(r))
+            r = text ? cella_cas_call(&h, "POST", "/v1/orders", cella_slice_of(text, strlen(text)), &pub)
+                     : cella_fail(CELLA_E_NOMEM, "order", "out of memory");
+        free(text);
+        json_decref(oj);
+    }
+    cella_order_free(&ord);
+    json_decref(dep);
+    json_decref(health);
+    json_decref(book);
+    json_decref(pub);
+    cella_secure_free(key, 32);
+    return r;
+}
+
+static int up_cmd(int argc, char **argv)
+{
+    cli_opt o[] = {{"data", true, NULL},   {"listen-base", true, NULL}, {"slots", true, NULL},
+                   {"dev-timeref", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "up");
+    const char *data = cli_get(o, NOPTS(o), "data"), *slots = cli_get(o, NOPTS(o), "slots");
+    unsigned long long base = 8080;
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "listen-base"))
+        r = cli_parse_size(cli_get(o, NOPTS(o), "listen-base"), "--listen-base", &base);
+    if (cella_ok(r) && base > 65533)
+        r = cella_fail(CELLA_E_USAGE, "--listen-base", "a port below 65534, or 0 for free ports");
+    ssize_t el = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
+    if (cella_ok(r) && el <= 0)
+        r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary");
+    if (el > 0)
+        g_exe[el] = '\0';
+    if (cella_ok(r) && (mkdir(data ? data : "cella-up", 0700) != 0 && errno != EEXIST))
+        r = cella_fail(CELLA_E_IO, data ? data : "cella-up", "mkdir: %s", strerror(errno));
+    if (cella_ok(r) && !realpath(data ? data : "cella-up", g_data))
+        r = cella_fail(CELLA_E_IO, data ? data : "cella-up", "realpath: %s", strerror(errno));
+    char sub[PATH_MAX + 16];
+    snprintf(sub, sizeof sub, "%s/logs", g_data);
+    if (cella_ok(r) && mkdir(sub, 0700) != 0 && errno != EEXIST)
+        r = cella_fail(CELLA_E_IO, sub, "mkdir: %s", strerror(errno));
+    unsigned ports[3] = {(unsigned)base, (unsigned)base + 1, (unsigned)base + 2};
+    for (int i = 0; cella_ok(r) && base == 0 && i < 3; i++)
+        r = free_port(&ports[i]);
+    if (!cella_ok(r))
+        return cli_report(r);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char hub[64], cas[64], blobs[64], hl[32], cl[32], bl[32], hd[PATH_MAX + 8], cd[PATH_MAX + 8],
+        bd[PATH_MAX + 8], sd[PATH_MAX + 8], spub[PATH_MAX + 32], wd[PATH_MAX + 8], wallet[PATH_MAX],
+        fp[65] = "", pool[43] = "";
+    snprintf(hl, sizeof hl, "127.0.0.1:%u", ports[0]);
+    snprintf(cl, sizeof cl, "127.0.0.1:%u", ports[1]);
+    snprintf(bl, sizeof bl, "127.0.0.1:%u", ports[2]);
+    snprintf(hub, sizeof hub, "http://%s", hl);
+    snprintf(cas, sizeof cas, "https://%s", cl);
+    snprintf(blobs, sizeof blobs, "http://%s", bl);
+    snprintf(hd, sizeof hd, "%s/hub", g_data);
+    snprintf(cd, sizeof cd, "%s/cas", g_data);
+    snprintf(bd, sizeof bd, "%s/blobs", g_data);
+    snprintf(sd, sizeof sd, "%s/sim", g_data);
+    snprintf(spub, sizeof spub, "%s/sim-platform.pub", sd);
+    snprintf(wd, sizeof wd, "%s/worker", g_data);
+    /* The sim TEE's platform key: development only (sim protects nothing). */
+    struct stat st;
+    if (stat(spub, &st) != 0) {
+        r = cella_sim_platform_init(sd, false);
+        if (!cella_ok(r))
+            return cli_report(r);
+    }
+    const char *timeref = cli_get(o, NOPTS(o), "dev-timeref");
+    const char *hub_args[] = {"hub",  "serve",         "--listen",    hl,   "--data", hd,
+                              "--dev-faucet", timeref ? "--dev-timeref" : NULL, timeref, NULL};
+    r = spawn("hub", hub_args);
+    if (cella_ok(r))
+        r = wait_http("hub", hub, NULL, "/v1/health");
+    const char *blob_args[] = {"blobs", "serve", "--listen", bl, "--data", bd, NULL};
+    if (cella_ok(r))
+        r = spawn("blobs", blob_args);
+    if (cella_ok(r))
+        r = wait_http("blobs", blobs, NULL, "/v1/health");
+    const char *cas_args[] = {"cas",       "serve", "--listen",     cl,   "--data",
+                              cd,          "--allow-sim", "--sim-platform", spub, "--hub",
+                              hub,         NULL};
+    if (cella_ok(r))
+        r = spawn("cas", cas_args);
+    if (cella_ok(r))
+        r = cas_fingerprint(fp);
+    if (cella_ok(r))
+        r = wait_http("cas", cas, fp, "/v1/health");
+    if (cella_ok(r))
+        r = pool_wallet(wallet, sizeof wallet);
+    if (cella_ok(r))
+        r = pool_and_order(hub, wallet, pool);
+    const char *worker_args[] = {"worker", "start",   "--pool",   pool,  "--wallet-file",
+                                 wallet,   "--hub-url", hub,      "--cas", cas,
+                                 "--cas-fingerprint", fp, "--blobs", blobs, "--work-dir",
+                                 wd,       "--sim-dir", sd,       "--slots", slots ? slots : "1",
+                                 NULL};
+    if (cella_ok(r))
+        r = spawn("worker", worker_args);
+    /* The project file for verbs run from DATA, and the line to configure another directory. */
+    if (cella_ok(r)) {
+        json_t *pj = json_pack("{s:s, s:{s:s, s:s}, s:s}", "hubUrl", hub, "cas", "url", cas,
+                               "fingerprint", fp, "blobsUrl", blobs);
+        char *text = pj ? json_dumps(pj, JSON_INDENT(2)) : NULL;
+        snprintf(sub, sizeof sub, "%s/cella.json", g_data);
+        r = text ? cella_write_file_atomic(AT_FDCWD, sub, text, strlen(text), 0644, false)
+                 : cella_fail(CELLA_E_NOMEM, "up", "out of memory");
+        free(text);
+        json_decref(pj);
+    }
+    if (!cella_ok(r)) {
+        int rc = cli_report(r);
+        stop_all();
+        return rc;
+    }
+    printf("hub     %s   (SQLite in %s, dev faucet on)\n", hub, hd);
+    printf("cas     %s  fingerprint %s   (sim TEE allowed: development only)\n", cas, fp);
+    printf("blobs   %s\n", blobs);
+    printf("worker  pool %s, %s slot(s), owner wallet %s\n", pool, slots ? slots : "1", wallet);
+    printf("logs    %s/logs\n", g_data);
+    printf("configure a project directory:\n  cella init --chain-id 421614 --hub-url %s --cas %s "
+           "--cas-fingerprint %s --blobs %s\n",
+           hub, cas, fp, blobs);
+    printf("ready (Ctrl-C stops everything)\n");
+    fflush(stdout);
+    const char *died = NULL;
+    while (!g_stop && !(died = dead_child()))
+        sleep_ms(100);
+    if (died)
+        fprintf(stderr, "cella: error: %s stopped (see %s/logs/%s.log); stopping the stack\n", died,
+                g_data, died);
+    stop_all();
+    printf("stopped\n");
+    return died ? 1 : 0;
+}
+
+const cli_command cli_up_commands[] = {
+    {NULL, "up", up_cmd,
+     "cella up [--data DIR] [--listen-base PORT|0] [--slots N] [--dev-timeref S]",
+     "Start the whole stack on this host for development: hub (port PORT, default 8080; SQLite, "
+     "dev faucet), cas (PORT+1; sim TEE allowed), blob store (PORT+2) and a worker with its "
+     "workerpool and a published TEE workerpool order. State and logs live in DIR (default "
+     "./cella-up). Prints the URLs and the `cella init` line for a project; Ctrl-C stops it all."},
+    {NULL, NULL, NULL, NULL, NULL},
+};

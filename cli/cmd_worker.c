@@ -1,0 +1,157 @@
+/* cella worker start: a workerpool's worker (lib/worker/worker.h). */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "cas_client.h"
+#include "casapi/casapi.h"
+#include "commands.h"
+#include "core/log.h"
+#include "core/secure.h"
+#include "identity/eth.h"
+#include "identity/wallet.h"
+#include "project.h"
+#include "worker/worker.h"
+
+#define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* The wallet must own the pool: only its owner's signatures authorize workers. */
+static cella_res check_pool_owner(const char *hub_url, const char *pool, const uint8_t owner[20])
+{
+    cella_http_client h = {.base_url = hub_url, .timeout_s = 10};
+    char path[128];
+    snprintf(path, sizeof path, "/v1/workerpools/%s", pool);
+    json_t *wp = NULL;
+    CELLA_TRY(cella_cas_call(&h, "GET", path, cella_slice_of("", 0), &wp));
+    uint8_t got[20];
+    const char *o = json_string_value(json_object_get(wp, "owner"));
+    cella_res r = o ? cella_eth_address_parse(got, o, "workerpool owner")
+                    : cella_fail(CELLA_E_PARSE, pool, "the hub sent no owner");
+    if (cella_ok(r) && memcmp(got, owner, 20) != 0) {
+        char mine[43];
+        cella_eth_address_checksum(mine, owner);
+        r = cella_fail(CELLA_E_PERM, pool,
+                       "the wallet %s does not own this workerpool (its owner is %s)", mine, o);
+    }
+    json_decref(wp);
+    return r;
+}
+
+static int worker_start(int argc, char **argv)
+{
+    cli_opt o[] = {CAS_CONN_OPTS,
+                   {"hub-url", true, NULL},
+                   {"pool", true, NULL},
+                   {"slots", true, NULL},
+                   {"blobs", true, NULL},
+                   {"work-dir", true, NULL},
+                   {"sim-dir", true, NULL},
+                   {"tee", true, NULL},
+                   {"lease", true, NULL},
+                   {"timeout", true, NULL},
+                   {"once", false, NULL}};
+    const char *pos[1];
+    int np;
+    cas_conn c;
+    memset(&c, 0, sizeof c);
+    char hub[1024], exe[PATH_MAX], blobs[1024];
+    uint8_t *key = NULL, owner[20];
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "worker start");
+    const char *pool = cli_get(o, NOPTS(o), "pool");
+    if (cella_ok(r) && !pool)
+        r = cella_fail(CELLA_E_USAGE, "worker start",
+                       "usage: cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER "
+                       "[--slots N] [--hub-url URL] [--cas URL --cas-fingerprint FP] [--blobs URL]");
+    uint8_t pa[20];
+    if (cella_ok(r))
+        r = cella_eth_address_parse(pa, pool, "--pool");
+    unsigned long long slots = 1, lease = 30, timeout = 3600;
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "slots"))
+        r = cli_parse_size(cli_get(o, NOPTS(o), "slots"), "--slots", &slots);
+    if (cella_ok(r) && (slots < 1 || slots > CELLA_WORKER_MAX_SLOTS))
+        r = cella_fail(CELLA_E_USAGE, "--slots", "between 1 and %d", CELLA_WORKER_MAX_SLOTS);
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "lease"))
+        r = cli_parse_size(cli_get(o, NOPTS(o), "lease"), "--lease", &lease);
+    if (cella_ok(r) && (lease < 3 || lease > 600))
+        r = cella_fail(CELLA_E_USAGE, "--lease", "between 3 and 600 seconds");
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "timeout"))
+        r = cli_parse_size(cli_get(o, NOPTS(o), "timeout"), "--timeout", &timeout);
+    if (cella_ok(r))
+        r = cli_hub_url(o, NOPTS(o), hub, sizeof hub);
+    if (cella_ok(r))
+        r = cli_project_url(o, NOPTS(o), "blobs", "blobsUrl", "http://127.0.0.1:8082", blobs,
+                            sizeof blobs);
+    if (cella_ok(r))
+        r = cas_conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        key = cella_secure_alloc(32);
+        r = key ? cella_wallet_open(cli_get(o, NOPTS(o), "wallet-file"),
+                                    cli_get(o, NOPTS(o), "password-file"), key, owner, NULL, 0)
+                : cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
+    }
+    if (cella_ok(r))
+        r = check_pool_owner(hub, pool, owner);
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (cella_ok(r) && el <= 0)
+        r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary: %s", strerror(errno));
+    if (el > 0)
+        exe[el] = '\0';
+    const char *wd = cli_get(o, NOPTS(o), "work-dir");
+    if (cella_ok(r)) {
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        cella_worker_opts wo = {
+            .hub_url = hub,
+            .cas_url = c.url,
+            .cas_pin = c.fingerprint,
+            .blobs_url = blobs,
+            .pool_key = key,
+            .pool = pool,
+            .work_dir = wd ? wd : "./cella-worker",
+            .cella_exe = exe,
+            .sim_dir = cli_get(o, NOPTS(o), "sim-dir"),
+            .tee = cli_get(o, NOPTS(o), "tee"),
+            .slots = (unsigned)slots,
+            .lease_seconds = (unsigned)lease,
+            .app_timeout = (unsigned)timeout,
+            .once = cli_get(o, NOPTS(o), "once") != NULL,
+            .stop = &g_stop,
+        };
+        if (!wo.once)
+            printf("worker for pool %s: %llu slot(s), hub %s, cas %s\n", pool, slots, hub, c.url);
+        fflush(stdout);
+        r = cella_worker_run(&wo);
+    }
+    if (key)
+        cella_secure_free(key, 32);
+    cas_conn_close(&c);
+    return cli_report(r);
+}
+
+const cli_command cli_worker_commands[] = {
+    {"worker", "start", worker_start,
+     "cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER [--password-file P] "
+     "[--slots N] [--hub-url URL] [--cas URL --cas-fingerprint FP] [--blobs URL] [--work-dir DIR] "
+     "[--lease S] [--timeout S] [--once]",
+     "Run a worker of the pool: follow the hub for the pool's runnable tasks, lease them, get "
+     "each task's session from cas, fetch and check the app and dataset, run the enclave (cella "
+     "run-task), upload the encrypted result and contribute. --once: stop when nothing is left "
+     "to run. SIGINT/SIGTERM: finish the current tasks and stop."},
+    {NULL, NULL, NULL, NULL, NULL},
+};

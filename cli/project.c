@@ -1,0 +1,51 @@
+#include "project.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/fs.h"
+
+#define PROJECT_MAX (1u << 20)
+
+cella_res cli_project_url(const cli_opt *o, int n, const char *opt, const char *key,
+                          const char *dflt, char *out, size_t cap)
+{
+    const char *url = cli_get(o, n, opt);
+    json_t *conf = NULL;
+    struct stat st;
+    if (!url && stat(CLI_PROJECT_FILE, &st) == 0) {
+        uint8_t *data;
+        size_t len;
+        CELLA_TRY(cella_read_file(AT_FDCWD, CLI_PROJECT_FILE, PROJECT_MAX, false, &data, &len));
+        json_error_t je;
+        conf = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+        free(data);
+        CELLA_ENSURE(json_is_object(conf), CELLA_E_PARSE, CLI_PROJECT_FILE, "not a JSON object%s%s",
+                     conf ? "" : ": ", conf ? "" : je.text);
+        url = json_string_value(json_object_get(conf, key));
+    }
+    if (!url)
+        url = dflt;
+    cella_res r = strlen(url) < cap ? CELLA_OK_RES
+                                    : cella_fail(CELLA_E_USAGE, opt, "the URL is too long");
+    if (cella_ok(r)) {
+        snprintf(out, cap, "%s", url);
+        size_t l = strlen(out);
+        while (l > 1 && out[l - 1] == '/')
+            out[--l] = '\0';
+    }
+    json_decref(conf);
+    return r;
+}
+
+cella_res cli_hub_url(const cli_opt *o, int n, char *out, size_t cap)
+{
+    CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, out, cap));
+    CELLA_ENSURE(strncmp(out, "http://", 7) == 0 && strlen(out) > 7, CELLA_E_USAGE, "--hub-url",
+                 "the hub URL must be http://HOST:PORT");
+    return CELLA_OK_RES;
+}

@@ -1,0 +1,21 @@
+/* Where the services are, for client verbs: a flag, else ./cella.json (the
+ * project file `cella init` writes), else the loopback default. */
+#ifndef CELLA_CLI_PROJECT_H
+#define CELLA_CLI_PROJECT_H
+
+#include <stddef.h>
+
+#include "args.h"
+#include "core/error.h"
+
+#define CLI_PROJECT_FILE "cella.json"
+#define CLI_DEFAULT_HUB_URL "http://127.0.0.1:8080"
+
+/* --`opt`, else cella.json's string `key`, else `dflt`; trailing '/' removed. */
+CELLA_RESULT cli_project_url(const cli_opt *o, int n, const char *opt, const char *key,
+                             const char *dflt, char *out, size_t cap);
+
+/* The hub: --hub-url, else "hubUrl", else http://127.0.0.1:8080 (plain HTTP only). */
+CELLA_RESULT cli_hub_url(const cli_opt *o, int n, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,495 @@
+#include "runtime/task.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "casapi/casapi.h"
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/secure.h"
+#include "hub/task.h"
+#include "identity/eth.h"
+#include "identity/keccak.h"
+#include "iexec/dataset.h"
+#include "iexec/result.h"
+#include "runtime/sandbox.h"
+
+#define COMPUTED_MAX (64 * 1024)
+#define MAX_ARGS 256
+#define MAX_DIR_FILES 10000
+
+/* ---- iexec_args ------------------------------------------------------------------ */
+
+cella_res cella_task_split_args(const char *s, char ***argv, size_t *argc)
+{
+    size_t n = strlen(s);
+    /* Worst case: every other byte starts a word. Pointers and the copied
+     * words share one allocation, so the caller frees once. */
+    size_t maxw = n / 2 + 2;
+    char **v = malloc(maxw * sizeof *v + n + 1 + maxw);
+    CELLA_ENSURE(v, CELLA_E_NOMEM, "iexec_args", "out of memory");
+    char *w = (char *)(v + maxw);
+    size_t k = 0;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        if (k + 1 >= maxw || k >= MAX_ARGS) {
+            free(v);
+            return cella_fail(CELLA_E_TOOBIG, "iexec_args", "more than %d arguments", MAX_ARGS);
+        }
+        v[k++] = w;
+        char q = 0;
+        for (; *p; p++) {
+            if (q == '\'') {
+                if (*p == '\'')
+                    q = 0;
+                else
+                    *w++ = *p;
+            } else if (*p == '\\' && p[1]) {
+                *w++ = *++p;
+            } else if (q == '"') {
+                if (*p == '"')
+                    q = 0;
+                else
+                    *w++ = *p;
+            } else if (*p == '\'' || *p == '"') {
+                q = *p;
+            } else if (*p == ' ' || *p == '\t' || *p == '\n') {
+                break;
+            } else {
+                *w++ = *p;
+            }
+        }
+        *w++ = '\0';
+        if (q) {
+            free(v);
+            return cella_fail(CELLA_E_PARSE, "iexec_args", "unterminated %c quote", q);
+        }
+    }
+    v[k] = NULL;
+    *argv = v;
+    *argc = k;
+    return CELLA_OK_RES;
+}
+
+/* ---- result digest (iExec's FileHashUtils) ----------------------------------------- */
+
+static cella_res sha256_fd(int fd, const char *what, uint8_t out[32])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    CELLA_ENSURE(c && EVP_DigestInit_ex(c, EVP_sha256(), NULL), CELLA_E_CRYPTO, what, "SHA-256");
+    static _Thread_local uint8_t buf[1 << 16];
+    cella_res r = CELLA_OK_RES;
+    for (;;) {
+        ssize_t k = read(fd, buf, sizeof buf);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            r = cella_fail(CELLA_E_IO, what, "read: %s", strerror(errno));
+            break;
+        }
+        if (k == 0)
+            break;
+        EVP_DigestUpdate(c, buf, (size_t)k);
+    }
+    unsigned len = 32;
+    if (cella_ok(r) && !EVP_DigestFinal_ex(c, out, &len))
+        r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256");
+    EVP_MD_CTX_free(c);
+    return r;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+cella_res cella_task_digest(const char *path, uint8_t out[32])
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, CELLA_E_NOTFOUND, path, "the deterministic output cannot be opened: %s",
+                 strerror(errno));
+    struct stat st;
+    cella_res r = fstat(fd, &st) == 0 ? CELLA_OK_RES
+                                      : cella_fail(CELLA_E_IO, path, "stat: %s", strerror(errno));
+    if (cella_ok(r) && S_ISREG(st.st_mode)) {
+        r = sha256_fd(fd, path, out);
+        close(fd);
+        return r;
+    }
+    if (cella_ok(r) && !S_ISDIR(st.st_mode))
+        r = cella_fail(CELLA_E_PARSE, path, "the deterministic output is neither a file nor a folder");
+    DIR *d = cella_ok(r) ? fdopendir(fd) : NULL;
+    if (!d) {
+        close(fd);
+        return cella_ok(r) ? cella_fail(CELLA_E_IO, path, "opendir: %s", strerror(errno)) : r;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while (cella_ok(r) && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        struct stat es;
+        if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(es.st_mode))
+            continue; /* iExec hashes the folder's files */
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **nn = cap <= MAX_DIR_FILES ? realloc(names, cap * sizeof *nn) : NULL;
+            if (!nn) {
+                r = cella_fail(CELLA_E_TOOBIG, path, "too many files in the deterministic output");
+                break;
+            }
+            names = nn;
+        }
+        names[n] = strdup(e->d_name);
+        if (!names[n])
+            r = cella_fail(CELLA_E_NOMEM, path, "out of memory");
+        else
+            n++;
+    }
+    if (cella_ok(r))
+        qsort(names, n, sizeof *names, by_name);
+    cella_keccak_ctx k;
+    cella_keccak256_init(&k);
+    for (size_t i = 0; cella_ok(r) && i < n; i++) {
+        int f = openat(dirfd(d), names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        uint8_t h[32];
+        r = f >= 0 ? sha256_fd(f, names[i], h)
+                   : cella_fail(CELLA_E_IO, names[i], "open: %s", strerror(errno));
+        if (f >= 0)
+            close(f);
+        cella_keccak256_update(&k, h, 32);
+    }
+    if (cella_ok(r))
+        cella_keccak256_final(&k, out);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    closedir(d);
+    return r;
+}
+
+/* ---- the run --------------------------------------------------------------------- */
+
+static const char *env_get(const json_t *env, const char *name)
+{
+    return json_string_value(json_object_get(env, name));
+}
+
+static cella_res env_need(const json_t *env, const char *name, const char **out)
+{
+    *out = env_get(env, name);
+    CELLA_ENSURE(*out, CELLA_E_PARSE, name, "cas released no %s for this task", name);
+    return CELLA_OK_RES;
+}
+
+static cella_res private_tmpfs(const char *dir, mode_t mode)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cella_fail(CELLA_E_IO, dir, "cannot create mount point: %s", strerror(errno));
+    CELLA_ENSURE(mount("cella-plaintext", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") == 0,
+                 CELLA_E_PERM, dir,
+                 "cannot mount a private tmpfs for plaintext (%s); the runtime needs root or "
+                 "CAP_SYS_ADMIN in its own namespace",
+                 strerror(errno));
+    chmod(dir, mode);
+    return CELLA_OK_RES;
+}
+
+/* Variables the app receives: iExec's public task variables and the secrets
+ * meant for it. Never the dataset key, the challenge key or the result key. */
+static bool for_app(const char *name)
+{
+    static const char *const withheld[] = {"IEXEC_DATASET_KEY", "IEXEC_DATASET_URL",
+                                           "IEXEC_DATASET_CHECKSUM"};
+    if (strncmp(name, "IEXEC_", 6))
+        return false;
+    for (size_t i = 0; i < sizeof withheld / sizeof *withheld; i++)
+        if (!strcmp(name, withheld[i]))
+            return false;
+    return true;
+}
+
+static cella_res build_app_env(const json_t *env, cella_buf *b, const char ***out)
+{
+    size_t n = json_object_size(env) + 4, i = 0;
+    size_t *offs = calloc(n, sizeof *offs);
+    *out = calloc(n + 1, sizeof **out);
+    if (!offs || !*out) {
+        free(offs);
+        return cella_fail(CELLA_E_NOMEM, "environment", "out of memory");
+    }
+    static const char *const fixed[] = {"IEXEC_IN=/iexec_in", "IEXEC_OUT=/iexec_out",
+                                        "IEXEC_INPUT_FILES_FOLDER=/iexec_in"};
+    for (size_t j = 0; j < 3; j++) {
+        offs[i++] = b->len;
+        cella_buf_append(b, fixed[j], strlen(fixed[j]) + 1);
+    }
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)env, k, v) {
+        if (!for_app(k) || !json_is_string(v) || !strcmp(k, "IEXEC_IN") ||
+            !strcmp(k, "IEXEC_OUT") || !strcmp(k, "IEXEC_INPUT_FILES_FOLDER"))
+            continue;
+        offs[i++] = b->len;
+        cella_buf_append(b, k, strlen(k));
+        cella_buf_append(b, "=", 1);
+        cella_buf_append(b, json_string_value(v), strlen(json_string_value(v)) + 1);
+    }
+    cella_res r = cella_buf_result(b);
+    for (size_t j = 0; cella_ok(r) && j < i; j++)
+        (*out)[j] = (const char *)b->p + offs[j];
+    free(offs);
+    return r;
+}
+
+/* Pre-compute: the dataset ciphertext must be the registered one (checksum
+ * from cas), then it is decrypted into the private /iexec_in. */
+static cella_res pre_compute(const cella_task_opts *o, const json_t *env, const char *in_dir)
+{
+    const char *addr = env_get(env, "IEXEC_DATASET_ADDRESS");
+    if (!addr)
+        return CELLA_OK_RES; /* a task without a dataset */
+    const char *name, *sum, *keytext;
+    CELLA_TRY(env_need(env, "IEXEC_DATASET_FILENAME", &name));
+    CELLA_TRY(env_need(env, "IEXEC_DATASET_CHECKSUM", &sum));
+    CELLA_TRY(env_need(env, "IEXEC_DATASET_KEY", &keytext));
+    CELLA_ENSURE(o->dataset, CELLA_E_USAGE, "dataset", "the worker gave no dataset file");
+    CELLA_ENSURE(name[0] && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, ".."),
+                 CELLA_E_PATH, "IEXEC_DATASET_FILENAME", "not a plain file name");
+    uint8_t key[CELLA_IEXEC_KEY_BYTES];
+    CELLA_TRY(cella_iexec_key_decode(key, keytext, strlen(keytext), "dataset key"));
+    char dst[1400];
+    snprintf(dst, sizeof dst, "%s/%s", in_dir, name);
+    cella_res r = cella_iexec_dataset_decrypt_file(o->dataset, dst, key, sum, false);
+    cella_wipe(key, sizeof key);
+    if (!cella_ok(r)) {
+        char where[80]; /* the requester knows the dataset by its address */
+        snprintf(where, sizeof where, "dataset %s", addr);
+        cella_error_set_where(where);
+        return r;
+    }
+    chmod(dst, 0444);
+    return CELLA_OK_RES;
+}
+
+/* Post-compute: digest, encrypted result, enclave signature. */
+static cella_res post_compute(const cella_task_opts *o, const json_t *env, const char *out_dir,
+                              cella_task_result *res)
+{
+    char p[1400];
+    snprintf(p, sizeof p, "%s/computed.json", out_dir);
+    uint8_t *cj = NULL;
+    size_t cjn = 0;
+    cella_res r = cella_read_file(AT_FDCWD, p, COMPUTED_MAX, false, &cj, &cjn);
+    if (!cella_ok(r))
+        return cella_fail(CELLA_E_NOTFOUND, "/iexec_out/computed.json",
+                          "the app wrote no readable computed.json (%s)", cella_error_what());
+    json_error_t je;
+    json_t *computed = json_loadb((const char *)cj, cjn, JSON_REJECT_DUPLICATES, &je);
+    free(cj);
+    const char *det = json_string_value(json_object_get(computed, "deterministic-output-path"));
+    if (!det) {
+        json_decref(computed);
+        return cella_fail(CELLA_E_PARSE, "/iexec_out/computed.json",
+                          "no \"deterministic-output-path\" string%s%s", computed ? "" : ": ",
+                          computed ? "" : je.text);
+    }
+    /* "/iexec_out/x", "iexec_out/x" or "/iexec_out": inside the output folder only. */
+    const char *rel = det;
+    if (*rel == '/')
+        rel++;
+    if (!strncmp(rel, "iexec_out", 9) && (rel[9] == '/' || rel[9] == '\0'))
+        rel += 9;
+    else
+        r = cella_fail(CELLA_E_PATH, "deterministic-output-path", "'%s' is not under /iexec_out",
+                       det);
+    while (cella_ok(r) && *rel == '/')
+        rel++;
+    if (cella_ok(r) && *rel)
+        r = cella_app_check_relpath(rel, "deterministic-output-path");
+    if (cella_ok(r)) {
+        snprintf(p, sizeof p, "%s%s%s", out_dir, *rel ? "/" : "", rel);
+        r = cella_task_digest(p, res->digest);
+    }
+    /* The signature binds the digest to this task and this worker. */
+    const char *taskhex = NULL, *worker = NULL, *keyhex = NULL;
+    if (cella_ok(r))
+        r = env_need(env, "IEXEC_TASK_ID", &taskhex);
+    if (cella_ok(r))
+        r = env_need(env, "SIGN_WORKER_ADDRESS", &worker);
+    if (cella_ok(r))
+        r = env_need(env, "SIGN_TEE_CHALLENGE_PRIVATE_KEY", &keyhex);
+    uint8_t taskid[32];
+    if (cella_ok(r))
+        r = cella_hex_decode(taskid, 32, taskhex + (taskhex[0] == '0' && taskhex[1] == 'x' ? 2 : 0),
+                             strlen(taskhex) - (taskhex[0] == '0' && taskhex[1] == 'x' ? 2 : 0),
+                             "IEXEC_TASK_ID");
+    if (cella_ok(r))
+        r = cella_eth_address_parse(res->worker, worker, "SIGN_WORKER_ADDRESS");
+    cella_key32 key;
+    bool have_key = false;
+    if (cella_ok(r)) {
+        const char *h = keyhex + (keyhex[0] == '0' && keyhex[1] == 'x' ? 2 : 0);
+        r = cella_hex_decode(key.b, 32, h, strlen(h), "SIGN_TEE_CHALLENGE_PRIVATE_KEY");
+        have_key = cella_ok(r);
+    }
+    if (cella_ok(r))
+        r = cella_eth_address_from_privkey(key.b, res->challenge);
+    if (cella_ok(r)) {
+        uint8_t b[64], h[32];
+        hub_result_hash(taskid, res->digest, b);
+        hub_result_seal(res->worker, taskid, res->digest, b + 32);
+        cella_keccak256(h, b, sizeof b);
+        r = cella_eth_personal_sign(key.b, h, 32, res->enclave_sign);
+    }
+    if (have_key)
+        cella_key32_drop(&key);
+    /* The result: the zipped output folder, encrypted for the beneficiary. */
+    cella_iexec_secret zip = {0};
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    const char *want = env_get(env, "RESULT_ENCRYPTION");
+    res->encrypted = want && !strcmp(want, "true");
+    if (cella_ok(r))
+        r = cella_iexec_zip_dir(out_dir, &zip);
+    if (cella_ok(r) && res->encrypted) {
+        const char *pub = env_get(env, "RESULT_ENCRYPTION_PUBLIC_KEY");
+        r = pub ? cella_iexec_result_encrypt(cella_slice_of(zip.p, zip.len),
+                                             cella_slice_of(pub, strlen(pub)), &enc, &enc_len)
+                : cella_fail(CELLA_E_POLICY, "RESULT_ENCRYPTION_PUBLIC_KEY",
+                             "result encryption was asked but cas released no beneficiary key");
+    }
+    if (cella_ok(r)) {
+        snprintf(p, sizeof p, "%s/" CELLA_TASK_RESULT_FILE, o->out_dir);
+        r = res->encrypted ? cella_write_file_atomic(AT_FDCWD, p, enc, enc_len, 0644, false)
+                           : cella_write_file_atomic(AT_FDCWD, p, zip.p, zip.len, 0644, false);
+    }
+    free(enc);
+    cella_iexec_secret_free(&zip);
+    /* computed.json for the worker: public values only. */
+    if (cella_ok(r)) {
+        char dig[67] = "0x", sig[133] = "0x", ch[43];
+        cella_hex_encode(dig + 2, res->digest, 32, false);
+        cella_hex_encode(sig + 2, res->enclave_sign, 65, false);
+        cella_eth_address_checksum(ch, res->challenge);
+        json_t *o2 = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "task-id", taskhex,
+                               "deterministic-output-path", det, "result-digest", dig,
+                               "enclave-signature", sig, "enclave-challenge", ch, "encrypted",
+                               res->encrypted);
+        char *text = o2 ? json_dumps(o2, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        snprintf(p, sizeof p, "%s/" CELLA_TASK_COMPUTED_FILE, o->out_dir);
+        r = text ? cella_write_file_atomic(AT_FDCWD, p, text, strlen(text), 0644, false)
+                 : cella_fail(CELLA_E_NOMEM, "computed.json", "out of memory");
+        free(text);
+        json_decref(o2);
+    }
+    json_decref(computed);
+    return r;
+}
+
+cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
+{
+    memset(res, 0, sizeof *res);
+    cella_app_manifest m;
+    CELLA_TRY(cella_app_load(o->app_dir, &m));
+    cella_cas_instance inst;
+    cella_res r = cella_cas_attest(o->cas, o->tee, o->quote, o->quote_ctx, o->session, "app", &inst);
+    if (!cella_ok(r)) {
+        cella_app_manifest_free(&m);
+        return r;
+    }
+    cella_info("attested to cas for task session %s; secrets received", o->session);
+    const json_t *env = json_object_get(inst.config, "environment");
+    char in_dir[1100], out_dir[1100];
+    snprintf(in_dir, sizeof in_dir, "%s/iexec_in", o->work_dir);
+    snprintf(out_dir, sizeof out_dir, "%s/iexec_out", o->work_dir);
+    bool in_m = false, out_m = false;
+    char **uargs = NULL;
+    size_t nuargs = 0;
+    const char **argv = NULL, **envv = NULL;
+    cella_buf envbuf;
+    cella_buf_init(&envbuf, true);
+    if (!json_is_object(env))
+        r = cella_fail(CELLA_E_PARSE, o->session, "cas released no environment");
+    if (cella_ok(r))
+        in_m = cella_ok(r = private_tmpfs(in_dir, 0755));
+    if (cella_ok(r))
+        out_m = cella_ok(r = private_tmpfs(out_dir, 0777)); /* the app writes as whoever it is */
+    if (cella_ok(r))
+        r = pre_compute(o, env, in_dir);
+    const char *a = cella_ok(r) ? env_get(env, "IEXEC_APP_ARGS") : NULL;
+    if (cella_ok(r))
+        r = cella_task_split_args(a ? a : "", &uargs, &nuargs);
+    char entry[4200];
+    if (cella_ok(r)) {
+        snprintf(entry, sizeof entry, "/app/%s", m.entrypoint);
+        argv = calloc(1 + m.nargs + nuargs + 1, sizeof *argv);
+        if (!argv)
+            r = cella_fail(CELLA_E_NOMEM, "command", "out of memory");
+    }
+    if (cella_ok(r)) {
+        size_t k = 0;
+        argv[k++] = entry;
+        for (size_t i = 0; i < m.nargs; i++)
+            argv[k++] = m.args[i];
+        for (size_t i = 0; i < nuargs; i++)
+            argv[k++] = uargs[i];
+        r = build_app_env(env, &envbuf, &envv);
+    }
+    if (cella_ok(r)) {
+        cella_bind binds[2] = {{in_dir, "/iexec_in", false}, {out_dir, "/iexec_out", true}};
+        cella_sandbox_spec spec = {
+            .argv = argv,
+            .env = envv,
+            .cwd = "/",
+            .app_dir = o->app_dir,
+            .binds = binds,
+            .nbinds = 2,
+            .mem_bytes = o->mem_bytes,
+            .cpu_seconds = o->cpu_seconds,
+            .wall_seconds = o->wall_seconds,
+            .stdout_fd = o->app_stdout,
+            .stderr_fd = o->app_stderr,
+        };
+        cella_sandbox_result sr = {0};
+        r = cella_sandbox_run(&spec, &sr);
+        res->exit_code = sr.exit_code;
+        res->timed_out = sr.timed_out;
+        if (cella_ok(r) && (sr.exit_code != 0 || sr.timed_out))
+            r = cella_fail(CELLA_E_POLICY, "app", "the app exited with status %d%s", sr.exit_code,
+                           sr.timed_out ? " (time limit)" : "");
+    }
+    if (cella_ok(r))
+        r = post_compute(o, env, out_dir, res);
+    if (in_m) {
+        umount2(in_dir, MNT_DETACH); /* the tmpfs and its plaintext are gone */
+        rmdir(in_dir);
+    }
+    if (out_m) {
+        umount2(out_dir, MNT_DETACH);
+        rmdir(out_dir);
+    }
+    free(uargs);
+    free(argv);
+    free(envv);
+    cella_buf_free(&envbuf);
+    cella_cas_instance_free(&inst);
+    cella_app_manifest_free(&m);
+    return r;
+}

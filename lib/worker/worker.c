@@ -1,0 +1,618 @@
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "blobs/client.h"
+#include "casapi/casapi.h"
+#include "core/encoding.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/secure.h"
+#include "hub/task.h"
+#include "identity/eth.h"
+#include "identity/keccak.h"
+#include "net/http_client.h"
+#include "runtime/task.h"
+
+#define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
+
+typedef struct {
+    const cella_worker_opts *o;
+    cella_http_client hub, cas;
+    uint8_t owner[20];
+    char owner_text[43];
+    char holder[33];
+    unsigned index;
+    int64_t last_event;
+    unsigned done, failed;
+} slot;
+
+/* What one task went through, for the log line and the benchmark. */
+typedef struct {
+    double lease, session, fetch, enclave, upload, finalize;
+} phases;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void hex0x(char *out, const uint8_t *p, size_t n)
+{
+    out[0] = '0';
+    out[1] = 'x';
+    cella_hex_encode(out + 2, p, n, false);
+}
+
+static cella_res hub_get(slot *s, const char *path, json_t **out)
+{
+    return cella_cas_call(&s->hub, "GET", path, cella_slice_of("", 0), out);
+}
+
+static cella_res hub_signed(slot *s, const char *method, const char *path, json_t *body,
+                            json_t **out)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    CELLA_ENSURE(text, CELLA_E_NOMEM, path, "out of memory");
+    json_t *ignored = NULL;
+    cella_res r = cella_cas_signed_call(&s->hub, s->o->pool_key, method, path,
+                                        cella_slice_of(text, strlen(text)), "application/json",
+                                        out ? out : &ignored);
+    json_decref(ignored);
+    free(text);
+    return r;
+}
+
+static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+/* ---- the lease ---------------------------------------------------------------- */
+
+static cella_res lease(slot *s, const char *tid, unsigned seconds)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/tasks/%s/lease", tid);
+    json_t *b = json_pack("{s:s, s:I}", "holder", s->holder, "seconds", (json_int_t)seconds);
+    CELLA_ENSURE(b, CELLA_E_NOMEM, tid, "out of memory");
+    cella_res r = hub_signed(s, "POST", path, b, NULL);
+    json_decref(b);
+    return r;
+}
+
+static void report_failure(slot *s, const char *tid, const char *why)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/tasks/%s/report", tid);
+    json_t *b = json_pack("{s:s, s:s}", "holder", s->holder, "error", why);
+    if (!b || !cella_ok(hub_signed(s, "POST", path, b, NULL)))
+        cella_warn("task %s: could not report the failure to the hub: %s", tid, cella_error_what());
+    json_decref(b);
+}
+
+/* ---- cas: enclave challenge and session (iExec's SMS /tee endpoints) ------------- */
+
+static cella_res cas_post(slot *s, const char *path, const uint8_t sig[65], json_t *body,
+                          json_t **out)
+{
+    char auth[160] = "Authorization: ";
+    hex0x(auth + strlen(auth), sig, 65);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    char *text = body ? json_dumps(body, JSON_COMPACT) : strdup("");
+    CELLA_ENSURE(text, CELLA_E_NOMEM, path, "out of memory");
+    cella_http_response resp;
+    cella_res r = cella_http_call(&s->cas, "POST", path, headers, cella_slice_of(text, strlen(text)),
+                                  &resp);
+    free(text);
+    CELLA_TRY(r);
+    if (resp.status / 100 != 2) {
+        r = cella_http_fail_from(&resp, path);
+    } else {
+        json_error_t je;
+        *out = json_loadb((const char *)resp.body.p, resp.body.len, 0, &je);
+        if (!json_is_object(*out)) {
+            json_decref(*out);
+            *out = NULL;
+            r = cella_fail(CELLA_E_PARSE, path, "cas answered something that is not JSON");
+        }
+    }
+    cella_http_response_free(&resp);
+    return r;
+}
+
+static cella_res task_session(slot *s, const uint8_t taskid[32], const char *tid, char *session,
+                              size_t cap, uint8_t challenge[20], uint8_t auth[65])
+{
+    char path[200];
+    uint8_t h[32], sig[65];
+    /* iExec: the workerpool owner signs keccak256(taskid) to get the challenge. */
+    cella_keccak256(h, taskid, 32);
+    CELLA_TRY(cella_eth_personal_sign(s->o->pool_key, h, 32, sig));
+    snprintf(path, sizeof path, "/tee/challenges/%s", tid);
+    json_t *reply = NULL;
+    CELLA_TRY(cas_post(s, path, sig, NULL, &reply));
+    cella_res r = jstr(reply, "enclaveChallenge")
+                      ? cella_eth_address_parse(challenge, jstr(reply, "enclaveChallenge"),
+                                                "enclaveChallenge")
+                      : cella_fail(CELLA_E_PARSE, path, "cas sent no enclave challenge");
+    json_decref(reply);
+    CELLA_TRY(r);
+    /* PoCo's authorization, the workerpool's consent for this worker, this
+     * task and this enclave; the worker (here the same key) signs it too. */
+    hub_authorization_hash(s->owner, taskid, challenge, h);
+    CELLA_TRY(cella_eth_personal_sign(s->o->pool_key, h, 32, auth));
+    char ch[43], sg[133];
+    cella_eth_address_checksum(ch, challenge);
+    hex0x(sg, auth, 65);
+    json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "workerWallet", s->owner_text, "chainTaskId",
+                          tid, "enclaveChallenge", ch, "signature", sg);
+    CELLA_ENSURE(b, CELLA_E_NOMEM, tid, "out of memory");
+    r = cas_post(s, "/tee/sessions", auth, b, &reply);
+    json_decref(b);
+    CELLA_TRY(r);
+    const char *id = jstr(reply, "sessionId");
+    r = id && strlen(id) < cap ? CELLA_OK_RES
+                               : cella_fail(CELLA_E_PARSE, "/tee/sessions", "cas sent no session id");
+    if (cella_ok(r))
+        snprintf(session, cap, "%s", id);
+    json_decref(reply);
+    return r;
+}
+
+/* ---- fetching the app bundle and the dataset ------------------------------------ */
+
+/* A registry location "<base>/v1/blobs/<sha256>" whose hash must be the
+ * registered checksum: the bytes fetched are then the registered ones. */
+static cella_res locate(const char *multiaddr, const char *checksum, const char *what, char *base,
+                        size_t cap, uint8_t sha[32])
+{
+    CELLA_ENSURE(multiaddr && checksum, CELLA_E_PARSE, what, "the registry has no location or checksum");
+    const char *mark = strstr(multiaddr, "/v1/blobs/");
+    CELLA_ENSURE(mark && (!strncmp(multiaddr, "http://", 7) || !strncmp(multiaddr, "https://", 8)) &&
+                     (size_t)(mark - multiaddr) < cap,
+                 CELLA_E_UNSUPPORTED, what,
+                 "the worker fetches from a cella blob store (http://HOST:PORT/v1/blobs/SHA256); "
+                 "'%s' is not one",
+                 multiaddr);
+    uint8_t want[32];
+    const char *c = checksum + (!strncmp(checksum, "0x", 2) ? 2 : 0);
+    CELLA_TRY(cella_hex_decode(want, 32, c, strlen(c), what));
+    CELLA_TRY(cella_hex_decode(sha, 32, mark + 10, strlen(mark + 10), what));
+    CELLA_ENSURE(cella_ct_eq(want, sha, 32), CELLA_E_AUTH, what,
+                 "its location names another blob than its registered checksum");
+    snprintf(base, cap, "%.*s", (int)(mark - multiaddr), multiaddr);
+    return CELLA_OK_RES;
+}
+
+/* Downloads into the cache (once per checksum): `path` is the cached file. */
+static cella_res fetch_cached(const slot *s, const char *kind, const json_t *res, const char *what,
+                              char *path, size_t cap)
+{
+    char base[1024], hex[65], tmp[1200];
+    uint8_t sha[32];
+    CELLA_TRY(locate(jstr(res, "multiaddr"), jstr(res, "checksum"), what, base, sizeof base, sha));
+    cella_hex_encode(hex, sha, 32, false);
+    snprintf(path, cap, "%s/%s/%s", s->o->work_dir, kind, hex);
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return CELLA_OK_RES;
+    snprintf(tmp, sizeof tmp, "%s/%s/.tmp-%s-%s", s->o->work_dir, kind, hex, s->holder);
+    unlink(tmp);
+    CELLA_TRY(cella_blob_get_file(base, sha, tmp)); /* checks the SHA-256 */
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return cella_fail(CELLA_E_IO, path, "rename: %s", strerror(errno));
+    }
+    return CELLA_OK_RES;
+}
+
+static cella_res fetch_app(const slot *s, const json_t *app, char *dir, size_t cap)
+{
+    char tar[1200];
+    CELLA_TRY(fetch_cached(s, "bundles", app, "app bundle", tar, sizeof tar));
+    snprintf(dir, cap, "%s.d", tar);
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return CELLA_OK_RES;
+    char tmp[1300];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%s", tar, s->holder);
+    cella_rm_tree(AT_FDCWD, tmp);
+    CELLA_TRY(cella_app_unpack(tar, tmp));
+    if (rename(tmp, dir) != 0 && stat(dir, &st) != 0) {
+        cella_rm_tree(AT_FDCWD, tmp);
+        return cella_fail(CELLA_E_IO, dir, "rename: %s", strerror(errno));
+    }
+    cella_rm_tree(AT_FDCWD, tmp); /* another slot won the race */
+    return CELLA_OK_RES;
+}
+
+/* ---- the enclave process ----------------------------------------------------------- */
+
+static cella_res run_enclave(slot *s, const char *tid, const char *session, const char *app_dir,
+                             const char *dataset, const char *tdir, bool *failed)
+{
+    char out[1200], logf[1200], errf[1200], timeout[16];
+    snprintf(out, sizeof out, "%s/out", tdir);
+    snprintf(logf, sizeof logf, "%s/enclave.log", tdir);
+    snprintf(errf, sizeof errf, "%s/error.txt", tdir);
+    snprintf(timeout, sizeof timeout, "%u", s->o->app_timeout ? s->o->app_timeout : 3600);
+    CELLA_ENSURE(mkdir(out, 0700) == 0, CELLA_E_IO, out, "mkdir: %s", strerror(errno));
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = s->o->cella_exe;
+    argv[n++] = "run-task";
+    argv[n++] = "--session";
+    argv[n++] = session;
+    argv[n++] = "--app";
+    argv[n++] = app_dir;
+    if (dataset) {
+        argv[n++] = "--dataset";
+        argv[n++] = dataset;
+    }
+    argv[n++] = "--out";
+    argv[n++] = out;
+    argv[n++] = "--log-dir";
+    argv[n++] = tdir;
+    argv[n++] = "--error-file";
+    argv[n++] = errf;
+    argv[n++] = "--cas";
+    argv[n++] = s->o->cas_url;
+    argv[n++] = "--cas-fingerprint";
+    argv[n++] = s->o->cas_pin;
+    argv[n++] = "--timeout";
+    argv[n++] = timeout;
+    argv[n++] = "--tee";
+    argv[n++] = s->o->tee ? s->o->tee : "sim";
+    if (s->o->sim_dir) {
+        argv[n++] = "--sim-dir";
+        argv[n++] = s->o->sim_dir;
+    }
+    argv[n] = NULL;
+    int lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CELLA_ENSURE(lfd >= 0, CELLA_E_IO, logf, "open: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(lfd, 1);
+        dup2(lfd, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(lfd);
+    CELLA_ENSURE(pid > 0, CELLA_E_IO, tid, "fork: %s", strerror(errno));
+    /* Keep the lease alive while the enclave works. */
+    unsigned ls = s->o->lease_seconds ? s->o->lease_seconds : 30;
+    double next = now_ms() + ls * 1000.0 / 3;
+    int status = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            break;
+        if (now_ms() >= next) {
+            if (!cella_ok(lease(s, tid, ls)))
+                cella_warn("task %s: lease renewal failed: %s", tid, cella_error_what());
+            next = now_ms() + ls * 1000.0 / 3;
+        }
+        struct timespec t = {0, 20 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    *failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return CELLA_OK_RES;
+}
+
+/* The enclave's one-line reason, or a generic one. */
+static void enclave_reason(const char *tdir, char *why, size_t cap)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/error.txt", tdir);
+    uint8_t *t = NULL;
+    size_t n = 0;
+    if (cella_ok(cella_read_file(AT_FDCWD, p, 2000, false, &t, &n)) && n) {
+        while (n && (t[n - 1] == '\n' || t[n - 1] == '\r'))
+            t[--n] = '\0';
+        snprintf(why, cap, "%s", (char *)t);
+    } else {
+        snprintf(why, cap, "the enclave stopped without a result (see the worker's enclave log)");
+    }
+    free(t);
+}
+
+/* Logs go to the hub as JSON strings: keep valid UTF-8 as it is, else ASCII. */
+static json_t *log_json(const char *path)
+{
+    uint8_t *t = NULL;
+    size_t n = 0;
+    cella_error_clear();
+    if (!cella_ok(cella_read_file(AT_FDCWD, path, 64u << 20, false, &t, &n)))
+        return json_string("");
+    if (n > LOG_CAP)
+        n = LOG_CAP;
+    json_t *j = json_stringn((const char *)t, n);
+    if (!j) {
+        for (size_t i = 0; i < n; i++)
+            if (t[i] >= 0x80 || (t[i] < 0x20 && t[i] != '\n' && t[i] != '\t'))
+                t[i] = '?';
+        j = json_stringn((const char *)t, n);
+    }
+    free(t);
+    return j ? j : json_string("");
+}
+
+static void upload_logs(slot *s, const char *tid, const char *tdir)
+{
+    char p1[1200], p2[1200], path[160];
+    snprintf(p1, sizeof p1, "%s/app-stdout.txt", tdir);
+    snprintf(p2, sizeof p2, "%s/app-stderr.txt", tdir);
+    struct stat st;
+    if (stat(p1, &st) != 0)
+        return; /* the app never started */
+    snprintf(path, sizeof path, "/v1/tasks/%s/logs", tid);
+    json_t *b = json_pack("{s:o, s:o}", "stdout", log_json(p1), "stderr", log_json(p2));
+    if (!b || !cella_ok(hub_signed(s, "PUT", path, b, NULL)))
+        cella_warn("task %s: could not store the app's logs on the hub: %s", tid,
+                   cella_error_what());
+    json_decref(b);
+}
+
+/* ---- one task ---------------------------------------------------------------------- */
+
+static cella_res contribute(slot *s, const char *tid, const char *tdir, const uint8_t auth[65],
+                            const uint8_t challenge[20], phases *ph)
+{
+    char p[1200], url[1200];
+    snprintf(p, sizeof p, "%s/out/" CELLA_TASK_COMPUTED_FILE, tdir);
+    json_error_t je;
+    json_t *computed = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
+    CELLA_ENSURE(computed, CELLA_E_PARSE, p, "the enclave left no computed.json: %s", je.text);
+    const char *digest = jstr(computed, "result-digest"), *sign = jstr(computed, "enclave-signature"),
+               *ch = jstr(computed, "enclave-challenge");
+    uint8_t c2[20];
+    cella_res r = digest && sign && ch ? cella_eth_address_parse(c2, ch, "enclave-challenge")
+                                       : cella_fail(CELLA_E_PARSE, p, "incomplete computed.json");
+    if (cella_ok(r) && memcmp(c2, challenge, 20) != 0)
+        r = cella_fail(CELLA_E_AUTH, p, "the enclave signed with another challenge than this task's");
+    double t0 = now_ms();
+    uint8_t sha[32];
+    snprintf(p, sizeof p, "%s/out/" CELLA_TASK_RESULT_FILE, tdir);
+    if (cella_ok(r))
+        r = cella_blob_put_file(s->o->blobs_url, p, sha);
+    if (cella_ok(r))
+        r = cella_blob_url(s->o->blobs_url, sha, url, sizeof url);
+    double t1 = now_ms();
+    ph->upload = t1 - t0;
+    if (cella_ok(r)) {
+        char sg[133], chx[43], path[200];
+        hex0x(sg, auth, 65);
+        cella_eth_address_checksum(chx, challenge);
+        json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s}", "resultDigest", digest,
+                              "authorizationSign", sg, "enclaveChallenge", chx, "enclaveSign", sign,
+                              "results", url);
+        snprintf(path, sizeof path, "/v1/tasks/%s/contribute-and-finalize", tid);
+        r = b ? hub_signed(s, "POST", path, b, NULL)
+              : cella_fail(CELLA_E_NOMEM, tid, "out of memory");
+        json_decref(b);
+    }
+    ph->finalize = now_ms() - t1;
+    json_decref(computed);
+    return r;
+}
+
+static void process(slot *s, const char *tid)
+{
+    phases ph = {0};
+    double t0 = now_ms();
+    uint8_t taskid[32], challenge[20], auth[65];
+    char tdir[1100], session[200], app_dir[1300], dataset[1200], why[1200] = "", path[200];
+    json_t *task = NULL, *deal = NULL, *app = NULL, *ds = NULL;
+    bool leased = false, enclave_ran = false, failed = false;
+    snprintf(tdir, sizeof tdir, "%s/tasks/%s", s->o->work_dir, tid);
+    cella_res r = cella_hex_decode(taskid, 32, tid + 2, strlen(tid + 2), "task id");
+    if (cella_ok(r))
+        r = lease(s, tid, s->o->lease_seconds ? s->o->lease_seconds : 30);
+    if (!cella_ok(r)) {
+        if (cella_error_code() != CELLA_E_ROLLBACK) /* 409: another worker has it */
+            cella_warn("task %s: cannot lease: %s", tid, cella_error_what());
+        return;
+    }
+    leased = true;
+    ph.lease = now_ms() - t0;
+    cella_info("task %s: leased", tid);
+    snprintf(path, sizeof path, "/v1/tasks/%s", tid);
+    r = hub_get(s, path, &task);
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/deals/%s", jstr(task, "dealid") ? jstr(task, "dealid") : "");
+        r = hub_get(s, path, &deal);
+    }
+    const char *tag = cella_ok(r) ? jstr(deal, "tag") : NULL;
+    if (cella_ok(r) && (!tag || strlen(tag) != 66 || !(strchr("13579bdfBDF", tag[65]))))
+        r = cella_fail(CELLA_E_UNSUPPORTED, tid,
+                       "cella workers run TEE tasks only (the deal's tag has no TEE bit)");
+    const char *app_addr = cella_ok(r) ? jstr(json_object_get(deal, "app"), "pointer") : NULL;
+    const char *ds_addr = cella_ok(r) ? jstr(json_object_get(deal, "dataset"), "pointer") : NULL;
+    if (ds_addr && !strcmp(ds_addr, "0x0000000000000000000000000000000000000000"))
+        ds_addr = NULL;
+    double t1 = now_ms();
+    if (cella_ok(r))
+        r = task_session(s, taskid, tid, session, sizeof session, challenge, auth);
+    double t2 = now_ms();
+    ph.session = t2 - t1;
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/apps/%s", app_addr ? app_addr : "");
+        r = hub_get(s, path, &app);
+    }
+    if (cella_ok(r))
+        r = fetch_app(s, app, app_dir, sizeof app_dir);
+    if (cella_ok(r) && ds_addr) {
+        snprintf(path, sizeof path, "/v1/datasets/%s", ds_addr);
+        r = hub_get(s, path, &ds);
+        if (cella_ok(r))
+            r = fetch_cached(s, "datasets", ds, "dataset", dataset, sizeof dataset);
+        if (!cella_ok(r)) {
+            char where[80];
+            snprintf(where, sizeof where, "dataset %s", ds_addr);
+            cella_error_set_where(where);
+        }
+    }
+    double t3 = now_ms();
+    ph.fetch = t3 - t2;
+    if (cella_ok(r)) {
+        cella_rm_tree(AT_FDCWD, tdir);
+        r = mkdir(tdir, 0700) == 0 ? CELLA_OK_RES
+                                   : cella_fail(CELLA_E_IO, tdir, "mkdir: %s", strerror(errno));
+    }
+    if (cella_ok(r)) {
+        r = run_enclave(s, tid, session, app_dir, ds_addr ? dataset : NULL, tdir, &failed);
+        enclave_ran = cella_ok(r);
+        if (cella_ok(r) && failed)
+            enclave_reason(tdir, why, sizeof why);
+    }
+    ph.enclave = now_ms() - t3;
+    if (enclave_ran)
+        upload_logs(s, tid, tdir);
+    if (cella_ok(r) && !failed)
+        r = contribute(s, tid, tdir, auth, challenge, &ph);
+    if (!cella_ok(r)) {
+        const char *where = cella_error_where();
+        snprintf(why, sizeof why, "%s%s%s%s", cella_error_what(), where[0] ? " (" : "", where,
+                 where[0] ? ")" : "");
+    }
+    if (why[0]) {
+        s->failed++;
+        cella_warn("task %s failed: %s", tid, why);
+        report_failure(s, tid, why);
+    } else {
+        s->done++;
+        cella_info("task %s completed in %.0f ms (lease %.0f, session %.0f, fetch %.0f, enclave "
+                   "%.0f, upload %.0f, finalize %.0f)",
+                   tid, now_ms() - t0, ph.lease, ph.session, ph.fetch, ph.enclave, ph.upload,
+                   ph.finalize);
+    }
+    (void)leased;
+    cella_rm_tree(AT_FDCWD, tdir);
+    json_decref(task);
+    json_decref(deal);
+    json_decref(app);
+    json_decref(ds);
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+/* Waits for something to happen on the hub for our pool (events long-poll),
+ * or a short while if the hub has no event stream. */
+static void wait_for_work(slot *s)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/v1/events?after=%lld&workerpool=%s&wait=5",
+             (long long)s->last_event, s->o->pool);
+    json_t *ev = NULL;
+    cella_http_client c = s->hub;
+    c.timeout_s = 15;
+    if (cella_ok(cella_cas_call(&c, "GET", path, cella_slice_of("", 0), &ev)) &&
+        json_is_integer(json_object_get(ev, "last"))) {
+        s->last_event = json_integer_value(json_object_get(ev, "last"));
+        json_decref(ev);
+        return;
+    }
+    json_decref(ev);
+    struct timespec t = {0, 500 * 1000 * 1000};
+    nanosleep(&t, NULL);
+}
+
+static void *slot_main(void *arg)
+{
+    slot *s = arg;
+    while (!*s->o->stop) {
+        char path[300];
+        snprintf(path, sizeof path, "/v1/tasks?workerpool=%s&runnable=1&limit=16", s->o->pool);
+        json_t *list = NULL;
+        if (!cella_ok(hub_get(s, path, &list))) {
+            cella_warn("worker: cannot list tasks: %s", cella_error_what());
+            struct timespec t = {1, 0};
+            nanosleep(&t, NULL);
+            continue;
+        }
+        const json_t *tasks = json_object_get(list, "tasks");
+        if (json_array_size(tasks) == 0) {
+            json_decref(list);
+            if (s->o->once)
+                break;
+            wait_for_work(s);
+            continue;
+        }
+        /* Slots start at different tasks, so they rarely race for one lease. */
+        size_t n = json_array_size(tasks), first = s->index % n;
+        unsigned before = s->done + s->failed;
+        for (size_t i = 0; i < n && !*s->o->stop && s->done + s->failed == before; i++) {
+            const char *tid = jstr(json_array_get(tasks, (first + i) % n), "taskid");
+            if (tid && strlen(tid) == 66)
+                process(s, tid);
+        }
+        json_decref(list);
+        if (s->done + s->failed == before) {
+            struct timespec t = {0, 200 * 1000 * 1000};
+            nanosleep(&t, NULL);
+        }
+    }
+    return NULL;
+}
+
+cella_res cella_worker_run(const cella_worker_opts *o)
+{
+    unsigned n = o->slots ? o->slots : 1;
+    CELLA_ENSURE(n <= CELLA_WORKER_MAX_SLOTS, CELLA_E_USAGE, "--slots", "at most %d slots",
+                 CELLA_WORKER_MAX_SLOTS);
+    CELLA_ENSURE(o->hub_url && o->cas_url && o->cas_pin && o->blobs_url && o->pool_key && o->pool,
+                 CELLA_E_USAGE, "worker", "the worker needs a hub, a cas, a blob store and a pool key");
+    static const char *const sub[] = {"", "/bundles", "/datasets", "/tasks"};
+    for (size_t i = 0; i < 4; i++) {
+        char d[1100];
+        snprintf(d, sizeof d, "%s%s", o->work_dir, sub[i]);
+        CELLA_ENSURE(mkdir(d, 0700) == 0 || errno == EEXIST, CELLA_E_IO, d, "mkdir: %s",
+                     strerror(errno));
+    }
+    uint8_t owner[20];
+    CELLA_TRY(cella_eth_address_from_privkey(o->pool_key, owner));
+    void *pool = cella_http_pool_new();
+    slot *slots = calloc(n, sizeof *slots);
+    pthread_t *th = calloc(n, sizeof *th);
+    cella_res r = slots && th ? CELLA_OK_RES : cella_fail(CELLA_E_NOMEM, "worker", "out of memory");
+    for (unsigned i = 0; cella_ok(r) && i < n; i++) {
+        slot *s = &slots[i];
+        s->o = o;
+        s->index = i;
+        s->hub = (cella_http_client){.base_url = o->hub_url, .reuse = pool, .timeout_s = 30};
+        s->cas = (cella_http_client){.base_url = o->cas_url, .pin = o->cas_pin, .timeout_s = 30};
+        memcpy(s->owner, owner, 20);
+        cella_eth_address_checksum(s->owner_text, owner);
+        uint8_t id[16];
+        r = cella_random(id, sizeof id);
+        cella_hex_encode(s->holder, id, sizeof id, false);
+    }
+    unsigned started = 0;
+    for (; cella_ok(r) && started < n; started++)
+        if (pthread_create(&th[started], NULL, slot_main, &slots[started]) != 0)
+            r = cella_fail(CELLA_E_IO, "worker", "cannot start a slot thread");
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    unsigned done = 0, failed = 0;
+    for (unsigned i = 0; i < n && slots; i++) {
+        done += slots[i].done;
+        failed += slots[i].failed;
+    }
+    if (cella_ok(r))
+        cella_info("worker: %u task(s) completed, %u failed", done, failed);
+    free(slots);
+    free(th);
+    cella_http_pool_free(pool);
+    return r;
+}

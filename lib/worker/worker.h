@@ -1,0 +1,56 @@
+/* The worker of a workerpool (iExec's scheduler and worker in one process).
+ *
+ * It holds the workerpool owner's key, never a dataset key or a plaintext:
+ * those exist only inside the enclave process it starts (`cella run-task`).
+ * For each runnable task of its pool it
+ *
+ *   1. leases the task on the hub (a lease it renews while it works, so a
+ *      worker killed mid-task loses nothing: the lease lapses and any worker
+ *      of the pool, or this one after a restart, takes the task again);
+ *   2. asks cas for the task's enclave challenge and session, signing
+ *      PoCo's authorization keccak256(worker || taskid || challenge);
+ *   3. fetches the app bundle and the dataset ciphertext and checks both
+ *      against the checksums of the hub's registry;
+ *   4. runs the enclave, which attests, decrypts, runs the app and returns
+ *      only the encrypted result, its digest and the enclave's signature;
+ *   5. uploads the encrypted result to the blob store, contributes and
+ *      finalizes (trust 1), and stores the app's stdout and stderr on the
+ *      hub for the requester.
+ *
+ * A failure is reported on the hub with its reason (visible to the
+ * requester with `cella task show`); the task then stays unfinished until
+ * its deadline, when `claim` refunds the requester, as in PoCo. */
+#ifndef CELLA_WORKER_WORKER_H
+#define CELLA_WORKER_WORKER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define CELLA_WORKER_MAX_SLOTS 64
+
+typedef struct {
+    const char *hub_url;     /* http://HOST:PORT */
+    const char *cas_url;     /* https://HOST:PORT */
+    const char *cas_pin;     /* hex SHA-256 of cas's SubjectPublicKeyInfo */
+    const char *blobs_url;   /* where encrypted results are uploaded */
+    const uint8_t *pool_key; /* the workerpool owner's key (32 bytes, secure memory) */
+    const char *pool;        /* the workerpool address (0x...) */
+    const char *work_dir;    /* caches and per-task directories (created 0700) */
+    const char *cella_exe;   /* this binary, for the enclave process */
+    const char *sim_dir;     /* the sim platform key, or NULL for the default */
+    const char *tee;         /* "sim" (default), "sgx", "tdx", "snp" */
+    unsigned slots;          /* tasks run at once (1..64) */
+    unsigned lease_seconds;  /* default 30 */
+    unsigned app_timeout;    /* wall-clock limit of one app run, seconds (default 3600) */
+    bool once;               /* return when no runnable task is left */
+    volatile sig_atomic_t *stop; /* set by a signal handler: finish current tasks and return */
+} cella_worker_opts;
+
+/* Runs until *stop (or, with `once`, until nothing is runnable). Per-task
+ * failures are reported to the hub and logged, not returned. */
+CELLA_RESULT cella_worker_run(const cella_worker_opts *o);
+
+#endif

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# make demo / cella demo: iExec's "TEE end-to-end encryption" story on `cella up`
+# (hub, cas, blob store and one worker on loopback, sim TEE). A data owner
+# encrypts a text and sells its use to one app only; an app developer
+# publishes a word count; a requester buys a run in an enclave, and only the
+# requester (the beneficiary) can read the result.
+set -euo pipefail
+CELLA=$(realpath "${1:-build/cella}")
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/cella-iexec-demo.XXXXXX")
+UP_PID=""
+cleanup() {
+  if [[ -n "$UP_PID" ]]; then kill -INT "$UP_PID" 2>/dev/null || true; wait "$UP_PID" 2>/dev/null || true; fi
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+cd "$DIR"
+export XDG_CONFIG_HOME=$DIR/config
+if [[ -t 1 ]]; then B=$'\033[1m'; N=$'\033[0m'; else B=; N=; fi
+say() { printf '\n%s%s%s\n' "$B" "$*" "$N"; }
+run() { printf '%s$ %s%s\n' "$B" "$*" "$N" >&2; "$@"; }
+die() { echo "demo: $*" >&2; [[ -f stack/logs/worker.log ]] && tail -20 stack/logs/worker.log >&2; exit 1; }
+# order templates live in cella.json; the demo fills in the resource it deployed
+set_order() { # KIND FIELD=VALUE...
+  python3 - "$@" <<'PY'
+import json, sys
+c = json.load(open("cella.json"))
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    c["order"][sys.argv[1]][k] = v
+json.dump(c, open("cella.json", "w"), indent=2)
+PY
+  printf '  (cella.json: order.%s %s)\n' "$1" "${*:2}"
+}
+set_resource() { # KIND JSON
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+c = json.load(open("cella.json"))
+c[sys.argv[1]] = json.loads(sys.argv[2])
+json.dump(c, open("cella.json", "w"), indent=2)
+PY
+  printf '  (cella.json: %s = %s)\n' "$1" "$2"
+}
+
+say "# the stack: cella up (hub, cas, blob store, one worker; sim TEE: development only)"
+"$CELLA" up --data stack --listen-base 0 > up.log 2>&1 &
+UP_PID=$!
+for _ in $(seq 600); do grep -q '^ready' up.log 2>/dev/null && break; kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
+grep -q '^ready' up.log || { cat up.log >&2; die "cella up did not start"; }
+sed -n '1,/^ready/p' up.log
+read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
+BLOBS=$(sed -n 's/^blobs *//p' up.log)
+
+for who in owner dev requester; do
+  mkdir "$who"
+  (cd "$who" && "$CELLA" init "${INIT[@]}" 2>/dev/null &&
+    "$CELLA" wallet create --unencrypted --keystoredir wallet > address 2>/dev/null && ls wallet/* > wallet_file)
+done
+W() { cat "$DIR/$1/wallet_file"; }
+A() { cat "$DIR/$1/address"; }
+
+say "# the app developer: a word count, measured, packed, published for TEE runs"
+cd "$DIR/dev"
+mkdir app
+cc -std=c17 -O2 -static -o app/wordcount "$SRC/examples/wordcount/wordcount.c" 2>/dev/null ||
+  cc -std=c17 -O2 -o app/wordcount "$SRC/examples/wordcount/wordcount.c"
+cp "$SRC/examples/wordcount/cella-app.json" app/
+run "$CELLA" app measure app | tee measurement
+run "$CELLA" app pack app -o wordcount.tar | tee pack
+run "$CELLA" blobs put wordcount.tar --url "$BLOBS" | tee put
+set_resource app "{\"name\": \"wordcount\", \"type\": \"DOCKER\", \"multiaddr\": \"$(awk '{print $2}' put)\", \"checksum\": \"$(awk '{print $1}' pack)\", \"measurement\": \"$(cat measurement)\"}"
+run "$CELLA" app deploy --wallet-file "$(W dev)" | tee app_address
+APP=$(cat app_address)
+run "$CELLA" order init --app --tag tee,scone
+set_order apporder app="$APP" volume=100
+run "$CELLA" order sign --app --wallet-file "$(W dev)" >/dev/null
+run "$CELLA" order publish --app
+
+say "# the data owner: encrypts a text, keeps the key in cas, sells it to this app only"
+cd "$DIR/owner"
+run "$CELLA" dataset init --encrypted >/dev/null
+cat > datasets/original/speech.txt <<'EOF'
+We choose to go to the Moon in this decade and do the other things, not because they are easy,
+but because they are hard; because that goal will serve to organize and measure the best of our
+energies and skills, because that challenge is one that we are willing to accept, one we are
+unwilling to postpone, and one we intend to win.
+EOF
+run "$CELLA" dataset encrypt --format iexec | tee enc
+ENC=$(awk 'NR==1 {print $1}' enc)
+run "$CELLA" blobs put "$ENC" --url "$BLOBS" | tee put
+set_resource dataset "{\"name\": \"speech\", \"multiaddr\": \"$(awk '{print $2}' put)\", \"checksum\": \"$(awk 'NR==1 {print $2}' enc)\"}"
+run "$CELLA" dataset deploy --wallet-file "$(W owner)" | tee ds_address
+DS=$(cat ds_address)
+run "$CELLA" dataset push-secret "$DS" --wallet-file "$(W owner)"
+run "$CELLA" order init --dataset
+set_order datasetorder dataset="$DS" volume=100 apprestrict="$APP"
+run "$CELLA" order sign --dataset --wallet-file "$(W owner)" >/dev/null
+run "$CELLA" order publish --dataset
+
+say "# the requester: a result key, then a run in an enclave"
+cd "$DIR/requester"
+ME=$(A requester)
+run "$CELLA" result generate-encryption-keypair --address "$ME" >/dev/null
+run "$CELLA" result push-encryption-key --wallet-file "$(W requester)"
+run "$CELLA" app run "$APP" --dataset "$DS" --tag tee,scone --args 3 --watch --wallet-file "$(W requester)" | tee run.out ||
+  die "the task did not complete"
+TASK=$(awk '/^task / {print $2}' run.out)
+run "$CELLA" result download "$TASK" -o result.zip
+run "$CELLA" result decrypt result.zip -o results.zip
+run python3 -c 'import zipfile,sys; sys.stdout.write(zipfile.ZipFile("results.zip").read("result.txt").decode())'
+
+say "# anyone else holds only ciphertext: the data owner cannot read the requester's result"
+cd "$DIR/owner"
+"$CELLA" result generate-encryption-keypair --address "$(A owner)" >/dev/null 2>&1
+cp "$DIR/requester/result.zip" stolen.zip
+printf '%s$ cella result decrypt stolen.zip -o peek.zip%s\n' "$B" "$N"
+if "$CELLA" result decrypt stolen.zip -o peek.zip; then die "another key decrypted the result"; fi
+printf '\ndemo: the word count ran in the (sim) enclave on the encrypted dataset; only the beneficiary read the result\n'
