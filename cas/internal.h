@@ -2,6 +2,7 @@
 #ifndef CELLA_CAS_INTERNAL_H
 #define CELLA_CAS_INTERNAL_H
 
+#include <jansson.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +40,20 @@ void cas_audit(cas_thread *t, const char *who, const char *action, const char *o
                const char *outcome, const char *why);
 /* Replies with the current error as JSON, mapping its code to a status. */
 void cas_reply_err(cella_http_req *req, cella_res r);
+
+/* Session rows: load and unseal, or seal a normalised document into a row
+ * (`row->sealed` is initialised by both; the caller frees it). */
+CELLA_RESULT cas_load_session(cas_thread *t, const char *name, cella_cas_session_row *row,
+                              json_t **doc);
+CELLA_RESULT cas_store_row(cas_thread *t, const char *name, const json_t *doc, const char *owner,
+                           cella_cas_session_row *row);
+
+/* GET PATH on the hub (--hub) as JSON: CELLA_E_NOTFOUND on 404, naming `what`. */
+CELLA_RESULT cas_hub_get(cas_thread *t, const char *path, const char *what, json_t **out);
+
+/* iExec's per-task TEE endpoints (/tee/challenges/ID, /tee/sessions);
+ * returns false if the request is not one of them. */
+bool cas_tee_route(cas_thread *t, cella_http_req *req);
 
 /* iExec's SMS endpoints; returns false if the request is not one of them. */
 bool cas_sms_route(cas_thread *t, cella_http_req *req);

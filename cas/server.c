@@ -11,6 +11,7 @@
 
 #include "cas/cas.h"
 #include "cas/internal.h"
+#include "cas/task_policy.h"
 #include "casapi/casapi.h"
 #include "core/encoding.h"
 #include "core/keyfile.h"
@@ -183,8 +184,8 @@ static bool policy_allows(const json_t *session, const char *which, const char *
 
 /* ---- sessions ---------------------------------------------------------------------------- */
 
-static cella_res load_session(cas_thread *t, const char *name, cella_cas_session_row *row,
-                              json_t **doc)
+cella_res cas_load_session(cas_thread *t, const char *name, cella_cas_session_row *row,
+                           json_t **doc)
 {
     cella_buf_init(&row->sealed, false);
     CELLA_TRY(cella_cas_session_get(t->st, name, row));
@@ -222,8 +223,8 @@ static cella_res session_from_body(cella_http_req *req, json_t **doc)
     return cella_session_from_yaml((const char *)b.p, b.len, doc);
 }
 
-static cella_res store_row(cas_thread *t, const char *name, const json_t *doc, const char *owner,
-                           cella_cas_session_row *row)
+cella_res cas_store_row(cas_thread *t, const char *name, const json_t *doc, const char *owner,
+                        cella_cas_session_row *row)
 {
     memset(row, 0, sizeof *row);
     snprintf(row->owner, sizeof row->owner, "%s", owner);
@@ -256,8 +257,11 @@ static void sessions_create(cas_thread *t, cella_http_req *req)
     if (cella_ok(r) && !json_is_null(json_object_get(doc, "predecessor")))
         r = cella_fail(CELLA_E_POLICY, "predecessor",
                        "a new session must not name a predecessor (use update)");
+    if (cella_ok(r) && !strncmp(name, CAS_TASK_SESSION_PREFIX, strlen(CAS_TASK_SESSION_PREFIX)))
+        r = cella_fail(CELLA_E_PERM, name, "session names starting with \"%s\" are reserved for "
+                       "the task sessions cas makes itself", CAS_TASK_SESSION_PREFIX);
     if (cella_ok(r))
-        r = store_row(t, name, doc, who, &row);
+        r = cas_store_row(t, name, doc, who, &row);
     if (cella_ok(r))
         r = cella_cas_session_create(t->st, name, &row);
     if (!cella_ok(r)) {
@@ -291,11 +295,11 @@ static void sessions_update(cas_thread *t, cella_http_req *req, const char *name
     if (cella_ok(r))
         r = get_hex(doc, "predecessor", pred, 32);
     if (cella_ok(r))
-        r = load_session(t, name, &old, &cur);
+        r = cas_load_session(t, name, &old, &cur);
     if (cella_ok(r) && !policy_allows(cur, "update", old.owner, who))
         r = cella_fail(CELLA_E_PERM, name, "%s may not update this session", who);
     if (cella_ok(r))
-        r = store_row(t, name, doc, old.owner, &row);
+        r = cas_store_row(t, name, doc, old.owner, &row);
     if (cella_ok(r))
         r = cella_cas_session_update(t->st, name, pred, &row);
     if (!cella_ok(r)) {
@@ -322,7 +326,7 @@ static void sessions_show(cas_thread *t, cella_http_req *req, const char *name)
     bool reveal = reveal_q && !strcmp(reveal_q, "1");
     cella_res r = authenticate(t, req, who);
     if (cella_ok(r))
-        r = load_session(t, name, &row, &cur);
+        r = cas_load_session(t, name, &row, &cur);
     if (cella_ok(r) && !policy_allows(cur, "read", row.owner, who))
         r = cella_fail(CELLA_E_PERM, name, "%s may not read this session", who);
     if (cella_ok(r) && reveal && strcasecmp(row.owner, who))
@@ -643,7 +647,7 @@ static void attest(cas_thread *t, cella_http_req *req)
     if (cella_ok(r))
         r = cella_nonce_consume(t->app->nonces, nonce, "attest", now_s());
     if (cella_ok(r))
-        r = load_session(t, session, &row, &doc);
+        r = cas_load_session(t, session, &row, &doc);
     const json_t *svc = cella_ok(r) ? cella_session_service(doc, service) : NULL;
     if (cella_ok(r) && !svc)
         r = cella_fail(CELLA_E_NOTFOUND, service, "the session has no such service");
@@ -732,7 +736,7 @@ static void push_tag(cas_thread *t, cella_http_req *req)
     cella_cas_session_row row = {0};
     cella_buf_init(&row.sealed, false);
     if (cella_ok(r))
-        r = load_session(t, session, &row, &doc);
+        r = cas_load_session(t, session, &row, &doc);
     if (cella_ok(r) && !cella_session_volume(doc, volume))
         r = cella_fail(CELLA_E_NOTFOUND, volume, "the session has no such volume");
     if (cella_ok(r) && !has_old) {
@@ -794,7 +798,7 @@ static void volume_read(cas_thread *t, cella_http_req *req, const char *name, co
     uint8_t key[32];
     cella_res r = authenticate(t, req, who);
     if (cella_ok(r))
-        r = load_session(t, name, &row, &doc);
+        r = cas_load_session(t, name, &row, &doc);
     if (cella_ok(r) && !policy_allows(doc, "read", row.owner, who))
         r = cella_fail(CELLA_E_PERM, name, "%s may not read this session", who);
     if (cella_ok(r))
@@ -870,6 +874,8 @@ static void handle(cella_http_req *req, void *tctx)
             sessions_update(t, req, na);
         else
             cella_http_error(req, 405, "method", "method %s not allowed on %s", m, p);
+    } else if (cas_tee_route(t, req)) {
+        /* iExec's per-task TEE sessions (cas/tee_task.c) */
     } else if (cas_sms_route(t, req)) {
         /* iExec's secret management endpoints (cas/sms.c) */
     } else {
