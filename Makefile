@@ -47,10 +47,12 @@ bench:
 	@bash bench/cas.sh build
 	@bash bench/runtime.sh build
 	@bash bench/output.sh build
+	@bash bench/market.sh build
 	@d=$$(mktemp -d /tmp/cella-hub-bench.XXXXXX); echo; echo "hub bench (in process, /tmp, same-run raw SQLite baseline)"; \
 	  build/bench/bench_hub $$d 2000; rm -rf $$d
 
 demo: build
+	@bash scripts/demo-iexec.sh build/cella
 	@bash scripts/demo.sh build/cella
 
 clean:

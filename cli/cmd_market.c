@@ -143,7 +143,8 @@ static int app_run(int argc, char **argv)
                    {"category", true, NULL},    {"args", true, NULL},
                    {"secret", true, NULL},      {"input-files", true, NULL},
                    {"beneficiary", true, NULL}, {"trust", true, NULL},
-                   {"no-result-encryption", false, NULL}, {"watch", false, NULL}};
+                   {"no-result-encryption", false, NULL}, {"watch", false, NULL},
+                   {"volume", true, NULL}};
     const char *pos[1];
     int np;
     char hub[1024];
@@ -231,7 +232,8 @@ static int app_run(int argc, char **argv)
             D && jstr(D, "datasetprice") ? jstr(D, "datasetprice") : "0", "workerpool",
             wp ? wp : ZERO_ADDRESS, "workerpoolmaxprice",
             jstr(W, "workerpoolprice") ? jstr(W, "workerpoolprice") : "0", "requester", meh,
-            "volume", "1", "tag", taghex, "category",
+            "volume", cli_get(o, NOPTS(o), "volume") ? cli_get(o, NOPTS(o), "volume") : "1",
+            "tag", taghex, "category",
             jstr(W, "category") ? jstr(W, "category") : "0", "trust", trust ? trust : "0",
             "beneficiary", ben ? ben : meh, "callback", ZERO_ADDRESS, "params", params, "salt",
             "0x0000000000000000000000000000000000000000000000000000000000000000");
@@ -267,9 +269,11 @@ static int app_run(int argc, char **argv)
     if (cella_ok(r)) {
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(json_object_get(deal, "deal"), "tasks"), k, v)
+        printf("deal %s\n", jstr(deal, "dealid"));
+        json_object_foreach(json_object_get(json_object_get(deal, "deal"), "tasks"), k, v) {
             tid = json_string_value(v);
-        printf("deal %s\ntask %s\n", jstr(deal, "dealid"), tid ? tid : "?");
+            printf("task %s\n", tid ? tid : "?");
+        }
         fflush(stdout);
         if (!tid)
             r = cella_fail(CELLA_E_PARSE, "app run", "the hub made a deal without a task");
@@ -345,11 +349,12 @@ const cli_command cli_market_commands[] = {
     {"app", "run", app_run,
      "cella app run 0xAPP [--dataset 0xD] [--workerpool 0xW] [--tag tee] [--category N] "
      "[--args \"...\"] [--secret 1=NAME,...] [--input-files URL,...] [--beneficiary 0x..] "
-     "[--no-result-encryption] [--watch] [--hub-url URL] --wallet-file W",
+     "[--volume N] [--no-result-encryption] [--watch] [--hub-url URL] --wallet-file W",
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
      "workerpool orders of the book, make and sign the request order (params iexec_args, "
-     "iexec_secrets, iexec_result_encryption) and match them. Prints the deal and task ids; "
-     "--watch follows the task until it completes or fails (exit 0 only if completed)."},
+     "iexec_secrets, iexec_result_encryption) and match them; --volume N buys a bag of N tasks. "
+     "Prints the deal and task ids; --watch follows the (last) task until it completes or fails "
+     "(exit 0 only if completed)."},
     {"result", "download", result_download,
      "cella result download 0xTASKID [-o FILE] [--hub-url URL]",
      "Download a completed task's result from the blob store (checked against its SHA-256) to "

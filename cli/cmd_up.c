@@ -361,7 +361,9 @@ static int up_cmd(int argc, char **argv)
                                  "--cas-fingerprint", fp, "--blobs", blobs, "--work-dir",
                                  wd,       "--sim-dir", sd,       "--slots", slots ? slots : "1",
                                  NULL};
-    if (cella_ok(r))
+    /* --slots 0: the pool and its order, but workers are started by hand. */
+    bool worker = !slots || strcmp(slots, "0") != 0;
+    if (cella_ok(r) && worker)
         r = spawn("worker", worker_args);
     /* The project file for verbs run from DATA, and the line to configure another directory. */
     if (cella_ok(r)) {
@@ -382,7 +384,7 @@ static int up_cmd(int argc, char **argv)
     printf("hub     %s   (SQLite in %s, dev faucet on)\n", hub, hd);
     printf("cas     %s  fingerprint %s   (sim TEE allowed: development only)\n", cas, fp);
     printf("blobs   %s\n", blobs);
-    printf("worker  pool %s, %s slot(s), owner wallet %s\n", pool, slots ? slots : "1", wallet);
+    printf("worker  pool %s, %s slot(s), owner wallet %s\n", pool, worker ? (slots ? slots : "1") : "no worker: 0", wallet);
     printf("logs    %s/logs\n", g_data);
     printf("configure a project directory:\n  cella init --chain-id 421614 --hub-url %s --cas %s "
            "--cas-fingerprint %s --blobs %s\n",
@@ -405,7 +407,7 @@ const cli_command cli_up_commands[] = {
      "cella up [--data DIR] [--listen-base PORT|0] [--slots N] [--dev-timeref S]",
      "Start the whole stack on this host for development: hub (port PORT, default 8080; SQLite, "
      "dev faucet), cas (PORT+1; sim TEE allowed), blob store (PORT+2) and a worker with its "
-     "workerpool and a published TEE workerpool order. State and logs live in DIR (default "
-     "./cella-up). Prints the URLs and the `cella init` line for a project; Ctrl-C stops it all."},
+     "workerpool and a published TEE workerpool order (--slots 0: no worker; start your own with "
+     "`cella worker start`). State and logs live in DIR (default ./cella-up). Prints the URLs and the `cella init` line for a project; Ctrl-C stops it all."},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app/app.h"
@@ -185,6 +186,13 @@ cella_res cella_task_digest(const char *path, uint8_t out[32])
 }
 
 /* ---- the run --------------------------------------------------------------------- */
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
 
 static const char *env_get(const json_t *env, const char *name)
 {
@@ -409,7 +417,10 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
     cella_app_manifest m;
     CELLA_TRY(cella_app_load(o->app_dir, &m));
     cella_cas_instance inst;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cella_res r = cella_cas_attest(o->cas, o->tee, o->quote, o->quote_ctx, o->session, "app", &inst);
+    res->ms_attest = ms_since(&t0);
     if (!cella_ok(r)) {
         cella_app_manifest_free(&m);
         return r;
@@ -431,8 +442,10 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
         in_m = cella_ok(r = private_tmpfs(in_dir, 0755));
     if (cella_ok(r))
         out_m = cella_ok(r = private_tmpfs(out_dir, 0777)); /* the app writes as whoever it is */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (cella_ok(r))
         r = pre_compute(o, env, in_dir);
+    res->ms_pre = ms_since(&t0);
     const char *a = cella_ok(r) ? env_get(env, "IEXEC_APP_ARGS") : NULL;
     if (cella_ok(r))
         r = cella_task_split_args(a ? a : "", &uargs, &nuargs);
@@ -468,15 +481,19 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
             .stderr_fd = o->app_stderr,
         };
         cella_sandbox_result sr = {0};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         r = cella_sandbox_run(&spec, &sr);
+        res->ms_app = ms_since(&t0);
         res->exit_code = sr.exit_code;
         res->timed_out = sr.timed_out;
         if (cella_ok(r) && (sr.exit_code != 0 || sr.timed_out))
             r = cella_fail(CELLA_E_POLICY, "app", "the app exited with status %d%s", sr.exit_code,
                            sr.timed_out ? " (time limit)" : "");
     }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (cella_ok(r))
         r = post_compute(o, env, out_dir, res);
+    res->ms_post = ms_since(&t0);
     if (in_m) {
         umount2(in_dir, MNT_DETACH); /* the tmpfs and its plaintext are gone */
         rmdir(in_dir);

@@ -60,6 +60,8 @@ typedef struct {
     uint8_t challenge[20];     /* the enclave challenge address */
     uint8_t enclave_sign[65];  /* EIP-191 of keccak256(resultHash || resultSeal) */
     uint8_t worker[20];        /* SIGN_WORKER_ADDRESS the seal binds */
+    /* milliseconds per phase, for the worker's log and the benchmark */
+    double ms_attest, ms_pre, ms_app, ms_post;
 } cella_task_result;
 
 /* Runs the task. On failure the error is the reason to show the requester

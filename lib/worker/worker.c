@@ -492,10 +492,19 @@ static void process(slot *s, const char *tid)
         report_failure(s, tid, why);
     } else {
         s->done++;
+        /* The enclave's own phases, from its public timings.json. */
+        char tp[1200];
+        snprintf(tp, sizeof tp, "%s/out/timings.json", tdir);
+        json_t *tj = json_load_file(tp, 0, NULL);
         cella_info("task %s completed in %.0f ms (lease %.0f, session %.0f, fetch %.0f, enclave "
-                   "%.0f, upload %.0f, finalize %.0f)",
-                   tid, now_ms() - t0, ph.lease, ph.session, ph.fetch, ph.enclave, ph.upload,
-                   ph.finalize);
+                   "%.0f [attest %.0f, decrypt %.0f, app %.0f, encrypt %.0f], upload %.0f, "
+                   "finalize %.0f)",
+                   tid, now_ms() - t0, ph.lease, ph.session, ph.fetch, ph.enclave,
+                   json_number_value(json_object_get(tj, "attest")),
+                   json_number_value(json_object_get(tj, "pre")),
+                   json_number_value(json_object_get(tj, "app")),
+                   json_number_value(json_object_get(tj, "post")), ph.upload, ph.finalize);
+        json_decref(tj);
     }
     (void)leased;
     cella_rm_tree(AT_FDCWD, tdir);

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# The iExec TEE story end to end on `cella up` (sim TEE), with workers started
+# by hand (`worker start --once`) so each step is deterministic: a data owner
+# sells an encrypted dataset to one app, a requester buys runs, a worker runs
+# them in enclaves; only the beneficiary reads the result. Then each attack of
+# issue 7 fails for the right reason: another app, another requester, another
+# measurement, another beneficiary, a non-enclave contribution, a dataset
+# tampered in the blob store or in the worker's cache; and a worker killed
+# mid-task loses nothing.
+. "$(dirname "$0")/lib.sh"
+export XDG_CONFIG_HOME=$TMP/config
+SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+UP_PID=""
+stop_up() {
+  [[ -n "$UP_PID" ]] || return 0
+  kill -INT "$UP_PID" 2>/dev/null || true
+  wait "$UP_PID" 2>/dev/null || true
+  UP_PID=""
+}
+trap 'stop_up; rm -rf "$TMP"' EXIT
+
+"$CELLA" up --data stack --listen-base 0 --slots 0 > up.log 2>&1 &
+UP_PID=$!
+for _ in $(seq 600); do grep -q '^ready' up.log 2>/dev/null && break; kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
+grep -q '^ready' up.log || { cat up.log stack/logs/*.log >&2; fail "cella up did not start"; }
+read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
+BLOBS=$(sed -n 's/^blobs *//p' up.log)
+POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
+POOL_WALLET=$(ls "$TMP"/stack/pool/wallet-*.json)
+HUB=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' up.log)
+ok
+
+for who in owner dev req eve; do
+  mkdir "$who"
+  (cd "$who" && "$CELLA" init "${INIT[@]}" 2>/dev/null &&
+    "$CELLA" wallet create --unencrypted --keystoredir wallet > address 2>/dev/null &&
+    ls "$TMP/$who"/wallet/* > wallet_file) || fail "set up $who"
+done
+W() { cat "$TMP/$1/wallet_file"; }
+A() { cat "$TMP/$1/address"; }
+json_set() { # KEY JSON (in ./cella.json)
+  python3 -c 'import json,sys;c=json.load(open("cella.json"));c[sys.argv[1]]=json.loads(sys.argv[2]);json.dump(c,open("cella.json","w"))' "$1" "$2"
+}
+order_set() { # KIND FIELD=VALUE...
+  python3 - "$@" <<'PY'
+import json, sys
+c = json.load(open("cella.json"))
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    c["order"][sys.argv[1]][k] = v
+json.dump(c, open("cella.json", "w"))
+PY
+}
+worker_once() { # extra args...
+  "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
+    --sim-dir "$TMP/stack/sim" --once --lease 3 "$@" >> "$TMP/worker.log" 2>&1
+}
+task_field() { # TASK FIELD
+  "$CELLA" task show "$1" --hub-url "$HUB" | python3 -c 'import json,sys;v=json.load(sys.stdin).get(sys.argv[1]);print("" if v is None else v)' "$2"
+}
+
+# ---- the app developer: wordcount, and a slow app for the kill test ----
+cd "$TMP/dev"
+publish_app() { # DIR NAME -> prints the app address
+  "$CELLA" app pack "$1" -o "$2.tar" > pack || return 1
+  "$CELLA" blobs put "$2.tar" --url "$BLOBS" > put || return 1
+  json_set app "{\"name\": \"$2\", \"type\": \"DOCKER\", \"multiaddr\": \"$(awk '{print $2}' put)\", \"checksum\": \"$(awk '{print $1}' pack)\", \"measurement\": \"$("$CELLA" app measure "$1")\"}"
+  "$CELLA" app deploy --wallet-file "$(W dev)" 2>/dev/null > addr || return 1
+  "$CELLA" order init --app --tag tee,scone 2>/dev/null && order_set apporder app="$(cat addr)" volume=100 &&
+    "$CELLA" order sign --app --wallet-file "$(W dev)" 2>/dev/null >/dev/null &&
+    "$CELLA" order publish --app >/dev/null || return 1
+  cat addr
+}
+mkdir wc slow
+cc -std=c17 -O2 -o wc/wordcount "$SRC/examples/wordcount/wordcount.c"
+cp "$SRC/examples/wordcount/cella-app.json" wc/
+cat > slow/slow <<'EOF'
+#!/bin/sh
+sleep "${1:-0}"
+echo "slept $1" > "$IEXEC_OUT/out.txt"
+echo '{"deterministic-output-path": "/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json"
+EOF
+chmod 755 slow/slow
+sed 's/"wordcount"/"slow"/' wc/cella-app.json > slow/cella-app.json
+APP=$(publish_app wc wordcount) || fail "publish wordcount"
+SLOW=$(publish_app slow slow) || fail "publish slow"
+MEAS=$("$CELLA" app measure wc)
+ok
+
+# ---- the data owner: an encrypted text, sold to wordcount only ----
+cd "$TMP/owner"
+publish_dataset() { # NAME TEXT ORDER-FIELDS... -> prints the dataset address
+  local name=$1 text=$2; shift 2
+  rm -rf datasets .secrets
+  "$CELLA" dataset init --encrypted >/dev/null 2>&1 && printf '%s' "$text" > "datasets/original/$name.txt" &&
+    "$CELLA" dataset encrypt --format iexec > enc 2>/dev/null || return 1
+  "$CELLA" blobs put "$(awk 'NR==1 {print $1}' enc)" --url "$BLOBS" > put || return 1
+  json_set dataset "{\"name\": \"$name\", \"multiaddr\": \"$(awk '{print $2}' put)\", \"checksum\": \"$(awk 'NR==1 {print $2}' enc)\"}"
+  "$CELLA" dataset deploy --wallet-file "$(W owner)" 2>/dev/null > addr || return 1
+  "$CELLA" dataset push-secret "$(cat addr)" --wallet-file "$(W owner)" >/dev/null || return 1
+  "$CELLA" order init --dataset 2>/dev/null && order_set datasetorder dataset="$(cat addr)" volume=100 "$@" &&
+    "$CELLA" order sign --dataset --wallet-file "$(W owner)" 2>/dev/null >/dev/null &&
+    "$CELLA" order publish --dataset >/dev/null || return 1
+  cat addr
+}
+TEXT='one two two three three three
+secret words stay secret'
+DS=$(publish_dataset speech "$TEXT" apprestrict="$APP") || fail "publish dataset"
+DS_SHA=$(awk '{print $1}' put)
+# a second dataset only "req" may use
+DS2=$(publish_dataset private "for req only" requesterrestrict="$(A req)") || fail "publish dataset 2"
+# a third one whose ciphertext will be damaged in the blob store
+DS3=$(publish_dataset fragile "fragile words" apprestrict="$APP") || fail "publish dataset 3"
+DS3_SHA=$(awk '{print $1}' put)
+# a dataset key pushed by someone who does not own the dataset is refused
+cd "$TMP/eve"
+printf 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' > fake.key
+expect_fail '401|not allowed|owner' "$CELLA" dataset push-secret "$DS" --key-file fake.key --wallet-file "$(W eve)"
+
+# ---- the requester: a result key, then a run ----
+cd "$TMP/req"
+expect_ok "$CELLA" result generate-encryption-keypair --address "$(A req)"
+expect_ok "$CELLA" result push-encryption-key --wallet-file "$(W req)"
+expect_ok "$CELLA" app run "$APP" --dataset "$DS" --tag tee,scone --args 2 --wallet-file "$(W req)"
+T1=$(awk '/^task / {print $2}' "$TMP/.out")
+[[ "$T1" =~ ^0x[0-9a-f]{64}$ ]] || fail "app run printed no task id"
+[[ $(task_field "$T1" status) == ACTIVE ]] || fail "a new task is ACTIVE"
+worker_once || { cat "$TMP/worker.log" >&2; fail "worker"; }
+[[ $(task_field "$T1" status) == COMPLETED ]] || { cat "$TMP/worker.log" >&2; fail "T1 not completed: $(task_field "$T1" error)"; }
+ok
+expect_ok "$CELLA" result download "$T1" -o result.zip
+expect_ok "$CELLA" result decrypt result.zip -o results.zip
+python3 - <<'PY' || fail "the decrypted result is not the word count"
+import zipfile
+t = zipfile.ZipFile("results.zip").read("result.txt").decode()
+assert "lines 1\nwords 10\n" in t, t
+assert "top 1 three 3\ntop 2 secret 2\n" in t, t
+PY
+ok
+# the app's output is kept for the requester only
+expect_ok "$CELLA" task debug "$T1" --logs --wallet-file "$(W req)"
+grep -q 'wordcount: 10 words' "$TMP/.out" || fail "the requester sees the app's stdout"
+cd "$TMP/eve"
+expect_fail 'requester' "$CELLA" task debug "$T1" --logs --wallet-file "$(W eve)"
+# nobody but the beneficiary decrypts the result
+expect_ok "$CELLA" result generate-encryption-keypair --address "$(A eve)"
+cp "$TMP/req/result.zip" stolen.zip
+expect_fail 'beneficiary|decrypt' "$CELLA" result decrypt stolen.zip -o peek.zip
+[[ ! -e peek.zip ]] || fail "a failed decrypt left output"
+# an enclave with another measurement gets nothing from the task's session
+expect_fail 'measurement|403|refused' "$CELLA" attest --session "iexec-$T1/app" \
+  --measurement 0000000000000000000000000000000000000000000000000000000000000000 --sim-dir "$TMP/stack/sim"
+# ... while the app's own measurement would (the session is the task's)
+expect_ok "$CELLA" attest --session "iexec-$T1/app" --measurement "$MEAS" --sim-dir "$TMP/stack/sim"
+
+# ---- the orders' restrictions hold ----
+cd "$TMP/req"
+# an app the dataset order does not name gets no deal, hence no key
+expect_fail 'iExecV5-matchOrders-0x16: the dataset order is restricted to app' "$CELLA" app run "$SLOW" --dataset "$DS" --tag tee,scone --wallet-file "$(W req)"
+# a requester outside requesterrestrict cannot match
+cd "$TMP/eve"
+expect_ok "$CELLA" result push-encryption-key --wallet-file "$(W eve)"
+expect_fail 'iExecV5-matchOrders-0x18: the dataset order is restricted to requester' "$CELLA" app run "$APP" --dataset "$DS2" --tag tee,scone --wallet-file "$(W eve)"
+
+# ---- a non-TEE worker cannot finish a TEE task ----
+cd "$TMP/req"
+expect_ok "$CELLA" app run "$APP" --dataset "$DS" --tag tee,scone --wallet-file "$(W req)"
+T2=$(awk '/^task / {print $2}' "$TMP/.out")
+AUTH=$("$CELLA" task authorize "$T2" --worker "$(sed -n 's/.*wallet-\(0x[0-9a-fA-F]*\)\.json/\1/p' <<<"$POOL_WALLET")" --wallet-file "$POOL_WALLET")
+expect_fail 'cella-hub-task-enclave-challenge' "$CELLA" task contribute "$T2" \
+  --digest 0x1111111111111111111111111111111111111111111111111111111111111111 \
+  --authorization "$AUTH" --wallet-file "$POOL_WALLET" --hub-url "$HUB"
+
+# ---- a dataset tampered on the worker host: the enclave refuses it ----
+# (the worker cached the dataset for T1; a hostile host edits the cache)
+CACHED="$TMP/wk/datasets/$DS_SHA"
+[[ -f "$CACHED" ]] || fail "the worker caches datasets by checksum"
+python3 -c "import sys;f=open(sys.argv[1],'r+b');f.seek(20);b=f.read(1);f.seek(20);f.write(bytes([b[0]^1]))" "$CACHED"
+worker_once || fail "worker"
+[[ $(task_field "$T2" status) == ACTIVE ]] || fail "T2 must not complete on a tampered dataset"
+task_field "$T2" error | grep -Eq "checksum mismatch.*\(dataset $DS\)|dataset.*checksum" ||
+  fail "T2 reason: $(task_field "$T2" error)"
+ok
+
+# ---- a dataset tampered in the blob store: the worker refuses it, the requester sees why ----
+BLOBFILE="$TMP/stack/blobs/sha256/$DS3_SHA"
+[[ -f "$BLOBFILE" ]] || fail "blob file layout"
+python3 -c "import sys;f=open(sys.argv[1],'r+b');f.seek(5);b=f.read(1);f.seek(5);f.write(bytes([b[0]^1]))" "$BLOBFILE"
+expect_ok "$CELLA" app run "$APP" --dataset "$DS3" --tag tee,scone --wallet-file "$(W req)"
+T3=$(awk '/^task / {print $2}' "$TMP/.out")
+worker_once || fail "worker"
+task_field "$T3" error | grep -Eiq "dataset|sha-256|match" || fail "T3 reason: $(task_field "$T3" error)"
+ok
+
+# ---- a worker killed mid-task loses nothing: the lease lapses, another worker takes it ----
+expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --args 4 --wallet-file "$(W req)"
+T4=$(awk '/^task / {print $2}' "$TMP/.out")
+setsid "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
+  --sim-dir "$TMP/stack/sim" --lease 3 >> "$TMP/worker-killed.log" 2>&1 &
+KPID=$!
+for _ in $(seq 100); do [[ -n "$(task_field "$T4" lease)" ]] && break; sleep 0.1; done
+[[ -n "$(task_field "$T4" lease)" ]] || fail "the first worker leased T4"
+sleep 0.5
+kill -9 -- "-$KPID" 2>/dev/null || kill -9 "$KPID"
+wait "$KPID" 2>/dev/null || true
+[[ $(task_field "$T4" status) == ACTIVE ]] || fail "T4 finished before the kill"
+sleep 3.5 # the lease lapses
+worker_once || fail "worker"
+[[ $(task_field "$T4" status) == COMPLETED ]] || { tail "$TMP/worker.log" >&2; fail "T4 not taken over: $(task_field "$T4" error)"; }
+ok
+
+# ---- cella up stops cleanly ----
+kill -INT "$UP_PID"
+wait "$UP_PID" || fail "cella up exited non-zero on SIGINT"
+UP_PID=""
+grep -q '^stopped' "$TMP/up.log" || fail "cella up did not say it stopped"
+ok
+finish
