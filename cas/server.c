@@ -488,7 +488,8 @@ static cella_res substitute(cas_thread *t, const char *session, const json_t *do
     if (cella_ok(r))
         r = cella_buf_result(&b);
     if (cella_ok(r)) {
-        *out = json_stringn((const char *)b.p, b.len);
+        /* An empty value has no buffer at all: json_stringn(NULL, 0) fails. */
+        *out = json_stringn(b.len ? (const char *)b.p : "", b.len);
         if (!*out)
             r = cella_fail(CELLA_E_POLICY, "secrets", "secret value is not valid UTF-8");
     }
