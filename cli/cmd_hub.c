@@ -42,11 +42,11 @@ typedef struct {
     uint8_t addr[20];
 } hub_conn;
 
-static cella_res read_json_file(const char *path, json_t **out)
+static cella_res read_json_file_max(const char *path, size_t max, json_t **out)
 {
     uint8_t *data;
     size_t len;
-    CELLA_TRY(cella_read_file(AT_FDCWD, path, CELLA_ORDER_MAX_JSON, false, &data, &len));
+    CELLA_TRY(cella_read_file(AT_FDCWD, path, max, false, &data, &len));
     json_error_t je;
     *out = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
     free(data);
@@ -57,6 +57,11 @@ static cella_res read_json_file(const char *path, json_t **out)
     CELLA_ENSURE(*out, CELLA_E_PARSE, path, "not a JSON object%s%s", je.text[0] ? ": " : "",
                  je.text);
     return CELLA_OK_RES;
+}
+
+static cella_res read_json_file(const char *path, json_t **out)
+{
+    return read_json_file_max(path, CELLA_ORDER_MAX_JSON, out);
 }
 
 /* --hub-url, else cella.json "hubUrl", else http://127.0.0.1:8080. */
@@ -122,6 +127,19 @@ static void print_json(const json_t *j)
     free(t);
 }
 
+/* GET path from the hub (--hub-url) and print the reply. */
+static cella_res get_print(const cli_opt *o, int n, const char *path)
+{
+    hub_conn c;
+    json_t *reply = NULL;
+    CELLA_TRY(conn_open(&c, o, n));
+    cella_res r = call(&c, "GET", path, NULL, false, &reply);
+    if (cella_ok(r))
+        print_json(reply);
+    json_decref(reply);
+    return r;
+}
+
 /* ---- hub serve ---- */
 
 static cella_res parse_u64(const char *s, const char *what, uint64_t *out)
@@ -136,7 +154,8 @@ static int hub_serve_cmd(int argc, char **argv)
 {
     cli_opt o[] = {{"listen", true, NULL},      {"data", true, NULL},
                    {"chain-id", true, NULL},    {"hub-address", true, NULL},
-                   {"dev-faucet", false, NULL}, {"threads", true, NULL}};
+                   {"dev-faucet", false, NULL}, {"threads", true, NULL},
+                   {"dev-timeref", true, NULL}};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "hub serve");
@@ -161,8 +180,53 @@ static int hub_serve_cmd(int argc, char **argv)
             r = cella_fail(CELLA_E_USAGE, "--threads", "between 1 and 256");
         ho.threads = (unsigned)v;
     }
+    const char *tr = cli_get(o, NOPTS(o), "dev-timeref");
+    if (cella_ok(r) && tr) {
+        r = parse_u64(tr, "--dev-timeref", &ho.dev_timeref);
+        if (cella_ok(r) && (ho.dev_timeref == 0 || ho.dev_timeref > 36000))
+            r = cella_fail(CELLA_E_USAGE, "--dev-timeref", "between 1 and 36000 seconds");
+    }
     if (cella_ok(r))
         r = hub_serve(&ho);
+    return cli_report(r);
+}
+
+/* A request to the hub as given, signed when a wallet is named; prints the
+ * JSON reply (for debugging, and the tests of signed endpoints). */
+static int hub_call_cmd(int argc, char **argv)
+{
+    cli_opt o[] = {HUB_CONN_OPTS, {"data", true, NULL}};
+    const char *pos[2];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 2, &np, "hub call");
+    if (cella_ok(r) && (np != 2 || pos[1][0] != '/'))
+        r = cella_fail(CELLA_E_USAGE, "hub call",
+                       "usage: cella hub call METHOD /PATH [--data JSON|@FILE] [--wallet-file F]");
+    const char *data = cli_get(o, NOPTS(o), "data");
+    json_t *body = NULL, *reply = NULL;
+    if (cella_ok(r) && data && data[0] == '@') {
+        r = read_json_file_max(data + 1, (size_t)16 << 20, &body);
+    } else if (cella_ok(r) && data) {
+        json_error_t je;
+        body = json_loads(data, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(body))
+            r = cella_fail(CELLA_E_USAGE, "--data", "not a JSON object%s%s",
+                           je.text[0] ? ": " : "", je.text);
+    }
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    bool sign = cli_get(o, NOPTS(o), "wallet-file") != NULL;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r) && sign)
+        r = conn_wallet(&c, o, NOPTS(o));
+    if (cella_ok(r))
+        r = call(&c, pos[0], pos[1], body, sign, &reply);
+    if (cella_ok(r))
+        print_json(reply);
+    json_decref(body);
+    json_decref(reply);
+    conn_close(&c);
     return cli_report(r);
 }
 
@@ -387,15 +451,8 @@ static int order_book(int argc, char **argv)
     }
     if (cella_ok(r) && cli_get(o, NOPTS(o), "all"))
         snprintf(path + used, sizeof path - used, "%call=1", used == 10 ? '?' : '&');
-    hub_conn c;
-    json_t *reply = NULL;
     if (cella_ok(r))
-        r = conn_open(&c, o, NOPTS(o));
-    if (cella_ok(r))
-        r = call(&c, "GET", path, NULL, false, &reply);
-    if (cella_ok(r))
-        print_json(reply);
-    json_decref(reply);
+        r = get_print(o, NOPTS(o), path);
     return cli_report(r);
 }
 
@@ -421,17 +478,10 @@ static int show_by_id(int argc, char **argv, const char *verb, const char *what)
     char id[67], path[128];
     if (cella_ok(r))
         r = hash_arg(pos[0], "id", id);
-    hub_conn c;
-    json_t *reply = NULL;
-    if (cella_ok(r))
-        r = conn_open(&c, o, NOPTS(o));
     if (cella_ok(r)) {
         snprintf(path, sizeof path, "/v1/%s/%s", what, id);
-        r = call(&c, "GET", path, NULL, false, &reply);
+        r = get_print(o, NOPTS(o), path);
     }
-    if (cella_ok(r))
-        print_json(reply);
-    json_decref(reply);
     return cli_report(r);
 }
 
@@ -620,7 +670,8 @@ static int task_contribute(int argc, char **argv)
                    {"result", true, NULL},
                    {"authorization", true, NULL},
                    {"enclave-challenge", true, NULL},
-                   {"enclave-sign", true, NULL}};
+                   {"enclave-sign", true, NULL},
+                   {"results", true, NULL}};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task contribute");
@@ -662,6 +713,9 @@ static int task_contribute(int argc, char **argv)
             json_object_set_new(body, "enclaveChallenge", json_string(ch));
         if (body && es)
             json_object_set_new(body, "enclaveSign", json_string(es));
+        const char *rs = cli_get(o, NOPTS(o), "results");
+        if (body && rs)
+            json_object_set_new(body, "results", json_string(rs));
         r = body ? conn_open(&c, o, NOPTS(o)) : cella_fail(CELLA_E_NOMEM, "task", "out of memory");
     }
     if (cella_ok(r))
@@ -674,6 +728,104 @@ static int task_contribute(int argc, char **argv)
         printf("%s %s\n", tid, json_string_value(json_object_get(reply, "status")));
     json_decref(body);
     json_decref(reply);
+    conn_close(&c);
+    return cli_report(r);
+}
+
+/* GET /v1/tasks?workerpool=..[&runnable=1][&status=S][&limit=N] */
+static int task_list(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL}, {"workerpool", true, NULL},
+                   {"runnable", false, NULL}, {"status", true, NULL},
+                   {"limit", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "task list");
+    const char *wp = cli_get(o, NOPTS(o), "workerpool"), *st = cli_get(o, NOPTS(o), "status"),
+               *lim = cli_get(o, NOPTS(o), "limit");
+    if (cella_ok(r) && !wp)
+        r = cella_fail(CELLA_E_USAGE, "task list",
+                       "usage: cella task list --workerpool 0xADDR [--runnable] [--status S] "
+                       "[--limit N]");
+    uint8_t a[20];
+    unsigned long long n = 0;
+    if (cella_ok(r))
+        r = cella_eth_address_parse(a, wp, "--workerpool");
+    if (cella_ok(r) && st && strcmp(st, "ACTIVE") && strcmp(st, "REVEALING") &&
+        strcmp(st, "COMPLETED") && strcmp(st, "FAILED"))
+        r = cella_fail(CELLA_E_USAGE, "--status", "ACTIVE, REVEALING, COMPLETED or FAILED");
+    if (cella_ok(r) && lim) {
+        r = cli_parse_size(lim, "--limit", &n);
+        if (cella_ok(r) && (n == 0 || n > HUB_LIST_MAX))
+            r = cella_fail(CELLA_E_USAGE, "--limit", "between 1 and %d", HUB_LIST_MAX);
+    }
+    char path[256], at[43];
+    if (cella_ok(r)) {
+        cella_eth_address_checksum(at, a);
+        int k = snprintf(path, sizeof path, "/v1/tasks?workerpool=%s", at);
+        if (cli_get(o, NOPTS(o), "runnable"))
+            k += snprintf(path + k, sizeof path - (size_t)k, "&runnable=1");
+        if (st)
+            k += snprintf(path + k, sizeof path - (size_t)k, "&status=%s", st);
+        if (lim)
+            snprintf(path + k, sizeof path - (size_t)k, "&limit=%llu", n);
+    }
+    if (cella_ok(r))
+        r = get_print(o, NOPTS(o), path);
+    return cli_report(r);
+}
+
+/* The task and why it failed; with --logs, the app's output (the requester's
+ * wallet signs: only the deal's requester may read them). */
+static int task_debug(int argc, char **argv)
+{
+    cli_opt o[] = {HUB_CONN_OPTS, {"logs", false, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task debug");
+    bool logs = cli_get(o, NOPTS(o), "logs") != NULL;
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "task debug",
+                       "usage: cella task debug TASKID [--logs --wallet-file REQUESTER]");
+    char id[67], path[160];
+    if (cella_ok(r))
+        r = hash_arg(pos[0], "task id", id);
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    json_t *task = NULL, *lg = NULL;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r) && logs)
+        r = conn_wallet(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/tasks/%s", id);
+        r = call(&c, "GET", path, NULL, false, &task);
+    }
+    if (cella_ok(r) && logs) {
+        snprintf(path, sizeof path, "/v1/tasks/%s/logs", id);
+        r = call(&c, "GET", path, NULL, true, &lg);
+    }
+    if (cella_ok(r)) {
+        const char *err = json_string_value(json_object_get(task, "error"));
+        printf("task %s %s\n", id, json_string_value(json_object_get(task, "status")));
+        if (err)
+            printf("error: %s\n", err);
+        const char *res = json_string_value(json_object_get(task, "results"));
+        if (res)
+            printf("results: %s\n", res);
+        if (lg) {
+            const char *out = json_string_value(json_object_get(lg, "stdout"));
+            const char *er = json_string_value(json_object_get(lg, "stderr"));
+            printf("---- stdout ----\n%s", out ? out : "");
+            if (out && *out && out[strlen(out) - 1] != '\n')
+                printf("\n");
+            printf("---- stderr ----\n%s", er ? er : "");
+            if (er && *er && er[strlen(er) - 1] != '\n')
+                printf("\n");
+        }
+    }
+    json_decref(task);
+    json_decref(lg);
     conn_close(&c);
     return cli_report(r);
 }
@@ -783,10 +935,14 @@ static int account_deposit(int argc, char **argv)
 const cli_command cli_hub_commands[] = {
     {"hub", "serve", hub_serve_cmd,
      "cella hub serve [--listen 127.0.0.1:8080] [--data DIR] [--chain-id N] [--hub-address 0xADDR] "
-     "[--dev-faucet] [--threads N]",
+     "[--dev-faucet] [--dev-timeref SECONDS] [--threads N]",
      "Run the hub (plain HTTP, loopback by default): registries, order book, PoCo matchOrders, "
      "deals, tasks and accounts (docs/hub-api.md). Orders are EIP-712 for chain N (default "
-     "421614) and the hub address (default iExec's on that chain)."},
+     "421614) and the hub address (default iExec's on that chain). --dev-timeref (development "
+     "only) replaces every category's timeref, so deadlines come in seconds."},
+    {"hub", "call", hub_call_cmd, "cella hub call METHOD /PATH [--data JSON|@FILE] " CONN_USAGE,
+     "Send one request to the hub (signed by the wallet when one is given) and print its JSON "
+     "reply: for debugging and for endpoints without a verb of their own."},
     {"app", "deploy", app_deploy, "cella app deploy [--file cella.json] " CONN_USAGE,
      "Register the \"app\" object of cella.json (name, multiaddr, checksum, measurement) on the "
      "hub, signed by the wallet (the owner). Prints the deterministic address."},
@@ -824,17 +980,27 @@ const cli_command cli_hub_commands[] = {
      "Match the request order of FILE with the orders of FILE, or else the cheapest published "
      "ones (PoCo matchOrders). Prints the deal id and its task ids."},
     {"deal", "show", deal_show, "cella deal show DEALID [--hub-url URL]", "Show a deal."},
-    {"task", "show", task_show, "cella task show TASKID [--hub-url URL]", "Show a task."},
+    {"task", "show", task_show, "cella task show TASKID [--hub-url URL]",
+     "Show a task: status, deadlines, its deal's pool, requester and tag, lease, reported "
+     "error, results and contribution."},
+    {"task", "list", task_list,
+     "cella task list --workerpool 0xADDR [--runnable] [--status S] [--limit N] [--hub-url URL]",
+     "List a workerpool's tasks, oldest first; --runnable: ACTIVE, before the contribution "
+     "deadline, no error reported and not leased."},
+    {"task", "debug", task_debug, "cella task debug TASKID [--logs] " CONN_USAGE,
+     "Show a task's status and reported error; --logs also prints the app's stdout and stderr "
+     "as the worker stored them (signed by the wallet: the deal's requester only)."},
     {"task", "authorize", task_authorize,
      "cella task authorize TASKID --worker 0xADDR [--enclave-challenge 0xADDR] --wallet-file F",
      "As the workerpool owner, authorize a worker for a task (offline): prints the EIP-191 "
      "signature of keccak256(worker || taskid || enclaveChallenge)."},
     {"task", "contribute", task_contribute,
      "cella task contribute TASKID --digest 0xSHA256|--result FILE --authorization 0xSIG "
-     "[--enclave-challenge 0xADDR --enclave-sign 0xSIG] " CONN_USAGE,
+     "[--enclave-challenge 0xADDR --enclave-sign 0xSIG] [--results URL] " CONN_USAGE,
      "As the worker (the wallet), contribute a result and finalize a trust-1 task "
      "(contributeAndFinalize): the owners are paid and the pool's stake unlocked. TEE deals "
-     "need the enclave challenge and signature."},
+     "need the enclave challenge and signature. --results: where the result is (a blob URL), "
+     "shown with the task."},
     {"task", "claim", task_claim, "cella task claim TASKID [--hub-url URL]",
      "After the final deadline of an unfinished task: the task fails and the sponsor is "
      "refunded."},

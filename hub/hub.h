@@ -14,6 +14,7 @@ typedef struct {
     uint64_t chain_id;    /* EIP-712 domain of orders (default 421614) */
     uint8_t hub[20];      /* verifyingContract of the domain */
     bool dev_faucet;      /* POST /v1/accounts/deposit credits anyone (development) */
+    uint64_t dev_timeref; /* development: every category's timeref, seconds (0: PoCo's) */
     unsigned threads;
 } hub_options;
 

@@ -19,7 +19,9 @@
 #include "net/http_server.h"
 #include "store/nonce_book.h"
 
-#define HUB_MAX_BODY (2u * 1024u * 1024u) /* four orders with 64 KiB params each fit */
+/* Four orders with 64 KiB params each fit, and a task's two logs of HUB_LOG_MAX
+ * even when JSON escaping doubles them (newlines). */
+#define HUB_MAX_BODY (8u * 1024u * 1024u)
 #define CHALLENGE_TTL 120
 
 typedef struct {
@@ -27,6 +29,7 @@ typedef struct {
     cella_domain dom;
     char db_path[4200];
     cella_nonce_book *nonces;
+    unsigned long events_gen; /* bumped (atomically) after each change that records events */
 } hub_app;
 
 typedef struct {
@@ -35,6 +38,12 @@ typedef struct {
 } hub_thread;
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+/* Tells waiting event requests (GET /v1/events?wait=) to look again. */
+static void events_bump(hub_thread *t)
+{
+    __atomic_add_fetch(&t->app->events_gen, 1, __ATOMIC_RELEASE);
+}
 
 static void reply_err(cella_http_req *req, cella_res r) { cella_http_reply_failure(req, r); }
 
@@ -49,7 +58,10 @@ static bool replied_unless_done(cella_http_req *req, cella_res r, bool done,
         return true;
     }
     if (!done) {
-        cella_http_error(req, 422, why->code, "%s: %s", why->code, why->reason);
+        /* a lease or an error report stands in the way: a conflict, not a rule */
+        bool conflict = !strcmp(why->code, "cella-hub-task-leased") ||
+                        !strcmp(why->code, "cella-hub-task-errored");
+        cella_http_error(req, conflict ? 409 : 422, why->code, "%s: %s", why->code, why->reason);
         return true;
     }
     return false;
@@ -308,6 +320,22 @@ static cella_res query_addr(cella_http_req *req, const char *key, uint8_t out[20
     return v ? cella_eth_address_parse(out, v, key) : CELLA_OK_RES;
 }
 
+/* A limit query parameter: 1 to HUB_LIST_MAX (absent: 0, the store's maximum). */
+static cella_res query_limit(cella_http_req *req, size_t *out)
+{
+    const char *lim = cella_http_query(req, "limit");
+    *out = 0;
+    if (!lim)
+        return CELLA_OK_RES;
+    uint8_t w[32];
+    uint64_t v = 0;
+    cella_res r = cella_u256_parse(lim, w, "limit");
+    if (cella_ok(r) && (!hub_u256_to_u64(w, &v) || v == 0 || v > HUB_LIST_MAX))
+        r = cella_fail(CELLA_E_PARSE, "limit", "between 1 and %d", HUB_LIST_MAX);
+    *out = (size_t)v;
+    return r;
+}
+
 static void order_book(hub_thread *t, cella_http_req *req)
 {
     hub_order_filter f;
@@ -362,15 +390,8 @@ static void order_book(hub_thread *t, cella_http_req *req)
             r = cella_fail(CELLA_E_PARSE, "category", "too large");
         f.has_category = true;
     }
-    const char *lim = cella_http_query(req, "limit");
-    if (cella_ok(r) && lim) {
-        uint8_t w[32];
-        uint64_t v = 0;
-        r = cella_u256_parse(lim, w, "limit");
-        if (cella_ok(r) && (!hub_u256_to_u64(w, &v) || v == 0 || v > HUB_LIST_MAX))
-            r = cella_fail(CELLA_E_PARSE, "limit", "between 1 and %d", HUB_LIST_MAX);
-        f.limit = (size_t)v;
-    }
+    if (cella_ok(r))
+        r = query_limit(req, &f.limit);
     const char *all = cella_http_query(req, "all");
     f.include_closed = all && !strcmp(all, "1");
     json_t *list = NULL;
@@ -488,6 +509,7 @@ static void deal_create(hub_thread *t, cella_http_req *req)
     json_decref(body);
     if (replied_unless_done(req, r, matched, &why))
         return;
+    events_bump(t);
     json_t *dj = NULL;
     r = hub_store_deal_get(t->st, deal.dealid, &dj);
     if (!cella_ok(r)) {
@@ -531,6 +553,18 @@ static cella_res body_hex(const json_t *body, const char *key, uint8_t *out, siz
     return CELLA_OK_RES;
 }
 
+/* After a change of the task (and its events): replies with the task. */
+static void reply_changed_task(hub_thread *t, cella_http_req *req, const uint8_t taskid[32])
+{
+    events_bump(t);
+    json_t *tj = NULL;
+    cella_res r = hub_store_task_get(t->st, taskid, &tj);
+    if (!cella_ok(r))
+        reply_err(req, r);
+    else
+        cella_http_reply(req, 200, tj);
+}
+
 /* contributeAndFinalize, signed by the worker:
  * {"resultDigest", "authorizationSign", "enclaveChallenge"?, "enclaveSign"?} */
 static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
@@ -548,7 +582,8 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
         json_t *val;
         json_object_foreach(body, key, val) {
             if (strcmp(key, "resultDigest") && strcmp(key, "authorizationSign") &&
-                strcmp(key, "enclaveChallenge") && strcmp(key, "enclaveSign")) {
+                strcmp(key, "enclaveChallenge") && strcmp(key, "enclaveSign") &&
+                strcmp(key, "results")) {
                 r = cella_fail(CELLA_E_PARSE, key, "unknown field");
                 break;
             }
@@ -562,19 +597,15 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
         r = body_hex(body, "enclaveChallenge", c.enclave_challenge, 20, false, NULL);
     if (cella_ok(r))
         r = body_hex(body, "enclaveSign", c.enclave_sign, 65, false, &c.has_enclave_sign);
-    json_decref(body);
+    if (cella_ok(r))
+        r = opt_string(body, "results", HUB_RESULTS_MAX, false, &c.results);
     bool done = false;
     hub_refusal why;
     if (cella_ok(r))
         r = hub_store_contribute_and_finalize(t->st, &c, now_s(), &done, &why);
-    if (replied_unless_done(req, r, done, &why))
-        return;
-    json_t *tj = NULL;
-    r = hub_store_task_get(t->st, c.taskid, &tj);
-    if (!cella_ok(r))
-        reply_err(req, r);
-    else
-        cella_http_reply(req, 200, tj);
+    json_decref(body); /* after the store: c.results points into it */
+    if (!replied_unless_done(req, r, done, &why))
+        reply_changed_task(t, req, c.taskid);
 }
 
 static void task_claim(hub_thread *t, cella_http_req *req, const char *id)
@@ -585,14 +616,202 @@ static void task_claim(hub_thread *t, cella_http_req *req, const char *id)
     cella_res r = parse_hash(id, h, "task id");
     if (cella_ok(r))
         r = hub_store_claim(t->st, h, now_s(), &done, &why);
-    if (replied_unless_done(req, r, done, &why))
-        return;
-    json_t *tj = NULL;
-    r = hub_store_task_get(t->st, h, &tj);
-    if (!cella_ok(r))
+    if (!replied_unless_done(req, r, done, &why))
+        reply_changed_task(t, req, h);
+}
+
+/* ---- the worker flow: listing, leases, error reports, logs ---- */
+
+/* GET /v1/tasks?workerpool=0x..[&status=S][&runnable=1][&limit=N] */
+static void task_list(hub_thread *t, cella_http_req *req)
+{
+    static const char *const statuses[] = {"ACTIVE", "REVEALING", "COMPLETED", "FAILED"};
+    hub_task_filter f;
+    memset(&f, 0, sizeof f);
+    uint8_t wp[20];
+    bool has_wp = false;
+    cella_res r = query_addr(req, "workerpool", wp, &has_wp);
+    if (cella_ok(r) && !has_wp)
+        r = cella_fail(CELLA_E_PARSE, "workerpool", "missing (the pool whose tasks to list)");
+    f.workerpool = wp;
+    f.status = cella_http_query(req, "status");
+    bool known = !f.status;
+    for (size_t i = 0; !known && i < sizeof statuses / sizeof statuses[0]; i++)
+        known = !strcmp(f.status, statuses[i]);
+    if (cella_ok(r) && !known)
+        r = cella_fail(CELLA_E_PARSE, "status", "ACTIVE, REVEALING, COMPLETED or FAILED");
+    const char *run = cella_http_query(req, "runnable");
+    if (cella_ok(r) && run && strcmp(run, "0") && strcmp(run, "1"))
+        r = cella_fail(CELLA_E_PARSE, "runnable", "0 or 1");
+    f.runnable = run && !strcmp(run, "1");
+    if (cella_ok(r))
+        r = query_limit(req, &f.limit);
+    json_t *list = NULL;
+    if (cella_ok(r))
+        r = hub_store_task_list(t->st, &f, now_s(), &list);
+    if (!cella_ok(r)) {
         reply_err(req, r);
+        return;
+    }
+    cella_http_reply(req, 200, json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(list),
+                                         "tasks", list));
+}
+
+/* Refuses keys of a request body other than the allowed ones (NULL-terminated). */
+static cella_res only_keys(const json_t *body, const char *const *allowed)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)body, key, val) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            ok = ok || !strcmp(key, allowed[i]);
+        CELLA_ENSURE(ok, CELLA_E_PARSE, key, "unknown field");
+    }
+    return CELLA_OK_RES;
+}
+
+/* A request signed by a party of the task's deal, with a JSON body of these keys. */
+static cella_res signed_task_body(hub_thread *t, cella_http_req *req, const char *id,
+                                  const char *const *allowed, uint8_t taskid[32], uint8_t who[20],
+                                  json_t **body)
+{
+    *body = NULL;
+    CELLA_TRY(parse_hash(id, taskid, "task id"));
+    CELLA_TRY(authenticate(t, req, who));
+    CELLA_TRY(parse_json_body(req, body));
+    return only_keys(*body, allowed);
+}
+
+/* Replies to a refusal of the store: its 403s under `perm_code`. */
+static void reply_refused(cella_http_req *req, cella_res r, const char *perm_code)
+{
+    if (r.code != CELLA_E_PERM) {
+        reply_err(req, r);
+        return;
+    }
+    cella_http_error(req, 403, perm_code, "%s: %s (%s)", perm_code, cella_error_what(),
+                     cella_error_where());
+}
+
+/* POST /v1/tasks/ID/lease {"holder", "seconds"?}, signed by the pool owner. */
+static void task_lease(hub_thread *t, cella_http_req *req, const char *id)
+{
+    static const char *const keys[] = {"holder", "seconds", NULL};
+    uint8_t taskid[32], who[20];
+    json_t *body;
+    cella_res r = signed_task_body(t, req, id, keys, taskid, who, &body);
+    const char *holder = NULL;
+    if (cella_ok(r))
+        r = opt_string(body, "holder", 256, true, &holder);
+    const json_t *sv = json_object_get(body, "seconds");
+    json_int_t seconds = HUB_LEASE_DEFAULT;
+    if (cella_ok(r) && sv && !json_is_integer(sv))
+        r = cella_fail(CELLA_E_PARSE, "seconds", "an integer (0 to %d)", HUB_LEASE_MAX);
+    if (sv && json_is_integer(sv))
+        seconds = json_integer_value(sv);
+    bool done = false;
+    hub_refusal why;
+    int64_t until = 0;
+    if (cella_ok(r))
+        r = hub_store_lease(t->st, taskid, who, holder, (int64_t)seconds, now_s(), &done, &why,
+                            &until);
+    if (!cella_ok(r)) {
+        json_decref(body);
+        reply_refused(req, r, "cella-hub-workerpool-owner-only");
+        return;
+    }
+    if (!replied_unless_done(req, r, done, &why)) {
+        events_bump(t);
+        cella_http_reply(req, 200, json_pack("{s:o, s:s, s:o}", "taskid", hex_json(taskid, 32),
+                                             "holder", holder, "until",
+                                             until ? json_integer(until) : json_null()));
+    }
+    json_decref(body);
+}
+
+/* POST /v1/tasks/ID/report {"holder", "error"}, signed by the pool owner. */
+static void task_report(hub_thread *t, cella_http_req *req, const char *id)
+{
+    static const char *const keys[] = {"holder", "error", NULL};
+    uint8_t taskid[32], who[20];
+    json_t *body;
+    cella_res r = signed_task_body(t, req, id, keys, taskid, who, &body);
+    const char *holder = NULL, *error = NULL;
+    if (cella_ok(r))
+        r = opt_string(body, "holder", 256, true, &holder);
+    if (cella_ok(r))
+        r = opt_string(body, "error", HUB_ERROR_MAX, true, &error);
+    bool done = false;
+    hub_refusal why;
+    if (cella_ok(r))
+        r = hub_store_report(t->st, taskid, who, holder, error, now_s(), &done, &why);
+    json_decref(body);
+    if (!cella_ok(r)) {
+        reply_refused(req, r, "cella-hub-workerpool-owner-only");
+        return;
+    }
+    if (!replied_unless_done(req, r, done, &why))
+        reply_changed_task(t, req, taskid);
+}
+
+/* PUT /v1/tasks/ID/logs {"stdout", "stderr"} (pool owner); GET (the requester). */
+static void task_logs(hub_thread *t, cella_http_req *req, const char *id, bool put)
+{
+    uint8_t taskid[32], who[20];
+    json_t *reply = NULL;
+    cella_res r;
+    if (put) {
+        static const char *const keys[] = {"stdout", "stderr", NULL};
+        json_t *body;
+        r = signed_task_body(t, req, id, keys, taskid, who, &body);
+        const char *out = NULL, *err = NULL;
+        if (cella_ok(r))
+            r = opt_string(body, "stdout", HUB_LOG_MAX, false, &out);
+        if (cella_ok(r))
+            r = opt_string(body, "stderr", HUB_LOG_MAX, false, &err);
+        if (cella_ok(r))
+            r = hub_store_logs_put(t->st, taskid, who, out ? out : "", out ? strlen(out) : 0,
+                                   err ? err : "", err ? strlen(err) : 0, now_s());
+        json_decref(body);
+        if (cella_ok(r))
+            reply = json_pack("{s:o, s:b}", "taskid", hex_json(taskid, 32), "stored", 1);
+    } else {
+        r = parse_hash(id, taskid, "task id");
+        if (cella_ok(r))
+            r = authenticate(t, req, who);
+        if (cella_ok(r))
+            r = hub_store_logs_get(t->st, taskid, who, &reply);
+    }
+    if (!cella_ok(r))
+        reply_refused(req, r,
+                      put ? "cella-hub-workerpool-owner-only" : "cella-hub-logs-requester-only");
     else
-        cella_http_reply(req, 200, tj);
+        cella_http_reply(req, 200, reply);
+}
+
+/* /v1/tasks/ID/VERB */
+static void task_verb(hub_thread *t, cella_http_req *req, const char *id, const char *verb)
+{
+    const char *m = cella_http_method(req);
+    bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST"), put = !strcmp(m, "PUT");
+    if (post && !strcmp(verb, "contribute-and-finalize"))
+        task_contribute(t, req, id);
+    else if (post && !strcmp(verb, "claim"))
+        task_claim(t, req, id);
+    else if (post && !strcmp(verb, "lease"))
+        task_lease(t, req, id);
+    else if (post && !strcmp(verb, "report"))
+        task_report(t, req, id);
+    else if ((get || put) && !strcmp(verb, "logs"))
+        task_logs(t, req, id, put);
+    else if (!strcmp(verb, "contribute-and-finalize") || !strcmp(verb, "claim") ||
+             !strcmp(verb, "lease") || !strcmp(verb, "report") || !strcmp(verb, "logs"))
+        cella_http_error(req, 405, "method", "method %s not allowed on %s", m,
+                         cella_http_path(req));
+    else
+        cella_http_error(req, 404, "not_found", "no such endpoint: %s %s", m,
+                         cella_http_path(req));
 }
 
 /* ---- accounts ---- */
@@ -719,14 +938,14 @@ static void handle(cella_http_req *req, void *tctx)
         deal_show(t, req, p + 10, false);
     } else if (get && !strncmp(p, "/v1/tasks/", 10) && !strchr(p + 10, '/')) {
         deal_show(t, req, p + 10, true);
-    } else if (post && sscanf(p, "/v1/tasks/%66[0-9a-fA-Fx]/%31s", id, verb) == 2 &&
-               strlen(p) == 11 + strlen(id) + strlen(verb)) {
-        if (!strcmp(verb, "contribute-and-finalize"))
-            task_contribute(t, req, id);
-        else if (!strcmp(verb, "claim"))
-            task_claim(t, req, id);
+    } else if (!strcmp(p, "/v1/tasks")) {
+        if (get)
+            task_list(t, req);
         else
-            cella_http_error(req, 404, "not_found", "no such endpoint: %s %s", m, p);
+            cella_http_error(req, 405, "method", "method %s not allowed on %s", m, p);
+    } else if (sscanf(p, "/v1/tasks/%66[0-9a-fA-Fx]/%31s", id, verb) == 2 &&
+               strlen(p) == 11 + strlen(id) + strlen(verb)) {
+        task_verb(t, req, id, verb);
     } else if (post && !strcmp(p, "/v1/accounts/deposit")) {
         deposit(t, req);
     } else if (get && !strncmp(p, "/v1/accounts/", 13) && !strchr(p + 13, '/')) {
@@ -749,6 +968,7 @@ static void *thread_init(void *app)
         free(t);
         return NULL;
     }
+    hub_store_set_timeref(t->st, a->opt.dev_timeref);
     return t;
 }
 
@@ -768,6 +988,12 @@ static void on_ready(void *app)
            (unsigned long long)a->dom.chain_id, hub);
     if (a->opt.dev_faucet)
         printf("WARNING: dev faucet enabled (--dev-faucet): anyone can credit any account\n");
+    if (a->opt.dev_timeref)
+        printf("WARNING: development timeref (--dev-timeref %llu): every category's deadlines "
+               "are %llu s (contribution) and %llu s (final) after the match\n",
+               (unsigned long long)a->opt.dev_timeref,
+               (unsigned long long)(7 * a->opt.dev_timeref),
+               (unsigned long long)(10 * a->opt.dev_timeref));
     fflush(stdout);
 }
 

@@ -16,6 +16,7 @@
 struct hub_store {
     sqlite3 *db;
     char path[1024];
+    uint64_t dev_timeref; /* 0: the categories' */
 };
 
 static const char SCHEMA[] =
@@ -36,7 +37,19 @@ static const char SCHEMA[] =
     " contribution_deadline INTEGER NOT NULL, final_deadline INTEGER NOT NULL,"
     " worker BLOB, result_digest BLOB, result_hash BLOB, result_seal BLOB, finalized INTEGER);"
     "CREATE TABLE IF NOT EXISTS accounts(address BLOB PRIMARY KEY, balance INTEGER NOT NULL,"
-    " locked INTEGER NOT NULL);";
+    " locked INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS task_logs(taskid BLOB PRIMARY KEY, stdout TEXT NOT NULL,"
+    " stderr TEXT NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,"
+    " taskid BLOB NOT NULL, dealid BLOB NOT NULL, workerpool BLOB NOT NULL, time INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_pool ON events(workerpool, seq);";
+
+/* Columns added to tasks after the first release (the worker flow); a
+ * database made before them gets them at open. */
+static const char *const g_task_columns[][2] = {
+    {"workerpool", "BLOB"}, {"lease_holder", "TEXT"}, {"lease_until", "INTEGER"},
+    {"error", "TEXT"},      {"results", "TEXT"},
+};
 
 /* ---- SQLite plumbing (as store/cas_store.c) ---- */
 
@@ -47,9 +60,85 @@ static cella_res db_fail(hub_store *s, const char *what)
 
 static cella_res exec(hub_store *s, const char *sql) { return sql_exec(s->db, s->path, sql); }
 
+/* Steps a statement that returns no row, and finalizes it. */
+static cella_res run(hub_store *s, stmt *q, const char *what)
+{
+    int rc = step(q);
+    cella_res r = rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, what);
+    done(q);
+    return r;
+}
+
 static cella_res begin(hub_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
 static cella_res commit(hub_store *s) { return exec(s, "COMMIT"); }
 static void rollback(hub_store *s) { (void)exec(s, "ROLLBACK"); }
+
+static cella_res has_column(hub_store *s, const char *col, bool *has)
+{
+    stmt q = prep(s->db, "SELECT name FROM pragma_table_info('tasks')");
+    int rc;
+    *has = false;
+    while ((rc = step(&q)) == SQLITE_ROW)
+        *has = *has || !strcmp((const char *)sqlite3_column_text(q.st, 0), col);
+    done(&q);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, "cannot read the tasks schema");
+    return CELLA_OK_RES;
+}
+
+/* Tasks recorded before tasks.workerpool existed get their deal's pool. */
+static cella_res backfill_pools(hub_store *s)
+{
+    for (;;) {
+        stmt q = prep(s->db, "SELECT dealid FROM tasks WHERE workerpool IS NULL LIMIT 1");
+        uint8_t dealid[32];
+        int rc = step(&q);
+        if (rc == SQLITE_ROW)
+            col_blob(&q, 0, dealid, 32);
+        done(&q);
+        if (rc == SQLITE_DONE)
+            return CELLA_OK_RES;
+        if (rc != SQLITE_ROW)
+            return db_fail(s, "cannot read the tasks");
+        json_t *d;
+        CELLA_TRY(hub_store_deal_get(s, dealid, &d));
+        const char *wp = json_string_value(json_object_get(json_object_get(d, "workerpool"),
+                                                           "pointer"));
+        uint8_t pool[20];
+        cella_res r = wp ? cella_eth_address_parse(pool, wp, "deal workerpool")
+                         : cella_fail(CELLA_E_INTERNAL, "deal", "the stored deal has no workerpool");
+        json_decref(d);
+        CELLA_TRY(r);
+        stmt u = prep(s->db, "UPDATE tasks SET workerpool = ? WHERE dealid = ?");
+        bb(&u, 1, pool, 20);
+        bb(&u, 2, dealid, 32);
+        CELLA_TRY(run(s, &u, "cannot update the tasks"));
+    }
+}
+
+static cella_res migrate(hub_store *s)
+{
+    CELLA_TRY(begin(s));
+    cella_res r = CELLA_OK_RES;
+    for (size_t i = 0; cella_ok(r) && i < sizeof g_task_columns / sizeof g_task_columns[0]; i++) {
+        bool has;
+        r = has_column(s, g_task_columns[i][0], &has);
+        char sql[128];
+        snprintf(sql, sizeof sql, "ALTER TABLE tasks ADD COLUMN %s %s", g_task_columns[i][0],
+                 g_task_columns[i][1]);
+        if (cella_ok(r) && !has)
+            r = exec(s, sql);
+    }
+    if (cella_ok(r))
+        r = exec(s, "CREATE INDEX IF NOT EXISTS tasks_pool ON tasks(workerpool, start, idx)");
+    if (cella_ok(r))
+        r = backfill_pools(s);
+    if (cella_ok(r))
+        r = commit(s);
+    else
+        rollback(s);
+    return r;
+}
 
 cella_res hub_store_open(const char *path, hub_store **out)
 {
@@ -70,6 +159,8 @@ cella_res hub_store_open(const char *path, hub_store **out)
     cella_res r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
     if (cella_ok(r))
         r = exec(s, SCHEMA);
+    if (cella_ok(r))
+        r = migrate(s);
     if (!cella_ok(r)) {
         hub_store_close(s);
         return r;
@@ -812,6 +903,21 @@ static cella_res load_state(hub_store *s, const cella_order *const o[CELLA_ORDER
     return CELLA_OK_RES;
 }
 
+static cella_res event_add(hub_store *s, const char *type, const uint8_t taskid[32],
+                           const uint8_t dealid[32], const uint8_t pool[20], int64_t now)
+{
+    stmt q = prep(s->db, "INSERT INTO events(type, taskid, dealid, workerpool, time)"
+                     " VALUES(?,?,?,?,?)");
+    bt(&q, 1, type);
+    bb(&q, 2, taskid, 32);
+    bb(&q, 3, dealid, 32);
+    bb(&q, 4, pool, 20);
+    bi(&q, 5, now);
+    return run(s, &q, "cannot record an event");
+}
+
+void hub_store_set_timeref(hub_store *s, uint64_t seconds) { s->dev_timeref = seconds; }
+
 static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER__COUNT],
                             const hub_match_state *st, const hub_deal *dl, int64_t now)
 {
@@ -829,7 +935,10 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
     size_t ncat = hub_categories(&cats);
     if (dl->category >= ncat)
         return cella_fail(CELLA_E_INTERNAL, "category", "unknown category");
-    const hub_category *cat = &cats[dl->category];
+    hub_category cat_v = cats[dl->category];
+    if (s->dev_timeref)
+        cat_v.time_ref = s->dev_timeref;
+    const hub_category *cat = &cat_v;
     json_t *j = deal_json(dl, o[CELLA_ORDER_REQUEST], now, cat);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
@@ -844,7 +953,8 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
     if (rc != SQLITE_DONE)
         return db_fail(s, "cannot record the deal");
     stmt t = prep(s->db, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
-                     " contribution_deadline, final_deadline) VALUES(?,?,?,'ACTIVE',?,?,?)");
+                     " contribution_deadline, final_deadline, workerpool)"
+                     " VALUES(?,?,?,'ACTIVE',?,?,?,?)");
     for (uint64_t i = 0; i < dl->bot_size; i++) {
         uint8_t id[32];
         hub_task_id(dl->dealid, dl->bot_first + i, id);
@@ -855,9 +965,15 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
         bi(&t, 4, now);
         bi(&t, 5, now + 7 * (int64_t)cat->time_ref);
         bi(&t, 6, now + 10 * (int64_t)cat->time_ref);
+        bb(&t, 7, dl->workerpool, 20);
         if (step(&t) != SQLITE_DONE) {
             done(&t);
             return db_fail(s, "cannot record a task");
+        }
+        cella_res r = event_add(s, "task-created", id, dl->dealid, dl->workerpool, now);
+        if (!cella_ok(r)) {
+            done(&t);
+            return r;
         }
     }
     done(&t);
@@ -909,57 +1025,137 @@ cella_res hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **ou
     return CELLA_OK_RES;
 }
 
+/* The columns of a task row (tasks t joined with its deal d), as task_json reads them. */
+#define TASK_SELECT                                                                               \
+    "SELECT t.taskid, t.dealid, t.idx, t.status, t.start, t.contribution_deadline,"              \
+    " t.final_deadline, t.worker, t.result_digest, t.result_hash, t.result_seal, t.finalized,"   \
+    " t.lease_holder, t.lease_until, t.error, t.results,"                                         \
+    " json_extract(d.json, '$.workerpool.pointer'), json_extract(d.json, '$.requester'),"        \
+    " json_extract(d.json, '$.beneficiary'), json_extract(d.json, '$.tag')"                      \
+    " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
+
+/* A text column as a JSON string, or null. */
+static json_t *col_text_json(stmt *q, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(q->st, i);
+    return t ? json_stringn(t, (size_t)sqlite3_column_bytes(q->st, i)) : json_null();
+}
+
+static json_t *task_json(stmt *q)
+{
+    uint8_t id[32], dealid[32];
+    col_blob(q, 0, id, 32);
+    col_blob(q, 1, dealid, 32);
+    json_t *j = json_pack("{s:o, s:o, s:I, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "taskid",
+                          hex_json(id, 32), "dealid", hex_json(dealid, 32), "idx",
+                          (json_int_t)sqlite3_column_int64(q->st, 2), "status",
+                          (const char *)sqlite3_column_text(q->st, 3), "startTime",
+                          (json_int_t)sqlite3_column_int64(q->st, 4), "contributionDeadline",
+                          (json_int_t)sqlite3_column_int64(q->st, 5), "finalDeadline",
+                          (json_int_t)sqlite3_column_int64(q->st, 6), "workerpool",
+                          col_text_json(q, 16), "requester", col_text_json(q, 17), "beneficiary",
+                          col_text_json(q, 18), "tag", col_text_json(q, 19));
+    if (!j)
+        return NULL;
+    json_t *lease = json_null();
+    if (sqlite3_column_type(q->st, 12) == SQLITE_TEXT)
+        lease = json_pack("{s:o, s:I}", "holder", col_text_json(q, 12), "until",
+                          (json_int_t)sqlite3_column_int64(q->st, 13));
+    json_object_set_new(j, "lease", lease ? lease : json_null());
+    json_object_set_new(j, "error", col_text_json(q, 14));
+    json_object_set_new(j, "results", col_text_json(q, 15));
+    bool contributed = sqlite3_column_type(q->st, 7) == SQLITE_BLOB;
+    uint8_t w[20], b[32];
+    col_blob(q, 7, w, 20);
+    json_object_set_new(j, "worker", contributed ? addr_json(w) : json_null());
+    static const char *const names[3] = {"resultDigest", "resultHash", "resultSeal"};
+    for (int i = 0; i < 3; i++) {
+        col_blob(q, 8 + i, b, 32);
+        if (contributed)
+            json_object_set_new(j, names[i], hex_json(b, 32));
+    }
+    if (!contributed)
+        json_object_set_new(j, "resultDigest", json_null());
+    if (sqlite3_column_type(q->st, 11) == SQLITE_INTEGER)
+        json_object_set_new(j, "finalTime", json_integer(sqlite3_column_int64(q->st, 11)));
+    return j;
+}
+
+static void id_text(const uint8_t id[32], char out[67])
+{
+    out[0] = '0';
+    out[1] = 'x';
+    cella_hex_encode(out + 2, id, 32, false);
+}
+
 cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **out)
 {
-    stmt q = prep(s->db, "SELECT dealid, idx, status, start, contribution_deadline, final_deadline,"
-                     " worker, result_digest, result_hash, result_seal, finalized"
-                     " FROM tasks WHERE taskid = ?");
+    stmt q = prep(s->db, TASK_SELECT " WHERE t.taskid = ?");
     bb(&q, 1, taskid, 32);
     int rc = step(&q);
-    *out = NULL;
-    if (rc == SQLITE_ROW) {
-        uint8_t dealid[32];
-        col_blob(&q, 0, dealid, 32);
-        *out = json_pack("{s:o, s:o, s:I, s:s, s:I, s:I, s:I}", "taskid", hex_json(taskid, 32),
-                         "dealid", hex_json(dealid, 32), "idx",
-                         (json_int_t)sqlite3_column_int64(q.st, 1), "status",
-                         (const char *)sqlite3_column_text(q.st, 2), "startTime",
-                         (json_int_t)sqlite3_column_int64(q.st, 3), "contributionDeadline",
-                         (json_int_t)sqlite3_column_int64(q.st, 4), "finalDeadline",
-                         (json_int_t)sqlite3_column_int64(q.st, 5));
-        if (*out && sqlite3_column_type(q.st, 6) == SQLITE_BLOB) {
-            uint8_t w[20], b[32];
-            col_blob(&q, 6, w, 20);
-            json_object_set_new(*out, "worker", addr_json(w));
-            static const char *const names[3] = {"resultDigest", "resultHash", "resultSeal"};
-            for (int i = 0; i < 3; i++) {
-                col_blob(&q, 7 + i, b, 32);
-                json_object_set_new(*out, names[i], hex_json(b, 32));
-            }
-            json_object_set_new(*out, "finalTime", json_integer(sqlite3_column_int64(q.st, 10)));
+    *out = rc == SQLITE_ROW ? task_json(&q) : NULL;
+    done(&q);
+    char ht[67];
+    id_text(taskid, ht);
+    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
+    CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the task");
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t now, json_t **out)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "%s WHERE 1%s%s%s ORDER BY t.start, t.idx, t.taskid LIMIT ?4",
+             TASK_SELECT, f->workerpool ? " AND t.workerpool = ?1" : "",
+             f->status ? " AND t.status = ?2" : "",
+             f->runnable ? " AND t.status = 'ACTIVE' AND t.contribution_deadline > ?3"
+                           " AND t.error IS NULL"
+                           " AND (t.lease_holder IS NULL OR t.lease_until <= ?3)"
+                         : "");
+    size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
+    stmt q = prep(s->db, sql);
+    if (f->workerpool)
+        bb(&q, 1, f->workerpool, 20);
+    if (f->status)
+        bt(&q, 2, f->status);
+    if (f->runnable)
+        bi(&q, 3, now);
+    bi(&q, 4, (int64_t)limit);
+    *out = json_array();
+    int rc = SQLITE_DONE;
+    while (*out && (rc = step(&q)) == SQLITE_ROW) {
+        json_t *t = task_json(&q);
+        if (!t || json_array_append_new(*out, t)) {
+            json_decref(*out);
+            *out = NULL;
         }
     }
     done(&q);
-    char ht[67];
-    ht[0] = '0';
-    ht[1] = 'x';
-    cella_hex_encode(ht + 2, taskid, 32, false);
-    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
-    CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the task");
+    if (!*out)
+        return cella_fail(CELLA_E_NOMEM, "tasks", "out of memory");
+    if (rc != SQLITE_DONE) {
+        json_decref(*out);
+        *out = NULL;
+        return db_fail(s, "cannot list the tasks");
+    }
     return CELLA_OK_RES;
 }
 
 /* ---- task lifecycle ---- */
 
 typedef struct {
-    uint8_t dealid[32];
+    uint8_t dealid[32], workerpool[20];
     char status[16];
     int64_t contribution_deadline, final_deadline;
+    char holder[HUB_HOLDER_HEX + 1]; /* "" without a lease */
+    int64_t lease_until;
+    bool has_error;
 } task_row;
 
 static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
 {
-    stmt q = prep(s->db, "SELECT dealid, status, contribution_deadline, final_deadline FROM tasks"
+    stmt q = prep(s->db, "SELECT dealid, status, contribution_deadline, final_deadline,"
+                     " workerpool, lease_holder, lease_until, error IS NOT NULL FROM tasks"
                      " WHERE taskid = ?");
     bb(&q, 1, taskid, 32);
     int rc = step(&q);
@@ -968,12 +1164,15 @@ static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
         snprintf(t->status, sizeof t->status, "%s", (const char *)sqlite3_column_text(q.st, 1));
         t->contribution_deadline = sqlite3_column_int64(q.st, 2);
         t->final_deadline = sqlite3_column_int64(q.st, 3);
+        col_blob(&q, 4, t->workerpool, 20);
+        const char *h = (const char *)sqlite3_column_text(q.st, 5);
+        snprintf(t->holder, sizeof t->holder, "%s", h ? h : "");
+        t->lease_until = sqlite3_column_int64(q.st, 6);
+        t->has_error = sqlite3_column_int(q.st, 7) != 0;
     }
     done(&q);
     char ht[67];
-    ht[0] = '0';
-    ht[1] = 'x';
-    cella_hex_encode(ht + 2, taskid, 32, false);
+    id_text(taskid, ht);
     CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
     CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "task lookup failed: %s",
                  sqlite3_errmsg(s->db));
@@ -1060,6 +1259,17 @@ static bool task_refuse(hub_refusal *why, const char *code, const char *fmt, ...
     return false;
 }
 
+/* Ends a task transaction: commits it if it went ahead (`go`), else rolls it back. */
+static cella_res end_task_tx(hub_store *s, cella_res r, bool go, bool *done_out)
+{
+    if (cella_ok(r) && go)
+        r = commit(s);
+    else
+        rollback(s);
+    *done_out = cella_ok(r) && go;
+    return r;
+}
+
 static uint64_t stake_of(uint64_t price)
 {
     return price / 100 * HUB_WORKERPOOL_STAKE_RATIO + price % 100 * HUB_WORKERPOOL_STAKE_RATIO / 100;
@@ -1117,23 +1327,23 @@ cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution
         hub_result_hash(c->taskid, c->digest, rh);
         hub_result_seal(c->worker, c->taskid, c->digest, rs);
         stmt q = prep(s->db, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
-                         " result_hash = ?, result_seal = ?, finalized = ? WHERE taskid = ?");
+                         " result_hash = ?, result_seal = ?, finalized = ?, results = ?,"
+                         " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
         bb(&q, 1, c->worker, 20);
         bb(&q, 2, c->digest, 32);
         bb(&q, 3, rh, 32);
         bb(&q, 4, rs, 32);
         bi(&q, 5, now);
-        bb(&q, 6, c->taskid, 32);
+        if (c->results)
+            bt(&q, 6, c->results);
+        bb(&q, 7, c->taskid, 32);
         if (cella_ok(r) && step(&q) != SQLITE_DONE)
             r = db_fail(s, "cannot update the task");
         done(&q);
+        if (cella_ok(r))
+            r = event_add(s, "task-completed", c->taskid, t.dealid, t.workerpool, now);
     }
-    if (cella_ok(r) && go)
-        r = commit(s);
-    else
-        rollback(s);
-    *done_out = cella_ok(r) && go;
-    return r;
+    return end_task_tx(s, r, go, done_out);
 }
 
 cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, bool *done_out,
@@ -1170,17 +1380,275 @@ cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, b
             r = account_release(s, d.pool_owner, stake, false);
         if (cella_ok(r) && stake)
             r = account_credit(s, kitty, stake);
-        stmt q = prep(s->db, "UPDATE tasks SET status = 'FAILED', finalized = ? WHERE taskid = ?");
+        stmt q = prep(s->db, "UPDATE tasks SET status = 'FAILED', finalized = ?,"
+                         " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
         bi(&q, 1, now);
         bb(&q, 2, taskid, 32);
         if (cella_ok(r) && step(&q) != SQLITE_DONE)
             r = db_fail(s, "cannot update the task");
         done(&q);
+        if (cella_ok(r))
+            r = event_add(s, "task-failed", taskid, t.dealid, t.workerpool, now);
+    }
+    return end_task_tx(s, r, go, done_out);
+}
+
+/* ---- the worker flow ---- */
+
+/* `who` must be the deal's requester, or the owner of its workerpool. */
+static cella_res deal_party_check(hub_store *s, const uint8_t dealid[32], bool requester,
+                                  const uint8_t who[20])
+{
+    json_t *j;
+    CELLA_TRY(hub_store_deal_get(s, dealid, &j));
+    uint8_t want[20];
+    bool ok = requester ? j_addr(j, "requester", want)
+                        : j_addr(json_object_get(j, "workerpool"), "owner", want);
+    json_decref(j);
+    CELLA_ENSURE(ok, CELLA_E_INTERNAL, "deal", "the stored deal is malformed");
+    char wt[43], st[43];
+    cella_eth_address_checksum(wt, want);
+    cella_eth_address_checksum(st, who);
+    if (requester)
+        CELLA_ENSURE(!memcmp(want, who, 20), CELLA_E_PERM, "requester",
+                     "only the deal's requester (%s) may read the task's logs, not %s", wt, st);
+    else
+        CELLA_ENSURE(!memcmp(want, who, 20), CELLA_E_PERM, "workerpool owner",
+                     "only the owner of the deal's workerpool (%s) may do this, not %s", wt, st);
+    return CELLA_OK_RES;
+}
+
+/* Begins a transaction on a task of a deal whose workerpool `who` owns (rolled
+ * back when it is not, or the task is unknown). */
+static cella_res begin_pool_task(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                                 task_row *t)
+{
+    CELLA_TRY(begin(s));
+    cella_res r = task_load(s, taskid, t);
+    if (cella_ok(r))
+        r = deal_party_check(s, t->dealid, false, who);
+    if (!cella_ok(r))
+        rollback(s);
+    return r;
+}
+
+static cella_res check_holder(const char *holder)
+{
+    size_t n = holder ? strlen(holder) : 0;
+    bool ok = n == HUB_HOLDER_HEX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (holder[i] >= '0' && holder[i] <= '9') || (holder[i] >= 'a' && holder[i] <= 'f');
+    CELLA_ENSURE(ok, CELLA_E_PARSE, "holder", "%d lower-case hex digits expected",
+                 HUB_HOLDER_HEX);
+    return CELLA_OK_RES;
+}
+
+static bool lease_live(const task_row *t, int64_t now)
+{
+    return t->holder[0] && t->lease_until > now;
+}
+
+static bool leased_refusal(hub_refusal *why, const task_row *t)
+{
+    return task_refuse(why, "cella-hub-task-leased", "the task is held by %s until %lld",
+                       t->holder, (long long)t->lease_until);
+}
+
+/* Sets (holder non-NULL) or clears the lease and the error (error non-NULL). */
+static cella_res task_set_lease(hub_store *s, const uint8_t taskid[32], const char *holder,
+                                int64_t until, const char *error)
+{
+    stmt q = prep(s->db, error ? "UPDATE tasks SET lease_holder = ?1, lease_until = ?2,"
+                                 " error = ?4 WHERE taskid = ?3"
+                               : "UPDATE tasks SET lease_holder = ?1, lease_until = ?2"
+                                 " WHERE taskid = ?3");
+    if (holder) {
+        bt(&q, 1, holder);
+        bi(&q, 2, until);
+    } /* else both stay NULL */
+    bb(&q, 3, taskid, 32);
+    if (error)
+        bt(&q, 4, error);
+    return run(s, &q, "cannot update the task");
+}
+
+cella_res hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                          const char *holder, int64_t seconds, int64_t now, bool *done_out,
+                          hub_refusal *why, int64_t *until)
+{
+    *done_out = false;
+    *until = 0;
+    memset(why, 0, sizeof *why);
+    CELLA_TRY(check_holder(holder));
+    CELLA_ENSURE(seconds >= 0 && seconds <= HUB_LEASE_MAX, CELLA_E_PARSE, "seconds",
+                 "a lease lasts 1 to %d seconds (0 releases it)", HUB_LEASE_MAX);
+    task_row t;
+    CELLA_TRY(begin_pool_task(s, taskid, who, &t));
+    cella_res r = CELLA_OK_RES;
+    bool go = false, renewal = false;
+    if (cella_ok(r)) {
+        bool live = lease_live(&t, now), mine = live && !strcmp(t.holder, holder);
+        if (seconds == 0)
+            go = live && !mine ? leased_refusal(why, &t) : true;
+        else if (strcmp(t.status, "ACTIVE") != 0)
+            go = task_refuse(why, "cella-hub-task-not-active",
+                             "the task is %s: there is nothing to run", t.status);
+        else if (t.has_error)
+            go = task_refuse(why, "cella-hub-task-errored",
+                             "an error was reported for the task: it is not run again");
+        else if (now >= t.contribution_deadline)
+            go = task_refuse(why, "cella-hub-task-deadline",
+                             "the contribution deadline of the task has passed");
+        else if (live && !mine)
+            go = leased_refusal(why, &t);
+        else {
+            go = true;
+            renewal = mine;
+        }
     }
     if (cella_ok(r) && go)
+        r = task_set_lease(s, taskid, seconds ? holder : NULL, now + seconds, NULL);
+    if (cella_ok(r) && go && seconds && !renewal)
+        r = event_add(s, "task-leased", taskid, t.dealid, t.workerpool, now);
+    r = end_task_tx(s, r, go, done_out);
+    if (*done_out && seconds)
+        *until = now + seconds;
+    return r;
+}
+
+cella_res hub_store_report(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                           const char *holder, const char *error, int64_t now, bool *done_out,
+                           hub_refusal *why)
+{
+    *done_out = false;
+    memset(why, 0, sizeof *why);
+    CELLA_TRY(check_holder(holder));
+    CELLA_ENSURE(error && *error, CELLA_E_PARSE, "error", "the error is missing");
+    CELLA_ENSURE(strlen(error) <= HUB_ERROR_MAX, CELLA_E_TOOBIG, "error",
+                 "longer than %d bytes", HUB_ERROR_MAX);
+    task_row t;
+    CELLA_TRY(begin_pool_task(s, taskid, who, &t));
+    cella_res r = CELLA_OK_RES;
+    bool go = false;
+    if (cella_ok(r)) {
+        if (strcmp(t.status, "ACTIVE") != 0)
+            go = task_refuse(why, "cella-hub-task-not-active",
+                             "the task is %s: its outcome is already recorded", t.status);
+        else if (lease_live(&t, now) && strcmp(t.holder, holder) != 0)
+            go = leased_refusal(why, &t);
+        else
+            go = true;
+    }
+    if (cella_ok(r) && go)
+        r = task_set_lease(s, taskid, NULL, 0, error);
+    if (cella_ok(r) && go)
+        r = event_add(s, "task-error", taskid, t.dealid, t.workerpool, now);
+    return end_task_tx(s, r, go, done_out);
+}
+
+cella_res hub_store_logs_put(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             const char *out, size_t out_len, const char *err, size_t err_len,
+                             int64_t now)
+{
+    CELLA_ENSURE(out_len <= HUB_LOG_MAX, CELLA_E_TOOBIG, "stdout", "longer than %d bytes",
+                 HUB_LOG_MAX);
+    CELLA_ENSURE(err_len <= HUB_LOG_MAX, CELLA_E_TOOBIG, "stderr", "longer than %d bytes",
+                 HUB_LOG_MAX);
+    task_row t;
+    CELLA_TRY(begin_pool_task(s, taskid, who, &t));
+    cella_res r = CELLA_OK_RES;
+    if (cella_ok(r)) {
+        stmt q = prep(s->db, "INSERT INTO task_logs(taskid, stdout, stderr, updated)"
+                         " VALUES(?,?,?,?) ON CONFLICT(taskid) DO UPDATE SET"
+                         " stdout = excluded.stdout, stderr = excluded.stderr,"
+                         " updated = excluded.updated");
+        bb(&q, 1, taskid, 32);
+        if (q.ok && (sqlite3_bind_text(q.st, 2, out, (int)out_len, SQLITE_TRANSIENT) ||
+                     sqlite3_bind_text(q.st, 3, err, (int)err_len, SQLITE_TRANSIENT)))
+            q.ok = 0;
+        bi(&q, 4, now);
+        r = run(s, &q, "cannot store the logs");
+    }
+    if (cella_ok(r))
         r = commit(s);
     else
         rollback(s);
-    *done_out = cella_ok(r) && go;
     return r;
+}
+
+cella_res hub_store_logs_get(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             json_t **out)
+{
+    *out = NULL;
+    task_row t;
+    CELLA_TRY(task_load(s, taskid, &t));
+    CELLA_TRY(deal_party_check(s, t.dealid, true, who));
+    stmt q = prep(s->db, "SELECT stdout, stderr FROM task_logs WHERE taskid = ?");
+    bb(&q, 1, taskid, 32);
+    int rc = step(&q);
+    if (rc == SQLITE_ROW)
+        *out = json_pack("{s:o, s:o, s:o}", "taskid", hex_json(taskid, 32), "stdout",
+                         col_text_json(&q, 0), "stderr", col_text_json(&q, 1));
+    done(&q);
+    char ht[67];
+    id_text(taskid, ht);
+    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "the task has no logs yet");
+    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "logs lookup failed: %s",
+                 sqlite3_errmsg(s->db));
+    CELLA_ENSURE(*out, CELLA_E_NOMEM, ht, "out of memory");
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpool, size_t limit,
+                           json_t **events, int64_t *last)
+{
+    *events = NULL;
+    *last = after;
+    if (!limit || limit > HUB_LIST_MAX)
+        limit = HUB_LIST_MAX;
+    stmt m = prep(s->db, "SELECT coalesce(max(seq), 0) FROM events");
+    int rc = step(&m);
+    int64_t newest = rc == SQLITE_ROW ? sqlite3_column_int64(m.st, 0) : 0;
+    done(&m);
+    if (rc != SQLITE_ROW)
+        return db_fail(s, "cannot read the events");
+    stmt q = prep(s->db, workerpool ? "SELECT seq, type, taskid, dealid, workerpool, time"
+                                      " FROM events WHERE seq > ?1 AND seq <= ?2"
+                                      " AND workerpool = ?3 ORDER BY seq LIMIT ?4"
+                                    : "SELECT seq, type, taskid, dealid, workerpool, time"
+                                      " FROM events WHERE seq > ?1 AND seq <= ?2"
+                                      " ORDER BY seq LIMIT ?4");
+    bi(&q, 1, after);
+    bi(&q, 2, newest);
+    if (workerpool)
+        bb(&q, 3, workerpool, 20);
+    bi(&q, 4, (int64_t)limit);
+    json_t *arr = json_array();
+    int64_t seq = after;
+    rc = SQLITE_DONE;
+    while (arr && (rc = step(&q)) == SQLITE_ROW) {
+        uint8_t tid[32], did[32], wp[20];
+        seq = sqlite3_column_int64(q.st, 0);
+        col_blob(&q, 2, tid, 32);
+        col_blob(&q, 3, did, 32);
+        col_blob(&q, 4, wp, 20);
+        json_t *e = json_pack("{s:I, s:s, s:o, s:o, s:o, s:I}", "seq", (json_int_t)seq, "type",
+                              (const char *)sqlite3_column_text(q.st, 1), "taskid",
+                              hex_json(tid, 32), "dealid", hex_json(did, 32), "workerpool",
+                              addr_json(wp), "time", (json_int_t)sqlite3_column_int64(q.st, 5));
+        if (!e || json_array_append_new(arr, e)) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    done(&q);
+    if (!arr)
+        return cella_fail(CELLA_E_NOMEM, "events", "out of memory");
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return db_fail(s, "cannot read the events");
+    }
+    *last = json_array_size(arr) == limit ? seq : newest > after ? newest : after;
+    *events = arr;
+    return CELLA_OK_RES;
 }

@@ -115,9 +115,80 @@ CELLA_RESULT hub_store_match(hub_store *s, const cella_domain *d,
                              const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
                              bool *matched, hub_deal *deal, hub_refusal *why);
 
-/* Deal and task as JSON (CELLA_E_NOTFOUND if absent). */
+/* Development only: every category's timeref becomes `seconds` for the
+ * deals matched through this handle (0: PoCo's categories). */
+void hub_store_set_timeref(hub_store *s, uint64_t seconds);
+
+/* Deal and task as JSON (CELLA_E_NOTFOUND if absent). A task is
+ * {"taskid", "dealid", "idx", "status", "startTime", "contributionDeadline",
+ * "finalDeadline", "workerpool", "requester", "beneficiary", "tag",
+ * "lease": {"holder", "until"}|null, "error", "results", "worker",
+ * "resultDigest"} (the last four null until set), plus "resultHash",
+ * "resultSeal" once contributed and "finalTime" once COMPLETED or FAILED. */
 CELLA_RESULT hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **out);
 CELLA_RESULT hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **out);
+
+/* ---- the worker flow: task listing, leases, error reports, logs, events ---- */
+#define HUB_HOLDER_HEX 32            /* a lease holder: 32 lower-case hex digits */
+#define HUB_LEASE_DEFAULT 60         /* seconds */
+#define HUB_LEASE_MAX 600            /* seconds */
+#define HUB_ERROR_MAX 1000           /* bytes of a reported error */
+#define HUB_LOG_MAX (1024 * 1024)    /* bytes of stdout, and of stderr */
+#define HUB_RESULTS_MAX 4096         /* bytes of a task's "results" */
+
+typedef struct {
+    const uint8_t *workerpool; /* 20 bytes, or NULL: every pool */
+    const char *status;        /* "ACTIVE", ... or NULL: any */
+    /* ACTIVE, before the contribution deadline, no error reported, no live
+     * lease (none, or until <= now) */
+    bool runnable;
+    size_t limit; /* 0: HUB_LIST_MAX */
+} hub_task_filter;
+
+/* Tasks as a JSON array of task objects, oldest first (startTime, idx). */
+CELLA_RESULT hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t now,
+                                 json_t **out);
+
+/* Leases an ACTIVE task to `holder` (HUB_HOLDER_HEX hex digits) until
+ * now + seconds; `who` (the request's signer) must be the owner of the deal's
+ * workerpool (CELLA_E_PERM). Granted when the lease is absent, expired, or
+ * already the holder's (a renewal). seconds == 0 releases the holder's lease
+ * (nothing to release is not an error). Refusals (*done false, why):
+ * cella-hub-task-not-active, cella-hub-task-deadline (past the contribution
+ * deadline), cella-hub-task-errored (an error was reported),
+ * cella-hub-task-leased (another holder's live lease). A new lease (not a
+ * renewal) records a task-leased event. *until: the lease's end (0 released). */
+CELLA_RESULT hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             const char *holder, int64_t seconds, int64_t now, bool *done,
+                             hub_refusal *why, int64_t *until);
+
+/* Records that the task failed on the worker: its "error" (at most
+ * HUB_ERROR_MAX bytes) and the end of its lease; the task stays ACTIVE (it is
+ * claimed after its final deadline). Signed by the pool owner (CELLA_E_PERM);
+ * refusals: cella-hub-task-not-active, cella-hub-task-leased (another
+ * holder's live lease). Records a task-error event. */
+CELLA_RESULT hub_store_report(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                              const char *holder, const char *error, int64_t now, bool *done,
+                              hub_refusal *why);
+
+/* Stores (replaces) the task's logs, each at most HUB_LOG_MAX bytes; `who`
+ * must be the pool owner (CELLA_E_PERM). */
+CELLA_RESULT hub_store_logs_put(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                                const char *out, size_t out_len, const char *err,
+                                size_t err_len, int64_t now);
+/* {"taskid", "stdout", "stderr"}; `who` must be the deal's requester
+ * (CELLA_E_PERM); CELLA_E_NOTFOUND without logs. */
+CELLA_RESULT hub_store_logs_get(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                                json_t **out);
+
+/* Events after `after` (of one workerpool, or all if NULL), at most `limit`
+ * (0: HUB_LIST_MAX), as a JSON array of {"seq", "type", "taskid", "dealid",
+ * "workerpool", "time"}; types task-created, task-leased, task-error,
+ * task-completed, task-failed. *last: the sequence number to ask after next
+ * time (the last one returned, or the newest of the hub when fewer than
+ * `limit` matched; never below `after`). */
+CELLA_RESULT hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpool,
+                              size_t limit, json_t **events, int64_t *last);
 
 /* ---- task lifecycle (trust 1: contributeAndFinalize; claim) ---- */
 /* The worker's contribution (hub/task.h checks) and, for a trust-1 deal, the

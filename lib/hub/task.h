@@ -26,6 +26,7 @@ typedef struct {
     bool has_enclave_sign;
     uint8_t enclave_sign[65];
     uint8_t authorization_sign[65];
+    const char *results; /* where the result is (a blob URL), or NULL; stored as is */
 } hub_contribution;
 
 void hub_result_hash(const uint8_t taskid[32], const uint8_t digest[32], uint8_t out[32]);

@@ -203,7 +203,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 'not json' "
 [[ $code == 400 ]] || fail "garbage body: HTTP $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"apporder": 1}' "$URL/v1/deals")
 [[ $code == 400 ]] || fail "bad order: HTTP $code"
-code=$(head -c 3000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$URL/v1/orders")
+code=$(head -c 9000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$URL/v1/orders")
 [[ $code == 413 ]] || fail "oversized body: HTTP $code"
 code=$(curl -s -o m.json -w '%{http_code}' -X PATCH "$URL/v1/orders")
 [[ $code == 405 ]] && grep -q '"code":"method"' m.json || fail "PATCH: HTTP $code $(cat m.json)"
