@@ -167,18 +167,6 @@ static cella_res addr_field(const cella_order *o, cella_order_kind k, const char
                                        "its %s is %s but the deal's is %s", field, x, y);
 }
 
-static cella_res same_addr(const cella_order *o, cella_order_kind k, const char *field,
-                           const uint8_t want[20])
-{
-    return addr_field(o, k, field, want, false);
-}
-
-static cella_res restriction(const cella_order *o, cella_order_kind k, const char *field,
-                             const uint8_t account[20])
-{
-    return addr_field(o, k, field, account, true);
-}
-
 static cella_res check_orders(const cas_deal *d, const cella_order o[CELLA_ORDER__COUNT],
                               const cella_domain *dom)
 {
@@ -196,32 +184,45 @@ static cella_res check_orders(const cas_deal *d, const cella_order o[CELLA_ORDER
             return cella_fail(CELLA_E_POLICY, g_order_names[k], "not signed by its owner: %s",
                               cella_error_what());
     }
+    /* The orders name the deal's resources and accounts (exactly), and every
+     * restriction allows the deal's account (zero: anyone). */
+    enum { APP, DATASET, POOL, REQUESTER, BENEFICIARY };
+    const uint8_t *acct[] = {d->app, d->dataset, d->pool, d->requester, d->beneficiary};
+    static const struct {
+        cella_order_kind k;
+        const char *field;
+        int account;
+        bool is_restriction;
+    } rules[] = {
+        {CELLA_ORDER_APP, "app", APP, false},
+        {CELLA_ORDER_DATASET, "dataset", DATASET, false},
+        {CELLA_ORDER_WORKERPOOL, "workerpool", POOL, false},
+        {CELLA_ORDER_REQUEST, "app", APP, false},
+        {CELLA_ORDER_REQUEST, "dataset", DATASET, false},
+        {CELLA_ORDER_REQUEST, "requester", REQUESTER, false},
+        {CELLA_ORDER_REQUEST, "beneficiary", BENEFICIARY, false},
+        {CELLA_ORDER_REQUEST, "workerpool", POOL, true},
+        {CELLA_ORDER_APP, "datasetrestrict", DATASET, true},
+        {CELLA_ORDER_APP, "workerpoolrestrict", POOL, true},
+        {CELLA_ORDER_APP, "requesterrestrict", REQUESTER, true},
+        {CELLA_ORDER_DATASET, "apprestrict", APP, true},
+        {CELLA_ORDER_DATASET, "workerpoolrestrict", POOL, true},
+        {CELLA_ORDER_DATASET, "requesterrestrict", REQUESTER, true},
+        {CELLA_ORDER_WORKERPOOL, "apprestrict", APP, true},
+        {CELLA_ORDER_WORKERPOOL, "datasetrestrict", DATASET, true},
+        {CELLA_ORDER_WORKERPOOL, "requesterrestrict", REQUESTER, true},
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        cella_order_kind k = rules[i].k;
+        if (k == CELLA_ORDER_DATASET && !d->has_dataset)
+            continue;
+        CELLA_TRY(addr_field(&o[k], k, rules[i].field, acct[rules[i].account],
+                             rules[i].is_restriction));
+    }
     const cella_order *app = &o[CELLA_ORDER_APP], *wp = &o[CELLA_ORDER_WORKERPOOL],
                       *req = &o[CELLA_ORDER_REQUEST];
-    /* The orders name the deal's resources and accounts. */
-    CELLA_TRY(same_addr(app, CELLA_ORDER_APP, "app", d->app));
-    CELLA_TRY(same_addr(wp, CELLA_ORDER_WORKERPOOL, "workerpool", d->pool));
-    CELLA_TRY(same_addr(req, CELLA_ORDER_REQUEST, "app", d->app));
-    CELLA_TRY(same_addr(req, CELLA_ORDER_REQUEST, "dataset", d->dataset));
-    CELLA_TRY(same_addr(req, CELLA_ORDER_REQUEST, "requester", d->requester));
-    CELLA_TRY(same_addr(req, CELLA_ORDER_REQUEST, "beneficiary", d->beneficiary));
     CELLA_ENSURE(!strcmp(req->params ? req->params : "", d->params), CELLA_E_POLICY,
                  "request order", "its params differ from the deal's");
-    /* Restrictions, against the accounts of the deal. */
-    CELLA_TRY(restriction(req, CELLA_ORDER_REQUEST, "workerpool", d->pool));
-    CELLA_TRY(restriction(app, CELLA_ORDER_APP, "datasetrestrict", d->dataset));
-    CELLA_TRY(restriction(app, CELLA_ORDER_APP, "workerpoolrestrict", d->pool));
-    CELLA_TRY(restriction(app, CELLA_ORDER_APP, "requesterrestrict", d->requester));
-    if (d->has_dataset) {
-        const cella_order *ds = &o[CELLA_ORDER_DATASET];
-        CELLA_TRY(same_addr(ds, CELLA_ORDER_DATASET, "dataset", d->dataset));
-        CELLA_TRY(restriction(ds, CELLA_ORDER_DATASET, "apprestrict", d->app));
-        CELLA_TRY(restriction(ds, CELLA_ORDER_DATASET, "workerpoolrestrict", d->pool));
-        CELLA_TRY(restriction(ds, CELLA_ORDER_DATASET, "requesterrestrict", d->requester));
-    }
-    CELLA_TRY(restriction(wp, CELLA_ORDER_WORKERPOOL, "apprestrict", d->app));
-    CELLA_TRY(restriction(wp, CELLA_ORDER_WORKERPOOL, "datasetrestrict", d->dataset));
-    CELLA_TRY(restriction(wp, CELLA_ORDER_WORKERPOOL, "requesterrestrict", d->requester));
     /* The tag: PoCo's app | (dataset & ~0x0E) | request, all within the pool's. */
     uint8_t ta[32], td[32] = {0}, tw[32], tr[32];
     CELLA_TRY(cella_order_word(app, "tag", ta));
