@@ -268,6 +268,17 @@ expect_status 403 'not a TEE task'
 printf 'not json' > bad.json
 post /tee/sessions bad.json 0x00
 expect_status 400 'not a JSON object'
+printf '{"workerWallet": 5, "chainTaskId": "%s", "enclaveChallenge": "%s", "signature": "0x00"}' "$TASK" "$CH" > bad.json
+post /tee/sessions bad.json 0x00
+expect_status 400 'workerWallet'
+printf '{"workerWallet": "%s", "chainTaskId": "0x12", "enclaveChallenge": "%s", "signature": "0x00"}' "$(A worker)" "$CH" > bad.json
+post /tee/sessions bad.json 0x00
+expect_status 400 'chainTaskId'
+post /tee/challenges/zz empty 0x00
+expect_status 400 'task id'
+code=$(curl -sk -o .reply -w '%{http_code}' "$CASURL/tee/sessions")
+[[ $code == 405 ]] || fail "GET /tee/sessions: $code"
+ok
 # the secrets the deal needs, each missing in turn
 session "$TASK" "$CH" "$(W pool)" "$(W worker)"
 expect_status 403 "has not pushed its key.*secretAddress=$DS"
