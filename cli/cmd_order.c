@@ -532,19 +532,40 @@ static json_t *order_template(cella_order_kind k)
     return NULL;
 }
 
+/* The resource each template names, filled from "deployed" in cella.json
+ * (written by `cella app|dataset|workerpool deploy`), as the SDK does. */
+static const char *const g_resource_field[CELLA_ORDER__COUNT] = {"app", "dataset", "workerpool",
+                                                                 "app"};
+
+/* --set FIELD=VALUE[,FIELD=VALUE...]: each field must be one of the template's. */
+static cella_res apply_sets(json_t *t, const char *sets)
+{
+    char buf[4096];
+    CELLA_ENSURE(strlen(sets) < sizeof buf, CELLA_E_USAGE, "--set", "too long");
+    strcpy(buf, sets);
+    for (char *save = NULL, *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(it, '=');
+        CELLA_ENSURE(eq && eq != it, CELLA_E_USAGE, "--set", "expected FIELD=VALUE, got '%s'", it);
+        *eq = '\0';
+        CELLA_ENSURE(json_object_get(t, it), CELLA_E_USAGE, "--set", "the order has no field '%s'",
+                     it);
+        CELLA_ENSURE(json_object_set_new(t, it, json_string(eq + 1)) == 0, CELLA_E_NOMEM, "--set",
+                     "out of memory");
+    }
+    return CELLA_OK_RES;
+}
+
 static int order_init(int argc, char **argv)
 {
-    cli_opt o[] = {{"app", false, NULL},
-                   {"dataset", false, NULL},
-                   {"workerpool", false, NULL},
-                   {"request", false, NULL},
-                   {"tag", true, NULL}};
+    cli_opt o[] = {{"app", false, NULL},     {"dataset", false, NULL}, {"workerpool", false, NULL},
+                   {"request", false, NULL}, {"tag", true, NULL},      {"set", true, NULL}};
+    const int no = (int)(sizeof o / sizeof o[0]);
     const char *pos[1];
     int np;
-    cella_res r = cli_parse(argc, argv, o, 5, pos, 0, &np, "order init");
+    cella_res r = cli_parse(argc, argv, o, no, pos, 0, &np, "order init");
     uint8_t tag[32];
     char tag_hex[67];
-    const char *tag_text = cli_get(o, 5, "tag");
+    const char *tag_text = cli_get(o, no, "tag"), *sets = cli_get(o, no, "set");
     if (cella_ok(r) && tag_text)
         r = cella_tag_parse(tag_text, tag, "--tag");
     if (cella_ok(r) && tag_text)
@@ -562,25 +583,33 @@ static int order_init(int argc, char **argv)
     if (!cella_ok(r))
         return cli_report(r);
     json_t *ord = json_object_get(conf, "order");
+    const json_t *deployed = json_object_get(conf, "deployed");
     int bad = 0;
     if (!json_is_object(ord)) {
         ord = json_object();
         bad |= json_object_set_new(conf, "order", ord);
     }
-    for (int k = 0; k < CELLA_ORDER__COUNT; k++)
+    bool filled = true;
+    for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++)
         if (chosen[k]) {
             json_t *t = order_template((cella_order_kind)k);
+            const json_t *addr = json_object_get(deployed, g_resource_field[k]);
+            if (t && json_is_string(addr))
+                bad |= json_object_set(t, g_resource_field[k], (json_t *)addr);
+            else if (k != CELLA_ORDER_REQUEST)
+                filled = false;
             if (t && tag_text)
                 bad |= json_object_set_new(t, "tag", json_string(tag_hex));
+            if (t && sets)
+                r = apply_sets(t, sets);
             bad |= !t || json_object_set_new(ord, cella_order_key((cella_order_kind)k), t);
         }
-    r = bad ? cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "cannot build JSON") : save_conf(conf);
+    if (cella_ok(r))
+        r = bad ? cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "cannot build JSON") : save_conf(conf);
     json_decref(conf);
     if (cella_ok(r))
-        fprintf(stderr,
-                "cella: order templates written to %s (\"order\"); fill in the "
-                "resource addresses, then: cella order sign\n",
-                PROJECT_CONF);
+        fprintf(stderr, "cella: order templates written to %s (\"order\")%s, then: cella order sign\n",
+                PROJECT_CONF, filled ? "" : "; fill in the resource addresses");
     return cli_report(r);
 }
 
@@ -591,9 +620,11 @@ const cli_command cli_order_commands[] = {
      "Write (or update) ./cella.json: chain id and hub address (the EIP-712 domain of orders; "
      "default Arbitrum Sepolia 421614 and its iExec hub), hub, cas and blob store URLs."},
     {"order", "init", order_init,
-     "cella order init --app|--dataset|--workerpool|--request [--tag TAGS]",
-     "Add order templates (the SDK's defaults) under \"order\" in ./cella.json. TAGS: names "
-     "(tee,scone,gramine,tdx,gpu) or a bytes32 hex."},
+     "cella order init --app|--dataset|--workerpool|--request [--tag TAGS] [--set FIELD=VALUE,...]",
+     "Add order templates (the SDK's defaults) under \"order\" in ./cella.json, naming the "
+     "resource recorded under \"deployed\" by `cella app|dataset|workerpool deploy`. TAGS: names "
+     "(tee,scone,gramine,tdx,gpu) or a bytes32 hex. --set changes fields of the templates "
+     "(volume=100,apprestrict=0x..)."},
     {"order", "hash", order_hash, "cella order hash FILE.json [--chain-id N --hub 0xADDR]",
      "Print the EIP-712 order hash of each order in FILE.json (one order, an object keyed "
      "apporder/datasetorder/workerpoolorder/requestorder, or the SDK's orders.json). The "

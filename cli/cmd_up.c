@@ -366,8 +366,16 @@ static int up_cmd(int argc, char **argv)
     if (cella_ok(r) && worker)
         r = spawn("worker", worker_args);
     /* The project file for verbs run from DATA, and the line to configure another directory. */
+    json_t *health = NULL;
     if (cella_ok(r)) {
-        json_t *pj = json_pack("{s:s, s:{s:s, s:s}, s:s}", "hubUrl", hub, "cas", "url", cas,
+        cella_http_client hc = {.base_url = hub, .timeout_s = 10};
+        r = cella_cas_call(&hc, "GET", "/v1/health", cella_slice_of("", 0), &health);
+    }
+    if (cella_ok(r)) {
+        /* The EIP-712 domain of orders comes with it: verbs run with a copy sign for this hub. */
+        json_t *pj = json_pack("{s:O, s:O, s:s, s:{s:s, s:s}, s:s}", "chainId",
+                               json_object_get(health, "chainId"), "hub",
+                               json_object_get(health, "hub"), "hubUrl", hub, "cas", "url", cas,
                                "fingerprint", fp, "blobsUrl", blobs);
         char *text = pj ? json_dumps(pj, JSON_INDENT(2)) : NULL;
         snprintf(sub, sizeof sub, "%s/cella.json", g_data);
@@ -376,6 +384,7 @@ static int up_cmd(int argc, char **argv)
         free(text);
         json_decref(pj);
     }
+    json_decref(health);
     if (!cella_ok(r)) {
         int rc = cli_report(r);
         stop_all();
@@ -386,9 +395,9 @@ static int up_cmd(int argc, char **argv)
     printf("blobs   %s\n", blobs);
     printf("worker  pool %s, %s slot(s), owner wallet %s\n", pool, worker ? (slots ? slots : "1") : "no worker: 0", wallet);
     printf("logs    %s/logs\n", g_data);
-    printf("configure a project directory:\n  cella init --chain-id 421614 --hub-url %s --cas %s "
-           "--cas-fingerprint %s --blobs %s\n",
-           hub, cas, fp, blobs);
+    printf("project file %s/cella.json: copy it into a project directory, or there run\n"
+           "  cella init --chain-id 421614 --hub-url %s --cas %s --cas-fingerprint %s --blobs %s\n",
+           g_data, hub, cas, fp, blobs);
     printf("ready (Ctrl-C stops everything)\n");
     fflush(stdout);
     const char *died = NULL;
