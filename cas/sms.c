@@ -18,28 +18,10 @@
 #include "core/encoding.h"
 #include "core/secure.h"
 #include "identity/eth.h"
-#include "identity/keccak.h"
+#include "iexec/sms.h"
 #include "net/http_client.h"
 
-#define SMS_MAX_SECRET 4096
-
-static cella_res sms_challenge(uint8_t out[32], const uint8_t addr[20], const char *name,
-                               cella_slice value)
-{
-    uint8_t buf[32 + 20 + 32 + 32], *p = buf;
-    cella_keccak256(p, "IEXEC_SMS_DOMAIN", 16);
-    p += 32;
-    memcpy(p, addr, 20);
-    p += 20;
-    if (name) {
-        cella_keccak256(p, name, strlen(name));
-        p += 32;
-    }
-    cella_keccak256(p, value.p, value.len);
-    p += 32;
-    cella_keccak256(out, buf, (size_t)(p - buf));
-    return CELLA_OK_RES;
-}
+#define SMS_MAX_SECRET CELLA_IEXEC_SMS_MAX_SECRET
 
 /* Recovers who signed the challenge for (addr, name, body). */
 static cella_res sms_signer(cella_http_req *req, const uint8_t addr[20], const char *name,
@@ -49,7 +31,7 @@ static cella_res sms_signer(cella_http_req *req, const uint8_t addr[20], const c
     CELLA_ENSURE(auth, CELLA_E_AUTH, "Authorization", "missing signature");
     uint8_t sig[65], challenge[32];
     CELLA_TRY(cella_hex_decode(sig, 65, auth, strlen(auth), "Authorization"));
-    CELLA_TRY(sms_challenge(challenge, addr, name, cella_http_body(req)));
+    cella_iexec_sms_challenge(challenge, addr, name, cella_http_body(req));
     return cella_eth_personal_recover(challenge, 32, sig, signer);
 }
 

@@ -17,7 +17,7 @@
 #include "core/fs.h"
 #include "core/secure.h"
 #include "identity/eth.h"
-#include "identity/keccak.h"
+#include "iexec/sms.h"
 #include "tee/sim.h"
 #include "testutil.h"
 
@@ -457,19 +457,9 @@ static long sms_call(const char *method, const char *target, const uint8_t *sign
     char auth[200];
     const char *hdr[] = {auth, NULL};
     if (signer) {
-        /* keccak256(keccak256(DOMAIN) || address || [keccak256(name)] || keccak256(value)) */
-        uint8_t buf[116], ch[32], sig[65], *p = buf;
-        cella_keccak256(p, "IEXEC_SMS_DOMAIN", 16);
-        p += 32;
-        memcpy(p, addr, 20);
-        p += 20;
-        if (name) {
-            cella_keccak256(p, name, strlen(name));
-            p += 32;
-        }
-        cella_keccak256(p, value, strlen(value));
-        p += 32;
-        cella_keccak256(ch, buf, (size_t)(p - buf));
+        /* the challenge has known answers in test_iexec_sms */
+        uint8_t ch[32], sig[65];
+        cella_iexec_sms_challenge(ch, addr, name, cella_slice_of(value, strlen(value)));
         assert_succeeds(cella_eth_personal_sign(signer, ch, 32, sig));
         char hex[131];
         cella_hex_encode(hex, sig, 65, false);
