@@ -11,6 +11,7 @@ static const cli_command *const g_tables[] = {cli_volume_commands, cli_evidence_
                                                     cli_wallet_commands, cli_order_commands,
                                                     cli_cas_commands, cli_app_commands,
                                                     cli_blobs_commands, cli_run_commands,
+                                                    cli_secret_commands,
                                                     cli_hub_commands};
 
 #define NTABLES (sizeof g_tables / sizeof g_tables[0])

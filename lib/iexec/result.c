@@ -93,6 +93,14 @@ static cella_res load_public_key(cella_slice in, EVP_PKEY **out)
     return CELLA_OK_RES;
 }
 
+cella_res cella_iexec_result_public_key_check(cella_slice pub)
+{
+    EVP_PKEY *pk = NULL;
+    CELLA_TRY(load_public_key(pub, &pk));
+    EVP_PKEY_free(pk);
+    return CELLA_OK_RES;
+}
+
 static cella_res load_private_key(cella_slice pem, EVP_PKEY **out)
 {
     *out = NULL;

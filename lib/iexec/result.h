@@ -57,6 +57,10 @@ CELLA_RESULT cella_iexec_zip_dir(const char *dir, cella_iexec_secret *zip);
 CELLA_RESULT cella_iexec_result_encrypt(cella_slice result_zip, cella_slice pub_pem,
                                         uint8_t **out, size_t *out_len);
 
+/* Checks that `pub` (PEM or base64 of PEM) is an RSA public key the encryption
+ * above accepts, e.g. before pushing it to the SMS. */
+CELLA_RESULT cella_iexec_result_public_key_check(cella_slice pub);
+
 /* Extracts the two entries of an encrypted result zip (untrusted input):
  * *key_entry (<= 1000 bytes) and *data_entry (<= CELLA_IEXEC_RESULT_MAX), both
  * malloc'd. Fails on unsafe entry names, duplicates, missing entries, oversize
