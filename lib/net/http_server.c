@@ -42,6 +42,8 @@ struct cella_http_req {
     struct evkeyvalq query;
     cella_slice body;
     char peer[64];
+    struct event_base *base;
+    int deferred; /* a heap copy from cella_http_defer, freed by the reply */
 };
 
 /* ---- request view -------------------------------------------------------------- */
@@ -101,7 +103,33 @@ void cella_http_reply(cella_http_req *r, int status, json_t *body)
     const char *reason = status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     evhttp_send_reply(r->ev, status, reason, out);
     evbuffer_free(out);
+    if (r->deferred) {
+        evhttp_clear_headers(&r->query);
+        free(r);
+    }
 }
+
+cella_http_req *cella_http_defer(cella_http_req *r)
+{
+    cella_http_req *d = malloc(sizeof *d);
+    if (!d)
+        return NULL;
+    *d = *r;
+    d->query.tqh_first = NULL; /* its own copy of the query: r's is cleared on return */
+    d->query.tqh_last = &d->query.tqh_first;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (q && evhttp_parse_query_str(q, &d->query) != 0) {
+        evhttp_clear_headers(&d->query);
+        free(d);
+        return NULL;
+    }
+    d->body = cella_slice_of((const uint8_t *)"", 0);
+    d->deferred = 1;
+    return d;
+}
+
+struct event_base *cella_http_base(const cella_http_req *r) { return r->base; }
 
 void cella_http_error(cella_http_req *r, int status, const char *code, const char *fmt, ...)
 {
@@ -168,6 +196,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     cella_http_req r;
     memset(&r, 0, sizeof r);
     r.ev = ev;
+    r.base = w->base;
     r.query.tqh_first = NULL; /* TAILQ_INIT, without sys/queue.h */
     r.query.tqh_last = &r.query.tqh_first;
     switch (evhttp_request_get_command(ev)) {

@@ -17,6 +17,7 @@
 #include "core/slice.h"
 
 typedef struct cella_http_req cella_http_req;
+struct event_base;
 
 /* Every EVHTTP_REQ_* bit of libevent 2.1 (GET ... PATCH). Servers let all
  * methods through and refuse the ones they do not serve with a JSON 405:
@@ -53,6 +54,16 @@ const char *cella_http_header(const cella_http_req *r, const char *name);
 cella_slice cella_http_body(const cella_http_req *r);
 X509 *cella_http_peer_cert(const cella_http_req *r);  /* TLS client certificate, borrowed */
 const char *cella_http_peer(const cella_http_req *r); /* "ip:port" */
+
+/* Long polls: keeps the request open after the handler returns. The handle
+ * returned outlives the handler (its method, path, target, query and headers
+ * stay readable; its body is gone) and is answered later, on the thread that
+ * deferred it, with cella_http_reply or cella_http_error, which free it. If
+ * the client hangs up meanwhile, that reply is dropped. NULL (out of memory):
+ * answer `r` as usual. */
+cella_http_req *cella_http_defer(cella_http_req *r);
+/* The event loop of the thread serving r (timers for deferred replies). */
+struct event_base *cella_http_base(const cella_http_req *r);
 
 /* Replies with a JSON body (stolen) and the given status. */
 void cella_http_reply(cella_http_req *r, int status, json_t *body);
