@@ -1,6 +1,7 @@
 /* The hub server: routes, owner authentication, JSON replies. State lives in
  * lib/hub/store (one SQLite handle per thread); matching in lib/hub/match. */
 #include <errno.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,9 @@
  * even when JSON escaping doubles them (newlines). */
 #define HUB_MAX_BODY (8u * 1024u * 1024u)
 #define CHALLENGE_TTL 120
+#define EVENTS_WAIT_MAX 30      /* seconds a GET /v1/events may wait */
+#define EVENTS_WAITING_MAX 256  /* deferred event requests at once (all threads) */
+#define EVENTS_TICK_MS 50       /* how often a waiting request looks for a change */
 
 typedef struct {
     hub_options opt;
@@ -30,6 +34,7 @@ typedef struct {
     char db_path[4200];
     cella_nonce_book *nonces;
     unsigned long events_gen; /* bumped (atomically) after each change that records events */
+    unsigned events_waiting;  /* deferred GET /v1/events (atomic) */
 } hub_app;
 
 typedef struct {
@@ -814,6 +819,133 @@ static void task_verb(hub_thread *t, cella_http_req *req, const char *id, const 
                          cella_http_path(req));
 }
 
+/* ---- events ---- */
+
+/* GET /v1/events?after=SEQ[&workerpool=0x..][&limit=N][&wait=S], parsed. */
+typedef struct {
+    int64_t after;
+    bool has_pool;
+    uint8_t pool[20];
+    size_t limit;
+    int64_t wait;
+} events_query;
+
+/* A waiting request: looked at every EVENTS_TICK_MS on its thread's loop. */
+typedef struct {
+    hub_thread *t;
+    cella_http_req *req; /* deferred */
+    struct event *timer;
+    events_query q;
+    unsigned long gen; /* events_gen when last looked */
+    struct timespec end;
+} events_waiter;
+
+static cella_res query_i64(cella_http_req *req, const char *key, int64_t max, int64_t *out)
+{
+    const char *v = cella_http_query(req, key);
+    if (!v)
+        return CELLA_OK_RES;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    CELLA_ENSURE(*v >= '0' && *v <= '9' && !*end && !errno && n <= max, CELLA_E_PARSE, key,
+                 "an integer from 0 to %lld", (long long)max);
+    *out = n;
+    return CELLA_OK_RES;
+}
+
+/* Replies if there are events for q, or if `last_chance`; says whether it did. */
+static bool events_reply(hub_thread *t, cella_http_req *req, const events_query *q,
+                         bool last_chance)
+{
+    json_t *list = NULL;
+    int64_t last = 0;
+    cella_res r = hub_store_events(t->st, q->after, q->has_pool ? q->pool : NULL, q->limit,
+                                   &list, &last);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return true;
+    }
+    if (!json_array_size(list) && !last_chance) {
+        json_decref(list);
+        return false;
+    }
+    cella_http_reply(req, 200, json_pack("{s:o, s:I}", "events", list, "last", (json_int_t)last));
+    return true;
+}
+
+static void events_waiter_free(events_waiter *w)
+{
+    event_free(w->timer);
+    __atomic_sub_fetch(&w->t->app->events_waiting, 1, __ATOMIC_RELAXED);
+    free(w);
+}
+
+static void events_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    events_waiter *w = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    bool over = now.tv_sec > w->end.tv_sec ||
+                (now.tv_sec == w->end.tv_sec && now.tv_nsec >= w->end.tv_nsec);
+    unsigned long gen = __atomic_load_n(&w->t->app->events_gen, __ATOMIC_ACQUIRE);
+    if (gen == w->gen && !over)
+        return; /* nothing committed since the last look */
+    w->gen = gen;
+    if (events_reply(w->t, w->req, &w->q, over))
+        events_waiter_free(w);
+}
+
+static void events_get(hub_thread *t, cella_http_req *req)
+{
+    events_query q = {.after = 0};
+    cella_res r = query_i64(req, "after", INT64_MAX, &q.after);
+    if (cella_ok(r))
+        r = query_i64(req, "wait", EVENTS_WAIT_MAX, &q.wait);
+    if (cella_ok(r))
+        r = query_addr(req, "workerpool", q.pool, &q.has_pool);
+    if (cella_ok(r))
+        r = query_limit(req, &q.limit);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    hub_app *a = t->app;
+    unsigned long gen = __atomic_load_n(&a->events_gen, __ATOMIC_ACQUIRE);
+    if (events_reply(t, req, &q, q.wait == 0))
+        return;
+    /* nothing yet: wait on this thread's loop, without blocking it */
+    if (__atomic_add_fetch(&a->events_waiting, 1, __ATOMIC_RELAXED) > EVENTS_WAITING_MAX) {
+        __atomic_sub_fetch(&a->events_waiting, 1, __ATOMIC_RELAXED);
+        cella_http_error(req, 503, "cella-hub-busy",
+                         "cella-hub-busy: %d requests are already waiting for events; retry "
+                         "later or without wait (events)",
+                         EVENTS_WAITING_MAX);
+        return;
+    }
+    events_waiter *w = calloc(1, sizeof *w);
+    if (w) {
+        w->t = t;
+        w->q = q;
+        w->gen = gen;
+        clock_gettime(CLOCK_MONOTONIC, &w->end);
+        w->end.tv_sec += q.wait;
+        w->timer = event_new(cella_http_base(req), -1, EV_PERSIST, events_tick, w);
+    }
+    struct timeval tick = {0, EVENTS_TICK_MS * 1000};
+    if (w && w->timer && event_add(w->timer, &tick) == 0)
+        w->req = cella_http_defer(req);
+    if (!w || !w->req) {
+        if (w && w->timer)
+            event_free(w->timer);
+        free(w);
+        __atomic_sub_fetch(&a->events_waiting, 1, __ATOMIC_RELAXED);
+        (void)events_reply(t, req, &q, true);
+    }
+}
+
 /* ---- accounts ---- */
 
 static void account_show(hub_thread *t, cella_http_req *req, const char *as)
@@ -938,6 +1070,11 @@ static void handle(cella_http_req *req, void *tctx)
         deal_show(t, req, p + 10, false);
     } else if (get && !strncmp(p, "/v1/tasks/", 10) && !strchr(p + 10, '/')) {
         deal_show(t, req, p + 10, true);
+    } else if (!strcmp(p, "/v1/events")) {
+        if (get)
+            events_get(t, req);
+        else
+            cella_http_error(req, 405, "method", "method %s not allowed on %s", m, p);
     } else if (!strcmp(p, "/v1/tasks")) {
         if (get)
             task_list(t, req);

@@ -1,7 +1,10 @@
 /* Unit tests for lib/hub/task and the task lifecycle of lib/hub/store: the
  * PoCo contribution formulas on the shared vector, the enclave and
  * authorization checks, contribute-and-finalize with its payouts, double
- * finalize, another pool's worker, and claim after the final deadline. */
+ * finalize, another pool's worker, and claim after the final deadline; the
+ * worker flow: runnable listing, leases, error reports, logs, results,
+ * events, and a database made before the worker flow's columns. */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,12 +274,179 @@ static void test_contribute_and_finalize(void **state)
     assert_fails_with(hub_store_claim(fx->s, unknown, 99999, &done, &why), CELLA_E_NOTFOUND);
 }
 
+/* The ids of a JSON array of tasks (or events: "taskid") as "idx,idx,..." of the deal. */
+static void expect_tasks(fx_t *fx, const hub_task_filter *f, int64_t now, const char *want)
+{
+    json_t *l;
+    assert_succeeds(hub_store_task_list(fx->s, f, now, &l));
+    char got[64] = "";
+    size_t i;
+    json_t *t;
+    json_array_foreach(l, i, t) {
+        size_t n = strlen(got);
+        snprintf(got + n, sizeof got - n, "%s%lld", i ? "," : "",
+                 (long long)json_integer_value(json_object_get(t, "idx")));
+    }
+    json_decref(l);
+    assert_string_equal(got, want);
+}
+
+/* (done and why are read after the call that sets them) */
+static void expect_refusal(cella_res r, const bool *done, const hub_refusal *why,
+                           const char *code)
+{
+    assert_succeeds(r);
+    assert_false(*done);
+    assert_string_equal(why->code, code);
+}
+
+static void test_worker_flow(void **state)
+{
+    fx_t *fx = *state;
+    static const char A[] = "0123456789abcdef0123456789abcdef",
+                      B[] = "fedcba9876543210fedcba9876543210";
+    static const uint8_t W[20] = {0x3b}, other[20] = {0x3c};
+    uint8_t t0[32], t1[32];
+    hub_task_id(fx->deal.dealid, 0, t0);
+    hub_task_id(fx->deal.dealid, 1, t1);
+    const uint8_t *pool = fx->addr[2], *req = fx->addr[3];
+    hub_task_filter run = {.workerpool = W, .runnable = true}, all = {.workerpool = W},
+                    none = {.workerpool = other};
+    expect_tasks(fx, &run, 1001, "0,1");
+    expect_tasks(fx, &none, 1001, "");
+    bool done;
+    hub_refusal why;
+    int64_t until;
+    /* leases: the pool owner only; a live lease of another holder is a conflict */
+    assert_fails_with(hub_store_lease(fx->s, t0, req, A, 10, 1001, &done, &why, &until),
+                      CELLA_E_PERM);
+    assert_fails_with(hub_store_lease(fx->s, t0, pool, "0123", 10, 1001, &done, &why, &until),
+                      CELLA_E_PARSE);
+    assert_fails_with(hub_store_lease(fx->s, t0, pool, A, 601, 1001, &done, &why, &until),
+                      CELLA_E_PARSE);
+    assert_succeeds(hub_store_lease(fx->s, t0, pool, A, 10, 1001, &done, &why, &until));
+    assert_true(done);
+    assert_int_equal(until, 1011);
+    expect_refusal(hub_store_lease(fx->s, t0, pool, B, 10, 1005, &done, &why, &until), &done, &why,
+                   "cella-hub-task-leased");
+    assert_non_null(strstr(why.reason, A));
+    assert_succeeds(hub_store_lease(fx->s, t0, pool, A, 10, 1005, &done, &why, &until));
+    assert_true(done); /* renewed */
+    assert_int_equal(until, 1015);
+    expect_tasks(fx, &run, 1005, "1");
+    expect_tasks(fx, &all, 1005, "0,1");
+    expect_tasks(fx, &run, 1015, "0,1"); /* expired */
+    assert_succeeds(hub_store_lease(fx->s, t0, pool, B, 60, 1015, &done, &why, &until));
+    assert_true(done);
+    expect_refusal(hub_store_lease(fx->s, t0, pool, A, 0, 1016, &done, &why, &until), &done, &why,
+                   "cella-hub-task-leased");
+    /* error reports: the task stays ACTIVE, is not runnable, cannot be leased */
+    assert_fails_with(hub_store_report(fx->s, t1, req, A, "boom", 1020, &done, &why),
+                      CELLA_E_PERM);
+    assert_succeeds(hub_store_report(fx->s, t1, pool, A, "the app exited with 3", 1020, &done,
+                                     &why));
+    assert_true(done);
+    json_t *t;
+    assert_succeeds(hub_store_task_get(fx->s, t1, &t));
+    assert_string_equal(json_string_value(json_object_get(t, "status")), "ACTIVE");
+    assert_string_equal(json_string_value(json_object_get(t, "error")), "the app exited with 3");
+    assert_true(json_is_null(json_object_get(t, "lease")));
+    json_decref(t);
+    expect_refusal(hub_store_lease(fx->s, t1, pool, A, 10, 1021, &done, &why, &until), &done, &why,
+                   "cella-hub-task-errored");
+    expect_tasks(fx, &run, 1021, "");     /* t0 leased by B, t1 errored */
+    expect_tasks(fx, &run, 1075, "0");
+    /* logs: written by the pool owner, read by the requester */
+    assert_fails_with(hub_store_logs_put(fx->s, t0, req, "x", 1, "", 0, 1022), CELLA_E_PERM);
+    assert_succeeds(hub_store_logs_put(fx->s, t0, pool, "out\n", 4, "err", 3, 1022));
+    json_t *lg;
+    assert_fails_with(hub_store_logs_get(fx->s, t0, pool, &lg), CELLA_E_PERM);
+    assert_succeeds(hub_store_logs_get(fx->s, t0, req, &lg));
+    assert_string_equal(json_string_value(json_object_get(lg, "stdout")), "out\n");
+    assert_string_equal(json_string_value(json_object_get(lg, "stderr")), "err");
+    json_decref(lg);
+    assert_fails_with(hub_store_logs_get(fx->s, t1, req, &lg), CELLA_E_NOTFOUND);
+    /* past the contribution deadline: no lease */
+    expect_refusal(hub_store_lease(fx->s, t0, pool, B, 10, 1000 + 7 * 300, &done, &why, &until),
+                   &done, &why, "cella-hub-task-deadline");
+    /* results, then events of everything */
+    hub_contribution c;
+    contribution(fx, 0, 2, &c);
+    c.results = "http://blobs/r";
+    assert_succeeds(hub_store_contribute_and_finalize(fx->s, &c, 1030, &done, &why));
+    assert_true(done);
+    assert_succeeds(hub_store_task_get(fx->s, t0, &t));
+    assert_string_equal(json_string_value(json_object_get(t, "results")), "http://blobs/r");
+    assert_true(json_is_null(json_object_get(t, "lease")));
+    json_decref(t);
+    expect_refusal(hub_store_lease(fx->s, t0, pool, B, 10, 1031, &done, &why, &until), &done, &why,
+                   "cella-hub-task-not-active");
+    assert_succeeds(hub_store_claim(fx->s, t1, 1000 + 10 * 300, &done, &why));
+    assert_true(done);
+    json_t *ev;
+    int64_t last;
+    assert_succeeds(hub_store_events(fx->s, 0, W, 0, &ev, &last));
+    static const char *const types[] = {"task-created", "task-created",   "task-leased",
+                                        "task-leased",  "task-error",     "task-completed",
+                                        "task-failed"};
+    assert_int_equal(json_array_size(ev), 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(ev, i), "type")),
+                            types[i]);
+    assert_int_equal(last, 7);
+    json_decref(ev);
+    assert_succeeds(hub_store_events(fx->s, 2, NULL, 2, &ev, &last));
+    assert_int_equal(json_array_size(ev), 2);
+    assert_int_equal(last, 4);
+    json_decref(ev);
+    assert_succeeds(hub_store_events(fx->s, 0, other, 0, &ev, &last));
+    assert_int_equal(json_array_size(ev), 0);
+    assert_int_equal(last, 7); /* nothing for that pool up to the newest */
+    json_decref(ev);
+}
+
+/* A database made before the worker flow: its tasks get the new columns and
+ * their deal's workerpool at open. */
+static void test_old_database(void **state)
+{
+    fx_t *fx = *state;
+    hub_store_close(fx->s);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/hub.db", fx->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP INDEX tasks_pool; ALTER TABLE tasks DROP COLUMN workerpool;"
+                                  " ALTER TABLE tasks DROP COLUMN lease_holder;"
+                                  " ALTER TABLE tasks DROP COLUMN lease_until;"
+                                  " ALTER TABLE tasks DROP COLUMN error;"
+                                  " ALTER TABLE tasks DROP COLUMN results;"
+                                  " DROP TABLE events; DROP TABLE task_logs;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_succeeds(hub_store_open(path, &fx->s));
+    static const uint8_t W[20] = {0x3b};
+    hub_task_filter run = {.workerpool = W, .runnable = true};
+    expect_tasks(fx, &run, 1001, "0,1");
+    uint8_t t0[32];
+    hub_task_id(fx->deal.dealid, 0, t0);
+    bool done;
+    hub_refusal why;
+    int64_t until;
+    assert_succeeds(hub_store_lease(fx->s, t0, fx->addr[2], "0123456789abcdef0123456789abcdef",
+                                    10, 1001, &done, &why, &until));
+    assert_true(done);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vector_formulas),
         cmocka_unit_test(test_tee_needs_challenge),
         cmocka_unit_test_setup_teardown(test_contribute_and_finalize, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_database, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

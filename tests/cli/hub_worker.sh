@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# The hub's side of the worker flow: a pool's task listing (runnable), leases
+# (grant, conflict, renewal, expiry, release), error reports, logs (written by
+# the pool owner, read by the requester only), results, events (and their
+# long-poll), and --dev-timeref making a claim possible in seconds. Every
+# refusal is checked for its HTTP status and code; the server keeps serving.
+. "$(dirname "$0")/lib.sh"
+
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
+HUB_PID=
+start_hub() { # LOG EXTRA-ARGS...
+  local log=$1; shift
+  "$CELLA" hub serve --data "$TMP/hubd" --listen "127.0.0.1:$PORT" --dev-faucet --threads 2 "$@" \
+    > "$TMP/$log" 2>&1 &
+  HUB_PID=$!
+  for _ in $(seq 200); do grep -q '^hub listening' "$TMP/$log" && break; sleep 0.05; done
+  grep -q '^hub listening' "$TMP/$log" || { cat "$TMP/$log" >&2; fail "hub did not start"; }
+}
+trap 'kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+start_hub hub.log
+
+for who in dev pool req other worker; do
+  mkdir -p "$who"
+  "$CELLA" wallet create --unencrypted --keystoredir "keys-$who" > "$who/address" 2>/dev/null ||
+    fail "wallet create"
+  ls "$TMP/keys-$who"/* > "$who/wallet"
+  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"}\n' "$H" "$URL" > "$who/cella.json"
+done
+W() { cat "$TMP/$1/wallet"; }
+A() { cat "$TMP/$1/address"; }
+# jq-like: J FILE EXPR (python expression on the JSON document d)
+J() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+set_fields() { # DIR KIND FIELD=VALUE...
+  python3 - "$TMP/$1/cella.json" "$2" "${@:3}" <<'PY'
+import json, sys
+p, kind = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c.setdefault("order", {}).setdefault(kind, {})
+for kv in sys.argv[3:]:
+    k, v = kv.split("=", 1)
+    c["order"][kind][k] = v
+json.dump(c, open(p, "w"), indent=2)
+PY
+}
+python3 - "$TMP" <<'PY'
+import json, sys
+t = sys.argv[1]
+for d, k, v in (("dev", "app", {"name": "w", "type": "DOCKER", "multiaddr": "docker.io/w:1",
+                                "checksum": "0x" + "11" * 32}),
+                ("pool", "workerpool", {"description": "p"})):
+    c = json.load(open(f"{t}/{d}/cella.json")); c[k] = v
+    json.dump(c, open(f"{t}/{d}/cella.json", "w"))
+PY
+cd "$TMP/dev"
+expect_ok "$CELLA" app deploy --wallet-file "$(W dev)"
+APP=$(cat "$TMP/.out")
+expect_ok "$CELLA" order init --app
+set_fields dev apporder app="$APP" appprice=1 volume=100
+expect_ok "$CELLA" order sign --app --wallet-file "$(W dev)"
+expect_ok "$CELLA" order publish --app
+cd "$TMP/pool"
+expect_ok "$CELLA" workerpool deploy --wallet-file "$(W pool)"
+WP=$(cat "$TMP/.out")
+expect_ok "$CELLA" order init --workerpool
+set_fields pool workerpoolorder workerpool="$WP" workerpoolprice=10 volume=100 trust=1
+expect_ok "$CELLA" order sign --workerpool --wallet-file "$(W pool)"
+expect_ok "$CELLA" order publish --workerpool
+expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W pool)"
+cd "$TMP/req"
+expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W req)"
+expect_ok "$CELLA" order init --request
+# fill VOLUME: a new request of the requester (salted), matched; TASKS gets its task ids
+N=0
+fill() {
+  N=$((N + 1))
+  cd "$TMP/req"
+  set_fields req requestorder app="$APP" workerpool="$WP" appmaxprice=1 workerpoolmaxprice=10 \
+    volume="$1" params="{\"n\": $N}"
+  expect_ok "$CELLA" order sign --request --wallet-file "$(W req)"
+  expect_ok "$CELLA" order fill
+  TASKS=($(awk '/^task / {print $3}' "$TMP/.out"))
+  [[ ${#TASKS[@]} == "$1" ]] || fail "fill: $(cat "$TMP/.out")"
+}
+fill 3
+T0=${TASKS[0]} T1=${TASKS[1]} T2=${TASKS[2]}
+HOLD1=abcdef0123456789abcdef0123456789 HOLD2=$(printf '2%.0s' $(seq 32))
+call() { "$CELLA" hub call "$@"; }
+lease() { # TASK HOLDER SECONDS WALLET-OF
+  call POST "/v1/tasks/$1/lease" --data "{\"holder\": \"$2\", \"seconds\": $3}" --wallet-file "$(W "$4")"
+}
+
+# ---- the task as the worker and the requester see it ----
+expect_ok "$CELLA" task show "$T0"
+[[ $(J "$TMP/.out" 'd["workerpool"].lower(), d["requester"].lower(), d["lease"], d["error"], d["results"], d["worker"], d["resultDigest"], d["tag"]') == \
+   "('${WP,,}', '$(A req | tr A-F a-f)', None, None, None, None, None, '0x$(printf '0%.0s' $(seq 64))')" ]] ||
+  fail "task show: $(cat "$TMP/.out")"
+grep -q '"beneficiary"' "$TMP/.out" || fail "task show lacks the beneficiary"
+
+# ---- listing ----
+expect_ok "$CELLA" task list --workerpool "$WP" --runnable
+[[ $(J "$TMP/.out" 'd["count"], [t["idx"] for t in d["tasks"]]') == "(3, [0, 1, 2])" ]] ||
+  fail "runnable list: $(cat "$TMP/.out")"
+expect_ok "$CELLA" task list --workerpool "$(A other)"
+[[ $(J "$TMP/.out" 'd["count"]') == 0 ]] || fail "another pool's list"
+expect_ok "$CELLA" task list --workerpool "$WP" --limit 1
+[[ $(J "$TMP/.out" 'd["tasks"][0]["taskid"]') == "$T0" ]] || fail "limit: oldest first"
+expect_fail 'HTTP 400.*workerpool' call GET /v1/tasks
+expect_fail 'HTTP 400.*runnable' call GET "/v1/tasks?workerpool=$WP&runnable=2"
+expect_fail 'HTTP 400.*status' call GET "/v1/tasks?workerpool=$WP&status=DONE"
+expect_fail 'HTTP 400.*limit' call GET "/v1/tasks?workerpool=$WP&limit=0"
+
+# ---- leases ----
+expect_fail 'HTTP 403.*cella-hub-workerpool-owner-only' lease "$T0" "$HOLD1" 2 other
+expect_fail 'HTTP 401' call POST "/v1/tasks/$T0/lease" --data "{\"holder\": \"$HOLD1\"}"
+expect_ok lease "$T0" "$HOLD1" 2 pool
+[[ $(J "$TMP/.out" 'd["holder"], d["until"] > 0') == "('$HOLD1', True)" ]] || fail "lease: $(cat "$TMP/.out")"
+expect_fail "HTTP 409.*cella-hub-task-leased.*held by $HOLD1" lease "$T0" "$HOLD2" 60 pool
+expect_ok lease "$T0" "$HOLD1" 2 pool   # renewal by the same holder
+expect_ok "$CELLA" task show "$T0"
+[[ $(J "$TMP/.out" 'd["lease"]["holder"]') == "$HOLD1" ]] || fail "task show: lease"
+expect_ok "$CELLA" task list --workerpool "$WP" --runnable
+[[ $(J "$TMP/.out" '[t["idx"] for t in d["tasks"]]') == "[1, 2]" ]] || fail "a leased task is runnable"
+sleep 2.2
+expect_ok "$CELLA" task list --workerpool "$WP" --runnable
+[[ $(J "$TMP/.out" 'd["count"]') == 3 ]] || fail "an expired lease still hides the task"
+expect_ok lease "$T0" "$HOLD2" 60 pool  # after the expiry: another holder
+expect_fail 'HTTP 409.*cella-hub-task-leased' lease "$T0" "$HOLD1" 0 pool  # not its lease
+expect_ok lease "$T0" "$HOLD2" 0 pool   # released
+expect_ok "$CELLA" task show "$T0"
+[[ $(J "$TMP/.out" 'd["lease"]') == None ]] || fail "release: $(cat "$TMP/.out")"
+expect_fail 'HTTP 400.*holder' lease "$T0" xyz 10 pool
+expect_fail 'HTTP 400.*holder' lease "$T0" "${HOLD1^^}" 10 pool
+expect_fail 'HTTP 400.*seconds' lease "$T0" "$HOLD1" 601 pool
+expect_fail 'HTTP 400.*seconds' lease "$T0" "$HOLD1" -1 pool
+expect_fail 'HTTP 400.*seconds' lease "$T0" "$HOLD1" '"10"' pool
+expect_fail 'HTTP 400.*unknown field' call POST "/v1/tasks/$T0/lease" \
+  --data "{\"holder\": \"$HOLD1\", \"x\": 1}" --wallet-file "$(W pool)"
+expect_fail 'HTTP 404.*no such task' lease 0x"$(printf '%064d' 7)" "$HOLD1" 10 pool
+
+# ---- error reports ----
+report() { # TASK HOLDER ERROR WALLET-OF
+  call POST "/v1/tasks/$1/report" --data "{\"holder\": \"$2\", \"error\": \"$3\"}" --wallet-file "$(W "$4")"
+}
+expect_ok lease "$T1" "$HOLD1" 60 pool
+expect_fail 'HTTP 403.*cella-hub-workerpool-owner-only' report "$T1" "$HOLD1" "boom" other
+expect_fail 'HTTP 409.*cella-hub-task-leased' report "$T1" "$HOLD2" "boom" pool
+expect_fail 'HTTP 400.*error' report "$T1" "$HOLD1" "" pool
+expect_fail 'HTTP 413.*error' report "$T1" "$HOLD1" "$(head -c 1001 /dev/zero | tr '\0' e)" pool
+expect_ok report "$T1" "$HOLD1" "the app exited with status 3" pool
+[[ $(J "$TMP/.out" 'd["status"], d["error"], d["lease"]') == "('ACTIVE', 'the app exited with status 3', None)" ]] ||
+  fail "report: $(cat "$TMP/.out")"
+expect_fail 'HTTP 409.*cella-hub-task-errored' lease "$T1" "$HOLD1" 60 pool
+expect_ok "$CELLA" task debug "$T1"
+grep -q '^error: the app exited with status 3$' "$TMP/.out" || fail "task debug: $(cat "$TMP/.out")"
+
+# ---- logs ----
+logs_put() { # TASK STDOUT WALLET-OF
+  call PUT "/v1/tasks/$1/logs" --data "{\"stdout\": \"$2\", \"stderr\": \"warn\\n\"}" --wallet-file "$(W "$3")"
+}
+expect_fail 'HTTP 403.*cella-hub-workerpool-owner-only' logs_put "$T0" "hi" req
+expect_ok logs_put "$T0" 'hello\nworld' pool
+expect_fail 'HTTP 403.*cella-hub-logs-requester-only' call GET "/v1/tasks/$T0/logs" --wallet-file "$(W pool)"
+expect_fail 'HTTP 403.*cella-hub-logs-requester-only' "$CELLA" task debug "$T0" --logs --wallet-file "$(W other)"
+expect_fail 'HTTP 401' call GET "/v1/tasks/$T0/logs"
+expect_ok "$CELLA" task debug "$T0" --logs --wallet-file "$(W req)"
+[[ $(cat "$TMP/.out") == "task $T0 ACTIVE
+---- stdout ----
+hello
+world
+---- stderr ----
+warn" ]] || fail "task debug --logs: $(cat "$TMP/.out")"
+expect_ok logs_put "$T0" 'again' pool   # replaced
+expect_ok call GET "/v1/tasks/$T0/logs" --wallet-file "$(W req)"
+[[ $(J "$TMP/.out" 'd["stdout"]') == again ]] || fail "logs replaced: $(cat "$TMP/.out")"
+expect_fail 'HTTP 404.*no logs' call GET "/v1/tasks/$T2/logs" --wallet-file "$(W req)"
+python3 -c 'import json; print(json.dumps({"stdout": "x" * (1024 * 1024 + 1)}))' > big.json
+expect_fail 'HTTP 413.*stdout' call PUT "/v1/tasks/$T0/logs" --data @big.json --wallet-file "$(W pool)"
+python3 -c 'import json; print(json.dumps({"stdout": "\n" * (1024 * 1024), "stderr": "\n" * (1024 * 1024)}))' > full.json
+expect_ok call PUT "/v1/tasks/$T0/logs" --data @full.json --wallet-file "$(W pool)"
+
+# ---- results (contribute-and-finalize) ----
+cd "$TMP/worker"
+printf 'out\n' > result.txt
+expect_ok "$CELLA" task authorize "$T2" --worker "$(A worker)" --wallet-file "$(W pool)"
+AUTH=$(cat "$TMP/.out")
+expect_fail 'HTTP 413.*results' "$CELLA" task contribute "$T2" --result result.txt --authorization "$AUTH" \
+  --results "$(head -c 4097 /dev/zero | tr '\0' u)" --wallet-file "$(W worker)"
+expect_ok "$CELLA" task contribute "$T2" --result result.txt --authorization "$AUTH" \
+  --results "http://127.0.0.1:1/v1/blobs/abc" --wallet-file "$(W worker)"
+expect_ok "$CELLA" task show "$T2"
+[[ $(J "$TMP/.out" 'd["status"], d["results"], d["worker"].lower(), d["resultDigest"]') == \
+   "('COMPLETED', 'http://127.0.0.1:1/v1/blobs/abc', '$(A worker | tr A-F a-f)', '0x$(sha256sum result.txt | cut -c1-64)')" ]] ||
+  fail "results: $(cat "$TMP/.out")"
+expect_fail 'HTTP 422.*cella-hub-task-not-active' lease "$T2" "$HOLD1" 60 pool
+# runnable: not the errored T1, not the completed T2
+expect_ok "$CELLA" task list --workerpool "$WP" --runnable
+[[ $(J "$TMP/.out" '[t["taskid"] for t in d["tasks"]]') == "['$T0']" ]] || fail "runnable: $(cat "$TMP/.out")"
+expect_ok "$CELLA" task list --workerpool "$WP" --status COMPLETED
+[[ $(J "$TMP/.out" '[t["taskid"] for t in d["tasks"]]') == "['$T2']" ]] || fail "status filter"
+
+# ---- events ----
+code=$(curl -s -o ev.json -w '%{http_code}' "$URL/v1/events?after=0")
+[[ $code == 200 ]] || fail "events: HTTP $code"
+[[ $(J ev.json '[e["type"] for e in d["events"]]') == \
+   "['task-created', 'task-created', 'task-created', 'task-leased', 'task-leased', 'task-leased', 'task-error', 'task-completed']" ]] ||
+  fail "events: $(cat ev.json)"
+[[ $(J ev.json 'd["last"] == d["events"][-1]["seq"], d["events"][6]["taskid"], d["events"][0]["workerpool"].lower(), d["events"][0]["dealid"][:2]') == \
+   "(True, '$T1', '${WP,,}', '0x')" ]] || fail "event fields: $(cat ev.json)"
+LAST=$(J ev.json 'd["last"]')
+curl -s -o ev.json "$URL/v1/events?after=$LAST&workerpool=$WP"
+[[ $(J ev.json 'd["events"], d["last"]') == "([], $LAST)" ]] || fail "no new events: $(cat ev.json)"
+curl -s -o ev.json "$URL/v1/events?after=0&workerpool=$(A other)"
+[[ $(J ev.json 'd["events"], d["last"]') == "([], $LAST)" ]] || fail "another pool's events: $(cat ev.json)"
+curl -s -o ev.json "$URL/v1/events?after=2&limit=2"
+[[ $(J ev.json '[e["seq"] for e in d["events"]], d["last"]') == "([3, 4], 4)" ]] || fail "limit: $(cat ev.json)"
+for bad in "after=x" "after=-1" "wait=31" "wait=x" "workerpool=0x12" "limit=0"; do
+  code=$(curl -s -o ev.json -w '%{http_code}' "$URL/v1/events?$bad")
+  [[ $code == 400 ]] && grep -q '"code"' ev.json || fail "events?$bad: HTTP $code $(cat ev.json)"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/v1/events")
+[[ $code == 405 ]] || fail "POST events: HTTP $code"
+# the long-poll ends with nothing after `wait`
+t0=$(date +%s%N)
+curl -s -o ev.json "$URL/v1/events?after=$LAST&workerpool=$WP&wait=1"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[[ $(J ev.json 'd["events"]') == "[]" && $ms -ge 900 && $ms -lt 5000 ]] || fail "wait=1 took $ms ms: $(cat ev.json)"
+# ... and returns as soon as a match happens during the wait
+t0=$(date +%s%N)
+curl -s -o "$TMP/poll.json" "$URL/v1/events?after=$LAST&workerpool=$WP&wait=20" &
+POLL=$!
+sleep 0.5
+fill 1
+wait $POLL
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[[ $(J "$TMP/poll.json" '[e["type"] for e in d["events"]], d["events"][0]["taskid"]') == "(['task-created'], '${TASKS[0]}')" ]] ||
+  fail "long-poll: $(cat "$TMP/poll.json")"
+[[ $ms -lt 10000 ]] || fail "the long-poll answered after $ms ms"
+TP=${TASKS[0]}
+# many waiting clients, hanging up early: the hub keeps serving
+PIDS=()
+for _ in $(seq 40); do curl -s -m 0.3 -o /dev/null "$URL/v1/events?after=999999&wait=1" & PIDS+=($!); done
+sleep 0.5
+expect_ok "$CELLA" task show "$T0"
+wait "${PIDS[@]}" || true
+sleep 1 # their replies, after they hung up
+expect_ok "$CELLA" task show "$T0"
+kill -0 "$HUB_PID" || fail "the hub died"
+
+# ---- --dev-timeref: deadlines in seconds, claim refunds the requester ----
+kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
+start_hub hub2.log --dev-timeref 1
+grep -q 'WARNING: development timeref' "$TMP/hub2.log" || fail "no --dev-timeref warning"
+expect_ok "$CELLA" account show --wallet-file "$(W req)"
+BEFORE=$(awk '{print $3, $4, $5}' "$TMP/.out")
+fill 1
+TD=${TASKS[0]}
+expect_ok "$CELLA" task show "$TD"
+[[ $(J "$TMP/.out" 'd["finalDeadline"] - d["startTime"], d["contributionDeadline"] - d["startTime"]') == "(10, 7)" ]] ||
+  fail "dev timeref deadlines: $(cat "$TMP/.out")"
+expect_fail 'HTTP 422.*cella-hub-task-too-early' "$CELLA" task claim "$TD"
+sleep 10.5
+expect_fail 'HTTP 422.*cella-hub-task-deadline' lease "$TD" "$HOLD1" 10 pool
+expect_ok "$CELLA" task list --workerpool "$WP" --runnable
+[[ $(J "$TMP/.out" '[t["taskid"] for t in d["tasks"]]') == "['$T0', '$TP']" ]] ||
+  fail "past its deadline, still runnable: $(cat "$TMP/.out")"
+expect_ok "$CELLA" task claim "$TD"
+grep -q FAILED "$TMP/.out" || fail "claim: $(cat "$TMP/.out")"
+expect_ok "$CELLA" account show --wallet-file "$(W req)"
+grep -q "balance $BEFORE" "$TMP/.out" || fail "no refund: $(cat "$TMP/.out") (before: $BEFORE)"
+curl -s -o ev.json "$URL/v1/events?after=0"
+[[ $(J ev.json '[e["type"] for e in d["events"]][-1], d["events"][-1]["taskid"]') == "('task-failed', '$TD')" ]] ||
+  fail "claim event: $(cat ev.json)"
+kill -0 "$HUB_PID" || fail "the hub died"
+finish
