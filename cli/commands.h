@@ -30,6 +30,9 @@ extern const cli_command cli_app_commands[];
 extern const cli_command cli_blobs_commands[];
 extern const cli_command cli_run_commands[];
 extern const cli_command cli_hub_commands[];
+extern const cli_command cli_worker_commands[];
+extern const cli_command cli_market_commands[];
+extern const cli_command cli_up_commands[];
 extern const cli_command cli_secret_commands[];
 
 #endif
