@@ -202,8 +202,9 @@ static cella_res pool_wallet(char *path, size_t cap)
         cella_wipe(key, sizeof key);
         CELLA_TRY(r);
         cella_eth_address_checksum(ad, addr);
-        snprintf(path, cap, "%s/wallet-%s.json", dir, ad);
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        if ((size_t)snprintf(path, cap, "%s/wallet-%s.json", dir, ad) >= cap)
+            r = cella_fail(CELLA_E_USAGE, dir, "path too long");
+        else if (mkdir(dir, 0700) != 0 && errno != EEXIST)
             r = cella_fail(CELLA_E_IO, dir, "mkdir: %s", strerror(errno));
         if (cella_ok(r))
             r = cella_write_file_atomic(AT_FDCWD, path, text, len, 0600, true);
