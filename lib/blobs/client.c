@@ -20,7 +20,6 @@
 #include "core/secure.h"
 #include "crypto/aead.h"
 
-#define IO_CHUNK (256u * 1024u)
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -37,37 +36,6 @@ cella_res cella_blob_url(const char *base_url, const uint8_t sha[static 32], cha
     int n = snprintf(out, cap, "%.*s/v1/blobs/%s", (int)bl, base_url, hex);
     CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_USAGE, "--url", "URL too long");
     return CELLA_OK_RES;
-}
-
-static cella_res hash_fd(int fd, uint8_t sha[32], uint64_t *size, const char *what)
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint8_t *buf = malloc(IO_CHUNK);
-    cella_res r = CELLA_OK_RES;
-    if (!md || !buf || !EVP_DigestInit_ex(md, cella_md_sha256(), NULL))
-        r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 unavailable");
-    uint64_t total = 0;
-    while (cella_ok(r)) {
-        ssize_t k = pread(fd, buf, IO_CHUNK, (off_t)total);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            r = cella_fail(CELLA_E_IO, what, "read: %s", strerror(errno));
-            break;
-        }
-        if (k == 0)
-            break;
-        total += (uint64_t)k;
-        if (!EVP_DigestUpdate(md, buf, (size_t)k))
-            r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 failed");
-    }
-    unsigned int dl = 0;
-    if (cella_ok(r) && !EVP_DigestFinal_ex(md, sha, &dl))
-        r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 failed");
-    *size = total;
-    EVP_MD_CTX_free(md);
-    free(buf);
-    return r;
 }
 
 /* Error replies are small JSON bodies: keep the start for the message. */
@@ -149,7 +117,7 @@ cella_res cella_blob_put_file(const char *base_url, const char *path, uint8_t sh
         r = cella_fail(CELLA_E_IO, path, "not a regular file");
     uint64_t size = 0;
     if (cella_ok(r))
-        r = hash_fd(fd, sha, &size, path);
+        r = cella_sha256_fd(fd, sha, &size, path);
     if (cella_ok(r) && size != (uint64_t)st.st_size)
         r = cella_fail(CELLA_E_IO, path, "file changed while reading");
     char url[4400];

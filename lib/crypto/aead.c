@@ -1,12 +1,15 @@
 #include "crypto/aead.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/secure.h"
 
@@ -151,4 +154,38 @@ cella_res cella_sha256(uint8_t out[static 32], const void *data, size_t n)
     CELLA_ENSURE(EVP_Digest(data, n, out, &len, cella_md_sha256(), NULL) == 1 && len == 32,
                  CELLA_E_CRYPTO, NULL, "SHA-256 failed");
     return CELLA_OK_RES;
+}
+
+#define SHA_FD_CHUNK (256u * 1024u)
+
+cella_res cella_sha256_fd(int fd, uint8_t sha[static 32], uint64_t *size, const char *what)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(SHA_FD_CHUNK);
+    cella_res r = CELLA_OK_RES;
+    if (!md || !buf || !EVP_DigestInit_ex(md, cella_md_sha256(), NULL))
+        r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 unavailable");
+    uint64_t total = 0;
+    while (cella_ok(r)) {
+        ssize_t k = pread(fd, buf, SHA_FD_CHUNK, (off_t)total);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            r = cella_fail(CELLA_E_IO, what, "read: %s", strerror(errno));
+            break;
+        }
+        if (k == 0)
+            break;
+        total += (uint64_t)k;
+        if (!EVP_DigestUpdate(md, buf, (size_t)k))
+            r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 failed");
+    }
+    unsigned int dl = 0;
+    if (cella_ok(r) && !EVP_DigestFinal_ex(md, sha, &dl))
+        r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256 failed");
+    if (size)
+        *size = total;
+    EVP_MD_CTX_free(md);
+    free(buf);
+    return r;
 }

@@ -44,4 +44,8 @@ const struct evp_md_st *cella_md_sha256(void);
 /* SHA-256 of a buffer. */
 CELLA_RESULT cella_sha256(uint8_t out[static 32], const void *data, size_t n);
 
+/* SHA-256 of a whole open file, read from offset 0 (pread: the offset is left
+ * alone); *size (may be NULL) gets its length. `what` names it in errors. */
+CELLA_RESULT cella_sha256_fd(int fd, uint8_t sha[static 32], uint64_t *size, const char *what);
+
 #endif

@@ -48,7 +48,7 @@ typedef struct {
 } vol;
 
 /* A private, size-limited tmpfs: plaintext lives in memory only. */
-static cella_res mount_private_tmpfs(const char *dir)
+cella_res cella_runtime_private_tmpfs(const char *dir)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return cella_fail(CELLA_E_IO, dir, "cannot create mount point: %s", strerror(errno));
@@ -137,7 +137,7 @@ static cella_res present_input(vol *v)
     }
     cella_warn("FUSE is not available (%s): staging input %s in a private tmpfs", why ? why : "?",
                v->name);
-    CELLA_TRY(mount_private_tmpfs(v->stage));
+    CELLA_TRY(cella_runtime_private_tmpfs(v->stage));
     v->mounted = true;
     CELLA_TRY(cella_vol_decrypt(v->vh, v->stage, NULL));
     chmod(v->stage, 0755);
@@ -165,7 +165,7 @@ static cella_res inject_files(const json_t *cfg, const char *stage, cella_bind *
     const json_t *arr = json_object_get(cfg, "injection_files");
     if (!json_array_size(arr))
         return CELLA_OK_RES;
-    CELLA_TRY(mount_private_tmpfs(stage));
+    CELLA_TRY(cella_runtime_private_tmpfs(stage));
     chmod(stage, 0755);
     size_t i;
     const json_t *f;
@@ -230,7 +230,7 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
         if (vs[i].input_dir) {
             r = present_input(&vs[i]);
         } else {
-            r = mount_private_tmpfs(vs[i].stage);
+            r = cella_runtime_private_tmpfs(vs[i].stage);
             vs[i].mounted = cella_ok(r);
             if (cella_ok(r))
                 chmod(vs[i].stage, 0777); /* the app writes as whoever it is */

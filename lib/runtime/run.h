@@ -63,4 +63,8 @@ bool cella_runtime_private_mounts(void);
 
 CELLA_RESULT cella_runtime_run(const cella_run_opts *o, cella_run_result *res);
 
+/* Mounts a private, mode 0700 tmpfs at `dir` (created if missing): plaintext
+ * lives in memory only, in this process's mount namespace. */
+CELLA_RESULT cella_runtime_private_tmpfs(const char *dir);
+
 #endif

@@ -19,11 +19,13 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/secure.h"
+#include "crypto/aead.h"
 #include "hub/task.h"
 #include "identity/eth.h"
 #include "identity/keccak.h"
 #include "iexec/dataset.h"
 #include "iexec/result.h"
+#include "runtime/run.h"
 #include "runtime/sandbox.h"
 
 #define COMPUTED_MAX (64 * 1024)
@@ -89,31 +91,6 @@ cella_res cella_task_split_args(const char *s, char ***argv, size_t *argc)
 
 /* ---- result digest (iExec's FileHashUtils) ----------------------------------------- */
 
-static cella_res sha256_fd(int fd, const char *what, uint8_t out[32])
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    CELLA_ENSURE(c && EVP_DigestInit_ex(c, EVP_sha256(), NULL), CELLA_E_CRYPTO, what, "SHA-256");
-    static _Thread_local uint8_t buf[1 << 16];
-    cella_res r = CELLA_OK_RES;
-    for (;;) {
-        ssize_t k = read(fd, buf, sizeof buf);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            r = cella_fail(CELLA_E_IO, what, "read: %s", strerror(errno));
-            break;
-        }
-        if (k == 0)
-            break;
-        EVP_DigestUpdate(c, buf, (size_t)k);
-    }
-    unsigned len = 32;
-    if (cella_ok(r) && !EVP_DigestFinal_ex(c, out, &len))
-        r = cella_fail(CELLA_E_CRYPTO, what, "SHA-256");
-    EVP_MD_CTX_free(c);
-    return r;
-}
-
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -128,7 +105,7 @@ cella_res cella_task_digest(const char *path, uint8_t out[32])
     cella_res r = fstat(fd, &st) == 0 ? CELLA_OK_RES
                                       : cella_fail(CELLA_E_IO, path, "stat: %s", strerror(errno));
     if (cella_ok(r) && S_ISREG(st.st_mode)) {
-        r = sha256_fd(fd, path, out);
+        r = cella_sha256_fd(fd, out, NULL, path);
         close(fd);
         return r;
     }
@@ -170,7 +147,7 @@ cella_res cella_task_digest(const char *path, uint8_t out[32])
     for (size_t i = 0; cella_ok(r) && i < n; i++) {
         int f = openat(dirfd(d), names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         uint8_t h[32];
-        r = f >= 0 ? sha256_fd(f, names[i], h)
+        r = f >= 0 ? cella_sha256_fd(f, h, NULL, names[i])
                    : cella_fail(CELLA_E_IO, names[i], "open: %s", strerror(errno));
         if (f >= 0)
             close(f);
@@ -208,13 +185,7 @@ static cella_res env_need(const json_t *env, const char *name, const char **out)
 
 static cella_res private_tmpfs(const char *dir, mode_t mode)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return cella_fail(CELLA_E_IO, dir, "cannot create mount point: %s", strerror(errno));
-    CELLA_ENSURE(mount("cella-plaintext", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") == 0,
-                 CELLA_E_PERM, dir,
-                 "cannot mount a private tmpfs for plaintext (%s); the runtime needs root or "
-                 "CAP_SYS_ADMIN in its own namespace",
-                 strerror(errno));
+    CELLA_TRY(cella_runtime_private_tmpfs(dir));
     chmod(dir, mode);
     return CELLA_OK_RES;
 }
