@@ -12,6 +12,7 @@
 #include "args.h"
 #include "casapi/casapi.h"
 #include "commands.h"
+#include "project.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
@@ -68,27 +69,9 @@ static cella_res read_json_file(const char *path, json_t **out)
 static cella_res conn_open(hub_conn *c, const cli_opt *o, int n)
 {
     memset(c, 0, sizeof *c);
-    const char *url = cli_get(o, n, "hub-url");
-    json_t *conf = NULL;
-    struct stat st;
-    if (!url && stat(PROJECT_CONF, &st) == 0) {
-        CELLA_TRY(read_json_file(PROJECT_CONF, &conf));
-        url = json_string_value(json_object_get(conf, "hubUrl"));
-    }
-    if (!url)
-        url = DEFAULT_HUB_URL;
-    cella_res r = CELLA_OK_RES;
-    if (strncmp(url, "http://", 7) != 0 || strlen(url) >= sizeof c->url)
-        r = cella_fail(CELLA_E_USAGE, "--hub-url", "the hub URL must be http://HOST:PORT");
-    if (cella_ok(r)) {
-        snprintf(c->url, sizeof c->url, "%s", url);
-        size_t l = strlen(c->url);
-        while (l > 7 && c->url[l - 1] == '/')
-            c->url[--l] = '\0';
-        c->http.base_url = c->url;
-    }
-    json_decref(conf);
-    return r;
+    CELLA_TRY(cli_hub_url(o, n, c->url, sizeof c->url));
+    c->http.base_url = c->url;
+    return CELLA_OK_RES;
 }
 
 static cella_res conn_wallet(hub_conn *c, const cli_opt *o, int n)
@@ -234,23 +217,42 @@ static int hub_call_cmd(int argc, char **argv)
 
 static int deploy_kind(int argc, char **argv, hub_kind k)
 {
-    cli_opt o[] = {HUB_CONN_OPTS, {"file", true, NULL}};
+    cli_opt o[] = {HUB_CONN_OPTS,
+                   {"file", true, NULL},
+                   {"name", true, NULL},
+                   {"multiaddr", true, NULL},
+                   {"checksum", true, NULL},
+                   {"measurement", true, NULL}};
+    static const char *const fields[] = {"name", "multiaddr", "checksum", "measurement"};
     const char *pos[1];
     int np;
     char verb[64];
     snprintf(verb, sizeof verb, "%s deploy", hub_kind_name(k));
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, verb);
     const char *file = cli_get(o, NOPTS(o), "file");
-    if (!file)
-        file = PROJECT_CONF;
-    json_t *conf = NULL, *reply = NULL;
+    struct stat st;
+    json_t *conf = NULL, *reply = NULL, *obj = NULL;
     hub_conn c;
     memset(&c, 0, sizeof c);
-    if (cella_ok(r))
-        r = read_json_file(file, &conf);
-    const json_t *obj = conf ? json_object_get(conf, hub_kind_name(k)) : NULL;
-    if (cella_ok(r) && !json_is_object(obj))
-        r = cella_fail(CELLA_E_NOTFOUND, file, "no \"%s\" object to deploy", hub_kind_name(k));
+    /* The object of cella.json (iexec.json's shape), with the flags on top. */
+    bool flags = false;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        flags |= cli_get(o, NOPTS(o), fields[i]) != NULL;
+    if (cella_ok(r) && (file || !flags || stat(PROJECT_CONF, &st) == 0))
+        r = read_json_file(file ? file : PROJECT_CONF, &conf);
+    if (cella_ok(r)) {
+        const json_t *in = conf ? json_object_get(conf, hub_kind_name(k)) : NULL;
+        obj = json_is_object(in) ? json_deep_copy(in) : flags ? json_object() : NULL;
+        if (!obj)
+            r = cella_fail(CELLA_E_NOTFOUND, file ? file : PROJECT_CONF,
+                           "no \"%s\" object to deploy (or give --name, --multiaddr, --checksum)",
+                           hub_kind_name(k));
+    }
+    for (size_t i = 0; cella_ok(r) && i < sizeof fields / sizeof *fields; i++) {
+        const char *v = cli_get(o, NOPTS(o), fields[i]);
+        if (v && json_object_set_new(obj, fields[i], json_string(v)) != 0)
+            r = cella_fail(CELLA_E_NOMEM, verb, "out of memory");
+    }
     if (cella_ok(r))
         r = conn_open(&c, o, NOPTS(o));
     if (cella_ok(r))
@@ -259,12 +261,27 @@ static int deploy_kind(int argc, char **argv, hub_kind k)
     snprintf(path, sizeof path, "/v1/%ss", hub_kind_name(k));
     if (cella_ok(r))
         r = call(&c, "POST", path, obj, true, &reply);
+    const char *addr = cella_ok(r) ? json_string_value(json_object_get(reply, "address")) : NULL;
+    /* Recorded under "deployed" for `cella order init`, as the SDK's deployed.json. */
+    json_t *proj = NULL;
+    if (addr && !file && cella_ok(r = cli_project_load(&proj))) {
+        json_t *d = json_object_get(proj, "deployed");
+        if (!json_is_object(d)) {
+            d = json_object();
+            json_object_set_new(proj, "deployed", d);
+        }
+        r = d && json_object_set_new(d, hub_kind_name(k), json_string(addr)) == 0
+                ? cli_project_save(proj)
+                : cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "out of memory");
+    }
     if (cella_ok(r)) {
-        printf("%s\n", json_string_value(json_object_get(reply, "address")));
+        printf("%s\n", addr);
         fprintf(stderr, "cella: %s %s\n", hub_kind_name(k),
                 json_is_true(json_object_get(reply, "created")) ? "deployed"
                                                                : "already deployed (same address)");
     }
+    json_decref(proj);
+    json_decref(obj);
     json_decref(reply);
     json_decref(conf);
     conn_close(&c);
@@ -943,21 +960,27 @@ const cli_command cli_hub_commands[] = {
     {"hub", "call", hub_call_cmd, "cella hub call METHOD /PATH [--data JSON|@FILE] " CONN_USAGE,
      "Send one request to the hub (signed by the wallet when one is given) and print its JSON "
      "reply: for debugging and for endpoints without a verb of their own."},
-    {"app", "deploy", app_deploy, "cella app deploy [--file cella.json] " CONN_USAGE,
-     "Register the \"app\" object of cella.json (name, multiaddr, checksum, measurement) on the "
-     "hub, signed by the wallet (the owner). Prints the deterministic address."},
+    {"app", "deploy", app_deploy,
+     "cella app deploy [--file cella.json] [--name N] [--multiaddr URL] [--checksum 0x..] "
+     "[--measurement HEX] " CONN_USAGE,
+     "Register the \"app\" object of cella.json (name, multiaddr, checksum, measurement; the "
+     "flags replace its fields) on the hub, signed by the wallet (the owner). Prints the "
+     "deterministic address and records it under \"deployed\" in cella.json."},
     {"app", "show", app_show, "cella app show ADDRESS [--hub-url URL]", "Show an app of the hub."},
     {"app", "count", app_count, "cella app count [--owner 0xADDR] [--hub-url URL]",
      "Count the apps of the hub (of an owner)."},
-    {"dataset", "deploy", dataset_deploy, "cella dataset deploy [--file cella.json] " CONN_USAGE,
-     "Register the \"dataset\" object of cella.json (name, multiaddr, checksum) on the hub."},
+    {"dataset", "deploy", dataset_deploy,
+     "cella dataset deploy [--file cella.json] [--name N] [--multiaddr URL] [--checksum 0x..] " CONN_USAGE,
+     "Register the \"dataset\" object of cella.json (name, multiaddr, checksum; the flags "
+     "replace its fields) on the hub. Prints the address and records it under \"deployed\"."},
     {"dataset", "show", dataset_show, "cella dataset show ADDRESS [--hub-url URL]",
      "Show a dataset of the hub."},
     {"dataset", "count", dataset_count, "cella dataset count [--owner 0xADDR] [--hub-url URL]",
      "Count the datasets of the hub (of an owner)."},
     {"workerpool", "deploy", workerpool_deploy,
      "cella workerpool deploy [--file cella.json] " CONN_USAGE,
-     "Register the \"workerpool\" object of cella.json (name or description) on the hub."},
+     "Register the \"workerpool\" object of cella.json (name or description; or --name) on the "
+     "hub. Prints the address and records it under \"deployed\"."},
     {"workerpool", "show", workerpool_show, "cella workerpool show ADDRESS [--hub-url URL]",
      "Show a workerpool of the hub."},
     {"workerpool", "count", workerpool_count,

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "project.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
@@ -380,46 +381,6 @@ static int order_sign(int argc, char **argv)
 
 /* ---- cella init, cella order init ---- */
 
-static cella_res load_conf(json_t **out)
-{
-    struct stat st;
-    *out = NULL;
-    if (stat(PROJECT_CONF, &st) != 0) {
-        *out = json_object();
-        CELLA_ENSURE(*out, CELLA_E_NOMEM, PROJECT_CONF, "out of memory");
-        return CELLA_OK_RES;
-    }
-    uint8_t *data;
-    size_t len;
-    CELLA_TRY(cella_read_file(AT_FDCWD, PROJECT_CONF, CELLA_ORDER_MAX_JSON, false, &data, &len));
-    json_error_t err;
-    json_t *j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err);
-    free(data);
-    if (!j || !json_is_object(j)) {
-        json_decref(j);
-        return cella_fail(CELLA_E_PARSE, PROJECT_CONF, "not a JSON object%s%s", j ? "" : ": ",
-                          j ? "" : err.text);
-    }
-    *out = j;
-    return CELLA_OK_RES;
-}
-
-static cella_res save_conf(json_t *conf)
-{
-    char *text = json_dumps(conf, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    CELLA_ENSURE(text, CELLA_E_NOMEM, PROJECT_CONF, "cannot serialise");
-    size_t n = strlen(text);
-    char *withnl = realloc(text, n + 2);
-    if (!withnl) {
-        free(text);
-        return cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "out of memory");
-    }
-    withnl[n] = '\n';
-    cella_res r = cella_write_file_atomic(AT_FDCWD, PROJECT_CONF, withnl, n + 1, 0644, false);
-    free(withnl);
-    return r;
-}
-
 static int cmd_init(int argc, char **argv)
 {
     cli_opt o[] = {{"chain-id", true, NULL},
@@ -446,7 +407,7 @@ static int cmd_init(int argc, char **argv)
         r = cella_fail(CELLA_E_USAGE, "--cas-fingerprint", "64 hex digits (printed by cas serve)");
     json_t *conf = NULL;
     if (cella_ok(r))
-        r = load_conf(&conf);
+        r = cli_project_load(&conf);
     if (!cella_ok(r))
         return cli_report(r);
     bool fresh = json_object_size(conf) == 0;
@@ -492,7 +453,7 @@ static int cmd_init(int argc, char **argv)
         if (fp)
             bad |= json_object_set_new(cj, "fingerprint", json_string(fp));
     }
-    r = bad ? cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "cannot build JSON") : save_conf(conf);
+    r = bad ? cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "cannot build JSON") : cli_project_save(conf);
     json_decref(conf);
     if (cella_ok(r))
         fprintf(stderr, "cella: %s %s\n", fresh ? "wrote" : "updated", PROJECT_CONF);
@@ -579,7 +540,7 @@ static int order_init(int argc, char **argv)
                        "choose templates: --app, --dataset, --workerpool and/or --request");
     json_t *conf = NULL;
     if (cella_ok(r))
-        r = load_conf(&conf);
+        r = cli_project_load(&conf);
     if (!cella_ok(r))
         return cli_report(r);
     json_t *ord = json_object_get(conf, "order");
@@ -605,7 +566,7 @@ static int order_init(int argc, char **argv)
             bad |= !t || json_object_set_new(ord, cella_order_key((cella_order_kind)k), t);
         }
     if (cella_ok(r))
-        r = bad ? cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "cannot build JSON") : save_conf(conf);
+        r = bad ? cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "cannot build JSON") : cli_project_save(conf);
     json_decref(conf);
     if (cella_ok(r))
         fprintf(stderr, "cella: order templates written to %s (\"order\")%s, then: cella order sign\n",

@@ -11,21 +11,53 @@
 
 #define PROJECT_MAX (1u << 20)
 
+cella_res cli_project_load(json_t **out)
+{
+    struct stat st;
+    *out = NULL;
+    if (stat(CLI_PROJECT_FILE, &st) != 0) {
+        *out = json_object();
+        CELLA_ENSURE(*out, CELLA_E_NOMEM, CLI_PROJECT_FILE, "out of memory");
+        return CELLA_OK_RES;
+    }
+    uint8_t *data;
+    size_t len;
+    CELLA_TRY(cella_read_file(AT_FDCWD, CLI_PROJECT_FILE, PROJECT_MAX, false, &data, &len));
+    json_error_t err;
+    json_t *j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err);
+    free(data);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return cella_fail(CELLA_E_PARSE, CLI_PROJECT_FILE, "not a JSON object%s%s", j ? "" : ": ",
+                          j ? "" : err.text);
+    }
+    *out = j;
+    return CELLA_OK_RES;
+}
+
+cella_res cli_project_save(const json_t *conf)
+{
+    char *text = json_dumps(conf, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    CELLA_ENSURE(text, CELLA_E_NOMEM, CLI_PROJECT_FILE, "cannot serialise");
+    size_t n = strlen(text);
+    char *withnl = realloc(text, n + 2);
+    if (!withnl) {
+        free(text);
+        return cella_fail(CELLA_E_NOMEM, CLI_PROJECT_FILE, "out of memory");
+    }
+    withnl[n] = '\n';
+    cella_res r = cella_write_file_atomic(AT_FDCWD, CLI_PROJECT_FILE, withnl, n + 1, 0644, false);
+    free(withnl);
+    return r;
+}
+
 cella_res cli_project_url(const cli_opt *o, int n, const char *opt, const char *key,
                           const char *dflt, char *out, size_t cap)
 {
     const char *url = cli_get(o, n, opt);
     json_t *conf = NULL;
-    struct stat st;
-    if (!url && stat(CLI_PROJECT_FILE, &st) == 0) {
-        uint8_t *data;
-        size_t len;
-        CELLA_TRY(cella_read_file(AT_FDCWD, CLI_PROJECT_FILE, PROJECT_MAX, false, &data, &len));
-        json_error_t je;
-        conf = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
-        free(data);
-        CELLA_ENSURE(json_is_object(conf), CELLA_E_PARSE, CLI_PROJECT_FILE, "not a JSON object%s%s",
-                     conf ? "" : ": ", conf ? "" : je.text);
+    if (!url) {
+        CELLA_TRY(cli_project_load(&conf));
         url = json_string_value(json_object_get(conf, key));
     }
     if (!url)

@@ -11,6 +11,14 @@
 #define CLI_PROJECT_FILE "cella.json"
 #define CLI_DEFAULT_HUB_URL "http://127.0.0.1:8080"
 
+#include <jansson.h>
+
+/* ./cella.json as an object: an empty one when the file does not exist;
+ * anything but a JSON object is an error naming the file. */
+CELLA_RESULT cli_project_load(json_t **out);
+/* Writes it back atomically (temp file, fsync, rename), indented. */
+CELLA_RESULT cli_project_save(const json_t *conf);
+
 /* --`opt`, else cella.json's string `key`, else `dflt`; trailing '/' removed. */
 CELLA_RESULT cli_project_url(const cli_opt *o, int n, const char *opt, const char *key,
                              const char *dflt, char *out, size_t cap);
