@@ -7,6 +7,7 @@
 #include "blobs/server.h"
 #include "blobs/store.h"
 #include "commands.h"
+#include "project.h"
 #include "core/encoding.h"
 
 
@@ -52,20 +53,29 @@ static int blobs_serve(int argc, char **argv)
     return cli_report(r);
 }
 
+/* --url, else "blobsUrl" of ./cella.json, else the loopback default. */
+static cella_res blobs_url(const cli_opt *o, int n, char *out, size_t cap)
+{
+    return cli_project_url(o, n, "url", "blobsUrl", "http://127.0.0.1:8082", out, cap);
+}
+
 static int blobs_put(int argc, char **argv)
 {
     cli_opt o[] = {{"url", true, NULL}};
     const char *pos[1];
     int np;
+    char base[1024];
     cella_res r = cli_parse(argc, argv, o, 1, pos, 1, &np, "blobs put");
-    if (cella_ok(r) && (np != 1 || !cli_get(o, 1, "url")))
-        r = cella_fail(CELLA_E_USAGE, "blobs put", "usage: cella blobs put FILE --url URL");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "blobs put", "usage: cella blobs put FILE [--url URL]");
+    if (cella_ok(r))
+        r = blobs_url(o, 1, base, sizeof base);
     uint8_t sha[32];
     if (cella_ok(r))
-        r = cella_blob_put_file(cli_get(o, 1, "url"), pos[0], sha);
+        r = cella_blob_put_file(base, pos[0], sha);
     char url[4400];
     if (cella_ok(r))
-        r = cella_blob_url(cli_get(o, 1, "url"), sha, url, sizeof url);
+        r = cella_blob_url(base, sha, url, sizeof url);
     if (!cella_ok(r))
         return cli_report(r);
     char hex[65];
@@ -79,10 +89,13 @@ static int blobs_get(int argc, char **argv)
     cli_opt o[] = {{"url", true, NULL}, {"output", true, NULL}};
     const char *pos[1];
     int np = 0;
+    char base[1024];
     cella_res r = cli_parse(argc, argv, o, 2, pos, 1, &np, "blobs get");
-    if (cella_ok(r) && (np != 1 || !cli_get(o, 2, "url") || !cli_get(o, 2, "output")))
+    if (cella_ok(r) && (np != 1 || !cli_get(o, 2, "output")))
         r = cella_fail(CELLA_E_USAGE, "blobs get",
-                       "usage: cella blobs get SHA256 --url URL -o FILE");
+                       "usage: cella blobs get SHA256 [--url URL] -o FILE");
+    if (cella_ok(r))
+        r = blobs_url(o, 2, base, sizeof base);
     uint8_t sha[32];
     if (cella_ok(r)) {
         const char *h = pos[0];
@@ -91,7 +104,7 @@ static int blobs_get(int argc, char **argv)
         r = cella_blob_parse_id(h, sha);
     }
     if (cella_ok(r))
-        r = cella_blob_get_file(cli_get(o, 2, "url"), sha, cli_get(o, 2, "output"));
+        r = cella_blob_get_file(base, sha, cli_get(o, 2, "output"));
     if (!cella_ok(r))
         return cli_report(r);
     printf("%s\n", cli_get(o, 2, "output"));
@@ -104,9 +117,10 @@ const cli_command cli_blobs_commands[] = {
      "Serve a content-addressed blob store over plain HTTP (PUT/GET/HEAD /v1/blobs/<sha256>); "
      "DIR defaults to ./cella-blobs, N to 1G (bodies are held in memory). Port 0 picks a free "
      "port; the URL is printed once listening."},
-    {"blobs", "put", blobs_put, "cella blobs put FILE --url URL",
-     "Upload a file; prints its SHA-256 and its URL."},
-    {"blobs", "get", blobs_get, "cella blobs get SHA256 --url URL -o FILE",
+    {"blobs", "put", blobs_put, "cella blobs put FILE [--url URL]",
+     "Upload a file; prints its SHA-256 and its URL. The store is --url, else \"blobsUrl\" of "
+     "./cella.json, else http://127.0.0.1:8082."},
+    {"blobs", "get", blobs_get, "cella blobs get SHA256 [--url URL] -o FILE",
      "Download a blob into FILE (must not exist); the SHA-256 is verified before FILE appears."},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -82,7 +82,12 @@ expect_fail 'too large' "$CELLA" blobs put big.dat --url "$URL"
 expect_fail 'no such blob' "$CELLA" blobs get "$ZERO" --url "$URL" -o z
 [[ ! -e z ]] || fail "missing blob left a file"
 expect_fail 'sha256' "$CELLA" blobs get nothex --url "$URL" -o z
-expect_fail 'usage' "$CELLA" blobs put a.txt
+expect_fail 'usage' "$CELLA" blobs put
+# without --url, the store of ./cella.json
+mkdir proj && (cd proj && printf '{"blobsUrl": "%s"}\n' "$URL" > cella.json &&
+  "$CELLA" blobs put ../a.txt > put.out) || fail "blobs put with the project's blobsUrl"
+grep -q "$URL/v1/blobs/" proj/put.out || fail "the URL comes from cella.json"
+ok
 expect_fail 'not a regular|cannot open' "$CELLA" blobs put "$TMP" --url "$URL"
 
 # A blob corrupted on the server: the client refuses it and leaves nothing.
