@@ -20,28 +20,6 @@ if [[ -t 1 ]]; then B=$'\033[1m'; N=$'\033[0m'; else B=; N=; fi
 say() { printf '\n%s%s%s\n' "$B" "$*" "$N"; }
 run() { printf '%s$ %s%s\n' "$B" "$*" "$N" >&2; "$@"; }
 die() { echo "demo: $*" >&2; [[ -f stack/logs/worker.log ]] && tail -20 stack/logs/worker.log >&2; exit 1; }
-# order templates live in cella.json; the demo fills in the resource it deployed
-set_order() { # KIND FIELD=VALUE...
-  python3 - "$@" <<'PY'
-import json, sys
-c = json.load(open("cella.json"))
-for kv in sys.argv[2:]:
-    k, v = kv.split("=", 1)
-    c["order"][sys.argv[1]][k] = v
-json.dump(c, open("cella.json", "w"), indent=2)
-PY
-  printf '  (cella.json: order.%s %s)\n' "$1" "${*:2}"
-}
-set_resource() { # KIND JSON
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-c = json.load(open("cella.json"))
-c[sys.argv[1]] = json.loads(sys.argv[2])
-json.dump(c, open("cella.json", "w"), indent=2)
-PY
-  printf '  (cella.json: %s = %s)\n' "$1" "$2"
-}
-
 say "# the stack: cella up (hub, cas, blob store, one worker; sim TEE: development only)"
 "$CELLA" up --data stack --listen-base 0 > up.log 2>&1 &
 UP_PID=$!
@@ -49,7 +27,6 @@ for _ in $(seq 600); do grep -q '^ready' up.log 2>/dev/null && break; kill -0 "$
 grep -q '^ready' up.log || { cat up.log >&2; die "cella up did not start"; }
 sed -n '1,/^ready/p' up.log
 read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
-BLOBS=$(sed -n 's/^blobs *//p' up.log)
 
 for who in owner dev requester; do
   mkdir "$who"
@@ -67,12 +44,11 @@ cc -std=c17 -O2 -static -o app/wordcount "$SRC/examples/wordcount/wordcount.c" 2
 cp "$SRC/examples/wordcount/cella-app.json" app/
 run "$CELLA" app measure app | tee measurement
 run "$CELLA" app pack app -o wordcount.tar | tee pack
-run "$CELLA" blobs put wordcount.tar --url "$BLOBS" | tee put
-set_resource app "{\"name\": \"wordcount\", \"type\": \"DOCKER\", \"multiaddr\": \"$(awk '{print $2}' put)\", \"checksum\": \"$(awk '{print $1}' pack)\", \"measurement\": \"$(cat measurement)\"}"
-run "$CELLA" app deploy --wallet-file "$(W dev)" | tee app_address
+run "$CELLA" blobs put wordcount.tar | tee put
+run "$CELLA" app deploy --name wordcount --multiaddr "$(cut -d' ' -f2 put)" --checksum "$(cut -d' ' -f1 pack)" \
+  --measurement "$(cat measurement)" --wallet-file "$(W dev)" | tee app_address
 APP=$(cat app_address)
-run "$CELLA" order init --app --tag tee,scone
-set_order apporder app="$APP" volume=100
+run "$CELLA" order init --app --tag tee,scone --set volume=100
 run "$CELLA" order sign --app --wallet-file "$(W dev)" >/dev/null
 run "$CELLA" order publish --app
 
@@ -87,13 +63,12 @@ unwilling to postpone, and one we intend to win.
 EOF
 run "$CELLA" dataset encrypt --format iexec | tee enc
 ENC=$(awk 'NR==1 {print $1}' enc)
-run "$CELLA" blobs put "$ENC" --url "$BLOBS" | tee put
-set_resource dataset "{\"name\": \"speech\", \"multiaddr\": \"$(awk '{print $2}' put)\", \"checksum\": \"$(awk 'NR==1 {print $2}' enc)\"}"
-run "$CELLA" dataset deploy --wallet-file "$(W owner)" | tee ds_address
+run "$CELLA" blobs put "$ENC" | tee put
+run "$CELLA" dataset deploy --name speech --multiaddr "$(cut -d' ' -f2 put)" \
+  --checksum "$(awk 'NR==1 {print $2}' enc)" --wallet-file "$(W owner)" | tee ds_address
 DS=$(cat ds_address)
 run "$CELLA" dataset push-secret "$DS" --wallet-file "$(W owner)"
-run "$CELLA" order init --dataset
-set_order datasetorder dataset="$DS" volume=100 apprestrict="$APP"
+run "$CELLA" order init --dataset --set volume=100,apprestrict="$APP"
 run "$CELLA" order sign --dataset --wallet-file "$(W owner)" >/dev/null
 run "$CELLA" order publish --dataset
 
