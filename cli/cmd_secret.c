@@ -259,8 +259,9 @@ static cella_res push_once(sms_conn *s, const char *path, const uint8_t addr[20]
     long st = s->resp.status;
     if (st >= 200 && st < 300)
         return CELLA_OK_RES;
-    char hint[160];
-    snprintf(hint, sizeof hint, st == 409 ? "; %s can never be replaced" : "", what);
+    char hint[160] = "";
+    if (st == 409)
+        snprintf(hint, sizeof hint, "; %s can never be replaced", what);
     return refused(s, hint);
 }
 
