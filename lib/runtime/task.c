@@ -18,6 +18,7 @@
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/safepath.h"
 #include "core/secure.h"
 #include "crypto/aead.h"
 #include "hub/task.h"
@@ -96,25 +97,24 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-cella_res cella_task_digest(const char *path, uint8_t out[32])
+/* The digest of an open file or folder (takes fd). O_NONBLOCK on every open:
+ * a FIFO the app left must be refused, not waited on. */
+static cella_res digest_fd(int fd, const char *name, uint8_t out[32])
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    CELLA_ENSURE(fd >= 0, CELLA_E_NOTFOUND, path, "the deterministic output cannot be opened: %s",
-                 strerror(errno));
     struct stat st;
     cella_res r = fstat(fd, &st) == 0 ? CELLA_OK_RES
-                                      : cella_fail(CELLA_E_IO, path, "stat: %s", strerror(errno));
+                                      : cella_fail(CELLA_E_IO, name, "stat: %s", strerror(errno));
     if (cella_ok(r) && S_ISREG(st.st_mode)) {
-        r = cella_sha256_fd(fd, out, NULL, path);
+        r = cella_sha256_fd(fd, out, NULL, name);
         close(fd);
         return r;
     }
     if (cella_ok(r) && !S_ISDIR(st.st_mode))
-        r = cella_fail(CELLA_E_PARSE, path, "the deterministic output is neither a file nor a folder");
+        r = cella_fail(CELLA_E_PARSE, name, "the deterministic output is neither a file nor a folder");
     DIR *d = cella_ok(r) ? fdopendir(fd) : NULL;
     if (!d) {
         close(fd);
-        return cella_ok(r) ? cella_fail(CELLA_E_IO, path, "opendir: %s", strerror(errno)) : r;
+        return cella_ok(r) ? cella_fail(CELLA_E_IO, name, "opendir: %s", strerror(errno)) : r;
     }
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -129,14 +129,14 @@ cella_res cella_task_digest(const char *path, uint8_t out[32])
             cap = cap ? 2 * cap : 16;
             char **nn = cap <= MAX_DIR_FILES ? realloc(names, cap * sizeof *nn) : NULL;
             if (!nn) {
-                r = cella_fail(CELLA_E_TOOBIG, path, "too many files in the deterministic output");
+                r = cella_fail(CELLA_E_TOOBIG, name, "too many files in the deterministic output");
                 break;
             }
             names = nn;
         }
         names[n] = strdup(e->d_name);
         if (!names[n])
-            r = cella_fail(CELLA_E_NOMEM, path, "out of memory");
+            r = cella_fail(CELLA_E_NOMEM, name, "out of memory");
         else
             n++;
     }
@@ -145,13 +145,19 @@ cella_res cella_task_digest(const char *path, uint8_t out[32])
     cella_keccak_ctx k;
     cella_keccak256_init(&k);
     for (size_t i = 0; cella_ok(r) && i < n; i++) {
-        int f = openat(dirfd(d), names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int f = openat(dirfd(d), names[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat fs;
         uint8_t h[32];
-        r = f >= 0 ? cella_sha256_fd(f, h, NULL, names[i])
-                   : cella_fail(CELLA_E_IO, names[i], "open: %s", strerror(errno));
+        if (f < 0)
+            r = cella_fail(CELLA_E_IO, names[i], "open: %s", strerror(errno));
+        else if (fstat(f, &fs) != 0 || !S_ISREG(fs.st_mode))
+            r = cella_fail(CELLA_E_PARSE, names[i], "not a regular file");
+        else
+            r = cella_sha256_fd(f, h, NULL, names[i]);
         if (f >= 0)
             close(f);
-        cella_keccak256_update(&k, h, 32);
+        if (cella_ok(r))
+            cella_keccak256_update(&k, h, 32);
     }
     if (cella_ok(r))
         cella_keccak256_final(&k, out);
@@ -160,6 +166,36 @@ cella_res cella_task_digest(const char *path, uint8_t out[32])
     free(names);
     closedir(d);
     return r;
+}
+
+cella_res cella_task_digest(const char *path, uint8_t out[32])
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, CELLA_E_NOTFOUND, path, "the deterministic output cannot be opened: %s",
+                 strerror(errno));
+    return digest_fd(fd, path, out);
+}
+
+cella_res cella_task_digest_beneath(const char *root, const char *rel, uint8_t out[32])
+{
+    int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CELLA_ENSURE(rfd >= 0, CELLA_E_IO, "/iexec_out", "cannot open the output folder: %s",
+                 strerror(errno));
+    const char *name = *rel ? rel : "/iexec_out";
+    int fd = *rel ? cella_open_beneath(rfd, rel, O_RDONLY | O_NONBLOCK, 0)
+                  : openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int err = errno;
+    close(rfd);
+    if (fd < 0) {
+        /* The app made the folder: say nothing of what lies beyond a link. */
+        if (err == ELOOP || err == EXDEV || err == ENOTDIR)
+            return cella_fail(CELLA_E_PATH, name,
+                              "the deterministic output goes through a symbolic link or out of "
+                              "/iexec_out");
+        return cella_fail(err == ENOENT ? CELLA_E_NOTFOUND : CELLA_E_IO, name,
+                          "the deterministic output cannot be opened: %s", strerror(err));
+    }
+    return digest_fd(fd, name, out);
 }
 
 /* ---- the run --------------------------------------------------------------------- */
@@ -267,15 +303,50 @@ static cella_res pre_compute(const cella_task_opts *o, const json_t *env, const 
     return CELLA_OK_RES;
 }
 
+/* The app's computed.json: a regular file at the top of /iexec_out (not a
+ * link, and not a FIFO left to block the enclave on open). */
+static cella_res read_computed(const char *out_dir, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    int rfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CELLA_ENSURE(rfd >= 0, CELLA_E_IO, "/iexec_out", "cannot open: %s", strerror(errno));
+    int fd = openat(rfd, CELLA_TASK_COMPUTED_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int err = errno;
+    close(rfd);
+    CELLA_ENSURE(fd >= 0, err == ENOENT ? CELLA_E_NOTFOUND : CELLA_E_IO, CELLA_TASK_COMPUTED_FILE,
+                 "cannot open: %s", strerror(err));
+    struct stat st;
+    cella_res r = CELLA_OK_RES;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        r = cella_fail(CELLA_E_PARSE, CELLA_TASK_COMPUTED_FILE, "not a regular file");
+    else if ((uint64_t)st.st_size > COMPUTED_MAX)
+        r = cella_fail(CELLA_E_TOOBIG, CELLA_TASK_COMPUTED_FILE, "larger than %d bytes",
+                       COMPUTED_MAX);
+    uint8_t *buf = cella_ok(r) ? malloc((size_t)st.st_size + 1) : NULL;
+    if (cella_ok(r) && !buf)
+        r = cella_fail(CELLA_E_NOMEM, CELLA_TASK_COMPUTED_FILE, "out of memory");
+    if (cella_ok(r))
+        r = cella_pread_full(fd, buf, (size_t)st.st_size, 0, CELLA_TASK_COMPUTED_FILE);
+    close(fd);
+    if (!cella_ok(r)) {
+        free(buf);
+        return r;
+    }
+    buf[st.st_size] = 0;
+    *out = buf;
+    *len = (size_t)st.st_size;
+    return CELLA_OK_RES;
+}
+
 /* Post-compute: digest, encrypted result, enclave signature. */
 static cella_res post_compute(const cella_task_opts *o, const json_t *env, const char *out_dir,
                               cella_task_result *res)
 {
     char p[1400];
-    snprintf(p, sizeof p, "%s/computed.json", out_dir);
     uint8_t *cj = NULL;
     size_t cjn = 0;
-    cella_res r = cella_read_file(AT_FDCWD, p, COMPUTED_MAX, false, &cj, &cjn);
+    cella_res r = read_computed(out_dir, &cj, &cjn);
     if (!cella_ok(r))
         return cella_fail(CELLA_E_NOTFOUND, "/iexec_out/computed.json",
                           "the app wrote no readable computed.json (%s)", cella_error_what());
@@ -303,8 +374,7 @@ static cella_res post_compute(const cella_task_opts *o, const json_t *env, const
     if (cella_ok(r) && *rel)
         r = cella_app_check_relpath(rel, "deterministic-output-path");
     if (cella_ok(r)) {
-        snprintf(p, sizeof p, "%s%s%s", out_dir, *rel ? "/" : "", rel);
-        r = cella_task_digest(p, res->digest);
+        r = cella_task_digest_beneath(out_dir, rel, res->digest);
     }
     /* The signature binds the digest to this task and this worker. */
     const char *taskhex = NULL, *worker = NULL, *keyhex = NULL;

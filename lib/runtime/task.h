@@ -74,6 +74,13 @@ CELLA_RESULT cella_task_run(const cella_task_opts *o, cella_task_result *res);
  * sorted by name. */
 CELLA_RESULT cella_task_digest(const char *path, uint8_t out[32]);
 
+/* The same of `rel` (what the app's computed.json names) resolved strictly
+ * beneath the folder `root`: no "..", no symbolic link anywhere on the way
+ * (the app makes them), no FIFO waited on; "" is `root` itself. Errors name
+ * `rel`, never the host's folders, and say the same whatever lies beyond a
+ * link. */
+CELLA_RESULT cella_task_digest_beneath(const char *root, const char *rel, uint8_t out[32]);
+
 /* Splits iexec_args like a shell would without expansions: blanks separate
  * words, '...' and "..." quote, backslash escapes (outside single quotes).
  * Returns a malloc'd NULL-terminated vector of strings in one allocation. */

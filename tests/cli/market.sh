@@ -17,7 +17,7 @@ stop_up() {
   wait "$UP_PID" 2>/dev/null || true
   UP_PID=""
 }
-trap 'stop_up; rm -rf "$TMP"' EXIT
+on_exit stop_up
 
 "$CELLA" up --data stack --listen-base 0 --slots 0 > up.log 2>&1 &
 UP_PID=$!
@@ -32,12 +32,9 @@ ok
 
 for who in owner dev req eve; do
   mkdir "$who"
-  (cd "$who" && "$CELLA" init "${INIT[@]}" 2>/dev/null &&
-    "$CELLA" wallet create --unencrypted --keystoredir wallet > address 2>/dev/null &&
-    ls "$TMP/$who"/wallet/* > wallet_file) || fail "set up $who"
+  (cd "$who" && "$CELLA" init "${INIT[@]}" 2>/dev/null) || fail "set up $who"
+  new_wallet "$who"
 done
-W() { cat "$TMP/$1/wallet_file"; }
-A() { cat "$TMP/$1/address"; }
 json_set() { # KEY JSON (in ./cella.json)
   python3 -c 'import json,sys;c=json.load(open("cella.json"));c[sys.argv[1]]=json.loads(sys.argv[2]);json.dump(c,open("cella.json","w"))' "$1" "$2"
 }
@@ -207,6 +204,47 @@ wait "$KPID" 2>/dev/null || true
 sleep 3.5 # the lease lapses
 worker_once || fail "worker"
 [[ $(task_field "$T4" status) == COMPLETED ]] || { tail "$TMP/worker.log" >&2; fail "T4 not taken over: $(task_field "$T4" error)"; }
+ok
+
+# ---- an app cannot reach out of /iexec_out, nor stall its enclave ----
+# (review: the digest followed symlinks the app made in /iexec_out, so its
+# error told the requester which host paths exist; a FIFO named by or as
+# computed.json blocked the enclave, its worker slot and the lease forever)
+cd "$TMP/dev"
+mkdir evil
+cat > evil/evil <<'EOF'
+#!/bin/sh
+echo out > "$IEXEC_OUT/out.txt"
+case "$1" in
+  probe) ln -s / "$IEXEC_OUT/l"
+         echo "{\"deterministic-output-path\": \"/iexec_out/l/$2\"}" > "$IEXEC_OUT/computed.json" ;;
+  fifo-computed) mkfifo "$IEXEC_OUT/computed.json" ;;
+  fifo-output) mkfifo "$IEXEC_OUT/f"
+         echo '{"deterministic-output-path": "/iexec_out/f"}' > "$IEXEC_OUT/computed.json" ;;
+esac
+EOF
+chmod 755 evil/evil
+sed 's/"wordcount"/"evil"/' wc/cella-app.json > evil/cella-app.json
+EVIL=$(publish_app evil evil) || fail "publish evil"
+cd "$TMP/req"
+evil_task() { # ARGS -> prints the task's error
+  "$CELLA" app run "$EVIL" --tag tee,scone --args "$1" --wallet-file "$(W req)" > run.out || return 1
+  local t; t=$(awk '/^task / {print $2}' run.out)
+  timeout 60 "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
+    --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker.log" 2>&1 || { echo "worker: $?"; return 0; }
+  [[ $(task_field "$t" status) == ACTIVE ]] || echo "status $(task_field "$t" status)"
+  task_field "$t" error
+}
+E1=$(evil_task "probe etc/hostname")
+E2=$(evil_task "probe no/such/file")
+grep -q 'symbolic link' <<<"$E1" || fail "a link out of /iexec_out: $E1"
+[[ "${E1% (*}" == "${E2% (*}" ]] || fail "the error tells which host paths exist: '$E1' vs '$E2'"
+[[ "$E1" != *"$TMP"* ]] || fail "the error names a host folder: $E1"
+ok
+E3=$(evil_task fifo-computed)
+grep -q 'computed.json' <<<"$E3" || fail "a FIFO as computed.json: $E3"
+E4=$(evil_task fifo-output)
+grep -q 'neither a file nor a folder' <<<"$E4" || fail "a FIFO as the deterministic output: $E4"
 ok
 
 # ---- cella up stops cleanly ----
