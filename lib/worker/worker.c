@@ -285,6 +285,9 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     if (pid == 0) {
         dup2(lfd, 1);
         dup2(lfd, 2);
+        /* A Ctrl-C reaches the whole foreground group: the worker then
+         * finishes its current tasks, so their enclaves must not die of it. */
+        signal(SIGINT, SIG_IGN);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }

@@ -247,6 +247,21 @@ E4=$(evil_task fifo-output)
 grep -q 'neither a file nor a folder' <<<"$E4" || fail "a FIFO as the deterministic output: $E4"
 ok
 
+# ---- Ctrl-C on a worker: it finishes the task it runs, and so does its enclave ----
+# (review: the terminal's SIGINT reached `cella run-task` too, which died of it)
+expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --args 2 --wallet-file "$(W req)"
+T5=$(awk '/^task / {print $2}' "$TMP/.out")
+setsid "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
+  --sim-dir "$TMP/stack/sim" --lease 3 >> "$TMP/worker-int.log" 2>&1 &
+IPID=$!
+for _ in $(seq 100); do [[ -n "$(task_field "$T5" lease)" ]] && break; sleep 0.1; done
+[[ -n "$(task_field "$T5" lease)" ]] || fail "the worker leased T5"
+sleep 0.5
+kill -INT -- "-$IPID" # what a terminal does: the whole process group
+timeout 30 tail --pid="$IPID" -f /dev/null || { kill -9 -- "-$IPID"; fail "the worker did not stop on SIGINT"; }
+[[ $(task_field "$T5" status) == COMPLETED ]] || { cat "$TMP/worker-int.log" >&2; fail "T5 after Ctrl-C: $(task_field "$T5" error)"; }
+ok
+
 # ---- cella up stops cleanly ----
 kill -INT "$UP_PID"
 wait "$UP_PID" || fail "cella up exited non-zero on SIGINT"
