@@ -187,6 +187,9 @@ static int app_run(int argc, char **argv)
         r = best(&h, q, "app order", &ao);
     }
     const char *ds = cli_get(o, NOPTS(o), "dataset");
+    uint8_t d20[20];
+    if (cella_ok(r) && ds)
+        r = cella_eth_address_parse(d20, ds, "--dataset");
     if (cella_ok(r) && ds) {
         snprintf(q, sizeof q, "kind=datasetorder&dataset=%s", ds);
         r = best(&h, q, "dataset order", &dso);
@@ -206,6 +209,12 @@ static int app_run(int argc, char **argv)
     char needhex[67] = "0x";
     cella_hex_encode(needhex + 2, need, 32, false);
     const char *wp = cli_get(o, NOPTS(o), "workerpool"), *cat = cli_get(o, NOPTS(o), "category");
+    /* Checked before they go into the query: q holds an address and a number. */
+    uint8_t a[20];
+    if (cella_ok(r) && wp)
+        r = cella_eth_address_parse(a, wp, "--workerpool");
+    if (cella_ok(r) && cat && (!*cat || strlen(cat) > 20 || strspn(cat, "0123456789") != strlen(cat)))
+        r = cella_fail(CELLA_E_USAGE, "--category", "expected a category number, got '%s'", cat);
     if (cella_ok(r)) {
         int k = snprintf(q, sizeof q, "kind=workerpoolorder&mintag=%s", needhex);
         if (wp)

@@ -262,6 +262,13 @@ timeout 30 tail --pid="$IPID" -f /dev/null || { kill -9 -- "-$IPID"; fail "the w
 [[ $(task_field "$T5" status) == COMPLETED ]] || { cat "$TMP/worker-int.log" >&2; fail "T5 after Ctrl-C: $(task_field "$T5" error)"; }
 ok
 
+# ---- app run checks its flags before building the order book query ----
+# (review: a long --workerpool with --category wrote past the query buffer)
+LONG=$(printf 'a%.0s' $(seq 700))
+expect_fail '\(--workerpool\)' "$CELLA" app run "$APP" --workerpool "$LONG" --category 0 --wallet-file "$(W req)"
+expect_fail '\(--category\)' "$CELLA" app run "$APP" --category "0&workerpool=x" --wallet-file "$(W req)"
+expect_fail '\(--dataset\)' "$CELLA" app run "$APP" --dataset "$LONG" --wallet-file "$(W req)"
+
 # ---- cella up stops cleanly ----
 kill -INT "$UP_PID"
 wait "$UP_PID" || fail "cella up exited non-zero on SIGINT"
