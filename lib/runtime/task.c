@@ -140,7 +140,7 @@ static cella_res digest_fd(int fd, const char *name, uint8_t out[32])
         else
             n++;
     }
-    if (cella_ok(r))
+    if (cella_ok(r) && n) /* an empty folder: names is NULL */
         qsort(names, n, sizeof *names, by_name);
     cella_keccak_ctx k;
     cella_keccak256_init(&k);

@@ -166,8 +166,13 @@ static void test_digest_beneath(void **state)
     assert_int_not_equal(cella_task_digest_beneath(out, "l/secret", got).code, CELLA_OK);
     assert_null(strstr(cella_error_what(), d));
     assert_null(strstr(cella_error_where(), d));
-    /* "" is the whole output folder */
+    /* "" is the whole output folder; an empty folder hashes to keccak256("") */
     assert_succeeds(cella_task_digest_beneath(out, "", got));
+    snprintf(p, sizeof p, "%s/empty", out);
+    assert_int_equal(mkdir(p, 0700), 0);
+    assert_succeeds(cella_task_digest_beneath(out, "empty", got));
+    cella_keccak256(want, "", 0);
+    assert_memory_equal(got, want, 32);
     test_rmdir(d);
 }
 
