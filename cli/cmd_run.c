@@ -479,6 +479,7 @@ static int run_task_cmd(int argc, char **argv)
     if (err_fd >= 0)
         close(err_fd);
     enclave_id_close(&eid);
+    cas_conn_close(&c);
     if (cella_ok(r)) {
         char d[65];
         cella_hex_encode(d, res.digest, 32, false);

@@ -139,17 +139,32 @@ cella_res cella_cas_attest(const cella_http_client *c, cella_tee_kind kind, cell
     return r;
 }
 
+/* Wipes every string of a JSON value in place (jansson owns the buffers;
+ * the values are released keys and secrets). */
+static void wipe_json_strings(json_t *j)
+{
+    if (json_is_string(j)) {
+        cella_wipe((char *)json_string_value(j), json_string_length(j));
+    } else if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+            wipe_json_strings(v);
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v)
+            wipe_json_strings(v);
+    }
+}
+
 void cella_cas_instance_free(cella_cas_instance *inst)
 {
     EVP_PKEY_free(inst->key);
     X509_free(inst->cert);
     if (inst->config) {
-        /* The configuration holds keys: wipe the strings before freeing. */
-        char *s = json_dumps(inst->config, JSON_COMPACT);
-        if (s) {
-            cella_wipe(s, strlen(s));
-            free(s);
-        }
+        /* The configuration holds keys: wipe its own strings before freeing. */
+        wipe_json_strings(inst->config);
         json_decref(inst->config);
     }
     memset(inst, 0, sizeof *inst);

@@ -447,6 +447,10 @@ static cella_res post_compute(const cella_task_opts *o, const json_t *env, const
                  : cella_fail(CELLA_E_NOMEM, "computed.json", "out of memory");
         free(text);
         json_decref(o2);
+        if (!cella_ok(r)) { /* all or nothing: no result without its computed.json */
+            snprintf(p, sizeof p, "%s/" CELLA_TASK_RESULT_FILE, o->out_dir);
+            unlink(p);
+        }
     }
     json_decref(computed);
     return r;

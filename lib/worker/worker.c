@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,11 +297,23 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     /* Keep the lease alive while the enclave works. */
     unsigned ls = s->o->lease_seconds ? s->o->lease_seconds : 30;
     double next = now_ms() + ls * 1000.0 / 3;
+    /* The app has its own limit; the enclave around it gets five more minutes. */
+    double deadline = now_ms() + ((s->o->app_timeout ? s->o->app_timeout : 3600) + 300) * 1000.0;
+    bool killed = false;
     int status = 0;
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR))
+        if (w == pid)
             break;
+        if (w < 0 && errno != EINTR) {
+            status = -1; /* lost track of it: not a success */
+            break;
+        }
+        if (!killed && now_ms() > deadline) {
+            cella_warn("task %s: the enclave ran past its time limit; killing it", tid);
+            kill(pid, SIGKILL);
+            killed = true;
+        }
         if (now_ms() >= next) {
             if (!cella_ok(lease(s, tid, ls)))
                 cella_warn("task %s: lease renewal failed: %s", tid, cella_error_what());
@@ -309,7 +322,7 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
         struct timespec t = {0, 20 * 1000 * 1000};
         nanosleep(&t, NULL);
     }
-    *failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    *failed = killed || status == -1 || !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return CELLA_OK_RES;
 }
 
@@ -418,7 +431,9 @@ static void process(slot *s, const char *tid)
     char tdir[1100], session[200], app_dir[1300], dataset[1200], why[1200] = "", path[200];
     json_t *task = NULL, *deal = NULL, *app = NULL, *ds = NULL;
     bool leased = false, enclave_ran = false, failed = false;
-    snprintf(tdir, sizeof tdir, "%s/tasks/%s", s->o->work_dir, tid);
+    /* Per slot: if a lease lapsed while this slot still works, another slot
+     * re-leasing the task must not remove this one's files. */
+    snprintf(tdir, sizeof tdir, "%s/tasks/%s-%s", s->o->work_dir, tid, s->holder);
     cella_res r = cella_hex_decode(taskid, 32, tid + 2, strlen(tid + 2), "task id");
     if (cella_ok(r))
         r = lease(s, tid, s->o->lease_seconds ? s->o->lease_seconds : 30);
@@ -611,9 +626,14 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         cella_hex_encode(s->holder, id, sizeof id, false);
     }
     unsigned started = 0;
-    for (; cella_ok(r) && started < n; started++)
-        if (pthread_create(&th[started], NULL, slot_main, &slots[started]) != 0)
+    while (cella_ok(r) && started < n) {
+        if (pthread_create(&th[started], NULL, slot_main, &slots[started]) != 0) {
             r = cella_fail(CELLA_E_IO, "worker", "cannot start a slot thread");
+            *o->stop = 1; /* the slots already running finish their task and return */
+            break;
+        }
+        started++;
+    }
     for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     unsigned done = 0, failed = 0;
