@@ -4,9 +4,26 @@
 set -euo pipefail
 : "${CELLA:?CELLA must point to the cella binary}"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cella-test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 PASSED=0
+
+# ---- at exit ----
+# The EXIT trap belongs to this lib: it runs the commands registered with
+# on_exit (the last registered first), stops every server the start_* helpers
+# below started, then removes $TMP. A test never sets its own EXIT trap (that
+# would leave the servers running); it registers its cleanup with on_exit.
+_ON_EXIT=()
+_SERVERS=()
+_at_exit() {
+  local c p
+  for c in "${_ON_EXIT[@]}"; do eval "$c" || true; done
+  for p in "${_SERVERS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${_SERVERS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap _at_exit EXIT
+# on_exit CMD: eval CMD at exit, before the servers stop and $TMP goes.
+on_exit() { _ON_EXIT=("$1" "${_ON_EXIT[@]}"); }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { PASSED=$((PASSED + 1)); }
@@ -67,3 +84,116 @@ need_iexec_sdk() {
   echo "using iexec SDK $(_sdk_version) from $SDK"
 }
 _sdk_version() { node -p 'require(process.argv[1]).version' "$SDK/package.json" 2>/dev/null || true; }
+
+# ---- servers ----
+# free_port: a TCP port free on 127.0.0.1 right now (for servers that print
+# the --listen address as given, so port 0 would not tell the test the port).
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# stop_server PID [SIGNAL]: stop a server a start_* helper started (SIGTERM,
+# or SIGNAL, e.g. KILL), wait for it, and drop it from the exit cleanup.
+stop_server() {
+  local pid=$1 p keep=()
+  kill -s "${2:-TERM}" "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${_SERVERS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  _SERVERS=("${keep[@]}")
+}
+
+# _await NAME PID LOG CHECK...: poll CHECK for up to 10 s; fail, showing LOG,
+# when the server exits first or CHECK never succeeds.
+_await() {
+  local name=$1 pid=$2 log=$3; shift 3
+  for _ in $(seq 200); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "$name exited"; }
+    sleep 0.05
+  done
+  cat "$log" >&2; fail "$name did not start"
+}
+
+# start_hub [--log FILE] [ARGS...]: `cella hub serve` on loopback, data in
+# $TMP/hubd, 2 threads, then ARGS (e.g. --dev-faucet). Returns once it printed
+# "hub listening" and GET /v1/health answers 200. Sets HUB_PORT, HUB_URL,
+# HUB_PID and HUB_LOG ($TMP/FILE, default hub.log). Called again (after
+# stop_server "$HUB_PID"), it restarts the hub on the same port and data.
+HUB_PORT=
+start_hub() {
+  local log=hub.log
+  if [[ ${1:-} == --log ]]; then log=$2; shift 2; fi
+  HUB_PORT=${HUB_PORT:-$(free_port)}
+  HUB_URL=http://127.0.0.1:$HUB_PORT
+  HUB_LOG=$TMP/$log
+  "$CELLA" hub serve --data "$TMP/hubd" --listen "127.0.0.1:$HUB_PORT" --threads 2 "$@" \
+    > "$HUB_LOG" 2>&1 &
+  HUB_PID=$!
+  _SERVERS+=("$HUB_PID")
+  _await hub "$HUB_PID" "$HUB_LOG" _hub_ready
+}
+_hub_ready() { grep -q '^hub listening' "$HUB_LOG" && curl -sf -m 2 -o /dev/null "$HUB_URL/v1/health"; }
+
+# start_cas [--log FILE] [ARGS...]: `cella cas serve` on loopback, data in
+# $TMP/casd, 2 threads, then ARGS (e.g. --allow-sim --sim-platform F --hub U).
+# Returns once it printed its "fingerprint" line (64 hex digits) and GET
+# /v1/health serves that same fingerprint. Sets CAS_PORT, CAS_URL, CAS_FP,
+# CAS_PID, CAS_LOG ($TMP/FILE, default cas.log) and CAS, the client's
+# options: (--cas "$CAS_URL" --cas-fingerprint "$CAS_FP"). Called again (after
+# stop_server "$CAS_PID"), it restarts the cas on the same port and data.
+CAS_PORT=
+start_cas() {
+  local log=cas.log
+  if [[ ${1:-} == --log ]]; then log=$2; shift 2; fi
+  CAS_PORT=${CAS_PORT:-$(free_port)}
+  CAS_URL=https://127.0.0.1:$CAS_PORT
+  CAS_LOG=$TMP/$log
+  "$CELLA" cas serve --data "$TMP/casd" --listen "127.0.0.1:$CAS_PORT" --threads 2 "$@" \
+    > "$CAS_LOG" 2>&1 &
+  CAS_PID=$!
+  _SERVERS+=("$CAS_PID")
+  _await cas "$CAS_PID" "$CAS_LOG" _cas_ready
+  CAS_FP=$(awk '/^fingerprint/ {print $2}' "$CAS_LOG")
+  [[ $CAS_FP =~ ^[0-9a-f]{64}$ ]] || { cat "$CAS_LOG" >&2; fail "cas did not print its fingerprint"; }
+  grep -q "\"fingerprint\":\"$CAS_FP\"" "$TMP/.cas-health" ||
+    fail "cas health serves another fingerprint: $(cat "$TMP/.cas-health")"
+  CAS=(--cas "$CAS_URL" --cas-fingerprint "$CAS_FP")
+}
+_cas_ready() {
+  grep -q '^fingerprint' "$CAS_LOG" && curl -skf -m 2 -o "$TMP/.cas-health" "$CAS_URL/v1/health"
+}
+
+# start_blobs [--log FILE] [ARGS...]: `cella blobs serve` on a loopback port
+# the kernel picks, data in $TMP/blobd, 2 threads, then ARGS (e.g. --max-size
+# 1M). Returns once it printed its URL. Sets BLOBS_URL, BLOBS_PID and
+# BLOBS_LOG ($TMP/FILE, default blobs.log).
+start_blobs() {
+  local log=blobs.log
+  if [[ ${1:-} == --log ]]; then log=$2; shift 2; fi
+  BLOBS_LOG=$TMP/$log
+  "$CELLA" blobs serve --listen 127.0.0.1:0 --data "$TMP/blobd" --threads 2 "$@" > "$BLOBS_LOG" 2>&1 &
+  BLOBS_PID=$!
+  _SERVERS+=("$BLOBS_PID")
+  _await blobs "$BLOBS_PID" "$BLOBS_LOG" _blobs_ready
+}
+_blobs_ready() {
+  BLOBS_URL=$(sed -n 's/^cella blobs: serving \(http:[^ ]*\)$/\1/p' "$BLOBS_LOG")
+  [[ -n "$BLOBS_URL" ]]
+}
+
+# ---- wallets ----
+# new_wallet NAME...: for each NAME, an unencrypted wallet (keystore in
+# $TMP/keys-NAME) and the directory $TMP/NAME holding two files: "wallet",
+# the keystore file's path, and "address", its address. W NAME and A NAME
+# print them.
+new_wallet() {
+  local who
+  for who in "$@"; do
+    mkdir -p "$TMP/$who"
+    "$CELLA" wallet create --unencrypted --keystoredir "$TMP/keys-$who" > "$TMP/$who/address" \
+      2> "$TMP/.wallet-err" || { cat "$TMP/.wallet-err" >&2; fail "wallet create $who"; }
+    [[ $(cat "$TMP/$who/address") =~ ^0x[0-9a-fA-F]{40}$ ]] ||
+      fail "wallet create $who printed $(cat "$TMP/$who/address")"
+    ls "$TMP/keys-$who"/* > "$TMP/$who/wallet"
+  done
+}
+W() { cat "$TMP/$1/wallet"; }
+A() { cat "$TMP/$1/address"; }

@@ -13,9 +13,8 @@ cleanup_mounts() {
       fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
     fi
   done
-  rm -rf "$TMP"
 }
-trap cleanup_mounts EXIT
+on_exit cleanup_mounts   # before the lib removes $TMP
 mounted() { grep -q " $1 fuse.cella " /proc/self/mounts; }
 # wait_gone DIR: up to 5 s for the mount to disappear
 wait_gone() { for _ in $(seq 50); do mounted "$1" || return 0; sleep 0.1; done; return 1; }
