@@ -275,8 +275,58 @@ static cella_res build_app_env(const json_t *env, cella_buf *b, const char ***ou
 
 /* Pre-compute: the dataset ciphertext must be the registered one (checksum
  * from cas), then it is decrypted into the private /iexec_in. */
-static cella_res pre_compute(const cella_task_opts *o, const json_t *env, const char *in_dir)
+/* iExec's input files (params.iexec_input_files): public URLs the enclave
+ * downloads into /iexec_in, each named by the hex SHA-256 of its URL
+ * (IEXEC_INPUT_FILE_NAME_<n>, added to the app's environment). A cella blob
+ * URL (.../v1/blobs/<sha256>) must also deliver the bytes its name promises. */
+static cella_res input_files(json_t *env, const char *in_dir)
 {
+    const char *ns = env_get(env, "IEXEC_INPUT_FILES_NUMBER");
+    char *end = NULL;
+    long n = ns ? strtol(ns, &end, 10) : 0;
+    CELLA_ENSURE(!ns || (*ns && !*end && n >= 0 && n <= CELLA_TASK_MAX_INPUT_FILES), CELLA_E_PARSE,
+                 "IEXEC_INPUT_FILES_NUMBER", "not a count from 0 to %d", CELLA_TASK_MAX_INPUT_FILES);
+    for (long i = 1; i <= n; i++) {
+        char var[64], name[65], dst[1200];
+        snprintf(var, sizeof var, "IEXEC_INPUT_FILE_URL_%ld", i);
+        const char *url;
+        CELLA_TRY(env_need(env, var, &url));
+        CELLA_ENSURE(!strncmp(url, "http://", 7), CELLA_E_UNSUPPORTED, var,
+                     "input files are fetched over http:// only for now");
+        uint8_t h[32];
+        CELLA_TRY(cella_sha256(h, url, strlen(url)));
+        cella_hex_encode(name, h, 32, false);
+        cella_http_client c = {.base_url = url, .max_response = CELLA_TASK_INPUT_FILE_MAX,
+                               .timeout_s = 120};
+        cella_http_response resp;
+        CELLA_TRY(cella_http_call(&c, "GET", "", NULL, cella_slice_of("", 0), &resp));
+        cella_res r = resp.status == 200
+                          ? CELLA_OK_RES
+                          : cella_fail(CELLA_E_IO, var, "the server answered HTTP %ld", resp.status);
+        const char *mark = strstr(url, "/v1/blobs/");
+        uint8_t want[32], got[32];
+        if (cella_ok(r) && mark && strlen(mark + 10) == 64 &&
+            cella_ok(cella_hex_decode(want, 32, mark + 10, 64, var))) {
+            r = cella_sha256(got, resp.body.p, resp.body.len);
+            if (cella_ok(r) && !cella_ct_eq(want, got, 32))
+                r = cella_fail(CELLA_E_AUTH, var, "the blob's bytes do not match its SHA-256");
+        }
+        snprintf(dst, sizeof dst, "%s/%s", in_dir, name);
+        if (cella_ok(r))
+            r = cella_write_file_atomic(AT_FDCWD, dst, resp.body.len ? (const char *)resp.body.p : "",
+                                        resp.body.len, 0444, true);
+        cella_http_response_free(&resp);
+        CELLA_TRY(r);
+        snprintf(var, sizeof var, "IEXEC_INPUT_FILE_NAME_%ld", i);
+        CELLA_ENSURE(json_object_set_new(env, var, json_string(name)) == 0, CELLA_E_NOMEM, var,
+                     "out of memory");
+    }
+    return CELLA_OK_RES;
+}
+
+static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *in_dir)
+{
+    CELLA_TRY(input_files(env, in_dir));
     const char *addr = env_get(env, "IEXEC_DATASET_ADDRESS");
     if (!addr)
         return CELLA_OK_RES; /* a task without a dataset */
@@ -471,7 +521,7 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
         return r;
     }
     cella_info("attested to cas for task session %s; secrets received", o->session);
-    const json_t *env = json_object_get(inst.config, "environment");
+    json_t *env = json_object_get(inst.config, "environment");
     char in_dir[1100], out_dir[1100];
     snprintf(in_dir, sizeof in_dir, "%s/iexec_in", o->work_dir);
     snprintf(out_dir, sizeof out_dir, "%s/iexec_out", o->work_dir);

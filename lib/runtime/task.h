@@ -6,7 +6,8 @@
  * requester's secrets, the beneficiary's public key and the task's enclave
  * challenge key only if its measurement is the registered app's. Then:
  *
- *   pre-compute   the dataset ciphertext must hash to IEXEC_DATASET_CHECKSUM
+ *   pre-compute   input files (public http:// URLs) are fetched into /iexec_in;
+ *                 the dataset ciphertext must hash to IEXEC_DATASET_CHECKSUM
  *                 (from cas, not from the untrusted worker); it is decrypted
  *                 into a private tmpfs as /iexec_in/<IEXEC_DATASET_FILENAME>
  *   app           the bundle's entrypoint with its args and IEXEC_APP_ARGS, in
@@ -36,6 +37,8 @@
 
 #define CELLA_TASK_RESULT_FILE "result.zip"
 #define CELLA_TASK_COMPUTED_FILE "computed.json"
+#define CELLA_TASK_MAX_INPUT_FILES 100
+#define CELLA_TASK_INPUT_FILE_MAX ((size_t)64 << 20) /* held in locked memory while fetched */
 
 typedef struct {
     const cella_http_client *cas;

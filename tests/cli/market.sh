@@ -75,6 +75,7 @@ cat > slow/slow <<'EOF'
 #!/bin/sh
 sleep "${1:-0}"
 echo "slept $1" > "$IEXEC_OUT/out.txt"
+if [ -n "$IEXEC_INPUT_FILE_NAME_1" ]; then cat "$IEXEC_IN/$IEXEC_INPUT_FILE_NAME_1" >> "$IEXEC_OUT/out.txt"; fi
 echo '{"deterministic-output-path": "/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json"
 EOF
 chmod 755 slow/slow
@@ -187,6 +188,29 @@ expect_ok "$CELLA" app run "$APP" --dataset "$DS3" --tag tee,scone --wallet-file
 T3=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 task_field "$T3" error | grep -Eiq "dataset|sha-256|match" || fail "T3 reason: $(task_field "$T3" error)"
+ok
+
+# ---- input files: fetched by the enclave into /iexec_in; a blob whose bytes changed is refused ----
+cd "$TMP/req"
+echo "an input file" > input.txt
+"$CELLA" blobs put input.txt > input.put || fail "blobs put input"
+IN_URL=$(cut -d' ' -f2 input.put)
+expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --input-files "$IN_URL" --wallet-file "$(W req)"
+T5=$(awk '/^task / {print $2}' "$TMP/.out")
+worker_once || fail "worker"
+[[ $(task_field "$T5" status) == COMPLETED ]] || fail "T5 with an input file: $(task_field "$T5" error)"
+expect_ok "$CELLA" result download "$T5" -o t5.zip
+expect_ok "$CELLA" result decrypt t5.zip -o t5-results.zip --force
+python3 -c 'import zipfile,sys; t=zipfile.ZipFile("t5-results.zip").read("out.txt").decode(); sys.exit(0 if "an input file" in t else 1)' ||
+  fail "the app read the input file"
+ok
+python3 -c "import sys;f=open(sys.argv[1],'r+b');b=f.read(1);f.seek(0);f.write(bytes([b[0]^1]))" \
+  "$TMP/stack/blobs/sha256/$(cut -d' ' -f1 input.put)"
+expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --input-files "$IN_URL" --wallet-file "$(W req)"
+T6=$(awk '/^task / {print $2}' "$TMP/.out")
+worker_once || fail "worker"
+task_field "$T6" error | grep -q "do not match its SHA-256 (IEXEC_INPUT_FILE_URL_1)" ||
+  fail "T6 reason: $(task_field "$T6" error)"
 ok
 
 # ---- a worker killed mid-task loses nothing: the lease lapses, another worker takes it ----
