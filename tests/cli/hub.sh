@@ -6,27 +6,13 @@
 # server keeps serving throughout.
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$CELLA" hub serve --data hubd --listen "127.0.0.1:$PORT" --dev-faucet --threads 2 > hub.log 2>&1 &
-HUB_PID=$!
-trap 'kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q '^hub listening' hub.log && break; sleep 0.05; done
-grep -q '^hub listening' hub.log || { cat hub.log >&2; fail "hub did not start"; }
-URL="http://127.0.0.1:$PORT"
+start_hub --dev-faucet
 H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
-
-for who in dev data pool req poor other worker; do
-  mkdir -p "$who"
-  "$CELLA" wallet create --unencrypted --keystoredir "keys-$who" > "$who/address" 2>/dev/null ||
-    fail "wallet create"
-  ls "$TMP/keys-$who"/* > "$who/wallet"
-done
-W() { cat "$TMP/$1/wallet"; }
-A() { cat "$TMP/$1/address"; }
+new_wallet dev data pool req poor other worker
 
 # cella.json of each actor: the hub (URL and EIP-712 domain) and its resource
 conf() { # DIR EXTRA-JSON
-  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"%s}\n' "$H" "$URL" "$2" > "$TMP/$1/cella.json"
+  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"%s}\n' "$H" "$HUB_URL" "$2" > "$TMP/$1/cella.json"
 }
 conf dev ', "app": {"name": "hello", "type": "DOCKER", "multiaddr": "docker.io/cella/hello:1.0", "checksum": "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "measurement": "3b62fef269341bc93238580b516d2d934e1264e7442e484d4d459a9abc519a76"}'
 conf data ', "dataset": {"name": "data", "multiaddr": "/ipfs/QmW2WQi7j6c7UgJTarActp7tDNikE4B2qXtFCfLPdsgaTQ", "checksum": "0x1d64783f76e2be9ab59779159b4cffd2d0224883eb247a9261588f35f58cc607"}'
@@ -199,26 +185,23 @@ expect_fail 'no such order' "$CELLA" order show 0x"$(printf '%064d' 7)"
 expect_fail 'no such deal' "$CELLA" deal show 0x"$(printf '%064d' 7)"
 
 # ---- the faucet is off without --dev-faucet; garbage is refused; still serving ----
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 'not json' "$URL/v1/deals")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 'not json' "$HUB_URL/v1/deals")
 [[ $code == 400 ]] || fail "garbage body: HTTP $code"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"apporder": 1}' "$URL/v1/deals")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"apporder": 1}' "$HUB_URL/v1/deals")
 [[ $code == 400 ]] || fail "bad order: HTTP $code"
-code=$(head -c 9000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$URL/v1/orders")
+code=$(head -c 9000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$HUB_URL/v1/orders")
 [[ $code == 413 ]] || fail "oversized body: HTTP $code"
-code=$(curl -s -o m.json -w '%{http_code}' -X PATCH "$URL/v1/orders")
+code=$(curl -s -o m.json -w '%{http_code}' -X PATCH "$HUB_URL/v1/orders")
 [[ $code == 405 ]] && grep -q '"code":"method"' m.json || fail "PATCH: HTTP $code $(cat m.json)"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name":"x"}' "$URL/v1/apps")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name":"x"}' "$HUB_URL/v1/apps")
 [[ $code == 401 ]] || fail "unsigned deploy: HTTP $code"
 expect_ok "$CELLA" app count
 [[ $(cat "$TMP/.out") == 2 ]] || fail "app count after refusals"
 kill -0 $HUB_PID || fail "the hub died"
 
 # ---- kill -9: everything acknowledged is still there after a restart ----
-kill -9 $HUB_PID; wait $HUB_PID 2>/dev/null || true
-"$CELLA" hub serve --data "$TMP/hubd" --listen "127.0.0.1:$PORT" --threads 2 > "$TMP/hub2.log" 2>&1 &
-HUB_PID=$!
-for _ in $(seq 200); do grep -q '^hub listening' "$TMP/hub2.log" && break; sleep 0.05; done
-grep -q '^hub listening' "$TMP/hub2.log" || { cat "$TMP/hub2.log" >&2; fail "hub did not restart"; }
+stop_server "$HUB_PID" KILL
+start_hub --log hub2.log   # same port and data, no faucet
 expect_ok "$CELLA" deal show "$DEAL"
 expect_ok "$CELLA" task show "$TASK"
 grep -q '"status": "COMPLETED"' "$TMP/.out" || fail "task state lost after kill -9"

@@ -6,30 +6,13 @@
 # refusal is checked for its HTTP status and code; the server keeps serving.
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-URL="http://127.0.0.1:$PORT"
 H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
-HUB_PID=
-start_hub() { # LOG EXTRA-ARGS...
-  local log=$1; shift
-  "$CELLA" hub serve --data "$TMP/hubd" --listen "127.0.0.1:$PORT" --dev-faucet --threads 2 "$@" \
-    > "$TMP/$log" 2>&1 &
-  HUB_PID=$!
-  for _ in $(seq 200); do grep -q '^hub listening' "$TMP/$log" && break; sleep 0.05; done
-  grep -q '^hub listening' "$TMP/$log" || { cat "$TMP/$log" >&2; fail "hub did not start"; }
-}
-trap 'kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-start_hub hub.log
+start_hub --dev-faucet
 
 for who in dev pool req other worker; do
-  mkdir -p "$who"
-  "$CELLA" wallet create --unencrypted --keystoredir "keys-$who" > "$who/address" 2>/dev/null ||
-    fail "wallet create"
-  ls "$TMP/keys-$who"/* > "$who/wallet"
-  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"}\n' "$H" "$URL" > "$who/cella.json"
+  new_wallet "$who"
+  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"}\n' "$H" "$HUB_URL" > "$who/cella.json"
 done
-W() { cat "$TMP/$1/wallet"; }
-A() { cat "$TMP/$1/address"; }
 # jq-like: J FILE EXPR (python expression on the JSON document d)
 J() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 set_fields() { # DIR KIND FIELD=VALUE...
@@ -201,7 +184,7 @@ expect_ok "$CELLA" task list --workerpool "$WP" --status COMPLETED
 [[ $(J "$TMP/.out" '[t["taskid"] for t in d["tasks"]]') == "['$T2']" ]] || fail "status filter"
 
 # ---- events ----
-code=$(curl -s -o ev.json -w '%{http_code}' "$URL/v1/events?after=0")
+code=$(curl -s -o ev.json -w '%{http_code}' "$HUB_URL/v1/events?after=0")
 [[ $code == 200 ]] || fail "events: HTTP $code"
 [[ $(J ev.json '[e["type"] for e in d["events"]]') == \
    "['task-created', 'task-created', 'task-created', 'task-leased', 'task-leased', 'task-leased', 'task-error', 'task-completed']" ]] ||
@@ -209,26 +192,26 @@ code=$(curl -s -o ev.json -w '%{http_code}' "$URL/v1/events?after=0")
 [[ $(J ev.json 'd["last"] == d["events"][-1]["seq"], d["events"][6]["taskid"], d["events"][0]["workerpool"].lower(), d["events"][0]["dealid"][:2]') == \
    "(True, '$T1', '${WP,,}', '0x')" ]] || fail "event fields: $(cat ev.json)"
 LAST=$(J ev.json 'd["last"]')
-curl -s -o ev.json "$URL/v1/events?after=$LAST&workerpool=$WP"
+curl -s -o ev.json "$HUB_URL/v1/events?after=$LAST&workerpool=$WP"
 [[ $(J ev.json 'd["events"], d["last"]') == "([], $LAST)" ]] || fail "no new events: $(cat ev.json)"
-curl -s -o ev.json "$URL/v1/events?after=0&workerpool=$(A other)"
+curl -s -o ev.json "$HUB_URL/v1/events?after=0&workerpool=$(A other)"
 [[ $(J ev.json 'd["events"], d["last"]') == "([], $LAST)" ]] || fail "another pool's events: $(cat ev.json)"
-curl -s -o ev.json "$URL/v1/events?after=2&limit=2"
+curl -s -o ev.json "$HUB_URL/v1/events?after=2&limit=2"
 [[ $(J ev.json '[e["seq"] for e in d["events"]], d["last"]') == "([3, 4], 4)" ]] || fail "limit: $(cat ev.json)"
 for bad in "after=x" "after=-1" "wait=31" "wait=x" "workerpool=0x12" "limit=0"; do
-  code=$(curl -s -o ev.json -w '%{http_code}' "$URL/v1/events?$bad")
+  code=$(curl -s -o ev.json -w '%{http_code}' "$HUB_URL/v1/events?$bad")
   [[ $code == 400 ]] && grep -q '"code"' ev.json || fail "events?$bad: HTTP $code $(cat ev.json)"
 done
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/v1/events")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$HUB_URL/v1/events")
 [[ $code == 405 ]] || fail "POST events: HTTP $code"
 # the long-poll ends with nothing after `wait`
 t0=$(date +%s%N)
-curl -s -o ev.json "$URL/v1/events?after=$LAST&workerpool=$WP&wait=1"
+curl -s -o ev.json "$HUB_URL/v1/events?after=$LAST&workerpool=$WP&wait=1"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [[ $(J ev.json 'd["events"]') == "[]" && $ms -ge 900 && $ms -lt 5000 ]] || fail "wait=1 took $ms ms: $(cat ev.json)"
 # ... and returns as soon as a match happens during the wait
 t0=$(date +%s%N)
-curl -s -o "$TMP/poll.json" "$URL/v1/events?after=$LAST&workerpool=$WP&wait=20" &
+curl -s -o "$TMP/poll.json" "$HUB_URL/v1/events?after=$LAST&workerpool=$WP&wait=20" &
 POLL=$!
 sleep 0.5
 fill 1
@@ -240,7 +223,7 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 TP=${TASKS[0]}
 # many waiting clients, hanging up early: the hub keeps serving
 PIDS=()
-for _ in $(seq 40); do curl -s -m 0.3 -o /dev/null "$URL/v1/events?after=999999&wait=1" & PIDS+=($!); done
+for _ in $(seq 40); do curl -s -m 0.3 -o /dev/null "$HUB_URL/v1/events?after=999999&wait=1" & PIDS+=($!); done
 sleep 0.5
 expect_ok "$CELLA" task show "$T0"
 wait "${PIDS[@]}" || true
@@ -249,8 +232,8 @@ expect_ok "$CELLA" task show "$T0"
 kill -0 "$HUB_PID" || fail "the hub died"
 
 # ---- --dev-timeref: deadlines in seconds, claim refunds the requester ----
-kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true
-start_hub hub2.log --dev-timeref 1
+stop_server "$HUB_PID"
+start_hub --log hub2.log --dev-faucet --dev-timeref 1
 grep -q 'WARNING: development timeref' "$TMP/hub2.log" || fail "no --dev-timeref warning"
 expect_ok "$CELLA" account show --wallet-file "$(W req)"
 BEFORE=$(awk '{print $3, $4, $5}' "$TMP/.out")
@@ -269,7 +252,7 @@ expect_ok "$CELLA" task claim "$TD"
 grep -q FAILED "$TMP/.out" || fail "claim: $(cat "$TMP/.out")"
 expect_ok "$CELLA" account show --wallet-file "$(W req)"
 grep -q "balance $BEFORE" "$TMP/.out" || fail "no refund: $(cat "$TMP/.out") (before: $BEFORE)"
-curl -s -o ev.json "$URL/v1/events?after=0"
+curl -s -o ev.json "$HUB_URL/v1/events?after=0"
 [[ $(J ev.json '[e["type"] for e in d["events"]][-1], d["events"][-1]["taskid"]') == "('task-failed', '$TD')" ]] ||
   fail "claim event: $(cat ev.json)"
 kill -0 "$HUB_PID" || fail "the hub died"
