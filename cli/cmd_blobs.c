@@ -1,6 +1,7 @@
 /* cella blobs serve|put|get: the transfer service (a content-addressed blob store). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "args.h"
 #include "blobs/client.h"
@@ -71,8 +72,11 @@ static int blobs_put(int argc, char **argv)
     if (cella_ok(r))
         r = blobs_url(o, 1, base, sizeof base);
     uint8_t sha[32];
+    struct stat st;
+    /* A directory (an encrypted volume) goes as one deterministic tarball. */
+    bool dir = cella_ok(r) && stat(pos[0], &st) == 0 && S_ISDIR(st.st_mode);
     if (cella_ok(r))
-        r = cella_blob_put_file(base, pos[0], sha);
+        r = dir ? cella_blob_put_dir(base, pos[0], sha) : cella_blob_put_file(base, pos[0], sha);
     char url[4400];
     if (cella_ok(r))
         r = cella_blob_url(base, sha, url, sizeof url);
@@ -117,8 +121,9 @@ const cli_command cli_blobs_commands[] = {
      "Serve a content-addressed blob store over plain HTTP (PUT/GET/HEAD /v1/blobs/<sha256>); "
      "DIR defaults to ./cella-blobs, N to 1G (bodies are held in memory). Port 0 picks a free "
      "port; the URL is printed once listening."},
-    {"blobs", "put", blobs_put, "cella blobs put FILE [--url URL]",
-     "Upload a file; prints its SHA-256 and its URL. The store is --url, else \"blobsUrl\" of "
+    {"blobs", "put", blobs_put, "cella blobs put FILE|DIR [--url URL]",
+     "Upload a file, or a directory (an encrypted volume) as one deterministic tarball; prints "
+     "its SHA-256 and its URL. The store is --url, else \"blobsUrl\" of "
      "./cella.json, else http://127.0.0.1:8082."},
     {"blobs", "get", blobs_get, "cella blobs get SHA256 [--url URL] -o FILE",
      "Download a blob into FILE (must not exist); the SHA-256 is verified before FILE appears."},

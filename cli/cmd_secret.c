@@ -290,6 +290,33 @@ static cella_res resource_path(const resource_secret *rs, const uint8_t addr[20]
     return CELLA_OK_RES;
 }
 
+/* A cella volume key file (64 hex digits, `cella dataset encrypt`'s default
+ * format) is pushed in the SMS's form for dataset keys, base64 of the 32
+ * bytes, so the enclave reads both formats' keys the same way. */
+static cella_res volume_key_as_base64(secret *v, const char *file)
+{
+    if (v->len != 64)
+        return CELLA_OK_RES;
+    CELLA_KEY32(key);
+    cella_res r = cella_hex_decode(key.b, 32, (const char *)v->p, 64, file);
+    if (!cella_ok(r)) {
+        cella_error_clear(); /* not hex: an iExec key, checked next */
+        return CELLA_OK_RES;
+    }
+    /* A new secret of exactly the new length (the redaction filter and
+     * secret_free rely on it). */
+    uint8_t *p = cella_secure_alloc(CELLA_IEXEC_KEY_B64_LEN);
+    CELLA_ENSURE(p, CELLA_E_NOMEM, file, "out of memory");
+    char b64[CELLA_IEXEC_KEY_B64_LEN + 1];
+    cella_iexec_key_encode(b64, key.b);
+    memcpy(p, b64, CELLA_IEXEC_KEY_B64_LEN);
+    cella_wipe(b64, sizeof b64);
+    secret_free(v);
+    v->p = p;
+    v->len = CELLA_IEXEC_KEY_B64_LEN;
+    return CELLA_OK_RES;
+}
+
 /* Pushes the secret in `file` for the resource `given` (NULL: cella.json's);
  * `r` is the verb's own parsing so far. */
 static int push_resource(const resource_secret *rs, cella_res r, const char *file,
@@ -303,6 +330,8 @@ static int push_resource(const resource_secret *rs, cella_res r, const char *fil
     /* Local checks first: these secrets can never be replaced once pushed. */
     if (cella_ok(r))
         r = secret_read(file, rs->what, rs->trim, &v);
+    if (cella_ok(r) && rs->kind == HUB_DATASET)
+        r = volume_key_as_base64(&v, file);
     if (cella_ok(r) && rs->kind == HUB_DATASET) {
         CELLA_KEY32(key);
         r = cella_iexec_key_decode(key.b, (const char *)v.p, v.len, file);

@@ -28,6 +28,7 @@
 #include "iexec/result.h"
 #include "runtime/run.h"
 #include "runtime/sandbox.h"
+#include "volume/volume.h"
 
 #define COMPUTED_MAX (64 * 1024)
 #define MAX_ARGS 256
@@ -324,6 +325,58 @@ static cella_res input_files(json_t *env, const char *in_dir)
     return CELLA_OK_RES;
 }
 
+/* A cella volume travels as a deterministic tarball (`cella blobs put DIR`);
+ * iExec's format is IV || AES-256-CBC, which never carries a tar header. */
+static cella_res is_volume_tarball(const char *path, bool *yes)
+{
+    *yes = false;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, path, "cannot open the dataset: %s", strerror(errno));
+    uint8_t h[262];
+    ssize_t k = pread(fd, h, sizeof h, 0);
+    close(fd);
+    *yes = k == (ssize_t)sizeof h && !memcmp(h + 257, "ustar", 5);
+    return CELLA_OK_RES;
+}
+
+/* A cella volume dataset: the tarball must hash to the registered checksum;
+ * its ciphertext is unpacked beside the work dir (it is ciphertext), opened
+ * with the key (which authenticates the metadata) and decrypted into the
+ * private /iexec_in as a directory; every chunk is authenticated before any
+ * plaintext appears (cella_vol_decrypt stages its output). */
+static cella_res decrypt_volume_dataset(const cella_task_opts *o, const uint8_t key[32],
+                                        const char *checksum, const char *dst)
+{
+    int fd = open(o->dataset, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, o->dataset, "cannot open: %s", strerror(errno));
+    uint8_t got[32], want[32];
+    cella_res r = cella_sha256_fd(fd, got, NULL, "dataset");
+    close(fd);
+    const char *c = checksum + (!strncmp(checksum, "0x", 2) ? 2 : 0);
+    if (cella_ok(r))
+        r = cella_hex_decode(want, 32, c, strlen(c), "IEXEC_DATASET_CHECKSUM");
+    if (cella_ok(r) && !cella_ct_eq(got, want, 32))
+        r = cella_fail(CELLA_E_AUTH, "dataset",
+                       "checksum mismatch: the encrypted file was modified or is not the expected one");
+    char vdir[1200];
+    snprintf(vdir, sizeof vdir, "%s/dataset-volume", o->work_dir);
+    cella_tree_limits lim = cella_tree_default_limits();
+    bool unpacked = false;
+    if (cella_ok(r))
+        unpacked = cella_ok(r = cella_tree_unpack(o->dataset, vdir, &lim));
+    cella_volume *v = NULL;
+    if (cella_ok(r))
+        r = cella_vol_open(vdir, key, NULL, &v);
+    cella_vol_opts vo = {0};
+    if (cella_ok(r))
+        r = cella_vol_decrypt(v, dst, &vo);
+    if (v)
+        cella_vol_close(v);
+    if (unpacked)
+        cella_rm_tree(AT_FDCWD, vdir);
+    return r;
+}
+
 static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *in_dir)
 {
     CELLA_TRY(input_files(env, in_dir));
@@ -341,7 +394,11 @@ static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *
     CELLA_TRY(cella_iexec_key_decode(key, keytext, strlen(keytext), "dataset key"));
     char dst[1400];
     snprintf(dst, sizeof dst, "%s/%s", in_dir, name);
-    cella_res r = cella_iexec_dataset_decrypt_file(o->dataset, dst, key, sum, false);
+    bool volume = false;
+    cella_res r = is_volume_tarball(o->dataset, &volume);
+    if (cella_ok(r))
+        r = volume ? decrypt_volume_dataset(o, key, sum, dst)
+                   : cella_iexec_dataset_decrypt_file(o->dataset, dst, key, sum, false);
     cella_wipe(key, sizeof key);
     if (!cella_ok(r)) {
         char where[80]; /* the requester knows the dataset by its address */
@@ -349,7 +406,9 @@ static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *
         cella_error_set_where(where);
         return r;
     }
-    chmod(dst, 0444);
+    struct stat st;
+    if (stat(dst, &st) == 0 && S_ISREG(st.st_mode))
+        chmod(dst, 0444);
     return CELLA_OK_RES;
 }
 

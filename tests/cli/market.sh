@@ -76,6 +76,9 @@ cat > slow/slow <<'EOF'
 sleep "${1:-0}"
 echo "slept $1" > "$IEXEC_OUT/out.txt"
 if [ -n "$IEXEC_INPUT_FILE_NAME_1" ]; then cat "$IEXEC_IN/$IEXEC_INPUT_FILE_NAME_1" >> "$IEXEC_OUT/out.txt"; fi
+if [ -n "$IEXEC_DATASET_FILENAME" ] && [ -d "$IEXEC_IN/$IEXEC_DATASET_FILENAME" ]; then
+  cat "$IEXEC_IN/$IEXEC_DATASET_FILENAME"/a.txt "$IEXEC_IN/$IEXEC_DATASET_FILENAME"/sub/b.txt >> "$IEXEC_OUT/out.txt"
+fi
 echo '{"deterministic-output-path": "/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json"
 EOF
 chmod 755 slow/slow
@@ -211,6 +214,35 @@ T6=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 task_field "$T6" error | grep -q "do not match its SHA-256 (IEXEC_INPUT_FILE_URL_1)" ||
   fail "T6 reason: $(task_field "$T6" error)"
+ok
+
+# ---- a dataset in cella's volume format (a directory tree), sold to the slow app ----
+cd "$TMP/owner"
+rm -rf datasets .secrets
+"$CELLA" dataset init --encrypted >/dev/null 2>&1 || fail "dataset init"
+mkdir datasets/original/sub
+echo "volume file a" > datasets/original/a.txt
+echo "volume file b" > datasets/original/sub/b.txt
+expect_ok "$CELLA" dataset encrypt --name tree
+VOL=$(awk '{print $1}' "$TMP/.out")
+[[ -d "$VOL" ]] || fail "dataset encrypt made no volume"
+expect_ok "$CELLA" blobs put "$VOL"
+VOL_SHA=$(awk '{print $1}' "$TMP/.out"); VOL_URL=$(awk '{print $2}' "$TMP/.out")
+expect_ok "$CELLA" dataset deploy --name tree --multiaddr "$VOL_URL" --checksum "0x$VOL_SHA" --wallet-file "$(W owner)"
+DSV=$(cat "$TMP/.out")
+expect_ok "$CELLA" dataset push-secret "$DSV" --key-file .secrets/datasets/dataset.volume.key --wallet-file "$(W owner)"
+expect_ok "$CELLA" order init --dataset --set volume=10,apprestrict="$SLOW"
+expect_ok "$CELLA" order sign --dataset --wallet-file "$(W owner)"
+expect_ok "$CELLA" order publish --dataset
+cd "$TMP/req"
+expect_ok "$CELLA" app run "$SLOW" --dataset "$DSV" --tag tee,scone --wallet-file "$(W req)"
+T7=$(awk '/^task / {print $2}' "$TMP/.out")
+worker_once || fail "worker"
+[[ $(task_field "$T7" status) == COMPLETED ]] || fail "T7 on a volume dataset: $(task_field "$T7" error)"
+expect_ok "$CELLA" result download "$T7" -o t7.zip
+expect_ok "$CELLA" result decrypt t7.zip -o t7-results.zip --force
+python3 -c 'import zipfile,sys; t=zipfile.ZipFile("t7-results.zip").read("out.txt").decode(); sys.exit(0 if "volume file a\nvolume file b" in t else 1)' ||
+  fail "the app read the volume's files"
 ok
 
 # ---- a worker killed mid-task loses nothing: the lease lapses, another worker takes it ----
