@@ -3,18 +3,10 @@
 # template, attestation of the (sim) enclave, key release, tags, refusals.
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 expect_ok "$CELLA" tee sim init --dir sim
-"$CELLA" cas serve --data casd --allow-sim --sim-platform sim/sim-platform.pub \
-  --listen "127.0.0.1:$PORT" --threads 2 > cas.log 2>&1 &
-CAS_PID=$!
-trap 'kill $CAS_PID 2>/dev/null; wait $CAS_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q '^fingerprint' cas.log && break; sleep 0.05; done
-FP=$(awk '/^fingerprint/ {print $2}' cas.log)
-[[ ${#FP} == 64 ]] || fail "cas did not print its fingerprint"
-grep -q "clients pin fingerprint $FP" cas.log || fail "first start does not announce the identity"
+start_cas --allow-sim --sim-platform sim/sim-platform.pub   # checks the fingerprint's form
+grep -q "clients pin fingerprint $CAS_FP" cas.log || fail "first start does not announce the identity"
 [[ $(stat -c %a casd/master.key) == 600 && $(stat -c %a casd/tls.key) == 600 ]] || fail "key modes"
-CAS=(--cas "https://127.0.0.1:$PORT" --cas-fingerprint "$FP")
 
 expect_ok "$CELLA" wallet create --unencrypted --keystoredir owner
 OWNER=$(ls owner/*)
@@ -101,9 +93,9 @@ expect_fail 'may not read' "$CELLA" session volume copy-demo encrypted-output-fi
 
 # cella init --cas pins the server's key on first use; later commands read cella.json
 mkdir proj && cd proj
-expect_ok "$CELLA" init --cas "https://127.0.0.1:$PORT"
-grep -q "pinned cas fingerprint $FP" "$TMP/.err" || fail "init did not announce the pinned key"
-python3 -c 'import json,sys; c=json.load(open("cella.json"))["cas"]; sys.exit(0 if c["fingerprint"]==sys.argv[1] else 1)' "$FP" ||
+expect_ok "$CELLA" init --cas "$CAS_URL"
+grep -q "pinned cas fingerprint $CAS_FP" "$TMP/.err" || fail "init did not announce the pinned key"
+python3 -c 'import json,sys; c=json.load(open("cella.json"))["cas"]; sys.exit(0 if c["fingerprint"]==sys.argv[1] else 1)' "$CAS_FP" ||
   fail "cella.json does not pin the cas key"
 expect_ok "$CELLA" session show copy-demo --wallet-file "$TMP/$OWNER"
 cd "$TMP"
@@ -111,7 +103,7 @@ cd "$TMP"
 # bad input
 printf 'name: bad\nservices: [unclosed\n' > bad.yml
 expect_fail 'line' "$CELLA" session create bad.yml "${CAS[@]}" --wallet-file "$OWNER"
-expect_fail 'pinned fingerprint' "$CELLA" session show copy-demo --cas "https://127.0.0.1:$PORT" \
+expect_fail 'pinned fingerprint' "$CELLA" session show copy-demo --cas "$CAS_URL" \
   --cas-fingerprint "$(printf 'a%.0s' {1..64})" --wallet-file "$OWNER"
 expect_fail 'no cas URL' "$CELLA" session show copy-demo --wallet-file "$OWNER"
 

@@ -5,24 +5,9 @@
 # measurement only, and nobody able to read the session.
 . "$(dirname "$0")/lib.sh"
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-HPORT=$(free_port)
-CPORT=$(free_port)
-"$CELLA" hub serve --data hubd --listen "127.0.0.1:$HPORT" --dev-faucet --threads 2 > hub.log 2>&1 &
-HUB_PID=$!
-trap 'kill $HUB_PID $CAS_PID 2>/dev/null; wait $HUB_PID $CAS_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q '^hub listening' hub.log && break; sleep 0.05; done
-grep -q '^hub listening' hub.log || { cat hub.log >&2; fail "hub did not start"; }
-HUB="http://127.0.0.1:$HPORT"
+start_hub --dev-faucet
 expect_ok "$CELLA" tee sim init --dir sim
-"$CELLA" cas serve --data casd --allow-sim --sim-platform sim/sim-platform.pub --hub "$HUB" \
-  --listen "127.0.0.1:$CPORT" --threads 2 > cas.log 2>&1 &
-CAS_PID=$!
-for _ in $(seq 200); do grep -q '^fingerprint' cas.log && break; sleep 0.05; done
-FP=$(awk '/^fingerprint/ {print $2}' cas.log)
-[[ ${#FP} == 64 ]] || { cat cas.log >&2; fail "cas did not start"; }
-CASURL="https://127.0.0.1:$CPORT"
-CAS=(--cas "$CASURL" --cas-fingerprint "$FP")
+start_cas --allow-sim --sim-platform sim/sim-platform.pub --hub "$HUB_URL"
 H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
 
 # eth.py: EIP-191 signatures the CLI has no verb for (the pool owner's challenge
@@ -135,7 +120,7 @@ ETH() { python3 "$TMP/eth.py" "$@"; }
 # post PATH BODY-FILE AUTH: POST to cas, the status in .code, the reply in .reply
 post() {
   curl -sk -o "$TMP/.reply" -w '%{http_code}' -X POST -H "Authorization: $3" \
-    --data-binary "@$2" "$CASURL$1" > "$TMP/.code" || fail "curl $1"
+    --data-binary "@$2" "$CAS_URL$1" > "$TMP/.code" || fail "curl $1"
 }
 # expect_status CODE PATTERN: the last post's status and error text
 expect_status() {
@@ -144,15 +129,8 @@ expect_status() {
   ok
 }
 
-for who in dev data pool req other worker; do
-  mkdir -p "$who"
-  "$CELLA" wallet create --unencrypted --keystoredir "keys-$who" > "$who/address" 2>/dev/null ||
-    fail "wallet create"
-  ls "$TMP/keys-$who"/* > "$who/wallet"
-done
-W() { cat "$TMP/$1/wallet"; }
-A() { cat "$TMP/$1/address"; }
-conf() { printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"%s}\n' "$H" "$HUB" "$2" > "$TMP/$1/cella.json"; }
+new_wallet dev data pool req other worker
+conf() { printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"%s}\n' "$H" "$HUB_URL" "$2" > "$TMP/$1/cella.json"; }
 M=3b62fef269341bc93238580b516d2d934e1264e7442e484d4d459a9abc519a76
 conf dev ', "app": {"name": "tee-app", "type": "DOCKER", "multiaddr": "docker.io/cella/tee:1.0", "checksum": "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "measurement": "'$M'"}'
 conf data ', "dataset": {"name": "data", "multiaddr": "https://blobs.example/data.enc", "checksum": "0x1d64783f76e2be9ab59779159b4cffd2d0224883eb247a9261588f35f58cc607"}'
@@ -276,7 +254,7 @@ post /tee/sessions bad.json 0x00
 expect_status 400 'chainTaskId'
 post /tee/challenges/zz empty 0x00
 expect_status 400 'task id'
-code=$(curl -sk -o .reply -w '%{http_code}' "$CASURL/tee/sessions")
+code=$(curl -sk -o .reply -w '%{http_code}' "$CAS_URL/tee/sessions")
 [[ $code == 405 ]] || fail "GET /tee/sessions: $code"
 ok
 # the secrets the deal needs, each missing in turn

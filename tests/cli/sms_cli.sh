@@ -8,45 +8,21 @@
 # SDK is installed, its own check functions see what cella pushed.
 . "$(dirname "$0")/lib.sh"
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-HUB_PORT=$(free_port)
-"$CELLA" hub serve --data hubd --listen "127.0.0.1:$HUB_PORT" --dev-faucet --threads 2 > hub.log 2>&1 &
-HUB_PID=$!
-CAS_PID=
-trap 'kill $HUB_PID $CAS_PID 2>/dev/null; wait $HUB_PID $CAS_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q '^hub listening' hub.log && break; sleep 0.05; done
-grep -q '^hub listening' hub.log || { cat hub.log >&2; fail "hub did not start"; }
-HUB="http://127.0.0.1:$HUB_PORT"
+start_hub --dev-faucet
 
 expect_ok "$CELLA" tee sim init --dir sim
-CAS_PORT=$(free_port)
-"$CELLA" cas serve --data casd --allow-sim --sim-platform sim/sim-platform.pub --hub "$HUB" \
-  --listen "127.0.0.1:$CAS_PORT" --threads 2 > cas.log 2>&1 &
-CAS_PID=$!
-for _ in $(seq 200); do grep -q '^fingerprint' cas.log && break; sleep 0.05; done
-FP=$(awk '/^fingerprint/ {print $2}' cas.log)
-[[ ${#FP} == 64 ]] || { cat cas.log >&2; fail "cas did not print its fingerprint"; }
-CAS_URL="https://127.0.0.1:$CAS_PORT"
-CAS=(--cas "$CAS_URL" --cas-fingerprint "$FP")
-
-for who in data dev req other; do
-  mkdir -p "$who"
-  "$CELLA" wallet create --unencrypted --keystoredir "keys-$who" > "$who/address" 2>/dev/null ||
-    fail "wallet create"
-  ls "$TMP/keys-$who"/* > "$who/wallet"
-done
-W() { cat "$TMP/$1/wallet"; }
-A() { cat "$TMP/$1/address"; }
+start_cas --allow-sim --sim-platform sim/sim-platform.pub --hub "$HUB_URL"
+new_wallet data dev req other
 lower() { tr 'A-F' 'a-f' <<<"$1"; }
 
 # cella.json of the dataset owner also names the cas (URL and pin)
 cat > data/cella.json <<J
-{"hubUrl": "$HUB", "cas": {"url": "$CAS_URL", "fingerprint": "$FP"},
+{"hubUrl": "$HUB_URL", "cas": {"url": "$CAS_URL", "fingerprint": "$CAS_FP"},
  "dataset": {"name": "data", "multiaddr": "/ipfs/QmW2WQi7j6c7UgJTarActp7tDNikE4B2qXtFCfLPdsgaTQ",
              "checksum": "0x1d64783f76e2be9ab59779159b4cffd2d0224883eb247a9261588f35f58cc607"}}
 J
 cat > dev/cella.json <<J
-{"hubUrl": "$HUB", "app": {"name": "hello", "type": "DOCKER", "multiaddr": "docker.io/cella/hello:1.0",
+{"hubUrl": "$HUB_URL", "app": {"name": "hello", "type": "DOCKER", "multiaddr": "docker.io/cella/hello:1.0",
  "checksum": "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}}
 J
 

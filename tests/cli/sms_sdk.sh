@@ -3,11 +3,7 @@
 # cella's cas: the beneficiary's result key (web2) and a requester secret.
 . "$(dirname "$0")/lib.sh"
 need_iexec_sdk
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$CELLA" cas serve --data casd --listen "127.0.0.1:$PORT" --threads 2 > cas.log 2>&1 &
-CAS_PID=$!
-trap 'kill $CAS_PID 2>/dev/null; wait $CAS_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q '^fingerprint' cas.log && break; sleep 0.05; done
+start_cas
 
 cat > push.mjs <<'JS'
 const base = process.argv[2], smsUrl = process.argv[3];
@@ -27,7 +23,7 @@ catch (e) { out.push('refused: ' + e.message); }
 console.log(out.join('\n'));
 JS
 # the SDK (node) trusts the cas certificate as a CA for this run
-NODE_EXTRA_CA_CERTS="$TMP/casd/tls.crt" node push.mjs "$SDK" "https://127.0.0.1:$PORT" > out.txt 2>err.txt ||
+NODE_EXTRA_CA_CERTS="$TMP/casd/tls.crt" node push.mjs "$SDK" "$CAS_URL" > out.txt 2>err.txt ||
   { cat err.txt >&2; fail "the SDK's push failed"; }
 cat > want.txt <<'W'
 false
