@@ -76,6 +76,8 @@ cat > slow/slow <<'EOF'
 sleep "${1:-0}"
 echo "slept $1" > "$IEXEC_OUT/out.txt"
 if [ -n "$IEXEC_INPUT_FILE_NAME_1" ]; then cat "$IEXEC_IN/$IEXEC_INPUT_FILE_NAME_1" >> "$IEXEC_OUT/out.txt"; fi
+if [ -n "$IEXEC_REQUESTER_SECRET_1" ]; then echo "requester secret: $IEXEC_REQUESTER_SECRET_1" >> "$IEXEC_OUT/out.txt"; fi
+if [ -n "$IEXEC_APP_DEVELOPER_SECRET" ]; then echo "developer secret: $IEXEC_APP_DEVELOPER_SECRET" >> "$IEXEC_OUT/out.txt"; fi
 if [ -n "$IEXEC_DATASET_FILENAME" ] && [ -d "$IEXEC_IN/$IEXEC_DATASET_FILENAME" ]; then
   cat "$IEXEC_IN/$IEXEC_DATASET_FILENAME"/a.txt "$IEXEC_IN/$IEXEC_DATASET_FILENAME"/sub/b.txt >> "$IEXEC_OUT/out.txt"
 fi
@@ -214,6 +216,28 @@ T6=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 task_field "$T6" error | grep -q "do not match its SHA-256 (IEXEC_INPUT_FILE_URL_1)" ||
   fail "T6 reason: $(task_field "$T6" error)"
+ok
+
+# ---- secrets: the requester's (by index, iexec_secrets) and the app developer's reach the app ----
+cd "$TMP/dev"
+printf 'dev-s3cret' > dev.secret
+expect_ok "$CELLA" app push-secret "$SLOW" --secret-file dev.secret --wallet-file "$(W dev)"
+cd "$TMP/req"
+printf 'req-s3cret' > req.secret
+expect_ok "$CELLA" requester push-secret apikey --secret-file req.secret --wallet-file "$(W req)"
+expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=apikey --wallet-file "$(W req)"
+T8=$(awk '/^task / {print $2}' "$TMP/.out")
+# a secret name the requester never pushed: cas builds no session, the reason is on the task
+expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=nosuch --wallet-file "$(W req)"
+T9=$(awk '/^task / {print $2}' "$TMP/.out")
+worker_once || fail "worker"
+[[ $(task_field "$T8" status) == COMPLETED ]] || fail "T8 with secrets: $(task_field "$T8" error)"
+expect_ok "$CELLA" result download "$T8" -o t8.zip
+expect_ok "$CELLA" result decrypt t8.zip -o t8-results.zip --force
+python3 -c 'import zipfile,sys; t=zipfile.ZipFile("t8-results.zip").read("out.txt").decode(); sys.exit(0 if "requester secret: req-s3cret" in t and "developer secret: dev-s3cret" in t else 1)' ||
+  fail "the app received both secrets"
+task_field "$T9" error | grep -q 'nosuch' || fail "T9 reason: $(task_field "$T9" error)"
+! grep -rq 'req-s3cret\|dev-s3cret' "$TMP/stack/logs" "$TMP/worker.log" || fail "a secret reached a log"
 ok
 
 # ---- a dataset in cella's volume format (a directory tree), sold to the slow app ----
