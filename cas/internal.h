@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cas/cas.h"
+#include "evidence/collateral.h"
 #include "net/http_server.h"
 #include "store/cas_store.h"
 #include "store/nonce_book.h"
@@ -21,6 +22,12 @@ typedef struct {
     SSL_CTX *ssl;
     char fingerprint[65];
     cella_nonce_book *nonces; /* challenges and attestation nonces, shared by threads */
+    /* Hardware evidence: where collateral comes from, and the fixed
+     * verification time of --evidence-time (0: the current time). */
+    cella_pccs pccs;
+    char pccs_cache[4200];
+    cella_collateral_source collateral;
+    time_t evidence_now;
 } cas_app;
 
 typedef struct {

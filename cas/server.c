@@ -17,6 +17,7 @@
 #include "core/keyfile.h"
 #include "core/log.h"
 #include "core/secure.h"
+#include "evidence/ossl.h"
 #include "crypto/aead.h"
 #include "identity/eth.h"
 #include "net/http_server.h"
@@ -501,26 +502,122 @@ static cella_res substitute(cas_thread *t, const char *session, const json_t *do
 
 typedef struct {
     cella_tee_kind kind;
-    uint8_t measurement[32];
+    uint8_t measurement[48]; /* sim, SGX: 32 bytes (MRENCLAVE); TDX MRTD, SNP MEASUREMENT: 48 */
+    size_t measurement_len;
     bool debug;
     uint8_t report_data[64];
+    char tcb[48]; /* hardware: the TCB status, for the audit line */
 } att_claims;
 
-static cella_res verify_evidence(cas_thread *t, cella_tee_kind kind, cella_slice ev, att_claims *c)
+static cella_res verify_sim(cas_thread *t, cella_slice ev, att_claims *c)
 {
-    c->kind = kind;
-    if (kind == CELLA_TEE_SIM) {
-        CELLA_ENSURE(t->app->opt.allow_sim && t->app->sim_pub, CELLA_E_POLICY, "evidence",
-                     "sim evidence refused: cas was not started with --allow-sim");
-        cella_sim_report rep;
-        CELLA_TRY(cella_sim_verify_id(ev, t->app->sim_pub, t->app->sim_id, &rep));
-        memcpy(c->measurement, rep.measurement, 32);
-        c->debug = rep.debug;
-        memcpy(c->report_data, rep.report_data, 64);
-        return CELLA_OK_RES;
+    c->kind = CELLA_TEE_SIM;
+    CELLA_ENSURE(t->app->opt.allow_sim && t->app->sim_pub, CELLA_E_POLICY, "evidence",
+                 "sim evidence refused: cas was not started with --allow-sim");
+    cella_sim_report rep;
+    CELLA_TRY(cella_sim_verify_id(ev, t->app->sim_pub, t->app->sim_id, &rep));
+    memcpy(c->measurement, rep.measurement, 32);
+    c->measurement_len = 32;
+    c->debug = rep.debug;
+    memcpy(c->report_data, rep.report_data, 64);
+    return CELLA_OK_RES;
+}
+
+/* The session's security section as an evidence policy (docs/cas-api.md,
+ * "Hardware evidence"). Measurements and the key/nonce binding are not in it:
+ * attest() checks them after the evidence and its platform are accepted. */
+static cella_res session_evidence_policy(const json_t *doc, cella_evidence_policy *p)
+{
+    const json_t *sec = json_object_get(doc, "security");
+    cella_evidence_policy_default(p);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(sec, "tee"), i, v) {
+        cella_evidence_kind k;
+        if (cella_evidence_kind_parse(json_string_value(v), &k) && k != CELLA_EV_AUTO)
+            p->kinds |= (unsigned)k;
     }
-    return cella_fail(CELLA_E_UNSUPPORTED, "evidence",
-                      "%s evidence is not accepted by this cas yet", cella_tee_kind_name(kind));
+    p->allow_debug = json_is_true(json_object_get(sec, "allow_debug"));
+    const json_t *tcb = json_object_get(sec, "accepted_tcb");
+    if (json_array_size(tcb))
+        p->accepted_tcb = 0;
+    json_array_foreach(tcb, i, v)
+        CELLA_TRY(cella_evidence_policy_accept_tcb(p, json_string_value(v)));
+    json_array_foreach(json_object_get(sec, "tolerated_advisories"), i, v)
+        CELLA_TRY(cella_evidence_policy_tolerate(p, json_string_value(v)));
+    return CELLA_OK_RES;
+}
+
+/* SGX, TDX and SNP evidence, verified by lib/evidence at the evidence time
+ * (--evidence-time, else now) with the collateral of --collateral / --pccs:
+ * signatures, chains, CRLs, collateral windows and the TCB level first, then
+ * the session's kinds, debug, accepted TCB statuses and tolerated advisories. */
+static cella_res verify_hardware(cas_thread *t, cella_tee_kind kind, cella_slice ev,
+                                 const json_t *doc, att_claims *c)
+{
+    static const char *const W = "evidence";
+    cas_app *a = t->app;
+    const char *kn = cella_tee_kind_name(kind);
+    c->kind = kind;
+    cella_evidence_kind ek;
+    CELLA_ENSURE(cella_evidence_kind_parse(kn, &ek), CELLA_E_UNSUPPORTED, W,
+                 "%s evidence is not supported", kn);
+    cella_evidence_policy *pol = calloc(1, sizeof *pol);
+    cella_evidence_claims *cl = calloc(1, sizeof *cl);
+    cella_collateral_found found;
+    memset(&found, 0, sizeof found);
+    time_t now = a->evidence_now ? a->evidence_now : time(NULL);
+    cella_res r = pol && cl ? session_evidence_policy(doc, pol)
+                            : cella_fail(CELLA_E_NOMEM, W, "out of memory");
+    if (cella_ok(r) && !(pol->kinds & (unsigned)ek))
+        r = cella_fail(CELLA_E_POLICY, "security.tee",
+                       "%s enclaves are not accepted by this session", kn);
+    if (cella_ok(r))
+        r = cella_evidence_parse(ek, ev, cl);
+    if (cella_ok(r)) {
+        r = cella_collateral_find(&a->collateral, cl, now, &found);
+        if (!cella_ok(r)) {
+            /* Not "no such session": say why the evidence cannot be verified. */
+            char what[512];
+            snprintf(what, sizeof what, "%s", cella_error_what());
+            r = cella_fail(r.code == CELLA_E_NOTFOUND ? CELLA_E_POLICY : r.code, W,
+                           "cannot verify %s evidence: %s", kn, what);
+        }
+    }
+    if (cella_ok(r)) {
+        cella_evidence_collateral view = cella_collateral_view(&found);
+        r = cella_evidence_verify(ek, ev, &view, pol, now, cl);
+        if (cl->verified && !cella_ok(cella_collateral_commit(&a->collateral, &found)))
+            cella_warn("PCCS collateral not cached: %s", cella_error_what());
+        if (!cella_ok(r))
+            r = cella_fail(r.code, W, "%s", cl->reason);
+        else
+            cella_info("%s evidence verified with collateral from %s: TCB %s", kn, found.origin,
+                       ek == CELLA_EV_SNP ? "(SNP: VCEK matches REPORTED_TCB)"
+                                          : cella_tcb_status_str(cl->tcb_status));
+    }
+    if (cella_ok(r)) {
+        c->debug = cl->debug;
+        if (ek == CELLA_EV_SGX) {
+            memcpy(c->measurement, cl->quote.sgx.mrenclave, 32);
+            c->measurement_len = 32;
+            memcpy(c->report_data, cl->quote.sgx.reportdata, 64);
+        } else if (ek == CELLA_EV_TDX) {
+            memcpy(c->measurement, cl->quote.td.mrtd, 48);
+            c->measurement_len = 48;
+            memcpy(c->report_data, cl->quote.td.reportdata, 64);
+        } else {
+            memcpy(c->measurement, cl->snp.measurement, 48);
+            c->measurement_len = 48;
+            memcpy(c->report_data, cl->snp.report_data, 64);
+        }
+        snprintf(c->tcb, sizeof c->tcb, "%s",
+                 ek == CELLA_EV_SNP ? "VCEK TCB" : cella_tcb_status_str(cl->tcb_status));
+    }
+    cella_collateral_found_free(&found);
+    free(pol);
+    free(cl);
+    return r;
 }
 
 static bool in_str_array(const json_t *arr, const char *s)
@@ -543,8 +640,8 @@ static cella_res check_policy(const json_t *doc, const json_t *svc, const att_cl
                      "security.allow_sim", "sim enclaves are not allowed by this session");
     CELLA_ENSURE(!c->debug || json_is_true(json_object_get(sec, "allow_debug")), CELLA_E_POLICY,
                  "security.allow_debug", "debug enclave refused by policy");
-    char m[65];
-    cella_hex_encode(m, c->measurement, 32, false);
+    char m[97];
+    cella_hex_encode(m, c->measurement, c->measurement_len, false);
     CELLA_ENSURE(in_str_array(json_object_get(svc, "mrenclaves"), m), CELLA_E_POLICY, "mrenclaves",
                  "measurement %s is not allowed for this service", m);
     return CELLA_OK_RES;
@@ -620,6 +717,7 @@ static void attest(cas_thread *t, cella_http_req *req)
     uint8_t nonce[32], spki[32], token[32], token_hash[32];
     cella_tee_kind kind = CELLA_TEE_SIM;
     att_claims c;
+    memset(&c, 0, sizeof c);
     X509 *peer = cella_http_peer_cert(req);
     cella_res r = peer ? CELLA_OK_RES
                        : cella_fail(CELLA_E_AUTH, "TLS", "attestation needs an RA-TLS client "
@@ -638,7 +736,16 @@ static void attest(cas_thread *t, cella_http_req *req)
         char fp[17];
         cella_hex_encode(fp, spki, 8, false);
         snprintf(who, sizeof who, "%s enclave key %s", cella_tee_kind_name(kind), fp);
-        r = verify_evidence(t, kind, cella_slice_of(ev.p, ev.len), &c);
+        if (kind == CELLA_TEE_SIM) {
+            r = verify_sim(t, cella_slice_of(ev.p, ev.len), &c);
+        } else {
+            /* Hardware evidence is verified against the session's security
+             * section, so the session is read first (an unknown one is
+             * refused like any other, below). */
+            r = cas_load_session(t, session, &row, &doc);
+            if (cella_ok(r))
+                r = verify_hardware(t, kind, cella_slice_of(ev.p, ev.len), doc, &c);
+        }
     }
     /* The evidence must name this TLS key and a nonce we issued, once. */
     if (cella_ok(r) && (!cella_ct_eq(c.report_data, spki, 32) ||
@@ -647,7 +754,7 @@ static void attest(cas_thread *t, cella_http_req *req)
                        "evidence is bound to another TLS key or nonce (relayed evidence?)");
     if (cella_ok(r))
         r = cella_nonce_consume(t->app->nonces, nonce, "attest", now_s());
-    if (cella_ok(r))
+    if (cella_ok(r) && !doc)
         r = cas_load_session(t, session, &row, &doc);
     const json_t *svc = cella_ok(r) ? cella_session_service(doc, service) : NULL;
     if (cella_ok(r) && !svc)
@@ -660,12 +767,13 @@ static void attest(cas_thread *t, cella_http_req *req)
         r = cella_random(token, 32);
     if (cella_ok(r))
         r = cella_sha256(token_hash, token, 32);
-    char object[600], why[160];
+    char object[600], why[256];
     snprintf(object, sizeof object, "%s/%s", session, service);
     if (cella_ok(r)) {
-        char m[65];
-        cella_hex_encode(m, c.measurement, 32, false);
-        snprintf(why, sizeof why, "measurement %s%s; keys released", m, c.debug ? " (debug)" : "");
+        char m[97];
+        cella_hex_encode(m, c.measurement, c.measurement_len, false);
+        snprintf(why, sizeof why, "measurement %s%s%s%s; keys released", m,
+                 c.debug ? " (debug)" : "", c.tcb[0] ? ", TCB " : "", c.tcb);
         /* The instance and its audit row commit together: one fsync. */
         r = cella_cas_instance_put_audited(t->st, token_hash, session, service, spki,
                                            now_s() + INSTANCE_TTL, now_s(), who, why);
@@ -913,6 +1021,15 @@ static void on_ready(void *app)
     printf("cas listening on https://%s\nfingerprint %s\n", a->opt.listen, a->fingerprint);
     if (a->opt.allow_sim)
         printf("WARNING: sim evidence accepted (--allow-sim): sim enclaves protect nothing\n");
+    if (a->evidence_now)
+        printf("WARNING: hardware evidence is verified at %s (--evidence-time), not at the "
+               "current time: for tests only, never in production\n",
+               a->opt.evidence_time);
+    if (a->opt.collateral_dir)
+        printf("hardware evidence collateral: %s\n", a->opt.collateral_dir);
+    if (a->opt.pccs_url)
+        printf("hardware evidence collateral: PCCS %s (cache %s)\n", a->opt.pccs_url,
+               a->pccs_cache);
     fflush(stdout);
 }
 
@@ -949,6 +1066,24 @@ cella_res cas_serve(const cas_options *o)
             r = cella_sim_load_public(path, &a.sim_pub);
         if (cella_ok(r))
             r = cella_sim_platform_id(a.sim_pub, a.sim_id);
+    }
+    if (cella_ok(r) && o->evidence_time)
+        r = cella_ev_parse_time(o->evidence_time, &a.evidence_now, "--evidence-time");
+    if (cella_ok(r) && o->collateral_dir) {
+        struct stat st;
+        if (stat(o->collateral_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            r = cella_fail(CELLA_E_USAGE, o->collateral_dir,
+                           "--collateral must name a directory");
+        a.collateral.dir = o->collateral_dir;
+    }
+    if (cella_ok(r) && o->pccs_url) {
+        if (strncmp(o->pccs_url, "https://", 8) && strncmp(o->pccs_url, "http://", 7))
+            r = cella_fail(CELLA_E_USAGE, "--pccs", "must be an http:// or https:// URL");
+        snprintf(a.pccs_cache, sizeof a.pccs_cache, "%s/pccs-cache", o->data_dir);
+        a.pccs = (cella_pccs){.url = o->pccs_url,
+                              .cache_dir = a.pccs_cache,
+                              .insecure_tls = o->pccs_insecure_tls};
+        a.collateral.pccs = &a.pccs;
     }
     if (cella_ok(r))
         r = cella_nonce_book_new(100000, &a.nonces);

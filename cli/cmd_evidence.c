@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "args.h"
 #include "commands.h"
 #include "core/fs.h"
+#include "evidence/collateral.h"
 #include "evidence/evidence.h"
 #include "evidence/ossl.h"
 
@@ -112,7 +114,41 @@ static cella_res build_policy(const cli_opt *o, int n, cella_evidence_policy *p)
     return CELLA_OK_RES;
 }
 
-enum { O_KIND, O_COLL, O_CERT, O_CHAIN, O_NOW, O_POLICY, O_DEBUG, O_TCB, O_TOL, O_N };
+enum {
+    O_KIND,
+    O_COLL,
+    O_CERT,
+    O_CHAIN,
+    O_NOW,
+    O_POLICY,
+    O_DEBUG,
+    O_TCB,
+    O_TOL,
+    O_CDIR,
+    O_PCCS,
+    O_PCACHE,
+    O_PINSEC,
+    O_N
+};
+
+/* The default PCCS cache: $XDG_CACHE_HOME/cella/pccs or ~/.cache/cella/pccs. */
+static cella_res default_cache(char *out, size_t cap)
+{
+    const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    char base[4096];
+    if (x && *x)
+        snprintf(base, sizeof base, "%s", x);
+    else if (h && *h)
+        snprintf(base, sizeof base, "%s/.cache", h);
+    else
+        return cella_fail(CELLA_E_USAGE, "--pccs-cache", "no HOME: give --pccs-cache DIR");
+    char cella_dir[4200];
+    snprintf(cella_dir, sizeof cella_dir, "%s/cella", base);
+    (void)mkdir(base, 0700);
+    (void)mkdir(cella_dir, 0700);
+    snprintf(out, cap, "%s/pccs", cella_dir);
+    return CELLA_OK_RES;
+}
 
 static int evidence_verify(int argc, char **argv)
 {
@@ -120,7 +156,9 @@ static int evidence_verify(int argc, char **argv)
                       {"cert", true, NULL},       {"chain", true, NULL},
                       {"now", true, NULL},        {"policy", true, NULL},
                       {"allow-debug", false, NULL}, {"accept-tcb", true, NULL},
-                      {"tolerate", true, NULL}};
+                      {"tolerate", true, NULL},   {"collateral-dir", true, NULL},
+                      {"pccs", true, NULL},       {"pccs-cache", true, NULL},
+                      {"pccs-insecure-tls", false, NULL}};
     const char *pos[1];
     int np;
     cella_evidence_kind kind = CELLA_EV_AUTO;
@@ -132,10 +170,15 @@ static int evidence_verify(int argc, char **argv)
     cella_res r = cli_parse(argc, argv, o, O_N, pos, 1, &np, "evidence verify");
     if (cella_ok(r) && (!pol || !c))
         r = cella_fail(CELLA_E_NOMEM, "evidence verify", "out of memory");
-    if (cella_ok(r) && (np != 1 || (!o[O_COLL].value && !o[O_CERT].value)))
+    bool sourced = o[O_CDIR].value || o[O_PCCS].value;
+    if (cella_ok(r) && (np != 1 || (!o[O_COLL].value && !o[O_CERT].value && !sourced)))
         r = cella_fail(CELLA_E_USAGE, "evidence verify",
                        "usage: cella evidence verify FILE --collateral C.json | --cert VCEK "
-                       "--chain ASK_ARK.pem [--now ISO8601] [--policy P.json]");
+                       "--chain ASK_ARK.pem | --collateral-dir DIR | --pccs URL "
+                       "[--now ISO8601] [--policy P.json]");
+    if (cella_ok(r) && sourced && (o[O_COLL].value || o[O_CERT].value))
+        r = cella_fail(CELLA_E_USAGE, "evidence verify",
+                       "--collateral-dir/--pccs and --collateral/--cert exclude each other");
     if (cella_ok(r) && o[O_CERT].value && !o[O_CHAIN].value)
         r = cella_fail(CELLA_E_USAGE, "--chain", "SNP verification needs the AMD chain");
     if (cella_ok(r))
@@ -152,15 +195,52 @@ static int evidence_verify(int argc, char **argv)
         r = load(o[O_CERT].value, &cert);
     if (cella_ok(r))
         r = load(o[O_CHAIN].value, &chain);
+    cella_pccs pccs = {.url = o[O_PCCS].value,
+                       .cache_dir = o[O_PCACHE].value,
+                       .insecure_tls = o[O_PINSEC].value != NULL};
+    char cache[4300];
+    if (cella_ok(r) && pccs.url && !pccs.cache_dir) {
+        r = default_cache(cache, sizeof cache);
+        pccs.cache_dir = cache;
+    }
+    cella_collateral_source src = {o[O_CDIR].value, pccs.url ? &pccs : NULL};
+    cella_collateral_found found;
+    memset(&found, 0, sizeof found);
+    if (cella_ok(r) && sourced) {
+        /* Parse first to know which collateral to look for. */
+        r = cella_evidence_parse(kind, cella_slice_of(ev.p, ev.n), c);
+        if (!cella_ok(r))
+            cella_error_set_where(pos[0]);
+        if (cella_ok(r))
+            r = cella_collateral_find(&src, c, now, &found);
+        if (cella_ok(r))
+            fprintf(stderr, "cella: collateral from %s\n", found.origin);
+    }
     if (cella_ok(r)) {
         cella_evidence_collateral cl = {cella_slice_of(coll.p, coll.n),
                                         cella_slice_of(cert.p, cert.n),
                                         cella_slice_of(chain.p, chain.n)};
+        if (sourced)
+            cl = cella_collateral_view(&found);
         r = cella_evidence_verify(kind, cella_slice_of(ev.p, ev.n), &cl, pol, now, c);
         verified_run = c->parsed;
         if (!verified_run)
             cella_error_set_where(pos[0]);
+        if (c->verified && sourced) {
+            char what[600], where[300];
+            snprintf(what, sizeof what, "%s", cella_error_what());
+            snprintf(where, sizeof where, "%s", cella_error_where());
+            cella_res cr = cella_collateral_commit(&src, &found);
+            if (!cella_ok(cr)) {
+                fprintf(stderr, "cella: warning: PCCS collateral not cached: %s\n",
+                        cella_error_what());
+                /* keep the verdict's error for the report below */
+                if (!cella_ok(r))
+                    r = cella_fail(r.code, where, "%s", what);
+            }
+        }
     }
+    cella_collateral_found_free(&found);
     /* The claims and verdict go to stdout whenever the evidence parsed, also
      * when it is refused; the refusal is also the one error line on stderr. */
     if (verified_run)
@@ -179,10 +259,13 @@ const cli_command cli_evidence_commands[] = {
      "Parse an SGX/TDX quote or an SEV-SNP report (no verification) and print its claims "
      "as JSON."},
     {"evidence", "verify", evidence_verify,
-     "cella evidence verify FILE --collateral C.json | --cert VCEK.der --chain ASK_ARK.pem "
+     "cella evidence verify FILE --collateral C.json | --cert VCEK.der --chain ASK_ARK.pem | "
+     "--collateral-dir DIR | --pccs URL [--pccs-cache DIR] [--pccs-insecure-tls] "
      "[--now ISO8601] [--policy P.json] [--allow-debug] [--accept-tcb S,..] [--tolerate ID,..]",
      "Verify hardware evidence against Intel collateral or the AMD chain at --now (default: "
      "the current time) and apply the policy (default: production only, UpToDate only). "
+     "--collateral-dir picks files by FMSPC / chip id (docs/evidence.md); --pccs fetches from "
+     "an Intel PCS/PCCS v4 and caches (default ~/.cache/cella/pccs) until nextUpdate. "
      "Prints claims and verdict as JSON; exit 0 only if accepted."},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -477,6 +477,35 @@ static cella_res pck_ext_of(X509 *leaf, cella_pck_ext *e)
     return cella_pck_ext_parse(ASN1_STRING_get0_data(d), (size_t)ASN1_STRING_length(d), e);
 }
 
+CELLA_RESULT cella_dcap_platform(const cella_quote *q, uint8_t fmspc[6], cella_pck_ca *ca)
+{
+    STACK_OF(X509) *chain = NULL;
+    CELLA_TRY(cella_ev_load_certs(q->pck_chain_pem, &chain, "PCK certificate chain"));
+    X509 *leaf = sk_X509_value(chain, 0);
+    cella_pck_ext e;
+    cella_res r = pck_ext_of(leaf, &e);
+    if (cella_ok(r)) {
+        char issuer[256] = "";
+        X509_NAME_oneline(X509_get_issuer_name(leaf), issuer, sizeof issuer);
+        if (strstr(issuer, "CN=Intel SGX PCK Processor CA"))
+            *ca = CELLA_PCK_CA_PROCESSOR;
+        else if (strstr(issuer, "CN=Intel SGX PCK Platform CA"))
+            *ca = CELLA_PCK_CA_PLATFORM;
+        else
+            r = cella_fail(CELLA_E_AUTH, "PCK certificate",
+                           "issued by neither the PCK Processor CA nor the PCK Platform CA");
+        memcpy(fmspc, e.fmspc, 6);
+    }
+    sk_X509_pop_free(chain, X509_free);
+    ERR_clear_error();
+    return r;
+}
+
+const char *cella_pck_ca_str(cella_pck_ca ca)
+{
+    return ca == CELLA_PCK_CA_PLATFORM ? "platform" : "processor";
+}
+
 /* ---- TCB evaluation ------------------------------------------------------ */
 
 static cella_res comps_of(json_t *tcb, const char *key, uint8_t out[16], const char *what)

@@ -104,4 +104,13 @@ typedef struct {
 CELLA_RESULT cella_dcap_verify(const cella_quote *q, const cella_dcap_collateral *c, time_t now,
                                cella_dcap_result *out);
 
+/* The PCK CA that issued a quote's PCK certificate (selects the PCK CRL). */
+typedef enum { CELLA_PCK_CA_PROCESSOR, CELLA_PCK_CA_PLATFORM } cella_pck_ca;
+const char *cella_pck_ca_str(cella_pck_ca ca); /* "processor" or "platform" */
+
+/* Which collateral a quote needs: the FMSPC from its PCK certificate and the
+ * issuing PCK CA (by the issuer's CN). No verification: only to pick files or
+ * PCCS URLs; cella_dcap_verify checks everything again. */
+CELLA_RESULT cella_dcap_platform(const cella_quote *q, uint8_t fmspc[6], cella_pck_ca *ca);
+
 #endif

@@ -225,6 +225,16 @@ static cella_res verify_chain(const cella_snp_report *rep, X509 *leaf, STACK_OF(
     return CELLA_OK_RES;
 }
 
+CELLA_RESULT cella_snp_cert_ext_read(cella_slice cert, cella_snp_cert_ext *out)
+{
+    STACK_OF(X509) *certs = NULL;
+    CELLA_TRY(cella_ev_load_certs(cert, &certs, "VCEK certificate"));
+    cella_res r = vcek_ext_parse(sk_X509_value(certs, 0), out);
+    sk_X509_pop_free(certs, X509_free);
+    ERR_clear_error();
+    return r;
+}
+
 CELLA_RESULT cella_snp_verify(const cella_snp_report *rep, cella_slice cert, cella_slice chain,
                               time_t now, cella_snp_result *out)
 {

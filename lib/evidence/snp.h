@@ -88,4 +88,8 @@ cella_snp_tcb cella_snp_tcb_split(uint64_t tcb, cella_snp_product p);
 CELLA_RESULT cella_snp_verify(const cella_snp_report *rep, cella_slice cert, cella_slice chain,
                               time_t now, cella_snp_result *out);
 
+/* The extensions of a VCEK/VLEK (DER or PEM) without verifying it: to pick the
+ * AMD chain by its product name ("Milan-B0" -> Milan). */
+CELLA_RESULT cella_snp_cert_ext_read(cella_slice cert, cella_snp_cert_ext *out);
+
 #endif

@@ -1372,11 +1372,13 @@ static cella_res parse_mrenclaves(vctx *c, const snode *svc, json_t *o)
         const snode *e = list->items[n];
         const char *s;
         size_t len;
-        char buf[65];
+        char buf[97];
         size_t m = pb_idx(&c->p, n);
         CELLA_GUARD(r, get_str(c, e, &s, &len), done);
-        if (len != 64 || !hex_lower(s, len, buf)) {
-            r = verr(c, e->line, CELLA_E_PARSE, "not 64 hex digits");
+        /* 64: SGX MRENCLAVE (and sim); 96: TDX MRTD or SNP MEASUREMENT. */
+        if ((len != 64 && len != 96) || !hex_lower(s, len, buf)) {
+            r = verr(c, e->line, CELLA_E_PARSE,
+                     "not 64 hex digits (SGX MRENCLAVE) or 96 (TDX MRTD, SNP measurement)");
             goto done;
         }
         pb_pop(&c->p, m);
@@ -1385,7 +1387,7 @@ static cella_res parse_mrenclaves(vctx *c, const snode *svc, json_t *o)
             r = nomem();
             goto done;
         }
-        v[n] = (item){.s = json_string_value(j), .len = 64, .idx = n, .line = e->line, .j = j};
+        v[n] = (item){.s = json_string_value(j), .len = len, .idx = n, .line = e->line, .j = j};
     }
     pb_pop(&c->p, mark);
     CELLA_GUARD(r, items_finish(c, "mrenclaves", NULL, v, n, "mrenclave", &a), done);

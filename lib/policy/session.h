@@ -7,7 +7,7 @@
  *   "version": "0.3.10",
  *   "name": "[A-Za-z0-9_.~-]{1,128}" (optionally "ns/proj/name" with '/' separators),
  *   "predecessor": null | "<64 hex>",
- *   "services": [ { "name": str, "image_name": str|null, "mrenclaves": ["<64 hex>", ...],
+ *   "services": [ { "name": str, "image_name": str|null, "mrenclaves": ["<64 or 96 hex>", ...],
  *                   "command": [argv...], "pwd": str, "environment": {str: str} } ],
  *   "volumes":  [ { "name": str, "fspf_key": null|"<64 hex>", "fspf_tag": null|"<32 hex>" } ],
  *   "images":   [ { "name": str, "volumes": [ {"name": str, "path": "/abs/path"} ],

@@ -890,9 +890,38 @@ static void neg_not_terminated(void **state)
     assert_string_equal(cella_error_where(), "line 2, owner");
 }
 
+/* 96 hex digits pin a TDX MRTD or an SNP measurement (cas compares the claim
+ * of the evidence's kind); both lengths mix in one list, lowercased. */
+static void mrenclaves_48_bytes(void **state)
+{
+    (void)state;
+    json_t *o = parse_ok("name: s\nservices:\n  - name: app\n    mrenclaves:\n"
+                         "      - " MRE1 "\n"
+                         "      - 91EB2B44D141D4ECE09F0C75C2C53D247A3C68EDD7FAFE8A3520C942A604A407"
+                         "DE03AE6DC5F87F27428B2538873118B7\n"
+                         "    command: /a\n    pwd: /\n");
+    const json_t *m = json_object_get(cella_session_service(o, "app"), "mrenclaves");
+    assert_int_equal(json_array_size(m), 2);
+    const char *mrtd = "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407"
+                       "de03ae6dc5f87f27428b2538873118b7";
+    assert_true(!strcmp(json_string_value(json_array_get(m, 0)), mrtd) ||
+                !strcmp(json_string_value(json_array_get(m, 1)), mrtd));
+    json_decref(o);
+    static const char *const bad[] = {"abc", MRE1 "00", MRE1 MRE1};
+    for (size_t i = 0; i < 3; i++) {
+        char y[512];
+        snprintf(y, sizeof y,
+                 "name: s\nservices:\n  - name: app\n    mrenclaves: [%s]\n"
+                 "    command: /a\n    pwd: /\n", bad[i]);
+        assert_fails_with(cella_session_from_yaml(y, strlen(y), &o), CELLA_E_PARSE);
+        assert_non_null(strstr(cella_error_what(), "or 96"));
+    }
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(mrenclaves_48_bytes),
         cmocka_unit_test(seed_template),   cmocka_unit_test(full_session),
         cmocka_unit_test(hash_definition), cmocka_unit_test(hash_stable),
         cmocka_unit_test(hash_changes),    cmocka_unit_test(redaction),

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# cas verifies real SGX, TDX and SEV-SNP evidence (the vectors in
+# $CELLA_VECTORS/attestation) carried in RA-TLS certificates, against each
+# session's security policy, with collateral from --collateral DIR, at the
+# vectors' stated times (--evidence-time, tests only).
+#
+# A recorded quote cannot bind the fresh RA-TLS key and cas's nonce, so a
+# genuine vector that the session's policy accepts is refused on the binding,
+# after its evidence verified. Everything refused earlier says why: the quote
+# signature, debug, the TCB status, an advisory, expiry, the session's TEE list.
+. "$(dirname "$0")/lib.sh"
+V="${CELLA_VECTORS:?}/attestation"
+SGX=$V/sgx-dcap-v3 TDX=$V/tdx-dcap-v4 SNP=$V/sev-snp
+
+# ---- local helpers (servers started here are stopped at exit) ----
+MINE=()
+stop_mine() { local p; for p in "${MINE[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; MINE=(); }
+if declare -F on_exit >/dev/null; then on_exit stop_mine; else trap 'stop_mine; rm -rf "$TMP"' EXIT; fi
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# cas_up TIME [ARGS...]: (re)starts cas on $TMP/casd at evidence time TIME.
+cas_up() {
+  local t=$1; shift
+  stop_mine
+  CAS_PORT=$(port)
+  "$CELLA" cas serve --data "$TMP/casd" --listen "127.0.0.1:$CAS_PORT" --threads 2 \
+    --evidence-time "$t" "$@" > "$TMP/cas.log" 2>&1 &
+  MINE+=($!)
+  local i
+  for i in $(seq 100); do
+    grep -q '^fingerprint' "$TMP/cas.log" && break
+    kill -0 "${MINE[0]}" 2>/dev/null || { cat "$TMP/cas.log" >&2; fail "cas exited"; }
+    sleep 0.1
+  done
+  CAS_FP=$(awk '/^fingerprint/ {print $2}' "$TMP/cas.log")
+  [[ $CAS_FP =~ ^[0-9a-f]{64}$ ]] || { cat "$TMP/cas.log" >&2; fail "cas did not start"; }
+  CASO=(--cas "https://127.0.0.1:$CAS_PORT" --cas-fingerprint "$CAS_FP")
+}
+
+# session NAME MEASUREMENT [SECURITY YAML LINES...]: creates it.
+session() {
+  local name=$1 m=$2; shift 2
+  { printf 'name: %s\nservices:\n  - name: app\n    mrenclaves: [%s]\n    command: /app\n    pwd: /\n' "$name" "$m"
+    if (($#)); then printf 'security:\n'; printf '  %s\n' "$@"; fi; } > "$name.yml"
+  expect_ok "$CELLA" session create "$name.yml" "${CASO[@]}" --wallet-file "$OWNER"
+}
+
+# refused PATTERN SESSION TEE FILE: the attestation is refused (one error line
+# matching PATTERN, nothing released on stdout).
+refused() {
+  local pattern=$1 s=$2 tee=$3 f=$4
+  expect_fail "$pattern" "$CELLA" attest --session "$s/app" --tee "$tee" --evidence-file "$f" "${CASO[@]}"
+  GOT+=("$(basename "$f") @ $s -> $(sed -n 's/^cella: error: //p' "$TMP/.err")")
+}
+GOT=()
+BOUND='bound to another TLS key or nonce'
+
+# ---- the collateral directory, keyed as docs/evidence.md says ----
+mkdir coll
+cp "$SGX/phala_sgx_quote_collateral.json" coll/sgx-00a067110000-processor.json
+cp "$SGX/occlum_debug_quote_collateral_2025-08.json" coll/sgx-00606a000000.json
+cp "$TDX/phala_tdx_quote_collateral.json" coll/tdx-b0c06f000000.json
+cp "$TDX/fmspc50806f000000_collateral_2023-06.json" coll/tdx-50806f000000-platform.json
+cp "$SNP/trustee_milan_vcek.der" coll/snp-vcek-c38427a30d4c7af9d96f7a15b97269825a64cb76a2352ffd5d18115d89ad473f8e8c0bcd9a5d9286612bad4aadfb4426205a3b9e4fea82301135a170e477524e-7308000000000003.der
+cp "$SNP/gosev_milan_vcek.der" coll/snp-vcek-3ac3fe21e13fb0990eb28a802e3fb6a29483a6b0753590c951bdd3b8e53786184ca39e359669a2b76a1936776b564ea464cdce40c05f63c9b610c5068b006b5d-4405000000000002.der
+cp "$V/roots/amd_milan_ask_ark.pem" coll/snp-ask-ark-milan.pem
+
+expect_ok "$CELLA" wallet create --unencrypted --keystoredir owner
+OWNER=$(ls owner/*)
+M_SGX=33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb
+M_OCC=8f173e4613ff05c52aaf04162d234edae8c9977eae47eb2299ae16a553011c68
+M_TDX=91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7
+M_TDX4=705ee9381b8633a9fbe532b52345e8433343d2868959f57889d84ca377c395b689cac1599ccea1b7d420483a9ce5f031
+M_SPR=6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb
+M_SNP=a1f3930413247bb38cfc171579ea3c12d5fe4901f0c792f63fd75d98f1ef827c23500644e0e692e6be917f9050d3d38c
+M_SNPD=b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01
+
+# ---- no collateral source: hardware evidence cannot be verified ----
+cas_up 2025-07-01T00:00:00Z
+grep -q 'WARNING: hardware evidence is verified at 2025-07-01T00:00:00Z' cas.log || fail "no --evidence-time warning"
+ok
+session sgx-default $M_SGX
+refused 'cannot verify sgx evidence: no sgx collateral for FMSPC 00a067110000' sgx-default sgx "$SGX/phala_sgx_quote.bin"
+
+# ---- 2025-07-01: the Phala SGX and TDX vectors ----
+cas_up 2025-07-01T00:00:00Z --collateral "$TMP/coll"
+session sgx-cfg $M_SGX 'accepted_tcb: [UpToDate, ConfigurationAndSWHardeningNeeded]' \
+  'tolerated_advisories: [INTEL-SA-00289, INTEL-SA-00615]'
+session sgx-scone $M_SGX 'attestation:' '  tolerate: [software-hardening-needed, insecure-configuration]' \
+  '  ignore_advisories: [INTEL-SA-00289, INTEL-SA-00615]'
+session sgx-one-adv $M_SGX 'accepted_tcb: [UpToDate, ConfigurationAndSWHardeningNeeded]' \
+  'tolerated_advisories: [INTEL-SA-00289]'
+session sgx-other-m 0000000000000000000000000000000000000000000000000000000000000000 \
+  'accepted_tcb: [UpToDate, ConfigurationAndSWHardeningNeeded]' 'tolerated_advisories: ["INTEL-SA-00289", "INTEL-SA-00615"]'
+session tdx-only $M_TDX 'tee: [tdx]'
+session tdx-default $M_TDX
+# Default policy (production, UpToDate only): the TCB status is refused.
+refused 'TCB status ConfigurationAndSWHardeningNeeded refused by policy' sgx-default sgx "$SGX/phala_sgx_quote.bin"
+# The session accepts it: the evidence verifies, then the binding refuses it.
+refused "$BOUND" sgx-cfg sgx "$SGX/phala_sgx_quote.bin"
+refused "$BOUND" sgx-scone sgx "$SGX/phala_sgx_quote.bin"
+refused 'advisory INTEL-SA-00615 not tolerated by policy' sgx-one-adv sgx "$SGX/phala_sgx_quote.bin"
+# The binding comes before the measurement (nothing is released either way).
+refused "$BOUND" sgx-other-m sgx "$SGX/phala_sgx_quote.bin"
+# One byte of the signed region (REPORTDATA, offset 368): refused by signature,
+# before any policy.
+cp "$SGX/phala_sgx_quote.bin" flipped.bin
+printf '\x49' | dd of=flipped.bin bs=1 seek=368 conv=notrunc status=none
+refused 'quote signature' sgx-cfg sgx flipped.bin
+# A byte of MRENCLAVE too.
+cp "$SGX/phala_sgx_quote.bin" flipped-m.bin
+printf '\x00' | dd of=flipped-m.bin bs=1 seek=112 conv=notrunc status=none
+refused 'quote signature' sgx-cfg sgx flipped-m.bin
+refused 'sgx enclaves are not accepted by this session' tdx-only sgx "$SGX/phala_sgx_quote.bin"
+# The kind in the envelope must be the evidence's.
+refused 'quote is SGX, not TDX' tdx-default tdx "$SGX/phala_sgx_quote.bin"
+# TDX, UpToDate: verified, refused on the binding (MRTD pinned in mrenclaves).
+refused "$BOUND" tdx-default tdx "$TDX/phala_tdx_quote.bin"
+refused "$BOUND" tdx-only tdx "$TDX/phala_tdx_quote.bin"
+cp "$TDX/phala_tdx_quote.bin" flipped-td.bin
+printf '\x00' | dd of=flipped-td.bin bs=1 seek=184 conv=notrunc status=none
+refused 'quote signature' tdx-default tdx flipped-td.bin
+grep -q 'tdx evidence verified with collateral from .*coll/tdx-b0c06f000000.json: TCB UpToDate' cas.log ||
+  { cat cas.log >&2; fail "cas log does not say which collateral verified the TDX quote"; }
+ok
+grep -q 'sgx evidence verified with collateral from .*coll/sgx-00a067110000-processor.json' cas.log ||
+  fail "SGX collateral file not named in the log"
+ok
+
+# ---- 2025-08-01: the same SGX quote, its collateral expired ----
+cas_up 2025-08-01T00:00:00Z --collateral "$TMP/coll"
+refused 'expired' sgx-cfg sgx "$SGX/phala_sgx_quote.bin"
+
+# ---- 2025-09-01: the Occlum debug enclave (OutOfDate) ----
+cas_up 2025-09-01T00:00:00Z --collateral "$TMP/coll"
+session occ-default $M_OCC
+session occ-ood $M_OCC 'accepted_tcb: [UpToDate, OutOfDate]' 'tolerated_advisories: ["*"]' 'allow_debug: true'
+session occ-prod-ood $M_OCC 'accepted_tcb: [UpToDate, OutOfDate]' \
+  'tolerated_advisories: [INTEL-SA-00586, INTEL-SA-00614, INTEL-SA-00615, INTEL-SA-00657, INTEL-SA-00730, INTEL-SA-00738, INTEL-SA-00767, INTEL-SA-00828, INTEL-SA-00837, INTEL-SA-00960]'
+session occ-debug-only $M_OCC 'allow_debug: true'
+refused 'debug enclave refused by policy' occ-default sgx "$SGX/occlum_debug_quote.bin"
+refused 'debug enclave refused by policy' occ-prod-ood sgx "$SGX/occlum_debug_quote.bin"
+refused 'TCB status OutOfDate refused by policy' occ-debug-only sgx "$SGX/occlum_debug_quote.bin"
+refused "$BOUND" occ-ood sgx "$SGX/occlum_debug_quote.bin"
+
+# ---- 2023-07-01T01:00Z: the TDX vectors of FMSPC 50806f000000 ----
+cas_up 2023-07-01T01:00:00Z --collateral "$TMP/coll"
+session td4-default $M_TDX4
+session td4-debug $M_TDX4 'allow_debug: true'
+session spr $M_SPR 'accepted_tcb: [UpToDate, OutOfDate, SWHardeningNeeded, ConfigurationNeeded]'
+refused 'debug TD refused by policy' td4-default tdx "$TDX/trustee_tdx_quote_4_debug.bin"
+refused "$BOUND" td4-debug tdx "$TDX/trustee_tdx_quote_4_debug.bin"
+refused 'no matching TCB level' spr tdx "$TDX/gotdx_spr_e4_quote.bin"
+
+# ---- 2025-01-01: SEV-SNP (Milan, VCEK) ----
+cas_up 2025-01-01T00:00:00Z --collateral "$TMP/coll"
+session snp $M_SNP
+session snp-debug-off $M_SNPD
+session snp-debug $M_SNPD 'allow_debug: true'
+refused "$BOUND" snp snp "$SNP/trustee_milan_vcek_report.bin"
+refused 'debug guest refused by policy' snp-debug-off snp "$SNP/gosev_milan_debug_report.bin"
+refused "$BOUND" snp-debug snp "$SNP/gosev_milan_debug_report.bin"
+cp "$SNP/trustee_milan_vcek_report.bin" snp-flipped.bin
+b=$(od -An -tu1 -j42 -N1 snp-flipped.bin | tr -d ' ')
+printf "\\x$(printf %02x $((b ^ 1)))" | dd of=snp-flipped.bin bs=1 seek=42 conv=notrunc status=none
+refused 'SNP report signature' snp snp snp-flipped.bin
+
+# Refusals are audited, and never name a secret.
+grep -q 'attest snp/app refused' cas.log || fail "refusal not audited"
+ok
+
+# The table: vector @ session -> cas's answer.
+printf '%s\n' "${GOT[@]}" > "$TMP/table.txt"
+[[ -n ${CELLA_EVIDENCE_TABLE:-} ]] && cp "$TMP/table.txt" "$CELLA_EVIDENCE_TABLE"
+finish
