@@ -1,5 +1,6 @@
 /* cella hub serve; app|dataset|workerpool deploy|show|count; order
- * publish|book|show|cancel|fill; deal show; task show|authorize|contribute|claim;
+ * publish|book|show|cancel|fill; deal show; task
+ * show|list|debug|authorize|contribute|reveal|finalize|reopen|claim;
  * account show|deposit.
  * The client side of docs/hub-api.md. */
 #include <fcntl.h>
@@ -680,6 +681,29 @@ static int task_authorize(int argc, char **argv)
     return cli_report(r);
 }
 
+/* The result digest: --digest 0x.., or sha256 of the --result file. */
+static cella_res digest_arg(const char *dg, const char *res, uint8_t digest[32])
+{
+    if (dg)
+        return cella_hex_decode(digest, 32, dg, strlen(dg), "--digest");
+    /* resultDigest = sha256 of the deterministic output file */
+    uint8_t *data;
+    size_t len;
+    CELLA_TRY(cella_read_file(AT_FDCWD, res, (size_t)1 << 30, false, &data, &len));
+    cella_res r = cella_sha256(digest, data, len);
+    free(data);
+    return r;
+}
+
+static void hex32(const uint8_t b[32], char out[67])
+{
+    out[0] = '0';
+    out[1] = 'x';
+    cella_hex_encode(out + 2, b, 32, false);
+}
+
+/* contributeAndFinalize (trust 1), or with --no-finalize PoCo's contribute:
+ * resultHash and resultSeal are computed here, the digest is not sent. */
 static int task_contribute(int argc, char **argv)
 {
     cli_opt o[] = {HUB_CONN_OPTS,
@@ -688,57 +712,64 @@ static int task_contribute(int argc, char **argv)
                    {"authorization", true, NULL},
                    {"enclave-challenge", true, NULL},
                    {"enclave-sign", true, NULL},
-                   {"results", true, NULL}};
+                   {"results", true, NULL},
+                   {"no-finalize", false, NULL}};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task contribute");
     const char *dg = cli_get(o, NOPTS(o), "digest"), *res = cli_get(o, NOPTS(o), "result"),
-               *au = cli_get(o, NOPTS(o), "authorization");
+               *au = cli_get(o, NOPTS(o), "authorization"), *rs = cli_get(o, NOPTS(o), "results");
+    bool sealed = cli_get(o, NOPTS(o), "no-finalize") != NULL;
     if (cella_ok(r) && (np != 1 || !au || !dg == !res))
         r = cella_fail(CELLA_E_USAGE, "task contribute",
                        "usage: cella task contribute TASKID --digest 0xSHA256|--result FILE "
                        "--authorization 0xSIG [--enclave-challenge 0xADDR --enclave-sign 0xSIG] "
-                       "--wallet-file WORKER");
+                       "[--no-finalize] --wallet-file WORKER");
+    if (cella_ok(r) && sealed && rs)
+        r = cella_fail(CELLA_E_USAGE, "--results",
+                       "with --no-finalize, the pool owner gives --results to task finalize");
     uint8_t taskid[32], digest[32];
     if (cella_ok(r))
         r = cella_hex_decode(taskid, 32, pos[0], strlen(pos[0]), "task id");
-    if (cella_ok(r) && dg)
-        r = cella_hex_decode(digest, 32, dg, strlen(dg), "--digest");
-    if (cella_ok(r) && res) {
-        /* resultDigest = sha256 of the deterministic output file */
-        uint8_t *data;
-        size_t len;
-        r = cella_read_file(AT_FDCWD, res, (size_t)1 << 30, false, &data, &len);
-        if (cella_ok(r)) {
-            r = cella_sha256(digest, data, len);
-            free(data);
-        }
-    }
+    if (cella_ok(r))
+        r = digest_arg(dg, res, digest);
     char tid[67], dhex[67], path[160];
     json_t *body = NULL, *reply = NULL;
     hub_conn c;
     memset(&c, 0, sizeof c);
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r))
+        r = conn_wallet(&c, o, NOPTS(o));
     if (cella_ok(r)) {
-        tid[0] = dhex[0] = '0';
-        tid[1] = dhex[1] = 'x';
-        cella_hex_encode(tid + 2, taskid, 32, false);
-        cella_hex_encode(dhex + 2, digest, 32, false);
-        body = json_pack("{s:s, s:s}", "resultDigest", dhex, "authorizationSign", au);
+        hex32(taskid, tid);
+        if (sealed) {
+            uint8_t h[32], sl[32];
+            char hh[67], sh[67];
+            hub_result_hash(taskid, digest, h);
+            hub_result_seal(c.addr, taskid, digest, sl);
+            hex32(h, hh);
+            hex32(sl, sh);
+            body = json_pack("{s:s, s:s, s:s}", "resultHash", hh, "resultSeal", sh,
+                             "authorizationSign", au);
+        } else {
+            hex32(digest, dhex);
+            body = json_pack("{s:s, s:s}", "resultDigest", dhex, "authorizationSign", au);
+        }
         const char *ch = cli_get(o, NOPTS(o), "enclave-challenge"),
                    *es = cli_get(o, NOPTS(o), "enclave-sign");
         if (body && ch)
             json_object_set_new(body, "enclaveChallenge", json_string(ch));
         if (body && es)
             json_object_set_new(body, "enclaveSign", json_string(es));
-        const char *rs = cli_get(o, NOPTS(o), "results");
         if (body && rs)
             json_object_set_new(body, "results", json_string(rs));
-        r = body ? conn_open(&c, o, NOPTS(o)) : cella_fail(CELLA_E_NOMEM, "task", "out of memory");
+        if (!body)
+            r = cella_fail(CELLA_E_NOMEM, "task", "out of memory");
     }
-    if (cella_ok(r))
-        r = conn_wallet(&c, o, NOPTS(o));
     if (cella_ok(r)) {
-        snprintf(path, sizeof path, "/v1/tasks/%s/contribute-and-finalize", tid);
+        snprintf(path, sizeof path, "/v1/tasks/%s/%s", tid,
+                 sealed ? "contribute" : "contribute-and-finalize");
         r = call(&c, "POST", path, body, true, &reply);
     }
     if (cella_ok(r))
@@ -748,6 +779,64 @@ static int task_contribute(int argc, char **argv)
     conn_close(&c);
     return cli_report(r);
 }
+
+/* PoCo reveal (the worker), finalize and reopen (the pool owner). */
+static int task_consensus_verb(int argc, char **argv, const char *verb)
+{
+    cli_opt o[] = {HUB_CONN_OPTS, {"digest", true, NULL}, {"result", true, NULL},
+                   {"results", true, NULL}};
+    const char *pos[1];
+    int np;
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "task %s", verb);
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, cmd);
+    const char *dg = cli_get(o, NOPTS(o), "digest"), *res = cli_get(o, NOPTS(o), "result"),
+               *rs = cli_get(o, NOPTS(o), "results");
+    bool reveal = !strcmp(verb, "reveal"), finalize = !strcmp(verb, "finalize");
+    if (cella_ok(r) && (np != 1 || (reveal ? !dg == !res : dg || res) || (rs && !finalize)))
+        r = cella_fail(CELLA_E_USAGE, cmd, "usage: cella %s", reveal
+                           ? "task reveal TASKID --digest 0xSHA256|--result FILE --wallet-file WORKER"
+                       : finalize ? "task finalize TASKID [--results URL] --wallet-file POOL_OWNER"
+                                  : "task reopen TASKID --wallet-file POOL_OWNER");
+    uint8_t digest[32];
+    char id[67], path[160];
+    if (cella_ok(r))
+        r = hash_arg(pos[0], "task id", id);
+    if (cella_ok(r) && reveal)
+        r = digest_arg(dg, res, digest);
+    json_t *body = json_object(), *reply = NULL;
+    if (cella_ok(r) && !body)
+        r = cella_fail(CELLA_E_NOMEM, cmd, "out of memory");
+    if (cella_ok(r) && reveal) {
+        char dhex[67];
+        hex32(digest, dhex);
+        json_object_set_new(body, "resultDigest", json_string(dhex));
+    }
+    if (cella_ok(r) && rs)
+        json_object_set_new(body, "results", json_string(rs));
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r))
+        r = conn_wallet(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/tasks/%s/%s", id, verb);
+        r = call(&c, "POST", path, body, true, &reply);
+    }
+    if (cella_ok(r))
+        printf("%s %s\n", id, json_string_value(json_object_get(reply, "status")));
+    json_decref(body);
+    json_decref(reply);
+    conn_close(&c);
+    return cli_report(r);
+}
+static int task_reveal(int argc, char **argv) { return task_consensus_verb(argc, argv, "reveal"); }
+static int task_finalize(int argc, char **argv)
+{
+    return task_consensus_verb(argc, argv, "finalize");
+}
+static int task_reopen(int argc, char **argv) { return task_consensus_verb(argc, argv, "reopen"); }
 
 /* GET /v1/tasks?workerpool=..[&runnable=1][&status=S][&limit=N] */
 static int task_list(int argc, char **argv)
@@ -1023,7 +1112,20 @@ const cli_command cli_hub_commands[] = {
      "As the worker (the wallet), contribute a result and finalize a trust-1 task "
      "(contributeAndFinalize): the owners are paid and the pool's stake unlocked. TEE deals "
      "need the enclave challenge and signature. --results: where the result is (a blob URL), "
-     "shown with the task."},
+     "shown with the task. --no-finalize: PoCo's contribute (any trust): only resultHash and "
+     "resultSeal are sent, the deal's worker stake is locked, and the task goes REVEALING "
+     "when the contributions make a consensus."},
+    {"task", "reveal", task_reveal,
+     "cella task reveal TASKID --digest 0xSHA256|--result FILE " CONN_USAGE,
+     "As a worker whose contribution is the consensus, reveal its result digest (checked "
+     "against the contribution's resultHash and resultSeal), before the reveal deadline."},
+    {"task", "finalize", task_finalize, "cella task finalize TASKID [--results URL] " CONN_USAGE,
+     "As the workerpool owner, finalize a task in consensus once every winner revealed (or "
+     "after the reveal deadline with one reveal): owners paid, winners rewarded and their "
+     "stakes unlocked, other contributors' stakes seized."},
+    {"task", "reopen", task_reopen, "cella task reopen TASKID " CONN_USAGE,
+     "As the workerpool owner, reopen a task whose consensus nobody revealed before the reveal "
+     "deadline: those contributions are rejected and the task takes contributions again."},
     {"task", "claim", task_claim, "cella task claim TASKID [--hub-url URL]",
      "After the final deadline of an unfinished task: the task fails and the sponsor is "
      "refunded."},

@@ -570,6 +570,14 @@ static void reply_changed_task(hub_thread *t, cella_http_req *req, const uint8_t
         cella_http_reply(req, 200, tj);
 }
 
+/* The authorization and the enclave's challenge and signature of a contribution. */
+static cella_res contribution_signatures(const json_t *body, hub_contribution *c)
+{
+    CELLA_TRY(body_hex(body, "authorizationSign", c->authorization_sign, 65, true, NULL));
+    CELLA_TRY(body_hex(body, "enclaveChallenge", c->enclave_challenge, 20, false, NULL));
+    return body_hex(body, "enclaveSign", c->enclave_sign, 65, false, &c->has_enclave_sign);
+}
+
 /* contributeAndFinalize, signed by the worker:
  * {"resultDigest", "authorizationSign", "enclaveChallenge"?, "enclaveSign"?} */
 static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
@@ -597,11 +605,7 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
     if (cella_ok(r))
         r = body_hex(body, "resultDigest", c.digest, 32, true, NULL);
     if (cella_ok(r))
-        r = body_hex(body, "authorizationSign", c.authorization_sign, 65, true, NULL);
-    if (cella_ok(r))
-        r = body_hex(body, "enclaveChallenge", c.enclave_challenge, 20, false, NULL);
-    if (cella_ok(r))
-        r = body_hex(body, "enclaveSign", c.enclave_sign, 65, false, &c.has_enclave_sign);
+        r = contribution_signatures(body, &c);
     if (cella_ok(r))
         r = opt_string(body, "results", HUB_RESULTS_MAX, false, &c.results);
     bool done = false;
@@ -795,6 +799,75 @@ static void task_logs(hub_thread *t, cella_http_req *req, const char *id, bool p
         cella_http_reply(req, 200, reply);
 }
 
+/* POST /v1/tasks/ID/contribute, signed by the worker (PoCo contribute):
+ * {"resultHash", "resultSeal", "authorizationSign", "enclaveChallenge"?, "enclaveSign"?} */
+static void task_contribute_only(hub_thread *t, cella_http_req *req, const char *id)
+{
+    static const char *const keys[] = {"resultHash",       "resultSeal",  "authorizationSign",
+                                       "enclaveChallenge", "enclaveSign", NULL};
+    hub_contribution c;
+    memset(&c, 0, sizeof c);
+    c.sealed = true;
+    json_t *body;
+    cella_res r = signed_task_body(t, req, id, keys, c.taskid, c.worker, &body);
+    if (cella_ok(r))
+        r = body_hex(body, "resultHash", c.result_hash, 32, true, NULL);
+    if (cella_ok(r))
+        r = body_hex(body, "resultSeal", c.result_seal, 32, true, NULL);
+    if (cella_ok(r))
+        r = contribution_signatures(body, &c);
+    json_decref(body);
+    bool done = false;
+    hub_refusal why;
+    if (cella_ok(r))
+        r = hub_store_contribute(t->st, &c, now_s(), &done, &why);
+    if (!replied_unless_done(req, r, done, &why))
+        reply_changed_task(t, req, c.taskid);
+}
+
+/* POST /v1/tasks/ID/reveal {"resultDigest"}, signed by the worker. */
+static void task_reveal(hub_thread *t, cella_http_req *req, const char *id)
+{
+    static const char *const keys[] = {"resultDigest", NULL};
+    uint8_t taskid[32], who[20], digest[32];
+    json_t *body;
+    cella_res r = signed_task_body(t, req, id, keys, taskid, who, &body);
+    if (cella_ok(r))
+        r = body_hex(body, "resultDigest", digest, 32, true, NULL);
+    json_decref(body);
+    bool done = false;
+    hub_refusal why;
+    if (cella_ok(r))
+        r = hub_store_reveal(t->st, taskid, who, digest, now_s(), &done, &why);
+    if (!replied_unless_done(req, r, done, &why))
+        reply_changed_task(t, req, taskid);
+}
+
+/* POST /v1/tasks/ID/finalize {"results"?} and /reopen {}, signed by the pool owner. */
+static void task_finalize_or_reopen(hub_thread *t, cella_http_req *req, const char *id,
+                                    bool finalize)
+{
+    static const char *const fkeys[] = {"results", NULL}, *const rkeys[] = {NULL};
+    uint8_t taskid[32], who[20];
+    json_t *body;
+    cella_res r = signed_task_body(t, req, id, finalize ? fkeys : rkeys, taskid, who, &body);
+    const char *results = NULL;
+    if (cella_ok(r) && finalize)
+        r = opt_string(body, "results", HUB_RESULTS_MAX, false, &results);
+    bool done = false;
+    hub_refusal why;
+    if (cella_ok(r))
+        r = finalize ? hub_store_finalize(t->st, taskid, who, results, now_s(), &done, &why)
+                     : hub_store_reopen(t->st, taskid, who, now_s(), &done, &why);
+    json_decref(body); /* after the store: results points into it */
+    if (!cella_ok(r)) {
+        reply_refused(req, r, "cella-hub-workerpool-owner-only");
+        return;
+    }
+    if (!replied_unless_done(req, r, done, &why))
+        reply_changed_task(t, req, taskid);
+}
+
 /* /v1/tasks/ID/VERB */
 static void task_verb(hub_thread *t, cella_http_req *req, const char *id, const char *verb)
 {
@@ -802,6 +875,12 @@ static void task_verb(hub_thread *t, cella_http_req *req, const char *id, const 
     bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST"), put = !strcmp(m, "PUT");
     if (post && !strcmp(verb, "contribute-and-finalize"))
         task_contribute(t, req, id);
+    else if (post && !strcmp(verb, "contribute"))
+        task_contribute_only(t, req, id);
+    else if (post && !strcmp(verb, "reveal"))
+        task_reveal(t, req, id);
+    else if (post && (!strcmp(verb, "finalize") || !strcmp(verb, "reopen")))
+        task_finalize_or_reopen(t, req, id, !strcmp(verb, "finalize"));
     else if (post && !strcmp(verb, "claim"))
         task_claim(t, req, id);
     else if (post && !strcmp(verb, "lease"))
@@ -811,6 +890,8 @@ static void task_verb(hub_thread *t, cella_http_req *req, const char *id, const 
     else if ((get || put) && !strcmp(verb, "logs"))
         task_logs(t, req, id, put);
     else if (!strcmp(verb, "contribute-and-finalize") || !strcmp(verb, "claim") ||
+             !strcmp(verb, "contribute") || !strcmp(verb, "reveal") ||
+             !strcmp(verb, "finalize") || !strcmp(verb, "reopen") ||
              !strcmp(verb, "lease") || !strcmp(verb, "report") || !strcmp(verb, "logs"))
         cella_http_error(req, 405, "method", "method %s not allowed on %s", m,
                          cella_http_path(req));

@@ -11,6 +11,7 @@
 #include "core/encoding.h"
 #include "identity/eth.h"
 #include "identity/keccak.h"
+#include "hub/consensus.h"
 #include "hub/task.h"
 
 struct hub_store {
@@ -42,13 +43,20 @@ static const char SCHEMA[] =
     " stderr TEXT NOT NULL, updated INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,"
     " taskid BLOB NOT NULL, dealid BLOB NOT NULL, workerpool BLOB NOT NULL, time INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS events_pool ON events(workerpool, seq);";
+    "CREATE INDEX IF NOT EXISTS events_pool ON events(workerpool, seq);"
+    /* consensus (trust > 1): PoCo's m_contributions and m_workerScores */
+    "CREATE TABLE IF NOT EXISTS contributions(taskid BLOB NOT NULL, worker BLOB NOT NULL,"
+    " seq INTEGER NOT NULL, status TEXT NOT NULL, result_hash BLOB NOT NULL,"
+    " result_seal BLOB NOT NULL, enclave_challenge BLOB NOT NULL, weight INTEGER NOT NULL,"
+    " stake INTEGER NOT NULL, time INTEGER NOT NULL, PRIMARY KEY(taskid, worker));"
+    "CREATE TABLE IF NOT EXISTS worker_scores(address BLOB PRIMARY KEY, score INTEGER NOT NULL);";
 
-/* Columns added to tasks after the first release (the worker flow); a
- * database made before them gets them at open. */
+/* Columns added to tasks after the first release (the worker flow, then
+ * consensus); a database made before them gets them at open. */
 static const char *const g_task_columns[][2] = {
-    {"workerpool", "BLOB"}, {"lease_holder", "TEXT"}, {"lease_until", "INTEGER"},
-    {"error", "TEXT"},      {"results", "TEXT"},
+    {"workerpool", "BLOB"},      {"lease_holder", "TEXT"},      {"lease_until", "INTEGER"},
+    {"error", "TEXT"},           {"results", "TEXT"},           {"consensus_value", "BLOB"},
+    {"reveal_deadline", "INTEGER"}, {"reveal_counter", "INTEGER"}, {"winner_counter", "INTEGER"},
 };
 
 /* ---- SQLite plumbing (as store/cas_store.c) ---- */
@@ -1031,7 +1039,9 @@ cella_res hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **ou
     " t.final_deadline, t.worker, t.result_digest, t.result_hash, t.result_seal, t.finalized,"   \
     " t.lease_holder, t.lease_until, t.error, t.results,"                                         \
     " json_extract(d.json, '$.workerpool.pointer'), json_extract(d.json, '$.requester'),"        \
-    " json_extract(d.json, '$.beneficiary'), json_extract(d.json, '$.tag')"                      \
+    " json_extract(d.json, '$.beneficiary'), json_extract(d.json, '$.tag'),"                     \
+    " t.consensus_value, t.reveal_deadline, t.reveal_counter, t.winner_counter,"                  \
+    " (SELECT count(*) FROM contributions c WHERE c.taskid = t.taskid)"                           \
     " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
 
 /* A text column as a JSON string, or null. */
@@ -1064,6 +1074,8 @@ static json_t *task_json(stmt *q)
     json_object_set_new(j, "lease", lease ? lease : json_null());
     json_object_set_new(j, "error", col_text_json(q, 14));
     json_object_set_new(j, "results", col_text_json(q, 15));
+    /* trust 1: the one worker, its digest, hash and seal; consensus: the
+     * revealed digest and the consensus value as resultHash */
     bool contributed = sqlite3_column_type(q->st, 7) == SQLITE_BLOB;
     uint8_t w[20], b[32];
     col_blob(q, 7, w, 20);
@@ -1071,11 +1083,19 @@ static json_t *task_json(stmt *q)
     static const char *const names[3] = {"resultDigest", "resultHash", "resultSeal"};
     for (int i = 0; i < 3; i++) {
         col_blob(q, 8 + i, b, 32);
-        if (contributed)
+        if (contributed || (i < 2 && sqlite3_column_type(q->st, 8 + i) == SQLITE_BLOB))
             json_object_set_new(j, names[i], hex_json(b, 32));
     }
-    if (!contributed)
+    if (!json_object_get(j, "resultDigest"))
         json_object_set_new(j, "resultDigest", json_null());
+    json_object_set_new(j, "contributors", json_integer(sqlite3_column_int64(q->st, 24)));
+    if (sqlite3_column_type(q->st, 20) == SQLITE_BLOB) {
+        col_blob(q, 20, b, 32);
+        json_object_set_new(j, "consensusValue", hex_json(b, 32));
+        json_object_set_new(j, "revealDeadline", json_integer(sqlite3_column_int64(q->st, 21)));
+        json_object_set_new(j, "revealCounter", json_integer(sqlite3_column_int64(q->st, 22)));
+        json_object_set_new(j, "winnerCounter", json_integer(sqlite3_column_int64(q->st, 23)));
+    }
     if (sqlite3_column_type(q->st, 11) == SQLITE_INTEGER)
         json_object_set_new(j, "finalTime", json_integer(sqlite3_column_int64(q->st, 11)));
     return j;
@@ -1099,6 +1119,37 @@ cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **ou
     id_text(taskid, ht);
     CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
     CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the task");
+    /* the contributions (trust > 1), in their order */
+    json_t *list = json_array();
+    stmt c = prep(s->db, "SELECT worker, status, result_hash, result_seal, enclave_challenge,"
+                     " weight, stake, time FROM contributions WHERE taskid = ? ORDER BY seq");
+    bb(&c, 1, taskid, 32);
+    while (list && (rc = step(&c)) == SQLITE_ROW) {
+        uint8_t w[20], h[32], sl[32], ch[20];
+        col_blob(&c, 0, w, 20);
+        col_blob(&c, 2, h, 32);
+        col_blob(&c, 3, sl, 32);
+        col_blob(&c, 4, ch, 20);
+        json_t *e = json_pack("{s:o, s:s, s:o, s:o, s:o, s:I, s:o, s:I}", "worker", addr_json(w),
+                              "status", (const char *)sqlite3_column_text(c.st, 1), "resultHash",
+                              hex_json(h, 32), "resultSeal", hex_json(sl, 32), "enclaveChallenge",
+                              addr_json(ch), "weight", (json_int_t)sqlite3_column_int64(c.st, 5),
+                              "stake", u64_json((uint64_t)sqlite3_column_int64(c.st, 6)), "time",
+                              (json_int_t)sqlite3_column_int64(c.st, 7));
+        if (!e || json_array_append_new(list, e)) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    done(&c);
+    if (!list || rc != SQLITE_DONE) {
+        json_decref(list);
+        json_decref(*out);
+        *out = NULL;
+        return list ? db_fail(s, "cannot read the contributions")
+                    : cella_fail(CELLA_E_NOMEM, ht, "out of memory");
+    }
+    json_object_set_new(*out, "contributions", list);
     return CELLA_OK_RES;
 }
 
@@ -1150,12 +1201,17 @@ typedef struct {
     char holder[HUB_HOLDER_HEX + 1]; /* "" without a lease */
     int64_t lease_until;
     bool has_error;
+    /* consensus: set while REVEALING (and kept once COMPLETED) */
+    bool has_consensus;
+    uint8_t consensus_value[32];
+    int64_t reveal_deadline, reveal_counter, winner_counter;
 } task_row;
 
 static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
 {
     stmt q = prep(s->db, "SELECT dealid, status, contribution_deadline, final_deadline,"
-                     " workerpool, lease_holder, lease_until, error IS NOT NULL FROM tasks"
+                     " workerpool, lease_holder, lease_until, error IS NOT NULL,"
+                     " consensus_value, reveal_deadline, reveal_counter, winner_counter FROM tasks"
                      " WHERE taskid = ?");
     bb(&q, 1, taskid, 32);
     int rc = step(&q);
@@ -1169,6 +1225,11 @@ static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
         snprintf(t->holder, sizeof t->holder, "%s", h ? h : "");
         t->lease_until = sqlite3_column_int64(q.st, 6);
         t->has_error = sqlite3_column_int(q.st, 7) != 0;
+        t->has_consensus = sqlite3_column_type(q.st, 8) == SQLITE_BLOB;
+        col_blob(&q, 8, t->consensus_value, 32);
+        t->reveal_deadline = sqlite3_column_int64(q.st, 9);
+        t->reveal_counter = sqlite3_column_int64(q.st, 10);
+        t->winner_counter = sqlite3_column_int64(q.st, 11);
     }
     done(&q);
     char ht[67];
@@ -1182,7 +1243,8 @@ static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
 typedef struct {
     uint8_t app_owner[20], dataset_owner[20], pool_owner[20], sponsor[20], tag[32];
     bool has_dataset;
-    uint64_t app_price, dataset_price, pool_price, trust, reward_ratio;
+    uint64_t app_price, dataset_price, pool_price, trust, reward_ratio, worker_stake;
+    int64_t time_ref;
 } deal_terms;
 
 static bool j_addr(const json_t *o, const char *k, uint8_t out[20])
@@ -1215,7 +1277,10 @@ static cella_res deal_terms_load(hub_store *s, const uint8_t dealid[32], deal_te
               j_u64(ds, "price", &d->dataset_price) && j_addr(w, "owner", d->pool_owner) &&
               j_u64(w, "price", &d->pool_price) && j_addr(j, "sponsor", d->sponsor) &&
               j_u64(j, "trust", &d->trust) && j_u64(j, "schedulerRewardRatio", &d->reward_ratio) &&
+              j_u64(j, "workerStake", &d->worker_stake) &&
+              json_is_integer(json_object_get(j, "timeRef")) &&
               tag && cella_ok(cella_hex_decode(d->tag, 32, tag, strlen(tag), "tag"));
+    d->time_ref = json_integer_value(json_object_get(j, "timeRef"));
     static const uint8_t zero[20] = {0};
     d->has_dataset = memcmp(dp, zero, 20) != 0;
     json_decref(j);
@@ -1275,33 +1340,140 @@ static uint64_t stake_of(uint64_t price)
     return price / 100 * HUB_WORKERPOOL_STAKE_RATIO + price % 100 * HUB_WORKERPOOL_STAKE_RATIO / 100;
 }
 
+/* ---- consensus (trust > 1): contributions and worker scores ---- */
+
+typedef struct {
+    hub_contrib c;
+    uint8_t seal[32];
+    uint64_t stake; /* the worker's stake locked at contribute */
+} contrib_row;
+
+static cella_res contributions_count(hub_store *s, const uint8_t taskid[32], int64_t *n)
+{
+    stmt q = prep(s->db, "SELECT count(*) FROM contributions WHERE taskid = ?");
+    bb(&q, 1, taskid, 32);
+    int rc = step(&q);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(q.st, 0) : 0;
+    done(&q);
+    if (rc != SQLITE_ROW)
+        return db_fail(s, "cannot count the contributions");
+    return CELLA_OK_RES;
+}
+
+/* The task's contributions in their order (a malloc'd array, NULL when none). */
+static cella_res contributions_load(hub_store *s, const uint8_t taskid[32], contrib_row **out,
+                                    size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    stmt q = prep(s->db, "SELECT worker, status, result_hash, result_seal, weight, stake"
+                     " FROM contributions WHERE taskid = ? ORDER BY seq");
+    bb(&q, 1, taskid, 32);
+    int rc;
+    size_t cap = 0;
+    cella_res r = CELLA_OK_RES;
+    while (cella_ok(r) && (rc = step(&q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            contrib_row *m = realloc(*out, cap * sizeof **out);
+            if (!m) {
+                r = cella_fail(CELLA_E_NOMEM, "contributions", "out of memory");
+                break;
+            }
+            *out = m;
+        }
+        contrib_row *e = &(*out)[(*n)++];
+        memset(e, 0, sizeof *e);
+        col_blob(&q, 0, e->c.worker, 20);
+        const char *st = (const char *)sqlite3_column_text(q.st, 1);
+        if (!hub_contrib_status_from_name(st, &e->c.status))
+            r = cella_fail(CELLA_E_INTERNAL, "contributions", "unknown status %s", st ? st : "?");
+        col_blob(&q, 2, e->c.result_hash, 32);
+        col_blob(&q, 3, e->seal, 32);
+        e->c.weight = (uint64_t)sqlite3_column_int64(q.st, 4);
+        e->stake = (uint64_t)sqlite3_column_int64(q.st, 5);
+    }
+    if (cella_ok(r) && rc != SQLITE_DONE)
+        r = db_fail(s, "cannot read the contributions");
+    done(&q);
+    if (!cella_ok(r)) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+static cella_res score_get(hub_store *s, const uint8_t worker[20], uint64_t *score)
+{
+    stmt q = prep(s->db, "SELECT score FROM worker_scores WHERE address = ?");
+    bb(&q, 1, worker, 20);
+    int rc = step(&q);
+    *score = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(q.st, 0) : 0;
+    done(&q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, "cannot read a worker score");
+    return CELLA_OK_RES;
+}
+
+static cella_res score_put(hub_store *s, const uint8_t worker[20], uint64_t score)
+{
+    stmt q = prep(s->db, "INSERT INTO worker_scores(address, score) VALUES(?,?)"
+                     " ON CONFLICT(address) DO UPDATE SET score = excluded.score");
+    bb(&q, 1, worker, 20);
+    bi(&q, 2, score > INT64_MAX ? INT64_MAX : (int64_t)score);
+    return run(s, &q, "cannot update a worker score");
+}
+
+/* Begins a transaction on a task for a worker's step: contributions
+ * (ACTIVE, before the contribution deadline) or reveals (REVEALING, before
+ * the reveal deadline). *go, or a refusal in *why. Rolled back on an error. */
+static cella_res begin_worker_step(hub_store *s, const uint8_t taskid[32], bool reveal,
+                                   int64_t now, task_row *t, bool *go, hub_refusal *why)
+{
+    memset(why, 0, sizeof *why);
+    *go = false;
+    CELLA_TRY(begin(s));
+    cella_res r = task_load(s, taskid, t);
+    if (!cella_ok(r)) {
+        rollback(s);
+        return r;
+    }
+    if (strcmp(t->status, reveal ? "REVEALING" : "ACTIVE") != 0)
+        *go = task_refuse(why, reveal ? "cella-hub-task-not-revealing" : "cella-hub-task-not-active",
+                          reveal ? "the task is %s: there is no consensus to reveal"
+                                 : "the task is %s: it takes no contribution",
+                          t->status);
+    else if (now >= (reveal ? t->reveal_deadline : t->contribution_deadline))
+        *go = task_refuse(why, reveal ? "cella-hub-task-reveal-deadline" : "cella-hub-task-deadline",
+                          reveal ? "the reveal deadline of the task has passed"
+                                 : "the contribution deadline of the task has passed");
+    else
+        *go = true;
+    return CELLA_OK_RES;
+}
+
 cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution *c, int64_t now,
                                             bool *done_out, hub_refusal *why)
 {
     *done_out = false;
-    memset(why, 0, sizeof *why);
-    CELLA_TRY(begin(s));
     task_row t;
     deal_terms d;
-    cella_res r = task_load(s, c->taskid, &t);
-    bool go = false;
-    if (cella_ok(r)) {
-        if (strcmp(t.status, "ACTIVE") != 0)
-            go = task_refuse(why, "cella-hub-task-not-active",
-                             "the task is %s: it cannot be contributed to or finalized again",
-                             t.status);
-        else if (now >= t.contribution_deadline)
-            go = task_refuse(why, "cella-hub-task-deadline",
-                             "the contribution deadline of the task has passed");
-        else
-            go = true;
-    }
+    bool go;
+    CELLA_TRY(begin_worker_step(s, c->taskid, false, now, &t, &go, why));
+    cella_res r = CELLA_OK_RES;
     if (cella_ok(r) && go)
         r = deal_terms_load(s, t.dealid, &d);
     if (cella_ok(r) && go && d.trust != 1)
         go = task_refuse(why, "cella-hub-task-trust",
                          "contribute-and-finalize is only for trust 1 deals "
-                         "(consensus is not implemented yet)");
+                         "(contribute, reveal and finalize reach a consensus)");
+    int64_t ncontrib = 0;
+    if (cella_ok(r) && go)
+        r = contributions_count(s, c->taskid, &ncontrib);
+    if (cella_ok(r) && go && ncontrib)
+        go = task_refuse(why, "cella-hub-task-contributed",
+                         "the task already has contributions: it is finalized by consensus");
     if (cella_ok(r) && go)
         go = hub_contribution_check(c, d.tag, d.pool_owner, why);
     if (cella_ok(r) && go) {
@@ -1380,6 +1552,15 @@ cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, b
             r = account_release(s, d.pool_owner, stake, false);
         if (cella_ok(r) && stake)
             r = account_credit(s, kitty, stake);
+        /* every contributor's stake is unlocked (PoCo claim) */
+        contrib_row *cr = NULL;
+        size_t n = 0;
+        if (cella_ok(r))
+            r = contributions_load(s, taskid, &cr, &n);
+        for (size_t i = 0; cella_ok(r) && i < n; i++)
+            if (cr[i].stake)
+                r = account_release(s, cr[i].c.worker, cr[i].stake, true);
+        free(cr);
         stmt q = prep(s->db, "UPDATE tasks SET status = 'FAILED', finalized = ?,"
                          " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
         bi(&q, 1, now);
@@ -1390,6 +1571,304 @@ cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, b
         if (cella_ok(r))
             r = event_add(s, "task-failed", taskid, t.dealid, t.workerpool, now);
     }
+    return end_task_tx(s, r, go, done_out);
+}
+
+/* ---- consensus (trust > 1): contribute, reveal, finalize, reopen ---- */
+
+static cella_res begin_pool_task(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                                 task_row *t);
+
+/* Begins finalize or reopen (`verb`) as the pool owner: *go when the task is
+ * REVEALING before its final deadline, else a refusal in *why. */
+static cella_res begin_revealing(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                                 int64_t now, const char *verb, task_row *t, bool *go,
+                                 hub_refusal *why)
+{
+    memset(why, 0, sizeof *why);
+    CELLA_TRY(begin_pool_task(s, taskid, who, t));
+    if (strcmp(t->status, "REVEALING") != 0)
+        *go = task_refuse(why, "cella-hub-task-not-revealing",
+                          "the task is %s: only a task in consensus (REVEALING) is %s",
+                          t->status, verb);
+    else if (now >= t->final_deadline)
+        *go = task_refuse(why, "cella-hub-task-final-deadline",
+                          "the final deadline of the task has passed (it can be claimed)");
+    else
+        *go = true;
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t now,
+                               bool *done_out, hub_refusal *why)
+{
+    *done_out = false;
+    CELLA_ENSURE(c->sealed, CELLA_E_INTERNAL, "contribute", "a contribution without its seal");
+    task_row t;
+    deal_terms d;
+    contrib_row *cr = NULL;
+    size_t n = 0;
+    bool go;
+    CELLA_TRY(begin_worker_step(s, c->taskid, false, now, &t, &go, why));
+    cella_res r = CELLA_OK_RES;
+    if (cella_ok(r) && go)
+        r = deal_terms_load(s, t.dealid, &d);
+    if (cella_ok(r) && go)
+        r = contributions_load(s, c->taskid, &cr, &n);
+    for (size_t i = 0; cella_ok(r) && go && i < n; i++)
+        if (!memcmp(cr[i].c.worker, c->worker, 20))
+            go = task_refuse(why, "cella-hub-task-contributed",
+                             "this worker already contributed to the task (%s)",
+                             hub_contrib_status_name(cr[i].c.status));
+    if (cella_ok(r) && go)
+        go = hub_contribution_check(c, d.tag, d.pool_owner, why);
+    uint64_t bal = 0, locked, score = 0;
+    if (cella_ok(r) && go)
+        r = account_get(s, c->worker, &bal, &locked);
+    if (cella_ok(r) && go && bal < d.worker_stake)
+        go = task_refuse(why, "cella-hub-insufficient-balance",
+                         "the worker's balance (%llu nRLC) does not cover the deal's worker "
+                         "stake (%llu nRLC)",
+                         (unsigned long long)bal, (unsigned long long)d.worker_stake);
+    if (cella_ok(r) && go)
+        r = score_get(s, c->worker, &score);
+    /* the consensus with this contribution added (PoCo checkConsensus) */
+    bool reached = false;
+    size_t winners = 0;
+    if (cella_ok(r) && go) {
+        contrib_row *m = realloc(cr, (n + 1) * sizeof *cr);
+        if (!m)
+            r = cella_fail(CELLA_E_NOMEM, "contributions", "out of memory");
+        else {
+            cr = m;
+            memset(&cr[n], 0, sizeof cr[n]);
+            memcpy(cr[n].c.worker, c->worker, 20);
+            memcpy(cr[n].c.result_hash, c->result_hash, 32);
+            cr[n].c.weight = hub_worker_weight(score);
+            cr[n].c.status = HUB_CONTRIB_CONTRIBUTED;
+            hub_contrib *hc = malloc((n + 1) * sizeof *hc);
+            if (!hc)
+                r = cella_fail(CELLA_E_NOMEM, "contributions", "out of memory");
+            for (size_t i = 0; hc && i <= n; i++)
+                hc[i] = cr[i].c;
+            if (hc && !hub_consensus_check(hc, n + 1, c->result_hash, d.trust, &reached,
+                                           &winners, NULL, NULL))
+                go = task_refuse(why, "cella-hub-task-overflow",
+                                 "the consensus weights of the task overflow uint256");
+            free(hc);
+        }
+    }
+    if (cella_ok(r) && go) {
+        stmt q = prep(s->db, "INSERT INTO contributions(taskid, worker, seq, status, result_hash,"
+                         " result_seal, enclave_challenge, weight, stake, time)"
+                         " VALUES(?,?,?,'CONTRIBUTED',?,?,?,?,?,?)");
+        bb(&q, 1, c->taskid, 32);
+        bb(&q, 2, c->worker, 20);
+        bi(&q, 3, (int64_t)n);
+        bb(&q, 4, c->result_hash, 32);
+        bb(&q, 5, c->result_seal, 32);
+        bb(&q, 6, c->enclave_challenge, 20);
+        bi(&q, 7, (int64_t)cr[n].c.weight);
+        bi(&q, 8, (int64_t)d.worker_stake);
+        bi(&q, 9, now);
+        r = run(s, &q, "cannot record the contribution");
+    }
+    if (cella_ok(r) && go && d.worker_stake)
+        r = account_lock(s, c->worker, d.worker_stake);
+    if (cella_ok(r) && go) {
+        /* the worker is done with the task: its lease ends */
+        stmt q = prep(s->db, "UPDATE tasks SET lease_holder = NULL, lease_until = NULL"
+                         " WHERE taskid = ?");
+        bb(&q, 1, c->taskid, 32);
+        r = run(s, &q, "cannot update the task");
+    }
+    if (cella_ok(r) && go)
+        r = event_add(s, "task-contributed", c->taskid, t.dealid, t.workerpool, now);
+    if (cella_ok(r) && go && reached) {
+        stmt q = prep(s->db, "UPDATE tasks SET status = 'REVEALING', consensus_value = ?,"
+                         " reveal_deadline = ?, reveal_counter = 0, winner_counter = ?"
+                         " WHERE taskid = ?");
+        bb(&q, 1, c->result_hash, 32);
+        bi(&q, 2, now + 2 * d.time_ref);
+        bi(&q, 3, (int64_t)winners);
+        bb(&q, 4, c->taskid, 32);
+        r = run(s, &q, "cannot update the task");
+        if (cella_ok(r))
+            r = event_add(s, "task-consensus", c->taskid, t.dealid, t.workerpool, now);
+    }
+    free(cr);
+    return end_task_tx(s, r, go, done_out);
+}
+
+cella_res hub_store_reveal(hub_store *s, const uint8_t taskid[32], const uint8_t worker[20],
+                           const uint8_t digest[32], int64_t now, bool *done_out,
+                           hub_refusal *why)
+{
+    *done_out = false;
+    task_row t;
+    bool go;
+    CELLA_TRY(begin_worker_step(s, taskid, true, now, &t, &go, why));
+    cella_res r = CELLA_OK_RES;
+    contrib_row *cr = NULL;
+    size_t n = 0, me = 0;
+    if (cella_ok(r) && go)
+        r = contributions_load(s, taskid, &cr, &n);
+    if (cella_ok(r) && go) {
+        while (me < n && memcmp(cr[me].c.worker, worker, 20))
+            me++;
+        uint8_t rh[32], rs[32];
+        hub_result_hash(taskid, digest, rh);
+        hub_result_seal(worker, taskid, digest, rs);
+        if (me == n)
+            go = task_refuse(why, "cella-hub-task-not-contributor",
+                             "this worker did not contribute to the task");
+        else if (cr[me].c.status == HUB_CONTRIB_PROVED)
+            go = task_refuse(why, "cella-hub-task-revealed", "this worker already revealed");
+        else if (cr[me].c.status == HUB_CONTRIB_REJECTED)
+            go = task_refuse(why, "cella-hub-task-rejected",
+                             "this worker's contribution was rejected when the task reopened");
+        else if (memcmp(cr[me].c.result_hash, t.consensus_value, 32))
+            go = task_refuse(why, "cella-hub-task-not-consensus",
+                             "this worker's contribution is not the consensus");
+        else if (memcmp(cr[me].c.result_hash, rh, 32) || memcmp(cr[me].seal, rs, 32))
+            go = task_refuse(why, "cella-hub-task-reveal-mismatch",
+                             "the digest does not match the contribution's resultHash and "
+                             "resultSeal");
+    }
+    if (cella_ok(r) && go) {
+        stmt q = prep(s->db, "UPDATE contributions SET status = 'PROVED' WHERE taskid = ?"
+                         " AND worker = ?");
+        bb(&q, 1, taskid, 32);
+        bb(&q, 2, worker, 20);
+        r = run(s, &q, "cannot update the contribution");
+    }
+    if (cella_ok(r) && go) {
+        stmt q = prep(s->db, "UPDATE tasks SET reveal_counter = reveal_counter + 1,"
+                         " result_digest = ? WHERE taskid = ?");
+        bb(&q, 1, digest, 32);
+        bb(&q, 2, taskid, 32);
+        r = run(s, &q, "cannot update the task");
+    }
+    if (cella_ok(r) && go)
+        r = event_add(s, "task-revealed", taskid, t.dealid, t.workerpool, now);
+    free(cr);
+    return end_task_tx(s, r, go, done_out);
+}
+
+cella_res hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             const char *results, int64_t now, bool *done_out, hub_refusal *why)
+{
+    *done_out = false;
+    task_row t;
+    bool go;
+    CELLA_TRY(begin_revealing(s, taskid, who, now, "finalized", &t, &go, why));
+    cella_res r = CELLA_OK_RES;
+    if (go && t.reveal_counter != t.winner_counter &&
+        !(t.reveal_counter > 0 && t.reveal_deadline <= now))
+        go = task_refuse(why, "cella-hub-task-too-early",
+                         "%lld of %lld winners revealed: finalize once all have, or after the "
+                         "reveal deadline (%lld) with at least one",
+                         (long long)t.reveal_counter, (long long)t.winner_counter,
+                         (long long)t.reveal_deadline);
+    deal_terms d;
+    contrib_row *cr = NULL;
+    size_t n = 0;
+    if (go)
+        r = deal_terms_load(s, t.dealid, &d);
+    if (cella_ok(r) && go)
+        r = contributions_load(s, taskid, &cr, &n);
+    uint64_t *reward = NULL, scheduler = 0, seized = 0;
+    hub_contrib *hc = NULL;
+    if (cella_ok(r) && go) {
+        reward = calloc(n ? n : 1, sizeof *reward);
+        hc = calloc(n ? n : 1, sizeof *hc);
+        if (!reward || !hc)
+            r = cella_fail(CELLA_E_NOMEM, "finalize", "out of memory");
+        for (size_t i = 0; cella_ok(r) && i < n; i++)
+            hc[i] = cr[i].c;
+        if (cella_ok(r) && !hub_distribute_rewards(hc, n, d.pool_price, d.worker_stake,
+                                                   d.reward_ratio, reward, &scheduler, &seized))
+            r = cella_fail(CELLA_E_POLICY, "finalize", "the rewards of the task overflow");
+    }
+    if (cella_ok(r) && go) {
+        /* successWork: the sponsor pays the task's price, the app and dataset
+         * owners get theirs, the pool owner's stake is unlocked */
+        r = account_release(s, d.sponsor, d.app_price + d.dataset_price + d.pool_price, false);
+        if (cella_ok(r) && d.app_price)
+            r = account_credit(s, d.app_owner, d.app_price);
+        if (cella_ok(r) && d.has_dataset && d.dataset_price)
+            r = account_credit(s, d.dataset_owner, d.dataset_price);
+        uint64_t stake = stake_of(d.pool_price);
+        if (cella_ok(r) && stake)
+            r = account_release(s, d.pool_owner, stake, true);
+    }
+    /* distributeRewards: winners who revealed get their stake back and their
+     * share; every other contribution's stake is seized (it is in the
+     * rewards); the scheduler gets the rest; scores move */
+    for (size_t i = 0; cella_ok(r) && go && i < n; i++) {
+        bool proved = cr[i].c.status == HUB_CONTRIB_PROVED;
+        if (cr[i].stake)
+            r = account_release(s, cr[i].c.worker, cr[i].stake, proved);
+        if (cella_ok(r) && reward[i])
+            r = account_credit(s, cr[i].c.worker, reward[i]);
+        uint64_t score;
+        if (cella_ok(r))
+            r = score_get(s, cr[i].c.worker, &score);
+        if (cella_ok(r))
+            r = score_put(s, cr[i].c.worker, hub_score_after(score, proved, n));
+    }
+    if (cella_ok(r) && go && scheduler)
+        r = account_credit(s, d.pool_owner, scheduler);
+    if (cella_ok(r) && go) {
+        stmt q = prep(s->db, "UPDATE tasks SET status = 'COMPLETED', result_hash = consensus_value,"
+                         " finalized = ?, results = ?, lease_holder = NULL, lease_until = NULL"
+                         " WHERE taskid = ?");
+        bi(&q, 1, now);
+        if (results)
+            bt(&q, 2, results);
+        bb(&q, 3, taskid, 32);
+        r = run(s, &q, "cannot update the task");
+    }
+    if (cella_ok(r) && go)
+        r = event_add(s, "task-completed", taskid, t.dealid, t.workerpool, now);
+    free(cr);
+    free(hc);
+    free(reward);
+    (void)seized;
+    return end_task_tx(s, r, go, done_out);
+}
+
+cella_res hub_store_reopen(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                           int64_t now, bool *done_out, hub_refusal *why)
+{
+    *done_out = false;
+    task_row t;
+    bool go;
+    CELLA_TRY(begin_revealing(s, taskid, who, now, "reopened", &t, &go, why));
+    cella_res r = CELLA_OK_RES;
+    if (go && now < t.reveal_deadline)
+        go = task_refuse(why, "cella-hub-task-too-early",
+                         "a task is reopened only after its reveal deadline (%lld)",
+                         (long long)t.reveal_deadline);
+    else if (go && t.reveal_counter != 0)
+        go = task_refuse(why, "cella-hub-task-revealed",
+                         "a winner revealed: the task is finalized, not reopened");
+    if (go) {
+        stmt q = prep(s->db, "UPDATE contributions SET status = 'REJECTED' WHERE taskid = ?"
+                         " AND result_hash = ?");
+        bb(&q, 1, taskid, 32);
+        bb(&q, 2, t.consensus_value, 32);
+        r = run(s, &q, "cannot update the contributions");
+    }
+    if (cella_ok(r) && go) {
+        stmt q = prep(s->db, "UPDATE tasks SET status = 'ACTIVE', consensus_value = NULL,"
+                         " reveal_deadline = NULL, reveal_counter = NULL, winner_counter = NULL"
+                         " WHERE taskid = ?");
+        bb(&q, 1, taskid, 32);
+        r = run(s, &q, "cannot update the task");
+    }
+    if (cella_ok(r) && go)
+        r = event_add(s, "task-reopened", taskid, t.dealid, t.workerpool, now);
     return end_task_tx(s, r, go, done_out);
 }
 

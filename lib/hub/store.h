@@ -200,9 +200,44 @@ CELLA_RESULT hub_store_events(hub_store *s, int64_t after, const uint8_t *worker
 CELLA_RESULT hub_store_contribute_and_finalize(hub_store *s, const hub_contribution *c,
                                                int64_t now, bool *done, hub_refusal *why);
 /* After the final deadline of an unfinished task: status FAILED, the sponsor
- * refunded, the pool owner's stake seized into the kitty (address zero). */
+ * refunded, the pool owner's stake seized into the kitty (address zero), the
+ * workers' stakes (trust > 1) unlocked. */
 CELLA_RESULT hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, bool *done,
                              hub_refusal *why);
+
+/* ---- consensus (trust > 1; hub/consensus.h has the rules) ---- */
+/* PoCo contribute: c is sealed (resultHash and resultSeal, no digest). The
+ * task ACTIVE (cella-hub-task-not-active) before its contribution deadline
+ * (cella-hub-task-deadline), one contribution per worker
+ * (cella-hub-task-contributed), the hub/task.h checks, the worker's balance
+ * covering the deal's workerStake (cella-hub-insufficient-balance), which is
+ * locked. Records a task-contributed event and, when the contribution makes
+ * a consensus, REVEALING with revealDeadline = now + 2 * timeref and a
+ * task-consensus event. */
+CELLA_RESULT hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t now,
+                                  bool *done, hub_refusal *why);
+/* PoCo reveal: REVEALING (cella-hub-task-not-revealing), before the reveal
+ * deadline (cella-hub-task-reveal-deadline), the worker's contribution
+ * CONTRIBUTED (cella-hub-task-not-contributor, -revealed, -rejected) on the
+ * consensus value (cella-hub-task-not-consensus), and keccak256(taskid ||
+ * digest) == its resultHash, keccak256(worker || taskid || digest) == its
+ * resultSeal (cella-hub-task-reveal-mismatch). task-revealed event. */
+CELLA_RESULT hub_store_reveal(hub_store *s, const uint8_t taskid[32], const uint8_t worker[20],
+                              const uint8_t digest[32], int64_t now, bool *done,
+                              hub_refusal *why);
+/* PoCo finalize, by the pool owner (CELLA_E_PERM): REVEALING, before the
+ * final deadline (cella-hub-task-final-deadline), every winner revealed or
+ * the reveal deadline passed with one reveal (cella-hub-task-too-early). Pays
+ * as successWork + distributeRewards; COMPLETED; task-completed event.
+ * results: as contribute-and-finalize's (or NULL). */
+CELLA_RESULT hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                                const char *results, int64_t now, bool *done, hub_refusal *why);
+/* PoCo reopen, by the pool owner: REVEALING, before the final deadline, after
+ * the reveal deadline (cella-hub-task-too-early) with no reveal
+ * (cella-hub-task-revealed): the consensus value's contributions are
+ * REJECTED and the task ACTIVE again. task-reopened event. */
+CELLA_RESULT hub_store_reopen(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                              int64_t now, bool *done, hub_refusal *why);
 
 /* ---- accounts (nRLC) ---- */
 CELLA_RESULT hub_store_account_get(hub_store *s, const uint8_t addr[20], uint64_t *balance,

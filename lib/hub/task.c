@@ -72,8 +72,13 @@ bool hub_contribution_check(const hub_contribution *c, const uint8_t deal_tag[32
             return refuse(why, "cella-hub-task-enclave-signature",
                           "the contribution has an enclave challenge but no enclave signature");
         uint8_t rh[32], rs[32], b[64];
-        hub_result_hash(c->taskid, c->digest, rh);
-        hub_result_seal(c->worker, c->taskid, c->digest, rs);
+        if (c->sealed) {
+            memcpy(rh, c->result_hash, 32);
+            memcpy(rs, c->result_seal, 32);
+        } else {
+            hub_result_hash(c->taskid, c->digest, rh);
+            hub_result_seal(c->worker, c->taskid, c->digest, rs);
+        }
         memcpy(b, rh, 32);
         memcpy(b + 32, rs, 32);
         cella_keccak256(h, b, sizeof b);

@@ -21,7 +21,11 @@
 typedef struct {
     uint8_t taskid[32];
     uint8_t worker[20];
-    uint8_t digest[32];            /* resultDigest */
+    uint8_t digest[32];            /* resultDigest (unused when sealed) */
+    /* contribute (trust > 1) sends PoCo's resultHash and resultSeal, not the
+     * digest, which stays with the worker until it reveals */
+    bool sealed;
+    uint8_t result_hash[32], result_seal[32];
     uint8_t enclave_challenge[20]; /* zero: none */
     bool has_enclave_sign;
     uint8_t enclave_sign[65];
