@@ -109,6 +109,26 @@ void cella_http_reply(cella_http_req *r, int status, json_t *body)
     }
 }
 
+void cella_http_reply_bytes(cella_http_req *r, int status, const char *type, const void *body,
+                            size_t len, const char *const *headers)
+{
+    struct evbuffer *out = evbuffer_new();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    evhttp_add_header(h, "Content-Type", type);
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        evhttp_add_header(h, headers[i], headers[i + 1]);
+    if (out && len)
+        evbuffer_add(out, body, len);
+    const char *reason = status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    evhttp_send_reply(r->ev, status, reason, out);
+    if (out)
+        evbuffer_free(out);
+    if (r->deferred) {
+        evhttp_clear_headers(&r->query);
+        free(r);
+    }
+}
+
 cella_http_req *cella_http_defer(cella_http_req *r)
 {
     cella_http_req *d = malloc(sizeof *d);

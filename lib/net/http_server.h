@@ -67,6 +67,10 @@ struct event_base *cella_http_base(const cella_http_req *r);
 
 /* Replies with a JSON body (stolen) and the given status. */
 void cella_http_reply(cella_http_req *r, int status, json_t *body);
+/* Replies with `len` bytes of `body` (copied) as Content-Type `type`, plus the
+ * extra headers in `headers`: name, value, name, value, ..., NULL (or NULL). */
+void cella_http_reply_bytes(cella_http_req *r, int status, const char *type, const void *body,
+                            size_t len, const char *const *headers);
 /* Replies {"error": <message>, "code": <code>} with a 4xx/5xx status. */
 void cella_http_error(cella_http_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
