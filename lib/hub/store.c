@@ -2131,3 +2131,92 @@ cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpoo
     *events = arr;
     return CELLA_OK_RES;
 }
+
+/* ---- read-only listings (the web page) ---- */
+
+static cella_res count_rows(hub_store *s, stmt *q, uint64_t *n)
+{
+    int rc = step(q);
+    if (rc == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(q->st, 0);
+    done(q);
+    return rc == SQLITE_ROW ? CELLA_OK_RES : db_fail(s, "count failed");
+}
+
+/* Appends v to *arr; on failure frees both and sets *arr NULL. */
+static void append_or_drop(json_t **arr, json_t *v)
+{
+    if (!v || json_array_append_new(*arr, v)) {
+        json_decref(*arr);
+        *arr = NULL;
+    }
+}
+
+static size_t list_limit(size_t limit)
+{
+    return limit && limit < HUB_LIST_MAX ? limit : HUB_LIST_MAX;
+}
+
+cella_res hub_store_resource_list(hub_store *s, hub_kind k, const uint8_t *owner, size_t offset,
+                                  size_t limit, json_t **out, uint64_t *total)
+{
+    *out = NULL;
+    CELLA_TRY(hub_store_resource_count(s, k, owner, total));
+    stmt q = prep(s->db, owner ? "SELECT address FROM resources WHERE kind = ?1 AND owner = ?2"
+                                 " ORDER BY created, address LIMIT ?3 OFFSET ?4"
+                               : "SELECT address FROM resources WHERE kind = ?1"
+                                 " ORDER BY created, address LIMIT ?3 OFFSET ?4");
+    bi(&q, 1, k);
+    if (owner)
+        bb(&q, 2, owner, 20);
+    bi(&q, 3, (int64_t)list_limit(limit));
+    bi(&q, 4, (int64_t)offset);
+    json_t *arr = json_array();
+    cella_res r = CELLA_OK_RES;
+    int rc = SQLITE_DONE;
+    while (arr && cella_ok(r) && (rc = step(&q)) == SQLITE_ROW) {
+        uint8_t addr[20];
+        hub_resource res;
+        bool found = false;
+        col_blob(&q, 0, addr, 20);
+        r = resource_get_any(s, addr, &res, &found);
+        if (cella_ok(r) && found)
+            append_or_drop(&arr, hub_resource_json(&res));
+    }
+    done(&q);
+    if (cella_ok(r) && !arr)
+        r = cella_fail(CELLA_E_NOMEM, "resources", "out of memory");
+    if (cella_ok(r) && rc != SQLITE_DONE)
+        r = db_fail(s, "cannot list the resources");
+    if (!cella_ok(r))
+        json_decref(arr);
+    else
+        *out = arr;
+    return r;
+}
+
+cella_res hub_store_deal_list(hub_store *s, size_t offset, size_t limit, json_t **out,
+                              uint64_t *total)
+{
+    *out = NULL;
+    stmt c = prep(s->db, "SELECT count(*) FROM deals");
+    CELLA_TRY(count_rows(s, &c, total));
+    stmt q = prep(s->db, "SELECT json FROM deals ORDER BY created, dealid LIMIT ?1 OFFSET ?2");
+    bi(&q, 1, (int64_t)list_limit(limit));
+    bi(&q, 2, (int64_t)offset);
+    json_t *arr = json_array();
+    int rc = SQLITE_DONE;
+    while (arr && (rc = step(&q)) == SQLITE_ROW) {
+        json_error_t je;
+        append_or_drop(&arr, json_loads((const char *)sqlite3_column_text(q.st, 0), 0, &je));
+    }
+    done(&q);
+    if (!arr)
+        return cella_fail(CELLA_E_NOMEM, "deals", "out of memory (or an unreadable deal)");
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return db_fail(s, "cannot list the deals");
+    }
+    *out = arr;
+    return CELLA_OK_RES;
+}

@@ -245,4 +245,16 @@ CELLA_RESULT hub_store_account_get(hub_store *s, const uint8_t addr[20], uint64_
 CELLA_RESULT hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t amount,
                                uint64_t *balance);
 
+/* ---- read-only listings (the web page) ---- */
+/* Resources of kind k (of one owner, or all when owner is NULL), oldest first
+ * (created, then address), skipping `offset`, at most `limit` (0:
+ * HUB_LIST_MAX), as a JSON array of hub_resource_json objects; *total: how
+ * many there are in all. */
+CELLA_RESULT hub_store_resource_list(hub_store *s, hub_kind k, const uint8_t *owner, size_t offset,
+                                     size_t limit, json_t **out, uint64_t *total);
+/* Deals as hub_store_deal_get gives them, oldest first (created, then
+ * dealid), paged the same way. */
+CELLA_RESULT hub_store_deal_list(hub_store *s, size_t offset, size_t limit, json_t **out,
+                                 uint64_t *total);
+
 #endif
