@@ -15,6 +15,7 @@
 #include "hub/hub.h"
 #include "hub/store.h"
 #include "hub/task.h"
+#include "hub/web.h"
 #include "identity/eip712.h"
 #include "identity/eth.h"
 #include "net/http_server.h"
@@ -1117,7 +1118,9 @@ static void handle(cella_http_req *req, void *tctx)
     bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
     char rest[128], id[67], verb[32];
     hub_kind k;
-    if (get && !strcmp(p, "/v1/health")) {
+    if (hub_web_route(t->st, req)) {
+        /* the web page and the read-only lists (hub/web.c) */
+    } else if (get && !strcmp(p, "/v1/health")) {
         char hub[43];
         cella_eth_address_checksum(hub, t->app->dom.hub);
         cella_http_reply(req, 200, json_pack("{s:b, s:I, s:s, s:b}", "ok", 1, "chainId",

@@ -8,6 +8,7 @@ build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libsecp256k1-dev
             libsqlite3-dev libjansson-dev libyaml-dev libevent-dev libcurl4-openssl-dev
             libfuse3-dev fuse3 libzip-dev bubblewrap libcmocka-dev age)
 build_pkgs+=(libarchive-dev)
+build_pkgs+=(chromium)  # tests/cli/hub_web.sh: the hub's web page in a real browser
 fuzz_pkgs=(clang libclang-rt-14-dev)
 bench_pkgs=(age gocryptfs fuse3 bc time nginx-light)
 valgrind_pkgs=(valgrind)

@@ -1,0 +1,29 @@
+/* The hub's web page: the marketplace (apps, datasets, workerpools, the order
+ * book, deals, tasks) as a single-page app in web/, compiled into the binary,
+ * and the read-only list endpoints it needs. docs/hub-api.md, "The web page". */
+#ifndef CELLA_HUB_WEB_H
+#define CELLA_HUB_WEB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hub/store.h"
+#include "net/http_server.h"
+
+typedef struct {
+    const char *path; /* "/ui/app.js" */
+    const char *type; /* Content-Type */
+    const unsigned char *data;
+    size_t len;
+} hub_web_asset;
+
+/* Generated at build time from web/ (web/embed.cmake). */
+extern const hub_web_asset hub_web_assets[];
+extern const size_t hub_web_asset_count;
+
+/* Answers the page (GET /, /ui/...) and the list endpoints (GET /v1/apps,
+ * /v1/datasets, /v1/workerpools, /v1/deals); false if the request is none of
+ * these (the caller routes it). */
+bool hub_web_route(hub_store *st, cella_http_req *req);
+
+#endif
