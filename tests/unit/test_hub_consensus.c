@@ -65,7 +65,7 @@ static void test_rule_fresh_workers(void **state)
     assert_true(reached(one, 1, 0xa, 1, &w));
     assert_int_equal(w, 1);
     assert_true(reached(one, 1, 0xa, 2, NULL));
-    /* trust 2 with one against: 2 * 2 > 5 is false, then 4 * 2 > 7 */
+    /* the rule for trust 2 with one against (in a task the first contribution already won) */
     hub_contrib da[3] = {d, a, a};
     assert_false(reached(da, 2, 0xa, 2, NULL));
     assert_true(reached(da, 3, 0xa, 2, NULL));
@@ -88,9 +88,14 @@ static void test_rule_fresh_workers(void **state)
     assert_memory_equal(g, want, 32);
     hub_u256_from_u64(want, 11);
     assert_memory_equal(t, want, 32);
-    /* trust 4: three alone (8 * 4 > 9 * 3), not three against one (32 > 33) */
-    assert_true(reached(daa + 1, 3, 0xa, 4, NULL));
+    /* trust 4: two alone (16 > 15), not three against one (32 > 33), four against one */
+    assert_true(reached(aa, 2, 0xa, 4, NULL));
     assert_false(reached(daa, 4, 0xa, 4, NULL));
+    hub_contrib daaaa[5] = {d, a, a, a, a};
+    assert_true(reached(daaaa, 5, 0xa, 4, NULL));
+    /* trust 5: three alone, not two (20 > 20) */
+    assert_false(reached(aa, 2, 0xa, 5, NULL));
+    assert_true(reached(daa + 1, 3, 0xa, 5, NULL));
     /* the dissenting hash never wins here */
     assert_false(reached(daa, 4, 0xd, 3, NULL));
     /* trust 0 is not a deal's (max(1, trust)): refused */
