@@ -169,6 +169,127 @@ refused 'SNP report signature' snp snp snp-flipped.bin
 grep -q 'attest snp/app refused' cas.log || fail "refusal not audited"
 ok
 
+# ---- PCCS: collateral fetched once, then served from the cache ----
+# A mock Intel PCCS (v4 API) on loopback serves the vectors' collateral as
+# PCCS does: signed JSON with its issuer chain URL-encoded in a header, the
+# PCK CRL of the CA asked for as DER, the root CA CRL as hex. It counts requests; with the file
+# "tamper" present it extends the TCB info's nextUpdate (the signature then
+# fails).
+mkdir pccsd
+cp "$SGX/phala_sgx_quote_collateral.json" pccsd/sgx-00A067110000.json
+cp "$TDX/phala_tdx_quote_collateral.json" pccsd/tdx-B0C06F000000.json
+cp "$SGX/phala_sgx_quote_collateral.json" pccsd/crl-processor.json  # Processor CA's CRL
+cp "$TDX/phala_tdx_quote_collateral.json" pccsd/crl-platform.json   # Platform CA's CRL
+cat > pccs.py <<'PY'
+import http.server, json, os, sys, urllib.parse
+D = sys.argv[2]
+def coll(tee, fmspc=None):
+    if fmspc is None:  # QE identity and CRLs: any file of that TEE (same pieces)
+        fmspc = sorted(f for f in os.listdir(D) if f.startswith(tee + "-"))[0][len(tee) + 1:-5]
+    with open(os.path.join(D, "%s-%s.json" % (tee, fmspc))) as f:
+        return json.load(f)
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def answer(self, code, body, headers=()):
+        self.send_response(code)
+        for k, v in headers: self.send_header(k, urllib.parse.quote(v, safe=""))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        if u.path == "/count":
+            return self.answer(200, open(os.path.join(D, "count")).read().encode() if os.path.exists(os.path.join(D, "count")) else b"0")
+        n = int(open(os.path.join(D, "count")).read()) if os.path.exists(os.path.join(D, "count")) else 0
+        open(os.path.join(D, "count"), "w").write(str(n + 1))
+        parts = u.path.split("/")  # ['', tee, 'certification', 'v4', ...]
+        try:
+            tee = parts[1]
+            if parts[4:] == ["tcb"]:
+                c = coll(tee, q["fmspc"][0])
+                t = c["tcb_info"]
+                if os.path.exists(os.path.join(D, "tamper")):
+                    t = t.replace('"nextUpdate":"2025-07-', '"nextUpdate":"2026-07-', 1)
+                body = '{"tcbInfo":%s,"signature":"%s"}' % (t, c["tcb_info_signature"])
+                return self.answer(200, body.encode(), [("TCB-Info-Issuer-Chain", c["tcb_info_issuer_chain"])])
+            if parts[4:] == ["qe", "identity"]:
+                c = coll(tee)
+                body = '{"enclaveIdentity":%s,"signature":"%s"}' % (c["qe_identity"], c["qe_identity_signature"])
+                return self.answer(200, body.encode(), [("SGX-Enclave-Identity-Issuer-Chain", c["qe_identity_issuer_chain"])])
+            if tee == "sgx" and parts[4:] == ["pckcrl"] and q.get("encoding") == ["der"]:
+                with open(os.path.join(D, "crl-%s.json" % q["ca"][0])) as f:
+                    c = json.load(f)
+                return self.answer(200, bytes.fromhex(c["pck_crl"]), [("SGX-PCK-CRL-Issuer-Chain", c["pck_crl_issuer_chain"])])
+            if tee == "sgx" and parts[4:] == ["rootcacrl"]:
+                c = coll("sgx")
+                return self.answer(200, c["root_ca_crl"].encode())
+        except (KeyError, IndexError, OSError):
+            pass
+        self.answer(404, b'{"error":"not found"}')
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+PCCS_PORT=$(port)
+python3 pccs.py "$PCCS_PORT" "$TMP/pccsd" > pccs.log 2>&1 &
+MOCK=$!
+stop_mock() { kill "$MOCK" 2>/dev/null || true; wait "$MOCK" 2>/dev/null || true; }
+if declare -F on_exit >/dev/null; then on_exit stop_mock; else trap 'stop_mock; stop_mine; rm -rf "$TMP"' EXIT; fi
+PCCS=http://127.0.0.1:$PCCS_PORT
+for i in $(seq 50); do curl -sf -o /dev/null "$PCCS/count" && break; sleep 0.1; done
+count() { curl -sf "$PCCS/count"; }
+want_count() { [[ $(count) == "$1" ]] || fail "PCCS served $(count) requests, expected $1"; ok; }
+
+cas_up 2025-07-01T00:00:00Z --pccs "$PCCS"
+grep -q "hardware evidence collateral: PCCS $PCCS (cache $TMP/casd/pccs-cache)" cas.log || fail "no PCCS line"
+want_count 0
+refused "$BOUND" sgx-cfg sgx "$SGX/phala_sgx_quote.bin"
+want_count 4            # TCB info, QE identity, PCK CRL, root CA CRL
+[[ $(stat -c %a casd/pccs-cache/sgx-00a067110000-processor.json) == 600 ]] || fail "cache file mode"
+ok
+refused "$BOUND" sgx-cfg sgx "$SGX/phala_sgx_quote.bin"
+refused 'TCB status ConfigurationAndSWHardeningNeeded refused by policy' sgx-default sgx "$SGX/phala_sgx_quote.bin"
+want_count 4            # served from the cache
+grep -q "collateral from PCCS $PCCS (cached)" cas.log || fail "cache hit not logged"
+ok
+refused "$BOUND" tdx-default tdx "$TDX/phala_tdx_quote.bin"
+want_count 8
+refused "$BOUND" tdx-default tdx "$TDX/phala_tdx_quote.bin"
+want_count 8
+# A tampered TCB info is refused by its signature and never cached.
+rm casd/pccs-cache/sgx-00a067110000-processor.json
+touch pccsd/tamper
+refused 'TCB info.*signature does not verify' sgx-cfg sgx "$SGX/phala_sgx_quote.bin"
+want_count 12
+[[ ! -e casd/pccs-cache/sgx-00a067110000-processor.json ]] || fail "tampered collateral was cached"
+ok
+refused 'TCB info.*signature does not verify' sgx-cfg sgx "$SGX/phala_sgx_quote.bin"
+want_count 16
+rm pccsd/tamper
+# The cache is kept until the earliest nextUpdate (2025-07-19T10:00:35Z for
+# the TDX collateral): past it, cas fetches again (and the collateral itself
+# has expired).
+cas_up 2025-07-20T00:00:00Z --pccs "$PCCS"
+refused 'expired' tdx-default tdx "$TDX/phala_tdx_quote.bin"
+want_count 20
+
+# cella evidence verify --pccs: the same client and cache.
+expect_ok "$CELLA" evidence verify "$SGX/phala_sgx_quote.bin" --pccs "$PCCS" --pccs-cache "$TMP/clicache" \
+  --now 2025-07-01T00:00:00Z --accept-tcb ConfigurationAndSWHardeningNeeded --tolerate INTEL-SA-00289,INTEL-SA-00615
+grep -q "collateral from PCCS $PCCS (fetched)" .err || fail "evidence verify --pccs did not fetch"
+want_count 24
+expect_ok "$CELLA" evidence verify "$SGX/phala_sgx_quote.bin" --pccs "$PCCS" --pccs-cache "$TMP/clicache" \
+  --now 2025-07-01T00:00:00Z --accept-tcb ConfigurationAndSWHardeningNeeded --tolerate INTEL-SA-00289,INTEL-SA-00615
+grep -q "collateral from PCCS $PCCS (cached)" .err || fail "evidence verify --pccs did not use its cache"
+want_count 24
+cmp <(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tcb_info"])' clicache/sgx-00a067110000-processor.json) \
+    <(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tcb_info"])' "$SGX/phala_sgx_quote_collateral.json") ||
+  fail "the cached TCB info is not the signed text byte for byte"
+ok
+expect_fail 'no sgx collateral|PCCS has no such collateral' "$CELLA" evidence verify "$SGX/occlum_debug_quote.bin" \
+  --pccs "$PCCS" --pccs-cache "$TMP/clicache" --now 2025-09-01T00:00:00Z
+expect_fail 'exclude each other' "$CELLA" evidence verify "$SGX/phala_sgx_quote.bin" --pccs "$PCCS" \
+  --collateral "$SGX/phala_sgx_quote_collateral.json"
+
 # The table: vector @ session -> cas's answer.
 printf '%s\n' "${GOT[@]}" > "$TMP/table.txt"
 [[ -n ${CELLA_EVIDENCE_TABLE:-} ]] && cp "$TMP/table.txt" "$CELLA_EVIDENCE_TABLE"
