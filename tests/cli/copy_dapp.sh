@@ -8,19 +8,12 @@ SRC=${CELLA_SOURCE:?}
 export TMPDIR=$TMP/tmp
 mkdir -p "$TMPDIR"
 
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 "$CELLA" tee sim init --dir sim >/dev/null 2>&1
 export XDG_CONFIG_HOME=$TMP/config   # cella run finds the sim platform key here
 "$CELLA" tee sim init --dir "$XDG_CONFIG_HOME/cella" >/dev/null 2>&1
-"$CELLA" cas serve --data casd --allow-sim --sim-platform "$XDG_CONFIG_HOME/cella/sim-platform.pub" \
-  --listen "127.0.0.1:$PORT" --threads 2 > cas.log 2>&1 &
-CAS_PID=$!
-trap 'kill $CAS_PID 2>/dev/null; wait $CAS_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q '^fingerprint' cas.log && break; sleep 0.05; done
-FP=$(awk '/^fingerprint/ {print $2}' cas.log)
-CAS=(--cas "https://127.0.0.1:$PORT" --cas-fingerprint "$FP")
-"$CELLA" wallet create --unencrypted --keystoredir w >/dev/null
-W=(--wallet-file "$(ls w/*)")
+start_cas --allow-sim --sim-platform "$XDG_CONFIG_HOME/cella/sim-platform.pub"
+new_wallet user
+W=(--wallet-file "$(W user)")
 
 # the app bundle: the seed's copy program
 mkdir -p app
@@ -104,16 +97,12 @@ expect_ok "$CELLA" decrypt --keys KEYS2 --volume S1/encrypted-output-files --out
 [[ $(cat S1-plain/f1.txt) == changed ]] || fail "old output not decryptable after a killed run"
 # the transfer service, as in the seed: inputs pushed to a blob store, the host
 # fetches them and pushes its outputs, the client downloads by URL
-"$CELLA" blobs serve --listen 127.0.0.1:0 --data blobd > blobs.log 2>&1 &
-BLOB_PID=$!
-trap 'kill $CAS_PID $BLOB_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q 'serving http' blobs.log 2>/dev/null && break; sleep 0.05; done
-BLOBS=$(sed -n 's/.*serving \(http[^ ]*\).*/\1/p' blobs.log)
+start_blobs
 expect_ok "$CELLA" encryptedpush --app app --session-template "$SRC/examples/copy/session-template.yml" \
-  --inputs INPUTS --keys KEYS4 --blobs "$BLOBS" "${CAS[@]}" "${W[@]}"
+  --inputs INPUTS --keys KEYS4 --blobs "$BLOBS_URL" "${CAS[@]}" "${W[@]}"
 read -r -a BCMD < .out
 grep -q -- '--input encrypted-input-files=blob:[0-9a-f]\{64\}' .out || fail "input not pushed to the blob store"
-expect_ok "$CELLA" run "${BCMD[@]}" --outputs OUT5 --push "$BLOBS"
+expect_ok "$CELLA" run "${BCMD[@]}" --outputs OUT5 --push "$BLOBS_URL"
 URL=$(sed -n 's/.* url \(http[^ ]*\)$/\1/p' .out)
 [[ -n "$URL" ]] || fail "run did not push its output"
 expect_ok "$CELLA" decrypt --keys KEYS4 --url "$URL" --out P5 "${W[@]}"
