@@ -14,7 +14,7 @@ expect_ok "$CELLA" blobs put a.txt --url "$BLOBS_URL"
 [[ "$(cat "$TMP/.out")" == "$SHA $BLOBS_URL/v1/blobs/$SHA" ]] || fail "put output: $(cat "$TMP/.out")"
 # Idempotent: the same put again succeeds.
 expect_ok "$CELLA" blobs put a.txt --url "$BLOBS_URL"
-[[ $(ls "$TMP/blobd/sha256" | wc -l) == 1 ]] || fail "store should hold one blob"
+[[ $(ls "$TMP/blobsd/sha256" | wc -l) == 1 ]] || fail "store should hold one blob"
 
 expect_ok "$CELLA" blobs get "$SHA" --url "$BLOBS_URL" -o b.txt
 cmp a.txt b.txt || fail "round trip differs"
@@ -38,7 +38,7 @@ cmp bin.dat bin2.dat || fail "binary round trip differs"
 ZERO=$(printf '0%.0s' $(seq 64))
 code=$(curl -s -o resp -w '%{http_code}' -X PUT --data-binary @a.txt "$BLOBS_URL/v1/blobs/$ZERO")
 [[ "$code" == 400 ]] && grep -q hash_mismatch resp || fail "wrong hash: $code $(cat resp)"
-[[ ! -e "$TMP/blobd/sha256/$ZERO" ]] || fail "mismatched blob stored"
+[[ ! -e "$TMP/blobsd/sha256/$ZERO" ]] || fail "mismatched blob stored"
 code=$(curl -s -o resp -w '%{http_code}' "$BLOBS_URL/v1/blobs/$ZERO")
 [[ "$code" == 404 ]] && grep -q not_found resp || fail "missing: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -I "$BLOBS_URL/v1/blobs/$ZERO")
@@ -60,7 +60,7 @@ BIG=$(sha256sum big.dat | cut -c1-64)
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @big.dat "$BLOBS_URL/v1/blobs/$BIG")
 [[ "$code" == 413 ]] || fail "oversize: $code"
 expect_fail 'too large' "$CELLA" blobs put big.dat --url "$BLOBS_URL"
-[[ ! -e "$TMP/blobd/sha256/$BIG" ]] || fail "oversized blob stored"
+[[ ! -e "$TMP/blobsd/sha256/$BIG" ]] || fail "oversized blob stored"
 
 expect_fail 'no such blob' "$CELLA" blobs get "$ZERO" --url "$BLOBS_URL" -o z
 [[ ! -e z ]] || fail "missing blob left a file"
@@ -75,11 +75,11 @@ ok
 expect_fail 'not a regular|cannot open' "$CELLA" blobs put /dev/null --url "$BLOBS_URL"
 
 # A blob corrupted on the server: the client refuses it and leaves nothing.
-printf 'Hello World\n' > "$TMP/blobd/sha256/$SHA"
+printf 'Hello World\n' > "$TMP/blobsd/sha256/$SHA"
 expect_fail 'do not match' "$CELLA" blobs get "$SHA" --url "$BLOBS_URL" -o forged
 [[ ! -e forged ]] || fail "forged download left a file"
 ls -A | grep -q '\.part-' && fail "forged download left a temp file"
-printf 'Hello world\n' > "$TMP/blobd/sha256/$SHA"
+printf 'Hello world\n' > "$TMP/blobsd/sha256/$SHA"
 
 # Still serving after all of that.
 expect_ok "$CELLA" blobs get "$SHA" --url "$BLOBS_URL" -o again.txt
@@ -92,7 +92,7 @@ for i in $(seq 8); do "$CELLA" blobs put "p$i" --url "$BLOBS_URL" >/dev/null & p
 for p in "${pids[@]}"; do wait "$p" || fail "concurrent put failed"; done
 for i in $(seq 8); do
   h=$(sha256sum "p$i" | cut -c1-64)
-  [[ -e "$TMP/blobd/sha256/$h" ]] || fail "concurrent put $i missing"
+  [[ -e "$TMP/blobsd/sha256/$h" ]] || fail "concurrent put $i missing"
 done
 ok
 

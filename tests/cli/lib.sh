@@ -100,13 +100,18 @@ stop_server() {
   _SERVERS=("${keep[@]}")
 }
 
-# _await NAME PID LOG CHECK...: poll CHECK for up to 10 s; fail, showing LOG,
-# when the server exits first or CHECK never succeeds.
-_await() {
-  local name=$1 pid=$2 log=$3; shift 3
+# _serve NAME LOG CHECK ARGS...: `cella NAME serve --data $TMP/NAMEd --threads 2
+# ARGS` in the background, its output in LOG, stopped at exit; its PID in
+# _PID. Returns once CHECK succeeds (polled for up to 10 s); fails, showing
+# LOG, when the server exits first or CHECK never succeeds.
+_serve() {
+  local name=$1 log=$2 check=$3; shift 3
+  "$CELLA" "$name" serve --data "$TMP/${name}d" --threads 2 "$@" > "$log" 2>&1 &
+  _PID=$!
+  _SERVERS+=("$_PID")
   for _ in $(seq 200); do
-    "$@" && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "$name exited"; }
+    "$check" && return 0
+    kill -0 "$_PID" 2>/dev/null || { cat "$log" >&2; fail "$name exited"; }
     sleep 0.05
   done
   cat "$log" >&2; fail "$name did not start"
@@ -124,11 +129,8 @@ start_hub() {
   HUB_PORT=${HUB_PORT:-$(free_port)}
   HUB_URL=http://127.0.0.1:$HUB_PORT
   HUB_LOG=$TMP/$log
-  "$CELLA" hub serve --data "$TMP/hubd" --listen "127.0.0.1:$HUB_PORT" --threads 2 "$@" \
-    > "$HUB_LOG" 2>&1 &
-  HUB_PID=$!
-  _SERVERS+=("$HUB_PID")
-  _await hub "$HUB_PID" "$HUB_LOG" _hub_ready
+  _serve hub "$HUB_LOG" _hub_ready --listen "127.0.0.1:$HUB_PORT" "$@"
+  HUB_PID=$_PID
 }
 _hub_ready() { grep -q '^hub listening' "$HUB_LOG" && curl -sf -m 2 -o /dev/null "$HUB_URL/v1/health"; }
 
@@ -146,11 +148,8 @@ start_cas() {
   CAS_PORT=${CAS_PORT:-$(free_port)}
   CAS_URL=https://127.0.0.1:$CAS_PORT
   CAS_LOG=$TMP/$log
-  "$CELLA" cas serve --data "$TMP/casd" --listen "127.0.0.1:$CAS_PORT" --threads 2 "$@" \
-    > "$CAS_LOG" 2>&1 &
-  CAS_PID=$!
-  _SERVERS+=("$CAS_PID")
-  _await cas "$CAS_PID" "$CAS_LOG" _cas_ready
+  _serve cas "$CAS_LOG" _cas_ready --listen "127.0.0.1:$CAS_PORT" "$@"
+  CAS_PID=$_PID
   CAS_FP=$(awk '/^fingerprint/ {print $2}' "$CAS_LOG")
   [[ $CAS_FP =~ ^[0-9a-f]{64}$ ]] || { cat "$CAS_LOG" >&2; fail "cas did not print its fingerprint"; }
   grep -q "\"fingerprint\":\"$CAS_FP\"" "$TMP/.cas-health" ||
@@ -162,17 +161,15 @@ _cas_ready() {
 }
 
 # start_blobs [--log FILE] [ARGS...]: `cella blobs serve` on a loopback port
-# the kernel picks, data in $TMP/blobd, 2 threads, then ARGS (e.g. --max-size
-# 1M). Returns once it printed its URL. Sets BLOBS_URL, BLOBS_PID and
-# BLOBS_LOG ($TMP/FILE, default blobs.log).
+# the kernel picks, data in $TMP/blobsd, 2 threads, then ARGS (e.g.
+# --max-size 1M). Returns once it printed its URL. Sets BLOBS_URL, BLOBS_PID
+# and BLOBS_LOG ($TMP/FILE, default blobs.log).
 start_blobs() {
   local log=blobs.log
   if [[ ${1:-} == --log ]]; then log=$2; shift 2; fi
   BLOBS_LOG=$TMP/$log
-  "$CELLA" blobs serve --listen 127.0.0.1:0 --data "$TMP/blobd" --threads 2 "$@" > "$BLOBS_LOG" 2>&1 &
-  BLOBS_PID=$!
-  _SERVERS+=("$BLOBS_PID")
-  _await blobs "$BLOBS_PID" "$BLOBS_LOG" _blobs_ready
+  _serve blobs "$BLOBS_LOG" _blobs_ready --listen 127.0.0.1:0 "$@"
+  BLOBS_PID=$_PID
 }
 _blobs_ready() {
   BLOBS_URL=$(sed -n 's/^cella blobs: serving \(http:[^ ]*\)$/\1/p' "$BLOBS_LOG")
