@@ -12,29 +12,11 @@
 V="${CELLA_VECTORS:?}/attestation"
 SGX=$V/sgx-dcap-v3 TDX=$V/tdx-dcap-v4 SNP=$V/sev-snp
 
-# ---- local helpers (servers started here are stopped at exit) ----
-MINE=()
-stop_mine() { local p; for p in "${MINE[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; MINE=(); }
-if declare -F on_exit >/dev/null; then on_exit stop_mine; else trap 'stop_mine; rm -rf "$TMP"' EXIT; fi
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-
 # cas_up TIME [ARGS...]: (re)starts cas on $TMP/casd at evidence time TIME.
 cas_up() {
   local t=$1; shift
-  stop_mine
-  CAS_PORT=$(port)
-  "$CELLA" cas serve --data "$TMP/casd" --listen "127.0.0.1:$CAS_PORT" --threads 2 \
-    --evidence-time "$t" "$@" > "$TMP/cas.log" 2>&1 &
-  MINE+=($!)
-  local i
-  for i in $(seq 100); do
-    grep -q '^fingerprint' "$TMP/cas.log" && break
-    kill -0 "${MINE[0]}" 2>/dev/null || { cat "$TMP/cas.log" >&2; fail "cas exited"; }
-    sleep 0.1
-  done
-  CAS_FP=$(awk '/^fingerprint/ {print $2}' "$TMP/cas.log")
-  [[ $CAS_FP =~ ^[0-9a-f]{64}$ ]] || { cat "$TMP/cas.log" >&2; fail "cas did not start"; }
-  CASO=(--cas "https://127.0.0.1:$CAS_PORT" --cas-fingerprint "$CAS_FP")
+  [[ -z ${CAS_PID:-} ]] || stop_server "$CAS_PID"
+  start_cas --evidence-time "$t" "$@"
 }
 
 # session NAME MEASUREMENT [SECURITY YAML LINES...]: creates it.
@@ -42,14 +24,14 @@ session() {
   local name=$1 m=$2; shift 2
   { printf 'name: %s\nservices:\n  - name: app\n    mrenclaves: [%s]\n    command: /app\n    pwd: /\n' "$name" "$m"
     if (($#)); then printf 'security:\n'; printf '  %s\n' "$@"; fi; } > "$name.yml"
-  expect_ok "$CELLA" session create "$name.yml" "${CASO[@]}" --wallet-file "$OWNER"
+  expect_ok "$CELLA" session create "$name.yml" "${CAS[@]}" --wallet-file "$OWNER"
 }
 
 # refused PATTERN SESSION TEE FILE: the attestation is refused (one error line
 # matching PATTERN, nothing released on stdout).
 refused() {
   local pattern=$1 s=$2 tee=$3 f=$4
-  expect_fail "$pattern" "$CELLA" attest --session "$s/app" --tee "$tee" --evidence-file "$f" "${CASO[@]}"
+  expect_fail "$pattern" "$CELLA" attest --session "$s/app" --tee "$tee" --evidence-file "$f" "${CAS[@]}"
   GOT+=("$(basename "$f") @ $s -> $(sed -n 's/^cella: error: //p' "$TMP/.err")")
 }
 GOT=()
@@ -229,11 +211,11 @@ class H(http.server.BaseHTTPRequestHandler):
         self.answer(404, b'{"error":"not found"}')
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
-PCCS_PORT=$(port)
+PCCS_PORT=$(free_port)
 python3 pccs.py "$PCCS_PORT" "$TMP/pccsd" > pccs.log 2>&1 &
 MOCK=$!
 stop_mock() { kill "$MOCK" 2>/dev/null || true; wait "$MOCK" 2>/dev/null || true; }
-if declare -F on_exit >/dev/null; then on_exit stop_mock; else trap 'stop_mock; stop_mine; rm -rf "$TMP"' EXIT; fi
+on_exit stop_mock
 PCCS=http://127.0.0.1:$PCCS_PORT
 for i in $(seq 50); do curl -sf -o /dev/null "$PCCS/count" && break; sleep 0.1; done
 count() { curl -sf "$PCCS/count"; }

@@ -18,27 +18,14 @@ if [[ -z "$BROWSER" && "${CELLA_SKIP_BROWSER:-0}" != 1 ]]; then
   fail "no chromium: install it (scripts/deps.sh, or apt-get install chromium), or run with CELLA_SKIP_BROWSER=1 to skip the browser checks"
 fi
 
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$CELLA" hub serve --data "$TMP/hubd" --listen "127.0.0.1:$PORT" --dev-faucet --threads 2 > "$TMP/hub.log" 2>&1 &
-HUB_PID=$!
-trap 'kill $HUB_PID 2>/dev/null; wait $HUB_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 200); do grep -q '^hub listening' "$TMP/hub.log" && break; sleep 0.05; done
-grep -q '^hub listening' "$TMP/hub.log" || { cat "$TMP/hub.log" >&2; fail "hub did not start"; }
-URL="http://127.0.0.1:$PORT"
+start_hub --dev-faucet
 H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
 EVIL='<img src=x onerror=alert(1)>'
 EVIL_TEXT='&lt;img src=x onerror=alert(1)&gt;'
 
-for who in dev evil data pool req worker; do
-  mkdir -p "$TMP/$who"
-  "$CELLA" wallet create --unencrypted --keystoredir "$TMP/keys-$who" > "$TMP/$who/address" 2>/dev/null ||
-    fail "wallet create"
-  ls "$TMP/keys-$who"/* > "$TMP/$who/wallet"
-done
-W() { cat "$TMP/$1/wallet"; }
-A() { cat "$TMP/$1/address"; }
+new_wallet dev evil data pool req worker
 conf() { # DIR EXTRA-JSON
-  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"%s}\n' "$H" "$URL" "$2" > "$TMP/$1/cella.json"
+  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"%s}\n' "$H" "$HUB_URL" "$2" > "$TMP/$1/cella.json"
 }
 SUM=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 conf dev ', "app": {"name": "hello-web", "type": "DOCKER", "multiaddr": "docker.io/cella/hello:1.0", "checksum": "'$SUM'", "measurement": "3b62fef269341bc93238580b516d2d934e1264e7442e484d4d459a9abc519a76"}'
@@ -89,11 +76,11 @@ expect_ok "$CELLA" task authorize "$TASK0" --worker "$(A worker)" --wallet-file 
 AUTH=$(cat "$TMP/.out")
 RESULTS="https://blobs.example/results/$TASK0.zip"
 expect_ok "$CELLA" task contribute "$TASK0" --result result.txt --authorization "$AUTH" \
-  --results "$RESULTS" --wallet-file "$(W worker)" --hub-url "$URL"
+  --results "$RESULTS" --wallet-file "$(W worker)" --hub-url "$HUB_URL"
 cd "$TMP"
 
 # ---- the list endpoints ----
-get() { curl -sS -f "$URL$1" > "$TMP/get.json" || fail "GET $1"; ok; }
+get() { curl -sS -f "$HUB_URL$1" > "$TMP/get.json" || fail "GET $1"; ok; }
 jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/get.json" "$1"; }
 get /v1/apps
 [[ $(jq_ 'd["total"], d["count"], d["offset"]') == "(2, 2, 0)" ]] || fail "apps list: $(cat get.json)"
@@ -112,20 +99,20 @@ get /v1/deals
 get "/v1/deals?offset=5"
 [[ $(jq_ 'd["count"], d["total"]') == "(0, 1)" ]] || fail "deals past the end: $(cat get.json)"
 for bad in "/v1/apps?limit=0" "/v1/apps?limit=1001" "/v1/deals?offset=-1" "/v1/apps?owner=zz" "/v1/datasets?limit=x"; do
-  code=$(curl -s -o "$TMP/bad.json" -w '%{http_code}' "$URL$bad")
+  code=$(curl -s -o "$TMP/bad.json" -w '%{http_code}' "$HUB_URL$bad")
   [[ $code == 400 ]] || fail "GET $bad: HTTP $code $(cat "$TMP/bad.json")"
   ok
 done
 # the API around the new routes is unchanged
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name":"x"}' "$URL/v1/apps")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name":"x"}' "$HUB_URL/v1/apps")
 [[ $code == 401 ]] || fail "unsigned deploy: HTTP $code"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/v1/apps")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$HUB_URL/v1/apps")
 [[ $code == 405 ]] || fail "DELETE /v1/apps: HTTP $code"
 ok
 
 # ---- the page: headers, assets ----
 headers() { # PATH TYPE
-  curl -sS -D "$TMP/h.txt" -o "$TMP/body" "$URL$1" || fail "GET $1"
+  curl -sS -D "$TMP/h.txt" -o "$TMP/body" "$HUB_URL$1" || fail "GET $1"
   tr -d '\r' < "$TMP/h.txt" > "$TMP/h"
   grep -q '^HTTP/1.1 200' "$TMP/h" || fail "GET $1: $(head -1 "$TMP/h")"
   grep -qi "^Content-Type: $2" "$TMP/h" || fail "GET $1: Content-Type $(grep -i '^content-type' "$TMP/h")"
@@ -145,11 +132,11 @@ headers /ui/app.js 'text/javascript; charset=utf-8'
 headers /ui/events.js 'text/javascript; charset=utf-8'
 headers /ui/style.css 'text/css; charset=utf-8'
 ! grep -Eq '@import|url\(' "$TMP/body" || fail "style.css fetches something"
-code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/ui/nope.js")
+code=$(curl -s -o /dev/null -w '%{http_code}' "$HUB_URL/ui/nope.js")
 [[ $code == 404 ]] || fail "missing asset: HTTP $code"
-code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/ui/../v1/health")
+code=$(curl -s -o /dev/null -w '%{http_code}' "$HUB_URL/ui/../v1/health")
 [[ $code == 404 || $code == 200 ]] || fail "dot-dot: HTTP $code"   # curl normalizes; never a file
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$HUB_URL/")
 [[ $code == 405 ]] || fail "POST /: HTTP $code"
 ok
 
@@ -161,7 +148,7 @@ if [[ -z "$BROWSER" ]]; then
 fi
 dom() { # ROUTE: the DOM after the page ran, in $TMP/dom.html
   timeout 90 "$BROWSER" --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions \
-    --user-data-dir="$TMP/chrome" --virtual-time-budget=5000 --dump-dom "$URL/#/$1" \
+    --user-data-dir="$TMP/chrome" --virtual-time-budget=5000 --dump-dom "$HUB_URL/#/$1" \
     > "$TMP/dom.html" 2> "$TMP/chrome.log" || { tail -20 "$TMP/chrome.log" >&2; fail "chromium on #/$1"; }
   grep -q '<main id="view">' "$TMP/dom.html" || fail "#/$1: no page in the DOM: $(head -c 500 "$TMP/dom.html")"
   ! grep -q 'class="error"' "$TMP/dom.html" || fail "#/$1: the page shows an error: $(grep -o 'class="error"[^<]*' "$TMP/dom.html")"
