@@ -108,7 +108,9 @@ static size_t on_read(char *p, size_t sz, size_t n, void *ud)
 
 cella_res cella_blob_put_file(const char *base_url, const char *path, uint8_t sha[static 32])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Non-blocking: opening a FIFO must not wait for a writer; the type is
+     * checked right after (only regular files are uploaded). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     CELLA_ENSURE(fd >= 0, errno == ENOENT ? CELLA_E_NOTFOUND : CELLA_E_IO, path,
                  "cannot open: %s", strerror(errno));
     struct stat st;

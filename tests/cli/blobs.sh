@@ -73,6 +73,21 @@ grep -q "$BLOBS_URL/v1/blobs/" proj/put.out || fail "the URL comes from cella.js
 ok
 # (a directory is no longer refused: since 801fa11 it goes as a volume tarball)
 expect_fail 'not a regular|cannot open' "$CELLA" blobs put /dev/null --url "$BLOBS_URL"
+# a FIFO is refused at once (it is never opened blocking, waiting for a writer)
+mkfifo pipe
+timeout 10 "$CELLA" blobs put pipe --url "$BLOBS_URL" >"$TMP/.out" 2>"$TMP/.err" && fail "a FIFO was uploaded"
+[[ $? != 124 ]] || fail "blobs put hung on a FIFO"
+grep -q 'not a regular file' "$TMP/.err" || fail "FIFO reason: $(cat "$TMP/.err")"
+ok
+# a directory (an encrypted volume) goes as one deterministic tarball, which unpacks as it was
+mkdir -p tree/sub && echo one > tree/a && echo two > tree/sub/b
+expect_ok "$CELLA" blobs put tree --url "$BLOBS_URL"
+TSHA=$(awk '{print $1}' "$TMP/.out")
+expect_ok "$CELLA" blobs put tree --url "$BLOBS_URL"
+[[ $(awk '{print $1}' "$TMP/.out") == "$TSHA" ]] || fail "the same tree gives the same blob"
+expect_ok "$CELLA" blobs get "$TSHA" --url "$BLOBS_URL" -o tree.tar
+mkdir untar && tar -xf tree.tar -C untar && diff -r tree untar >/dev/null || fail "the tree tarball unpacks as the tree"
+ok
 
 # A blob corrupted on the server: the client refuses it and leaves nothing.
 printf 'Hello World\n' > "$TMP/blobsd/sha256/$SHA"
