@@ -55,6 +55,19 @@ worker_once() { # extra args...
 task_field() { # TASK FIELD
   "$CELLA" task show "$1" --hub-url "$HUB" | python3 -c 'import json,sys;v=json.load(sys.stdin).get(sys.argv[1]);print("" if v is None else v)' "$2"
 }
+# result_has TASK TEXT...: the requester downloads and decrypts TASK's result;
+# its out.txt must contain every TEXT (two expect_ok checks and one ok)
+result_has() {
+  local t=$1; shift
+  expect_ok "$CELLA" result download "$t" -o "$t.zip"
+  expect_ok "$CELLA" result decrypt "$t.zip" -o "$t-results.zip" --force
+  python3 - "$t-results.zip" "$@" <<'PY' || fail "result of $t lacks: $*"
+import sys, zipfile
+t = zipfile.ZipFile(sys.argv[1]).read("out.txt").decode()
+sys.exit(0 if all(w in t for w in sys.argv[2:]) else 1)
+PY
+  ok
+}
 
 # ---- the app developer: wordcount, and a slow app for the kill test ----
 cd "$TMP/dev"
@@ -204,11 +217,7 @@ expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --input-files "$IN_URL" --wal
 T5=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T5" status) == COMPLETED ]] || fail "T5 with an input file: $(task_field "$T5" error)"
-expect_ok "$CELLA" result download "$T5" -o t5.zip
-expect_ok "$CELLA" result decrypt t5.zip -o t5-results.zip --force
-python3 -c 'import zipfile,sys; t=zipfile.ZipFile("t5-results.zip").read("out.txt").decode(); sys.exit(0 if "an input file" in t else 1)' ||
-  fail "the app read the input file"
-ok
+result_has "$T5" "an input file"
 python3 -c "import sys;f=open(sys.argv[1],'r+b');b=f.read(1);f.seek(0);f.write(bytes([b[0]^1]))" \
   "$TMP/stack/blobs/sha256/$(cut -d' ' -f1 input.put)"
 expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --input-files "$IN_URL" --wallet-file "$(W req)"
@@ -232,10 +241,7 @@ expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=nosuch --wallet-fi
 T9=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T8" status) == COMPLETED ]] || fail "T8 with secrets: $(task_field "$T8" error)"
-expect_ok "$CELLA" result download "$T8" -o t8.zip
-expect_ok "$CELLA" result decrypt t8.zip -o t8-results.zip --force
-python3 -c 'import zipfile,sys; t=zipfile.ZipFile("t8-results.zip").read("out.txt").decode(); sys.exit(0 if "requester secret: req-s3cret" in t and "developer secret: dev-s3cret" in t else 1)' ||
-  fail "the app received both secrets"
+result_has "$T8" "requester secret: req-s3cret" "developer secret: dev-s3cret"
 task_field "$T9" error | grep -q 'nosuch' || fail "T9 reason: $(task_field "$T9" error)"
 ! grep -rq 'req-s3cret\|dev-s3cret' "$TMP/stack/logs" "$TMP/worker.log" || fail "a secret reached a log"
 ok
@@ -263,11 +269,7 @@ expect_ok "$CELLA" app run "$SLOW" --dataset "$DSV" --tag tee,scone --wallet-fil
 T7=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T7" status) == COMPLETED ]] || fail "T7 on a volume dataset: $(task_field "$T7" error)"
-expect_ok "$CELLA" result download "$T7" -o t7.zip
-expect_ok "$CELLA" result decrypt t7.zip -o t7-results.zip --force
-python3 -c 'import zipfile,sys; t=zipfile.ZipFile("t7-results.zip").read("out.txt").decode(); sys.exit(0 if "volume file a\nvolume file b" in t else 1)' ||
-  fail "the app read the volume's files"
-ok
+result_has "$T7" $'volume file a\nvolume file b'
 
 # ---- a worker killed mid-task loses nothing: the lease lapses, another worker takes it ----
 expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --args 4 --wallet-file "$(W req)"
