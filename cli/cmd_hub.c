@@ -1,7 +1,7 @@
 /* cella hub serve; app|dataset|workerpool deploy|show|count; order
  * publish|book|show|cancel|fill; deal show; task
  * show|list|debug|authorize|contribute|reveal|finalize|reopen|claim;
- * account show|deposit.
+ * account show|deposit|withdraw.
  * The client side of docs/hub-api.md. */
 #include <fcntl.h>
 #include <jansson.h>
@@ -507,24 +507,32 @@ static int order_show(int argc, char **argv) { return show_by_id(argc, argv, "or
 static int deal_show(int argc, char **argv) { return show_by_id(argc, argv, "deal show", "deals"); }
 static int task_show(int argc, char **argv) { return show_by_id(argc, argv, "task show", "tasks"); }
 
-static int order_cancel(int argc, char **argv)
+/* A verb of one argument (*arg), signed by the wallet: the hub connection
+ * and the wallet opened in c (conn_close it in any case). */
+static cella_res signed_one_arg(int argc, char **argv, const char *verb, const char *usage,
+                                hub_conn *c, const char **arg)
 {
     cli_opt o[] = {HUB_CONN_OPTS};
     const char *pos[1];
     int np;
-    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "order cancel");
-    if (cella_ok(r) && np != 1)
-        r = cella_fail(CELLA_E_USAGE, "order cancel", "usage: cella order cancel ORDERHASH");
-    char id[67];
-    if (cella_ok(r))
-        r = hash_arg(pos[0], "order hash", id);
+    memset(c, 0, sizeof *c);
+    CELLA_TRY(cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, verb));
+    CELLA_ENSURE(np == 1, CELLA_E_USAGE, verb, "usage: cella %s", usage);
+    *arg = pos[0];
+    CELLA_TRY(conn_open(c, o, NOPTS(o)));
+    return conn_wallet(c, o, NOPTS(o));
+}
+
+static int order_cancel(int argc, char **argv)
+{
     hub_conn c;
-    memset(&c, 0, sizeof c);
+    const char *arg = NULL;
+    char id[67];
+    cella_res r = signed_one_arg(argc, argv, "order cancel",
+                                 "order cancel ORDERHASH --wallet-file F", &c, &arg);
+    if (cella_ok(r))
+        r = hash_arg(arg, "order hash", id);
     json_t *reply = NULL, *body = NULL;
-    if (cella_ok(r))
-        r = conn_open(&c, o, NOPTS(o));
-    if (cella_ok(r))
-        r = conn_wallet(&c, o, NOPTS(o));
     if (cella_ok(r)) {
         body = json_pack("{s:s}", "orderHash", id);
         r = call(&c, "POST", "/v1/orders/cancel", body, true, &reply);
@@ -1036,6 +1044,35 @@ static int account_deposit(int argc, char **argv)
     return cli_report(r);
 }
 
+/* POST /v1/accounts/withdraw, signed by the wallet (the account's owner). */
+static int account_withdraw(int argc, char **argv)
+{
+    hub_conn c;
+    const char *arg = NULL;
+    uint64_t amount = 0;
+    cella_res r = signed_one_arg(argc, argv, "account withdraw",
+                                 "account withdraw AMOUNT --wallet-file F", &c, &arg);
+    if (cella_ok(r))
+        r = parse_u64(arg, "amount", &amount);
+    json_t *reply = NULL, *body = NULL;
+    char am[24];
+    if (cella_ok(r)) {
+        snprintf(am, sizeof am, "%llu", (unsigned long long)amount);
+        body = json_pack("{s:s}", "amount", am);
+        r = call(&c, "POST", "/v1/accounts/withdraw", body, true, &reply);
+    }
+    if (cella_ok(r))
+        printf("%s withdrew %s balance %s locked %s (nRLC)\n",
+               json_string_value(json_object_get(reply, "address")),
+               json_string_value(json_object_get(reply, "withdrawn")),
+               json_string_value(json_object_get(reply, "balance")),
+               json_string_value(json_object_get(reply, "locked")));
+    json_decref(body);
+    json_decref(reply);
+    conn_close(&c);
+    return cli_report(r);
+}
+
 #define CONN_USAGE "[--hub-url URL] [--wallet-file F [--password-file F]]"
 
 const cli_command cli_hub_commands[] = {
@@ -1134,5 +1171,9 @@ const cli_command cli_hub_commands[] = {
     {"account", "deposit", account_deposit,
      "cella account deposit AMOUNT [--to 0xADDR] " CONN_USAGE,
      "Credit nRLC from the hub's dev faucet (hub serve --dev-faucet) to the wallet's account."},
+    {"account", "withdraw", account_withdraw, "cella account withdraw AMOUNT " CONN_USAGE,
+     "Take AMOUNT nRLC out of the wallet's unlocked balance on the hub (signed by the wallet). "
+     "Funds locked in deals cannot be withdrawn: beyond the unlocked balance the hub refuses "
+     "with cella-hub-insufficient-balance."},
     {NULL, NULL, NULL, NULL, NULL},
 };

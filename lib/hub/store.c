@@ -803,6 +803,36 @@ cella_res hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t amoun
     return r;
 }
 
+cella_res hub_store_withdraw(hub_store *s, const uint8_t addr[20], uint64_t amount, bool *done,
+                             hub_refusal *why, uint64_t *balance, uint64_t *locked)
+{
+    *done = false;
+    CELLA_ENSURE(amount > 0, CELLA_E_PARSE, "amount", "withdraw a positive amount of nRLC");
+    CELLA_TRY(begin(s));
+    uint64_t b, l;
+    cella_res r = account_get(s, addr, &b, &l);
+    if (cella_ok(r) && amount > b) {
+        snprintf(why->code, sizeof why->code, "cella-hub-insufficient-balance");
+        snprintf(why->reason, sizeof why->reason,
+                 "cannot withdraw %llu nRLC: the unlocked balance is %llu (%llu more are locked "
+                 "in deals)",
+                 (unsigned long long)amount, (unsigned long long)b, (unsigned long long)l);
+    } else if (cella_ok(r)) {
+        r = account_put(s, addr, b - amount, l);
+        if (cella_ok(r))
+            r = commit(s);
+        if (cella_ok(r)) {
+            *done = true;
+            b -= amount;
+        }
+    }
+    if (!*done)
+        rollback(s);
+    *balance = b;
+    *locked = l;
+    return r;
+}
+
 /* Moves `amount` from balance to locked (the caller checked the balance). */
 static cella_res account_lock(hub_store *s, const uint8_t addr[20], uint64_t amount)
 {

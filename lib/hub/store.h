@@ -245,6 +245,15 @@ CELLA_RESULT hub_store_account_get(hub_store *s, const uint8_t addr[20], uint64_
 CELLA_RESULT hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t amount,
                                uint64_t *balance);
 
+/* Takes `amount` (> 0, else CELLA_E_PARSE) nRLC out of the account's
+ * unlocked balance in one transaction: they leave the hub (iExec's withdraw
+ * sends them back to the wallet on chain). Locked funds are not withdrawable:
+ * an amount above the unlocked balance is refused (*done false,
+ * cella-hub-insufficient-balance) and changes nothing. *balance and *locked:
+ * the account after (before, when refused). */
+CELLA_RESULT hub_store_withdraw(hub_store *s, const uint8_t addr[20], uint64_t amount, bool *done,
+                                hub_refusal *why, uint64_t *balance, uint64_t *locked);
+
 /* ---- read-only listings (the web page) ---- */
 /* Resources of kind k (of one owner, or all when owner is NULL), oldest first
  * (created, then address), skipping `offset`, at most `limit` (0:

@@ -119,6 +119,17 @@ expect_ok "$CELLA" task show "$TASK"
 grep -q '"status": "ACTIVE"' "$TMP/.out" || fail "task status"
 expect_ok "$CELLA" account show --wallet-file "$(W req)"
 grep -q 'balance 892 locked 108' "$TMP/.out" || fail "escrow: $(cat "$TMP/.out")"
+# withdraw: the 108 locked in the deal are not withdrawable; beyond 892 refused, exact balances
+expect_fail 'cella-hub-insufficient-balance.*unlocked balance is 892 .108 more are locked' \
+  "$CELLA" account withdraw 893 --wallet-file "$(W req)"
+expect_fail 'positive amount' "$CELLA" account withdraw 0 --wallet-file "$(W req)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"amount":"1"}' "$HUB_URL/v1/accounts/withdraw")
+[[ $code == 401 ]] || fail "unsigned withdraw: HTTP $code"
+expect_ok "$CELLA" account withdraw 92 --wallet-file "$(W req)"
+grep -q 'withdrew 92 balance 800 locked 108' "$TMP/.out" || fail "withdraw: $(cat "$TMP/.out")"
+expect_fail 'cella-hub-insufficient-balance' "$CELLA" account withdraw 801 --wallet-file "$(W req)"
+expect_ok "$CELLA" account show "$(A req)"
+grep -q 'balance 800 locked 108' "$TMP/.out" || fail "after withdraw: $(cat "$TMP/.out")"
 expect_ok "$CELLA" account show "$(A pool)"
 grep -q 'balance 970 locked 30' "$TMP/.out" || fail "pool stake: $(cat "$TMP/.out")"
 # ---- the task: the pool authorizes a worker, which contributes and finalizes ----
@@ -149,7 +160,7 @@ grep -q 'balance 1001 locked 0' "$TMP/.out" || fail "pool payout: $(cat "$TMP/.o
 expect_ok "$CELLA" account show "$(A dev)"
 grep -q 'balance 5 locked 0' "$TMP/.out" || fail "app payout: $(cat "$TMP/.out")"
 expect_ok "$CELLA" account show "$(A req)"
-grep -q 'balance 892 locked 0' "$TMP/.out" || fail "sponsor paid: $(cat "$TMP/.out")"
+grep -q 'balance 800 locked 0' "$TMP/.out" || fail "sponsor paid: $(cat "$TMP/.out")"
 cd "$TMP/req"
 
 # over-consumed volume: the request (volume 1) is used up
@@ -207,6 +218,8 @@ expect_ok "$CELLA" task show "$TASK"
 grep -q '"status": "COMPLETED"' "$TMP/.out" || fail "task state lost after kill -9"
 expect_ok "$CELLA" account show "$(A worker)"
 grep -q 'balance 99 locked 0' "$TMP/.out" || fail "account lost after kill -9"
+expect_ok "$CELLA" account show "$(A req)"
+grep -q 'balance 800 locked 0' "$TMP/.out" || fail "withdraw lost after kill -9"
 expect_ok "$CELLA" order show "$WPORDER"
 grep -q '"remaining": "0"' "$TMP/.out" || fail "cancel lost after kill -9"
 # without --dev-faucet there is no faucet

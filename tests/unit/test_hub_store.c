@@ -158,6 +158,26 @@ static void test_vectors_publish_and_match(void **state)
     assert_succeeds(hub_store_account_get(fx->s, fx->signer, &bal, &locked));
     assert_true(locked == 1100000000ULL + 30000000ULL);
     assert_true(bal == 2000000000ULL - locked);
+    /* withdraw: the locked funds are not withdrawable, not even one nRLC of them */
+    bool done;
+    uint64_t b2, l2;
+    assert_succeeds(hub_store_withdraw(fx->s, fx->signer, bal + 1, &done, &why, &b2, &l2));
+    assert_false(done);
+    assert_string_equal(why.code, "cella-hub-insufficient-balance");
+    assert_true(b2 == bal && l2 == locked);
+    assert_succeeds(hub_store_withdraw(fx->s, fx->signer, 70000000ULL, &done, &why, &b2, &l2));
+    assert_true(done);
+    assert_true(b2 == bal - 70000000ULL && l2 == locked);
+    assert_succeeds(hub_store_withdraw(fx->s, fx->signer, b2, &done, &why, &b2, &l2));
+    assert_true(done);
+    assert_true(b2 == 0 && l2 == locked);
+    assert_succeeds(hub_store_withdraw(fx->s, fx->signer, 1, &done, &why, &b2, &l2));
+    assert_false(done);
+    assert_string_equal(why.code, "cella-hub-insufficient-balance");
+    assert_fails_with(hub_store_withdraw(fx->s, fx->signer, 0, &done, &why, &b2, &l2),
+                      CELLA_E_PARSE);
+    assert_succeeds(hub_store_account_get(fx->s, fx->signer, &bal, &locked));
+    assert_true(bal == 0 && locked == 1100000000ULL + 30000000ULL);
     /* deal and task are stored, ids per PoCo */
     json_t *dj, *tj;
     assert_succeeds(hub_store_deal_get(fx->s, deal.dealid, &dj));
