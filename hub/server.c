@@ -314,6 +314,8 @@ static void order_publish(hub_thread *t, cella_http_req *req)
         reply_err(req, r);
         return;
     }
+    if (created)
+        events_bump(t);
     cella_http_reply(req, created ? 201 : 200,
                      json_pack("{s:o, s:s, s:b}", "orderHash", hex_json(h, 32), "kind",
                                cella_order_key((cella_order_kind)k), "created", created));
@@ -441,12 +443,13 @@ static void order_cancel(hub_thread *t, cella_http_req *req)
     if (cella_ok(r))
         r = parse_hash(json_string_value(json_object_get(body, "orderHash")), h, "orderHash");
     if (cella_ok(r))
-        r = hub_store_order_cancel(t->st, h, who);
+        r = hub_store_order_cancel(t->st, h, who, now_s());
     json_decref(body);
     if (!cella_ok(r)) {
         reply_err(req, r);
         return;
     }
+    events_bump(t);
     cella_http_reply(req, 200, json_pack("{s:o, s:b}", "orderHash", hex_json(h, 32), "cancelled", 1));
 }
 
@@ -903,11 +906,12 @@ static void task_verb(hub_thread *t, cella_http_req *req, const char *id, const 
 
 /* ---- events ---- */
 
-/* GET /v1/events?after=SEQ[&workerpool=0x..][&limit=N][&wait=S], parsed. */
+/* GET /v1/events?after=SEQ[&workerpool=0x..][&taskid=0x..][&limit=N][&wait=S], parsed. */
 typedef struct {
     int64_t after;
-    bool has_pool;
+    bool has_pool, has_task;
     uint8_t pool[20];
+    uint8_t task[32];
     size_t limit;
     int64_t wait;
 } events_query;
@@ -942,8 +946,8 @@ static bool events_reply(hub_thread *t, cella_http_req *req, const events_query 
 {
     json_t *list = NULL;
     int64_t last = 0;
-    cella_res r = hub_store_events(t->st, q->after, q->has_pool ? q->pool : NULL, q->limit,
-                                   &list, &last);
+    cella_res r = hub_store_events(t->st, q->after, q->has_pool ? q->pool : NULL,
+                                   q->has_task ? q->task : NULL, q->limit, &list, &last);
     if (!cella_ok(r)) {
         reply_err(req, r);
         return true;
@@ -988,6 +992,10 @@ static void events_get(hub_thread *t, cella_http_req *req)
         r = query_i64(req, "wait", EVENTS_WAIT_MAX, &q.wait);
     if (cella_ok(r))
         r = query_addr(req, "workerpool", q.pool, &q.has_pool);
+    const char *tq = cella_http_query(req, "taskid");
+    q.has_task = tq != NULL;
+    if (cella_ok(r) && tq)
+        r = parse_hash(tq, q.task, "taskid");
     if (cella_ok(r))
         r = query_limit(req, &q.limit);
     if (!cella_ok(r)) {

@@ -353,12 +353,14 @@
     const {route, arg} = current;
     if (route === 'task') return events.some(e => String(e.taskid).toLowerCase() === arg.toLowerCase());
     if (route === 'deal') return events.some(e => String(e.dealid).toLowerCase() === arg.toLowerCase());
+    if (route === 'order') return events.some(e => String(e.orderHash).toLowerCase() === arg.toLowerCase());
     return route === '' || route === 'deals' || route === 'orders';
   }
 
   function showEvents(events) {
     for (const e of events) {
-      eventList.prepend(el('li', null, badge(e.type, ''), ' ', idLink('task', e.taskid), ' ', time(e.time)));
+      const what = e.taskid ? idLink('task', e.taskid) : e.orderHash ? idLink('order', e.orderHash) : idLink('deal', e.dealid);
+      eventList.prepend(el('li', null, badge(e.type, ''), ' ', what, ' ', time(e.time)));
     }
     while (eventList.children.length > EVENTS_SHOWN) eventList.lastElementChild.remove();
   }

@@ -81,16 +81,17 @@ static cella_res begin(hub_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
 static cella_res commit(hub_store *s) { return exec(s, "COMMIT"); }
 static void rollback(hub_store *s) { (void)exec(s, "ROLLBACK"); }
 
-static cella_res has_column(hub_store *s, const char *col, bool *has)
+static cella_res has_column(hub_store *s, const char *table, const char *col, bool *has)
 {
-    stmt q = prep(s->db, "SELECT name FROM pragma_table_info('tasks')");
+    stmt q = prep(s->db, "SELECT name FROM pragma_table_info(?)");
+    bt(&q, 1, table);
     int rc;
     *has = false;
     while ((rc = step(&q)) == SQLITE_ROW)
         *has = *has || !strcmp((const char *)sqlite3_column_text(q.st, 0), col);
     done(&q);
     if (rc != SQLITE_DONE)
-        return db_fail(s, "cannot read the tasks schema");
+        return db_fail(s, "cannot read the schema");
     return CELLA_OK_RES;
 }
 
@@ -130,7 +131,7 @@ static cella_res migrate(hub_store *s)
     cella_res r = CELLA_OK_RES;
     for (size_t i = 0; cella_ok(r) && i < sizeof g_task_columns / sizeof g_task_columns[0]; i++) {
         bool has;
-        r = has_column(s, g_task_columns[i][0], &has);
+        r = has_column(s, "tasks", g_task_columns[i][0], &has);
         char sql[128];
         snprintf(sql, sizeof sql, "ALTER TABLE tasks ADD COLUMN %s %s", g_task_columns[i][0],
                  g_task_columns[i][1]);
@@ -139,6 +140,15 @@ static cella_res migrate(hub_store *s)
     }
     if (cella_ok(r))
         r = exec(s, "CREATE INDEX IF NOT EXISTS tasks_pool ON tasks(workerpool, start, idx)");
+    /* events of orders and deals carry their details (JSON); task watchers
+     * read one task's events */
+    bool has_detail = false;
+    if (cella_ok(r))
+        r = has_column(s, "events", "detail", &has_detail);
+    if (cella_ok(r) && !has_detail)
+        r = exec(s, "ALTER TABLE events ADD COLUMN detail TEXT");
+    if (cella_ok(r))
+        r = exec(s, "CREATE INDEX IF NOT EXISTS events_task ON events(taskid, seq)");
     if (cella_ok(r))
         r = backfill_pools(s);
     if (cella_ok(r))
@@ -392,6 +402,51 @@ json_t *hub_resource_json(const hub_resource *r)
     return j;
 }
 
+/* ---- events ---- */
+
+/* An event in the current transaction. taskid, dealid and pool may be NULL
+ * (stored as zeros, shown as null); detail (JSON object, stolen, or NULL)
+ * adds fields to the event. */
+static cella_res event_add_detail(hub_store *s, const char *type, const uint8_t *taskid,
+                                  const uint8_t *dealid, const uint8_t *pool, json_t *detail,
+                                  int64_t now)
+{
+    static const uint8_t zero[32] = {0};
+    char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(detail);
+    CELLA_ENSURE(!detail || text, CELLA_E_NOMEM, "events", "out of memory");
+    stmt q = prep(s->db, "INSERT INTO events(type, taskid, dealid, workerpool, time, detail)"
+                     " VALUES(?,?,?,?,?,?)");
+    bt(&q, 1, type);
+    bb(&q, 2, taskid ? taskid : zero, 32);
+    bb(&q, 3, dealid ? dealid : zero, 32);
+    bb(&q, 4, pool ? pool : zero, 20);
+    bi(&q, 5, now);
+    if (text)
+        bt(&q, 6, text);
+    cella_res r = run(s, &q, "cannot record an event");
+    free(text);
+    return r;
+}
+
+static cella_res event_add(hub_store *s, const char *type, const uint8_t taskid[32],
+                           const uint8_t dealid[32], const uint8_t pool[20], int64_t now)
+{
+    return event_add_detail(s, type, taskid, dealid, pool, NULL, now);
+}
+
+/* order-published and order-cancelled: {"orderHash", "orderKind"}; the pool
+ * is the order's workerpool (a request's may be zero; app and dataset
+ * orders have none). */
+static cella_res order_event(hub_store *s, const char *type, const uint8_t hash[32], int kind,
+                             const uint8_t *pool, int64_t now)
+{
+    json_t *d = json_pack("{s:o, s:s}", "orderHash", hex_json(hash, 32), "orderKind",
+                          cella_order_key((cella_order_kind)kind));
+    CELLA_ENSURE(d, CELLA_E_NOMEM, "events", "out of memory");
+    return event_add_detail(s, type, NULL, NULL, pool, d, now);
+}
+
 /* ---- consumed (m_consumed) ---- */
 
 static cella_res consumed_get(hub_store *s, const uint8_t hash[32], uint8_t amount[32])
@@ -539,6 +594,11 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
         if (rc != SQLITE_DONE)
             r = db_fail(s, "cannot store the order");
         *created = true;
+        bool has_pool = o->kind == CELLA_ORDER_WORKERPOOL || o->kind == CELLA_ORDER_REQUEST;
+        if (cella_ok(r) && has_pool)
+            hub_order_field(o, "workerpool", w);
+        if (cella_ok(r))
+            r = order_event(s, "order-published", hash, o->kind, has_pool ? w + 12 : NULL, now);
     }
     if (cella_ok(r))
         r = commit(s);
@@ -709,16 +769,23 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
     return r;
 }
 
-cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20])
+cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20],
+                                 int64_t now)
 {
     CELLA_TRY(begin(s));
-    stmt q = prep(s->db, "SELECT signer, volume FROM orders WHERE hash = ?");
+    stmt q = prep(s->db, "SELECT signer, volume, kind, workerpool FROM orders WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
-    uint8_t signer[20], vol[32];
+    uint8_t signer[20], vol[32], pool[20] = {0};
+    int kind = 0;
+    bool has_pool = false;
     if (rc == SQLITE_ROW) {
         col_blob(&q, 0, signer, 20);
         col_blob(&q, 1, vol, 32);
+        kind = sqlite3_column_int(q.st, 2);
+        has_pool = sqlite3_column_type(q.st, 3) == SQLITE_BLOB;
+        if (has_pool)
+            col_blob(&q, 3, pool, 20);
     }
     done(&q);
     char ht[67];
@@ -734,6 +801,8 @@ cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uin
         r = cella_fail(CELLA_E_PERM, ht, "only the order's signer may cancel it");
     if (cella_ok(r))
         r = consumed_set(s, hash, vol);
+    if (cella_ok(r))
+        r = order_event(s, "order-cancelled", hash, kind, has_pool ? pool : NULL, now);
     if (cella_ok(r))
         r = commit(s);
     if (!cella_ok(r))
@@ -846,17 +915,21 @@ static cella_res account_lock(hub_store *s, const uint8_t addr[20], uint64_t amo
 
 /* ---- matching ---- */
 
+/* {"apporder": hash, "datasetorder": hash|null, "workerpoolorder", "requestorder"} */
+static json_t *deal_orders_json(const hub_deal *dl)
+{
+    return json_pack("{s:o, s:o, s:o, s:o}", "apporder", hex_json(dl->hash[CELLA_ORDER_APP], 32),
+                     "datasetorder",
+                     dl->has_dataset ? hex_json(dl->hash[CELLA_ORDER_DATASET], 32) : json_null(),
+                     "workerpoolorder", hex_json(dl->hash[CELLA_ORDER_WORKERPOOL], 32),
+                     "requestorder", hex_json(dl->hash[CELLA_ORDER_REQUEST], 32));
+}
+
 static json_t *deal_json(const hub_deal *dl, const cella_order *req, int64_t now,
                          const hub_category *cat)
 {
-    json_t *orders = json_pack("{s:o, s:o*, s:o, s:o}", "apporder",
-                               hex_json(dl->hash[CELLA_ORDER_APP], 32), "datasetorder",
-                               dl->has_dataset ? hex_json(dl->hash[CELLA_ORDER_DATASET], 32) : NULL,
-                               "workerpoolorder", hex_json(dl->hash[CELLA_ORDER_WORKERPOOL], 32),
-                               "requestorder", hex_json(dl->hash[CELLA_ORDER_REQUEST], 32));
+    json_t *orders = deal_orders_json(dl);
     json_t *tasks = json_object();
-    if (orders && dl->has_dataset == false)
-        json_object_set_new(orders, "datasetorder", json_null());
     for (uint64_t i = 0; tasks && i < dl->bot_size; i++) {
         uint8_t t[32];
         char k[24];
@@ -941,19 +1014,6 @@ static cella_res load_state(hub_store *s, const cella_order *const o[CELLA_ORDER
     return CELLA_OK_RES;
 }
 
-static cella_res event_add(hub_store *s, const char *type, const uint8_t taskid[32],
-                           const uint8_t dealid[32], const uint8_t pool[20], int64_t now)
-{
-    stmt q = prep(s->db, "INSERT INTO events(type, taskid, dealid, workerpool, time)"
-                     " VALUES(?,?,?,?,?)");
-    bt(&q, 1, type);
-    bb(&q, 2, taskid, 32);
-    bb(&q, 3, dealid, 32);
-    bb(&q, 4, pool, 20);
-    bi(&q, 5, now);
-    return run(s, &q, "cannot record an event");
-}
-
 void hub_store_set_timeref(hub_store *s, uint64_t seconds) { s->dev_timeref = seconds; }
 
 static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER__COUNT],
@@ -990,6 +1050,10 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
     free(text);
     if (rc != SQLITE_DONE)
         return db_fail(s, "cannot record the deal");
+    json_t *ev = json_pack("{s:o, s:I}", "orders", deal_orders_json(dl), "volume",
+                           (json_int_t)dl->bot_size);
+    CELLA_ENSURE(ev, CELLA_E_NOMEM, "events", "out of memory");
+    CELLA_TRY(event_add_detail(s, "deal-created", NULL, dl->dealid, dl->workerpool, ev, now));
     stmt t = prep(s->db, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
                      " contribution_deadline, final_deadline, workerpool)"
                      " VALUES(?,?,?,'ACTIVE',?,?,?,?)");
@@ -2108,8 +2172,17 @@ cella_res hub_store_logs_get(hub_store *s, const uint8_t taskid[32], const uint8
     return CELLA_OK_RES;
 }
 
-cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpool, size_t limit,
-                           json_t **events, int64_t *last)
+/* An id column: null when zero (an event without a task, deal or pool). */
+static json_t *id_or_null(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return n == 20 ? addr_json(p) : hex_json(p, n);
+    return json_null();
+}
+
+cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpool,
+                           const uint8_t *taskid, size_t limit, json_t **events, int64_t *last)
 {
     *events = NULL;
     *last = after;
@@ -2121,17 +2194,19 @@ cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpoo
     done(&m);
     if (rc != SQLITE_ROW)
         return db_fail(s, "cannot read the events");
-    stmt q = prep(s->db, workerpool ? "SELECT seq, type, taskid, dealid, workerpool, time"
-                                      " FROM events WHERE seq > ?1 AND seq <= ?2"
-                                      " AND workerpool = ?3 ORDER BY seq LIMIT ?4"
-                                    : "SELECT seq, type, taskid, dealid, workerpool, time"
-                                      " FROM events WHERE seq > ?1 AND seq <= ?2"
-                                      " ORDER BY seq LIMIT ?4");
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT seq, type, taskid, dealid, workerpool, time, detail FROM events"
+             " WHERE seq > ?1 AND seq <= ?2%s%s ORDER BY seq LIMIT ?4",
+             workerpool ? " AND workerpool = ?3" : "", taskid ? " AND taskid = ?5" : "");
+    stmt q = prep(s->db, sql);
     bi(&q, 1, after);
     bi(&q, 2, newest);
     if (workerpool)
         bb(&q, 3, workerpool, 20);
     bi(&q, 4, (int64_t)limit);
+    if (taskid)
+        bb(&q, 5, taskid, 32);
     json_t *arr = json_array();
     int64_t seq = after;
     rc = SQLITE_DONE;
@@ -2143,8 +2218,17 @@ cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpoo
         col_blob(&q, 4, wp, 20);
         json_t *e = json_pack("{s:I, s:s, s:o, s:o, s:o, s:I}", "seq", (json_int_t)seq, "type",
                               (const char *)sqlite3_column_text(q.st, 1), "taskid",
-                              hex_json(tid, 32), "dealid", hex_json(did, 32), "workerpool",
-                              addr_json(wp), "time", (json_int_t)sqlite3_column_int64(q.st, 5));
+                              id_or_null(tid, 32), "dealid", id_or_null(did, 32), "workerpool",
+                              id_or_null(wp, 20), "time", (json_int_t)sqlite3_column_int64(q.st, 5));
+        const char *detail = (const char *)sqlite3_column_text(q.st, 6);
+        json_t *dj = detail ? json_loads(detail, 0, NULL) : NULL;
+        if (e && dj)
+            json_object_update_missing(e, dj);
+        json_decref(dj);
+        if (e && detail && !dj) { /* stored by this code: not JSON means out of memory */
+            json_decref(e);
+            e = NULL;
+        }
         if (!e || json_array_append_new(arr, e)) {
             json_decref(arr);
             arr = NULL;

@@ -76,7 +76,8 @@ json_t *hub_resource_json(const hub_resource *r);
  * and workerpool when named), volume left. A republished order is not an
  * error (*created = false). Refusals are CELLA_E_AUTH (signature),
  * CELLA_E_PERM (not the owner), CELLA_E_NOTFOUND (unregistered resource),
- * CELLA_E_POLICY (nothing left). */
+ * CELLA_E_POLICY (nothing left). A new order records an order-published
+ * event. */
 CELLA_RESULT hub_store_order_publish(hub_store *s, const cella_domain *d, const cella_order *o,
                                      int64_t now, uint8_t hash[32], bool *created);
 /* The published order with this hash: a new cella_order (free with
@@ -99,9 +100,10 @@ typedef struct {
  * array of {"orderHash", "kind", "order", "signer", "remaining", "publicationTimestamp"}. */
 CELLA_RESULT hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t **out);
 
-/* Cancels (PoCo CLOSE) a published order: consumed = volume. Only its signer
- * may (CELLA_E_PERM). */
-CELLA_RESULT hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20]);
+/* Cancels (PoCo CLOSE) a published order: consumed = volume, and an
+ * order-cancelled event. Only its signer may (CELLA_E_PERM). */
+CELLA_RESULT hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20],
+                                    int64_t now);
 
 /* Volume consumed so far (m_consumed) of any order hash. */
 CELLA_RESULT hub_store_consumed(hub_store *s, const uint8_t hash[32], uint8_t amount[32]);
@@ -109,7 +111,8 @@ CELLA_RESULT hub_store_consumed(hub_store *s, const uint8_t hash[32], uint8_t am
 /* ---- matching ---- */
 /* matchOrders in one transaction: loads what hub_match needs, applies it, and
  * if the orders match, consumes the volume on every order, records the deal
- * and its tasks (ACTIVE, deadlines from the category) and locks the escrow.
+ * and its tasks (ACTIVE, deadlines from the category) with a deal-created
+ * event and a task-created event per task, and locks the escrow.
  * A refusal is not an error: *matched = false and *why says why. */
 CELLA_RESULT hub_store_match(hub_store *s, const cella_domain *d,
                              const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
@@ -181,14 +184,23 @@ CELLA_RESULT hub_store_logs_put(hub_store *s, const uint8_t taskid[32], const ui
 CELLA_RESULT hub_store_logs_get(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
                                 json_t **out);
 
-/* Events after `after` (of one workerpool, or all if NULL), at most `limit`
- * (0: HUB_LIST_MAX), as a JSON array of {"seq", "type", "taskid", "dealid",
- * "workerpool", "time"}; types task-created, task-leased, task-error,
- * task-completed, task-failed. *last: the sequence number to ask after next
- * time (the last one returned, or the newest of the hub when fewer than
- * `limit` matched; never below `after`). */
+/* Events after `after` (of one workerpool and/or one task, or all when NULL),
+ * at most `limit` (0: HUB_LIST_MAX), as a JSON array of {"seq", "type",
+ * "taskid", "dealid", "workerpool", "time"} (null where the event has no
+ * task, deal or pool) plus the fields of its type:
+ *   task-created, task-leased, task-error, task-contributed, task-consensus,
+ *   task-revealed, task-reopened, task-completed, task-failed: none;
+ *   order-published, order-cancelled: "orderHash", "orderKind" (taskid and
+ *     dealid null; workerpool: a workerpool order's or a request's, which
+ *     may be null);
+ *   deal-created: "orders" {"apporder", "datasetorder" (or null),
+ *     "workerpoolorder", "requestorder"} (hashes), "volume" (taskid null).
+ * Each is recorded in the transaction of its change. *last: the sequence
+ * number to ask after next time (the last one returned, or the newest of
+ * the hub when fewer than `limit` matched; never below `after`). */
 CELLA_RESULT hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpool,
-                              size_t limit, json_t **events, int64_t *last);
+                              const uint8_t *taskid, size_t limit, json_t **events,
+                              int64_t *last);
 
 /* ---- task lifecycle (trust 1: contributeAndFinalize; claim) ---- */
 /* The worker's contribution (hub/task.h checks) and, for a trust-1 deal, the

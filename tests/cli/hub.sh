@@ -195,6 +195,26 @@ grep -q '"remaining": "0"' "$TMP/.out" || fail "a cancelled order has nothing le
 expect_fail 'no such order' "$CELLA" order show 0x"$(printf '%064d' 7)"
 expect_fail 'no such deal' "$CELLA" deal show 0x"$(printf '%064d' 7)"
 
+# ---- events of orders and deals (GET /v1/events), in order ----
+curl -sf "$HUB_URL/v1/events" > events.json || fail "GET /v1/events"
+python3 - events.json "$APPORDER" "$WPORDER" "$DEAL" "$WP" <<'PY' || fail "order and deal events: $(cat events.json)"
+import json, sys
+ev, app, wp, deal, pool = json.load(open(sys.argv[1]))["events"], *sys.argv[2:]
+seq = lambda t, **kw: [e["seq"] for e in ev if e["type"] == t and all(e.get(k) == v for k, v in kw.items())]
+pub = seq("order-published", orderHash=app, orderKind="apporder", taskid=None, dealid=None, workerpool=None)
+wpub = seq("order-published", orderHash=wp, orderKind="workerpoolorder", workerpool=pool)
+assert len(pub) == 1 and len(wpub) == 1, (pub, wpub)          # republishing records nothing
+assert len(seq("order-published")) == 4, seq("order-published")  # app, dataset, pool, request
+dc = [e for e in ev if e["type"] == "deal-created"]
+assert len(dc) == 1 and dc[0]["dealid"] == deal and dc[0]["taskid"] is None and dc[0]["volume"] == 1, dc
+assert dc[0]["orders"]["apporder"] == app and dc[0]["orders"]["workerpoolorder"] == wp, dc
+assert dc[0]["workerpool"] == pool
+tc = seq("task-created", dealid=deal)
+assert len(tc) == 1 and pub[0] < dc[0]["seq"] < tc[0], (pub, dc, tc)
+cancel = seq("order-cancelled", orderHash=wp, orderKind="workerpoolorder", workerpool=pool)
+assert len(cancel) == 1 and cancel[0] > tc[0], cancel
+PY
+
 # ---- the faucet is off without --dev-faucet; garbage is refused; still serving ----
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 'not json' "$HUB_URL/v1/deals")
 [[ $code == 400 ]] || fail "garbage body: HTTP $code"

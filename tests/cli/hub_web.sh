@@ -156,6 +156,9 @@ dom() { # ROUTE: the DOM after the page ran, in $TMP/dom.html
 }
 has() { grep -qF -- "$1" "$TMP/dom.html" || fail "#/$ROUTE: the DOM lacks $1"; ok; }
 hasnt() { ! grep -qF -- "$1" "$TMP/dom.html" || fail "#/$ROUTE: the DOM has $1"; ok; }
+# the view alone (<main>), without the live events panel, which links orders too
+view() { python3 -c 'import sys; s = open(sys.argv[1]).read(); i = s.index("<main id=\"view\">"); print(s[i:s.index("</main>", i)])' "$TMP/dom.html"; }
+hasnt_view() { ! view | grep -qF -- "$1" || fail "#/$ROUTE: the view has $1"; ok; }
 
 ROUTE=apps; dom $ROUTE
 has 'hello-web'
@@ -167,9 +170,9 @@ ROUTE=workerpools; dom $ROUTE; has 'web-pool'
 ROUTE=orders; dom $ROUTE
 has "$TEEORDER"; has "$PLAINORDER"; has "$DSORDER"; has "$WPORDER"
 ROUTE='orders?kind=apporder&tee=1'; dom "$ROUTE"
-has "$TEEORDER"; hasnt "$PLAINORDER"; hasnt "$WPORDER"; has '1 order (TEE only)'
+has "$TEEORDER"; hasnt_view "$PLAINORDER"; hasnt_view "$WPORDER"; has '1 order (TEE only)'
 ROUTE='orders?kind=apporder'; dom "$ROUTE"
-has "$TEEORDER"; has "$PLAINORDER"; hasnt "$DSORDER"
+has "$TEEORDER"; has "$PLAINORDER"; hasnt_view "$DSORDER"
 ROUTE=deals; dom $ROUTE; has "$DEAL"
 ROUTE="deal/$DEAL"; dom "$ROUTE"
 has "$TASK0"; has "$TASK1"; has 'COMPLETED'; has 'ACTIVE'
@@ -179,8 +182,9 @@ has "href=\"$RESULTS\""
 ROUTE="task/$TASK1"; dom "$ROUTE"
 has '<span id="task-status">ACTIVE</span>'
 has 'Contribution deadline'
-# live updates: the events panel followed GET /v1/events (task-created, task-completed)
-has 'task-created'; has 'task-completed'
+# live updates: the events panel followed GET /v1/events (orders, the deal, its tasks)
+has 'task-created'; has 'task-completed'; has 'order-published'; has 'deal-created'
+has "href=\"#/order/$DSORDER\""   # an order event links its order
 ROUTE=''; dom "$ROUTE"; has 'open orders'
 ROUTE='task/0xzz'; (dom "$ROUTE") 2>/dev/null && fail "a bad task id must show an error"
 grep -q 'not a task id' "$TMP/dom.html" || fail "bad task id: $(grep -o '<main.*</main>' "$TMP/dom.html")"

@@ -256,8 +256,8 @@ static void test_publish_refusals(void **state)
     assert_true(res.code == CELLA_E_PERM || res.code == CELLA_E_AUTH);
     assert_succeeds(hub_store_order_publish(fx->s, &fx->dom, w, 1, h, &created));
     /* cancel: only by the signer; then nothing is left */
-    assert_fails_with(hub_store_order_cancel(fx->s, h, other), CELLA_E_PERM);
-    assert_succeeds(hub_store_order_cancel(fx->s, h, fx->signer));
+    assert_fails_with(hub_store_order_cancel(fx->s, h, other, 5), CELLA_E_PERM);
+    assert_succeeds(hub_store_order_cancel(fx->s, h, fx->signer, 5));
     hub_order_filter f = {.kind = CELLA_ORDER_WORKERPOOL};
     json_t *list;
     assert_succeeds(hub_store_order_list(fx->s, &f, &list));
@@ -270,8 +270,29 @@ static void test_publish_refusals(void **state)
     uint8_t c[32];
     assert_succeeds(hub_store_consumed(fx->s, h, c));
     assert_int_equal(c[31], 3);
+    /* order-published then order-cancelled, with the hash, kind and pool (the
+     * republish and the refused publications recorded nothing) */
+    json_t *ev;
+    int64_t last;
+    assert_succeeds(hub_store_events(fx->s, 0, NULL, NULL, 0, &ev, &last));
+    assert_int_equal(json_array_size(ev), 2);
+    char hx[67] = "0x";
+    cella_hex_encode(hx + 2, h, 32, false);
+    static const char *const types[] = {"order-published", "order-cancelled"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = json_array_get(ev, i);
+        assert_string_equal(json_string_value(json_object_get(e, "type")), types[i]);
+        assert_string_equal(json_string_value(json_object_get(e, "orderHash")), hx);
+        assert_string_equal(json_string_value(json_object_get(e, "orderKind")), "workerpoolorder");
+        assert_true(json_is_null(json_object_get(e, "taskid")));
+        assert_true(json_is_null(json_object_get(e, "dealid")));
+        assert_string_equal(json_string_value(json_object_get(e, "workerpool")),
+                            "0x3333333333333333333333333333333333333333");
+        assert_int_equal(json_integer_value(json_object_get(e, "time")), i ? 5 : 1);
+    }
+    json_decref(ev);
     uint8_t unknown[32] = {1};
-    assert_fails_with(hub_store_order_cancel(fx->s, unknown, fx->signer), CELLA_E_NOTFOUND);
+    assert_fails_with(hub_store_order_cancel(fx->s, unknown, fx->signer, 5), CELLA_E_NOTFOUND);
 }
 
 static void test_deploy_deterministic(void **state)

@@ -385,23 +385,59 @@ static void test_worker_flow(void **state)
     assert_true(done);
     json_t *ev;
     int64_t last;
-    assert_succeeds(hub_store_events(fx->s, 0, W, 0, &ev, &last));
-    static const char *const types[] = {"task-created", "task-created",   "task-leased",
-                                        "task-leased",  "task-error",     "task-completed",
-                                        "task-failed"};
-    assert_int_equal(json_array_size(ev), 7);
-    for (size_t i = 0; i < 7; i++)
+    assert_succeeds(hub_store_events(fx->s, 0, W, NULL, 0, &ev, &last));
+    static const char *const types[] = {"deal-created", "task-created", "task-created",
+                                        "task-leased",  "task-leased",  "task-error",
+                                        "task-completed", "task-failed"};
+    assert_int_equal(json_array_size(ev), 8);
+    for (size_t i = 0; i < 8; i++)
         assert_string_equal(json_string_value(json_object_get(json_array_get(ev, i), "type")),
                             types[i]);
-    assert_int_equal(last, 7);
+    assert_int_equal(last, 8);
+    /* deal-created: the deal id, the four orders' hashes, the volume; no task */
+    json_t *dc = json_array_get(ev, 0);
+    char h[67];
+    h[0] = '0';
+    h[1] = 'x';
+    cella_hex_encode(h + 2, fx->deal.dealid, 32, false);
+    assert_string_equal(json_string_value(json_object_get(dc, "dealid")), h);
+    assert_true(json_is_null(json_object_get(dc, "taskid")));
+    assert_int_equal(json_integer_value(json_object_get(dc, "volume")), 2);
+    static const char *const okeys[] = {"apporder", "datasetorder", "workerpoolorder",
+                                        "requestorder"};
+    for (int k = 0; k < CELLA_ORDER__COUNT; k++) {
+        const json_t *oh = json_object_get(json_object_get(dc, "orders"), okeys[k]);
+        if (k == CELLA_ORDER_DATASET && !fx->deal.has_dataset) {
+            assert_true(json_is_null(oh));
+            continue;
+        }
+        cella_hex_encode(h + 2, fx->deal.hash[k], 32, false);
+        assert_string_equal(json_string_value(oh), h);
+    }
+    /* one task's events (what cella task watch follows) */
+    size_t n_t0 = 0, i;
+    json_t *e;
+    cella_hex_encode(h + 2, t0, 32, false);
+    json_array_foreach(ev, i, e) {
+        const char *te = json_string_value(json_object_get(e, "taskid"));
+        n_t0 += te && !strcmp(te, h);
+    }
+    assert_true(n_t0 >= 3);
     json_decref(ev);
-    assert_succeeds(hub_store_events(fx->s, 2, NULL, 2, &ev, &last));
+    assert_succeeds(hub_store_events(fx->s, 0, NULL, t0, 0, &ev, &last));
+    assert_int_equal(json_array_size(ev), n_t0);
+    json_array_foreach(ev, i, e) {
+        assert_string_equal(json_string_value(json_object_get(e, "taskid")), h);
+    }
+    assert_int_equal(last, 8);
+    json_decref(ev);
+    assert_succeeds(hub_store_events(fx->s, 2, NULL, NULL, 2, &ev, &last));
     assert_int_equal(json_array_size(ev), 2);
     assert_int_equal(last, 4);
     json_decref(ev);
-    assert_succeeds(hub_store_events(fx->s, 0, other, 0, &ev, &last));
+    assert_succeeds(hub_store_events(fx->s, 0, other, NULL, 0, &ev, &last));
     assert_int_equal(json_array_size(ev), 0);
-    assert_int_equal(last, 7); /* nothing for that pool up to the newest */
+    assert_int_equal(last, 8); /* nothing for that pool up to the newest */
     json_decref(ev);
 }
 
