@@ -1,6 +1,6 @@
 /* cella hub serve; app|dataset|workerpool deploy|show|count; order
  * publish|book|show|cancel|fill; deal show; task
- * show|list|debug|authorize|contribute|reveal|finalize|reopen|claim;
+ * show|list|watch|debug|authorize|contribute|reveal|finalize|reopen|claim;
  * account show|deposit|withdraw.
  * The client side of docs/hub-api.md. */
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include "casapi/casapi.h"
 #include "commands.h"
 #include "project.h"
+#include "task_watch.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
@@ -944,6 +945,39 @@ static int task_debug(int argc, char **argv)
     return cli_report(r);
 }
 
+/* Follows a task by the hub's event stream until it completes or fails. */
+static int task_watch(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL}, {"timeout", true, NULL}};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task watch");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "task watch", "usage: cella task watch TASKID [--timeout S]");
+    char id[67];
+    if (cella_ok(r))
+        r = hash_arg(pos[0], "task id", id);
+    const char *to = cli_get(o, NOPTS(o), "timeout");
+    unsigned long long timeout = 0;
+    if (cella_ok(r) && to) {
+        r = cli_parse_size(to, "--timeout", &timeout);
+        if (cella_ok(r) && (timeout == 0 || timeout > 86400 * 365))
+            r = cella_fail(CELLA_E_USAGE, "--timeout", "between 1 and 31536000 seconds");
+    }
+    hub_conn c;
+    if (cella_ok(r))
+        r = conn_open(&c, o, NOPTS(o));
+    json_t *task = NULL;
+    if (cella_ok(r))
+        r = cli_task_watch(&c.http, id, stderr, (long)timeout, &task);
+    if (cella_ok(r)) {
+        const char *res = json_string_value(json_object_get(task, "results"));
+        printf("%s COMPLETED%s%s\n", id, res ? " " : "", res ? res : "");
+    }
+    json_decref(task);
+    return cli_report(r);
+}
+
 static int task_claim(int argc, char **argv)
 {
     cli_opt o[] = {{"hub-url", true, NULL}};
@@ -1163,6 +1197,11 @@ const cli_command cli_hub_commands[] = {
     {"task", "reopen", task_reopen, "cella task reopen TASKID " CONN_USAGE,
      "As the workerpool owner, reopen a task whose consensus nobody revealed before the reveal "
      "deadline: those contributions are rejected and the task takes contributions again."},
+    {"task", "watch", task_watch, "cella task watch TASKID [--timeout SECONDS] [--hub-url URL]",
+     "Follow a task by the hub's event stream (long polls of GET /v1/events for this task), "
+     "printing its status at the start and at each change on stderr (\"task ID: STATUS\"). "
+     "Exits 0 when it is COMPLETED (printing \"ID COMPLETED [RESULTS]\"), non-zero with the reason when it FAILED, a worker "
+     "reported an error, it is past its final deadline unfinished, or --timeout passed."},
     {"task", "claim", task_claim, "cella task claim TASKID [--hub-url URL]",
      "After the final deadline of an unfinished task: the task fails and the sponsor is "
      "refunded."},

@@ -28,6 +28,7 @@
 #include "identity/eth.h"
 #include "identity/wallet.h"
 #include "project.h"
+#include "task_watch.h"
 
 #define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
 #define ZERO_ADDRESS "0x0000000000000000000000000000000000000000"
@@ -98,41 +99,6 @@ static cella_res make_params(const cli_opt *o, int n, bool encrypt, char **out)
     if (cella_ok(r) && !*out)
         r = cella_fail(CELLA_E_NOMEM, "params", "out of memory");
     return r;
-}
-
-/* Follows a task until it completes, fails, or an error is reported. */
-static cella_res watch(const cella_http_client *h, const char *tid)
-{
-    char path[160], last[64] = "";
-    snprintf(path, sizeof path, "/v1/tasks/%s", tid);
-    for (;;) {
-        json_t *t = NULL;
-        CELLA_TRY(get_json(h, path, &t));
-        const char *st = jstr(t, "status"), *err = jstr(t, "error");
-        const json_t *lease = json_object_get(t, "lease");
-        char now[64];
-        snprintf(now, sizeof now, "%s%s", st ? st : "?",
-                 st && !strcmp(st, "ACTIVE") && json_is_object(lease) ? " (running)" : "");
-        if (strcmp(now, last)) {
-            fprintf(stderr, "task %s: %s\n", tid, now);
-            snprintf(last, sizeof last, "%s", now);
-        }
-        cella_res r = CELLA_OK_RES;
-        bool end = false;
-        if (err) {
-            r = cella_fail(CELLA_E_POLICY, tid, "the task failed: %s", err);
-            end = true;
-        } else if (st && (!strcmp(st, "COMPLETED") || !strcmp(st, "FAILED"))) {
-            if (!strcmp(st, "FAILED"))
-                r = cella_fail(CELLA_E_POLICY, tid, "the task failed (claimed: the requester was refunded)");
-            end = true;
-        }
-        json_decref(t);
-        if (end)
-            return r;
-        struct timespec ts = {0, 200 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
 }
 
 static int app_run(int argc, char **argv)
@@ -288,7 +254,7 @@ static int app_run(int argc, char **argv)
             r = cella_fail(CELLA_E_PARSE, "app run", "the hub made a deal without a task");
     }
     if (cella_ok(r) && cli_get(o, NOPTS(o), "watch"))
-        r = watch(&h, tid);
+        r = cli_task_watch(&h, tid, stderr, 0, NULL);
     cella_order_free(&req);
     json_decref(pub);
     free(params);
@@ -362,7 +328,8 @@ const cli_command cli_market_commands[] = {
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
      "workerpool orders of the book, make and sign the request order (params iexec_args, "
      "iexec_secrets, iexec_result_encryption) and match them; --volume N buys a bag of N tasks. "
-     "Prints the deal and task ids; --watch follows the (last) task until it completes or fails "
+     "Prints the deal and task ids; --watch follows the (last) task by the hub's event stream, "
+     "as cella task watch does (status lines on stderr), until it completes or fails "
      "(exit 0 only if completed)."},
     {"result", "download", result_download,
      "cella result download 0xTASKID [-o FILE] [--hub-url URL]",

@@ -145,9 +145,23 @@ AUTH=$(cat "$TMP/.out")
 # the authorization names the worker: another wallet cannot use it
 expect_fail 'cella-hub-task-authorization' "$CELLA" task contribute "$TASK" --result result.txt \
   --authorization "$AUTH" --wallet-file "$(W other)"
+# task watch: a bounded watch of the ACTIVE task ends with its status, non-zero
+expect_fail 'still ACTIVE after 1 s' "$CELLA" task watch "$TASK" --timeout 1
+# ... and one running while the worker contributes follows it to COMPLETED, exit 0
+"$CELLA" task watch "$TASK" > watch.out 2> watch.err & WATCH=$!
+for _ in $(seq 50); do grep -q ': ACTIVE$' watch.err && break; sleep 0.1; done
+grep -q ": ACTIVE$" watch.err || fail "task watch did not start: $(cat watch.out watch.err)"
+sleep 0.5   # in its long poll now
+t0=$(date +%s%N)
 expect_ok "$CELLA" task contribute "$TASK" --result result.txt --authorization "$AUTH" \
   --wallet-file "$(W worker)"
 grep -q 'COMPLETED' "$TMP/.out" || fail "contribute: $(cat "$TMP/.out")"
+wait $WATCH || fail "task watch exited $? on a completed task: $(cat watch.out watch.err)"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[[ $ms -lt 5000 ]] || fail "task watch saw the completion after $ms ms"
+[[ $(cat watch.err) == "task $TASK: ACTIVE"$'\n'"task $TASK: COMPLETED" ]] || fail "task watch printed: $(cat watch.err)"
+[[ $(cat watch.out) == "$TASK COMPLETED" ]] || fail "task watch's result: $(cat watch.out)"
+expect_ok "$CELLA" task watch "$TASK"   # already completed: at once
 expect_fail 'cella-hub-task-not-active' "$CELLA" task contribute "$TASK" --result result.txt \
   --authorization "$AUTH" --wallet-file "$(W worker)"
 expect_fail 'cella-hub-task-not-active' "$CELLA" task claim "$TASK"

@@ -137,6 +137,9 @@ expect_ok report "$T1" "$HOLD1" "the app exited with status 3" pool
 expect_fail 'HTTP 409.*cella-hub-task-errored' lease "$T1" "$HOLD1" 60 pool
 expect_ok "$CELLA" task debug "$T1"
 grep -q '^error: the app exited with status 3$' "$TMP/.out" || fail "task debug: $(cat "$TMP/.out")"
+# task watch ends on the reported error, non-zero, with it as the reason
+expect_fail 'the task failed: the app exited with status 3' "$CELLA" task watch "$T1"
+grep -q ": ACTIVE$" "$TMP/.err" || fail "task watch printed: $(cat "$TMP/.err")"
 
 # ---- logs ----
 logs_put() { # TASK STDOUT WALLET-OF
@@ -251,8 +254,11 @@ expect_fail 'HTTP 422.*cella-hub-task-deadline' lease "$TD" "$HOLD1" 10 pool
 expect_ok "$CELLA" task list --workerpool "$WP" --runnable
 [[ $(J "$TMP/.out" '[t["taskid"] for t in d["tasks"]]') == "['$T0', '$TP']" ]] ||
   fail "past its deadline, still runnable: $(cat "$TMP/.out")"
+expect_fail 'past its final deadline, unfinished .ACTIVE.: cella task claim' "$CELLA" task watch "$TD"
 expect_ok "$CELLA" task claim "$TD"
 grep -q FAILED "$TMP/.out" || fail "claim: $(cat "$TMP/.out")"
+expect_fail 'the task failed .claimed after its final deadline' "$CELLA" task watch "$TD"
+grep -q ": FAILED$" "$TMP/.err" || fail "task watch printed: $(cat "$TMP/.err")"
 expect_ok "$CELLA" account show --wallet-file "$(W req)"
 grep -q "balance $BEFORE" "$TMP/.out" || fail "no refund: $(cat "$TMP/.out") (before: $BEFORE)"
 curl -s -o ev.json "$HUB_URL/v1/events?after=0"
