@@ -34,12 +34,15 @@
 #define DEFAULT_CHAIN 421614
 #define DEFAULT_HUB_ADDRESS "0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E"
 
-/* Options of every client verb. */
+/* Where the hub is: every client verb takes these. */
+#define HUB_URL_OPTS {"hub-url", true, NULL}, { "hub-fingerprint", true, NULL }
+/* ... and the signing wallet. */
 #define HUB_CONN_OPTS                                                                             \
-    {"hub-url", true, NULL}, {"wallet-file", true, NULL}, { "password-file", true, NULL }
+    HUB_URL_OPTS, {"wallet-file", true, NULL}, { "password-file", true, NULL }
 
 typedef struct {
     char url[1024];
+    char fingerprint[65]; /* https:// hubs: the pinned SPKI SHA-256 */
     cella_http_client http;
     uint8_t *priv; /* secure memory, NULL until loaded */
     uint8_t addr[20];
@@ -67,12 +70,14 @@ static cella_res read_json_file(const char *path, json_t **out)
     return read_json_file_max(path, CELLA_ORDER_MAX_JSON, out);
 }
 
-/* --hub-url, else cella.json "hubUrl", else http://127.0.0.1:8080. */
+/* --hub-url, else cella.json "hubUrl", else http://127.0.0.1:8080; an
+ * https:// hub pinned by --hub-fingerprint, else "hubFingerprint". */
 static cella_res conn_open(hub_conn *c, const cli_opt *o, int n)
 {
     memset(c, 0, sizeof *c);
-    CELLA_TRY(cli_hub_url(o, n, c->url, sizeof c->url));
+    CELLA_TRY(cli_hub_endpoint(o, n, c->url, sizeof c->url, c->fingerprint));
     c->http.base_url = c->url;
+    c->http.pin = c->fingerprint[0] ? c->fingerprint : NULL;
     return CELLA_OK_RES;
 }
 
@@ -140,14 +145,15 @@ static int hub_serve_cmd(int argc, char **argv)
     cli_opt o[] = {{"listen", true, NULL},      {"data", true, NULL},
                    {"chain-id", true, NULL},    {"hub-address", true, NULL},
                    {"dev-faucet", false, NULL}, {"threads", true, NULL},
-                   {"dev-timeref", true, NULL}};
+                   {"dev-timeref", true, NULL}, {"tls", false, NULL}};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "hub serve");
     hub_options ho = {.listen = cli_get(o, NOPTS(o), "listen"),
                       .data_dir = cli_get(o, NOPTS(o), "data"),
                       .chain_id = DEFAULT_CHAIN,
-                      .dev_faucet = cli_get(o, NOPTS(o), "dev-faucet") != NULL};
+                      .dev_faucet = cli_get(o, NOPTS(o), "dev-faucet") != NULL,
+                      .tls = cli_get(o, NOPTS(o), "tls") != NULL};
     if (!ho.data_dir)
         ho.data_dir = "hub-data";
     const char *c = cli_get(o, NOPTS(o), "chain-id"), *h = cli_get(o, NOPTS(o), "hub-address");
@@ -299,7 +305,7 @@ static int workerpool_deploy(int argc, char **argv)
 
 static int show_kind(int argc, char **argv, hub_kind k)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}};
+    cli_opt o[] = {HUB_URL_OPTS};
     const char *pos[1];
     int np;
     char verb[64];
@@ -332,7 +338,7 @@ static int workerpool_show(int argc, char **argv) { return show_kind(argc, argv,
 
 static int count_kind(int argc, char **argv, hub_kind k)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}, {"owner", true, NULL}};
+    cli_opt o[] = {HUB_URL_OPTS, {"owner", true, NULL}};
     const char *pos[1];
     int np;
     char verb[64];
@@ -390,7 +396,7 @@ static cella_res load_orders(const char *path, cella_order_set *set)
 
 static int order_publish(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL},     {"file", true, NULL},
+    cli_opt o[] = {HUB_URL_OPTS,     {"file", true, NULL},
                    {"app", false, NULL},        {"dataset", false, NULL},
                    {"workerpool", false, NULL}, {"request", false, NULL}};
     const char *pos[1];
@@ -442,7 +448,7 @@ static int order_publish(int argc, char **argv)
 
 static int order_book(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL},    {"kind", true, NULL},     {"app", true, NULL},
+    cli_opt o[] = {HUB_URL_OPTS,    {"kind", true, NULL},     {"app", true, NULL},
                    {"dataset", true, NULL},    {"workerpool", true, NULL}, {"requester", true, NULL},
                    {"tag", true, NULL},        {"category", true, NULL}, {"maxprice", true, NULL},
                    {"all", false, NULL}};
@@ -488,7 +494,7 @@ static cella_res hash_arg(const char *s, const char *what, char out[67])
 /* GET /v1/<what>/<ID> and print it. */
 static int show_by_id(int argc, char **argv, const char *verb, const char *what)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}};
+    cli_opt o[] = {HUB_URL_OPTS};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, verb);
@@ -569,7 +575,7 @@ static void addr_of(const cella_order *o, const char *field, char out[43], bool 
 
 static int order_fill(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}, {"file", true, NULL}};
+    cli_opt o[] = {HUB_URL_OPTS, {"file", true, NULL}};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "order fill");
@@ -850,7 +856,7 @@ static int task_reopen(int argc, char **argv) { return task_consensus_verb(argc,
 /* GET /v1/tasks?workerpool=..[&runnable=1][&status=S][&limit=N] */
 static int task_list(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}, {"workerpool", true, NULL},
+    cli_opt o[] = {HUB_URL_OPTS, {"workerpool", true, NULL},
                    {"runnable", false, NULL}, {"status", true, NULL},
                    {"limit", true, NULL}};
     const char *pos[1];
@@ -948,7 +954,7 @@ static int task_debug(int argc, char **argv)
 /* Follows a task by the hub's event stream until it completes or fails. */
 static int task_watch(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}, {"timeout", true, NULL}};
+    cli_opt o[] = {HUB_URL_OPTS, {"timeout", true, NULL}};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task watch");
@@ -980,7 +986,7 @@ static int task_watch(int argc, char **argv)
 
 static int task_claim(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}};
+    cli_opt o[] = {HUB_URL_OPTS};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task claim");
@@ -1107,13 +1113,15 @@ static int account_withdraw(int argc, char **argv)
     return cli_report(r);
 }
 
-#define CONN_USAGE "[--hub-url URL] [--wallet-file F [--password-file F]]"
+#define CONN_USAGE "[--hub-url URL [--hub-fingerprint FP]] [--wallet-file F [--password-file F]]"
 
 const cli_command cli_hub_commands[] = {
     {"hub", "serve", hub_serve_cmd,
      "cella hub serve [--listen 127.0.0.1:8080] [--data DIR] [--chain-id N] [--hub-address 0xADDR] "
-     "[--dev-faucet] [--dev-timeref SECONDS] [--threads N]",
-     "Run the hub (plain HTTP, loopback by default): registries, order book, PoCo matchOrders, "
+     "[--dev-faucet] [--dev-timeref SECONDS] [--threads N] [--tls]",
+     "Run the hub (loopback by default; plain HTTP, or with --tls HTTPS (TLS 1.3) with a "
+     "self-signed identity made in DIR at first start, whose fingerprint it prints for "
+     "clients to pin: --hub-fingerprint or \"hubFingerprint\" in cella.json): registries, order book, PoCo matchOrders, "
      "deals, tasks and accounts (docs/hub-api.md). Orders are EIP-712 for chain N (default "
      "421614) and the hub address (default iExec's on that chain). --dev-timeref (development "
      "only) replaces every category's timeref, so deadlines come in seconds."},

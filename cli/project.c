@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/encoding.h"
 #include "core/fs.h"
 
 #define PROJECT_MAX (1u << 20)
@@ -78,6 +79,33 @@ cella_res cli_hub_url(const cli_opt *o, int n, char *out, size_t cap)
 {
     CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, out, cap));
     CELLA_ENSURE(strncmp(out, "http://", 7) == 0 && strlen(out) > 7, CELLA_E_USAGE, "--hub-url",
-                 "the hub URL must be http://HOST:PORT");
+                 "the hub URL must be http://HOST:PORT (this verb does not speak HTTPS to the "
+                 "hub; the hub, order, deal, task and account verbs do)");
     return CELLA_OK_RES;
+}
+
+cella_res cli_hub_endpoint(const cli_opt *o, int n, char *url, size_t cap, char fingerprint[65])
+{
+    fingerprint[0] = '\0';
+    CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, url, cap));
+    if (strncmp(url, "http://", 7) == 0 && strlen(url) > 7)
+        return CELLA_OK_RES;
+    CELLA_ENSURE(strncmp(url, "https://", 8) == 0 && strlen(url) > 8, CELLA_E_USAGE, "--hub-url",
+                 "the hub URL must be http://HOST:PORT or https://HOST:PORT");
+    const char *fp = cli_get(o, n, "hub-fingerprint");
+    json_t *conf = NULL;
+    if (!fp) {
+        CELLA_TRY(cli_project_load(&conf));
+        fp = json_string_value(json_object_get(conf, "hubFingerprint"));
+    }
+    uint8_t pin[32];
+    cella_res r = fp ? cella_hex_decode(pin, 32, fp, strlen(fp), "--hub-fingerprint")
+                     : cella_fail(CELLA_E_USAGE, "--hub-fingerprint",
+                                  "an https:// hub needs its pinned fingerprint (64 hex digits, "
+                                  "printed by hub serve --tls): --hub-fingerprint or "
+                                  "\"hubFingerprint\" in " CLI_PROJECT_FILE);
+    if (cella_ok(r))
+        cella_hex_encode(fingerprint, pin, 32, false);
+    json_decref(conf);
+    return r;
 }

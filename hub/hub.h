@@ -16,10 +16,14 @@ typedef struct {
     bool dev_faucet;      /* POST /v1/accounts/deposit credits anyone (development) */
     uint64_t dev_timeref; /* development: every category's timeref, seconds (0: PoCo's) */
     unsigned threads;
+    /* HTTPS (TLS 1.3) with the identity of data_dir (tls.key, tls.crt, made at
+     * first start as cas does: lib/net/http_server.h cella_tls_server_ctx) */
+    bool tls;
 } hub_options;
 
-/* Runs the server until SIGINT/SIGTERM; prints "hub listening on http://..."
- * once listening. */
+/* Runs the server until SIGINT/SIGTERM; prints "hub listening on
+ * http(s)://..." once listening, and with TLS "fingerprint HEX" (the SHA-256
+ * of the server's SubjectPublicKeyInfo, what clients pin). */
 CELLA_RESULT hub_serve(const hub_options *o);
 
 #endif

@@ -36,6 +36,8 @@ typedef struct {
     cella_nonce_book *nonces;
     unsigned long events_gen; /* bumped (atomically) after each change that records events */
     unsigned events_waiting;  /* deferred GET /v1/events (atomic) */
+    SSL_CTX *ssl;             /* --tls, else NULL */
+    char fingerprint[65];     /* --tls: the SPKI SHA-256 clients pin */
 } hub_app;
 
 typedef struct {
@@ -1174,9 +1176,12 @@ static void handle(cella_http_req *req, void *tctx)
     } else if (get && !strcmp(p, "/v1/health")) {
         char hub[43];
         cella_eth_address_checksum(hub, t->app->dom.hub);
-        cella_http_reply(req, 200, json_pack("{s:b, s:I, s:s, s:b}", "ok", 1, "chainId",
-                                             (json_int_t)t->app->dom.chain_id, "hub", hub,
-                                             "devFaucet", t->app->opt.dev_faucet));
+        json_t *h = json_pack("{s:b, s:I, s:s, s:b}", "ok", 1, "chainId",
+                              (json_int_t)t->app->dom.chain_id, "hub", hub, "devFaucet",
+                              t->app->opt.dev_faucet);
+        if (h && t->app->ssl)
+            json_object_set_new(h, "fingerprint", json_string(t->app->fingerprint));
+        cella_http_reply(req, 200, h);
     } else if (get && !strcmp(p, "/v1/challenge")) {
         challenge(t, req);
     } else if (registry_path(p, &k, rest, sizeof rest)) {
@@ -1258,8 +1263,10 @@ static void on_ready(void *app)
     hub_app *a = app;
     char hub[43];
     cella_eth_address_checksum(hub, a->dom.hub);
-    printf("hub listening on http://%s\nchain %llu hub %s\n", a->opt.listen,
-           (unsigned long long)a->dom.chain_id, hub);
+    printf("hub listening on %s://%s\n", a->ssl ? "https" : "http", a->opt.listen);
+    if (a->ssl)
+        printf("fingerprint %s\n", a->fingerprint);
+    printf("chain %llu hub %s\n", (unsigned long long)a->dom.chain_id, hub);
     if (a->opt.dev_faucet)
         printf("WARNING: dev faucet enabled (--dev-faucet): anyone can credit any account\n");
     if (a->opt.dev_timeref)
@@ -1286,7 +1293,14 @@ cella_res hub_serve(const hub_options *o)
         return cella_fail(CELLA_E_IO, o->data_dir, "cannot create data directory: %s",
                           strerror(errno));
     snprintf(a.db_path, sizeof a.db_path, "%s/hub.db", o->data_dir);
-    cella_res r = cella_nonce_book_new(100000, &a.nonces);
+    int created = 0;
+    cella_res r = o->tls ? cella_tls_server_ctx(o->data_dir, &a.ssl, a.fingerprint, &created)
+                         : CELLA_OK_RES;
+    if (cella_ok(r) && created)
+        printf("created TLS identity in %s; clients pin fingerprint %s\n", o->data_dir,
+               a.fingerprint);
+    if (cella_ok(r))
+        r = cella_nonce_book_new(100000, &a.nonces);
     if (cella_ok(r)) {
         hub_store *st;
         r = hub_store_open(a.db_path, &st); /* the schema, once, before the threads */
@@ -1296,7 +1310,7 @@ cella_res hub_serve(const hub_options *o)
     if (cella_ok(r)) {
         cella_http_config cfg = {
             .listen = a.opt.listen,
-            .ssl = NULL,
+            .ssl = a.ssl,
             .max_body = HUB_MAX_BODY,
             .threads = o->threads,
             .handler = handle,
@@ -1308,5 +1322,6 @@ cella_res hub_serve(const hub_options *o)
         r = cella_http_serve(&cfg);
     }
     cella_nonce_book_free(a.nonces);
+    SSL_CTX_free(a.ssl);
     return r;
 }

@@ -15,18 +15,7 @@ for who in dev pool req other worker; do
 done
 # jq-like: J FILE EXPR (python expression on the JSON document d)
 J() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
-set_fields() { # DIR KIND FIELD=VALUE...
-  python3 - "$TMP/$1/cella.json" "$2" "${@:3}" <<'PY'
-import json, sys
-p, kind = sys.argv[1], sys.argv[2]
-c = json.load(open(p))
-c.setdefault("order", {}).setdefault(kind, {})
-for kv in sys.argv[3:]:
-    k, v = kv.split("=", 1)
-    c["order"][kind][k] = v
-json.dump(c, open(p, "w"), indent=2)
-PY
-}
+. "$(dirname "$0")/hub.d/orders.sh"   # set_fields
 python3 - "$TMP" <<'PY'
 import json, sys
 t = sys.argv[1]
