@@ -48,8 +48,7 @@ bench:
 	@bash bench/runtime.sh build
 	@bash bench/output.sh build
 	@bash bench/market.sh build
-	@d=$$(mktemp -d /tmp/cella-hub-bench.XXXXXX); echo; echo "hub bench (in process, /tmp, same-run raw SQLite baseline)"; \
-	  build/bench/bench_hub $$d 2000; rm -rf $$d
+	@bash bench/hub.sh build
 
 demo: build
 	@bash scripts/demo-iexec.sh build/cella

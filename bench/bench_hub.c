@@ -13,15 +13,23 @@
  *
  *   bench_hub http URL THREADS SECONDS DIR
  *     against a running hub (hub serve --dev-faucet): deploys an app, a dataset
- *     and a workerpool, publishes their orders, then THREADS clients each
- *     publish a request order and match it (POST /v1/orders, POST /v1/deals
- *     with the four order hashes) on kept-alive connections. Prints
- *     "http_publish_match <matches/s> <matches>" and the raw SQLite loop run
- *     in DIR for the same number of operations.
+ *     and a workerpool and publishes their orders (large volumes), then runs
+ *     three phases of SECONDS each, THREADS clients at once on kept-alive
+ *     connections:
+ *       http_publish  request orders published (POST /v1/orders; each client
+ *                     signs its orders as it goes, like a requester)
+ *       http_match    matches of those requests (POST /v1/deals with the four
+ *                     order hashes; one task each)
+ *       http_claim    task claims: a worker's lease of a task (POST
+ *                     /v1/tasks/ID/lease signed by the pool owner over a
+ *                     fresh GET /v1/challenge, as cella worker does)
+ *     each printed as "<name> <ops/s> <ops> (..)", then the raw SQLite loop
+ *     run in DIR in the same run, and each phase's ratio to it.
  */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,17 +125,48 @@ static cella_domain g_dom;
 static uint8_t g_priv[4][32], g_addr[4][20], g_res[3][20];
 static char g_hash[3][67];
 static double g_deadline;
-static atomic_long g_matches, g_errors;
+static atomic_long g_errors;
 
-static json_t *post(const char *path, json_t *body, const uint8_t *signer)
+/* What one phase makes and the next consumes: request hashes, then task ids. */
+typedef struct {
+    char (*ids)[67];
+    long cap;
+    atomic_long made, taken;
+} id_pool;
+static id_pool g_requests, g_tasks;
+
+static void pool_init(id_pool *p, long cap)
+{
+    p->ids = calloc((size_t)cap, sizeof *p->ids);
+    if (!p->ids)
+        die("out of memory");
+    p->cap = cap;
+}
+
+static void pool_put(id_pool *p, const char *id)
+{
+    long i = atomic_fetch_add(&p->made, 1);
+    if (i < p->cap && id)
+        snprintf(p->ids[i], sizeof p->ids[i], "%s", id);
+}
+
+/* The next id to consume, or NULL when none is left. */
+static const char *pool_take(id_pool *p)
+{
+    long i = atomic_fetch_add(&p->taken, 1);
+    long n = atomic_load(&p->made);
+    return i < n && i < p->cap ? p->ids[i] : NULL;
+}
+
+static json_t *call_json(const char *method, const char *path, json_t *body, const uint8_t *signer)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     json_t *out = NULL;
     cella_slice b = cella_slice_of(text, strlen(text));
-    cella_res r = signer ? cella_cas_signed_call(&g_c, signer, "POST", path, b,
+    cella_res r = signer ? cella_cas_signed_call(&g_c, signer, method, path, b,
                                                  "application/json", &out)
-                         : cella_cas_call(&g_c, "POST", path, b, &out);
+                         : cella_cas_call(&g_c, method, path, b, &out);
     free(text);
     if (!cella_ok(r)) {
         atomic_fetch_add(&g_errors, 1);
@@ -135,6 +174,11 @@ static json_t *post(const char *path, json_t *body, const uint8_t *signer)
         return NULL;
     }
     return out;
+}
+
+static json_t *post(const char *path, json_t *body, const uint8_t *signer)
+{
+    return call_json("POST", path, body, signer);
 }
 
 static void publish_fixed(int k, cella_order *o)
@@ -150,10 +194,11 @@ static void publish_fixed(int k, cella_order *o)
     json_decref(r);
 }
 
-static void *client(void *arg)
+/* Phase 1: publish request orders (signed here, each with a new salt). */
+static void *publisher(void *arg)
 {
     (void)arg;
-    while (now() < g_deadline) {
+    while (now() < g_deadline && atomic_load(&g_requests.made) < g_requests.cap) {
         cella_order q;
         cella_order_init(&q, CELLA_ORDER_REQUEST);
         set_a(&q, "app", g_res[0]);
@@ -168,19 +213,69 @@ static void *client(void *arg)
         json_t *r = post("/v1/orders", json_pack("{s:o}", "requestorder", cella_order_to_json(&q)),
                          NULL);
         cella_order_free(&q);
-        if (!r)
-            continue;
-        json_t *d = post("/v1/deals",
-                         json_pack("{s:s, s:s, s:s, s:O}", "apporder", g_hash[0], "datasetorder",
-                                   g_hash[1], "workerpoolorder", g_hash[2], "requestorder",
-                                   json_object_get(r, "orderHash")),
-                         NULL);
+        if (r)
+            pool_put(&g_requests, json_string_value(json_object_get(r, "orderHash")));
         json_decref(r);
-        if (d)
-            atomic_fetch_add(&g_matches, 1);
+    }
+    return NULL;
+}
+
+/* Phase 2: match each published request with the fixed orders. */
+static void *matcher(void *arg)
+{
+    (void)arg;
+    const char *h;
+    while (now() < g_deadline && (h = pool_take(&g_requests)) != NULL) {
+        json_t *d = post("/v1/deals",
+                         json_pack("{s:s, s:s, s:s, s:s}", "apporder", g_hash[0], "datasetorder",
+                                   g_hash[1], "workerpoolorder", g_hash[2], "requestorder", h),
+                         NULL);
+        const char *tid = json_string_value(
+            json_object_get(json_object_get(json_object_get(d, "deal"), "tasks"), "0"));
+        if (tid)
+            pool_put(&g_tasks, tid);
         json_decref(d);
     }
     return NULL;
+}
+
+/* Phase 3: claim each task as a worker does (a lease, signed by the pool owner). */
+static atomic_long g_claims;
+static void *claimer(void *arg)
+{
+    char holder[33];
+    snprintf(holder, sizeof holder, "%032lx", (unsigned long)(uintptr_t)arg + 1);
+    const char *tid;
+    while (now() < g_deadline && (tid = pool_take(&g_tasks)) != NULL) {
+        char path[128];
+        snprintf(path, sizeof path, "/v1/tasks/%s/lease", tid);
+        json_t *r = post(path, json_pack("{s:s, s:i}", "holder", holder, "seconds", 60), g_priv[2]);
+        if (r && json_is_integer(json_object_get(r, "until")))
+            atomic_fetch_add(&g_claims, 1);
+        json_decref(r);
+    }
+    return NULL;
+}
+
+/* Runs `threads` clients of fn for `seconds` (or until their input runs
+ * out); returns the ops per second: how much `counter` grew. */
+static double phase(const char *name, void *(*fn)(void *), int threads, double seconds,
+                    atomic_long *counter, long *ops)
+{
+    pthread_t th[64];
+    long before = atomic_load(counter), err0 = atomic_load(&g_errors);
+    double t0 = now();
+    g_deadline = t0 + seconds;
+    for (int i = 0; i < threads; i++)
+        pthread_create(&th[i], NULL, fn, (void *)(uintptr_t)i);
+    for (int i = 0; i < threads; i++)
+        pthread_join(th[i], NULL);
+    double dt = now() - t0;
+    *ops = atomic_load(counter) - before;
+    printf("%s %.0f %ld (%d clients, %.1f s, %ld errors)\n", name, *ops / dt, *ops, threads, dt,
+           (long)(atomic_load(&g_errors) - err0));
+    fflush(stdout);
+    return *ops / dt;
 }
 
 static int http_bench(const char *url, int threads, double seconds, const char *dir)
@@ -232,23 +327,24 @@ static int http_bench(const char *url, int threads, double seconds, const char *
         publish_fixed(k, &o[k]);
         cella_order_free(&o[k]);
     }
-    pthread_t th[64];
     if (threads > 64)
         threads = 64;
-    double t0 = now();
-    g_deadline = t0 + seconds;
-    for (int i = 0; i < threads; i++)
-        pthread_create(&th[i], NULL, client, NULL);
-    for (int i = 0; i < threads; i++)
-        pthread_join(th[i], NULL);
-    double dt = now() - t0;
-    long m = atomic_load(&g_matches);
-    printf("http_publish_match %.0f %ld (%d clients, %ld errors)\n", m / dt, m, threads,
-           (long)atomic_load(&g_errors));
-    int n = m > 100 ? (int)m : 100;
-    double raw = raw_sqlite(dir, n);
-    printf("raw_sqlite %.0f %d\nhttp_publish_match/raw %.2f\n", raw, n, m / dt / raw);
+    if (threads < 1)
+        threads = 1;
+    pool_init(&g_requests, 1000000);
+    pool_init(&g_tasks, 1000000);
+    long np, nm, nc;
+    double pub = phase("http_publish", publisher, threads, seconds, &g_requests.made, &np);
+    double match = phase("http_match", matcher, threads, seconds, &g_tasks.made, &nm);
+    double claim = phase("http_claim", claimer, threads, seconds, &g_claims, &nc);
+    long n = np > 100 ? np : 100;
+    double raw = raw_sqlite(dir, (int)n);
+    printf("raw_sqlite %.0f %ld\n", raw, n);
+    printf("http_publish/raw %.2f\nhttp_match/raw %.2f\nhttp_claim/raw %.2f\n", pub / raw,
+           match / raw, claim / raw);
     cella_http_pool_free(g_c.reuse);
+    free(g_requests.ids);
+    free(g_tasks.ids);
     return atomic_load(&g_errors) ? 1 : 0;
 }
 
