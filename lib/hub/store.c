@@ -14,10 +14,21 @@
 #include "hub/consensus.h"
 #include "hub/task.h"
 
+/* Prepared statements kept for the handle's life (one handle per thread):
+ * preparing is a large part of a short transaction's CPU time. */
+#define STMT_CACHE_MAX 96
+
+typedef struct {
+    sqlite3_stmt *st;
+    bool busy; /* handed out and not yet given back */
+} cached_stmt;
+
 struct hub_store {
     sqlite3 *db;
     char path[1024];
     uint64_t dev_timeref; /* 0: the categories' */
+    cached_stmt cache[STMT_CACHE_MAX];
+    size_t ncache;
 };
 
 static const char SCHEMA[] =
@@ -61,6 +72,34 @@ static const char *const g_task_columns[][2] = {
 
 /* ---- SQLite plumbing (as store/cas_store.c) ---- */
 
+/* prep() from the handle's cache: the statement with this text that is not
+ * in use, else a new one (kept while the cache has room). Give it back with
+ * sdone(), which resets it (as finalizing would: no lock or binding kept). */
+static stmt sprep(hub_store *s, const char *sql)
+{
+    for (size_t i = 0; i < s->ncache; i++)
+        if (!s->cache[i].busy && !strcmp(sqlite3_sql(s->cache[i].st), sql)) {
+            s->cache[i].busy = true;
+            return (stmt){s->cache[i].st, 1};
+        }
+    stmt q = prep(s->db, sql);
+    if (q.ok && s->ncache < STMT_CACHE_MAX)
+        s->cache[s->ncache++] = (cached_stmt){q.st, true};
+    return q;
+}
+
+static void sdone(hub_store *s, stmt *q)
+{
+    for (size_t i = 0; q->st && i < s->ncache; i++)
+        if (s->cache[i].st == q->st) {
+            sqlite3_reset(q->st);
+            sqlite3_clear_bindings(q->st);
+            s->cache[i].busy = false;
+            return;
+        }
+    done(q);
+}
+
 static cella_res db_fail(hub_store *s, const char *what)
 {
     return cella_fail(CELLA_E_IO, s->path, "%s: %s", what, sqlite3_errmsg(s->db));
@@ -68,12 +107,12 @@ static cella_res db_fail(hub_store *s, const char *what)
 
 static cella_res exec(hub_store *s, const char *sql) { return sql_exec(s->db, s->path, sql); }
 
-/* Steps a statement that returns no row, and finalizes it. */
+/* Steps a statement that returns no row, and gives it back. */
 static cella_res run(hub_store *s, stmt *q, const char *what)
 {
     int rc = step(q);
     cella_res r = rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, what);
-    done(q);
+    sdone(s, q);
     return r;
 }
 
@@ -83,13 +122,13 @@ static void rollback(hub_store *s) { (void)exec(s, "ROLLBACK"); }
 
 static cella_res has_column(hub_store *s, const char *table, const char *col, bool *has)
 {
-    stmt q = prep(s->db, "SELECT name FROM pragma_table_info(?)");
+    stmt q = sprep(s, "SELECT name FROM pragma_table_info(?)");
     bt(&q, 1, table);
     int rc;
     *has = false;
     while ((rc = step(&q)) == SQLITE_ROW)
         *has = *has || !strcmp((const char *)sqlite3_column_text(q.st, 0), col);
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_DONE)
         return db_fail(s, "cannot read the schema");
     return CELLA_OK_RES;
@@ -99,12 +138,12 @@ static cella_res has_column(hub_store *s, const char *table, const char *col, bo
 static cella_res backfill_pools(hub_store *s)
 {
     for (;;) {
-        stmt q = prep(s->db, "SELECT dealid FROM tasks WHERE workerpool IS NULL LIMIT 1");
+        stmt q = sprep(s, "SELECT dealid FROM tasks WHERE workerpool IS NULL LIMIT 1");
         uint8_t dealid[32];
         int rc = step(&q);
         if (rc == SQLITE_ROW)
             col_blob(&q, 0, dealid, 32);
-        done(&q);
+        sdone(s, &q);
         if (rc == SQLITE_DONE)
             return CELLA_OK_RES;
         if (rc != SQLITE_ROW)
@@ -118,7 +157,7 @@ static cella_res backfill_pools(hub_store *s)
                          : cella_fail(CELLA_E_INTERNAL, "deal", "the stored deal has no workerpool");
         json_decref(d);
         CELLA_TRY(r);
-        stmt u = prep(s->db, "UPDATE tasks SET workerpool = ? WHERE dealid = ?");
+        stmt u = sprep(s, "UPDATE tasks SET workerpool = ? WHERE dealid = ?");
         bb(&u, 1, pool, 20);
         bb(&u, 2, dealid, 32);
         CELLA_TRY(run(s, &u, "cannot update the tasks"));
@@ -191,6 +230,8 @@ void hub_store_close(hub_store *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->ncache; i++)
+        sqlite3_finalize(s->cache[i].st);
     sqlite3_close_v2(s->db);
     free(s);
 }
@@ -272,7 +313,7 @@ void hub_resource_address(const hub_resource *r, uint8_t out[20])
 static cella_res resource_get_any(hub_store *s, const uint8_t addr[20], hub_resource *r,
                                   bool *found)
 {
-    stmt q = prep(s->db, "SELECT kind, owner, name, multiaddr, checksum, measurement, created"
+    stmt q = sprep(s, "SELECT kind, owner, name, multiaddr, checksum, measurement, created"
                      " FROM resources WHERE address = ?");
     bb(&q, 1, addr, 20);
     int rc = step(&q);
@@ -290,7 +331,7 @@ static cella_res resource_get_any(hub_store *s, const uint8_t addr[20], hub_reso
                  (const char *)sqlite3_column_text(q.st, 5));
         r->created = sqlite3_column_int64(q.st, 6);
     }
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(s, "resource lookup failed");
     return CELLA_OK_RES;
@@ -298,7 +339,7 @@ static cella_res resource_get_any(hub_store *s, const uint8_t addr[20], hub_reso
 
 static cella_res resource_insert(hub_store *s, const hub_resource *r, int64_t now)
 {
-    stmt q = prep(s->db, "INSERT INTO resources(address, kind, owner, name, multiaddr, checksum,"
+    stmt q = sprep(s, "INSERT INTO resources(address, kind, owner, name, multiaddr, checksum,"
                      " measurement, created) VALUES(?,?,?,?,?,?,?,?)");
     bb(&q, 1, r->address, 20);
     bi(&q, 2, r->kind);
@@ -309,7 +350,7 @@ static cella_res resource_insert(hub_store *s, const hub_resource *r, int64_t no
     bt(&q, 7, r->measurement);
     bi(&q, 8, now);
     int rc = step(&q);
-    done(&q);
+    sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot register the resource: %s",
                  sqlite3_errmsg(s->db));
     return CELLA_OK_RES;
@@ -378,7 +419,7 @@ cella_res hub_store_resource_get(hub_store *s, hub_kind k, const uint8_t addr[20
 
 cella_res hub_store_resource_count(hub_store *s, hub_kind k, const uint8_t *owner, uint64_t *n)
 {
-    stmt q = prep(s->db, owner ? "SELECT count(*) FROM resources WHERE kind = ? AND owner = ?"
+    stmt q = sprep(s, owner ? "SELECT count(*) FROM resources WHERE kind = ? AND owner = ?"
                            : "SELECT count(*) FROM resources WHERE kind = ?");
     bi(&q, 1, k);
     if (owner)
@@ -386,7 +427,7 @@ cella_res hub_store_resource_count(hub_store *s, hub_kind k, const uint8_t *owne
     int rc = step(&q);
     if (rc == SQLITE_ROW)
         *n = (uint64_t)sqlite3_column_int64(q.st, 0);
-    done(&q);
+    sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "count failed: %s", sqlite3_errmsg(s->db));
     return CELLA_OK_RES;
 }
@@ -415,7 +456,7 @@ static cella_res event_add_detail(hub_store *s, const char *type, const uint8_t 
     char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(detail);
     CELLA_ENSURE(!detail || text, CELLA_E_NOMEM, "events", "out of memory");
-    stmt q = prep(s->db, "INSERT INTO events(type, taskid, dealid, workerpool, time, detail)"
+    stmt q = sprep(s, "INSERT INTO events(type, taskid, dealid, workerpool, time, detail)"
                      " VALUES(?,?,?,?,?,?)");
     bt(&q, 1, type);
     bb(&q, 2, taskid ? taskid : zero, 32);
@@ -451,14 +492,14 @@ static cella_res order_event(hub_store *s, const char *type, const uint8_t hash[
 
 static cella_res consumed_get(hub_store *s, const uint8_t hash[32], uint8_t amount[32])
 {
-    stmt q = prep(s->db, "SELECT amount FROM consumed WHERE hash = ?");
+    stmt q = sprep(s, "SELECT amount FROM consumed WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
     if (rc == SQLITE_ROW)
         col_blob(&q, 0, amount, 32);
     else
         memset(amount, 0, 32);
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(s, "consumed lookup failed");
     return CELLA_OK_RES;
@@ -466,12 +507,12 @@ static cella_res consumed_get(hub_store *s, const uint8_t hash[32], uint8_t amou
 
 static cella_res consumed_set(hub_store *s, const uint8_t hash[32], const uint8_t amount[32])
 {
-    stmt q = prep(s->db, "INSERT INTO consumed(hash, amount) VALUES(?, ?)"
+    stmt q = sprep(s, "INSERT INTO consumed(hash, amount) VALUES(?, ?)"
                      " ON CONFLICT(hash) DO UPDATE SET amount = excluded.amount");
     bb(&q, 1, hash, 32);
     bb(&q, 2, amount, 32);
     int rc = step(&q);
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_DONE)
         return db_fail(s, "cannot update consumed volume");
     return CELLA_OK_RES;
@@ -544,11 +585,11 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
     r = publish_checks(s, d, o, signer);
     bool exists = false;
     if (cella_ok(r)) {
-        stmt q = prep(s->db, "SELECT 1 FROM orders WHERE hash = ?");
+        stmt q = sprep(s, "SELECT 1 FROM orders WHERE hash = ?");
         bb(&q, 1, hash, 32);
         int rc = step(&q);
         exists = rc == SQLITE_ROW;
-        done(&q);
+        sdone(s, &q);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             r = db_fail(s, "order lookup failed");
     }
@@ -564,7 +605,7 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
         uint8_t tag[32], price[32], w[32];
         hub_order_field(o, "tag", tag);
         hub_order_field(o, g_price_field[o->kind], price);
-        stmt q = prep(s->db, "INSERT INTO orders(hash, kind, signer, app, dataset, workerpool,"
+        stmt q = sprep(s, "INSERT INTO orders(hash, kind, signer, app, dataset, workerpool,"
                          " requester, category, tag, price, volume, json, published, sign)"
                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         bb(&q, 1, hash, 32);
@@ -590,7 +631,7 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
         bi(&q, 13, now);
         bb(&q, 14, o->sign, 65);
         int rc = step(&q);
-        done(&q);
+        sdone(s, &q);
         if (rc != SQLITE_DONE)
             r = db_fail(s, "cannot store the order");
         *created = true;
@@ -645,7 +686,7 @@ static json_t *entry_json(hub_store *s, stmt *q, uint8_t rem_out[32], bool *ok)
 cella_res hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_order *o,
                               json_t **entry)
 {
-    stmt q = prep(s->db, "SELECT hash, kind, signer, volume, json, published FROM orders"
+    stmt q = sprep(s, "SELECT hash, kind, signer, volume, json, published FROM orders"
                      " WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
@@ -672,7 +713,7 @@ cella_res hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_order 
                 cella_order_free(o);
         }
     }
-    done(&q);
+    sdone(s, &q);
     return r;
 }
 
@@ -695,7 +736,7 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
 {
     *out = NULL;
     size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
-    stmt q = prep(s->db, "SELECT hash, kind, signer, volume, json, published, tag, price, id"
+    stmt q = sprep(s, "SELECT hash, kind, signer, volume, json, published, tag, price, id"
                      " FROM orders WHERE (?1 < 0 OR kind = ?1) AND (?2 IS NULL OR app = ?2)"
                      " AND (?3 IS NULL OR dataset = ?3) AND (?4 IS NULL OR workerpool = ?4)"
                      " AND (?5 IS NULL OR requester = ?5) AND (?6 < 0 OR category = ?6)"
@@ -752,7 +793,7 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
     }
     if (cella_ok(r) && rc != SQLITE_DONE)
         r = db_fail(s, "order book query failed");
-    done(&q);
+    sdone(s, &q);
     if (cella_ok(r) && n)
         qsort(items, n, sizeof *items, book_cmp);
     json_t *arr = cella_ok(r) ? json_array() : NULL;
@@ -773,7 +814,7 @@ cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uin
                                  int64_t now)
 {
     CELLA_TRY(begin(s));
-    stmt q = prep(s->db, "SELECT signer, volume, kind, workerpool FROM orders WHERE hash = ?");
+    stmt q = sprep(s, "SELECT signer, volume, kind, workerpool FROM orders WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
     uint8_t signer[20], vol[32], pool[20] = {0};
@@ -787,7 +828,7 @@ cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uin
         if (has_pool)
             col_blob(&q, 3, pool, 20);
     }
-    done(&q);
+    sdone(s, &q);
     char ht[67];
     ht[0] = '0';
     ht[1] = 'x';
@@ -815,7 +856,7 @@ cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uin
 static cella_res account_get(hub_store *s, const uint8_t addr[20], uint64_t *balance,
                              uint64_t *locked)
 {
-    stmt q = prep(s->db, "SELECT balance, locked FROM accounts WHERE address = ?");
+    stmt q = sprep(s, "SELECT balance, locked FROM accounts WHERE address = ?");
     bb(&q, 1, addr, 20);
     int rc = step(&q);
     *balance = *locked = 0;
@@ -823,7 +864,7 @@ static cella_res account_get(hub_store *s, const uint8_t addr[20], uint64_t *bal
         *balance = (uint64_t)sqlite3_column_int64(q.st, 0);
         *locked = (uint64_t)sqlite3_column_int64(q.st, 1);
     }
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(s, "account lookup failed");
     return CELLA_OK_RES;
@@ -834,14 +875,14 @@ static cella_res account_put(hub_store *s, const uint8_t addr[20], uint64_t bala
 {
     CELLA_ENSURE(balance <= INT64_MAX && locked <= INT64_MAX, CELLA_E_POLICY, "account",
                  "balance above 2^63 nRLC");
-    stmt q = prep(s->db, "INSERT INTO accounts(address, balance, locked) VALUES(?,?,?)"
+    stmt q = sprep(s, "INSERT INTO accounts(address, balance, locked) VALUES(?,?,?)"
                      " ON CONFLICT(address) DO UPDATE SET balance = excluded.balance,"
                      " locked = excluded.locked");
     bb(&q, 1, addr, 20);
     bi(&q, 2, (int64_t)balance);
     bi(&q, 3, (int64_t)locked);
     int rc = step(&q);
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_DONE)
         return db_fail(s, "cannot update the account");
     return CELLA_OK_RES;
@@ -965,7 +1006,7 @@ static cella_res known_signature(hub_store *s, const cella_order *o, const uint8
     *known = false;
     if (!o->has_sign)
         return CELLA_OK_RES;
-    stmt q = prep(s->db, "SELECT signer, sign FROM orders WHERE hash = ?");
+    stmt q = sprep(s, "SELECT signer, sign FROM orders WHERE hash = ?");
     bb(&q, 1, hash, 32);
     int rc = step(&q);
     if (rc == SQLITE_ROW) {
@@ -974,7 +1015,7 @@ static cella_res known_signature(hub_store *s, const cella_order *o, const uint8
         col_blob(&q, 1, sig, 65);
         *known = memcmp(sig, o->sign, 65) == 0;
     }
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(s, "order lookup failed");
     return CELLA_OK_RES;
@@ -1041,12 +1082,12 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     CELLA_ENSURE(text, CELLA_E_NOMEM, "deal", "out of memory");
-    stmt q = prep(s->db, "INSERT INTO deals(dealid, json, created) VALUES(?,?,?)");
+    stmt q = sprep(s, "INSERT INTO deals(dealid, json, created) VALUES(?,?,?)");
     bb(&q, 1, dl->dealid, 32);
     bt(&q, 2, text);
     bi(&q, 3, now);
     int rc = step(&q);
-    done(&q);
+    sdone(s, &q);
     free(text);
     if (rc != SQLITE_DONE)
         return db_fail(s, "cannot record the deal");
@@ -1054,7 +1095,7 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
                            (json_int_t)dl->bot_size);
     CELLA_ENSURE(ev, CELLA_E_NOMEM, "events", "out of memory");
     CELLA_TRY(event_add_detail(s, "deal-created", NULL, dl->dealid, dl->workerpool, ev, now));
-    stmt t = prep(s->db, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
+    stmt t = sprep(s, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
                      " contribution_deadline, final_deadline, workerpool)"
                      " VALUES(?,?,?,'ACTIVE',?,?,?,?)");
     for (uint64_t i = 0; i < dl->bot_size; i++) {
@@ -1069,16 +1110,16 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
         bi(&t, 6, now + 10 * (int64_t)cat->time_ref);
         bb(&t, 7, dl->workerpool, 20);
         if (step(&t) != SQLITE_DONE) {
-            done(&t);
+            sdone(s, &t);
             return db_fail(s, "cannot record a task");
         }
         cella_res r = event_add(s, "task-created", id, dl->dealid, dl->workerpool, now);
         if (!cella_ok(r)) {
-            done(&t);
+            sdone(s, &t);
             return r;
         }
     }
-    done(&t);
+    sdone(s, &t);
     if (dl->sponsor_lock)
         CELLA_TRY(account_lock(s, dl->sponsor, dl->sponsor_lock));
     if (dl->pool_lock)
@@ -1112,12 +1153,12 @@ cella_res hub_store_match(hub_store *s, const cella_domain *d,
 
 cella_res hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **out)
 {
-    stmt q = prep(s->db, "SELECT json FROM deals WHERE dealid = ?");
+    stmt q = sprep(s, "SELECT json FROM deals WHERE dealid = ?");
     bb(&q, 1, dealid, 32);
     int rc = step(&q);
     json_error_t je;
     *out = rc == SQLITE_ROW ? json_loads((const char *)sqlite3_column_text(q.st, 0), 0, &je) : NULL;
-    done(&q);
+    sdone(s, &q);
     char ht[67];
     ht[0] = '0';
     ht[1] = 'x';
@@ -1204,18 +1245,18 @@ static void id_text(const uint8_t id[32], char out[67])
 
 cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **out)
 {
-    stmt q = prep(s->db, TASK_SELECT " WHERE t.taskid = ?");
+    stmt q = sprep(s, TASK_SELECT " WHERE t.taskid = ?");
     bb(&q, 1, taskid, 32);
     int rc = step(&q);
     *out = rc == SQLITE_ROW ? task_json(&q) : NULL;
-    done(&q);
+    sdone(s, &q);
     char ht[67];
     id_text(taskid, ht);
     CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
     CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the task");
     /* the contributions (trust > 1), in their order */
     json_t *list = json_array();
-    stmt c = prep(s->db, "SELECT worker, status, result_hash, result_seal, enclave_challenge,"
+    stmt c = sprep(s, "SELECT worker, status, result_hash, result_seal, enclave_challenge,"
                      " weight, stake, time FROM contributions WHERE taskid = ? ORDER BY seq");
     bb(&c, 1, taskid, 32);
     while (list && (rc = step(&c)) == SQLITE_ROW) {
@@ -1235,7 +1276,7 @@ cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **ou
             list = NULL;
         }
     }
-    done(&c);
+    sdone(s, &c);
     if (!list || rc != SQLITE_DONE) {
         json_decref(list);
         json_decref(*out);
@@ -1258,7 +1299,7 @@ cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t no
                            " AND (t.lease_holder IS NULL OR t.lease_until <= ?3)"
                          : "");
     size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
-    stmt q = prep(s->db, sql);
+    stmt q = sprep(s, sql);
     if (f->workerpool)
         bb(&q, 1, f->workerpool, 20);
     if (f->status)
@@ -1275,7 +1316,7 @@ cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t no
             *out = NULL;
         }
     }
-    done(&q);
+    sdone(s, &q);
     if (!*out)
         return cella_fail(CELLA_E_NOMEM, "tasks", "out of memory");
     if (rc != SQLITE_DONE) {
@@ -1303,7 +1344,7 @@ typedef struct {
 
 static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
 {
-    stmt q = prep(s->db, "SELECT dealid, status, contribution_deadline, final_deadline,"
+    stmt q = sprep(s, "SELECT dealid, status, contribution_deadline, final_deadline,"
                      " workerpool, lease_holder, lease_until, error IS NOT NULL,"
                      " consensus_value, reveal_deadline, reveal_counter, winner_counter FROM tasks"
                      " WHERE taskid = ?");
@@ -1325,7 +1366,7 @@ static cella_res task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
         t->reveal_counter = sqlite3_column_int64(q.st, 10);
         t->winner_counter = sqlite3_column_int64(q.st, 11);
     }
-    done(&q);
+    sdone(s, &q);
     char ht[67];
     id_text(taskid, ht);
     CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
@@ -1444,11 +1485,11 @@ typedef struct {
 
 static cella_res contributions_count(hub_store *s, const uint8_t taskid[32], int64_t *n)
 {
-    stmt q = prep(s->db, "SELECT count(*) FROM contributions WHERE taskid = ?");
+    stmt q = sprep(s, "SELECT count(*) FROM contributions WHERE taskid = ?");
     bb(&q, 1, taskid, 32);
     int rc = step(&q);
     *n = rc == SQLITE_ROW ? sqlite3_column_int64(q.st, 0) : 0;
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_ROW)
         return db_fail(s, "cannot count the contributions");
     return CELLA_OK_RES;
@@ -1460,7 +1501,7 @@ static cella_res contributions_load(hub_store *s, const uint8_t taskid[32], cont
 {
     *out = NULL;
     *n = 0;
-    stmt q = prep(s->db, "SELECT worker, status, result_hash, result_seal, weight, stake"
+    stmt q = sprep(s, "SELECT worker, status, result_hash, result_seal, weight, stake"
                      " FROM contributions WHERE taskid = ? ORDER BY seq");
     bb(&q, 1, taskid, 32);
     int rc;
@@ -1489,7 +1530,7 @@ static cella_res contributions_load(hub_store *s, const uint8_t taskid[32], cont
     }
     if (cella_ok(r) && rc != SQLITE_DONE)
         r = db_fail(s, "cannot read the contributions");
-    done(&q);
+    sdone(s, &q);
     if (!cella_ok(r)) {
         free(*out);
         *out = NULL;
@@ -1500,11 +1541,11 @@ static cella_res contributions_load(hub_store *s, const uint8_t taskid[32], cont
 
 static cella_res score_get(hub_store *s, const uint8_t worker[20], uint64_t *score)
 {
-    stmt q = prep(s->db, "SELECT score FROM worker_scores WHERE address = ?");
+    stmt q = sprep(s, "SELECT score FROM worker_scores WHERE address = ?");
     bb(&q, 1, worker, 20);
     int rc = step(&q);
     *score = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(q.st, 0) : 0;
-    done(&q);
+    sdone(s, &q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(s, "cannot read a worker score");
     return CELLA_OK_RES;
@@ -1512,7 +1553,7 @@ static cella_res score_get(hub_store *s, const uint8_t worker[20], uint64_t *sco
 
 static cella_res score_put(hub_store *s, const uint8_t worker[20], uint64_t score)
 {
-    stmt q = prep(s->db, "INSERT INTO worker_scores(address, score) VALUES(?,?)"
+    stmt q = sprep(s, "INSERT INTO worker_scores(address, score) VALUES(?,?)"
                      " ON CONFLICT(address) DO UPDATE SET score = excluded.score");
     bb(&q, 1, worker, 20);
     bi(&q, 2, score > INT64_MAX ? INT64_MAX : (int64_t)score);
@@ -1592,7 +1633,7 @@ cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution
         uint8_t rh[32], rs[32];
         hub_result_hash(c->taskid, c->digest, rh);
         hub_result_seal(c->worker, c->taskid, c->digest, rs);
-        stmt q = prep(s->db, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
+        stmt q = sprep(s, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
                          " result_hash = ?, result_seal = ?, finalized = ?, results = ?,"
                          " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
         bb(&q, 1, c->worker, 20);
@@ -1605,7 +1646,7 @@ cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution
         bb(&q, 7, c->taskid, 32);
         if (cella_ok(r) && step(&q) != SQLITE_DONE)
             r = db_fail(s, "cannot update the task");
-        done(&q);
+        sdone(s, &q);
         if (cella_ok(r))
             r = event_add(s, "task-completed", c->taskid, t.dealid, t.workerpool, now);
     }
@@ -1655,13 +1696,13 @@ cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, b
             if (cr[i].stake)
                 r = account_release(s, cr[i].c.worker, cr[i].stake, true);
         free(cr);
-        stmt q = prep(s->db, "UPDATE tasks SET status = 'FAILED', finalized = ?,"
+        stmt q = sprep(s, "UPDATE tasks SET status = 'FAILED', finalized = ?,"
                          " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
         bi(&q, 1, now);
         bb(&q, 2, taskid, 32);
         if (cella_ok(r) && step(&q) != SQLITE_DONE)
             r = db_fail(s, "cannot update the task");
-        done(&q);
+        sdone(s, &q);
         if (cella_ok(r))
             r = event_add(s, "task-failed", taskid, t.dealid, t.workerpool, now);
     }
@@ -1753,7 +1794,7 @@ cella_res hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t 
         }
     }
     if (cella_ok(r) && go) {
-        stmt q = prep(s->db, "INSERT INTO contributions(taskid, worker, seq, status, result_hash,"
+        stmt q = sprep(s, "INSERT INTO contributions(taskid, worker, seq, status, result_hash,"
                          " result_seal, enclave_challenge, weight, stake, time)"
                          " VALUES(?,?,?,'CONTRIBUTED',?,?,?,?,?,?)");
         bb(&q, 1, c->taskid, 32);
@@ -1771,7 +1812,7 @@ cella_res hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t 
         r = account_lock(s, c->worker, d.worker_stake);
     if (cella_ok(r) && go) {
         /* the worker is done with the task: its lease ends */
-        stmt q = prep(s->db, "UPDATE tasks SET lease_holder = NULL, lease_until = NULL"
+        stmt q = sprep(s, "UPDATE tasks SET lease_holder = NULL, lease_until = NULL"
                          " WHERE taskid = ?");
         bb(&q, 1, c->taskid, 32);
         r = run(s, &q, "cannot update the task");
@@ -1779,7 +1820,7 @@ cella_res hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t 
     if (cella_ok(r) && go)
         r = event_add(s, "task-contributed", c->taskid, t.dealid, t.workerpool, now);
     if (cella_ok(r) && go && reached) {
-        stmt q = prep(s->db, "UPDATE tasks SET status = 'REVEALING', consensus_value = ?,"
+        stmt q = sprep(s, "UPDATE tasks SET status = 'REVEALING', consensus_value = ?,"
                          " reveal_deadline = ?, reveal_counter = 0, winner_counter = ?"
                          " WHERE taskid = ?");
         bb(&q, 1, c->result_hash, 32);
@@ -1830,14 +1871,14 @@ cella_res hub_store_reveal(hub_store *s, const uint8_t taskid[32], const uint8_t
                              "resultSeal");
     }
     if (cella_ok(r) && go) {
-        stmt q = prep(s->db, "UPDATE contributions SET status = 'PROVED' WHERE taskid = ?"
+        stmt q = sprep(s, "UPDATE contributions SET status = 'PROVED' WHERE taskid = ?"
                          " AND worker = ?");
         bb(&q, 1, taskid, 32);
         bb(&q, 2, worker, 20);
         r = run(s, &q, "cannot update the contribution");
     }
     if (cella_ok(r) && go) {
-        stmt q = prep(s->db, "UPDATE tasks SET reveal_counter = reveal_counter + 1,"
+        stmt q = sprep(s, "UPDATE tasks SET reveal_counter = reveal_counter + 1,"
                          " result_digest = ? WHERE taskid = ?");
         bb(&q, 1, digest, 32);
         bb(&q, 2, taskid, 32);
@@ -1914,7 +1955,7 @@ cella_res hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8
     if (cella_ok(r) && go && scheduler)
         r = account_credit(s, d.pool_owner, scheduler);
     if (cella_ok(r) && go) {
-        stmt q = prep(s->db, "UPDATE tasks SET status = 'COMPLETED', result_hash = consensus_value,"
+        stmt q = sprep(s, "UPDATE tasks SET status = 'COMPLETED', result_hash = consensus_value,"
                          " finalized = ?, results = ?, lease_holder = NULL, lease_until = NULL"
                          " WHERE taskid = ?");
         bi(&q, 1, now);
@@ -1948,14 +1989,14 @@ cella_res hub_store_reopen(hub_store *s, const uint8_t taskid[32], const uint8_t
         go = task_refuse(why, "cella-hub-task-revealed",
                          "a winner revealed: the task is finalized, not reopened");
     if (go) {
-        stmt q = prep(s->db, "UPDATE contributions SET status = 'REJECTED' WHERE taskid = ?"
+        stmt q = sprep(s, "UPDATE contributions SET status = 'REJECTED' WHERE taskid = ?"
                          " AND result_hash = ?");
         bb(&q, 1, taskid, 32);
         bb(&q, 2, t.consensus_value, 32);
         r = run(s, &q, "cannot update the contributions");
     }
     if (cella_ok(r) && go) {
-        stmt q = prep(s->db, "UPDATE tasks SET status = 'ACTIVE', consensus_value = NULL,"
+        stmt q = sprep(s, "UPDATE tasks SET status = 'ACTIVE', consensus_value = NULL,"
                          " reveal_deadline = NULL, reveal_counter = NULL, winner_counter = NULL"
                          " WHERE taskid = ?");
         bb(&q, 1, taskid, 32);
@@ -2031,7 +2072,7 @@ static bool leased_refusal(hub_refusal *why, const task_row *t)
 static cella_res task_set_lease(hub_store *s, const uint8_t taskid[32], const char *holder,
                                 int64_t until, const char *error)
 {
-    stmt q = prep(s->db, error ? "UPDATE tasks SET lease_holder = ?1, lease_until = ?2,"
+    stmt q = sprep(s, error ? "UPDATE tasks SET lease_holder = ?1, lease_until = ?2,"
                                  " error = ?4 WHERE taskid = ?3"
                                : "UPDATE tasks SET lease_holder = ?1, lease_until = ?2"
                                  " WHERE taskid = ?3");
@@ -2131,7 +2172,7 @@ cella_res hub_store_logs_put(hub_store *s, const uint8_t taskid[32], const uint8
     CELLA_TRY(begin_pool_task(s, taskid, who, &t));
     cella_res r = CELLA_OK_RES;
     if (cella_ok(r)) {
-        stmt q = prep(s->db, "INSERT INTO task_logs(taskid, stdout, stderr, updated)"
+        stmt q = sprep(s, "INSERT INTO task_logs(taskid, stdout, stderr, updated)"
                          " VALUES(?,?,?,?) ON CONFLICT(taskid) DO UPDATE SET"
                          " stdout = excluded.stdout, stderr = excluded.stderr,"
                          " updated = excluded.updated");
@@ -2156,13 +2197,13 @@ cella_res hub_store_logs_get(hub_store *s, const uint8_t taskid[32], const uint8
     task_row t;
     CELLA_TRY(task_load(s, taskid, &t));
     CELLA_TRY(deal_party_check(s, t.dealid, true, who));
-    stmt q = prep(s->db, "SELECT stdout, stderr FROM task_logs WHERE taskid = ?");
+    stmt q = sprep(s, "SELECT stdout, stderr FROM task_logs WHERE taskid = ?");
     bb(&q, 1, taskid, 32);
     int rc = step(&q);
     if (rc == SQLITE_ROW)
         *out = json_pack("{s:o, s:o, s:o}", "taskid", hex_json(taskid, 32), "stdout",
                          col_text_json(&q, 0), "stderr", col_text_json(&q, 1));
-    done(&q);
+    sdone(s, &q);
     char ht[67];
     id_text(taskid, ht);
     CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "the task has no logs yet");
@@ -2188,10 +2229,10 @@ cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpoo
     *last = after;
     if (!limit || limit > HUB_LIST_MAX)
         limit = HUB_LIST_MAX;
-    stmt m = prep(s->db, "SELECT coalesce(max(seq), 0) FROM events");
+    stmt m = sprep(s, "SELECT coalesce(max(seq), 0) FROM events");
     int rc = step(&m);
     int64_t newest = rc == SQLITE_ROW ? sqlite3_column_int64(m.st, 0) : 0;
-    done(&m);
+    sdone(s, &m);
     if (rc != SQLITE_ROW)
         return db_fail(s, "cannot read the events");
     char sql[300];
@@ -2199,7 +2240,7 @@ cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpoo
              "SELECT seq, type, taskid, dealid, workerpool, time, detail FROM events"
              " WHERE seq > ?1 AND seq <= ?2%s%s ORDER BY seq LIMIT ?4",
              workerpool ? " AND workerpool = ?3" : "", taskid ? " AND taskid = ?5" : "");
-    stmt q = prep(s->db, sql);
+    stmt q = sprep(s, sql);
     bi(&q, 1, after);
     bi(&q, 2, newest);
     if (workerpool)
@@ -2234,7 +2275,7 @@ cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpoo
             arr = NULL;
         }
     }
-    done(&q);
+    sdone(s, &q);
     if (!arr)
         return cella_fail(CELLA_E_NOMEM, "events", "out of memory");
     if (rc != SQLITE_DONE) {
@@ -2253,7 +2294,7 @@ static cella_res count_rows(hub_store *s, stmt *q, uint64_t *n)
     int rc = step(q);
     if (rc == SQLITE_ROW)
         *n = (uint64_t)sqlite3_column_int64(q->st, 0);
-    done(q);
+    sdone(s, q);
     return rc == SQLITE_ROW ? CELLA_OK_RES : db_fail(s, "count failed");
 }
 
@@ -2276,7 +2317,7 @@ cella_res hub_store_resource_list(hub_store *s, hub_kind k, const uint8_t *owner
 {
     *out = NULL;
     CELLA_TRY(hub_store_resource_count(s, k, owner, total));
-    stmt q = prep(s->db, owner ? "SELECT address FROM resources WHERE kind = ?1 AND owner = ?2"
+    stmt q = sprep(s, owner ? "SELECT address FROM resources WHERE kind = ?1 AND owner = ?2"
                                  " ORDER BY created, address LIMIT ?3 OFFSET ?4"
                                : "SELECT address FROM resources WHERE kind = ?1"
                                  " ORDER BY created, address LIMIT ?3 OFFSET ?4");
@@ -2297,7 +2338,7 @@ cella_res hub_store_resource_list(hub_store *s, hub_kind k, const uint8_t *owner
         if (cella_ok(r) && found)
             append_or_drop(&arr, hub_resource_json(&res));
     }
-    done(&q);
+    sdone(s, &q);
     if (cella_ok(r) && !arr)
         r = cella_fail(CELLA_E_NOMEM, "resources", "out of memory");
     if (cella_ok(r) && rc != SQLITE_DONE)
@@ -2313,9 +2354,9 @@ cella_res hub_store_deal_list(hub_store *s, size_t offset, size_t limit, json_t 
                               uint64_t *total)
 {
     *out = NULL;
-    stmt c = prep(s->db, "SELECT count(*) FROM deals");
+    stmt c = sprep(s, "SELECT count(*) FROM deals");
     CELLA_TRY(count_rows(s, &c, total));
-    stmt q = prep(s->db, "SELECT json FROM deals ORDER BY created, dealid LIMIT ?1 OFFSET ?2");
+    stmt q = sprep(s, "SELECT json FROM deals ORDER BY created, dealid LIMIT ?1 OFFSET ?2");
     bi(&q, 1, (int64_t)list_limit(limit));
     bi(&q, 2, (int64_t)offset);
     json_t *arr = json_array();
@@ -2324,7 +2365,7 @@ cella_res hub_store_deal_list(hub_store *s, size_t offset, size_t limit, json_t 
         json_error_t je;
         append_or_drop(&arr, json_loads((const char *)sqlite3_column_text(q.st, 0), 0, &je));
     }
-    done(&q);
+    sdone(s, &q);
     if (!arr)
         return cella_fail(CELLA_E_NOMEM, "deals", "out of memory (or an unreadable deal)");
     if (rc != SQLITE_DONE) {
