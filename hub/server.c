@@ -508,11 +508,12 @@ static void deal_create(hub_thread *t, cella_http_req *req)
     bool matched = false;
     hub_deal deal;
     hub_refusal why;
+    json_t *dj = NULL; /* the deal, as stored */
     if (cella_ok(r)) {
         const cella_order *o[CELLA_ORDER__COUNT];
         for (int k = 0; k < CELLA_ORDER__COUNT; k++)
             o[k] = present[k] ? &ord[k] : NULL;
-        r = hub_store_match(t->st, &t->app->dom, o, now_s(), &matched, &deal, &why);
+        r = hub_store_match_json(t->st, &t->app->dom, o, now_s(), &matched, &deal, &why, &dj);
     }
     for (int k = 0; k < CELLA_ORDER__COUNT; k++)
         if (present[k])
@@ -521,12 +522,6 @@ static void deal_create(hub_thread *t, cella_http_req *req)
     if (replied_unless_done(req, r, matched, &why))
         return;
     events_bump(t);
-    json_t *dj = NULL;
-    r = hub_store_deal_get(t->st, deal.dealid, &dj);
-    if (!cella_ok(r)) {
-        reply_err(req, r);
-        return;
-    }
     cella_http_reply(req, 201, json_pack("{s:o, s:I, s:o}", "dealid", hex_json(deal.dealid, 32),
                                          "volume", (json_int_t)deal.bot_size, "deal", dj));
 }

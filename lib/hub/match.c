@@ -355,7 +355,10 @@ bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__C
     }
 
     /* availability */
-    hub_order_hashes(d, in, deal->hash);
+    if (st->has_hashes)
+        memcpy(deal->hash, st->hash, sizeof deal->hash);
+    else
+        hub_order_hashes(d, in, deal->hash);
     uint8_t volume[32], rem[32];
     bool first = true;
     for (int k = 0; k < CELLA_ORDER__COUNT; k++) {

@@ -86,6 +86,10 @@ typedef struct {
      * against the owner still happens; only the ECDSA recovery is skipped. */
     bool sig_known[CELLA_ORDER__COUNT];
     uint8_t sig_signer[CELLA_ORDER__COUNT][20];
+    /* The orders' hashes (hub_order_hashes) when the caller computed them
+     * already (has_hashes), so hub_match does not compute them again. */
+    bool has_hashes;
+    uint8_t hash[CELLA_ORDER__COUNT][32];
 } hub_match_state;
 
 typedef struct {

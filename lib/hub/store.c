@@ -17,6 +17,7 @@
 /* Prepared statements kept for the handle's life (one handle per thread):
  * preparing is a large part of a short transaction's CPU time. */
 #define STMT_CACHE_MAX 96
+#define ORDER_CACHE_MAX 16
 
 typedef struct {
     sqlite3_stmt *st;
@@ -29,6 +30,15 @@ struct hub_store {
     uint64_t dev_timeref; /* 0: the categories' */
     cached_stmt cache[STMT_CACHE_MAX];
     size_t ncache;
+    /* Orders read by hash, parsed: an order's row never changes once
+     * committed, and matches name the same app, dataset and pool orders
+     * again and again. Filled round robin. */
+    struct {
+        bool used;
+        uint8_t hash[32];
+        cella_order o;
+    } orders[ORDER_CACHE_MAX];
+    size_t next_order;
 };
 
 static const char SCHEMA[] =
@@ -116,9 +126,20 @@ static cella_res run(hub_store *s, stmt *q, const char *what)
     return r;
 }
 
-static cella_res begin(hub_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
-static cella_res commit(hub_store *s) { return exec(s, "COMMIT"); }
-static void rollback(hub_store *s) { (void)exec(s, "ROLLBACK"); }
+/* exec() of one statement, prepared once (errors as sql_exec's). */
+static cella_res exec1(hub_store *s, const char *sql)
+{
+    stmt q = sprep(s, sql);
+    cella_res r = step(&q) == SQLITE_DONE
+                      ? CELLA_OK_RES
+                      : cella_fail(CELLA_E_IO, s->path, "database error: %s", sqlite3_errmsg(s->db));
+    sdone(s, &q);
+    return r;
+}
+
+static cella_res begin(hub_store *s) { return exec1(s, "BEGIN IMMEDIATE"); }
+static cella_res commit(hub_store *s) { return exec1(s, "COMMIT"); }
+static void rollback(hub_store *s) { (void)exec1(s, "ROLLBACK"); }
 
 static cella_res has_column(hub_store *s, const char *table, const char *col, bool *has)
 {
@@ -232,6 +253,9 @@ void hub_store_close(hub_store *s)
         return;
     for (size_t i = 0; i < s->ncache; i++)
         sqlite3_finalize(s->cache[i].st);
+    for (size_t i = 0; i < ORDER_CACHE_MAX; i++)
+        if (s->orders[i].used)
+            cella_order_free(&s->orders[i].o);
     sqlite3_close_v2(s->db);
     free(s);
 }
@@ -683,8 +707,46 @@ static json_t *entry_json(hub_store *s, stmt *q, uint8_t rem_out[32], bool *ok)
                      "publicationTimestamp", (json_int_t)sqlite3_column_int64(q->st, 5));
 }
 
+static cella_res order_get(hub_store *s, const uint8_t hash[32], cella_order *o, json_t **entry);
+
+/* A copy of o (its params duplicated). */
+static cella_res order_copy(const cella_order *o, cella_order *out)
+{
+    *out = *o;
+    out->params = NULL;
+    if (o->params) {
+        out->params = strdup(o->params);
+        CELLA_ENSURE(out->params, CELLA_E_NOMEM, "order", "out of memory");
+    }
+    return CELLA_OK_RES;
+}
+
 cella_res hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_order *o,
                               json_t **entry)
+{
+    /* outside a transaction, what the handle reads is committed */
+    bool cacheable = o && !entry && sqlite3_get_autocommit(s->db);
+    for (size_t i = 0; cacheable && i < ORDER_CACHE_MAX; i++)
+        if (s->orders[i].used && !memcmp(s->orders[i].hash, hash, 32))
+            return order_copy(&s->orders[i].o, o);
+    cella_res r = order_get(s, hash, o, entry);
+    if (cella_ok(r) && cacheable) {
+        size_t i = s->next_order;
+        s->next_order = (i + 1) % ORDER_CACHE_MAX;
+        if (s->orders[i].used)
+            cella_order_free(&s->orders[i].o);
+        s->orders[i].used = false;
+        if (cella_ok(order_copy(o, &s->orders[i].o))) {
+            s->orders[i].used = true;
+            memcpy(s->orders[i].hash, hash, 32);
+        } else {
+            cella_error_clear(); /* not kept: the next read parses it again */
+        }
+    }
+    return r;
+}
+
+static cella_res order_get(hub_store *s, const uint8_t hash[32], cella_order *o, json_t **entry)
 {
     stmt q = sprep(s, "SELECT hash, kind, signer, volume, json, published FROM orders"
                      " WHERE hash = ?");
@@ -1025,6 +1087,8 @@ static cella_res load_state(hub_store *s, const cella_order *const o[CELLA_ORDER
                             const uint8_t hash[CELLA_ORDER__COUNT][32], hub_match_state *st)
 {
     memset(st, 0, sizeof *st);
+    st->has_hashes = true;
+    memcpy(st->hash, hash, sizeof st->hash);
     st->worker_stake_ratio = HUB_DEFAULT_WORKER_STAKE_RATIO;
     st->scheduler_reward_ratio = HUB_DEFAULT_SCHEDULER_REWARD_RATIO;
     static const char *const field[3] = {"app", "dataset", "workerpool"};
@@ -1057,8 +1121,10 @@ static cella_res load_state(hub_store *s, const cella_order *const o[CELLA_ORDER
 
 void hub_store_set_timeref(hub_store *s, uint64_t seconds) { s->dev_timeref = seconds; }
 
+/* json_out (may be NULL): the deal as stored, for the caller to reply with. */
 static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER__COUNT],
-                            const hub_match_state *st, const hub_deal *dl, int64_t now)
+                            const hub_match_state *st, const hub_deal *dl, int64_t now,
+                            json_t **json_out)
 {
     uint8_t vol[32];
     hub_u256_from_u64(vol, dl->bot_size);
@@ -1080,7 +1146,10 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
     const hub_category *cat = &cat_v;
     json_t *j = deal_json(dl, o[CELLA_ORDER_REQUEST], now, cat);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
+    if (text && json_out)
+        *json_out = j;
+    else
+        json_decref(j);
     CELLA_ENSURE(text, CELLA_E_NOMEM, "deal", "out of memory");
     stmt q = sprep(s, "INSERT INTO deals(dealid, json, created) VALUES(?,?,?)");
     bb(&q, 1, dl->dealid, 32);
@@ -1131,6 +1200,17 @@ cella_res hub_store_match(hub_store *s, const cella_domain *d,
                           const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
                           bool *matched, hub_deal *deal, hub_refusal *why)
 {
+    return hub_store_match_json(s, d, o, now, matched, deal, why, NULL);
+}
+
+cella_res hub_store_match_json(hub_store *s, const cella_domain *d,
+                               const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
+                               bool *matched, hub_deal *deal, hub_refusal *why,
+                               json_t **deal_json_out)
+{
+    json_t *dj = NULL;
+    if (deal_json_out)
+        *deal_json_out = NULL;
     *matched = false;
     uint8_t hash[CELLA_ORDER__COUNT][32];
     hub_order_hashes(d, o, hash);
@@ -1140,7 +1220,7 @@ cella_res hub_store_match(hub_store *s, const cella_domain *d,
     if (cella_ok(r)) {
         *matched = hub_match(d, o, &st, deal, why);
         if (*matched)
-            r = apply_deal(s, o, &st, deal, now);
+            r = apply_deal(s, o, &st, deal, now, deal_json_out ? &dj : NULL);
     }
     if (cella_ok(r) && *matched)
         r = commit(s);
@@ -1148,6 +1228,10 @@ cella_res hub_store_match(hub_store *s, const cella_domain *d,
         rollback(s);
     if (!cella_ok(r))
         *matched = false;
+    if (*matched && deal_json_out)
+        *deal_json_out = dj;
+    else
+        json_decref(dj);
     return r;
 }
 

@@ -117,6 +117,13 @@ CELLA_RESULT hub_store_consumed(hub_store *s, const uint8_t hash[32], uint8_t am
 CELLA_RESULT hub_store_match(hub_store *s, const cella_domain *d,
                              const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
                              bool *matched, hub_deal *deal, hub_refusal *why);
+/* The same, and when matched *deal_json (may be NULL) is the deal as
+ * hub_store_deal_get would read it back (the caller owns it), without that
+ * read. */
+CELLA_RESULT hub_store_match_json(hub_store *s, const cella_domain *d,
+                                  const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
+                                  bool *matched, hub_deal *deal, hub_refusal *why,
+                                  json_t **deal_json);
 
 /* Development only: every category's timeref becomes `seconds` for the
  * deals matched through this handle (0: PoCo's categories). */
