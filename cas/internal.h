@@ -57,6 +57,8 @@ CELLA_RESULT cas_store_row(cas_thread *t, const char *name, const json_t *doc, c
 
 /* GET PATH on the hub (--hub) as JSON: CELLA_E_NOTFOUND on 404, naming `what`. */
 CELLA_RESULT cas_hub_get(cas_thread *t, const char *path, const char *what, json_t **out);
+/* For a task session (iexec-0x<taskid>): the hub must still say ACTIVE. */
+CELLA_RESULT cas_task_session_live(cas_thread *t, const char *session);
 
 /* iExec's per-task TEE endpoints (/tee/challenges/ID, /tee/sessions);
  * returns false if the request is not one of them. */

@@ -762,6 +762,8 @@ static void attest(cas_thread *t, cella_http_req *req)
     if (cella_ok(r))
         r = check_policy(doc, svc, &c);
     if (cella_ok(r))
+        r = cas_task_session_live(t, session);
+    if (cella_ok(r))
         r = build_config(t, session, doc, svc, &cfg);
     if (cella_ok(r))
         r = cella_random(token, 32);

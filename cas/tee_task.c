@@ -55,6 +55,30 @@ cella_res cas_hub_get(cas_thread *t, const char *path, const char *what, json_t 
     return r;
 }
 
+/* A task's session releases its secrets only while the task can still be
+ * contributed: once it is COMPLETED or FAILED (or no longer known), an
+ * attested app gets nothing more for it. Other sessions are not concerned. */
+cella_res cas_task_session_live(cas_thread *t, const char *session)
+{
+    static const char prefix[] = CAS_TASK_SESSION_PREFIX;
+    if (strncmp(session, prefix, sizeof prefix - 1) != 0)
+        return CELLA_OK_RES;
+    const char *id = session + sizeof prefix - 1; /* "0x" + 64 hex digits */
+    char path[160];
+    CELLA_ENSURE(strlen(id) == 66, CELLA_E_POLICY, session, "not a task session name");
+    snprintf(path, sizeof path, "/v1/tasks/%s", id);
+    json_t *task = NULL;
+    CELLA_TRY(cas_hub_get(t, path, "task", &task));
+    const char *st = json_string_value(json_object_get(task, "status"));
+    cella_res r = st && !strcmp(st, "ACTIVE")
+                      ? CELLA_OK_RES
+                      : cella_fail(CELLA_E_POLICY, session,
+                                   "the task is %s, not ACTIVE: its session releases nothing any more",
+                                   st ? st : "unknown");
+    json_decref(task);
+    return r;
+}
+
 static cella_res hub_get_hex(cas_thread *t, const char *kind, const uint8_t *id, size_t n,
                              const char *what, json_t **out)
 {

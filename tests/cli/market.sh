@@ -164,10 +164,11 @@ cp "$TMP/req/result.zip" stolen.zip
 expect_fail 'beneficiary|decrypt' "$CELLA" result decrypt stolen.zip -o peek.zip
 [[ ! -e peek.zip ]] || fail "a failed decrypt left output"
 # an enclave with another measurement gets nothing from the task's session
-expect_fail 'measurement|403|refused' "$CELLA" attest --session "iexec-$T1/app" \
+expect_fail 'measurement' "$CELLA" attest --session "iexec-$T1/app" \
   --measurement 0000000000000000000000000000000000000000000000000000000000000000 --sim-dir "$TMP/stack/sim"
-# ... while the app's own measurement would (the session is the task's)
-expect_ok "$CELLA" attest --session "iexec-$T1/app" --measurement "$MEAS" --sim-dir "$TMP/stack/sim"
+# ... and once the task is COMPLETED even the app's own measurement gets nothing more
+expect_fail 'COMPLETED, not ACTIVE' "$CELLA" attest --session "iexec-$T1/app" --measurement "$MEAS" \
+  --sim-dir "$TMP/stack/sim"
 
 # ---- the orders' restrictions hold ----
 cd "$TMP/req"
@@ -196,6 +197,12 @@ worker_once || fail "worker"
 [[ $(task_field "$T2" status) == ACTIVE ]] || fail "T2 must not complete on a tampered dataset"
 task_field "$T2" error | grep -Eq "checksum mismatch.*\(dataset $DS\)|dataset.*checksum" ||
   fail "T2 reason: $(task_field "$T2" error)"
+# T2 is still ACTIVE (its final deadline is far): its session releases the dataset key to the
+# app's measurement, and only to it
+expect_ok "$CELLA" attest --session "iexec-$T2/app" --measurement "$MEAS" --sim-dir "$TMP/stack/sim" --show-keys
+grep -q 'IEXEC_DATASET_KEY' "$TMP/.out" || fail "the live task session releases the dataset key"
+expect_fail 'measurement' "$CELLA" attest --session "iexec-$T2/app" \
+  --measurement 1111111111111111111111111111111111111111111111111111111111111111 --sim-dir "$TMP/stack/sim"
 ok
 
 # ---- a dataset tampered in the blob store: the worker refuses it, the requester sees why ----
