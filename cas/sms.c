@@ -39,29 +39,18 @@ static cella_res sms_signer(cella_http_req *req, const uint8_t addr[20], const c
 static cella_res registry_owner(cas_thread *t, const char *kind, const uint8_t addr[20],
                                 uint8_t owner[20])
 {
-    CELLA_ENSURE(t->app->opt.hub_url, CELLA_E_POLICY, kind,
-                 "this cas has no hub to check who owns the %s (start it with --hub URL)", kind);
     char a[43], path[128];
     cella_eth_address_checksum(a, addr);
     snprintf(path, sizeof path, "/v1/%ss/%s", kind, a);
-    cella_http_client c = {.base_url = t->app->opt.hub_url, .timeout_s = 10};
-    cella_http_response resp;
-    CELLA_TRY(cella_http_call(&c, "GET", path, NULL, cella_slice_of("", 0), &resp));
-    cella_res r = CELLA_OK_RES;
-    if (resp.status == 404)
-        r = cella_fail(CELLA_E_POLICY, a, "no such %s in the hub's registry", kind);
-    else if (resp.status != 200)
-        r = cella_fail(CELLA_E_IO, t->app->opt.hub_url, "the hub answered %ld", resp.status);
     json_t *j = NULL;
-    if (cella_ok(r)) {
-        json_error_t je;
-        j = json_loadb((const char *)resp.body.p, resp.body.len, 0, &je);
-        const char *o = json_string_value(json_object_get(j, "owner"));
+    cella_res r = cas_hub_get(t, path, kind, &j);
+    if (r.code == CELLA_E_NOTFOUND) /* refused like any owner mismatch, naming the address */
+        r = cella_fail(CELLA_E_POLICY, a, "no such %s in the hub's registry", kind);
+    const char *o = cella_ok(r) ? json_string_value(json_object_get(j, "owner")) : NULL;
+    if (cella_ok(r))
         r = o ? cella_eth_address_parse(owner, o, "owner")
               : cella_fail(CELLA_E_PARSE, t->app->opt.hub_url, "the hub sent no owner");
-    }
     json_decref(j);
-    cella_http_response_free(&resp);
     return r;
 }
 
