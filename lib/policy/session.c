@@ -981,6 +981,26 @@ static cella_res name_field(vctx *c, const snode *m, const char *key, enum namek
     return jset(obj, key, jstr(s, len)) ? CELLA_OK_RES : nomem();
 }
 
+/* The common start of every list item (secret, volume, image volume, image,
+ * service): a mapping with only the `known` fields, a fresh JSON object *o,
+ * and the item's "name" checked (as `kind`) and stored in it. On failure
+ * nothing is left allocated. */
+static cella_res item_open(vctx *c, const snode *s, const char *const *known, enum namekind kind,
+                           item *it, json_t **o)
+{
+    CELLA_TRY(want_map(c, s));
+    CELLA_TRY(check_fields(c, s, known));
+    *o = json_object();
+    if (!*o)
+        return nomem();
+    cella_res r = name_field(c, s, "name", kind, it, *o);
+    if (!cella_ok(r)) {
+        json_decref(*o);
+        *o = NULL;
+    }
+    return r;
+}
+
 /* An optional hex field of nbytes bytes; null when absent. */
 static cella_res hex_field(vctx *c, const snode *m, const char *key, size_t nbytes, json_t *obj)
 {
@@ -1053,14 +1073,10 @@ static cella_res secret_value(vctx *c, const snode *vn, const char *str, size_t 
 static cella_res parse_secret(vctx *c, const snode *s, item *it)
 {
     static const char *const known[] = {"name", "kind", "size", "value", NULL};
-    CELLA_TRY(want_map(c, s));
-    CELLA_TRY(check_fields(c, s, known));
-    json_t *o = json_object();
+    json_t *o;
+    CELLA_TRY(item_open(c, s, known, NAME_PLAIN, it, &o));
     cella_res r;
-    if (!o)
-        return nomem();
     size_t base = c->p.len;
-    CELLA_GUARD(r, name_field(c, s, "name", NAME_PLAIN, it, o), fail);
 
     const snode *vn;
     const char *str;
@@ -1173,13 +1189,9 @@ done:
 static cella_res parse_volume(vctx *c, const snode *s, item *it)
 {
     static const char *const known[] = {"name", "fspf_key", "fspf_tag", NULL};
-    CELLA_TRY(want_map(c, s));
-    CELLA_TRY(check_fields(c, s, known));
-    json_t *o = json_object();
+    json_t *o;
+    CELLA_TRY(item_open(c, s, known, NAME_PLAIN, it, &o));
     cella_res r;
-    if (!o)
-        return nomem();
-    CELLA_GUARD(r, name_field(c, s, "name", NAME_PLAIN, it, o), fail);
     CELLA_GUARD(r, hex_field(c, s, "fspf_key", 32, o), fail);
     CELLA_GUARD(r, hex_field(c, s, "fspf_tag", 16, o), fail);
     if (json_is_null(json_object_get(o, "fspf_key")) &&
@@ -1201,13 +1213,9 @@ fail:
 static cella_res parse_mount(vctx *c, const snode *s, item *by_name, item *it)
 {
     static const char *const known[] = {"name", "path", NULL};
-    CELLA_TRY(want_map(c, s));
-    CELLA_TRY(check_fields(c, s, known));
-    json_t *o = json_object();
+    json_t *o;
+    CELLA_TRY(item_open(c, s, known, NAME_PLAIN, by_name, &o));
     cella_res r;
-    if (!o)
-        return nomem();
-    CELLA_GUARD(r, name_field(c, s, "name", NAME_PLAIN, by_name, o), fail);
     if (!items_has(c->volumes, c->nvolumes, by_name->s, by_name->len)) {
         (void)pb_key(&c->p, "name");
         r = verr(c, by_name->line, CELLA_E_POLICY, "names no volume declared in volumes");
@@ -1335,13 +1343,9 @@ static cella_res parse_image(vctx *c, const snode *s, item *it)
 {
     static const char *const known[] = {"name", "mrenclaves", "tags", "volumes",
                                         "injection_files", NULL};
-    CELLA_TRY(want_map(c, s));
-    CELLA_TRY(check_fields(c, s, known));
-    json_t *o = json_object();
+    json_t *o;
+    CELLA_TRY(item_open(c, s, known, NAME_IMAGE, it, &o));
     cella_res r;
-    if (!o)
-        return nomem();
-    CELLA_GUARD(r, name_field(c, s, "name", NAME_IMAGE, it, o), fail);
     CELLA_GUARD(r, parse_mounts(c, s, o), fail);
     CELLA_GUARD(r, parse_injections(c, s, o), fail);
     it->j = o;
@@ -1496,14 +1500,10 @@ static cella_res parse_service(vctx *c, const snode *s, item *it)
 {
     static const char *const known[] = {"name",    "image_name", "mrenclaves",  "tags",
                                         "command", "pwd",        "environment", NULL};
-    CELLA_TRY(want_map(c, s));
-    CELLA_TRY(check_fields(c, s, known));
-    json_t *o = json_object();
+    json_t *o;
+    CELLA_TRY(item_open(c, s, known, NAME_PLAIN, it, &o));
     cella_res r;
-    if (!o)
-        return nomem();
     size_t base = c->p.len;
-    CELLA_GUARD(r, name_field(c, s, "name", NAME_PLAIN, it, o), fail);
 
     const snode *vn;
     const char *str;
