@@ -68,7 +68,7 @@ static int blobs_put(int argc, char **argv)
     char base[1024];
     cella_res r = cli_parse(argc, argv, o, 1, pos, 1, &np, "blobs put");
     if (cella_ok(r) && np != 1)
-        r = cella_fail(CELLA_E_USAGE, "blobs put", "usage: cella blobs put FILE [--url URL]");
+        r = cella_fail(CELLA_E_USAGE, "blobs put", "usage: cella blobs put FILE|DIR [--url URL]");
     if (cella_ok(r))
         r = blobs_url(o, 1, base, sizeof base);
     uint8_t sha[32];

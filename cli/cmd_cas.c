@@ -330,7 +330,7 @@ static int attest_cmd(int argc, char **argv)
 
 const cli_command cli_cas_commands[] = {
     {"cas", "serve", cas_serve_cmd,
-     "cella cas serve [--listen 127.0.0.1:8081] [--data DIR] [--allow-sim] [--hub URL] "
+     "cella cas serve [--listen 127.0.0.1:8081] [--data DIR] [--allow-sim [--sim-platform PUB.pem]] [--hub URL] "
      "[--collateral DIR] [--pccs URL [--pccs-insecure-tls]] [--threads N]",
      "Run the configuration and attestation service (HTTPS, TLS 1.3), with iExec's secret "
      "management endpoints (--hub: the registry that says who owns datasets and apps). "

@@ -351,7 +351,7 @@ const cli_command cli_volume_commands[] = {
      "Verify and decrypt a volume into OUT_DIR; nothing is written if any check fails."},
     {"volume", "verify", volume_verify, "cella volume verify VOL_DIR --key-file KEY [--tag HEX]",
      "Authenticate every chunk of every file; exit 0, or non-zero with the reason."},
-    {"volume", "ls", volume_ls, "cella volume ls VOL_DIR --key-file KEY",
+    {"volume", "ls", volume_ls, "cella volume ls VOL_DIR --key-file KEY [--tag HEX]",
      "List the files of a volume: size and path, one per line."},
     {"volume", "tag", volume_tag, "cella volume tag VOL_DIR --key-file KEY",
      "Print the current tag of a volume."},
