@@ -9,13 +9,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <event2/thread.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,26 +175,11 @@ static void *worker_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     w->base = event_base_new();
     w->http = w->base ? evhttp_new(w->base) : NULL;
-    struct evconnlistener *l =
-        w->http ? evconnlistener_new_bind(w->base, NULL, NULL,
-                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                              LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
-                                          1024, (struct sockaddr *)&w->sa, sizeof w->sa)
-                : NULL;
-    if (!l || !evhttp_bind_listener(w->http, l)) {
+    if (!w->http || !cella_http_bind(w->base, w->http, &w->sa)) {
         snprintf(w->err, sizeof w->err, "cannot listen: %s", strerror(errno));
-        if (l)
-            evconnlistener_free(l);
         __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
         return NULL;
     }
-    int one = 1;
-    int lfd = evconnlistener_get_fd(l);
-    setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in bound;
-    socklen_t bl = sizeof bound;
-    if (getsockname(lfd, (struct sockaddr *)&bound, &bl) == 0)
-        w->sa.sin_port = bound.sin_port;
     evhttp_set_max_body_size(w->http, (ev_ssize_t)w->max);
     evhttp_set_max_headers_size(w->http, 16 * 1024);
     evhttp_set_timeout(w->http, 60);
@@ -207,28 +190,10 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *sa)
-{
-    char host[64];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || (size_t)(colon - listen) >= sizeof host)
-        return -1;
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || colon[1] == '\0' || port < 0 || port > 65535)
-        return -1;
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
-
 cella_res cella_blob_serve(const cella_blob_server_config *cfg)
 {
     struct sockaddr_in sa;
-    CELLA_ENSURE(parse_listen(cfg->listen, &sa) == 0, CELLA_E_USAGE, "--listen",
+    CELLA_ENSURE(cella_http_parse_listen(cfg->listen, &sa) == 0, CELLA_E_USAGE, "--listen",
                  "expected IPv4 ADDRESS:PORT, got '%s'", cfg->listen);
     uint64_t max = cfg->max_size ? cfg->max_size : CELLA_BLOB_DEFAULT_MAX;
     CELLA_ENSURE(max <= (uint64_t)SSIZE_MAX / 2, CELLA_E_USAGE, "--max-size", "too large");

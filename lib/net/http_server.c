@@ -203,7 +203,6 @@ struct worker {
     const cella_http_config *cfg;
     struct event_base *base;
     struct evhttp *http;
-    struct evconnlistener *listener;
     void *tctx;
     pthread_t thread;
     int ready; /* 1 bound, -1 failed */
@@ -276,7 +275,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
     return bev;
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *sa)
+int cella_http_parse_listen(const char *listen, struct sockaddr_in *sa)
 {
     char host[64];
     const char *colon = strrchr(listen, ':');
@@ -286,12 +285,38 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa)
     host[colon - listen] = '\0';
     char *end;
     long port = strtol(colon + 1, &end, 10);
-    if (*end || port <= 0 || port > 65535)
+    if (*end || colon[1] == '\0' || port < 0 || port > 65535)
         return -1;
     memset(sa, 0, sizeof *sa);
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+bool cella_http_bind(struct event_base *base, struct evhttp *http, struct sockaddr_in *sa)
+{
+    struct evconnlistener *l = evconnlistener_new_bind(
+        base, NULL, NULL,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
+        1024, (struct sockaddr *)sa, sizeof *sa);
+    if (!l)
+        return false;
+    if (!evhttp_bind_listener(http, l)) {
+        int e = errno;
+        evconnlistener_free(l);
+        errno = e;
+        return false;
+    }
+    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux: without
+     * it, a reply split into TLS records waits for a delayed ACK (~40 ms). */
+    int one = 1;
+    int fd = evconnlistener_get_fd(l);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in bound;
+    socklen_t bl = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0)
+        sa->sin_port = bound.sin_port;
+    return true;
 }
 
 static void *worker_main(void *arg)
@@ -308,26 +333,15 @@ static void *worker_main(void *arg)
         return NULL;
     }
     struct sockaddr_in sa;
-    parse_listen(w->cfg->listen, &sa);
+    cella_http_parse_listen(w->cfg->listen, &sa);
     w->base = event_base_new();
     w->http = w->base ? evhttp_new(w->base) : NULL;
-    w->listener = w->base ? evconnlistener_new_bind(
-                                w->base, NULL, NULL,
-                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                                    LEV_OPT_CLOSE_ON_EXEC,
-                                1024, (struct sockaddr *)&sa, sizeof sa)
-                          : NULL;
-    if (!w->http || !w->listener || !evhttp_bind_listener(w->http, w->listener)) {
+    if (!w->http || !cella_http_bind(w->base, w->http, &sa)) {
         snprintf(w->err, sizeof w->err, "cannot listen on %s: %s", w->cfg->listen,
                  strerror(errno));
         __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
         return NULL;
     }
-    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux: without
-     * it, a reply split into TLS records waits for a delayed ACK (~40 ms). */
-    int one = 1;
-    setsockopt(evconnlistener_get_fd(w->listener), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    w->listener = NULL; /* owned by evhttp now */
     evhttp_set_max_body_size(w->http, (ev_ssize_t)w->cfg->max_body);
     /* A refused (too large) body is drained, not reset, so the client reads
      * the 413 instead of a broken pipe. Nothing of it is kept. */
@@ -352,7 +366,8 @@ static unsigned ncpu(void)
 cella_res cella_http_serve(const cella_http_config *cfg)
 {
     struct sockaddr_in sa;
-    CELLA_ENSURE(parse_listen(cfg->listen, &sa) == 0, CELLA_E_USAGE, "--listen",
+    CELLA_ENSURE(cella_http_parse_listen(cfg->listen, &sa) == 0 && sa.sin_port != 0,
+                 CELLA_E_USAGE, "--listen",
                  "expected IPv4 ADDRESS:PORT, got '%s'", cfg->listen);
     evthread_use_pthreads();
     unsigned n = cfg->threads ? cfg->threads : ncpu();

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
@@ -18,6 +19,8 @@
 
 typedef struct cella_http_req cella_http_req;
 struct event_base;
+struct evhttp;
+struct sockaddr_in;
 
 /* Every EVHTTP_REQ_* bit of libevent 2.1 (GET ... PATCH). Servers let all
  * methods through and refuse the ones they do not serve with a JSON 405:
@@ -42,6 +45,15 @@ typedef struct {
 
 /* Serves until SIGINT or SIGTERM. */
 CELLA_RESULT cella_http_serve(const cella_http_config *cfg);
+
+/* The listening socket, shared with the blob server (which streams files of
+ * up to 1 GiB with sendfile, so runs its own loops rather than this server).
+ * Parses "ADDRESS:PORT" (IPv4; port 0 lets the kernel choose): 0, or -1. */
+int cella_http_parse_listen(const char *listen, struct sockaddr_in *sa);
+/* Binds a listener on `sa` for `http` on `base`, with SO_REUSEPORT (every
+ * thread's loop binds the same port) and TCP_NODELAY, and writes the port
+ * actually bound back into `sa`. false with errno set if it cannot. */
+bool cella_http_bind(struct event_base *base, struct evhttp *http, struct sockaddr_in *sa);
 
 const char *cella_http_method(const cella_http_req *r);
 const char *cella_http_path(const cella_http_req *r); /* without the query; still %-encoded */
