@@ -696,6 +696,26 @@ static int task_authorize(int argc, char **argv)
     return cli_report(r);
 }
 
+/* POST /v1/tasks/<id>/<verb> with `body` (taken; NULL: none), signed by the
+ * wallet if `sign`, unless r already failed; prints "<id> <status>", closes c
+ * and reports. */
+static int task_post(cella_res r, hub_conn *c, const char *id, const char *verb, json_t *body,
+                     bool sign)
+{
+    json_t *reply = NULL;
+    if (cella_ok(r)) {
+        char path[160];
+        snprintf(path, sizeof path, "/v1/tasks/%s/%s", id, verb);
+        r = call(c, "POST", path, body, sign, &reply);
+    }
+    if (cella_ok(r))
+        printf("%s %s\n", id, json_string_value(json_object_get(reply, "status")));
+    json_decref(body);
+    json_decref(reply);
+    conn_close(c);
+    return cli_report(r);
+}
+
 /* The result digest: --digest 0x.., or sha256 of the --result file. */
 static cella_res digest_arg(const char *dg, const char *res, uint8_t digest[32])
 {
@@ -748,8 +768,8 @@ static int task_contribute(int argc, char **argv)
         r = cella_hex_decode(taskid, 32, pos[0], strlen(pos[0]), "task id");
     if (cella_ok(r))
         r = digest_arg(dg, res, digest);
-    char tid[67], dhex[67], path[160];
-    json_t *body = NULL, *reply = NULL;
+    char tid[67], dhex[67];
+    json_t *body = NULL;
     hub_conn c;
     memset(&c, 0, sizeof c);
     if (cella_ok(r))
@@ -782,17 +802,7 @@ static int task_contribute(int argc, char **argv)
         if (!body)
             r = cella_fail(CELLA_E_NOMEM, "task", "out of memory");
     }
-    if (cella_ok(r)) {
-        snprintf(path, sizeof path, "/v1/tasks/%s/%s", tid,
-                 sealed ? "contribute" : "contribute-and-finalize");
-        r = call(&c, "POST", path, body, true, &reply);
-    }
-    if (cella_ok(r))
-        printf("%s %s\n", tid, json_string_value(json_object_get(reply, "status")));
-    json_decref(body);
-    json_decref(reply);
-    conn_close(&c);
-    return cli_report(r);
+    return task_post(r, &c, tid, sealed ? "contribute" : "contribute-and-finalize", body, true);
 }
 
 /* PoCo reveal (the worker), finalize and reopen (the pool owner). */
@@ -814,12 +824,12 @@ static int task_consensus_verb(int argc, char **argv, const char *verb)
                        : finalize ? "task finalize TASKID [--results URL] --wallet-file POOL_OWNER"
                                   : "task reopen TASKID --wallet-file POOL_OWNER");
     uint8_t digest[32];
-    char id[67], path[160];
+    char id[67];
     if (cella_ok(r))
         r = hash_arg(pos[0], "task id", id);
     if (cella_ok(r) && reveal)
         r = digest_arg(dg, res, digest);
-    json_t *body = json_object(), *reply = NULL;
+    json_t *body = json_object();
     if (cella_ok(r) && !body)
         r = cella_fail(CELLA_E_NOMEM, cmd, "out of memory");
     if (cella_ok(r) && reveal) {
@@ -835,16 +845,7 @@ static int task_consensus_verb(int argc, char **argv, const char *verb)
         r = conn_open(&c, o, NOPTS(o));
     if (cella_ok(r))
         r = conn_wallet(&c, o, NOPTS(o));
-    if (cella_ok(r)) {
-        snprintf(path, sizeof path, "/v1/tasks/%s/%s", id, verb);
-        r = call(&c, "POST", path, body, true, &reply);
-    }
-    if (cella_ok(r))
-        printf("%s %s\n", id, json_string_value(json_object_get(reply, "status")));
-    json_decref(body);
-    json_decref(reply);
-    conn_close(&c);
-    return cli_report(r);
+    return task_post(r, &c, id, verb, body, true);
 }
 static int task_reveal(int argc, char **argv) { return task_consensus_verb(argc, argv, "reveal"); }
 static int task_finalize(int argc, char **argv)
@@ -992,21 +993,14 @@ static int task_claim(int argc, char **argv)
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task claim");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "task claim", "usage: cella task claim TASKID");
-    char id[67], path[160];
+    char id[67];
     if (cella_ok(r))
         r = hash_arg(pos[0], "task id", id);
     hub_conn c;
-    json_t *reply = NULL;
+    memset(&c, 0, sizeof c);
     if (cella_ok(r))
         r = conn_open(&c, o, NOPTS(o));
-    if (cella_ok(r)) {
-        snprintf(path, sizeof path, "/v1/tasks/%s/claim", id);
-        r = call(&c, "POST", path, NULL, false, &reply);
-    }
-    if (cella_ok(r))
-        printf("%s %s\n", id, json_string_value(json_object_get(reply, "status")));
-    json_decref(reply);
-    return cli_report(r);
+    return task_post(r, &c, id, "claim", NULL, false);
 }
 
 /* ---- accounts ---- */
