@@ -448,6 +448,46 @@ static cella_res read_computed(const char *out_dir, uint8_t **out, size_t *len)
     return CELLA_OK_RES;
 }
 
+/* The app's computed.json (its bytes, untrusted): the JSON object's
+ * "deterministic-output-path" string, which must lie inside /iexec_out. */
+cella_res cella_task_computed_parse(cella_slice text, json_t **doc, const char **det,
+                                    const char **rel)
+{
+    *doc = NULL;
+    *det = *rel = NULL;
+    json_error_t je;
+    json_t *computed = json_loadb((const char *)text.p, text.len, JSON_REJECT_DUPLICATES, &je);
+    const char *d = json_string_value(json_object_get(computed, "deterministic-output-path"));
+    if (!d) {
+        json_decref(computed);
+        return cella_fail(CELLA_E_PARSE, "/iexec_out/computed.json",
+                          "no \"deterministic-output-path\" string%s%s", computed ? "" : ": ",
+                          computed ? "" : je.text);
+    }
+    /* "/iexec_out/x", "iexec_out/x" or "/iexec_out": inside the output folder only. */
+    const char *r = d;
+    cella_res res = CELLA_OK_RES;
+    if (*r == '/')
+        r++;
+    if (!strncmp(r, "iexec_out", 9) && (r[9] == '/' || r[9] == '\0'))
+        r += 9;
+    else
+        res = cella_fail(CELLA_E_PATH, "deterministic-output-path", "'%s' is not under /iexec_out",
+                         d);
+    while (cella_ok(res) && *r == '/')
+        r++;
+    if (cella_ok(res) && *r)
+        res = cella_app_check_relpath(r, "deterministic-output-path");
+    if (!cella_ok(res)) {
+        json_decref(computed);
+        return res;
+    }
+    *doc = computed;
+    *det = d;
+    *rel = r;
+    return CELLA_OK_RES;
+}
+
 /* Post-compute: digest, encrypted result, enclave signature. */
 static cella_res post_compute(const cella_task_opts *o, const json_t *env, const char *out_dir,
                               cella_task_result *res)
@@ -459,32 +499,13 @@ static cella_res post_compute(const cella_task_opts *o, const json_t *env, const
     if (!cella_ok(r))
         return cella_fail(CELLA_E_NOTFOUND, "/iexec_out/computed.json",
                           "the app wrote no readable computed.json (%s)", cella_error_what());
-    json_error_t je;
-    json_t *computed = json_loadb((const char *)cj, cjn, JSON_REJECT_DUPLICATES, &je);
+    json_t *computed = NULL;
+    const char *det = NULL, *rel = NULL;
+    r = cella_task_computed_parse(cella_slice_of(cj, cjn), &computed, &det, &rel);
     free(cj);
-    const char *det = json_string_value(json_object_get(computed, "deterministic-output-path"));
-    if (!det) {
-        json_decref(computed);
-        return cella_fail(CELLA_E_PARSE, "/iexec_out/computed.json",
-                          "no \"deterministic-output-path\" string%s%s", computed ? "" : ": ",
-                          computed ? "" : je.text);
-    }
-    /* "/iexec_out/x", "iexec_out/x" or "/iexec_out": inside the output folder only. */
-    const char *rel = det;
-    if (*rel == '/')
-        rel++;
-    if (!strncmp(rel, "iexec_out", 9) && (rel[9] == '/' || rel[9] == '\0'))
-        rel += 9;
-    else
-        r = cella_fail(CELLA_E_PATH, "deterministic-output-path", "'%s' is not under /iexec_out",
-                       det);
-    while (cella_ok(r) && *rel == '/')
-        rel++;
-    if (cella_ok(r) && *rel)
-        r = cella_app_check_relpath(rel, "deterministic-output-path");
-    if (cella_ok(r)) {
-        r = cella_task_digest_beneath(out_dir, rel, res->digest);
-    }
+    if (!cella_ok(r))
+        return r;
+    r = cella_task_digest_beneath(out_dir, rel, res->digest);
     /* The signature binds the digest to this task and this worker. */
     const char *taskhex = NULL, *worker = NULL, *keyhex = NULL;
     if (cella_ok(r))

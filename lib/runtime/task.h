@@ -30,8 +30,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 
 #include "core/error.h"
+#include "core/slice.h"
 #include "net/http_client.h"
 #include "tee/ratls.h"
 
@@ -88,5 +90,12 @@ CELLA_RESULT cella_task_digest_beneath(const char *root, const char *rel, uint8_
  * words, '...' and "..." quote, backslash escapes (outside single quotes).
  * Returns a malloc'd NULL-terminated vector of strings in one allocation. */
 CELLA_RESULT cella_task_split_args(const char *s, char ***argv, size_t *argc);
+
+/* Parses the app's computed.json (untrusted bytes): *det is its
+ * "deterministic-output-path", *rel the same relative to /iexec_out ("" for
+ * the folder itself; no "..", no absolute path), both pointing into *doc,
+ * which the caller json_decref's. Nothing is returned on failure. */
+CELLA_RESULT cella_task_computed_parse(cella_slice text, json_t **doc, const char **det,
+                                       const char **rel);
 
 #endif
