@@ -73,7 +73,9 @@ expect_fail 'no cella-app.json' "$CELLA" app measure empty
 
 # The copy example builds, measures and runs.
 if [[ -n "${CELLA_SOURCE:-}" && -d "$CELLA_SOURCE/examples/copy" ]] && command -v cc >/dev/null; then
-  cp -r "$CELLA_SOURCE/examples/copy" ex
+  # the example's Makefile includes ../app.mk: copy both, keeping the layout
+  mkdir exs && cp -r "$CELLA_SOURCE/examples/copy" exs/copy && cp "$CELLA_SOURCE/examples/app.mk" exs/
+  ln -s exs/copy ex
   make -s -C ex bundle >/dev/null 2>&1 || fail "example does not build"
   expect_ok "$CELLA" app measure ex/bundle
   mkdir -p in/sub; echo "Hello world" > in/a.txt; echo "Hello together" > in/sub/b.txt
