@@ -68,6 +68,13 @@ sys.exit(0 if all(w in t for w in sys.argv[2:]) else 1)
 PY
   ok
 }
+# result_lacks TASK TEXT: the result result_has just decrypted does not contain TEXT
+result_lacks() {
+  python3 - "$1-results.zip" "$2" <<'PY' || fail "result of $1 contains: $2"
+import sys, zipfile
+sys.exit(1 if sys.argv[2] in zipfile.ZipFile(sys.argv[1]).read("out.txt").decode() else 0)
+PY
+}
 
 # ---- the app developer: wordcount, and a slow app for the kill test ----
 cd "$TMP/dev"
@@ -94,6 +101,11 @@ if [ -n "$IEXEC_APP_DEVELOPER_SECRET" ]; then echo "developer secret: $IEXEC_APP
 if [ -n "$IEXEC_DATASET_FILENAME" ] && [ -d "$IEXEC_IN/$IEXEC_DATASET_FILENAME" ]; then
   cat "$IEXEC_IN/$IEXEC_DATASET_FILENAME"/a.txt "$IEXEC_IN/$IEXEC_DATASET_FILENAME"/sub/b.txt >> "$IEXEC_OUT/out.txt"
 fi
+for v in SIGN_TEE_CHALLENGE_PRIVATE_KEY SIGN_WORKER_ADDRESS RESULT_ENCRYPTION_PUBLIC_KEY \
+         IEXEC_DATASET_KEY IEXEC_DATASET_URL IEXEC_DATASET_CHECKSUM; do
+  eval "[ -z \"\${$v+x}\" ]" || echo "withheld variable seen: $v" >> "$IEXEC_OUT/out.txt"
+done
+echo "environment checked" >> "$IEXEC_OUT/out.txt"
 echo '{"deterministic-output-path": "/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json"
 EOF
 chmod 755 slow/slow
@@ -141,6 +153,16 @@ expect_ok "$CELLA" app run "$APP" --dataset "$DS" --tag tee,scone --args 2 --wal
 T1=$(awk '/^task / {print $2}' "$TMP/.out")
 [[ "$T1" =~ ^0x[0-9a-f]{64}$ ]] || fail "app run printed no task id"
 [[ $(task_field "$T1" status) == ACTIVE ]] || fail "a new task is ACTIVE"
+# a wallet that does not own the pool cannot run its worker: refused before
+# anything is leased, naming both wallets
+expect_fail "the wallet $(A eve) does not own this workerpool \(its owner is 0x[0-9a-fA-F]{40}\) \($POOL\)" \
+  "$CELLA" worker start --pool "$POOL" --wallet-file "$(W eve)" --work-dir "$TMP/wk-eve" \
+  --sim-dir "$TMP/stack/sim" --once --lease 3
+POOL_OWNER=${POOL_WALLET##*/wallet-0x}; POOL_OWNER=${POOL_OWNER%.json}
+[[ "$POOL_OWNER" =~ ^[0-9a-fA-F]{40}$ ]] || fail "pool wallet file name: $POOL_WALLET"
+grep -qi "its owner is 0x$POOL_OWNER)" "$TMP/.err" ||
+  fail "the refusal does not name the pool's owner: $(cat "$TMP/.err")"
+[[ $(task_field "$T1" status) == ACTIVE && -z $(task_field "$T1" lease) ]] || fail "a refused worker touched T1"
 worker_once || { cat "$TMP/worker.log" >&2; fail "worker"; }
 [[ $(task_field "$T1" status) == COMPLETED ]] || { cat "$TMP/worker.log" >&2; fail "T1 not completed: $(task_field "$T1" error)"; }
 ok
@@ -248,7 +270,9 @@ expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=nosuch --wallet-fi
 T9=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T8" status) == COMPLETED ]] || fail "T8 with secrets: $(task_field "$T8" error)"
-result_has "$T8" "requester secret: req-s3cret" "developer secret: dev-s3cret"
+result_has "$T8" "requester secret: req-s3cret" "developer secret: dev-s3cret" "environment checked"
+# the challenge key and the beneficiary's key stay in the enclave, not in the app's environment
+result_lacks "$T8" "withheld variable seen"
 task_field "$T9" error | grep -q 'nosuch' || fail "T9 reason: $(task_field "$T9" error)"
 ! grep -rq 'req-s3cret\|dev-s3cret' "$TMP/stack/logs" "$TMP/worker.log" || fail "a secret reached a log"
 ok
@@ -276,7 +300,8 @@ expect_ok "$CELLA" app run "$SLOW" --dataset "$DSV" --tag tee,scone --wallet-fil
 T7=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T7" status) == COMPLETED ]] || fail "T7 on a volume dataset: $(task_field "$T7" error)"
-result_has "$T7" $'volume file a\nvolume file b'
+result_has "$T7" $'volume file a\nvolume file b' "environment checked"
+result_lacks "$T7" "withheld variable seen"   # nor the dataset's key and location
 
 # ---- a worker killed mid-task loses nothing: the lease lapses, another worker takes it ----
 expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --args 4 --wallet-file "$(W req)"
