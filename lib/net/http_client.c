@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
@@ -52,18 +51,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
     return s->buf->failed ? 0 : len;
 }
 
-/* PEM of a key or cert in secure memory, for curl's in-memory blobs. */
-static cella_res pem_blob(X509 *cert, EVP_PKEY *key, cella_buf *out)
+/* The client identity goes straight into the SSL_CTX libcurl builds for the
+ * connection. Handing it over as PEM blobs made libcurl decode both on every
+ * connection, and OpenSSL 3.0's decoders were the largest cost of an RA-TLS
+ * attestation on the client. */
+static CURLcode use_identity(CURL *h, void *sslctx, void *arg)
 {
-    BIO *b = BIO_new(BIO_s_secmem());
-    int ok = b && (cert ? PEM_write_bio_X509(b, cert) : PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL));
-    char *d = NULL;
-    long n = ok ? BIO_get_mem_data(b, &d) : 0;
-    if (ok)
-        cella_buf_append(out, d, (size_t)n);
-    BIO_free(b);
-    CELLA_ENSURE(ok, CELLA_E_CRYPTO, NULL, "cannot encode the client identity");
-    return cella_buf_result(out);
+    (void)h;
+    const cella_http_client *c = arg;
+    SSL_CTX *ctx = sslctx;
+    if (SSL_CTX_use_certificate(ctx, c->client_cert) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, c->client_key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+        return CURLE_SSL_CERTPROBLEM;
+    return CURLE_OK;
 }
 
 void *cella_http_pool_new(void)
@@ -110,9 +110,6 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
         hl = curl_slist_append(hl, *x);
     hl = curl_slist_append(hl, "Expect:");
     struct sink s = {&resp->body, c->max_response ? c->max_response : 16u << 20, 0};
-    cella_buf certpem, keypem;
-    cella_buf_init(&certpem, false);
-    cella_buf_init(&keypem, true);
     cella_res r = CELLA_OK_RES;
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
@@ -148,17 +145,14 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
             }
         }
         if (cella_ok(r) && c->client_cert && c->client_key) {
-            r = pem_blob(c->client_cert, NULL, &certpem);
-            if (cella_ok(r))
-                r = pem_blob(NULL, c->client_key, &keypem);
-            if (cella_ok(r)) {
-                struct curl_blob cb = {certpem.p, certpem.len, CURL_BLOB_NOCOPY};
-                struct curl_blob kb = {keypem.p, keypem.len, CURL_BLOB_NOCOPY};
-                curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
-                curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-                curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
-                curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-            }
+            curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, use_identity);
+            curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
+            /* libcurl cannot tell connections apart by an identity it did not
+             * load itself: a call with one gets a connection of its own, never
+             * pooled, so no other call can ride on it or it on another's. */
+            curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+            curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+            curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE, 0L);
         }
     }
     if (cella_ok(r)) {
@@ -176,8 +170,6 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     }
     curl_easy_cleanup(h);
     curl_slist_free_all(hl);
-    cella_buf_free(&certpem);
-    cella_buf_free(&keypem);
     if (!cella_ok(r))
         cella_http_response_free(resp);
     return r;

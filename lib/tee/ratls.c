@@ -1,6 +1,12 @@
+/* The RA-TLS key is made through the EC_KEY interface, deprecated in OpenSSL
+ * 3.0 but still supported there: see ratls_keygen. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "tee/ratls.h"
 
 #include <openssl/asn1.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <string.h>
@@ -44,15 +50,59 @@ static cella_res spki_sha256(X509_PUBKEY *pk, uint8_t out[32])
     return r;
 }
 
+/* SubjectPublicKeyInfo of a P-256 key, up to the 65-byte uncompressed point:
+ * SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING { 04 X Y } } */
+static const uint8_t P256_SPKI_PREFIX[26] = {
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
+
+cella_res cella_spki_sha256(EVP_PKEY *key, uint8_t out[32])
+{
+    /* OpenSSL 3.0 encodes a provider key through its ENCODER machinery, which
+     * costs more than the rest of the hash; a P-256 key's DER is a fixed prefix
+     * and its point. Any other key takes the general path. */
+    uint8_t der[sizeof P256_SPKI_PREFIX + 65];
+    char group[32];
+    size_t plen = 0;
+    if (EVP_PKEY_is_a(key, "EC") &&
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) &&
+        !strcmp(group, "prime256v1") &&
+        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                        der + sizeof P256_SPKI_PREFIX, 65, &plen) &&
+        plen == 65 && der[sizeof P256_SPKI_PREFIX] == 0x04) {
+        memcpy(der, P256_SPKI_PREFIX, sizeof P256_SPKI_PREFIX);
+        return cella_sha256(out, der, sizeof der);
+    }
+    ERR_clear_error();
+    unsigned char *d = NULL;
+    int n = i2d_PUBKEY(key, &d);
+    CELLA_ENSURE(n > 0, CELLA_E_CRYPTO, NULL, "cannot encode the public key");
+    cella_res r = cella_sha256(out, d, (size_t)n);
+    OPENSSL_free(d);
+    return r;
+}
+
 cella_res cella_ratls_report_data(EVP_PKEY *key, const uint8_t nonce[32], uint8_t rd[64])
 {
-    unsigned char *der = NULL;
-    int n = i2d_PUBKEY(key, &der);
-    CELLA_ENSURE(n > 0, CELLA_E_CRYPTO, NULL, "cannot encode the public key");
-    cella_res r = cella_sha256(rd, der, (size_t)n);
-    OPENSSL_free(der);
     memcpy(rd + 32, nonce, 32);
-    return r;
+    return cella_spki_sha256(key, rd);
+}
+
+/* A fresh P-256 key held as a "legacy" EC_KEY. X509_set_pubkey encodes a
+ * provider key by an ENCODER round trip (DER out, then parsed back), which in
+ * OpenSSL 3.0 cost the attesting client more than generating and signing
+ * together; a legacy key is encoded directly. OpenSSL still signs with it
+ * through the default provider (the key is exported once and cached). */
+static EVP_PKEY *ratls_keygen(void)
+{
+    EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+    EVP_PKEY *key = EVP_PKEY_new();
+    if (!ec || !key || EC_KEY_generate_key(ec) != 1 || EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
+        EC_KEY_free(ec);
+        EVP_PKEY_free(key);
+        return NULL;
+    }
+    return key;
 }
 
 static cella_res add_evidence_ext(X509 *cert, cella_tee_kind kind, const cella_buf *ev)
@@ -84,7 +134,7 @@ cella_res cella_ratls_make(cella_tee_kind kind, const uint8_t nonce[32], cella_q
 {
     *key_out = NULL;
     *cert_out = NULL;
-    EVP_PKEY *key = EVP_EC_gen("P-256");
+    EVP_PKEY *key = ratls_keygen();
     CELLA_ENSURE(key, CELLA_E_CRYPTO, NULL, "cannot generate the RA-TLS key");
     uint8_t rd[64];
     cella_buf ev;

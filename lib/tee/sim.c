@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/secure.h"
 #include "crypto/aead.h"
+#include "tee/ratls.h"
 
 cella_res cella_sim_default_dir(char *out, size_t cap)
 {
@@ -27,16 +28,6 @@ cella_res cella_sim_default_dir(char *out, size_t cap)
         return cella_fail(CELLA_E_USAGE, "HOME", "cannot find a configuration directory");
     CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_PATH, "HOME", "path too long");
     return CELLA_OK_RES;
-}
-
-static cella_res spki_hash(EVP_PKEY *k, uint8_t out[32])
-{
-    unsigned char *der = NULL;
-    int n = i2d_PUBKEY(k, &der);
-    CELLA_ENSURE(n > 0, CELLA_E_CRYPTO, NULL, "cannot encode public key");
-    cella_res r = cella_sha256(out, der, (size_t)n);
-    OPENSSL_free(der);
-    return r;
 }
 
 static cella_res mkdir_p(const char *dir)
@@ -138,7 +129,7 @@ static void encode_signed(const cella_sim_report *r, uint8_t b[static CELLA_SIM_
 cella_res cella_sim_quote(EVP_PKEY *platform, const cella_sim_report *in, cella_buf *out)
 {
     cella_sim_report r = *in;
-    CELLA_TRY(spki_hash(platform, r.platform_id));
+    CELLA_TRY(cella_spki_sha256(platform, r.platform_id));
     uint8_t body[CELLA_SIM_SIGNED_BYTES];
     encode_signed(&r, body);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -196,7 +187,7 @@ cella_res cella_sim_parse(cella_slice ev, cella_sim_report *r)
 
 cella_res cella_sim_platform_id(EVP_PKEY *platform_pub, uint8_t id[32])
 {
-    return spki_hash(platform_pub, id);
+    return cella_spki_sha256(platform_pub, id);
 }
 
 cella_res cella_sim_verify_id(cella_slice ev, EVP_PKEY *platform_pub, const uint8_t want[32],
@@ -218,6 +209,6 @@ cella_res cella_sim_verify_id(cella_slice ev, EVP_PKEY *platform_pub, const uint
 cella_res cella_sim_verify(cella_slice ev, EVP_PKEY *platform_pub, cella_sim_report *r)
 {
     uint8_t want[32];
-    CELLA_TRY(spki_hash(platform_pub, want));
+    CELLA_TRY(cella_spki_sha256(platform_pub, want));
     return cella_sim_verify_id(ev, platform_pub, want, r);
 }

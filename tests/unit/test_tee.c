@@ -5,6 +5,7 @@
 
 #include "casapi/casapi.h"
 #include "core/fs.h"
+#include "crypto/aead.h"
 #include "store/cas_store.h"
 #include "store/nonce_book.h"
 #include "tee/ratls.h"
@@ -131,6 +132,32 @@ static void ratls_cert(void **state)
     test_rmdir(dir);
 }
 
+/* The P-256 shortcut hashes the same bytes as OpenSSL's own encoding, for a
+ * provider key, the legacy key the RA-TLS code makes, and keys of other kinds. */
+static void spki_hash(void **state)
+{
+    (void)state;
+    EVP_PKEY *keys[] = {EVP_EC_gen("P-256"), EVP_EC_gen("P-384"),
+                        EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), NULL};
+    uint8_t nonce[32] = {1};
+    struct qctx q = {.k = keys[0]};
+    X509 *cert;
+    assert_succeeds(cella_ratls_make(CELLA_TEE_SIM, nonce, quote, &q, &keys[3], &cert));
+    for (size_t i = 0; i < 4; i++) {
+        assert_non_null(keys[i]);
+        unsigned char *der = NULL;
+        int n = i2d_PUBKEY(keys[i], &der);
+        assert_true(n > 0);
+        uint8_t want[32], got[32];
+        assert_succeeds(cella_sha256(want, der, (size_t)n));
+        assert_succeeds(cella_spki_sha256(keys[i], got));
+        assert_memory_equal(got, want, 32);
+        OPENSSL_free(der);
+        EVP_PKEY_free(keys[i]);
+    }
+    X509_free(cert);
+}
+
 static void nonces(void **state)
 {
     (void)state;
@@ -247,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sim_evidence),
         cmocka_unit_test(ratls_cert),
+        cmocka_unit_test(spki_hash),
         cmocka_unit_test(nonces),
         cmocka_unit_test(store),
         cmocka_unit_test(authorization_header),
