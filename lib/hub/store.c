@@ -14,22 +14,13 @@
 #include "hub/consensus.h"
 #include "hub/task.h"
 
-/* Prepared statements kept for the handle's life (one handle per thread):
- * preparing is a large part of a short transaction's CPU time. */
-#define STMT_CACHE_MAX 96
 #define ORDER_CACHE_MAX 16
-
-typedef struct {
-    sqlite3_stmt *st;
-    bool busy; /* handed out and not yet given back */
-} cached_stmt;
 
 struct hub_store {
     sqlite3 *db;
     char path[1024];
     uint64_t dev_timeref; /* 0: the categories' */
-    cached_stmt cache[STMT_CACHE_MAX];
-    size_t ncache;
+    stmt_cache stmts;
     /* Orders read by hash, parsed: an order's row never changes once
      * committed, and matches name the same app, dataset and pool orders
      * again and again. Filled round robin. */
@@ -82,33 +73,8 @@ static const char *const g_task_columns[][2] = {
 
 /* ---- SQLite plumbing (as store/cas_store.c) ---- */
 
-/* prep() from the handle's cache: the statement with this text that is not
- * in use, else a new one (kept while the cache has room). Give it back with
- * sdone(), which resets it (as finalizing would: no lock or binding kept). */
-static stmt sprep(hub_store *s, const char *sql)
-{
-    for (size_t i = 0; i < s->ncache; i++)
-        if (!s->cache[i].busy && !strcmp(sqlite3_sql(s->cache[i].st), sql)) {
-            s->cache[i].busy = true;
-            return (stmt){s->cache[i].st, 1};
-        }
-    stmt q = prep(s->db, sql);
-    if (q.ok && s->ncache < STMT_CACHE_MAX)
-        s->cache[s->ncache++] = (cached_stmt){q.st, true};
-    return q;
-}
-
-static void sdone(hub_store *s, stmt *q)
-{
-    for (size_t i = 0; q->st && i < s->ncache; i++)
-        if (s->cache[i].st == q->st) {
-            sqlite3_reset(q->st);
-            sqlite3_clear_bindings(q->st);
-            s->cache[i].busy = false;
-            return;
-        }
-    done(q);
-}
+static stmt sprep(hub_store *s, const char *sql) { return cached_prep(&s->stmts, s->db, sql); }
+static void sdone(hub_store *s, stmt *q) { cached_done(&s->stmts, q); }
 
 static cella_res db_fail(hub_store *s, const char *what)
 {
@@ -251,8 +217,7 @@ void hub_store_close(hub_store *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->ncache; i++)
-        sqlite3_finalize(s->cache[i].st);
+    stmt_cache_clear(&s->stmts);
     for (size_t i = 0; i < ORDER_CACHE_MAX; i++)
         if (s->orders[i].used)
             cella_order_free(&s->orders[i].o);

@@ -9,6 +9,7 @@
 struct cella_cas_store {
     sqlite3 *db;
     char path[1024];
+    stmt_cache stmts; /* one store per thread: attestation reads the same few rows */
 };
 
 static const char SCHEMA[] =
@@ -23,6 +24,9 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
     " why TEXT NOT NULL);";
+
+static stmt sprep(cella_cas_store *s, const char *sql) { return cached_prep(&s->stmts, s->db, sql); }
+static void sdone(cella_cas_store *s, stmt *q) { cached_done(&s->stmts, q); }
 
 static cella_res db_fail(cella_cas_store *s, const char *what)
 {
@@ -64,6 +68,7 @@ void cella_cas_store_close(cella_cas_store *s)
 {
     if (!s)
         return;
+    stmt_cache_clear(&s->stmts);
     sqlite3_close_v2(s->db);
     free(s);
 }
@@ -76,16 +81,16 @@ static void rollback(cella_cas_store *s) { (void)exec(s, "ROLLBACK"); }
 
 cella_res cella_cas_session_get(cella_cas_store *s, const char *name, cella_cas_session_row *row)
 {
-    stmt q = prep(s->db, "SELECT owner, hash, version, sealed FROM sessions WHERE name = ?");
+    stmt q = sprep(s, "SELECT owner, hash, version, sealed FROM sessions WHERE name = ?");
     bt(&q, 1, name);
     int rc = step(&q);
     if (rc == SQLITE_DONE) {
-        done(&q);
+        sdone(s, &q);
         return cella_fail(CELLA_E_NOTFOUND, name, "no such session");
     }
     if (rc != SQLITE_ROW) {
         cella_res r = db_fail(s, "session lookup failed");
-        done(&q);
+        sdone(s, &q);
         return r;
     }
     snprintf(row->owner, sizeof row->owner, "%s", (const char *)sqlite3_column_text(q.st, 0));
@@ -94,20 +99,20 @@ cella_res cella_cas_session_get(cella_cas_store *s, const char *name, cella_cas_
         memcpy(row->hash, h, 32);
     row->version = sqlite3_column_int64(q.st, 2);
     cella_buf_append(&row->sealed, sqlite3_column_blob(q.st, 3), (size_t)sqlite3_column_bytes(q.st, 3));
-    done(&q);
+    sdone(s, &q);
     return cella_buf_result(&row->sealed);
 }
 
 cella_res cella_cas_session_create(cella_cas_store *s, const char *name,
                                    const cella_cas_session_row *row)
 {
-    stmt q = prep(s->db, "INSERT INTO sessions(name, owner, hash, version, sealed) VALUES(?,?,?,1,?)");
+    stmt q = sprep(s, "INSERT INTO sessions(name, owner, hash, version, sealed) VALUES(?,?,?,1,?)");
     bt(&q, 1, name);
     bt(&q, 2, row->owner);
     bb(&q, 3, row->hash, 32);
     bb(&q, 4, row->sealed.p, row->sealed.len);
     int rc = step(&q);
-    done(&q);
+    sdone(s, &q);
     if (rc == SQLITE_CONSTRAINT)
         return cella_fail(CELLA_E_EXISTS, name, "a session with this name exists (update it "
                                                 "with its hash as predecessor)");
@@ -120,13 +125,13 @@ cella_res cella_cas_session_update(cella_cas_store *s, const char *name,
                                    const uint8_t predecessor[32], const cella_cas_session_row *row)
 {
     CELLA_TRY(begin(s));
-    stmt q = prep(s->db, "SELECT hash FROM sessions WHERE name = ?");
+    stmt q = sprep(s, "SELECT hash FROM sessions WHERE name = ?");
     bt(&q, 1, name);
     int rc = step(&q);
     uint8_t cur[32] = {0};
     if (rc == SQLITE_ROW && sqlite3_column_bytes(q.st, 0) == 32)
         memcpy(cur, sqlite3_column_blob(q.st, 0), 32);
-    done(&q);
+    sdone(s, &q);
     cella_res r = CELLA_OK_RES;
     if (rc == SQLITE_DONE)
         r = cella_fail(CELLA_E_NOTFOUND, name, "no such session");
@@ -137,14 +142,14 @@ cella_res cella_cas_session_update(cella_cas_store *s, const char *name,
                        "predecessor is not the current session hash (someone updated it first, "
                        "or the update is stale)");
     if (cella_ok(r)) {
-        stmt u = prep(s->db, "UPDATE sessions SET hash = ?, version = version + 1, sealed = ?"
+        stmt u = sprep(s, "UPDATE sessions SET hash = ?, version = version + 1, sealed = ?"
                          " WHERE name = ?");
         bb(&u, 1, row->hash, 32);
         bb(&u, 2, row->sealed.p, row->sealed.len);
         bt(&u, 3, name);
         if (step(&u) != SQLITE_DONE)
             r = db_fail(s, "cannot update session");
-        done(&u);
+        sdone(s, &u);
     }
     if (cella_ok(r))
         r = commit(s);
@@ -158,14 +163,14 @@ cella_res cella_cas_session_update(cella_cas_store *s, const char *name,
 static bool sealed_get(cella_cas_store *s, const char *session, const char *kind,
                        const char *name, cella_buf *out)
 {
-    stmt q = prep(s->db, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
+    stmt q = sprep(s, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
     bt(&q, 1, session);
     bt(&q, 2, kind);
     bt(&q, 3, name);
     bool found = step(&q) == SQLITE_ROW;
     if (found)
         cella_buf_append(out, sqlite3_column_blob(q.st, 0), (size_t)sqlite3_column_bytes(q.st, 0));
-    done(&q);
+    sdone(s, &q);
     return found;
 }
 
@@ -175,23 +180,23 @@ cella_res cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, c
     /* Read first: the common case is "already there", which needs no write. */
     if (sealed_get(s, session, kind, name, out))
         return cella_buf_result(out);
-    stmt ins = prep(s->db, "INSERT OR IGNORE INTO sealed(session, kind, name, value) VALUES(?,?,?,?)");
+    stmt ins = sprep(s, "INSERT OR IGNORE INTO sealed(session, kind, name, value) VALUES(?,?,?,?)");
     bt(&ins, 1, session);
     bt(&ins, 2, kind);
     bt(&ins, 3, name);
     bb(&ins, 4, candidate.p, candidate.len);
     int rc = step(&ins);
-    done(&ins);
+    sdone(s, &ins);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store value: %s",
                  sqlite3_errmsg(s->db));
-    stmt q = prep(s->db, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
+    stmt q = sprep(s, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
     bt(&q, 1, session);
     bt(&q, 2, kind);
     bt(&q, 3, name);
     rc = step(&q);
     if (rc == SQLITE_ROW)
         cella_buf_append(out, sqlite3_column_blob(q.st, 0), (size_t)sqlite3_column_bytes(q.st, 0));
-    done(&q);
+    sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "stored value vanished");
     return cella_buf_result(out);
 }
@@ -199,13 +204,13 @@ cella_res cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, c
 static cella_res sealed_write(cella_cas_store *s, const char *sql, const char *session,
                               const char *kind, const char *name, cella_slice value)
 {
-    stmt q = prep(s->db, sql);
+    stmt q = sprep(s, sql);
     bt(&q, 1, session);
     bt(&q, 2, kind);
     bt(&q, 3, name);
     bb(&q, 4, value.p, value.len);
     int rc = step(&q);
-    done(&q);
+    sdone(s, &q);
     if (rc == SQLITE_CONSTRAINT)
         return cella_fail(CELLA_E_EXISTS, name, "already exists and cannot be updated");
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store value: %s",
@@ -239,14 +244,14 @@ cella_res cella_cas_sealed_get(cella_cas_store *s, const char *session, const ch
 cella_res cella_cas_tag_get(cella_cas_store *s, const char *session, const char *volume,
                             uint8_t tag[16], bool *has)
 {
-    stmt q = prep(s->db, "SELECT tag FROM tags WHERE session = ? AND volume = ?");
+    stmt q = sprep(s, "SELECT tag FROM tags WHERE session = ? AND volume = ?");
     bt(&q, 1, session);
     bt(&q, 2, volume);
     int rc = step(&q);
     *has = rc == SQLITE_ROW && sqlite3_column_bytes(q.st, 0) == 16;
     if (*has)
         memcpy(tag, sqlite3_column_blob(q.st, 0), 16);
-    done(&q);
+    sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_ROW || rc == SQLITE_DONE, CELLA_E_IO, s->path, "tag lookup failed");
     return CELLA_OK_RES;
 }
@@ -263,14 +268,14 @@ cella_res cella_cas_tag_swap(cella_cas_store *s, const char *session, const char
                        "stale tag: the volume changed since this instance read it (another "
                        "instance pushed first)");
     if (cella_ok(r)) {
-        stmt u = prep(s->db, "INSERT INTO tags(session, volume, tag) VALUES(?,?,?)"
+        stmt u = sprep(s, "INSERT INTO tags(session, volume, tag) VALUES(?,?,?)"
                          " ON CONFLICT(session, volume) DO UPDATE SET tag = excluded.tag");
         bt(&u, 1, session);
         bt(&u, 2, volume);
         bb(&u, 3, new_tag, 16);
         if (step(&u) != SQLITE_DONE)
             r = db_fail(s, "cannot store tag");
-        done(&u);
+        sdone(s, &u);
     }
     if (cella_ok(r))
         r = commit(s);
@@ -285,7 +290,7 @@ cella_res cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32
                                  const char *session, const char *service, const uint8_t spki[32],
                                  int64_t expires)
 {
-    stmt q = prep(s->db, "INSERT INTO instances(token, session, service, spki, expires)"
+    stmt q = sprep(s, "INSERT INTO instances(token, session, service, spki, expires)"
                      " VALUES(?,?,?,?,?)");
     bb(&q, 1, token_hash, 32);
     bt(&q, 2, session);
@@ -293,7 +298,7 @@ cella_res cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32
     bb(&q, 4, spki, 32);
     bi(&q, 5, expires);
     int rc = step(&q);
-    done(&q);
+    sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store instance: %s",
                  sqlite3_errmsg(s->db));
     return CELLA_OK_RES;
@@ -320,7 +325,7 @@ cella_res cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token
 cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,
                                  char session[256], char service[256], uint8_t spki[32])
 {
-    stmt q = prep(s->db, "SELECT session, service, spki, expires FROM instances WHERE token = ?");
+    stmt q = sprep(s, "SELECT session, service, spki, expires FROM instances WHERE token = ?");
     bb(&q, 1, token_hash, 32);
     int rc = step(&q);
     cella_res r = CELLA_OK_RES;
@@ -334,7 +339,7 @@ cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32
         if (sqlite3_column_bytes(q.st, 2) == 32)
             memcpy(spki, sqlite3_column_blob(q.st, 2), 32);
     }
-    done(&q);
+    sdone(s, &q);
     return r;
 }
 
@@ -343,7 +348,7 @@ cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32
 cella_res cella_cas_audit(cella_cas_store *s, int64_t ts, const char *who, const char *action,
                           const char *object, const char *outcome, const char *why)
 {
-    stmt q = prep(s->db, "INSERT INTO audit(ts, who, action, object, outcome, why) VALUES(?,?,?,?,?,?)");
+    stmt q = sprep(s, "INSERT INTO audit(ts, who, action, object, outcome, why) VALUES(?,?,?,?,?,?)");
     bi(&q, 1, ts);
     bt(&q, 2, who);
     bt(&q, 3, action);
@@ -351,7 +356,7 @@ cella_res cella_cas_audit(cella_cas_store *s, int64_t ts, const char *who, const
     bt(&q, 5, outcome);
     bt(&q, 6, why);
     int rc = step(&q);
-    done(&q);
+    sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot write audit log: %s",
                  sqlite3_errmsg(s->db));
     return CELLA_OK_RES;
@@ -362,14 +367,14 @@ cella_res cella_cas_audit_each(cella_cas_store *s,
                                           const char *, const char *, void *),
                                void *ctx)
 {
-    stmt q = prep(s->db, "SELECT ts, who, action, object, outcome, why FROM audit ORDER BY id");
+    stmt q = sprep(s, "SELECT ts, who, action, object, outcome, why FROM audit ORDER BY id");
     int rc;
     while ((rc = step(&q)) == SQLITE_ROW)
         fn(sqlite3_column_int64(q.st, 0), (const char *)sqlite3_column_text(q.st, 1),
            (const char *)sqlite3_column_text(q.st, 2), (const char *)sqlite3_column_text(q.st, 3),
            (const char *)sqlite3_column_text(q.st, 4), (const char *)sqlite3_column_text(q.st, 5),
            ctx);
-    done(&q);
+    sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot read audit log");
     return CELLA_OK_RES;
 }

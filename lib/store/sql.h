@@ -5,6 +5,7 @@
 #define CELLA_STORE_SQL_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -59,6 +60,56 @@ static inline void col_blob(stmt *q, int i, uint8_t *out, size_t n)
         memcpy(out, p, n);
     else
         memset(out, 0, n);
+}
+
+/* Prepared statements kept for a handle's life (stores keep one handle per
+ * thread): preparing is a large part of a short transaction's CPU time. */
+#define STMT_CACHE_MAX 96
+
+typedef struct {
+    struct {
+        sqlite3_stmt *st;
+        bool busy; /* handed out and not yet given back */
+    } e[STMT_CACHE_MAX];
+    size_t n;
+} stmt_cache;
+
+/* prep() from the cache: the statement with this text that is not in use,
+ * else a new one (kept while the cache has room). Give it back with
+ * cached_done(), which resets it (as finalizing would: no lock or binding kept). */
+static inline stmt cached_prep(stmt_cache *c, sqlite3 *db, const char *sql)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (!c->e[i].busy && !strcmp(sqlite3_sql(c->e[i].st), sql)) {
+            c->e[i].busy = true;
+            return (stmt){c->e[i].st, 1};
+        }
+    stmt q = prep(db, sql);
+    if (q.ok && c->n < STMT_CACHE_MAX) {
+        c->e[c->n].st = q.st;
+        c->e[c->n++].busy = true;
+    }
+    return q;
+}
+
+static inline void cached_done(stmt_cache *c, stmt *q)
+{
+    for (size_t i = 0; q->st && i < c->n; i++)
+        if (c->e[i].st == q->st) {
+            sqlite3_reset(q->st);
+            sqlite3_clear_bindings(q->st);
+            c->e[i].busy = false;
+            return;
+        }
+    done(q);
+}
+
+/* Finalizes every cached statement (before closing the handle). */
+static inline void stmt_cache_clear(stmt_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        sqlite3_finalize(c->e[i].st);
+    c->n = 0;
 }
 
 /* Runs SQL without results; errors name `path`. */
