@@ -2,10 +2,14 @@
 # cas throughput beside nginx serving a static file over TLS 1.3, same machine,
 # same run, same client library (libcurl, pinned key): attestations per second
 # with a new TLS connection each, and key reads on kept-alive connections.
-# usage: bench/cas.sh BUILD_DIR [SECONDS]
+# Each figure is a throughput at saturation: CLIENTS concurrent clients (2 per
+# core by default, the same for cas and its baselines), since clients that wait
+# on the server one at a time leave the CPUs partly idle and measure latency.
+# usage: bench/cas.sh BUILD_DIR [SECONDS] [CLIENTS]
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 secs=${2:-10}
+clients=${3:-$((2 * $(nproc)))}
 CELLA=$build/cella
 BC=$build/bench/bench_cas
 W=$(mktemp -d /tmp/cella-cas-bench.XXXXXX)
@@ -66,13 +70,13 @@ measure() { # label pids... -- command: prints rate, ops, server cpu us/op
 }
 CASPID=${pids[1]}
 NG=$(nginx_pids)
-read -r n_new n_new_ops n_new_us < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" 2 "$secs" new)
-read -r c_att c_att_ops c_att_us < <(measure cas "$CASPID" -- "$BC" attest "https://127.0.0.1:$CP" "$CFP" 2 "$secs" "$W/sim")
-read -r n_keep n_keep_ops n_keep_us < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" 2 "$secs" keep)
-read -r c_key c_key_ops c_key_us < <(measure cas "$CASPID" -- "$BC" keyread "https://127.0.0.1:$CP" "$CFP" 2 "$secs" "$W/sim")
+read -r n_new n_new_ops n_new_us < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" "$clients" "$secs" new)
+read -r c_att c_att_ops c_att_us < <(measure cas "$CASPID" -- "$BC" attest "https://127.0.0.1:$CP" "$CFP" "$clients" "$secs" "$W/sim")
+read -r n_keep n_keep_ops n_keep_us < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" "$clients" "$secs" keep)
+read -r c_key c_key_ops c_key_us < <(measure cas "$CASPID" -- "$BC" keyread "https://127.0.0.1:$CP" "$CFP" "$clients" "$secs" "$W/sim")
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
-printf '\ncas bench (%ss each, 2 client threads, libcurl with a pinned key, same machine)\n' "$secs"
+printf '\ncas bench (%ss each, %s concurrent clients, libcurl with a pinned key, same machine)\n' "$secs" "$clients"
 printf '%-52s %9s %-38s %9s %6s\n' "figure" "cas/s" "baseline (same run)" "/s" "ratio"
 printf '%-52s %9s %-38s %9s %6s\n' "attestation + key release, new TLS conn each" "$c_att" "nginx static file, new conn each" "$n_new" "$(ratio "$c_att" "$n_new")"
 printf '%-52s %9s %-38s %9s %6s\n' "signed key read (challenge + read), kept alive" "$c_key" "nginx static file, kept alive" "$n_keep" "$(ratio "$c_key" "$n_keep")"

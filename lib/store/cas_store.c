@@ -1,6 +1,7 @@
 #include "store/cas_store.h"
 #include "store/sql.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,15 @@ struct cella_cas_store {
     sqlite3 *db;
     char path[1024];
     stmt_cache stmts; /* one store per thread: attestation reads the same few rows */
+    bool in_txn;      /* between begin() and commit()/rollback(), holding g_writer */
 };
+
+/* SQLite lets one writer at a time in; another one waits in its busy handler,
+ * which sleeps a millisecond or more before it looks again. The stores of one
+ * process (one per server thread) take turns on this lock instead, and a
+ * waiting writer starts the moment the last one has committed. The busy
+ * handler still covers other processes. */
+static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER;
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS sessions(name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
@@ -73,9 +82,48 @@ void cella_cas_store_close(cella_cas_store *s)
     free(s);
 }
 
-static cella_res begin(cella_cas_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
-static cella_res commit(cella_cas_store *s) { return exec(s, "COMMIT"); }
-static void rollback(cella_cas_store *s) { (void)exec(s, "ROLLBACK"); }
+static cella_res begin(cella_cas_store *s)
+{
+    pthread_mutex_lock(&g_writer);
+    cella_res r = exec(s, "BEGIN IMMEDIATE");
+    if (cella_ok(r))
+        s->in_txn = true;
+    else
+        pthread_mutex_unlock(&g_writer);
+    return r;
+}
+
+static void end_txn(cella_cas_store *s)
+{
+    s->in_txn = false;
+    pthread_mutex_unlock(&g_writer);
+}
+
+static cella_res commit(cella_cas_store *s)
+{
+    cella_res r = exec(s, "COMMIT");
+    if (cella_ok(r))
+        end_txn(s);
+    return r; /* on failure the caller rolls back, which ends the transaction */
+}
+
+static void rollback(cella_cas_store *s)
+{
+    (void)exec(s, "ROLLBACK");
+    end_txn(s);
+}
+
+/* Steps a writing statement: inside a transaction as is, else (autocommit)
+ * taking its turn on g_writer. */
+static int write_step(cella_cas_store *s, stmt *q)
+{
+    if (s->in_txn)
+        return step(q);
+    pthread_mutex_lock(&g_writer);
+    int rc = step(q);
+    pthread_mutex_unlock(&g_writer);
+    return rc;
+}
 
 /* ---- sessions ----------------------------------------------------------------- */
 
@@ -111,7 +159,7 @@ cella_res cella_cas_session_create(cella_cas_store *s, const char *name,
     bt(&q, 2, row->owner);
     bb(&q, 3, row->hash, 32);
     bb(&q, 4, row->sealed.p, row->sealed.len);
-    int rc = step(&q);
+    int rc = write_step(s, &q);
     sdone(s, &q);
     if (rc == SQLITE_CONSTRAINT)
         return cella_fail(CELLA_E_EXISTS, name, "a session with this name exists (update it "
@@ -147,7 +195,7 @@ cella_res cella_cas_session_update(cella_cas_store *s, const char *name,
         bb(&u, 1, row->hash, 32);
         bb(&u, 2, row->sealed.p, row->sealed.len);
         bt(&u, 3, name);
-        if (step(&u) != SQLITE_DONE)
+        if (write_step(s, &u) != SQLITE_DONE)
             r = db_fail(s, "cannot update session");
         sdone(s, &u);
     }
@@ -185,7 +233,7 @@ cella_res cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, c
     bt(&ins, 2, kind);
     bt(&ins, 3, name);
     bb(&ins, 4, candidate.p, candidate.len);
-    int rc = step(&ins);
+    int rc = write_step(s, &ins);
     sdone(s, &ins);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store value: %s",
                  sqlite3_errmsg(s->db));
@@ -209,7 +257,7 @@ static cella_res sealed_write(cella_cas_store *s, const char *sql, const char *s
     bt(&q, 2, kind);
     bt(&q, 3, name);
     bb(&q, 4, value.p, value.len);
-    int rc = step(&q);
+    int rc = write_step(s, &q);
     sdone(s, &q);
     if (rc == SQLITE_CONSTRAINT)
         return cella_fail(CELLA_E_EXISTS, name, "already exists and cannot be updated");
@@ -273,7 +321,7 @@ cella_res cella_cas_tag_swap(cella_cas_store *s, const char *session, const char
         bt(&u, 1, session);
         bt(&u, 2, volume);
         bb(&u, 3, new_tag, 16);
-        if (step(&u) != SQLITE_DONE)
+        if (write_step(s, &u) != SQLITE_DONE)
             r = db_fail(s, "cannot store tag");
         sdone(s, &u);
     }
@@ -297,7 +345,7 @@ cella_res cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32
     bt(&q, 3, service);
     bb(&q, 4, spki, 32);
     bi(&q, 5, expires);
-    int rc = step(&q);
+    int rc = write_step(s, &q);
     sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store instance: %s",
                  sqlite3_errmsg(s->db));
@@ -355,7 +403,7 @@ cella_res cella_cas_audit(cella_cas_store *s, int64_t ts, const char *who, const
     bt(&q, 4, object);
     bt(&q, 5, outcome);
     bt(&q, 6, why);
-    int rc = step(&q);
+    int rc = write_step(s, &q);
     sdone(s, &q);
     CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot write audit log: %s",
                  sqlite3_errmsg(s->db));
