@@ -119,8 +119,12 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s ? c->timeout_s : 30L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (c->reuse)
+    if (c->reuse) {
         curl_easy_setopt(h, CURLOPT_SHARE, ((struct pool *)c->reuse)->share);
+        /* The pool is shared by threads: with libcurl's default of 5 kept
+         * connections, a sixth thread would close one on every call. */
+        curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 64L);
+    }
     if (!strcmp(method, "HEAD")) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L); /* a HEAD reply has no body to wait for */
     } else if (body.len || strcmp(method, "GET")) {

@@ -82,10 +82,20 @@ void cella_cas_store_close(cella_cas_store *s)
     free(s);
 }
 
+/* Runs a statement without parameters or rows, prepared once per handle. */
+static cella_res exec_cached(cella_cas_store *s, const char *sql)
+{
+    stmt q = sprep(s, sql);
+    int rc = step(&q);
+    cella_res r = rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, sql);
+    sdone(s, &q);
+    return r;
+}
+
 static cella_res begin(cella_cas_store *s)
 {
     pthread_mutex_lock(&g_writer);
-    cella_res r = exec(s, "BEGIN IMMEDIATE");
+    cella_res r = exec_cached(s, "BEGIN IMMEDIATE");
     if (cella_ok(r))
         s->in_txn = true;
     else
@@ -101,7 +111,7 @@ static void end_txn(cella_cas_store *s)
 
 static cella_res commit(cella_cas_store *s)
 {
-    cella_res r = exec(s, "COMMIT");
+    cella_res r = exec_cached(s, "COMMIT");
     if (cella_ok(r))
         end_txn(s);
     return r; /* on failure the caller rolls back, which ends the transaction */
