@@ -334,7 +334,13 @@ static void *worker_main(void *arg)
     }
     struct sockaddr_in sa;
     cella_http_parse_listen(w->cfg->listen, &sa);
-    w->base = event_base_new();
+    /* The changelist folds a connection's many enable/disable calls between two
+     * polls into one epoll_ctl: without it a TLS request cost ~14 of them. */
+    struct event_config *ec = event_config_new();
+    if (ec)
+        event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    w->base = ec ? event_base_new_with_config(ec) : NULL;
+    event_config_free(ec);
     w->http = w->base ? evhttp_new(w->base) : NULL;
     if (!w->http || !cella_http_bind(w->base, w->http, &sa)) {
         snprintf(w->err, sizeof w->err, "cannot listen on %s: %s", w->cfg->listen,
