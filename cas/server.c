@@ -728,7 +728,10 @@ static void attest(cas_thread *t, cella_http_req *req)
         r = get_str(body, "session", &session);
     if (cella_ok(r))
         r = get_str(body, "service", &service);
-    if (cella_ok(r))
+    /* "nonce" is optional: without it the evidence must be bound to this
+     * connection's handshake (below). */
+    bool has_nonce = cella_ok(r) && json_object_get(body, "nonce");
+    if (has_nonce)
         r = get_hex(body, "nonce", nonce, 32);
     if (cella_ok(r))
         r = cella_ratls_extract(peer, &kind, &ev, spki);
@@ -747,13 +750,28 @@ static void attest(cas_thread *t, cella_http_req *req)
                 r = verify_hardware(t, kind, cella_slice_of(ev.p, ev.len), doc, &c);
         }
     }
-    /* The evidence must name this TLS key and a nonce we issued, once. */
-    if (cella_ok(r) && (!cella_ct_eq(c.report_data, spki, 32) ||
-                        !cella_ct_eq(c.report_data + 32, nonce, 32)))
+    /* The evidence must name this TLS key, and be fresh: bound to this
+     * handshake (our server random is the nonce), or to a nonce we issued
+     * from GET /v1/attest/nonce, used once. */
+    if (cella_ok(r) && !cella_ct_eq(c.report_data, spki, 32))
         r = cella_fail(CELLA_E_AUTH, "evidence",
-                       "evidence is bound to another TLS key or nonce (relayed evidence?)");
-    if (cella_ok(r))
-        r = cella_nonce_consume(t->app->nonces, nonce, "attest", now_s());
+                       "evidence is bound to another TLS key (relayed evidence?)");
+    if (cella_ok(r) && !has_nonce) {
+        uint8_t cr[32], sr[32], binding[32];
+        r = cella_http_tls_randoms(req, cr, sr)
+                ? cella_ratls_handshake_binding(cr, sr, binding)
+                : cella_fail(CELLA_E_AUTH, "TLS", "attestation needs TLS");
+        if (cella_ok(r) && !cella_ct_eq(c.report_data + 32, binding, 32))
+            r = cella_fail(CELLA_E_AUTH, "evidence",
+                           "evidence is bound to another TLS handshake and names no nonce "
+                           "(replayed evidence?)");
+    } else if (cella_ok(r)) {
+        if (!cella_ct_eq(c.report_data + 32, nonce, 32))
+            r = cella_fail(CELLA_E_AUTH, "evidence",
+                           "evidence is bound to another nonce (relayed evidence?)");
+        if (cella_ok(r))
+            r = cella_nonce_consume(t->app->nonces, nonce, "attest", now_s());
+    }
     if (cella_ok(r) && !doc)
         r = cas_load_session(t, session, &row, &doc);
     const json_t *svc = cella_ok(r) ? cella_session_service(doc, service) : NULL;

@@ -107,33 +107,53 @@ cella_res cella_cas_signed_call(const cella_http_client *c, const uint8_t priv[3
     return r;
 }
 
+struct attest_identity {
+    cella_tee_kind kind;
+    cella_quote_fn quote;
+    void *quote_ctx;
+    EVP_PKEY *key;
+    X509 *cert;
+};
+
+/* Called by the TLS client when cas asks for a certificate: the evidence binds
+ * the fresh key and this handshake's randoms (cas's server random is the
+ * nonce), so no separate nonce request is needed. */
+static cella_res make_attest_identity(const uint8_t client_random[32],
+                                      const uint8_t server_random[32], void *ctx, X509 **cert,
+                                      EVP_PKEY **key)
+{
+    struct attest_identity *a = ctx;
+    uint8_t binding[32];
+    CELLA_ENSURE(!a->cert, CELLA_E_INTERNAL, NULL, "a second handshake for one attestation");
+    CELLA_TRY(cella_ratls_handshake_binding(client_random, server_random, binding));
+    CELLA_TRY(cella_ratls_make(a->kind, binding, a->quote, a->quote_ctx, &a->key, &a->cert));
+    *cert = a->cert;
+    *key = a->key;
+    return CELLA_OK_RES;
+}
+
 cella_res cella_cas_attest(const cella_http_client *c, cella_tee_kind kind, cella_quote_fn quote,
                            void *quote_ctx, const char *session, const char *service,
                            cella_cas_instance *out)
 {
     memset(out, 0, sizeof *out);
-    json_t *nj = NULL;
-    CELLA_TRY(cella_cas_call(c, "GET", "/v1/attest/nonce", cella_slice_of("", 0), &nj));
-    const char *nonce_hex = json_string_value(json_object_get(nj, "nonce"));
-    uint8_t nonce[32];
-    cella_res r = nonce_hex ? cella_hex_decode(nonce, 32, nonce_hex, strlen(nonce_hex), "nonce")
-                            : cella_fail(CELLA_E_PARSE, c->base_url, "no nonce from cas");
-    if (cella_ok(r))
-        r = cella_ratls_make(kind, nonce, quote, quote_ctx, &out->key, &out->cert);
-    if (cella_ok(r)) {
-        cella_http_client mc = *c;
-        mc.client_cert = out->cert;
-        mc.client_key = out->key;
-        json_t *req = json_pack("{s:s, s:s, s:s}", "session", session, "service", service,
-                                "nonce", nonce_hex);
-        char *body = json_dumps(req, JSON_COMPACT);
-        json_decref(req);
-        r = body ? cella_cas_call(&mc, "POST", "/v1/attest", cella_slice_of(body, strlen(body)),
-                                  &out->config)
-                 : cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
-        free(body);
-    }
-    json_decref(nj);
+    struct attest_identity id = {kind, quote, quote_ctx, NULL, NULL};
+    cella_http_client mc = *c;
+    mc.client_cert = NULL;
+    mc.client_key = NULL;
+    mc.identity = make_attest_identity;
+    mc.identity_ctx = &id;
+    json_t *req = json_pack("{s:s, s:s}", "session", session, "service", service);
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    cella_res r = body ? cella_cas_call(&mc, "POST", "/v1/attest", cella_slice_of(body, strlen(body)),
+                                        &out->config)
+                       : cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
+    free(body);
+    out->key = id.key;
+    out->cert = id.cert;
+    if (cella_ok(r) && (!out->key || !out->cert))
+        r = cella_fail(CELLA_E_AUTH, c->base_url, "cas did not ask for the RA-TLS certificate");
     if (!cella_ok(r))
         cella_cas_instance_free(out);
     return r;

@@ -40,8 +40,9 @@ typedef struct {
     json_t *config; /* command, pwd, environment, volumes (with keys), instance, ... */
 } cella_cas_instance;
 
-/* Gets a nonce, makes an RA-TLS identity with `quote`, and attests for
- * SESSION/SERVICE. */
+/* Attests for SESSION/SERVICE on a new TLS connection, making the RA-TLS
+ * identity with `quote` inside the handshake (its evidence binds the fresh key
+ * and the handshake's randoms: see cas-api.md). */
 CELLA_RESULT cella_cas_attest(const cella_http_client *c, cella_tee_kind kind, cella_quote_fn quote,
                               void *quote_ctx, const char *session, const char *service,
                               cella_cas_instance *out);

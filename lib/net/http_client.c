@@ -66,6 +66,56 @@ static CURLcode use_identity(CURL *h, void *sslctx, void *arg)
     return CURLE_OK;
 }
 
+/* An identity made during the handshake (c->identity): OpenSSL asks for it
+ * when the server's CertificateRequest arrives, after the ServerHello, so
+ * both randoms are known. */
+struct handshake_identity {
+    const cella_http_client *c;
+    int failed;
+    cella_res err;
+};
+
+static int g_identity_index = -1;
+static pthread_once_t g_identity_once = PTHREAD_ONCE_INIT;
+static void identity_index_init(void)
+{
+    g_identity_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static int on_certificate_request(SSL *ssl, X509 **cert, EVP_PKEY **key)
+{
+    struct handshake_identity *hi = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_identity_index);
+    uint8_t cr[32], sr[32];
+    if (!hi)
+        return 0;
+    if (SSL_get_client_random(ssl, cr, 32) != 32 || SSL_get_server_random(ssl, sr, 32) != 32) {
+        hi->failed = 1;
+        hi->err = cella_fail(CELLA_E_CRYPTO, hi->c->base_url, "no handshake randoms");
+        return 0;
+    }
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    cella_res r = hi->c->identity(cr, sr, hi->c->identity_ctx, &x, &k);
+    if (!cella_ok(r) || !X509_up_ref(x) || !EVP_PKEY_up_ref(k)) {
+        hi->failed = 1;
+        hi->err = cella_ok(r) ? cella_fail(CELLA_E_CRYPTO, NULL, "identity") : r;
+        return 0;
+    }
+    *cert = x; /* OpenSSL takes these references */
+    *key = k;
+    return 1;
+}
+
+static CURLcode use_handshake_identity(CURL *h, void *sslctx, void *arg)
+{
+    (void)h;
+    pthread_once(&g_identity_once, identity_index_init);
+    if (g_identity_index < 0 || !SSL_CTX_set_ex_data(sslctx, g_identity_index, arg))
+        return CURLE_SSL_CERTPROBLEM;
+    SSL_CTX_set_client_cert_cb(sslctx, on_certificate_request);
+    return CURLE_OK;
+}
+
 void *cella_http_pool_new(void)
 {
     pthread_once(&g_curl_once, curl_init_once);
@@ -111,6 +161,7 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     hl = curl_slist_append(hl, "Expect:");
     struct sink s = {&resp->body, c->max_response ? c->max_response : 16u << 20, 0};
     cella_res r = CELLA_OK_RES;
+    struct handshake_identity hi = {c, 0, CELLA_OK_RES};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
@@ -148,9 +199,14 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
                 curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
             }
         }
-        if (cella_ok(r) && c->client_cert && c->client_key) {
-            curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, use_identity);
-            curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
+        if (cella_ok(r) && (c->identity || (c->client_cert && c->client_key))) {
+            if (c->identity) {
+                curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, use_handshake_identity);
+                curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, &hi);
+            } else {
+                curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, use_identity);
+                curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
+            }
             /* libcurl cannot tell connections apart by an identity it did not
              * load itself: a call with one gets a connection of its own, never
              * pooled, so no other call can ride on it or it on another's. */
@@ -161,7 +217,9 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     }
     if (cella_ok(r)) {
         CURLcode rc = curl_easy_perform(h);
-        if (s.overflow)
+        if (hi.failed)
+            r = hi.err; /* the identity could not be made: that error, not curl's */
+        else if (s.overflow)
             r = cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", s.max);
         else if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
             r = cella_fail(CELLA_E_AUTH, where,

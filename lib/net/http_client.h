@@ -11,11 +11,20 @@
 #include "core/error.h"
 #include "core/slice.h"
 
+/* Makes the client identity during the handshake, when the server asks for a
+ * certificate, from the handshake's randoms. Returns references the callee
+ * keeps (the client takes its own). */
+typedef cella_res (*cella_http_identity_fn)(const uint8_t client_random[32],
+                                            const uint8_t server_random[32], void *ctx,
+                                            X509 **cert, EVP_PKEY **key);
+
 typedef struct {
     const char *base_url;      /* "https://127.0.0.1:8081" */
     const char *pin;           /* hex SHA-256 of the server SPKI, or NULL (http:// only) */
     X509 *client_cert;         /* optional */
     EVP_PKEY *client_key;      /* optional, with client_cert */
+    cella_http_identity_fn identity; /* optional, instead of client_cert: made in the handshake */
+    void *identity_ctx;
     size_t max_response;       /* 0: 16 MiB */
     long timeout_s;            /* 0: 30 s */
     void *reuse;               /* optional cella_http_pool: keep connections alive */

@@ -77,12 +77,25 @@ const char *cella_http_header(const cella_http_req *r, const char *name)
     return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
 }
 
-X509 *cella_http_peer_cert(const cella_http_req *r)
+static SSL *request_ssl(const cella_http_req *r)
 {
     struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
     struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
-    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
+X509 *cella_http_peer_cert(const cella_http_req *r)
+{
+    SSL *ssl = request_ssl(r);
     return ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+}
+
+bool cella_http_tls_randoms(const cella_http_req *r, uint8_t client_random[32],
+                            uint8_t server_random[32])
+{
+    SSL *ssl = request_ssl(r);
+    return ssl && SSL_get_client_random(ssl, client_random, 32) == 32 &&
+           SSL_get_server_random(ssl, server_random, 32) == 32;
 }
 
 void cella_http_reply(cella_http_req *r, int status, json_t *body)

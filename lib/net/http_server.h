@@ -65,6 +65,9 @@ const char *cella_http_query(const cella_http_req *r, const char *key); /* NULL 
 const char *cella_http_header(const cella_http_req *r, const char *name);
 cella_slice cella_http_body(const cella_http_req *r);
 X509 *cella_http_peer_cert(const cella_http_req *r);  /* TLS client certificate, borrowed */
+/* The TLS handshake's client and server randoms; false on a plain connection. */
+bool cella_http_tls_randoms(const cella_http_req *r, uint8_t client_random[32],
+                            uint8_t server_random[32]);
 const char *cella_http_peer(const cella_http_req *r); /* "ip:port" */
 
 /* Long polls: keeps the request open after the handler returns. The handle

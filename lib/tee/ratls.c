@@ -82,6 +82,16 @@ cella_res cella_spki_sha256(EVP_PKEY *key, uint8_t out[32])
     return r;
 }
 
+cella_res cella_ratls_handshake_binding(const uint8_t client_random[32],
+                                        const uint8_t server_random[32], uint8_t out[32])
+{
+    uint8_t in[sizeof CELLA_RATLS_HANDSHAKE_LABEL - 1 + 64];
+    memcpy(in, CELLA_RATLS_HANDSHAKE_LABEL, sizeof CELLA_RATLS_HANDSHAKE_LABEL - 1);
+    memcpy(in + sizeof CELLA_RATLS_HANDSHAKE_LABEL - 1, client_random, 32);
+    memcpy(in + sizeof CELLA_RATLS_HANDSHAKE_LABEL - 1 + 32, server_random, 32);
+    return cella_sha256(out, in, sizeof in);
+}
+
 cella_res cella_ratls_report_data(EVP_PKEY *key, const uint8_t nonce[32], uint8_t rd[64])
 {
     memcpy(rd + 32, nonce, 32);

@@ -2,7 +2,8 @@
  *
  * The enclave makes a fresh P-256 key and asks its TEE for evidence whose
  * 64-byte report data is SHA-256(SubjectPublicKeyInfo DER of that key) || a
- * 32-byte nonce issued by the verifier. The evidence goes into a self-signed
+ * 32-byte freshness value: the binding of the TLS handshake that presents it
+ * (below), or a nonce issued by the verifier. The evidence goes into a self-signed
  * X.509 certificate, in a non-critical extension:
  *
  *   OID 2.25.45613951467712218384283982437990380879  (a UUID OID, X.667)
@@ -10,8 +11,8 @@
  *                         || length (u32 LE) || evidence
  *
  * The verifier checks the evidence, then that its report data names the key
- * the TLS handshake proved possession of, and a nonce it issued and has not
- * seen used. Format details: docs/sim-tee.md.
+ * the TLS handshake proved possession of, and this handshake or a nonce it
+ * issued and has not seen used. Format details: docs/sim-tee.md.
  */
 #ifndef CELLA_TEE_RATLS_H
 #define CELLA_TEE_RATLS_H
@@ -43,6 +44,15 @@ CELLA_RESULT cella_tee_kind_parse(const char *name, cella_tee_kind *out);
 /* Produces evidence for the given report data (the TEE backend). */
 typedef cella_res (*cella_quote_fn)(const uint8_t report_data[64], cella_buf *evidence,
                                     void *ctx);
+
+/* The freshness half of the report data when the evidence is made during the
+ * TLS handshake that presents it (cella's client does this; see cas-api.md):
+ * SHA-256("cella RA-TLS handshake v1" || client_random || server_random).
+ * The server random is cas's nonce for this connection: evidence made for
+ * another handshake never matches. */
+#define CELLA_RATLS_HANDSHAKE_LABEL "cella RA-TLS handshake v1"
+CELLA_RESULT cella_ratls_handshake_binding(const uint8_t client_random[32],
+                                           const uint8_t server_random[32], uint8_t out[32]);
 
 /* report_data = SHA-256(SPKI DER of key) || nonce. */
 CELLA_RESULT cella_ratls_report_data(EVP_PKEY *key, const uint8_t nonce[32],

@@ -35,7 +35,7 @@ refused() {
   GOT+=("$(basename "$f") @ $s -> $(sed -n 's/^cella: error: //p' "$TMP/.err")")
 }
 GOT=()
-BOUND='bound to another TLS key or nonce'
+BOUND='bound to another TLS key'
 
 # ---- the collateral directory, keyed as docs/evidence.md says ----
 mkdir coll

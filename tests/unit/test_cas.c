@@ -163,11 +163,14 @@ static cella_res create(const uint8_t *who, const char *yaml, json_t **out)
 typedef struct {
     cella_sim_report rep;
     const uint8_t *override_rd; /* evidence bound to something else */
+    bool fail;                  /* the TEE cannot quote */
 } quote_ctx;
 
 static cella_res quote(const uint8_t rd[64], cella_buf *ev, void *vctx)
 {
     quote_ctx *q = vctx;
+    if (q->fail)
+        return cella_fail(CELLA_E_UNSUPPORTED, "tee", "no quote today");
     memcpy(q->rep.report_data, q->override_rd ? q->override_rd : rd, 64);
     return cella_sim_quote(g_platform, &q->rep, ev);
 }
@@ -353,6 +356,13 @@ static void attestation(void **state)
     relay.override_rd = other_rd;
     assert_refused(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &relay, "s1", "app", &x),
                    CELLA_E_PERM, "bound to another TLS key");
+    /* a TEE that cannot quote during the handshake: its error, and no identity */
+    quote_ctx noq = good_quote();
+    noq.fail = true;
+    assert_fails_with(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &noq, "s1", "app", &x),
+                      CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "no quote today"));
+    assert_null(x.cert);
     /* evidence signed by another platform key */
     char sim2[600];
     snprintf(sim2, sizeof sim2, "%s/sim2", g_dir);
@@ -382,6 +392,22 @@ static void attestation(void **state)
     json_decref(j);
     assert_refused(cella_cas_call(&mc, "POST", "/v1/attest", cella_slice_of(body, strlen(body)), &j),
                    CELLA_E_PERM, "already used");
+    /* evidence bound to an earlier handshake (that of inst's attestation),
+     * presented again on a new connection and naming no nonce */
+    cella_http_client again = g_http;
+    again.client_cert = inst.cert;
+    again.client_key = inst.key;
+    const char *nonceless = "{\"session\":\"s1\",\"service\":\"app\"}";
+    assert_refused(cella_cas_call(&again, "POST", "/v1/attest", cella_slice_of(nonceless, strlen(nonceless)), &j),
+                   CELLA_E_PERM, "bound to another TLS handshake");
+    /* nor does it pass with a fresh nonce it does not name */
+    json_t *nj2 = NULL;
+    assert_succeeds(cella_cas_call(&g_http, "GET", "/v1/attest/nonce", cella_slice_of("", 0), &nj2));
+    snprintf(body, sizeof body, "{\"session\":\"s1\",\"service\":\"app\",\"nonce\":\"%s\"}",
+             json_string_value(json_object_get(nj2, "nonce")));
+    assert_refused(cella_cas_call(&again, "POST", "/v1/attest", cella_slice_of(body, strlen(body)), &j),
+                   CELLA_E_PERM, "bound to another nonce");
+    json_decref(nj2);
     /* without a client certificate */
     assert_refused(cella_cas_call(&g_http, "POST", "/v1/attest", cella_slice_of(body, strlen(body)), &j),
                    CELLA_E_PERM, "RA-TLS client certificate");

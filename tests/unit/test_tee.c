@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "casapi/casapi.h"
+#include "core/encoding.h"
 #include "core/fs.h"
 #include "crypto/aead.h"
 #include "store/cas_store.h"
@@ -158,6 +159,23 @@ static void spki_hash(void **state)
     X509_free(cert);
 }
 
+/* Known answer, computed with Python's hashlib from the documented formula. */
+static void handshake_binding(void **state)
+{
+    (void)state;
+    uint8_t cr[32], sr[32], got[32], want[32];
+    for (int i = 0; i < 32; i++) {
+        cr[i] = (uint8_t)i;
+        sr[i] = (uint8_t)(32 + i);
+    }
+    assert_succeeds(cella_hex_decode(want, 32, "8761c5578304055bb4e7bfb8fc6d4fb5850e32cc98ea59f9de577b1ffe596fa8", 64, "kat"));
+    assert_succeeds(cella_ratls_handshake_binding(cr, sr, got));
+    assert_memory_equal(got, want, 32);
+    sr[31] ^= 1; /* another server random: another binding */
+    assert_succeeds(cella_ratls_handshake_binding(cr, sr, got));
+    assert_memory_not_equal(got, want, 32);
+}
+
 static void nonces(void **state)
 {
     (void)state;
@@ -275,6 +293,7 @@ int main(void)
         cmocka_unit_test(sim_evidence),
         cmocka_unit_test(ratls_cert),
         cmocka_unit_test(spki_hash),
+        cmocka_unit_test(handshake_binding),
         cmocka_unit_test(nonces),
         cmocka_unit_test(store),
         cmocka_unit_test(authorization_header),
