@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "crypto/aead.h"
@@ -103,11 +104,19 @@ cella_res cella_ratls_report_data(EVP_PKEY *key, const uint8_t nonce[32], uint8_
  * OpenSSL 3.0 cost the attesting client more than generating and signing
  * together; a legacy key is encoded directly. OpenSSL still signs with it
  * through the default provider (the key is exported once and cached). */
+static EC_GROUP *g_p256;
+static pthread_once_t g_p256_once = PTHREAD_ONCE_INIT;
+static void p256_init(void) { g_p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1); }
+
 static EVP_PKEY *ratls_keygen(void)
 {
-    EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+    /* Setting up a curve from its name costs about as much as the key itself
+     * (Montgomery constants); one group is made once and copied per key. */
+    pthread_once(&g_p256_once, p256_init);
+    EC_KEY *ec = g_p256 ? EC_KEY_new() : NULL;
     EVP_PKEY *key = EVP_PKEY_new();
-    if (!ec || !key || EC_KEY_generate_key(ec) != 1 || EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
+    if (!ec || !key || EC_KEY_set_group(ec, g_p256) != 1 || EC_KEY_generate_key(ec) != 1 ||
+        EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
         EC_KEY_free(ec);
         EVP_PKEY_free(key);
         return NULL;
