@@ -94,6 +94,8 @@ static cella_res exec_cached(cella_cas_store *s, const char *sql)
 
 static cella_res begin(cella_cas_store *s)
 {
+    /* Transactions do not nest: a second begin would wait on g_writer forever. */
+    CELLA_ENSURE(!s->in_txn, CELLA_E_INTERNAL, s->path, "a transaction is already open");
     pthread_mutex_lock(&g_writer);
     cella_res r = exec_cached(s, "BEGIN IMMEDIATE");
     if (cella_ok(r))
