@@ -34,10 +34,16 @@ cella_res cas_hub_get(cas_thread *t, const char *path, const char *what, json_t 
     const char *hub = t->app->opt.hub_url;
     CELLA_ENSURE(hub, CELLA_E_POLICY, what,
                  "this cas has no hub to ask about the %s (start it with --hub URL)", what);
-    cella_http_client c = {.base_url = hub, .timeout_s = 10};
+    cella_http_client c = {.base_url = hub, .pin = t->app->opt.hub_pin, .timeout_s = 10};
     cella_http_response resp;
-    CELLA_TRY(cella_http_call(&c, "GET", path, NULL, cella_slice_of("", 0), &resp));
-    cella_res r = CELLA_OK_RES;
+    cella_res r = cella_http_call(&c, "GET", path, NULL, cella_slice_of("", 0), &resp);
+    /* Not reaching the hub (down, or another key than the pinned one) is this
+     * server's failure, never the caller's: a 5xx, not the client's 401. */
+    if (!cella_ok(r)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", cella_error_what());
+        return cella_fail(CELLA_E_IO, hub, "cannot ask the hub about the %s: %s", what, why);
+    }
     if (resp.status == 404)
         r = cella_fail(CELLA_E_NOTFOUND, what, "the hub has no such %s", what);
     else if (resp.status != 200)

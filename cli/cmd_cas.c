@@ -24,6 +24,7 @@ static int cas_serve_cmd(int argc, char **argv)
     cli_opt o[] = {{"listen", true, NULL},       {"data", true, NULL},
                    {"allow-sim", false, NULL},    {"sim-platform", true, NULL},
                    {"threads", true, NULL},       {"hub", true, NULL},
+                   {"hub-fingerprint", true, NULL},
                    {"collateral", true, NULL},    {"pccs", true, NULL},
                    {"pccs-insecure-tls", false, NULL}, {"evidence-time", true, NULL}};
     const char *pos[1];
@@ -34,6 +35,7 @@ static int cas_serve_cmd(int argc, char **argv)
                       .allow_sim = cli_get(o, NOPTS(o), "allow-sim") != NULL,
                       .sim_platform = cli_get(o, NOPTS(o), "sim-platform"),
                       .hub_url = cli_get(o, NOPTS(o), "hub"),
+                      .hub_pin = cli_get(o, NOPTS(o), "hub-fingerprint"),
                       .collateral_dir = cli_get(o, NOPTS(o), "collateral"),
                       .pccs_url = cli_get(o, NOPTS(o), "pccs"),
                       .pccs_insecure_tls = cli_get(o, NOPTS(o), "pccs-insecure-tls") != NULL,
@@ -50,6 +52,19 @@ static int cas_serve_cmd(int argc, char **argv)
         r = cli_parse_size(th, "--threads", &v);
         co.threads = (unsigned)v;
     }
+    /* An https:// hub is pinned like every other TLS peer of cella's. */
+    if (cella_ok(r) && co.hub_url && strncmp(co.hub_url, "http://", 7) &&
+        strncmp(co.hub_url, "https://", 8))
+        r = cella_fail(CELLA_E_USAGE, "--hub", "the hub URL must be http://HOST:PORT or "
+                                               "https://HOST:PORT");
+    if (cella_ok(r) && co.hub_url && !strncmp(co.hub_url, "https://", 8) &&
+        (!co.hub_pin || strlen(co.hub_pin) != 64 ||
+         strspn(co.hub_pin, "0123456789abcdefABCDEF") != 64))
+        r = cella_fail(CELLA_E_USAGE, "--hub-fingerprint",
+                       "an https:// hub needs its pinned fingerprint (64 hex digits, printed by "
+                       "hub serve --tls)");
+    if (cella_ok(r) && co.hub_pin && (!co.hub_url || strncmp(co.hub_url, "https://", 8)))
+        r = cella_fail(CELLA_E_USAGE, "--hub-fingerprint", "only for an https:// --hub");
     if (cella_ok(r))
         r = cas_serve(&co);
     return cli_report(r);
@@ -330,7 +345,8 @@ static int attest_cmd(int argc, char **argv)
 
 const cli_command cli_cas_commands[] = {
     {"cas", "serve", cas_serve_cmd,
-     "cella cas serve [--listen 127.0.0.1:8081] [--data DIR] [--allow-sim [--sim-platform PUB.pem]] [--hub URL] "
+     "cella cas serve [--listen 127.0.0.1:8081] [--data DIR] [--allow-sim [--sim-platform PUB.pem]] "
+     "[--hub URL [--hub-fingerprint FP]] "
      "[--collateral DIR] [--pccs URL [--pccs-insecure-tls]] [--threads N]",
      "Run the configuration and attestation service (HTTPS, TLS 1.3), with iExec's secret "
      "management endpoints (--hub: the registry that says who owns datasets and apps). "

@@ -103,7 +103,8 @@ static cella_res make_params(const cli_opt *o, int n, bool encrypt, char **out)
 
 static int app_run(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL},     {"wallet-file", true, NULL},
+    cli_opt o[] = {{"hub-url", true, NULL},     {"hub-fingerprint", true, NULL},
+                   {"wallet-file", true, NULL},
                    {"password-file", true, NULL}, {"dataset", true, NULL},
                    {"workerpool", true, NULL},  {"tag", true, NULL},
                    {"category", true, NULL},    {"args", true, NULL},
@@ -113,7 +114,7 @@ static int app_run(int argc, char **argv)
                    {"volume", true, NULL}};
     const char *pos[1];
     int np;
-    char hub[1024];
+    char hub[1024], hubfp[65] = "";
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "app run");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "app run",
@@ -123,8 +124,8 @@ static int app_run(int argc, char **argv)
     if (cella_ok(r))
         r = cella_eth_address_parse(a20, pos[0], "app");
     if (cella_ok(r))
-        r = cli_hub_url(o, NOPTS(o), hub, sizeof hub);
-    cella_http_client h = {.base_url = hub, .timeout_s = 30};
+        r = cli_hub_endpoint(o, NOPTS(o), hub, sizeof hub, hubfp);
+    cella_http_client h = {.base_url = hub, .pin = hubfp[0] ? hubfp : NULL, .timeout_s = 30};
     uint8_t *key = cella_secure_alloc(32), me[20];
     if (cella_ok(r) && !key)
         r = cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
@@ -273,10 +274,10 @@ static int app_run(int argc, char **argv)
 
 static int result_download(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}, {"output", true, NULL}};
+    cli_opt o[] = {{"hub-url", true, NULL}, {"hub-fingerprint", true, NULL}, {"output", true, NULL}};
     const char *pos[1];
     int np;
-    char hub[1024], path[160], out[300];
+    char hub[1024], hubfp[65] = "", path[160], out[300];
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "result download");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "result download",
@@ -287,8 +288,8 @@ static int result_download(int argc, char **argv)
                 ? cella_hex_decode(tid, 32, pos[0] + 2, 64, "task id")
                 : cella_fail(CELLA_E_USAGE, "task id", "expected 0x + 64 hex digits");
     if (cella_ok(r))
-        r = cli_hub_url(o, NOPTS(o), hub, sizeof hub);
-    cella_http_client h = {.base_url = hub, .timeout_s = 30};
+        r = cli_hub_endpoint(o, NOPTS(o), hub, sizeof hub, hubfp);
+    cella_http_client h = {.base_url = hub, .pin = hubfp[0] ? hubfp : NULL, .timeout_s = 30};
     json_t *t = NULL;
     if (cella_ok(r)) {
         snprintf(path, sizeof path, "/v1/tasks/%s", pos[0]);
@@ -324,7 +325,8 @@ const cli_command cli_market_commands[] = {
     {"app", "run", app_run,
      "cella app run 0xAPP [--dataset 0xD] [--workerpool 0xW] [--tag tee] [--category N] "
      "[--args \"...\"] [--secret 1=NAME,...] [--input-files URL,...] [--beneficiary 0x..] "
-     "[--volume N] [--no-result-encryption] [--watch] [--hub-url URL] --wallet-file W",
+     "[--volume N] [--no-result-encryption] [--watch] [--hub-url URL [--hub-fingerprint FP]] "
+     "--wallet-file W",
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
      "workerpool orders of the book, make and sign the request order (params iexec_args, "
      "iexec_secrets, iexec_result_encryption) and match them; --volume N buys a bag of N tasks. "
@@ -332,7 +334,7 @@ const cli_command cli_market_commands[] = {
      "as cella task watch does (status lines on stderr), until it completes or fails "
      "(exit 0 only if completed)."},
     {"result", "download", result_download,
-     "cella result download 0xTASKID [-o FILE] [--hub-url URL]",
+     "cella result download 0xTASKID [-o FILE] [--hub-url URL [--hub-fingerprint FP]]",
      "Download a completed task's result from the blob store (checked against its SHA-256) to "
      "FILE (default <taskid>.zip). Decrypt it with `cella result decrypt`."},
     {NULL, NULL, NULL, NULL, NULL},

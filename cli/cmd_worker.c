@@ -30,9 +30,10 @@ static void on_signal(int sig)
 }
 
 /* The wallet must own the pool: only its owner's signatures authorize workers. */
-static cella_res check_pool_owner(const char *hub_url, const char *pool, const uint8_t owner[20])
+static cella_res check_pool_owner(const char *hub_url, const char *hub_pin, const char *pool,
+                                  const uint8_t owner[20])
 {
-    cella_http_client h = {.base_url = hub_url, .timeout_s = 10};
+    cella_http_client h = {.base_url = hub_url, .pin = hub_pin, .timeout_s = 10};
     char path[128];
     snprintf(path, sizeof path, "/v1/workerpools/%s", pool);
     json_t *wp = NULL;
@@ -55,6 +56,7 @@ static int worker_start(int argc, char **argv)
 {
     cli_opt o[] = {CAS_CONN_OPTS,
                    {"hub-url", true, NULL},
+                   {"hub-fingerprint", true, NULL},
                    {"pool", true, NULL},
                    {"slots", true, NULL},
                    {"blobs", true, NULL},
@@ -68,14 +70,14 @@ static int worker_start(int argc, char **argv)
     int np;
     cas_conn c;
     memset(&c, 0, sizeof c);
-    char hub[1024], exe[PATH_MAX], blobs[1024];
+    char hub[1024], hubfp[65] = "", exe[PATH_MAX], blobs[1024];
     uint8_t *key = NULL, owner[20];
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "worker start");
     const char *pool = cli_get(o, NOPTS(o), "pool");
     if (cella_ok(r) && !pool)
         r = cella_fail(CELLA_E_USAGE, "worker start",
                        "usage: cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER "
-                       "[--slots N] [--hub-url URL] [--cas URL --cas-fingerprint FP] [--blobs URL]");
+                       "[--slots N] [--hub-url URL [--hub-fingerprint FP]] [--cas URL --cas-fingerprint FP] [--blobs URL]");
     uint8_t pa[20];
     if (cella_ok(r))
         r = cella_eth_address_parse(pa, pool, "--pool");
@@ -91,7 +93,7 @@ static int worker_start(int argc, char **argv)
     if (cella_ok(r) && cli_get(o, NOPTS(o), "timeout"))
         r = cli_parse_size(cli_get(o, NOPTS(o), "timeout"), "--timeout", &timeout);
     if (cella_ok(r))
-        r = cli_hub_url(o, NOPTS(o), hub, sizeof hub);
+        r = cli_hub_endpoint(o, NOPTS(o), hub, sizeof hub, hubfp);
     if (cella_ok(r))
         r = cli_project_url(o, NOPTS(o), "blobs", "blobsUrl", "http://127.0.0.1:8082", blobs,
                             sizeof blobs);
@@ -104,7 +106,7 @@ static int worker_start(int argc, char **argv)
                 : cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
     }
     if (cella_ok(r))
-        r = check_pool_owner(hub, pool, owner);
+        r = check_pool_owner(hub, hubfp[0] ? hubfp : NULL, pool, owner);
     ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (cella_ok(r) && el <= 0)
         r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary: %s", strerror(errno));
@@ -118,6 +120,7 @@ static int worker_start(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         cella_worker_opts wo = {
             .hub_url = hub,
+            .hub_pin = hubfp[0] ? hubfp : NULL,
             .cas_url = c.url,
             .cas_pin = c.fingerprint,
             .blobs_url = blobs,
@@ -147,7 +150,7 @@ static int worker_start(int argc, char **argv)
 const cli_command cli_worker_commands[] = {
     {"worker", "start", worker_start,
      "cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER [--password-file P] "
-     "[--slots N] [--hub-url URL] [--cas URL --cas-fingerprint FP] [--blobs URL] [--work-dir DIR] "
+     "[--slots N] [--hub-url URL [--hub-fingerprint FP]] [--cas URL --cas-fingerprint FP] [--blobs URL] [--work-dir DIR] "
      "[--lease S] [--timeout S] [--once]",
      "Run a worker of the pool: follow the hub for the pool's runnable tasks, lease them, get "
      "each task's session from cas, fetch and check the app and dataset, run the enclave (cella "

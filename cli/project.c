@@ -75,15 +75,6 @@ cella_res cli_project_url(const cli_opt *o, int n, const char *opt, const char *
     return r;
 }
 
-cella_res cli_hub_url(const cli_opt *o, int n, char *out, size_t cap)
-{
-    CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, out, cap));
-    CELLA_ENSURE(strncmp(out, "http://", 7) == 0 && strlen(out) > 7, CELLA_E_USAGE, "--hub-url",
-                 "the hub URL must be http://HOST:PORT (this verb does not speak HTTPS to the "
-                 "hub; the hub, order, deal, task and account verbs do)");
-    return CELLA_OK_RES;
-}
-
 cella_res cli_hub_endpoint(const cli_opt *o, int n, char *url, size_t cap, char fingerprint[65])
 {
     fingerprint[0] = '\0';

@@ -23,10 +23,8 @@ CELLA_RESULT cli_project_save(const json_t *conf);
 CELLA_RESULT cli_project_url(const cli_opt *o, int n, const char *opt, const char *key,
                              const char *dflt, char *out, size_t cap);
 
-/* The hub: --hub-url, else "hubUrl", else http://127.0.0.1:8080 (plain HTTP only). */
-CELLA_RESULT cli_hub_url(const cli_opt *o, int n, char *out, size_t cap);
-
-/* The hub as cli_hub_url, http:// or https://; an https:// hub needs the
+/* The hub: --hub-url, else "hubUrl", else http://127.0.0.1:8080; http:// or
+ * https://. An https:// hub needs the
  * SHA-256 of its SubjectPublicKeyInfo (printed by `hub serve --tls`) to pin:
  * --hub-fingerprint, else cella.json's "hubFingerprint" (64 hex digits,
  * written to `fingerprint` in lower case; "" for http://). */

@@ -617,7 +617,8 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         slot *s = &slots[i];
         s->o = o;
         s->index = i;
-        s->hub = (cella_http_client){.base_url = o->hub_url, .reuse = pool, .timeout_s = 30};
+        s->hub = (cella_http_client){
+            .base_url = o->hub_url, .pin = o->hub_pin, .reuse = pool, .timeout_s = 30};
         s->cas = (cella_http_client){.base_url = o->cas_url, .pin = o->cas_pin, .timeout_s = 30};
         memcpy(s->owner, owner, 20);
         cella_eth_address_checksum(s->owner_text, owner);

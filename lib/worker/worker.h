@@ -32,7 +32,8 @@
 #define CELLA_WORKER_MAX_SLOTS 64
 
 typedef struct {
-    const char *hub_url;     /* http://HOST:PORT */
+    const char *hub_url;     /* http://HOST:PORT or https://HOST:PORT */
+    const char *hub_pin;     /* https: hex SHA-256 of the hub's SPKI, else NULL */
     const char *cas_url;     /* https://HOST:PORT */
     const char *cas_pin;     /* hex SHA-256 of cas's SubjectPublicKeyInfo */
     const char *blobs_url;   /* where encrypted results are uploaded */

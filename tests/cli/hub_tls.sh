@@ -82,12 +82,55 @@ expect_fail 'hub-fingerprint' "$CELLA" task show "$TASK" --hub-url "$URL" --hub-
 expect_fail 'request failed' "$CELLA" task show "$TASK" --hub-url "http://127.0.0.1:$PORT"
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/health") && fail "plain HTTP answered $code"
 [[ $code == 000 ]] || fail "plain HTTP to the TLS port: HTTP $code"
-# verbs that speak plain HTTP to the hub only say so
-expect_fail 'must be http://HOST:PORT .this verb does not speak HTTPS' "$CELLA" app run "$APP" \
-  --hub-url "$URL" --wallet-file "$(W req)"
 kill -0 "$PID" || fail "the hub died"
 expect_ok "$CELLA" account show "$(A req)" "${PIN[@]}"
 grep -q 'balance 80 locked 0' "$TMP/.out" || fail "after the task: $(cat "$TMP/.out")"
+
+# ---- the requester's and the pool's other verbs pin the hub too ----
+cd "$TMP/req"
+BAD=(--hub-url "$URL" --hub-fingerprint "$(printf 'ab%.0s' $(seq 32))")
+expect_fail 'does not match the pinned fingerprint' "$CELLA" app run "$APP" --workerpool "$WP" \
+  --wallet-file "$(W req)" "${BAD[@]}"
+cd "$TMP/pool"   # a cella.json without "hubFingerprint"
+expect_fail 'needs its pinned fingerprint' "$CELLA" app run "$APP" --workerpool "$WP" \
+  --wallet-file "$(W req)" --hub-url "$URL"
+cd "$TMP/req"
+# pinned by the requester's cella.json: a deal over TLS, then its task has no result yet
+expect_ok "$CELLA" app run "$APP" --workerpool "$WP" --tag 0x0 --wallet-file "$(W req)"
+TASK2=$(awk '/^task / {print $NF}' "$TMP/.out" | tail -1)
+[[ $TASK2 =~ ^0x[0-9a-f]{64}$ ]] || fail "app run over TLS: $(cat "$TMP/.out")"
+expect_fail 'has no result yet' "$CELLA" result download "$TASK2"
+expect_fail 'does not match the pinned fingerprint' "$CELLA" result download "$TASK2" "${BAD[@]}"
+# the worker checks the pool's owner with the hub before anything else
+cd "$TMP/pool"
+expect_fail 'does not match the pinned fingerprint' "$CELLA" worker start --pool "$WP" \
+  --wallet-file "$(W pool)" --cas https://127.0.0.1:9 --cas-fingerprint "$FP" "${BAD[@]}" --once
+expect_fail 'needs its pinned fingerprint' "$CELLA" worker start --pool "$WP" \
+  --wallet-file "$(W pool)" --cas https://127.0.0.1:9 --cas-fingerprint "$FP" --hub-url "$URL" --once
+expect_fail 'does not own this workerpool' "$CELLA" worker start --pool "$WP" \
+  --wallet-file "$(W worker)" --cas https://127.0.0.1:9 --cas-fingerprint "$FP" "${PIN[@]}" --once
+# cas asks an https:// hub only with its pin
+expect_fail 'needs its pinned fingerprint' "$CELLA" cas serve --data "$TMP/casd" --hub "$URL"
+expect_fail 'only for an https:// --hub' "$CELLA" cas serve --data "$TMP/casd" \
+  --hub "http://127.0.0.1:$PORT" --hub-fingerprint "$FP"
+# and with it: the SMS asks the hub over TLS who owns a dataset
+start_cas --hub "$URL" --hub-fingerprint "$FP"
+cd "$TMP/dev"
+expect_ok "$CELLA" dataset deploy --name tls-data --multiaddr https://example.org/d.zip \
+  --checksum 0x$(printf '3%.0s' $(seq 64)) --wallet-file "$(W dev)" "${PIN[@]}"
+DS=$(cat "$TMP/.out")
+openssl rand -base64 32 > ds.key && chmod 600 ds.key
+expect_fail 'HTTP 401.*not allowed' "$CELLA" dataset push-secret "$DS" --key-file ds.key \
+  --wallet-file "$(W pool)" "${CAS[@]}"
+expect_ok "$CELLA" dataset push-secret "$DS" --key-file ds.key --wallet-file "$(W dev)" "${CAS[@]}"
+grep -q "^dataset key of $DS: pushed$" "$TMP/.out" || fail "push over a TLS hub: $(cat "$TMP/.out")"
+stop_server "$CAS_PID"
+# a cas that pins another key is refused by the hub's TLS (and says so)
+start_cas --log cas-bad.log --hub "$URL" --hub-fingerprint "$(printf 'cd%.0s' $(seq 32))"
+expect_fail 'HTTP 5..*pinned fingerprint' "$CELLA" dataset push-secret "$DS" --key-file ds.key \
+  --wallet-file "$(W dev)" "${CAS[@]}"
+stop_server "$CAS_PID"
+cd "$TMP/req"
 
 # ---- a restart keeps the identity (same fingerprint, nothing created) ----
 stop_server "$PID"
