@@ -507,6 +507,10 @@ typedef struct {
     bool debug;
     uint8_t report_data[64];
     char tcb[48]; /* hardware: the TCB status, for the audit line */
+    /* sim and SGX: who signed the enclave, as which product, at which version */
+    bool has_signer;
+    uint8_t signer[32];
+    uint16_t prodid, svn;
 } att_claims;
 
 static cella_res verify_sim(cas_thread *t, cella_slice ev, att_claims *c)
@@ -518,6 +522,10 @@ static cella_res verify_sim(cas_thread *t, cella_slice ev, att_claims *c)
     CELLA_TRY(cella_sim_verify_id(ev, t->app->sim_pub, t->app->sim_id, &rep));
     memcpy(c->measurement, rep.measurement, 32);
     c->measurement_len = 32;
+    c->has_signer = true;
+    memcpy(c->signer, rep.signer, 32);
+    c->prodid = rep.product_id;
+    c->svn = rep.svn;
     c->debug = rep.debug;
     memcpy(c->report_data, rep.report_data, 64);
     return CELLA_OK_RES;
@@ -601,6 +609,10 @@ static cella_res verify_hardware(cas_thread *t, cella_tee_kind kind, cella_slice
         if (ek == CELLA_EV_SGX) {
             memcpy(c->measurement, cl->quote.sgx.mrenclave, 32);
             c->measurement_len = 32;
+            c->has_signer = true;
+            memcpy(c->signer, cl->quote.sgx.mrsigner, 32);
+            c->prodid = cl->quote.sgx.isvprodid;
+            c->svn = cl->quote.sgx.isvsvn;
             memcpy(c->report_data, cl->quote.sgx.reportdata, 64);
         } else if (ek == CELLA_EV_TDX) {
             memcpy(c->measurement, cl->quote.td.mrtd, 48);
@@ -642,9 +654,34 @@ static cella_res check_policy(const json_t *doc, const json_t *svc, const att_cl
                  "security.allow_debug", "debug enclave refused by policy");
     char m[97];
     cella_hex_encode(m, c->measurement, c->measurement_len, false);
-    CELLA_ENSURE(in_str_array(json_object_get(svc, "mrenclaves"), m), CELLA_E_POLICY, "mrenclaves",
-                 "measurement %s is not allowed for this service", m);
-    return CELLA_OK_RES;
+    const json_t *variants = json_object_get(svc, "attestation");
+    if (!json_is_array(variants)) {
+        CELLA_ENSURE(in_str_array(json_object_get(svc, "mrenclaves"), m), CELLA_E_POLICY,
+                     "mrenclaves", "measurement %s is not allowed for this service", m);
+        return CELLA_OK_RES;
+    }
+    /* SCONE's variants: one must match, with every factor it names. */
+    char sg[65] = "none";
+    if (c->has_signer)
+        cella_hex_encode(sg, c->signer, 32, false);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(variants, i, v) {
+        const json_t *mr = json_object_get(v, "mrenclave"), *s = json_object_get(v, "signer");
+        bool ok = !json_is_array(mr) || in_str_array(mr, m);
+        if (ok && json_is_object(s)) {
+            const char *want = json_string_value(json_object_get(s, "mrsigner"));
+            ok = c->has_signer && want && !strcmp(want, sg) &&
+                 json_integer_value(json_object_get(s, "isvprodid")) == c->prodid &&
+                 json_integer_value(json_object_get(s, "isvsvn_min")) <= c->svn;
+        }
+        if (ok)
+            return CELLA_OK_RES;
+    }
+    return cella_fail(CELLA_E_POLICY, "attestation",
+                      "measurement %s, signer %s (product %u, svn %u) match no attestation "
+                      "variant of this service",
+                      m, sg, c->has_signer ? c->prodid : 0u, c->has_signer ? c->svn : 0u);
 }
 
 /* The configuration released to an attested service. */

@@ -1357,12 +1357,14 @@ fail:
 
 /* ---- services */
 
-static cella_res parse_mrenclaves(vctx *c, const snode *svc, json_t *o)
+/* A list of measurements under `key` of map m (a service's "mrenclaves", an
+ * attestation variant's "mrenclave"), sorted and lowercased into o[key]. */
+static cella_res parse_measurements(vctx *c, const snode *m, const char *key, json_t *o)
 {
-    const snode *list = map_opt(svc, "mrenclaves");
-    size_t mark = pb_key(&c->p, "mrenclaves");
+    const snode *list = map_opt(m, key);
+    size_t mark = pb_key(&c->p, key);
     if (!list)
-        return verr(c, svc->line, CELLA_E_PARSE, "missing field");
+        return verr(c, m->line, CELLA_E_PARSE, "missing field");
     CELLA_TRY(want_seq(c, list));
     if (list->n == 0)
         return verr(c, list->line, CELLA_E_POLICY,
@@ -1377,7 +1379,7 @@ static cella_res parse_mrenclaves(vctx *c, const snode *svc, json_t *o)
         const char *s;
         size_t len;
         char buf[97];
-        size_t m = pb_idx(&c->p, n);
+        size_t mi = pb_idx(&c->p, n);
         CELLA_GUARD(r, get_str(c, e, &s, &len), done);
         /* 64: SGX MRENCLAVE (and sim); 96: TDX MRTD or SNP MEASUREMENT. */
         if ((len != 64 && len != 96) || !hex_lower(s, len, buf)) {
@@ -1385,7 +1387,7 @@ static cella_res parse_mrenclaves(vctx *c, const snode *svc, json_t *o)
                      "not 64 hex digits (SGX MRENCLAVE) or 96 (TDX MRTD, SNP measurement)");
             goto done;
         }
-        pb_pop(&c->p, m);
+        pb_pop(&c->p, mi);
         json_t *j = json_string(buf);
         if (!j) {
             r = nomem();
@@ -1394,12 +1396,136 @@ static cella_res parse_mrenclaves(vctx *c, const snode *svc, json_t *o)
         v[n] = (item){.s = json_string_value(j), .len = len, .idx = n, .line = e->line, .j = j};
     }
     pb_pop(&c->p, mark);
-    CELLA_GUARD(r, items_finish(c, "mrenclaves", NULL, v, n, "mrenclave", &a), done);
-    if (!jset(o, "mrenclaves", a))
+    CELLA_GUARD(r, items_finish(c, key, NULL, v, n, "mrenclave", &a), done);
+    if (!jset(o, key, a))
         r = nomem();
 done:
     items_drop(v, n);
     return r;
+}
+
+/* An integer field of m from 0 to 65535 (SGX ISVPRODID, ISVSVN); `def` when
+ * absent and not required. */
+static cella_res u16_field(vctx *c, const snode *m, const char *key, bool required, long long def,
+                           json_t *o)
+{
+    const snode *n = map_opt(m, key);
+    size_t mark = pb_key(&c->p, key);
+    if (!n) {
+        if (required)
+            return verr(c, m->line, CELLA_E_PARSE, "missing field");
+    } else if (n->kind != NK_SCALAR || n->st != ST_INT) {
+        return verr(c, n->line, CELLA_E_PARSE, "expected an integer");
+    } else if (n->i < 0 || n->i > 65535) {
+        return verr(c, n->line, CELLA_E_POLICY, "out of range (0..65535)");
+    }
+    pb_pop(&c->p, mark);
+    return jset(o, key, json_integer(n ? n->i : def)) ? CELLA_OK_RES : nomem();
+}
+
+/* SCONE's signer factor: {mrsigner, isvprodid, isvsvn_min}. An enclave
+ * matches if it was signed by that key, as that product, at that security
+ * version or a later one. */
+static cella_res parse_signer(vctx *c, const snode *sg, json_t **out)
+{
+    static const char *const known[] = {"mrsigner", "isvprodid", "isvsvn_min", NULL};
+    *out = NULL;
+    CELLA_TRY(want_map(c, sg));
+    CELLA_TRY(check_fields(c, sg, known));
+    json_t *o = json_object();
+    if (!o)
+        return nomem();
+    cella_res r;
+    size_t base = c->p.len;
+    if (!map_opt(sg, "mrsigner")) {
+        (void)pb_key(&c->p, "mrsigner");
+        r = verr(c, sg->line, CELLA_E_PARSE, "missing field");
+        goto fail;
+    }
+    CELLA_GUARD(r, hex_field(c, sg, "mrsigner", 32, o), fail);
+    pb_pop(&c->p, base);
+    CELLA_GUARD(r, u16_field(c, sg, "isvprodid", true, 0, o), fail);
+    pb_pop(&c->p, base);
+    CELLA_GUARD(r, u16_field(c, sg, "isvsvn_min", false, 0, o), fail);
+    pb_pop(&c->p, base);
+    *out = o;
+    return CELLA_OK_RES;
+fail:
+    json_decref(o);
+    return r;
+}
+
+/* SCONE's attestation variants: any one of them must match (OR); within a
+ * variant, every factor given must (AND): `mrenclave` (a list, any of it)
+ * and/or `signer`. Kept in the order given. */
+static cella_res parse_attestation_variants(vctx *c, const snode *list, json_t *o)
+{
+    size_t mark = pb_key(&c->p, "attestation");
+    CELLA_TRY(want_seq(c, list));
+    if (list->n == 0)
+        return verr(c, list->line, CELLA_E_POLICY,
+                    "empty: a service must allow at least one attestation variant");
+    if (list->n > 16)
+        return verr(c, list->line, CELLA_E_POLICY, "too many variants (at most 16)");
+    static const char *const known[] = {"mrenclave", "signer", NULL};
+    json_t *a = json_array();
+    if (!a)
+        return nomem();
+    cella_res r = CELLA_OK_RES;
+    for (size_t i = 0; i < list->n; i++) {
+        const snode *v = list->items[i];
+        size_t vi = pb_idx(&c->p, i), vbase = c->p.len;
+        CELLA_GUARD(r, want_map(c, v), fail);
+        CELLA_GUARD(r, check_fields(c, v, known), fail);
+        const snode *sg = map_opt(v, "signer");
+        if (!map_opt(v, "mrenclave") && !sg) {
+            r = verr(c, v->line, CELLA_E_POLICY, "a variant needs mrenclave, signer or both");
+            goto fail;
+        }
+        json_t *vo = json_object(), *so = NULL;
+        if (!vo || json_array_append_new(a, vo) != 0) {
+            r = nomem();
+            goto fail;
+        }
+        if (map_opt(v, "mrenclave")) {
+            CELLA_GUARD(r, parse_measurements(c, v, "mrenclave", vo), fail);
+            pb_pop(&c->p, vbase);
+        } else if (!jset(vo, "mrenclave", json_null())) {
+            r = nomem();
+            goto fail;
+        }
+        if (sg) {
+            (void)pb_key(&c->p, "signer");
+            CELLA_GUARD(r, parse_signer(c, sg, &so), fail);
+            pb_pop(&c->p, vbase);
+        }
+        if (!jset(vo, "signer", so ? so : json_null())) {
+            r = nomem();
+            goto fail;
+        }
+        pb_pop(&c->p, vi);
+    }
+    pb_pop(&c->p, mark);
+    return jset(o, "attestation", a) ? CELLA_OK_RES : nomem();
+fail:
+    json_decref(a);
+    return r;
+}
+
+/* A service pins its enclaves by `mrenclaves` (any of them), or by SCONE's
+ * `attestation` variants; not both. */
+static cella_res parse_mrenclaves(vctx *c, const snode *svc, json_t *o)
+{
+    const snode *att = map_opt(svc, "attestation");
+    if (!att)
+        return parse_measurements(c, svc, "mrenclaves", o);
+    if (map_opt(svc, "mrenclaves")) {
+        (void)pb_key(&c->p, "attestation");
+        return verr(c, att->line, CELLA_E_POLICY,
+                    "cannot be combined with mrenclaves (list the measurements in a variant's "
+                    "mrenclave)");
+    }
+    return parse_attestation_variants(c, att, o);
 }
 
 static bool is_space(char ch)
@@ -1498,8 +1624,9 @@ fail:
 
 static cella_res parse_service(vctx *c, const snode *s, item *it)
 {
-    static const char *const known[] = {"name",    "image_name", "mrenclaves",  "tags",
-                                        "command", "pwd",        "environment", NULL};
+    static const char *const known[] = {"name",    "image_name", "mrenclaves",  "attestation",
+                                        "tags",    "command",    "pwd",         "environment",
+                                        NULL};
     json_t *o;
     CELLA_TRY(item_open(c, s, known, NAME_PLAIN, it, &o));
     cella_res r;

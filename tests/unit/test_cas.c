@@ -447,6 +447,59 @@ static void attestation(void **state)
     cella_cas_instance_free(&inst2);
 }
 
+/* SCONE's attestation variants: signer, product and minimum version; a
+ * measurement AND a signer in one variant; OR across variants. */
+static void signer_attestation(void **state)
+{
+    (void)state;
+#define SIGNER_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SIGNER_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define OTHER_M "3333333333333333333333333333333333333333333333333333333333333333"
+    const char *yaml = "name: signed\n"
+                       "services:\n"
+                       "  - name: app\n"
+                       "    command: /app\n"
+                       "    pwd: /\n"
+                       "    attestation:\n"
+                       "      - signer: {mrsigner: " SIGNER_A ", isvprodid: 7, isvsvn_min: 3}\n"
+                       "      - mrenclave: [" OTHER_M "]\n"
+                       "        signer: {mrsigner: " SIGNER_B ", isvprodid: 1}\n"
+                       "security:\n  allow_sim: true\n";
+    json_t *j = NULL;
+    assert_succeeds(create(g_owner, yaml, &j));
+    json_decref(j);
+    struct {
+        const char *signer, *measurement;
+        uint16_t prodid, svn;
+        bool ok;
+    } cases[] = {
+        {SIGNER_A, MEAS, 7, 3, true},     /* variant 1, at the minimum version */
+        {SIGNER_A, OTHER_M, 7, 9, true},  /* variant 1 names no measurement */
+        {SIGNER_A, MEAS, 7, 2, false},    /* an older version */
+        {SIGNER_A, MEAS, 8, 3, false},    /* another product */
+        {SIGNER_B, MEAS, 7, 3, false},    /* another signer */
+        {SIGNER_B, OTHER_M, 1, 0, true},  /* variant 2: measurement and signer */
+        {SIGNER_B, MEAS, 1, 0, false},    /* variant 2 with another measurement */
+        {SIGNER_A, OTHER_M, 1, 0, false}, /* variant 2's measurement, another signer */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        quote_ctx q = good_quote();
+        assert_succeeds(cella_hex_decode(q.rep.signer, 32, cases[i].signer, 64, "s"));
+        assert_succeeds(cella_hex_decode(q.rep.measurement, 32, cases[i].measurement, 64, "m"));
+        q.rep.product_id = cases[i].prodid;
+        q.rep.svn = cases[i].svn;
+        cella_cas_instance x;
+        cella_res r = cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "signed", "app", &x);
+        if (cases[i].ok) {
+            if (!cella_ok(r))
+                fail_msg("case %zu: %s", i, cella_error_what());
+            cella_cas_instance_free(&x);
+        } else {
+            assert_refused(r, CELLA_E_PERM, "match no attestation variant");
+        }
+    }
+}
+
 static void bad_requests(void **state)
 {
     (void)state;
@@ -587,7 +640,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sessions),      cmocka_unit_test(owner_auth),
-        cmocka_unit_test(attestation),   cmocka_unit_test(bad_requests),
+        cmocka_unit_test(attestation),   cmocka_unit_test(signer_attestation),
+        cmocka_unit_test(bad_requests),
         cmocka_unit_test(sms),
         cmocka_unit_test(crash_durability),
     };

@@ -790,6 +790,17 @@ static const neg_case g_neg[] = {
      "line 3, access_policy.read", "empty list"},
     {"access_unknown_field", NAME_S "access_policy:\n  create_sessions: [ANY]\n", CELLA_E_PARSE,
      "line 3, access_policy.create_sessions", "unknown field"},
+    {"att_with_mrenclaves", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    mrenclaves: [" MRE1 "]\n    attestation:\n      - mrenclave: [" MRE1 "]\n", CELLA_E_POLICY, "line 8, services[0].attestation", "cannot be combined with mrenclaves"},
+    {"att_empty_list", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation: []\n", CELLA_E_POLICY, "line 6, services[0].attestation", "at least one attestation variant"},
+    {"att_empty_variant", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - {}\n", CELLA_E_POLICY, "line 7, services[0].attestation[0]", "needs mrenclave, signer or both"},
+    {"att_unknown_field", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - platforms: [abc]\n", CELLA_E_PARSE, "line 7, services[0].attestation[0].platforms", "unknown field"},
+    {"att_signer_no_mrsigner", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - signer: {isvprodid: 1}\n", CELLA_E_PARSE, "line 7, services[0].attestation[0].signer.mrsigner", "missing field"},
+    {"att_signer_bad_hex", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - signer: {mrsigner: abcd, isvprodid: 1}\n", CELLA_E_PARSE, "line 7, services[0].attestation[0].signer.mrsigner", "not 64 hex digits"},
+    {"att_signer_no_prodid", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - signer: {mrsigner: " MRE2 "}\n", CELLA_E_PARSE, "line 7, services[0].attestation[0].signer.isvprodid", "missing field"},
+    {"att_prodid_range", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - signer: {mrsigner: " MRE2 ", isvprodid: 65536}\n", CELLA_E_POLICY, "line 7, services[0].attestation[0].signer.isvprodid", "out of range"},
+    {"att_svn_not_int", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - signer: {mrsigner: " MRE2 ", isvprodid: 1, isvsvn_min: two}\n", CELLA_E_PARSE, "line 7, services[0].attestation[0].signer.isvsvn_min", "expected an integer"},
+    {"att_signer_unknown", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - signer: {mrsigner: " MRE2 ", isvprodid: 1, isvsvn: 2}\n", CELLA_E_PARSE, "line 7, services[0].attestation[0].signer.isvsvn", "unknown field"},
+    {"att_dup_mrenclave", NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n    attestation:\n" "      - mrenclave: [" MRE1 ", " MRE1 "]\n", CELLA_E_POLICY, "line 7, services[0].attestation[0].mrenclave[1]", "duplicate"},
     {"key_not_scalar", NAME_S "? [a, b]\n: c\n", CELLA_E_PARSE, "line 2",
      "mapping key is not a scalar"},
     {"utf16_input", "\xff\xfen\0a\0m\0e\0:\0 \0s\0\n\0", CELLA_E_PARSE, "line 1", "invalid YAML"},
@@ -892,6 +903,33 @@ static void neg_not_terminated(void **state)
 
 /* 96 hex digits pin a TDX MRTD or an SNP measurement (cas compares the claim
  * of the evidence's kind); both lengths mix in one list, lowercased. */
+/* SCONE's attestation variants: OR across variants, AND within one; the
+ * normalised form keeps their order, sorts each mrenclave list, and is a
+ * fixed point. */
+static void attestation_variants(void **state)
+{
+    (void)state;
+    json_t *o = parse_ok(NAME_S "services:\n  - name: app\n    command: /a\n    pwd: /\n"
+                         "    attestation:\n"
+                         "      - signer: {mrsigner: " MRE2 ", isvprodid: 7, isvsvn_min: 3}\n"
+                         "      - mrenclave: [" MRE2 ", " MRE1 "]\n"
+                         "        signer: {mrsigner: \"" MRE1 "\", isvprodid: 0}\n");
+    const json_t *svc = cella_session_service(o, "app");
+    assert_null(json_object_get(svc, "mrenclaves"));
+    char *got = json_dumps(json_object_get(svc, "attestation"), JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(got,
+                        "[{\"mrenclave\":null,\"signer\":{\"isvprodid\":7,\"isvsvn_min\":3,"
+                        "\"mrsigner\":\"" MRE2 "\"}},"
+                        "{\"mrenclave\":[\"" MRE2 "\",\"" MRE1 "\"],\"signer\":{\"isvprodid\":0,"
+                        "\"isvsvn_min\":0,\"mrsigner\":\"" MRE1 "\"}}]");
+    free(got);
+    json_t *again = NULL;
+    assert_succeeds(cella_session_normalize(o, &again));
+    assert_true(json_equal(o, again));
+    json_decref(again);
+    json_decref(o);
+}
+
 static void mrenclaves_48_bytes(void **state)
 {
     (void)state;
@@ -921,7 +959,7 @@ static void mrenclaves_48_bytes(void **state)
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
-        cmocka_unit_test(mrenclaves_48_bytes),
+        cmocka_unit_test(mrenclaves_48_bytes), cmocka_unit_test(attestation_variants),
         cmocka_unit_test(seed_template),   cmocka_unit_test(full_session),
         cmocka_unit_test(hash_definition), cmocka_unit_test(hash_stable),
         cmocka_unit_test(hash_changes),    cmocka_unit_test(redaction),
