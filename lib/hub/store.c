@@ -21,6 +21,7 @@ struct hub_store {
     char path[1024];
     uint64_t dev_timeref; /* 0: the categories' */
     stmt_cache stmts;
+    sql_writer writer;
     /* Orders read by hash, parsed: an order's row never changes once
      * committed, and matches name the same app, dataset and pool orders
      * again and again. Filled round robin. */
@@ -83,29 +84,36 @@ static cella_res db_fail(hub_store *s, const char *what)
 
 static cella_res exec(hub_store *s, const char *sql) { return sql_exec(s->db, s->path, sql); }
 
-/* Steps a statement that returns no row, and gives it back. */
+/* The turn every hub store handle of this process takes to write (store/sql.h). */
+static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER;
+
+/* Steps a statement that returns no row (a write), and gives it back. */
 static cella_res run(hub_store *s, stmt *q, const char *what)
 {
-    int rc = step(q);
+    int rc = sql_write_step(&s->writer, q);
     cella_res r = rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, what);
     sdone(s, q);
     return r;
 }
 
-/* exec() of one statement, prepared once (errors as sql_exec's). */
-static cella_res exec1(hub_store *s, const char *sql)
+static cella_res begin(hub_store *s)
 {
-    stmt q = sprep(s, sql);
-    cella_res r = step(&q) == SQLITE_DONE
-                      ? CELLA_OK_RES
-                      : cella_fail(CELLA_E_IO, s->path, "database error: %s", sqlite3_errmsg(s->db));
-    sdone(s, &q);
-    return r;
+    int rc = sql_txn_begin(&s->writer, &s->stmts, s->db);
+    CELLA_ENSURE(rc != SQLITE_MISUSE, CELLA_E_INTERNAL, s->path, "a transaction is already open");
+    return rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, "BEGIN");
 }
 
-static cella_res begin(hub_store *s) { return exec1(s, "BEGIN IMMEDIATE"); }
-static cella_res commit(hub_store *s) { return exec1(s, "COMMIT"); }
-static void rollback(hub_store *s) { (void)exec1(s, "ROLLBACK"); }
+/* Ends the transaction either way (a failed COMMIT is rolled back). */
+static cella_res commit(hub_store *s)
+{
+    char err[256] = "";
+    if (sql_txn_end(&s->writer, &s->stmts, s->db, true, err, sizeof err) == SQLITE_DONE)
+        return CELLA_OK_RES;
+    return cella_fail(CELLA_E_IO, s->path, "database error: %s", err);
+}
+
+/* No-op when the transaction already ended (after a failed commit). */
+static void rollback(hub_store *s) { (void)sql_txn_end(&s->writer, &s->stmts, s->db, false, NULL, 0); }
 
 static cella_res has_column(hub_store *s, const char *table, const char *col, bool *has)
 {
@@ -190,6 +198,7 @@ cella_res hub_store_open(const char *path, hub_store **out)
     hub_store *s = calloc(1, sizeof *s);
     CELLA_ENSURE(s, CELLA_E_NOMEM, path, "out of memory");
     snprintf(s->path, sizeof s->path, "%s", path);
+    s->writer.turn = &g_writer;
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {

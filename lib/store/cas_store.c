@@ -11,14 +11,10 @@ struct cella_cas_store {
     sqlite3 *db;
     char path[1024];
     stmt_cache stmts; /* one store per thread: attestation reads the same few rows */
-    bool in_txn;      /* between begin() and commit()/rollback(), holding g_writer */
+    sql_writer writer;
 };
 
-/* SQLite lets one writer at a time in; another one waits in its busy handler,
- * which sleeps a millisecond or more before it looks again. The stores of one
- * process (one per server thread) take turns on this lock instead, and a
- * waiting writer starts the moment the last one has committed. The busy
- * handler still covers other processes. */
+/* The turn every cas store handle of this process takes to write (store/sql.h). */
 static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER;
 
 static const char SCHEMA[] =
@@ -50,6 +46,7 @@ cella_res cella_cas_store_open(const char *path, cella_cas_store **out)
     cella_cas_store *s = calloc(1, sizeof *s);
     CELLA_ENSURE(s, CELLA_E_NOMEM, path, "out of memory");
     snprintf(s->path, sizeof s->path, "%s", path);
+    s->writer.turn = &g_writer;
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -82,60 +79,29 @@ void cella_cas_store_close(cella_cas_store *s)
     free(s);
 }
 
-/* Runs a statement without parameters or rows, prepared once per handle. */
-static cella_res exec_cached(cella_cas_store *s, const char *sql)
-{
-    stmt q = sprep(s, sql);
-    int rc = step(&q);
-    cella_res r = rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, sql);
-    sdone(s, &q);
-    return r;
-}
-
 static cella_res begin(cella_cas_store *s)
 {
-    /* Transactions do not nest: a second begin would wait on g_writer forever. */
-    CELLA_ENSURE(!s->in_txn, CELLA_E_INTERNAL, s->path, "a transaction is already open");
-    pthread_mutex_lock(&g_writer);
-    cella_res r = exec_cached(s, "BEGIN IMMEDIATE");
-    if (cella_ok(r))
-        s->in_txn = true;
-    else
-        pthread_mutex_unlock(&g_writer);
-    return r;
+    int rc = sql_txn_begin(&s->writer, &s->stmts, s->db);
+    CELLA_ENSURE(rc != SQLITE_MISUSE, CELLA_E_INTERNAL, s->path, "a transaction is already open");
+    return rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, "BEGIN");
 }
 
-static void end_txn(cella_cas_store *s)
-{
-    s->in_txn = false;
-    pthread_mutex_unlock(&g_writer);
-}
-
+/* Ends the transaction either way (a failed COMMIT is rolled back). */
 static cella_res commit(cella_cas_store *s)
 {
-    cella_res r = exec_cached(s, "COMMIT");
-    if (cella_ok(r))
-        end_txn(s);
-    return r; /* on failure the caller rolls back, which ends the transaction */
+    char err[256] = "";
+    if (sql_txn_end(&s->writer, &s->stmts, s->db, true, err, sizeof err) == SQLITE_DONE)
+        return CELLA_OK_RES;
+    return cella_fail(CELLA_E_IO, s->path, "COMMIT: %s", err);
 }
 
+/* No-op when the transaction already ended (after a failed commit). */
 static void rollback(cella_cas_store *s)
 {
-    (void)exec(s, "ROLLBACK");
-    end_txn(s);
+    (void)sql_txn_end(&s->writer, &s->stmts, s->db, false, NULL, 0);
 }
 
-/* Steps a writing statement: inside a transaction as is, else (autocommit)
- * taking its turn on g_writer. */
-static int write_step(cella_cas_store *s, stmt *q)
-{
-    if (s->in_txn)
-        return step(q);
-    pthread_mutex_lock(&g_writer);
-    int rc = step(q);
-    pthread_mutex_unlock(&g_writer);
-    return rc;
-}
+static int write_step(cella_cas_store *s, stmt *q) { return sql_write_step(&s->writer, q); }
 
 /* ---- sessions ----------------------------------------------------------------- */
 

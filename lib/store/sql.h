@@ -4,10 +4,12 @@
 #ifndef CELLA_STORE_SQL_H
 #define CELLA_STORE_SQL_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -110,6 +112,73 @@ static inline void stmt_cache_clear(stmt_cache *c)
     for (size_t i = 0; i < c->n; i++)
         sqlite3_finalize(c->e[i].st);
     c->n = 0;
+}
+
+/* Writers taking turns. SQLite lets one writer in at a time; another waits in
+ * its busy handler, which sleeps a millisecond or more between looks while a
+ * commit here takes a fraction of one (an fsync). The stores of one process
+ * (one handle per server thread) take turns on a process-wide mutex instead,
+ * and a waiting writer starts the moment the last one is done. The busy
+ * handler still covers other processes. */
+typedef struct {
+    pthread_mutex_t *turn; /* the process's, shared by every handle of a store */
+    bool in_txn;           /* between sql_txn_begin and sql_txn_end: holding *turn */
+} sql_writer;
+
+/* A statement without parameters or rows, from the cache: SQLITE_DONE or an error. */
+static inline int sql_run_cached(stmt_cache *c, sqlite3 *db, const char *sql)
+{
+    stmt q = cached_prep(c, db, sql);
+    int rc = step(&q);
+    cached_done(c, &q);
+    return rc;
+}
+
+/* BEGIN IMMEDIATE on our turn: SQLITE_DONE, or an error and no transaction.
+ * Transactions do not nest (SQLITE_MISUSE): a second begin would wait on our
+ * own turn forever. */
+static inline int sql_txn_begin(sql_writer *w, stmt_cache *c, sqlite3 *db)
+{
+    if (w->in_txn)
+        return SQLITE_MISUSE;
+    pthread_mutex_lock(w->turn);
+    int rc = sql_run_cached(c, db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_DONE)
+        w->in_txn = true;
+    else
+        pthread_mutex_unlock(w->turn);
+    return rc;
+}
+
+/* COMMIT (commit true) or ROLLBACK, then gives the turn back. A failed COMMIT
+ * is rolled back here, so the transaction always ends; its error code is
+ * returned and its message copied to `err` (before the ROLLBACK replaces it).
+ * A no-op outside a transaction. */
+static inline int sql_txn_end(sql_writer *w, stmt_cache *c, sqlite3 *db, bool commit,
+                              char *err, size_t errcap)
+{
+    if (!w->in_txn)
+        return SQLITE_DONE;
+    int rc = sql_run_cached(c, db, commit ? "COMMIT" : "ROLLBACK");
+    if (rc != SQLITE_DONE && err)
+        snprintf(err, errcap, "%s", sqlite3_errmsg(db));
+    if (rc != SQLITE_DONE && commit)
+        (void)sql_run_cached(c, db, "ROLLBACK");
+    w->in_txn = false;
+    pthread_mutex_unlock(w->turn);
+    return rc;
+}
+
+/* Steps a writing statement: inside a transaction as is, else (autocommit)
+ * on our turn. */
+static inline int sql_write_step(sql_writer *w, stmt *q)
+{
+    if (w->in_txn)
+        return step(q);
+    pthread_mutex_lock(w->turn);
+    int rc = step(q);
+    pthread_mutex_unlock(w->turn);
+    return rc;
 }
 
 /* Runs SQL without results; errors name `path`. */
