@@ -265,7 +265,9 @@ static int attest_cmd(int argc, char **argv)
                    {"debug", false, NULL},  {"tee", true, NULL},
                    {"sim-dir", true, NULL}, {"show-keys", false, NULL},
                    {"push-tag", true, NULL}, {"old-tag", true, NULL},
-                   {"new-tag", true, NULL}, {"evidence-file", true, NULL}};
+                   {"new-tag", true, NULL}, {"evidence-file", true, NULL},
+                   {"signer", true, NULL},  {"isvprodid", true, NULL},
+                   {"isvsvn", true, NULL}};
     const char *pos[1];
     int np;
     cas_conn c;
@@ -301,6 +303,26 @@ static int attest_cmd(int argc, char **argv)
     }
     if (cella_ok(r) && !evf)
         r = cella_hex_decode(q.rep.measurement, 32, ms, strlen(ms), "--measurement");
+    /* The sim report's signer, product and version (an attestation variant's
+     * signer factor checks them); zero unless given. */
+    const char *sg = cli_get(o, NOPTS(o), "signer");
+    if (cella_ok(r) && sg)
+        r = cella_hex_decode(q.rep.signer, 32, sg, strlen(sg), "--signer");
+    static const char *const u16opts[] = {"isvprodid", "isvsvn"};
+    for (size_t i = 0; i < 2 && cella_ok(r); i++) {
+        const char *v = cli_get(o, NOPTS(o), u16opts[i]);
+        unsigned long long n = 0;
+        char where[16];
+        snprintf(where, sizeof where, "--%s", u16opts[i]);
+        if (v)
+            r = cli_parse_size(v, where, &n);
+        if (cella_ok(r) && n > 65535)
+            r = cella_fail(CELLA_E_USAGE, where, "out of range (0..65535)");
+        if (cella_ok(r))
+            *(i ? &q.rep.svn : &q.rep.product_id) = (uint16_t)n;
+    }
+    if (cella_ok(r) && evf && (sg || cli_get(o, NOPTS(o), "isvprodid") || cli_get(o, NOPTS(o), "isvsvn")))
+        r = cella_fail(CELLA_E_USAGE, "--signer", "only for sim evidence, not with --evidence-file");
     q.rep.debug = cli_get(o, NOPTS(o), "debug") != NULL;
     const char *sd = cli_get(o, NOPTS(o), "sim-dir");
     if (cella_ok(r) && !sd && !evf) {
@@ -365,9 +387,11 @@ const cli_command cli_cas_commands[] = {
      "cella session volume NAME VOLUME --key-file OUT --wallet-file W",
      "Fetch a volume's key (into OUT, mode 0600) and print its current tag."},
     {NULL, "attest", attest_cmd,
-     "cella attest --session NAME/SERVICE --measurement HEX [--debug] [--show-keys] | "
-     "--tee sgx|tdx|snp --evidence-file FILE",
-     "Attest to cas as an enclave (sim TEE) and print the released configuration. "
+     "cella attest --session NAME/SERVICE --measurement HEX [--signer HEX] [--isvprodid N] "
+     "[--isvsvn N] [--debug] [--show-keys] | --tee sgx|tdx|snp --evidence-file FILE",
+     "Attest to cas as an enclave (sim TEE) and print the released configuration. --signer, "
+     "--isvprodid and --isvsvn set the sim report's signer, product and version (checked by a "
+     "session's attestation variants). "
      "--evidence-file replays recorded hardware evidence (tests: cas must refuse it on the "
      "key binding)."},
     {NULL, NULL, NULL, NULL, NULL},

@@ -78,6 +78,33 @@ expect_fail 'debug enclave refused' "$CELLA" attest --session copy-demo/applicat
 expect_fail 'no such session or service' "$CELLA" attest --session copy-demo/nope \
   --measurement "$M" --sim-dir sim "${CAS[@]}"
 
+# a service pinned by SCONE's attestation variants: who signed it, as which product, from which version
+SIG=$(printf 'a%.0s' {1..64})
+cat > signed.yml <<YML
+name: signed-app
+services:
+  - name: app
+    command: /app
+    pwd: /
+    attestation:
+      - signer: {mrsigner: $SIG, isvprodid: 7, isvsvn_min: 3}
+security:
+  allow_sim: true
+YML
+expect_ok "$CELLA" session create signed.yml "${CAS[@]}" --wallet-file "$OWNER"
+ANYM=$(printf '5%.0s' {1..64})   # any measurement: the variant names none
+expect_ok "$CELLA" attest --session signed-app/app --measurement "$ANYM" --signer "$SIG" \
+  --isvprodid 7 --isvsvn 4 --sim-dir sim "${CAS[@]}"
+grep -q '"/app"' .out || fail "attest by signer: $(cat .out)"
+expect_fail 'match no attestation variant' "$CELLA" attest --session signed-app/app \
+  --measurement "$ANYM" --signer "$SIG" --isvprodid 7 --isvsvn 2 --sim-dir sim "${CAS[@]}"
+expect_fail 'match no attestation variant' "$CELLA" attest --session signed-app/app \
+  --measurement "$ANYM" --isvprodid 7 --isvsvn 4 --sim-dir sim "${CAS[@]}"
+expect_fail 'out of range .0..65535. .--isvsvn.' "$CELLA" attest --session signed-app/app \
+  --measurement "$ANYM" --signer "$SIG" --isvprodid 7 --isvsvn 70000 --sim-dir sim "${CAS[@]}"
+printf 'name: bad\nservices:\n  - name: app\n    command: /app\n    pwd: /\n    attestation:\n      - signer: {mrsigner: %s}\n' "$SIG" > bad-signer.yml
+expect_fail 'missing field .line 7, services.0..attestation.0..signer.isvprodid.' "$CELLA" session create bad-signer.yml "${CAS[@]}" --wallet-file "$OWNER"
+
 # tags: the attested instance pushes; the owner reads key and tag
 expect_ok "$CELLA" session volume copy-demo encrypted-output-files --key-file out.key "${CAS[@]}" --wallet-file "$OWNER"
 [[ $(cat .out) == none ]] || fail "new output volume should have no tag"
