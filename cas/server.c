@@ -802,6 +802,11 @@ static void attest(cas_thread *t, cella_http_req *req)
             r = cella_fail(CELLA_E_AUTH, "evidence",
                            "evidence is bound to another TLS handshake and names no nonce "
                            "(replayed evidence?)");
+        /* Single use, as a nonce is: one attestation per handshake. */
+        if (cella_ok(r) && !cella_http_tls_claim_once(req))
+            r = cella_fail(CELLA_E_AUTH, "evidence",
+                           "this connection's handshake-bound evidence was already used "
+                           "(one attestation per TLS handshake)");
     } else if (cella_ok(r)) {
         if (!cella_ct_eq(c.report_data + 32, nonce, 32))
             r = cella_fail(CELLA_E_AUTH, "evidence",

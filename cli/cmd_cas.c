@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,11 +312,15 @@ static int attest_cmd(int argc, char **argv)
     static const char *const u16opts[] = {"isvprodid", "isvsvn"};
     for (size_t i = 0; i < 2 && cella_ok(r); i++) {
         const char *v = cli_get(o, NOPTS(o), u16opts[i]);
-        unsigned long long n = 0;
-        char where[16];
+        unsigned long n = 0;
+        char where[16], *end = NULL;
         snprintf(where, sizeof where, "--%s", u16opts[i]);
-        if (v)
-            r = cli_parse_size(v, where, &n);
+        if (v) {
+            errno = 0;
+            n = strtoul(v, &end, 10);
+            if (!*v || *end || errno || strspn(v, "0123456789") != strlen(v))
+                r = cella_fail(CELLA_E_USAGE, where, "expected a decimal number, got '%s'", v);
+        }
         if (cella_ok(r) && n > 65535)
             r = cella_fail(CELLA_E_USAGE, where, "out of range (0..65535)");
         if (cella_ok(r))

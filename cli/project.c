@@ -79,8 +79,11 @@ cella_res cli_hub_endpoint(const cli_opt *o, int n, char *url, size_t cap, char 
 {
     fingerprint[0] = '\0';
     CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, url, cap));
-    if (strncmp(url, "http://", 7) == 0 && strlen(url) > 7)
+    if (strncmp(url, "http://", 7) == 0 && strlen(url) > 7) {
+        CELLA_ENSURE(!cli_get(o, n, "hub-fingerprint"), CELLA_E_USAGE, "--hub-fingerprint",
+                     "only for an https:// hub (the hub URL is %s)", url);
         return CELLA_OK_RES;
+    }
     CELLA_ENSURE(strncmp(url, "https://", 8) == 0 && strlen(url) > 8, CELLA_E_USAGE, "--hub-url",
                  "the hub URL must be http://HOST:PORT or https://HOST:PORT");
     const char *fp = cli_get(o, n, "hub-fingerprint");

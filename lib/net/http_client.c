@@ -11,6 +11,7 @@
 
 #include "core/encoding.h"
 #include "core/secure.h"
+#include "crypto/aead.h"
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 
@@ -67,52 +68,58 @@ static CURLcode use_identity(CURL *h, void *sslctx, void *arg)
 }
 
 /* An identity made during the handshake (c->identity): OpenSSL asks for it
- * when the server's CertificateRequest arrives, after the ServerHello, so
- * both randoms are known. */
+ * when the server's CertificateRequest arrives, after the ServerHello and the
+ * server's own CertificateVerify, so both randoms and the server's key are
+ * known. The server's key is checked against the pin first (libcurl checks
+ * the pin only after the handshake): evidence is never made for, or shown
+ * to, a server that is not the pinned one. A failure aborts the handshake. */
 struct handshake_identity {
     const cella_http_client *c;
     int failed;
     cella_res err;
 };
 
-static int g_identity_index = -1;
-static pthread_once_t g_identity_once = PTHREAD_ONCE_INIT;
-static void identity_index_init(void)
+static int identity_failed(struct handshake_identity *hi, cella_res r)
 {
-    g_identity_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    hi->failed = 1;
+    hi->err = r;
+    return 0;
 }
 
-static int on_certificate_request(SSL *ssl, X509 **cert, EVP_PKEY **key)
+static int on_certificate_request(SSL *ssl, void *arg)
 {
-    struct handshake_identity *hi = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_identity_index);
-    uint8_t cr[32], sr[32];
-    if (!hi)
-        return 0;
-    if (SSL_get_client_random(ssl, cr, 32) != 32 || SSL_get_server_random(ssl, sr, 32) != 32) {
-        hi->failed = 1;
-        hi->err = cella_fail(CELLA_E_CRYPTO, hi->c->base_url, "no handshake randoms");
-        return 0;
-    }
+    struct handshake_identity *hi = arg;
+    const cella_http_client *c = hi->c;
+    X509 *server = SSL_get0_peer_certificate(ssl);
+    unsigned char *der = NULL;
+    int n = server ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(server), &der) : -1;
+    uint8_t got[32], want[32], cr[32], sr[32];
+    cella_res r = n > 0 ? cella_sha256(got, der, (size_t)n)
+                        : cella_fail(CELLA_E_AUTH, c->base_url, "the server sent no key");
+    OPENSSL_free(der);
+    if (cella_ok(r))
+        r = cella_hex_decode(want, 32, c->pin, strlen(c->pin), "server fingerprint");
+    if (cella_ok(r) && !cella_ct_eq(got, want, 32))
+        r = cella_fail(CELLA_E_AUTH, c->base_url,
+                       "server key does not match the pinned fingerprint (wrong server, or a "
+                       "machine in the middle)");
+    if (cella_ok(r) &&
+        (SSL_get_client_random(ssl, cr, 32) != 32 || SSL_get_server_random(ssl, sr, 32) != 32))
+        r = cella_fail(CELLA_E_CRYPTO, c->base_url, "no handshake randoms");
     X509 *x = NULL;
     EVP_PKEY *k = NULL;
-    cella_res r = hi->c->identity(cr, sr, hi->c->identity_ctx, &x, &k);
-    if (!cella_ok(r) || !X509_up_ref(x) || !EVP_PKEY_up_ref(k)) {
-        hi->failed = 1;
-        hi->err = cella_ok(r) ? cella_fail(CELLA_E_CRYPTO, NULL, "identity") : r;
-        return 0;
-    }
-    *cert = x; /* OpenSSL takes these references */
-    *key = k;
-    return 1;
+    if (cella_ok(r))
+        r = c->identity(cr, sr, c->identity_ctx, &x, &k);
+    if (cella_ok(r) && (!x || !k || SSL_use_certificate(ssl, x) != 1 ||
+                        SSL_use_PrivateKey(ssl, k) != 1 || SSL_check_private_key(ssl) != 1))
+        r = cella_fail(CELLA_E_CRYPTO, c->base_url, "cannot use the client identity");
+    return cella_ok(r) ? 1 : identity_failed(hi, r);
 }
 
 static CURLcode use_handshake_identity(CURL *h, void *sslctx, void *arg)
 {
     (void)h;
-    pthread_once(&g_identity_once, identity_index_init);
-    if (g_identity_index < 0 || !SSL_CTX_set_ex_data(sslctx, g_identity_index, arg))
-        return CURLE_SSL_CERTPROBLEM;
-    SSL_CTX_set_client_cert_cb(sslctx, on_certificate_request);
+    SSL_CTX_set_cert_cb(sslctx, on_certificate_request, arg);
     return CURLE_OK;
 }
 

@@ -90,6 +90,19 @@ X509 *cella_http_peer_cert(const cella_http_req *r)
     return ssl ? SSL_get0_peer_certificate(ssl) : NULL;
 }
 
+static int g_once_index = -1;
+static pthread_once_t g_once_index_once = PTHREAD_ONCE_INIT;
+static void once_index_init(void) { g_once_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+
+bool cella_http_tls_claim_once(const cella_http_req *r)
+{
+    pthread_once(&g_once_index_once, once_index_init);
+    SSL *ssl = request_ssl(r);
+    if (!ssl || g_once_index < 0 || SSL_get_ex_data(ssl, g_once_index))
+        return false;
+    return SSL_set_ex_data(ssl, g_once_index, (void *)1) == 1;
+}
+
 bool cella_http_tls_randoms(const cella_http_req *r, uint8_t client_random[32],
                             uint8_t server_random[32])
 {

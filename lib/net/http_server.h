@@ -65,6 +65,9 @@ const char *cella_http_query(const cella_http_req *r, const char *key); /* NULL 
 const char *cella_http_header(const cella_http_req *r, const char *name);
 cella_slice cella_http_body(const cella_http_req *r);
 X509 *cella_http_peer_cert(const cella_http_req *r);  /* TLS client certificate, borrowed */
+/* Claims a one-time use of r's TLS connection (evidence bound to its
+ * handshake releases once): true the first time, false after, or without TLS. */
+bool cella_http_tls_claim_once(const cella_http_req *r);
 /* The TLS handshake's client and server randoms; false on a plain connection. */
 bool cella_http_tls_randoms(const cella_http_req *r, uint8_t client_random[32],
                             uint8_t server_random[32]);

@@ -164,6 +164,10 @@ static inline int sql_txn_end(sql_writer *w, stmt_cache *c, sqlite3 *db, bool co
         snprintf(err, errcap, "%s", sqlite3_errmsg(db));
     if (rc != SQLITE_DONE && commit)
         (void)sql_run_cached(c, db, "ROLLBACK");
+    /* Never give the turn back with a transaction still open on this handle
+     * (a cached ROLLBACK that could not even be prepared): try once more. */
+    if (!sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     w->in_txn = false;
     pthread_mutex_unlock(w->turn);
     return rc;

@@ -63,18 +63,24 @@ cella_res cella_spki_sha256(EVP_PKEY *key, uint8_t out[32])
      * costs more than the rest of the hash; a P-256 key's DER is a fixed prefix
      * and its point. Any other key takes the general path. */
     uint8_t der[sizeof P256_SPKI_PREFIX + 65];
-    char group[32];
+    char group[32], encoding[32];
     size_t plen = 0;
+    ERR_set_mark();
     if (EVP_PKEY_is_a(key, "EC") &&
         EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) &&
         !strcmp(group, "prime256v1") &&
+        /* a key with explicit curve parameters encodes them, not the OID */
+        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, encoding,
+                                       sizeof encoding, NULL) &&
+        !strcmp(encoding, OSSL_PKEY_EC_ENCODING_GROUP) &&
         EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
                                         der + sizeof P256_SPKI_PREFIX, 65, &plen) &&
         plen == 65 && der[sizeof P256_SPKI_PREFIX] == 0x04) {
+        ERR_pop_to_mark();
         memcpy(der, P256_SPKI_PREFIX, sizeof P256_SPKI_PREFIX);
         return cella_sha256(out, der, sizeof der);
     }
-    ERR_clear_error();
+    ERR_pop_to_mark(); /* the shortcut's misses, not the caller's errors */
     unsigned char *d = NULL;
     int n = i2d_PUBKEY(key, &d);
     CELLA_ENSURE(n > 0, CELLA_E_CRYPTO, NULL, "cannot encode the public key");

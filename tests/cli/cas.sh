@@ -100,6 +100,8 @@ expect_fail 'match no attestation variant' "$CELLA" attest --session signed-app/
   --measurement "$ANYM" --signer "$SIG" --isvprodid 7 --isvsvn 2 --sim-dir sim "${CAS[@]}"
 expect_fail 'match no attestation variant' "$CELLA" attest --session signed-app/app \
   --measurement "$ANYM" --isvprodid 7 --isvsvn 4 --sim-dir sim "${CAS[@]}"
+expect_fail 'expected a decimal number, got .32k. .--isvsvn.' "$CELLA" attest --session signed-app/app \
+  --measurement "$ANYM" --signer "$SIG" --isvprodid 7 --isvsvn 32k --sim-dir sim "${CAS[@]}"
 expect_fail 'out of range .0..65535. .--isvsvn.' "$CELLA" attest --session signed-app/app \
   --measurement "$ANYM" --signer "$SIG" --isvprodid 7 --isvsvn 70000 --sim-dir sim "${CAS[@]}"
 printf 'name: bad\nservices:\n  - name: app\n    command: /app\n    pwd: /\n    attestation:\n      - signer: {mrsigner: %s}\n' "$SIG" > bad-signer.yml

@@ -113,6 +113,9 @@ expect_fail 'does not own this workerpool' "$CELLA" worker start --pool "$WP" \
 expect_fail 'needs its pinned fingerprint' "$CELLA" cas serve --data "$TMP/casd" --hub "$URL"
 expect_fail 'only for an https:// --hub' "$CELLA" cas serve --data "$TMP/casd" \
   --hub "http://127.0.0.1:$PORT" --hub-fingerprint "$FP"
+# a pin for a plain http:// hub is a mistake, said as such
+expect_fail 'only for an https:// hub' "$CELLA" task show "$TASK" --hub-url "http://127.0.0.1:$PORT" \
+  --hub-fingerprint "$FP"
 # and with it: the SMS asks the hub over TLS who owns a dataset
 start_cas --hub "$URL" --hub-fingerprint "$FP"
 cd "$TMP/dev"

@@ -3,6 +3,8 @@
  * status and reason; the server must keep serving throughout, and an
  * acknowledged tag must survive kill -9. */
 #include <arpa/inet.h>
+#include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include "core/secure.h"
 #include "identity/eth.h"
 #include "iexec/sms.h"
+#include "tee/ratls.h"
 #include "tee/sim.h"
 #include "testutil.h"
 
@@ -164,11 +167,13 @@ typedef struct {
     cella_sim_report rep;
     const uint8_t *override_rd; /* evidence bound to something else */
     bool fail;                  /* the TEE cannot quote */
+    int calls;                  /* evidence made */
 } quote_ctx;
 
 static cella_res quote(const uint8_t rd[64], cella_buf *ev, void *vctx)
 {
     quote_ctx *q = vctx;
+    q->calls++;
     if (q->fail)
         return cella_fail(CELLA_E_UNSUPPORTED, "tee", "no quote today");
     memcpy(q->rep.report_data, q->override_rd ? q->override_rd : rd, 64);
@@ -356,6 +361,14 @@ static void attestation(void **state)
     relay.override_rd = other_rd;
     assert_refused(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &relay, "s1", "app", &x),
                    CELLA_E_PERM, "bound to another TLS key");
+    /* a server that is not the pinned one never sees evidence: none is made */
+    quote_ctx pinq = good_quote();
+    cella_http_client wrong = g_http;
+    wrong.pin = "abababababababababababababababababababababababababababababababab";
+    assert_refused(cella_cas_attest(&wrong, CELLA_TEE_SIM, quote, &pinq, "s1", "app", &x),
+                   CELLA_E_AUTH, "does not match the pinned fingerprint");
+    assert_int_equal(pinq.calls, 0);
+    assert_null(x.cert);
     /* a TEE that cannot quote during the handshake: its error, and no identity */
     quote_ctx noq = good_quote();
     noq.fail = true;
@@ -500,6 +513,92 @@ static void signer_attestation(void **state)
     }
 }
 
+/* ---- one handshake, two attestations (a raw libcurl client that keeps the
+ * connection, unlike cella's) ---- */
+typedef struct {
+    quote_ctx *q;
+    EVP_PKEY *key;
+    X509 *cert;
+} reuse_identity;
+
+static int reuse_cert_cb(SSL *ssl, void *arg)
+{
+    reuse_identity *id = arg;
+    uint8_t cr[32], sr[32], binding[32];
+    SSL_get_client_random(ssl, cr, 32);
+    SSL_get_server_random(ssl, sr, 32);
+    if (id->cert || !cella_ok(cella_ratls_handshake_binding(cr, sr, binding)) ||
+        !cella_ok(cella_ratls_make(CELLA_TEE_SIM, binding, quote, id->q, &id->key, &id->cert)))
+        return 0;
+    return SSL_use_certificate(ssl, id->cert) == 1 && SSL_use_PrivateKey(ssl, id->key) == 1;
+}
+
+static CURLcode reuse_ctx_fn(CURL *h, void *ctx, void *arg)
+{
+    (void)h;
+    SSL_CTX_set_cert_cb(ctx, reuse_cert_cb, arg);
+    return CURLE_OK;
+}
+
+static size_t reuse_sink(char *p, size_t size, size_t n, void *ctx)
+{
+    cella_buf_append(ctx, p, size * n);
+    return size * n;
+}
+
+static long post_attest(CURL *h, cella_buf *body)
+{
+    body->len = 0;
+    long status = 0;
+    if (curl_easy_perform(h) != CURLE_OK)
+        return -1;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+static void handshake_once(void **state)
+{
+    (void)state;
+    quote_ctx q = good_quote();
+    reuse_identity id = {&q, NULL, NULL};
+    char url[300], pin[128], b64[64];
+    uint8_t raw[32];
+    snprintf(url, sizeof url, "%s/v1/attest", g_url);
+    assert_succeeds(cella_hex_decode(raw, 32, g_fp, 64, "fp"));
+    cella_base64_encode(b64, sizeof b64, raw, 32);
+    snprintf(pin, sizeof pin, "sha256//%s", b64);
+    const char *req = "{\"session\":\"s1\",\"service\":\"app\"}";
+    cella_buf body;
+    cella_buf_init(&body, true);
+    CURL *h = curl_easy_init();
+    assert_non_null(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req);
+    curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, pin);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, reuse_ctx_fn);
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, &id);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, reuse_sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    long first = post_attest(h, &body);
+    long connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    assert_int_equal(first, 200);
+    assert_int_equal(q.calls, 1);
+    /* the same connection, the same evidence: refused */
+    long second = post_attest(h, &body);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    assert_int_equal(connects, 0); /* no new connection: the kept one */
+    assert_int_equal(second, 403);
+    cella_buf_append(&body, "", 1);
+    assert_non_null(strstr((const char *)body.p, "already used"));
+    curl_easy_cleanup(h);
+    cella_buf_free(&body);
+    X509_free(id.cert);
+    EVP_PKEY_free(id.key);
+}
+
 static void bad_requests(void **state)
 {
     (void)state;
@@ -641,6 +740,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sessions),      cmocka_unit_test(owner_auth),
         cmocka_unit_test(attestation),   cmocka_unit_test(signer_attestation),
+        cmocka_unit_test(handshake_once),
         cmocka_unit_test(bad_requests),
         cmocka_unit_test(sms),
         cmocka_unit_test(crash_durability),
