@@ -11,7 +11,7 @@
 
 #include "core/encoding.h"
 #include "core/secure.h"
-#include "crypto/aead.h"
+#include "crypto/spki.h"
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 
@@ -75,31 +75,18 @@ static CURLcode use_identity(CURL *h, void *sslctx, void *arg)
  * to, a server that is not the pinned one. A failure aborts the handshake. */
 struct handshake_identity {
     const cella_http_client *c;
+    uint8_t pin[32]; /* c->pin, decoded once by cella_http_call */
     int failed;
     cella_res err;
 };
-
-static int identity_failed(struct handshake_identity *hi, cella_res r)
-{
-    hi->failed = 1;
-    hi->err = r;
-    return 0;
-}
 
 static int on_certificate_request(SSL *ssl, void *arg)
 {
     struct handshake_identity *hi = arg;
     const cella_http_client *c = hi->c;
-    X509 *server = SSL_get0_peer_certificate(ssl);
-    unsigned char *der = NULL;
-    int n = server ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(server), &der) : -1;
-    uint8_t got[32], want[32], cr[32], sr[32];
-    cella_res r = n > 0 ? cella_sha256(got, der, (size_t)n)
-                        : cella_fail(CELLA_E_AUTH, c->base_url, "the server sent no key");
-    OPENSSL_free(der);
-    if (cella_ok(r))
-        r = cella_hex_decode(want, 32, c->pin, strlen(c->pin), "server fingerprint");
-    if (cella_ok(r) && !cella_ct_eq(got, want, 32))
+    uint8_t got[32], cr[32], sr[32];
+    cella_res r = cella_x509_spki_sha256(SSL_get0_peer_certificate(ssl), got);
+    if (cella_ok(r) && !cella_ct_eq(got, hi->pin, 32))
         r = cella_fail(CELLA_E_AUTH, c->base_url,
                        "server key does not match the pinned fingerprint (wrong server, or a "
                        "machine in the middle)");
@@ -113,7 +100,11 @@ static int on_certificate_request(SSL *ssl, void *arg)
     if (cella_ok(r) && (!x || !k || SSL_use_certificate(ssl, x) != 1 ||
                         SSL_use_PrivateKey(ssl, k) != 1 || SSL_check_private_key(ssl) != 1))
         r = cella_fail(CELLA_E_CRYPTO, c->base_url, "cannot use the client identity");
-    return cella_ok(r) ? 1 : identity_failed(hi, r);
+    if (cella_ok(r))
+        return 1;
+    hi->failed = 1;
+    hi->err = r;
+    return 0;
 }
 
 static CURLcode use_handshake_identity(CURL *h, void *sslctx, void *arg)
@@ -168,7 +159,7 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     hl = curl_slist_append(hl, "Expect:");
     struct sink s = {&resp->body, c->max_response ? c->max_response : 16u << 20, 0};
     cella_res r = CELLA_OK_RES;
-    struct handshake_identity hi = {c, 0, CELLA_OK_RES};
+    struct handshake_identity hi = {.c = c, .err = CELLA_OK_RES};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
@@ -194,11 +185,10 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
             r = cella_fail(CELLA_E_USAGE, where, "no pinned fingerprint for this server");
         } else {
             /* The server is self-signed: trust comes from the pinned key, not a CA. */
-            uint8_t raw[32];
             char b64[64];
-            r = cella_hex_decode(raw, 32, c->pin, strlen(c->pin), "server fingerprint");
+            r = cella_hex_decode(hi.pin, 32, c->pin, strlen(c->pin), "server fingerprint");
             if (cella_ok(r)) {
-                cella_base64_encode(b64, sizeof b64, raw, 32);
+                cella_base64_encode(b64, sizeof b64, hi.pin, 32);
                 snprintf(pin, sizeof pin, "sha256//%s", b64);
                 curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, pin);
                 curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -289,15 +279,10 @@ cella_res cella_tls_fetch_fingerprint(const char *url, char fingerprint[65])
     if (cella_ok(r) && !cert)
         r = cella_fail(CELLA_E_AUTH, url, "the server sent no certificate");
     if (cella_ok(r)) {
-        unsigned char *der = NULL;
-        int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
         uint8_t h[32];
-        unsigned int hl = 0;
-        if (n <= 0 || EVP_Digest(der, (size_t)n, h, &hl, EVP_sha256(), NULL) != 1)
-            r = cella_fail(CELLA_E_CRYPTO, url, "cannot fingerprint the server key");
-        else
+        r = cella_x509_spki_sha256(cert, h);
+        if (cella_ok(r))
             cella_hex_encode(fingerprint, h, 32, false);
-        OPENSSL_free(der);
     }
     X509_free(cert);
     BIO_free_all(b);

@@ -27,7 +27,7 @@
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
-#include "crypto/aead.h"
+#include "crypto/spki.h"
 
 _Static_assert(CELLA_HTTP_ALL_METHODS ==
                    (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
@@ -540,15 +540,11 @@ cella_res cella_tls_server_ctx(const char *dir, SSL_CTX **out, char fingerprint[
         /* Required once peers are verified, or OpenSSL fails every session
          * ticket with an "internal error" alert (seen with node's fetch). */
         SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"cella", 5);
-        X509 *cert = SSL_CTX_get0_certificate(ctx);
-        unsigned char *der = NULL;
-        int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
         uint8_t h[32];
-        if (n <= 0 || !cella_ok(cella_sha256(h, der, (size_t)n)))
+        if (!cella_ok(cella_x509_spki_sha256(SSL_CTX_get0_certificate(ctx), h)))
             r = cella_fail(CELLA_E_CRYPTO, cpath, "cannot fingerprint the certificate");
         else
             cella_hex_encode(fingerprint, h, 32, false);
-        OPENSSL_free(der);
     }
     if (!cella_ok(r)) {
         SSL_CTX_free(ctx);

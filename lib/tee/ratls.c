@@ -4,15 +4,14 @@
 #include "tee/ratls.h"
 
 #include <openssl/asn1.h>
-#include <openssl/core_names.h>
 #include <openssl/ec.h>
-#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "crypto/aead.h"
+#include "crypto/spki.h"
 
 const char *cella_tee_kind_name(cella_tee_kind k)
 {
@@ -39,54 +38,6 @@ cella_res cella_tee_kind_parse(const char *name, cella_tee_kind *out)
             return CELLA_OK_RES;
         }
     return cella_fail(CELLA_E_USAGE, "--tee", "unknown TEE '%s' (sim, sgx, tdx or snp)", name);
-}
-
-static cella_res spki_sha256(X509_PUBKEY *pk, uint8_t out[32])
-{
-    unsigned char *der = NULL;
-    int n = i2d_X509_PUBKEY(pk, &der);
-    CELLA_ENSURE(n > 0, CELLA_E_CRYPTO, NULL, "cannot encode the public key");
-    cella_res r = cella_sha256(out, der, (size_t)n);
-    OPENSSL_free(der);
-    return r;
-}
-
-/* SubjectPublicKeyInfo of a P-256 key, up to the 65-byte uncompressed point:
- * SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING { 04 X Y } } */
-static const uint8_t P256_SPKI_PREFIX[26] = {
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
-    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
-
-cella_res cella_spki_sha256(EVP_PKEY *key, uint8_t out[32])
-{
-    /* OpenSSL 3.0 encodes a provider key through its ENCODER machinery, which
-     * costs more than the rest of the hash; a P-256 key's DER is a fixed prefix
-     * and its point. Any other key takes the general path. */
-    uint8_t der[sizeof P256_SPKI_PREFIX + 65];
-    char group[32], encoding[32];
-    size_t plen = 0;
-    ERR_set_mark();
-    if (EVP_PKEY_is_a(key, "EC") &&
-        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) &&
-        !strcmp(group, "prime256v1") &&
-        /* a key with explicit curve parameters encodes them, not the OID */
-        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, encoding,
-                                       sizeof encoding, NULL) &&
-        !strcmp(encoding, OSSL_PKEY_EC_ENCODING_GROUP) &&
-        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                        der + sizeof P256_SPKI_PREFIX, 65, &plen) &&
-        plen == 65 && der[sizeof P256_SPKI_PREFIX] == 0x04) {
-        ERR_pop_to_mark();
-        memcpy(der, P256_SPKI_PREFIX, sizeof P256_SPKI_PREFIX);
-        return cella_sha256(out, der, sizeof der);
-    }
-    ERR_pop_to_mark(); /* the shortcut's misses, not the caller's errors */
-    unsigned char *d = NULL;
-    int n = i2d_PUBKEY(key, &d);
-    CELLA_ENSURE(n > 0, CELLA_E_CRYPTO, NULL, "cannot encode the public key");
-    cella_res r = cella_sha256(out, d, (size_t)n);
-    OPENSSL_free(d);
-    return r;
 }
 
 cella_res cella_ratls_handshake_binding(const uint8_t client_random[32],
@@ -233,5 +184,5 @@ cella_res cella_ratls_extract(X509 *cert, cella_tee_kind *kind, cella_buf *evide
         cella_slice_of(ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os)), kind, &ev));
     cella_buf_append(evidence, ev.p, ev.len);
     CELLA_TRY(cella_buf_result(evidence));
-    return spki_sha256(X509_get_X509_PUBKEY(cert), spki_hash);
+    return cella_x509_spki_sha256(cert, spki_hash);
 }

@@ -37,8 +37,6 @@ typedef enum {
 
 const char *cella_tee_kind_name(cella_tee_kind k);
 
-/* SHA-256 of the DER SubjectPublicKeyInfo of a public key. */
-CELLA_RESULT cella_spki_sha256(EVP_PKEY *key, uint8_t out[32]);
 CELLA_RESULT cella_tee_kind_parse(const char *name, cella_tee_kind *out);
 
 /* Produces evidence for the given report data (the TEE backend). */

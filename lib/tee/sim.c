@@ -13,7 +13,7 @@
 #include "core/fs.h"
 #include "core/secure.h"
 #include "crypto/aead.h"
-#include "tee/ratls.h"
+#include "crypto/spki.h"
 
 cella_res cella_sim_default_dir(char *out, size_t cap)
 {

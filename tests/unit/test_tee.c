@@ -7,6 +7,7 @@
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "crypto/aead.h"
+#include "crypto/spki.h"
 #include "store/cas_store.h"
 #include "store/nonce_book.h"
 #include "tee/ratls.h"
@@ -133,8 +134,8 @@ static void ratls_cert(void **state)
     test_rmdir(dir);
 }
 
-/* The P-256 shortcut hashes the same bytes as OpenSSL's own encoding, for a
- * provider key, the legacy key the RA-TLS code makes, and keys of other kinds. */
+/* The SPKI hash is SHA-256 of OpenSSL's own encoding, for a provider key, the
+ * legacy key the RA-TLS code makes, keys of other kinds, and a certificate's. */
 static void spki_hash(void **state)
 {
     (void)state;
@@ -153,9 +154,16 @@ static void spki_hash(void **state)
         assert_succeeds(cella_sha256(want, der, (size_t)n));
         assert_succeeds(cella_spki_sha256(keys[i], got));
         assert_memory_equal(got, want, 32);
+        if (i == 3) { /* the certificate names the RA-TLS key, as sent */
+            assert_succeeds(cella_x509_spki_sha256(cert, got));
+            assert_memory_equal(got, want, 32);
+        }
         OPENSSL_free(der);
         EVP_PKEY_free(keys[i]);
     }
+    uint8_t h[32];
+    assert_fails_with(cella_spki_sha256(NULL, h), CELLA_E_CRYPTO);
+    assert_fails_with(cella_x509_spki_sha256(NULL, h), CELLA_E_CRYPTO);
     X509_free(cert);
 }
 
