@@ -96,23 +96,10 @@ static cella_res run(hub_store *s, stmt *q, const char *what)
     return r;
 }
 
-static cella_res begin(hub_store *s)
-{
-    int rc = sql_txn_begin(&s->writer, &s->stmts, s->db);
-    CELLA_ENSURE(rc != SQLITE_MISUSE, CELLA_E_INTERNAL, s->path, "a transaction is already open");
-    return rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, "BEGIN");
-}
-
-/* Ends the transaction either way (a failed COMMIT is rolled back). */
-static cella_res commit(hub_store *s)
-{
-    char err[256] = "";
-    if (sql_txn_end(&s->writer, &s->stmts, s->db, true, err, sizeof err) == SQLITE_DONE)
-        return CELLA_OK_RES;
-    return cella_fail(CELLA_E_IO, s->path, "database error: %s", err);
-}
-
-/* No-op when the transaction already ended (after a failed commit). */
+/* Transactions on the process's writer turn (store/sql.h). */
+static cella_res begin(hub_store *s) { return sql_begin(&s->writer, &s->stmts, s->db, s->path); }
+static cella_res commit(hub_store *s) { return sql_commit(&s->writer, &s->stmts, s->db, s->path); }
+/* A no-op after a failed commit, which already rolled back. */
 static void rollback(hub_store *s) { (void)sql_txn_end(&s->writer, &s->stmts, s->db, false, NULL, 0); }
 
 static cella_res has_column(hub_store *s, const char *table, const char *col, bool *has)

@@ -79,27 +79,11 @@ void cella_cas_store_close(cella_cas_store *s)
     free(s);
 }
 
-static cella_res begin(cella_cas_store *s)
-{
-    int rc = sql_txn_begin(&s->writer, &s->stmts, s->db);
-    CELLA_ENSURE(rc != SQLITE_MISUSE, CELLA_E_INTERNAL, s->path, "a transaction is already open");
-    return rc == SQLITE_DONE ? CELLA_OK_RES : db_fail(s, "BEGIN");
-}
-
-/* Ends the transaction either way (a failed COMMIT is rolled back). */
-static cella_res commit(cella_cas_store *s)
-{
-    char err[256] = "";
-    if (sql_txn_end(&s->writer, &s->stmts, s->db, true, err, sizeof err) == SQLITE_DONE)
-        return CELLA_OK_RES;
-    return cella_fail(CELLA_E_IO, s->path, "COMMIT: %s", err);
-}
-
-/* No-op when the transaction already ended (after a failed commit). */
-static void rollback(cella_cas_store *s)
-{
-    (void)sql_txn_end(&s->writer, &s->stmts, s->db, false, NULL, 0);
-}
+/* Transactions on the process's writer turn (store/sql.h). */
+static cella_res begin(cella_cas_store *s) { return sql_begin(&s->writer, &s->stmts, s->db, s->path); }
+static cella_res commit(cella_cas_store *s) { return sql_commit(&s->writer, &s->stmts, s->db, s->path); }
+/* A no-op after a failed commit, which already rolled back. */
+static void rollback(cella_cas_store *s) { (void)sql_txn_end(&s->writer, &s->stmts, s->db, false, NULL, 0); }
 
 static int write_step(cella_cas_store *s, stmt *q) { return sql_write_step(&s->writer, q); }
 

@@ -173,6 +173,24 @@ static inline int sql_txn_end(sql_writer *w, stmt_cache *c, sqlite3 *db, bool co
     return rc;
 }
 
+/* The three above as the stores use them: errors name the database `path`. */
+static inline cella_res sql_begin(sql_writer *w, stmt_cache *c, sqlite3 *db, const char *path)
+{
+    int rc = sql_txn_begin(w, c, db);
+    CELLA_ENSURE(rc != SQLITE_MISUSE, CELLA_E_INTERNAL, path, "a transaction is already open");
+    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, path, "BEGIN: %s", sqlite3_errmsg(db));
+    return CELLA_OK_RES;
+}
+
+/* Ends the transaction either way (a failed COMMIT is rolled back). */
+static inline cella_res sql_commit(sql_writer *w, stmt_cache *c, sqlite3 *db, const char *path)
+{
+    char err[256] = "";
+    CELLA_ENSURE(sql_txn_end(w, c, db, true, err, sizeof err) == SQLITE_DONE, CELLA_E_IO, path,
+                 "COMMIT: %s", err);
+    return CELLA_OK_RES;
+}
+
 /* Steps a writing statement: inside a transaction as is, else (autocommit)
  * on our turn. */
 static inline int sql_write_step(sql_writer *w, stmt *q)
