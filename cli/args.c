@@ -54,6 +54,19 @@ const char *cli_get(const cli_opt *opts, int nopts, const char *name)
     return NULL;
 }
 
+cella_res cli_parse_uint(const char *s, const char *what, unsigned long long max,
+                         unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    CELLA_ENSURE(*s && strspn(s, "0123456789") == strlen(s) && !*end && !errno, CELLA_E_USAGE,
+                 what, "expected a decimal number, got '%s'", s);
+    CELLA_ENSURE(v <= max, CELLA_E_USAGE, what, "out of range (0..%llu)", max);
+    *out = v;
+    return CELLA_OK_RES;
+}
+
 cella_res cli_parse_size(const char *s, const char *what, unsigned long long *out)
 {
     char *end;

@@ -22,6 +22,10 @@ CELLA_RESULT cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const ch
 
 const char *cli_get(const cli_opt *opts, int nopts, const char *name);
 
+/* Parses a plain unsigned decimal (digits only) of at most `max`. */
+CELLA_RESULT cli_parse_uint(const char *s, const char *what, unsigned long long max,
+                            unsigned long long *out);
+
 /* Parses an unsigned decimal with optional K/M/G suffix (binary units). */
 CELLA_RESULT cli_parse_size(const char *s, const char *what, unsigned long long *out);
 

@@ -2,7 +2,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +9,7 @@
 #include "cas/cas.h"
 #include "casapi/casapi.h"
 #include "cas_client.h"
+#include "project.h"
 #include "commands.h"
 #include "core/encoding.h"
 #include "core/fs.h"
@@ -54,18 +54,12 @@ static int cas_serve_cmd(int argc, char **argv)
         co.threads = (unsigned)v;
     }
     /* An https:// hub is pinned like every other TLS peer of cella's. */
-    if (cella_ok(r) && co.hub_url && strncmp(co.hub_url, "http://", 7) &&
-        strncmp(co.hub_url, "https://", 8))
-        r = cella_fail(CELLA_E_USAGE, "--hub", "the hub URL must be http://HOST:PORT or "
-                                               "https://HOST:PORT");
-    if (cella_ok(r) && co.hub_url && !strncmp(co.hub_url, "https://", 8) &&
-        (!co.hub_pin || strlen(co.hub_pin) != 64 ||
-         strspn(co.hub_pin, "0123456789abcdefABCDEF") != 64))
-        r = cella_fail(CELLA_E_USAGE, "--hub-fingerprint",
-                       "an https:// hub needs its pinned fingerprint (64 hex digits, printed by "
-                       "hub serve --tls)");
-    if (cella_ok(r) && co.hub_pin && (!co.hub_url || strncmp(co.hub_url, "https://", 8)))
-        r = cella_fail(CELLA_E_USAGE, "--hub-fingerprint", "only for an https:// --hub");
+    char hub_pin[65] = "";
+    if (cella_ok(r) && co.hub_url)
+        r = cli_hub_pin(co.hub_url, co.hub_pin, "--hub", hub_pin);
+    else if (cella_ok(r) && co.hub_pin)
+        r = cella_fail(CELLA_E_USAGE, "--hub-fingerprint", "only with an https:// --hub");
+    co.hub_pin = hub_pin[0] ? hub_pin : NULL;
     if (cella_ok(r))
         r = cas_serve(&co);
     return cli_report(r);
@@ -309,24 +303,13 @@ static int attest_cmd(int argc, char **argv)
     const char *sg = cli_get(o, NOPTS(o), "signer");
     if (cella_ok(r) && sg)
         r = cella_hex_decode(q.rep.signer, 32, sg, strlen(sg), "--signer");
-    static const char *const u16opts[] = {"isvprodid", "isvsvn"};
-    for (size_t i = 0; i < 2 && cella_ok(r); i++) {
-        const char *v = cli_get(o, NOPTS(o), u16opts[i]);
-        unsigned long n = 0;
-        char where[16], *end = NULL;
-        snprintf(where, sizeof where, "--%s", u16opts[i]);
-        if (v) {
-            errno = 0;
-            n = strtoul(v, &end, 10);
-            if (!*v || *end || errno || strspn(v, "0123456789") != strlen(v))
-                r = cella_fail(CELLA_E_USAGE, where, "expected a decimal number, got '%s'", v);
-        }
-        if (cella_ok(r) && n > 65535)
-            r = cella_fail(CELLA_E_USAGE, where, "out of range (0..65535)");
-        if (cella_ok(r))
-            *(i ? &q.rep.svn : &q.rep.product_id) = (uint16_t)n;
-    }
-    if (cella_ok(r) && evf && (sg || cli_get(o, NOPTS(o), "isvprodid") || cli_get(o, NOPTS(o), "isvsvn")))
+    const char *prodid = cli_get(o, NOPTS(o), "isvprodid"), *svn = cli_get(o, NOPTS(o), "isvsvn");
+    unsigned long long n;
+    if (cella_ok(r) && prodid && cella_ok(r = cli_parse_uint(prodid, "--isvprodid", 65535, &n)))
+        q.rep.product_id = (uint16_t)n;
+    if (cella_ok(r) && svn && cella_ok(r = cli_parse_uint(svn, "--isvsvn", 65535, &n)))
+        q.rep.svn = (uint16_t)n;
+    if (cella_ok(r) && evf && (sg || prodid || svn))
         r = cella_fail(CELLA_E_USAGE, "--signer", "only for sim evidence, not with --evidence-file");
     q.rep.debug = cli_get(o, NOPTS(o), "debug") != NULL;
     const char *sd = cli_get(o, NOPTS(o), "sim-dir");

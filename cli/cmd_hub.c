@@ -41,9 +41,7 @@
     HUB_URL_OPTS, {"wallet-file", true, NULL}, { "password-file", true, NULL }
 
 typedef struct {
-    char url[1024];
-    char fingerprint[65]; /* https:// hubs: the pinned SPKI SHA-256 */
-    cella_http_client http;
+    cli_hub hub;
     uint8_t *priv; /* secure memory, NULL until loaded */
     uint8_t addr[20];
 } hub_conn;
@@ -75,10 +73,7 @@ static cella_res read_json_file(const char *path, json_t **out)
 static cella_res conn_open(hub_conn *c, const cli_opt *o, int n)
 {
     memset(c, 0, sizeof *c);
-    CELLA_TRY(cli_hub_endpoint(o, n, c->url, sizeof c->url, c->fingerprint));
-    c->http.base_url = c->url;
-    c->http.pin = c->fingerprint[0] ? c->fingerprint : NULL;
-    return CELLA_OK_RES;
+    return cli_hub_open(o, n, &c->hub);
 }
 
 static cella_res conn_wallet(hub_conn *c, const cli_opt *o, int n)
@@ -102,9 +97,9 @@ static cella_res call(hub_conn *c, const char *method, const char *path, const j
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     CELLA_ENSURE(!body || text, CELLA_E_NOMEM, path, "out of memory");
     cella_slice b = cella_slice_of(text ? text : "", text ? strlen(text) : 0);
-    cella_res r = sign ? cella_cas_signed_call(&c->http, c->priv, method, path, b,
+    cella_res r = sign ? cella_cas_signed_call(&c->hub.http, c->priv, method, path, b,
                                                "application/json", out)
-                       : cella_cas_call(&c->http, method, path, b, out);
+                       : cella_cas_call(&c->hub.http, method, path, b, out);
     free(text);
     return r;
 }
@@ -976,7 +971,7 @@ static int task_watch(int argc, char **argv)
         r = conn_open(&c, o, NOPTS(o));
     json_t *task = NULL;
     if (cella_ok(r))
-        r = cli_task_watch(&c.http, id, stderr, (long)timeout, &task);
+        r = cli_task_watch(&c.hub.http, id, stderr, (long)timeout, &task);
     if (cella_ok(r)) {
         const char *res = json_string_value(json_object_get(task, "results"));
         printf("%s COMPLETED%s%s\n", id, res ? " " : "", res ? res : "");

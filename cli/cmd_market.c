@@ -114,7 +114,7 @@ static int app_run(int argc, char **argv)
                    {"volume", true, NULL}};
     const char *pos[1];
     int np;
-    char hub[1024], hubfp[65] = "";
+    cli_hub hub = {0};
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "app run");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "app run",
@@ -124,8 +124,8 @@ static int app_run(int argc, char **argv)
     if (cella_ok(r))
         r = cella_eth_address_parse(a20, pos[0], "app");
     if (cella_ok(r))
-        r = cli_hub_endpoint(o, NOPTS(o), hub, sizeof hub, hubfp);
-    cella_http_client h = {.base_url = hub, .pin = hubfp[0] ? hubfp : NULL, .timeout_s = 30};
+        r = cli_hub_open(o, NOPTS(o), &hub);
+    cella_http_client h = hub.http;
     uint8_t *key = cella_secure_alloc(32), me[20];
     if (cella_ok(r) && !key)
         r = cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
@@ -277,7 +277,8 @@ static int result_download(int argc, char **argv)
     cli_opt o[] = {{"hub-url", true, NULL}, {"hub-fingerprint", true, NULL}, {"output", true, NULL}};
     const char *pos[1];
     int np;
-    char hub[1024], hubfp[65] = "", path[160], out[300];
+    cli_hub hub = {0};
+    char path[160], out[300];
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "result download");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "result download",
@@ -288,8 +289,8 @@ static int result_download(int argc, char **argv)
                 ? cella_hex_decode(tid, 32, pos[0] + 2, 64, "task id")
                 : cella_fail(CELLA_E_USAGE, "task id", "expected 0x + 64 hex digits");
     if (cella_ok(r))
-        r = cli_hub_endpoint(o, NOPTS(o), hub, sizeof hub, hubfp);
-    cella_http_client h = {.base_url = hub, .pin = hubfp[0] ? hubfp : NULL, .timeout_s = 30};
+        r = cli_hub_open(o, NOPTS(o), &hub);
+    cella_http_client h = hub.http;
     json_t *t = NULL;
     if (cella_ok(r)) {
         snprintf(path, sizeof path, "/v1/tasks/%s", pos[0]);

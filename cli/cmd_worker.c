@@ -30,10 +30,10 @@ static void on_signal(int sig)
 }
 
 /* The wallet must own the pool: only its owner's signatures authorize workers. */
-static cella_res check_pool_owner(const char *hub_url, const char *hub_pin, const char *pool,
-                                  const uint8_t owner[20])
+static cella_res check_pool_owner(const cli_hub *hub, const char *pool, const uint8_t owner[20])
 {
-    cella_http_client h = {.base_url = hub_url, .pin = hub_pin, .timeout_s = 10};
+    cella_http_client h = hub->http;
+    h.timeout_s = 10;
     char path[128];
     snprintf(path, sizeof path, "/v1/workerpools/%s", pool);
     json_t *wp = NULL;
@@ -70,7 +70,8 @@ static int worker_start(int argc, char **argv)
     int np;
     cas_conn c;
     memset(&c, 0, sizeof c);
-    char hub[1024], hubfp[65] = "", exe[PATH_MAX], blobs[1024];
+    cli_hub hub = {0};
+    char exe[PATH_MAX], blobs[1024];
     uint8_t *key = NULL, owner[20];
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "worker start");
     const char *pool = cli_get(o, NOPTS(o), "pool");
@@ -93,7 +94,7 @@ static int worker_start(int argc, char **argv)
     if (cella_ok(r) && cli_get(o, NOPTS(o), "timeout"))
         r = cli_parse_size(cli_get(o, NOPTS(o), "timeout"), "--timeout", &timeout);
     if (cella_ok(r))
-        r = cli_hub_endpoint(o, NOPTS(o), hub, sizeof hub, hubfp);
+        r = cli_hub_open(o, NOPTS(o), &hub);
     if (cella_ok(r))
         r = cli_project_url(o, NOPTS(o), "blobs", "blobsUrl", "http://127.0.0.1:8082", blobs,
                             sizeof blobs);
@@ -106,7 +107,7 @@ static int worker_start(int argc, char **argv)
                 : cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
     }
     if (cella_ok(r))
-        r = check_pool_owner(hub, hubfp[0] ? hubfp : NULL, pool, owner);
+        r = check_pool_owner(&hub, pool, owner);
     ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (cella_ok(r) && el <= 0)
         r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary: %s", strerror(errno));
@@ -119,8 +120,8 @@ static int worker_start(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         cella_worker_opts wo = {
-            .hub_url = hub,
-            .hub_pin = hubfp[0] ? hubfp : NULL,
+            .hub_url = hub.url,
+            .hub_pin = hub.http.pin,
             .cas_url = c.url,
             .cas_pin = c.fingerprint,
             .blobs_url = blobs,
@@ -137,7 +138,7 @@ static int worker_start(int argc, char **argv)
             .stop = &g_stop,
         };
         if (!wo.once)
-            printf("worker for pool %s: %llu slot(s), hub %s, cas %s\n", pool, slots, hub, c.url);
+            printf("worker for pool %s: %llu slot(s), hub %s, cas %s\n", pool, slots, hub.url, c.url);
         fflush(stdout);
         r = cella_worker_run(&wo);
     }

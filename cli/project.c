@@ -75,31 +75,43 @@ cella_res cli_project_url(const cli_opt *o, int n, const char *opt, const char *
     return r;
 }
 
-cella_res cli_hub_endpoint(const cli_opt *o, int n, char *url, size_t cap, char fingerprint[65])
+cella_res cli_hub_pin(const char *url, const char *fp, const char *url_opt, char out[65])
 {
-    fingerprint[0] = '\0';
-    CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, url, cap));
-    if (strncmp(url, "http://", 7) == 0 && strlen(url) > 7) {
-        CELLA_ENSURE(!cli_get(o, n, "hub-fingerprint"), CELLA_E_USAGE, "--hub-fingerprint",
+    out[0] = '\0';
+    bool https = !strncmp(url, "https://", 8) && strlen(url) > 8;
+    CELLA_ENSURE(https || (!strncmp(url, "http://", 7) && strlen(url) > 7), CELLA_E_USAGE,
+                 url_opt, "the hub URL must be http://HOST:PORT or https://HOST:PORT");
+    if (!https) {
+        CELLA_ENSURE(!fp, CELLA_E_USAGE, "--hub-fingerprint",
                      "only for an https:// hub (the hub URL is %s)", url);
         return CELLA_OK_RES;
     }
-    CELLA_ENSURE(strncmp(url, "https://", 8) == 0 && strlen(url) > 8, CELLA_E_USAGE, "--hub-url",
-                 "the hub URL must be http://HOST:PORT or https://HOST:PORT");
+    CELLA_ENSURE(fp, CELLA_E_USAGE, "--hub-fingerprint",
+                 "an https:// hub needs its pinned fingerprint (64 hex digits, printed by hub "
+                 "serve --tls)%s",
+                 strcmp(url_opt, "--hub-url") ? "" : ": --hub-fingerprint or \"hubFingerprint\" in "
+                                                     CLI_PROJECT_FILE);
+    uint8_t pin[32];
+    CELLA_TRY(cella_hex_decode(pin, 32, fp, strlen(fp), "--hub-fingerprint"));
+    cella_hex_encode(out, pin, 32, false);
+    return CELLA_OK_RES;
+}
+
+cella_res cli_hub_open(const cli_opt *o, int n, cli_hub *h)
+{
+    memset(h, 0, sizeof *h);
+    CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, h->url,
+                              sizeof h->url));
     const char *fp = cli_get(o, n, "hub-fingerprint");
     json_t *conf = NULL;
-    if (!fp) {
+    /* cella.json's pin serves an https:// hub; a flag is checked either way */
+    if (!fp && !strncmp(h->url, "https://", 8)) {
         CELLA_TRY(cli_project_load(&conf));
         fp = json_string_value(json_object_get(conf, "hubFingerprint"));
     }
-    uint8_t pin[32];
-    cella_res r = fp ? cella_hex_decode(pin, 32, fp, strlen(fp), "--hub-fingerprint")
-                     : cella_fail(CELLA_E_USAGE, "--hub-fingerprint",
-                                  "an https:// hub needs its pinned fingerprint (64 hex digits, "
-                                  "printed by hub serve --tls): --hub-fingerprint or "
-                                  "\"hubFingerprint\" in " CLI_PROJECT_FILE);
-    if (cella_ok(r))
-        cella_hex_encode(fingerprint, pin, 32, false);
+    cella_res r = cli_hub_pin(h->url, fp, "--hub-url", h->fingerprint);
     json_decref(conf);
+    h->http.base_url = h->url;
+    h->http.pin = h->fingerprint[0] ? h->fingerprint : NULL;
     return r;
 }

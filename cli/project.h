@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "core/error.h"
+#include "net/http_client.h"
 
 #define CLI_PROJECT_FILE "cella.json"
 #define CLI_DEFAULT_HUB_URL "http://127.0.0.1:8080"
@@ -24,11 +25,20 @@ CELLA_RESULT cli_project_url(const cli_opt *o, int n, const char *opt, const cha
                              const char *dflt, char *out, size_t cap);
 
 /* The hub: --hub-url, else "hubUrl", else http://127.0.0.1:8080; http:// or
- * https://. An https:// hub needs the
- * SHA-256 of its SubjectPublicKeyInfo (printed by `hub serve --tls`) to pin:
- * --hub-fingerprint, else cella.json's "hubFingerprint" (64 hex digits,
- * written to `fingerprint` in lower case; "" for http://). */
-CELLA_RESULT cli_hub_endpoint(const cli_opt *o, int n, char *url, size_t cap,
-                              char fingerprint[65]);
+ * https://. An https:// hub needs the SHA-256 of its SubjectPublicKeyInfo
+ * (printed by `hub serve --tls`) to pin: --hub-fingerprint, else cella.json's
+ * "hubFingerprint". `http` is a client pinned to it (its strings point into
+ * *h: use h in place). */
+typedef struct {
+    char url[1024];
+    char fingerprint[65]; /* lower-case hex; "" for http:// */
+    cella_http_client http;
+} cli_hub;
+CELLA_RESULT cli_hub_open(const cli_opt *o, int n, cli_hub *h);
+
+/* Checks a hub URL (given as option `url_opt`) with its pin `fp` (NULL if
+ * none): http:// takes none, https:// needs one (64 hex digits). The pin goes
+ * to `out` in lower case ("" for http://). */
+CELLA_RESULT cli_hub_pin(const char *url, const char *fp, const char *url_opt, char out[65]);
 
 #endif

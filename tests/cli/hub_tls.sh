@@ -111,7 +111,7 @@ expect_fail 'does not own this workerpool' "$CELLA" worker start --pool "$WP" \
   --wallet-file "$(W worker)" --cas https://127.0.0.1:9 --cas-fingerprint "$FP" "${PIN[@]}" --once
 # cas asks an https:// hub only with its pin
 expect_fail 'needs its pinned fingerprint' "$CELLA" cas serve --data "$TMP/casd" --hub "$URL"
-expect_fail 'only for an https:// --hub' "$CELLA" cas serve --data "$TMP/casd" \
+expect_fail 'only for an https:// hub' "$CELLA" cas serve --data "$TMP/casd" \
   --hub "http://127.0.0.1:$PORT" --hub-fingerprint "$FP"
 # a pin for a plain http:// hub is a mistake, said as such
 expect_fail 'only for an https:// hub' "$CELLA" task show "$TASK" --hub-url "http://127.0.0.1:$PORT" \
