@@ -681,7 +681,7 @@ static cella_res check_policy(const json_t *doc, const json_t *svc, const att_cl
     return cella_fail(CELLA_E_POLICY, "attestation",
                       "measurement %s, signer %s (product %u, svn %u) match no attestation "
                       "variant of this service",
-                      m, sg, c->has_signer ? c->prodid : 0u, c->has_signer ? c->svn : 0u);
+                      m, sg, (unsigned)c->prodid, (unsigned)c->svn); /* zero without a signer */
 }
 
 /* The configuration released to an attested service. */

@@ -1477,8 +1477,8 @@ static cella_res parse_attestation_variants(vctx *c, const snode *list, json_t *
         size_t vi = pb_idx(&c->p, i), vbase = c->p.len;
         CELLA_GUARD(r, want_map(c, v), fail);
         CELLA_GUARD(r, check_fields(c, v, known), fail);
-        const snode *sg = map_opt(v, "signer");
-        if (!map_opt(v, "mrenclave") && !sg) {
+        const snode *mr = map_opt(v, "mrenclave"), *sg = map_opt(v, "signer");
+        if (!mr && !sg) {
             r = verr(c, v->line, CELLA_E_POLICY, "a variant needs mrenclave, signer or both");
             goto fail;
         }
@@ -1487,7 +1487,7 @@ static cella_res parse_attestation_variants(vctx *c, const snode *list, json_t *
             r = nomem();
             goto fail;
         }
-        if (map_opt(v, "mrenclave")) {
+        if (mr) {
             CELLA_GUARD(r, parse_measurements(c, v, "mrenclave", vo), fail);
             pb_pop(&c->p, vbase);
         } else if (!jset(vo, "mrenclave", json_null())) {
