@@ -9,7 +9,7 @@
 # after its evidence verified. Everything refused earlier says why: the quote
 # signature, debug, the TCB status, an advisory, expiry, the session's TEE list.
 . "$(dirname "$0")/lib.sh"
-V="${CELLA_VECTORS:?}/attestation"
+V="$CELLA_VECTORS/attestation"
 SGX=$V/sgx-dcap-v3 TDX=$V/tdx-dcap-v4 SNP=$V/sev-snp
 
 # cas_up TIME [ARGS...]: (re)starts cas on $TMP/casd at evidence time TIME.

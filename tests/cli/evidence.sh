@@ -1,6 +1,6 @@
 # cella evidence show|verify against the real vectors in $CELLA_VECTORS/attestation.
 . "$(dirname "$0")/lib.sh"
-V="${CELLA_VECTORS:?}/attestation"
+V="$CELLA_VECTORS/attestation"
 SGX=$V/sgx-dcap-v3 TDX=$V/tdx-dcap-v4 SNP=$V/sev-snp
 
 # expect_refused PATTERN CMD...: exit 1, one error line matching PATTERN, and

@@ -2,7 +2,6 @@
 # The iExec dataset and result formats through the CLI: the SDK's vectors,
 # round trips, the SDK folder layout, and refusals without partial output.
 . "$(dirname "$0")/lib.sh"
-: "${CELLA_VECTORS:?CELLA_VECTORS must point to the shared vectors}"
 DV="$CELLA_VECTORS/iexec/dataset"
 RV="$CELLA_VECTORS/iexec/result"
 BEN=0xDb9f1F02a1d9F4B699840c67dEECd7D89D22bbC1

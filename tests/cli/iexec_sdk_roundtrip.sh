@@ -6,9 +6,8 @@
 #            with a cella-made and with an SDK-made beneficiary key
 # The SDK is installed once into ${CELLA_NPM_CACHE:-~/.cache/cella-npm}.
 # Without node/npm, or when the install fails (offline), the test prints
-# "SKIP: ..." and passes, unless CELLA_REQUIRE_SDK=1.
+# "SKIP: ..." and exits 77 (skipped), unless CELLA_REQUIRE_SDK=1.
 . "$(dirname "$0")/lib.sh"
-: "${CELLA_VECTORS:?CELLA_VECTORS must point to the shared vectors}"
 RV="$CELLA_VECTORS/iexec/result"
 BEN=0xDb9f1F02a1d9F4B699840c67dEECd7D89D22bbC1
 

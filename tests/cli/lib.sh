@@ -3,6 +3,9 @@
 # command, and the script exits non-zero.
 set -euo pipefail
 : "${CELLA:?CELLA must point to the cella binary}"
+# The vectors from real tools live in the repository (tests/vectors/PROVENANCE.md).
+CELLA_VECTORS=${CELLA_VECTORS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../vectors" && pwd)}
+export CELLA_VECTORS
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cella-test.XXXXXX")
 cd "$TMP"
 PASSED=0
@@ -53,11 +56,12 @@ expect_fail() {
 
 finish() { echo "$(basename "$0" .sh): $PASSED checks passed"; }
 
-# skip MSG: the test cannot run here; it passes with "SKIP: MSG", unless
-# CELLA_REQUIRE_SDK=1 turns a missing SDK into a failure.
+# skip MSG: the test cannot run here; it prints "SKIP: MSG" and exits 77, which
+# ctest shows as skipped (SKIP_RETURN_CODE), never as passed. .ci/run fails
+# on any skip; CELLA_REQUIRE_SDK=1 makes a skip a failure right away.
 skip() {
   if [[ "${CELLA_REQUIRE_SDK:-0}" == 1 ]]; then fail "$*"; fi
-  echo "SKIP: $*"; exit 0
+  echo "SKIP: $*"; exit 77
 }
 
 # need_iexec_sdk: the real iExec SDK (npm iexec@8), installed once into

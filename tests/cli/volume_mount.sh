@@ -3,7 +3,7 @@
 # mode returns once the mount answers; the tree, sizes, modes and bytes match
 # the plaintext; changes are refused (read-only); programs run from it; a wrong
 # key or tag mounts nothing; umount and SIGTERM both leave no mount behind.
-# Skipped (exit 0, with the reason) where FUSE cannot mount.
+# Skipped (exit 77, with the reason) where FUSE cannot mount.
 . "$(dirname "$0")/lib.sh"
 
 MOUNTS=()
@@ -36,7 +36,7 @@ grep -q '^usage: cella volume mount VOL_DIR MOUNTPOINT' .out || fail "help volum
 
 if ! "$CELLA" volume mount vol mnt --key-file k.key --tag "$TAG" >.out 2>.err; then
   if grep -q 'FUSE is not available' .err; then
-    echo "volume_mount: skipped: $(cat .err)"; exit 0
+    skip "$(cat .err)"
   fi
   cat .err >&2; fail "mount failed"
 fi

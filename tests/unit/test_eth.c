@@ -177,7 +177,7 @@ static void eth_poco_contribution(void **state)
 
     /* result digest = sha256(result.txt) */
     char path[1024];
-    snprintf(path, sizeof path, "%s/iexec/result/iexec_out/result.txt", getenv("CELLA_VECTORS"));
+    test_vector_path(path, sizeof path, "iexec/result/iexec_out/result.txt");
     uint8_t *file = NULL, digest[32];
     size_t flen = 0;
     assert_succeeds(cella_read_file(AT_FDCWD, path, 1 << 20, false, &file, &flen));

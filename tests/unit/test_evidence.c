@@ -21,8 +21,7 @@ typedef struct {
 static const char *vdir(void)
 {
     static char dir[1024];
-    const char *v = getenv("CELLA_VECTORS");
-    snprintf(dir, sizeof dir, "%s/attestation", v ? v : "../shared/vectors");
+    test_vector_path(dir, sizeof dir, "attestation");
     return dir;
 }
 

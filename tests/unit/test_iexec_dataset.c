@@ -12,15 +12,9 @@
 #include "iexec/dataset.h"
 #include "testutil.h"
 
-static const char *vec_dir(void)
-{
-    const char *v = getenv("CELLA_VECTORS");
-    return v ? v : "../shared/vectors";
-}
-
 static void vpath(char *out, size_t cap, const char *rel)
 {
-    snprintf(out, cap, "%s/iexec/dataset/%s", vec_dir(), rel);
+    snprintf(out, cap, "%s/iexec/dataset/%s", test_vectors_dir(), rel);
 }
 
 static void slurp(const char *path, uint8_t **p, size_t *n)

@@ -17,8 +17,7 @@
 
 static void vpath(char *out, size_t cap, const char *rel)
 {
-    const char *v = getenv("CELLA_VECTORS");
-    snprintf(out, cap, "%s/iexec/result/%s", v ? v : "../shared/vectors", rel);
+    snprintf(out, cap, "%s/iexec/result/%s", test_vectors_dir(), rel);
 }
 
 static void slurp_v(const char *rel, uint8_t **p, size_t *n)

@@ -18,10 +18,8 @@
 
 static char *vector_path(const char *rel)
 {
-    const char *dir = getenv("CELLA_VECTORS");
-    assert_non_null(dir);
     static char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    test_vector_path(path, sizeof path, rel);
     return path;
 }
 

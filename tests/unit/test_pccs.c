@@ -22,8 +22,7 @@ static cella_slice S(const char *s) { return cella_slice_of(s, strlen(s)); }
 static uint8_t *load(const char *rel, size_t *n)
 {
     char path[2048];
-    const char *v = getenv("CELLA_VECTORS");
-    snprintf(path, sizeof path, "%s/attestation/%s", v ? v : "../shared/vectors", rel);
+    snprintf(path, sizeof path, "%s/attestation/%s", test_vectors_dir(), rel);
     uint8_t *p = NULL;
     assert_succeeds(cella_read_file(AT_FDCWD, path, 4u << 20, false, &p, n));
     return p;

@@ -79,7 +79,7 @@ static void configfs_tsm(void **state)
     snprintf(entry, sizeof entry, "%s/report0", root);
     mkdir(entry, 0700);
     /* a real TDX quote from the vectors, as the kernel would return it */
-    snprintf(v, sizeof v, "%s/attestation/tdx-dcap-v4/phala_tdx_quote.bin", getenv("CELLA_VECTORS"));
+    test_vector_path(v, sizeof v, "attestation/tdx-dcap-v4/phala_tdx_quote.bin");
     uint8_t *quote;
     size_t qn;
     slurp(v, &quote, &qn);

@@ -24,12 +24,23 @@ void test_rmdir(char *dir)
     free(dir);
 }
 
+const char *test_vectors_dir(void)
+{
+    const char *v = getenv("CELLA_VECTORS");
+    return v && *v ? v : CELLA_TEST_VECTORS;
+}
+
+void test_vector_path(char *out, size_t cap, const char *rel)
+{
+    int n = snprintf(out, cap, "%s/%s", test_vectors_dir(), rel);
+    if (n < 0 || (size_t)n >= cap)
+        fail_msg("vector path too long: %s", rel);
+}
+
 json_t *test_load_vector(const char *rel)
 {
-    const char *dir = getenv("CELLA_VECTORS");
-    assert_non_null(dir);
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    test_vector_path(path, sizeof path, rel);
     json_error_t err;
     json_t *j = json_load_file(path, 0, &err);
     if (!j)

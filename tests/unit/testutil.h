@@ -33,8 +33,14 @@
 char *test_tmpdir(void);
 void test_rmdir(char *dir);
 
-/* A JSON file under $CELLA_VECTORS (the shared vectors from real tools);
- * fails the test if it is missing or not JSON. */
+/* The test vectors from real tools: $CELLA_VECTORS when set, else the
+ * repository's tests/vectors (see tests/vectors/PROVENANCE.md). */
+const char *test_vectors_dir(void);
+
+/* out = <vectors>/<rel>; the test fails if it does not fit. */
+void test_vector_path(char *out, size_t cap, const char *rel);
+
+/* A JSON file under the vectors; fails the test if it is missing or not JSON. */
 json_t *test_load_vector(const char *rel);
 
 /* Exactly n bytes from hex, or the test fails. */
