@@ -1,9 +1,10 @@
 # cella — the targets users and CI run. CMake does the real work in build*/.
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
+PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test asan fuzz bench demo valgrind clean
+.PHONY: all deps build install test asan fuzz bench demo valgrind clean
 
 all: build
 
@@ -13,6 +14,11 @@ deps:
 build: deps
 	@cmake -S . -B build -DCELLA_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j$(JOBS)
+
+# build/cella into $(PREFIX)/bin and cella(1) into $(PREFIX)/share/man/man1
+# (DESTDIR is honoured, for packaging).
+install: build
+	@cmake --install build --prefix $(PREFIX)
 
 # A skipped test (exit 77) shows as skipped; with CI=true it fails the run.
 test: build

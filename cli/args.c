@@ -4,6 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "help.h"
+
+/* "unknown option '--x'", with the option meant when one is close. */
+static cella_res unknown_option(const cli_opt *opts, int nopts, const char *name, size_t nlen,
+                                const char *verb)
+{
+    char word[64];
+    snprintf(word, sizeof word, "%.*s", (int)(nlen < sizeof word ? nlen : sizeof word - 1),
+             name);
+    const char *names[128];
+    size_t n = 0;
+    for (int k = 0; k < nopts && n < 128; k++)
+        names[n++] = opts[k].name;
+    const char *near = cli_closest(word, names, n);
+    if (near)
+        return cella_fail(CELLA_E_USAGE, verb, "unknown option '--%.*s' (did you mean '--%s'?)",
+                          (int)nlen, name, near);
+    return cella_fail(CELLA_E_USAGE, verb, "unknown option '--%.*s'", (int)nlen, name);
+}
+
 cella_res cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos,
                     int max_pos, int *npos, const char *verb)
 {
@@ -31,7 +51,8 @@ cella_res cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char 
         for (int k = 0; k < nopts; k++)
             if (strlen(opts[k].name) == nlen && !strncmp(opts[k].name, name, nlen))
                 o = &opts[k];
-        CELLA_ENSURE(o, CELLA_E_USAGE, verb, "unknown option '--%.*s'", (int)nlen, name);
+        if (!o)
+            return unknown_option(opts, nopts, name, nlen, verb);
         if (!o->takes_value) {
             CELLA_ENSURE(!eq, CELLA_E_USAGE, verb, "option '--%s' takes no value", o->name);
             o->value = "1";

@@ -5,17 +5,7 @@
 #include "commands.h"
 #include "core/log.h"
 #include "core/secure.h"
-
-static const cli_command *const g_tables[] = {cli_volume_commands, cli_evidence_commands,
-                                                    cli_dataset_commands, cli_result_commands,
-                                                    cli_wallet_commands, cli_order_commands,
-                                                    cli_cas_commands, cli_app_commands,
-                                                    cli_blobs_commands, cli_run_commands,
-                                                    cli_secret_commands,
-                                                    cli_hub_commands, cli_worker_commands,
-                                                    cli_market_commands, cli_up_commands};
-
-#define NTABLES (sizeof g_tables / sizeof g_tables[0])
+#include "help.h"
 
 int cli_report(cella_res r)
 {
@@ -32,93 +22,101 @@ int cli_report(cella_res r)
     return r.code == CELLA_E_USAGE ? 2 : 1;
 }
 
-static void print_usage_all(FILE *f)
+static bool is_help(const char *a)
 {
-    fprintf(f, "usage: cella COMMAND [ARGS...]\n\ncommands:\n");
-    for (size_t t = 0; t < NTABLES; t++)
-        for (const cli_command *c = g_tables[t]; c->name; c++)
-            fprintf(f, "  %-60s %s\n", c->usage, c->help);
-    fprintf(f, "  %-60s %s\n", "cella help [COMMAND]", "show help for a command");
-    fprintf(f, "  %-60s %s\n", "cella --version", "print the version");
+    return !strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help");
 }
 
-static const cli_command *find(const char *a, const char *b, int *consumed)
-{
-    for (size_t t = 0; t < NTABLES; t++)
-        for (const cli_command *c = g_tables[t]; c->name; c++) {
-            if (c->group && b && !strcmp(c->group, a) && !strcmp(c->name, b)) {
-                *consumed = 2;
-                return c;
-            }
-            if (!c->group && !strcmp(c->name, a)) {
-                *consumed = 1;
-                return c;
-            }
-        }
-    return NULL;
-}
-
-static int group_help(const char *group, FILE *f)
-{
-    int any = 0;
-    for (size_t t = 0; t < NTABLES; t++)
-        for (const cli_command *c = g_tables[t]; c->name; c++)
-            if (c->group && !strcmp(c->group, group)) {
-                if (!any)
-                    fprintf(f, "usage:\n");
-                fprintf(f, "  %-60s %s\n", c->usage, c->help);
-                any = 1;
-            }
-    return any;
-}
-
+/* cella help [--man | COMMAND [VERB]] */
 static int help(int argc, char **argv)
 {
     if (argc == 0) {
-        print_usage_all(stdout);
+        cli_help_all(stdout);
         return 0;
     }
-    int used;
-    const cli_command *c = find(argv[0], argc > 1 ? argv[1] : NULL, &used);
+    if (!strcmp(argv[0], "--man")) {
+        cli_help_man(stdout);
+        return 0;
+    }
+    const cli_command *c = argc > 1 ? cli_find(argv[0], argv[1]) : NULL;
+    if (!c)
+        c = cli_find(NULL, argv[0]);
     if (c) {
-        printf("usage: %s\n\n%s\n", c->usage, c->help);
+        cli_help_verb(stdout, c);
         return 0;
     }
-    if (group_help(argv[0], stdout))
+    if (argc > 1 && cli_help_group(stderr, argv[0]))
+        return cli_report(cella_fail(CELLA_E_USAGE, "help", "'%s' has no verb '%s'", argv[0],
+                                     argv[1]));
+    if (cli_help_group(stdout, argv[0]))
         return 0;
-    return cli_report(cella_fail(CELLA_E_USAGE, "help", "unknown command '%s'", argv[0]));
+    const char *near = cli_closest_command(argv[0]);
+    return cli_report(cella_fail(CELLA_E_USAGE, "help", "unknown command '%s'%s%s%s", argv[0],
+                                 near ? " (did you mean '" : "", near ? near : "",
+                                 near ? "'?)" : ""));
+}
+
+/* A group given without a known verb: its help for --help/-h, else an error
+ * that suggests the verb meant. */
+static int group_without_verb(const char *group, int argc, char **argv)
+{
+    if (argc == 0) {
+        cli_help_group(stderr, group);
+        return cli_report(cella_fail(CELLA_E_USAGE, group, "missing verb"));
+    }
+    if (is_help(argv[0])) {
+        cli_help_group(stdout, group);
+        return 0;
+    }
+    const char *near = cli_closest_verb(group, argv[0]);
+    if (near)
+        return cli_report(cella_fail(CELLA_E_USAGE, group,
+                                     "unknown subcommand '%s' (did you mean 'cella %s %s'?)",
+                                     argv[0], group, near));
+    return cli_report(cella_fail(CELLA_E_USAGE, group,
+                                 "unknown subcommand '%s' (cella %s --help lists them)",
+                                 argv[0], group));
 }
 
 int main(int argc, char **argv)
 {
     cella_harden_process();
     if (argc < 2) {
-        print_usage_all(stderr);
+        cli_help_all(stderr);
         return 2;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("cella %s\n", CELLA_VERSION);
         return 0;
     }
-    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+    if (is_help(argv[1]))
         return help(argc - 2, argv + 2);
-    int used = 0;
-    const cli_command *c = find(argv[1], argc > 2 ? argv[2] : NULL, &used);
+    int used = 2;
+    const cli_command *c = argc > 2 ? cli_find(argv[1], argv[2]) : NULL;
     if (!c) {
-        if (group_help(argv[1], stderr))
-            return cli_report(cella_fail(CELLA_E_USAGE, argv[1],
-                                         argc > 2 ? "unknown subcommand '%s'"
-                                                  : "missing subcommand%s",
-                                         argc > 2 ? argv[2] : ""));
+        used = 1;
+        c = cli_find(NULL, argv[1]);
+    }
+    if (!c && cli_is_group(argv[1]))
+        return group_without_verb(argv[1], argc - 2, argv + 2);
+    if (!c) {
+        const char *near = cli_closest_command(argv[1]);
+        if (near)
+            return cli_report(cella_fail(CELLA_E_USAGE, "cella",
+                                         "unknown command '%s' (did you mean '%s'?)", argv[1],
+                                         near));
         return cli_report(cella_fail(CELLA_E_USAGE, "cella",
                                      "unknown command '%s' (try: cella help)", argv[1]));
     }
     int sub_argc = argc - 1 - used;
     char **sub_argv = argv + 1 + used;
-    for (int i = 0; i < sub_argc; i++)
+    for (int i = 0; i < sub_argc; i++) {
+        if (!strcmp(sub_argv[i], "--"))
+            break;
         if (!strcmp(sub_argv[i], "--help") || !strcmp(sub_argv[i], "-h")) {
-            printf("usage: %s\n\n%s\n", c->usage, c->help);
+            cli_help_verb(stdout, c);
             return 0;
         }
+    }
     return c->fn(sub_argc, sub_argv);
 }

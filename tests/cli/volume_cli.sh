@@ -5,7 +5,7 @@
 
 expect_ok "$CELLA" --version
 grep -Eq '^cella [0-9]+\.[0-9]+\.[0-9]+$' .out || fail "bad --version output"
-expect_ok "$CELLA" help
+expect_ok "$CELLA" help volume
 grep -q 'cella volume encrypt SRC_DIR VOL_DIR --key-file KEY' .out || fail "help lacks volume encrypt"
 expect_ok "$CELLA" help volume decrypt
 grep -q '^usage: cella volume decrypt VOL_DIR OUT_DIR' .out || fail "help volume decrypt"
