@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "args.h"
+#include "casapi/casapi.h"
 #include "commands.h"
 #include "project.h"
 #include "core/encoding.h"
@@ -18,6 +19,7 @@
 
 #define PROJECT_CONF "cella.json"
 #define ORDERS_FILE "orders.json"
+#define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
 
 /* Hubs of chains the iExec SDK knows, used when --hub is not given. */
 static const struct {
@@ -189,23 +191,84 @@ static int order_hash(int argc, char **argv)
     return cli_report(r);
 }
 
+/* The owner of an app, dataset or workerpool order's resource, as the hub
+ * knows it (GET /v1/{apps,datasets,workerpools}/ADDR). */
+static cella_res resource_owner(const cli_hub *hub, const cella_order *ord, uint8_t owner[20])
+{
+    static const char *const field[] = {"app", "dataset", "workerpool"};
+    const char *what = field[ord->kind];
+    uint8_t word[32];
+    CELLA_TRY(cella_order_word(ord, what, word));
+    char addr[43], path[128];
+    cella_eth_address_checksum(addr, word + 12);
+    snprintf(path, sizeof path, "/v1/%ss/%s", what, addr);
+    json_t *reply = NULL;
+    cella_res r = cella_cas_call(&hub->http, "GET", path, cella_slice_of("", 0), &reply);
+    if (r.code == CELLA_E_NOTFOUND)
+        r = cella_fail(CELLA_E_AUTH, cella_order_key(ord->kind),
+                       "%s %s is not registered on the hub %s, so no one may sign its order", what,
+                       addr, hub->url);
+    const char *o = json_string_value(json_object_get(reply, "owner"));
+    if (cella_ok(r))
+        r = o ? cella_eth_address_parse(owner, o, "hub reply owner")
+              : cella_fail(CELLA_E_PARSE, hub->url, "the hub's %s has no owner", what);
+    json_decref(reply);
+    return r;
+}
+
+/* Who may sign each order: --signer for all of them; else an app, dataset or
+ * workerpool order's resource owner on the configured hub (--hub-url, or
+ * cella.json's hubUrl). A request order must also be signed by its own
+ * requester (cella_order_verify). Without --signer or a hub, an order other
+ * than a request cannot be judged, and that is a usage error: printing the
+ * address a signature recovers to would call any signature valid. */
+static cella_res verify_signers(const cli_opt *o, int n, const cella_order_set *set,
+                                const cella_domain *d, uint8_t who[][20])
+{
+    uint8_t signer[20];
+    const char *s = cli_get(o, n, "signer");
+    if (s)
+        CELLA_TRY(cella_eth_address_parse(signer, s, "--signer"));
+    char url[1024];
+    CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", "", url, sizeof url));
+    cli_hub hub = {0};
+    bool owners = !s && url[0];
+    if (owners)
+        CELLA_TRY(cli_hub_open(o, n, &hub));
+    cella_res r = CELLA_OK_RES;
+    for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++) {
+        if (!set->present[k])
+            continue;
+        const cella_order *ord = &set->o[k];
+        bool request = ord->kind == CELLA_ORDER_REQUEST;
+        uint8_t owner[20];
+        if (!s && !owners && !request)
+            r = cella_fail(CELLA_E_USAGE, "order verify",
+                           "cannot tell who may sign the %s: give --signer 0xADDR, or a hub that "
+                           "knows its owner (--hub-url URL, or hubUrl in cella.json)",
+                           cella_order_key(ord->kind));
+        if (cella_ok(r) && owners && !request)
+            r = resource_owner(&hub, ord, owner);
+        if (cella_ok(r))
+            r = cella_order_verify(d, ord, s ? signer : owners && !request ? owner : NULL, who[k]);
+    }
+    return r;
+}
+
 static int order_verify(int argc, char **argv)
 {
-    cli_opt o[] = {{"chain-id", true, NULL}, {"hub", true, NULL}, {"signer", true, NULL}};
+    cli_opt o[] = {{"chain-id", true, NULL}, {"hub", true, NULL}, {"signer", true, NULL},
+                   {"hub-url", true, NULL},  {"hub-fingerprint", true, NULL}};
     const char *pos[1];
     int np;
-    cella_res r = cli_parse(argc, argv, o, 3, pos, 1, &np, "order verify");
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "order verify");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "order verify",
                        "usage: cella order verify FILE.json --chain-id N --hub 0xADDR "
-                       "[--signer 0xADDR]");
-    uint8_t expected[20];
-    const char *signer = cli_get(o, 3, "signer");
-    if (cella_ok(r) && signer)
-        r = cella_eth_address_parse(expected, signer, "--signer");
+                       "[--signer 0xADDR | --hub-url URL]");
     uint64_t chain = 0;
-    if (cella_ok(r) && cli_get(o, 3, "chain-id"))
-        r = parse_chain_id(cli_get(o, 3, "chain-id"), &chain);
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "chain-id"))
+        r = parse_chain_id(cli_get(o, NOPTS(o), "chain-id"), &chain);
     if (!cella_ok(r))
         return cli_report(r);
     cella_order_set set;
@@ -213,17 +276,12 @@ static int order_verify(int argc, char **argv)
     if (!cella_ok(r))
         return cli_report(r);
     cella_domain d;
-    r = resolve_domain(o, 3, chain, &d);
-    if (!cella_ok(r)) {
-        cella_order_set_free(&set);
-        return cli_report(r);
-    }
+    r = resolve_domain(o, NOPTS(o), chain, &d);
     /* all or nothing: either every order is valid and each is listed, or the
      * first invalid one is the one error line */
     uint8_t who[CELLA_ORDER__COUNT][20];
-    for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++)
-        if (set.present[k])
-            r = cella_order_verify(&d, &set.o[k], signer ? expected : NULL, who[k]);
+    if (cella_ok(r))
+        r = verify_signers(o, NOPTS(o), &set, &d, who);
     for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++) {
         if (!set.present[k])
             continue;
@@ -591,9 +649,12 @@ const cli_command cli_order_commands[] = {
      "apporder/datasetorder/workerpoolorder/requestorder, or the SDK's orders.json). The "
      "domain comes from the options, else ./cella.json, else the chain id in orders.json."},
     {"order", "verify", order_verify,
-     "cella order verify FILE.json --chain-id N --hub 0xADDR [--signer 0xADDR]",
-     "Check the signature of each order (a request must be signed by its requester; with "
-     "--signer, every order by that address). Exit 0 only if all are valid."},
+     "cella order verify FILE.json --chain-id N --hub 0xADDR [--signer 0xADDR | --hub-url URL "
+     "[--hub-fingerprint FP]]",
+     "Check the signature of each order: by --signer when given; else an app, dataset or "
+     "workerpool order by its resource's owner on the hub (--hub-url, or hubUrl in cella.json), "
+     "and a request by its requester. Without --signer or a hub, only request orders can be "
+     "judged (exit 2 for the others). Exit 0 only if all are valid."},
     {"order", "sign", order_sign,
      "cella order sign --app|--dataset|--workerpool|--request [--order FILE] [--wallet-file F "
      "--password-file F] --chain-id N --hub 0xADDR [--tag TAGS] [--out orders.json]",

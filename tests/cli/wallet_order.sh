@@ -168,8 +168,8 @@ ok
 # signing again draws a new salt; other chains' orders are kept
 cp orders.json first.json
 expect_ok "$CELLA" order sign --app --wallet-file "$FAST" --password-file pw --chain-id 5 --hub $HUB
-expect_ok "$CELLA" order verify orders.json --chain-id 5 --hub $HUB
-expect_ok "$CELLA" order verify orders.json --chain-id 421614
+expect_ok "$CELLA" order verify orders.json --chain-id 5 --hub $HUB --signer $SIGNER
+expect_ok "$CELLA" order verify orders.json --chain-id 421614 --signer $SIGNER
 python3 -c "
 import json; a=json.load(open('first.json'))['421614']['apporder']; b=json.load(open('orders.json'))['5']['apporder']
 assert a['salt'] != b['salt']" || fail "salt reused"
