@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
 #include "identity/eth.h"
@@ -15,6 +16,8 @@
 #include "identity/wallet.h"
 
 enum { SAVE_NOPTS = 5 };
+
+#define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
 
 static cella_res parse_save_opts(const cli_opt *o, int n, cella_keystore_params *ps)
 {
@@ -198,6 +201,109 @@ static int wallet_show(int argc, char **argv)
     return 0;
 }
 
+/* The message of sign-message/verify-message: the text given (its UTF-8
+ * bytes, as ethers' signMessage(string) takes it), --message-file's bytes,
+ * or with --hex the bytes of a hex string (ethers' getBytes). */
+#define MAX_MESSAGE (1u << 20)
+static cella_res message_bytes(const cli_opt *o, int n, const char *text, uint8_t **msg,
+                               size_t *len)
+{
+    const char *file = cli_get(o, n, "message-file");
+    CELLA_ENSURE(!text != !file, CELLA_E_USAGE, "message",
+                 "give the message as an argument or --message-file, not both");
+    if (file)
+        return cella_read_file(AT_FDCWD, file, MAX_MESSAGE, false, msg, len);
+    size_t tl = strlen(text);
+    if (!cli_get(o, n, "hex")) {
+        *msg = (uint8_t *)strdup(text);
+        *len = tl;
+        CELLA_ENSURE(*msg, CELLA_E_NOMEM, "message", "out of memory");
+        return CELLA_OK_RES;
+    }
+    size_t skip = tl >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') ? 2 : 0;
+    CELLA_ENSURE((tl - skip) % 2 == 0 && tl - skip <= 2 * MAX_MESSAGE, CELLA_E_PARSE, "--hex",
+                 "an even number of hex digits is needed");
+    *len = (tl - skip) / 2;
+    *msg = malloc(*len + 1);
+    CELLA_ENSURE(*msg, CELLA_E_NOMEM, "message", "out of memory");
+    cella_res r = cella_hex_decode(*msg, *len, text + skip, tl - skip, "--hex message");
+    if (!cella_ok(r)) {
+        free(*msg);
+        *msg = NULL;
+    }
+    return r;
+}
+
+static int wallet_sign_message(int argc, char **argv)
+{
+    cli_opt o[] = {{"wallet-file", true, NULL},  {"password-file", true, NULL},
+                   {"keystoredir", true, NULL},  {"message-file", true, NULL},
+                   {"hex", false, NULL}};
+    const char *pos[1] = {NULL};
+    int np;
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "wallet sign-message");
+    if (cella_ok(r))
+        r = message_bytes(o, NOPTS(o), pos[0], &msg, &len);
+    char path[4096];
+    const char *wf = cli_get(o, NOPTS(o), "wallet-file");
+    if (cella_ok(r) && !wf) {
+        r = cella_wallet_find(cli_get(o, NOPTS(o), "keystoredir"), path, sizeof path);
+        wf = path;
+    }
+    CELLA_KEY32(priv);
+    uint8_t addr[20], sig[65];
+    if (cella_ok(r))
+        r = cella_wallet_open(wf, cli_get(o, NOPTS(o), "password-file"), priv.b, addr, NULL, 0);
+    if (cella_ok(r))
+        r = cella_eth_personal_sign(priv.b, msg, len, sig);
+    free(msg);
+    if (!cella_ok(r))
+        return cli_report(r);
+    char hex[131];
+    cella_hex_encode(hex, sig, 65, false);
+    printf("0x%s\n", hex);
+    return 0;
+}
+
+static int wallet_verify_message(int argc, char **argv)
+{
+    cli_opt o[] = {{"address", true, NULL}, {"message-file", true, NULL}, {"hex", false, NULL}};
+    const char *pos[2] = {NULL, NULL};
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 2, &np, "wallet verify-message");
+    const char *sigtext = np > 0 ? pos[np - 1] : NULL;
+    if (cella_ok(r) && (np < 1 || (np == 1) != (cli_get(o, NOPTS(o), "message-file") != NULL)))
+        r = cella_fail(CELLA_E_USAGE, "wallet verify-message",
+                       "usage: cella wallet verify-message MESSAGE|--message-file F SIGNATURE "
+                       "[--address 0xADDR]");
+    uint8_t *msg = NULL, sig[65], got[20], want[20];
+    size_t len = 0;
+    if (cella_ok(r))
+        r = message_bytes(o, NOPTS(o), np == 2 ? pos[0] : NULL, &msg, &len);
+    if (cella_ok(r))
+        r = cella_hex_decode(sig, 65, sigtext, strlen(sigtext), "signature");
+    if (cella_ok(r))
+        r = cella_eth_personal_recover(msg, len, sig, got);
+    free(msg);
+    const char *expected = cli_get(o, NOPTS(o), "address");
+    if (cella_ok(r) && expected)
+        r = cella_eth_address_parse(want, expected, "--address");
+    char text[43], wtext[43];
+    if (cella_ok(r))
+        cella_eth_address_checksum(text, got);
+    if (cella_ok(r) && expected && memcmp(want, got, 20) != 0) {
+        cella_eth_address_checksum(wtext, want);
+        r = cella_fail(CELLA_E_AUTH, "wallet verify-message",
+                       "the message was signed by %s, not by %s", text, wtext);
+    }
+    if (!cella_ok(r))
+        return cli_report(r);
+    printf("%s\n", text);
+    return 0;
+}
+
 const cli_command cli_wallet_commands[] = {
     {"wallet", "create", wallet_create,
      "cella wallet create [--password-file F | --unencrypted] [--keystoredir DIR]",
@@ -215,5 +321,15 @@ const cli_command cli_wallet_commands[] = {
      "DIR]",
      "Store an existing private key (a file holding 64 hex digits, or an unencrypted "
      "wallet.json) as a wallet, like wallet create. The key never appears in arguments."},
+    {"wallet", "sign-message", wallet_sign_message,
+     "cella wallet sign-message MESSAGE|--message-file F [--hex] [--wallet-file F] "
+     "[--password-file F] [--keystoredir DIR]",
+     "Sign a message with EIP-191 personal_sign, byte for byte as ethers' signMessage: the "
+     "text's UTF-8 bytes (with --hex, the bytes a hex string encodes; with --message-file, the "
+     "file's bytes). Prints the 65-byte signature r||s||v (v = 27 or 28) as 0x-hex."},
+    {"wallet", "verify-message", wallet_verify_message,
+     "cella wallet verify-message MESSAGE|--message-file F SIGNATURE [--hex] [--address 0xADDR]",
+     "Recover the address that signed a message (EIP-191, as ethers' verifyMessage) and print "
+     "it; with --address, exit non-zero unless that address signed it."},
     {NULL, NULL, NULL, NULL, NULL},
 };
