@@ -23,7 +23,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/secure.h"
-#include "hub/store.h"
+#include "hub/resource.h"
 #include "identity/eth.h"
 #include "iexec/dataset.h"
 #include "iexec/result.h"

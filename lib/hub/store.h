@@ -4,15 +4,7 @@
  * commits are fsynced (WAL, synchronous=FULL) before the call returns, so an
  * acknowledged change survives kill -9 and nothing is half applied. The SQLite
  * implementation is here; PostgreSQL will implement the same functions.
- * One handle per thread.
- *
- * Resource addresses are deterministic (like CREATE2):
- *     content = keccak256(kind || 0x00 || name || 0x00 || multiaddr || 0x00 || checksum32)
- *     address = keccak256(owner20 || content)[12:32]
- * where kind is "app", "dataset" or "workerpool" (ASCII), name and multiaddr
- * are UTF-8 without NUL, checksum32 the 32 raw bytes of the checksum (zero
- * when none). The NUL separators make the encoding unambiguous. The same owner
- * deploying the same content gets the same address back. */
+ * One handle per thread. */
 #ifndef CELLA_HUB_STORE_H
 #define CELLA_HUB_STORE_H
 
@@ -23,12 +15,10 @@
 
 #include "core/error.h"
 #include "hub/match.h"
+#include "hub/resource.h"
 #include "hub/task.h"
 #include "identity/eip712.h"
 
-#define HUB_NAME_MAX 255
-#define HUB_MULTIADDR_MAX 2048
-#define HUB_MEASUREMENT_MAX 128 /* hex digits */
 #define HUB_LIST_MAX 1000       /* orders returned by one book query */
 
 typedef struct hub_store hub_store;
@@ -36,25 +26,7 @@ typedef struct hub_store hub_store;
 CELLA_RESULT hub_store_open(const char *path, hub_store **out);
 void hub_store_close(hub_store *s);
 
-/* ---- registries ---- */
-typedef enum { HUB_APP, HUB_DATASET, HUB_WORKERPOOL, HUB_KIND__COUNT } hub_kind;
-
-const char *hub_kind_name(hub_kind k); /* "app", "dataset", "workerpool" */
-bool hub_kind_from_name(const char *name, hub_kind *k); /* also "apps", ... */
-
-typedef struct {
-    hub_kind kind;
-    uint8_t address[20];
-    uint8_t owner[20];
-    char name[HUB_NAME_MAX + 1];
-    char multiaddr[HUB_MULTIADDR_MAX + 1];
-    uint8_t checksum[32];
-    char measurement[HUB_MEASUREMENT_MAX + 1]; /* apps: lower-case hex, may be "" */
-    int64_t created;
-} hub_resource;
-
-/* The deterministic address (formula above). */
-void hub_resource_address(const hub_resource *r, uint8_t out[20]);
+/* ---- registries (hub/resource.h: kinds, resources, addresses) ---- */
 /* Registers r at its deterministic address (written into r->address). A
  * duplicate deploy returns the existing resource with *created = false. */
 CELLA_RESULT hub_store_deploy(hub_store *s, hub_resource *r, int64_t now, bool *created);
