@@ -46,22 +46,9 @@ cella_res cas_conn_open(cas_conn *c, const cli_opt *o, int n)
 
 cella_res cas_conn_wallet(cas_conn *c, const cli_opt *o, int n)
 {
-    const char *wf = cli_get(o, n, "wallet-file"), *pf = cli_get(o, n, "password-file");
-    CELLA_ENSURE(wf, CELLA_E_USAGE, "--wallet-file", "requests to cas are signed: give --wallet-file");
-    uint8_t *pw = NULL;
-    size_t pwlen = 0;
-    if (pf) {
-        CELLA_TRY(cella_read_file(AT_FDCWD, pf, 4096, true, &pw, &pwlen));
-    }
-    size_t cap = pwlen + 1;
-    while (pwlen && (pw[pwlen - 1] == '\n' || pw[pwlen - 1] == '\r'))
-        pw[--pwlen] = '\0';
     c->priv = cella_secure_alloc(32);
-    cella_res r = c->priv ? cella_wallet_load(wf, (const char *)pw, pwlen, c->priv, c->addr)
-                          : cella_fail(CELLA_E_NOMEM, wf, "out of memory");
-    if (pw)
-        cella_secure_free(pw, cap);
-    return r;
+    CELLA_ENSURE(c->priv, CELLA_E_NOMEM, "wallet", "out of memory");
+    return cli_wallet_open(o, n, c->priv, c->addr);
 }
 
 void cas_conn_close(cas_conn *c)

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "net/http_client.h"
+#include "wallet_opts.h"
 
 typedef struct {
     char url[1024];
@@ -17,14 +18,12 @@ typedef struct {
 } cas_conn;
 
 /* Options every cas verb accepts; append these to a verb's option table. */
-#define CAS_CONN_OPTS                                                          \
-    {"cas", true, NULL}, {"cas-fingerprint", true, NULL}, {"wallet-file", true, NULL}, \
-        {"password-file", true, NULL}
+#define CAS_CONN_OPTS {"cas", true, NULL}, {"cas-fingerprint", true, NULL}, CLI_WALLET_OPTS
 
 /* Resolves the cas URL and pin from --cas/--cas-fingerprint or ./cella.json
  * ({"cas": {"url": ..., "fingerprint": ...}}). */
 CELLA_RESULT cas_conn_open(cas_conn *c, const cli_opt *o, int n);
-/* Loads the signing wallet (--wallet-file, --password-file). */
+/* Loads the signing wallet (wallet_opts.h). */
 CELLA_RESULT cas_conn_wallet(cas_conn *c, const cli_opt *o, int n);
 void cas_conn_close(cas_conn *c);
 

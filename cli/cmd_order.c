@@ -9,6 +9,7 @@
 #include "casapi/casapi.h"
 #include "commands.h"
 #include "project.h"
+#include "wallet_opts.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
@@ -350,9 +351,9 @@ static int order_sign(int argc, char **argv)
 {
     cli_opt o[] = {
         {"app", false, NULL},          {"dataset", false, NULL}, {"workerpool", false, NULL},
-        {"request", false, NULL},      {"order", true, NULL},    {"wallet-file", true, NULL},
-        {"password-file", true, NULL}, {"chain-id", true, NULL}, {"hub", true, NULL},
-        {"out", true, NULL},           {"tag", true, NULL}};
+        {"request", false, NULL},      {"order", true, NULL},    CLI_WALLET_OPTS,
+        {"chain-id", true, NULL},      {"hub", true, NULL},      {"out", true, NULL},
+        {"tag", true, NULL}};
     const int no = (int)(sizeof o / sizeof o[0]);
     const char *pos[1];
     int np;
@@ -388,8 +389,7 @@ static int order_sign(int argc, char **argv)
     CELLA_KEY32(priv);
     uint8_t addr[20];
     if (cella_ok(r))
-        r = cella_wallet_open(cli_get(o, no, "wallet-file"), cli_get(o, no, "password-file"),
-                              priv.b, addr, NULL, 0);
+        r = cli_wallet_open(o, no, priv.b, addr);
     for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++) {
         if (!chosen[k])
             continue;

@@ -165,7 +165,7 @@ static cella_res sms_open(sms_conn *s, const cli_opt *o, int n, bool wallet)
 }
 
 /* Whether a wallet was named (for verbs where it is optional). */
-static bool wallet_given(const cli_opt *o, int n) { return cli_get(o, n, "wallet-file") != NULL; }
+static bool wallet_given(const cli_opt *o, int n) { return cli_wallet_named(o, n); }
 
 /* --- addresses ------------------------------------------------------------- */
 
@@ -635,7 +635,7 @@ static int result_check_key(int argc, char **argv)
 }
 
 #define CONN_USAGE "[--cas URL --cas-fingerprint FP] "
-#define WALLET_USAGE "--wallet-file W [--password-file P]"
+#define WALLET_USAGE CLI_WALLET_USAGE
 #define CHECK_HELP " Exit status: 0 set, 3 not set, 1 or 2 on errors."
 
 const cli_command cli_secret_commands[] = {

@@ -30,7 +30,7 @@ static void sig_hex(const uint8_t sig[65], char out[133])
 static int task_authorize(int argc, char **argv)
 {
     cli_opt o[] = {{"worker", true, NULL}, {"enclave-challenge", true, NULL},
-                   {"wallet-file", true, NULL}, {"password-file", true, NULL}};
+                   CLI_WALLET_OPTS};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task authorize");
@@ -382,7 +382,7 @@ const cli_command cli_task_commands[] = {
      "Show a task's status and reported error; --logs also prints the app's stdout and stderr "
      "as the worker stored them (signed by the wallet: the deal's requester only)."},
     {"task", "authorize", task_authorize,
-     "cella task authorize TASKID --worker 0xADDR [--enclave-challenge 0xADDR] --wallet-file F",
+     "cella task authorize TASKID --worker 0xADDR [--enclave-challenge 0xADDR] " CLI_WALLET_USAGE,
      "As the workerpool owner, authorize a worker for a task (offline): prints the EIP-191 "
      "signature of keccak256(worker || taskid || enclaveChallenge)."},
     {"task", "contribute", task_contribute,

@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "args.h"
+#include "core/log.h"
+#include "casapi/casapi.h"
+#include "project.h"
+#include "wallet_opts.h"
 #include "commands.h"
 #include "core/encoding.h"
 #include "core/fs.h"
@@ -142,62 +146,69 @@ static int wallet_import(int argc, char **argv)
     return cli_report(r);
 }
 
+/* The hub balance of addr, when a hub is configured (--hub-url, or hubUrl in
+ * cella.json): one line on stdout; a hub that does not answer is a warning,
+ * since the address is what was asked for. */
+static void show_balance(const cli_opt *o, int n, const uint8_t addr[20])
+{
+    char url[1024], at[43], path[128];
+    cli_hub hub;
+    json_t *reply = NULL;
+    if (!cella_ok(cli_project_url(o, n, "hub-url", "hubUrl", "", url, sizeof url)) || !url[0])
+        return;
+    cella_eth_address_checksum(at, addr);
+    snprintf(path, sizeof path, "/v1/accounts/%s", at);
+    cella_res r = cli_hub_open(o, n, &hub);
+    if (cella_ok(r))
+        r = cella_cas_call(&hub.http, "GET", path, cella_slice_of("", 0), &reply);
+    if (cella_ok(r))
+        printf("balance %s nRLC, locked %s nRLC (hub %s)\n",
+               json_string_value(json_object_get(reply, "balance")),
+               json_string_value(json_object_get(reply, "locked")), hub.url);
+    else
+        cella_warn("no balance from the hub %s: %s", url, cella_error_what());
+    json_decref(reply);
+}
+
 static int wallet_show(int argc, char **argv)
 {
-    cli_opt o[] = {
-        {"wallet-file", true, NULL}, {"password-file", true, NULL}, {"keystoredir", true, NULL}};
+    cli_opt o[] = {CLI_WALLET_OPTS, {"hub-url", true, NULL}, {"hub-fingerprint", true, NULL}};
     const char *pos[1];
     int np;
-    cella_res r = cli_parse(argc, argv, o, 3, pos, 0, &np, "wallet show");
-    if (!cella_ok(r))
-        return cli_report(r);
-    char path[4096];
-    const char *wf = cli_get(o, 3, "wallet-file");
-    const char *kd = cli_get(o, 3, "keystoredir");
-    if (!wf) {
-        r = cella_wallet_find(kd, path, sizeof path);
-        if (!cella_ok(r))
-            return cli_report(r);
-        wf = path;
-    }
-    const char *pf = cli_get(o, 3, "password-file");
+    char path[4096], text[43];
     uint8_t addr[20];
-    char text[43];
-    if (!pf) {
-        /* without a password: the address an encrypted file claims, or the
-         * one an unencrypted file's key gives */
-        uint8_t *data;
-        size_t len;
-        r = cella_read_file(AT_FDCWD, wf, CELLA_WALLET_MAX_JSON, true, &data, &len);
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "wallet show");
+    if (cella_ok(r))
+        r = cli_wallet_path(o, NOPTS(o), path, sizeof path);
+    bool password = cli_get(o, NOPTS(o), "password-file") || cli_get(o, NOPTS(o), "password");
+    uint8_t *data = NULL;
+    size_t len = 0;
+    bool peek = false;
+    if (cella_ok(r) && !password) {
+        /* without a password: the address an encrypted file claims (nothing to
+         * decrypt), or the one an unencrypted file's key gives */
+        r = cella_read_file(AT_FDCWD, path, CELLA_WALLET_MAX_JSON, true, &data, &len);
+        peek = cella_ok(r) && cella_wallet_is_encrypted(data, len);
+        if (peek)
+            r = cella_wallet_peek_address(data, len, addr);
+        if (data)
+            cella_secure_free(data, len + 1);
         if (!cella_ok(r))
-            return cli_report(r);
-        bool enc = cella_wallet_is_encrypted(data, len);
-        cella_secure_free(data, len + 1);
-        if (enc) {
-            r = cella_read_file(AT_FDCWD, wf, CELLA_WALLET_MAX_JSON, false, &data, &len);
-            if (cella_ok(r)) {
-                r = cella_wallet_peek_address(data, len, addr);
-                free(data);
-            }
-            if (!cella_ok(r)) {
-                cella_error_set_where(wf);
-                return cli_report(r);
-            }
-            cella_eth_address_checksum(text, addr);
-            printf("%s\n", text);
-            fprintf(stderr,
-                    "cella: address as written in %s (encrypted; give --password-file "
-                    "to check it against the key)\n",
-                    wf);
-            return 0;
-        }
+            cella_error_set_where(path);
     }
     CELLA_KEY32(priv);
-    r = cella_wallet_open(wf, pf, priv.b, addr, NULL, 0);
+    if (cella_ok(r) && !peek)
+        r = cli_wallet_open(o, NOPTS(o), priv.b, addr);
     if (!cella_ok(r))
         return cli_report(r);
     cella_eth_address_checksum(text, addr);
     printf("%s\n", text);
+    if (peek)
+        fprintf(stderr,
+                "cella: address as written in %s (encrypted; give --password-file to check it "
+                "against the key)\n",
+                path);
+    show_balance(o, NOPTS(o), addr);
     return 0;
 }
 
@@ -236,9 +247,7 @@ static cella_res message_bytes(const cli_opt *o, int n, const char *text, uint8_
 
 static int wallet_sign_message(int argc, char **argv)
 {
-    cli_opt o[] = {{"wallet-file", true, NULL},  {"password-file", true, NULL},
-                   {"keystoredir", true, NULL},  {"message-file", true, NULL},
-                   {"hex", false, NULL}};
+    cli_opt o[] = {CLI_WALLET_OPTS, {"message-file", true, NULL}, {"hex", false, NULL}};
     const char *pos[1] = {NULL};
     int np;
     uint8_t *msg = NULL;
@@ -246,16 +255,10 @@ static int wallet_sign_message(int argc, char **argv)
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "wallet sign-message");
     if (cella_ok(r))
         r = message_bytes(o, NOPTS(o), pos[0], &msg, &len);
-    char path[4096];
-    const char *wf = cli_get(o, NOPTS(o), "wallet-file");
-    if (cella_ok(r) && !wf) {
-        r = cella_wallet_find(cli_get(o, NOPTS(o), "keystoredir"), path, sizeof path);
-        wf = path;
-    }
     CELLA_KEY32(priv);
     uint8_t addr[20], sig[65];
     if (cella_ok(r))
-        r = cella_wallet_open(wf, cli_get(o, NOPTS(o), "password-file"), priv.b, addr, NULL, 0);
+        r = cli_wallet_open(o, NOPTS(o), priv.b, addr);
     if (cella_ok(r))
         r = cella_eth_personal_sign(priv.b, msg, len, sig);
     free(msg);
@@ -312,9 +315,11 @@ const cli_command cli_wallet_commands[] = {
      "$XDG_CONFIG_HOME/cella/wallets or ~/.config/cella/wallets), mode 0600. Prints the "
      "address. --kdf pbkdf2 and --scrypt-n N (default 131072) tune the key derivation."},
     {"wallet", "show", wallet_show,
-     "cella wallet show [--wallet-file F] [--password-file F] [--keystoredir DIR]",
-     "Print a wallet's address. With --password-file the keystore is decrypted and the key "
-     "checked; a wrong password is an error. Without --wallet-file: ./wallet.json, "
+     "cella wallet show " CLI_WALLET_USAGE " [--keystoredir DIR] [--hub-url URL]",
+     "Print a wallet's address, and its nRLC balance when a hub is configured (--hub-url, or "
+     "hubUrl in cella.json). With a password (--password-file, --password) the keystore is "
+     "decrypted and the key checked; a wrong password is an error. The wallet: --wallet-file, "
+     "--wallet-address (its keystore in --keystoredir), else ./wallet.json, "
      "./encrypted-wallet.json, or the only wallet in the keystore directory."},
     {"wallet", "import", wallet_import,
      "cella wallet import PRIVATE_KEY_FILE [--password-file F | --unencrypted] [--keystoredir "
@@ -322,8 +327,8 @@ const cli_command cli_wallet_commands[] = {
      "Store an existing private key (a file holding 64 hex digits, or an unencrypted "
      "wallet.json) as a wallet, like wallet create. The key never appears in arguments."},
     {"wallet", "sign-message", wallet_sign_message,
-     "cella wallet sign-message MESSAGE|--message-file F [--hex] [--wallet-file F] "
-     "[--password-file F] [--keystoredir DIR]",
+     "cella wallet sign-message MESSAGE|--message-file F [--hex] " CLI_WALLET_USAGE
+     " [--keystoredir DIR]",
      "Sign a message with EIP-191 personal_sign, byte for byte as ethers' signMessage: the "
      "text's UTF-8 bytes (with --hex, the bytes a hex string encodes; with --message-file, the "
      "file's bytes). Prints the 65-byte signature r||s||v (v = 27 or 28) as 0x-hex."},

@@ -102,8 +102,7 @@ static int worker_start(int argc, char **argv)
         r = cas_conn_open(&c, o, NOPTS(o));
     if (cella_ok(r)) {
         key = cella_secure_alloc(32);
-        r = key ? cella_wallet_open(cli_get(o, NOPTS(o), "wallet-file"),
-                                    cli_get(o, NOPTS(o), "password-file"), key, owner, NULL, 0)
+        r = key ? cli_wallet_open(o, NOPTS(o), key, owner)
                 : cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
     }
     if (cella_ok(r))

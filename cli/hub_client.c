@@ -43,8 +43,7 @@ cella_res hub_conn_wallet(hub_conn *c, const cli_opt *o, int n)
 {
     c->priv = cella_secure_alloc(32);
     CELLA_ENSURE(c->priv, CELLA_E_NOMEM, "wallet", "out of memory");
-    return cella_wallet_open(cli_get(o, n, "wallet-file"), cli_get(o, n, "password-file"), c->priv,
-                             c->addr, NULL, 0);
+    return cli_wallet_open(o, n, c->priv, c->addr);
 }
 
 void hub_conn_close(hub_conn *c)

@@ -14,6 +14,7 @@
 #include "args.h"
 #include "commands.h"
 #include "project.h"
+#include "wallet_opts.h"
 #include "core/error.h"
 
 #ifndef NOPTS
@@ -29,9 +30,8 @@
 /* Where the hub is: every client verb takes these. */
 #define HUB_URL_OPTS {"hub-url", true, NULL}, { "hub-fingerprint", true, NULL }
 /* ... and the signing wallet. */
-#define HUB_CONN_OPTS                                                                             \
-    HUB_URL_OPTS, {"wallet-file", true, NULL}, { "password-file", true, NULL }
-#define CONN_USAGE "[--hub-url URL [--hub-fingerprint FP]] [--wallet-file F [--password-file F]]"
+#define HUB_CONN_OPTS HUB_URL_OPTS, CLI_WALLET_OPTS
+#define CONN_USAGE "[--hub-url URL [--hub-fingerprint FP]] " CLI_WALLET_USAGE
 
 typedef struct {
     cli_hub hub;
@@ -45,7 +45,7 @@ CELLA_RESULT cli_read_json_object(const char *path, size_t max, json_t **out);
 /* --hub-url, else cella.json "hubUrl", else http://127.0.0.1:8080; an
  * https:// hub pinned by --hub-fingerprint, else "hubFingerprint". */
 CELLA_RESULT hub_conn_open(hub_conn *c, const cli_opt *o, int n);
-/* Opens the signing wallet (--wallet-file, --password-file). */
+/* Opens the signing wallet (wallet_opts.h). */
 CELLA_RESULT hub_conn_wallet(hub_conn *c, const cli_opt *o, int n);
 /* Wipes the wallet's key. */
 void hub_conn_close(hub_conn *c);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,7 +84,7 @@ cella_res cella_wallet_find(const char *dir, char *out, size_t cap)
     }
     DIR *d = opendir(dir);
     CELLA_ENSURE(d != NULL, CELLA_E_NOTFOUND, dir,
-                 "no wallet (create one with: cella wallet create)");
+                 "no wallet: give --wallet-file F, or create one with: cella wallet create");
     int found = 0;
     struct dirent *e;
     char pick[512] = "";
@@ -95,9 +96,43 @@ cella_res cella_wallet_find(const char *dir, char *out, size_t cap)
     }
     closedir(d);
     CELLA_ENSURE(found > 0, CELLA_E_NOTFOUND, dir,
-                 "no wallet (create one with: cella wallet create)");
+                 "no wallet: give --wallet-file F, or create one with: cella wallet create");
     CELLA_ENSURE(found == 1, CELLA_E_USAGE, dir, "%d wallets here: choose one with --wallet-file",
                  found);
+    int w = snprintf(out, cap, "%s/%s", dir, pick);
+    CELLA_ENSURE(w > 0 && (size_t)w < cap, CELLA_E_TOOBIG, dir, "path too long");
+    return CELLA_OK_RES;
+}
+
+cella_res cella_wallet_find_address(const char *dir, const uint8_t addr[20], char *out,
+                                    size_t cap)
+{
+    char def[4096], hex[41];
+    if (!dir) {
+        CELLA_TRY(cella_wallet_default_dir(def, sizeof def));
+        dir = def;
+    }
+    cella_hex_encode(hex, addr, 20, false);
+    DIR *d = opendir(dir);
+    CELLA_ENSURE(d != NULL, CELLA_E_NOTFOUND, dir, "no keystore directory here");
+    struct dirent *e;
+    char pick[512] = "";
+    int found = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!wallet_name(e->d_name))
+            continue;
+        /* UTC--<time>--<address> (geth, ethers) or wallet-<address>.json */
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        const char *tail = !strncmp(n, "UTC--", 5) ? (len >= 40 ? n + len - 40 : NULL)
+                                                   : (len >= 45 ? n + len - 45 : NULL);
+        if (tail && !strncasecmp(tail, hex, 40) && found++ == 0)
+            snprintf(pick, sizeof pick, "%s", n);
+    }
+    closedir(d);
+    CELLA_ENSURE(found > 0, CELLA_E_NOTFOUND, dir, "no wallet of 0x%s here", hex);
+    CELLA_ENSURE(found == 1, CELLA_E_USAGE, dir, "%d wallets of 0x%s here: choose one with "
+                 "--wallet-file", found, hex);
     int w = snprintf(out, cap, "%s/%s", dir, pick);
     CELLA_ENSURE(w > 0 && (size_t)w < cap, CELLA_E_TOOBIG, dir, "path too long");
     return CELLA_OK_RES;

@@ -27,6 +27,11 @@ CELLA_RESULT cella_wallet_mkdirs(const char *dir);
  * directory (NULL for the default). */
 CELLA_RESULT cella_wallet_find(const char *dir, char *out, size_t cap);
 
+/* The one wallet of `addr` in `dir` (NULL: the default keystore directory):
+ * UTC--<time>--<address> or wallet-<address>.json, any case. */
+CELLA_RESULT cella_wallet_find_address(const char *dir, const uint8_t addr[20], char *out,
+                                       size_t cap);
+
 /* Reads a password file into secure memory: free with
  * cella_secure_free(*pw, *cap). Refuses an empty password. */
 CELLA_RESULT cella_password_read(const char *path, char **pw, size_t *len, size_t *cap);
