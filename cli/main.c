@@ -13,7 +13,8 @@ static const cli_command *const g_tables[] = {cli_volume_commands, cli_evidence_
                                                     cli_blobs_commands, cli_run_commands,
                                                     cli_secret_commands,
                                                     cli_hub_commands, cli_worker_commands,
-                                                    cli_market_commands, cli_up_commands};
+                                                    cli_market_commands, cli_up_commands,
+                                                    cli_doctor_commands};
 
 #define NTABLES (sizeof g_tables / sizeof g_tables[0])
 
