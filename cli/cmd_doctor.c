@@ -53,9 +53,8 @@ typedef struct {
 } report;
 
 /* Records a check: its state, what was found and, for a failure, the fix. */
-__attribute__((format(printf, 5, 6))) static void note(report *rp, const char *name,
-                                                       check_state st, const char *fix,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void note(report *rp, const char *name, check_state st,
+                                                       const char *fix, const char *fmt, ...)
 {
     if (rp->n >= MAX_CHECKS)
         return;
@@ -85,7 +84,8 @@ static bool check_fuse(report *rp)
              "cannot open /dev/fuse: %s", strerror(e));
     else
         note(rp, "fuse", CHECK_OK, NULL, "/dev/fuse opens read-write");
-    const char *paths[] = {"/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3"};
+    const char *paths[] = {"/usr/bin/fusermount3", "/bin/fusermount3",
+                           "/usr/local/bin/fusermount3"};
     const char *found = NULL;
     struct stat st;
     for (size_t i = 0; !found && i < sizeof paths / sizeof *paths; i++)
@@ -98,8 +98,8 @@ static bool check_fuse(report *rp)
         note(rp, "fusermount3", CHECK_OK, NULL, "%s; not needed as root",
              found ? found : "not installed");
     else
-        note(rp, "fusermount3", CHECK_FAIL, "sudo apt-get install fuse3",
-             "%s: users cannot mount", found ? "it is not setuid root" : "not installed");
+        note(rp, "fusermount3", CHECK_FAIL, "sudo apt-get install fuse3", "%s: users cannot mount",
+             found ? "it is not setuid root" : "not installed");
     return fd >= 0 && (setuid || geteuid() == 0);
 }
 
@@ -116,7 +116,8 @@ static bool child_result(pid_t pid, int fd, int seconds, char *out, size_t cap)
     bool timed_out = false;
     while (n < sizeof buf - 1) {
         clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = seconds * 1000L - ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L);
+        long left = seconds * 1000L -
+                    ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L);
         struct pollfd p = {fd, POLLIN, 0};
         int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
         if (pr < 0 && errno == EINTR)
@@ -136,7 +137,8 @@ static bool child_result(pid_t pid, int fd, int seconds, char *out, size_t cap)
     int st = 0;
     bool ok = waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 && !timed_out;
     out[0] = '\0';
-    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         static const char *const prefixes[] = {"cella: error: ", "cella: warning: "};
         for (size_t i = 0; i < 2; i++)
             if (!strncmp(line, prefixes[i], strlen(prefixes[i])))
@@ -163,7 +165,8 @@ static void check_mount(report *rp, bool worth)
     int pipefd[2] = {-1, -1};
     if (!mkdtemp(dir) || pipe2(pipefd, O_CLOEXEC) != 0) {
         note(rp, "fuse mount", CHECK_FAIL, "export TMPDIR=/a/writable/folder",
-             "cannot make a test mount point in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
+             "cannot make a test mount point in %s: %s", tmp && *tmp ? tmp : "/tmp",
+             strerror(errno));
         return;
     }
     fflush(stdout);
@@ -203,33 +206,43 @@ static long sysctl_value(const char *path)
     return v;
 }
 
-static void check_sandbox(report *rp)
+/* The sysctls that turn unprivileged user namespaces off (bubblewrap needs
+ * them unless it runs as root); `fix` gets the command that lifts the first. */
+static void check_userns(report *rp, char *fix, size_t cap)
 {
+    /* each: the value that turns unprivileged namespaces off, and one that does not */
     struct {
         const char *path, *name;
         long bad;
+        const char *good;
     } const knobs[] = {
-        {"/proc/sys/user/max_user_namespaces", "user.max_user_namespaces", 0},
-        {"/proc/sys/kernel/unprivileged_userns_clone", "kernel.unprivileged_userns_clone", 0},
+        {"/proc/sys/user/max_user_namespaces", "user.max_user_namespaces", 0, "15000"},
+        {"/proc/sys/kernel/unprivileged_userns_clone", "kernel.unprivileged_userns_clone", 0, "1"},
         {"/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
-         "kernel.apparmor_restrict_unprivileged_userns", 1},
+         "kernel.apparmor_restrict_unprivileged_userns", 1, "0"},
     };
-    char fix[200] = "", found[300] = "";
+    char found[300] = "";
+    fix[0] = '\0';
     for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++) {
         long v = sysctl_value(knobs[i].path);
         size_t l = strlen(found);
         if (v >= 0)
             snprintf(found + l, sizeof found - l, "%s%s = %ld", l ? ", " : "", knobs[i].name, v);
         if (v == knobs[i].bad && !fix[0])
-            snprintf(fix, sizeof fix, "sudo sysctl -w %s=%s", knobs[i].name,
-                     knobs[i].bad ? "0" : i == 0 ? "15000" : "1");
+            snprintf(fix, cap, "sudo sysctl -w %s=%s", knobs[i].name, knobs[i].good);
     }
     if (geteuid() == 0)
-        note(rp, "user namespaces", CHECK_OK, NULL, "%s; as root bubblewrap needs no unprivileged ones",
-             found[0] ? found : "no sysctl");
+        note(rp, "user namespaces", CHECK_OK, NULL,
+             "%s; as root bubblewrap needs no unprivileged ones", found[0] ? found : "no sysctl");
     else
         note(rp, "user namespaces", fix[0] ? CHECK_FAIL : CHECK_OK, fix, "%s%s",
-             found[0] ? found : "no sysctl restricts them", fix[0] ? ": unprivileged ones are off" : "");
+             found[0] ? found : "no sysctl restricts them",
+             fix[0] ? ": unprivileged ones are off" : "");
+}
+
+/* bubblewrap is there and starts a sandbox; `userns_fix` lifts what blocks it. */
+static void check_sandbox(report *rp, const char *userns_fix)
+{
     struct stat st;
     bool have = stat(CELLA_BWRAP, &st) == 0 && (st.st_mode & S_IXUSR);
     if (have)
@@ -241,11 +254,14 @@ static void check_sandbox(report *rp)
     if (!have)
         note(rp, "sandbox", CHECK_SKIP, NULL, "not tried (no bubblewrap)");
     else if (cella_sandbox_check(why, sizeof why))
-        note(rp, "sandbox", CHECK_OK, NULL, "bubblewrap starts a sandbox with every namespace unshared");
+        note(rp, "sandbox", CHECK_OK, NULL,
+             "bubblewrap starts a sandbox with every namespace unshared");
     else
         note(rp, "sandbox", CHECK_FAIL,
-             fix[0] ? fix : "allow user namespaces (in a container: --security-opt seccomp=unconfined "
-                            "--cap-add SYS_ADMIN)",
+             userns_fix[0]
+                 ? userns_fix
+                 : "allow user namespaces (in a container: --security-opt seccomp=unconfined "
+                   "--cap-add SYS_ADMIN)",
              "bubblewrap cannot start a sandbox: %s", why);
 }
 
@@ -257,7 +273,8 @@ static void check_sqlite(report *rp)
              "SQLite %s%s: cella needs 3.24 or newer, built thread-safe", sqlite3_libversion(),
              sqlite3_threadsafe() ? "" : " (not thread-safe)");
     else
-        note(rp, "sqlite", CHECK_OK, NULL, "SQLite %s (3.24 or newer, thread-safe)", sqlite3_libversion());
+        note(rp, "sqlite", CHECK_OK, NULL, "SQLite %s (3.24 or newer, thread-safe)",
+             sqlite3_libversion());
 }
 
 /* The clock is not before the day this file was compiled: evidence checks
@@ -269,14 +286,15 @@ static void check_clock(report *rp)
     int day = 0, year = 0;
     sscanf(__DATE__, "%3s %d %d", mon, &day, &year);
     const char *m = strstr(months, mon);
-    struct tm built = {.tm_year = year - 1900, .tm_mon = m ? (int)(m - months) / 3 : 0,
-                       .tm_mday = day};
+    struct tm built = {
+        .tm_year = year - 1900, .tm_mon = m ? (int)(m - months) / 3 : 0, .tm_mday = day};
     time_t b = timegm(&built), now = time(NULL);
     char nows[32], bs[32];
     strftime(nows, sizeof nows, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     strftime(bs, sizeof bs, "%Y-%m-%d", gmtime(&b));
     if (now < b)
-        note(rp, "clock", CHECK_FAIL, "sudo timedatectl set-ntp true   (or: sudo date -s 'YYYY-MM-DD HH:MM:SS')",
+        note(rp, "clock", CHECK_FAIL,
+             "sudo timedatectl set-ntp true   (or: sudo date -s 'YYYY-MM-DD HH:MM:SS')",
              "%s is before this binary was built (%s): certificate and CRL validity, deadlines "
              "and challenges would be judged wrong",
              nows, bs);
@@ -306,7 +324,8 @@ static bool port_taken(unsigned port)
 {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bool taken = s >= 0 && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
                  bind(s, (struct sockaddr *)&a, sizeof a) != 0 && errno == EADDRINUSE;
@@ -319,8 +338,8 @@ static bool port_taken(unsigned port)
 static cella_res get(const report *rp, const char *url, const char *pin, const char *path,
                      long *status, json_t **out)
 {
-    cella_http_client c = {.base_url = url, .pin = pin, .timeout_s = rp->timeout_s,
-                           .max_response = 1u << 16};
+    cella_http_client c = {
+        .base_url = url, .pin = pin, .timeout_s = rp->timeout_s, .max_response = 1u << 16};
     cella_http_response resp;
     *out = NULL;
     CELLA_TRY(cella_http_call(&c, "GET", path, NULL, cella_slice_of("", 0), &resp));
@@ -349,8 +368,8 @@ static void service_down(report *rp, const char *name, const char *url, const ch
              url, fp, pin);
     } else if (port && port_taken(port)) {
         snprintf(fix, sizeof fix,
-                 "stop what holds port %u (`ss -ltnp 'sport = :%u'` names it), or move the %s", port,
-                 port, name);
+                 "stop what holds port %u (`ss -ltnp 'sport = :%u'` names it), or move the %s",
+                 port, port, name);
         note(rp, name, CHECK_FAIL, fix, "port %u is taken by something that is not a cella %s (%s)",
              port, name, what);
     } else {
@@ -363,8 +382,8 @@ static void check_hub(report *rp, const json_t *conf)
     cli_hub hub;
     if (!cella_ok(cli_hub_open(NULL, 0, &hub))) {
         note(rp, "hub", CHECK_FAIL,
-             "add \"hubFingerprint\": \"HEX\" (printed by `hub serve --tls`) to cella.json",
-             "%s", cella_error_what());
+             "add \"hubFingerprint\": \"HEX\" (printed by `hub serve --tls`) to cella.json", "%s",
+             cella_error_what());
         return;
     }
     long status = 0;
@@ -385,8 +404,9 @@ static void check_hub(report *rp, const json_t *conf)
                  "start it: `cella up` (the whole stack), or `cella hub serve --listen "
                  "127.0.0.1:%u`; or set \"hubUrl\" in cella.json to the running hub",
                  port ? port : 8080);
-        service_down(rp, "hub", hub.url, hub.fingerprint, cella_ok(r) ? CELLA_E_IO : cella_error_code(),
-                     what, "set \"hubFingerprint\" in cella.json to ", start);
+        service_down(rp, "hub", hub.url, hub.fingerprint,
+                     cella_ok(r) ? CELLA_E_IO : cella_error_code(), what,
+                     "set \"hubFingerprint\" in cella.json to ", start);
     } else if ((want_chain && json_integer_value(want_chain) != chain) ||
                (want_hub && strcasecmp(want_hub, addr))) {
         char fix[200];
@@ -428,7 +448,8 @@ static void check_cas(report *rp, const json_t *conf)
     if (cella_ok(r) && (status != 200 || !json_is_true(json_object_get(h, "ok"))))
         snprintf(what, sizeof what, "GET /v1/health: HTTP %ld, not a cas's reply", status);
     snprintf(pin_cmd, sizeof pin_cmd, "cella init --cas %.200s --cas-fingerprint ", url);
-    snprintf(start, sizeof start, "start it: `cella up` (the whole stack), or `cella cas serve --listen 127.0.0.1:%u`",
+    snprintf(start, sizeof start,
+             "start it: `cella up` (the whole stack), or `cella cas serve --listen 127.0.0.1:%u`",
              loopback_port(url) ? loopback_port(url) : 8081);
     if (what[0])
         service_down(rp, "cas", url, fp, cella_ok(r) ? CELLA_E_IO : cella_error_code(), what,
@@ -455,8 +476,10 @@ static void check_blobs(report *rp, const json_t *conf)
     snprintf(what, sizeof what, "%s", cella_ok(r) ? "" : cella_error_what());
     const char *code = json_string_value(json_object_get(h, "code"));
     if (cella_ok(r) && (status != 404 || !code || strcmp(code, "not_found")))
-        snprintf(what, sizeof what, "GET /v1/blobs/0..0: HTTP %ld, not a blob store's reply", status);
-    snprintf(start, sizeof start, "start it: `cella up` (the whole stack), or `cella blobs serve --listen 127.0.0.1:%u`",
+        snprintf(what, sizeof what, "GET /v1/blobs/0..0: HTTP %ld, not a blob store's reply",
+                 status);
+    snprintf(start, sizeof start,
+             "start it: `cella up` (the whole stack), or `cella blobs serve --listen 127.0.0.1:%u`",
              loopback_port(url) ? loopback_port(url) : 8082);
     if (what[0])
         service_down(rp, "blobs", url, NULL, cella_ok(r) ? CELLA_E_IO : cella_error_code(), what,
@@ -477,11 +500,13 @@ static void check_ports(report *rp, unsigned base)
                  "--listen-base N` (0: free ports)",
                  base + i);
         if (port_taken(base + i))
-            note(rp, "port", CHECK_FAIL, fix, "port %u (the %s of `cella up --listen-base %u`) is in use",
-                 base + i, what[i], base);
+            note(rp, "port", CHECK_FAIL, fix,
+                 "port %u (the %s of `cella up --listen-base %u`) is in use", base + i, what[i],
+                 base);
         else
-            note(rp, "port", CHECK_OK, NULL, "port %u (the %s of `cella up --listen-base %u`) is free",
-                 base + i, what[i], base);
+            note(rp, "port", CHECK_OK, NULL,
+                 "port %u (the %s of `cella up --listen-base %u`) is free", base + i, what[i],
+                 base);
     }
 }
 
@@ -502,8 +527,8 @@ static int print_report(const report *rp, bool as_json)
                                                  c->state == CHECK_FAIL ? c->fix : NULL));
         else
             printf("%-5s %-16s %s\n%s%s%s", state[c->state], c->name, c->detail,
-                   c->state == CHECK_FAIL ? "      fix: " : "", c->state == CHECK_FAIL ? c->fix : "",
-                   c->state == CHECK_FAIL ? "\n" : "");
+                   c->state == CHECK_FAIL ? "      fix: " : "",
+                   c->state == CHECK_FAIL ? c->fix : "", c->state == CHECK_FAIL ? "\n" : "");
     }
     if (arr) {
         json_t *doc = json_pack("{s:b, s:i, s:o}", "ok", bad == 0, "problems", bad, "checks", arr);
@@ -545,7 +570,9 @@ static int doctor_cmd(int argc, char **argv)
         return cli_report(r);
     rp.timeout_s = (long)t;
     check_mount(&rp, check_fuse(&rp));
-    check_sandbox(&rp);
+    char userns_fix[200];
+    check_userns(&rp, userns_fix, sizeof userns_fix);
+    check_sandbox(&rp, userns_fix);
     check_sqlite(&rp);
     check_clock(&rp);
     if (project) {

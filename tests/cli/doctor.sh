@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # cella doctor: on a healthy `cella up` project every service check passes
 # (and the whole run exits 0 where the machine checks pass too); a wrong cas
-# pin, a hub that is down, a port taken by another program each fail with
-# what is wrong and the command that fixes it, and the fix given for the pin
-# works. Everything listens on loopback.
+# pin (and the fix it gives works), a hub of another chain, a wrong hub pin, a
+# hub that is down, a port taken by another program each fail with what is
+# wrong and the command that fixes it. Everything listens on loopback.
 . "$(dirname "$0")/lib.sh"
 
 # doctor DIR [ARGS...]: `cella doctor --json` run in DIR; its exit status in
@@ -103,6 +103,26 @@ FIX=$(field cas fix); FIX=${FIX#*printed: }
 (cd badpin && PATH=$(dirname "$CELLA"):$PATH && eval "$FIX" 2>/dev/null) || fail "the fix failed: $FIX"
 doctor badpin
 expect_check cas ok
+
+# ---- a hub whose orders' chain is not the project's ----
+project otherchain chainId=1
+doctor otherchain
+expect_check hub fail "^$HUB is the hub 0x[0-9a-fA-F]{40} of chain 421614, but cella.json signs orders for the hub 0x[0-9a-fA-F]{40} of chain 1" \
+  "^cella init --chain-id 421614 --hub 0x[0-9a-fA-F]{40}$"
+
+# ---- an https:// hub with a wrong pin ----
+TLS_PORT=$(free_port)
+TLS_LOG=$TMP/hub-tls.log
+_tls_ready() { grep -q '^fingerprint' "$TLS_LOG" && curl -skf -m 2 -o /dev/null "https://127.0.0.1:$TLS_PORT/v1/health"; }
+_serve hub "$TLS_LOG" _tls_ready --listen "127.0.0.1:$TLS_PORT" --tls
+HUB_FP=$(awk '/^fingerprint/ {print $2}' "$TLS_LOG")
+project tlshub hubUrl="\"https://127.0.0.1:$TLS_PORT\"" hubFingerprint="\"$(printf 'cd%.0s' $(seq 32))\""
+doctor tlshub
+expect_check hub fail "^https://127.0.0.1:$TLS_PORT presents the key $HUB_FP, but cella.json pins (cd){32} " \
+  "^if $HUB_FP is the key \`hub serve --tls\` printed: set \"hubFingerprint\" in cella.json to $HUB_FP$"
+project tlshub hubUrl="\"https://127.0.0.1:$TLS_PORT\"" hubFingerprint="\"$HUB_FP\""
+doctor tlshub
+expect_check hub ok "^https://127.0.0.1:$TLS_PORT answers: the hub 0x[0-9a-fA-F]{40} of chain 421614, its key matches the pin$"
 
 # ---- a hub that is down ----
 DOWN=$(free_port)
