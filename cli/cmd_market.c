@@ -367,6 +367,7 @@ const cli_command cli_market_commands[] = {
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
      "workerpool orders of the book, make and sign the request order (params iexec_args, "
      "iexec_secrets, iexec_result_encryption) and match them; --volume N buys a bag of N tasks. "
+     "If the match fails, the published request order is cancelled (the error says so). "
      "Prints the deal and task ids; --watch follows the (last) task by the hub's event stream, "
      "as cella task watch does (status lines on stderr), until it completes or fails "
      "(exit 0 only if completed)."},
