@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "wallet_opts.h"
 #include "blobs/client.h"
 #include "casapi/casapi.h"
 #include "commands.h"
@@ -101,11 +102,44 @@ static cella_res make_params(const cli_opt *o, int n, bool encrypt, char **out)
     return r;
 }
 
+/* The match failed after the request order was published: cancel the order
+ * (PoCo's CLOSE, signed by the requester), so that a failed run leaves nothing
+ * open in the book that a later match could consume, and say so in the error.
+ * When the cancel fails too, the error says the order is still open and how to
+ * cancel it. Returns the failure to report. */
+static cella_res cancel_request(const cli_hub *hub, const uint8_t *key, const char *hash,
+                                const char *wallet)
+{
+    cella_code code = cella_error_code();
+    if (!hash) /* the hub named no order: nothing to cancel, the failure stands */
+        return (cella_res){code};
+    const char *where = cella_error_where();
+    char first[320], why[200];
+    snprintf(first, sizeof first, "%.250s%s%.60s%s", cella_error_what(), *where ? " (" : "", where,
+             *where ? ")" : "");
+    json_t *body = json_pack("{s:s}", "orderHash", hash), *reply = NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    cella_res c = text ? cella_cas_signed_call(&hub->http, key, "POST", "/v1/orders/cancel",
+                                               cella_slice_of(text, strlen(text)), "application/json",
+                                               &reply)
+                       : cella_fail(CELLA_E_NOMEM, "app run", "out of memory");
+    free(text);
+    json_decref(body);
+    json_decref(reply);
+    if (cella_ok(c))
+        return cella_fail(code, "app run", "%s; request order %s cancelled", first, hash);
+    snprintf(why, sizeof why, "%.190s", cella_error_what());
+    return cella_fail(code, "app run",
+                      "%s; request order %s is still open (the cancel failed: %s): cancel it "
+                      "with `cella order cancel %s --wallet-file %.200s --hub-url %.200s%s%s`",
+                      first, hash, why, hash, wallet,
+                      hub->url, hub->fingerprint[0] ? " --hub-fingerprint " : "", hub->fingerprint);
+}
+
 static int app_run(int argc, char **argv)
 {
     cli_opt o[] = {{"hub-url", true, NULL},     {"hub-fingerprint", true, NULL},
-                   {"wallet-file", true, NULL},
-                   {"password-file", true, NULL}, {"dataset", true, NULL},
+                   CLI_WALLET_OPTS,             {"dataset", true, NULL},
                    {"workerpool", true, NULL},  {"tag", true, NULL},
                    {"category", true, NULL},    {"args", true, NULL},
                    {"secret", true, NULL},      {"input-files", true, NULL},
@@ -130,8 +164,10 @@ static int app_run(int argc, char **argv)
     if (cella_ok(r) && !key)
         r = cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
     if (cella_ok(r))
-        r = cella_wallet_open(cli_get(o, NOPTS(o), "wallet-file"),
-                              cli_get(o, NOPTS(o), "password-file"), key, me, NULL, 0);
+        r = cli_wallet_open(o, NOPTS(o), key, me);
+    char wallet[4096]; /* the file, for the cancel command in an error */
+    if (cella_ok(r))
+        r = cli_wallet_path(o, NOPTS(o), wallet, sizeof wallet);
     json_t *health = NULL, *ao = NULL, *dso = NULL, *wpo = NULL, *body = NULL, *deal = NULL;
     cella_domain d = {0};
     if (cella_ok(r))
@@ -240,6 +276,8 @@ static int app_run(int argc, char **argv)
         r = text ? cella_cas_call(&h, "POST", "/v1/deals", cella_slice_of(text, strlen(text)), &deal)
                  : cella_fail(CELLA_E_NOMEM, "app run", "out of memory");
         free(text);
+        if (!cella_ok(r))
+            r = cancel_request(&hub, key, jstr(pub, "orderHash"), wallet);
     }
     const char *tid = NULL;
     if (cella_ok(r)) {
@@ -331,6 +369,7 @@ const cli_command cli_market_commands[] = {
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
      "workerpool orders of the book, make and sign the request order (params iexec_args, "
      "iexec_secrets, iexec_result_encryption) and match them; --volume N buys a bag of N tasks. "
+     "If the match fails, the published request order is cancelled (the error says so). "
      "Prints the deal and task ids; --watch follows the (last) task by the hub's event stream, "
      "as cella task watch does (status lines on stderr), until it completes or fails "
      "(exit 0 only if completed)."},

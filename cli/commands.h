@@ -38,5 +38,6 @@ extern const cli_command cli_worker_commands[];
 extern const cli_command cli_market_commands[];
 extern const cli_command cli_up_commands[];
 extern const cli_command cli_secret_commands[];
+extern const cli_command cli_doctor_commands[];
 
 #endif

@@ -6,7 +6,7 @@
 
 struct error_ctx {
     cella_code code;
-    char what[512];
+    char what[1024]; /* room for a failure and what was done about it */
     char where[1024];
     char origin[128];
 };

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BWRAP "/usr/bin/bwrap"
+#define BWRAP CELLA_BWRAP
 #define MAX_ARGS 512
 
 /* System directories the app may see, read-only. Host data (/home, /root,
@@ -22,23 +22,51 @@ static const char *const SYSTEM_DIRS[] = {"/usr", "/bin", "/sbin", "/lib", "/lib
                                           "/etc/ld.so.conf", "/etc/ld.so.conf.d",
                                           "/etc/localtime", "/etc/ssl/certs"};
 
-bool cella_sandbox_available(void)
+bool cella_sandbox_check(char *why, size_t cap)
 {
-    if (access(BWRAP, X_OK) != 0)
+    if (why && cap)
+        why[0] = '\0';
+    if (access(BWRAP, X_OK) != 0) {
+        if (why && cap)
+            snprintf(why, cap, "%s is not installed", BWRAP);
+        return false;
+    }
+    int err[2];
+    if (pipe2(err, O_CLOEXEC) != 0)
         return false;
     pid_t p = fork();
     if (p == 0) {
         int null = open("/dev/null", O_RDWR);
         dup2(null, 1);
-        dup2(null, 2);
+        dup2(err[1], 2);
         execl(BWRAP, "bwrap", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
               "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin", "--unshare-all",
               "--die-with-parent", "/usr/bin/true", (char *)NULL);
         _exit(127);
     }
+    close(err[1]);
+    /* bwrap's complaint, for the caller to show: its first line is the reason */
+    char text[512];
+    size_t n = 0;
+    while (p > 0 && n < sizeof text - 1) {
+        ssize_t got = read(err[0], text + n, sizeof text - 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
+    close(err[0]);
+    text[n] = '\0';
+    text[strcspn(text, "\n")] = '\0';
     int st;
-    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    bool ok = p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!ok && why && cap)
+        snprintf(why, cap, "%s", text[0] ? text : "bubblewrap did not run /usr/bin/true");
+    return ok;
 }
+
+bool cella_sandbox_available(void) { return cella_sandbox_check(NULL, 0); }
 
 typedef struct {
     const char *v[MAX_ARGS];

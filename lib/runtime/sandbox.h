@@ -38,8 +38,16 @@ typedef struct {
     bool timed_out; /* killed by the wall-clock limit */
 } cella_sandbox_result;
 
+/* The bubblewrap binary the sandbox runs. */
+#define CELLA_BWRAP "/usr/bin/bwrap"
+
 /* True if bubblewrap is installed and can create namespaces here. */
 bool cella_sandbox_available(void);
+/* The same check (a minimal sandbox with every namespace unshared runs
+ * /usr/bin/true); when it fails, `why` (cap bytes, may be NULL) gets the
+ * reason: bubblewrap's first line of complaint, e.g. "bwrap: setting up uid
+ * map: Permission denied". */
+bool cella_sandbox_check(char *why, size_t cap);
 
 CELLA_RESULT cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *out);
 

@@ -843,6 +843,43 @@ static bool is_mounted_at(const char *abs, const char *want)
     return found;
 }
 
+/* Before any mount: FUSE is usable, libfuse logs through cella, and the
+ * mount point's absolute path (*abs, malloc'd). */
+static cella_res mount_point(const char *dir, char **abs)
+{
+    const char *why;
+    CELLA_ENSURE(cella_shield_available(&why), CELLA_E_UNSUPPORTED, dir,
+                 "FUSE is not available: %s", why);
+    pthread_once(&g_log_once, install_fuse_log);
+    *abs = realpath(dir, NULL);
+    CELLA_ENSURE(*abs, CELLA_E_IO, dir, "cannot resolve mount point: %s", strerror(errno));
+    return CELLA_OK_RES;
+}
+
+cella_res cella_shield_try_mount(const char *dir)
+{
+    char *abs;
+    CELLA_TRY(mount_point(dir, &abs));
+    static const struct fuse_lowlevel_ops none;
+    char *argv[] = {"cella-probe", "-o", "ro,nosuid,nodev,fsname=cella,subtype=cella-probe", NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+    struct fuse_session *se = fuse_session_new(&args, &none, sizeof none, NULL);
+    fuse_opt_free_args(&args);
+    int rc = se ? fuse_session_mount(se, abs) : -1;
+    /* never served: nothing may look into it before it goes */
+    if (rc == 0)
+        fuse_session_unmount(se);
+    if (se)
+        fuse_session_destroy(se);
+    bool left = rc == 0 && is_mounted_at(abs, NULL);
+    free(abs);
+    CELLA_ENSURE(se, CELLA_E_IO, dir, "cannot create a FUSE session");
+    CELLA_ENSURE(rc == 0, CELLA_E_UNSUPPORTED, dir,
+                 "cannot mount a FUSE file system (see the 'fuse:' warning above)");
+    CELLA_ENSURE(!left, CELLA_E_IO, dir, "the test mount could not be removed");
+    return CELLA_OK_RES;
+}
+
 cella_res cella_shield_umount_path(const char *mountpoint, bool lazy)
 {
     char *abs = realpath(mountpoint, NULL);
@@ -989,12 +1026,8 @@ cella_res cella_shield_mount(cella_volume *v, const char *mountpoint, const cell
     cella_shield_opts defaults = {0};
     if (!o)
         o = &defaults;
-    const char *why;
-    CELLA_ENSURE(cella_shield_available(&why), CELLA_E_UNSUPPORTED, mountpoint,
-                 "FUSE is not available: %s", why);
-    pthread_once(&g_log_once, install_fuse_log);
-    char *abs = realpath(mountpoint, NULL);
-    CELLA_ENSURE(abs, CELLA_E_IO, mountpoint, "cannot resolve mount point: %s", strerror(errno));
+    char *abs;
+    CELLA_TRY(mount_point(mountpoint, &abs));
     struct stat st;
     if (stat(abs, &st) != 0 || !S_ISDIR(st.st_mode)) {
         free(abs);

@@ -44,6 +44,12 @@ typedef struct {
  * non-NULL) points to a static sentence saying why. */
 bool cella_shield_available(const char **why);
 
+/* Mounts an empty FUSE file system at `dir` (an existing directory) and
+ * unmounts it at once, without ever serving it: whether a mount really works
+ * here, which cella_shield_available (the device and the privileges) cannot
+ * tell. libfuse's reasons are logged as warnings. */
+CELLA_RESULT cella_shield_try_mount(const char *dir);
+
 /* Mounts `v` read-only at `mountpoint` (an existing directory) and serves it
  * from a multithreaded FUSE loop on its own threads until
  * cella_shield_unmount. `v` must stay open until then. `o` may be NULL.

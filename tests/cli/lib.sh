@@ -180,6 +180,30 @@ _blobs_ready() {
   [[ -n "$BLOBS_URL" ]]
 }
 
+# start_up DATA [ARGS...]: `cella up --data DATA --listen-base 0 --slots 0 ARGS`
+# in the background (free loopback ports, no worker), its output in
+# $TMP/up.log, stopped at exit. Returns once it printed "ready"; fails, showing
+# its logs, when it does not. Sets UP_PID; stop_up stops it (SIGINT) at once.
+UP_PID=""
+start_up() {
+  local data=$1; shift
+  "$CELLA" up --data "$data" --listen-base 0 --slots 0 "$@" > "$TMP/up.log" 2>&1 &
+  UP_PID=$!
+  on_exit stop_up
+  for _ in $(seq 600); do
+    grep -q '^ready' "$TMP/up.log" 2>/dev/null && return 0
+    kill -0 "$UP_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$TMP/up.log" "$data"/logs/*.log >&2; fail "cella up did not start"
+}
+stop_up() {
+  [[ -n "$UP_PID" ]] || return 0
+  kill -INT "$UP_PID" 2>/dev/null || true
+  wait "$UP_PID" 2>/dev/null || true
+  UP_PID=""
+}
+
 # ---- wallets ----
 # new_wallet NAME...: for each NAME, an unencrypted wallet (keystore in
 # $TMP/keys-NAME) and the directory $TMP/NAME holding two files: "wallet",

@@ -10,19 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-UP_PID=""
-stop_up() {
-  [[ -n "$UP_PID" ]] || return 0
-  kill -INT "$UP_PID" 2>/dev/null || true
-  wait "$UP_PID" 2>/dev/null || true
-  UP_PID=""
-}
-on_exit stop_up
-
-"$CELLA" up --data stack --listen-base 0 --slots 0 > up.log 2>&1 &
-UP_PID=$!
-for _ in $(seq 600); do grep -q '^ready' up.log 2>/dev/null && break; kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
-grep -q '^ready' up.log || { cat up.log stack/logs/*.log >&2; fail "cella up did not start"; }
+start_up stack
 read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
 BLOBS=$(sed -n 's/^blobs *//p' up.log)
 POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
