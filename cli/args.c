@@ -24,10 +24,42 @@ static cella_res unknown_option(const cli_opt *opts, int nopts, const char *name
     return cella_fail(CELLA_E_USAGE, verb, "unknown option '--%.*s'", (int)nlen, name);
 }
 
+/* A list option's value just parsed (o->value), then the arguments after
+ * argv[*i] that hold a '=' and are not options: the SDK's --secret 1=a 2=b. */
+static cella_res add_values(cli_list *l, cli_opt *o, int argc, char **argv, int *i,
+                            const char *verb)
+{
+    for (;;) {
+        CELLA_ENSURE(l->count < CLI_MAX_VALUES, CELLA_E_USAGE, verb,
+                     "option '--%s' given more than %d times", o->name, CLI_MAX_VALUES);
+        l->values[l->count++] = o->value;
+        const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+        if (!next || next[0] == '-' || !strchr(next, '='))
+            return CELLA_OK_RES;
+        o->value = argv[++*i];
+    }
+}
+
+static cli_list *list_of(cli_list *lists, int nlists, const char *name)
+{
+    for (int k = 0; k < nlists; k++)
+        if (!strcmp(lists[k].name, name))
+            return &lists[k];
+    return NULL;
+}
+
 cella_res cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char **pos,
                     int max_pos, int *npos, const char *verb)
 {
+    return cli_parse_lists(argc, argv, opts, nopts, NULL, 0, pos, max_pos, npos, verb);
+}
+
+cella_res cli_parse_lists(int argc, char **argv, cli_opt *opts, int nopts, cli_list *lists,
+                          int nlists, const char **pos, int max_pos, int *npos, const char *verb)
+{
     *npos = 0;
+    for (int k = 0; k < nlists; k++)
+        lists[k].count = 0;
     bool only_pos = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -63,6 +95,9 @@ cella_res cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char 
                          o->name);
             o->value = argv[++i];
         }
+        cli_list *l = o->takes_value ? list_of(lists, nlists, o->name) : NULL;
+        if (l)
+            CELLA_TRY(add_values(l, o, argc, argv, &i, verb));
     }
     return CELLA_OK_RES;
 }

@@ -58,9 +58,39 @@ static cella_res best(const cella_http_client *h, const char *query, const char 
     return r;
 }
 
+/* iexec_secrets {index: name} from every --secret value: INDEX=NAME, or
+ * several separated by commas; repeats and the SDK's --secret 1=a 2=b merge,
+ * and an index given twice is an error (never one silently dropped). */
+static cella_res secrets_param(const cli_list *sec, json_t *params)
+{
+    json_t *m = json_object();
+    CELLA_ENSURE(m, CELLA_E_NOMEM, "--secret", "out of memory");
+    json_object_set_new(params, "iexec_secrets", m);
+    for (int v = 0; v < sec->count; v++) {
+        char buf[2048];
+        CELLA_ENSURE(strlen(sec->values[v]) < sizeof buf, CELLA_E_USAGE, "--secret", "too long");
+        snprintf(buf, sizeof buf, "%s", sec->values[v]);
+        for (char *save = NULL, *it = strtok_r(buf, ",", &save); it;
+             it = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(it, '=');
+            char *end = NULL;
+            long idx = eq ? strtol(it, &end, 10) : 0;
+            CELLA_ENSURE(eq && end == eq && idx >= 1 && idx <= 99 && eq[1] && it[0] != '0',
+                         CELLA_E_USAGE, "--secret", "expected INDEX=NAME (1..99), got '%s'", it);
+            *eq = '\0';
+            CELLA_ENSURE(!json_object_get(m, it), CELLA_E_USAGE, "--secret",
+                         "secret index %s given twice ('%s' and '%s')", it,
+                         json_string_value(json_object_get(m, it)), eq + 1);
+            json_object_set_new(m, it, json_string(eq + 1));
+        }
+    }
+    return CELLA_OK_RES;
+}
+
 /* The request's params, iExec's objParamsSchema: iexec_args, iexec_secrets
  * {index: name}, iexec_input_files, iexec_result_encryption. */
-static cella_res make_params(const cli_opt *o, int n, bool encrypt, char **out)
+static cella_res make_params(const cli_opt *o, int n, const cli_list *secrets, bool encrypt,
+                             char **out)
 {
     json_t *p = json_object();
     CELLA_ENSURE(p, CELLA_E_NOMEM, "params", "out of memory");
@@ -68,23 +98,8 @@ static cella_res make_params(const cli_opt *o, int n, bool encrypt, char **out)
     const char *args = cli_get(o, n, "args");
     if (args)
         json_object_set_new(p, "iexec_args", json_string(args));
-    const char *sec = cli_get(o, n, "secret");
-    if (sec) {
-        json_t *m = json_object();
-        char buf[2048];
-        snprintf(buf, sizeof buf, "%s", sec);
-        for (char *save = NULL, *it = strtok_r(buf, ",", &save); cella_ok(r) && it;
-             it = strtok_r(NULL, ",", &save)) {
-            char *eq = strchr(it, '=');
-            char *end = NULL;
-            long idx = eq ? strtol(it, &end, 10) : 0;
-            if (!eq || end != eq || idx < 1 || idx > 99 || !eq[1])
-                r = cella_fail(CELLA_E_USAGE, "--secret", "expected INDEX=NAME (1..99), got '%s'", it);
-            else
-                json_object_set_new(m, (*eq = '\0', it), json_string(eq + 1));
-        }
-        json_object_set_new(p, "iexec_secrets", m);
-    }
+    if (secrets->count)
+        r = secrets_param(secrets, p);
     const char *files = cli_get(o, n, "input-files");
     if (files) {
         json_t *a = json_array();
@@ -149,7 +164,8 @@ static int app_run(int argc, char **argv)
     const char *pos[1];
     int np;
     cli_hub hub = {0};
-    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "app run");
+    cli_list secrets = {.name = "secret"};
+    cella_res r = cli_parse_lists(argc, argv, o, NOPTS(o), &secrets, 1, pos, 1, &np, "app run");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "app run",
                        "usage: cella app run 0xAPP [--dataset 0xD] [--workerpool 0xW] [--tag tee] "
@@ -228,7 +244,8 @@ static int app_run(int argc, char **argv)
     }
     char *params = NULL;
     if (cella_ok(r))
-        r = make_params(o, NOPTS(o), !cli_get(o, NOPTS(o), "no-result-encryption"), &params);
+        r = make_params(o, NOPTS(o), &secrets, !cli_get(o, NOPTS(o), "no-result-encryption"),
+                        &params);
     cella_order req;
     cella_order_init(&req, CELLA_ORDER_REQUEST);
     if (cella_ok(r)) {
@@ -363,12 +380,14 @@ static int result_download(int argc, char **argv)
 const cli_command cli_market_commands[] = {
     {"app", "run", app_run,
      "cella app run 0xAPP [--dataset 0xD] [--workerpool 0xW] [--tag tee] [--category N] "
-     "[--args \"...\"] [--secret 1=NAME,...] [--input-files URL,...] [--beneficiary 0x..] "
-     "[--volume N] [--no-result-encryption] [--watch] [--hub-url URL [--hub-fingerprint FP]] "
-     "--wallet-file W",
+     "[--args \"...\"] [--secret 1=NAME [2=NAME...]]... [--input-files URL,...] "
+     "[--beneficiary 0x..] [--volume N] [--no-result-encryption] [--watch] [--hub-url URL "
+     "[--hub-fingerprint FP]] " CLI_WALLET_USAGE,
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
      "workerpool orders of the book, make and sign the request order (params iexec_args, "
      "iexec_secrets, iexec_result_encryption) and match them; --volume N buys a bag of N tasks. "
+     "--secret maps an index to a requester secret's name: repeated, or as the SDK takes it "
+     "(--secret 1=a 2=b), the mappings merge; an index given twice is an error. "
      "If the match fails, the published request order is cancelled (the error says so). "
      "Prints the deal and task ids; --watch follows the (last) task by the hub's event stream, "
      "as cella task watch does (status lines on stderr), until it completes or fails "

@@ -85,6 +85,7 @@ sleep "${1:-0}"
 echo "slept $1" > "$IEXEC_OUT/out.txt"
 if [ -n "$IEXEC_INPUT_FILE_NAME_1" ]; then cat "$IEXEC_IN/$IEXEC_INPUT_FILE_NAME_1" >> "$IEXEC_OUT/out.txt"; fi
 if [ -n "$IEXEC_REQUESTER_SECRET_1" ]; then echo "requester secret: $IEXEC_REQUESTER_SECRET_1" >> "$IEXEC_OUT/out.txt"; fi
+for i in 2 3; do eval "v=\${IEXEC_REQUESTER_SECRET_$i:-}"; [ -z "$v" ] || echo "requester secret $i: $v" >> "$IEXEC_OUT/out.txt"; done
 if [ -n "$IEXEC_APP_DEVELOPER_SECRET" ]; then echo "developer secret: $IEXEC_APP_DEVELOPER_SECRET" >> "$IEXEC_OUT/out.txt"; fi
 if [ -n "$IEXEC_DATASET_FILENAME" ] && [ -d "$IEXEC_IN/$IEXEC_DATASET_FILENAME" ]; then
   cat "$IEXEC_IN/$IEXEC_DATASET_FILENAME"/a.txt "$IEXEC_IN/$IEXEC_DATASET_FILENAME"/sub/b.txt >> "$IEXEC_OUT/out.txt"
@@ -251,18 +252,25 @@ expect_ok "$CELLA" app push-secret "$SLOW" --secret-file dev.secret --wallet-fil
 cd "$TMP/req"
 printf 'req-s3cret' > req.secret
 expect_ok "$CELLA" requester push-secret apikey --secret-file req.secret --wallet-file "$(W req)"
-expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=apikey --wallet-file "$(W req)"
+printf 'second-s3cret' > req2.secret; printf 'third-s3cret' > req3.secret
+expect_ok "$CELLA" requester push-secret apikey2 --secret-file req2.secret --wallet-file "$(W req)"
+expect_ok "$CELLA" requester push-secret apikey3 --secret-file req3.secret --wallet-file "$(W req)"
+# an index given twice is refused before anything is published
+expect_fail "secret index 2 given twice \('apikey2' and 'apikey3'\)" "$CELLA" app run "$SLOW" --secret 2=apikey2 --secret 2=apikey3 --wallet-file "$(W req)"
+# the SDK's form (--secret 1=a 2=b) and a repeated --secret merge
+expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=apikey 2=apikey2 --secret 3=apikey3 --wallet-file "$(W req)"
 T8=$(awk '/^task / {print $2}' "$TMP/.out")
 # a secret name the requester never pushed: cas builds no session, the reason is on the task
 expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=nosuch --wallet-file "$(W req)"
 T9=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T8" status) == COMPLETED ]] || fail "T8 with secrets: $(task_field "$T8" error)"
-result_has "$T8" "requester secret: req-s3cret" "developer secret: dev-s3cret" "environment checked"
+result_has "$T8" "requester secret: req-s3cret" "requester secret 2: second-s3cret" \
+  "requester secret 3: third-s3cret" "developer secret: dev-s3cret" "environment checked"
 # the challenge key and the beneficiary's key stay in the enclave, not in the app's environment
 result_lacks "$T8" "withheld variable seen"
 task_field "$T9" error | grep -q 'nosuch' || fail "T9 reason: $(task_field "$T9" error)"
-! grep -rq 'req-s3cret\|dev-s3cret' "$TMP/stack/logs" "$TMP/worker.log" || fail "a secret reached a log"
+! grep -rq 'req-s3cret\|dev-s3cret\|second-s3cret\|third-s3cret' "$TMP/stack/logs" "$TMP/worker.log" || fail "a secret reached a log"
 ok
 
 # ---- a dataset in cella's volume format (a directory tree), sold to the slow app ----
