@@ -95,26 +95,70 @@ static int workerpool_deploy(int argc, char **argv)
     return deploy_kind(argc, argv, "workerpool");
 }
 
+/* The resource `cella KIND show` means: ADDRESS as given; INDEX (decimal),
+ * the wallet's INDEX-th resource of that kind (oldest first, from 0), as the
+ * SDK counts them; nothing, the one cella.json records under "deployed". */
+static cella_res which_resource(hub_conn *c, const cli_opt *o, int n, const char *kind,
+                                const char *arg, char at[43])
+{
+    uint8_t a[20];
+    if (arg && !strncmp(arg, "0x", 2)) {
+        CELLA_TRY(cella_eth_address_parse(a, arg, "address"));
+        cella_eth_address_checksum(at, a);
+        return CELLA_OK_RES;
+    }
+    if (arg) {
+        unsigned long long idx;
+        CELLA_TRY(cli_parse_uint(arg, "INDEX", 1000000, &idx));
+        CELLA_TRY(cli_wallet_address(o, n, a));
+        char owner[43], path[200];
+        cella_eth_address_checksum(owner, a);
+        snprintf(path, sizeof path, "/v1/%ss?owner=%s&offset=%llu&limit=1", kind, owner, idx);
+        json_t *page = NULL;
+        CELLA_TRY(hub_conn_call(c, "GET", path, NULL, false, &page));
+        char plural[32];
+        snprintf(plural, sizeof plural, "%ss", kind);
+        const char *addr = json_string_value(
+            json_object_get(json_array_get(json_object_get(page, plural), 0), "address"));
+        json_int_t total = json_integer_value(json_object_get(page, "total"));
+        cella_res r = addr ? CELLA_OK_RES
+                           : cella_fail(CELLA_E_NOTFOUND, kind, "%s owns %lld %s%s: no index %llu",
+                                        owner, (long long)total, kind, total == 1 ? "" : "s", idx);
+        if (addr)
+            snprintf(at, 43, "%s", addr);
+        json_decref(page);
+        return r;
+    }
+    json_t *proj = NULL;
+    CELLA_TRY(cli_project_load(&proj));
+    const char *d = json_string_value(json_object_get(json_object_get(proj, "deployed"), kind));
+    cella_res r = d ? cella_eth_address_parse(a, d, "cella.json deployed")
+                    : cella_fail(CELLA_E_USAGE, kind,
+                                 "no deployed %s in ./%s: give its ADDRESS, or an INDEX among "
+                                 "the wallet's",
+                                 kind, PROJECT_CONF);
+    if (cella_ok(r))
+        cella_eth_address_checksum(at, a);
+    json_decref(proj);
+    return r;
+}
+
 static int show_kind(int argc, char **argv, const char *kind)
 {
-    cli_opt o[] = {HUB_URL_OPTS};
-    const char *pos[1];
+    cli_opt o[] = {HUB_URL_OPTS, CLI_WALLET_OPTS};
+    const char *pos[1] = {NULL};
     int np;
     char verb[64];
     snprintf(verb, sizeof verb, "%s show", kind);
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, verb);
-    uint8_t a[20];
-    if (cella_ok(r) && np != 1)
-        r = cella_fail(CELLA_E_USAGE, verb, "usage: cella %s show ADDRESS", kind);
-    if (cella_ok(r))
-        r = cella_eth_address_parse(a, pos[0], "address");
     hub_conn c;
     json_t *reply = NULL;
     if (cella_ok(r))
         r = hub_conn_open(&c, o, NOPTS(o));
     char path[128], at[43];
+    if (cella_ok(r))
+        r = which_resource(&c, o, NOPTS(o), kind, pos[0], at);
     if (cella_ok(r)) {
-        cella_eth_address_checksum(at, a);
         snprintf(path, sizeof path, "/v1/%ss/%s", kind, at);
         r = hub_conn_call(&c, "GET", path, NULL, false, &reply);
     }
@@ -173,23 +217,26 @@ const cli_command cli_registry_commands[] = {
      "Register the \"app\" object of cella.json (name, multiaddr, checksum, measurement; the "
      "flags replace its fields) on the hub, signed by the wallet (the owner). Prints the "
      "deterministic address and records it under \"deployed\" in cella.json."},
-    {"app", "show", app_show, "cella app show ADDRESS [--hub-url URL]", "Show an app of the hub."},
+    {"app", "show", app_show, "cella app show [ADDRESS|INDEX] [--hub-url URL] [--wallet-file F]", "Show an app of the hub: ADDRESS, the wallet's INDEX-th app (from 0, oldest first), "
+     "or by default the one cella.json records as deployed."},
     {"app", "count", app_count, "cella app count [--owner 0xADDR] [--hub-url URL]",
      "Count the apps of the hub (of an owner)."},
     {"dataset", "deploy", dataset_deploy,
      "cella dataset deploy [--file cella.json] [--name N] [--multiaddr URL] [--checksum 0x..] " CONN_USAGE,
      "Register the \"dataset\" object of cella.json (name, multiaddr, checksum; the flags "
      "replace its fields) on the hub. Prints the address and records it under \"deployed\"."},
-    {"dataset", "show", dataset_show, "cella dataset show ADDRESS [--hub-url URL]",
-     "Show a dataset of the hub."},
+    {"dataset", "show", dataset_show, "cella dataset show [ADDRESS|INDEX] [--hub-url URL] [--wallet-file F]",
+     "Show a dataset of the hub: ADDRESS, the wallet's INDEX-th (from 0), or by default the "
+     "one cella.json records as deployed."},
     {"dataset", "count", dataset_count, "cella dataset count [--owner 0xADDR] [--hub-url URL]",
      "Count the datasets of the hub (of an owner)."},
     {"workerpool", "deploy", workerpool_deploy,
      "cella workerpool deploy [--file cella.json] " CONN_USAGE,
      "Register the \"workerpool\" object of cella.json (name or description; or --name) on the "
      "hub. Prints the address and records it under \"deployed\"."},
-    {"workerpool", "show", workerpool_show, "cella workerpool show ADDRESS [--hub-url URL]",
-     "Show a workerpool of the hub."},
+    {"workerpool", "show", workerpool_show, "cella workerpool show [ADDRESS|INDEX] [--hub-url URL] [--wallet-file F]",
+     "Show a workerpool of the hub: ADDRESS, the wallet's INDEX-th (from 0), or by default "
+     "the one cella.json records as deployed."},
     {"workerpool", "count", workerpool_count,
      "cella workerpool count [--owner 0xADDR] [--hub-url URL]",
      "Count the workerpools of the hub (of an owner)."},

@@ -370,6 +370,58 @@ static int task_claim(int argc, char **argv)
     return task_post(r, &c, id, "claim", NULL, false);
 }
 
+/* claim every unfinished task of a deal (the SDK's `deal claim`): each is
+ * printed with its new status; tasks already COMPLETED or FAILED are skipped;
+ * the hub's refusal of one (before its final deadline) is the error. */
+static int deal_claim(int argc, char **argv)
+{
+    cli_opt o[] = {HUB_URL_OPTS};
+    const char *pos[1];
+    int np;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "deal claim");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "deal claim", "usage: cella deal claim DEALID");
+    char id[67], path[160];
+    if (cella_ok(r))
+        r = cli_hash_arg(pos[0], "deal id", id);
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    json_t *deal = NULL;
+    if (cella_ok(r))
+        r = hub_conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        snprintf(path, sizeof path, "/v1/deals/%s", id);
+        r = hub_conn_call(&c, "GET", path, NULL, false, &deal);
+    }
+    const char *idx;
+    json_t *v;
+    int claimed = 0;
+    json_object_foreach(json_object_get(deal, "tasks"), idx, v) {
+        const char *tid = json_string_value(v);
+        json_t *task = NULL, *reply = NULL;
+        if (!cella_ok(r) || !tid)
+            break;
+        snprintf(path, sizeof path, "/v1/tasks/%s", tid);
+        r = hub_conn_call(&c, "GET", path, NULL, false, &task);
+        const char *st = json_string_value(json_object_get(task, "status"));
+        if (cella_ok(r) && st && strcmp(st, "COMPLETED") && strcmp(st, "FAILED")) {
+            snprintf(path, sizeof path, "/v1/tasks/%s/claim", tid);
+            r = hub_conn_call(&c, "POST", path, NULL, false, &reply);
+            if (cella_ok(r)) {
+                printf("%s %s\n", tid, json_string_value(json_object_get(reply, "status")));
+                claimed++;
+            }
+        }
+        json_decref(task);
+        json_decref(reply);
+    }
+    if (cella_ok(r) && claimed == 0)
+        r = cella_fail(CELLA_E_NOTFOUND, "deal claim",
+                       "no task of deal %s is left to claim (all COMPLETED or FAILED)", id);
+    json_decref(deal);
+    return cli_report(r);
+}
+
 const cli_command cli_task_commands[] = {
     {"task", "show", task_show, "cella task show TASKID [--hub-url URL]",
      "Show a task: status, deadlines, its deal's pool, requester and tag, lease, reported "
@@ -413,5 +465,8 @@ const cli_command cli_task_commands[] = {
     {"task", "claim", task_claim, "cella task claim TASKID [--hub-url URL]",
      "After the final deadline of an unfinished task: the task fails and the sponsor is "
      "refunded."},
+    {"deal", "claim", deal_claim, "cella deal claim DEALID [--hub-url URL]",
+     "Claim every unfinished task of a deal after its final deadline, as the SDK's `deal "
+     "claim`: each fails and the sponsor is refunded; prints each task with its status."},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -40,6 +40,26 @@ cella_res cli_wallet_path(const cli_opt *o, int n, char *out, size_t cap)
     return cella_wallet_find(dir, out, cap);
 }
 
+cella_res cli_wallet_address(const cli_opt *o, int n, uint8_t addr[20])
+{
+    char path[4096];
+    CELLA_TRY(cli_wallet_path(o, n, path, sizeof path));
+    uint8_t *data;
+    size_t len;
+    CELLA_TRY(cella_read_file(AT_FDCWD, path, CELLA_WALLET_MAX_JSON, true, &data, &len));
+    cella_res r;
+    if (cella_wallet_is_encrypted(data, len)) {
+        r = cella_wallet_peek_address(data, len, addr);
+    } else {
+        CELLA_KEY32(priv);
+        r = cella_wallet_plain_decode(data, len, priv.b, addr);
+    }
+    cella_secure_free(data, len + 1);
+    if (!cella_ok(r))
+        cella_error_set_where(path);
+    return r;
+}
+
 /* ---- the password prompt ---- */
 
 static volatile sig_atomic_t g_prompt_signal;

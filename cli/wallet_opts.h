@@ -31,6 +31,11 @@ bool cli_wallet_named(const cli_opt *o, int n);
 /* The wallet file, by the lookup order above. */
 CELLA_RESULT cli_wallet_path(const cli_opt *o, int n, char *out, size_t cap);
 
+/* The wallet's address without its key: an encrypted keystore's "address"
+ * field (no password needed; it is not checked against the key), or an
+ * unencrypted wallet's key's. */
+CELLA_RESULT cli_wallet_address(const cli_opt *o, int n, uint8_t addr[20]);
+
 /* Opens the wallet: its key into priv (secure memory the caller owns) and
  * its address. Prompts for the password when it must (see above). */
 CELLA_RESULT cli_wallet_open(const cli_opt *o, int n, uint8_t priv[32], uint8_t addr[20]);

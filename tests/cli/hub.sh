@@ -33,6 +33,13 @@ expect_ok "$CELLA" app show "$APP"
 grep -q '"measurement": "3b62fef2' "$TMP/.out" || fail "app show lacks the measurement"
 expect_ok "$CELLA" app count --owner "$(A dev)"
 [[ $(cat "$TMP/.out") == 1 ]] || fail "app count"
+# show without an address: the deployed one (cella.json), or the wallet's INDEX-th
+expect_ok "$CELLA" app show
+grep -q "\"address\": \"$APP\"" "$TMP/.out" || fail "app show (deployed): $(cat "$TMP/.out")"
+expect_ok "$CELLA" app show 0 --wallet-file "$(W dev)"
+grep -q "\"address\": \"$APP\"" "$TMP/.out" || fail "app show 0: $(cat "$TMP/.out")"
+expect_fail "$(A dev) owns 1 app: no index 1" "$CELLA" app show 1 --wallet-file "$(W dev)"
+expect_fail 'no deployed dataset in ./cella.json' "$CELLA" dataset show
 cd "$TMP/other"
 expect_ok "$CELLA" app deploy --wallet-file "$(W other)"
 [[ $(cat "$TMP/.out") != "$APP" ]] || fail "another owner got the same address"

@@ -231,6 +231,11 @@ stop_server "$HUB_PID"
 start_hub --log hub2.log --dev-faucet --dev-timeref 1
 grep -q 'WARNING: development timeref' "$TMP/hub2.log" || fail "no --dev-timeref warning"
 expect_ok "$CELLA" account show --wallet-file "$(W req)"
+BEFORE0=$(awk '{print $3, $4, $5}' "$TMP/.out")
+fill 2   # a deal of two tasks, for deal claim
+DD=$(awk '/^deal / {print $2}' "$TMP/.out")
+DT=("${TASKS[@]}")
+expect_ok "$CELLA" account show --wallet-file "$(W req)"
 BEFORE=$(awk '{print $3, $4, $5}' "$TMP/.out")
 fill 1
 TD=${TASKS[0]}
@@ -238,6 +243,7 @@ expect_ok "$CELLA" task show "$TD"
 [[ $(J "$TMP/.out" 'd["finalDeadline"] - d["startTime"], d["contributionDeadline"] - d["startTime"]') == "(10, 7)" ]] ||
   fail "dev timeref deadlines: $(cat "$TMP/.out")"
 expect_fail 'HTTP 422.*cella-hub-task-too-early' "$CELLA" task claim "$TD"
+expect_fail 'HTTP 422.*cella-hub-task-too-early' "$CELLA" deal claim "$DD"
 sleep 10.5
 expect_fail 'HTTP 422.*cella-hub-task-deadline' lease "$TD" "$HOLD1" 10 pool
 expect_ok "$CELLA" task list --workerpool "$WP" --runnable
@@ -253,5 +259,11 @@ grep -q "balance $BEFORE" "$TMP/.out" || fail "no refund: $(cat "$TMP/.out") (be
 curl -s -o ev.json "$HUB_URL/v1/events?after=0"
 [[ $(J ev.json '[e["type"] for e in d["events"]][-1], d["events"][-1]["taskid"]') == "('task-failed', '$TD')" ]] ||
   fail "claim event: $(cat ev.json)"
+# deal claim: every unfinished task of the deal, then nothing is left to claim
+expect_ok "$CELLA" deal claim "$DD"
+[[ $(cat "$TMP/.out") == "${DT[0]} FAILED"$'\n'"${DT[1]} FAILED" ]] || fail "deal claim: $(cat "$TMP/.out")"
+expect_fail "no task of deal $DD is left to claim" "$CELLA" deal claim "$DD"
+expect_ok "$CELLA" account show --wallet-file "$(W req)"
+grep -q "balance $BEFORE0" "$TMP/.out" || fail "no refund after deal claim: $(cat "$TMP/.out") (before: $BEFORE0)"
 kill -0 "$HUB_PID" || fail "the hub died"
 finish
