@@ -20,6 +20,30 @@
 
 #define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
 
+/* The cas's TLS certificate, checked against its pin, for tools that trust
+ * certificates rather than pinned keys: Node, and so the iExec SDK, with
+ * NODE_EXTRA_CA_CERTS=FILE (docs/iexec-sdk.md). */
+static int cas_cert_cmd(int argc, char **argv)
+{
+    cli_opt o[] = {{"cas", true, NULL}, {"cas-fingerprint", true, NULL}, {"output", true, NULL}};
+    const char *pos[1];
+    int np;
+    cas_conn c;
+    char *pem = NULL;
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "cas cert");
+    if (cella_ok(r))
+        r = cas_conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r))
+        r = cella_tls_fetch_pinned_pem(c.url, c.fingerprint, &pem);
+    const char *out = cli_get(o, NOPTS(o), "output");
+    if (cella_ok(r) && out)
+        r = cella_write_file_atomic(AT_FDCWD, out, pem, strlen(pem), 0644, false);
+    else if (cella_ok(r))
+        fputs(pem, stdout);
+    free(pem);
+    return cli_report(r);
+}
+
 static int cas_serve_cmd(int argc, char **argv)
 {
     cli_opt o[] = {{"listen", true, NULL},       {"data", true, NULL},
@@ -362,6 +386,10 @@ const cli_command cli_cas_commands[] = {
      "management endpoints (--hub: the registry that says who owns datasets and apps). "
      "SGX, TDX and SNP evidence is verified with collateral from --collateral DIR and/or "
      "--pccs URL (docs/evidence.md)."},
+    {"cas", "cert", cas_cert_cmd, "cella cas cert [--cas URL --cas-fingerprint FP] [-o FILE]",
+     "Print (or write to FILE) the cas's TLS certificate after checking its key against the "
+     "pin (--cas-fingerprint, or cella.json's), for clients that trust certificates instead of "
+     "pins: the iExec SDK runs with NODE_EXTRA_CA_CERTS=FILE (docs/iexec-sdk.md)."},
     {"tee", "sim", tee_sim_init, "cella tee sim init [--dir DIR] [--force]",
      "Create the sim TEE platform key (development only: sim protects nothing)."},
     {"session", "create", session_create,

@@ -2,12 +2,14 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/encoding.h"
 #include "core/secure.h"
@@ -252,9 +254,11 @@ cella_res cella_http_fail_from(const cella_http_response *resp, const char *wher
     return r;
 }
 
-cella_res cella_tls_fetch_fingerprint(const char *url, char fingerprint[65])
+/* The certificate an https:// server presents, not trusted: *cert (free it). */
+static cella_res fetch_peer_certificate(const char *url, X509 **cert)
 {
     char host[300];
+    *cert = NULL;
     CELLA_ENSURE(!strncmp(url, "https://", 8) && strlen(url + 8) < sizeof host, CELLA_E_USAGE, url,
                  "expected https://HOST:PORT");
     strcpy(host, url + 8);
@@ -275,17 +279,56 @@ cella_res cella_tls_fetch_fingerprint(const char *url, char fingerprint[65])
         if (BIO_do_connect(b) <= 0 || BIO_do_handshake(b) <= 0)
             r = cella_fail(CELLA_E_IO, url, "cannot connect over TLS 1.3");
     }
-    X509 *cert = cella_ok(r) ? SSL_get1_peer_certificate(ssl) : NULL;
-    if (cella_ok(r) && !cert)
+    if (cella_ok(r))
+        *cert = SSL_get1_peer_certificate(ssl);
+    if (cella_ok(r) && !*cert)
         r = cella_fail(CELLA_E_AUTH, url, "the server sent no certificate");
-    if (cella_ok(r)) {
-        uint8_t h[32];
-        r = cella_x509_spki_sha256(cert, h);
-        if (cella_ok(r))
-            cella_hex_encode(fingerprint, h, 32, false);
-    }
-    X509_free(cert);
     BIO_free_all(b);
     SSL_CTX_free(ctx);
+    return r;
+}
+
+cella_res cella_tls_fetch_fingerprint(const char *url, char fingerprint[65])
+{
+    X509 *cert;
+    CELLA_TRY(fetch_peer_certificate(url, &cert));
+    uint8_t h[32];
+    cella_res r = cella_x509_spki_sha256(cert, h);
+    if (cella_ok(r))
+        cella_hex_encode(fingerprint, h, 32, false);
+    X509_free(cert);
+    return r;
+}
+
+cella_res cella_tls_fetch_pinned_pem(const char *url, const char *pin, char **pem)
+{
+    X509 *cert;
+    *pem = NULL;
+    CELLA_TRY(fetch_peer_certificate(url, &cert));
+    uint8_t h[32];
+    char got[65];
+    cella_res r = cella_x509_spki_sha256(cert, h);
+    if (cella_ok(r)) {
+        cella_hex_encode(got, h, 32, false);
+        if (strcasecmp(got, pin) != 0)
+            r = cella_fail(CELLA_E_AUTH, url, "the server's key is %s, not the pinned %s", got,
+                           pin);
+    }
+    BIO *mem = cella_ok(r) ? BIO_new(BIO_s_mem()) : NULL;
+    if (cella_ok(r) && (!mem || !PEM_write_bio_X509(mem, cert)))
+        r = cella_fail(CELLA_E_CRYPTO, url, "cannot encode the certificate");
+    if (cella_ok(r)) {
+        char *data;
+        long n = BIO_get_mem_data(mem, &data);
+        *pem = malloc((size_t)n + 1);
+        if (!*pem)
+            r = cella_fail(CELLA_E_NOMEM, url, "out of memory");
+        else {
+            memcpy(*pem, data, (size_t)n);
+            (*pem)[n] = '\0';
+        }
+    }
+    BIO_free(mem);
+    X509_free(cert);
     return r;
 }

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The iExec SDK's own secret-push code (iexec@8, common/sms/push.js) against
-# cella's cas: the beneficiary's result key (web2) and a requester secret.
+# The iExec SDK's own secret-push code (iexec@8, common/sms/push.js and
+# check.js) against cella's cas: the beneficiary's result key (web2, with a
+# forced update), a requester secret, a dataset key (web3) and an app
+# developer's secret for resources registered on cella's hub, their checks,
+# and a non-owner's and a second push refused with the SDK's own messages.
 . "$(dirname "$0")/lib.sh"
 need_iexec_sdk
-start_cas
+start_hub --dev-faucet
+start_cas --hub "$HUB_URL"
 
 cat > push.mjs <<'JS'
 const base = process.argv[2], smsUrl = process.argv[3];
@@ -22,8 +26,14 @@ try { await pushRequesterSecret(contracts, smsUrl, 'my-secret', 'again'); out.pu
 catch (e) { out.push('refused: ' + e.message); }
 console.log(out.join('\n'));
 JS
-# the SDK (node) trusts the cas certificate as a CA for this run
-NODE_EXTRA_CA_CERTS="$TMP/casd/tls.crt" node push.mjs "$SDK" "$CAS_URL" > out.txt 2>err.txt ||
+# the SDK (node) trusts the cas certificate as a CA for this run: cella cas cert
+# fetches it and checks its key against the pin first
+expect_ok "$CELLA" cas cert "${CAS[@]}" -o cas.pem
+cmp -s cas.pem "$TMP/casd/tls.crt" || fail "cas cert differs from the server's certificate"
+expect_ok "$CELLA" cas cert "${CAS[@]}"
+cmp -s "$TMP/.out" cas.pem || fail "cas cert on stdout differs"
+expect_fail "the server's key is $CAS_FP, not the pinned 0{64}" "$CELLA" cas cert --cas "$CAS_URL" --cas-fingerprint "$(printf '0%.0s' $(seq 64))"
+NODE_EXTRA_CA_CERTS=cas.pem node push.mjs "$SDK" "$CAS_URL" > out.txt 2>err.txt ||
   { cat err.txt >&2; fail "the SDK's push failed"; }
 cat > want.txt <<'W'
 false
@@ -36,7 +46,55 @@ head -5 out.txt | diff want.txt - || fail "SDK results differ"
 ok
 sed -n 6p out.txt | grep -q '^refused: Secret "my-secret" already exists' || fail "second requester push not refused: $(sed -n 6p out.txt)"
 ok
+# ---- web3 (dataset key) and app developer secrets, owned on cella's hub ----
+new_wallet owner eve
+cat > owner/cella.json <<J
+{"hubUrl": "$HUB_URL",
+ "dataset": {"name": "sdk-data", "multiaddr": "/ipfs/QmW2WQi7j6c7UgJTarActp7tDNikE4B2qXtFCfLPdsgaTQ",
+             "checksum": "0x1d64783f76e2be9ab59779159b4cffd2d0224883eb247a9261588f35f58cc607"},
+ "app": {"name": "sdk-app", "type": "DOCKER", "multiaddr": "docker.io/cella/hello:1.0",
+         "checksum": "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}}
+J
+(cd owner && "$CELLA" dataset deploy --wallet-file "$(W owner)" > ../ds.addr 2>/dev/null &&
+  "$CELLA" app deploy --wallet-file "$(W owner)" > ../app.addr 2>/dev/null) || fail "deploy"
+cat > push3.mjs <<'JS'
+import { readFileSync } from 'node:fs';
+const [base, smsUrl, ownerFile, eveFile, ds, app] = process.argv.slice(2);
+const { Wallet } = await import(base + '/../ethers/lib.esm/index.js');
+const { pushWeb3Secret, pushAppSecret } = await import(base + '/dist/esm/common/sms/push.js');
+const { checkWeb3SecretExists, checkAppSecretExists } = await import(base + '/dist/esm/common/sms/check.js');
+const as = (f) => ({ signer: new Wallet(JSON.parse(readFileSync(f, 'utf8')).privateKey), provider: null });
+const owner = as(ownerFile), eve = as(eveFile);
+const out = [];
+const tryit = async (f) => { try { out.push(String(await f())); } catch (e) { out.push('refused: ' + e.message); } };
+await tryit(() => checkWeb3SecretExists(owner, smsUrl, ds));
+await tryit(() => pushWeb3Secret(eve, smsUrl, ds, 'EVE-KEY'));
+await tryit(() => pushWeb3Secret(owner, smsUrl, ds, 'DATASET-KEY'));
+await tryit(() => checkWeb3SecretExists(owner, smsUrl, ds));
+await tryit(() => pushWeb3Secret(owner, smsUrl, ds, 'DATASET-KEY-2'));
+await tryit(() => checkAppSecretExists(owner, smsUrl, app));
+await tryit(() => pushAppSecret(eve, smsUrl, app, 'EVE-SECRET'));
+await tryit(() => pushAppSecret(owner, smsUrl, app, 'APP-SECRET'));
+await tryit(() => checkAppSecretExists(owner, smsUrl, app));
+console.log(out.join('\n'));
+JS
+NODE_EXTRA_CA_CERTS=cas.pem node push3.mjs "$SDK" "$CAS_URL" "$(W owner)" "$(W eve)" "$(cat ds.addr)" "$(cat app.addr)" > out3.txt 2>err3.txt ||
+  { cat err3.txt >&2; fail "the SDK's web3/app pushes failed"; }
+DSA=$(cat ds.addr) APPA=$(cat app.addr)
+cat > want3.txt <<W
+false
+refused: Wallet $(A eve) is not allowed to set secret for $DSA
+true
+true
+refused: Secret already exists for $DSA and can't be updated
+false
+refused: Wallet $(A eve) is not allowed to set secret for $APPA
+true
+true
+W
+diff want3.txt out3.txt || fail "SDK web3/app results differ"
+ok
 grep -q 'secret.push sms-web2 .* ok' cas.log || fail "no audit line for the SDK's push"
-grep -q 'PEM-A\|s3cr3t' cas.log && fail "a secret reached the cas log"
+grep -q 'PEM-A\|s3cr3t\|DATASET-KEY\|APP-SECRET\|EVE-' cas.log && fail "a secret reached the cas log"
 ok
 finish
