@@ -15,8 +15,10 @@
 
 #include "core/encoding.h"
 #include "core/fs.h"
+#include "core/keyfile.h"
 #include "core/safepath.h"
 #include "core/secure.h"
+#include "core/stage.h"
 
 struct cella_volume {
     char *dir;
@@ -580,62 +582,6 @@ cella_res cella_vol_verify(cella_volume *v, const cella_vol_opts *opts)
 
 /* ==== decrypt ============================================================== */
 
-/* Moves each top-level entry of staging into out (never replacing). */
-static cella_res publish_staging(int outfd, const char *out_dir, const char *staging,
-                                 const cella_vol_meta *m)
-{
-    char src[CELLA_VOL_MAX_PATH + 64], where[CELLA_VOL_MAX_PATH + 1200];
-    for (uint32_t i = 0; i < m->count; i++) {
-        const char *p = m->entries[i].path;
-        if (strchr(p, '/'))
-            continue; /* moved with its top-level directory */
-        snprintf(src, sizeof src, "%s/%s", staging, p);
-        if (renameat2(outfd, src, outfd, p, RENAME_NOREPLACE) != 0) {
-            snprintf(where, sizeof where, "%s/%s", out_dir, p);
-            return cella_fail(errno == EEXIST ? CELLA_E_EXISTS : CELLA_E_IO, where,
-                              "cannot move decrypted output into place: %s", strerror(errno));
-        }
-    }
-    /* Implicit top-level directories (no entry of their own). */
-    int sfd = openat(outfd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = sfd >= 0 ? fdopendir(sfd) : NULL;
-    if (!d) {
-        if (sfd >= 0)
-            close(sfd);
-        return cella_fail(CELLA_E_IO, out_dir, "cannot list staging directory");
-    }
-    struct dirent *de;
-    cella_res r = CELLA_OK_RES;
-    while ((de = readdir(d)) != NULL && cella_ok(r)) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        if (renameat2(dirfd(d), de->d_name, outfd, de->d_name, RENAME_NOREPLACE) != 0) {
-            snprintf(where, sizeof where, "%s/%s", out_dir, de->d_name);
-            r = cella_fail(errno == EEXIST ? CELLA_E_EXISTS : CELLA_E_IO, where,
-                           "cannot move decrypted output into place: %s", strerror(errno));
-        }
-    }
-    closedir(d);
-    return r;
-}
-
-static cella_res check_no_conflicts(int outfd, const char *out_dir, const cella_vol_meta *m)
-{
-    char first[CELLA_VOL_MAX_NAME + 1], where[CELLA_VOL_MAX_PATH + 1200];
-    for (uint32_t i = 0; i < m->count; i++) {
-        const char *p = m->entries[i].path;
-        size_t n = strcspn(p, "/");
-        memcpy(first, p, n);
-        first[n] = '\0';
-        struct stat st;
-        if (fstatat(outfd, first, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-            snprintf(where, sizeof where, "%s/%s", out_dir, first);
-            return cella_fail(CELLA_E_EXISTS, where, "output already exists (not overwritten)");
-        }
-    }
-    return CELLA_OK_RES;
-}
-
 static cella_res create_outputs(int sfd, const cella_vol_meta *m)
 {
     for (uint32_t i = 0; i < m->count; i++) {
@@ -680,60 +626,55 @@ static cella_res apply_modes(int sfd, const cella_vol_meta *m)
     return CELLA_OK_RES;
 }
 
-cella_res cella_vol_decrypt(cella_volume *v, const char *out_dir, const cella_vol_opts *opts)
+/* Writes the decrypted tree beneath the empty directory `outfd`. */
+static cella_res decrypt_into(cella_volume *v, int outfd, const cella_vol_opts *opts)
 {
-    bool created = false;
-    if (mkdir(out_dir, 0700) == 0)
-        created = true;
-    else if (errno != EEXIST)
-        return cella_fail(CELLA_E_IO, out_dir, "cannot create output directory: %s",
-                          strerror(errno));
-    int outfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CELLA_ENSURE(outfd >= 0, CELLA_E_IO, out_dir, "cannot open output directory: %s",
-                 strerror(errno));
-    cella_res r = check_no_conflicts(outfd, out_dir, &v->meta);
-    char staging[64];
-    uint8_t rnd[8];
-    char rh[17];
-    int sfd = -1;
-    if (cella_ok(r))
-        r = cella_random(rnd, sizeof rnd);
-    if (!cella_ok(r))
-        goto out;
-    cella_hex_encode(rh, rnd, sizeof rnd, false);
-    snprintf(staging, sizeof staging, ".cella-staging-%s", rh);
-    if (mkdirat(outfd, staging, 0700) != 0) {
-        r = cella_fail(CELLA_E_IO, out_dir, "cannot create staging directory: %s",
-                       strerror(errno));
-        goto out;
-    }
-    sfd = openat(outfd, staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sfd < 0) {
-        r = cella_fail(CELLA_E_IO, out_dir, "cannot open staging directory");
-        goto cleanup;
-    }
-    CELLA_GUARD(r, create_outputs(sfd, &v->meta), cleanup);
+    CELLA_TRY(create_outputs(outfd, &v->meta));
     engine en;
     engine_init(&en, OP_DECRYPT_FILE, v, opts);
-    en.out_dirfd = sfd;
-    CELLA_GUARD(r, engine_all(&en, &v->meta), cleanup);
-    CELLA_GUARD(r, apply_modes(sfd, &v->meta), cleanup);
-    if (syncfs(sfd) != 0) {
-        r = cella_fail(CELLA_E_IO, out_dir, "sync failed: %s", strerror(errno));
-        goto cleanup;
+    en.out_dirfd = outfd;
+    CELLA_TRY(engine_all(&en, &v->meta));
+    return apply_modes(outfd, &v->meta);
+}
+
+cella_res cella_vol_decrypt(cella_volume *v, const char *out_dir, const cella_vol_opts *opts)
+{
+    CELLA_TRY(cella_stage_check_new(AT_FDCWD, out_dir, true));
+    cella_stage s;
+    CELLA_TRY(cella_stage_open(&s, AT_FDCWD, out_dir, true, 0700));
+    cella_res r = decrypt_into(v, s.fd, opts);
+    if (cella_ok(r))
+        r = cella_stage_publish(&s, false);
+    cella_stage_abort(&s);
+    return r;
+}
+
+/* Removes everything inside the directory `fd`, keeping the directory. */
+static void empty_dir(int fd)
+{
+    int dfd = dup(fd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return;
     }
-    CELLA_GUARD(r, publish_staging(outfd, out_dir, staging, &v->meta), cleanup);
-    unlinkat(outfd, staging, AT_REMOVEDIR);
-    r = cella_fsync_fd(outfd, out_dir);
-    goto out;
-cleanup:
-    cella_rm_tree(outfd, staging);
-out:
-    if (sfd >= 0)
-        close(sfd);
-    close(outfd);
-    if (!cella_ok(r) && created)
-        rmdir(out_dir);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            cella_rm_tree(fd, de->d_name);
+    closedir(d);
+}
+
+cella_res cella_vol_decrypt_private(cella_volume *v, const char *dir, const cella_vol_opts *opts)
+{
+    CELLA_TRY(cella_stage_check_new(AT_FDCWD, dir, true));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, dir, "cannot open directory: %s", strerror(errno));
+    cella_res r = decrypt_into(v, fd, opts);
+    if (!cella_ok(r))
+        empty_dir(fd);
+    close(fd);
     return r;
 }
 
@@ -997,63 +938,78 @@ static cella_res create_cfiles(int vfd, const char *vol_dir, const cella_vol_met
     return CELLA_OK_RES;
 }
 
-static void remove_cfiles(int vfd, const cella_vol_meta *m)
+/* Looks at what VOL_DIR holds now: nothing (absent or an empty directory), or
+ * a volume that opens with `vkey` (its metadata in `old`, its directory's
+ * identity in `old_st`, *has_old set). Anything else is refused. */
+static cella_res examine_voldir(const char *vol_dir, const uint8_t vkey[static 32],
+                                cella_vol_meta *old, bool *has_old, struct stat *old_st)
 {
-    char name[33];
-    for (uint32_t i = 0; i < m->count; i++) {
-        if (m->entries[i].type != CELLA_VOL_FILE)
-            continue;
-        id_hex(name, m->entries[i].file_id);
-        unlinkat(vfd, name, 0);
-    }
-}
-
-/* Opens vol_dir for writing: an existing volume (old metadata returned in
- * `old`, *has_old set), an empty directory, or a new one (*created). */
-static cella_res prepare_voldir(const char *vol_dir, const uint8_t vkey[static 32], int *vfd,
-                                cella_vol_meta *old, bool *has_old, bool *created)
-{
-    *has_old = *created = false;
-    if (mkdir(vol_dir, 0700) == 0)
-        *created = true;
-    else if (errno != EEXIST)
-        return cella_fail(CELLA_E_IO, vol_dir, "cannot create volume directory: %s",
-                          strerror(errno));
-    *vfd = open(vol_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CELLA_ENSURE(*vfd >= 0, CELLA_E_IO, vol_dir, "cannot open volume directory: %s",
-                 strerror(errno));
-    if (*created)
-        return CELLA_OK_RES;
+    *has_old = false;
     struct stat st;
-    if (fstatat(*vfd, CELLA_VOL_META_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (stat(vol_dir, &st) != 0) {
+        CELLA_ENSURE(errno == ENOENT, CELLA_E_IO, vol_dir, "cannot inspect: %s", strerror(errno));
+        return CELLA_OK_RES;
+    }
+    CELLA_ENSURE(S_ISDIR(st.st_mode), CELLA_E_EXISTS, vol_dir,
+                 "exists and is not a directory (choose another VOL_DIR)");
+    char meta[PATH_MAX];
+    snprintf(meta, sizeof meta, "%s/%s", vol_dir, CELLA_VOL_META_NAME);
+    if (lstat(meta, &st) == 0) {
         /* Updating requires the key: open (and fully check) the old volume. */
         cella_volume *v;
         CELLA_TRY(cella_vol_open(vol_dir, vkey, NULL, &v));
+        cella_res r = fstat(v->dirfd, old_st) == 0
+                          ? CELLA_OK_RES
+                          : cella_fail(CELLA_E_IO, vol_dir, "cannot stat: %s", strerror(errno));
         *old = v->meta;
         v->meta = (cella_vol_meta){0};
         cella_vol_close(v);
-        *has_old = true;
-        return CELLA_OK_RES;
+        *has_old = cella_ok(r);
+        return r;
     }
-    int fd = dup(*vfd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    CELLA_ENSURE(d, CELLA_E_IO, vol_dir, "cannot list directory");
-    struct dirent *de;
-    bool empty = true;
-    while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            empty = false;
-    closedir(d);
-    CELLA_ENSURE(empty, CELLA_E_EXISTS, vol_dir,
-                 "directory is neither empty nor a cella volume (refusing to mix files)");
+    if (!cella_ok(cella_stage_check_new(AT_FDCWD, vol_dir, true)))
+        return cella_fail(CELLA_E_EXISTS, vol_dir,
+                          "directory is neither empty nor a cella volume (refusing to mix "
+                          "files: choose another VOL_DIR, or empty this one)");
     return CELLA_OK_RES;
+}
+
+/* realpath() of `path`, or of its parent directory plus its last component
+ * when `path` does not exist yet. NULL if neither resolves. */
+static char *resolve_dest(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (real || errno != ENOENT)
+        return real;
+    char dir[PATH_MAX];
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    if (n >= sizeof dir)
+        return NULL;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    const char *parent = ".";
+    if (slash == dir)
+        parent = "/";
+    else if (slash)
+        parent = dir;
+    if (slash)
+        *slash = '\0';
+    char *rp = realpath(parent, NULL), *out = NULL;
+    if (rp && asprintf(&out, "%s/%s", strcmp(rp, "/") ? rp : "", base) < 0)
+        out = NULL;
+    free(rp);
+    return out;
 }
 
 /* The source tree and the volume must not contain each other, or encryption
  * would read its own output. */
 static cella_res check_disjoint(const char *src_dir, const char *vol_dir)
 {
-    char *a = realpath(src_dir, NULL), *b = realpath(vol_dir, NULL);
+    char *a = realpath(src_dir, NULL), *b = resolve_dest(vol_dir);
     cella_res r = CELLA_OK_RES;
     if (!a || !b) {
         r = cella_fail(CELLA_E_IO, vol_dir, "cannot resolve path: %s", strerror(errno));
@@ -1070,9 +1026,12 @@ static cella_res check_disjoint(const char *src_dir, const char *vol_dir)
     return r;
 }
 
-cella_res cella_vol_encrypt_dir(const char *src_dir, const char *vol_dir,
-                                const uint8_t vkey[static 32], const cella_vol_opts *opts,
-                                uint8_t tag[static CELLA_VOL_TAG_BYTES])
+/* Encrypts into a staging directory beside vol_dir and publishes it in one
+ * step. With `new_key_path`, `vkey` is a fresh key saved there just before
+ * publishing: a failed run leaves no key file. */
+static cella_res encrypt_dir(const char *src_dir, const char *vol_dir,
+                             const uint8_t vkey[static 32], const char *new_key_path,
+                             const cella_vol_opts *opts, uint8_t tag[static CELLA_VOL_TAG_BYTES])
 {
     uint32_t chunk = opts && opts->chunk_size ? opts->chunk_size : CELLA_VOL_DEFAULT_CHUNK;
     CELLA_ENSURE(chunk >= CELLA_VOL_MIN_CHUNK && chunk <= CELLA_VOL_MAX_CHUNK &&
@@ -1084,15 +1043,16 @@ cella_res cella_vol_encrypt_dir(const char *src_dir, const char *vol_dir,
                  strerror(errno));
     scan_list l = {0};
     cella_vol_meta m = {0}, old = {0};
-    bool has_old = false, created = false, files_made = false;
-    int vfd = -1;
+    struct stat old_st;
+    bool has_old = false;
+    cella_stage s = {.done = true};
     cella_res r = scan_dir(srcfd, src_dir, "", &l, 0);
     if (cella_ok(r))
         r = build_meta(&l, chunk, &m);
     scan_free(&l);
     if (!cella_ok(r))
         goto out;
-    CELLA_GUARD(r, prepare_voldir(vol_dir, vkey, &vfd, &old, &has_old, &created), out);
+    CELLA_GUARD(r, examine_voldir(vol_dir, vkey, &old, &has_old, &old_st), out);
     CELLA_GUARD(r, check_disjoint(src_dir, vol_dir), out);
     if (has_old) {
         memcpy(m.volume_id, old.volume_id, CELLA_VOL_ID_BYTES);
@@ -1101,19 +1061,19 @@ cella_res cella_vol_encrypt_dir(const char *src_dir, const char *vol_dir,
         CELLA_GUARD(r, cella_random(m.volume_id, CELLA_VOL_ID_BYTES), out);
         m.version = 1;
     }
-    files_made = true;
-    CELLA_GUARD(r, create_cfiles(vfd, vol_dir, &m), out);
+    CELLA_GUARD(r, cella_stage_open(&s, AT_FDCWD, vol_dir, true, 0700), out);
+    CELLA_GUARD(r, create_cfiles(s.fd, vol_dir, &m), out);
     engine en;
     memset(&en, 0, sizeof en);
     en.op = OP_SEAL;
     en.volume_id = m.volume_id;
     en.src_dirfd = srcfd;
-    en.vol_dirfd = vfd;
+    en.vol_dirfd = s.fd;
     en.vol_dir = vol_dir;
     en.opts = opts;
     CELLA_GUARD(r, engine_all(&en, &m), out);
     /* Ciphertext must be durable before the metadata that refers to it. */
-    if (syncfs(vfd) != 0) {
+    if (syncfs(s.fd) != 0) {
         r = cella_fail(CELLA_E_IO, vol_dir, "sync failed: %s", strerror(errno));
         goto out;
     }
@@ -1121,24 +1081,37 @@ cella_res cella_vol_encrypt_dir(const char *src_dir, const char *vol_dir,
     cella_buf_init(&sealed, false);
     r = cella_vol_meta_seal(&m, vkey, &sealed, tag);
     if (cella_ok(r))
-        r = cella_write_file_atomic(vfd, CELLA_VOL_META_NAME, sealed.p, sealed.len, 0600, false);
+        r = cella_write_file_atomic(s.fd, CELLA_VOL_META_NAME, sealed.p, sealed.len, 0600, true);
     cella_buf_free(&sealed);
-    if (!cella_ok(r))
-        goto out;
-    files_made = false; /* committed */
-    if (has_old) {
-        remove_cfiles(vfd, &old);
-        r = cella_fsync_fd(vfd, vol_dir);
-    }
+    /* The key before the volume: a published volume without its key is lost. */
+    if (cella_ok(r) && new_key_path)
+        r = cella_keyfile_save(new_key_path, vkey);
+    if (cella_ok(r))
+        r = has_old ? cella_stage_publish_exchange(&s, &old_st) : cella_stage_publish(&s, false);
 out:
-    if (files_made && vfd >= 0)
-        remove_cfiles(vfd, &m);
-    if (vfd >= 0)
-        close(vfd);
-    if (!cella_ok(r) && created)
-        rmdir(vol_dir);
+    cella_stage_abort(&s);
     close(srcfd);
     cella_vol_meta_free(&m);
     cella_vol_meta_free(&old);
     return r;
+}
+
+cella_res cella_vol_encrypt_dir(const char *src_dir, const char *vol_dir,
+                                const uint8_t vkey[static 32], const cella_vol_opts *opts,
+                                uint8_t tag[static CELLA_VOL_TAG_BYTES])
+{
+    return encrypt_dir(src_dir, vol_dir, vkey, NULL, opts, tag);
+}
+
+cella_res cella_vol_encrypt_keyfile(const char *src_dir, const char *vol_dir,
+                                    const char *key_path, const cella_vol_opts *opts,
+                                    uint8_t tag[static CELLA_VOL_TAG_BYTES], bool *created)
+{
+    *created = false;
+    CELLA_KEY32(key);
+    bool fresh = false;
+    CELLA_TRY(cella_keyfile_load_or_new(key_path, key.b, &fresh));
+    CELLA_TRY(encrypt_dir(src_dir, vol_dir, key.b, fresh ? key_path : NULL, opts, tag));
+    *created = fresh;
+    return CELLA_OK_RES;
 }
