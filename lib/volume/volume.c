@@ -1084,10 +1084,13 @@ static cella_res encrypt_dir(const char *src_dir, const char *vol_dir,
         r = cella_write_file_atomic(s.fd, CELLA_VOL_META_NAME, sealed.p, sealed.len, 0600, true);
     cella_buf_free(&sealed);
     /* The key before the volume: a published volume without its key is lost. */
+    bool key_saved = false;
     if (cella_ok(r) && new_key_path)
-        r = cella_keyfile_save(new_key_path, vkey);
+        key_saved = cella_ok(r = cella_keyfile_save(new_key_path, vkey));
     if (cella_ok(r))
         r = has_old ? cella_stage_publish_exchange(&s, &old_st) : cella_stage_publish(&s, false);
+    if (!cella_ok(r) && key_saved)
+        unlink(new_key_path); /* ours, and no volume uses it */
 out:
     cella_stage_abort(&s);
     close(srcfd);
