@@ -220,6 +220,14 @@ echo old > datasets/encrypted/b.txt.enc
 expect_fail 'already encrypted' "$CELLA" dataset encrypt --format iexec
 [[ -z $(ls -A .secrets/datasets) && $(ls datasets/encrypted) == b.txt.enc ]] ||
   fail "refused iexec encrypt wrote $(ls -A .secrets/datasets datasets/encrypted)"
+# a dataset over the iExec limit (sparse: no time spent writing it) among
+# small ones: refused before any key or .enc is written, whatever the order
+for f in c d e f g; do echo "$f" > "datasets/original/$f.txt"; done
+truncate -s $((1024 * 1024 * 1024 + 1)) datasets/original/huge.bin
+expect_fail 'larger than' "$CELLA" dataset encrypt --format iexec --force
+[[ -z $(ls -A .secrets/datasets) && $(ls datasets/encrypted) == b.txt.enc ]] ||
+  fail "refused iexec encrypt wrote $(ls -A .secrets/datasets datasets/encrypted)"
+rm datasets/original/huge.bin
 expect_ok "$CELLA" dataset encrypt --format iexec --force
 [[ -s .secrets/datasets/a.txt.key && -s .secrets/datasets/b.txt.key ]] || fail "keys of the datasets"
 (cd datasets/encrypted && no_staging "dataset encrypt")
