@@ -279,11 +279,12 @@ static cella_res stage_create(cella_stage *s, mode_t mode)
                        0600);
         CELLA_ENSURE(s->fd >= 0, CELLA_E_IO, s->where, "cannot create file: %s", strerror(errno));
     }
-    s->slot = live_add(s->parent, s->name);
-    if (s->fd < 0 || s->slot < 0) {
+    if (s->fd < 0) {
         cella_rm_tree(s->parent, s->name);
         return cella_fail(CELLA_E_IO, s->where, "cannot open the staging entry");
     }
+    /* Past MAX_LIVE entries at once, a signal leaves this one to the next run. */
+    s->slot = live_add(s->parent, s->name);
     /* umask must not widen or narrow what the caller asked for (key files: 0600). */
     CELLA_ENSURE(fchmod(s->fd, mode) == 0, CELLA_E_IO, s->where, "cannot set mode: %s",
                  strerror(errno));
@@ -439,7 +440,7 @@ void cella_stage_abort(cella_stage *s)
     if (s->done)
         return;
     pthread_mutex_lock(&g_lock);
-    if (s->slot >= 0 && s->parent >= 0)
+    if (s->fd >= 0)
         remove_entry(s->parent, s->name);
     stage_forget(s);
     pthread_mutex_unlock(&g_lock);

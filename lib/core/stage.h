@@ -32,7 +32,7 @@ typedef struct {
     int fd;      /* the staging entry: O_RDWR file or O_DIRECTORY, under flock */
     bool is_dir;
     bool done;   /* published or aborted */
-    int slot;    /* index in the signal-cleanup registry */
+    int slot;    /* index in the signal-cleanup registry, or -1 */
     char base[NAME_MAX + 1]; /* the destination's last component */
     char name[NAME_MAX + 1]; /* the staging entry's name in `parent` */
     char where[PATH_MAX];    /* the destination as given, for messages */
