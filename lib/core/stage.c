@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/encoding.h"
@@ -293,6 +294,19 @@ static cella_res stage_create(cella_stage *s, mode_t mode)
     return CELLA_OK_RES;
 }
 
+/* True if `name` in `parent` is the root of a mount (a mount point cannot be
+ * renamed over or swapped). */
+static bool is_mount_root(int parent, const char *name)
+{
+    struct statx sx;
+    if (statx(parent, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) != 0)
+        return false;
+    if (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+        return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    struct stat up;
+    return fstat(parent, &up) == 0 && makedev(sx.stx_dev_major, sx.stx_dev_minor) != up.st_dev;
+}
+
 cella_res cella_stage_open(cella_stage *s, int dirfd, const char *dest, bool is_dir, mode_t mode)
 {
     memset(s, 0, sizeof *s);
@@ -303,6 +317,10 @@ cella_res cella_stage_open(cella_stage *s, int dirfd, const char *dest, bool is_
     cella_res r = normalize(dirfd, dest, is_dir, path, sizeof path);
     if (cella_ok(r))
         r = open_parent_at(dirfd, path, &s->parent, s->base, sizeof s->base);
+    if (cella_ok(r) && is_dir && is_mount_root(s->parent, s->base))
+        r = cella_fail(CELLA_E_UNSUPPORTED, dest,
+                       "output directory is a mount point, which cannot be replaced in one "
+                       "step: name a directory inside it");
     uint8_t rnd[8];
     char rh[17];
     if (cella_ok(r))

@@ -42,7 +42,8 @@ typedef struct {
  * `dirfd`, or AT_FDCWD), after removing stale staging entries left for the
  * same destination. Trailing slashes are ignored; a directory destination
  * that is a symbolic link is resolved (the directory it names is published
- * over). Refuses "", ".", "..". */
+ * over). Refuses "", ".", ".." and a directory destination that is a mount
+ * point (CELLA_E_UNSUPPORTED: it could not be renamed over). */
 CELLA_RESULT cella_stage_open(cella_stage *s, int dirfd, const char *dest, bool is_dir,
                               mode_t mode);
 

@@ -2,10 +2,12 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,6 +101,26 @@ static void directories(void **state)
     test_rmdir(dir);
 }
 
+/* A mount point cannot be renamed over: refused before any work is done. */
+static void mount_point(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char p[600];
+    snprintf(p, sizeof p, "%s/mnt", dir);
+    assert_int_equal(mkdir(p, 0700), 0);
+    if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") != 0) {
+        print_message("skipped: cannot mount a tmpfs here (%s)\n", strerror(errno));
+        test_rmdir(dir);
+        return;
+    }
+    cella_stage s;
+    assert_fails_with(cella_stage_open(&s, AT_FDCWD, p, true, 0700), CELLA_E_UNSUPPORTED);
+    assert_int_equal(stagings(dir), 0);
+    assert_int_equal(umount(p), 0);
+    test_rmdir(dir);
+}
+
 static void exchange(void **state)
 {
     (void)state;
@@ -173,6 +195,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(files),
         cmocka_unit_test(directories),
+        cmocka_unit_test(mount_point),
         cmocka_unit_test(exchange),
         cmocka_unit_test(stale_entries),
     };
