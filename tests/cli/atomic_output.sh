@@ -106,8 +106,8 @@ expect_ok "$CELLA" volume verify vol --key-file k.key --tag "$TAG"
 no_staging "SIGTERM during an update"
 ok
 
-# ---- SIGINT / SIGTERM during decrypt: no output, no plaintext anywhere -------
-for sig in INT TERM; do
+# ---- SIGINT / SIGTERM / SIGHUP during decrypt: no output, no plaintext anywhere
+for sig in INT TERM HUP; do
   while :; do
     interrupt "$sig" '.cella-staging-out-*/big.bin' "$CELLA" volume decrypt vol out --key-file k.key
     [[ -n $FAST ]] || break
