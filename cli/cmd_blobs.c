@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "project.h"
 #include "core/encoding.h"
+#include "core/stage.h"
 
 
 static void on_ready(void *arg, unsigned port)
@@ -107,6 +108,8 @@ static int blobs_get(int argc, char **argv)
             h += 2;
         r = cella_blob_parse_id(h, sha);
     }
+    if (cella_ok(r))
+        r = cella_stage_trap_signals();
     if (cella_ok(r))
         r = cella_blob_get_file(base, sha, cli_get(o, 2, "output"));
     if (!cella_ok(r))

@@ -12,9 +12,9 @@
 #include "args.h"
 #include "commands.h"
 #include "core/encoding.h"
-#include "core/keyfile.h"
 #include "core/log.h"
 #include "core/secure.h"
+#include "core/stage.h"
 #include "iexec/dataset.h"
 #include "progress.h"
 #include "volume/volume.h"
@@ -154,6 +154,20 @@ static cella_res require_dir(const char *dir)
     return CELLA_OK_RES;
 }
 
+/* A dataset to encrypt must open for reading and fit the iExec limit. */
+static cella_res check_source(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, path, "cannot read the dataset: %s", strerror(errno));
+    struct stat st;
+    int rc = fstat(fd, &st);
+    close(fd);
+    CELLA_ENSURE(rc == 0 && S_ISREG(st.st_mode), CELLA_E_IO, path, "not a regular file");
+    CELLA_ENSURE((uint64_t)st.st_size <= CELLA_IEXEC_DATASET_MAX, CELLA_E_TOOBIG, path,
+                 "dataset larger than %zu bytes", (size_t)CELLA_IEXEC_DATASET_MAX);
+    return CELLA_OK_RES;
+}
+
 static cella_res encrypt_iexec(const dataset_dirs *d, bool force)
 {
     CELLA_TRY(require_dir(d->encrypted));
@@ -163,12 +177,15 @@ static cella_res encrypt_iexec(const dataset_dirs *d, bool force)
     CELLA_TRY(list_files(d->original, &files, &n));
     char src[4096], enc[4096], kf[4096], last[4096];
     cella_res r = CELLA_OK_RES;
-    /* Refuse before writing anything if a previous run would be overwritten. */
-    for (size_t i = 0; i < n && cella_ok(r) && !force; i++) {
-        if (cella_ok(r = join(enc, sizeof enc, d->encrypted, files[i], ".enc")) &&
+    /* Check every input before writing anything: readable, not too large, and
+     * (unless --force) no previous run overwritten. */
+    for (size_t i = 0; i < n && cella_ok(r); i++) {
+        if (cella_ok(r = join(src, sizeof src, d->original, files[i], "")))
+            r = check_source(src);
+        if (cella_ok(r) && !force && cella_ok(r = join(enc, sizeof enc, d->encrypted, files[i], ".enc")) &&
             access(enc, F_OK) == 0)
             r = cella_fail(CELLA_E_EXISTS, enc, "already encrypted (use --force to replace)");
-        if (cella_ok(r) && cella_ok(r = join(kf, sizeof kf, d->keys, files[i], ".key")) &&
+        if (cella_ok(r) && !force && cella_ok(r = join(kf, sizeof kf, d->keys, files[i], ".key")) &&
             access(kf, F_OK) == 0)
             r = cella_fail(CELLA_E_EXISTS, kf, "key already exists (use --force to replace)");
     }
@@ -181,10 +198,9 @@ static cella_res encrypt_iexec(const dataset_dirs *d, bool force)
         CELLA_GUARD(r, join(enc, sizeof enc, d->encrypted, files[i], ".enc"), done);
         CELLA_GUARD(r, join(kf, sizeof kf, d->keys, files[i], ".key"), done);
         CELLA_GUARD(r, cella_random(key.b, sizeof key.b), done);
-        /* The key first: an .enc without its key would be lost data. */
-        CELLA_GUARD(r, cella_iexec_key_save(kf, key.b, !force), done);
+        /* The key is saved just before the .enc appears: never one without the other. */
+        CELLA_GUARD(r, cella_iexec_dataset_encrypt_file(src, enc, key.b, kf, force, sum), done);
         CELLA_GUARD(r, cella_iexec_key_save(last, key.b, false), done);
-        CELLA_GUARD(r, cella_iexec_dataset_encrypt_file(src, enc, key.b, force, sum), done);
         printf("%s %s\n", enc, sum);
         fflush(stdout);
     }
@@ -209,20 +225,18 @@ static cella_res encrypt_volume(const dataset_dirs *d, const char *name)
     char vol[4096], kf[4096];
     CELLA_TRY(join(vol, sizeof vol, d->encrypted, name, ".volume"));
     CELLA_TRY(join(kf, sizeof kf, d->keys, "dataset", ".volume.key"));
-    CELLA_KEY32(key);
-    bool created = false;
-    CELLA_TRY(cella_keyfile_load_or_create(kf, key.b, &created));
-    if (created)
-        fprintf(stderr, "cella: created key file %s (mode 0600)\n", kf);
     cli_progress p;
     cli_progress_init(&p, "encrypting");
     cella_vol_opts vo = {0};
     vo.progress = cli_progress_update;
     vo.progress_ctx = &p;
     uint8_t tag[CELLA_VOL_TAG_BYTES];
-    cella_res r = cella_vol_encrypt_dir(d->original, vol, key.b, &vo, tag);
+    bool created = false;
+    cella_res r = cella_vol_encrypt_keyfile(d->original, vol, kf, &vo, tag, &created);
     cli_progress_end(&p);
     CELLA_TRY(r);
+    if (created)
+        fprintf(stderr, "cella: created key file %s (mode 0600)\n", kf);
     char hex[2 * CELLA_VOL_TAG_BYTES + 1];
     cella_hex_encode(hex, tag, sizeof tag, false);
     printf("%s %s\n", vol, hex);
@@ -239,6 +253,8 @@ static int dataset_encrypt(int argc, char **argv)
     cella_res r = cli_parse(argc, argv, o, n, pos, 0, &np, "dataset encrypt");
     if (cella_ok(r))
         r = get_dirs(o, n, &d);
+    if (cella_ok(r))
+        r = cella_stage_trap_signals();
     if (!cella_ok(r))
         return cli_report(r);
     const char *fmt = cli_get(o, n, "format");
@@ -270,6 +286,8 @@ static int dataset_decrypt(int argc, char **argv)
                        "usage: cella dataset decrypt FILE.enc --key-file KEY -o OUT");
     CELLA_KEY32(key);
     bool loose = false;
+    if (cella_ok(r))
+        r = cella_stage_trap_signals();
     if (cella_ok(r))
         r = cella_iexec_key_load(cli_get(o, n, "key-file"), key.b, &loose);
     if (cella_ok(r) && loose)

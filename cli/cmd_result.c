@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "core/stage.h"
 #include "iexec/result.h"
 
 #define DEFAULT_SECRETS ".secrets"
@@ -82,6 +83,8 @@ static int result_encrypt(int argc, char **argv)
                        "usage: cella result encrypt DIR --public-key PEM [-o encrypted.zip]");
     const char *out = cli_get(o, n, "output") ? cli_get(o, n, "output") : DEFAULT_ENCRYPTED;
     if (cella_ok(r))
+        r = cella_stage_trap_signals();
+    if (cella_ok(r))
         r = cella_iexec_result_encrypt_dir(pos[0], cli_get(o, n, "public-key"), out,
                                            cli_get(o, n, "force") != NULL);
     if (!cella_ok(r))
@@ -141,6 +144,8 @@ static int result_decrypt(int argc, char **argv)
     }
     const char *in = np ? pos[0] : DEFAULT_ENCRYPTED;
     const char *out = cli_get(o, n, "output") ? cli_get(o, n, "output") : DEFAULT_DECRYPTED;
+    if (cella_ok(r))
+        r = cella_stage_trap_signals();
     if (cella_ok(r))
         r = cella_iexec_result_decrypt_file(in, key, out, cli_get(o, n, "force") != NULL);
     if (!cella_ok(r))

@@ -19,6 +19,7 @@
 #include "core/keyfile.h"
 #include "core/log.h"
 #include "core/secure.h"
+#include "core/stage.h"
 #include "policy/session.h"
 #include "runtime/run.h"
 #include "runtime/task.h"
@@ -527,6 +528,8 @@ static int decrypt_cmd(int argc, char **argv)
         r = cella_fail(CELLA_E_USAGE, "decrypt",
                        "usage: cella decrypt --keys KEYS --volume DIR|--url URL --out OUTPUTS "
                        "--wallet-file W");
+    if (cella_ok(r))
+        r = cella_stage_trap_signals(); /* the plaintext staging goes on Ctrl-C too */
     /* --url BASE/v1/blobs/SHA: fetch the output volume (ciphertext) first. */
     char tmpdir[300] = "", tmpvol[340] = "";
     if (cella_ok(r) && url) {

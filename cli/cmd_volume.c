@@ -13,6 +13,7 @@
 #include "core/encoding.h"
 #include "core/keyfile.h"
 #include "core/secure.h"
+#include "core/stage.h"
 #include "progress.h"
 #include "runtime/shield.h"
 #include "volume/volume.h"
@@ -54,29 +55,28 @@ static int volume_encrypt(int argc, char **argv)
     const char *pos[2];
     int np;
     cella_vol_opts vo = {0};
-    CELLA_KEY32(key);
     cella_res r = cli_parse(argc, argv, o, 3, pos, 2, &np, "volume encrypt");
     if (cella_ok(r) && (np != 2 || !cli_get(o, 3, "key-file")))
         r = cella_fail(CELLA_E_USAGE, "volume encrypt",
                        "usage: cella volume encrypt SRC_DIR VOL_DIR --key-file KEY");
     if (cella_ok(r))
         r = parse_common(o, 3, &vo);
-    bool created = false;
     if (cella_ok(r))
-        r = cella_keyfile_load_or_create(cli_get(o, 3, "key-file"), key.b, &created);
+        r = cella_stage_trap_signals();
     if (!cella_ok(r))
         return cli_report(r);
-    if (created)
-        fprintf(stderr, "cella: created key file %s (mode 0600)\n", cli_get(o, 3, "key-file"));
     cli_progress p;
     cli_progress_init(&p, "encrypting");
     vo.progress = cli_progress_update;
     vo.progress_ctx = &p;
     uint8_t tag[CELLA_VOL_TAG_BYTES];
-    r = cella_vol_encrypt_dir(pos[0], pos[1], key.b, &vo, tag);
+    bool created = false;
+    r = cella_vol_encrypt_keyfile(pos[0], pos[1], cli_get(o, 3, "key-file"), &vo, tag, &created);
     cli_progress_end(&p);
     if (!cella_ok(r))
         return cli_report(r);
+    if (created)
+        fprintf(stderr, "cella: created key file %s (mode 0600)\n", cli_get(o, 3, "key-file"));
     print_tag(tag);
     return 0;
 }
@@ -108,6 +108,8 @@ static int volume_decrypt(int argc, char **argv)
                        "usage: cella volume decrypt VOL_DIR OUT_DIR --key-file KEY [--tag HEX]");
     if (cella_ok(r))
         r = parse_common(o, 3, &vo);
+    if (cella_ok(r))
+        r = cella_stage_trap_signals();
     if (cella_ok(r))
         r = open_volume(pos[0], o, 3, &v);
     if (!cella_ok(r))
@@ -345,10 +347,12 @@ const cli_command cli_volume_commands[] = {
     {"volume", "encrypt", volume_encrypt,
      "cella volume encrypt SRC_DIR VOL_DIR --key-file KEY [--chunk-size N] [--threads N]",
      "Encrypt a directory tree into a volume (creates KEY, mode 0600, if absent; updates "
-     "VOL_DIR if it is already a volume). Prints the tag."},
+     "VOL_DIR if it is already a volume). Prints the tag. VOL_DIR changes in one step or "
+     "not at all."},
     {"volume", "decrypt", volume_decrypt,
      "cella volume decrypt VOL_DIR OUT_DIR --key-file KEY [--tag HEX] [--threads N]",
-     "Verify and decrypt a volume into OUT_DIR; nothing is written if any check fails."},
+     "Verify and decrypt a volume into OUT_DIR (absent or empty); it appears in one step, "
+     "and nothing is written if any check fails or the command is interrupted."},
     {"volume", "verify", volume_verify, "cella volume verify VOL_DIR --key-file KEY [--tag HEX]",
      "Authenticate every chunk of every file; exit 0, or non-zero with the reason."},
     {"volume", "ls", volume_ls, "cella volume ls VOL_DIR --key-file KEY [--tag HEX]",

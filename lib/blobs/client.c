@@ -18,6 +18,7 @@
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
+#include "core/stage.h"
 #include "crypto/aead.h"
 
 
@@ -235,44 +236,17 @@ cella_res cella_blob_get_file(const char *base_url, const uint8_t sha[static 32]
 {
     char url[4400];
     CELLA_TRY(cella_blob_url(base_url, sha, url, sizeof url));
-    int pfd = -1;
-    char base[256], tmp[320];
-    CELLA_TRY(cella_open_parent(out_path, &pfd, base, sizeof base));
-    struct stat st;
-    if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        close(pfd);
-        return cella_fail(CELLA_E_EXISTS, out_path, "output file already exists");
-    }
-    uint8_t rnd[8];
-    char rh[17];
-    cella_res r = cella_random(rnd, sizeof rnd);
-    cella_hex_encode(rh, rnd, sizeof rnd, false);
-    snprintf(tmp, sizeof tmp, ".%.200s.part-%s", base, rh);
-    int fd = -1;
-    if (cella_ok(r)) {
-        fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0)
-            r = cella_fail(CELLA_E_IO, out_path, "cannot create: %s", strerror(errno));
-    }
-    CURL *h = cella_ok(r) ? new_handle(url) : NULL;
-    if (cella_ok(r) && !h)
-        r = cella_fail(CELLA_E_NOMEM, url, "cannot create an HTTP handle");
-    if (cella_ok(r))
-        r = download(h, url, fd, sha);
+    CELLA_TRY(cella_stage_check_new(AT_FDCWD, out_path, false));
+    cella_stage st;
+    CELLA_TRY(cella_stage_open(&st, AT_FDCWD, out_path, false, 0644));
+    CURL *h = new_handle(url);
+    cella_res r = h ? download(h, url, st.fd, sha)
+                    : cella_fail(CELLA_E_NOMEM, url, "cannot create an HTTP handle");
     if (h)
         curl_easy_cleanup(h);
     if (cella_ok(r))
-        r = cella_fsync_fd(fd, out_path);
-    if (fd >= 0)
-        close(fd);
-    if (cella_ok(r) && renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) != 0)
-        r = cella_fail(errno == EEXIST ? CELLA_E_EXISTS : CELLA_E_IO, out_path, "rename: %s",
-                       strerror(errno));
-    if (cella_ok(r))
-        r = cella_fsync_dir(pfd, ".", out_path);
-    else if (fd >= 0)
-        unlinkat(pfd, tmp, 0);
-    close(pfd);
+        r = cella_stage_publish(&st, false);
+    cella_stage_abort(&st);
     return r;
 }
 

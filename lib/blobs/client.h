@@ -1,6 +1,6 @@
 /* Client of the blob service (lib/blobs/server.h) for the runtime and the
- * CLI. Uploads stream from disk; downloads stream into a temp file beside the
- * target while hashing, and are renamed into place only if the SHA-256
+ * CLI. Uploads stream from disk; downloads stream into a staging file beside
+ * the target (core/stage.h) while hashing, and are renamed into place only if the SHA-256
  * matches, so a failed or forged download leaves nothing. */
 #ifndef CELLA_BLOBS_CLIENT_H
 #define CELLA_BLOBS_CLIENT_H

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/encoding.h"
 #include "core/secure.h"
+#include "core/stage.h"
 
 cella_res cella_fsync_fd(int fd, const char *what)
 {
@@ -19,18 +19,6 @@ cella_res cella_fsync_fd(int fd, const char *what)
             return cella_fail(CELLA_E_IO, what, "fsync failed: %s", strerror(errno));
     }
     return CELLA_OK_RES;
-}
-
-/* Splits "a/b/c" into the directory part ("a/b", or "." ) for the dir fsync. */
-static void dir_of(const char *path, char *out, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(out, cap, ".");
-    else if (slash == path)
-        snprintf(out, cap, "/");
-    else
-        snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
 cella_res cella_fsync_dir(int dirfd, const char *path, const char *what)
@@ -81,45 +69,13 @@ cella_res cella_pread_full(int fd, void *buf, size_t n, uint64_t off, const char
 cella_res cella_write_file_atomic(int dirfd, const char *path, const void *data, size_t n,
                                   mode_t mode, bool exclusive)
 {
-    char tmp[4096], dir[4096];
-    uint8_t rnd[8];
-    char rhex[17];
-    CELLA_TRY(cella_random(rnd, sizeof rnd));
-    cella_hex_encode(rhex, rnd, sizeof rnd, false);
-    int len = snprintf(tmp, sizeof tmp, "%s.tmp-%s", path, rhex);
-    CELLA_ENSURE(len > 0 && (size_t)len < sizeof tmp, CELLA_E_PATH, path, "path too long");
-
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    CELLA_ENSURE(fd >= 0, CELLA_E_IO, path, "cannot create file: %s", strerror(errno));
-    cella_res r = CELLA_OK_RES;
-    /* umask must not widen or narrow what the caller asked for (key files: 0600). */
-    if (fchmod(fd, mode) != 0)
-        r = cella_fail(CELLA_E_IO, path, "cannot set mode: %s", strerror(errno));
+    cella_stage s;
+    CELLA_TRY(cella_stage_open(&s, dirfd, path, false, mode));
+    cella_res r = cella_pwrite_full(s.fd, data, n, 0, path);
     if (cella_ok(r))
-        r = cella_pwrite_full(fd, data, n, 0, path);
-    if (cella_ok(r))
-        r = cella_fsync_fd(fd, path);
-    if (close(fd) != 0 && cella_ok(r))
-        r = cella_fail(CELLA_E_IO, path, "close failed: %s", strerror(errno));
-    if (cella_ok(r)) {
-        int rc;
-        if (exclusive) {
-            /* renameat2(NOREPLACE) keeps "create only if absent" atomic. */
-            rc = renameat2(dirfd, tmp, dirfd, path, RENAME_NOREPLACE);
-            if (rc != 0 && errno == EEXIST)
-                r = cella_fail(CELLA_E_EXISTS, path, "file already exists");
-        } else {
-            rc = renameat(dirfd, tmp, dirfd, path);
-        }
-        if (rc != 0 && cella_ok(r))
-            r = cella_fail(CELLA_E_IO, path, "rename failed: %s", strerror(errno));
-    }
-    if (!cella_ok(r)) {
-        unlinkat(dirfd, tmp, 0);
-        return r;
-    }
-    dir_of(path, dir, sizeof dir);
-    return cella_fsync_dir(dirfd, dir, path);
+        r = cella_stage_publish(&s, !exclusive);
+    cella_stage_abort(&s);
+    return r;
 }
 
 cella_res cella_read_file(int dirfd, const char *path, size_t max, bool secret, uint8_t **out,

@@ -1,6 +1,8 @@
-/* File helpers. Every write that replaces a file is atomic: a temp file in the
- * same directory, fsync, rename over the target, fsync of the directory. After a
- * crash or kill -9 the target is either the old content or the new, never a mix.
+/* File helpers. Every write that replaces a file is atomic: a staging file in
+ * the same directory (core/stage.h), fsync, rename over the target, fsync of
+ * the directory. After a crash or kill -9 the target is either the old content
+ * or the new, never a mix; the next write to the same target removes the
+ * abandoned staging file.
  */
 #ifndef CELLA_CORE_FS_H
 #define CELLA_CORE_FS_H

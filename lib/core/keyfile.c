@@ -30,25 +30,38 @@ cella_res cella_keyfile_load(const char *path, uint8_t key[static 32])
     return r;
 }
 
-cella_res cella_keyfile_load_or_create(const char *path, uint8_t key[static 32], bool *created)
+cella_res cella_keyfile_load_or_new(const char *path, uint8_t key[static 32], bool *fresh)
 {
-    *created = false;
+    *fresh = false;
     cella_res r = cella_keyfile_load(path, key);
     if (r.code != CELLA_E_NOTFOUND)
         return r;
+    cella_error_clear();
+    CELLA_TRY(cella_random(key, 32));
+    *fresh = true;
+    return CELLA_OK_RES;
+}
+
+cella_res cella_keyfile_save(const char *path, const uint8_t key[static 32])
+{
     char *hex = cella_secure_alloc(66);
     CELLA_ENSURE(hex, CELLA_E_NOMEM, path, "out of memory");
-    r = cella_random(key, 32);
-    if (cella_ok(r)) {
-        cella_hex_encode(hex, key, 32, false);
-        hex[64] = '\n';
-        r = cella_write_file_atomic(AT_FDCWD, path, hex, 65, 0600, true);
-    }
+    cella_hex_encode(hex, key, 32, false);
+    hex[64] = '\n';
+    cella_res r = cella_write_file_atomic(AT_FDCWD, path, hex, 65, 0600, true);
     cella_secure_free(hex, 66);
+    return r;
+}
+
+cella_res cella_keyfile_load_or_create(const char *path, uint8_t key[static 32], bool *created)
+{
+    CELLA_TRY(cella_keyfile_load_or_new(path, key, created));
+    if (!*created)
+        return CELLA_OK_RES;
+    cella_res r = cella_keyfile_save(path, key);
     if (!cella_ok(r)) {
         cella_wipe(key, 32);
-        return r;
+        *created = false;
     }
-    *created = true;
-    return CELLA_OK_RES;
+    return r;
 }

@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "core/encoding.h"
 #include "core/fs.h"
+#include "core/stage.h"
 #include "core/secure.h"
 #include "crypto/aead.h"
 
@@ -260,7 +262,7 @@ cella_res cella_iexec_dataset_decrypt(const uint8_t key[static CELLA_IEXEC_KEY_B
 
 cella_res cella_iexec_dataset_encrypt_file(const char *src, const char *dst,
                                            const uint8_t key[static CELLA_IEXEC_KEY_BYTES],
-                                           bool overwrite,
+                                           const char *key_path, bool overwrite,
                                            char checksum[static CELLA_IEXEC_CHECKSUM_LEN])
 {
     uint8_t *plain = NULL, *enc = NULL;
@@ -274,7 +276,21 @@ cella_res cella_iexec_dataset_encrypt_file(const char *src, const char *dst,
         cella_error_set_where(src);
         return r;
     }
-    r = cella_write_file_atomic(AT_FDCWD, dst, enc, enc_len, 0644, !overwrite);
+    if (!overwrite)
+        r = cella_stage_check_new(AT_FDCWD, dst, false);
+    cella_stage s = {.done = true};
+    if (cella_ok(r))
+        r = cella_stage_open(&s, AT_FDCWD, dst, false, 0644);
+    if (cella_ok(r))
+        r = cella_pwrite_full(s.fd, enc, enc_len, 0, dst);
+    bool key_made = false;
+    if (cella_ok(r) && key_path)
+        key_made = cella_ok(r = cella_iexec_key_save(key_path, key, !overwrite));
+    if (cella_ok(r))
+        r = cella_stage_publish(&s, overwrite);
+    cella_stage_abort(&s);
+    if (!cella_ok(r) && key_made && !overwrite)
+        unlink(key_path); /* ours, made for a file that was not published */
     free(enc);
     if (cella_ok(r))
         memcpy(checksum, sum, sizeof sum); /* only for a file actually written */

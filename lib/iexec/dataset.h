@@ -89,13 +89,16 @@ CELLA_RESULT cella_iexec_dataset_decrypt(const uint8_t key[static CELLA_IEXEC_KE
                                          cella_slice enc, const char *expected_checksum,
                                          cella_iexec_secret *out, const char *what);
 
-/* Files. encrypt: reads `src` (at most CELLA_IEXEC_DATASET_MAX bytes), writes
- * `dst` atomically (mode 0644; exclusive unless `overwrite`), fills `checksum`.
+/* Files. encrypt: reads `src` (at most CELLA_IEXEC_DATASET_MAX bytes), stages
+ * `dst` beside itself (mode 0644), then, if `key_path` is non-NULL, saves the
+ * key there (exclusive unless `overwrite`), and only then publishes `dst` in
+ * one rename (exclusive unless `overwrite`): the key never goes missing for a
+ * published file, and a failed run leaves neither. Fills `checksum`.
  * decrypt: writes `dst` atomically (mode 0600, exclusive unless `overwrite`)
  * only after the whole file decrypted; nothing is written on failure. */
 CELLA_RESULT cella_iexec_dataset_encrypt_file(const char *src, const char *dst,
                                               const uint8_t key[static CELLA_IEXEC_KEY_BYTES],
-                                              bool overwrite,
+                                              const char *key_path, bool overwrite,
                                               char checksum[static CELLA_IEXEC_CHECKSUM_LEN]);
 CELLA_RESULT cella_iexec_dataset_decrypt_file(const char *src, const char *dst,
                                               const uint8_t key[static CELLA_IEXEC_KEY_BYTES],

@@ -139,7 +139,7 @@ static cella_res present_input(vol *v)
                v->name);
     CELLA_TRY(cella_runtime_private_tmpfs(v->stage));
     v->mounted = true;
-    CELLA_TRY(cella_vol_decrypt(v->vh, v->stage, NULL));
+    CELLA_TRY(cella_vol_decrypt_private(v->vh, v->stage, NULL));
     chmod(v->stage, 0755);
     return CELLA_OK_RES;
 }

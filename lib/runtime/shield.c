@@ -1130,5 +1130,5 @@ cella_res cella_shield_stage_tmpfs(cella_volume *v, const char *dir)
                  CELLA_E_POLICY, dir,
                  "staging directory is not on a tmpfs: plaintext would reach a disk");
     cella_info("shield: FUSE unavailable; staging the volume's plaintext in tmpfs %s", dir);
-    return cella_vol_decrypt(v, dir, NULL);
+    return cella_vol_decrypt_private(v, dir, NULL);
 }

@@ -80,8 +80,9 @@ CELLA_RESULT cella_shield_umount_path(const char *mountpoint, bool lazy);
 
 /* The fallback: decrypts the whole volume into `dir`, which must be an
  * already-mounted tmpfs (or ramfs) so that plaintext never reaches a disk
- * (CELLA_E_POLICY otherwise). Uses cella_vol_decrypt: everything is
- * authenticated before anything appears in `dir`. */
+ * (CELLA_E_POLICY otherwise). Uses cella_vol_decrypt_private: `dir` is
+ * private to the runtime until the app starts, and is emptied again if any
+ * chunk fails authentication. */
 CELLA_RESULT cella_shield_stage_tmpfs(cella_volume *v, const char *dir);
 
 #endif

@@ -123,9 +123,17 @@ expect_ok "$CELLA" volume verify vol --key-file k.key --tag "$NEW"
 fresh t; flip "$(big_of t)" -1
 expect_fail 'failed authentication' "$CELLA" volume decrypt t out-partial --key-file k.key
 [[ ! -e out-partial ]] || fail "failed decrypt left $(find out-partial)"
-mkdir existing; echo keep > existing/mine.txt
+mkdir existing; chmod 750 existing
 expect_fail 'failed authentication' "$CELLA" volume decrypt t existing --key-file k.key
-[[ $(ls -A existing) == mine.txt ]] || fail "failed decrypt changed an existing OUT_DIR: $(ls -A existing)"
+[[ -d existing && -z $(ls -A existing) ]] || fail "failed decrypt changed an existing empty OUT_DIR: $(ls -A existing)"
+[[ -z $(find . -maxdepth 1 -name ".cella-staging*") ]] || fail "failed decrypt left its staging: $(ls -A)"
+# an existing OUT_DIR must be empty: the output replaces it in one rename, keeping its mode
+echo keep > existing/mine.txt
+expect_fail 'already exists and is not empty' "$CELLA" volume decrypt vol existing --key-file k.key
+[[ $(ls -A existing) == mine.txt ]] || fail "refused decrypt changed a non-empty OUT_DIR: $(ls -A existing)"
+rm existing/mine.txt
+expect_ok "$CELLA" volume decrypt vol existing/ --key-file k.key
+[[ -f existing/f1.txt && $(stat -c %a existing) == 750 ]] || fail "decrypt into an empty OUT_DIR"
 
 # 10. path safety: symlinks in the source are refused, outputs never overwrite
 mkdir -p lsrc; echo a > lsrc/a; ln -s /etc/passwd lsrc/link

@@ -251,8 +251,8 @@ static void files_round_trip_and_no_partial_output(void **state)
     assert_false(loose);
     assert_memory_equal(key, key2, 32);
     char sum[CELLA_IEXEC_CHECKSUM_LEN];
-    assert_succeeds(cella_iexec_dataset_encrypt_file(src, enc, key, false, sum));
-    assert_fails_with(cella_iexec_dataset_encrypt_file(src, enc, key, false, sum),
+    assert_succeeds(cella_iexec_dataset_encrypt_file(src, enc, key, NULL, false, sum));
+    assert_fails_with(cella_iexec_dataset_encrypt_file(src, enc, key, NULL, false, sum),
                       CELLA_E_EXISTS);
     assert_succeeds(cella_iexec_dataset_decrypt_file(enc, out, key, sum, false));
     uint8_t *back;

@@ -1,0 +1,79 @@
+/* The parallel chunk engine behind lib/volume: seals, verifies and decrypts
+ * a volume's files in jobs of whole chunks on all cores. Internal to
+ * lib/volume (volume.c drives it); not part of the API.
+ */
+#ifndef CELLA_VOLUME_ENGINE_H
+#define CELLA_VOLUME_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "volume/format.h"
+#include "volume/volume.h"
+
+/* Bulk work is cut into jobs of at most this many plaintext bytes: small
+ * enough that a job's buffers stay in L2 between the read and the cipher. */
+#define JOB_BYTES (1u * 1024u * 1024u)
+
+enum engine_op { OP_SEAL, OP_VERIFY, OP_DECRYPT_FILE, OP_DECRYPT_MEM };
+
+/* Per-thread resources: cipher contexts and buffers (plaintext-bearing ones
+ * in secure memory). */
+typedef struct {
+    cella_gcm *enc, *dec;
+    uint8_t *pt, *ct, *in;
+    size_t cap;
+} worker_bufs;
+
+typedef struct {
+    const cella_vol_entry *e;
+    uint64_t first;  /* first chunk */
+    uint64_t count;  /* chunks */
+} job;
+
+typedef struct {
+    enum engine_op op;
+    const uint8_t *volume_id;
+    int src_dirfd;        /* plaintext tree (SEAL) */
+    int vol_dirfd;        /* ciphertext files */
+    int out_dirfd;        /* plaintext output (DECRYPT_FILE) */
+    const char *vol_dir;  /* for messages */
+    uint8_t *mem;         /* DECRYPT_MEM target */
+    uint64_t mem_base;    /* plaintext offset of mem[0] */
+    job *jobs;
+    size_t njobs;
+    atomic_size_t next;
+    atomic_uint_fast64_t done_bytes;
+    uint64_t total_bytes;
+    atomic_bool failed;
+    pthread_mutex_t err_lock;
+    cella_code err_code;
+    char err_what[512];
+    char err_where[1024];
+    const cella_vol_opts *opts;
+    double last_progress;
+    uint32_t max_chunk; /* largest chunk of any job: sizes the worker buffers */
+    worker_bufs *pool;  /* optional per-thread buffers reused across runs */
+    unsigned pool_size;
+} engine;
+
+/* The file id in lowercase hex: the ciphertext file's name. */
+void vol_id_hex(char out[33], const uint8_t id[static CELLA_VOL_ID_BYTES]);
+/* "VOL/0123…" for error messages. */
+void vol_cfile_where(char *out, size_t cap, const char *dir, const uint8_t *id);
+unsigned vol_online_cpus(void);
+
+CELLA_RESULT vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk);
+void vol_worker_bufs_free(worker_bufs *w);
+
+/* Runs en->jobs on en->opts->threads threads (default: one per CPU); the first
+ * error stops all workers and is re-raised here. */
+CELLA_RESULT vol_engine_run(engine *en);
+/* Runs en->op over every file of `m`. */
+CELLA_RESULT vol_engine_all(engine *en, const cella_vol_meta *m);
+
+#endif
