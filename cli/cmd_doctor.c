@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "output.h"
 #include "commands.h"
 #include "core/encoding.h"
 #include "net/http_client.h"
@@ -512,10 +513,11 @@ static void check_ports(report *rp, unsigned base)
 
 /* ---- output ------------------------------------------------------------------------- */
 
-static int print_report(const report *rp, bool as_json)
+static int print_report(const report *rp)
 {
     static const char *const state[] = {"ok", "FAIL", "skip"};
     int bad = 0;
+    bool as_json = cli_json();
     json_t *arr = as_json ? json_array() : NULL;
     for (int i = 0; i < rp->n; i++) {
         const check *c = &rp->c[i];
@@ -531,12 +533,8 @@ static int print_report(const report *rp, bool as_json)
                    c->state == CHECK_FAIL ? c->fix : "", c->state == CHECK_FAIL ? "\n" : "");
     }
     if (arr) {
-        json_t *doc = json_pack("{s:b, s:i, s:o}", "ok", bad == 0, "problems", bad, "checks", arr);
-        char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (text)
-            printf("%s\n", text);
-        free(text);
-        json_decref(doc);
+        cli_json_set("problems", json_integer(bad));
+        cli_json_set("checks", arr);
     } else if (!bad) {
         printf("all %d checks passed\n", rp->n);
     }
@@ -549,7 +547,7 @@ static int print_report(const report *rp, bool as_json)
 
 static int doctor_cmd(int argc, char **argv)
 {
-    cli_opt o[] = {{"json", false, NULL}, {"listen-base", true, NULL}, {"timeout", true, NULL}};
+    cli_opt o[] = {{"listen-base", true, NULL}, {"timeout", true, NULL}};
     const char *pos[1];
     int np;
     report rp = {.n = 0};
@@ -584,7 +582,7 @@ static int doctor_cmd(int argc, char **argv)
     if (!project || cli_get(o, NOPTS(o), "listen-base"))
         check_ports(&rp, (unsigned)base);
     json_decref(conf);
-    return print_report(&rp, cli_get(o, NOPTS(o), "json") != NULL);
+    return print_report(&rp);
 }
 
 const cli_command cli_doctor_commands[] = {

@@ -1,4 +1,5 @@
 /* cella: one binary, verbs grouped like the iExec SDK and the SCONE CLI. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,6 +7,23 @@
 #include "core/log.h"
 #include "core/secure.h"
 #include "help.h"
+#include "output.h"
+
+/* "usage", "not_found", ...: the code's name without CELLA_E_, in lower case. */
+static void code_name(cella_code code, char *out, size_t cap)
+{
+    static const char *const names[] = {
+#define CELLA_X_NAME(name, text) #name,
+        CELLA_ERRORS(CELLA_X_NAME)
+#undef CELLA_X_NAME
+    };
+    const char *n = (unsigned)code < CELLA_E__COUNT ? names[code] : "CELLA_E_INTERNAL";
+    n += strncmp(n, "CELLA_E_", 8) ? 6 : 8; /* "CELLA_OK" -> "OK" */
+    size_t i = 0;
+    for (; n[i] && i + 1 < cap; i++)
+        out[i] = (char)tolower((unsigned char)n[i]);
+    out[i] = '\0';
+}
 
 int cli_report(cella_res r)
 {
@@ -19,6 +37,13 @@ int cli_report(cella_res r)
         snprintf(line, sizeof line, "%s", cella_error_what());
     cella_redact(line, sizeof line);
     fprintf(stderr, "cella: error: %s\n", line);
+    if (cli_json()) {
+        char what[2048], code[32];
+        snprintf(what, sizeof what, "%s", cella_error_what());
+        cella_redact(what, sizeof what);
+        code_name(r.code, code, sizeof code);
+        cli_json_error(what, where, code);
+    }
     return r.code == CELLA_E_USAGE ? 2 : 1;
 }
 
@@ -110,6 +135,7 @@ int main(int argc, char **argv)
     }
     int sub_argc = argc - 1 - used;
     char **sub_argv = argv + 1 + used;
+    bool json = false;
     for (int i = 0; i < sub_argc; i++) {
         if (!strcmp(sub_argv[i], "--"))
             break;
@@ -117,6 +143,13 @@ int main(int argc, char **argv)
             cli_help_verb(stdout, c);
             return 0;
         }
+        /* --json, or the SDK's --raw: taken out before the verb parses */
+        if (!strcmp(sub_argv[i], "--json") || !strcmp(sub_argv[i], "--raw")) {
+            json = true;
+            memmove(sub_argv + i, sub_argv + i + 1, (size_t)(sub_argc - i - 1) * sizeof *sub_argv);
+            sub_argc--;
+            i--;
+        }
     }
-    return c->fn(sub_argc, sub_argv);
+    return json ? cli_json_run(c, sub_argc, sub_argv) : c->fn(sub_argc, sub_argv);
 }
