@@ -14,6 +14,7 @@
 #include "cas/task_policy.h"
 #include "casapi/casapi.h"
 #include "core/encoding.h"
+#include "core/fs.h"
 #include "core/keyfile.h"
 #include "core/log.h"
 #include "core/secure.h"
@@ -1106,10 +1107,7 @@ cella_res cas_serve(const cas_options *o)
     /* The port first: a taken one leaves --data as it was (no key made). */
     int fd;
     CELLA_TRY(cella_http_listen(a.opt.listen, "cas serve --listen", &fd, a.bound));
-    cella_res r = mkdir(o->data_dir, 0700) == 0 || errno == EEXIST
-                      ? CELLA_OK_RES
-                      : cella_fail(CELLA_E_IO, o->data_dir, "cannot create data directory: %s",
-                                   strerror(errno));
+    cella_res r = cella_mkdir_private(o->data_dir);
     snprintf(a.db_path, sizeof a.db_path, "%s/cas.db", o->data_dir);
     char kpath[4200];
     snprintf(kpath, sizeof kpath, "%s/master.key", o->data_dir);

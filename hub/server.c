@@ -12,6 +12,7 @@
 
 #include "casapi/casapi.h"
 #include "core/encoding.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "hub/hub.h"
 #include "hub/store.h"
@@ -1289,10 +1290,7 @@ cella_res hub_serve(const hub_options *o)
     /* The port first: a taken one leaves --data as it was. */
     int fd;
     CELLA_TRY(cella_http_listen(a.opt.listen, "hub serve --listen", &fd, a.bound));
-    cella_res r = mkdir(o->data_dir, 0700) == 0 || errno == EEXIST
-                      ? CELLA_OK_RES
-                      : cella_fail(CELLA_E_IO, o->data_dir, "cannot create data directory: %s",
-                                   strerror(errno));
+    cella_res r = cella_mkdir_private(o->data_dir);
     snprintf(a.db_path, sizeof a.db_path, "%s/hub.db", o->data_dir);
     int created = 0;
     if (cella_ok(r) && o->tls)

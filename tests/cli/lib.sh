@@ -185,6 +185,31 @@ _blobs_ready() {
   [[ -n "$BLOBS_URL" ]]
 }
 
+# start_up LOG ARGS...: `cella up ARGS` in the background, its output in
+# LOG, until it prints "ready" (fails, showing LOG and the stack's logs, if it
+# exits first or takes a minute). Sets UP_PID; stop_up (also run at exit)
+# stops it with SIGINT and waits for it.
+UP_PID=""
+start_up() {
+  local log=$1 dir; shift
+  [[ -n ${_UP_ON_EXIT:-} ]] || { on_exit stop_up; _UP_ON_EXIT=1; }
+  "$CELLA" up "$@" > "$log" 2>&1 &
+  UP_PID=$!
+  for _ in $(seq 600); do
+    grep -q '^ready' "$log" 2>/dev/null && return 0
+    kill -0 "$UP_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  dir=$(sed -n 's/^logs *//p' "$log")
+  cat "$log" ${dir:+"$dir"/*.log} >&2; fail "cella up did not start"
+}
+stop_up() {
+  [[ -n "$UP_PID" ]] || return 0
+  kill -INT "$UP_PID" 2>/dev/null || true
+  wait "$UP_PID" 2>/dev/null || true
+  UP_PID=""
+}
+
 # ---- wallets ----
 # new_wallet NAME...: for each NAME, an unencrypted wallet (keystore in
 # $TMP/keys-NAME) and the directory $TMP/NAME holding two files: "wallet",

@@ -6,30 +6,9 @@
 # working; a recorded port another program took meanwhile is refused, naming
 # it, rather than silently replaced.
 . "$(dirname "$0")/lib.sh"
-UP_PID=""
-stop_up() {
-  [[ -n "$UP_PID" ]] || return 0
-  kill -INT "$UP_PID" 2>/dev/null || true
-  wait "$UP_PID" 2>/dev/null || true
-  UP_PID=""
-}
-on_exit stop_up
-# start_up LOG ARGS...: `cella up --data stack --slots 0 ARGS` in the
-# background until it prints "ready"
-start_up() {
-  local log=$1; shift
-  "$CELLA" up --data stack --slots 0 "$@" > "$log" 2>&1 &
-  UP_PID=$!
-  for _ in $(seq 600); do
-    grep -q '^ready' "$log" 2>/dev/null && return 0
-    kill -0 "$UP_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$log" stack/logs/*.log >&2; fail "cella up did not start"
-}
 urls() { sed -n 's/^\(hub\|cas\|blobs\) *\([^ ]*\).*/\1 \2/p' "$1"; }
 
-start_up up1.log --listen-base 0
+start_up up1.log --data stack --slots 0 --listen-base 0
 urls up1.log > urls1
 [[ $(wc -l < urls1) == 3 ]] || fail "up printed $(cat urls1)"
 ok
@@ -48,7 +27,7 @@ curl -sf -o /dev/null "$(awk '$1 == "hub" {print $2}' urls1)/v1/health" || fail 
 
 # ---- stopped and started again: the same URLs ----
 stop_up
-start_up up2.log
+start_up up2.log --data stack --slots 0
 urls up2.log > urls2
 diff urls1 urls2 >&2 || fail "a restart moved the stack"
 ok
@@ -79,7 +58,7 @@ ok
 stop_server "$PY"
 
 # --listen-base picks other ports (0: free ones) and records them
-start_up up3.log --listen-base 0
+start_up up3.log --data stack --slots 0 --listen-base 0
 urls up3.log > urls3
 diff -q urls1 urls3 >/dev/null && fail "--listen-base 0 kept the recorded ports"
 grep -q "\"blobsUrl\": \"$(awk '$1 == "blobs" {print $2}' urls3)\"" stack/cella.json ||
