@@ -10,19 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-UP_PID=""
-stop_up() {
-  [[ -n "$UP_PID" ]] || return 0
-  kill -INT "$UP_PID" 2>/dev/null || true
-  wait "$UP_PID" 2>/dev/null || true
-  UP_PID=""
-}
-on_exit stop_up
-
-"$CELLA" up --data stack --listen-base 0 --slots 0 > up.log 2>&1 &
-UP_PID=$!
-for _ in $(seq 600); do grep -q '^ready' up.log 2>/dev/null && break; kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
-grep -q '^ready' up.log || { cat up.log stack/logs/*.log >&2; fail "cella up did not start"; }
+start_up up.log --data stack --listen-base 0 --slots 0
 read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
 BLOBS=$(sed -n 's/^blobs *//p' up.log)
 POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
@@ -389,4 +377,39 @@ wait "$UP_PID" || fail "cella up exited non-zero on SIGINT"
 UP_PID=""
 grep -q '^stopped' "$TMP/up.log" || fail "cella up did not say it stopped"
 ok
+
+# ---- the blob store moves: what was recorded by URL is found by its SHA-256 ----
+# The stack again, on other ports: T1's result, the dataset and the app bundle
+# are recorded with the old blob store's URL, which nothing serves any more.
+cd "$TMP"
+start_up up2.log --data stack --listen-base 0 --slots 0
+BLOBS2=$(sed -n 's/^blobs *//p' up2.log)
+HUB2=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' up2.log)
+CAS2=$(sed -n 's/^cas *\([^ ]*\).*/\1/p' up2.log)
+[[ $BLOBS2 != "$BLOBS" ]] || fail "the blob store did not move"
+curl -s -m 5 -o /dev/null "$BLOBS/v1/health" && fail "the old blob store still answers"
+cd "$TMP/req"
+# the requester's project file now names the new stack (as a fresh copy of cella.json would)
+json_set hubUrl "\"$HUB2\""
+json_set blobsUrl "\"$BLOBS2\""
+json_set cas "{\"url\": \"$CAS2\", \"fingerprint\": \"$(python3 -c 'import json;print(json.load(open("cella.json"))["cas"]["fingerprint"])')\"}"
+HUB=$HUB2
+[[ $(task_field "$T1" results) == "$BLOBS"/v1/blobs/* ]] || fail "T1's result is not recorded at the old store"
+expect_ok "$CELLA" result download "$T1" -o moved.zip
+cmp moved.zip result.zip || fail "T1's result downloaded after the move differs"
+# --blobs names the store too; a store without the blob, and a dead recorded URL: not found
+expect_ok "$CELLA" result download "$T1" -o moved2.zip --blobs "$BLOBS2"
+cmp moved2.zip result.zip || fail "T1's result (--blobs) differs"
+start_blobs --log empty-blobs.log
+expect_fail "$T1|not found|no such blob|refused|connect" "$CELLA" result download "$T1" -o none.zip --blobs "$BLOBS_URL"
+[[ ! -e none.zip ]] || fail "a failed download left a file"
+# a new worker (empty cache) fetches the app bundle and the dataset by their SHA-256
+expect_ok "$CELLA" app run "$APP" --dataset "$DS" --tag tee,scone --args 2 --wallet-file "$(W req)"
+T10=$(awk '/^task / {print $2}' "$TMP/.out")
+"$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk2" \
+  --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker2.log" 2>&1 || { cat "$TMP/worker2.log" >&2; fail "worker after the move"; }
+[[ $(task_field "$T10" status) == COMPLETED ]] || fail "T10 after the move: $(task_field "$T10" error)"
+expect_ok "$CELLA" result download "$T10" -o t10.zip
+ok
+stop_up
 finish
