@@ -6,7 +6,9 @@
 # issue 7 fails for the right reason: another app, another requester, another
 # measurement, another beneficiary, a non-enclave contribution, a dataset
 # tampered in the blob store or in the worker's cache; and a worker killed
-# mid-task loses nothing.
+# mid-task loses nothing. Last, the stack restarts on other ports: results,
+# datasets and bundles recorded with the old blob store's URL are found by
+# their SHA-256, and a dataset at a plain http URL is fetched there and checked.
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -110,7 +112,11 @@ publish_dataset() { # NAME TEXT ORDER-FIELDS... -> prints the dataset address
   rm -rf datasets .secrets
   "$CELLA" dataset init --encrypted >/dev/null 2>&1 && printf '%s' "$text" > "datasets/original/$name.txt" &&
     "$CELLA" dataset encrypt --format iexec > enc 2>/dev/null || return 1
-  "$CELLA" blobs put "$(awk 'NR==1 {print $1}' enc)" --url "$BLOBS" > put || return 1
+  if [[ -n ${WWW_URL:-} ]]; then # a plain web server instead of the blob store
+    cp "$(awk 'NR==1 {print $1}' enc)" "$TMP/www/$name.enc" && echo "- $WWW_URL/$name.enc" > put || return 1
+  else
+    "$CELLA" blobs put "$(awk 'NR==1 {print $1}' enc)" --url "$BLOBS" > put || return 1
+  fi
   json_set dataset "{\"name\": \"$name\", \"multiaddr\": \"$(awk '{print $2}' put)\", \"checksum\": \"$(awk 'NR==1 {print $2}' enc)\"}"
   "$CELLA" dataset deploy --wallet-file "$(W owner)" 2>/dev/null > addr || return 1
   "$CELLA" dataset push-secret "$(cat addr)" --wallet-file "$(W owner)" >/dev/null || return 1
@@ -411,5 +417,36 @@ T10=$(awk '/^task / {print $2}' "$TMP/.out")
 [[ $(task_field "$T10" status) == COMPLETED ]] || fail "T10 after the move: $(task_field "$T10" error)"
 expect_ok "$CELLA" result download "$T10" -o t10.zip
 ok
+
+# ---- a dataset at a plain http URL (iExec's multiaddr): fetched there, checked by its checksum ----
+mkdir "$TMP/www"
+python3 -u -m http.server --bind 127.0.0.1 --directory "$TMP/www" 0 > "$TMP/www.log" 2>&1 &
+WWW_PID=$!
+_SERVERS+=("$WWW_PID")
+for _ in $(seq 100); do grep -q 'port [0-9]' "$TMP/www.log" && break; sleep 0.05; done
+WWW_URL=http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$TMP/www.log" | head -1)
+cd "$TMP/owner"
+json_set hubUrl "\"$HUB2\""
+json_set blobsUrl "\"$BLOBS2\""
+json_set cas "$(python3 -c 'import json;print(json.dumps(json.load(open("../req/cella.json"))["cas"]))')"
+DSW=$(publish_dataset web "web words on the web" apprestrict="$APP") || fail "publish a web dataset"
+WWW_URL=""
+cd "$TMP/req"
+expect_ok "$CELLA" app run "$APP" --dataset "$DSW" --tag tee,scone --args 2 --wallet-file "$(W req)"
+T11=$(awk '/^task / {print $2}' "$TMP/.out")
+"$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk2" \
+  --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker2.log" 2>&1 || { cat "$TMP/worker2.log" >&2; fail "worker (web dataset)"; }
+[[ $(task_field "$T11" status) == COMPLETED ]] || fail "T11 on a web dataset: $(task_field "$T11" error)"
+# the web server's copy changed: a worker without it cached refuses it
+python3 -c "import sys;f=open(sys.argv[1],'r+b');f.seek(5);b=f.read(1);f.seek(5);f.write(bytes([b[0]^1]))" "$TMP/www/web.enc"
+expect_ok "$CELLA" app run "$APP" --dataset "$DSW" --tag tee,scone --args 2 --wallet-file "$(W req)"
+T12=$(awk '/^task / {print $2}' "$TMP/.out")
+"$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk3" \
+  --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker2.log" 2>&1 || true
+[[ $(task_field "$T12" status) != COMPLETED ]] || fail "T12 completed on a changed web dataset"
+task_field "$T12" error | grep -q "downloaded bytes do not match the SHA-256 (dataset $DSW)" ||
+  fail "T12 reason: $(task_field "$T12" error)"
+ok
+stop_server "$WWW_PID"
 stop_up
 finish
