@@ -128,7 +128,8 @@ const cli_command cli_blobs_commands[] = {
      "cella blobs serve [--listen 127.0.0.1:8082] [--data DIR] [--max-size N] [--threads N]",
      "Serve a content-addressed blob store over plain HTTP (PUT/GET/HEAD /v1/blobs/<sha256>); "
      "DIR defaults to ./cella-blobs, N to 1G (bodies are held in memory). Port 0 picks a free "
-     "port; the URL is printed once listening."},
+     "port; once listening it prints \"blobs listening on URL\" (a port in use fails before DIR "
+     "is touched)."},
     {"blobs", "put", blobs_put, "cella blobs put FILE|DIR [--url URL]",
      "Upload a file, or a directory (an encrypted volume) as one deterministic tarball; prints "
      "its SHA-256 and its URL. The store is --url, else \"blobsUrl\" of "

@@ -361,7 +361,8 @@ const cli_command cli_cas_commands[] = {
      "Run the configuration and attestation service (HTTPS, TLS 1.3), with iExec's secret "
      "management endpoints (--hub: the registry that says who owns datasets and apps). "
      "SGX, TDX and SNP evidence is verified with collateral from --collateral DIR and/or "
-     "--pccs URL (docs/evidence.md)."},
+     "--pccs URL (docs/evidence.md). Port 0 picks a free port; once listening it prints \"cas "
+     "listening on URL\" and its fingerprint (a port in use fails before DIR is touched)."},
     {"tee", "sim", tee_sim_init, "cella tee sim init [--dir DIR] [--force]",
      "Create the sim TEE platform key (development only: sim protects nothing)."},
     {"session", "create", session_create,
