@@ -21,6 +21,7 @@ typedef struct {
     uint8_t sim_id[32]; /* SHA-256 of sim_pub's SPKI, computed once */
     SSL_CTX *ssl;
     char fingerprint[65];
+    char bound[64]; /* the address listened on, with the port bound */
     cella_nonce_book *nonces; /* challenges and attestation nonces, shared by threads */
     /* Hardware evidence: where collateral comes from, and the fixed
      * verification time of --evidence-time (0: the current time). */

@@ -14,6 +14,7 @@
 #include "cas/task_policy.h"
 #include "casapi/casapi.h"
 #include "core/encoding.h"
+#include "core/fs.h"
 #include "core/keyfile.h"
 #include "core/log.h"
 #include "core/secure.h"
@@ -1080,7 +1081,7 @@ static void thread_fini(void *tctx)
 static void on_ready(void *app)
 {
     cas_app *a = app;
-    printf("cas listening on https://%s\nfingerprint %s\n", a->opt.listen, a->fingerprint);
+    printf("cas listening on https://%s\nfingerprint %s\n", a->bound, a->fingerprint);
     if (a->opt.allow_sim)
         printf("WARNING: sim evidence accepted (--allow-sim): sim enclaves protect nothing\n");
     if (a->evidence_now)
@@ -1103,17 +1104,20 @@ cella_res cas_serve(const cas_options *o)
     if (!a.opt.listen)
         a.opt.listen = "127.0.0.1:8081";
     CELLA_ENSURE(o->data_dir, CELLA_E_USAGE, "--data", "a data directory is required");
-    if (mkdir(o->data_dir, 0700) != 0 && errno != EEXIST)
-        return cella_fail(CELLA_E_IO, o->data_dir, "cannot create data directory: %s",
-                          strerror(errno));
+    /* The port first: a taken one leaves --data as it was (no key made). */
+    int fd;
+    CELLA_TRY(cella_http_listen(a.opt.listen, "cas serve --listen", &fd, a.bound));
+    cella_res r = cella_mkdir_private(o->data_dir);
     snprintf(a.db_path, sizeof a.db_path, "%s/cas.db", o->data_dir);
     char kpath[4200];
     snprintf(kpath, sizeof kpath, "%s/master.key", o->data_dir);
     a.master = cella_secure_alloc(32);
-    CELLA_ENSURE(a.master, CELLA_E_NOMEM, NULL, "out of memory");
+    if (cella_ok(r) && !a.master)
+        r = cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
     bool made;
     int created = 0;
-    cella_res r = cella_keyfile_load_or_create(kpath, a.master, &made);
+    if (cella_ok(r))
+        r = cella_keyfile_load_or_create(kpath, a.master, &made);
     if (cella_ok(r))
         r = cella_tls_server_ctx(o->data_dir, &a.ssl, a.fingerprint, &created);
     if (cella_ok(r) && o->allow_sim) {
@@ -1161,7 +1165,7 @@ cella_res cas_serve(const cas_options *o)
             printf("created TLS identity in %s; clients pin fingerprint %s\n", o->data_dir,
                    a.fingerprint);
         cella_http_config cfg = {
-            .listen = a.opt.listen,
+            .fd = fd,
             .ssl = a.ssl,
             .max_body = CAS_MAX_BODY,
             /* Writes block their loop for an fsync: more loops than cores
@@ -1175,6 +1179,7 @@ cella_res cas_serve(const cas_options *o)
         };
         r = cella_http_serve(&cfg);
     }
+    close(fd);
     cella_nonce_book_free(a.nonces);
     EVP_PKEY_free(a.sim_pub);
     SSL_CTX_free(a.ssl);

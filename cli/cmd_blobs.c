@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "blobs/client.h"
@@ -11,14 +12,14 @@
 #include "project.h"
 #include "core/encoding.h"
 #include "core/stage.h"
+#include "net/http_server.h"
 
 
-static void on_ready(void *arg, unsigned port)
+/* The address actually bound (--listen may ask for port 0): the line every
+ * server prints, "<name> listening on <URL>". */
+static void on_ready(void *arg)
 {
-    const char *listen = arg;
-    const char *colon = strrchr(listen, ':');
-    printf("cella blobs: serving http://%.*s:%u\n", colon ? (int)(colon - listen) : 0, listen,
-           port);
+    printf("blobs listening on http://%s\n", (const char *)arg);
     fflush(stdout);
 }
 
@@ -32,11 +33,13 @@ static int blobs_serve(int argc, char **argv)
     int np;
     cella_res r = cli_parse(argc, argv, o, 4, pos, 0, &np, "blobs serve");
     cella_blob_server_config cfg = {
-        .listen = cli_get(o, 4, "listen") ? cli_get(o, 4, "listen") : "127.0.0.1:8082",
+        .fd = -1,
         .data_dir = cli_get(o, 4, "data") ? cli_get(o, 4, "data") : "cella-blobs",
         .on_ready = on_ready,
     };
-    cfg.arg = (void *)cfg.listen;
+    const char *listen = cli_get(o, 4, "listen") ? cli_get(o, 4, "listen") : "127.0.0.1:8082";
+    char bound[64];
+    cfg.arg = bound;
     unsigned long long v;
     if (cella_ok(r) && cli_get(o, 4, "max-size")) {
         r = cli_parse_size(cli_get(o, 4, "max-size"), "--max-size", &v);
@@ -50,8 +53,13 @@ static int blobs_serve(int argc, char **argv)
             r = cella_fail(CELLA_E_USAGE, "--threads", "must be 1 to 64");
         cfg.threads = (unsigned)v;
     }
+    /* The port first: a taken one leaves --data as it was. */
+    if (cella_ok(r))
+        r = cella_http_listen(listen, "blobs serve --listen", &cfg.fd, bound);
     if (cella_ok(r))
         r = cella_blob_serve(&cfg);
+    if (cfg.fd >= 0)
+        close(cfg.fd);
     return cli_report(r);
 }
 
@@ -123,7 +131,8 @@ const cli_command cli_blobs_commands[] = {
      "cella blobs serve [--listen 127.0.0.1:8082] [--data DIR] [--max-size N] [--threads N]",
      "Serve a content-addressed blob store over plain HTTP (PUT/GET/HEAD /v1/blobs/<sha256>); "
      "DIR defaults to ./cella-blobs, N to 1G (bodies are held in memory). Port 0 picks a free "
-     "port; the URL is printed once listening."},
+     "port; once listening it prints \"blobs listening on URL\" (a port in use fails before DIR "
+     "is touched)."},
     {"blobs", "put", blobs_put, "cella blobs put FILE|DIR [--url URL]",
      "Upload a file, or a directory (an encrypted volume) as one deterministic tarball; prints "
      "its SHA-256 and its URL. The store is --url, else \"blobsUrl\" of "

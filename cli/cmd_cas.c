@@ -385,7 +385,8 @@ const cli_command cli_cas_commands[] = {
      "Run the configuration and attestation service (HTTPS, TLS 1.3), with iExec's secret "
      "management endpoints (--hub: the registry that says who owns datasets and apps). "
      "SGX, TDX and SNP evidence is verified with collateral from --collateral DIR and/or "
-     "--pccs URL (docs/evidence.md)."},
+     "--pccs URL (docs/evidence.md). Port 0 picks a free port; once listening it prints \"cas "
+     "listening on URL\" and its fingerprint (a port in use fails before DIR is touched)."},
     {"cas", "cert", cas_cert_cmd, "cella cas cert [--cas URL --cas-fingerprint FP] [-o FILE]",
      "Print (or write to FILE) the cas's TLS certificate after checking its key against the "
      "pin (--cas-fingerprint, or cella.json's), for clients that trust certificates instead of "

@@ -100,7 +100,9 @@ const cli_command cli_hub_commands[] = {
      "clients to pin: --hub-fingerprint or \"hubFingerprint\" in cella.json): registries, order book, PoCo matchOrders, "
      "deals, tasks and accounts (docs/hub-api.md). Orders are EIP-712 for chain N (default "
      "421614) and the hub address (default iExec's on that chain). --dev-timeref (development "
-     "only) replaces every category's timeref, so deadlines come in seconds."},
+     "only) replaces every category's timeref, so deadlines come in seconds. Port 0 picks a "
+     "free port; once listening it prints \"hub listening on URL\" (a port in use fails before "
+     "DIR is touched)."},
     {"hub", "call", hub_call_cmd, "cella hub call METHOD /PATH [--data JSON|@FILE] " CONN_USAGE,
      "Send one request to the hub (signed by the wallet when one is given) and print its JSON "
      "reply: for debugging and for endpoints without a verb of their own."},

@@ -329,11 +329,14 @@ static int app_run(int argc, char **argv)
 
 static int result_download(int argc, char **argv)
 {
-    cli_opt o[] = {{"hub-url", true, NULL}, {"hub-fingerprint", true, NULL}, {"output", true, NULL}};
+    cli_opt o[] = {{"hub-url", true, NULL},
+                   {"hub-fingerprint", true, NULL},
+                   {"output", true, NULL},
+                   {"blobs", true, NULL}};
     const char *pos[1];
     int np;
     cli_hub hub = {0};
-    char path[160], out[300];
+    char path[160], out[300], store[1024] = "";
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "result download");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "result download",
@@ -356,20 +359,20 @@ static int result_download(int argc, char **argv)
         r = cella_fail(CELLA_E_NOTFOUND, pos[0], "the task has no result yet (status %s%s%s)",
                        jstr(t, "status") ? jstr(t, "status") : "?", jstr(t, "error") ? ": " : "",
                        jstr(t, "error") ? jstr(t, "error") : "");
-    const char *mark = url ? strstr(url, "/v1/blobs/") : NULL;
     uint8_t sha[32];
     char base[1024];
     if (cella_ok(r))
-        r = mark && (size_t)(mark - url) < sizeof base
-                ? cella_hex_decode(sha, 32, mark + 10, strlen(mark + 10), "results")
-                : cella_fail(CELLA_E_UNSUPPORTED, url, "not a cella blob store location");
+        r = cella_blob_parse_url(url, "results", base, sizeof base, sha);
+    /* By content address: the store configured here first (the stack may have
+     * moved since the worker recorded the URL), then the recorded URL. */
+    if (cella_ok(r))
+        r = cli_project_url(o, NOPTS(o), "blobs", "blobsUrl", "", store, sizeof store);
     if (cella_ok(r)) {
-        snprintf(base, sizeof base, "%.*s", (int)(mark - url), url);
         const char *op = cli_get(o, NOPTS(o), "output");
         snprintf(out, sizeof out, "%s", op ? op : "");
         if (!op)
             snprintf(out, sizeof out, "%s.zip", pos[0]);
-        r = cella_blob_get_file(base, sha, out); /* checks the SHA-256 */
+        r = cella_blob_fetch_file(store, url, sha, out); /* checks the SHA-256 */
     }
     if (cella_ok(r))
         printf("%s\n", out);
@@ -393,8 +396,9 @@ const cli_command cli_market_commands[] = {
      "as cella task watch does (status lines on stderr), until it completes or fails "
      "(exit 0 only if completed)."},
     {"result", "download", result_download,
-     "cella result download 0xTASKID [-o FILE] [--hub-url URL [--hub-fingerprint FP]]",
-     "Download a completed task's result from the blob store (checked against its SHA-256) to "
-     "FILE (default <taskid>.zip). Decrypt it with `cella result decrypt`."},
+     "cella result download 0xTASKID [-o FILE] [--blobs URL] [--hub-url URL [--hub-fingerprint FP]]",
+     "Download a completed task's result (checked against its SHA-256) to FILE (default "
+     "<taskid>.zip): by its SHA-256 from the blob store --blobs, else \"blobsUrl\" of ./cella.json, "
+     "then from the URL the worker recorded. Decrypt it with `cella result decrypt`."},
     {NULL, NULL, NULL, NULL, NULL},
 };

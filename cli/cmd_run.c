@@ -533,14 +533,10 @@ static int decrypt_cmd(int argc, char **argv)
     /* --url BASE/v1/blobs/SHA: fetch the output volume (ciphertext) first. */
     char tmpdir[300] = "", tmpvol[340] = "";
     if (cella_ok(r) && url) {
-        const char *mark = strstr(url, "/v1/blobs/");
         uint8_t sha[32];
         char base[1024];
-        r = mark && (size_t)(mark - url) < sizeof base
-                ? cella_hex_decode(sha, 32, mark + 10, strlen(mark + 10), "--url")
-                : cella_fail(CELLA_E_USAGE, "--url", "expected BASE/v1/blobs/SHA256");
+        r = cella_blob_parse_url(url, "--url", base, sizeof base, sha);
         if (cella_ok(r)) {
-            snprintf(base, sizeof base, "%.*s", (int)(mark - url), url);
             const char *t = getenv("TMPDIR");
             snprintf(tmpdir, sizeof tmpdir, "%s/cella-decrypt.XXXXXX", t && *t ? t : "/tmp");
             if (!mkdtemp(tmpdir))

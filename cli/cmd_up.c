@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,6 +48,7 @@ static void on_signal(int sig)
 typedef struct {
     const char *name;
     pid_t pid;
+    off_t log_start; /* where this run's lines begin in DATA/logs/NAME.log */
 } child;
 
 static child g_children[NCHILD];
@@ -66,18 +68,105 @@ static void sleep_ms(long ms)
     nanosleep(&t, NULL);
 }
 
-/* A free loopback port (the kernel's choice), for --listen-base 0. */
-static cella_res free_port(unsigned *port)
+/* One `cella up` per data folder: an exclusive flock on DATA/up.lock, taken
+ * before anything else in DATA changes and held until this process exits (the
+ * children do not inherit it). The file holds the holder's PID, so a second up
+ * can name it. A crashed up leaves no stale lock: the kernel drops it. */
+static cella_res lock_data(void)
 {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    bool ok = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-              getsockname(s, (struct sockaddr *)&a, &l) == 0;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/up.lock", g_data);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, path, "open: %s", strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32] = "", where[PATH_MAX + 64];
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        close(fd);
+        CELLA_ENSURE(e == EWOULDBLOCK, CELLA_E_IO, path, "flock: %s", strerror(e));
+        pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+        snprintf(where, sizeof where, "PID %s holds %s", *pid ? pid : "?", g_data);
+        return cella_fail(CELLA_E_EXISTS, where, "another cella up runs on this data folder");
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return cella_fail(CELLA_E_IO, path, "write: %s", strerror(e));
+    }
+    return CELLA_OK_RES; /* fd stays open: closing it would drop the lock */
+}
+
+/* Whether a loopback port can be listened on now, as the servers bind it
+ * (SO_REUSEADDR: the last run's TIME_WAIT connections do not count). */
+static bool port_free(unsigned port)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = s >= 0 && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+              bind(s, (struct sockaddr *)&a, sizeof a) == 0 && listen(s, 1) == 0;
     if (s >= 0)
         close(s);
-    CELLA_ENSURE(ok, CELLA_E_IO, "--listen-base", "cannot find a free port: %s", strerror(errno));
-    *port = ntohs(a.sin_port);
+    return ok;
+}
+
+/* The port of a URL "SCHEME://127.0.0.1:PORT" that DATA/cella.json records
+ * (at `key`, or `key`.`sub`): 0 if there is none. */
+static unsigned recorded_port(const json_t *conf, const char *key, const char *sub)
+{
+    const json_t *v = json_object_get(conf, key);
+    const char *url = json_string_value(sub ? json_object_get(v, sub) : v);
+    const char *colon = url ? strrchr(url, ':') : NULL;
+    char *end;
+    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+    return colon && strstr(url, "://127.0.0.1:") && !*end && port < 65536 ? (unsigned)port : 0;
+}
+
+/* The ports of hub, cas and blobs: --listen-base (0: the servers pick free
+ * ones), else the ones DATA/cella.json recorded last time, so copies of it
+ * keep working, else 8080-8082. A recorded port that is taken now is refused
+ * rather than silently replaced: every copy of cella.json would then point
+ * at the wrong server. */
+static cella_res pick_ports(const char *base_opt, unsigned ports[3])
+{
+    static const char *const names[3] = {"hub", "cas", "blobs"};
+    unsigned long long base = 8080;
+    bool recorded = false;
+    if (base_opt) {
+        CELLA_TRY(cli_parse_size(base_opt, "--listen-base", &base));
+        CELLA_ENSURE(base <= 65533, CELLA_E_USAGE, "--listen-base",
+                     "a port below 65534, or 0 for free ports");
+    } else {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/cella.json", g_data);
+        json_t *conf = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+        ports[0] = recorded_port(conf, "hubUrl", NULL);
+        ports[1] = recorded_port(conf, "cas", "url");
+        ports[2] = recorded_port(conf, "blobsUrl", NULL);
+        json_decref(conf);
+        recorded = ports[0] && ports[1] && ports[2];
+    }
+    for (int i = 0; !recorded && i < 3; i++)
+        ports[i] = base ? (unsigned)base + (unsigned)i : 0;
+    for (int i = 0; i < 3; i++) {
+        char where[32];
+        snprintf(where, sizeof where, "127.0.0.1:%u", ports[i]);
+        if (ports[i] && !port_free(ports[i]))
+            return recorded ? cella_fail(CELLA_E_EXISTS, where,
+                                         "port %u, where %s/cella.json says the %s is, is in use "
+                                         "by another program: stop it, or start with "
+                                         "--listen-base PORT (0: free ports) and copy the new "
+                                         "cella.json into your projects",
+                                         ports[i], g_data, names[i])
+                            : cella_fail(CELLA_E_EXISTS, where,
+                                         "port %u (for the %s) is in use by another program: "
+                                         "stop it, or start with --listen-base PORT (0: free "
+                                         "ports)",
+                                         ports[i], names[i]);
+    }
     return CELLA_OK_RES;
 }
 
@@ -88,6 +177,7 @@ static cella_res spawn(const char *name, const char *const *args)
     snprintf(log, sizeof log, "%s/logs/%s.log", g_data, name);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     CELLA_ENSURE(fd >= 0, CELLA_E_IO, log, "open: %s", strerror(errno));
+    off_t start = lseek(fd, 0, SEEK_END);
     const char *argv[40];
     int n = 0;
     argv[n++] = g_exe;
@@ -104,7 +194,7 @@ static cella_res spawn(const char *name, const char *const *args)
     }
     close(fd);
     CELLA_ENSURE(pid > 0, CELLA_E_IO, name, "fork: %s", strerror(errno));
-    g_children[g_nchildren++] = (child){name, pid};
+    g_children[g_nchildren++] = (child){name, pid, start > 0 ? start : 0};
     return CELLA_OK_RES;
 }
 
@@ -130,17 +220,63 @@ static void stop_all(void)
     }
 }
 
-/* A child that exited: its name, else NULL. */
-static const char *dead_child(void)
+/* A child that exited, else NULL. */
+static const child *dead_child(void)
 {
     for (int i = 0; i < g_nchildren; i++) {
         int st;
         if (g_children[i].pid > 0 && waitpid(g_children[i].pid, &st, WNOHANG) == g_children[i].pid) {
             g_children[i].pid = 0;
-            return g_children[i].name;
+            return &g_children[i];
         }
     }
     return NULL;
+}
+
+/* The rest of the last line starting with `prefix` that child `c` printed in
+ * this run (its log from log_start); "" if there is none yet. */
+static void child_line(const child *c, const char *prefix, char *out, size_t cap)
+{
+    char log[PATH_MAX + 64], line[1024];
+    snprintf(log, sizeof log, "%s/logs/%s.log", g_data, c->name);
+    out[0] = '\0';
+    FILE *f = fopen(log, "r");
+    size_t pl = strlen(prefix);
+    if (f && fseeko(f, c->log_start, SEEK_SET) == 0)
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, prefix, pl))
+                snprintf(out, cap, "%.*s", (int)strcspn(line + pl, "\n"), line + pl);
+    if (f)
+        fclose(f);
+}
+
+/* A child that died while starting: its own error line says why (a port
+ * taken meanwhile, say). */
+static cella_res died_starting(const child *c)
+{
+    char err[512];
+    child_line(c, "cella: error: ", err, sizeof err);
+    return cella_fail(CELLA_E_IO, c->name, "stopped during startup%s%s (see %s/logs/%s.log)",
+                      *err ? ": " : "", err, g_data, c->name);
+}
+
+/* Waits for the last child started to print a line starting with `prefix`
+ * (its URL, its fingerprint): the rest of the line goes to `out`. */
+static cella_res wait_line(const char *prefix, char *out, size_t cap)
+{
+    const child *c = &g_children[g_nchildren - 1];
+    double end = now_s() + 30;
+    while (now_s() < end && !g_stop) {
+        child_line(c, prefix, out, cap);
+        if (*out)
+            return CELLA_OK_RES;
+        const child *d = dead_child();
+        if (d)
+            return died_starting(d);
+        sleep_ms(50);
+    }
+    return cella_fail(CELLA_E_IO, c->name, "printed no '%s' line within 30 s (see %s/logs/%s.log)",
+                      prefix, g_data, c->name);
 }
 
 /* Waits until a server answers HTTP at all (any status). */
@@ -149,8 +285,9 @@ static cella_res wait_http(const char *name, const char *url, const char *pin, c
     cella_http_client c = {.base_url = url, .pin = pin, .timeout_s = 2};
     double end = now_s() + 30;
     while (now_s() < end && !g_stop) {
-        const char *d = dead_child();
-        CELLA_ENSURE(!d, CELLA_E_IO, d, "stopped during startup (see %s/logs/%s.log)", g_data, d);
+        const child *d = dead_child();
+        if (d)
+            return died_starting(d);
         cella_http_response resp;
         if (cella_ok(cella_http_call(&c, "GET", path, NULL, cella_slice_of("", 0), &resp))) {
             cella_http_response_free(&resp);
@@ -160,29 +297,6 @@ static cella_res wait_http(const char *name, const char *url, const char *pin, c
     }
     return cella_fail(CELLA_E_IO, name, "did not start within 30 s (see %s/logs/%s.log)", g_data,
                       name);
-}
-
-/* cas prints "fingerprint <hex>" once its TLS identity exists. */
-static cella_res cas_fingerprint(char fp[65])
-{
-    char log[PATH_MAX + 64];
-    snprintf(log, sizeof log, "%s/logs/cas.log", g_data);
-    double end = now_s() + 30;
-    while (now_s() < end && !g_stop) {
-        FILE *f = fopen(log, "r");
-        char line[512];
-        while (f && fgets(line, sizeof line, f))
-            if (sscanf(line, "fingerprint %64[0-9a-f]", fp) == 1 && strlen(fp) == 64) {
-                fclose(f);
-                return CELLA_OK_RES;
-            }
-        if (f)
-            fclose(f);
-        const char *d = dead_child();
-        CELLA_ENSURE(!d, CELLA_E_IO, d, "stopped during startup (see %s)", log);
-        sleep_ms(50);
-    }
-    return cella_fail(CELLA_E_IO, "cas", "printed no fingerprint within 30 s (see %s)", log);
 }
 
 /* The pool owner's wallet, made once: DATA/pool/wallet-*.json (0600). */
@@ -284,11 +398,6 @@ static int up_cmd(int argc, char **argv)
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "up");
     const char *data = cli_get(o, NOPTS(o), "data"), *slots = cli_get(o, NOPTS(o), "slots");
-    unsigned long long base = 8080;
-    if (cella_ok(r) && cli_get(o, NOPTS(o), "listen-base"))
-        r = cli_parse_size(cli_get(o, NOPTS(o), "listen-base"), "--listen-base", &base);
-    if (cella_ok(r) && base > 65533)
-        r = cella_fail(CELLA_E_USAGE, "--listen-base", "a port below 65534, or 0 for free ports");
     ssize_t el = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
     if (cella_ok(r) && el <= 0)
         r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary");
@@ -298,28 +407,27 @@ static int up_cmd(int argc, char **argv)
         r = cella_fail(CELLA_E_IO, data ? data : "cella-up", "mkdir: %s", strerror(errno));
     if (cella_ok(r) && !realpath(data ? data : "cella-up", g_data))
         r = cella_fail(CELLA_E_IO, data ? data : "cella-up", "realpath: %s", strerror(errno));
+    if (cella_ok(r))
+        r = lock_data();
+    unsigned ports[3];
+    if (cella_ok(r))
+        r = pick_ports(cli_get(o, NOPTS(o), "listen-base"), ports);
     char sub[PATH_MAX + 16];
     snprintf(sub, sizeof sub, "%s/logs", g_data);
     if (cella_ok(r) && mkdir(sub, 0700) != 0 && errno != EEXIST)
         r = cella_fail(CELLA_E_IO, sub, "mkdir: %s", strerror(errno));
-    unsigned ports[3] = {(unsigned)base, (unsigned)base + 1, (unsigned)base + 2};
-    for (int i = 0; cella_ok(r) && base == 0 && i < 3; i++)
-        r = free_port(&ports[i]);
     if (!cella_ok(r))
         return cli_report(r);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    char hub[64], cas[64], blobs[64], hl[32], cl[32], bl[32], hd[PATH_MAX + 8], cd[PATH_MAX + 8],
+    char hub[128], cas[128], blobs[128], hl[32], cl[32], bl[32], hd[PATH_MAX + 8], cd[PATH_MAX + 8],
         bd[PATH_MAX + 8], sd[PATH_MAX + 8], spub[PATH_MAX + 32], wd[PATH_MAX + 8], wallet[PATH_MAX],
         fp[65] = "", pool[43] = "";
     snprintf(hl, sizeof hl, "127.0.0.1:%u", ports[0]);
     snprintf(cl, sizeof cl, "127.0.0.1:%u", ports[1]);
     snprintf(bl, sizeof bl, "127.0.0.1:%u", ports[2]);
-    snprintf(hub, sizeof hub, "http://%s", hl);
-    snprintf(cas, sizeof cas, "https://%s", cl);
-    snprintf(blobs, sizeof blobs, "http://%s", bl);
     snprintf(hd, sizeof hd, "%s/hub", g_data);
     snprintf(cd, sizeof cd, "%s/cas", g_data);
     snprintf(bd, sizeof bd, "%s/blobs", g_data);
@@ -336,12 +444,17 @@ static int up_cmd(int argc, char **argv)
     const char *timeref = cli_get(o, NOPTS(o), "dev-timeref");
     const char *hub_args[] = {"hub",  "serve",         "--listen",    hl,   "--data", hd,
                               "--dev-faucet", timeref ? "--dev-timeref" : NULL, timeref, NULL};
+    /* Each server prints the URL it bound (its port may be the kernel's choice). */
     r = spawn("hub", hub_args);
+    if (cella_ok(r))
+        r = wait_line("hub listening on ", hub, sizeof hub);
     if (cella_ok(r))
         r = wait_http("hub", hub, NULL, "/v1/health");
     const char *blob_args[] = {"blobs", "serve", "--listen", bl, "--data", bd, NULL};
     if (cella_ok(r))
         r = spawn("blobs", blob_args);
+    if (cella_ok(r))
+        r = wait_line("blobs listening on ", blobs, sizeof blobs);
     if (cella_ok(r))
         r = wait_http("blobs", blobs, NULL, "/v1/health");
     const char *cas_args[] = {"cas",       "serve", "--listen",     cl,   "--data",
@@ -350,7 +463,11 @@ static int up_cmd(int argc, char **argv)
     if (cella_ok(r))
         r = spawn("cas", cas_args);
     if (cella_ok(r))
-        r = cas_fingerprint(fp);
+        r = wait_line("cas listening on ", cas, sizeof cas);
+    if (cella_ok(r))
+        r = wait_line("fingerprint ", fp, sizeof fp);
+    if (cella_ok(r) && (strlen(fp) != 64 || fp[strspn(fp, "0123456789abcdef")]))
+        r = cella_fail(CELLA_E_PARSE, "cas", "printed a malformed fingerprint '%s'", fp);
     if (cella_ok(r))
         r = wait_http("cas", cas, fp, "/v1/health");
     if (cella_ok(r))
@@ -401,12 +518,12 @@ static int up_cmd(int argc, char **argv)
            g_data, hub, cas, fp, blobs);
     printf("ready (Ctrl-C stops everything)\n");
     fflush(stdout);
-    const char *died = NULL;
+    const child *died = NULL;
     while (!g_stop && !(died = dead_child()))
         sleep_ms(100);
     if (died)
-        fprintf(stderr, "cella: error: %s stopped (see %s/logs/%s.log); stopping the stack\n", died,
-                g_data, died);
+        fprintf(stderr, "cella: error: %s stopped (see %s/logs/%s.log); stopping the stack\n",
+                died->name, g_data, died->name);
     stop_all();
     printf("stopped\n");
     return died ? 1 : 0;
@@ -443,7 +560,11 @@ const cli_command cli_up_commands[] = {
      "Start the whole stack on this host for development: hub (port PORT, default 8080; SQLite, "
      "dev faucet), cas (PORT+1; sim TEE allowed), blob store (PORT+2) and a worker with its "
      "workerpool and a published TEE workerpool order (--slots 0: no worker; start your own with "
-     "`cella worker start`). State and logs live in DIR (default ./cella-up). Prints the URLs and the `cella init` line for a project; Ctrl-C stops it all."},
+     "`cella worker start`). State and logs live in DIR (default ./cella-up); one up per DIR "
+     "(a lock, DIR/up.lock, names the PID holding it). Started again without --listen-base, it "
+     "reuses the ports DIR/cella.json records, so copies of that file keep working, and refuses "
+     "if another program holds one. Prints the URLs and the `cella init` line for a project; "
+     "Ctrl-C stops it all."},
     {NULL, "demo", demo_cmd, "cella demo",
      "Run the iExec TEE story end to end on a fresh `cella up` in a temporary folder (sim TEE): "
      "a data owner, an app developer and a requester, each command shown as it runs; prints "

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "casapi/casapi.h"
 #include "core/encoding.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "hub/hub.h"
 #include "hub/store.h"
@@ -38,6 +40,7 @@ typedef struct {
     unsigned events_waiting;  /* deferred GET /v1/events (atomic) */
     SSL_CTX *ssl;             /* --tls, else NULL */
     char fingerprint[65];     /* --tls: the SPKI SHA-256 clients pin */
+    char bound[64];           /* the address listened on, with the port bound */
 } hub_app;
 
 typedef struct {
@@ -1258,7 +1261,7 @@ static void on_ready(void *app)
     hub_app *a = app;
     char hub[43];
     cella_eth_address_checksum(hub, a->dom.hub);
-    printf("hub listening on %s://%s\n", a->ssl ? "https" : "http", a->opt.listen);
+    printf("hub listening on %s://%s\n", a->ssl ? "https" : "http", a->bound);
     if (a->ssl)
         printf("fingerprint %s\n", a->fingerprint);
     printf("chain %llu hub %s\n", (unsigned long long)a->dom.chain_id, hub);
@@ -1284,13 +1287,14 @@ cella_res hub_serve(const hub_options *o)
     CELLA_ENSURE(o->chain_id, CELLA_E_USAGE, "--chain-id", "a chain id is required");
     a.dom.chain_id = o->chain_id;
     memcpy(a.dom.hub, o->hub, 20);
-    if (mkdir(o->data_dir, 0700) != 0 && errno != EEXIST)
-        return cella_fail(CELLA_E_IO, o->data_dir, "cannot create data directory: %s",
-                          strerror(errno));
+    /* The port first: a taken one leaves --data as it was. */
+    int fd;
+    CELLA_TRY(cella_http_listen(a.opt.listen, "hub serve --listen", &fd, a.bound));
+    cella_res r = cella_mkdir_private(o->data_dir);
     snprintf(a.db_path, sizeof a.db_path, "%s/hub.db", o->data_dir);
     int created = 0;
-    cella_res r = o->tls ? cella_tls_server_ctx(o->data_dir, &a.ssl, a.fingerprint, &created)
-                         : CELLA_OK_RES;
+    if (cella_ok(r) && o->tls)
+        r = cella_tls_server_ctx(o->data_dir, &a.ssl, a.fingerprint, &created);
     if (cella_ok(r) && created)
         printf("created TLS identity in %s; clients pin fingerprint %s\n", o->data_dir,
                a.fingerprint);
@@ -1304,7 +1308,7 @@ cella_res hub_serve(const hub_options *o)
     }
     if (cella_ok(r)) {
         cella_http_config cfg = {
-            .listen = a.opt.listen,
+            .fd = fd,
             .ssl = a.ssl,
             .max_body = HUB_MAX_BODY,
             .threads = o->threads,
@@ -1316,6 +1320,7 @@ cella_res hub_serve(const hub_options *o)
         };
         r = cella_http_serve(&cfg);
     }
+    close(fd);
     cella_nonce_book_free(a.nonces);
     SSL_CTX_free(a.ssl);
     return r;

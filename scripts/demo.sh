@@ -23,20 +23,20 @@ run() { say "$*"; "$@"; }
 
 say "# the platform: a sim TEE (protects nothing: development only) and a cas on loopback"
 "$CELLA" tee sim init >/dev/null 2>&1
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$CELLA" cas serve --data cas-data --allow-sim --listen "127.0.0.1:$PORT" > cas.log 2>cas.err &
+"$CELLA" cas serve --data cas-data --allow-sim --listen 127.0.0.1:0 > cas.log 2>cas.err &
 CAS_PID=$!
 for _ in $(seq 200); do grep -q '^fingerprint' cas.log 2>/dev/null && break; sleep 0.05; done
+CAS_URL=$(sed -n 's/^cas listening on \(https[^ ]*\)$/\1/p' cas.log)
 FP=$(awk '/^fingerprint/ {print $2}' cas.log)
-echo "cas https://127.0.0.1:$PORT, fingerprint $FP"
+echo "cas $CAS_URL, fingerprint $FP"
 # the transfer service (the seed used a public file-push site)
 "$CELLA" blobs serve --listen 127.0.0.1:0 --data blob-data > blobs.log 2>&1 &
 BLOB_PID=$!
-for _ in $(seq 200); do grep -q 'serving http' blobs.log 2>/dev/null && break; sleep 0.05; done
-BLOBS=$(sed -n 's/.*serving \(http[^ ]*\).*/\1/p' blobs.log)
+for _ in $(seq 200); do grep -q '^blobs listening on' blobs.log 2>/dev/null && break; sleep 0.05; done
+BLOBS=$(sed -n 's/^blobs listening on \(http[^ ]*\)$/\1/p' blobs.log)
 echo "transfer service $BLOBS"
 # cella.json pins the cas for every later command
-printf '{"cas": {"url": "https://127.0.0.1:%s", "fingerprint": "%s"}}\n' "$PORT" "$FP" > cella.json
+printf '{"cas": {"url": "%s", "fingerprint": "%s"}}\n' "$CAS_URL" "$FP" > cella.json
 "$CELLA" wallet create --unencrypted --keystoredir wallet >/dev/null 2>&1
 WALLET=$(ls wallet/*)
 

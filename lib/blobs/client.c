@@ -231,11 +231,10 @@ static cella_res download(CURL *h, const char *url, int fd, const uint8_t sha[32
     return r;
 }
 
-cella_res cella_blob_get_file(const char *base_url, const uint8_t sha[static 32],
-                              const char *out_path)
+/* GET `url` into `out_path` (atomically, never replacing it) if its bytes
+ * hash to `sha`. */
+static cella_res get_url_file(const char *url, const uint8_t sha[32], const char *out_path)
 {
-    char url[4400];
-    CELLA_TRY(cella_blob_url(base_url, sha, url, sizeof url));
     CELLA_TRY(cella_stage_check_new(AT_FDCWD, out_path, false));
     cella_stage st;
     CELLA_TRY(cella_stage_open(&st, AT_FDCWD, out_path, false, 0644));
@@ -248,6 +247,43 @@ cella_res cella_blob_get_file(const char *base_url, const uint8_t sha[static 32]
         r = cella_stage_publish(&st, false);
     cella_stage_abort(&st);
     return r;
+}
+
+cella_res cella_blob_get_file(const char *base_url, const uint8_t sha[static 32],
+                              const char *out_path)
+{
+    char url[4400];
+    CELLA_TRY(cella_blob_url(base_url, sha, url, sizeof url));
+    return get_url_file(url, sha, out_path);
+}
+
+cella_res cella_blob_parse_url(const char *url, const char *what, char *base, size_t cap,
+                               uint8_t sha[static 32])
+{
+    const char *mark = url ? strstr(url, "/v1/blobs/") : NULL;
+    CELLA_ENSURE(mark && (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) &&
+                     (size_t)(mark - url) < cap && strlen(mark + 10) == 64,
+                 CELLA_E_UNSUPPORTED, what,
+                 "not a cella blob store location (http://HOST:PORT/v1/blobs/SHA256): '%s'",
+                 url ? url : "");
+    CELLA_TRY(cella_hex_decode(sha, 32, mark + 10, 64, what));
+    snprintf(base, cap, "%.*s", (int)(mark - url), url);
+    return CELLA_OK_RES;
+}
+
+cella_res cella_blob_fetch_file(const char *store, const char *location,
+                                const uint8_t sha[static 32], const char *out_path)
+{
+    bool far = location && (!strncmp(location, "http://", 7) || !strncmp(location, "https://", 8));
+    CELLA_ENSURE((store && *store) || far, CELLA_E_USAGE, out_path,
+                 "no blob store configured and no http(s) location recorded");
+    if (store && *store) {
+        cella_res r = cella_blob_get_file(store, sha, out_path);
+        if (cella_ok(r) || r.code == CELLA_E_EXISTS || !far)
+            return r;
+        cella_error_clear(); /* not there: the recorded location may still have it */
+    }
+    return get_url_file(location, sha, out_path);
 }
 
 /* A private temp file name for a tarball in TMPDIR (or /tmp). */

@@ -1,5 +1,5 @@
-/* The blob server on libevent's evhttp: one event loop per thread, each with
- * its own listening socket on the same port (SO_REUSEPORT). Replies are raw
+/* The blob server on libevent's evhttp: one event loop per thread, all
+ * accepting from the one listening socket they are given. Replies are raw
  * bytes for blobs and JSON for everything else. */
 #include "blobs/server.h"
 
@@ -32,7 +32,6 @@ typedef struct {
     const cella_blob_server_config *cfg;
     cella_blob_store *store;
     uint64_t max;
-    struct sockaddr_in sa;
     struct event_base *base;
     struct evhttp *http;
     pthread_t thread;
@@ -175,8 +174,9 @@ static void *worker_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     w->base = event_base_new();
     w->http = w->base ? evhttp_new(w->base) : NULL;
-    if (!w->http || !cella_http_bind(w->base, w->http, &w->sa)) {
-        snprintf(w->err, sizeof w->err, "cannot listen: %s", strerror(errno));
+    if (!w->http || !cella_http_attach(w->base, w->http, w->cfg->fd)) {
+        snprintf(w->err, sizeof w->err, "cannot accept on the listening socket: %s",
+                 strerror(errno));
         __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
         return NULL;
     }
@@ -192,9 +192,7 @@ static void *worker_main(void *arg)
 
 cella_res cella_blob_serve(const cella_blob_server_config *cfg)
 {
-    struct sockaddr_in sa;
-    CELLA_ENSURE(cella_http_parse_listen(cfg->listen, &sa) == 0, CELLA_E_USAGE, "--listen",
-                 "expected IPv4 ADDRESS:PORT, got '%s'", cfg->listen);
+    CELLA_ENSURE(cfg->fd >= 0, CELLA_E_INTERNAL, NULL, "no listening socket");
     uint64_t max = cfg->max_size ? cfg->max_size : CELLA_BLOB_DEFAULT_MAX;
     CELLA_ENSURE(max <= (uint64_t)SSIZE_MAX / 2, CELLA_E_USAGE, "--max-size", "too large");
     cella_blob_store store;
@@ -217,7 +215,7 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
     unsigned started = 0;
     cella_res r = CELLA_OK_RES;
     for (; started < n; started++) {
-        ws[started] = (worker){.cfg = cfg, .store = &store, .max = max, .sa = sa};
+        ws[started] = (worker){.cfg = cfg, .store = &store, .max = max};
         if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) {
             r = cella_fail(CELLA_E_INTERNAL, NULL, "cannot start a server thread");
             break;
@@ -226,7 +224,7 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
         while ((st = __atomic_load_n(&ws[started].ready, __ATOMIC_ACQUIRE)) == 0)
             usleep(1000);
         if (st < 0) {
-            r = cella_fail(CELLA_E_IO, cfg->listen, "%s", ws[started].err);
+            r = cella_fail(CELLA_E_IO, NULL, "%s", ws[started].err);
             pthread_join(ws[started].thread, NULL);
             if (ws[started].http)
                 evhttp_free(ws[started].http);
@@ -234,11 +232,10 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
                 event_base_free(ws[started].base);
             break;
         }
-        sa.sin_port = ws[started].sa.sin_port; /* the others share the first one's port */
     }
     if (cella_ok(r)) {
         if (cfg->on_ready)
-            cfg->on_ready(cfg->arg, ntohs(sa.sin_port));
+            cfg->on_ready(cfg->arg);
         int sig;
         sigwait(&stop, &sig);
     }

@@ -18,12 +18,12 @@
 #include "core/error.h"
 
 typedef struct {
-    const char *listen;   /* "127.0.0.1:8082"; port 0 picks a free port */
+    int fd;               /* the listener, from cella_http_listen (the caller closes it) */
     const char *data_dir; /* the store (created if missing) */
     uint64_t max_size;    /* 0: CELLA_BLOB_DEFAULT_MAX */
     unsigned threads;     /* 0: 2 */
-    /* Called once listening, with the bound port (before any request). */
-    void (*on_ready)(void *arg, unsigned port);
+    /* Called once every thread accepts connections. */
+    void (*on_ready)(void *arg);
     void *arg;
 } cella_blob_server_config;
 

@@ -21,6 +21,13 @@ cella_res cella_fsync_fd(int fd, const char *what)
     return CELLA_OK_RES;
 }
 
+cella_res cella_mkdir_private(const char *path)
+{
+    CELLA_ENSURE(mkdir(path, 0700) == 0 || errno == EEXIST, CELLA_E_IO, path,
+                 "cannot create the directory: %s", strerror(errno));
+    return CELLA_OK_RES;
+}
+
 cella_res cella_fsync_dir(int dirfd, const char *path, const char *what)
 {
     int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

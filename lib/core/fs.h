@@ -33,6 +33,8 @@ CELLA_RESULT cella_pwrite_full(int fd, const void *buf, size_t n, uint64_t off,
                                const char *what);
 
 CELLA_RESULT cella_fsync_fd(int fd, const char *what);
+/* Creates the directory `path` (mode 0700) unless it exists. */
+CELLA_RESULT cella_mkdir_private(const char *path);
 CELLA_RESULT cella_fsync_dir(int dirfd, const char *path, const char *what);
 
 /* Opens the directory of `path` (".", "/" or its dirname) and copies the last

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -301,7 +302,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
     return bev;
 }
 
-int cella_http_parse_listen(const char *listen, struct sockaddr_in *sa)
+static int parse_listen(const char *listen, struct sockaddr_in *sa)
 {
     char host[64];
     const char *colon = strrchr(listen, ':');
@@ -319,29 +320,55 @@ int cella_http_parse_listen(const char *listen, struct sockaddr_in *sa)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
-bool cella_http_bind(struct event_base *base, struct evhttp *http, struct sockaddr_in *sa)
+cella_res cella_http_listen(const char *addr, const char *opt, int *fd, char url[64])
 {
-    struct evconnlistener *l = evconnlistener_new_bind(
-        base, NULL, NULL,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
-        1024, (struct sockaddr *)sa, sizeof *sa);
-    if (!l)
+    struct sockaddr_in sa;
+    *fd = -1;
+    CELLA_ENSURE(addr && parse_listen(addr, &sa) == 0, CELLA_E_USAGE, opt,
+                 "expected IPv4 ADDRESS:PORT, got '%s'", addr ? addr : "");
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CELLA_ENSURE(s >= 0, CELLA_E_IO, opt, "socket: %s", strerror(errno));
+    int one = 1;
+    socklen_t sl = sizeof sa;
+    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux: without
+     * it, a reply split into TLS records waits for a delayed ACK (~40 ms). */
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        bind(s, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s, 1024) != 0 ||
+        getsockname(s, (struct sockaddr *)&sa, &sl) != 0) {
+        int e = errno;
+        close(s);
+        return cella_fail(CELLA_E_IO, opt, "cannot listen on %s: %s", addr,
+                          e == EADDRINUSE ? "address in use" : strerror(e));
+    }
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
+    snprintf(url, 64, "%s:%u", host, ntohs(sa.sin_port));
+    *fd = s;
+    return CELLA_OK_RES;
+}
+
+bool cella_http_attach(struct event_base *base, struct evhttp *http, int fd)
+{
+    /* A duplicate shares the socket: closing it (the listener's free) leaves
+     * the other threads' copies listening. Backlog 0: already listening. */
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0)
         return false;
+    struct evconnlistener *l =
+        evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, d);
+    if (!l) {
+        int e = errno;
+        close(d);
+        errno = e;
+        return false;
+    }
     if (!evhttp_bind_listener(http, l)) {
         int e = errno;
         evconnlistener_free(l);
         errno = e;
         return false;
     }
-    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux: without
-     * it, a reply split into TLS records waits for a delayed ACK (~40 ms). */
-    int one = 1;
-    int fd = evconnlistener_get_fd(l);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in bound;
-    socklen_t bl = sizeof bound;
-    if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0)
-        sa->sin_port = bound.sin_port;
     return true;
 }
 
@@ -358,8 +385,6 @@ static void *worker_main(void *arg)
         __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
         return NULL;
     }
-    struct sockaddr_in sa;
-    cella_http_parse_listen(w->cfg->listen, &sa);
     /* The changelist folds a connection's many enable/disable calls between two
      * polls into one epoll_ctl: without it a TLS request cost ~14 of them. */
     struct event_config *ec = event_config_new();
@@ -368,8 +393,8 @@ static void *worker_main(void *arg)
     w->base = ec ? event_base_new_with_config(ec) : NULL;
     event_config_free(ec);
     w->http = w->base ? evhttp_new(w->base) : NULL;
-    if (!w->http || !cella_http_bind(w->base, w->http, &sa)) {
-        snprintf(w->err, sizeof w->err, "cannot listen on %s: %s", w->cfg->listen,
+    if (!w->http || !cella_http_attach(w->base, w->http, w->cfg->fd)) {
+        snprintf(w->err, sizeof w->err, "cannot accept on the listening socket: %s",
                  strerror(errno));
         __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
         return NULL;
@@ -397,10 +422,7 @@ static unsigned ncpu(void)
 
 cella_res cella_http_serve(const cella_http_config *cfg)
 {
-    struct sockaddr_in sa;
-    CELLA_ENSURE(cella_http_parse_listen(cfg->listen, &sa) == 0 && sa.sin_port != 0,
-                 CELLA_E_USAGE, "--listen",
-                 "expected IPv4 ADDRESS:PORT, got '%s'", cfg->listen);
+    CELLA_ENSURE(cfg->fd >= 0, CELLA_E_INTERNAL, NULL, "no listening socket");
     evthread_use_pthreads();
     unsigned n = cfg->threads ? cfg->threads : ncpu();
     if (n > 64)
@@ -425,8 +447,12 @@ cella_res cella_http_serve(const cella_http_config *cfg)
         while ((st = __atomic_load_n(&ws[started].ready, __ATOMIC_ACQUIRE)) == 0)
             usleep(1000);
         if (st < 0) {
-            r = cella_fail(CELLA_E_IO, cfg->listen, "%s", ws[started].err);
+            r = cella_fail(CELLA_E_IO, NULL, "%s", ws[started].err);
             pthread_join(ws[started].thread, NULL);
+            if (ws[started].http)
+                evhttp_free(ws[started].http);
+            if (ws[started].base)
+                event_base_free(ws[started].base);
             break;
         }
     }

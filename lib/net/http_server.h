@@ -1,8 +1,10 @@
 /* An HTTP/1.1 server over libevent's evhttp, with TLS 1.3 by OpenSSL.
  *
- * One event loop per thread, each with its own listening socket on the same
- * port (SO_REUSEPORT: the kernel spreads connections), so handlers on
- * different threads share nothing but what the application shares. Request
+ * One event loop per thread, all accepting from one listening socket (each
+ * loop watches its own duplicate of it; a loop that loses the race for a
+ * connection gets EAGAIN and waits again), so handlers on different threads
+ * share nothing but what the application shares. No SO_REUSEPORT: a port
+ * another process listens on is an error, never a silently shared one. Request
  * bodies above `max_body` are refused by libevent before they are read
  * (413). Handlers get a request view and answer with JSON.
  */
@@ -20,7 +22,6 @@
 typedef struct cella_http_req cella_http_req;
 struct event_base;
 struct evhttp;
-struct sockaddr_in;
 
 /* Every EVHTTP_REQ_* bit of libevent 2.1 (GET ... PATCH). Servers let all
  * methods through and refuse the ones they do not serve with a JSON 405:
@@ -30,7 +31,7 @@ struct sockaddr_in;
 typedef void (*cella_http_handler)(cella_http_req *req, void *thread_ctx);
 
 typedef struct {
-    const char *listen; /* "127.0.0.1:8081" */
+    int fd;             /* the listener, from cella_http_listen (the caller closes it) */
     SSL_CTX *ssl;       /* NULL: plain HTTP */
     size_t max_body;
     unsigned threads;   /* 0: one per CPU */
@@ -39,7 +40,7 @@ typedef struct {
     /* Per-thread context (for example a database handle), made in the thread. */
     void *(*thread_init)(void *app);
     void (*thread_fini)(void *thread_ctx);
-    /* Called once all listeners are bound. */
+    /* Called once every thread accepts on fd. */
     void (*on_ready)(void *app);
 } cella_http_config;
 
@@ -48,12 +49,17 @@ CELLA_RESULT cella_http_serve(const cella_http_config *cfg);
 
 /* The listening socket, shared with the blob server (which streams files of
  * up to 1 GiB with sendfile, so runs its own loops rather than this server).
- * Parses "ADDRESS:PORT" (IPv4; port 0 lets the kernel choose): 0, or -1. */
-int cella_http_parse_listen(const char *listen, struct sockaddr_in *sa);
-/* Binds a listener on `sa` for `http` on `base`, with SO_REUSEPORT (every
- * thread's loop binds the same port) and TCP_NODELAY, and writes the port
- * actually bound back into `sa`. false with errno set if it cannot. */
-bool cella_http_bind(struct event_base *base, struct evhttp *http, struct sockaddr_in *sa);
+ * Binds and listens on `listen` ("ADDRESS:PORT", IPv4; port 0: the kernel
+ * picks a free port): non-blocking, close-on-exec, SO_REUSEADDR (a restart
+ * binds despite the last run's TIME_WAIT connections) and TCP_NODELAY
+ * (inherited by accepted sockets), never SO_REUSEPORT. Servers call it before
+ * they create anything in their data directory, so a taken port leaves it
+ * untouched. Errors name the address and `opt` (e.g. "hub serve --listen").
+ * `url` gets "ADDRESS:PORT" with the port actually bound. */
+CELLA_RESULT cella_http_listen(const char *listen, const char *opt, int *fd, char url[64]);
+/* Serves `http` on `base` from a duplicate of the listening socket `fd`
+ * (every thread's loop accepts from the same socket). false with errno set. */
+bool cella_http_attach(struct event_base *base, struct evhttp *http, int fd);
 
 const char *cella_http_method(const cella_http_req *r);
 const char *cella_http_path(const cella_http_req *r); /* without the query; still %-encoded */

@@ -173,26 +173,27 @@ static cella_res task_session(slot *s, const uint8_t taskid[32], const char *tid
 
 /* ---- fetching the app bundle and the dataset ------------------------------------ */
 
-/* A registry location "<base>/v1/blobs/<sha256>" whose hash must be the
- * registered checksum: the bytes fetched are then the registered ones. */
-static cella_res locate(const char *multiaddr, const char *checksum, const char *what, char *base,
-                        size_t cap, uint8_t sha[32])
+/* What the registry says of an app bundle or a dataset: its checksum (what
+ * names it) and its location, an http(s) URL. A cella blob URL must name the
+ * checksum's blob. */
+static cella_res locate(const char *multiaddr, const char *checksum, const char *what,
+                        uint8_t sha[32])
 {
     CELLA_ENSURE(multiaddr && checksum, CELLA_E_PARSE, what, "the registry has no location or checksum");
-    const char *mark = strstr(multiaddr, "/v1/blobs/");
-    CELLA_ENSURE(mark && (!strncmp(multiaddr, "http://", 7) || !strncmp(multiaddr, "https://", 8)) &&
-                     (size_t)(mark - multiaddr) < cap,
+    CELLA_ENSURE(!strncmp(multiaddr, "http://", 7) || !strncmp(multiaddr, "https://", 8),
                  CELLA_E_UNSUPPORTED, what,
-                 "the worker fetches from a cella blob store (http://HOST:PORT/v1/blobs/SHA256); "
-                 "'%s' is not one",
+                 "the worker fetches over http(s) (a cella blob store: "
+                 "http://HOST:PORT/v1/blobs/SHA256); '%s' is not such a URL",
                  multiaddr);
-    uint8_t want[32];
     const char *c = checksum + (!strncmp(checksum, "0x", 2) ? 2 : 0);
-    CELLA_TRY(cella_hex_decode(want, 32, c, strlen(c), what));
-    CELLA_TRY(cella_hex_decode(sha, 32, mark + 10, strlen(mark + 10), what));
-    CELLA_ENSURE(cella_ct_eq(want, sha, 32), CELLA_E_AUTH, what,
-                 "its location names another blob than its registered checksum");
-    snprintf(base, cap, "%.*s", (int)(mark - multiaddr), multiaddr);
+    CELLA_TRY(cella_hex_decode(sha, 32, c, strlen(c), what));
+    char base[1024];
+    uint8_t named[32];
+    if (strstr(multiaddr, "/v1/blobs/")) {
+        CELLA_TRY(cella_blob_parse_url(multiaddr, what, base, sizeof base, named));
+        CELLA_ENSURE(cella_ct_eq(named, sha, 32), CELLA_E_AUTH, what,
+                     "its location names another blob than its registered checksum");
+    }
     return CELLA_OK_RES;
 }
 
@@ -200,9 +201,9 @@ static cella_res locate(const char *multiaddr, const char *checksum, const char 
 static cella_res fetch_cached(const slot *s, const char *kind, const json_t *res, const char *what,
                               char *path, size_t cap)
 {
-    char base[1024], hex[65], tmp[1200];
+    char hex[65], tmp[1200];
     uint8_t sha[32];
-    CELLA_TRY(locate(jstr(res, "multiaddr"), jstr(res, "checksum"), what, base, sizeof base, sha));
+    CELLA_TRY(locate(jstr(res, "multiaddr"), jstr(res, "checksum"), what, sha));
     cella_hex_encode(hex, sha, 32, false);
     snprintf(path, cap, "%s/%s/%s", s->o->work_dir, kind, hex);
     struct stat st;
@@ -210,7 +211,9 @@ static cella_res fetch_cached(const slot *s, const char *kind, const json_t *res
         return CELLA_OK_RES;
     snprintf(tmp, sizeof tmp, "%s/%s/.tmp-%s-%s", s->o->work_dir, kind, hex, s->holder);
     unlink(tmp);
-    CELLA_TRY(cella_blob_get_file(base, sha, tmp)); /* checks the SHA-256 */
+    /* By content address: this worker's blob store first (the registered URL
+     * may name a store that has moved since), then the registered URL. */
+    CELLA_TRY(cella_blob_fetch_file(s->o->blobs_url, jstr(res, "multiaddr"), sha, tmp));
     if (rename(tmp, path) != 0) {
         unlink(tmp);
         return cella_fail(CELLA_E_IO, path, "rename: %s", strerror(errno));

@@ -36,7 +36,8 @@ typedef struct {
     const char *hub_pin;     /* https: hex SHA-256 of the hub's SPKI, else NULL */
     const char *cas_url;     /* https://HOST:PORT */
     const char *cas_pin;     /* hex SHA-256 of cas's SubjectPublicKeyInfo */
-    const char *blobs_url;   /* where encrypted results are uploaded */
+    const char *blobs_url;   /* where results are uploaded; bundles and datasets are looked
+                                up there by hash first */
     const uint8_t *pool_key; /* the workerpool owner's key (32 bytes, secure memory) */
     const char *pool;        /* the workerpool address (0x...) */
     const char *work_dir;    /* caches and per-task directories (created 0700) */

@@ -65,7 +65,7 @@ expect_ok "$CELLA" help doctor
 grep -q '^usage: cella doctor' "$TMP/.out" || fail "help doctor"
 
 # ---- a healthy `cella up` project ----
-start_up stack
+start_up "$TMP/up.log" --data stack --listen-base 0 --slots 0
 HUB=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' "$TMP/up.log")
 CAS=$(sed -n 's/^cas *\([^ ]*\).*/\1/p' "$TMP/up.log")
 CAS_FP=$(sed -n 's/^cas .*fingerprint \([0-9a-f]\{64\}\).*/\1/p' "$TMP/up.log")

@@ -90,8 +90,8 @@ need_iexec_sdk() {
 _sdk_version() { node -p 'require(process.argv[1]).version' "$SDK/package.json" 2>/dev/null || true; }
 
 # ---- servers ----
-# free_port: a TCP port free on 127.0.0.1 right now (for servers that print
-# the --listen address as given, so port 0 would not tell the test the port).
+# free_port: a TCP port free on 127.0.0.1 right now (for servers other than
+# cella's: these take --listen 127.0.0.1:0 and print the port they bound).
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # stop_server PID [SIGNAL]: stop a server a start_* helper started (SIGTERM,
@@ -121,27 +121,35 @@ _serve() {
   cat "$log" >&2; fail "$name did not start"
 }
 
-# start_hub [--log FILE] [ARGS...]: `cella hub serve` on loopback, data in
-# $TMP/hubd, 2 threads, then ARGS (e.g. --dev-faucet). Returns once it printed
-# "hub listening" and GET /v1/health answers 200. Sets HUB_PORT, HUB_URL,
-# HUB_PID and HUB_LOG ($TMP/FILE, default hub.log). Called again (after
-# stop_server "$HUB_PID"), it restarts the hub on the same port and data.
+# listening_url NAME LOG: the URL a cella server printed in LOG
+# ("NAME listening on URL"), empty until it did.
+listening_url() { sed -n "s/^$1 listening on \(http[s]*:\/\/[^ ]*\)\$/\1/p" "$2" | tail -n 1; }
+
+# start_hub [--log FILE] [ARGS...]: `cella hub serve` on a loopback port the
+# kernel picks, data in $TMP/hubd, 2 threads, then ARGS (e.g. --dev-faucet).
+# Returns once it printed "hub listening on URL" and GET /v1/health answers
+# 200. Sets HUB_PORT, HUB_URL, HUB_PID and HUB_LOG ($TMP/FILE, default
+# hub.log). Called again (after stop_server "$HUB_PID"), it restarts the hub
+# on the same port and data.
 HUB_PORT=
 start_hub() {
   local log=hub.log
   if [[ ${1:-} == --log ]]; then log=$2; shift 2; fi
-  HUB_PORT=${HUB_PORT:-$(free_port)}
-  HUB_URL=http://127.0.0.1:$HUB_PORT
   HUB_LOG=$TMP/$log
-  _serve hub "$HUB_LOG" _hub_ready --listen "127.0.0.1:$HUB_PORT" "$@"
+  _serve hub "$HUB_LOG" _hub_ready --listen "127.0.0.1:${HUB_PORT:-0}" "$@"
   HUB_PID=$_PID
+  HUB_PORT=${HUB_URL##*:}
 }
-_hub_ready() { grep -q '^hub listening' "$HUB_LOG" && curl -sf -m 2 -o /dev/null "$HUB_URL/v1/health"; }
+_hub_ready() {
+  HUB_URL=$(listening_url hub "$HUB_LOG")
+  [[ -n $HUB_URL ]] && curl -sf -m 2 -o /dev/null "$HUB_URL/v1/health"
+}
 
 # start_cas [--log FILE] [ARGS...]: `cella cas serve` on loopback, data in
 # $TMP/casd, 2 threads, then ARGS (e.g. --allow-sim --sim-platform F --hub U).
-# Returns once it printed its "fingerprint" line (64 hex digits) and GET
-# /v1/health serves that same fingerprint. Sets CAS_PORT, CAS_URL, CAS_FP,
+# Listens on a loopback port the kernel picks; returns once it printed its
+# URL and "fingerprint" line (64 hex digits) and GET /v1/health serves that
+# same fingerprint. Sets CAS_PORT, CAS_URL, CAS_FP,
 # CAS_PID, CAS_LOG ($TMP/FILE, default cas.log) and CAS, the client's
 # options: (--cas "$CAS_URL" --cas-fingerprint "$CAS_FP"). Called again (after
 # stop_server "$CAS_PID"), it restarts the cas on the same port and data.
@@ -149,11 +157,10 @@ CAS_PORT=
 start_cas() {
   local log=cas.log
   if [[ ${1:-} == --log ]]; then log=$2; shift 2; fi
-  CAS_PORT=${CAS_PORT:-$(free_port)}
-  CAS_URL=https://127.0.0.1:$CAS_PORT
   CAS_LOG=$TMP/$log
-  _serve cas "$CAS_LOG" _cas_ready --listen "127.0.0.1:$CAS_PORT" "$@"
+  _serve cas "$CAS_LOG" _cas_ready --listen "127.0.0.1:${CAS_PORT:-0}" "$@"
   CAS_PID=$_PID
+  CAS_PORT=${CAS_URL##*:}
   CAS_FP=$(awk '/^fingerprint/ {print $2}' "$CAS_LOG")
   [[ $CAS_FP =~ ^[0-9a-f]{64}$ ]] || { cat "$CAS_LOG" >&2; fail "cas did not print its fingerprint"; }
   grep -q "\"fingerprint\":\"$CAS_FP\"" "$TMP/.cas-health" ||
@@ -161,7 +168,9 @@ start_cas() {
   CAS=(--cas "$CAS_URL" --cas-fingerprint "$CAS_FP")
 }
 _cas_ready() {
-  grep -q '^fingerprint' "$CAS_LOG" && curl -skf -m 2 -o "$TMP/.cas-health" "$CAS_URL/v1/health"
+  CAS_URL=$(listening_url cas "$CAS_LOG")
+  [[ -n $CAS_URL ]] && grep -q '^fingerprint' "$CAS_LOG" &&
+    curl -skf -m 2 -o "$TMP/.cas-health" "$CAS_URL/v1/health"
 }
 
 # start_blobs [--log FILE] [ARGS...]: `cella blobs serve` on a loopback port
@@ -176,26 +185,27 @@ start_blobs() {
   BLOBS_PID=$_PID
 }
 _blobs_ready() {
-  BLOBS_URL=$(sed -n 's/^cella blobs: serving \(http:[^ ]*\)$/\1/p' "$BLOBS_LOG")
+  BLOBS_URL=$(listening_url blobs "$BLOBS_LOG")
   [[ -n "$BLOBS_URL" ]]
 }
 
-# start_up DATA [ARGS...]: `cella up --data DATA --listen-base 0 --slots 0 ARGS`
-# in the background (free loopback ports, no worker), its output in
-# $TMP/up.log, stopped at exit. Returns once it printed "ready"; fails, showing
-# its logs, when it does not. Sets UP_PID; stop_up stops it (SIGINT) at once.
+# start_up LOG ARGS...: `cella up ARGS` in the background, its output in
+# LOG, until it prints "ready" (fails, showing LOG and the stack's logs, if it
+# exits first or takes a minute). Sets UP_PID; stop_up (also run at exit)
+# stops it with SIGINT and waits for it.
 UP_PID=""
 start_up() {
-  local data=$1; shift
-  "$CELLA" up --data "$data" --listen-base 0 --slots 0 "$@" > "$TMP/up.log" 2>&1 &
+  local log=$1 dir; shift
+  [[ -n ${_UP_ON_EXIT:-} ]] || { on_exit stop_up; _UP_ON_EXIT=1; }
+  "$CELLA" up "$@" > "$log" 2>&1 &
   UP_PID=$!
-  on_exit stop_up
   for _ in $(seq 600); do
-    grep -q '^ready' "$TMP/up.log" 2>/dev/null && return 0
+    grep -q '^ready' "$log" 2>/dev/null && return 0
     kill -0 "$UP_PID" 2>/dev/null || break
     sleep 0.1
   done
-  cat "$TMP/up.log" "$data"/logs/*.log >&2; fail "cella up did not start"
+  dir=$(sed -n 's/^logs *//p' "$log")
+  cat "$log" ${dir:+"$dir"/*.log} >&2; fail "cella up did not start"
 }
 stop_up() {
   [[ -n "$UP_PID" ]] || return 0

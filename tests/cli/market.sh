@@ -6,11 +6,13 @@
 # issue 7 fails for the right reason: another app, another requester, another
 # measurement, another beneficiary, a non-enclave contribution, a dataset
 # tampered in the blob store or in the worker's cache; and a worker killed
-# mid-task loses nothing.
+# mid-task loses nothing. Last, the stack restarts on other ports: results,
+# datasets and bundles recorded with the old blob store's URL are found by
+# their SHA-256, and a dataset at a plain http URL is fetched there and checked.
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-start_up stack
+start_up up.log --data stack --listen-base 0 --slots 0
 read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
 BLOBS=$(sed -n 's/^blobs *//p' up.log)
 POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
@@ -111,7 +113,11 @@ publish_dataset() { # NAME TEXT ORDER-FIELDS... -> prints the dataset address
   rm -rf datasets .secrets
   "$CELLA" dataset init --encrypted >/dev/null 2>&1 && printf '%s' "$text" > "datasets/original/$name.txt" &&
     "$CELLA" dataset encrypt --format iexec > enc 2>/dev/null || return 1
-  "$CELLA" blobs put "$(awk 'NR==1 {print $1}' enc)" --url "$BLOBS" > put || return 1
+  if [[ -n ${WWW_URL:-} ]]; then # a plain web server instead of the blob store
+    cp "$(awk 'NR==1 {print $1}' enc)" "$TMP/www/$name.enc" && echo "- $WWW_URL/$name.enc" > put || return 1
+  else
+    "$CELLA" blobs put "$(awk 'NR==1 {print $1}' enc)" --url "$BLOBS" > put || return 1
+  fi
   json_set dataset "{\"name\": \"$name\", \"multiaddr\": \"$(awk '{print $2}' put)\", \"checksum\": \"$(awk 'NR==1 {print $2}' enc)\"}"
   "$CELLA" dataset deploy --wallet-file "$(W owner)" 2>/dev/null > addr || return 1
   "$CELLA" dataset push-secret "$(cat addr)" --wallet-file "$(W owner)" >/dev/null || return 1
@@ -385,4 +391,70 @@ wait "$UP_PID" || fail "cella up exited non-zero on SIGINT"
 UP_PID=""
 grep -q '^stopped' "$TMP/up.log" || fail "cella up did not say it stopped"
 ok
+
+# ---- the blob store moves: what was recorded by URL is found by its SHA-256 ----
+# The stack again, on other ports: T1's result, the dataset and the app bundle
+# are recorded with the old blob store's URL, which nothing serves any more.
+cd "$TMP"
+start_up up2.log --data stack --listen-base 0 --slots 0
+BLOBS2=$(sed -n 's/^blobs *//p' up2.log)
+HUB2=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' up2.log)
+CAS2=$(sed -n 's/^cas *\([^ ]*\).*/\1/p' up2.log)
+[[ $BLOBS2 != "$BLOBS" ]] || fail "the blob store did not move"
+curl -s -m 5 -o /dev/null "$BLOBS/v1/health" && fail "the old blob store still answers"
+cd "$TMP/req"
+# the requester's project file now names the new stack (as a fresh copy of cella.json would)
+json_set hubUrl "\"$HUB2\""
+json_set blobsUrl "\"$BLOBS2\""
+json_set cas "{\"url\": \"$CAS2\", \"fingerprint\": \"$(python3 -c 'import json;print(json.load(open("cella.json"))["cas"]["fingerprint"])')\"}"
+HUB=$HUB2
+[[ $(task_field "$T1" results) == "$BLOBS"/v1/blobs/* ]] || fail "T1's result is not recorded at the old store"
+expect_ok "$CELLA" result download "$T1" -o moved.zip
+cmp moved.zip result.zip || fail "T1's result downloaded after the move differs"
+# --blobs names the store too; a store without the blob, and a dead recorded URL: not found
+expect_ok "$CELLA" result download "$T1" -o moved2.zip --blobs "$BLOBS2"
+cmp moved2.zip result.zip || fail "T1's result (--blobs) differs"
+start_blobs --log empty-blobs.log
+expect_fail "$T1|not found|no such blob|refused|connect" "$CELLA" result download "$T1" -o none.zip --blobs "$BLOBS_URL"
+[[ ! -e none.zip ]] || fail "a failed download left a file"
+# a new worker (empty cache) fetches the app bundle and the dataset by their SHA-256
+expect_ok "$CELLA" app run "$APP" --dataset "$DS" --tag tee,scone --args 2 --wallet-file "$(W req)"
+T10=$(awk '/^task / {print $2}' "$TMP/.out")
+"$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk2" \
+  --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker2.log" 2>&1 || { cat "$TMP/worker2.log" >&2; fail "worker after the move"; }
+[[ $(task_field "$T10" status) == COMPLETED ]] || fail "T10 after the move: $(task_field "$T10" error)"
+expect_ok "$CELLA" result download "$T10" -o t10.zip
+ok
+
+# ---- a dataset at a plain http URL (iExec's multiaddr): fetched there, checked by its checksum ----
+mkdir "$TMP/www"
+python3 -u -m http.server --bind 127.0.0.1 --directory "$TMP/www" 0 > "$TMP/www.log" 2>&1 &
+WWW_PID=$!
+_SERVERS+=("$WWW_PID")
+for _ in $(seq 100); do grep -q 'port [0-9]' "$TMP/www.log" && break; sleep 0.05; done
+WWW_URL=http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$TMP/www.log" | head -1)
+cd "$TMP/owner"
+json_set hubUrl "\"$HUB2\""
+json_set blobsUrl "\"$BLOBS2\""
+json_set cas "$(python3 -c 'import json;print(json.dumps(json.load(open("../req/cella.json"))["cas"]))')"
+DSW=$(publish_dataset web "web words on the web" apprestrict="$APP") || fail "publish a web dataset"
+WWW_URL=""
+cd "$TMP/req"
+expect_ok "$CELLA" app run "$APP" --dataset "$DSW" --tag tee,scone --args 2 --wallet-file "$(W req)"
+T11=$(awk '/^task / {print $2}' "$TMP/.out")
+"$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk2" \
+  --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker2.log" 2>&1 || { cat "$TMP/worker2.log" >&2; fail "worker (web dataset)"; }
+[[ $(task_field "$T11" status) == COMPLETED ]] || fail "T11 on a web dataset: $(task_field "$T11" error)"
+# the web server's copy changed: a worker without it cached refuses it
+python3 -c "import sys;f=open(sys.argv[1],'r+b');f.seek(5);b=f.read(1);f.seek(5);f.write(bytes([b[0]^1]))" "$TMP/www/web.enc"
+expect_ok "$CELLA" app run "$APP" --dataset "$DSW" --tag tee,scone --args 2 --wallet-file "$(W req)"
+T12=$(awk '/^task / {print $2}' "$TMP/.out")
+"$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk3" \
+  --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker2.log" 2>&1 || true
+[[ $(task_field "$T12" status) != COMPLETED ]] || fail "T12 completed on a changed web dataset"
+task_field "$T12" error | grep -q "downloaded bytes do not match the SHA-256 (dataset $DSW)" ||
+  fail "T12 reason: $(task_field "$T12" error)"
+ok
+stop_server "$WWW_PID"
+stop_up
 finish
