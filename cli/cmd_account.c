@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hub_client.h"
+#include "output.h"
 #include "identity/eth.h"
 
 /* ---- accounts ---- */
@@ -32,10 +33,14 @@ static int account_show(int argc, char **argv)
         snprintf(path, sizeof path, "/v1/accounts/%s", at);
         r = hub_conn_call(&c, "GET", path, NULL, false, &reply);
     }
-    if (cella_ok(r))
+    if (cella_ok(r)) {
         printf("%s balance %s locked %s (nRLC)\n", at,
                json_string_value(json_object_get(reply, "balance")),
                json_string_value(json_object_get(reply, "locked")));
+        cli_json_set_str("address", at);
+        cli_json_set("balance", json_incref(json_object_get(reply, "balance")));
+        cli_json_set("locked", json_incref(json_object_get(reply, "locked")));
+    }
     json_decref(reply);
     hub_conn_close(&c);
     return cli_report(r);

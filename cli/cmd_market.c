@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "output.h"
 #include "wallet_opts.h"
 #include "blobs/client.h"
 #include "casapi/casapi.h"
@@ -301,10 +302,15 @@ static int app_run(int argc, char **argv)
         const char *k;
         json_t *v;
         printf("deal %s\n", jstr(deal, "dealid"));
+        json_t *tasks = json_array();
         json_object_foreach(json_object_get(json_object_get(deal, "deal"), "tasks"), k, v) {
             tid = json_string_value(v);
             printf("task %s\n", tid ? tid : "?");
+            json_array_append(tasks, v);
         }
+        cli_json_set_str("deal", jstr(deal, "dealid"));
+        cli_json_set_str("requestorder", jstr(pub, "orderHash"));
+        cli_json_set("tasks", tasks);
         fflush(stdout);
         if (!tid)
             r = cella_fail(CELLA_E_PARSE, "app run", "the hub made a deal without a task");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hub_client.h"
+#include "output.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "hub/match.h"
@@ -77,10 +78,15 @@ static int order_publish(int argc, char **argv)
         json_decref(body);
         json_decref(reply);
     }
+    json_t *hashes = json_object();
     if (cella_ok(r))
         for (int k = 0; k < CELLA_ORDER__COUNT; k++)
-            if (chosen[k])
+            if (chosen[k]) {
                 printf("%s\n", lines[k]);
+                json_object_set_new(hashes, cella_order_key((cella_order_kind)k),
+                                    json_string(strchr(lines[k], ' ') + 1));
+            }
+    cli_json_set("orders", hashes);
     cella_order_set_free(&set);
     return cli_report(r);
 }
@@ -238,6 +244,8 @@ static int order_fill(int argc, char **argv)
         json_object_foreach(json_object_get(deal, "tasks"), key, tid) {
             printf("task %s %s\n", key, json_string_value(tid));
         }
+        cli_json_set("deal", json_incref(json_object_get(reply, "dealid")));
+        cli_json_set("tasks", json_incref(json_object_get(deal, "tasks")));
     }
     json_decref(reply);
     json_decref(body);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "hub_client.h"
+#include "output.h"
 #include "identity/eip712.h"
 #include "identity/eth.h"
 
@@ -76,6 +77,9 @@ static int deploy_kind(int argc, char **argv, const char *kind)
     }
     if (cella_ok(r)) {
         printf("%s\n", addr);
+        cli_json_set_str("address", addr);
+        cli_json_set_str("kind", kind);
+        cli_json_set("created", json_boolean(json_is_true(json_object_get(reply, "created"))));
         fprintf(stderr, "cella: %s %s\n", kind,
                 json_is_true(json_object_get(reply, "created")) ? "deployed"
                                                                : "already deployed (same address)");

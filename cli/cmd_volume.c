@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "output.h"
 #include "commands.h"
 #include "core/encoding.h"
 #include "core/keyfile.h"
@@ -47,6 +48,7 @@ static void print_tag(const uint8_t tag[static CELLA_VOL_TAG_BYTES])
     char hex[2 * CELLA_VOL_TAG_BYTES + 1];
     cella_hex_encode(hex, tag, CELLA_VOL_TAG_BYTES, false);
     printf("%s\n", hex);
+    cli_json_set_str("tag", hex);
 }
 
 static int volume_encrypt(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "output.h"
 #include "core/log.h"
 #include "casapi/casapi.h"
 #include "project.h"
@@ -94,6 +95,9 @@ static cella_res save_wallet(const uint8_t priv[32], const cli_opt *o, int n,
     CELLA_TRY(r);
     printf("%s\n", text);
     fprintf(stderr, "cella: wallet written to %s (mode 0600%s)\n", path, pf ? "" : ", UNENCRYPTED");
+    cli_json_set_str("address", text);
+    cli_json_set_str("file", path);
+    cli_json_set("encrypted", json_boolean(pf != NULL));
     return CELLA_OK_RES;
 }
 
@@ -161,10 +165,14 @@ static void show_balance(const cli_opt *o, int n, const uint8_t addr[20])
     cella_res r = cli_hub_open(o, n, &hub);
     if (cella_ok(r))
         r = cella_cas_call(&hub.http, "GET", path, cella_slice_of("", 0), &reply);
-    if (cella_ok(r))
+    if (cella_ok(r)) {
         printf("balance %s nRLC, locked %s nRLC (hub %s)\n",
                json_string_value(json_object_get(reply, "balance")),
                json_string_value(json_object_get(reply, "locked")), hub.url);
+        cli_json_set("balance", json_incref(json_object_get(reply, "balance")));
+        cli_json_set("locked", json_incref(json_object_get(reply, "locked")));
+        cli_json_set_str("hub", hub.url);
+    }
     else
         cella_warn("no balance from the hub %s: %s", url, cella_error_what());
     json_decref(reply);
@@ -203,6 +211,9 @@ static int wallet_show(int argc, char **argv)
         return cli_report(r);
     cella_eth_address_checksum(text, addr);
     printf("%s\n", text);
+    cli_json_set_str("address", text);
+    cli_json_set_str("file", path);
+    cli_json_set("keyChecked", json_boolean(!peek));
     if (peek)
         fprintf(stderr,
                 "cella: address as written in %s (encrypted; give --password-file to check it "
@@ -267,6 +278,9 @@ static int wallet_sign_message(int argc, char **argv)
     char hex[131];
     cella_hex_encode(hex, sig, 65, false);
     printf("0x%s\n", hex);
+    char sigtext[133];
+    snprintf(sigtext, sizeof sigtext, "0x%s", hex);
+    cli_json_set_str("signature", sigtext);
     return 0;
 }
 
@@ -304,6 +318,7 @@ static int wallet_verify_message(int argc, char **argv)
     if (!cella_ok(r))
         return cli_report(r);
     printf("%s\n", text);
+    cli_json_set_str("address", text);
     return 0;
 }
 

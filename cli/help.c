@@ -111,7 +111,8 @@ static size_t groups(const char **out, size_t cap)
 void cli_help_all(FILE *f)
 {
     fprintf(f, "usage: cella COMMAND [ARGS...]\n"
-               "       cella COMMAND --help, or cella help COMMAND: one command or group\n\n"
+               "       cella COMMAND --help, or cella help COMMAND: one command or group\n"
+               "       any verb with --json (or --raw): one JSON document on stdout\n\n"
                "groups (cella GROUP --help lists their verbs with their usage):\n");
     const char *g[MAX_NAMES];
     size_t ng = groups(g, MAX_NAMES);
@@ -191,7 +192,11 @@ void cli_help_man(FILE *f)
                "configuration and attestation service (cas), a marketplace hub, a blob store and\n"
                "workers that run apps in a TEE. Errors are one line,\n"
                ".B cella: error: WHAT (WHERE),\n"
-               "with exit status 2 for usage errors and 1 otherwise.\n");
+               "with exit status 2 for usage errors and 1 otherwise.\n"
+               ".PP\nEvery verb takes\n.B \\-\\-json\n(or the iExec SDK's\n.BR \\-\\-raw ):\n"
+               "it then prints exactly one JSON document on standard output, {\"ok\": true, ...} or\n"
+               "{\"ok\": false, \"error\": {\"message\", \"where\", \"code\"}}, with the same exit "
+               "status.\n");
     fprintf(f, ".SH COMMANDS\n");
     FOR_EACH_COMMAND(c) {
         fprintf(f, ".TP\n.B ");
