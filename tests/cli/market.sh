@@ -266,8 +266,12 @@ expect_fail "secret index 2 given twice \('apikey2' and 'apikey3'\)" "$CELLA" ap
 # the SDK's form (--secret 1=a 2=b) and a repeated --secret merge
 expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=apikey 2=apikey2 --secret 3=apikey3 --wallet-file "$(W req)"
 T8=$(awk '/^task / {print $2}' "$TMP/.out")
-# a secret name the requester never pushed: cas builds no session, the reason is on the task
-expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=nosuch --wallet-file "$(W req)"
+# a secret name the requester never pushed: the preflight asks cas first and
+# refuses before anything is signed or published...
+expect_fail "requester secret 'nosuch' \(index 1\) is not on cas: push it with .cella requester push-secret nosuch., or give --skip-preflight-check" \
+  "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=nosuch --wallet-file "$(W req)"
+# ...and without the preflight cas builds no session: the reason is on the task
+expect_ok "$CELLA" app run "$SLOW" --tag tee,scone --secret 1=nosuch --skip-preflight-check --wallet-file "$(W req)"
 T9=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T8" status) == COMPLETED ]] || fail "T8 with secrets: $(task_field "$T8" error)"

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# cella app run with the iExec SDK's options: the app (and --dataset deployed)
+# from cella.json's "deployed"; --params JSON merged with --args, --secret and
+# --input-files (a key given both ways refused); the preflight, which asks cas
+# before anything is signed whether the beneficiary's result key and each
+# named requester secret exist, and --skip-preflight-check; what it published
+# (the request's params) read back from the hub. No worker: the deal is enough.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/hub.d/orders.sh"   # set_fields
+
+H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
+start_hub --dev-faucet
+start_cas --hub "$HUB_URL"
+new_wallet dev pool req
+for who in dev pool req; do
+  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s", "cas": {"url": "%s", "fingerprint": "%s"}}\n' \
+    "$H" "$HUB_URL" "$CAS_URL" "$CAS_FP" > "$TMP/$who/cella.json"
+done
+cd "$TMP/dev"
+expect_ok "$CELLA" app deploy --name app --multiaddr docker.io/t:1 --checksum 0x$(printf '3%.0s' $(seq 64)) \
+  --wallet-file "$(W dev)"
+APP=$(cat "$TMP/.out")
+expect_ok "$CELLA" order init --app
+set_fields dev apporder app="$APP" appprice=1 volume=100 tag=0x3
+expect_ok "$CELLA" order sign --app --wallet-file "$(W dev)"
+expect_ok "$CELLA" order publish --app
+cd "$TMP/pool"
+expect_ok "$CELLA" workerpool deploy --name pool --wallet-file "$(W pool)"
+WP=$(cat "$TMP/.out")
+expect_ok "$CELLA" order init --workerpool
+set_fields pool workerpoolorder workerpool="$WP" workerpoolprice=1 volume=100 tag=0x3
+expect_ok "$CELLA" order sign --workerpool --wallet-file "$(W pool)"
+expect_ok "$CELLA" order publish --workerpool
+expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W pool)"
+cd "$TMP/req"
+expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W req)"
+ok
+
+requests() { # how many request orders of req the book holds, open or not
+  "$CELLA" order book --kind requestorder --requester "$(A req)" --all |
+    python3 -c 'import json,sys;print(json.load(sys.stdin)["count"])'
+}
+params_of() { # REQUESTORDER-HASH -> its params, as JSON
+  "$CELLA" order show "$1" | python3 -c 'import json,sys;print(json.load(sys.stdin)["order"]["params"])'
+}
+
+# ---- what to run: the address, or cella.json's deployed app ----
+expect_fail 'no app given and none deployed in ./cella.json' "$CELLA" app run --wallet-file "$(W req)"
+python3 - "$APP" <<'PY'
+import json, sys
+c = json.load(open("cella.json")); c["deployed"] = {"app": sys.argv[1]}
+json.dump(c, open("cella.json", "w"))
+PY
+expect_fail 'no dataset given and none deployed' "$CELLA" app run --dataset deployed --wallet-file "$(W req)"
+
+# ---- the preflight: the beneficiary's result key must be on cas ----
+expect_fail "the beneficiary $(A req) has no result encryption key on cas: push one with .cella result push-encryption-key." \
+  "$CELLA" app run --wallet-file "$(W req)"
+[[ $(requests) == 0 ]] || fail "the preflight let an order through"
+expect_fail "requester secret 'apikey' \\(index 1\\) is not on cas" \
+  "$CELLA" app run --secret 1=apikey --no-result-encryption --wallet-file "$(W req)"
+[[ $(requests) == 0 ]] || fail "the preflight let an order through"
+# skipped on request, or not needed
+expect_ok "$CELLA" app run --skip-preflight-check --wallet-file "$(W req)"
+grep -q '^deal 0x' "$TMP/.out" || fail "no deal: $(cat "$TMP/.out")"
+expect_ok "$CELLA" app run "$APP" --no-result-encryption --wallet-file "$(W req)"
+ok
+# with the key and the secret pushed, it passes
+expect_ok "$CELLA" result generate-encryption-keypair --address "$(A req)"
+expect_ok "$CELLA" result push-encryption-key --wallet-file "$(W req)"
+printf 'k' > s.txt
+expect_ok "$CELLA" requester push-secret apikey --secret-file s.txt --wallet-file "$(W req)"
+"$CELLA" app run --secret 1=apikey --args "a b" --json --wallet-file "$(W req)" > run.json 2>/dev/null ||
+  fail "app run with the preflight: $(cat run.json)"
+RO=$(python3 -c 'import json;print(json.load(open("run.json"))["requestorder"])')
+[[ $(params_of "$RO") == '{"iexec_args":"a b","iexec_result_encryption":true,"iexec_secrets":{"1":"apikey"}}' ]] ||
+  fail "params: $(params_of "$RO")"
+ok
+
+# ---- --params: the SDK's JSON object, merged with the flags ----
+"$CELLA" app run --params '{"iexec_args": "x y", "iexec_result_encryption": false, "iexec_result_storage_provider": "ipfs"}' \
+  --input-files https://example.invalid/a.txt --json --wallet-file "$(W req)" > p.json 2>/dev/null ||
+  fail "app run --params: $(cat p.json)"
+RO=$(python3 -c 'import json;print(json.load(open("p.json"))["requestorder"])')
+[[ $(params_of "$RO") == '{"iexec_args":"x y","iexec_input_files":["https://example.invalid/a.txt"],"iexec_result_encryption":false,"iexec_result_storage_provider":"ipfs"}' ]] ||
+  fail "--params: $(params_of "$RO")"
+expect_fail 'iexec_args is given by --params too' "$CELLA" app run --params '{"iexec_args": "x"}' --args y --wallet-file "$(W req)"
+expect_fail '\(--params\)' "$CELLA" app run --params '[1]' --wallet-file "$(W req)"
+expect_fail '\(--params\)' "$CELLA" app run --params '{"a":' --wallet-file "$(W req)"
+ok
+finish
