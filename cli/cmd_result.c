@@ -9,26 +9,17 @@
 #include <sys/stat.h>
 
 #include "args.h"
+#include "core/encoding.h"
+#include "output.h"
 #include "commands.h"
+#include "result_files.h"
 #include "core/stage.h"
 #include "iexec/result.h"
 
-#define DEFAULT_SECRETS ".secrets"
-#define DEFAULT_ENCRYPTED "encryptedResults.zip" /* the SDK's defaults */
-#define DEFAULT_DECRYPTED "results.zip"
+#define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
+#define DEFAULT_ENCRYPTED CLI_DEFAULT_ENCRYPTED
+#define DEFAULT_DECRYPTED CLI_DEFAULT_DECRYPTED
 
-
-/* --beneficiary-keystoredir D, else <--secrets-dir or .secrets>/beneficiary. */
-static cella_res beneficiary_dir(const cli_opt *o, int n, char *out, size_t cap)
-{
-    const char *k = cli_get(o, n, "beneficiary-keystoredir"), *s = cli_get(o, n, "secrets-dir");
-    CELLA_ENSURE(!(k && s), CELLA_E_USAGE, "--secrets-dir",
-                 "give --secrets-dir or --beneficiary-keystoredir, not both");
-    int w = k ? snprintf(out, cap, "%s", k)
-              : snprintf(out, cap, "%s/beneficiary", s ? s : DEFAULT_SECRETS);
-    CELLA_ENSURE(w > 0 && (size_t)w < cap, CELLA_E_PATH, "--secrets-dir", "path too long");
-    return CELLA_OK_RES;
-}
 
 static cella_res check_address(const char *a)
 {
@@ -58,7 +49,7 @@ static int result_keypair(int argc, char **argv)
     if (cella_ok(r))
         r = check_address(cli_get(o, n, "address"));
     if (cella_ok(r))
-        r = beneficiary_dir(o, n, dir, sizeof dir);
+        r = cli_beneficiary_dir(o, n, dir, sizeof dir);
     if (cella_ok(r)) {
         fprintf(stderr, "cella: generating an RSA-%d key pair...\n", CELLA_IEXEC_RSA_BITS);
         r = cella_iexec_keypair_write(dir, cli_get(o, n, "address"), CELLA_IEXEC_RSA_BITS,
@@ -93,55 +84,16 @@ static int result_encrypt(int argc, char **argv)
     return 0;
 }
 
-/* Without --key: the only *_key file in the beneficiary folder. */
-static cella_res find_key(const char *dir, char *out, size_t cap)
-{
-    DIR *d = opendir(dir);
-    CELLA_ENSURE(d, CELLA_E_NOTFOUND, dir,
-                 "beneficiary key folder missing (run: cella result "
-                 "generate-encryption-keypair, or give --key)");
-    int found = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l > 4 && !strcmp(e->d_name + l - 4, "_key")) {
-            if (found++ == 0)
-                snprintf(out, cap, "%s/%s", dir, e->d_name);
-        }
-    }
-    closedir(d);
-    CELLA_ENSURE(found == 1, CELLA_E_USAGE, dir,
-                 found ? "several beneficiary keys: choose one with --key"
-                       : "no beneficiary key (*_key) found: give --key");
-    return CELLA_OK_RES;
-}
-
 static int result_decrypt(int argc, char **argv)
 {
-    cli_opt o[] = {{"key", true, NULL},
-                   {"beneficiary-key-file", true, NULL},
-                   {"secrets-dir", true, NULL},
-                   {"beneficiary-keystoredir", true, NULL},
-                   {"output", true, NULL},
-                   {"force", false, NULL}};
+    cli_opt o[] = {CLI_RESULT_KEY_OPTS, {"output", true, NULL}, {"force", false, NULL}};
     const int n = (int)(sizeof o / sizeof o[0]);
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, n, pos, 1, &np, "result decrypt");
-    char dir[4096], key[4096 + 256];
+    char key[4096 + 256];
     if (cella_ok(r))
-        r = beneficiary_dir(o, n, dir, sizeof dir);
-    const char *kopt = cli_get(o, n, "key"), *kname = cli_get(o, n, "beneficiary-key-file");
-    if (cella_ok(r) && kopt && kname)
-        r = cella_fail(CELLA_E_USAGE, "--key", "give --key or --beneficiary-key-file, not both");
-    if (cella_ok(r)) {
-        if (kopt)
-            snprintf(key, sizeof key, "%s", kopt);
-        else if (kname) /* the SDK's option: a file name inside the beneficiary folder */
-            snprintf(key, sizeof key, "%s/%s", dir, kname);
-        else
-            r = find_key(dir, key, sizeof key);
-    }
+        r = cli_beneficiary_key(o, n, key, sizeof key);
     const char *in = np ? pos[0] : DEFAULT_ENCRYPTED;
     const char *out = cli_get(o, n, "output") ? cli_get(o, n, "output") : DEFAULT_DECRYPTED;
     if (cella_ok(r))
@@ -154,7 +106,49 @@ static int result_decrypt(int argc, char **argv)
     return 0;
 }
 
+static int result_download(int argc, char **argv)
+{
+    cli_opt o[] = {{"hub-url", true, NULL},
+                   {"hub-fingerprint", true, NULL},
+                   {"output", true, NULL},
+                   {"blobs", true, NULL}};
+    const char *pos[1];
+    int np;
+    cli_hub hub;
+    char out[300], store[1024] = "";
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "result download");
+    if (cella_ok(r) && np != 1)
+        r = cella_fail(CELLA_E_USAGE, "result download",
+                       "usage: cella result download 0xTASKID [-o FILE]");
+    uint8_t tid[32];
+    if (cella_ok(r))
+        r = strlen(pos[0]) == 66 && !strncmp(pos[0], "0x", 2)
+                ? cella_hex_decode(tid, 32, pos[0] + 2, 64, "task id")
+                : cella_fail(CELLA_E_USAGE, "task id", "expected 0x + 64 hex digits");
+    if (cella_ok(r))
+        r = cli_hub_open(o, NOPTS(o), &hub);
+    if (cella_ok(r))
+        r = cli_project_url(o, NOPTS(o), "blobs", "blobsUrl", "", store, sizeof store);
+    const char *op = cli_get(o, NOPTS(o), "output");
+    if (op)
+        snprintf(out, sizeof out, "%s", op);
+    else if (cella_ok(r))
+        snprintf(out, sizeof out, "%s.zip", pos[0]);
+    if (cella_ok(r))
+        r = cli_result_fetch(&hub, pos[0], store, out);
+    if (!cella_ok(r))
+        return cli_report(r);
+    printf("%s\n", out);
+    cli_json_set_str("file", out);
+    return 0;
+}
+
 const cli_command cli_result_commands[] = {
+    {"result", "download", result_download,
+     "cella result download 0xTASKID [-o FILE] [--blobs URL] [--hub-url URL [--hub-fingerprint FP]]",
+     "Download a completed task's result (checked against its SHA-256) to FILE (default "
+     "<taskid>.zip): by its SHA-256 from the blob store --blobs, else \"blobsUrl\" of ./cella.json, "
+     "then from the URL the worker recorded. Decrypt it with `cella result decrypt`."},
     {"result", "generate-encryption-keypair", result_keypair,
      "cella result generate-encryption-keypair --address 0xADDR [--secrets-dir .secrets] "
      "[--force]",

@@ -35,7 +35,6 @@ extern const cli_command cli_orderbook_commands[];
 extern const cli_command cli_task_commands[];
 extern const cli_command cli_account_commands[];
 extern const cli_command cli_worker_commands[];
-extern const cli_command cli_market_commands[];
 extern const cli_command cli_apprun_commands[];
 extern const cli_command cli_up_commands[];
 extern const cli_command cli_secret_commands[];

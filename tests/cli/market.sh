@@ -170,6 +170,12 @@ assert "lines 1\nwords 10\n" in t, t
 assert "top 1 three 3\ntop 2 secret 2\n" in t, t
 PY
 ok
+# the SDK's way in one verb: task show --watch --download --decrypt
+expect_ok "$CELLA" task show "$T1" --watch --download -o shown.zip --decrypt --decrypted shown-results.zip
+cmp shown.zip result.zip && cmp shown-results.zip results.zip || fail "task show --download --decrypt differs"
+grep -q '"status": "COMPLETED"' "$TMP/.out" || fail "task show printed: $(head -c 300 "$TMP/.out")"
+expect_fail 'output already exists' "$CELLA" task show "$T1" --download -o shown.zip
+ok
 # the app's output is kept for the requester only
 expect_ok "$CELLA" task debug "$T1" --logs --wallet-file "$(W req)"
 grep -q 'wordcount: 10 words' "$TMP/.out" || fail "the requester sees the app's stdout"

@@ -1,0 +1,36 @@
+/* A task's result as a requester gets it, shared by `cella result download`
+ * and `cella task show --download --decrypt`: fetched by content address, and
+ * the beneficiary key that decrypts it. */
+#ifndef CELLA_CLI_RESULT_FILES_H
+#define CELLA_CLI_RESULT_FILES_H
+
+#include <stddef.h>
+
+#include "args.h"
+#include "project.h"
+#include "core/error.h"
+
+#define CLI_DEFAULT_SECRETS ".secrets"
+#define CLI_DEFAULT_ENCRYPTED "encryptedResults.zip" /* the SDK's defaults */
+#define CLI_DEFAULT_DECRYPTED "results.zip"
+
+/* The options of both: where the blob store is and the beneficiary key. */
+#define CLI_RESULT_KEY_OPTS                                                        \
+    {"key", true, NULL}, {"beneficiary-key-file", true, NULL},                     \
+        {"secrets-dir", true, NULL}, { "beneficiary-keystoredir", true, NULL }
+
+/* Downloads the result of a COMPLETED task into `out`: by its SHA-256 from
+ * the blob store `store` ("" for none) first, then from the URL the worker
+ * recorded; the bytes are checked either way. A task without a result is an
+ * error that says its status and reason. */
+CELLA_RESULT cli_result_fetch(const cli_hub *hub, const char *taskid, const char *store,
+                              const char *out);
+
+/* --beneficiary-keystoredir D, else <--secrets-dir or .secrets>/beneficiary. */
+CELLA_RESULT cli_beneficiary_dir(const cli_opt *o, int n, char *out, size_t cap);
+
+/* The beneficiary's private key file: --key, --beneficiary-key-file (a name in
+ * the beneficiary folder), else the only *_key file there. */
+CELLA_RESULT cli_beneficiary_key(const cli_opt *o, int n, char *out, size_t cap);
+
+#endif
