@@ -175,24 +175,66 @@ static void addr_of(const cella_order *o, const char *field, char out[43], bool 
     cella_eth_address_checksum(out, w + 12);
 }
 
+/* A published request order, by its hash (order fill --request HASH). */
+static cella_res published_request(hub_conn *c, const char *hash, cella_order_set *set)
+{
+    char path[128];
+    json_t *reply = NULL;
+    snprintf(path, sizeof path, "/v1/orders/%s", hash);
+    CELLA_TRY(hub_conn_call(c, "GET", path, NULL, false, &reply));
+    const char *kind = json_string_value(json_object_get(reply, "kind"));
+    cella_res r = kind && !strcmp(kind, "requestorder")
+                      ? cella_order_from_json(json_object_get(reply, "order"), CELLA_ORDER_REQUEST,
+                                              false, &set->o[CELLA_ORDER_REQUEST])
+                      : cella_fail(CELLA_E_USAGE, "--request", "%s is a published %s, not a "
+                                   "requestorder", hash, kind ? kind : "?");
+    set->present[CELLA_ORDER_REQUEST] = cella_ok(r);
+    json_decref(reply);
+    return r;
+}
+
+/* The orders given by hash (--app, --dataset, --workerpool, --request HASH:
+ * published orders of the book), as the SDK's `order fill`; checked as hashes
+ * here, and by the hub as orders. */
+static cella_res hash_opts(const cli_opt *o, int n, char hashes[CELLA_ORDER__COUNT][67])
+{
+    static const char *const names[CELLA_ORDER__COUNT] = {"app", "dataset", "workerpool",
+                                                          "request"};
+    for (int k = 0; k < CELLA_ORDER__COUNT; k++) {
+        const char *h = cli_get(o, n, names[k]);
+        char flag[32];
+        snprintf(flag, sizeof flag, "--%s", names[k]);
+        hashes[k][0] = '\0';
+        if (h)
+            CELLA_TRY(cli_hash_arg(h, flag, hashes[k]));
+    }
+    return CELLA_OK_RES;
+}
+
 static int order_fill(int argc, char **argv)
 {
-    cli_opt o[] = {HUB_URL_OPTS, {"file", true, NULL}};
+    cli_opt o[] = {HUB_URL_OPTS,        {"file", true, NULL},       {"app", true, NULL},
+                   {"dataset", true, NULL}, {"workerpool", true, NULL}, {"request", true, NULL}};
     const char *pos[1];
     int np;
+    char hashes[CELLA_ORDER__COUNT][67];
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "order fill");
+    if (cella_ok(r))
+        r = hash_opts(o, NOPTS(o), hashes);
     const char *file = cli_get(o, NOPTS(o), "file");
     if (!file)
         file = ORDERS_FILE;
     cella_order_set set;
     memset(&set, 0, sizeof set);
-    if (cella_ok(r))
-        r = load_orders(file, &set);
-    if (cella_ok(r) && !set.present[CELLA_ORDER_REQUEST])
-        r = cella_fail(CELLA_E_NOTFOUND, file, "no signed requestorder to fill");
     hub_conn c;
     if (cella_ok(r))
         r = hub_conn_open(&c, o, NOPTS(o));
+    bool by_hash = hashes[CELLA_ORDER_REQUEST][0];
+    if (cella_ok(r))
+        r = by_hash ? published_request(&c, hashes[CELLA_ORDER_REQUEST], &set)
+                    : load_orders(file, &set);
+    if (cella_ok(r) && !set.present[CELLA_ORDER_REQUEST])
+        r = cella_fail(CELLA_E_NOTFOUND, file, "no signed requestorder to fill");
     json_t *body = cella_ok(r) ? json_object() : NULL;
     const cella_order *req = &set.o[CELLA_ORDER_REQUEST];
     char app[43], ds[43], wp[43];
@@ -205,7 +247,9 @@ static int order_fill(int argc, char **argv)
     for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++) {
         const char *key = cella_order_key((cella_order_kind)k);
         json_t *v = NULL;
-        if (set.present[k]) {
+        if (hashes[k][0]) {
+            v = json_string(hashes[k]); /* the hub takes a published order's hash */
+        } else if (set.present[k]) {
             v = cella_order_to_json(&set.o[k]);
         } else if (k == CELLA_ORDER_DATASET && ds0) {
             continue;
@@ -267,9 +311,13 @@ const cli_command cli_orderbook_commands[] = {
      "Show a published order and its remaining volume."},
     {"order", "cancel", order_cancel, "cella order cancel ORDERHASH " CONN_USAGE,
      "Cancel a published order (its signer only): it becomes fully consumed."},
-    {"order", "fill", order_fill, "cella order fill [--file orders.json] [--hub-url URL]",
-     "Match the request order of FILE with the orders of FILE, or else the cheapest published "
-     "ones (PoCo matchOrders). Prints the deal id and its task ids."},
+    {"order", "fill", order_fill,
+     "cella order fill [--file orders.json] [--app HASH] [--dataset HASH] [--workerpool HASH] "
+     "[--request HASH] [--hub-url URL]",
+     "Match a request order with app, dataset and workerpool orders (PoCo matchOrders): each "
+     "given by the hash of a published order (as the SDK's order fill), else taken from FILE, "
+     "else the cheapest published one the request can use; --request HASH fills a published "
+     "request instead of FILE's. Prints the deal id and its task ids."},
     {"deal", "show", deal_show, "cella deal show DEALID [--hub-url URL]", "Show a deal."},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -205,6 +205,24 @@ a["421614"]["requestorder"] = json.load(open(f"{t}/req/orders-trust.json"))["421
 json.dump(a, open(f"{t}/req/orders-trust.json", "w"))
 PY
 expect_fail 'iExecV5-matchOrders-0x02' "$CELLA" order fill --file orders-trust.json
+# orders by the hashes of the book, as the SDK's order fill: a second request,
+# published, filled by its hash with the app and workerpool orders by theirs
+set_fields req requestorder trust=0 volume=1
+expect_ok "$CELLA" order sign --request --wallet-file "$(W req)" --out orders-h.json
+expect_ok "$CELLA" order publish --request --file orders-h.json
+RQ2=$(awk '{print $2}' "$TMP/.out")
+expect_fail '\(--app\)' "$CELLA" order fill --request "$RQ2" --app 0x1234
+expect_fail 'is a published apporder, not a requestorder' "$CELLA" order fill --request "$APPORDER"
+expect_ok "$CELLA" order fill --request "$RQ2" --app "$APPORDER" --workerpool "$WPORDER"
+DEAL2=$(awk '/^deal / {print $2}' "$TMP/.out")
+expect_ok "$CELLA" deal show "$DEAL2"
+python3 - "$TMP/.out" "$APPORDER" "$WPORDER" "$RQ2" <<'PY' || fail "deal by hashes: $(cat "$TMP/.out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+o = d["orders"]
+assert (o["apporder"], o["workerpoolorder"], o["requestorder"]) == tuple(sys.argv[2:5]), o
+PY
+expect_fail 'iExecV5-matchOrders-0x60' "$CELLA" order fill --request "$RQ2" --app "$APPORDER" --workerpool "$WPORDER"
 
 # ---- cancel ----
 cd "$TMP/other"
@@ -225,8 +243,9 @@ seq = lambda t, **kw: [e["seq"] for e in ev if e["type"] == t and all(e.get(k) =
 pub = seq("order-published", orderHash=app, orderKind="apporder", taskid=None, dealid=None, workerpool=None)
 wpub = seq("order-published", orderHash=wp, orderKind="workerpoolorder", workerpool=pool)
 assert len(pub) == 1 and len(wpub) == 1, (pub, wpub)          # republishing records nothing
-assert len(seq("order-published")) == 4, seq("order-published")  # app, dataset, pool, request
-dc = [e for e in ev if e["type"] == "deal-created"]
+assert len(seq("order-published")) == 5, seq("order-published")  # app, dataset, pool, 2 requests
+assert len(seq("deal-created")) == 2, seq("deal-created")          # by orders, then by hashes
+dc = [e for e in ev if e["type"] == "deal-created" and e["dealid"] == deal]
 assert len(dc) == 1 and dc[0]["dealid"] == deal and dc[0]["taskid"] is None and dc[0]["volume"] == 1, dc
 assert dc[0]["orders"]["apporder"] == app and dc[0]["orders"]["workerpoolorder"] == wp, dc
 assert dc[0]["workerpool"] == pool
@@ -260,7 +279,7 @@ grep -q '"status": "COMPLETED"' "$TMP/.out" || fail "task state lost after kill 
 expect_ok "$CELLA" account show "$(A worker)"
 grep -q 'balance 99 locked 0' "$TMP/.out" || fail "account lost after kill -9"
 expect_ok "$CELLA" account show "$(A req)"
-grep -q 'balance 800 locked 0' "$TMP/.out" || fail "withdraw lost after kill -9"
+grep -q 'balance 692 locked 108' "$TMP/.out" || fail "withdraw (and the second deal's lock) lost after kill -9"
 expect_ok "$CELLA" order show "$WPORDER"
 grep -q '"remaining": "0"' "$TMP/.out" || fail "cancel lost after kill -9"
 # without --dev-faucet there is no faucet
