@@ -519,38 +519,6 @@ static int cmd_init(int argc, char **argv)
 }
 
 /* The SDK's order templates (cli/utils/templates.js), resources left zero. */
-static json_t *order_template(cella_order_kind k)
-{
-    static const char zero[] = "0x0000000000000000000000000000000000000000";
-    static const char tag[] = "0x0000000000000000000000000000000000000000000000000000000000000000";
-    switch (k) {
-    case CELLA_ORDER_APP:
-        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "app", zero, "appprice", "0",
-                         "volume", "1000000", "tag", tag, "datasetrestrict", zero,
-                         "workerpoolrestrict", zero, "requesterrestrict", zero);
-    case CELLA_ORDER_DATASET:
-        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "dataset", zero, "datasetprice",
-                         "0", "volume", "1000000", "tag", tag, "apprestrict", zero,
-                         "workerpoolrestrict", zero, "requesterrestrict", zero);
-    case CELLA_ORDER_WORKERPOOL:
-        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "workerpool", zero,
-                         "workerpoolprice", "0", "volume", "1", "tag", tag, "category", "0",
-                         "trust", "0", "apprestrict", zero, "datasetrestrict", zero,
-                         "requesterrestrict", zero);
-    case CELLA_ORDER_REQUEST:
-        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                         "s:{s:s, s:s, s:b}}",
-                         "app", zero, "appmaxprice", "0", "dataset", zero, "datasetmaxprice", "0",
-                         "workerpool", zero, "workerpoolmaxprice", "0", "requester", zero, "volume",
-                         "1", "tag", tag, "category", "0", "trust", "0", "beneficiary", zero,
-                         "callback", zero, "params", "iexec_args", "",
-                         "iexec_result_storage_provider", "ipfs", "iexec_result_encryption", 0);
-    case CELLA_ORDER__COUNT:
-        break;
-    }
-    return NULL;
-}
-
 /* The resource each template names, filled from "deployed" in cella.json
  * (written by `cella app|dataset|workerpool deploy`), as the SDK does. */
 static const char *const g_resource_field[CELLA_ORDER__COUNT] = {"app", "dataset", "workerpool",
@@ -611,7 +579,7 @@ static int order_init(int argc, char **argv)
     bool filled = true;
     for (int k = 0; cella_ok(r) && k < CELLA_ORDER__COUNT; k++)
         if (chosen[k]) {
-            json_t *t = order_template((cella_order_kind)k);
+            json_t *t = cella_order_template((cella_order_kind)k);
             const json_t *addr = json_object_get(deployed, g_resource_field[k]);
             if (t && json_is_string(addr))
                 bad |= json_object_set(t, g_resource_field[k], (json_t *)addr);

@@ -680,3 +680,35 @@ cella_res cella_orders_parse(const void *data, size_t len, bool allow_missing_sa
     }
     return r;
 }
+
+json_t *cella_order_template(cella_order_kind k)
+{
+    static const char zero[] = "0x0000000000000000000000000000000000000000";
+    static const char tag[] = "0x0000000000000000000000000000000000000000000000000000000000000000";
+    switch (k) {
+    case CELLA_ORDER_APP:
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "app", zero, "appprice", "0",
+                         "volume", "1000000", "tag", tag, "datasetrestrict", zero,
+                         "workerpoolrestrict", zero, "requesterrestrict", zero);
+    case CELLA_ORDER_DATASET:
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "dataset", zero, "datasetprice",
+                         "0", "volume", "1000000", "tag", tag, "apprestrict", zero,
+                         "workerpoolrestrict", zero, "requesterrestrict", zero);
+    case CELLA_ORDER_WORKERPOOL:
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "workerpool", zero,
+                         "workerpoolprice", "0", "volume", "1", "tag", tag, "category", "0",
+                         "trust", "0", "apprestrict", zero, "datasetrestrict", zero,
+                         "requesterrestrict", zero);
+    case CELLA_ORDER_REQUEST:
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+                         "s:{s:s, s:s, s:b}}",
+                         "app", zero, "appmaxprice", "0", "dataset", zero, "datasetmaxprice", "0",
+                         "workerpool", zero, "workerpoolmaxprice", "0", "requester", zero, "volume",
+                         "1", "tag", tag, "category", "0", "trust", "0", "beneficiary", zero,
+                         "callback", zero, "params", "iexec_args", "",
+                         "iexec_result_storage_provider", "ipfs", "iexec_result_encryption", 0);
+    case CELLA_ORDER__COUNT:
+        break;
+    }
+    return NULL;
+}

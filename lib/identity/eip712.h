@@ -90,6 +90,11 @@ void cella_order_type_hash(cella_order_kind k, uint8_t out[32]);
 void cella_order_struct_hash(const cella_order *o, uint8_t out[32]);
 void cella_order_hash(const cella_domain *d, const cella_order *o, uint8_t out[32]);
 
+/* An order of kind k with the iExec SDK's template values (`iexec order
+ * init`): zero addresses and tag, price 0, the SDK's volumes; no salt, no
+ * sign. NULL when out of memory. */
+json_t *cella_order_template(cella_order_kind k);
+
 /* Signs: with new_salt, first draws a random 32-byte salt (as the SDK does). */
 CELLA_RESULT cella_order_sign(const cella_domain *d, cella_order *o, const uint8_t priv[32],
                               bool new_salt);

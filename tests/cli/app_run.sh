@@ -89,4 +89,31 @@ expect_fail 'iexec_args is given by --params too' "$CELLA" app run --params '{"i
 expect_fail '\(--params\)' "$CELLA" app run --params '[1]' --wallet-file "$(W req)"
 expect_fail '\(--params\)' "$CELLA" app run --params '{"a":' --wallet-file "$(W req)"
 ok
+
+# ---- publish / unpublish in one step, as the SDK's ----
+cd "$TMP/dev"
+expect_ok "$CELLA" app publish --price 2 --volume 5 --tag tee,scone --wallet-file "$(W dev)"
+PUB=$(awk '/^apporder / {print $2}' "$TMP/.out")
+expect_ok "$CELLA" order show "$PUB"
+python3 - "$TMP/.out" "$APP" <<'PY' || fail "published order: $(cat "$TMP/.out")"
+import json, sys
+e = json.load(open(sys.argv[1])); o = e["order"]
+assert (o["app"], str(o["appprice"]), str(o["volume"]), o["tag"][-1], str(e["remaining"])) == (sys.argv[2], "2", "5", "3", "5"), e
+PY
+expect_fail 'app orders have no category' "$CELLA" app publish --category 1 --wallet-file "$(W dev)"
+expect_fail 'not a valid|tag' "$CELLA" app publish --tag nonsense --wallet-file "$(W dev)"
+# only the owner's signature is accepted by the hub
+(cd "$TMP/req" && expect_fail 'belongs to|owner' "$CELLA" app publish "$APP" --wallet-file "$(W req)")
+cd "$TMP/pool"
+expect_ok "$CELLA" workerpool publish "$WP" --price 3 --category 0 --trust 1 --volume 2 --wallet-file "$(W pool)"
+cd "$TMP/dev"
+# unpublish: the newest first, then --all, then nothing is left
+expect_ok "$CELLA" app unpublish --wallet-file "$(W dev)"
+grep -q "^apporder $PUB cancelled$" "$TMP/.out" || fail "unpublish: $(cat "$TMP/.out")"
+expect_ok "$CELLA" order show "$PUB"
+grep -q '"remaining": "0"' "$TMP/.out" || fail "the unpublished order is still open"
+expect_ok "$CELLA" app unpublish --all --wallet-file "$(W dev)"
+[[ $(grep -c ' cancelled$' "$TMP/.out") -ge 1 ]] || fail "unpublish --all: $(cat "$TMP/.out")"
+expect_fail "no open apporder of $APP signed by this wallet" "$CELLA" app unpublish --wallet-file "$(W dev)"
+ok
 finish
