@@ -33,6 +33,7 @@ extern const cli_command cli_hub_commands[];
 extern const cli_command cli_registry_commands[];
 extern const cli_command cli_publish_commands[];
 extern const cli_command cli_orderbook_commands[];
+extern const cli_command cli_book_commands[];
 extern const cli_command cli_task_commands[];
 extern const cli_command cli_account_commands[];
 extern const cli_command cli_worker_commands[];

@@ -4,11 +4,12 @@
 
 /* Every table of verbs; the order is the order of the help. */
 static const cli_command *const g_tables[] = {
-    cli_up_commands,       cli_volume_commands,    cli_dataset_commands, cli_app_commands,
-    cli_apprun_commands,   cli_registry_commands, cli_publish_commands,  cli_hub_commands,     cli_order_commands,
-    cli_orderbook_commands, cli_task_commands,     cli_account_commands, cli_secret_commands,
-    cli_result_commands,   cli_wallet_commands,    cli_cas_commands,     cli_run_commands,
-    cli_worker_commands,   cli_blobs_commands,     cli_evidence_commands, cli_doctor_commands};
+    cli_up_commands,        cli_volume_commands,   cli_dataset_commands, cli_app_commands,
+    cli_apprun_commands,    cli_registry_commands, cli_publish_commands, cli_hub_commands,
+    cli_order_commands,     cli_orderbook_commands, cli_book_commands,   cli_task_commands,
+    cli_account_commands,   cli_secret_commands,   cli_result_commands,  cli_wallet_commands,
+    cli_cas_commands,       cli_run_commands,      cli_worker_commands,  cli_blobs_commands,
+    cli_evidence_commands,  cli_doctor_commands};
 
 #define NTABLES (sizeof g_tables / sizeof g_tables[0])
 #define MAX_NAMES 256

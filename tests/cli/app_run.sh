@@ -90,6 +90,28 @@ expect_fail '\(--params\)' "$CELLA" app run --params '[1]' --wallet-file "$(W re
 expect_fail '\(--params\)' "$CELLA" app run --params '{"a":' --wallet-file "$(W req)"
 ok
 
+# ---- the SDK's order book views: a table for people, entries with --json ----
+expect_ok "$CELLA" orderbook app "$APP"
+head -1 "$TMP/.out" | grep -q '^ORDER HASH  *PRICE  *LEFT  *TAG  *PUBLISHED$' || fail "orderbook head: $(cat "$TMP/.out")"
+grep -Eq '^0x[0-9a-f]{64}  +1 nRLC  +[0-9]+/100  +tee,scone  +20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \((now|[0-9]+ (s|min) ago)\)$' "$TMP/.out" ||
+  fail "orderbook row: $(cat "$TMP/.out")"
+"$CELLA" orderbook app "$APP" --json > ob.json 2>/dev/null || fail "orderbook --json"
+[[ $(python3 -c 'import json;d=json.load(open("ob.json"));print(d["count"], len(d["orders"]), d["orders"][0]["kind"])') == "1 1 apporder" ]] ||
+  fail "orderbook --json: $(cat ob.json)"
+count() { "$CELLA" orderbook "$@" --json 2>/dev/null | python3 -c 'import json,sys;print(json.load(sys.stdin)["count"])'; }
+[[ $(count app "$APP" --require-tag tee) == 1 && $(count app "$APP" --require-tag gpu) == 0 ]] || fail "--require-tag"
+[[ $(count app "$APP" --tag tee,scone) == 1 && $(count app "$APP" --tag tee) == 0 ]] || fail "--tag (exact)"
+[[ $(count app "$APP" --min-volume 1) == 1 && $(count app "$APP" --min-volume 101) == 0 ]] || fail "--min-volume"
+[[ $(count app "$APP" --max-price 1) == 1 && $(count app "$APP" --max-price 0) == 0 ]] || fail "--max-price"
+# an order open to every requester allows this one, but is not restricted to it
+[[ $(count app "$APP" --requester "$(A req)") == 1 && $(count app "$APP" --requester "$(A req)" --requester-strict) == 0 ]] ||
+  fail "--requester / --requester-strict"
+[[ $(count workerpool --min-trust 0) -ge 1 && $(count workerpool --min-trust 5) == 0 ]] || fail "--min-trust"
+[[ $(count requester "$(A req)" --all) -ge 3 ]] || fail "orderbook requester --all: $(count requester "$(A req)" --all)"
+expect_fail 'usage: cella orderbook app ADDRESS' "$CELLA" orderbook app
+expect_fail '\(--min-volume\)' "$CELLA" orderbook app "$APP" --min-volume lots
+ok
+
 # ---- publish / unpublish in one step, as the SDK's ----
 cd "$TMP/dev"
 expect_ok "$CELLA" app publish --price 2 --volume 5 --tag tee,scone --wallet-file "$(W dev)"
