@@ -172,6 +172,58 @@ static int show_kind(int argc, char **argv, const char *kind)
     return cli_report(r);
 }
 
+/* Gives a resource to another owner, as the SDK's transfer: signed by the
+ * current owner (the wallet); the resource given, else the deployed one. */
+static int transfer_kind(int argc, char **argv, const char *kind)
+{
+    cli_opt o[] = {HUB_CONN_OPTS, {"to", true, NULL}};
+    const char *pos[1] = {NULL};
+    int np;
+    char verb[64];
+    snprintf(verb, sizeof verb, "%s transfer", kind);
+    cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, verb);
+    const char *to = cli_get(o, NOPTS(o), "to");
+    if (cella_ok(r) && !to)
+        r = cella_fail(CELLA_E_USAGE, verb, "usage: cella %s transfer [ADDRESS] --to 0xNEWOWNER",
+                       kind);
+    uint8_t t[20];
+    if (cella_ok(r))
+        r = cella_eth_address_parse(t, to, "--to");
+    hub_conn c;
+    memset(&c, 0, sizeof c);
+    json_t *reply = NULL, *body = NULL;
+    char at[43], path[160], tt[43];
+    if (cella_ok(r))
+        r = hub_conn_open(&c, o, NOPTS(o));
+    if (cella_ok(r))
+        r = which_resource(&c, o, NOPTS(o), kind, pos[0], at);
+    if (cella_ok(r))
+        r = hub_conn_wallet(&c, o, NOPTS(o));
+    if (cella_ok(r)) {
+        cella_eth_address_checksum(tt, t);
+        snprintf(path, sizeof path, "/v1/%ss/%s/transfer", kind, at);
+        body = json_pack("{s:s}", "to", tt);
+        r = body ? hub_conn_call(&c, "POST", path, body, true, &reply)
+                 : cella_fail(CELLA_E_NOMEM, verb, "out of memory");
+    }
+    if (cella_ok(r)) {
+        printf("%s %s now belongs to %s\n", kind, at, tt);
+        cli_json_set_str("address", at);
+        cli_json_set_str("owner", tt);
+    }
+    json_decref(body);
+    json_decref(reply);
+    hub_conn_close(&c);
+    return cli_report(r);
+}
+
+static int app_transfer(int argc, char **argv) { return transfer_kind(argc, argv, "app"); }
+static int dataset_transfer(int argc, char **argv) { return transfer_kind(argc, argv, "dataset"); }
+static int workerpool_transfer(int argc, char **argv)
+{
+    return transfer_kind(argc, argv, "workerpool");
+}
+
 static int app_show(int argc, char **argv) { return show_kind(argc, argv, "app"); }
 static int dataset_show(int argc, char **argv) { return show_kind(argc, argv, "dataset"); }
 static int workerpool_show(int argc, char **argv) { return show_kind(argc, argv, "workerpool"); }
@@ -244,5 +296,15 @@ const cli_command cli_registry_commands[] = {
     {"workerpool", "count", workerpool_count,
      "cella workerpool count [--owner 0xADDR] [--hub-url URL]",
      "Count the workerpools of the hub (of an owner)."},
+    {"app", "transfer", app_transfer, "cella app transfer [0xAPP] --to 0xNEWOWNER " CONN_USAGE,
+     "Give an app to another owner (signed by its owner, the wallet), as the SDK's transfer: "
+     "its address stays; orders signed by the former owner no longer match."},
+    {"dataset", "transfer", dataset_transfer,
+     "cella dataset transfer [0xDATASET] --to 0xNEWOWNER " CONN_USAGE,
+     "Give a dataset to another owner (signed by its owner): its address stays; pushing its "
+     "key to cas is then the new owner's to sign."},
+    {"workerpool", "transfer", workerpool_transfer,
+     "cella workerpool transfer [0xPOOL] --to 0xNEWOWNER " CONN_USAGE,
+     "Give a workerpool to another owner (signed by its owner): its address stays."},
     {NULL, NULL, NULL, NULL, NULL},
 };

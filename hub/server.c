@@ -246,6 +246,35 @@ static void deploy(hub_thread *t, cella_http_req *req, hub_kind k)
     cella_http_reply(req, created ? 201 : 200, j);
 }
 
+/* POST /v1/{apps,...}/ADDRESS/transfer {"to"}, signed by the owner. */
+static void resource_transfer(hub_thread *t, cella_http_req *req, hub_kind k, const char *addr_s)
+{
+    uint8_t who[20], addr[20], to[20];
+    json_t *body = NULL;
+    cella_res r = cella_eth_address_parse(addr, addr_s, "address");
+    if (cella_ok(r))
+        r = authenticate(t, req, who);
+    if (cella_ok(r))
+        r = parse_json_body(req, &body);
+    const char *to_s = json_string_value(json_object_get(body, "to"));
+    if (cella_ok(r))
+        r = cella_eth_address_parse(to, to_s ? to_s : "", "to");
+    if (cella_ok(r))
+        r = hub_store_transfer(t->st, k, addr, who, to, now_s());
+    json_decref(body);
+    if (!cella_ok(r)) {
+        reply_err(req, r);
+        return;
+    }
+    events_bump(t);
+    hub_resource res;
+    r = hub_store_resource_get(t->st, k, addr, &res);
+    if (!cella_ok(r))
+        reply_err(req, r);
+    else
+        cella_http_reply(req, 200, hub_resource_json(&res));
+}
+
 static void resource_show(hub_thread *t, cella_http_req *req, hub_kind k, const char *addr_s)
 {
     uint8_t addr[20];
@@ -1162,6 +1191,18 @@ static bool registry_path(const char *p, hub_kind *k, char *rest, size_t cap)
     return true;
 }
 
+/* "/v1/apps/ADDRESS/transfer" → kind and ADDRESS. */
+static bool transfer_path(const char *p, hub_kind *k, char *addr, size_t cap)
+{
+    char kind[16], a[64];
+    int end = 0;
+    if (sscanf(p, "/v1/%15[a-z]/%63[0-9a-fA-Fx]/transfer%n", kind, a, &end) != 2 ||
+        p[end] != '\0' || strlen(a) >= cap || !hub_kind_from_name(kind, k))
+        return false;
+    snprintf(addr, cap, "%s", a);
+    return true;
+}
+
 static void handle(cella_http_req *req, void *tctx)
 {
     hub_thread *t = tctx;
@@ -1182,6 +1223,8 @@ static void handle(cella_http_req *req, void *tctx)
         cella_http_reply(req, 200, h);
     } else if (get && !strcmp(p, "/v1/challenge")) {
         challenge(t, req);
+    } else if (post && transfer_path(p, &k, rest, sizeof rest)) {
+        resource_transfer(t, req, k, rest);
     } else if (registry_path(p, &k, rest, sizeof rest)) {
         if (post && !rest[0])
             deploy(t, req, k);

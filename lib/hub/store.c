@@ -350,6 +350,49 @@ cella_res hub_store_register_at(hub_store *s, const hub_resource *r, int64_t now
     return register_tx(s, &copy, now, &created);
 }
 
+static cella_res event_add_detail(hub_store *s, const char *type, const uint8_t *taskid,
+                                  const uint8_t *dealid, const uint8_t *pool, json_t *detail,
+                                  int64_t now);
+
+cella_res hub_store_transfer(hub_store *s, hub_kind k, const uint8_t addr[20],
+                             const uint8_t from[20], const uint8_t to[20], int64_t now)
+{
+    static const uint8_t zero[20] = {0};
+    char at[43], owner[43], who[43];
+    cella_eth_address_checksum(at, addr);
+    CELLA_ENSURE(memcmp(to, zero, 20) != 0, CELLA_E_PARSE, "to", "cannot transfer to address zero");
+    CELLA_TRY(begin(s));
+    hub_resource cur;
+    bool found = false;
+    cella_res r = resource_get_any(s, addr, &cur, &found);
+    if (cella_ok(r) && (!found || cur.kind != k))
+        r = cella_fail(CELLA_E_NOTFOUND, at, "no such %s on this hub", hub_kind_name(k));
+    if (cella_ok(r) && memcmp(cur.owner, from, 20) != 0) {
+        cella_eth_address_checksum(owner, cur.owner);
+        cella_eth_address_checksum(who, from);
+        r = cella_fail(CELLA_E_PERM, at, "%s belongs to %s, not to %s: only its owner may transfer it",
+                       at, owner, who);
+    }
+    if (cella_ok(r)) {
+        stmt q = sprep(s, "UPDATE resources SET owner = ? WHERE address = ?");
+        bb(&q, 1, to, 20);
+        bb(&q, 2, addr, 20);
+        r = run(s, &q, "cannot transfer the resource");
+    }
+    if (cella_ok(r)) {
+        cella_eth_address_checksum(owner, from);
+        cella_eth_address_checksum(who, to);
+        json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "address", at, "kind", hub_kind_name(k),
+                              "from", owner, "to", who);
+        r = event_add_detail(s, "resource-transferred", NULL, NULL, NULL, d, now);
+    }
+    if (cella_ok(r))
+        r = commit(s);
+    if (!cella_ok(r))
+        rollback(s);
+    return r;
+}
+
 cella_res hub_store_resource_get(hub_store *s, hub_kind k, const uint8_t addr[20],
                                  hub_resource *r)
 {

@@ -27,6 +27,13 @@ CELLA_RESULT hub_store_open(const char *path, hub_store **out);
 void hub_store_close(hub_store *s);
 
 /* ---- registries (hub/resource.h: kinds, resources, addresses) ---- */
+
+/* Gives a resource to `to` (its address stays; orders signed by the former
+ * owner no longer match, as in PoCo), with a resource-transferred event. Only
+ * its owner `from` may (CELLA_E_PERM); CELLA_E_NOTFOUND for no such resource
+ * of kind k. */
+CELLA_RESULT hub_store_transfer(hub_store *s, hub_kind k, const uint8_t addr[20],
+                                const uint8_t from[20], const uint8_t to[20], int64_t now);
 /* Registers r at its deterministic address (written into r->address). A
  * duplicate deploy returns the existing resource with *created = false. */
 CELLA_RESULT hub_store_deploy(hub_store *s, hub_resource *r, int64_t now, bool *created);

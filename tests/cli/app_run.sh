@@ -138,4 +138,25 @@ expect_ok "$CELLA" app unpublish --all --wallet-file "$(W dev)"
 [[ $(grep -c ' cancelled$' "$TMP/.out") -ge 1 ]] || fail "unpublish --all: $(cat "$TMP/.out")"
 expect_fail "no open apporder of $APP signed by this wallet" "$CELLA" app unpublish --wallet-file "$(W dev)"
 ok
+
+# ---- transfer: the app changes owner, its address stays, old orders stop matching ----
+expect_ok "$CELLA" app publish --price 1 --volume 10 --tag tee,scone --wallet-file "$(W dev)"
+OLD=$(awk '/^apporder / {print $2}' "$TMP/.out")
+(cd "$TMP/req" && expect_fail "$APP belongs to $(A dev), not to $(A req): only its owner may transfer it" \
+  "$CELLA" app transfer "$APP" --to "$(A req)" --wallet-file "$(W req)")
+expect_fail 'cannot transfer to address zero' "$CELLA" app transfer --to 0x0000000000000000000000000000000000000000 --wallet-file "$(W dev)"
+expect_fail 'no such app' "$CELLA" app transfer 0x000000000000000000000000000000000000dEaD --to "$(A req)" --wallet-file "$(W dev)"
+expect_ok "$CELLA" app transfer --to "$(A req)" --wallet-file "$(W dev)"
+[[ $(cat "$TMP/.out") == "app $APP now belongs to $(A req)" ]] || fail "transfer: $(cat "$TMP/.out")"
+expect_ok "$CELLA" app show "$APP"
+grep -q "\"owner\": \"$(A req)\"" "$TMP/.out" || fail "owner after transfer: $(cat "$TMP/.out")"
+curl -sf "$HUB_URL/v1/events" | grep -q "\"type\":\"resource-transferred\"" || fail "no resource-transferred event"
+# the former owner's order no longer matches (PoCo checks the signer against the owner)
+cd "$TMP/req"
+expect_fail 'iExecV5-matchOrders-0x21.*request order 0x[0-9a-f]{64} cancelled' \
+  "$CELLA" app run "$APP" --no-result-encryption --wallet-file "$(W req)"
+expect_fail 'belongs to' "$CELLA" app transfer "$APP" --to "$(A dev)" --wallet-file "$(W dev)"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"to\": \"$(A dev)\"}" "$HUB_URL/v1/apps/$APP/transfer")
+[[ $code == 401 ]] || fail "unsigned transfer: HTTP $code"
+ok
 finish

@@ -345,6 +345,41 @@ static void test_deploy_deterministic(void **state)
     assert_fails_with(hub_store_resource_get(fx->s, HUB_APP, a.address, &got), CELLA_E_NOTFOUND);
 }
 
+/* transfer: only the owner, never to zero, only an existing resource of that
+ * kind; the address stays and the owner changes; counts follow. */
+static void test_transfer(void **state)
+{
+    fx_t *fx = *state;
+    hub_resource a;
+    memset(&a, 0, sizeof a);
+    a.kind = HUB_APP;
+    memcpy(a.owner, fx->signer, 20);
+    snprintf(a.name, sizeof a.name, "app");
+    snprintf(a.multiaddr, sizeof a.multiaddr, "docker.io/x/y:1");
+    bool created;
+    assert_succeeds(hub_store_deploy(fx->s, &a, 10, &created));
+    uint8_t other[20], zero[20] = {0};
+    memcpy(other, fx->signer, 20);
+    other[19] ^= 0x5a;
+    assert_fails_with(hub_store_transfer(fx->s, HUB_APP, a.address, other, other, 11), CELLA_E_PERM);
+    assert_fails_with(hub_store_transfer(fx->s, HUB_APP, a.address, fx->signer, zero, 11),
+                      CELLA_E_PARSE);
+    assert_fails_with(hub_store_transfer(fx->s, HUB_DATASET, a.address, fx->signer, other, 11),
+                      CELLA_E_NOTFOUND);
+    assert_succeeds(hub_store_transfer(fx->s, HUB_APP, a.address, fx->signer, other, 12));
+    hub_resource got;
+    assert_succeeds(hub_store_resource_get(fx->s, HUB_APP, a.address, &got));
+    assert_memory_equal(got.owner, other, 20);
+    uint64_t cnt;
+    assert_succeeds(hub_store_resource_count(fx->s, HUB_APP, fx->signer, &cnt));
+    assert_int_equal(cnt, 0);
+    assert_succeeds(hub_store_resource_count(fx->s, HUB_APP, other, &cnt));
+    assert_int_equal(cnt, 1);
+    /* the former owner can no longer transfer it */
+    assert_fails_with(hub_store_transfer(fx->s, HUB_APP, a.address, fx->signer, fx->signer, 13),
+                      CELLA_E_PERM);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -352,6 +387,7 @@ int main(void)
         T(test_vectors_publish_and_match),
         T(test_publish_refusals),
         T(test_deploy_deterministic),
+        T(test_transfer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
