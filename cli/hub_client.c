@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "casapi/casapi.h"
+#include "people.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
@@ -68,6 +69,10 @@ cella_res hub_conn_call(hub_conn *c, const char *method, const char *path, const
 
 void cli_print_json(const json_t *j)
 {
+    if (cli_for_people()) {
+        cli_print_people(stdout, j);
+        return;
+    }
     char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (t)
         printf("%s\n", t);

@@ -112,6 +112,26 @@ expect_fail 'usage: cella orderbook app ADDRESS' "$CELLA" orderbook app
 expect_fail '\(--min-volume\)' "$CELLA" orderbook app "$APP" --min-volume lots
 ok
 
+# ---- for people (a terminal, or CELLA_OUTPUT=people): key/value lines and tables ----
+RQ=$(python3 -c 'import json;print(json.load(open("run.json"))["requestorder"])')
+TK=$(python3 -c 'import json;print(json.load(open("run.json"))["tasks"][0])')
+CELLA_OUTPUT=people "$CELLA" task show "$TK" > people.txt 2>/dev/null || fail "task show for people"
+grep -Eq '^status +ACTIVE$' people.txt || fail "task show for people: $(cat people.txt)"
+grep -Eq '^finalDeadline +20[0-9-]{8}T[0-9:]{8}Z \(in [0-9]+ (s|min|h|d)\)$' people.txt || fail "deadline for people: $(cat people.txt)"
+grep -Eq '^tag +tee,scone$' people.txt || fail "tag for people: $(cat people.txt)"
+CELLA_OUTPUT=people "$CELLA" order show "$RQ" > people.txt 2>/dev/null || fail "order show for people"
+grep -Eq '^order\.workerpoolmaxprice +[0-9]+ nRLC$' people.txt || fail "amount for people: $(cat people.txt)"
+CELLA_OUTPUT=people "$CELLA" order book --kind apporder > people.txt 2>/dev/null || fail "order book for people"
+head -1 people.txt | grep -Eq '^ORDER HASH +KIND +PRICE +LEFT +TAG +PUBLISHED$' || fail "book head: $(cat people.txt)"
+grep -Eq '^0x[0-9a-f]{64} +apporder +1 nRLC +[0-9]+ +tee,scone +20' people.txt || fail "book row: $(cat people.txt)"
+grep -q '^(1 orders)$' people.txt || fail "book count: $(cat people.txt)"
+CELLA_OUTPUT=people "$CELLA" task list --workerpool "$WP" > people.txt 2>/dev/null || fail "task list for people"
+head -1 people.txt | grep -Eq '^TASK ID +STATUS +CONTRIBUTE BY +FINAL DEADLINE +WORKER$' || fail "task list head: $(cat people.txt)"
+grep -Eq "^$TK +ACTIVE +20" people.txt || fail "task list row: $(cat people.txt)"
+# piped, as scripts and the tests see it: JSON as before
+"$CELLA" task show "$TK" | python3 -c 'import json,sys; assert json.load(sys.stdin)["status"] == "ACTIVE"' || fail "piped task show is not JSON"
+ok
+
 # ---- publish / unpublish in one step, as the SDK's ----
 cd "$TMP/dev"
 expect_ok "$CELLA" app publish --price 2 --volume 5 --tag tee,scone --wallet-file "$(W dev)"
