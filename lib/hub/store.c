@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/encoding.h"
 #include "identity/eth.h"
@@ -32,6 +33,16 @@ struct hub_store {
     } orders[ORDER_CACHE_MAX];
     size_t next_order;
 };
+
+
+/* A deadline in errors: ISO 8601 UTC ("2026-12-07T01:02:03Z"). */
+static void iso_time(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 32, "%lld", (long long)t);
+}
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS resources(address BLOB PRIMARY KEY, kind INTEGER NOT NULL,"
@@ -1713,7 +1724,7 @@ cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, b
     bool go = false;
     if (cella_ok(r)) {
         char when[32];
-        snprintf(when, sizeof when, "%lld", (long long)t.final_deadline);
+        iso_time(t.final_deadline, when);
         if (strcmp(t.status, "ACTIVE") != 0 && strcmp(t.status, "REVEALING") != 0)
             go = task_refuse(why, "cella-hub-task-not-active",
                              "the task is %s: there is nothing to claim", t.status);
@@ -1946,13 +1957,14 @@ cella_res hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8
     bool go;
     CELLA_TRY(begin_revealing(s, taskid, who, now, "finalized", &t, &go, why));
     cella_res r = CELLA_OK_RES;
+    char when[32];
+    iso_time(t.reveal_deadline, when);
     if (go && t.reveal_counter != t.winner_counter &&
         !(t.reveal_counter > 0 && t.reveal_deadline <= now))
         go = task_refuse(why, "cella-hub-task-too-early",
                          "%lld of %lld winners revealed: finalize once all have, or after the "
-                         "reveal deadline (%lld) with at least one",
-                         (long long)t.reveal_counter, (long long)t.winner_counter,
-                         (long long)t.reveal_deadline);
+                         "reveal deadline (%s) with at least one",
+                         (long long)t.reveal_counter, (long long)t.winner_counter, when);
     deal_terms d;
     contrib_row *cr = NULL;
     size_t n = 0;
@@ -2029,10 +2041,11 @@ cella_res hub_store_reopen(hub_store *s, const uint8_t taskid[32], const uint8_t
     bool go;
     CELLA_TRY(begin_revealing(s, taskid, who, now, "reopened", &t, &go, why));
     cella_res r = CELLA_OK_RES;
+    char when[32];
+    iso_time(t.reveal_deadline, when);
     if (go && now < t.reveal_deadline)
         go = task_refuse(why, "cella-hub-task-too-early",
-                         "a task is reopened only after its reveal deadline (%lld)",
-                         (long long)t.reveal_deadline);
+                         "a task is reopened only after its reveal deadline (%s)", when);
     else if (go && t.reveal_counter != 0)
         go = task_refuse(why, "cella-hub-task-revealed",
                          "a winner revealed: the task is finalized, not reopened");

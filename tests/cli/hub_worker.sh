@@ -242,7 +242,7 @@ TD=${TASKS[0]}
 expect_ok "$CELLA" task show "$TD"
 [[ $(J "$TMP/.out" 'd["finalDeadline"] - d["startTime"], d["contributionDeadline"] - d["startTime"]') == "(10, 7)" ]] ||
   fail "dev timeref deadlines: $(cat "$TMP/.out")"
-expect_fail 'HTTP 422.*cella-hub-task-too-early' "$CELLA" task claim "$TD"
+expect_fail 'HTTP 422.*cella-hub-task-too-early.*final deadline \(20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z\)' "$CELLA" task claim "$TD"
 expect_fail 'HTTP 422.*cella-hub-task-too-early' "$CELLA" deal claim "$DD"
 sleep 10.5
 expect_fail 'HTTP 422.*cella-hub-task-deadline' lease "$TD" "$HOLD1" 10 pool
