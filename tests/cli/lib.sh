@@ -93,6 +93,30 @@ need_iexec_sdk() {
 }
 _sdk_version() { node -p 'require(process.argv[1]).version' "$SDK/package.json" 2>/dev/null || true; }
 
+# doc_script PAGE MIN_SH [JSFILE]: a bash script made of PAGE's ```sh blocks
+# in order (at least MIN_SH of them), for a test that runs a doc as written;
+# with JSFILE, the page's one ```js block becomes `cat > JSFILE` where it
+# stands. The script stops at the first failure and interrupts the servers it
+# started in the background (cella up) when it ends.
+doc_script() {
+  echo 'set -euo pipefail'
+  echo 'trap '"'"'for j in $(jobs -p); do kill -INT "$j" 2>/dev/null; done; wait'"'"' EXIT'
+  python3 - "$@" <<'PY2'
+import re, sys
+page, min_sh = sys.argv[1], int(sys.argv[2])
+js = sys.argv[3] if len(sys.argv) > 3 else None
+blocks = re.findall(r"^```(sh|js)\n(.*?)^```", open(page).read(), re.S | re.M)
+kinds = [k for k, _ in blocks]
+assert kinds.count("sh") >= min_sh, page + " lost its sh blocks"
+assert js is None or kinds.count("js") == 1, page + ": one js block (" + str(js) + ")"
+for kind, b in blocks:
+    if kind == "js" and js:
+        sys.stdout.write("cat > " + js + " <<'CELLA_JS'\n" + b + "CELLA_JS\n")
+    elif kind == "sh":
+        sys.stdout.write(b)
+PY2
+}
+
 # ---- servers ----
 # free_port: a TCP port free on 127.0.0.1 right now (for servers other than
 # cella's: these take --listen 127.0.0.1:0 and print the port they bound).

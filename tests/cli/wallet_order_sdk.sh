@@ -115,10 +115,10 @@ expect_ok "$CELLA" order hash sdk-signed0.json --chain-id 421614 --hub $HUB
 expect_ok "$CELLA" order verify sdk-signed0.json --chain-id 421614 --hub $HUB --signer $SIGNER
 
 # --- cella-signed orders -> SDK hash + ethers recovery ---------------------------------
-# SDK 9 refuses the legacy framework tags (scone, gramine) and tee without tdx
-APPTAG=tee,scone DSTAG=0x1
-[[ $SDK_MAJOR == 8 ]] || APPTAG=tee,tdx DSTAG=0x9
-APPTAG=$APPTAG DSTAG=$DSTAG python3 - <<'PY'
+# SDK 9 refuses the legacy framework tags (scone, gramine), and tee without a
+# framework (tdx) but in dataset orders
+APPTAG=tee,scone; [[ $SDK_MAJOR == 8 ]] || APPTAG=tee,tdx
+APPTAG=$APPTAG python3 - <<'PY'
 import json, os
 r = json.load(open("req.json"))
 r["requester"] = "0xDb9f1F02a1d9F4B699840c67dEECd7D89D22bbC1"
@@ -127,7 +127,7 @@ a = {"app": "0x1111111111111111111111111111111111111111", "appprice": "5", "volu
      "workerpoolrestrict": "0x0000000000000000000000000000000000000000",
      "requesterrestrict": "0x0000000000000000000000000000000000000000"}
 d = {"dataset": "0x2222222222222222222222222222222222222222", "datasetprice": "1000000000",
-     "volume": "100", "tag": os.environ["DSTAG"], "apprestrict": "0x1111111111111111111111111111111111111111",
+     "volume": "100", "tag": "0x1", "apprestrict": "0x1111111111111111111111111111111111111111",
      "workerpoolrestrict": "0x0000000000000000000000000000000000000000",
      "requesterrestrict": "0x0000000000000000000000000000000000000000"}
 w = {"workerpool": "0x3333333333333333333333333333333333333333", "workerpoolprice": "100000000",
