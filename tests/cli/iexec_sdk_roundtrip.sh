@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Round trips through the real iExec SDK (npm `iexec@8`), both directions:
+# Round trips through the real iExec SDK (npm `iexec@8`, or `iexec@9` from
+# iexec_sdk_roundtrip9.sh), both directions:
 #  datasets: cella -> SDK code (the SDK's forge AES-CBC, key schema, sha256Sum)
 #            SDK (`iexec dataset encrypt` CLI and encryptAes256Cbc) -> cella
 #  results:  cella -> `iexec result decrypt` CLI and utils.decryptResult,

@@ -64,30 +64,58 @@ skip() {
   echo "SKIP: $*"; exit 77
 }
 
-# need_iexec_sdk: the real iExec SDK (npm iexec@8), installed once into
-# ${CELLA_NPM_CACHE:-~/.cache/cella-npm} and shared by every SDK test. Sets
-# CACHE, SDK (the package dir) and IEXEC (its CLI); skips without node/npm or
-# when the install fails (offline).
+# need_iexec_sdk [MAJOR]: the real iExec SDK (npm iexec@MAJOR; 8 unless given,
+# or $CELLA_SDK_VERSION), installed once into ${CELLA_NPM_CACHE:-~/.cache/cella-npm}
+# for 8 and into that path with MAJOR appended (~/.cache/cella-npm9) for
+# others, and shared by every SDK test. Sets SDK_MAJOR, CACHE, SDK (the package
+# dir) and IEXEC (its CLI); skips without node/npm or when the install fails
+# (offline).
 need_iexec_sdk() {
+  SDK_MAJOR=${1:-${CELLA_SDK_VERSION:-8}}
   command -v node >/dev/null && command -v npm >/dev/null || skip "node/npm not installed"
   CACHE=${CELLA_NPM_CACHE:-$HOME/.cache/cella-npm}
+  [[ $SDK_MAJOR == 8 ]] || CACHE=$CACHE$SDK_MAJOR
   SDK=$CACHE/node_modules/iexec
   IEXEC=$CACHE/node_modules/.bin/iexec
-  if [[ $(_sdk_version) != 8.* ]]; then
+  if [[ $(_sdk_version) != "$SDK_MAJOR".* ]]; then
     mkdir -p "$CACHE"
-    echo "installing iexec@8 into $CACHE (once)..."
+    echo "installing iexec@$SDK_MAJOR into $CACHE (once)..."
     # flock: parallel test runs share the cache
-    if ! (flock 9; [[ $(_sdk_version) == 8.* ]] ||
-          timeout 600 npm install --prefix "$CACHE" --no-audit --no-fund --loglevel=error iexec@8 \
+    if ! (flock 9; [[ $(_sdk_version) == "$SDK_MAJOR".* ]] ||
+          timeout 600 npm install --prefix "$CACHE" --no-audit --no-fund --loglevel=error "iexec@$SDK_MAJOR" \
             >"$TMP/npm.log" 2>&1) 9>"$CACHE/.lock"; then
       tail -5 "$TMP/npm.log" >&2 || true
-      skip "npm install iexec@8 failed (offline?)"
+      skip "npm install iexec@$SDK_MAJOR failed (offline?)"
     fi
   fi
-  [[ $(_sdk_version) == 8.* ]] || skip "iexec@8 not usable in $CACHE"
+  [[ $(_sdk_version) == "$SDK_MAJOR".* ]] || skip "iexec@$SDK_MAJOR not usable in $CACHE"
   echo "using iexec SDK $(_sdk_version) from $SDK"
 }
 _sdk_version() { node -p 'require(process.argv[1]).version' "$SDK/package.json" 2>/dev/null || true; }
+
+# doc_script PAGE MIN_SH [JSFILE]: a bash script made of PAGE's ```sh blocks
+# in order (at least MIN_SH of them), for a test that runs a doc as written;
+# with JSFILE, the page's one ```js block becomes `cat > JSFILE` where it
+# stands. The script stops at the first failure and interrupts the servers it
+# started in the background (cella up) when it ends.
+doc_script() {
+  echo 'set -euo pipefail'
+  echo 'trap '"'"'for j in $(jobs -p); do kill -INT "$j" 2>/dev/null; done; wait'"'"' EXIT'
+  python3 - "$@" <<'PY2'
+import re, sys
+page, min_sh = sys.argv[1], int(sys.argv[2])
+js = sys.argv[3] if len(sys.argv) > 3 else None
+blocks = re.findall(r"^```(sh|js)\n(.*?)^```", open(page).read(), re.S | re.M)
+kinds = [k for k, _ in blocks]
+assert kinds.count("sh") >= min_sh, page + " lost its sh blocks"
+assert js is None or kinds.count("js") == 1, page + ": one js block (" + str(js) + ")"
+for kind, b in blocks:
+    if kind == "js" and js:
+        sys.stdout.write("cat > " + js + " <<'CELLA_JS'\n" + b + "CELLA_JS\n")
+    elif kind == "sh":
+        sys.stdout.write(b)
+PY2
+}
 
 # ---- servers ----
 # free_port: a TCP port free on 127.0.0.1 right now (for servers other than

@@ -6,24 +6,12 @@
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 export XDG_CONFIG_HOME=$TMP/config
 mkdir bin && ln -s "$CELLA" bin/cella
-# the blocks, with a guard that stops `cella up` whatever happens
-{
-  echo 'set -euo pipefail'
-  echo 'trap '"'"'for j in $(jobs -p); do kill -INT "$j" 2>/dev/null; done; wait'"'"' EXIT'
-  python3 - "$SRC/docs/quickstart.md" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-blocks = re.findall(r"^```sh\n(.*?)^```", text, re.S | re.M)
-assert len(blocks) >= 6, "quickstart.md lost its sh blocks"
-for b in blocks:
-    sys.stdout.write(b)
-PY
-} > quickstart-run.sh
+doc_script "$SRC/docs/quickstart.md" 6 > quickstart-run.sh
 # the first block puts build/ on PATH; here the binary under test stands in for it
 sed -i "s|^export PATH=\$PWD/build:\$PATH.*|export PATH=$TMP/bin:\$PATH|" quickstart-run.sh
 grep -q "^export PATH=$TMP/bin" quickstart-run.sh || fail "the PATH line of the first block changed"
 (cd "$SRC" && TMPDIR=$TMP timeout 300 bash "$TMP/quickstart-run.sh") > out.txt 2> err.txt ||
-  { tail -30 out.txt err.txt >&2; fail "a quickstart command failed"; }
+  { tail -n 30 out.txt err.txt >&2; fail "a quickstart command failed"; }
 ok
 # what the page promises
 grep -q '^lines 1$' out.txt || fail "the word count result is shown"

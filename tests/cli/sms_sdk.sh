@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# The iExec SDK's own secret-push code (iexec@8, common/sms/push.js and
-# check.js) against cella's cas: the beneficiary's result key (web2, with a
-# forced update), a requester secret, a dataset key (web3) and an app
-# developer's secret for resources registered on cella's hub, their checks,
-# and a non-owner's and a second push refused with the SDK's own messages.
+# The iExec SDK's own secret-push code (iexec@8, or iexec@9 from sms_sdk9.sh;
+# common/sms/push.js and check.js) against cella's cas: the beneficiary's
+# result key (web2, with a forced update), a requester secret, a dataset key
+# (web3) and an app developer's secret for resources registered on cella's
+# hub, their checks, and a non-owner's and a second push refused with the
+# SDK's own messages.
 . "$(dirname "$0")/lib.sh"
 need_iexec_sdk
 start_hub --dev-faucet
 start_cas --hub "$HUB_URL"
 
+# SDK 9's check functions dropped their first argument (contracts): sms9 drops
+# it from the arguments when the SDK is 9 or later
+cat > sms9.mjs <<'JS'
+import { readFileSync } from 'node:fs';
+const major = Number(JSON.parse(readFileSync(process.argv[2] + '/package.json', 'utf8')).version.split('.')[0]);
+export default (contracts, ...rest) => (major >= 9 ? rest : [contracts, ...rest]);
+JS
 cat > push.mjs <<'JS'
+const sms9 = (await import('./sms9.mjs')).default;
 const base = process.argv[2], smsUrl = process.argv[3];
 const { Wallet } = await import(base + '/../ethers/lib.esm/index.js');
 const { pushWeb2Secret, pushRequesterSecret } = await import(base + '/dist/esm/common/sms/push.js');
-const { checkWeb2SecretExists } = await import(base + '/dist/esm/common/sms/check.js');
+const check = await import(base + '/dist/esm/common/sms/check.js');
 const wallet = Wallet.createRandom();
 const contracts = { signer: wallet, provider: null };
 const out = [];
-out.push(await checkWeb2SecretExists(contracts, smsUrl, wallet.address, 'iexec-result-encryption-public-key'));
+out.push(await check.checkWeb2SecretExists(...sms9(contracts, smsUrl, wallet.address, 'iexec-result-encryption-public-key')));
 out.push(JSON.stringify(await pushWeb2Secret(contracts, smsUrl, 'iexec-result-encryption-public-key', 'PEM-A')));
-out.push(await checkWeb2SecretExists(contracts, smsUrl, wallet.address, 'iexec-result-encryption-public-key'));
+out.push(await check.checkWeb2SecretExists(...sms9(contracts, smsUrl, wallet.address, 'iexec-result-encryption-public-key')));
 out.push(JSON.stringify(await pushWeb2Secret(contracts, smsUrl, 'iexec-result-encryption-public-key', 'PEM-B', { forceUpdate: true })));
 out.push(JSON.stringify(await pushRequesterSecret(contracts, smsUrl, 'my-secret', 's3cr3t')));
 try { await pushRequesterSecret(contracts, smsUrl, 'my-secret', 'again'); out.push('no-refusal'); }
@@ -63,19 +72,20 @@ const [base, smsUrl, ownerFile, eveFile, ds, app] = process.argv.slice(2);
 const { Wallet } = await import(base + '/../ethers/lib.esm/index.js');
 const { pushWeb3Secret, pushAppSecret } = await import(base + '/dist/esm/common/sms/push.js');
 const { checkWeb3SecretExists, checkAppSecretExists } = await import(base + '/dist/esm/common/sms/check.js');
+const sms9 = (await import('./sms9.mjs')).default;
 const as = (f) => ({ signer: new Wallet(JSON.parse(readFileSync(f, 'utf8')).privateKey), provider: null });
 const owner = as(ownerFile), eve = as(eveFile);
 const out = [];
 const tryit = async (f) => { try { out.push(String(await f())); } catch (e) { out.push('refused: ' + e.message); } };
-await tryit(() => checkWeb3SecretExists(owner, smsUrl, ds));
+await tryit(() => checkWeb3SecretExists(...sms9(owner, smsUrl, ds)));
 await tryit(() => pushWeb3Secret(eve, smsUrl, ds, 'EVE-KEY'));
 await tryit(() => pushWeb3Secret(owner, smsUrl, ds, 'DATASET-KEY'));
-await tryit(() => checkWeb3SecretExists(owner, smsUrl, ds));
+await tryit(() => checkWeb3SecretExists(...sms9(owner, smsUrl, ds)));
 await tryit(() => pushWeb3Secret(owner, smsUrl, ds, 'DATASET-KEY-2'));
-await tryit(() => checkAppSecretExists(owner, smsUrl, app));
+await tryit(() => checkAppSecretExists(...sms9(owner, smsUrl, app)));
 await tryit(() => pushAppSecret(eve, smsUrl, app, 'EVE-SECRET'));
 await tryit(() => pushAppSecret(owner, smsUrl, app, 'APP-SECRET'));
-await tryit(() => checkAppSecretExists(owner, smsUrl, app));
+await tryit(() => checkAppSecretExists(...sms9(owner, smsUrl, app)));
 console.log(out.join('\n'));
 JS
 NODE_EXTRA_CA_CERTS=cas.pem node push3.mjs "$SDK" "$CAS_URL" "$(W owner)" "$(W eve)" "$(cat ds.addr)" "$(cat app.addr)" > out3.txt 2>err3.txt ||

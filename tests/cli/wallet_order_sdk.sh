@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Wallets and orders against the real iExec SDK (npm `iexec@8`) and its ethers:
+# Wallets and orders against the real iExec SDK (npm `iexec@8`, or `iexec@9`
+# from wallet_order_sdk9.sh) and its ethers:
 #  keystores: ethers-made -> cella opens; cella-made -> ethers opens (same address)
 #  orders:    SDK signRequestorder -> cella verify, same hash as the SDK's
 #             cella order sign -> SDK hash*order gives cella's hash, ethers
 #             recovers the wallet address from cella's signature
-# The SDK is installed once into ${CELLA_NPM_CACHE:-~/.cache/cella-npm} (shared
-# with iexec_sdk_roundtrip.sh). Without node/npm, or when the install fails
+#            SDK 9 ORs tee+tdx (0x..09) into every tag it signs: cella
+#            hashes the order as signed
+# The SDK is installed once into ${CELLA_NPM_CACHE:-~/.cache/cella-npm} (9:
+# that path with 9 appended; shared with the other SDK tests). Without node/npm, or when the install fails
 # (offline), the test prints "SKIP: ..." and exits 77 (skipped), unless CELLA_REQUIRE_SDK=1.
 . "$(dirname "$0")/lib.sh"
 V="$CELLA_VECTORS/iexec"
@@ -100,14 +103,27 @@ d["requestorder"]["volume"] = "2"
 json.dump(d, open("sdk-tampered.json", "w"))
 PY
 expect_fail 'not by the (expected signer|requester)' "$CELLA" order verify sdk-tampered.json --chain-id 421614 --hub $HUB --signer $SIGNER
+# an untagged template: SDK 8 signs tag 0, SDK 9 tee+tdx
+sed 's/"tag": \["tee", "tdx"\]/"tag": []/' req.json > req0.json
+H=$(sdk sign-request key.hex 421614 $HUB req0.json sdk-signed0.json) || fail "SDK signRequestorder untagged"
+want=0x0000000000000000000000000000000000000000000000000000000000000000
+[[ $SDK_MAJOR == 8 ]] || want=0x0000000000000000000000000000000000000000000000000000000000000009
+tag=$(python3 -c 'import json; print(json.load(open("sdk-signed0.json"))["requestorder"]["tag"])')
+[[ $tag == "$want" ]] || fail "SDK $SDK_MAJOR signed tag $tag, not $want"
+expect_ok "$CELLA" order hash sdk-signed0.json --chain-id 421614 --hub $HUB
+[[ $(cat .out) == "$H" ]] || fail "untagged: cella hash $(cat .out) != SDK hash $H"
+expect_ok "$CELLA" order verify sdk-signed0.json --chain-id 421614 --hub $HUB --signer $SIGNER
 
 # --- cella-signed orders -> SDK hash + ethers recovery ---------------------------------
-python3 - <<'PY'
-import json
+# SDK 9 refuses the legacy framework tags (scone, gramine), and tee without a
+# framework (tdx) but in dataset orders
+APPTAG=tee,scone; [[ $SDK_MAJOR == 8 ]] || APPTAG=tee,tdx
+APPTAG=$APPTAG python3 - <<'PY'
+import json, os
 r = json.load(open("req.json"))
 r["requester"] = "0xDb9f1F02a1d9F4B699840c67dEECd7D89D22bbC1"
 a = {"app": "0x1111111111111111111111111111111111111111", "appprice": "5", "volume": "10",
-     "tag": "tee,scone", "datasetrestrict": "0x0000000000000000000000000000000000000000",
+     "tag": os.environ["APPTAG"], "datasetrestrict": "0x0000000000000000000000000000000000000000",
      "workerpoolrestrict": "0x0000000000000000000000000000000000000000",
      "requesterrestrict": "0x0000000000000000000000000000000000000000"}
 d = {"dataset": "0x2222222222222222222222222222222222222222", "datasetprice": "1000000000",

@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# wallet_order_sdk.sh, the same body, with the iExec SDK 9 (npm iexec@9, installed once
+# into ${CELLA_NPM_CACHE:-~/.cache/cella-npm}9).
+CELLA_SDK_VERSION=9 exec bash "$(dirname "$0")/wallet_order_sdk.sh"
