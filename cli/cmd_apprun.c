@@ -16,6 +16,7 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/secure.h"
+#include "hub_client.h"
 #include "identity/eip712.h"
 #include "identity/eth.h"
 #include "output.h"
@@ -70,22 +71,15 @@ static cella_res hub_post(const app_run_ctx *x, const char *path, const json_t *
 static cella_res address_or_deployed(const char *given, const char *kind, const char *what,
                                      char out[43])
 {
-    uint8_t a[20];
     if (given && strcmp(given, "deployed") != 0) {
+        uint8_t a[20];
         CELLA_TRY(cella_eth_address_parse(a, given, what));
-    } else {
-        json_t *proj = NULL;
-        CELLA_TRY(cli_project_load(&proj));
-        const char *d = jstr(json_object_get(proj, "deployed"), kind);
-        cella_res r = d ? cella_eth_address_parse(a, d, "cella.json deployed")
-                        : cella_fail(CELLA_E_USAGE, kind,
-                                     "no %s given and none deployed in ./%s (cella %s deploy)",
-                                     kind, CLI_PROJECT_FILE, kind);
-        json_decref(proj);
-        CELLA_TRY(r);
+        cella_eth_address_checksum(out, a);
+        return CELLA_OK_RES;
     }
-    cella_eth_address_checksum(out, a);
-    return CELLA_OK_RES;
+    char hint[40];
+    snprintf(hint, sizeof hint, "cella %s deploy", kind);
+    return cli_project_deployed(kind, hint, out);
 }
 
 static cella_res run_target(app_run_ctx *x, const char *app_arg)
@@ -97,17 +91,6 @@ static cella_res run_target(app_run_ctx *x, const char *app_arg)
     /* The tag: --tag, else TEE (a confidential run is the point). */
     const char *tag = opt(x, "tag");
     return cella_tag_parse(tag ? tag : "tee", x->tag, "--tag");
-}
-
-static cella_res run_domain(app_run_ctx *x)
-{
-    json_t *health = NULL;
-    CELLA_TRY(hub_get(x, "/v1/health", &health));
-    x->d.chain_id = (uint64_t)json_integer_value(json_object_get(health, "chainId"));
-    cella_res r = cella_eth_address_parse(x->d.hub, jstr(health, "hub") ? jstr(health, "hub") : "",
-                                          "hub");
-    json_decref(health);
-    return r;
 }
 
 /* ---- the orders of the book ---- */
@@ -432,7 +415,7 @@ static cella_res run_steps(app_run_ctx *x, const char *app_arg)
     } else {
         snprintf(beneficiary, sizeof beneficiary, "%s", x->me);
     }
-    CELLA_TRY(run_domain(x));
+    CELLA_TRY(hub_domain_get(&x->hub, &x->d));
     CELLA_TRY(run_params(x));
     CELLA_TRY(run_preflight(x, beneficiary));
     CELLA_TRY(run_orders(x));

@@ -27,35 +27,15 @@ static const resource_kind k_workerpool = {"workerpool", CELLA_ORDER_WORKERPOOL,
 /* The resource: ADDRESS as given, else the one cella.json records as deployed. */
 static cella_res resource_address(const resource_kind *rk, const char *given, char out[43])
 {
-    uint8_t a[20];
-    if (given) {
-        CELLA_TRY(cella_eth_address_parse(a, given, rk->kind));
-    } else {
-        json_t *proj = NULL;
-        CELLA_TRY(cli_project_load(&proj));
-        const char *d =
-            json_string_value(json_object_get(json_object_get(proj, "deployed"), rk->kind));
-        cella_res r = d ? cella_eth_address_parse(a, d, "cella.json deployed")
-                        : cella_fail(CELLA_E_USAGE, rk->kind,
-                                     "no %s given and none deployed in ./%s (cella %s deploy)",
-                                     rk->kind, PROJECT_CONF, rk->kind);
-        json_decref(proj);
-        CELLA_TRY(r);
+    if (!given) {
+        char hint[40];
+        snprintf(hint, sizeof hint, "cella %s deploy", rk->kind);
+        return cli_project_deployed(rk->kind, hint, out);
     }
+    uint8_t a[20];
+    CELLA_TRY(cella_eth_address_parse(a, given, rk->kind));
     cella_eth_address_checksum(out, a);
     return CELLA_OK_RES;
-}
-
-/* The hub's EIP-712 domain, as it states it (GET /v1/health). */
-static cella_res hub_domain(hub_conn *c, cella_domain *d)
-{
-    json_t *h = NULL;
-    CELLA_TRY(hub_conn_call(c, "GET", "/v1/health", NULL, false, &h));
-    d->chain_id = (uint64_t)json_integer_value(json_object_get(h, "chainId"));
-    const char *hub = json_string_value(json_object_get(h, "hub"));
-    cella_res r = cella_eth_address_parse(d->hub, hub ? hub : "", "hub");
-    json_decref(h);
-    return r;
 }
 
 /* The template with the flags' values: the SDK's option names. */
@@ -100,7 +80,7 @@ static cella_res publish(const resource_kind *rk, const cli_opt *o, int n, const
     hub_conn c;
     CELLA_TRY(hub_conn_open(&c, o, n));
     cella_domain d;
-    CELLA_TRY(hub_domain(&c, &d));
+    CELLA_TRY(hub_domain_get(&c.hub, &d));
     json_t *t = cella_order_template(rk->order), *reply = NULL, *body = NULL;
     CELLA_ENSURE(t, CELLA_E_NOMEM, rk->kind, "out of memory");
     cella_order ord;

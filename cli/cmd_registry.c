@@ -133,18 +133,7 @@ static cella_res which_resource(hub_conn *c, const cli_opt *o, int n, const char
         json_decref(page);
         return r;
     }
-    json_t *proj = NULL;
-    CELLA_TRY(cli_project_load(&proj));
-    const char *d = json_string_value(json_object_get(json_object_get(proj, "deployed"), kind));
-    cella_res r = d ? cella_eth_address_parse(a, d, "cella.json deployed")
-                    : cella_fail(CELLA_E_USAGE, kind,
-                                 "no deployed %s in ./%s: give its ADDRESS, or an INDEX among "
-                                 "the wallet's",
-                                 kind, PROJECT_CONF);
-    if (cella_ok(r))
-        cella_eth_address_checksum(at, a);
-    json_decref(proj);
-    return r;
+    return cli_project_deployed(kind, "give its ADDRESS, or an INDEX among the wallet's", at);
 }
 
 static int show_kind(int argc, char **argv, const char *kind)

@@ -12,6 +12,7 @@
 #include "core/fs.h"
 #include "core/secure.h"
 #include "hub/match.h"
+#include "identity/eth.h"
 #include "identity/wallet.h"
 
 cella_res cli_read_json_object(const char *path, size_t max, json_t **out)
@@ -64,6 +65,17 @@ cella_res hub_conn_call(hub_conn *c, const char *method, const char *path, const
                                                "application/json", out)
                        : cella_cas_call(&c->hub.http, method, path, b, out);
     free(text);
+    return r;
+}
+
+cella_res hub_domain_get(const cli_hub *hub, cella_domain *d)
+{
+    json_t *h = NULL;
+    CELLA_TRY(cella_cas_call(&hub->http, "GET", "/v1/health", cella_slice_of("", 0), &h));
+    d->chain_id = (uint64_t)json_integer_value(json_object_get(h, "chainId"));
+    const char *addr = json_string_value(json_object_get(h, "hub"));
+    cella_res r = cella_eth_address_parse(d->hub, addr ? addr : "", "hub");
+    json_decref(h);
     return r;
 }
 

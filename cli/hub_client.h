@@ -16,6 +16,7 @@
 #include "project.h"
 #include "wallet_opts.h"
 #include "core/error.h"
+#include "identity/eip712.h"
 
 #ifndef NOPTS
 #define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
@@ -52,6 +53,10 @@ void hub_conn_close(hub_conn *c);
 /* One JSON request; signed by the wallet when `sign`. */
 CELLA_RESULT hub_conn_call(hub_conn *c, const char *method, const char *path, const json_t *body,
                            bool sign, json_t **out);
+
+/* The hub's EIP-712 domain (chain id and hub address) as it states it in
+ * GET /v1/health: what orders for it are signed with. */
+CELLA_RESULT hub_domain_get(const cli_hub *hub, cella_domain *d);
 
 /* Prints a JSON value, indented, on stdout. */
 void cli_print_json(const json_t *j);

@@ -9,6 +9,7 @@
 
 #include "core/encoding.h"
 #include "core/fs.h"
+#include "identity/eth.h"
 
 #define PROJECT_MAX (1u << 20)
 
@@ -72,6 +73,21 @@ cella_res cli_project_url(const cli_opt *o, int n, const char *opt, const char *
             out[--l] = '\0';
     }
     json_decref(conf);
+    return r;
+}
+
+cella_res cli_project_deployed(const char *kind, const char *instead, char out[43])
+{
+    json_t *proj = NULL;
+    CELLA_TRY(cli_project_load(&proj));
+    const char *d = json_string_value(json_object_get(json_object_get(proj, "deployed"), kind));
+    uint8_t a[20];
+    cella_res r = d ? cella_eth_address_parse(a, d, CLI_PROJECT_FILE " deployed")
+                    : cella_fail(CELLA_E_USAGE, kind, "no %s given and none deployed in ./%s (%s)",
+                                 kind, CLI_PROJECT_FILE, instead);
+    if (cella_ok(r))
+        cella_eth_address_checksum(out, a);
+    json_decref(proj);
     return r;
 }
 

@@ -24,6 +24,11 @@ CELLA_RESULT cli_project_save(const json_t *conf);
 CELLA_RESULT cli_project_url(const cli_opt *o, int n, const char *opt, const char *key,
                              const char *dflt, char *out, size_t cap);
 
+/* The checksummed address of the `kind` ("app", "dataset", "workerpool")
+ * that ./cella.json records under "deployed" (`cella KIND deploy` writes it);
+ * without one, a usage error saying so and what to do instead (`instead`). */
+CELLA_RESULT cli_project_deployed(const char *kind, const char *instead, char out[43]);
+
 /* The hub: --hub-url, else "hubUrl", else http://127.0.0.1:8080; http:// or
  * https://. An https:// hub needs the SHA-256 of its SubjectPublicKeyInfo
  * (printed by `hub serve --tls`) to pin: --hub-fingerprint, else cella.json's

@@ -39,7 +39,7 @@ grep -q "\"address\": \"$APP\"" "$TMP/.out" || fail "app show (deployed): $(cat 
 expect_ok "$CELLA" app show 0 --wallet-file "$(W dev)"
 grep -q "\"address\": \"$APP\"" "$TMP/.out" || fail "app show 0: $(cat "$TMP/.out")"
 expect_fail "$(A dev) owns 1 app: no index 1" "$CELLA" app show 1 --wallet-file "$(W dev)"
-expect_fail 'no deployed dataset in ./cella.json' "$CELLA" dataset show
+expect_fail "no dataset given and none deployed in ./cella.json \\(give its ADDRESS, or an INDEX among the wallet's\\)" "$CELLA" dataset show
 cd "$TMP/other"
 expect_ok "$CELLA" app deploy --wallet-file "$(W other)"
 [[ $(cat "$TMP/.out") != "$APP" ]] || fail "another owner got the same address"
