@@ -197,12 +197,10 @@ static int wallet_show(int argc, char **argv)
          * decrypt), or the one an unencrypted file's key gives */
         r = cella_read_file(AT_FDCWD, path, CELLA_WALLET_MAX_JSON, true, &data, &len);
         peek = cella_ok(r) && cella_wallet_is_encrypted(data, len);
-        if (peek)
-            r = cella_wallet_peek_address(data, len, addr);
         if (data)
             cella_secure_free(data, len + 1);
-        if (!cella_ok(r))
-            cella_error_set_where(path);
+        if (peek) /* checked against --wallet-address, as cli_wallet_open checks the key */
+            r = cli_wallet_address(o, NOPTS(o), addr);
     }
     CELLA_KEY32(priv);
     if (cella_ok(r) && !peek)
@@ -231,7 +229,9 @@ static cella_res message_bytes(const cli_opt *o, int n, const char *text, uint8_
                                size_t *len)
 {
     const char *file = cli_get(o, n, "message-file");
-    CELLA_ENSURE(!text != !file, CELLA_E_USAGE, "message",
+    CELLA_ENSURE(text || file, CELLA_E_USAGE, "message",
+                 "give the message as an argument or with --message-file");
+    CELLA_ENSURE(!(text && file), CELLA_E_USAGE, "message",
                  "give the message as an argument or --message-file, not both");
     if (file)
         return cella_read_file(AT_FDCWD, file, MAX_MESSAGE, false, msg, len);

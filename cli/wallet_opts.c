@@ -40,6 +40,24 @@ cella_res cli_wallet_path(const cli_opt *o, int n, char *out, size_t cap)
     return cella_wallet_find(dir, out, cap);
 }
 
+/* With --wallet-address, the file was picked by its name: the address its
+ * key (or, without a password, its "address" field) gives must be that one,
+ * so a misnamed or planted keystore never signs in its place. */
+static cella_res check_named(const cli_opt *o, int n, const char *path, const uint8_t addr[20])
+{
+    const char *who = cli_get(o, n, "wallet-address");
+    if (!who)
+        return CELLA_OK_RES;
+    uint8_t want[20];
+    CELLA_TRY(cella_eth_address_parse(want, who, "--wallet-address"));
+    char got[43], asked[43];
+    cella_eth_address_checksum(got, addr);
+    cella_eth_address_checksum(asked, want);
+    CELLA_ENSURE(memcmp(want, addr, 20) == 0, CELLA_E_AUTH, path,
+                 "this keystore holds %s, not %s (--wallet-address)", got, asked);
+    return CELLA_OK_RES;
+}
+
 cella_res cli_wallet_address(const cli_opt *o, int n, uint8_t addr[20])
 {
     char path[4096];
@@ -57,7 +75,7 @@ cella_res cli_wallet_address(const cli_opt *o, int n, uint8_t addr[20])
     cella_secure_free(data, len + 1);
     if (!cella_ok(r))
         cella_error_set_where(path);
-    return r;
+    return cella_ok(r) ? check_named(o, n, path, addr) : r;
 }
 
 /* ---- the password prompt ---- */
@@ -70,10 +88,13 @@ static void on_prompt_signal(int sig) { g_prompt_signal = sig; }
  * course. */
 static cella_res prompt_password(const char *wallet, char **pw, size_t *len, size_t *cap)
 {
-    int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int tty = isatty(STDIN_FILENO) ? open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
     struct termios old, quiet;
-    CELLA_ENSURE(tty >= 0 && isatty(STDIN_FILENO) && tcgetattr(tty, &old) == 0, CELLA_E_USAGE,
-                 wallet,
+    if (tty >= 0 && tcgetattr(tty, &old) != 0) {
+        close(tty);
+        tty = -1;
+    }
+    CELLA_ENSURE(tty >= 0, CELLA_E_USAGE, wallet,
                  "the wallet is encrypted: give --password-file F (or run on a terminal to be "
                  "asked for the password)");
     *cap = CELLA_WALLET_MAX_PASSWORD + 2;
@@ -171,5 +192,9 @@ cella_res cli_wallet_open(const cli_opt *o, int n, uint8_t priv[32], uint8_t add
     cella_res r = cella_wallet_load(path, pw, len, priv, addr);
     if (pw)
         cella_secure_free(pw, cap);
+    if (cella_ok(r))
+        r = check_named(o, n, path, addr);
+    if (!cella_ok(r))
+        cella_wipe(priv, 32);
     return r;
 }

@@ -77,6 +77,13 @@ expect_ok "$CELLA" wallet sign-message hello --wallet-address "$(tr 'A-F' 'a-f' 
 [[ $(cat .out) == "$SIG" ]] || fail "sign-message --wallet-address"
 expect_fail "no wallet of 0x0{39}1 here" "$CELLA" wallet show --wallet-address 0x0000000000000000000000000000000000000001 --keystoredir ks
 expect_fail 'not both' "$CELLA" wallet show --wallet-address "$ADDR" --wallet-file "$KS"
+# a keystore under another address's name never stands in for it: the key (or,
+# without a password, the address the file holds) must be the one asked for
+mkdir planted && cp "$KS" "planted/UTC--2026-01-01T00-00-00.000000000Z--${OTHER#0x}"
+expect_fail "this keystore holds $ADDR, not $OTHER \(--wallet-address\)" \
+  "$CELLA" wallet sign-message hello --wallet-address "$OTHER" --keystoredir planted --password-file pw
+expect_fail "this keystore holds $ADDR, not $OTHER \(--wallet-address\)" \
+  "$CELLA" wallet show --wallet-address "$OTHER" --keystoredir planted
 expect_fail '2 wallets here' "$CELLA" wallet show --keystoredir ks
 expect_fail 'EIP-55|address' "$CELLA" wallet show --wallet-address 0xnot --keystoredir ks
 # a signing verb of the hub with the same options: order sign
@@ -86,4 +93,6 @@ expect_ok "$CELLA" order init --request
 expect_ok "$CELLA" order sign --request --wallet-address "$OTHER" --keystoredir ks --password-file pw
 expect_ok "$CELLA" order verify orders.json
 grep -q "requestorder 0x[0-9a-f]* valid, signed by $OTHER" .out || fail "order sign --wallet-address: $(cat .out)"
+expect_fail "this keystore holds $ADDR, not $OTHER" \
+  "$CELLA" order sign --request --wallet-address "$OTHER" --keystoredir planted --password-file pw
 finish
