@@ -397,6 +397,7 @@ cella_res cella_stage_publish(cella_stage *s, bool replace)
     if (cella_ok(r)) {
         pthread_mutex_lock(&g_lock);
         r = rename_new(s, replace);
+        s->published = cella_ok(r);
         if (cella_ok(r))
             stage_forget(s);
         pthread_mutex_unlock(&g_lock);
@@ -444,6 +445,7 @@ cella_res cella_stage_publish_exchange(cella_stage *s, const struct stat *old)
     if (cella_ok(r)) {
         pthread_mutex_lock(&g_lock);
         r = exchange(s, old);
+        s->published = cella_ok(r);
         pthread_mutex_unlock(&g_lock);
     }
     if (cella_ok(r))

@@ -32,6 +32,8 @@ typedef struct {
     int fd;      /* the staging entry: O_RDWR file or O_DIRECTORY, under flock */
     bool is_dir;
     bool done;   /* published or aborted */
+    bool published; /* the rename happened: the output is in place, even if a
+                     * later sync of its directory failed and publish says so */
     int slot;    /* index in the signal-cleanup registry, or -1 */
     char base[NAME_MAX + 1]; /* the destination's last component */
     char name[NAME_MAX + 1]; /* the staging entry's name in `parent` */

@@ -289,7 +289,7 @@ cella_res cella_iexec_dataset_encrypt_file(const char *src, const char *dst,
     if (cella_ok(r))
         r = cella_stage_publish(&s, overwrite);
     cella_stage_abort(&s);
-    if (!cella_ok(r) && key_made && !overwrite)
+    if (!cella_ok(r) && key_made && !overwrite && !s.published)
         unlink(key_path); /* ours, made for a file that was not published */
     free(enc);
     if (cella_ok(r))

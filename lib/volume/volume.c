@@ -726,7 +726,7 @@ static cella_res encrypt_dir(const char *src_dir, const char *vol_dir,
         key_saved = cella_ok(r = cella_keyfile_save(new_key_path, vkey));
     if (cella_ok(r))
         r = has_old ? cella_stage_publish_exchange(&s, &old_st) : cella_stage_publish(&s, false);
-    if (!cella_ok(r) && key_saved)
+    if (!cella_ok(r) && key_saved && !s.published)
         unlink(new_key_path); /* ours, and no volume uses it */
 out:
     cella_stage_abort(&s);
