@@ -171,11 +171,8 @@ bool cas_sms_route(cas_thread *t, cella_http_req *req)
     }
     if (sscanf(p, "/requesters/%63[^/]/secrets/%127[^/]", a, n) == 2 &&
         strlen(p) == 21 + strlen(a) + strlen(n)) {
-        size_t i = 0;
-        while (n[i] && (n[i] == '-' || n[i] == '_' || (n[i] >= '0' && n[i] <= '9') ||
-                        (n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z')))
-            i++;
-        if (n[i] || i > 64 || !cella_ok(cella_eth_address_parse(addr, a, "requester"))) {
+        if (!cella_iexec_secret_name_ok(n) ||
+            !cella_ok(cella_eth_address_parse(addr, a, "requester"))) {
             cas_reply_err(req, cella_fail(CELLA_E_USAGE, "secret name",
                                           "a requester secret name is [A-Za-z0-9-_]{1,64}"));
             return true;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iexec/sms.h"
+
 #include "core/encoding.h"
 #include "core/secure.h"
 #include "hub/match.h"
@@ -267,13 +269,6 @@ cella_res cas_deal_check_orders(const cas_deal *d, const json_t *const orders[CE
 
 /* ---- params ------------------------------------------------------------------------------ */
 
-static bool secret_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 1 && n <= 64 &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
-}
-
 cella_res cas_params_parse(const char *params, cas_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -314,7 +309,7 @@ cella_res cas_params_parse(const char *params, cas_params *p)
             CELLA_ENSURE(kl >= 1 && kl <= 6 && k[0] != '0' && strspn(k, "0123456789") == kl,
                          CELLA_E_POLICY, "params.iexec_secrets",
                          "a key is not a positive index");
-            CELLA_ENSURE(json_is_string(n) && secret_name_ok(json_string_value(n)),
+            CELLA_ENSURE(json_is_string(n) && cella_iexec_secret_name_ok(json_string_value(n)),
                          CELLA_E_POLICY, "params.iexec_secrets",
                          "secret %s is not a name [A-Za-z0-9-_]{1,64}", k);
             p->secrets[p->nsecrets].index = (unsigned)strtoul(k, NULL, 10);

@@ -19,6 +19,7 @@
 #include "hub_client.h"
 #include "identity/eip712.h"
 #include "identity/eth.h"
+#include "iexec/sms.h"
 #include "output.h"
 #include "project.h"
 #include "task_watch.h"
@@ -226,6 +227,19 @@ static cella_res run_params(app_run_ctx *x)
              it = strtok_r(NULL, ",", &save))
             json_array_append_new(a, json_string(it));
     }
+    /* iexec_secrets, from the flags or --params: names iExec accepts (they
+     * go into cas paths in the preflight and to the worker's session). */
+    const char *idx;
+    const json_t *name;
+    json_object_foreach(json_object_get(x->params, "iexec_secrets"), idx, name) {
+        CELLA_ENSURE(json_is_string(name) && cella_iexec_secret_name_ok(json_string_value(name)),
+                     CELLA_E_USAGE, "--secret",
+                     "secret %s: a requester secret name is 1 to %d of A-Z a-z 0-9 - _", idx,
+                     CELLA_IEXEC_SECRET_NAME_MAX);
+    }
+    CELLA_ENSURE(!json_object_get(x->params, "iexec_secrets") ||
+                     json_is_object(json_object_get(x->params, "iexec_secrets")),
+                 CELLA_E_USAGE, "--params", "iexec_secrets must be an object {index: name}");
     if (!json_object_get(x->params, "iexec_result_encryption"))
         json_object_set_new(x->params, "iexec_result_encryption",
                             json_boolean(!opt(x, "no-result-encryption")));
@@ -268,7 +282,7 @@ static cella_res run_preflight(app_run_ctx *x, const char *beneficiary)
     bool exists;
     const char *idx;
     const json_t *name;
-    json_object_foreach((json_t *)secrets, idx, name) {
+    json_object_foreach((json_t *)secrets, idx, name) { /* names checked by run_params */
         snprintf(path, sizeof path, "/requesters/%s/secrets/%s", x->me, json_string_value(name));
         CELLA_TRY(cas_exists(&c, path, &exists));
         CELLA_ENSURE(exists, CELLA_E_NOTFOUND, "--secret",

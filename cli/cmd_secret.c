@@ -33,7 +33,6 @@
 #define PROJECT_CONF "cella.json"
 #define DEFAULT_SECRETS ".secrets"
 #define EXIT_NOT_SET 3
-#define MAX_REQUESTER_NAME 64
 
 /* A secret value in secure memory of exactly its length (so the redaction
  * filter knows it), wiped by secret_free. */
@@ -228,12 +227,8 @@ static cella_res resource_address(hub_kind k, const char *given, const uint8_t *
 
 static cella_res check_requester_name(const char *name)
 {
-    size_t i = 0;
-    while (name[i] && (name[i] == '-' || name[i] == '_' || (name[i] >= '0' && name[i] <= '9') ||
-                       (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z')))
-        i++;
-    CELLA_ENSURE(!name[i] && i >= 1 && i <= MAX_REQUESTER_NAME, CELLA_E_USAGE, "NAME",
-                 "a secret name is 1 to %d of A-Z a-z 0-9 - _", MAX_REQUESTER_NAME);
+    CELLA_ENSURE(cella_iexec_secret_name_ok(name), CELLA_E_USAGE, "NAME",
+                 "a secret name is 1 to %d of A-Z a-z 0-9 - _", CELLA_IEXEC_SECRET_NAME_MAX);
     return CELLA_OK_RES;
 }
 

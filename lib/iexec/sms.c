@@ -20,3 +20,10 @@ void cella_iexec_sms_challenge(uint8_t out[32], const uint8_t addr[20], const ch
     p += 32;
     cella_keccak256(out, buf, (size_t)(p - buf));
 }
+
+bool cella_iexec_secret_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 1 && n <= CELLA_IEXEC_SECRET_NAME_MAX &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+}

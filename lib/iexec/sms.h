@@ -11,12 +11,17 @@
 #ifndef CELLA_IEXEC_SMS_H
 #define CELLA_IEXEC_SMS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/slice.h"
 
 #define CELLA_IEXEC_SMS_MAX_SECRET 4096 /* bytes, as iexec-sms */
 #define CELLA_IEXEC_RESULT_KEY_NAME "iexec-result-encryption-public-key"
+
+/* iExec's rule for a requester secret's name: [A-Za-z0-9-_]{1,64}. */
+#define CELLA_IEXEC_SECRET_NAME_MAX 64
+bool cella_iexec_secret_name_ok(const char *name);
 
 void cella_iexec_sms_challenge(uint8_t out[32], const uint8_t addr[20], const char *name,
                                cella_slice value);

@@ -86,6 +86,10 @@ RO=$(python3 -c 'import json;print(json.load(open("p.json"))["requestorder"])')
 [[ $(params_of "$RO") == '{"iexec_args":"x y","iexec_input_files":["https://example.invalid/a.txt"],"iexec_result_encryption":false,"iexec_result_storage_provider":"ipfs"}' ]] ||
   fail "--params: $(params_of "$RO")"
 expect_fail 'iexec_args is given by --params too' "$CELLA" app run --params '{"iexec_args": "x"}' --args y --wallet-file "$(W req)"
+# secret names go into cas paths: only names iExec accepts, from the flags or --params
+expect_fail 'secret 1: a requester secret name is 1 to 64 of' "$CELLA" app run --secret '1=a/../b' --wallet-file "$(W req)"
+expect_fail 'secret 2: a requester secret name is 1 to 64 of' "$CELLA" app run --params '{"iexec_secrets": {"2": 5}}' --wallet-file "$(W req)"
+expect_fail 'iexec_secrets must be an object' "$CELLA" app run --params '{"iexec_secrets": "x"}' --wallet-file "$(W req)"
 expect_fail '\(--params\)' "$CELLA" app run --params '[1]' --wallet-file "$(W req)"
 expect_fail '\(--params\)' "$CELLA" app run --params '{"a":' --wallet-file "$(W req)"
 ok
