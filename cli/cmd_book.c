@@ -48,7 +48,8 @@ static unsigned long long num(const json_t *order, const char *k)
 static cella_res book_query(const book_view *v, const cli_opt *o, int n, const char *addr,
                             char *path, size_t cap)
 {
-    size_t used = (size_t)snprintf(path, cap, "/v1/orders?kind=%s&limit=1000", v->kind);
+    size_t used =
+        (size_t)snprintf(path, cap, "/v1/orders?kind=%s&limit=%d", v->kind, HUB_API_LIST_MAX);
     char a[43];
     uint8_t raw[20];
     if (addr) {
@@ -79,47 +80,69 @@ static cella_res book_query(const book_view *v, const cli_opt *o, int n, const c
     return CELLA_OK_RES;
 }
 
-/* Whether an order passes the filters the hub does not apply. For a request,
- * --app/--dataset/--workerpool name its resources; for the others they are
- * restrictions, which an order meets when it has none (0) or that one, and
- * with --X-strict only when it names that one. */
-static cella_res keep(const book_view *v, const cli_opt *o, int n, const json_t *e, bool *ok)
+/* The filters the hub does not apply, parsed once from the flags (so a bad
+ * flag is an error even on an empty book). */
+typedef struct {
+    bool has_tag, has_volume, has_trust;
+    uint8_t tag[32];
+    unsigned long long min_volume, min_trust;
+    bool has_who[4], strict[4];
+    uint8_t who[4][20];
+} book_filter;
+
+static cella_res filter_parse(const book_view *v, const cli_opt *o, int n, book_filter *f)
 {
-    const json_t *order = json_object_get(e, "order");
-    *ok = true;
-    const char *tag = cli_get(o, n, "tag");
-    if (tag) {
-        uint8_t want[32], have[32];
-        CELLA_TRY(cella_tag_parse(tag, want, "--tag"));
-        CELLA_TRY(cella_tag_parse(field(order, "tag") ? field(order, "tag") : "0x0", have, "tag"));
-        *ok = *ok && !memcmp(want, have, 32);
-    }
-    unsigned long long x;
-    if (cli_get(o, n, "min-volume")) {
-        CELLA_TRY(cli_parse_uint(cli_get(o, n, "min-volume"), "--min-volume", ~0ull, &x));
-        *ok = *ok && num(e, "remaining") >= x;
-    }
-    if (cli_get(o, n, "min-trust")) {
-        CELLA_TRY(cli_parse_uint(cli_get(o, n, "min-trust"), "--min-trust", ~0ull, &x));
-        *ok = *ok && num(order, "trust") >= x;
-    }
+    memset(f, 0, sizeof *f);
+    const char *tag = cli_get(o, n, "tag"), *vol = cli_get(o, n, "min-volume"),
+               *trust = cli_get(o, n, "min-trust");
+    if ((f->has_tag = tag != NULL))
+        CELLA_TRY(cella_tag_parse(tag, f->tag, "--tag"));
+    if ((f->has_volume = vol != NULL))
+        CELLA_TRY(cli_parse_uint(vol, "--min-volume", ~0ull, &f->min_volume));
+    if ((f->has_trust = trust != NULL))
+        CELLA_TRY(cli_parse_uint(trust, "--min-trust", ~0ull, &f->min_trust));
     for (size_t i = 0; i < 4; i++) {
-        const char *who = k_others[i], *given = cli_get(o, n, who);
-        char fname[32], strict[40];
-        snprintf(strict, sizeof strict, "%s-strict", who);
-        if (!given || !strcmp(who, v->name))
-            continue;
-        uint8_t want[20], have[20] = {0}, zero[20] = {0};
-        CELLA_TRY(cella_eth_address_parse(want, given, who));
-        bool request = !strcmp(v->name, "requester");
-        snprintf(fname, sizeof fname, request ? "%s" : "%srestrict", who);
-        const char *h = field(order, fname);
-        if (h)
-            CELLA_TRY(cella_eth_address_parse(have, h, fname));
-        bool same = !memcmp(want, have, 20), open = !memcmp(have, zero, 20);
-        *ok = *ok && (same || (!request && open && !cli_get(o, n, strict)));
+        const char *given = cli_get(o, n, k_others[i]);
+        char strict[40];
+        snprintf(strict, sizeof strict, "%s-strict", k_others[i]);
+        f->strict[i] = cli_get(o, n, strict) != NULL;
+        if ((f->has_who[i] = given && strcmp(k_others[i], v->name) != 0))
+            CELLA_TRY(cella_eth_address_parse(f->who[i], given, k_others[i]));
     }
     return CELLA_OK_RES;
+}
+
+/* Whether an order passes the filter. For a request, --app/--dataset/
+ * --workerpool name its resources; for the others they are restrictions,
+ * which an order meets when it has none (0) or that one, and with
+ * --X-strict only when it names that one. */
+static bool keep(const book_view *v, const book_filter *f, const json_t *e)
+{
+    const json_t *order = json_object_get(e, "order");
+    uint8_t have_tag[32];
+    if (f->has_tag && (!cella_ok(cella_tag_parse(field(order, "tag") ? field(order, "tag") : "0x0",
+                                                 have_tag, "tag")) ||
+                       memcmp(f->tag, have_tag, 32) != 0))
+        return false;
+    if (f->has_volume && num(e, "remaining") < f->min_volume)
+        return false;
+    if (f->has_trust && num(order, "trust") < f->min_trust)
+        return false;
+    bool request = !strcmp(v->name, "requester");
+    for (size_t i = 0; i < 4; i++) {
+        if (!f->has_who[i])
+            continue;
+        char fname[32];
+        uint8_t have[20] = {0}, zero[20] = {0};
+        snprintf(fname, sizeof fname, request ? "%s" : "%srestrict", k_others[i]);
+        const char *h = field(order, fname);
+        if (h && !cella_ok(cella_eth_address_parse(have, h, fname)))
+            return false;
+        bool same = !memcmp(f->who[i], have, 20), open = !memcmp(have, zero, 20);
+        if (!(same || (!request && open && !f->strict[i])))
+            return false;
+    }
+    return true;
 }
 
 static void add_row(cli_table *t, const book_view *v, const json_t *e, int64_t now)
@@ -144,6 +167,8 @@ static cella_res book_view_run(const book_view *v, const cli_opt *o, int n, cons
     CELLA_ENSURE(addr || !v->address_required, CELLA_E_USAGE, "orderbook",
                  "usage: cella orderbook %s ADDRESS", v->name);
     char path[1024];
+    book_filter f;
+    CELLA_TRY(filter_parse(v, o, n, &f));
     CELLA_TRY(book_query(v, o, n, addr, path, sizeof path));
     hub_conn c;
     CELLA_TRY(hub_conn_open(&c, o, n));
@@ -158,11 +183,7 @@ static cella_res book_view_run(const book_view *v, const cli_opt *o, int n, cons
     json_t *e;
     cella_res r = CELLA_OK_RES;
     json_array_foreach(json_object_get(book, "orders"), i, e) {
-        bool ok;
-        r = keep(v, o, n, e, &ok);
-        if (!cella_ok(r))
-            break;
-        if (ok) {
+        if (keep(v, &f, e)) {
             json_array_append(kept, e);
             add_row(&t, v, e, now);
         }

@@ -118,8 +118,8 @@ static cella_res open_orders(hub_conn *c, const resource_kind *rk, const char *a
 {
     char path[256];
     json_t *book = NULL;
-    snprintf(path, sizeof path, "/v1/orders?kind=%s&%s=%s&limit=1000",
-             cella_order_key(rk->order), rk->kind, addr);
+    snprintf(path, sizeof path, "/v1/orders?kind=%s&%s=%s&limit=%d",
+             cella_order_key(rk->order), rk->kind, addr, HUB_API_LIST_MAX);
     CELLA_TRY(hub_conn_call(c, "GET", path, NULL, false, &book));
     char me[43];
     cella_eth_address_checksum(me, c->addr);

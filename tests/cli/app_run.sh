@@ -114,6 +114,8 @@ count() { "$CELLA" orderbook "$@" --json 2>/dev/null | python3 -c 'import json,s
 [[ $(count requester "$(A req)" --all) -ge 3 ]] || fail "orderbook requester --all: $(count requester "$(A req)" --all)"
 expect_fail 'usage: cella orderbook app ADDRESS' "$CELLA" orderbook app
 expect_fail '\(--min-volume\)' "$CELLA" orderbook app "$APP" --min-volume lots
+# a bad filter is refused even where no order would be compared
+expect_fail 'tag' "$CELLA" orderbook dataset 0x000000000000000000000000000000000000dEaD --tag bogus
 ok
 
 # ---- for people (a terminal, or CELLA_OUTPUT=people): key/value lines and tables ----
