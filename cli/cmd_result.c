@@ -12,6 +12,7 @@
 #include "core/encoding.h"
 #include "output.h"
 #include "commands.h"
+#include "hub_client.h"
 #include "result_files.h"
 #include "core/stage.h"
 #include "iexec/result.h"
@@ -115,27 +116,21 @@ static int result_download(int argc, char **argv)
     const char *pos[1];
     int np;
     cli_hub hub;
-    char out[300], store[1024] = "";
+    char out[4096], store[1024] = "", id[67];
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "result download");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "result download",
                        "usage: cella result download 0xTASKID [-o FILE]");
-    uint8_t tid[32];
     if (cella_ok(r))
-        r = strlen(pos[0]) == 66 && !strncmp(pos[0], "0x", 2)
-                ? cella_hex_decode(tid, 32, pos[0] + 2, 64, "task id")
-                : cella_fail(CELLA_E_USAGE, "task id", "expected 0x + 64 hex digits");
+        r = cli_hash_arg(pos[0], "task id", id);
     if (cella_ok(r))
         r = cli_hub_open(o, NOPTS(o), &hub);
     if (cella_ok(r))
         r = cli_project_url(o, NOPTS(o), "blobs", "blobsUrl", "", store, sizeof store);
-    const char *op = cli_get(o, NOPTS(o), "output");
-    if (op)
-        snprintf(out, sizeof out, "%s", op);
-    else if (cella_ok(r))
-        snprintf(out, sizeof out, "%s.zip", pos[0]);
     if (cella_ok(r))
-        r = cli_result_fetch(&hub, pos[0], store, out);
+        r = cli_result_path(cli_get(o, NOPTS(o), "output"), id, out, sizeof out);
+    if (cella_ok(r))
+        r = cli_result_fetch(&hub, id, NULL, store, out);
     if (!cella_ok(r))
         return cli_report(r);
     printf("%s\n", out);

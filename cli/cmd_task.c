@@ -23,15 +23,13 @@
 /* The result of a shown task, as the SDK's `task show --download --decrypt`:
  * <taskid>.zip (or -o FILE), then decrypted with the beneficiary's key into
  * results.zip (or --decrypted FILE). */
-static cella_res show_download(const cli_opt *o, int n, const cli_hub *hub, const char *id)
+static cella_res show_download(const cli_opt *o, int n, const cli_hub *hub, const char *id,
+                               const json_t *task)
 {
-    char store[1024], file[300], key[4096 + 256];
+    char store[1024], file[4096], key[4096 + 256];
     CELLA_TRY(cli_project_url(o, n, "blobs", "blobsUrl", "", store, sizeof store));
-    const char *op = cli_get(o, n, "output");
-    snprintf(file, sizeof file, "%s", op ? op : id);
-    if (!op)
-        snprintf(file, sizeof file, "%s.zip", id);
-    CELLA_TRY(cli_result_fetch(hub, id, store, file));
+    CELLA_TRY(cli_result_path(cli_get(o, n, "output"), id, file, sizeof file));
+    CELLA_TRY(cli_result_fetch(hub, id, task, store, file));
     fprintf(stderr, "cella: result downloaded to %s\n", file);
     cli_json_set_str("file", file);
     if (!cli_get(o, n, "decrypt"))
@@ -73,7 +71,7 @@ static int task_show(int argc, char **argv)
         r = hub_conn_call(&c, "GET", path, NULL, false, &task);
     }
     if (cella_ok(r) && download)
-        r = show_download(o, NOPTS(o), &c.hub, id);
+        r = show_download(o, NOPTS(o), &c.hub, id, task);
     if (cella_ok(r)) { /* last: nothing on stdout when a step failed */
         cli_print_json(task);
         cli_json_set("task", json_incref(task));

@@ -1,8 +1,10 @@
 /* The client side of docs/hub-api.md shared by the hub verbs, one file per
  * noun (cmd_hub.c: serve and call; cmd_registry.c: app|dataset|workerpool
- * deploy|show|count; cmd_orderbook.c: order publish|book|show|cancel|fill and
- * deal show; cmd_task.c; cmd_account.c): a connection to the hub with an
- * optional signing wallet, JSON calls, and the arguments they share. */
+ * deploy|show|count|transfer; cmd_publish.c: publish|unpublish;
+ * cmd_orderbook.c: order publish|book|show|cancel|fill and deal show;
+ * cmd_book.c: the orderbook views; cmd_task.c; cmd_account.c;
+ * cmd_apprun.c): a connection to the hub with an optional signing wallet,
+ * JSON calls, and the arguments they share. */
 #ifndef CELLA_CLI_HUB_CLIENT_H
 #define CELLA_CLI_HUB_CLIENT_H
 

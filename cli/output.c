@@ -1,6 +1,7 @@
 #include "output.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,12 @@ static char *capture_end(int mem, int saved, size_t *n)
     dup2(saved, STDOUT_FILENO);
     close(saved);
     off_t size = lseek(mem, 0, SEEK_END);
-    *n = size > 0 && (size_t)size <= MAX_CAPTURE ? (size_t)size : 0;
+    if (size > 0 && (size_t)size > MAX_CAPTURE) { /* the caller reports it */
+        close(mem);
+        *n = SIZE_MAX;
+        return NULL;
+    }
+    *n = size > 0 ? (size_t)size : 0;
     char *text = malloc(*n + 1);
     if (text && *n && pread(mem, text, *n, 0) != (ssize_t)*n)
         *n = 0;
@@ -108,12 +114,19 @@ int cli_json_run(const cli_command *c, int argc, char **argv)
     json_t *doc = json_object();
     json_object_set_new(doc, "ok", json_boolean(status == 0));
     if (status != 0) {
-        json_object_set(doc, "error",
-                        g_error ? g_error
-                                : json_pack("{s:s, s:s, s:s}", "message", "failed", "where", "",
-                                            "code", "internal"));
+        json_object_set_new(doc, "error",
+                            g_error ? json_incref(g_error)
+                                    : json_pack("{s:s, s:s, s:s}", "message", "failed", "where",
+                                                "", "code", "internal"));
         if (g_fields) /* what the verb found before it failed (doctor's checks) */
             json_object_update_missing(doc, g_fields);
+    } else if (n == SIZE_MAX) {
+        json_object_set_new(doc, "ok", json_false());
+        json_object_set_new(doc, "error",
+                            json_pack("{s:s, s:s, s:s}", "message",
+                                      "the output is larger than --json takes (64 MiB)", "where",
+                                      "--json", "code", "toobig"));
+        status = 1;
     } else if (g_fields) {
         json_object_update(doc, g_fields);
     } else if (text) {

@@ -13,13 +13,24 @@ static const char *jstr(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-cella_res cli_result_fetch(const cli_hub *hub, const char *taskid, const char *store,
-                           const char *out)
+cella_res cli_result_path(const char *given, const char *taskid, char *out, size_t cap)
+{
+    int n = given ? snprintf(out, cap, "%s", given) : snprintf(out, cap, "%s.zip", taskid);
+    CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_PATH, "-o", "path too long");
+    return CELLA_OK_RES;
+}
+
+cella_res cli_result_fetch(const cli_hub *hub, const char *taskid, const json_t *task,
+                           const char *store, const char *out)
 {
     char path[160];
     json_t *t = NULL;
-    snprintf(path, sizeof path, "/v1/tasks/%s", taskid);
-    CELLA_TRY(cella_cas_call(&hub->http, "GET", path, cella_slice_of("", 0), &t));
+    if (task) {
+        t = json_incref((json_t *)task);
+    } else {
+        snprintf(path, sizeof path, "/v1/tasks/%s", taskid);
+        CELLA_TRY(cella_cas_call(&hub->http, "GET", path, cella_slice_of("", 0), &t));
+    }
     const char *url = jstr(t, "results");
     cella_res r = url ? CELLA_OK_RES
                       : cella_fail(CELLA_E_NOTFOUND, taskid,

@@ -4,6 +4,7 @@
 #ifndef CELLA_CLI_RESULT_FILES_H
 #define CELLA_CLI_RESULT_FILES_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "args.h"
@@ -19,12 +20,17 @@
     {"key", true, NULL}, {"beneficiary-key-file", true, NULL},                     \
         {"secrets-dir", true, NULL}, { "beneficiary-keystoredir", true, NULL }
 
-/* Downloads the result of a COMPLETED task into `out`: by its SHA-256 from
+/* Downloads the result of a COMPLETED task into `out` (`task` is its record
+ * when the caller has it, else NULL and it is fetched): by its SHA-256 from
  * the blob store `store` ("" for none) first, then from the URL the worker
  * recorded; the bytes are checked either way. A task without a result is an
  * error that says its status and reason. */
-CELLA_RESULT cli_result_fetch(const cli_hub *hub, const char *taskid, const char *store,
-                              const char *out);
+CELLA_RESULT cli_result_fetch(const cli_hub *hub, const char *taskid, const json_t *task,
+                              const char *store, const char *out);
+
+/* Where a task's result goes: -o FILE as given, else <taskid>.zip; a path
+ * that does not fit is an error, never cut short. */
+CELLA_RESULT cli_result_path(const char *given, const char *taskid, char *out, size_t cap);
 
 /* --beneficiary-keystoredir D, else <--secrets-dir or .secrets>/beneficiary. */
 CELLA_RESULT cli_beneficiary_dir(const cli_opt *o, int n, char *out, size_t cap);

@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libsecp256k1-dev
             libfuse3-dev fuse3 libzip-dev bubblewrap libcmocka-dev age)
 build_pkgs+=(libarchive-dev)
 build_pkgs+=(chromium)  # tests/cli/hub_web.sh: the hub's web page in a real browser
-# The iExec SDK tests run the real SDK (npm iexec@8); any node will do.
+# The iExec SDK tests run the real SDK (npm iexec@8 and iexec@9); any node will do.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 bench_pkgs=(age gocryptfs fuse3 bc time nginx-light)

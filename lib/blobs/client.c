@@ -279,7 +279,11 @@ cella_res cella_blob_fetch_file(const char *store, const char *location,
                  "no blob store configured and no http(s) location recorded");
     if (store && *store) {
         cella_res r = cella_blob_get_file(store, sha, out_path);
-        if (cella_ok(r) || r.code == CELLA_E_EXISTS || !far)
+        char url[4400];
+        /* the recorded location is that same URL: asking again would change nothing */
+        bool same = far && cella_ok(cella_blob_url(store, sha, url, sizeof url)) &&
+                    !strcmp(url, location);
+        if (cella_ok(r) || r.code == CELLA_E_EXISTS || !far || same)
             return r;
         cella_error_clear(); /* not there: the recorded location may still have it */
     }

@@ -3,7 +3,6 @@
  * bytes for blobs and JSON for everything else. */
 #include "blobs/server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -13,13 +12,11 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "blobs/store.h"

@@ -11,7 +11,6 @@
 
 #include "core/encoding.h"
 #include "identity/eth.h"
-#include "identity/keccak.h"
 #include "hub/consensus.h"
 #include "hub/task.h"
 
@@ -384,6 +383,8 @@ cella_res hub_store_transfer(hub_store *s, hub_kind k, const uint8_t addr[20],
         r = cella_fail(CELLA_E_PERM, at, "%s belongs to %s, not to %s: only its owner may transfer it",
                        at, owner, who);
     }
+    if (cella_ok(r) && memcmp(to, from, 20) == 0)
+        r = cella_fail(CELLA_E_PARSE, "to", "%s is yours already", at);
     if (cella_ok(r)) {
         stmt q = sprep(s, "UPDATE resources SET owner = ? WHERE address = ?");
         bb(&q, 1, to, 20);

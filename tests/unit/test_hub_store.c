@@ -375,9 +375,14 @@ static void test_transfer(void **state)
     assert_int_equal(cnt, 0);
     assert_succeeds(hub_store_resource_count(fx->s, HUB_APP, other, &cnt));
     assert_int_equal(cnt, 1);
-    /* the former owner can no longer transfer it */
-    assert_fails_with(hub_store_transfer(fx->s, HUB_APP, a.address, fx->signer, fx->signer, 13),
+    /* the former owner can no longer transfer it; the owner cannot give it to itself */
+    uint8_t third[20];
+    memcpy(third, other, 20);
+    third[0] ^= 0x33;
+    assert_fails_with(hub_store_transfer(fx->s, HUB_APP, a.address, fx->signer, third, 13),
                       CELLA_E_PERM);
+    assert_fails_with(hub_store_transfer(fx->s, HUB_APP, a.address, other, other, 13),
+                      CELLA_E_PARSE);
 }
 
 int main(void)
