@@ -25,16 +25,24 @@
  * NODE_EXTRA_CA_CERTS=FILE (docs/iexec-sdk.md). */
 static int cas_cert_cmd(int argc, char **argv)
 {
-    cli_opt o[] = {{"cas", true, NULL}, {"cas-fingerprint", true, NULL}, {"output", true, NULL}};
+    cli_opt o[] = {{"cas", true, NULL},
+                   {"cas-fingerprint", true, NULL},
+                   {"output", true, NULL},
+                   {"timeout", true, NULL}};
     const char *pos[1];
     int np;
     cas_conn c;
     char *pem = NULL;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "cas cert");
+    unsigned long long timeout = 10;
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "timeout"))
+        r = cli_parse_uint(cli_get(o, NOPTS(o), "timeout"), "--timeout", 600, &timeout);
+    if (cella_ok(r) && !timeout)
+        r = cella_fail(CELLA_E_USAGE, "--timeout", "must be 1 or more");
     if (cella_ok(r))
         r = cas_conn_open(&c, o, NOPTS(o));
     if (cella_ok(r))
-        r = cella_tls_fetch_pinned_pem(c.url, c.fingerprint, &pem);
+        r = cella_tls_fetch_pinned_pem(c.url, c.fingerprint, (long)timeout, &pem);
     const char *out = cli_get(o, NOPTS(o), "output");
     if (cella_ok(r) && out)
         r = cella_write_file_atomic(AT_FDCWD, out, pem, strlen(pem), 0644, false);
@@ -387,10 +395,12 @@ const cli_command cli_cas_commands[] = {
      "SGX, TDX and SNP evidence is verified with collateral from --collateral DIR and/or "
      "--pccs URL (docs/evidence.md). Port 0 picks a free port; once listening it prints \"cas "
      "listening on URL\" and its fingerprint (a port in use fails before DIR is touched)."},
-    {"cas", "cert", cas_cert_cmd, "cella cas cert [--cas URL --cas-fingerprint FP] [-o FILE]",
+    {"cas", "cert", cas_cert_cmd,
+     "cella cas cert [--cas URL --cas-fingerprint FP] [-o FILE] [--timeout S]",
      "Print (or write to FILE) the cas's TLS certificate after checking its key against the "
      "pin (--cas-fingerprint, or cella.json's), for clients that trust certificates instead of "
-     "pins: the iExec SDK runs with NODE_EXTRA_CA_CERTS=FILE (docs/iexec-sdk.md)."},
+     "pins: the iExec SDK runs with NODE_EXTRA_CA_CERTS=FILE (docs/iexec-sdk.md). Connecting "
+     "and the handshake each give up after --timeout seconds (default 10)."},
     {"tee", "sim", tee_sim_init, "cella tee sim init [--dir DIR] [--force]",
      "Create the sim TEE platform key (development only: sim protects nothing)."},
     {"session", "create", session_create,

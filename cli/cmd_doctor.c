@@ -359,7 +359,7 @@ static void service_down(report *rp, const char *name, const char *url, const ch
     unsigned port = loopback_port(url);
     char fix[500], fp[65] = "?";
     if (code == CELLA_E_AUTH) {
-        if (!cella_ok(cella_tls_fetch_fingerprint(url, fp)))
+        if (!cella_ok(cella_tls_fetch_fingerprint(url, rp->timeout_s, fp)))
             cella_error_clear();
         snprintf(fix, sizeof fix, "if %s is the key `%s serve%s` printed: %s%s", fp, name,
                  strcmp(name, "hub") ? "" : " --tls", pin_cmd, fp);

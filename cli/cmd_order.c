@@ -489,7 +489,7 @@ static int cmd_init(int argc, char **argv)
     /* --cas without a fingerprint: pin what the server presents now (trust on
      * first use), and say so, so the user compares it with cas serve's line. */
     char fetched[65];
-    if (cas && !fp && cella_ok(cella_tls_fetch_fingerprint(cas, fetched))) {
+    if (cas && !fp && cella_ok(cella_tls_fetch_fingerprint(cas, 10, fetched))) {
         fp = fetched;
         fprintf(stderr, "cella: pinned cas fingerprint %s (trust on first use: check that "
                         "cas serve printed the same)\n", fp);

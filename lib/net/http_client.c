@@ -5,6 +5,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,8 +257,35 @@ cella_res cella_http_fail_from(const cella_http_response *resp, const char *wher
     return r;
 }
 
-/* The certificate an https:// server presents, not trusted: *cert (free it). */
-static cella_res fetch_peer_certificate(const char *url, X509 **cert)
+/* A TCP connection to host:port within timeout_s, then blocking with that
+ * timeout on every read and write: a server that stalls cannot hold the
+ * caller longer. */
+static BIO *connect_bounded(const char *host, long timeout_s)
+{
+    BIO *tcp = BIO_new_connect(host);
+    if (!tcp)
+        return NULL;
+    BIO_set_nbio(tcp, 1);
+    int fd = -1;
+    if (BIO_do_connect_retry(tcp, (int)timeout_s, 0) <= 0 || BIO_get_fd(tcp, &fd) < 0) {
+        BIO_free_all(tcp);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    struct timeval tv = {.tv_sec = timeout_s};
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+        BIO_free_all(tcp);
+        return NULL;
+    }
+    BIO_set_nbio(tcp, 0);
+    return tcp;
+}
+
+/* The certificate an https:// server presents, not trusted: *cert (free it).
+ * Connection and handshake each end within timeout_s. */
+static cella_res fetch_peer_certificate(const char *url, long timeout_s, X509 **cert)
 {
     char host[300];
     *cert = NULL;
@@ -267,7 +297,7 @@ static cella_res fetch_peer_certificate(const char *url, X509 **cert)
         *slash = '\0';
     CELLA_ENSURE(strchr(host, ':'), CELLA_E_USAGE, url, "the URL needs a port");
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    BIO *b = ctx ? BIO_new_ssl_connect(ctx) : NULL;
+    BIO *b = ctx ? BIO_new_ssl(ctx, 1) : NULL;
     SSL *ssl = NULL;
     cella_res r = CELLA_OK_RES;
     if (!b) {
@@ -275,9 +305,11 @@ static cella_res fetch_peer_certificate(const char *url, X509 **cert)
     } else {
         SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
         BIO_get_ssl(b, &ssl);
-        BIO_set_conn_hostname(b, host);
-        if (BIO_do_connect(b) <= 0 || BIO_do_handshake(b) <= 0)
-            r = cella_fail(CELLA_E_IO, url, "cannot connect over TLS 1.3");
+        BIO *tcp = connect_bounded(host, timeout_s);
+        if (!tcp)
+            r = cella_fail(CELLA_E_IO, url, "cannot connect within %ld s", timeout_s);
+        else if (BIO_push(b, tcp), BIO_do_handshake(b) <= 0)
+            r = cella_fail(CELLA_E_IO, url, "no TLS 1.3 handshake within %ld s", timeout_s);
     }
     if (cella_ok(r))
         *cert = SSL_get1_peer_certificate(ssl);
@@ -288,10 +320,10 @@ static cella_res fetch_peer_certificate(const char *url, X509 **cert)
     return r;
 }
 
-cella_res cella_tls_fetch_fingerprint(const char *url, char fingerprint[65])
+cella_res cella_tls_fetch_fingerprint(const char *url, long timeout_s, char fingerprint[65])
 {
     X509 *cert;
-    CELLA_TRY(fetch_peer_certificate(url, &cert));
+    CELLA_TRY(fetch_peer_certificate(url, timeout_s, &cert));
     uint8_t h[32];
     cella_res r = cella_x509_spki_sha256(cert, h);
     if (cella_ok(r))
@@ -300,11 +332,12 @@ cella_res cella_tls_fetch_fingerprint(const char *url, char fingerprint[65])
     return r;
 }
 
-cella_res cella_tls_fetch_pinned_pem(const char *url, const char *pin, char **pem)
+cella_res cella_tls_fetch_pinned_pem(const char *url, const char *pin, long timeout_s,
+                                     char **pem)
 {
     X509 *cert;
     *pem = NULL;
-    CELLA_TRY(fetch_peer_certificate(url, &cert));
+    CELLA_TRY(fetch_peer_certificate(url, timeout_s, &cert));
     uint8_t h[32];
     char got[65];
     cella_res r = cella_x509_spki_sha256(cert, h);

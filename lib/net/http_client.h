@@ -51,13 +51,15 @@ void cella_http_response_free(cella_http_response *resp);
 
 /* Connects to an https:// URL without trusting it and returns the hex SHA-256
  * of the server's SubjectPublicKeyInfo: what clients then pin (trust on first
- * use; the caller must show it to the user to compare). */
-CELLA_RESULT cella_tls_fetch_fingerprint(const char *url, char fingerprint[65]);
+ * use; the caller must show it to the user to compare). Connecting and the
+ * handshake each end within timeout_s. */
+CELLA_RESULT cella_tls_fetch_fingerprint(const char *url, long timeout_s, char fingerprint[65]);
 
 /* The certificate of an https:// server whose key must match `pin` (hex
  * SHA-256 of its SubjectPublicKeyInfo), as PEM in *pem (free it): for tools
  * that trust certificates rather than pins (Node's NODE_EXTRA_CA_CERTS). */
-CELLA_RESULT cella_tls_fetch_pinned_pem(const char *url, const char *pin, char **pem);
+CELLA_RESULT cella_tls_fetch_pinned_pem(const char *url, const char *pin, long timeout_s,
+                                        char **pem);
 
 /* For a non-2xx JSON error reply, sets the thread error to its message. */
 cella_res cella_http_fail_from(const cella_http_response *resp, const char *where);

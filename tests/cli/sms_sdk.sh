@@ -42,6 +42,11 @@ cmp -s cas.pem "$TMP/casd/tls.crt" || fail "cas cert differs from the server's c
 expect_ok "$CELLA" cas cert "${CAS[@]}"
 cmp -s "$TMP/.out" cas.pem || fail "cas cert on stdout differs"
 expect_fail "the server's key is $CAS_FP, not the pinned 0{64}" "$CELLA" cas cert --cas "$CAS_URL" --cas-fingerprint "$(printf '0%.0s' $(seq 64))"
+# a server that takes the connection and never answers cannot hold cas cert
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); c=s.accept(); time.sleep(30)' > mute.port &
+MUTE=$!; on_exit "kill $MUTE 2>/dev/null"
+for _ in $(seq 50); do [[ -s mute.port ]] && break; sleep 0.1; done
+expect_fail 'no TLS 1.3 handshake within 1 s' "$CELLA" cas cert --cas "https://127.0.0.1:$(cat mute.port)" --cas-fingerprint "$CAS_FP" --timeout 1
 NODE_EXTRA_CA_CERTS=cas.pem node push.mjs "$SDK" "$CAS_URL" > out.txt 2>err.txt ||
   { cat err.txt >&2; fail "the SDK's push failed"; }
 cat > want.txt <<'W'
