@@ -762,6 +762,62 @@ static void slow_path(void **state)
     do_mount(&g.main, g.vol, "mnt", &so);
 }
 
+/* Staging into the tmpfs decrypts as it goes (nothing else could hold the
+ * plaintext), so a chunk that fails authentication must leave the directory
+ * empty: no plaintext of the files before it, nothing of the bad one. */
+static void stage_tampered(const char *dir, const char *tmpfs)
+{
+    char src[1100], vol[1100], p[1400], clean[1100];
+    snprintf(src, sizeof src, "%s/src2", dir);
+    snprintf(vol, sizeof vol, "%s/vol2", dir);
+    snprintf(clean, sizeof clean, "%s/clean", tmpfs);
+    mkdir(src, 0755);
+    mkdir(clean, 0700);
+    static uint8_t big[200000];
+    memset(big, 'x', sizeof big);
+    for (int i = 0; i < 8; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i);
+        put_file(src, name, big, sizeof big, 0600);
+    }
+    uint8_t tag[16];
+    assert_succeeds(cella_vol_encrypt_dir(src, vol, KEY, NULL, tag));
+    /* one byte of one ciphertext file flipped (every one but the metadata) */
+    DIR *d = opendir(vol);
+    assert_non_null(d);
+    struct dirent *e;
+    bool flipped = false;
+    while (!flipped && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, CELLA_VOL_META_NAME))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", vol, e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 70000)
+            continue;
+        int fd = open(p, O_RDWR);
+        assert_true(fd >= 0);
+        uint8_t c;
+        assert_int_equal(pread(fd, &c, 1, 66000), 1);
+        c ^= 1;
+        assert_int_equal(pwrite(fd, &c, 1, 66000), 1);
+        close(fd);
+        flipped = true;
+    }
+    closedir(d);
+    assert_true(flipped);
+    cella_volume *v;
+    assert_succeeds(cella_vol_open(vol, KEY, tag, &v));
+    assert_fails_with(cella_shield_stage_tmpfs(v, clean), CELLA_E_AUTH);
+    cella_vol_close(v);
+    d = opendir(clean);
+    assert_non_null(d);
+    int left = 0;
+    while ((e = readdir(d)) != NULL)
+        left += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    assert_int_equal(left, 0);
+}
+
 static void stage_tmpfs(void **state)
 {
     (void)state;
@@ -804,6 +860,7 @@ static void stage_tmpfs(void **state)
         assert_int_equal(stat(out, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0640);
         free(got);
+        stage_tampered(dir, t);
         umount2(t, MNT_DETACH);
     }
     cella_vol_close(v);
