@@ -290,8 +290,8 @@ static void check_clock(report *rp)
     struct tm built = {
         .tm_year = year - 1900, .tm_mon = m ? (int)(m - months) / 3 : 0, .tm_mday = day};
     time_t b = timegm(&built), now = time(NULL);
-    char nows[32], bs[32];
-    strftime(nows, sizeof nows, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    char nows[CELLA_ISO_TIME_LEN], bs[32];
+    cella_iso_time((int64_t)now, nows);
     strftime(bs, sizeof bs, "%Y-%m-%d", gmtime(&b));
     if (now < b)
         note(rp, "clock", CHECK_FAIL,

@@ -2,7 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "core/encoding.h"
 
 void cli_table_init(cli_table *t, int ncols, const char *const *head)
 {
@@ -66,11 +67,8 @@ void cli_table_free(cli_table *t)
 
 void cli_time_text(int64_t t, int64_t now, char *out, size_t cap)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    char iso[32] = "?";
-    if (gmtime_r(&tt, &tm))
-        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char iso[CELLA_ISO_TIME_LEN];
+    cella_iso_time(t, iso);
     int64_t d = now - t, a = d < 0 ? -d : d;
     static const struct {
         int64_t secs;

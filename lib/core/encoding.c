@@ -1,5 +1,9 @@
 #include "core/encoding.h"
 
+#include <stdio.h>
+
+#include <time.h>
+
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -79,4 +83,12 @@ cella_res cella_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const c
     size_t pad = (in[in_len - 1] == '=') + (in[in_len - 2] == '=');
     *out_len = (size_t)got - pad;
     return CELLA_OK_RES;
+}
+
+void cella_iso_time(int64_t t, char out[CELLA_ISO_TIME_LEN])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, CELLA_ISO_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, CELLA_ISO_TIME_LEN, "%lld", (long long)t);
 }

@@ -18,6 +18,11 @@ void cella_hex_encode(char *out, const uint8_t *in, size_t n, bool upper);
 CELLA_RESULT cella_hex_decode(uint8_t *out, size_t n, const char *hex, size_t hex_len,
                               const char *what);
 
+/* A Unix time as ISO 8601 UTC, "2026-12-07T01:02:03Z" (the decimal seconds
+ * when the time cannot be shown so). */
+#define CELLA_ISO_TIME_LEN 32
+void cella_iso_time(int64_t t, char out[CELLA_ISO_TIME_LEN]);
+
 /* Standard base64 with padding; returns the length written (without NUL), or 0
  * if `cap` is too small. */
 size_t cella_base64_encode(char *out, size_t cap, const uint8_t *in, size_t n);

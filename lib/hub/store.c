@@ -34,14 +34,6 @@ struct hub_store {
 };
 
 
-/* A deadline in errors: ISO 8601 UTC ("2026-12-07T01:02:03Z"). */
-static void iso_time(int64_t t, char out[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(out, 32, "%lld", (long long)t);
-}
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS resources(address BLOB PRIMARY KEY, kind INTEGER NOT NULL,"
@@ -1724,8 +1716,8 @@ cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, b
     cella_res r = task_load(s, taskid, &t);
     bool go = false;
     if (cella_ok(r)) {
-        char when[32];
-        iso_time(t.final_deadline, when);
+        char when[CELLA_ISO_TIME_LEN];
+        cella_iso_time(t.final_deadline, when);
         if (strcmp(t.status, "ACTIVE") != 0 && strcmp(t.status, "REVEALING") != 0)
             go = task_refuse(why, "cella-hub-task-not-active",
                              "the task is %s: there is nothing to claim", t.status);
@@ -1958,8 +1950,8 @@ cella_res hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8
     bool go;
     CELLA_TRY(begin_revealing(s, taskid, who, now, "finalized", &t, &go, why));
     cella_res r = CELLA_OK_RES;
-    char when[32];
-    iso_time(t.reveal_deadline, when);
+    char when[CELLA_ISO_TIME_LEN];
+    cella_iso_time(t.reveal_deadline, when);
     if (go && t.reveal_counter != t.winner_counter &&
         !(t.reveal_counter > 0 && t.reveal_deadline <= now))
         go = task_refuse(why, "cella-hub-task-too-early",
@@ -2042,8 +2034,8 @@ cella_res hub_store_reopen(hub_store *s, const uint8_t taskid[32], const uint8_t
     bool go;
     CELLA_TRY(begin_revealing(s, taskid, who, now, "reopened", &t, &go, why));
     cella_res r = CELLA_OK_RES;
-    char when[32];
-    iso_time(t.reveal_deadline, when);
+    char when[CELLA_ISO_TIME_LEN];
+    cella_iso_time(t.reveal_deadline, when);
     if (go && now < t.reveal_deadline)
         go = task_refuse(why, "cella-hub-task-too-early",
                          "a task is reopened only after its reveal deadline (%s)", when);
