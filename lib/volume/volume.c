@@ -526,6 +526,24 @@ static cella_res scan_dir(int rootfd, const char *src_dir, const char *rel, scan
     return r;
 }
 
+
+/* A new file (mode 0600) in a directory of ours: never an existing one. */
+static cella_res create_new(int dirfd, const char *name, const char *where, int *fd)
+{
+    *fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    CELLA_ENSURE(*fd >= 0, CELLA_E_IO, where, "cannot create: %s", strerror(errno));
+    return CELLA_OK_RES;
+}
+
+static cella_res write_new_file(int dirfd, const char *name, const void *p, size_t n,
+                                const char *where)
+{
+    int fd;
+    CELLA_TRY(create_new(dirfd, name, where, &fd));
+    cella_res r = cella_pwrite_full(fd, p, n, 0, where);
+    close(fd);
+    return r;
+}
 /* Builds metadata for the scanned tree with fresh file ids and keys. */
 static cella_res build_meta(const scan_list *l, uint32_t chunk, cella_vol_meta *m)
 {
@@ -560,8 +578,8 @@ static cella_res create_cfiles(int vfd, const char *vol_dir, const cella_vol_met
             continue;
         vol_id_hex(name, e->file_id);
         vol_cfile_where(where, sizeof where, vol_dir, e->file_id);
-        int fd = openat(vfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        CELLA_ENSURE(fd >= 0, CELLA_E_IO, where, "cannot create: %s", strerror(errno));
+        int fd;
+        CELLA_TRY(create_new(vfd, name, where, &fd));
         cella_vol_file_header h = {.chunk_size = e->chunk_size, .size = e->size};
         memcpy(h.volume_id, m->volume_id, CELLA_VOL_ID_BYTES);
         memcpy(h.file_id, e->file_id, CELLA_VOL_ID_BYTES);
@@ -709,16 +727,14 @@ static cella_res encrypt_dir(const char *src_dir, const char *vol_dir,
     en.vol_dir = vol_dir;
     en.opts = opts;
     CELLA_GUARD(r, vol_engine_all(&en, &m), out);
-    /* Ciphertext must be durable before the metadata that refers to it. */
-    if (syncfs(s.fd) != 0) {
-        r = cella_fail(CELLA_E_IO, vol_dir, "sync failed: %s", strerror(errno));
-        goto out;
-    }
+    /* The staging directory is private and published whole by one rename,
+     * after the publish syncs everything in it: the metadata is written in
+     * place, with no staging of its own. */
     cella_buf sealed;
     cella_buf_init(&sealed, false);
     r = cella_vol_meta_seal(&m, vkey, &sealed, tag);
     if (cella_ok(r))
-        r = cella_write_file_atomic(s.fd, CELLA_VOL_META_NAME, sealed.p, sealed.len, 0600, true);
+        r = write_new_file(s.fd, CELLA_VOL_META_NAME, sealed.p, sealed.len, vol_dir);
     cella_buf_free(&sealed);
     /* The key before the volume: a published volume without its key is lost. */
     bool key_saved = false;
