@@ -9,7 +9,9 @@ target_link_libraries(cellacore PUBLIC PkgConfig::JANSSON PkgConfig::SECP256K1
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBEVENT REQUIRED IMPORTED_TARGET libevent libevent_openssl libevent_pthreads)
 pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
-target_link_libraries(cellacore PUBLIC PkgConfig::SQLITE PkgConfig::LIBEVENT PkgConfig::LIBCURL)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+target_link_libraries(cellacore PUBLIC PkgConfig::SQLITE PkgConfig::LIBEVENT PkgConfig::LIBCURL
+                      PkgConfig::LIBPQ)
 # The FUSE shield (lib/runtime/shield.c): libfuse3.
 pkg_check_modules(FUSE3 REQUIRED IMPORTED_TARGET fuse3)
 target_link_libraries(cellacore PUBLIC PkgConfig::FUSE3)

@@ -29,6 +29,7 @@
     X(CELLA_E_UNSUPPORTED, "unsupported")                                      \
     X(CELLA_E_PERM, "permission denied")                                       \
     X(CELLA_E_POLICY, "refused by policy")                                     \
+    X(CELLA_E_UNAVAILABLE, "service unavailable")                              \
     X(CELLA_E_INTERNAL, "internal error")
 
 typedef enum {

@@ -208,6 +208,8 @@ int cella_http_status_for(cella_code c)
         return 409;
     case CELLA_E_TOOBIG:
         return 413;
+    case CELLA_E_UNAVAILABLE: /* the database is down: retry later */
+        return 503;
     default:
         return 500;
     }

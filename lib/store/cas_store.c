@@ -1,23 +1,22 @@
+/* The cas's state over store/db.h (SQLite or PostgreSQL): see cas_store.h.
+ * Compare-and-swaps are single conditional statements, atomic on either
+ * engine and across replicas. */
 #include "store/cas_store.h"
-#include "store/sql.h"
+#include "store/db.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct cella_cas_store {
-    sqlite3 *db;
-    char path[1024];
-    stmt_cache stmts; /* one store per thread: attestation reads the same few rows */
-    sql_writer writer;
+    cella_db *db;
 };
 
-/* The turn every cas store handle of this process takes to write (store/sql.h). */
+/* The turn every SQLite cas store handle of this process takes to write. */
 static pthread_mutex_t g_writer = PTHREAD_MUTEX_INITIALIZER;
 
-static const char SCHEMA[] =
+static const char SCHEMA_SQLITE[] =
     "CREATE TABLE IF NOT EXISTS sessions(name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
     " hash BLOB NOT NULL, version INTEGER NOT NULL, sealed BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS sealed(session TEXT NOT NULL, kind TEXT NOT NULL,"
@@ -30,40 +29,29 @@ static const char SCHEMA[] =
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
     " why TEXT NOT NULL);";
 
-static stmt sprep(cella_cas_store *s, const char *sql) { return cached_prep(&s->stmts, s->db, sql); }
-static void sdone(cella_cas_store *s, stmt *q) { cached_done(&s->stmts, q); }
+static const char SCHEMA_POSTGRES[] =
+    "CREATE TABLE IF NOT EXISTS sessions(name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+    " hash BYTEA NOT NULL, version BIGINT NOT NULL, sealed BYTEA NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sealed(session TEXT NOT NULL, kind TEXT NOT NULL,"
+    " name TEXT NOT NULL, value BYTEA NOT NULL, PRIMARY KEY(session, kind, name));"
+    "CREATE TABLE IF NOT EXISTS tags(session TEXT NOT NULL, volume TEXT NOT NULL,"
+    " tag BYTEA NOT NULL, PRIMARY KEY(session, volume));"
+    "CREATE TABLE IF NOT EXISTS instances(token BYTEA PRIMARY KEY, session TEXT NOT NULL,"
+    " service TEXT NOT NULL, spki BYTEA NOT NULL, expires BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit(id BIGSERIAL PRIMARY KEY, ts BIGINT NOT NULL,"
+    " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
+    " why TEXT NOT NULL);";
 
-static cella_res db_fail(cella_cas_store *s, const char *what)
-{
-    return cella_fail(CELLA_E_IO, s->path, "%s: %s", what, sqlite3_errmsg(s->db));
-}
+static const cella_db_schema g_schema = {"cas", 1, SCHEMA_SQLITE, SCHEMA_POSTGRES, NULL};
 
-static cella_res exec(cella_cas_store *s, const char *sql) { return sql_exec(s->db, s->path, sql); }
-
-cella_res cella_cas_store_open(const char *path, cella_cas_store **out)
+cella_res cella_cas_store_open(const char *url, cella_cas_store **out)
 {
     *out = NULL;
     cella_cas_store *s = calloc(1, sizeof *s);
-    CELLA_ENSURE(s, CELLA_E_NOMEM, path, "out of memory");
-    snprintf(s->path, sizeof s->path, "%s", path);
-    s->writer.turn = &g_writer;
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        cella_res r = cella_fail(CELLA_E_IO, path, "cannot open database: %s",
-                                 s->db ? sqlite3_errmsg(s->db) : "?");
-        cella_cas_store_close(s);
-        return r;
-    }
-    sqlite3_busy_timeout(s->db, 10000);
-    /* WAL for concurrent readers; FULL: every commit is fsynced before it
-     * returns, so an acknowledged write survives a crash. */
-    cella_res r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                          "PRAGMA foreign_keys=ON;");
-    if (cella_ok(r))
-        r = exec(s, SCHEMA);
+    CELLA_ENSURE(s, CELLA_E_NOMEM, url, "out of memory");
+    cella_res r = cella_db_open(url, &g_schema, NULL, &g_writer, &s->db);
     if (!cella_ok(r)) {
-        cella_cas_store_close(s);
+        free(s);
         return r;
     }
     *out = s;
@@ -74,178 +62,177 @@ void cella_cas_store_close(cella_cas_store *s)
 {
     if (!s)
         return;
-    stmt_cache_clear(&s->stmts);
-    sqlite3_close_v2(s->db);
+    cella_db_close(s->db);
     free(s);
 }
 
-/* Transactions on the process's writer turn (store/sql.h). */
-static cella_res begin(cella_cas_store *s) { return sql_begin(&s->writer, &s->stmts, s->db, s->path); }
-static cella_res commit(cella_cas_store *s) { return sql_commit(&s->writer, &s->stmts, s->db, s->path); }
-/* A no-op after a failed commit, which already rolled back. */
-static void rollback(cella_cas_store *s) { (void)sql_txn_end(&s->writer, &s->stmts, s->db, false, NULL, 0); }
+cella_res cella_cas_store_now(cella_cas_store *s, int64_t *now) { return db_now(s->db, now); }
 
-static int write_step(cella_cas_store *s, stmt *q) { return sql_write_step(&s->writer, q); }
+/* Runs a writing statement that returns no row; the rows it touched do not
+ * matter. */
+static cella_res write_done(cella_cas_store *s, dbq *q, const char *what)
+{
+    int rc = db_write_step(q);
+    db_done(q);
+    return rc == DB_DONE ? CELLA_OK_RES : db_failure(s->db, what);
+}
 
 /* ---- sessions ----------------------------------------------------------------- */
 
 cella_res cella_cas_session_get(cella_cas_store *s, const char *name, cella_cas_session_row *row)
 {
-    stmt q = sprep(s, "SELECT owner, hash, version, sealed FROM sessions WHERE name = ?");
-    bt(&q, 1, name);
-    int rc = step(&q);
-    if (rc == SQLITE_DONE) {
-        sdone(s, &q);
+    dbq q = db_prep(s->db, "SELECT owner, hash, version, sealed FROM sessions WHERE name = ?");
+    db_bt(&q, 1, name);
+    int rc = db_step(&q);
+    if (rc == DB_DONE) {
+        db_done(&q);
         return cella_fail(CELLA_E_NOTFOUND, name, "no such session");
     }
-    if (rc != SQLITE_ROW) {
-        cella_res r = db_fail(s, "session lookup failed");
-        sdone(s, &q);
+    if (rc != DB_ROW) {
+        cella_res r = db_failure(s->db, "session lookup failed");
+        db_done(&q);
         return r;
     }
-    snprintf(row->owner, sizeof row->owner, "%s", (const char *)sqlite3_column_text(q.st, 0));
-    const void *h = sqlite3_column_blob(q.st, 1);
-    if (h && sqlite3_column_bytes(q.st, 1) == 32)
-        memcpy(row->hash, h, 32);
-    row->version = sqlite3_column_int64(q.st, 2);
-    cella_buf_append(&row->sealed, sqlite3_column_blob(q.st, 3), (size_t)sqlite3_column_bytes(q.st, 3));
-    sdone(s, &q);
+    const char *owner = db_col_text(&q, 0);
+    snprintf(row->owner, sizeof row->owner, "%s", owner ? owner : "");
+    db_col_bytes(&q, 1, row->hash, 32);
+    row->version = db_col_int(&q, 2);
+    size_t n;
+    const void *sealed = db_col_blob(&q, 3, &n);
+    cella_buf_append(&row->sealed, sealed, n);
+    db_done(&q);
     return cella_buf_result(&row->sealed);
 }
 
 cella_res cella_cas_session_create(cella_cas_store *s, const char *name,
                                    const cella_cas_session_row *row)
 {
-    stmt q = sprep(s, "INSERT INTO sessions(name, owner, hash, version, sealed) VALUES(?,?,?,1,?)");
-    bt(&q, 1, name);
-    bt(&q, 2, row->owner);
-    bb(&q, 3, row->hash, 32);
-    bb(&q, 4, row->sealed.p, row->sealed.len);
-    int rc = write_step(s, &q);
-    sdone(s, &q);
-    if (rc == SQLITE_CONSTRAINT)
+    dbq q = db_prep(s->db, "INSERT INTO sessions(name, owner, hash, version, sealed)"
+                           " VALUES(?,?,?,1,?)");
+    db_bt(&q, 1, name);
+    db_bt(&q, 2, row->owner);
+    db_bb(&q, 3, row->hash, 32);
+    db_bb(&q, 4, row->sealed.p, row->sealed.len);
+    int rc = db_write_step(&q);
+    db_done(&q);
+    if (rc == DB_CONSTRAINT)
         return cella_fail(CELLA_E_EXISTS, name, "a session with this name exists (update it "
                                                 "with its hash as predecessor)");
-    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store session: %s",
-                 sqlite3_errmsg(s->db));
-    return CELLA_OK_RES;
+    return rc == DB_DONE ? CELLA_OK_RES : db_failure(s->db, "cannot store session");
 }
 
 cella_res cella_cas_session_update(cella_cas_store *s, const char *name,
                                    const uint8_t predecessor[32], const cella_cas_session_row *row)
 {
-    CELLA_TRY(begin(s));
-    stmt q = sprep(s, "SELECT hash FROM sessions WHERE name = ?");
-    bt(&q, 1, name);
-    int rc = step(&q);
-    uint8_t cur[32] = {0};
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(q.st, 0) == 32)
-        memcpy(cur, sqlite3_column_blob(q.st, 0), 32);
-    sdone(s, &q);
-    cella_res r = CELLA_OK_RES;
-    if (rc == SQLITE_DONE)
-        r = cella_fail(CELLA_E_NOTFOUND, name, "no such session");
-    else if (rc != SQLITE_ROW)
-        r = db_fail(s, "session lookup failed");
-    else if (memcmp(cur, predecessor, 32) != 0)
-        r = cella_fail(CELLA_E_ROLLBACK, name,
-                       "predecessor is not the current session hash (someone updated it first, "
-                       "or the update is stale)");
-    if (cella_ok(r)) {
-        stmt u = sprep(s, "UPDATE sessions SET hash = ?, version = version + 1, sealed = ?"
-                         " WHERE name = ?");
-        bb(&u, 1, row->hash, 32);
-        bb(&u, 2, row->sealed.p, row->sealed.len);
-        bt(&u, 3, name);
-        if (write_step(s, &u) != SQLITE_DONE)
-            r = db_fail(s, "cannot update session");
-        sdone(s, &u);
-    }
-    if (cella_ok(r))
-        r = commit(s);
-    if (!cella_ok(r))
-        rollback(s);
-    return r;
+    /* One conditional statement: of two replicas updating from the same
+     * predecessor, the database lets exactly one match. */
+    dbq u = db_prep(s->db, "UPDATE sessions SET hash = ?, version = version + 1, sealed = ?"
+                           " WHERE name = ? AND hash = ? RETURNING version");
+    db_bb(&u, 1, row->hash, 32);
+    db_bb(&u, 2, row->sealed.p, row->sealed.len);
+    db_bt(&u, 3, name);
+    db_bb(&u, 4, predecessor, 32);
+    int rc = db_write_step(&u);
+    db_done(&u);
+    if (rc == DB_ROW)
+        return CELLA_OK_RES;
+    if (rc != DB_DONE)
+        return db_failure(s->db, "cannot update session");
+    dbq q = db_prep(s->db, "SELECT 1 FROM sessions WHERE name = ?");
+    db_bt(&q, 1, name);
+    rc = db_step(&q);
+    db_done(&q);
+    if (rc == DB_DONE)
+        return cella_fail(CELLA_E_NOTFOUND, name, "no such session");
+    if (rc != DB_ROW)
+        return db_failure(s->db, "session lookup failed");
+    return cella_fail(CELLA_E_ROLLBACK, name,
+                      "predecessor is not the current session hash (someone updated it first, "
+                      "or the update is stale)");
 }
 
 /* ---- sealed values ------------------------------------------------------------- */
 
-static bool sealed_get(cella_cas_store *s, const char *session, const char *kind,
-                       const char *name, cella_buf *out)
+static const char SEALED_GET[] =
+    "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?";
+
+/* DB_ROW (appended to out), DB_DONE (none) or an error. */
+static int sealed_get(cella_cas_store *s, const char *session, const char *kind,
+                      const char *name, cella_buf *out)
 {
-    stmt q = sprep(s, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
-    bt(&q, 1, session);
-    bt(&q, 2, kind);
-    bt(&q, 3, name);
-    bool found = step(&q) == SQLITE_ROW;
-    if (found)
-        cella_buf_append(out, sqlite3_column_blob(q.st, 0), (size_t)sqlite3_column_bytes(q.st, 0));
-    sdone(s, &q);
-    return found;
+    dbq q = db_prep(s->db, SEALED_GET);
+    db_bt(&q, 1, session);
+    db_bt(&q, 2, kind);
+    db_bt(&q, 3, name);
+    int rc = db_step(&q);
+    if (rc == DB_ROW) {
+        size_t n;
+        const void *v = db_col_blob(&q, 0, &n);
+        cella_buf_append(out, v, n);
+    }
+    db_done(&q);
+    return rc;
+}
+
+static void bind_sealed(dbq *q, const char *session, const char *kind, const char *name,
+                        cella_slice value)
+{
+    db_bt(q, 1, session);
+    db_bt(q, 2, kind);
+    db_bt(q, 3, name);
+    db_bb(q, 4, value.p, value.len);
 }
 
 cella_res cella_cas_sealed_get_or_put(cella_cas_store *s, const char *session, const char *kind,
                                       const char *name, cella_slice candidate, cella_buf *out)
 {
     /* Read first: the common case is "already there", which needs no write. */
-    if (sealed_get(s, session, kind, name, out))
+    int rc = sealed_get(s, session, kind, name, out);
+    if (rc == DB_ROW)
         return cella_buf_result(out);
-    stmt ins = sprep(s, "INSERT OR IGNORE INTO sealed(session, kind, name, value) VALUES(?,?,?,?)");
-    bt(&ins, 1, session);
-    bt(&ins, 2, kind);
-    bt(&ins, 3, name);
-    bb(&ins, 4, candidate.p, candidate.len);
-    int rc = write_step(s, &ins);
-    sdone(s, &ins);
-    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store value: %s",
-                 sqlite3_errmsg(s->db));
-    stmt q = sprep(s, "SELECT value FROM sealed WHERE session = ? AND kind = ? AND name = ?");
-    bt(&q, 1, session);
-    bt(&q, 2, kind);
-    bt(&q, 3, name);
-    rc = step(&q);
-    if (rc == SQLITE_ROW)
-        cella_buf_append(out, sqlite3_column_blob(q.st, 0), (size_t)sqlite3_column_bytes(q.st, 0));
-    sdone(s, &q);
-    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "stored value vanished");
+    if (rc != DB_DONE)
+        return db_failure(s->db, "secret lookup failed");
+    /* The first writer wins, on any replica: a second insert does nothing
+     * and both read the winner's value. */
+    dbq ins = db_prep(s->db, "INSERT INTO sealed(session, kind, name, value) VALUES(?,?,?,?)"
+                             " ON CONFLICT DO NOTHING");
+    bind_sealed(&ins, session, kind, name, candidate);
+    CELLA_TRY(write_done(s, &ins, "cannot store value"));
+    rc = sealed_get(s, session, kind, name, out);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "secret lookup failed");
+    CELLA_ENSURE(rc == DB_ROW, CELLA_E_IO, cella_db_where(s->db), "stored value vanished");
     return cella_buf_result(out);
-}
-
-static cella_res sealed_write(cella_cas_store *s, const char *sql, const char *session,
-                              const char *kind, const char *name, cella_slice value)
-{
-    stmt q = sprep(s, sql);
-    bt(&q, 1, session);
-    bt(&q, 2, kind);
-    bt(&q, 3, name);
-    bb(&q, 4, value.p, value.len);
-    int rc = write_step(s, &q);
-    sdone(s, &q);
-    if (rc == SQLITE_CONSTRAINT)
-        return cella_fail(CELLA_E_EXISTS, name, "already exists and cannot be updated");
-    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store value: %s",
-                 sqlite3_errmsg(s->db));
-    return CELLA_OK_RES;
 }
 
 cella_res cella_cas_sealed_insert(cella_cas_store *s, const char *session, const char *kind,
                                   const char *name, cella_slice value)
 {
-    return sealed_write(s, "INSERT INTO sealed(session, kind, name, value) VALUES(?,?,?,?)",
-                        session, kind, name, value);
+    dbq q = db_prep(s->db, "INSERT INTO sealed(session, kind, name, value) VALUES(?,?,?,?)");
+    bind_sealed(&q, session, kind, name, value);
+    int rc = db_write_step(&q);
+    db_done(&q);
+    if (rc == DB_CONSTRAINT)
+        return cella_fail(CELLA_E_EXISTS, name, "already exists and cannot be updated");
+    return rc == DB_DONE ? CELLA_OK_RES : db_failure(s->db, "cannot store value");
 }
 
 cella_res cella_cas_sealed_replace(cella_cas_store *s, const char *session, const char *kind,
                                    const char *name, cella_slice value)
 {
-    return sealed_write(s, "INSERT OR REPLACE INTO sealed(session, kind, name, value) VALUES(?,?,?,?)",
-                        session, kind, name, value);
+    dbq q = db_prep(s->db, "INSERT INTO sealed(session, kind, name, value) VALUES(?,?,?,?)"
+                           " ON CONFLICT(session, kind, name) DO UPDATE SET value = excluded.value");
+    bind_sealed(&q, session, kind, name, value);
+    return write_done(s, &q, "cannot store value");
 }
 
 cella_res cella_cas_sealed_get(cella_cas_store *s, const char *session, const char *kind,
                                const char *name, cella_buf *out)
 {
-    CELLA_ENSURE(sealed_get(s, session, kind, name, out), CELLA_E_NOTFOUND, name, "no such secret");
+    int rc = sealed_get(s, session, kind, name, out);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "secret lookup failed");
+    CELLA_ENSURE(rc == DB_ROW, CELLA_E_NOTFOUND, name, "no such secret");
     return cella_buf_result(out);
 }
 
@@ -254,44 +241,45 @@ cella_res cella_cas_sealed_get(cella_cas_store *s, const char *session, const ch
 cella_res cella_cas_tag_get(cella_cas_store *s, const char *session, const char *volume,
                             uint8_t tag[16], bool *has)
 {
-    stmt q = sprep(s, "SELECT tag FROM tags WHERE session = ? AND volume = ?");
-    bt(&q, 1, session);
-    bt(&q, 2, volume);
-    int rc = step(&q);
-    *has = rc == SQLITE_ROW && sqlite3_column_bytes(q.st, 0) == 16;
+    dbq q = db_prep(s->db, "SELECT tag FROM tags WHERE session = ? AND volume = ?");
+    db_bt(&q, 1, session);
+    db_bt(&q, 2, volume);
+    int rc = db_step(&q);
+    size_t n = 0;
+    const void *v = rc == DB_ROW ? db_col_blob(&q, 0, &n) : NULL;
+    *has = v && n == 16;
     if (*has)
-        memcpy(tag, sqlite3_column_blob(q.st, 0), 16);
-    sdone(s, &q);
-    CELLA_ENSURE(rc == SQLITE_ROW || rc == SQLITE_DONE, CELLA_E_IO, s->path, "tag lookup failed");
+        memcpy(tag, v, 16);
+    db_done(&q);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "tag lookup failed");
     return CELLA_OK_RES;
 }
 
 cella_res cella_cas_tag_swap(cella_cas_store *s, const char *session, const char *volume,
                              const uint8_t *old, const uint8_t new_tag[16])
 {
-    CELLA_TRY(begin(s));
-    uint8_t cur[16];
-    bool has;
-    cella_res r = cella_cas_tag_get(s, session, volume, cur, &has);
-    if (cella_ok(r) && (has != (old != NULL) || (has && memcmp(cur, old, 16) != 0)))
-        r = cella_fail(CELLA_E_ROLLBACK, volume,
-                       "stale tag: the volume changed since this instance read it (another "
-                       "instance pushed first)");
-    if (cella_ok(r)) {
-        stmt u = sprep(s, "INSERT INTO tags(session, volume, tag) VALUES(?,?,?)"
-                         " ON CONFLICT(session, volume) DO UPDATE SET tag = excluded.tag");
-        bt(&u, 1, session);
-        bt(&u, 2, volume);
-        bb(&u, 3, new_tag, 16);
-        if (write_step(s, &u) != SQLITE_DONE)
-            r = db_fail(s, "cannot store tag");
-        sdone(s, &u);
-    }
-    if (cella_ok(r))
-        r = commit(s);
-    if (!cella_ok(r))
-        rollback(s);
-    return r;
+    /* One conditional statement either way, so two forks of a volume pushed
+     * through two replicas cannot both win: the first push inserts only if
+     * no tag exists; a later one replaces only the tag it read. */
+    dbq q = old ? db_prep(s->db, "UPDATE tags SET tag = ? WHERE session = ? AND volume = ?"
+                                 " AND tag = ? RETURNING 1")
+                : db_prep(s->db, "INSERT INTO tags(tag, session, volume) VALUES(?,?,?)"
+                                 " ON CONFLICT DO NOTHING RETURNING 1");
+    db_bb(&q, 1, new_tag, 16);
+    db_bt(&q, 2, session);
+    db_bt(&q, 3, volume);
+    if (old)
+        db_bb(&q, 4, old, 16);
+    int rc = db_write_step(&q);
+    db_done(&q);
+    if (rc == DB_ROW)
+        return CELLA_OK_RES;
+    if (rc != DB_DONE)
+        return db_failure(s->db, "cannot store tag");
+    return cella_fail(CELLA_E_ROLLBACK, volume,
+                      "stale tag: the volume changed since this instance read it (another "
+                      "instance pushed first)");
 }
 
 /* ---- instances ----------------------------------------------------------------------- */
@@ -300,18 +288,31 @@ cella_res cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32
                                  const char *session, const char *service, const uint8_t spki[32],
                                  int64_t expires)
 {
-    stmt q = sprep(s, "INSERT INTO instances(token, session, service, spki, expires)"
-                     " VALUES(?,?,?,?,?)");
-    bb(&q, 1, token_hash, 32);
-    bt(&q, 2, session);
-    bt(&q, 3, service);
-    bb(&q, 4, spki, 32);
-    bi(&q, 5, expires);
-    int rc = write_step(s, &q);
-    sdone(s, &q);
-    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot store instance: %s",
-                 sqlite3_errmsg(s->db));
-    return CELLA_OK_RES;
+    dbq q = db_prep(s->db, "INSERT INTO instances(token, session, service, spki, expires)"
+                           " VALUES(?,?,?,?,?)");
+    db_bb(&q, 1, token_hash, 32);
+    db_bt(&q, 2, session);
+    db_bt(&q, 3, service);
+    db_bb(&q, 4, spki, 32);
+    db_bi(&q, 5, expires);
+    return write_done(s, &q, "cannot store instance");
+}
+
+static cella_res instance_put_audited_once(cella_cas_store *s, const uint8_t token_hash[32],
+                                           const char *session, const char *service,
+                                           const uint8_t spki[32], int64_t expires, int64_t ts,
+                                           const char *who, const char *why)
+{
+    CELLA_TRY(db_begin(s->db));
+    char object[600];
+    snprintf(object, sizeof object, "%s/%s", session, service);
+    cella_res r = cella_cas_instance_put(s, token_hash, session, service, spki, expires);
+    if (cella_ok(r))
+        r = cella_cas_audit(s, ts, who, "attest", object, "ok", why);
+    if (cella_ok(r))
+        return db_commit(s->db);
+    db_rollback(s->db);
+    return r;
 }
 
 cella_res cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token_hash[32],
@@ -319,37 +320,32 @@ cella_res cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token
                                          const uint8_t spki[32], int64_t expires, int64_t ts,
                                          const char *who, const char *why)
 {
-    CELLA_TRY(begin(s));
-    char object[600];
-    snprintf(object, sizeof object, "%s/%s", session, service);
-    cella_res r = cella_cas_instance_put(s, token_hash, session, service, spki, expires);
-    if (cella_ok(r))
-        r = cella_cas_audit(s, ts, who, "attest", object, "ok", why);
-    if (cella_ok(r))
-        r = commit(s);
-    if (!cella_ok(r))
-        rollback(s);
+    cella_res r;
+    CELLA_DB_RETRY(s->db, r, instance_put_audited_once(s, token_hash, session, service, spki,
+                                                       expires, ts, who, why));
     return r;
 }
 
 cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,
                                  char session[256], char service[256], uint8_t spki[32])
 {
-    stmt q = sprep(s, "SELECT session, service, spki, expires FROM instances WHERE token = ?");
-    bb(&q, 1, token_hash, 32);
-    int rc = step(&q);
+    dbq q = db_prep(s->db, "SELECT session, service, spki, expires FROM instances WHERE token = ?");
+    db_bb(&q, 1, token_hash, 32);
+    int rc = db_step(&q);
     cella_res r = CELLA_OK_RES;
-    if (rc != SQLITE_ROW) {
+    if (rc != DB_ROW && rc != DB_DONE) {
+        r = db_failure(s->db, "instance lookup failed");
+    } else if (rc != DB_ROW) {
         r = cella_fail(CELLA_E_AUTH, "instance", "unknown attested instance");
-    } else if (sqlite3_column_int64(q.st, 3) < now) {
+    } else if (db_col_int(&q, 3) < now) {
         r = cella_fail(CELLA_E_AUTH, "instance", "attested instance expired");
     } else {
-        snprintf(session, 256, "%s", (const char *)sqlite3_column_text(q.st, 0));
-        snprintf(service, 256, "%s", (const char *)sqlite3_column_text(q.st, 1));
-        if (sqlite3_column_bytes(q.st, 2) == 32)
-            memcpy(spki, sqlite3_column_blob(q.st, 2), 32);
+        const char *se = db_col_text(&q, 0), *sv = db_col_text(&q, 1);
+        snprintf(session, 256, "%s", se ? se : "");
+        snprintf(service, 256, "%s", sv ? sv : "");
+        db_col_bytes(&q, 2, spki, 32);
     }
-    sdone(s, &q);
+    db_done(&q);
     return r;
 }
 
@@ -358,18 +354,15 @@ cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32
 cella_res cella_cas_audit(cella_cas_store *s, int64_t ts, const char *who, const char *action,
                           const char *object, const char *outcome, const char *why)
 {
-    stmt q = sprep(s, "INSERT INTO audit(ts, who, action, object, outcome, why) VALUES(?,?,?,?,?,?)");
-    bi(&q, 1, ts);
-    bt(&q, 2, who);
-    bt(&q, 3, action);
-    bt(&q, 4, object);
-    bt(&q, 5, outcome);
-    bt(&q, 6, why);
-    int rc = write_step(s, &q);
-    sdone(s, &q);
-    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot write audit log: %s",
-                 sqlite3_errmsg(s->db));
-    return CELLA_OK_RES;
+    dbq q = db_prep(s->db, "INSERT INTO audit(ts, who, action, object, outcome, why)"
+                           " VALUES(?,?,?,?,?,?)");
+    db_bi(&q, 1, ts);
+    db_bt(&q, 2, who);
+    db_bt(&q, 3, action);
+    db_bt(&q, 4, object);
+    db_bt(&q, 5, outcome);
+    db_bt(&q, 6, why);
+    return write_done(s, &q, "cannot write audit log");
 }
 
 cella_res cella_cas_audit_each(cella_cas_store *s,
@@ -377,14 +370,13 @@ cella_res cella_cas_audit_each(cella_cas_store *s,
                                           const char *, const char *, void *),
                                void *ctx)
 {
-    stmt q = sprep(s, "SELECT ts, who, action, object, outcome, why FROM audit ORDER BY id");
+    dbq q = db_prep(s->db, "SELECT ts, who, action, object, outcome, why FROM audit ORDER BY id");
     int rc;
-    while ((rc = step(&q)) == SQLITE_ROW)
-        fn(sqlite3_column_int64(q.st, 0), (const char *)sqlite3_column_text(q.st, 1),
-           (const char *)sqlite3_column_text(q.st, 2), (const char *)sqlite3_column_text(q.st, 3),
-           (const char *)sqlite3_column_text(q.st, 4), (const char *)sqlite3_column_text(q.st, 5),
-           ctx);
-    sdone(s, &q);
-    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot read audit log");
+    while ((rc = db_step(&q)) == DB_ROW)
+        fn(db_col_int(&q, 0), db_col_text(&q, 1), db_col_text(&q, 2), db_col_text(&q, 3),
+           db_col_text(&q, 4), db_col_text(&q, 5), ctx);
+    db_done(&q);
+    if (rc != DB_DONE)
+        return db_failure(s->db, "cannot read audit log");
     return CELLA_OK_RES;
 }

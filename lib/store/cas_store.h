@@ -1,7 +1,7 @@
 /* The cas's persistent state behind a narrow interface. Every call is one
  * transaction; a write is durable (fsync) before it returns, so an
- * acknowledged change survives kill -9. The SQLite implementation is here;
- * PostgreSQL will implement the same functions.
+ * acknowledged change survives kill -9. Over store/db.h: SQLite (one process)
+ * or PostgreSQL (replicas sharing one database).
  *
  * Secret material (session documents, generated secrets, volume keys) arrives
  * here already sealed by the caller with a master key the store never sees.
@@ -18,8 +18,11 @@
 
 typedef struct cella_cas_store cella_cas_store; /* one per thread */
 
-CELLA_RESULT cella_cas_store_open(const char *path, cella_cas_store **out);
+/* url: a SQLite path (or sqlite:PATH) or a postgres:// URL (store/db.h). */
+CELLA_RESULT cella_cas_store_open(const char *url, cella_cas_store **out);
 void cella_cas_store_close(cella_cas_store *s);
+/* The database's clock, which every replica shares (store/db.h). */
+CELLA_RESULT cella_cas_store_now(cella_cas_store *s, int64_t *now);
 
 /* ---- sessions ---- */
 typedef struct {

@@ -225,7 +225,7 @@ static void store(void **state)
     (void)state;
     char *dir = test_tmpdir();
     char path[600];
-    snprintf(path, sizeof path, "%s/s.db", dir);
+    test_db_url(path, sizeof path, dir);
     cella_cas_store *s;
     assert_succeeds(cella_cas_store_open(path, &s));
     cella_cas_session_row row = {.owner = "0xabc", .hash = {1}};

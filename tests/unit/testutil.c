@@ -53,3 +53,36 @@ void test_unhex(uint8_t *out, size_t n, const char *hex)
     assert_non_null(hex);
     assert_succeeds(cella_hex_decode(out, n, hex, strlen(hex), "vector"));
 }
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+void test_db_url(char *out, size_t cap, const char *dir)
+{
+    const char *pg = getenv("CELLA_TEST_PG");
+    if (!pg || !*pg) {
+        int n = snprintf(out, cap, "%s/store.db", dir);
+        if (n < 0 || (size_t)n >= cap)
+            fail_msg("database path too long");
+        return;
+    }
+    /* A schema of its own on the test server, named after the process and a
+     * counter; the connection picks it through the URL's search_path. */
+    static unsigned counter;
+    char schema[64];
+    snprintf(schema, sizeof schema, "t%ld_%u_%u", (long)getpid(), ++counter, (unsigned)rand());
+    PGconn *c = PQconnectdb(pg);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("CELLA_TEST_PG: %s", PQerrorMessage(c));
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    PGresult *res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        fail_msg("CELLA_TEST_PG: %s", PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+    int n = snprintf(out, cap, "%s%coptions=-csearch_path%%3D%s", pg, strchr(pg, '?') ? '&' : '?',
+                     schema);
+    if (n < 0 || (size_t)n >= cap)
+        fail_msg("database URL too long");
+}

@@ -43,6 +43,10 @@ void test_vector_path(char *out, size_t cap, const char *rel);
 /* A JSON file under the vectors; fails the test if it is missing or not JSON. */
 json_t *test_load_vector(const char *rel);
 
+/* A store's database for one test: DIR/store.db (SQLite), or, when
+ * $CELLA_TEST_PG names a PostgreSQL server, a new schema of its own there. */
+void test_db_url(char *out, size_t cap, const char *dir);
+
 /* Exactly n bytes from hex, or the test fails. */
 void test_unhex(uint8_t *out, size_t n, const char *hex);
 
