@@ -10,6 +10,7 @@
 typedef struct {
     const char *listen;      /* default 127.0.0.1:8081 */
     const char *data_dir;    /* TLS identity, master key, database */
+    const char *db;          /* NULL: DATA/cas.db; sqlite:PATH or postgres://... (store/db.h) */
     bool allow_sim;          /* accept sim evidence (for sessions that allow it) */
     const char *sim_platform; /* sim platform public key (PEM); default: the local one */
     unsigned threads;

@@ -138,6 +138,16 @@ static json_t *hex_json(const uint8_t *p, size_t n)
     return json_string(buf);
 }
 
+/* Nonces live in memory with SQLite (one process), in the database with
+ * PostgreSQL, where a replica consumes what another issued. */
+static cella_res nonce_consume(cas_thread *t, const uint8_t nonce[32], const char *purpose)
+{
+    cella_db *db = cella_cas_store_db(t->st);
+    if (cella_db_kind_of(db) == CELLA_DB_POSTGRES)
+        return cella_nonce_consume_db(db, nonce, purpose, now_s());
+    return cella_nonce_consume(t->app->nonces, nonce, purpose, now_s());
+}
+
 /* ---- owner authentication ----------------------------------------------------------- */
 
 /* Authorization: CELLA-EIP191 <0xaddress> <nonce hex> <0xsignature>
@@ -158,7 +168,7 @@ static cella_res authenticate(cas_thread *t, cella_http_req *req, char who[43])
                  "signature does not match the address (forged or for another request)");
     /* Consume only after the signature checks out, so garbage cannot burn
      * someone else's challenge. */
-    CELLA_TRY(cella_nonce_consume(t->app->nonces, nonce, "owner", now_s()));
+    CELLA_TRY(nonce_consume(t, nonce, "owner"));
     cella_eth_address_checksum(who, addr);
     return CELLA_OK_RES;
 }
@@ -813,7 +823,7 @@ static void attest(cas_thread *t, cella_http_req *req)
             r = cella_fail(CELLA_E_AUTH, "evidence",
                            "evidence is bound to another nonce (relayed evidence?)");
         if (cella_ok(r))
-            r = cella_nonce_consume(t->app->nonces, nonce, "attest", now_s());
+            r = nonce_consume(t, nonce, "attest");
     }
     if (cella_ok(r) && !doc)
         r = cas_load_session(t, session, &row, &doc);
@@ -996,7 +1006,10 @@ static void issue_nonce(cas_thread *t, cella_http_req *req, const char *purpose,
 {
     uint8_t n[32];
     int64_t now = now_s(), exp = now + ttl;
-    cella_res r = cella_nonce_issue(t->app->nonces, purpose, now, exp, n);
+    cella_db *db = cella_cas_store_db(t->st);
+    cella_res r = cella_db_kind_of(db) == CELLA_DB_POSTGRES
+                      ? cella_nonce_issue_db(db, purpose, now, exp, n)
+                      : cella_nonce_issue(t->app->nonces, purpose, now, exp, n);
     if (!cella_ok(r)) {
         cas_reply_err(req, r);
         return;
@@ -1108,7 +1121,10 @@ cella_res cas_serve(const cas_options *o)
     int fd;
     CELLA_TRY(cella_http_listen(a.opt.listen, "cas serve --listen", &fd, a.bound));
     cella_res r = cella_mkdir_private(o->data_dir);
-    snprintf(a.db_path, sizeof a.db_path, "%s/cas.db", o->data_dir);
+    if (o->db)
+        snprintf(a.db_path, sizeof a.db_path, "%s", o->db);
+    else
+        snprintf(a.db_path, sizeof a.db_path, "%s/cas.db", o->data_dir);
     char kpath[4200];
     snprintf(kpath, sizeof kpath, "%s/master.key", o->data_dir);
     a.master = cella_secure_alloc(32);

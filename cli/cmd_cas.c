@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/db.h"
 #include "args.h"
 #include "cas/cas.h"
 #include "casapi/casapi.h"
@@ -54,7 +55,7 @@ static int cas_cert_cmd(int argc, char **argv)
 
 static int cas_serve_cmd(int argc, char **argv)
 {
-    cli_opt o[] = {{"listen", true, NULL},       {"data", true, NULL},
+    cli_opt o[] = {{"listen", true, NULL},       {"data", true, NULL}, {"db", true, NULL},
                    {"allow-sim", false, NULL},    {"sim-platform", true, NULL},
                    {"threads", true, NULL},       {"hub", true, NULL},
                    {"hub-fingerprint", true, NULL},
@@ -65,6 +66,7 @@ static int cas_serve_cmd(int argc, char **argv)
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "cas serve");
     cas_options co = {.listen = cli_get(o, NOPTS(o), "listen"),
                       .data_dir = cli_get(o, NOPTS(o), "data"),
+                      .db = cli_get(o, NOPTS(o), "db"),
                       .allow_sim = cli_get(o, NOPTS(o), "allow-sim") != NULL,
                       .sim_platform = cli_get(o, NOPTS(o), "sim-platform"),
                       .hub_url = cli_get(o, NOPTS(o), "hub"),
@@ -92,6 +94,8 @@ static int cas_serve_cmd(int argc, char **argv)
     else if (cella_ok(r) && co.hub_pin)
         r = cella_fail(CELLA_E_USAGE, "--hub-fingerprint", "only with an https:// --hub");
     co.hub_pin = hub_pin[0] ? hub_pin : NULL;
+    if (cella_ok(r) && co.db)
+        r = cella_db_url_check(co.db);
     if (cella_ok(r))
         r = cas_serve(&co);
     return cli_report(r);
@@ -387,13 +391,16 @@ static int attest_cmd(int argc, char **argv)
 
 const cli_command cli_cas_commands[] = {
     {"cas", "serve", cas_serve_cmd,
-     "cella cas serve [--listen 127.0.0.1:8081] [--data DIR] [--allow-sim [--sim-platform PUB.pem]] "
+     "cella cas serve [--listen 127.0.0.1:8081] [--data DIR] [--db sqlite:PATH|postgres://...] "
+     "[--allow-sim [--sim-platform PUB.pem]] "
      "[--hub URL [--hub-fingerprint FP]] "
      "[--collateral DIR] [--pccs URL [--pccs-insecure-tls]] [--threads N]",
      "Run the configuration and attestation service (HTTPS, TLS 1.3), with iExec's secret "
      "management endpoints (--hub: the registry that says who owns datasets and apps). "
      "SGX, TDX and SNP evidence is verified with collateral from --collateral DIR and/or "
-     "--pccs URL (docs/evidence.md). Port 0 picks a free port; once listening it prints \"cas "
+     "--pccs URL (docs/evidence.md). --db: the database, DIR/cas.db by default; cas instances "
+     "given one postgres:// database and the same DIR/master.key are replicas "
+     "(docs/deploy.md). Port 0 picks a free port; once listening it prints \"cas "
      "listening on URL\" and its fingerprint (a port in use fails before DIR is touched)."},
     {"cas", "cert", cas_cert_cmd,
      "cella cas cert [--cas URL --cas-fingerprint FP] [-o FILE] [--timeout S]",

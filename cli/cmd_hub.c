@@ -6,13 +6,14 @@
 #include "hub_client.h"
 #include "hub/hub.h"
 #include "identity/eth.h"
+#include "store/db.h"
 
 /* ---- hub serve ---- */
 
 
 static int hub_serve_cmd(int argc, char **argv)
 {
-    cli_opt o[] = {{"listen", true, NULL},      {"data", true, NULL},
+    cli_opt o[] = {{"listen", true, NULL},      {"data", true, NULL}, {"db", true, NULL},
                    {"chain-id", true, NULL},    {"hub-address", true, NULL},
                    {"dev-faucet", false, NULL}, {"threads", true, NULL},
                    {"dev-timeref", true, NULL}, {"tls", false, NULL}};
@@ -21,6 +22,7 @@ static int hub_serve_cmd(int argc, char **argv)
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "hub serve");
     hub_options ho = {.listen = cli_get(o, NOPTS(o), "listen"),
                       .data_dir = cli_get(o, NOPTS(o), "data"),
+                      .db = cli_get(o, NOPTS(o), "db"),
                       .chain_id = DEFAULT_CHAIN,
                       .dev_faucet = cli_get(o, NOPTS(o), "dev-faucet") != NULL,
                       .tls = cli_get(o, NOPTS(o), "tls") != NULL};
@@ -47,6 +49,8 @@ static int hub_serve_cmd(int argc, char **argv)
         if (cella_ok(r) && (ho.dev_timeref == 0 || ho.dev_timeref > 36000))
             r = cella_fail(CELLA_E_USAGE, "--dev-timeref", "between 1 and 36000 seconds");
     }
+    if (cella_ok(r) && ho.db)
+        r = cella_db_url_check(ho.db);
     if (cella_ok(r))
         r = hub_serve(&ho);
     return cli_report(r);
@@ -93,14 +97,17 @@ static int hub_call_cmd(int argc, char **argv)
 
 const cli_command cli_hub_commands[] = {
     {"hub", "serve", hub_serve_cmd,
-     "cella hub serve [--listen 127.0.0.1:8080] [--data DIR] [--chain-id N] [--hub-address 0xADDR] "
+     "cella hub serve [--listen 127.0.0.1:8080] [--data DIR] [--db sqlite:PATH|postgres://...] "
+     "[--chain-id N] [--hub-address 0xADDR] "
      "[--dev-faucet] [--dev-timeref SECONDS] [--threads N] [--tls]",
      "Run the hub (loopback by default; plain HTTP, or with --tls HTTPS (TLS 1.3) with a "
      "self-signed identity made in DIR at first start, whose fingerprint it prints for "
      "clients to pin: --hub-fingerprint or \"hubFingerprint\" in cella.json): registries, order book, PoCo matchOrders, "
      "deals, tasks and accounts (docs/hub-api.md). Orders are EIP-712 for chain N (default "
      "421614) and the hub address (default iExec's on that chain). --dev-timeref (development "
-     "only) replaces every category's timeref, so deadlines come in seconds. Port 0 picks a "
+     "only) replaces every category's timeref, so deadlines come in seconds. --db: the "
+     "database, DIR/hub.db by default; hubs given one postgres:// database are replicas of "
+     "one marketplace (libpq reads the password from PGPASSFILE; docs/deploy.md). Port 0 picks a "
      "free port; once listening it prints \"hub listening on URL\" (a port in use fails before "
      "DIR is touched)."},
     {"hub", "call", hub_call_cmd, "cella hub call METHOD /PATH [--data JSON|@FILE] " CONN_USAGE,

@@ -11,6 +11,7 @@
 typedef struct {
     const char *listen;   /* default 127.0.0.1:8080 */
     const char *data_dir; /* the database (hub.db) */
+    const char *db;       /* NULL: DATA/hub.db; sqlite:PATH or postgres://... (store/db.h) */
     uint64_t chain_id;    /* EIP-712 domain of orders (default 421614) */
     uint8_t hub[20];      /* verifyingContract of the domain */
     bool dev_faucet;      /* POST /v1/accounts/deposit credits anyone (development) */

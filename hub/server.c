@@ -1334,7 +1334,10 @@ cella_res hub_serve(const hub_options *o)
     int fd;
     CELLA_TRY(cella_http_listen(a.opt.listen, "hub serve --listen", &fd, a.bound));
     cella_res r = cella_mkdir_private(o->data_dir);
-    snprintf(a.db_path, sizeof a.db_path, "%s/hub.db", o->data_dir);
+    if (o->db)
+        snprintf(a.db_path, sizeof a.db_path, "%s", o->db);
+    else
+        snprintf(a.db_path, sizeof a.db_path, "%s/hub.db", o->data_dir);
     int created = 0;
     if (cella_ok(r) && o->tls)
         r = cella_tls_server_ctx(o->data_dir, &a.ssl, a.fingerprint, &created);

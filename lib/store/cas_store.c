@@ -3,6 +3,7 @@
  * engine and across replicas. */
 #include "store/cas_store.h"
 #include "store/db.h"
+#include "store/nonce_book.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@ static const char SCHEMA_POSTGRES[] =
     " service TEXT NOT NULL, spki BYTEA NOT NULL, expires BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit(id BIGSERIAL PRIMARY KEY, ts BIGINT NOT NULL,"
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
-    " why TEXT NOT NULL);";
+    " why TEXT NOT NULL);" CELLA_NONCES_TABLE_PG;
 
 static const cella_db_schema g_schema = {"cas", 1, SCHEMA_SQLITE, SCHEMA_POSTGRES, NULL};
 
@@ -67,6 +68,7 @@ void cella_cas_store_close(cella_cas_store *s)
 }
 
 cella_res cella_cas_store_now(cella_cas_store *s, int64_t *now) { return db_now(s->db, now); }
+cella_db *cella_cas_store_db(cella_cas_store *s) { return s->db; }
 
 /* Runs a writing statement that returns no row; the rows it touched do not
  * matter. */

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/slice.h"
+#include "store/db.h"
 
 typedef struct cella_cas_store cella_cas_store; /* one per thread */
 
@@ -23,6 +24,8 @@ CELLA_RESULT cella_cas_store_open(const char *url, cella_cas_store **out);
 void cella_cas_store_close(cella_cas_store *s);
 /* The database's clock, which every replica shares (store/db.h). */
 CELLA_RESULT cella_cas_store_now(cella_cas_store *s, int64_t *now);
+/* Its connection (for the nonces that replicas share: store/nonce_book.h). */
+cella_db *cella_cas_store_db(cella_cas_store *s);
 
 /* ---- sessions ---- */
 typedef struct {

@@ -135,3 +135,47 @@ cella_res cella_nonce_consume(cella_nonce_book *b, const uint8_t nonce[32], cons
                  "nonce was issued for another purpose");
     return CELLA_OK_RES;
 }
+
+/* ---- in the database ---- */
+
+#define SWEEP_EVERY 256 /* issues between two sweeps of expired nonces, per process */
+
+cella_res cella_nonce_issue_db(cella_db *db, const char *purpose, int64_t now, int64_t expires,
+                               uint8_t nonce[32])
+{
+    static unsigned issued;
+    if (__atomic_add_fetch(&issued, 1, __ATOMIC_RELAXED) % SWEEP_EVERY == 0) {
+        dbq d = db_prep(db, "DELETE FROM nonces WHERE expires < ?");
+        db_bi(&d, 1, now);
+        int rc = db_write_step(&d);
+        db_done(&d);
+        if (rc != DB_DONE)
+            return db_failure(db, "cannot sweep expired nonces");
+    }
+    CELLA_TRY(cella_random(nonce, 32));
+    dbq q = db_prep(db, "INSERT INTO nonces(nonce, purpose, expires) VALUES(?, ?, ?)");
+    db_bb(&q, 1, nonce, 32);
+    db_bt(&q, 2, purpose);
+    db_bi(&q, 3, expires);
+    int rc = db_write_step(&q);
+    db_done(&q);
+    return rc == DB_DONE ? CELLA_OK_RES : db_failure(db, "cannot record a nonce");
+}
+
+cella_res cella_nonce_consume_db(cella_db *db, const uint8_t nonce[32], const char *purpose,
+                                 int64_t now)
+{
+    /* One statement: of two replicas handed the same nonce, one gets the row. */
+    dbq q = db_prep(db, "DELETE FROM nonces WHERE nonce = ? RETURNING purpose, expires");
+    db_bb(&q, 1, nonce, 32);
+    int rc = db_write_step(&q);
+    bool same_purpose = rc == DB_ROW && db_col_text(&q, 0) && !strcmp(db_col_text(&q, 0), purpose);
+    int64_t expires = rc == DB_ROW ? db_col_int(&q, 1) : 0;
+    db_done(&q);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(db, "cannot consume a nonce");
+    CELLA_ENSURE(rc == DB_ROW, CELLA_E_AUTH, "nonce", "unknown or already used nonce");
+    CELLA_ENSURE(same_purpose, CELLA_E_AUTH, "nonce", "nonce issued for another purpose");
+    CELLA_ENSURE(expires >= now, CELLA_E_AUTH, "nonce", "nonce expired");
+    return CELLA_OK_RES;
+}

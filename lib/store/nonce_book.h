@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "store/db.h"
 
 typedef struct cella_nonce_book cella_nonce_book;
 
@@ -28,5 +29,18 @@ CELLA_RESULT cella_nonce_issue(cella_nonce_book *b, const char *purpose, int64_t
  * expiry or purpose, so it can never be tried twice. */
 CELLA_RESULT cella_nonce_consume(cella_nonce_book *b, const uint8_t nonce[32], const char *purpose,
                                  int64_t now);
+
+/* The same over a database, for replicas that share PostgreSQL: a nonce
+ * issued by one replica is consumed once, on any (DELETE ... RETURNING).
+ * Expired ones are swept now and then as nonces are issued. The store's
+ * schema creates the table (CELLA_NONCES_TABLE_PG). */
+#define CELLA_NONCES_TABLE_PG                                                                      \
+    "CREATE TABLE IF NOT EXISTS nonces(nonce BYTEA PRIMARY KEY, purpose TEXT NOT NULL,"            \
+    " expires BIGINT NOT NULL);"                                                                   \
+    "CREATE INDEX IF NOT EXISTS nonces_expires ON nonces(expires);"
+CELLA_RESULT cella_nonce_issue_db(cella_db *db, const char *purpose, int64_t now, int64_t expires,
+                                  uint8_t nonce[32]);
+CELLA_RESULT cella_nonce_consume_db(cella_db *db, const uint8_t nonce[32], const char *purpose,
+                                    int64_t now);
 
 #endif
