@@ -1,0 +1,595 @@
+/* The hub's state in SQLite: tasks, their trust-1 lifecycle (contribute and
+ * finalize, claim) and the worker flow (leases, reports, logs). See store.h. */
+#include "hub/store_int.h"
+
+/* The columns of a task row (tasks t joined with its deal d), as task_json reads them. */
+#define TASK_SELECT                                                                               \
+    "SELECT t.taskid, t.dealid, t.idx, t.status, t.start, t.contribution_deadline,"              \
+    " t.final_deadline, t.worker, t.result_digest, t.result_hash, t.result_seal, t.finalized,"   \
+    " t.lease_holder, t.lease_until, t.error, t.results,"                                         \
+    " json_extract(d.json, '$.workerpool.pointer'), json_extract(d.json, '$.requester'),"        \
+    " json_extract(d.json, '$.beneficiary'), json_extract(d.json, '$.tag'),"                     \
+    " t.consensus_value, t.reveal_deadline, t.reveal_counter, t.winner_counter,"                  \
+    " (SELECT count(*) FROM contributions c WHERE c.taskid = t.taskid)"                           \
+    " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
+
+/* A text column as a JSON string, or null. */
+static json_t *col_text_json(stmt *q, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(q->st, i);
+    return t ? json_stringn(t, (size_t)sqlite3_column_bytes(q->st, i)) : json_null();
+}
+
+static json_t *task_json(stmt *q)
+{
+    uint8_t id[32], dealid[32];
+    col_blob(q, 0, id, 32);
+    col_blob(q, 1, dealid, 32);
+    json_t *j = json_pack("{s:o, s:o, s:I, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "taskid",
+                          hs_hex_json(id, 32), "dealid", hs_hex_json(dealid, 32), "idx",
+                          (json_int_t)sqlite3_column_int64(q->st, 2), "status",
+                          (const char *)sqlite3_column_text(q->st, 3), "startTime",
+                          (json_int_t)sqlite3_column_int64(q->st, 4), "contributionDeadline",
+                          (json_int_t)sqlite3_column_int64(q->st, 5), "finalDeadline",
+                          (json_int_t)sqlite3_column_int64(q->st, 6), "workerpool",
+                          col_text_json(q, 16), "requester", col_text_json(q, 17), "beneficiary",
+                          col_text_json(q, 18), "tag", col_text_json(q, 19));
+    if (!j)
+        return NULL;
+    json_t *lease = json_null();
+    if (sqlite3_column_type(q->st, 12) == SQLITE_TEXT)
+        lease = json_pack("{s:o, s:I}", "holder", col_text_json(q, 12), "until",
+                          (json_int_t)sqlite3_column_int64(q->st, 13));
+    json_object_set_new(j, "lease", lease ? lease : json_null());
+    json_object_set_new(j, "error", col_text_json(q, 14));
+    json_object_set_new(j, "results", col_text_json(q, 15));
+    /* trust 1: the one worker, its digest, hash and seal; consensus: the
+     * revealed digest and the consensus value as resultHash */
+    bool contributed = sqlite3_column_type(q->st, 7) == SQLITE_BLOB;
+    uint8_t w[20], b[32];
+    col_blob(q, 7, w, 20);
+    json_object_set_new(j, "worker", contributed ? hs_addr_json(w) : json_null());
+    static const char *const names[3] = {"resultDigest", "resultHash", "resultSeal"};
+    for (int i = 0; i < 3; i++) {
+        col_blob(q, 8 + i, b, 32);
+        if (contributed || (i < 2 && sqlite3_column_type(q->st, 8 + i) == SQLITE_BLOB))
+            json_object_set_new(j, names[i], hs_hex_json(b, 32));
+    }
+    if (!json_object_get(j, "resultDigest"))
+        json_object_set_new(j, "resultDigest", json_null());
+    json_object_set_new(j, "contributors", json_integer(sqlite3_column_int64(q->st, 24)));
+    if (sqlite3_column_type(q->st, 20) == SQLITE_BLOB) {
+        col_blob(q, 20, b, 32);
+        json_object_set_new(j, "consensusValue", hs_hex_json(b, 32));
+        json_object_set_new(j, "revealDeadline", json_integer(sqlite3_column_int64(q->st, 21)));
+        json_object_set_new(j, "revealCounter", json_integer(sqlite3_column_int64(q->st, 22)));
+        json_object_set_new(j, "winnerCounter", json_integer(sqlite3_column_int64(q->st, 23)));
+    }
+    if (sqlite3_column_type(q->st, 11) == SQLITE_INTEGER)
+        json_object_set_new(j, "finalTime", json_integer(sqlite3_column_int64(q->st, 11)));
+    return j;
+}
+
+static void id_text(const uint8_t id[32], char out[67])
+{
+    out[0] = '0';
+    out[1] = 'x';
+    cella_hex_encode(out + 2, id, 32, false);
+}
+
+cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **out)
+{
+    stmt q = hs_sprep(s, TASK_SELECT " WHERE t.taskid = ?");
+    bb(&q, 1, taskid, 32);
+    int rc = step(&q);
+    *out = rc == SQLITE_ROW ? task_json(&q) : NULL;
+    hs_sdone(s, &q);
+    char ht[67];
+    id_text(taskid, ht);
+    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
+    CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the task");
+    /* the contributions (trust > 1), in their order */
+    json_t *list = json_array();
+    stmt c = hs_sprep(s, "SELECT worker, status, result_hash, result_seal, enclave_challenge,"
+                        " weight, stake, time FROM contributions WHERE taskid = ? ORDER BY seq");
+    bb(&c, 1, taskid, 32);
+    while (list && (rc = step(&c)) == SQLITE_ROW) {
+        uint8_t w[20], h[32], sl[32], ch[20];
+        col_blob(&c, 0, w, 20);
+        col_blob(&c, 2, h, 32);
+        col_blob(&c, 3, sl, 32);
+        col_blob(&c, 4, ch, 20);
+        json_t *e = json_pack("{s:o, s:s, s:o, s:o, s:o, s:I, s:o, s:I}", "worker",
+                              hs_addr_json(w), "status", (const char *)sqlite3_column_text(c.st, 1),
+                              "resultHash", hs_hex_json(h, 32), "resultSeal", hs_hex_json(sl, 32),
+                              "enclaveChallenge", hs_addr_json(ch), "weight",
+                              (json_int_t)sqlite3_column_int64(c.st, 5), "stake",
+                              hs_u64_json((uint64_t)sqlite3_column_int64(c.st, 6)), "time",
+                              (json_int_t)sqlite3_column_int64(c.st, 7));
+        if (!e || json_array_append_new(list, e)) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    hs_sdone(s, &c);
+    if (!list || rc != SQLITE_DONE) {
+        json_decref(list);
+        json_decref(*out);
+        *out = NULL;
+        return list ? hs_db_fail(s, "cannot read the contributions")
+                    : cella_fail(CELLA_E_NOMEM, ht, "out of memory");
+    }
+    json_object_set_new(*out, "contributions", list);
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t now, json_t **out)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "%s WHERE 1%s%s%s ORDER BY t.start, t.idx, t.taskid LIMIT ?4",
+             TASK_SELECT, f->workerpool ? " AND t.workerpool = ?1" : "",
+             f->status ? " AND t.status = ?2" : "",
+             f->runnable ? " AND t.status = 'ACTIVE' AND t.contribution_deadline > ?3"
+                           " AND t.error IS NULL"
+                           " AND (t.lease_holder IS NULL OR t.lease_until <= ?3)"
+                         : "");
+    size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
+    stmt q = hs_sprep(s, sql);
+    if (f->workerpool)
+        bb(&q, 1, f->workerpool, 20);
+    if (f->status)
+        bt(&q, 2, f->status);
+    if (f->runnable)
+        bi(&q, 3, now);
+    bi(&q, 4, (int64_t)limit);
+    *out = json_array();
+    int rc = SQLITE_DONE;
+    while (*out && (rc = step(&q)) == SQLITE_ROW) {
+        json_t *t = task_json(&q);
+        if (!t || json_array_append_new(*out, t)) {
+            json_decref(*out);
+            *out = NULL;
+        }
+    }
+    hs_sdone(s, &q);
+    if (!*out)
+        return cella_fail(CELLA_E_NOMEM, "tasks", "out of memory");
+    if (rc != SQLITE_DONE) {
+        json_decref(*out);
+        *out = NULL;
+        return hs_db_fail(s, "cannot list the tasks");
+    }
+    return CELLA_OK_RES;
+}
+
+/* ---- task lifecycle ---- */
+
+cella_res hs_task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
+{
+    stmt q = hs_sprep(s, "SELECT dealid, status, contribution_deadline, final_deadline,"
+                        " workerpool, lease_holder, lease_until, error IS NOT NULL,"
+                        " consensus_value, reveal_deadline, reveal_counter, winner_counter"
+                        " FROM tasks WHERE taskid = ?");
+    bb(&q, 1, taskid, 32);
+    int rc = step(&q);
+    if (rc == SQLITE_ROW) {
+        col_blob(&q, 0, t->dealid, 32);
+        snprintf(t->status, sizeof t->status, "%s", (const char *)sqlite3_column_text(q.st, 1));
+        t->contribution_deadline = sqlite3_column_int64(q.st, 2);
+        t->final_deadline = sqlite3_column_int64(q.st, 3);
+        col_blob(&q, 4, t->workerpool, 20);
+        const char *h = (const char *)sqlite3_column_text(q.st, 5);
+        snprintf(t->holder, sizeof t->holder, "%s", h ? h : "");
+        t->lease_until = sqlite3_column_int64(q.st, 6);
+        t->has_error = sqlite3_column_int(q.st, 7) != 0;
+        t->has_consensus = sqlite3_column_type(q.st, 8) == SQLITE_BLOB;
+        col_blob(&q, 8, t->consensus_value, 32);
+        t->reveal_deadline = sqlite3_column_int64(q.st, 9);
+        t->reveal_counter = sqlite3_column_int64(q.st, 10);
+        t->winner_counter = sqlite3_column_int64(q.st, 11);
+    }
+    hs_sdone(s, &q);
+    char ht[67];
+    id_text(taskid, ht);
+    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
+    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "task lookup failed: %s",
+                 sqlite3_errmsg(s->db));
+    return CELLA_OK_RES;
+}
+
+
+static bool j_addr(const json_t *o, const char *k, uint8_t out[20])
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    bool ok = v && cella_ok(cella_eth_address_parse(out, v, k));
+    cella_error_clear();
+    return ok;
+}
+
+static bool j_u64(const json_t *o, const char *k, uint64_t *out)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    uint8_t w[32];
+    bool ok = v && cella_ok(cella_u256_parse(v, w, k)) && hub_u256_to_u64(w, out);
+    cella_error_clear();
+    return ok;
+}
+
+cella_res hs_deal_terms_load(hub_store *s, const uint8_t dealid[32], deal_terms *d)
+{
+    json_t *j;
+    CELLA_TRY(hub_store_deal_get(s, dealid, &j));
+    const json_t *a = json_object_get(j, "app"), *ds = json_object_get(j, "dataset"),
+                 *w = json_object_get(j, "workerpool");
+    uint8_t dp[20];
+    const char *tag = json_string_value(json_object_get(j, "tag"));
+    bool ok = j_addr(a, "owner", d->app_owner) && j_u64(a, "price", &d->app_price) &&
+              j_addr(ds, "pointer", dp) && j_addr(ds, "owner", d->dataset_owner) &&
+              j_u64(ds, "price", &d->dataset_price) && j_addr(w, "owner", d->pool_owner) &&
+              j_u64(w, "price", &d->pool_price) && j_addr(j, "sponsor", d->sponsor) &&
+              j_u64(j, "trust", &d->trust) && j_u64(j, "schedulerRewardRatio", &d->reward_ratio) &&
+              j_u64(j, "workerStake", &d->worker_stake) &&
+              json_is_integer(json_object_get(j, "timeRef")) &&
+              tag && cella_ok(cella_hex_decode(d->tag, 32, tag, strlen(tag), "tag"));
+    d->time_ref = json_integer_value(json_object_get(j, "timeRef"));
+    static const uint8_t zero[20] = {0};
+    d->has_dataset = memcmp(dp, zero, 20) != 0;
+    json_decref(j);
+    CELLA_ENSURE(ok && d->reward_ratio <= 100, CELLA_E_INTERNAL, "deal",
+                 "the stored deal is malformed");
+    return CELLA_OK_RES;
+}
+
+
+bool hs_task_refuse(hub_refusal *why, const char *code, const char *fmt, ...)
+{
+    snprintf(why->code, sizeof why->code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why->reason, sizeof why->reason, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Ends a task transaction: commits it if it went ahead (`go`), else rolls it back. */
+cella_res hs_end_task_tx(hub_store *s, cella_res r, bool go, bool *done_out)
+{
+    if (cella_ok(r) && go)
+        r = hs_commit(s);
+    else
+        hs_rollback(s);
+    *done_out = cella_ok(r) && go;
+    return r;
+}
+
+uint64_t hs_stake_of(uint64_t price)
+{
+    return price / 100 * HUB_WORKERPOOL_STAKE_RATIO + price % 100 * HUB_WORKERPOOL_STAKE_RATIO / 100;
+}
+
+cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution *c, int64_t now,
+                                            bool *done_out, hub_refusal *why)
+{
+    *done_out = false;
+    task_row t;
+    deal_terms d;
+    bool go;
+    CELLA_TRY(hs_begin_worker_step(s, c->taskid, false, now, &t, &go, why));
+    cella_res r = CELLA_OK_RES;
+    if (cella_ok(r) && go)
+        r = hs_deal_terms_load(s, t.dealid, &d);
+    if (cella_ok(r) && go && d.trust != 1)
+        go = hs_task_refuse(why, "cella-hub-task-trust",
+                            "contribute-and-finalize is only for trust 1 deals "
+                            "(contribute, reveal and finalize reach a consensus)");
+    int64_t ncontrib = 0;
+    if (cella_ok(r) && go)
+        r = hs_contributions_count(s, c->taskid, &ncontrib);
+    if (cella_ok(r) && go && ncontrib)
+        go = hs_task_refuse(why, "cella-hub-task-contributed",
+                            "the task already has contributions: it is finalized by consensus");
+    if (cella_ok(r) && go)
+        go = hub_contribution_check(c, d.tag, d.pool_owner, why);
+    if (cella_ok(r) && go) {
+        /* payouts: the sponsor pays the task's price; the app and dataset owners
+         * get their prices; the worker its share of the pool price, the pool
+         * owner (scheduler) the rest; the pool owner's stake is unlocked */
+        uint64_t price = d.app_price + d.dataset_price + d.pool_price;
+        uint64_t workers = d.pool_price / 100 * (100 - d.reward_ratio) +
+                           d.pool_price % 100 * (100 - d.reward_ratio) / 100;
+        r = hs_account_release(s, d.sponsor, price, false);
+        if (cella_ok(r) && d.app_price)
+            r = hs_account_credit(s, d.app_owner, d.app_price);
+        if (cella_ok(r) && d.has_dataset && d.dataset_price)
+            r = hs_account_credit(s, d.dataset_owner, d.dataset_price);
+        if (cella_ok(r) && workers)
+            r = hs_account_credit(s, c->worker, workers);
+        if (cella_ok(r) && d.pool_price - workers)
+            r = hs_account_credit(s, d.pool_owner, d.pool_price - workers);
+        uint64_t stake = hs_stake_of(d.pool_price);
+        if (cella_ok(r) && stake)
+            r = hs_account_release(s, d.pool_owner, stake, true);
+        uint8_t rh[32], rs[32];
+        hub_result_hash(c->taskid, c->digest, rh);
+        hub_result_seal(c->worker, c->taskid, c->digest, rs);
+        stmt q = hs_sprep(s, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
+                            " result_hash = ?, result_seal = ?, finalized = ?, results = ?,"
+                            " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
+        bb(&q, 1, c->worker, 20);
+        bb(&q, 2, c->digest, 32);
+        bb(&q, 3, rh, 32);
+        bb(&q, 4, rs, 32);
+        bi(&q, 5, now);
+        if (c->results)
+            bt(&q, 6, c->results);
+        bb(&q, 7, c->taskid, 32);
+        if (cella_ok(r) && step(&q) != SQLITE_DONE)
+            r = hs_db_fail(s, "cannot update the task");
+        hs_sdone(s, &q);
+        if (cella_ok(r))
+            r = hs_event_add(s, "task-completed", c->taskid, t.dealid, t.workerpool, now);
+    }
+    return hs_end_task_tx(s, r, go, done_out);
+}
+
+cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, bool *done_out,
+                          hub_refusal *why)
+{
+    *done_out = false;
+    memset(why, 0, sizeof *why);
+    CELLA_TRY(hs_begin(s));
+    task_row t;
+    deal_terms d;
+    cella_res r = hs_task_load(s, taskid, &t);
+    bool go = false;
+    if (cella_ok(r)) {
+        char when[CELLA_ISO_TIME_LEN];
+        cella_iso_time(t.final_deadline, when);
+        if (strcmp(t.status, "ACTIVE") != 0 && strcmp(t.status, "REVEALING") != 0)
+            go = hs_task_refuse(why, "cella-hub-task-not-active",
+                                "the task is %s: there is nothing to claim", t.status);
+        else if (now < t.final_deadline)
+            go = hs_task_refuse(why, "cella-hub-task-too-early",
+                                "a task can be claimed only after its final deadline (%s)", when);
+        else
+            go = true;
+    }
+    if (cella_ok(r) && go)
+        r = hs_deal_terms_load(s, t.dealid, &d);
+    if (cella_ok(r) && go) {
+        /* refund the sponsor; the pool owner's stake goes to the kitty (the
+         * account at address zero) */
+        static const uint8_t kitty[20] = {0};
+        uint64_t stake = hs_stake_of(d.pool_price);
+        r = hs_account_release(s, d.sponsor, d.app_price + d.dataset_price + d.pool_price, true);
+        if (cella_ok(r) && stake)
+            r = hs_account_release(s, d.pool_owner, stake, false);
+        if (cella_ok(r) && stake)
+            r = hs_account_credit(s, kitty, stake);
+        /* every contributor's stake is unlocked (PoCo claim) */
+        contrib_row *cr = NULL;
+        size_t n = 0;
+        if (cella_ok(r))
+            r = hs_contributions_load(s, taskid, &cr, &n);
+        for (size_t i = 0; cella_ok(r) && i < n; i++)
+            if (cr[i].stake)
+                r = hs_account_release(s, cr[i].c.worker, cr[i].stake, true);
+        free(cr);
+        stmt q = hs_sprep(s, "UPDATE tasks SET status = 'FAILED', finalized = ?,"
+                            " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
+        bi(&q, 1, now);
+        bb(&q, 2, taskid, 32);
+        if (cella_ok(r) && step(&q) != SQLITE_DONE)
+            r = hs_db_fail(s, "cannot update the task");
+        hs_sdone(s, &q);
+        if (cella_ok(r))
+            r = hs_event_add(s, "task-failed", taskid, t.dealid, t.workerpool, now);
+    }
+    return hs_end_task_tx(s, r, go, done_out);
+}
+
+/* ---- the worker flow ---- */
+
+/* `who` must be the deal's requester, or the owner of its workerpool. */
+static cella_res deal_party_check(hub_store *s, const uint8_t dealid[32], bool requester,
+                                  const uint8_t who[20])
+{
+    json_t *j;
+    CELLA_TRY(hub_store_deal_get(s, dealid, &j));
+    uint8_t want[20];
+    bool ok = requester ? j_addr(j, "requester", want)
+                        : j_addr(json_object_get(j, "workerpool"), "owner", want);
+    json_decref(j);
+    CELLA_ENSURE(ok, CELLA_E_INTERNAL, "deal", "the stored deal is malformed");
+    char wt[43], st[43];
+    cella_eth_address_checksum(wt, want);
+    cella_eth_address_checksum(st, who);
+    if (requester)
+        CELLA_ENSURE(!memcmp(want, who, 20), CELLA_E_PERM, "requester",
+                     "only the deal's requester (%s) may read the task's logs, not %s", wt, st);
+    else
+        CELLA_ENSURE(!memcmp(want, who, 20), CELLA_E_PERM, "workerpool owner",
+                     "only the owner of the deal's workerpool (%s) may do this, not %s", wt, st);
+    return CELLA_OK_RES;
+}
+
+/* Begins a transaction on a task of a deal whose workerpool `who` owns (rolled
+ * back when it is not, or the task is unknown). */
+cella_res hs_begin_pool_task(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             task_row *t)
+{
+    CELLA_TRY(hs_begin(s));
+    cella_res r = hs_task_load(s, taskid, t);
+    if (cella_ok(r))
+        r = deal_party_check(s, t->dealid, false, who);
+    if (!cella_ok(r))
+        hs_rollback(s);
+    return r;
+}
+
+static cella_res check_holder(const char *holder)
+{
+    size_t n = holder ? strlen(holder) : 0;
+    bool ok = n == HUB_HOLDER_HEX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (holder[i] >= '0' && holder[i] <= '9') || (holder[i] >= 'a' && holder[i] <= 'f');
+    CELLA_ENSURE(ok, CELLA_E_PARSE, "holder", "%d lower-case hex digits expected",
+                 HUB_HOLDER_HEX);
+    return CELLA_OK_RES;
+}
+
+static bool lease_live(const task_row *t, int64_t now)
+{
+    return t->holder[0] && t->lease_until > now;
+}
+
+static bool leased_refusal(hub_refusal *why, const task_row *t)
+{
+    return hs_task_refuse(why, "cella-hub-task-leased", "the task is held by %s until %lld",
+                          t->holder, (long long)t->lease_until);
+}
+
+/* Sets (holder non-NULL) or clears the lease and the error (error non-NULL). */
+static cella_res task_set_lease(hub_store *s, const uint8_t taskid[32], const char *holder,
+                                int64_t until, const char *error)
+{
+    stmt q = hs_sprep(s, error ? "UPDATE tasks SET lease_holder = ?1, lease_until = ?2,"
+                                    " error = ?4 WHERE taskid = ?3"
+                                  : "UPDATE tasks SET lease_holder = ?1, lease_until = ?2"
+                                    " WHERE taskid = ?3");
+    if (holder) {
+        bt(&q, 1, holder);
+        bi(&q, 2, until);
+    } /* else both stay NULL */
+    bb(&q, 3, taskid, 32);
+    if (error)
+        bt(&q, 4, error);
+    return hs_run(s, &q, "cannot update the task");
+}
+
+cella_res hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                          const char *holder, int64_t seconds, int64_t now, bool *done_out,
+                          hub_refusal *why, int64_t *until)
+{
+    *done_out = false;
+    *until = 0;
+    memset(why, 0, sizeof *why);
+    CELLA_TRY(check_holder(holder));
+    CELLA_ENSURE(seconds >= 0 && seconds <= HUB_LEASE_MAX, CELLA_E_PARSE, "seconds",
+                 "a lease lasts 1 to %d seconds (0 releases it)", HUB_LEASE_MAX);
+    task_row t;
+    CELLA_TRY(hs_begin_pool_task(s, taskid, who, &t));
+    cella_res r = CELLA_OK_RES;
+    bool go = false, renewal = false;
+    if (cella_ok(r)) {
+        bool live = lease_live(&t, now), mine = live && !strcmp(t.holder, holder);
+        if (seconds == 0)
+            go = live && !mine ? leased_refusal(why, &t) : true;
+        else if (strcmp(t.status, "ACTIVE") != 0)
+            go = hs_task_refuse(why, "cella-hub-task-not-active",
+                                "the task is %s: there is nothing to run", t.status);
+        else if (t.has_error)
+            go = hs_task_refuse(why, "cella-hub-task-errored",
+                                "an error was reported for the task: it is not run again");
+        else if (now >= t.contribution_deadline)
+            go = hs_task_refuse(why, "cella-hub-task-deadline",
+                                "the contribution deadline of the task has passed");
+        else if (live && !mine)
+            go = leased_refusal(why, &t);
+        else {
+            go = true;
+            renewal = mine;
+        }
+    }
+    if (cella_ok(r) && go)
+        r = task_set_lease(s, taskid, seconds ? holder : NULL, now + seconds, NULL);
+    if (cella_ok(r) && go && seconds && !renewal)
+        r = hs_event_add(s, "task-leased", taskid, t.dealid, t.workerpool, now);
+    r = hs_end_task_tx(s, r, go, done_out);
+    if (*done_out && seconds)
+        *until = now + seconds;
+    return r;
+}
+
+cella_res hub_store_report(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                           const char *holder, const char *error, int64_t now, bool *done_out,
+                           hub_refusal *why)
+{
+    *done_out = false;
+    memset(why, 0, sizeof *why);
+    CELLA_TRY(check_holder(holder));
+    CELLA_ENSURE(error && *error, CELLA_E_PARSE, "error", "the error is missing");
+    CELLA_ENSURE(strlen(error) <= HUB_ERROR_MAX, CELLA_E_TOOBIG, "error",
+                 "longer than %d bytes", HUB_ERROR_MAX);
+    task_row t;
+    CELLA_TRY(hs_begin_pool_task(s, taskid, who, &t));
+    cella_res r = CELLA_OK_RES;
+    bool go = false;
+    if (cella_ok(r)) {
+        if (strcmp(t.status, "ACTIVE") != 0)
+            go = hs_task_refuse(why, "cella-hub-task-not-active",
+                                "the task is %s: its outcome is already recorded", t.status);
+        else if (lease_live(&t, now) && strcmp(t.holder, holder) != 0)
+            go = leased_refusal(why, &t);
+        else
+            go = true;
+    }
+    if (cella_ok(r) && go)
+        r = task_set_lease(s, taskid, NULL, 0, error);
+    if (cella_ok(r) && go)
+        r = hs_event_add(s, "task-error", taskid, t.dealid, t.workerpool, now);
+    return hs_end_task_tx(s, r, go, done_out);
+}
+
+cella_res hub_store_logs_put(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             const char *out, size_t out_len, const char *err, size_t err_len,
+                             int64_t now)
+{
+    CELLA_ENSURE(out_len <= HUB_LOG_MAX, CELLA_E_TOOBIG, "stdout", "longer than %d bytes",
+                 HUB_LOG_MAX);
+    CELLA_ENSURE(err_len <= HUB_LOG_MAX, CELLA_E_TOOBIG, "stderr", "longer than %d bytes",
+                 HUB_LOG_MAX);
+    task_row t;
+    CELLA_TRY(hs_begin_pool_task(s, taskid, who, &t));
+    cella_res r = CELLA_OK_RES;
+    if (cella_ok(r)) {
+        stmt q = hs_sprep(s, "INSERT INTO task_logs(taskid, stdout, stderr, updated)"
+                            " VALUES(?,?,?,?) ON CONFLICT(taskid) DO UPDATE SET"
+                            " stdout = excluded.stdout, stderr = excluded.stderr,"
+                            " updated = excluded.updated");
+        bb(&q, 1, taskid, 32);
+        if (q.ok && (sqlite3_bind_text(q.st, 2, out, (int)out_len, SQLITE_TRANSIENT) ||
+                     sqlite3_bind_text(q.st, 3, err, (int)err_len, SQLITE_TRANSIENT)))
+            q.ok = 0;
+        bi(&q, 4, now);
+        r = hs_run(s, &q, "cannot store the logs");
+    }
+    if (cella_ok(r))
+        r = hs_commit(s);
+    else
+        hs_rollback(s);
+    return r;
+}
+
+cella_res hub_store_logs_get(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             json_t **out)
+{
+    *out = NULL;
+    task_row t;
+    CELLA_TRY(hs_task_load(s, taskid, &t));
+    CELLA_TRY(deal_party_check(s, t.dealid, true, who));
+    stmt q = hs_sprep(s, "SELECT stdout, stderr FROM task_logs WHERE taskid = ?");
+    bb(&q, 1, taskid, 32);
+    int rc = step(&q);
+    if (rc == SQLITE_ROW)
+        *out = json_pack("{s:o, s:o, s:o}", "taskid", hs_hex_json(taskid, 32), "stdout",
+                         col_text_json(&q, 0), "stderr", col_text_json(&q, 1));
+    hs_sdone(s, &q);
+    char ht[67];
+    id_text(taskid, ht);
+    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "the task has no logs yet");
+    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "logs lookup failed: %s",
+                 sqlite3_errmsg(s->db));
+    CELLA_ENSURE(*out, CELLA_E_NOMEM, ht, "out of memory");
+    return CELLA_OK_RES;
+}
