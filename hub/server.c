@@ -2,6 +2,8 @@
  * lib/hub/store (one SQLite handle per thread); matching in lib/hub/match. */
 #include <errno.h>
 #include <event2/event.h>
+#include <poll.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "identity/eip712.h"
 #include "identity/eth.h"
 #include "net/http_server.h"
+#include "store/db.h"
 #include "store/nonce_book.h"
 
 /* Four orders with 64 KiB params each fit, and a task's two logs of HUB_LOG_MAX
@@ -38,6 +41,7 @@ typedef struct {
     cella_nonce_book *nonces;
     unsigned long events_gen; /* bumped (atomically) after each change that records events */
     unsigned events_waiting;  /* deferred GET /v1/events (atomic) */
+    bool stopping;            /* the listener thread ends (atomic) */
     SSL_CTX *ssl;             /* --tls, else NULL */
     char fingerprint[65];     /* --tls: the SPKI SHA-256 clients pin */
     char bound[64];           /* the address listened on, with the port bound */
@@ -48,7 +52,30 @@ typedef struct {
     hub_store *st;
 } hub_thread;
 
-static int64_t now_s(void) { return (int64_t)time(NULL); }
+/* The database's clock (shared by replicas: leases and deadlines), or this
+ * host's if the database cannot be asked (the change that follows fails then
+ * anyway, with the database's reason). */
+static int64_t now_s(hub_thread *t)
+{
+    int64_t now;
+    return cella_ok(hub_store_now(t->st, &now)) ? now : (int64_t)time(NULL);
+}
+
+/* Nonces in memory with SQLite (one process); in the database when replicas
+ * share PostgreSQL, so a challenge from one is accepted once, by any. */
+static cella_res nonce_issue(hub_thread *t, int64_t now, int64_t exp, uint8_t n[32])
+{
+    if (hub_store_shared(t->st))
+        return cella_nonce_issue_db(hub_store_db(t->st), "owner", now, exp, n);
+    return cella_nonce_issue(t->app->nonces, "owner", now, exp, n);
+}
+
+static cella_res nonce_consume(hub_thread *t, const uint8_t nonce[32])
+{
+    if (hub_store_shared(t->st))
+        return cella_nonce_consume_db(hub_store_db(t->st), nonce, "owner", now_s(t));
+    return cella_nonce_consume(t->app->nonces, nonce, "owner", now_s(t));
+}
 
 /* Tells waiting event requests (GET /v1/events?wait=) to look again. */
 static void events_bump(hub_thread *t)
@@ -126,7 +153,7 @@ static cella_res authenticate(hub_thread *t, cella_http_req *req, uint8_t who[20
     cella_res r = cella_eth_personal_recover(msg, strlen(msg), sig, signer);
     CELLA_ENSURE(cella_ok(r) && !memcmp(signer, addr, 20), CELLA_E_AUTH, "Authorization",
                  "signature does not match the address (forged or for another request)");
-    CELLA_TRY(cella_nonce_consume(t->app->nonces, nonce, "owner", now_s()));
+    CELLA_TRY(nonce_consume(t, nonce));
     memcpy(who, addr, 20);
     return CELLA_OK_RES;
 }
@@ -134,8 +161,8 @@ static cella_res authenticate(hub_thread *t, cella_http_req *req, uint8_t who[20
 static void challenge(hub_thread *t, cella_http_req *req)
 {
     uint8_t n[32];
-    int64_t now = now_s(), exp = now + CHALLENGE_TTL;
-    cella_res r = cella_nonce_issue(t->app->nonces, "owner", now, exp, n);
+    int64_t now = now_s(t), exp = now + CHALLENGE_TTL;
+    cella_res r = nonce_issue(t, now, exp, n);
     if (!cella_ok(r)) {
         reply_err(req, r);
         return;
@@ -235,7 +262,7 @@ static void deploy(hub_thread *t, cella_http_req *req, hub_kind k)
     if (cella_ok(r))
         r = resource_from_body(body, k, who, &res);
     if (cella_ok(r))
-        r = hub_store_deploy(t->st, &res, now_s(), &created);
+        r = hub_store_deploy(t->st, &res, now_s(t), &created);
     json_decref(body);
     if (!cella_ok(r)) {
         reply_err(req, r);
@@ -260,7 +287,7 @@ static void resource_transfer(hub_thread *t, cella_http_req *req, hub_kind k, co
     if (cella_ok(r))
         r = cella_eth_address_parse(to, to_s ? to_s : "", "to");
     if (cella_ok(r))
-        r = hub_store_transfer(t->st, k, addr, who, to, now_s());
+        r = hub_store_transfer(t->st, k, addr, who, to, now_s(t));
     json_decref(body);
     if (!cella_ok(r)) {
         reply_err(req, r);
@@ -342,7 +369,7 @@ static void order_publish(hub_thread *t, cella_http_req *req)
     }
     uint8_t h[32];
     bool created;
-    r = hub_store_order_publish(t->st, &t->app->dom, &set.o[k], now_s(), h, &created);
+    r = hub_store_order_publish(t->st, &t->app->dom, &set.o[k], now_s(t), h, &created);
     cella_order_set_free(&set);
     if (!cella_ok(r)) {
         reply_err(req, r);
@@ -477,7 +504,7 @@ static void order_cancel(hub_thread *t, cella_http_req *req)
     if (cella_ok(r))
         r = parse_hash(json_string_value(json_object_get(body, "orderHash")), h, "orderHash");
     if (cella_ok(r))
-        r = hub_store_order_cancel(t->st, h, who, now_s());
+        r = hub_store_order_cancel(t->st, h, who, now_s(t));
     json_decref(body);
     if (!cella_ok(r)) {
         reply_err(req, r);
@@ -545,7 +572,7 @@ static void deal_create(hub_thread *t, cella_http_req *req)
         const cella_order *o[CELLA_ORDER__COUNT];
         for (int k = 0; k < CELLA_ORDER__COUNT; k++)
             o[k] = present[k] ? &ord[k] : NULL;
-        r = hub_store_match_json(t->st, &t->app->dom, o, now_s(), &matched, &deal, &why, &dj);
+        r = hub_store_match_json(t->st, &t->app->dom, o, now_s(t), &matched, &deal, &why, &dj);
     }
     for (int k = 0; k < CELLA_ORDER__COUNT; k++)
         if (present[k])
@@ -644,7 +671,7 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
     bool done = false;
     hub_refusal why;
     if (cella_ok(r))
-        r = hub_store_contribute_and_finalize(t->st, &c, now_s(), &done, &why);
+        r = hub_store_contribute_and_finalize(t->st, &c, now_s(t), &done, &why);
     json_decref(body); /* after the store: c.results points into it */
     if (!replied_unless_done(req, r, done, &why))
         reply_changed_task(t, req, c.taskid);
@@ -657,7 +684,7 @@ static void task_claim(hub_thread *t, cella_http_req *req, const char *id)
     hub_refusal why;
     cella_res r = parse_hash(id, h, "task id");
     if (cella_ok(r))
-        r = hub_store_claim(t->st, h, now_s(), &done, &why);
+        r = hub_store_claim(t->st, h, now_s(t), &done, &why);
     if (!replied_unless_done(req, r, done, &why))
         reply_changed_task(t, req, h);
 }
@@ -690,7 +717,7 @@ static void task_list(hub_thread *t, cella_http_req *req)
         r = query_limit(req, &f.limit);
     json_t *list = NULL;
     if (cella_ok(r))
-        r = hub_store_task_list(t->st, &f, now_s(), &list);
+        r = hub_store_task_list(t->st, &f, now_s(t), &list);
     if (!cella_ok(r)) {
         reply_err(req, r);
         return;
@@ -756,7 +783,7 @@ static void task_lease(hub_thread *t, cella_http_req *req, const char *id)
     hub_refusal why;
     int64_t until = 0;
     if (cella_ok(r))
-        r = hub_store_lease(t->st, taskid, who, holder, (int64_t)seconds, now_s(), &done, &why,
+        r = hub_store_lease(t->st, taskid, who, holder, (int64_t)seconds, now_s(t), &done, &why,
                             &until);
     if (!cella_ok(r)) {
         json_decref(body);
@@ -787,7 +814,7 @@ static void task_report(hub_thread *t, cella_http_req *req, const char *id)
     bool done = false;
     hub_refusal why;
     if (cella_ok(r))
-        r = hub_store_report(t->st, taskid, who, holder, error, now_s(), &done, &why);
+        r = hub_store_report(t->st, taskid, who, holder, error, now_s(t), &done, &why);
     json_decref(body);
     if (!cella_ok(r)) {
         reply_refused(req, r, "cella-hub-workerpool-owner-only");
@@ -814,7 +841,7 @@ static void task_logs(hub_thread *t, cella_http_req *req, const char *id, bool p
             r = opt_string(body, "stderr", HUB_LOG_MAX, false, &err);
         if (cella_ok(r))
             r = hub_store_logs_put(t->st, taskid, who, out ? out : "", out ? strlen(out) : 0,
-                                   err ? err : "", err ? strlen(err) : 0, now_s());
+                                   err ? err : "", err ? strlen(err) : 0, now_s(t));
         json_decref(body);
         if (cella_ok(r))
             reply = json_pack("{s:o, s:b}", "taskid", hex_json(taskid, 32), "stored", 1);
@@ -853,7 +880,7 @@ static void task_contribute_only(hub_thread *t, cella_http_req *req, const char 
     bool done = false;
     hub_refusal why;
     if (cella_ok(r))
-        r = hub_store_contribute(t->st, &c, now_s(), &done, &why);
+        r = hub_store_contribute(t->st, &c, now_s(t), &done, &why);
     if (!replied_unless_done(req, r, done, &why))
         reply_changed_task(t, req, c.taskid);
 }
@@ -871,7 +898,7 @@ static void task_reveal(hub_thread *t, cella_http_req *req, const char *id)
     bool done = false;
     hub_refusal why;
     if (cella_ok(r))
-        r = hub_store_reveal(t->st, taskid, who, digest, now_s(), &done, &why);
+        r = hub_store_reveal(t->st, taskid, who, digest, now_s(t), &done, &why);
     if (!replied_unless_done(req, r, done, &why))
         reply_changed_task(t, req, taskid);
 }
@@ -890,8 +917,8 @@ static void task_finalize_or_reopen(hub_thread *t, cella_http_req *req, const ch
     bool done = false;
     hub_refusal why;
     if (cella_ok(r))
-        r = finalize ? hub_store_finalize(t->st, taskid, who, results, now_s(), &done, &why)
-                     : hub_store_reopen(t->st, taskid, who, now_s(), &done, &why);
+        r = finalize ? hub_store_finalize(t->st, taskid, who, results, now_s(t), &done, &why)
+                     : hub_store_reopen(t->st, taskid, who, now_s(t), &done, &why);
     json_decref(body); /* after the store: results points into it */
     if (!cella_ok(r)) {
         reply_refused(req, r, "cella-hub-workerpool-owner-only");
@@ -1292,6 +1319,41 @@ static void *thread_init(void *app)
     return t;
 }
 
+/* With PostgreSQL, another replica's commits are announced by NOTIFY: this
+ * thread LISTENs and wakes the waiting event requests, so a long poll here
+ * sees a change made anywhere within a tick (EVENTS_TICK_MS). A lost
+ * connection is made again every second; waiters are woken then too, since
+ * announcements may have been missed meanwhile. */
+static void *events_listener(void *arg)
+{
+    hub_app *a = arg;
+    cella_db *db = NULL;
+    while (!__atomic_load_n(&a->stopping, __ATOMIC_ACQUIRE)) {
+        if (!db) {
+            if (!cella_ok(db_listen(a->db_path, HUB_EVENTS_CHANNEL, &db))) {
+                db = NULL;
+                struct timespec ts = {1, 0};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            __atomic_add_fetch(&a->events_gen, 1, __ATOMIC_RELEASE);
+        }
+        struct pollfd p = {.fd = db_listen_fd(db), .events = POLLIN};
+        if (poll(&p, 1, 500) <= 0)
+            continue;
+        unsigned n;
+        if (!cella_ok(db_listen_drain(db, &n))) {
+            cella_db_close(db);
+            db = NULL;
+            __atomic_add_fetch(&a->events_gen, 1, __ATOMIC_RELEASE);
+        } else if (n) {
+            __atomic_add_fetch(&a->events_gen, 1, __ATOMIC_RELEASE);
+        }
+    }
+    cella_db_close(db);
+    return NULL;
+}
+
 static void thread_fini(void *tctx)
 {
     hub_thread *t = tctx;
@@ -1364,7 +1426,14 @@ cella_res hub_serve(const hub_options *o)
             .thread_fini = thread_fini,
             .on_ready = on_ready,
         };
+        pthread_t listener;
+        bool listening = !strncmp(a.db_path, "postgres", 8) &&
+                         pthread_create(&listener, NULL, events_listener, &a) == 0;
         r = cella_http_serve(&cfg);
+        if (listening) {
+            __atomic_store_n(&a.stopping, true, __ATOMIC_RELEASE);
+            pthread_join(listener, NULL);
+        }
     }
     close(fd);
     cella_nonce_book_free(a.nonces);

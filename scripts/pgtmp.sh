@@ -29,7 +29,7 @@ case $cmd in
     chmod 755 "$dir"
     [[ $(id -u) -eq 0 ]] && chown -R postgres "$dir"
     # trust on the socket: it lives in a folder of this test's own
-    as_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+    as_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync >/dev/null
     start_server
     as_user "$bin/psql" -h "$dir/sock" -U postgres -d postgres -qAt \
       -c "CREATE ROLE cella LOGIN" -c "CREATE DATABASE cella OWNER cella" >/dev/null

@@ -2,9 +2,10 @@
  * datasets, workerpools), the order book and PoCo's m_consumed, deals, tasks
  * and nRLC accounts. Every call that changes state is one transaction, and
  * commits are fsynced (WAL, synchronous=FULL) before the call returns, so an
- * acknowledged change survives kill -9 and nothing is half applied. The SQLite
- * implementation is here; PostgreSQL will implement the same functions.
- * One handle per thread. */
+ * acknowledged change survives kill -9 and nothing is half applied. Over
+ * store/db.h (SQLite, or PostgreSQL shared by replicas: rows read to be
+ * written are locked, transactions that collide are run again, events are
+ * numbered at commit). One handle per thread. */
 #ifndef CELLA_HUB_STORE_H
 #define CELLA_HUB_STORE_H
 
@@ -23,8 +24,19 @@
 
 typedef struct hub_store hub_store;
 
-CELLA_RESULT hub_store_open(const char *path, hub_store **out);
+/* url: a SQLite path (or sqlite:PATH) or a postgres:// URL (store/db.h):
+ * hubs on one PostgreSQL database are replicas of one marketplace. */
+CELLA_RESULT hub_store_open(const char *url, hub_store **out);
 void hub_store_close(hub_store *s);
+/* The database's clock: leases and deadlines are decided by it, so replicas
+ * on hosts whose clocks differ agree (SQLite: this host's). */
+CELLA_RESULT hub_store_now(hub_store *s, int64_t *now);
+/* Whether other processes share this database (PostgreSQL). */
+bool hub_store_shared(const hub_store *s);
+/* The connection, for the nonces replicas share (store/nonce_book.h). */
+struct cella_db *hub_store_db(hub_store *s);
+/* The channel on which a commit with events is announced (PostgreSQL). */
+#define HUB_EVENTS_CHANNEL "cella_hub_events"
 
 /* ---- registries (hub/resource.h: kinds, resources, addresses) ---- */
 

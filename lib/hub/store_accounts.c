@@ -1,4 +1,4 @@
-/* The hub's state in SQLite: nRLC accounts and their escrow. See store.h. */
+/* The hub's state: nRLC accounts and their escrow. See store.h. */
 #include "hub/store_int.h"
 
 /* ---- accounts ---- */
@@ -6,17 +6,21 @@
 cella_res hs_account_get(hub_store *s, const uint8_t addr[20], uint64_t *balance,
                          uint64_t *locked)
 {
-    stmt q = hs_sprep(s, "SELECT balance, locked FROM accounts WHERE address = ?");
-    bb(&q, 1, addr, 20);
-    int rc = step(&q);
+    CELLA_TRY(hs_lock_row(s, "INSERT INTO accounts(address, balance, locked) VALUES(?, 0, 0)"
+                             " ON CONFLICT DO NOTHING", addr, 20));
+    dbq q = db_prep(s->db, hs_locking(s) ? "SELECT balance, locked FROM accounts WHERE address = ?"
+                                           " FOR UPDATE"
+                                         : "SELECT balance, locked FROM accounts WHERE address = ?");
+    db_bb(&q, 1, addr, 20);
+    int rc = db_step(&q);
     *balance = *locked = 0;
-    if (rc == SQLITE_ROW) {
-        *balance = (uint64_t)sqlite3_column_int64(q.st, 0);
-        *locked = (uint64_t)sqlite3_column_int64(q.st, 1);
+    if (rc == DB_ROW) {
+        *balance = (uint64_t)db_col_int(&q, 0);
+        *locked = (uint64_t)db_col_int(&q, 1);
     }
-    hs_sdone(s, &q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return hs_db_fail(s, "account lookup failed");
+    db_done(&q);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "account lookup failed");
     return CELLA_OK_RES;
 }
 
@@ -25,16 +29,16 @@ static cella_res account_put(hub_store *s, const uint8_t addr[20], uint64_t bala
 {
     CELLA_ENSURE(balance <= INT64_MAX && locked <= INT64_MAX, CELLA_E_POLICY, "account",
                  "balance above 2^63 nRLC");
-    stmt q = hs_sprep(s, "INSERT INTO accounts(address, balance, locked) VALUES(?,?,?)"
+    dbq q = db_prep(s->db, "INSERT INTO accounts(address, balance, locked) VALUES(?,?,?)"
                         " ON CONFLICT(address) DO UPDATE SET balance = excluded.balance,"
                         " locked = excluded.locked");
-    bb(&q, 1, addr, 20);
-    bi(&q, 2, (int64_t)balance);
-    bi(&q, 3, (int64_t)locked);
-    int rc = step(&q);
-    hs_sdone(s, &q);
-    if (rc != SQLITE_DONE)
-        return hs_db_fail(s, "cannot update the account");
+    db_bb(&q, 1, addr, 20);
+    db_bi(&q, 2, (int64_t)balance);
+    db_bi(&q, 3, (int64_t)locked);
+    int rc = db_step(&q);
+    db_done(&q);
+    if (rc != DB_DONE)
+        return db_failure(s->db, "cannot update the account");
     return CELLA_OK_RES;
 }
 
@@ -44,10 +48,10 @@ cella_res hub_store_account_get(hub_store *s, const uint8_t addr[20], uint64_t *
     return hs_account_get(s, addr, balance, locked);
 }
 
-cella_res hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t amount,
+static cella_res deposit_once(hub_store *s, const uint8_t addr[20], uint64_t amount,
                             uint64_t *balance)
 {
-    CELLA_TRY(hs_begin(s));
+    CELLA_TRY(db_begin(s->db));
     uint64_t b, l;
     cella_res r = hs_account_get(s, addr, &b, &l);
     if (cella_ok(r) && (__builtin_add_overflow(b, amount, &b) || b > INT64_MAX))
@@ -63,12 +67,22 @@ cella_res hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t amoun
     return r;
 }
 
-cella_res hub_store_withdraw(hub_store *s, const uint8_t addr[20], uint64_t amount, bool *done,
+cella_res hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t amount,
+                            uint64_t *balance)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, deposit_once(s, addr, amount, balance));
+    return r;
+}
+
+static cella_res withdraw_once(hub_store *s, const uint8_t addr[20], uint64_t amount, bool *done,
                              hub_refusal *why, uint64_t *balance, uint64_t *locked)
 {
     *done = false;
     CELLA_ENSURE(amount > 0, CELLA_E_PARSE, "amount", "withdraw a positive amount of nRLC");
-    CELLA_TRY(hs_begin(s));
+    CELLA_TRY(db_begin(s->db));
     uint64_t b, l;
     cella_res r = hs_account_get(s, addr, &b, &l);
     if (cella_ok(r) && amount > b) {
@@ -90,6 +104,16 @@ cella_res hub_store_withdraw(hub_store *s, const uint8_t addr[20], uint64_t amou
         hs_rollback(s);
     *balance = b;
     *locked = l;
+    return r;
+}
+
+cella_res hub_store_withdraw(hub_store *s, const uint8_t addr[20], uint64_t amount, bool *done,
+                             hub_refusal *why, uint64_t *balance, uint64_t *locked)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, withdraw_once(s, addr, amount, done, why, balance, locked));
     return r;
 }
 

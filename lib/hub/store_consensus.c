@@ -1,4 +1,4 @@
-/* The hub's state in SQLite: consensus (trust > 1): contributions, reveals,
+/* The hub's state: consensus (trust > 1): contributions, reveals,
  * finalize, reopen and worker scores. See store.h. */
 #include "hub/store_int.h"
 
@@ -6,13 +6,13 @@
 
 cella_res hs_contributions_count(hub_store *s, const uint8_t taskid[32], int64_t *n)
 {
-    stmt q = hs_sprep(s, "SELECT count(*) FROM contributions WHERE taskid = ?");
-    bb(&q, 1, taskid, 32);
-    int rc = step(&q);
-    *n = rc == SQLITE_ROW ? sqlite3_column_int64(q.st, 0) : 0;
-    hs_sdone(s, &q);
-    if (rc != SQLITE_ROW)
-        return hs_db_fail(s, "cannot count the contributions");
+    dbq q = db_prep(s->db, "SELECT count(*) FROM contributions WHERE taskid = ?");
+    db_bb(&q, 1, taskid, 32);
+    int rc = db_step(&q);
+    *n = rc == DB_ROW ? db_col_int(&q, 0) : 0;
+    db_done(&q);
+    if (rc != DB_ROW)
+        return db_failure(s->db, "cannot count the contributions");
     return CELLA_OK_RES;
 }
 
@@ -22,13 +22,13 @@ cella_res hs_contributions_load(hub_store *s, const uint8_t taskid[32], contrib_
 {
     *out = NULL;
     *n = 0;
-    stmt q = hs_sprep(s, "SELECT worker, status, result_hash, result_seal, weight, stake"
+    dbq q = db_prep(s->db, "SELECT worker, status, result_hash, result_seal, weight, stake"
                         " FROM contributions WHERE taskid = ? ORDER BY seq");
-    bb(&q, 1, taskid, 32);
+    db_bb(&q, 1, taskid, 32);
     int rc;
     size_t cap = 0;
     cella_res r = CELLA_OK_RES;
-    while (cella_ok(r) && (rc = step(&q)) == SQLITE_ROW) {
+    while (cella_ok(r) && (rc = db_step(&q)) == DB_ROW) {
         if (*n == cap) {
             cap = cap ? 2 * cap : 8;
             contrib_row *m = realloc(*out, cap * sizeof **out);
@@ -40,18 +40,18 @@ cella_res hs_contributions_load(hub_store *s, const uint8_t taskid[32], contrib_
         }
         contrib_row *e = &(*out)[(*n)++];
         memset(e, 0, sizeof *e);
-        col_blob(&q, 0, e->c.worker, 20);
-        const char *st = (const char *)sqlite3_column_text(q.st, 1);
+        db_col_bytes(&q, 0, e->c.worker, 20);
+        const char *st = db_col_text(&q, 1);
         if (!hub_contrib_status_from_name(st, &e->c.status))
             r = cella_fail(CELLA_E_INTERNAL, "contributions", "unknown status %s", st ? st : "?");
-        col_blob(&q, 2, e->c.result_hash, 32);
-        col_blob(&q, 3, e->seal, 32);
-        e->c.weight = (uint64_t)sqlite3_column_int64(q.st, 4);
-        e->stake = (uint64_t)sqlite3_column_int64(q.st, 5);
+        db_col_bytes(&q, 2, e->c.result_hash, 32);
+        db_col_bytes(&q, 3, e->seal, 32);
+        e->c.weight = (uint64_t)db_col_int(&q, 4);
+        e->stake = (uint64_t)db_col_int(&q, 5);
     }
-    if (cella_ok(r) && rc != SQLITE_DONE)
-        r = hs_db_fail(s, "cannot read the contributions");
-    hs_sdone(s, &q);
+    if (cella_ok(r) && rc != DB_DONE)
+        r = db_failure(s->db, "cannot read the contributions");
+    db_done(&q);
     if (!cella_ok(r)) {
         free(*out);
         *out = NULL;
@@ -62,22 +62,26 @@ cella_res hs_contributions_load(hub_store *s, const uint8_t taskid[32], contrib_
 
 static cella_res score_get(hub_store *s, const uint8_t worker[20], uint64_t *score)
 {
-    stmt q = hs_sprep(s, "SELECT score FROM worker_scores WHERE address = ?");
-    bb(&q, 1, worker, 20);
-    int rc = step(&q);
-    *score = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(q.st, 0) : 0;
-    hs_sdone(s, &q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return hs_db_fail(s, "cannot read a worker score");
+    CELLA_TRY(hs_lock_row(s, "INSERT INTO worker_scores(address, score) VALUES(?, 0)"
+                             " ON CONFLICT DO NOTHING", worker, 20));
+    dbq q = db_prep(s->db, hs_locking(s) ? "SELECT score FROM worker_scores WHERE address = ?"
+                                           " FOR UPDATE"
+                                         : "SELECT score FROM worker_scores WHERE address = ?");
+    db_bb(&q, 1, worker, 20);
+    int rc = db_step(&q);
+    *score = rc == DB_ROW ? (uint64_t)db_col_int(&q, 0) : 0;
+    db_done(&q);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "cannot read a worker score");
     return CELLA_OK_RES;
 }
 
 static cella_res score_put(hub_store *s, const uint8_t worker[20], uint64_t score)
 {
-    stmt q = hs_sprep(s, "INSERT INTO worker_scores(address, score) VALUES(?,?)"
+    dbq q = db_prep(s->db, "INSERT INTO worker_scores(address, score) VALUES(?,?)"
                         " ON CONFLICT(address) DO UPDATE SET score = excluded.score");
-    bb(&q, 1, worker, 20);
-    bi(&q, 2, score > INT64_MAX ? INT64_MAX : (int64_t)score);
+    db_bb(&q, 1, worker, 20);
+    db_bi(&q, 2, score > INT64_MAX ? INT64_MAX : (int64_t)score);
     return hs_run(s, &q, "cannot update a worker score");
 }
 
@@ -89,7 +93,7 @@ cella_res hs_begin_worker_step(hub_store *s, const uint8_t taskid[32], bool reve
 {
     memset(why, 0, sizeof *why);
     *go = false;
-    CELLA_TRY(hs_begin(s));
+    CELLA_TRY(db_begin(s->db));
     cella_res r = hs_task_load(s, taskid, t);
     if (!cella_ok(r)) {
         hs_rollback(s);
@@ -133,7 +137,7 @@ static cella_res begin_revealing(hub_store *s, const uint8_t taskid[32], const u
     return CELLA_OK_RES;
 }
 
-cella_res hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t now,
+static cella_res contribute_once(hub_store *s, const hub_contribution *c, int64_t now,
                                bool *done_out, hub_refusal *why)
 {
     *done_out = false;
@@ -193,39 +197,39 @@ cella_res hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t 
         }
     }
     if (cella_ok(r) && go) {
-        stmt q = hs_sprep(s, "INSERT INTO contributions(taskid, worker, seq, status, result_hash,"
+        dbq q = db_prep(s->db, "INSERT INTO contributions(taskid, worker, seq, status, result_hash,"
                             " result_seal, enclave_challenge, weight, stake, time)"
                             " VALUES(?,?,?,'CONTRIBUTED',?,?,?,?,?,?)");
-        bb(&q, 1, c->taskid, 32);
-        bb(&q, 2, c->worker, 20);
-        bi(&q, 3, (int64_t)n);
-        bb(&q, 4, c->result_hash, 32);
-        bb(&q, 5, c->result_seal, 32);
-        bb(&q, 6, c->enclave_challenge, 20);
-        bi(&q, 7, (int64_t)cr[n].c.weight);
-        bi(&q, 8, (int64_t)d.worker_stake);
-        bi(&q, 9, now);
+        db_bb(&q, 1, c->taskid, 32);
+        db_bb(&q, 2, c->worker, 20);
+        db_bi(&q, 3, (int64_t)n);
+        db_bb(&q, 4, c->result_hash, 32);
+        db_bb(&q, 5, c->result_seal, 32);
+        db_bb(&q, 6, c->enclave_challenge, 20);
+        db_bi(&q, 7, (int64_t)cr[n].c.weight);
+        db_bi(&q, 8, (int64_t)d.worker_stake);
+        db_bi(&q, 9, now);
         r = hs_run(s, &q, "cannot record the contribution");
     }
     if (cella_ok(r) && go && d.worker_stake)
         r = hs_account_lock(s, c->worker, d.worker_stake);
     if (cella_ok(r) && go) {
         /* the worker is done with the task: its lease ends */
-        stmt q = hs_sprep(s, "UPDATE tasks SET lease_holder = NULL, lease_until = NULL"
+        dbq q = db_prep(s->db, "UPDATE tasks SET lease_holder = NULL, lease_until = NULL"
                             " WHERE taskid = ?");
-        bb(&q, 1, c->taskid, 32);
+        db_bb(&q, 1, c->taskid, 32);
         r = hs_run(s, &q, "cannot update the task");
     }
     if (cella_ok(r) && go)
         r = hs_event_add(s, "task-contributed", c->taskid, t.dealid, t.workerpool, now);
     if (cella_ok(r) && go && reached) {
-        stmt q = hs_sprep(s, "UPDATE tasks SET status = 'REVEALING', consensus_value = ?,"
+        dbq q = db_prep(s->db, "UPDATE tasks SET status = 'REVEALING', consensus_value = ?,"
                             " reveal_deadline = ?, reveal_counter = 0, winner_counter = ?"
                             " WHERE taskid = ?");
-        bb(&q, 1, c->result_hash, 32);
-        bi(&q, 2, now + 2 * d.time_ref);
-        bi(&q, 3, (int64_t)winners);
-        bb(&q, 4, c->taskid, 32);
+        db_bb(&q, 1, c->result_hash, 32);
+        db_bi(&q, 2, now + 2 * d.time_ref);
+        db_bi(&q, 3, (int64_t)winners);
+        db_bb(&q, 4, c->taskid, 32);
         r = hs_run(s, &q, "cannot update the task");
         if (cella_ok(r))
             r = hs_event_add(s, "task-consensus", c->taskid, t.dealid, t.workerpool, now);
@@ -234,7 +238,17 @@ cella_res hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t 
     return hs_end_task_tx(s, r, go, done_out);
 }
 
-cella_res hub_store_reveal(hub_store *s, const uint8_t taskid[32], const uint8_t worker[20],
+cella_res hub_store_contribute(hub_store *s, const hub_contribution *c, int64_t now,
+                               bool *done_out, hub_refusal *why)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, contribute_once(s, c, now, done_out, why));
+    return r;
+}
+
+static cella_res reveal_once(hub_store *s, const uint8_t taskid[32], const uint8_t worker[20],
                            const uint8_t digest[32], int64_t now, bool *done_out,
                            hub_refusal *why)
 {
@@ -270,17 +284,17 @@ cella_res hub_store_reveal(hub_store *s, const uint8_t taskid[32], const uint8_t
                                 "resultSeal");
     }
     if (cella_ok(r) && go) {
-        stmt q = hs_sprep(s, "UPDATE contributions SET status = 'PROVED' WHERE taskid = ?"
+        dbq q = db_prep(s->db, "UPDATE contributions SET status = 'PROVED' WHERE taskid = ?"
                             " AND worker = ?");
-        bb(&q, 1, taskid, 32);
-        bb(&q, 2, worker, 20);
+        db_bb(&q, 1, taskid, 32);
+        db_bb(&q, 2, worker, 20);
         r = hs_run(s, &q, "cannot update the contribution");
     }
     if (cella_ok(r) && go) {
-        stmt q = hs_sprep(s, "UPDATE tasks SET reveal_counter = reveal_counter + 1,"
+        dbq q = db_prep(s->db, "UPDATE tasks SET reveal_counter = reveal_counter + 1,"
                             " result_digest = ? WHERE taskid = ?");
-        bb(&q, 1, digest, 32);
-        bb(&q, 2, taskid, 32);
+        db_bb(&q, 1, digest, 32);
+        db_bb(&q, 2, taskid, 32);
         r = hs_run(s, &q, "cannot update the task");
     }
     if (cella_ok(r) && go)
@@ -289,7 +303,18 @@ cella_res hub_store_reveal(hub_store *s, const uint8_t taskid[32], const uint8_t
     return hs_end_task_tx(s, r, go, done_out);
 }
 
-cella_res hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+cella_res hub_store_reveal(hub_store *s, const uint8_t taskid[32], const uint8_t worker[20],
+                           const uint8_t digest[32], int64_t now, bool *done_out,
+                           hub_refusal *why)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, reveal_once(s, taskid, worker, digest, now, done_out, why));
+    return r;
+}
+
+static cella_res finalize_once(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
                              const char *results, int64_t now, bool *done_out, hub_refusal *why)
 {
     *done_out = false;
@@ -355,13 +380,13 @@ cella_res hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8
     if (cella_ok(r) && go && scheduler)
         r = hs_account_credit(s, d.pool_owner, scheduler);
     if (cella_ok(r) && go) {
-        stmt q = hs_sprep(s, "UPDATE tasks SET status = 'COMPLETED', result_hash = consensus_value,"
+        dbq q = db_prep(s->db, "UPDATE tasks SET status = 'COMPLETED', result_hash = consensus_value,"
                             " finalized = ?, results = ?, lease_holder = NULL, lease_until = NULL"
                             " WHERE taskid = ?");
-        bi(&q, 1, now);
+        db_bi(&q, 1, now);
         if (results)
-            bt(&q, 2, results);
-        bb(&q, 3, taskid, 32);
+            db_bt(&q, 2, results);
+        db_bb(&q, 3, taskid, 32);
         r = hs_run(s, &q, "cannot update the task");
     }
     if (cella_ok(r) && go)
@@ -373,7 +398,17 @@ cella_res hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8
     return hs_end_task_tx(s, r, go, done_out);
 }
 
-cella_res hub_store_reopen(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+cella_res hub_store_finalize(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             const char *results, int64_t now, bool *done_out, hub_refusal *why)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, finalize_once(s, taskid, who, results, now, done_out, why));
+    return r;
+}
+
+static cella_res reopen_once(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
                            int64_t now, bool *done_out, hub_refusal *why)
 {
     *done_out = false;
@@ -390,20 +425,30 @@ cella_res hub_store_reopen(hub_store *s, const uint8_t taskid[32], const uint8_t
         go = hs_task_refuse(why, "cella-hub-task-revealed",
                             "a winner revealed: the task is finalized, not reopened");
     if (go) {
-        stmt q = hs_sprep(s, "UPDATE contributions SET status = 'REJECTED' WHERE taskid = ?"
+        dbq q = db_prep(s->db, "UPDATE contributions SET status = 'REJECTED' WHERE taskid = ?"
                             " AND result_hash = ?");
-        bb(&q, 1, taskid, 32);
-        bb(&q, 2, t.consensus_value, 32);
+        db_bb(&q, 1, taskid, 32);
+        db_bb(&q, 2, t.consensus_value, 32);
         r = hs_run(s, &q, "cannot update the contributions");
     }
     if (cella_ok(r) && go) {
-        stmt q = hs_sprep(s, "UPDATE tasks SET status = 'ACTIVE', consensus_value = NULL,"
+        dbq q = db_prep(s->db, "UPDATE tasks SET status = 'ACTIVE', consensus_value = NULL,"
                             " reveal_deadline = NULL, reveal_counter = NULL, winner_counter = NULL"
                             " WHERE taskid = ?");
-        bb(&q, 1, taskid, 32);
+        db_bb(&q, 1, taskid, 32);
         r = hs_run(s, &q, "cannot update the task");
     }
     if (cella_ok(r) && go)
         r = hs_event_add(s, "task-reopened", taskid, t.dealid, t.workerpool, now);
     return hs_end_task_tx(s, r, go, done_out);
+}
+
+cella_res hub_store_reopen(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                           int64_t now, bool *done_out, hub_refusal *why)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, reopen_once(s, taskid, who, now, done_out, why));
+    return r;
 }

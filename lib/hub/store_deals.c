@@ -1,4 +1,4 @@
-/* The hub's state in SQLite: matching orders into deals, and the deals. See store.h. */
+/* The hub's state: matching orders into deals, and the deals. See store.h. */
 #include "hub/store_int.h"
 
 /* ---- matching ---- */
@@ -54,18 +54,18 @@ static cella_res known_signature(hub_store *s, const cella_order *o, const uint8
     *known = false;
     if (!o->has_sign)
         return CELLA_OK_RES;
-    stmt q = hs_sprep(s, "SELECT signer, sign FROM orders WHERE hash = ?");
-    bb(&q, 1, hash, 32);
-    int rc = step(&q);
-    if (rc == SQLITE_ROW) {
+    dbq q = db_prep(s->db, "SELECT signer, sign FROM orders WHERE hash = ?");
+    db_bb(&q, 1, hash, 32);
+    int rc = db_step(&q);
+    if (rc == DB_ROW) {
         uint8_t sig[65];
-        col_blob(&q, 0, signer, 20);
-        col_blob(&q, 1, sig, 65);
+        db_col_bytes(&q, 0, signer, 20);
+        db_col_bytes(&q, 1, sig, 65);
         *known = memcmp(sig, o->sign, 65) == 0;
     }
-    hs_sdone(s, &q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return hs_db_fail(s, "order lookup failed");
+    db_done(&q);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "order lookup failed");
     return CELLA_OK_RES;
 }
 
@@ -137,44 +137,44 @@ static cella_res apply_deal(hub_store *s, const cella_order *const o[CELLA_ORDER
     else
         json_decref(j);
     CELLA_ENSURE(text, CELLA_E_NOMEM, "deal", "out of memory");
-    stmt q = hs_sprep(s, "INSERT INTO deals(dealid, json, created) VALUES(?,?,?)");
-    bb(&q, 1, dl->dealid, 32);
-    bt(&q, 2, text);
-    bi(&q, 3, now);
-    int rc = step(&q);
-    hs_sdone(s, &q);
+    dbq q = db_prep(s->db, "INSERT INTO deals(dealid, json, created) VALUES(?,?,?)");
+    db_bb(&q, 1, dl->dealid, 32);
+    db_bt(&q, 2, text);
+    db_bi(&q, 3, now);
+    int rc = db_step(&q);
+    db_done(&q);
     free(text);
-    if (rc != SQLITE_DONE)
-        return hs_db_fail(s, "cannot record the deal");
+    if (rc != DB_DONE)
+        return db_failure(s->db, "cannot record the deal");
     json_t *ev = json_pack("{s:o, s:I}", "orders", deal_orders_json(dl), "volume",
                            (json_int_t)dl->bot_size);
     CELLA_ENSURE(ev, CELLA_E_NOMEM, "events", "out of memory");
     CELLA_TRY(hs_event_add_detail(s, "deal-created", NULL, dl->dealid, dl->workerpool, ev, now));
-    stmt t = hs_sprep(s, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
+    dbq t = db_prep(s->db, "INSERT INTO tasks(taskid, dealid, idx, status, start,"
                         " contribution_deadline, final_deadline, workerpool)"
                         " VALUES(?,?,?,'ACTIVE',?,?,?,?)");
     for (uint64_t i = 0; i < dl->bot_size; i++) {
         uint8_t id[32];
         hub_task_id(dl->dealid, dl->bot_first + i, id);
-        sqlite3_reset(t.st);
-        bb(&t, 1, id, 32);
-        bb(&t, 2, dl->dealid, 32);
-        bi(&t, 3, (int64_t)(dl->bot_first + i));
-        bi(&t, 4, now);
-        bi(&t, 5, now + 7 * (int64_t)cat->time_ref);
-        bi(&t, 6, now + 10 * (int64_t)cat->time_ref);
-        bb(&t, 7, dl->workerpool, 20);
-        if (step(&t) != SQLITE_DONE) {
-            hs_sdone(s, &t);
-            return hs_db_fail(s, "cannot record a task");
+        db_reset(&t);
+        db_bb(&t, 1, id, 32);
+        db_bb(&t, 2, dl->dealid, 32);
+        db_bi(&t, 3, (int64_t)(dl->bot_first + i));
+        db_bi(&t, 4, now);
+        db_bi(&t, 5, now + 7 * (int64_t)cat->time_ref);
+        db_bi(&t, 6, now + 10 * (int64_t)cat->time_ref);
+        db_bb(&t, 7, dl->workerpool, 20);
+        if (db_step(&t) != DB_DONE) {
+            db_done(&t);
+            return db_failure(s->db, "cannot record a task");
         }
         cella_res r = hs_event_add(s, "task-created", id, dl->dealid, dl->workerpool, now);
         if (!cella_ok(r)) {
-            hs_sdone(s, &t);
+            db_done(&t);
             return r;
         }
     }
-    hs_sdone(s, &t);
+    db_done(&t);
     if (dl->sponsor_lock)
         CELLA_TRY(hs_account_lock(s, dl->sponsor, dl->sponsor_lock));
     if (dl->pool_lock)
@@ -189,7 +189,7 @@ cella_res hub_store_match(hub_store *s, const cella_domain *d,
     return hub_store_match_json(s, d, o, now, matched, deal, why, NULL);
 }
 
-cella_res hub_store_match_json(hub_store *s, const cella_domain *d,
+static cella_res match_json_once(hub_store *s, const cella_domain *d,
                                const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
                                bool *matched, hub_deal *deal, hub_refusal *why,
                                json_t **deal_json_out)
@@ -201,7 +201,7 @@ cella_res hub_store_match_json(hub_store *s, const cella_domain *d,
     uint8_t hash[CELLA_ORDER__COUNT][32];
     hub_order_hashes(d, o, hash);
     hub_match_state st;
-    CELLA_TRY(hs_begin(s));
+    CELLA_TRY(db_begin(s->db));
     cella_res r = load_state(s, o, (const uint8_t(*)[32])hash, &st);
     if (cella_ok(r)) {
         *matched = hub_match(d, o, &st, deal, why);
@@ -221,55 +221,67 @@ cella_res hub_store_match_json(hub_store *s, const cella_domain *d,
     return r;
 }
 
+cella_res hub_store_match_json(hub_store *s, const cella_domain *d,
+                               const cella_order *const o[CELLA_ORDER__COUNT], int64_t now,
+                               bool *matched, hub_deal *deal, hub_refusal *why,
+                               json_t **deal_json_out)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, match_json_once(s, d, o, now, matched, deal, why, deal_json_out));
+    return r;
+}
+
 cella_res hub_store_deal_get(hub_store *s, const uint8_t dealid[32], json_t **out)
 {
-    stmt q = hs_sprep(s, "SELECT json FROM deals WHERE dealid = ?");
-    bb(&q, 1, dealid, 32);
-    int rc = step(&q);
+    dbq q = db_prep(s->db, "SELECT json FROM deals WHERE dealid = ?");
+    db_bb(&q, 1, dealid, 32);
+    int rc = db_step(&q);
     json_error_t je;
-    *out = rc == SQLITE_ROW ? json_loads((const char *)sqlite3_column_text(q.st, 0), 0, &je) : NULL;
-    hs_sdone(s, &q);
+    *out = rc == DB_ROW ? json_loads(db_col_text(&q, 0), 0, &je) : NULL;
+    db_done(&q);
     char ht[67];
     ht[0] = '0';
     ht[1] = 'x';
     cella_hex_encode(ht + 2, dealid, 32, false);
-    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such deal on this hub");
+    CELLA_ENSURE(rc != DB_DONE, CELLA_E_NOTFOUND, ht, "no such deal on this hub");
     CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the deal");
     return CELLA_OK_RES;
 }
 
 /* ---- read-only listings (the web page) ---- */
 
-static cella_res count_rows(hub_store *s, stmt *q, uint64_t *n)
+static cella_res count_rows(hub_store *s, dbq *q, uint64_t *n)
 {
-    int rc = step(q);
-    if (rc == SQLITE_ROW)
-        *n = (uint64_t)sqlite3_column_int64(q->st, 0);
-    hs_sdone(s, q);
-    return rc == SQLITE_ROW ? CELLA_OK_RES : hs_db_fail(s, "count failed");
+    int rc = db_step(q);
+    if (rc == DB_ROW)
+        *n = (uint64_t)db_col_int(q, 0);
+    db_done(q);
+    return rc == DB_ROW ? CELLA_OK_RES : db_failure(s->db, "count failed");
 }
 
 cella_res hub_store_deal_list(hub_store *s, size_t offset, size_t limit, json_t **out,
                               uint64_t *total)
 {
     *out = NULL;
-    stmt c = hs_sprep(s, "SELECT count(*) FROM deals");
+    dbq c = db_prep(s->db, "SELECT count(*) FROM deals");
     CELLA_TRY(count_rows(s, &c, total));
-    stmt q = hs_sprep(s, "SELECT json FROM deals ORDER BY created, dealid LIMIT ?1 OFFSET ?2");
-    bi(&q, 1, (int64_t)hs_list_limit(limit));
-    bi(&q, 2, (int64_t)offset);
+    dbq q = db_prep(s->db, "SELECT json FROM deals ORDER BY created, dealid LIMIT ?1 OFFSET ?2");
+    db_bi(&q, 1, (int64_t)hs_list_limit(limit));
+    db_bi(&q, 2, (int64_t)offset);
     json_t *arr = json_array();
-    int rc = SQLITE_DONE;
-    while (arr && (rc = step(&q)) == SQLITE_ROW) {
+    int rc = DB_DONE;
+    while (arr && (rc = db_step(&q)) == DB_ROW) {
         json_error_t je;
-        hs_append_or_drop(&arr, json_loads((const char *)sqlite3_column_text(q.st, 0), 0, &je));
+        hs_append_or_drop(&arr, json_loads(db_col_text(&q, 0), 0, &je));
     }
-    hs_sdone(s, &q);
+    db_done(&q);
     if (!arr)
         return cella_fail(CELLA_E_NOMEM, "deals", "out of memory (or an unreadable deal)");
-    if (rc != SQLITE_DONE) {
+    if (rc != DB_DONE) {
         json_decref(arr);
-        return hs_db_fail(s, "cannot list the deals");
+        return db_failure(s->db, "cannot list the deals");
     }
     *out = arr;
     return CELLA_OK_RES;

@@ -1,32 +1,51 @@
-/* The hub's state in SQLite: events, recorded in the transaction of the change
+/* The hub's state: events, recorded in the transaction of the change
  * they describe and listed for the pools that follow them. See store.h. */
 #include "hub/store_int.h"
 
 /* ---- events ---- */
 
-/* An event in the current transaction. taskid, dealid and pool may be NULL
- * (stored as zeros, shown as null); detail (JSON object, stolen, or NULL)
- * adds fields to the event. */
+/* An event in the current transaction, written at its commit (hs_commit).
+ * taskid, dealid and pool may be NULL (stored as zeros, shown as null);
+ * detail (JSON object, stolen, or NULL) adds fields to the event. */
 cella_res hs_event_add_detail(hub_store *s, const char *type, const uint8_t *taskid,
                               const uint8_t *dealid, const uint8_t *pool, json_t *detail,
                               int64_t now)
 {
-    static const uint8_t zero[32] = {0};
     char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(detail);
     CELLA_ENSURE(!detail || text, CELLA_E_NOMEM, "events", "out of memory");
-    stmt q = hs_sprep(s, "INSERT INTO events(type, taskid, dealid, workerpool, time, detail)"
-                        " VALUES(?,?,?,?,?,?)");
-    bt(&q, 1, type);
-    bb(&q, 2, taskid ? taskid : zero, 32);
-    bb(&q, 3, dealid ? dealid : zero, 32);
-    bb(&q, 4, pool ? pool : zero, 20);
-    bi(&q, 5, now);
-    if (text)
-        bt(&q, 6, text);
-    cella_res r = hs_run(s, &q, "cannot record an event");
-    free(text);
-    return r;
+    cella_res r = CELLA_OK_RES;
+    if (!db_in_txn(s->db))
+        r = cella_fail(CELLA_E_INTERNAL, "events", "an event outside a transaction");
+    else if (s->nevents == HS_EVENTS_MAX)
+        r = cella_fail(CELLA_E_TOOBIG, "events", "more than %d events in one change",
+                       HS_EVENTS_MAX);
+    if (cella_ok(r) && s->nevents == s->events_cap) {
+        size_t cap = s->events_cap ? 2 * s->events_cap : 16;
+        hs_event *e = realloc(s->events, cap * sizeof *e);
+        if (!e)
+            r = cella_fail(CELLA_E_NOMEM, "events", "out of memory");
+        else {
+            s->events = e;
+            s->events_cap = cap;
+        }
+    }
+    if (!cella_ok(r)) {
+        free(text);
+        return r;
+    }
+    hs_event *e = &s->events[s->nevents++];
+    memset(e, 0, sizeof *e);
+    e->type = type;
+    if (taskid)
+        memcpy(e->taskid, taskid, 32);
+    if (dealid)
+        memcpy(e->dealid, dealid, 32);
+    if (pool)
+        memcpy(e->pool, pool, 20);
+    e->time = now;
+    e->detail = text;
+    return CELLA_OK_RES;
 }
 
 cella_res hs_event_add(hub_store *s, const char *type, const uint8_t taskid[32],
@@ -51,39 +70,39 @@ cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpoo
     *last = after;
     if (!limit || limit > HUB_LIST_MAX)
         limit = HUB_LIST_MAX;
-    stmt m = hs_sprep(s, "SELECT coalesce(max(seq), 0) FROM events");
-    int rc = step(&m);
-    int64_t newest = rc == SQLITE_ROW ? sqlite3_column_int64(m.st, 0) : 0;
-    hs_sdone(s, &m);
-    if (rc != SQLITE_ROW)
-        return hs_db_fail(s, "cannot read the events");
+    dbq m = db_prep(s->db, "SELECT coalesce(max(seq), 0) FROM events");
+    int rc = db_step(&m);
+    int64_t newest = rc == DB_ROW ? db_col_int(&m, 0) : 0;
+    db_done(&m);
+    if (rc != DB_ROW)
+        return db_failure(s->db, "cannot read the events");
     char sql[300];
     snprintf(sql, sizeof sql,
              "SELECT seq, type, taskid, dealid, workerpool, time, detail FROM events"
              " WHERE seq > ?1 AND seq <= ?2%s%s ORDER BY seq LIMIT ?4",
              workerpool ? " AND workerpool = ?3" : "", taskid ? " AND taskid = ?5" : "");
-    stmt q = hs_sprep(s, sql);
-    bi(&q, 1, after);
-    bi(&q, 2, newest);
+    dbq q = db_prep(s->db, sql);
+    db_bi(&q, 1, after);
+    db_bi(&q, 2, newest);
     if (workerpool)
-        bb(&q, 3, workerpool, 20);
-    bi(&q, 4, (int64_t)limit);
+        db_bb(&q, 3, workerpool, 20);
+    db_bi(&q, 4, (int64_t)limit);
     if (taskid)
-        bb(&q, 5, taskid, 32);
+        db_bb(&q, 5, taskid, 32);
     json_t *arr = json_array();
     int64_t seq = after;
-    rc = SQLITE_DONE;
-    while (arr && (rc = step(&q)) == SQLITE_ROW) {
+    rc = DB_DONE;
+    while (arr && (rc = db_step(&q)) == DB_ROW) {
         uint8_t tid[32], did[32], wp[20];
-        seq = sqlite3_column_int64(q.st, 0);
-        col_blob(&q, 2, tid, 32);
-        col_blob(&q, 3, did, 32);
-        col_blob(&q, 4, wp, 20);
+        seq = db_col_int(&q, 0);
+        db_col_bytes(&q, 2, tid, 32);
+        db_col_bytes(&q, 3, did, 32);
+        db_col_bytes(&q, 4, wp, 20);
         json_t *e = json_pack("{s:I, s:s, s:o, s:o, s:o, s:I}", "seq", (json_int_t)seq, "type",
-                              (const char *)sqlite3_column_text(q.st, 1), "taskid",
+                              db_col_text(&q, 1), "taskid",
                               id_or_null(tid, 32), "dealid", id_or_null(did, 32), "workerpool",
-                              id_or_null(wp, 20), "time", (json_int_t)sqlite3_column_int64(q.st, 5));
-        const char *detail = (const char *)sqlite3_column_text(q.st, 6);
+                              id_or_null(wp, 20), "time", (json_int_t)db_col_int(&q, 5));
+        const char *detail = db_col_text(&q, 6);
         json_t *dj = detail ? json_loads(detail, 0, NULL) : NULL;
         if (e && dj)
             json_object_update_missing(e, dj);
@@ -97,12 +116,12 @@ cella_res hub_store_events(hub_store *s, int64_t after, const uint8_t *workerpoo
             arr = NULL;
         }
     }
-    hs_sdone(s, &q);
+    db_done(&q);
     if (!arr)
         return cella_fail(CELLA_E_NOMEM, "events", "out of memory");
-    if (rc != SQLITE_DONE) {
+    if (rc != DB_DONE) {
         json_decref(arr);
-        return hs_db_fail(s, "cannot read the events");
+        return db_failure(s->db, "cannot read the events");
     }
     *last = json_array_size(arr) == limit ? seq : newest > after ? newest : after;
     *events = arr;

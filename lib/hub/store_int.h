@@ -1,12 +1,12 @@
-/* Private to lib/hub/store*.c (never included elsewhere): the SQLite hub
- * store's handle and the helpers its files share. store.h is the interface. */
+/* Private to lib/hub/store*.c (never included elsewhere): the hub store's
+ * handle (over store/db.h: SQLite or PostgreSQL) and the helpers its files
+ * share. store.h is the interface. */
 #ifndef CELLA_HUB_STORE_INT_H
 #define CELLA_HUB_STORE_INT_H
 
 #include "hub/store.h"
-#include "store/sql.h"
+#include "store/db.h"
 
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +20,24 @@
 
 #define ORDER_CACHE_MAX 16
 
+/* An event recorded by the current transaction, written when it commits:
+ * sequence numbers are taken then, under the counter's row lock, so they
+ * become visible in the order they were numbered (events in commit order,
+ * whichever replica wrote them). */
+typedef struct {
+    const char *type; /* a string constant */
+    uint8_t taskid[32], dealid[32], pool[20];
+    int64_t time;
+    char *detail; /* JSON text, or NULL */
+} hs_event;
+
+#define HS_EVENTS_MAX 4096 /* per transaction (a deal of a bag of tasks: one per task) */
+
 struct hub_store {
-    sqlite3 *db;
-    char path[1024];
+    cella_db *db;
     uint64_t dev_timeref; /* 0: the categories' */
-    stmt_cache stmts;
-    sql_writer writer;
+    hs_event *events;     /* pending, until commit */
+    size_t nevents, events_cap;
     /* Orders read by hash, parsed: an order's row never changes once
      * committed, and matches name the same app, dataset and pool orders
      * again and again. Filled round robin. */
@@ -37,32 +49,23 @@ struct hub_store {
     size_t next_order;
 };
 
-/* ---- SQLite plumbing (as store/cas_store.c) ---- */
+#define HS_EVENTS_CHANNEL HUB_EVENTS_CHANNEL
 
-static inline stmt hs_sprep(hub_store *s, const char *sql)
-{
-    return cached_prep(&s->stmts, s->db, sql);
-}
-static inline void hs_sdone(hub_store *s, stmt *q) { cached_done(&s->stmts, q); }
-
-/* Transactions on the process's writer turn (store/sql.h). */
-static inline cella_res hs_begin(hub_store *s)
-{
-    return sql_begin(&s->writer, &s->stmts, s->db, s->path);
-}
-static inline cella_res hs_commit(hub_store *s)
-{
-    return sql_commit(&s->writer, &s->stmts, s->db, s->path);
-}
-/* A no-op after a failed commit, which already rolled back. */
-static inline void hs_rollback(hub_store *s)
-{
-    (void)sql_txn_end(&s->writer, &s->stmts, s->db, false, NULL, 0);
-}
+/* Writes the pending events, then commits; rolls back on failure. */
+cella_res hs_commit(hub_store *s);
+/* Rolls back and forgets the pending events. */
+void hs_rollback(hub_store *s);
+/* " FOR UPDATE" inside a transaction: the row is read to be written. */
+static inline bool hs_locking(hub_store *s) { return db_in_txn(s->db); }
+/* Before a row that may not exist yet is read FOR UPDATE (an account, an
+ * order's consumed volume, a worker's score): ensure_sql inserts it with its
+ * zero value, doing nothing if it exists (ON CONFLICT DO NOTHING; ? is the
+ * key), so two replicas lock the same row instead of both seeing none. Only
+ * in a transaction on PostgreSQL. */
+cella_res hs_lock_row(hub_store *s, const char *ensure_sql, const void *key, size_t n);
 
 /* ---- store.c: plumbing, text helpers, listings ---- */
-cella_res hs_db_fail(hub_store *s, const char *what);
-cella_res hs_run(hub_store *s, stmt *q, const char *what);
+cella_res hs_run(hub_store *s, dbq *q, const char *what);
 json_t *hs_addr_json(const uint8_t a[20]);
 json_t *hs_hex_json(const uint8_t *p, size_t n);
 json_t *hs_u64_json(uint64_t v);

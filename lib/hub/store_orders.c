@@ -1,4 +1,4 @@
-/* The hub's state in SQLite: the order book and PoCo's m_consumed. See store.h. */
+/* The hub's state: the order book and PoCo's m_consumed. See store.h. */
 #include "hub/store_int.h"
 
 /* ---- text helpers ---- */
@@ -26,29 +26,33 @@ static cella_res order_event(hub_store *s, const char *type, const uint8_t hash[
 
 cella_res hs_consumed_get(hub_store *s, const uint8_t hash[32], uint8_t amount[32])
 {
-    stmt q = hs_sprep(s, "SELECT amount FROM consumed WHERE hash = ?");
-    bb(&q, 1, hash, 32);
-    int rc = step(&q);
-    if (rc == SQLITE_ROW)
-        col_blob(&q, 0, amount, 32);
+    CELLA_TRY(hs_lock_row(s, "INSERT INTO consumed(hash, amount) VALUES(?,"
+                             " decode(repeat('00', 32), 'hex')) ON CONFLICT DO NOTHING",
+                          hash, 32));
+    dbq q = db_prep(s->db, hs_locking(s) ? "SELECT amount FROM consumed WHERE hash = ? FOR UPDATE"
+                                         : "SELECT amount FROM consumed WHERE hash = ?");
+    db_bb(&q, 1, hash, 32);
+    int rc = db_step(&q);
+    if (rc == DB_ROW)
+        db_col_bytes(&q, 0, amount, 32);
     else
         memset(amount, 0, 32);
-    hs_sdone(s, &q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return hs_db_fail(s, "consumed lookup failed");
+    db_done(&q);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "consumed lookup failed");
     return CELLA_OK_RES;
 }
 
 cella_res hs_consumed_set(hub_store *s, const uint8_t hash[32], const uint8_t amount[32])
 {
-    stmt q = hs_sprep(s, "INSERT INTO consumed(hash, amount) VALUES(?, ?)"
+    dbq q = db_prep(s->db, "INSERT INTO consumed(hash, amount) VALUES(?, ?)"
                         " ON CONFLICT(hash) DO UPDATE SET amount = excluded.amount");
-    bb(&q, 1, hash, 32);
-    bb(&q, 2, amount, 32);
-    int rc = step(&q);
-    hs_sdone(s, &q);
-    if (rc != SQLITE_DONE)
-        return hs_db_fail(s, "cannot update consumed volume");
+    db_bb(&q, 1, hash, 32);
+    db_bb(&q, 2, amount, 32);
+    int rc = db_step(&q);
+    db_done(&q);
+    if (rc != DB_DONE)
+        return db_failure(s->db, "cannot update consumed volume");
     return CELLA_OK_RES;
 }
 
@@ -101,7 +105,7 @@ static cella_res publish_checks(hub_store *s, const cella_domain *d, const cella
     return CELLA_OK_RES;
 }
 
-cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cella_order *o,
+static cella_res order_publish_once(hub_store *s, const cella_domain *d, const cella_order *o,
                                   int64_t now, uint8_t hash[32], bool *created)
 {
     *created = false;
@@ -111,7 +115,7 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
     json_decref(oj);
     CELLA_ENSURE(text, CELLA_E_NOMEM, "order", "out of memory");
     uint8_t signer[20];
-    cella_res r = hs_begin(s);
+    cella_res r = db_begin(s->db);
     if (!cella_ok(r)) {
         free(text);
         return r;
@@ -119,13 +123,13 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
     r = publish_checks(s, d, o, signer);
     bool exists = false;
     if (cella_ok(r)) {
-        stmt q = hs_sprep(s, "SELECT 1 FROM orders WHERE hash = ?");
-        bb(&q, 1, hash, 32);
-        int rc = step(&q);
-        exists = rc == SQLITE_ROW;
-        hs_sdone(s, &q);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            r = hs_db_fail(s, "order lookup failed");
+        dbq q = db_prep(s->db, "SELECT 1 FROM orders WHERE hash = ?");
+        db_bb(&q, 1, hash, 32);
+        int rc = db_step(&q);
+        exists = rc == DB_ROW;
+        db_done(&q);
+        if (rc != DB_ROW && rc != DB_DONE)
+            r = db_failure(s->db, "order lookup failed");
     }
     uint8_t vol[32], used[32], rem[32];
     if (cella_ok(r) && !exists) {
@@ -139,35 +143,35 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
         uint8_t tag[32], price[32], w[32];
         hub_order_field(o, "tag", tag);
         hub_order_field(o, g_price_field[o->kind], price);
-        stmt q = hs_sprep(s, "INSERT INTO orders(hash, kind, signer, app, dataset, workerpool,"
+        dbq q = db_prep(s->db, "INSERT INTO orders(hash, kind, signer, app, dataset, workerpool,"
                             " requester, category, tag, price, volume, json, published, sign)"
                             " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-        bb(&q, 1, hash, 32);
-        bi(&q, 2, o->kind);
-        bb(&q, 3, signer, 20);
+        db_bb(&q, 1, hash, 32);
+        db_bi(&q, 2, o->kind);
+        db_bb(&q, 3, signer, 20);
         const char *cols[4] = {"app", "dataset", "workerpool", "requester"};
         for (int i = 0; i < 4; i++) {
             bool has = cella_ok(cella_order_word(o, cols[i], w));
             cella_error_clear();
-            bbn(&q, 4 + i, has ? w + 12 : NULL, 20);
+            db_bbn(&q, 4 + i, has ? w + 12 : NULL, 20);
         }
         uint64_t cat = 0;
         bool has_cat = cella_ok(cella_order_word(o, "category", w));
         cella_error_clear();
         if (has_cat && hub_u256_to_u64(w, &cat) && cat <= INT64_MAX)
-            bi(&q, 8, (int64_t)cat);
+            db_bi(&q, 8, (int64_t)cat);
         else
-            bi(&q, 8, -1);
-        bb(&q, 9, tag, 32);
-        bb(&q, 10, price, 32);
-        bb(&q, 11, vol, 32);
-        bt(&q, 12, text);
-        bi(&q, 13, now);
-        bb(&q, 14, o->sign, 65);
-        int rc = step(&q);
-        hs_sdone(s, &q);
-        if (rc != SQLITE_DONE)
-            r = hs_db_fail(s, "cannot store the order");
+            db_bi(&q, 8, -1);
+        db_bb(&q, 9, tag, 32);
+        db_bb(&q, 10, price, 32);
+        db_bb(&q, 11, vol, 32);
+        db_bt(&q, 12, text);
+        db_bi(&q, 13, now);
+        db_bb(&q, 14, o->sign, 65);
+        int rc = db_step(&q);
+        db_done(&q);
+        if (rc != DB_DONE)
+            r = db_failure(s->db, "cannot store the order");
         *created = true;
         bool has_pool = o->kind == CELLA_ORDER_WORKERPOOL || o->kind == CELLA_ORDER_REQUEST;
         if (cella_ok(r) && has_pool)
@@ -183,6 +187,16 @@ cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cel
     return r;
 }
 
+cella_res hub_store_order_publish(hub_store *s, const cella_domain *d, const cella_order *o,
+                                  int64_t now, uint8_t hash[32], bool *created)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, order_publish_once(s, d, o, now, hash, created));
+    return r;
+}
+
 static cella_res order_from_text(const char *text, int kind, cella_order *o)
 {
     json_error_t je;
@@ -194,27 +208,27 @@ static cella_res order_from_text(const char *text, int kind, cella_order *o)
 }
 
 /* One row of the order book as JSON. */
-static json_t *entry_json(hub_store *s, stmt *q, uint8_t rem_out[32], bool *ok)
+static json_t *entry_json(hub_store *s, dbq *q, uint8_t rem_out[32], bool *ok)
 {
     /* columns: hash, kind, signer, volume, json, published */
     uint8_t hash[32], signer[20], vol[32], used[32], rem[32];
-    col_blob(q, 0, hash, 32);
-    int kind = sqlite3_column_int(q->st, 1);
-    col_blob(q, 2, signer, 20);
-    col_blob(q, 3, vol, 32);
+    db_col_bytes(q, 0, hash, 32);
+    int kind = (int)db_col_int(q, 1);
+    db_col_bytes(q, 2, signer, 20);
+    db_col_bytes(q, 3, vol, 32);
     *ok = cella_ok(hs_consumed_get(s, hash, used));
     if (!hub_u256_sub(rem, vol, used))
         memset(rem, 0, 32);
     if (rem_out)
         memcpy(rem_out, rem, 32);
     json_error_t je;
-    json_t *order = json_loads((const char *)sqlite3_column_text(q->st, 4), 0, &je);
+    json_t *order = json_loads(db_col_text(q, 4), 0, &je);
     if ((unsigned)kind >= CELLA_ORDER__COUNT)
         kind = 0;
     return json_pack("{s:o, s:s, s:o*, s:o, s:o, s:o, s:I}", "orderHash", hs_hex_json(hash, 32),
                      "kind", cella_order_key((cella_order_kind)kind), "order", order, "signer",
                      hs_addr_json(signer), "remaining", u256_json(rem), "consumed", u256_json(used),
-                     "publicationTimestamp", (json_int_t)sqlite3_column_int64(q->st, 5));
+                     "publicationTimestamp", (json_int_t)db_col_int(q, 5));
 }
 
 static cella_res order_get(hub_store *s, const uint8_t hash[32], cella_order *o, json_t **entry);
@@ -235,7 +249,7 @@ cella_res hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_order 
                               json_t **entry)
 {
     /* outside a transaction, what the handle reads is committed */
-    bool cacheable = o && !entry && sqlite3_get_autocommit(s->db);
+    bool cacheable = o && !entry && !db_in_txn(s->db);
     for (size_t i = 0; cacheable && i < ORDER_CACHE_MAX; i++)
         if (s->orders[i].used && !memcmp(s->orders[i].hash, hash, 32))
             return order_copy(&s->orders[i].o, o);
@@ -258,21 +272,21 @@ cella_res hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_order 
 
 static cella_res order_get(hub_store *s, const uint8_t hash[32], cella_order *o, json_t **entry)
 {
-    stmt q = hs_sprep(s, "SELECT hash, kind, signer, volume, json, published FROM orders"
+    dbq q = db_prep(s->db, "SELECT hash, kind, signer, volume, json, published FROM orders"
                         " WHERE hash = ?");
-    bb(&q, 1, hash, 32);
-    int rc = step(&q);
+    db_bb(&q, 1, hash, 32);
+    int rc = db_step(&q);
     cella_res r = CELLA_OK_RES;
     char ht[67];
     ht[0] = '0';
     ht[1] = 'x';
     cella_hex_encode(ht + 2, hash, 32, false);
-    if (rc == SQLITE_DONE)
+    if (rc == DB_DONE)
         r = cella_fail(CELLA_E_NOTFOUND, ht, "no such order on this hub");
-    else if (rc != SQLITE_ROW)
-        r = hs_db_fail(s, "order lookup failed");
+    else if (rc != DB_ROW)
+        r = db_failure(s->db, "order lookup failed");
     if (cella_ok(r) && o)
-        r = order_from_text((const char *)sqlite3_column_text(q.st, 4), sqlite3_column_int(q.st, 1),
+        r = order_from_text(db_col_text(&q, 4), (int)db_col_int(&q, 1),
                             o);
     if (cella_ok(r) && entry) {
         bool ok;
@@ -285,7 +299,7 @@ static cella_res order_get(hub_store *s, const uint8_t hash[32], cella_order *o,
                 cella_order_free(o);
         }
     }
-    hs_sdone(s, &q);
+    db_done(&q);
     return r;
 }
 
@@ -308,25 +322,25 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
 {
     *out = NULL;
     size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
-    stmt q = hs_sprep(s, "SELECT hash, kind, signer, volume, json, published, tag, price, id"
+    dbq q = db_prep(s->db, "SELECT hash, kind, signer, volume, json, published, tag, price, id"
                         " FROM orders WHERE (?1 < 0 OR kind = ?1) AND (?2 IS NULL OR app = ?2)"
                         " AND (?3 IS NULL OR dataset = ?3) AND (?4 IS NULL OR workerpool = ?4)"
                         " AND (?5 IS NULL OR requester = ?5) AND (?6 < 0 OR category = ?6)"
                         " ORDER BY id");
-    bi(&q, 1, f->kind);
-    bbn(&q, 2, f->app, 20);
-    bbn(&q, 3, f->dataset, 20);
-    bbn(&q, 4, f->workerpool, 20);
-    bbn(&q, 5, f->requester, 20);
-    bi(&q, 6, f->has_category && f->category <= INT64_MAX ? (int64_t)f->category : -1);
+    db_bi(&q, 1, f->kind);
+    db_bbn(&q, 2, f->app, 20);
+    db_bbn(&q, 3, f->dataset, 20);
+    db_bbn(&q, 4, f->workerpool, 20);
+    db_bbn(&q, 5, f->requester, 20);
+    db_bi(&q, 6, f->has_category && f->category <= INT64_MAX ? (int64_t)f->category : -1);
     size_t n = 0, cap = 0;
     book_item *items = NULL;
     cella_res r = CELLA_OK_RES;
     int rc;
-    while ((rc = step(&q)) == SQLITE_ROW) {
+    while ((rc = db_step(&q)) == DB_ROW) {
         uint8_t tag[32], price[32], rem[32];
-        col_blob(&q, 6, tag, 32);
-        col_blob(&q, 7, price, 32);
+        db_col_bytes(&q, 6, tag, 32);
+        db_col_bytes(&q, 7, price, 32);
         if (f->mintag) {
             bool all = true;
             for (int i = 0; i < 32; i++)
@@ -340,7 +354,7 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
         json_t *e = entry_json(s, &q, rem, &ok);
         if (!e || !ok) {
             json_decref(e);
-            r = cella_fail(CELLA_E_IO, s->path, "cannot read the order book");
+            r = cella_fail(CELLA_E_IO, cella_db_where(s->db), "cannot read the order book");
             break;
         }
         if (!f->include_closed && hub_u256_is_zero(rem)) {
@@ -360,12 +374,12 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
         }
         items[n].entry = e;
         memcpy(items[n].price, price, 32);
-        items[n].id = sqlite3_column_int64(q.st, 8);
+        items[n].id = db_col_int(&q, 8);
         n++;
     }
-    if (cella_ok(r) && rc != SQLITE_DONE)
-        r = hs_db_fail(s, "order book query failed");
-    hs_sdone(s, &q);
+    if (cella_ok(r) && rc != DB_DONE)
+        r = db_failure(s->db, "order book query failed");
+    db_done(&q);
     if (cella_ok(r) && n)
         qsort(items, n, sizeof *items, book_cmp);
     json_t *arr = cella_ok(r) ? json_array() : NULL;
@@ -382,34 +396,34 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
     return r;
 }
 
-cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20],
+static cella_res order_cancel_once(hub_store *s, const uint8_t hash[32], const uint8_t who[20],
                                  int64_t now)
 {
-    CELLA_TRY(hs_begin(s));
-    stmt q = hs_sprep(s, "SELECT signer, volume, kind, workerpool FROM orders WHERE hash = ?");
-    bb(&q, 1, hash, 32);
-    int rc = step(&q);
+    CELLA_TRY(db_begin(s->db));
+    dbq q = db_prep(s->db, "SELECT signer, volume, kind, workerpool FROM orders WHERE hash = ?");
+    db_bb(&q, 1, hash, 32);
+    int rc = db_step(&q);
     uint8_t signer[20], vol[32], pool[20] = {0};
     int kind = 0;
     bool has_pool = false;
-    if (rc == SQLITE_ROW) {
-        col_blob(&q, 0, signer, 20);
-        col_blob(&q, 1, vol, 32);
-        kind = sqlite3_column_int(q.st, 2);
-        has_pool = sqlite3_column_type(q.st, 3) == SQLITE_BLOB;
+    if (rc == DB_ROW) {
+        db_col_bytes(&q, 0, signer, 20);
+        db_col_bytes(&q, 1, vol, 32);
+        kind = (int)db_col_int(&q, 2);
+        has_pool = !db_col_null(&q, 3);
         if (has_pool)
-            col_blob(&q, 3, pool, 20);
+            db_col_bytes(&q, 3, pool, 20);
     }
-    hs_sdone(s, &q);
+    db_done(&q);
     char ht[67];
     ht[0] = '0';
     ht[1] = 'x';
     cella_hex_encode(ht + 2, hash, 32, false);
     cella_res r = CELLA_OK_RES;
-    if (rc == SQLITE_DONE)
+    if (rc == DB_DONE)
         r = cella_fail(CELLA_E_NOTFOUND, ht, "no such order on this hub");
-    else if (rc != SQLITE_ROW)
-        r = hs_db_fail(s, "order lookup failed");
+    else if (rc != DB_ROW)
+        r = db_failure(s->db, "order lookup failed");
     else if (memcmp(signer, who, 20) != 0)
         r = cella_fail(CELLA_E_PERM, ht, "only the order's signer may cancel it");
     if (cella_ok(r))
@@ -420,5 +434,15 @@ cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uin
         r = hs_commit(s);
     if (!cella_ok(r))
         hs_rollback(s);
+    return r;
+}
+
+cella_res hub_store_order_cancel(hub_store *s, const uint8_t hash[32], const uint8_t who[20],
+                                 int64_t now)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, order_cancel_once(s, hash, who, now));
     return r;
 }

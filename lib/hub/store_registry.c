@@ -1,4 +1,4 @@
-/* The hub's state in SQLite: the registries (apps, datasets, workerpools). See store.h. */
+/* The hub's state: the registries (apps, datasets, workerpools). See store.h. */
 #include "hub/store_int.h"
 
 /* ---- registries ---- */
@@ -6,46 +6,46 @@
 cella_res hs_resource_get_any(hub_store *s, const uint8_t addr[20], hub_resource *r,
                               bool *found)
 {
-    stmt q = hs_sprep(s, "SELECT kind, owner, name, multiaddr, checksum, measurement, created"
+    dbq q = db_prep(s->db, "SELECT kind, owner, name, multiaddr, checksum, measurement, created"
                         " FROM resources WHERE address = ?");
-    bb(&q, 1, addr, 20);
-    int rc = step(&q);
-    *found = rc == SQLITE_ROW;
-    if (rc == SQLITE_ROW) {
+    db_bb(&q, 1, addr, 20);
+    int rc = db_step(&q);
+    *found = rc == DB_ROW;
+    if (rc == DB_ROW) {
         memset(r, 0, sizeof *r);
-        r->kind = (hub_kind)sqlite3_column_int(q.st, 0);
+        r->kind = (hub_kind)(int)db_col_int(&q, 0);
         memcpy(r->address, addr, 20);
-        col_blob(&q, 1, r->owner, 20);
-        snprintf(r->name, sizeof r->name, "%s", (const char *)sqlite3_column_text(q.st, 2));
+        db_col_bytes(&q, 1, r->owner, 20);
+        snprintf(r->name, sizeof r->name, "%s", db_col_text(&q, 2));
         snprintf(r->multiaddr, sizeof r->multiaddr, "%s",
-                 (const char *)sqlite3_column_text(q.st, 3));
-        col_blob(&q, 4, r->checksum, 32);
+                 db_col_text(&q, 3));
+        db_col_bytes(&q, 4, r->checksum, 32);
         snprintf(r->measurement, sizeof r->measurement, "%s",
-                 (const char *)sqlite3_column_text(q.st, 5));
-        r->created = sqlite3_column_int64(q.st, 6);
+                 db_col_text(&q, 5));
+        r->created = db_col_int(&q, 6);
     }
-    hs_sdone(s, &q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return hs_db_fail(s, "resource lookup failed");
+    db_done(&q);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "resource lookup failed");
     return CELLA_OK_RES;
 }
 
 static cella_res resource_insert(hub_store *s, const hub_resource *r, int64_t now)
 {
-    stmt q = hs_sprep(s, "INSERT INTO resources(address, kind, owner, name, multiaddr, checksum,"
+    dbq q = db_prep(s->db, "INSERT INTO resources(address, kind, owner, name, multiaddr, checksum,"
                         " measurement, created) VALUES(?,?,?,?,?,?,?,?)");
-    bb(&q, 1, r->address, 20);
-    bi(&q, 2, r->kind);
-    bb(&q, 3, r->owner, 20);
-    bt(&q, 4, r->name);
-    bt(&q, 5, r->multiaddr);
-    bb(&q, 6, r->checksum, 32);
-    bt(&q, 7, r->measurement);
-    bi(&q, 8, now);
-    int rc = step(&q);
-    hs_sdone(s, &q);
-    CELLA_ENSURE(rc == SQLITE_DONE, CELLA_E_IO, s->path, "cannot register the resource: %s",
-                 sqlite3_errmsg(s->db));
+    db_bb(&q, 1, r->address, 20);
+    db_bi(&q, 2, r->kind);
+    db_bb(&q, 3, r->owner, 20);
+    db_bt(&q, 4, r->name);
+    db_bt(&q, 5, r->multiaddr);
+    db_bb(&q, 6, r->checksum, 32);
+    db_bt(&q, 7, r->measurement);
+    db_bi(&q, 8, now);
+    int rc = db_step(&q);
+    db_done(&q);
+    CELLA_ENSURE(rc == DB_DONE, CELLA_E_IO, cella_db_where(s->db), "cannot register the resource: %s",
+                 db_errmsg(s->db));
     return CELLA_OK_RES;
 }
 
@@ -57,10 +57,10 @@ static cella_res check_resource(const hub_resource *r)
 }
 
 /* Registers at r->address unless present; same kind and owner: *created = false. */
-static cella_res register_tx(hub_store *s, hub_resource *r, int64_t now, bool *created)
+static cella_res register_tx_once(hub_store *s, hub_resource *r, int64_t now, bool *created)
 {
     CELLA_TRY(check_resource(r));
-    CELLA_TRY(hs_begin(s));
+    CELLA_TRY(db_begin(s->db));
     hub_resource cur;
     bool found = false;
     cella_res res = hs_resource_get_any(s, r->address, &cur, &found);
@@ -85,6 +85,15 @@ static cella_res register_tx(hub_store *s, hub_resource *r, int64_t now, bool *c
     return res;
 }
 
+static cella_res register_tx(hub_store *s, hub_resource *r, int64_t now, bool *created)
+{
+    cella_res res;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, res, register_tx_once(s, r, now, created));
+    return res;
+}
+
 cella_res hub_store_deploy(hub_store *s, hub_resource *r, int64_t now, bool *created)
 {
     hub_resource_address(r, r->address);
@@ -98,14 +107,14 @@ cella_res hub_store_register_at(hub_store *s, const hub_resource *r, int64_t now
     return register_tx(s, &copy, now, &created);
 }
 
-cella_res hub_store_transfer(hub_store *s, hub_kind k, const uint8_t addr[20],
+static cella_res transfer_once(hub_store *s, hub_kind k, const uint8_t addr[20],
                              const uint8_t from[20], const uint8_t to[20], int64_t now)
 {
     static const uint8_t zero[20] = {0};
     char at[43], owner[43], who[43];
     cella_eth_address_checksum(at, addr);
     CELLA_ENSURE(memcmp(to, zero, 20) != 0, CELLA_E_PARSE, "to", "cannot transfer to address zero");
-    CELLA_TRY(hs_begin(s));
+    CELLA_TRY(db_begin(s->db));
     hub_resource cur;
     bool found = false;
     cella_res r = hs_resource_get_any(s, addr, &cur, &found);
@@ -120,9 +129,9 @@ cella_res hub_store_transfer(hub_store *s, hub_kind k, const uint8_t addr[20],
     if (cella_ok(r) && memcmp(to, from, 20) == 0)
         r = cella_fail(CELLA_E_PARSE, "to", "%s is yours already", at);
     if (cella_ok(r)) {
-        stmt q = hs_sprep(s, "UPDATE resources SET owner = ? WHERE address = ?");
-        bb(&q, 1, to, 20);
-        bb(&q, 2, addr, 20);
+        dbq q = db_prep(s->db, "UPDATE resources SET owner = ? WHERE address = ?");
+        db_bb(&q, 1, to, 20);
+        db_bb(&q, 2, addr, 20);
         r = hs_run(s, &q, "cannot transfer the resource");
     }
     if (cella_ok(r)) {
@@ -136,6 +145,16 @@ cella_res hub_store_transfer(hub_store *s, hub_kind k, const uint8_t addr[20],
         r = hs_commit(s);
     if (!cella_ok(r))
         hs_rollback(s);
+    return r;
+}
+
+cella_res hub_store_transfer(hub_store *s, hub_kind k, const uint8_t addr[20],
+                             const uint8_t from[20], const uint8_t to[20], int64_t now)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, transfer_once(s, k, addr, from, to, now));
     return r;
 }
 
@@ -153,16 +172,16 @@ cella_res hub_store_resource_get(hub_store *s, hub_kind k, const uint8_t addr[20
 
 cella_res hub_store_resource_count(hub_store *s, hub_kind k, const uint8_t *owner, uint64_t *n)
 {
-    stmt q = hs_sprep(s, owner ? "SELECT count(*) FROM resources WHERE kind = ? AND owner = ?"
+    dbq q = db_prep(s->db, owner ? "SELECT count(*) FROM resources WHERE kind = ? AND owner = ?"
                               : "SELECT count(*) FROM resources WHERE kind = ?");
-    bi(&q, 1, k);
+    db_bi(&q, 1, k);
     if (owner)
-        bb(&q, 2, owner, 20);
-    int rc = step(&q);
-    if (rc == SQLITE_ROW)
-        *n = (uint64_t)sqlite3_column_int64(q.st, 0);
-    hs_sdone(s, &q);
-    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "count failed: %s", sqlite3_errmsg(s->db));
+        db_bb(&q, 2, owner, 20);
+    int rc = db_step(&q);
+    if (rc == DB_ROW)
+        *n = (uint64_t)db_col_int(&q, 0);
+    db_done(&q);
+    CELLA_ENSURE(rc == DB_ROW, CELLA_E_IO, cella_db_where(s->db), "count failed: %s", db_errmsg(s->db));
     return CELLA_OK_RES;
 }
 
@@ -183,32 +202,32 @@ cella_res hub_store_resource_list(hub_store *s, hub_kind k, const uint8_t *owner
 {
     *out = NULL;
     CELLA_TRY(hub_store_resource_count(s, k, owner, total));
-    stmt q = hs_sprep(s, owner ? "SELECT address FROM resources WHERE kind = ?1 AND owner = ?2"
+    dbq q = db_prep(s->db, owner ? "SELECT address FROM resources WHERE kind = ?1 AND owner = ?2"
                                     " ORDER BY created, address LIMIT ?3 OFFSET ?4"
                                   : "SELECT address FROM resources WHERE kind = ?1"
                                     " ORDER BY created, address LIMIT ?3 OFFSET ?4");
-    bi(&q, 1, k);
+    db_bi(&q, 1, k);
     if (owner)
-        bb(&q, 2, owner, 20);
-    bi(&q, 3, (int64_t)hs_list_limit(limit));
-    bi(&q, 4, (int64_t)offset);
+        db_bb(&q, 2, owner, 20);
+    db_bi(&q, 3, (int64_t)hs_list_limit(limit));
+    db_bi(&q, 4, (int64_t)offset);
     json_t *arr = json_array();
     cella_res r = CELLA_OK_RES;
-    int rc = SQLITE_DONE;
-    while (arr && cella_ok(r) && (rc = step(&q)) == SQLITE_ROW) {
+    int rc = DB_DONE;
+    while (arr && cella_ok(r) && (rc = db_step(&q)) == DB_ROW) {
         uint8_t addr[20];
         hub_resource res;
         bool found = false;
-        col_blob(&q, 0, addr, 20);
+        db_col_bytes(&q, 0, addr, 20);
         r = hs_resource_get_any(s, addr, &res, &found);
         if (cella_ok(r) && found)
             hs_append_or_drop(&arr, hub_resource_json(&res));
     }
-    hs_sdone(s, &q);
+    db_done(&q);
     if (cella_ok(r) && !arr)
         r = cella_fail(CELLA_E_NOMEM, "resources", "out of memory");
-    if (cella_ok(r) && rc != SQLITE_DONE)
-        r = hs_db_fail(s, "cannot list the resources");
+    if (cella_ok(r) && rc != DB_DONE)
+        r = db_failure(s->db, "cannot list the resources");
     if (!cella_ok(r))
         json_decref(arr);
     else

@@ -1,4 +1,4 @@
-/* The hub's state in SQLite: tasks, their trust-1 lifecycle (contribute and
+/* The hub's state: tasks, their trust-1 lifecycle (contribute and
  * finalize, claim) and the worker flow (leases, reports, logs). See store.h. */
 #include "hub/store_int.h"
 
@@ -14,59 +14,59 @@
     " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
 
 /* A text column as a JSON string, or null. */
-static json_t *col_text_json(stmt *q, int i)
+static json_t *col_text_json(dbq *q, int i)
 {
-    const char *t = (const char *)sqlite3_column_text(q->st, i);
-    return t ? json_stringn(t, (size_t)sqlite3_column_bytes(q->st, i)) : json_null();
+    const char *t = db_col_text(q, i);
+    return t ? json_stringn(t, (size_t)db_col_len(q, i)) : json_null();
 }
 
-static json_t *task_json(stmt *q)
+static json_t *task_json(dbq *q)
 {
     uint8_t id[32], dealid[32];
-    col_blob(q, 0, id, 32);
-    col_blob(q, 1, dealid, 32);
+    db_col_bytes(q, 0, id, 32);
+    db_col_bytes(q, 1, dealid, 32);
     json_t *j = json_pack("{s:o, s:o, s:I, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "taskid",
                           hs_hex_json(id, 32), "dealid", hs_hex_json(dealid, 32), "idx",
-                          (json_int_t)sqlite3_column_int64(q->st, 2), "status",
-                          (const char *)sqlite3_column_text(q->st, 3), "startTime",
-                          (json_int_t)sqlite3_column_int64(q->st, 4), "contributionDeadline",
-                          (json_int_t)sqlite3_column_int64(q->st, 5), "finalDeadline",
-                          (json_int_t)sqlite3_column_int64(q->st, 6), "workerpool",
+                          (json_int_t)db_col_int(q, 2), "status",
+                          db_col_text(q, 3), "startTime",
+                          (json_int_t)db_col_int(q, 4), "contributionDeadline",
+                          (json_int_t)db_col_int(q, 5), "finalDeadline",
+                          (json_int_t)db_col_int(q, 6), "workerpool",
                           col_text_json(q, 16), "requester", col_text_json(q, 17), "beneficiary",
                           col_text_json(q, 18), "tag", col_text_json(q, 19));
     if (!j)
         return NULL;
     json_t *lease = json_null();
-    if (sqlite3_column_type(q->st, 12) == SQLITE_TEXT)
+    if (!db_col_null(q, 12))
         lease = json_pack("{s:o, s:I}", "holder", col_text_json(q, 12), "until",
-                          (json_int_t)sqlite3_column_int64(q->st, 13));
+                          (json_int_t)db_col_int(q, 13));
     json_object_set_new(j, "lease", lease ? lease : json_null());
     json_object_set_new(j, "error", col_text_json(q, 14));
     json_object_set_new(j, "results", col_text_json(q, 15));
     /* trust 1: the one worker, its digest, hash and seal; consensus: the
      * revealed digest and the consensus value as resultHash */
-    bool contributed = sqlite3_column_type(q->st, 7) == SQLITE_BLOB;
+    bool contributed = !db_col_null(q, 7);
     uint8_t w[20], b[32];
-    col_blob(q, 7, w, 20);
+    db_col_bytes(q, 7, w, 20);
     json_object_set_new(j, "worker", contributed ? hs_addr_json(w) : json_null());
     static const char *const names[3] = {"resultDigest", "resultHash", "resultSeal"};
     for (int i = 0; i < 3; i++) {
-        col_blob(q, 8 + i, b, 32);
-        if (contributed || (i < 2 && sqlite3_column_type(q->st, 8 + i) == SQLITE_BLOB))
+        db_col_bytes(q, 8 + i, b, 32);
+        if (contributed || (i < 2 && !db_col_null(q, 8 + i)))
             json_object_set_new(j, names[i], hs_hex_json(b, 32));
     }
     if (!json_object_get(j, "resultDigest"))
         json_object_set_new(j, "resultDigest", json_null());
-    json_object_set_new(j, "contributors", json_integer(sqlite3_column_int64(q->st, 24)));
-    if (sqlite3_column_type(q->st, 20) == SQLITE_BLOB) {
-        col_blob(q, 20, b, 32);
+    json_object_set_new(j, "contributors", json_integer(db_col_int(q, 24)));
+    if (!db_col_null(q, 20)) {
+        db_col_bytes(q, 20, b, 32);
         json_object_set_new(j, "consensusValue", hs_hex_json(b, 32));
-        json_object_set_new(j, "revealDeadline", json_integer(sqlite3_column_int64(q->st, 21)));
-        json_object_set_new(j, "revealCounter", json_integer(sqlite3_column_int64(q->st, 22)));
-        json_object_set_new(j, "winnerCounter", json_integer(sqlite3_column_int64(q->st, 23)));
+        json_object_set_new(j, "revealDeadline", json_integer(db_col_int(q, 21)));
+        json_object_set_new(j, "revealCounter", json_integer(db_col_int(q, 22)));
+        json_object_set_new(j, "winnerCounter", json_integer(db_col_int(q, 23)));
     }
-    if (sqlite3_column_type(q->st, 11) == SQLITE_INTEGER)
-        json_object_set_new(j, "finalTime", json_integer(sqlite3_column_int64(q->st, 11)));
+    if (!db_col_null(q, 11))
+        json_object_set_new(j, "finalTime", json_integer(db_col_int(q, 11)));
     return j;
 }
 
@@ -79,44 +79,44 @@ static void id_text(const uint8_t id[32], char out[67])
 
 cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **out)
 {
-    stmt q = hs_sprep(s, TASK_SELECT " WHERE t.taskid = ?");
-    bb(&q, 1, taskid, 32);
-    int rc = step(&q);
-    *out = rc == SQLITE_ROW ? task_json(&q) : NULL;
-    hs_sdone(s, &q);
+    dbq q = db_prep(s->db, TASK_SELECT " WHERE t.taskid = ?");
+    db_bb(&q, 1, taskid, 32);
+    int rc = db_step(&q);
+    *out = rc == DB_ROW ? task_json(&q) : NULL;
+    db_done(&q);
     char ht[67];
     id_text(taskid, ht);
-    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
+    CELLA_ENSURE(rc != DB_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
     CELLA_ENSURE(*out, CELLA_E_IO, ht, "cannot read the task");
     /* the contributions (trust > 1), in their order */
     json_t *list = json_array();
-    stmt c = hs_sprep(s, "SELECT worker, status, result_hash, result_seal, enclave_challenge,"
+    dbq c = db_prep(s->db, "SELECT worker, status, result_hash, result_seal, enclave_challenge,"
                         " weight, stake, time FROM contributions WHERE taskid = ? ORDER BY seq");
-    bb(&c, 1, taskid, 32);
-    while (list && (rc = step(&c)) == SQLITE_ROW) {
+    db_bb(&c, 1, taskid, 32);
+    while (list && (rc = db_step(&c)) == DB_ROW) {
         uint8_t w[20], h[32], sl[32], ch[20];
-        col_blob(&c, 0, w, 20);
-        col_blob(&c, 2, h, 32);
-        col_blob(&c, 3, sl, 32);
-        col_blob(&c, 4, ch, 20);
+        db_col_bytes(&c, 0, w, 20);
+        db_col_bytes(&c, 2, h, 32);
+        db_col_bytes(&c, 3, sl, 32);
+        db_col_bytes(&c, 4, ch, 20);
         json_t *e = json_pack("{s:o, s:s, s:o, s:o, s:o, s:I, s:o, s:I}", "worker",
-                              hs_addr_json(w), "status", (const char *)sqlite3_column_text(c.st, 1),
+                              hs_addr_json(w), "status", db_col_text(&c, 1),
                               "resultHash", hs_hex_json(h, 32), "resultSeal", hs_hex_json(sl, 32),
                               "enclaveChallenge", hs_addr_json(ch), "weight",
-                              (json_int_t)sqlite3_column_int64(c.st, 5), "stake",
-                              hs_u64_json((uint64_t)sqlite3_column_int64(c.st, 6)), "time",
-                              (json_int_t)sqlite3_column_int64(c.st, 7));
+                              (json_int_t)db_col_int(&c, 5), "stake",
+                              hs_u64_json((uint64_t)db_col_int(&c, 6)), "time",
+                              (json_int_t)db_col_int(&c, 7));
         if (!e || json_array_append_new(list, e)) {
             json_decref(list);
             list = NULL;
         }
     }
-    hs_sdone(s, &c);
-    if (!list || rc != SQLITE_DONE) {
+    db_done(&c);
+    if (!list || rc != DB_DONE) {
         json_decref(list);
         json_decref(*out);
         *out = NULL;
-        return list ? hs_db_fail(s, "cannot read the contributions")
+        return list ? db_failure(s->db, "cannot read the contributions")
                     : cella_fail(CELLA_E_NOMEM, ht, "out of memory");
     }
     json_object_set_new(*out, "contributions", list);
@@ -126,7 +126,7 @@ cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **ou
 cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t now, json_t **out)
 {
     char sql[1024];
-    snprintf(sql, sizeof sql, "%s WHERE 1%s%s%s ORDER BY t.start, t.idx, t.taskid LIMIT ?4",
+    snprintf(sql, sizeof sql, "%s WHERE true%s%s%s ORDER BY t.start, t.idx, t.taskid LIMIT ?4",
              TASK_SELECT, f->workerpool ? " AND t.workerpool = ?1" : "",
              f->status ? " AND t.status = ?2" : "",
              f->runnable ? " AND t.status = 'ACTIVE' AND t.contribution_deadline > ?3"
@@ -134,30 +134,30 @@ cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t no
                            " AND (t.lease_holder IS NULL OR t.lease_until <= ?3)"
                          : "");
     size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
-    stmt q = hs_sprep(s, sql);
+    dbq q = db_prep(s->db, sql);
     if (f->workerpool)
-        bb(&q, 1, f->workerpool, 20);
+        db_bb(&q, 1, f->workerpool, 20);
     if (f->status)
-        bt(&q, 2, f->status);
+        db_bt(&q, 2, f->status);
     if (f->runnable)
-        bi(&q, 3, now);
-    bi(&q, 4, (int64_t)limit);
+        db_bi(&q, 3, now);
+    db_bi(&q, 4, (int64_t)limit);
     *out = json_array();
-    int rc = SQLITE_DONE;
-    while (*out && (rc = step(&q)) == SQLITE_ROW) {
+    int rc = DB_DONE;
+    while (*out && (rc = db_step(&q)) == DB_ROW) {
         json_t *t = task_json(&q);
         if (!t || json_array_append_new(*out, t)) {
             json_decref(*out);
             *out = NULL;
         }
     }
-    hs_sdone(s, &q);
+    db_done(&q);
     if (!*out)
         return cella_fail(CELLA_E_NOMEM, "tasks", "out of memory");
-    if (rc != SQLITE_DONE) {
+    if (rc != DB_DONE) {
         json_decref(*out);
         *out = NULL;
-        return hs_db_fail(s, "cannot list the tasks");
+        return db_failure(s->db, "cannot list the tasks");
     }
     return CELLA_OK_RES;
 }
@@ -166,34 +166,39 @@ cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t no
 
 cella_res hs_task_load(hub_store *s, const uint8_t taskid[32], task_row *t)
 {
-    stmt q = hs_sprep(s, "SELECT dealid, status, contribution_deadline, final_deadline,"
-                        " workerpool, lease_holder, lease_until, error IS NOT NULL,"
-                        " consensus_value, reveal_deadline, reveal_counter, winner_counter"
-                        " FROM tasks WHERE taskid = ?");
-    bb(&q, 1, taskid, 32);
-    int rc = step(&q);
-    if (rc == SQLITE_ROW) {
-        col_blob(&q, 0, t->dealid, 32);
-        snprintf(t->status, sizeof t->status, "%s", (const char *)sqlite3_column_text(q.st, 1));
-        t->contribution_deadline = sqlite3_column_int64(q.st, 2);
-        t->final_deadline = sqlite3_column_int64(q.st, 3);
-        col_blob(&q, 4, t->workerpool, 20);
-        const char *h = (const char *)sqlite3_column_text(q.st, 5);
+#define TASK_LOAD                                                                                  \
+    "SELECT dealid, status, contribution_deadline, final_deadline,"                                \
+    " workerpool, lease_holder, lease_until, error IS NOT NULL,"                                   \
+    " consensus_value, reveal_deadline, reveal_counter, winner_counter"                            \
+    " FROM tasks WHERE taskid = ?"
+    /* In a transaction the task is locked until it ends: every change of a
+     * task (lease, report, contribution, claim) loads it first, so two
+     * replicas change one task one after the other. */
+    dbq q = db_prep(s->db, hs_locking(s) ? TASK_LOAD " FOR UPDATE" : TASK_LOAD);
+    db_bb(&q, 1, taskid, 32);
+    int rc = db_step(&q);
+    if (rc == DB_ROW) {
+        db_col_bytes(&q, 0, t->dealid, 32);
+        snprintf(t->status, sizeof t->status, "%s", db_col_text(&q, 1));
+        t->contribution_deadline = db_col_int(&q, 2);
+        t->final_deadline = db_col_int(&q, 3);
+        db_col_bytes(&q, 4, t->workerpool, 20);
+        const char *h = db_col_text(&q, 5);
         snprintf(t->holder, sizeof t->holder, "%s", h ? h : "");
-        t->lease_until = sqlite3_column_int64(q.st, 6);
-        t->has_error = sqlite3_column_int(q.st, 7) != 0;
-        t->has_consensus = sqlite3_column_type(q.st, 8) == SQLITE_BLOB;
-        col_blob(&q, 8, t->consensus_value, 32);
-        t->reveal_deadline = sqlite3_column_int64(q.st, 9);
-        t->reveal_counter = sqlite3_column_int64(q.st, 10);
-        t->winner_counter = sqlite3_column_int64(q.st, 11);
+        t->lease_until = db_col_int(&q, 6);
+        t->has_error = (int)db_col_int(&q, 7) != 0;
+        t->has_consensus = !db_col_null(&q, 8);
+        db_col_bytes(&q, 8, t->consensus_value, 32);
+        t->reveal_deadline = db_col_int(&q, 9);
+        t->reveal_counter = db_col_int(&q, 10);
+        t->winner_counter = db_col_int(&q, 11);
     }
-    hs_sdone(s, &q);
+    db_done(&q);
     char ht[67];
     id_text(taskid, ht);
-    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
-    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "task lookup failed: %s",
-                 sqlite3_errmsg(s->db));
+    CELLA_ENSURE(rc != DB_DONE, CELLA_E_NOTFOUND, ht, "no such task on this hub");
+    CELLA_ENSURE(rc == DB_ROW, CELLA_E_IO, cella_db_where(s->db), "task lookup failed: %s",
+                 db_errmsg(s->db));
     return CELLA_OK_RES;
 }
 
@@ -267,7 +272,7 @@ uint64_t hs_stake_of(uint64_t price)
     return price / 100 * HUB_WORKERPOOL_STAKE_RATIO + price % 100 * HUB_WORKERPOOL_STAKE_RATIO / 100;
 }
 
-cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution *c, int64_t now,
+static cella_res contribute_and_finalize_once(hub_store *s, const hub_contribution *c, int64_t now,
                                             bool *done_out, hub_refusal *why)
 {
     *done_out = false;
@@ -312,32 +317,42 @@ cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution
         uint8_t rh[32], rs[32];
         hub_result_hash(c->taskid, c->digest, rh);
         hub_result_seal(c->worker, c->taskid, c->digest, rs);
-        stmt q = hs_sprep(s, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
+        dbq q = db_prep(s->db, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
                             " result_hash = ?, result_seal = ?, finalized = ?, results = ?,"
                             " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
-        bb(&q, 1, c->worker, 20);
-        bb(&q, 2, c->digest, 32);
-        bb(&q, 3, rh, 32);
-        bb(&q, 4, rs, 32);
-        bi(&q, 5, now);
+        db_bb(&q, 1, c->worker, 20);
+        db_bb(&q, 2, c->digest, 32);
+        db_bb(&q, 3, rh, 32);
+        db_bb(&q, 4, rs, 32);
+        db_bi(&q, 5, now);
         if (c->results)
-            bt(&q, 6, c->results);
-        bb(&q, 7, c->taskid, 32);
-        if (cella_ok(r) && step(&q) != SQLITE_DONE)
-            r = hs_db_fail(s, "cannot update the task");
-        hs_sdone(s, &q);
+            db_bt(&q, 6, c->results);
+        db_bb(&q, 7, c->taskid, 32);
+        if (cella_ok(r) && db_step(&q) != DB_DONE)
+            r = db_failure(s->db, "cannot update the task");
+        db_done(&q);
         if (cella_ok(r))
             r = hs_event_add(s, "task-completed", c->taskid, t.dealid, t.workerpool, now);
     }
     return hs_end_task_tx(s, r, go, done_out);
 }
 
-cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, bool *done_out,
+cella_res hub_store_contribute_and_finalize(hub_store *s, const hub_contribution *c, int64_t now,
+                                            bool *done_out, hub_refusal *why)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, contribute_and_finalize_once(s, c, now, done_out, why));
+    return r;
+}
+
+static cella_res claim_once(hub_store *s, const uint8_t taskid[32], int64_t now, bool *done_out,
                           hub_refusal *why)
 {
     *done_out = false;
     memset(why, 0, sizeof *why);
-    CELLA_TRY(hs_begin(s));
+    CELLA_TRY(db_begin(s->db));
     task_row t;
     deal_terms d;
     cella_res r = hs_task_load(s, taskid, &t);
@@ -375,17 +390,27 @@ cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, b
             if (cr[i].stake)
                 r = hs_account_release(s, cr[i].c.worker, cr[i].stake, true);
         free(cr);
-        stmt q = hs_sprep(s, "UPDATE tasks SET status = 'FAILED', finalized = ?,"
+        dbq q = db_prep(s->db, "UPDATE tasks SET status = 'FAILED', finalized = ?,"
                             " lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
-        bi(&q, 1, now);
-        bb(&q, 2, taskid, 32);
-        if (cella_ok(r) && step(&q) != SQLITE_DONE)
-            r = hs_db_fail(s, "cannot update the task");
-        hs_sdone(s, &q);
+        db_bi(&q, 1, now);
+        db_bb(&q, 2, taskid, 32);
+        if (cella_ok(r) && db_step(&q) != DB_DONE)
+            r = db_failure(s->db, "cannot update the task");
+        db_done(&q);
         if (cella_ok(r))
             r = hs_event_add(s, "task-failed", taskid, t.dealid, t.workerpool, now);
     }
     return hs_end_task_tx(s, r, go, done_out);
+}
+
+cella_res hub_store_claim(hub_store *s, const uint8_t taskid[32], int64_t now, bool *done_out,
+                          hub_refusal *why)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, claim_once(s, taskid, now, done_out, why));
+    return r;
 }
 
 /* ---- the worker flow ---- */
@@ -418,7 +443,7 @@ static cella_res deal_party_check(hub_store *s, const uint8_t dealid[32], bool r
 cella_res hs_begin_pool_task(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
                              task_row *t)
 {
-    CELLA_TRY(hs_begin(s));
+    CELLA_TRY(db_begin(s->db));
     cella_res r = hs_task_load(s, taskid, t);
     if (cella_ok(r))
         r = deal_party_check(s, t->dealid, false, who);
@@ -453,21 +478,21 @@ static bool leased_refusal(hub_refusal *why, const task_row *t)
 static cella_res task_set_lease(hub_store *s, const uint8_t taskid[32], const char *holder,
                                 int64_t until, const char *error)
 {
-    stmt q = hs_sprep(s, error ? "UPDATE tasks SET lease_holder = ?1, lease_until = ?2,"
+    dbq q = db_prep(s->db, error ? "UPDATE tasks SET lease_holder = ?1, lease_until = ?2,"
                                     " error = ?4 WHERE taskid = ?3"
                                   : "UPDATE tasks SET lease_holder = ?1, lease_until = ?2"
                                     " WHERE taskid = ?3");
     if (holder) {
-        bt(&q, 1, holder);
-        bi(&q, 2, until);
+        db_bt(&q, 1, holder);
+        db_bi(&q, 2, until);
     } /* else both stay NULL */
-    bb(&q, 3, taskid, 32);
+    db_bb(&q, 3, taskid, 32);
     if (error)
-        bt(&q, 4, error);
+        db_bt(&q, 4, error);
     return hs_run(s, &q, "cannot update the task");
 }
 
-cella_res hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+static cella_res lease_once(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
                           const char *holder, int64_t seconds, int64_t now, bool *done_out,
                           hub_refusal *why, int64_t *until)
 {
@@ -511,7 +536,18 @@ cella_res hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8_t 
     return r;
 }
 
-cella_res hub_store_report(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+cella_res hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                          const char *holder, int64_t seconds, int64_t now, bool *done_out,
+                          hub_refusal *why, int64_t *until)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, lease_once(s, taskid, who, holder, seconds, now, done_out, why, until));
+    return r;
+}
+
+static cella_res report_once(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
                            const char *holder, const char *error, int64_t now, bool *done_out,
                            hub_refusal *why)
 {
@@ -541,7 +577,18 @@ cella_res hub_store_report(hub_store *s, const uint8_t taskid[32], const uint8_t
     return hs_end_task_tx(s, r, go, done_out);
 }
 
-cella_res hub_store_logs_put(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+cella_res hub_store_report(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                           const char *holder, const char *error, int64_t now, bool *done_out,
+                           hub_refusal *why)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, report_once(s, taskid, who, holder, error, now, done_out, why));
+    return r;
+}
+
+static cella_res logs_put_once(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
                              const char *out, size_t out_len, const char *err, size_t err_len,
                              int64_t now)
 {
@@ -553,21 +600,31 @@ cella_res hub_store_logs_put(hub_store *s, const uint8_t taskid[32], const uint8
     CELLA_TRY(hs_begin_pool_task(s, taskid, who, &t));
     cella_res r = CELLA_OK_RES;
     if (cella_ok(r)) {
-        stmt q = hs_sprep(s, "INSERT INTO task_logs(taskid, stdout, stderr, updated)"
+        dbq q = db_prep(s->db, "INSERT INTO task_logs(taskid, stdout, stderr, updated)"
                             " VALUES(?,?,?,?) ON CONFLICT(taskid) DO UPDATE SET"
                             " stdout = excluded.stdout, stderr = excluded.stderr,"
                             " updated = excluded.updated");
-        bb(&q, 1, taskid, 32);
-        if (q.ok && (sqlite3_bind_text(q.st, 2, out, (int)out_len, SQLITE_TRANSIENT) ||
-                     sqlite3_bind_text(q.st, 3, err, (int)err_len, SQLITE_TRANSIENT)))
-            q.ok = 0;
-        bi(&q, 4, now);
+        db_bb(&q, 1, taskid, 32);
+        db_btn(&q, 2, out, out_len);
+        db_btn(&q, 3, err, err_len);
+        db_bi(&q, 4, now);
         r = hs_run(s, &q, "cannot store the logs");
     }
     if (cella_ok(r))
         r = hs_commit(s);
     else
         hs_rollback(s);
+    return r;
+}
+
+cella_res hub_store_logs_put(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
+                             const char *out, size_t out_len, const char *err, size_t err_len,
+                             int64_t now)
+{
+    cella_res r;
+    /* run again from the start when it collided with another replica's
+     * transaction (store/db.h) */
+    CELLA_DB_RETRY(s->db, r, logs_put_once(s, taskid, who, out, out_len, err, err_len, now));
     return r;
 }
 
@@ -578,18 +635,18 @@ cella_res hub_store_logs_get(hub_store *s, const uint8_t taskid[32], const uint8
     task_row t;
     CELLA_TRY(hs_task_load(s, taskid, &t));
     CELLA_TRY(deal_party_check(s, t.dealid, true, who));
-    stmt q = hs_sprep(s, "SELECT stdout, stderr FROM task_logs WHERE taskid = ?");
-    bb(&q, 1, taskid, 32);
-    int rc = step(&q);
-    if (rc == SQLITE_ROW)
+    dbq q = db_prep(s->db, "SELECT stdout, stderr FROM task_logs WHERE taskid = ?");
+    db_bb(&q, 1, taskid, 32);
+    int rc = db_step(&q);
+    if (rc == DB_ROW)
         *out = json_pack("{s:o, s:o, s:o}", "taskid", hs_hex_json(taskid, 32), "stdout",
                          col_text_json(&q, 0), "stderr", col_text_json(&q, 1));
-    hs_sdone(s, &q);
+    db_done(&q);
     char ht[67];
     id_text(taskid, ht);
-    CELLA_ENSURE(rc != SQLITE_DONE, CELLA_E_NOTFOUND, ht, "the task has no logs yet");
-    CELLA_ENSURE(rc == SQLITE_ROW, CELLA_E_IO, s->path, "logs lookup failed: %s",
-                 sqlite3_errmsg(s->db));
+    CELLA_ENSURE(rc != DB_DONE, CELLA_E_NOTFOUND, ht, "the task has no logs yet");
+    CELLA_ENSURE(rc == DB_ROW, CELLA_E_IO, cella_db_where(s->db), "logs lookup failed: %s",
+                 db_errmsg(s->db));
     CELLA_ENSURE(*out, CELLA_E_NOMEM, ht, "out of memory");
     return CELLA_OK_RES;
 }

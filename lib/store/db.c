@@ -298,6 +298,38 @@ void cella_db_close(cella_db *db)
 
 static const char FOR_UPDATE[] = " FOR UPDATE";
 
+/* PostgreSQL's spelling of SQLite's json_extract(X, '$.a.b'): the text at
+ * that path of X's JSON, ((X)::jsonb #>> '{a,b}'). Rewrites `out` in place
+ * (it has room: the new form is at most as long plus a few bytes per call,
+ * and translate() allocates four times the input). */
+static void pg_json_extract(char *out, size_t cap)
+{
+    static const char FN[] = "json_extract(";
+    char *p;
+    while ((p = strstr(out, FN))) {
+        char *arg = p + sizeof FN - 1, *comma = strstr(arg, ", '$."), *end;
+        if (!comma || !(end = strstr(comma, "')")))
+            return;
+        char path[128];
+        size_t n = (size_t)(end - (comma + 5));
+        if (n >= sizeof path)
+            return;
+        memcpy(path, comma + 5, n);
+        path[n] = 0;
+        for (char *c = path; *c; c++)
+            if (*c == '.')
+                *c = ',';
+        char repl[512];
+        int m = snprintf(repl, sizeof repl, "((%.*s)::jsonb #>> '{%s}')", (int)(comma - arg), arg,
+                         path);
+        size_t tail = strlen(end + 2);
+        if (m < 0 || (size_t)m >= sizeof repl || (size_t)(p - out) + (size_t)m + tail + 1 > cap)
+            return;
+        memmove(p + m, end + 2, tail + 1);
+        memcpy(p, repl, (size_t)m);
+    }
+}
+
 /* The SQL as this engine takes it. PostgreSQL: `?` becomes $1, $2... and
  * `?N` becomes $N (outside quoted strings). SQLite: a trailing FOR UPDATE
  * goes (BEGIN IMMEDIATE already keeps other writers out). NULL when out of
@@ -327,6 +359,7 @@ static char *translate(cella_db_kind kind, const char *sql)
         }
     }
     out[o] = 0;
+    pg_json_extract(out, n * 4 + 1);
     return out;
 }
 
@@ -398,6 +431,7 @@ static void pg_param(dbq *q, int i, const void *v, size_t n, int fmt, unsigned o
     q->p[i - 1].len = (int)n;
     q->p[i - 1].fmt = fmt;
     q->p[i - 1].oid = oid;
+    q->p[i - 1].bound = true;
     if (i > q->nparams)
         q->nparams = i;
 }
@@ -411,6 +445,17 @@ void db_bt(dbq *q, int i, const char *v)
     stmt s = lite_stmt(q);
     bt(&s, i, v);
     q->ok = s.ok;
+}
+
+void db_btn(dbq *q, int i, const char *v, size_t n)
+{
+    if (q->db->kind == CELLA_DB_POSTGRES) {
+        pg_param(q, i, v, n, 0, OID_TEXT);
+        return;
+    }
+    if (q->ok && (n > INT32_MAX || sqlite3_bind_text((sqlite3_stmt *)q->st, i, v, (int)n,
+                                                     SQLITE_TRANSIENT) != SQLITE_OK))
+        q->ok = 0;
 }
 
 void db_bb(dbq *q, int i, const void *v, size_t n)
@@ -439,6 +484,8 @@ void db_bbn(dbq *q, int i, const void *v, size_t n)
 {
     if (v)
         db_bb(q, i, v, n);
+    else if (q->db->kind == CELLA_DB_POSTGRES)
+        pg_param(q, i, NULL, 0, 1, OID_BYTEA); /* a NULL of the blob's type */
     else
         db_bnull(q, i);
 }
@@ -454,6 +501,17 @@ void db_bi(dbq *q, int i, int64_t v)
     stmt s = lite_stmt(q);
     bi(&s, i, v);
     q->ok = s.ok;
+}
+
+/* Whether the statement names $n. */
+static bool pg_uses_param(const char *sql, int n)
+{
+    char t[16];
+    int len = snprintf(t, sizeof t, "$%d", n);
+    for (const char *p = sql; (p = strstr(p, t)); p += len)
+        if (p[len] < '0' || p[len] > '9')
+            return true;
+    return false;
 }
 
 static int pg_step(dbq *q)
@@ -476,7 +534,9 @@ static int pg_step(dbq *q)
             vals[i] = q->p[i].val;
             lens[i] = q->p[i].len;
             fmts[i] = q->p[i].fmt;
-            oids[i] = q->p[i].oid;
+            /* an unbound parameter is NULL, typed by where it is used; a
+             * number the statement skips (?4 without ?2) needs a type */
+            oids[i] = q->p[i].bound || pg_uses_param(q->sql, i + 1) ? q->p[i].oid : OID_TEXT;
         }
         /* binary results: blobs as they are, integers as 8 bytes */
         PGresult *res = PQexecParams(db->pg, q->sql, q->nparams, oids, vals, lens, fmts, 1);
@@ -517,7 +577,7 @@ int db_step(dbq *q)
     case SQLITE_CONSTRAINT:
         return DB_CONSTRAINT;
     default:
-        if (!q->ok)
+        if (!q->ok && q->st) /* else the failed prepare's message stands */
             snprintf(q->db->err, sizeof q->db->err, "a parameter could not be bound");
         return DB_ERROR;
     }
@@ -590,6 +650,13 @@ const char *db_col_text(dbq *q, int i)
     return pg_cell(q, i, &v, &n, &oid) ? v : NULL;
 }
 
+size_t db_col_len(dbq *q, int i)
+{
+    size_t n;
+    (void)db_col_blob(q, i, &n);
+    return n;
+}
+
 const void *db_col_blob(dbq *q, int i, size_t *n)
 {
     if (q->db->kind == CELLA_DB_SQLITE) {
@@ -630,9 +697,23 @@ void db_done(dbq *q)
     q->res = NULL;
     free(q->own);
     q->own = NULL;
-    for (int i = 0; i < q->nparams; i++)
+    for (int i = 0; i < q->nparams; i++) {
         free((void *)q->p[i].val);
+        q->p[i].val = NULL;
+        q->p[i].bound = false;
+    }
     q->nparams = 0;
+}
+
+void db_reset(dbq *q)
+{
+    if (q->db->kind == CELLA_DB_SQLITE) {
+        sqlite3_reset((sqlite3_stmt *)q->st);
+        return;
+    }
+    PQclear(q->res);
+    q->res = NULL;
+    q->row = q->rows = 0;
 }
 
 cella_res db_exec(cella_db *db, const char *sql)

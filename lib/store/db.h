@@ -74,6 +74,7 @@ typedef struct {
         const char *val; /* owned copy */
         int len, fmt;
         unsigned oid;
+        bool bound;
     } p[DB_PARAMS_MAX];
 } dbq;
 
@@ -82,6 +83,7 @@ typedef struct {
  * from 0, as SQLite numbers them. */
 dbq db_prep(cella_db *db, const char *sql);
 void db_bt(dbq *q, int i, const char *v);
+void db_btn(dbq *q, int i, const char *v, size_t n); /* n bytes of text */
 void db_bb(dbq *q, int i, const void *v, size_t n);
 void db_bbn(dbq *q, int i, const void *v, size_t n); /* a blob, or NULL when v is NULL */
 void db_bi(dbq *q, int i, int64_t v);
@@ -92,10 +94,13 @@ int db_step(dbq *q);
 bool db_col_null(dbq *q, int i);
 int64_t db_col_int(dbq *q, int i);
 const char *db_col_text(dbq *q, int i); /* NULL for SQL NULL */
+size_t db_col_len(dbq *q, int i);       /* bytes of a text or blob column */
 const void *db_col_blob(dbq *q, int i, size_t *n);
 /* Copies a blob column of exactly n bytes, or zeros if it has another size. */
 void db_col_bytes(dbq *q, int i, uint8_t *out, size_t n);
 void db_done(dbq *q);
+/* Runs the statement again (after new bindings), as db_prep gave it. */
+void db_reset(dbq *q);
 
 /* The last error's message (for the stores' error texts). */
 const char *db_errmsg(cella_db *db);

@@ -138,7 +138,17 @@ stop_server() {
 # LOG, when the server exits first or CHECK never succeeds.
 _serve() {
   local name=$1 log=$2 check=$3; shift 3
-  "$CELLA" "$name" serve --data "$TMP/${name}d" --threads 2 "$@" > "$log" 2>&1 &
+  local db=()
+  # The pg.* runs of these tests: hub and cas on PostgreSQL ($CELLA_TEST_PG,
+  # the ctest fixture's server), each test in a schema of its own.
+  if [[ -n ${CELLA_TEST_PG:-} && ( $name == hub || $name == cas ) ]]; then
+    local schema="${name}_$(basename "$TMP" | tr -c 'a-zA-Z0-9\n' _ | tr A-Z a-z)"
+    PGOPTIONS=--client-min-messages=warning psql "$CELLA_TEST_PG" -qAt \
+      -c "CREATE SCHEMA IF NOT EXISTS $schema" >/dev/null ||
+      fail "cannot create schema $schema on $CELLA_TEST_PG"
+    db=(--db "$CELLA_TEST_PG&options=-csearch_path%3D$schema")
+  fi
+  "$CELLA" "$name" serve --data "$TMP/${name}d" --threads 2 "${db[@]}" "$@" > "$log" 2>&1 &
   _PID=$!
   _SERVERS+=("$_PID")
   for _ in $(seq 200); do

@@ -65,7 +65,7 @@ static int setup(void **state)
     assert_non_null(fx);
     fx->dir = test_tmpdir();
     char path[1200];
-    snprintf(path, sizeof path, "%s/hub.db", fx->dir);
+    test_db_url(path, sizeof path, fx->dir);
     assert_succeeds(hub_store_open(path, &fx->s));
     fx->vec = test_load_vector("iexec/orders/orders-sdk-8.24.0.json");
     json_t *dom = json_object_get(fx->vec, "domain");
@@ -265,7 +265,7 @@ static void test_publish_refusals(void **state)
     json_decref(list);
     hub_store_close(fx->s); /* reopen: the cancel is durable */
     char path[1200];
-    snprintf(path, sizeof path, "%s/hub.db", fx->dir);
+    test_db_url(path, sizeof path, fx->dir);
     assert_succeeds(hub_store_open(path, &fx->s));
     uint8_t c[32];
     assert_succeeds(hub_store_consumed(fx->s, h, c));

@@ -66,16 +66,21 @@ void test_db_url(char *out, size_t cap, const char *dir)
             fail_msg("database path too long");
         return;
     }
-    /* A schema of its own on the test server, named after the process and a
-     * counter; the connection picks it through the URL's search_path. */
-    static unsigned counter;
-    char schema[64];
-    snprintf(schema, sizeof schema, "t%ld_%u_%u", (long)getpid(), ++counter, (unsigned)rand());
+    /* A schema of its own on the test server, named after the test's
+     * directory (unique, mkdtemp's), so the same directory gives the same
+     * database again (a reopen); the URL's search_path picks it. */
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    char schema[64] = "t_";
+    size_t k = 2;
+    for (const char *p = base; *p && k < sizeof schema - 1; p++)
+        schema[k++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p
+                             : (*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : '_');
+    schema[k] = 0;
     PGconn *c = PQconnectdb(pg);
     if (PQstatus(c) != CONNECTION_OK)
         fail_msg("CELLA_TEST_PG: %s", PQerrorMessage(c));
     char sql[128];
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", schema);
     PGresult *res = PQexec(c, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         fail_msg("CELLA_TEST_PG: %s", PQerrorMessage(c));
