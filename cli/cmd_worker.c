@@ -78,7 +78,8 @@ static int worker_start(int argc, char **argv)
     if (cella_ok(r) && !pool)
         r = cella_fail(CELLA_E_USAGE, "worker start",
                        "usage: cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER "
-                       "[--slots N] [--hub-url URL [--hub-fingerprint FP]] [--cas URL --cas-fingerprint FP] [--blobs URL]");
+                       "[--slots N] [--hub-url URL[,URL...] [--hub-fingerprint FP[,FP...]]] [--cas URL[,URL...] "
+                       "--cas-fingerprint FP[,FP...]] [--blobs URL]");
     uint8_t pa[20];
     if (cella_ok(r))
         r = cella_eth_address_parse(pa, pool, "--pool");
@@ -119,10 +120,8 @@ static int worker_start(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         cella_worker_opts wo = {
-            .hub_url = hub.url,
-            .hub_pin = hub.http.pin,
-            .cas_url = c.url,
-            .cas_pin = c.fingerprint,
+            .hub = &hub.ep,
+            .cas = &c.ep,
             .blobs_url = blobs,
             .pool_key = key,
             .pool = pool,
