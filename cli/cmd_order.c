@@ -639,7 +639,10 @@ const cli_command cli_order_commands[] = {
      "cella init [--chain-id N] [--hub 0xADDR] [--hub-url URL] [--cas URL] [--cas-fingerprint HEX] "
      "[--blobs URL]",
      "Write (or update) ./cella.json: chain id and hub address (the EIP-712 domain of orders; "
-     "default Arbitrum Sepolia 421614 and its iExec hub), hub, cas and blob store URLs."},
+     "default Arbitrum Sepolia 421614 and its iExec hub), hub, cas and blob store URLs. "
+     "--hub-url and --cas may list replicas (A,B: written as arrays; docs/failover.md); "
+     "without --cas-fingerprint, the key each cas replica presents is pinned (trust on first "
+     "use)."},
     {"order", "init", order_init,
      "cella order init --app|--dataset|--workerpool|--request [--tag TAGS] [--set FIELD=VALUE,...]",
      "Add order templates (the SDK's defaults) under \"order\" in ./cella.json, naming the "
