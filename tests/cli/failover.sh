@@ -10,8 +10,9 @@
 #    a GET goes to the next; a signed POST is not sent again (the error says
 #    it may have taken effect), unless it is safe to repeat (order cancel),
 #    and then with a new challenge from the next replica, never its nonce.
-# 3. Each replica's key is checked against its own pin; a wrong key stops
-#    the request (it is never skipped for the next replica).
+# 3. Each replica's key is checked against its own pin (cas; and two TLS
+#    hubs sharing one key, one pin for both, or one pin per URL); a wrong key
+#    stops the request (it is never skipped for the next replica).
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -195,4 +196,30 @@ grep -q 'did not answer' "$TMP/.err" && fail "a wrong key was skipped for the ne
 expect_fail 'does not match the pinned fingerprint' check_key "$DEADS,$CAS_URL" "$CAS_FP,$BAD"
 tried_once "$DEADS" "check-encryption-key"
 expect_fail '2 fingerprints for 3 cas URLs' check_key "$DEADS,$CAS_URL,$LOCAL" "$CAS_FP,$CAS_FP"
+# two TLS hubs sharing one key (the second started with a copy of the
+# first's tls.key and tls.crt): one pin serves both; or a pin per URL
+T1_PORT=$(free_port) T2_PORT=$(free_port)
+TLS1=https://127.0.0.1:$T1_PORT TLS2=https://127.0.0.1:$T2_PORT
+_tls1_ready() { grep -q '^fingerprint' "$TMP/tls1.log" && curl -skf -m 2 -o /dev/null "$TLS1/v1/health"; }
+_serve hub "$TMP/tls1.log" _tls1_ready --listen "127.0.0.1:$T1_PORT" --tls
+TLS_FP=$(awk '/^fingerprint/ {print $2}' "$TMP/tls1.log")
+mkdir "$TMP/hubd2" && cp "$TMP/hubd/tls.key" "$TMP/hubd/tls.crt" "$TMP/hubd2/"
+"$CELLA" hub serve --data "$TMP/hubd2" --listen "127.0.0.1:$T2_PORT" --tls > "$TMP/tls2.log" 2>&1 &
+on_exit "kill $!"
+for _ in $(seq 100); do curl -skf -m 2 -o /dev/null "$TLS2/v1/health" && break; sleep 0.1; done
+grep -q "^fingerprint $TLS_FP$" "$TMP/tls2.log" || fail "the second hub's key: $(cat "$TMP/tls2.log")"
+cd "$TMP/dev"
+json_set hubUrl "[\"$TLS1\", \"$TLS2\"]"
+json_set hubFingerprint "\"$TLS_FP\""
+expect_ok "$CELLA" app count
+expect_ok "$CELLA" app count --hub-url "$TLS2,$TLS1"
+json_set hubFingerprint "[\"$TLS_FP\", \"$BAD\"]"
+expect_ok "$CELLA" app count
+expect_fail 'does not match the pinned fingerprint' \
+  "$CELLA" app count --hub-url "$TLS1,$TLS2" --hub-fingerprint "$BAD,$TLS_FP"
+grep -q 'did not answer' "$TMP/.err" && fail "a hub with a wrong key was skipped for the next replica"
+expect_fail 'an https:// hub \(https://127.0.0.1:[0-9]+\) needs its pinned fingerprint' \
+  "$CELLA" app count --hub-url "$DEADS,$TLS1" --hub-fingerprint ",$TLS_FP"
+expect_ok "$CELLA" app count --hub-url "$DEADS,$TLS1" --hub-fingerprint "$BAD,$TLS_FP"
+tried_once "$DEADS" "app count over TLS"
 finish
