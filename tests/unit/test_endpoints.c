@@ -256,7 +256,7 @@ static void never_repeats_what_is_unsafe(void **state)
 typedef struct {
     int fd;
     bool answer; /* else read the request and hang up */
-    int served;
+    _Atomic int served;
 } server;
 
 /* Reads one request's head (enough for curl to have sent it). */
