@@ -14,8 +14,9 @@ typedef struct {
     bool allow_sim;          /* accept sim evidence (for sessions that allow it) */
     const char *sim_platform; /* sim platform public key (PEM); default: the local one */
     unsigned threads;
-    const char *hub_url;     /* hub that says who owns datasets and apps (SMS pushes) */
-    const char *hub_pin;     /* an https:// hub's pinned SPKI SHA-256 (hex) */
+    const char *hub_url;     /* hub that says who owns datasets and apps (SMS pushes): its
+                                URLs as given, for messages */
+    struct cella_endpoints *hub; /* ... its replicas and their pins (net/endpoints.h) */
     const char *collateral_dir; /* SGX/TDX/SNP collateral files (docs/evidence.md) */
     const char *pccs_url;    /* Intel PCS/PCCS v4 base URL; cached in DATA/pccs-cache */
     bool pccs_insecure_tls;  /* self-signed PCCS: do not check its TLS certificate */

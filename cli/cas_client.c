@@ -11,37 +11,35 @@
 #include "core/secure.h"
 #include "identity/eth.h"
 #include "identity/keystore.h"
+#include "project.h"
 
 cella_res cas_conn_open(cas_conn *c, const cli_opt *o, int n)
 {
     memset(c, 0, sizeof *c);
-    const char *url = cli_get(o, n, "cas"), *fp = cli_get(o, n, "cas-fingerprint");
     json_t *cfg = NULL;
-    if (!url || !fp) {
+    if (!cli_get(o, n, "cas") || !cli_get(o, n, "cas-fingerprint")) {
         json_error_t je;
         cfg = json_load_file("cella.json", JSON_REJECT_DUPLICATES, &je);
-        const json_t *cas = json_object_get(cfg, "cas");
-        if (!url)
-            url = json_string_value(json_object_get(cas, "url"));
-        if (!fp)
-            fp = json_string_value(json_object_get(cas, "fingerprint"));
     }
-    cella_res r = CELLA_OK_RES;
-    if (!url)
-        r = cella_fail(CELLA_E_USAGE, "--cas", "no cas URL (give --cas URL, or run cella init --cas URL)");
-    else if (strncmp(url, "https://", 8) || strlen(url) >= sizeof c->url)
-        r = cella_fail(CELLA_E_USAGE, "--cas", "the cas URL must be https://HOST:PORT");
-    else if (!fp || strlen(fp) != 64)
-        r = cella_fail(CELLA_E_USAGE, "--cas-fingerprint",
-                       "no pinned cas fingerprint (64 hex digits, printed by cas serve)");
-    if (cella_ok(r)) {
-        snprintf(c->url, sizeof c->url, "%s", url);
-        snprintf(c->fingerprint, sizeof c->fingerprint, "%s", fp);
-        c->http.base_url = c->url;
-        c->http.pin = c->fingerprint;
-    }
+    const json_t *cas = json_object_get(cfg, "cas");
+    cella_res r = cli_list_setting(o, n, "cas", json_object_get(cas, "url"), "cella.json cas.url",
+                                   c->url, sizeof c->url);
+    if (cella_ok(r))
+        r = cli_list_setting(o, n, "cas-fingerprint", json_object_get(cas, "fingerprint"),
+                             "cella.json cas.fingerprint", c->fingerprint, sizeof c->fingerprint);
     json_decref(cfg);
-    return r;
+    CELLA_TRY(r);
+    CELLA_ENSURE(c->url[0], CELLA_E_USAGE, "--cas",
+                 "no cas URL (give --cas URL, or run cella init --cas URL)");
+    const cella_endpoints_spec spec = {"cas", "--cas", "--cas-fingerprint", true};
+    CELLA_TRY(cella_endpoints_parse(&c->ep, c->url, c->fingerprint, &spec));
+    const char *bare = cella_endpoints_unpinned(&c->ep);
+    CELLA_ENSURE(!bare, CELLA_E_USAGE, "--cas-fingerprint",
+                 "no pinned cas fingerprint for %s (64 hex digits, printed by cas serve)", bare);
+    c->http.endpoints = &c->ep;
+    c->http.base_url = c->ep.at[0].url;
+    c->http.pin = c->ep.at[0].pin;
+    return CELLA_OK_RES;
 }
 
 cella_res cas_conn_wallet(cas_conn *c, const cli_opt *o, int n)

@@ -351,7 +351,9 @@ static cella_res cancel_request(const app_run_ctx *x, const char *hash)
              *where ? ")" : "");
     json_t *body = json_pack("{s:s}", "orderHash", hash), *reply = NULL;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    cella_res c = text ? cella_cas_signed_call(&x->hub.http, x->key, "POST", "/v1/orders/cancel",
+    cella_http_client hub = x->hub.http;
+    hub.repeatable = true; /* closing an order twice closes it */
+    cella_res c = text ? cella_cas_signed_call(&hub, x->key, "POST", "/v1/orders/cancel",
                                                cella_slice_of(text, strlen(text)),
                                                "application/json", &reply)
                        : cella_fail(CELLA_E_NOMEM, "app run", "out of memory");

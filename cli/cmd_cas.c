@@ -21,6 +21,37 @@
 
 #define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
 
+/* The PEM certificates of every replica (each once), each checked against
+ * its pin: the SDK then trusts whichever replica it reaches. */
+static cella_res replica_certs(const cella_endpoints *e, long timeout, char **pem)
+{
+    *pem = NULL;
+    size_t len = 0;
+    cella_res r = CELLA_OK_RES;
+    for (unsigned i = 0; cella_ok(r) && i < e->n; i++) {
+        char *one = NULL;
+        r = cella_tls_fetch_pinned_pem(e->at[i].url, e->at[i].pin, timeout, &one);
+        if (one && *pem && strstr(*pem, one)) { /* replicas that share a certificate */
+            free(one);
+            one = NULL;
+        }
+        char *grown = one ? realloc(*pem, len + strlen(one) + 1) : *pem;
+        if (one && !grown)
+            r = cella_fail(CELLA_E_NOMEM, "cas cert", "out of memory");
+        else if (one) {
+            memcpy(grown + len, one, strlen(one) + 1);
+            len += strlen(one);
+            *pem = grown;
+        }
+        free(one);
+    }
+    if (!cella_ok(r)) {
+        free(*pem);
+        *pem = NULL;
+    }
+    return r;
+}
+
 /* The cas's TLS certificate, checked against its pin, for tools that trust
  * certificates rather than pinned keys: Node, and so the iExec SDK, with
  * NODE_EXTRA_CA_CERTS=FILE (docs/iexec-sdk.md). */
@@ -43,7 +74,7 @@ static int cas_cert_cmd(int argc, char **argv)
     if (cella_ok(r))
         r = cas_conn_open(&c, o, NOPTS(o));
     if (cella_ok(r))
-        r = cella_tls_fetch_pinned_pem(c.url, c.fingerprint, (long)timeout, &pem);
+        r = replica_certs(&c.ep, (long)timeout, &pem);
     const char *out = cli_get(o, NOPTS(o), "output");
     if (cella_ok(r) && out)
         r = cella_write_file_atomic(AT_FDCWD, out, pem, strlen(pem), 0644, false);
@@ -70,7 +101,6 @@ static int cas_serve_cmd(int argc, char **argv)
                       .allow_sim = cli_get(o, NOPTS(o), "allow-sim") != NULL,
                       .sim_platform = cli_get(o, NOPTS(o), "sim-platform"),
                       .hub_url = cli_get(o, NOPTS(o), "hub"),
-                      .hub_pin = cli_get(o, NOPTS(o), "hub-fingerprint"),
                       .collateral_dir = cli_get(o, NOPTS(o), "collateral"),
                       .pccs_url = cli_get(o, NOPTS(o), "pccs"),
                       .pccs_insecure_tls = cli_get(o, NOPTS(o), "pccs-insecure-tls") != NULL,
@@ -87,13 +117,15 @@ static int cas_serve_cmd(int argc, char **argv)
         r = cli_parse_size(th, "--threads", &v);
         co.threads = (unsigned)v;
     }
-    /* An https:// hub is pinned like every other TLS peer of cella's. */
-    char hub_pin[65] = "";
+    /* An https:// hub is pinned like every other TLS peer of cella's; its
+     * replicas are tried as net/endpoints.h says. */
+    static cella_endpoints hub; /* lives as long as the server */
+    const char *hub_pins = cli_get(o, NOPTS(o), "hub-fingerprint");
     if (cella_ok(r) && co.hub_url)
-        r = cli_hub_pin(co.hub_url, co.hub_pin, "--hub", hub_pin);
-    else if (cella_ok(r) && co.hub_pin)
+        r = cli_hub_endpoints(co.hub_url, hub_pins, "--hub", &hub);
+    else if (cella_ok(r) && hub_pins)
         r = cella_fail(CELLA_E_USAGE, "--hub-fingerprint", "only with an https:// --hub");
-    co.hub_pin = hub_pin[0] ? hub_pin : NULL;
+    co.hub = co.hub_url ? &hub : NULL;
     if (cella_ok(r) && co.db)
         r = cella_db_url_check(co.db);
     if (cella_ok(r))

@@ -34,7 +34,7 @@
 #include "runtime/shield.h"
 
 #define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
-#define MAX_CHECKS 24
+#define MAX_CHECKS 40
 #define MOUNT_SECONDS 15
 #define SQLITE_MIN 3024000 /* UPSERT (ON CONFLICT DO UPDATE), which the stores use */
 
@@ -378,18 +378,12 @@ static void service_down(report *rp, const char *name, const char *url, const ch
     }
 }
 
-static void check_hub(report *rp, const json_t *conf)
+/* One replica of the hub (the only one, usually). */
+static void check_hub_replica(report *rp, const json_t *conf, const char *url, const char *pin)
 {
-    cli_hub hub;
-    if (!cella_ok(cli_hub_open(NULL, 0, &hub))) {
-        note(rp, "hub", CHECK_FAIL,
-             "add \"hubFingerprint\": \"HEX\" (printed by `hub serve --tls`) to cella.json", "%s",
-             cella_error_what());
-        return;
-    }
     long status = 0;
     json_t *h = NULL;
-    cella_res r = get(rp, hub.url, hub.http.pin, "/v1/health", &status, &h);
+    cella_res r = get(rp, url, pin[0] ? pin : NULL, "/v1/health", &status, &h);
     const char *addr = json_string_value(json_object_get(h, "hub"));
     json_int_t chain = json_integer_value(json_object_get(h, "chainId"));
     char what[300];
@@ -400,13 +394,12 @@ static void check_hub(report *rp, const json_t *conf)
     const char *want_hub = json_string_value(json_object_get(conf, "hub"));
     if (what[0]) {
         char start[300];
-        unsigned port = loopback_port(hub.url);
+        unsigned port = loopback_port(url);
         snprintf(start, sizeof start,
                  "start it: `cella up` (the whole stack), or `cella hub serve --listen "
                  "127.0.0.1:%u`; or set \"hubUrl\" in cella.json to the running hub",
                  port ? port : 8080);
-        service_down(rp, "hub", hub.url, hub.fingerprint,
-                     cella_ok(r) ? CELLA_E_IO : cella_error_code(), what,
+        service_down(rp, "hub", url, pin, cella_ok(r) ? CELLA_E_IO : cella_error_code(), what,
                      "set \"hubFingerprint\" in cella.json to ", start);
     } else if ((want_chain && json_integer_value(want_chain) != chain) ||
                (want_hub && strcasecmp(want_hub, addr))) {
@@ -415,32 +408,32 @@ static void check_hub(report *rp, const json_t *conf)
         note(rp, "hub", CHECK_FAIL, fix,
              "%s is the hub %s of chain %lld, but cella.json signs orders for the hub %s of chain "
              "%lld: it would refuse them",
-             hub.url, addr, (long long)chain, want_hub ? want_hub : "?",
+             url, addr, (long long)chain, want_hub ? want_hub : "?",
              (long long)json_integer_value(want_chain));
     } else {
-        note(rp, "hub", CHECK_OK, NULL, "%s answers: the hub %s of chain %lld%s", hub.url, addr,
-             (long long)chain, hub.fingerprint[0] ? ", its key matches the pin" : "");
+        note(rp, "hub", CHECK_OK, NULL, "%s answers: the hub %s of chain %lld%s", url, addr,
+             (long long)chain, pin[0] ? ", its key matches the pin" : "");
     }
     json_decref(h);
 }
 
-static void check_cas(report *rp, const json_t *conf)
+/* Every replica of the hub: a client goes to another when one is down, but
+ * the operator wants to know. */
+static void check_hub(report *rp, const json_t *conf)
 {
-    const json_t *cas = json_object_get(conf, "cas");
-    const char *url = json_string_value(json_object_get(cas, "url"));
-    const char *fp = json_string_value(json_object_get(cas, "fingerprint"));
-    uint8_t pin[32];
-    if (!url) {
-        note(rp, "cas", CHECK_SKIP, NULL, "no \"cas\" in cella.json");
+    cli_hub hub;
+    if (!cella_ok(cli_hub_open(NULL, 0, &hub))) {
+        note(rp, "hub", CHECK_FAIL,
+             "add \"hubFingerprint\": \"HEX\" (printed by `hub serve --tls`) to cella.json", "%s",
+             cella_error_what());
         return;
     }
-    if (strncmp(url, "https://", 8) || !fp || strlen(fp) != 64 ||
-        !cella_ok(cella_hex_decode(pin, 32, fp, 64, "cas fingerprint"))) {
-        cella_error_clear();
-        note(rp, "cas", CHECK_FAIL, "cella init --cas https://HOST:PORT --cas-fingerprint HEX",
-             "cella.json's cas needs an https:// URL and a fingerprint of 64 hex digits");
-        return;
-    }
+    for (unsigned i = 0; i < hub.ep.n; i++)
+        check_hub_replica(rp, conf, hub.ep.at[i].url, hub.ep.at[i].pin);
+}
+
+static void check_cas_replica(report *rp, const char *url, const char *fp)
+{
     long status = 0;
     json_t *h = NULL;
     cella_res r = get(rp, url, fp, "/v1/health", &status, &h);
@@ -458,6 +451,31 @@ static void check_cas(report *rp, const json_t *conf)
     else
         note(rp, "cas", CHECK_OK, NULL, "%s answers, its key matches the pin", url);
     json_decref(h);
+}
+
+static void check_cas(report *rp, const json_t *conf)
+{
+    const json_t *cas = json_object_get(conf, "cas");
+    char urls[CELLA_ENDPOINTS_TEXT_MAX], pins[CELLA_ENDPOINTS_TEXT_MAX];
+    static cella_endpoints ep; /* 9 KiB: off the stack */
+    const cella_endpoints_spec spec = {"cas", "cella.json cas.url", "cella.json cas.fingerprint",
+                                       true};
+    if (!json_object_get(cas, "url")) {
+        note(rp, "cas", CHECK_SKIP, NULL, "no \"cas\" in cella.json");
+        return;
+    }
+    if (!cella_ok(cella_endpoints_json_text(json_object_get(cas, "url"), "cas.url", urls,
+                                            sizeof urls)) ||
+        !cella_ok(cella_endpoints_json_text(json_object_get(cas, "fingerprint"), "cas.fingerprint",
+                                            pins, sizeof pins)) ||
+        !cella_ok(cella_endpoints_parse(&ep, urls, pins, &spec)) || cella_endpoints_unpinned(&ep)) {
+        cella_error_clear();
+        note(rp, "cas", CHECK_FAIL, "cella init --cas https://HOST:PORT --cas-fingerprint HEX",
+             "cella.json's cas needs https:// URLs and fingerprints of 64 hex digits");
+        return;
+    }
+    for (unsigned i = 0; i < ep.n; i++)
+        check_cas_replica(rp, ep.at[i].url, ep.at[i].pin);
 }
 
 static void check_blobs(report *rp, const json_t *conf)

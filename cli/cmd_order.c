@@ -230,8 +230,8 @@ static cella_res verify_signers(const cli_opt *o, int n, const cella_order_set *
     const char *s = cli_get(o, n, "signer");
     if (s)
         CELLA_TRY(cella_eth_address_parse(signer, s, "--signer"));
-    char url[1024];
-    CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", "", url, sizeof url));
+    char url[CELLA_ENDPOINTS_TEXT_MAX];
+    CELLA_TRY(cli_project_urls(o, n, "hub-url", "hubUrl", "", url, sizeof url));
     cli_hub hub = {0};
     bool owners = !s && url[0];
     if (owners)
@@ -439,6 +439,31 @@ static int order_sign(int argc, char **argv)
 
 /* ---- cella init, cella order init ---- */
 
+/* The key each cas replica presents now (trust on first use), announced for
+ * the user to compare with cas serve's line: one string when they share a
+ * key, else one per URL. */
+static cella_res tofu_pins(const cella_endpoints *e, json_t **pins)
+{
+    char fp[CELLA_ENDPOINTS_MAX][65];
+    bool shared = true;
+    *pins = NULL;
+    for (unsigned i = 0; i < e->n; i++) {
+        if (!cella_ok(cella_tls_fetch_fingerprint(e->at[i].url, 10, fp[i])))
+            return cella_fail(CELLA_E_IO, "--cas",
+                              "cannot reach %s to pin its key (%s); give --cas-fingerprint",
+                              e->at[i].url, cella_error_what());
+        fprintf(stderr, "cella: pinned cas fingerprint %s%s%s (trust on first use: check that "
+                        "cas serve printed the same)\n", fp[i], e->n > 1 ? " for " : "",
+                e->n > 1 ? e->at[i].url : "");
+        shared &= !strcmp(fp[i], fp[0]);
+    }
+    *pins = shared ? json_string(fp[0]) : json_array();
+    for (unsigned i = 0; !shared && *pins && i < e->n; i++)
+        json_array_append_new(*pins, json_string(fp[i]));
+    CELLA_ENSURE(*pins, CELLA_E_NOMEM, "--cas", "out of memory");
+    return CELLA_OK_RES;
+}
+
 static int cmd_init(int argc, char **argv)
 {
     cli_opt o[] = {{"chain-id", true, NULL},
@@ -459,15 +484,24 @@ static int cmd_init(int argc, char **argv)
         r = parse_chain_id(c, &chain);
     if (cella_ok(r) && h)
         r = cella_eth_address_parse(hub, h, "--hub");
-    if (cella_ok(r) && cas && strncmp(cas, "https://", 8) != 0)
-        r = cella_fail(CELLA_E_USAGE, "--cas", "the cas URL must be https://HOST:PORT");
-    if (cella_ok(r) && fp && strlen(fp) != 64)
-        r = cella_fail(CELLA_E_USAGE, "--cas-fingerprint", "64 hex digits (printed by cas serve)");
+    /* cas's replicas and their pins are checked as every client will read them */
+    static cella_endpoints cas_ep;
+    const cella_endpoints_spec cas_spec = {"cas", "--cas", "--cas-fingerprint", true};
+    if (cella_ok(r) && cas)
+        r = cella_endpoints_parse(&cas_ep, cas, fp, &cas_spec);
     json_t *conf = NULL;
     if (cella_ok(r))
         r = cli_project_load(&conf);
-    if (!cella_ok(r))
+    char urls[CELLA_ENDPOINTS_TEXT_MAX] = "https://127.0.0.1:8081";
+    const json_t *had = json_object_get(json_object_get(conf, "cas"), "url");
+    if (cella_ok(r) && fp && !cas && had) /* new pins for the URLs cella.json has */
+        r = cella_endpoints_json_text(had, PROJECT_CONF " cas.url", urls, sizeof urls);
+    if (cella_ok(r) && fp && !cas)
+        r = cella_endpoints_parse(&cas_ep, urls, fp, &cas_spec);
+    if (!cella_ok(r)) {
+        json_decref(conf);
         return cli_report(r);
+    }
     bool fresh = json_object_size(conf) == 0;
     int bad = 0;
     char text[43];
@@ -483,21 +517,20 @@ static int cmd_init(int argc, char **argv)
                 bad |= json_object_set_new(conf, "hub", json_string(g_known_hubs[i].hub));
     }
     if (cli_get(o, no, "hub-url"))
-        bad |= json_object_set_new(conf, "hubUrl", json_string(cli_get(o, no, "hub-url")));
+        bad |= json_object_set_new(conf, "hubUrl", cli_project_list(cli_get(o, no, "hub-url")));
     if (cli_get(o, no, "blobs"))
         bad |= json_object_set_new(conf, "blobsUrl", json_string(cli_get(o, no, "blobs")));
-    /* --cas without a fingerprint: pin what the server presents now (trust on
-     * first use), and say so, so the user compares it with cas serve's line. */
-    char fetched[65];
-    if (cas && !fp && cella_ok(cella_tls_fetch_fingerprint(cas, 10, fetched))) {
-        fp = fetched;
-        fprintf(stderr, "cella: pinned cas fingerprint %s (trust on first use: check that "
-                        "cas serve printed the same)\n", fp);
-    } else if (cas && !fp) {
-        json_decref(conf);
-        return cli_report(cella_fail(CELLA_E_IO, "--cas",
-                                     "cannot reach %s to pin its key (%s); give --cas-fingerprint",
-                                     cas, cella_error_what()));
+    /* --cas without a fingerprint: pin what each replica presents now (trust
+     * on first use), and say so, so the user compares it with cas serve's line. */
+    json_t *pins = NULL;
+    if (cas && !fp) {
+        r = tofu_pins(&cas_ep, &pins);
+        if (!cella_ok(r)) {
+            json_decref(conf);
+            return cli_report(r);
+        }
+    } else if (fp) {
+        pins = cli_project_list(fp);
     }
     if (cas || fp || fresh) {
         json_t *cj = json_object_get(conf, "cas");
@@ -506,13 +539,14 @@ static int cmd_init(int argc, char **argv)
             bad |= json_object_set_new(conf, "cas", cj);
         }
         if (cas || fresh)
-            bad |=
-                json_object_set_new(cj, "url", json_string(cas ? cas : "https://127.0.0.1:8081"));
-        if (fp)
-            bad |= json_object_set_new(cj, "fingerprint", json_string(fp));
+            bad |= json_object_set_new(cj, "url", cas ? cli_project_list(cas)
+                                                      : json_string("https://127.0.0.1:8081"));
+        if (pins)
+            bad |= json_object_set_new(cj, "fingerprint", json_incref(pins));
     }
     r = bad ? cella_fail(CELLA_E_NOMEM, PROJECT_CONF, "cannot build JSON") : cli_project_save(conf);
     json_decref(conf);
+    json_decref(pins);
     if (cella_ok(r))
         fprintf(stderr, "cella: %s %s\n", fresh ? "wrote" : "updated", PROJECT_CONF);
     return cli_report(r);
@@ -605,7 +639,10 @@ const cli_command cli_order_commands[] = {
      "cella init [--chain-id N] [--hub 0xADDR] [--hub-url URL] [--cas URL] [--cas-fingerprint HEX] "
      "[--blobs URL]",
      "Write (or update) ./cella.json: chain id and hub address (the EIP-712 domain of orders; "
-     "default Arbitrum Sepolia 421614 and its iExec hub), hub, cas and blob store URLs."},
+     "default Arbitrum Sepolia 421614 and its iExec hub), hub, cas and blob store URLs. "
+     "--hub-url and --cas may list replicas (A,B: written as arrays; docs/failover.md); "
+     "without --cas-fingerprint, the key each cas replica presents is pinned (trust on first "
+     "use)."},
     {"order", "init", order_init,
      "cella order init --app|--dataset|--workerpool|--request [--tag TAGS] [--set FIELD=VALUE,...]",
      "Add order templates (the SDK's defaults) under \"order\" in ./cella.json, naming the "

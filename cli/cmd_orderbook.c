@@ -144,6 +144,8 @@ static int order_cancel(int argc, char **argv)
     json_t *reply = NULL, *body = NULL;
     if (cella_ok(r)) {
         body = json_pack("{s:s}", "orderHash", id);
+        /* closing an order twice closes it: safe to repeat on another replica */
+        c.hub.http.repeatable = true;
         r = hub_conn_call(&c, "POST", "/v1/orders/cancel", body, true, &reply);
     }
     if (cella_ok(r))

@@ -548,7 +548,8 @@ static int decrypt_cmd(int argc, char **argv)
             r = cella_blob_get_dir(base, sha, tmpvol);
         vdir = tmpvol;
     }
-    char path[4200], vpath[600], flag_url[1100], flag_fp[80];
+    char path[4200], vpath[600], flag_url[CELLA_ENDPOINTS_TEXT_MAX],
+        flag_fp[CELLA_ENDPOINTS_TEXT_MAX];
     if (cella_ok(r)) {
         json_error_t je;
         snprintf(path, sizeof path, "%s/push.json", keys);

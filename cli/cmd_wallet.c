@@ -155,10 +155,10 @@ static int wallet_import(int argc, char **argv)
  * since the address is what was asked for. */
 static void show_balance(const cli_opt *o, int n, const uint8_t addr[20])
 {
-    char url[1024], at[43], path[128];
+    char url[CELLA_ENDPOINTS_TEXT_MAX], at[43], path[128];
     cli_hub hub;
     json_t *reply = NULL;
-    if (!cella_ok(cli_project_url(o, n, "hub-url", "hubUrl", "", url, sizeof url)) || !url[0])
+    if (!cella_ok(cli_project_urls(o, n, "hub-url", "hubUrl", "", url, sizeof url)) || !url[0])
         return;
     cella_eth_address_checksum(at, addr);
     snprintf(path, sizeof path, "/v1/accounts/%s", at);

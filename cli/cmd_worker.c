@@ -78,7 +78,8 @@ static int worker_start(int argc, char **argv)
     if (cella_ok(r) && !pool)
         r = cella_fail(CELLA_E_USAGE, "worker start",
                        "usage: cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER "
-                       "[--slots N] [--hub-url URL [--hub-fingerprint FP]] [--cas URL --cas-fingerprint FP] [--blobs URL]");
+                       "[--slots N] [--hub-url URL[,URL...] [--hub-fingerprint FP[,FP...]]] [--cas URL[,URL...] "
+                       "--cas-fingerprint FP[,FP...]] [--blobs URL]");
     uint8_t pa[20];
     if (cella_ok(r))
         r = cella_eth_address_parse(pa, pool, "--pool");
@@ -119,10 +120,8 @@ static int worker_start(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         cella_worker_opts wo = {
-            .hub_url = hub.url,
-            .hub_pin = hub.http.pin,
-            .cas_url = c.url,
-            .cas_pin = c.fingerprint,
+            .hub = &hub.ep,
+            .cas = &c.ep,
             .blobs_url = blobs,
             .pool_key = key,
             .pool = pool,
@@ -150,11 +149,13 @@ static int worker_start(int argc, char **argv)
 const cli_command cli_worker_commands[] = {
     {"worker", "start", worker_start,
      "cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER [--password-file P] "
-     "[--slots N] [--hub-url URL [--hub-fingerprint FP]] [--cas URL --cas-fingerprint FP] [--blobs URL] [--work-dir DIR] "
-     "[--lease S] [--timeout S] [--once]",
+     "[--slots N] [--hub-url URL[,URL...] [--hub-fingerprint FP[,FP...]]] [--cas URL[,URL...] "
+     "--cas-fingerprint FP[,FP...]] [--blobs URL] [--work-dir DIR] [--lease S] [--timeout S] [--once]",
      "Run a worker of the pool: follow the hub for the pool's runnable tasks, lease them, get "
      "each task's session from cas, fetch and check the app and dataset, run the enclave (cella "
      "run-task), upload the encrypted result and contribute. --once: stop when nothing is left "
-     "to run. SIGINT/SIGTERM: finish the current tasks and stop."},
+     "to run. SIGINT/SIGTERM: finish the current tasks and stop. Several hub or cas replicas "
+     "(comma-separated, with one pin for all or one per URL): the worker fails over between "
+     "them (docs/failover.md)."},
     {NULL, NULL, NULL, NULL, NULL},
 };

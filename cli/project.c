@@ -91,43 +91,87 @@ cella_res cli_project_deployed(const char *kind, const char *instead, char out[4
     return r;
 }
 
-cella_res cli_hub_pin(const char *url, const char *fp, const char *url_opt, char out[65])
+cella_res cli_list_setting(const cli_opt *o, int n, const char *opt, const json_t *v,
+                           const char *what, char *out, size_t cap)
 {
-    out[0] = '\0';
-    bool https = !strncmp(url, "https://", 8) && strlen(url) > 8;
-    CELLA_ENSURE(https || (!strncmp(url, "http://", 7) && strlen(url) > 7), CELLA_E_USAGE,
-                 url_opt, "the hub URL must be http://HOST:PORT or https://HOST:PORT");
-    if (!https) {
-        CELLA_ENSURE(!fp, CELLA_E_USAGE, "--hub-fingerprint",
-                     "only for an https:// hub (the hub URL is %s)", url);
-        return CELLA_OK_RES;
+    const char *given = cli_get(o, n, opt);
+    if (!given)
+        return cella_endpoints_json_text(v, what, out, cap);
+    CELLA_ENSURE(strlen(given) < cap, CELLA_E_USAGE, opt, "too long");
+    snprintf(out, cap, "%s", given);
+    return CELLA_OK_RES;
+}
+
+cella_res cli_project_urls(const cli_opt *o, int n, const char *opt, const char *key,
+                           const char *dflt, char *out, size_t cap)
+{
+    json_t *conf = NULL;
+    cella_res r = cli_get(o, n, opt) ? CELLA_OK_RES : cli_project_load(&conf);
+    if (cella_ok(r))
+        r = cli_list_setting(o, n, opt, json_object_get(conf, key), CLI_PROJECT_FILE, out, cap);
+    json_decref(conf);
+    CELLA_TRY(r);
+    if (!out[0]) {
+        CELLA_ENSURE(strlen(dflt) < cap, CELLA_E_USAGE, opt, "the URL is too long");
+        snprintf(out, cap, "%s", dflt);
     }
-    CELLA_ENSURE(fp, CELLA_E_USAGE, "--hub-fingerprint",
-                 "an https:// hub needs its pinned fingerprint (64 hex digits, printed by hub "
+    return CELLA_OK_RES;
+}
+
+json_t *cli_project_list(const char *text)
+{
+    if (!strchr(text, ','))
+        return json_string(text);
+    json_t *a = json_array();
+    char item[CELLA_ENDPOINT_URL_MAX];
+    bool too_long;
+    while (a && cella_list_next(&text, item, sizeof item, &too_long))
+        if (too_long || json_array_append_new(a, json_string(item)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    return a;
+}
+
+cella_res cli_hub_endpoints(const char *urls, const char *pins, const char *url_opt,
+                            cella_endpoints *e)
+{
+    const cella_endpoints_spec spec = {"hub", url_opt, "--hub-fingerprint", false};
+    CELLA_TRY(cella_endpoints_parse(e, urls, pins, &spec));
+    const char *bare = cella_endpoints_unpinned(e);
+    CELLA_ENSURE(!bare, CELLA_E_USAGE, "--hub-fingerprint",
+                 "an https:// hub (%s) needs its pinned fingerprint (64 hex digits, printed by hub "
                  "serve --tls)%s",
-                 strcmp(url_opt, "--hub-url") ? "" : ": --hub-fingerprint or \"hubFingerprint\" in "
-                                                     CLI_PROJECT_FILE);
-    uint8_t pin[32];
-    CELLA_TRY(cella_hex_decode(pin, 32, fp, strlen(fp), "--hub-fingerprint"));
-    cella_hex_encode(out, pin, 32, false);
+                 bare, strcmp(url_opt, "--hub-url") ? "" : ": --hub-fingerprint or \"hubFingerprint\" in "
+                                                       CLI_PROJECT_FILE);
     return CELLA_OK_RES;
 }
 
 cella_res cli_hub_open(const cli_opt *o, int n, cli_hub *h)
 {
     memset(h, 0, sizeof *h);
-    CELLA_TRY(cli_project_url(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, h->url,
-                              sizeof h->url));
+    CELLA_TRY(cli_project_urls(o, n, "hub-url", "hubUrl", CLI_DEFAULT_HUB_URL, h->url,
+                               sizeof h->url));
     const char *fp = cli_get(o, n, "hub-fingerprint");
-    json_t *conf = NULL;
-    /* cella.json's pin serves an https:// hub; a flag is checked either way */
-    if (!fp && !strncmp(h->url, "https://", 8)) {
-        CELLA_TRY(cli_project_load(&conf));
-        fp = json_string_value(json_object_get(conf, "hubFingerprint"));
+    cella_res r = CELLA_OK_RES;
+    if (fp && strlen(fp) >= sizeof h->fingerprint)
+        r = cella_fail(CELLA_E_USAGE, "--hub-fingerprint", "too long");
+    else if (fp)
+        snprintf(h->fingerprint, sizeof h->fingerprint, "%s", fp);
+    else if (strstr(h->url, "https://")) {
+        /* cella.json's pins serve an https:// hub; a flag is checked either way */
+        json_t *conf = NULL;
+        r = cli_project_load(&conf);
+        if (cella_ok(r))
+            r = cella_endpoints_json_text(json_object_get(conf, "hubFingerprint"),
+                                          CLI_PROJECT_FILE " hubFingerprint", h->fingerprint,
+                                          sizeof h->fingerprint);
+        json_decref(conf);
     }
-    cella_res r = cli_hub_pin(h->url, fp, "--hub-url", h->fingerprint);
-    json_decref(conf);
-    h->http.base_url = h->url;
-    h->http.pin = h->fingerprint[0] ? h->fingerprint : NULL;
+    if (cella_ok(r))
+        r = cli_hub_endpoints(h->url, h->fingerprint, "--hub-url", &h->ep);
+    h->http.endpoints = &h->ep;
+    h->http.base_url = h->ep.at[0].url;
+    h->http.pin = h->ep.at[0].pin[0] ? h->ep.at[0].pin : NULL;
     return r;
 }

@@ -29,21 +29,40 @@ CELLA_RESULT cli_project_url(const cli_opt *o, int n, const char *opt, const cha
  * without one, a usage error saying so and what to do instead (`instead`). */
 CELLA_RESULT cli_project_deployed(const char *kind, const char *instead, char out[43]);
 
-/* The hub: --hub-url, else "hubUrl", else http://127.0.0.1:8080; http:// or
- * https://. An https:// hub needs the SHA-256 of its SubjectPublicKeyInfo
- * (printed by `hub serve --tls`) to pin: --hub-fingerprint, else cella.json's
- * "hubFingerprint". `http` is a client pinned to it (its strings point into
- * *h: use h in place). */
+/* A setting that may list several values: --`opt` as given, else the
+ * cella.json value `v` (a string, or an array joined by commas; `what`
+ * names it in errors), else "". */
+CELLA_RESULT cli_list_setting(const cli_opt *o, int n, const char *opt, const json_t *v,
+                              const char *what, char *out, size_t cap);
+
+/* Like cli_project_url, for a setting that may name several replicas: the
+ * option as given, else cella.json's `key` as a string or an array of
+ * strings (joined by commas), else `dflt`. */
+CELLA_RESULT cli_project_urls(const cli_opt *o, int n, const char *opt, const char *key,
+                              const char *dflt, char *out, size_t cap);
+
+/* A list given on the command line ("URL,URL") as cella.json stores it: a
+ * string for one entry, an array of strings for several. */
+json_t *cli_project_list(const char *text);
+
+/* The hub: --hub-url, else "hubUrl", else http://127.0.0.1:8080; one URL or
+ * several replicas (commas; in cella.json an array), http:// or https://.
+ * An https:// hub needs the SHA-256 of its SubjectPublicKeyInfo (printed by
+ * `hub serve --tls`) to pin: --hub-fingerprint, else cella.json's
+ * "hubFingerprint"; one pin for every replica, or one per URL (commas; an
+ * array). `http` is a client of those replicas, failing over as
+ * net/endpoints.h says (it points into *h: use h in place). */
 typedef struct {
-    char url[1024];
-    char fingerprint[65]; /* lower-case hex; "" for http:// */
+    char url[CELLA_ENDPOINTS_TEXT_MAX];         /* the URLs as given */
+    char fingerprint[CELLA_ENDPOINTS_TEXT_MAX]; /* their pins as given; "" for none */
+    cella_endpoints ep;
     cella_http_client http;
 } cli_hub;
 CELLA_RESULT cli_hub_open(const cli_opt *o, int n, cli_hub *h);
 
-/* Checks a hub URL (given as option `url_opt`) with its pin `fp` (NULL if
- * none): http:// takes none, https:// needs one (64 hex digits). The pin goes
- * to `out` in lower case ("" for http://). */
-CELLA_RESULT cli_hub_pin(const char *url, const char *fp, const char *url_opt, char out[65]);
+/* Parses hub URLs (given as option `url_opt`) with their pins (NULL if
+ * none): http:// takes none, every https:// one needs one (64 hex digits). */
+CELLA_RESULT cli_hub_endpoints(const char *urls, const char *pins, const char *url_opt,
+                               cella_endpoints *e);
 
 #endif

@@ -51,23 +51,28 @@ cella_res cella_cas_parse_authorization(const char *header, size_t len, uint8_t 
     return cella_hex_decode(sig, 65, f[3], fl[3], "Authorization signature");
 }
 
-static cella_res decode_reply(const cella_http_client *c, cella_http_response *resp, json_t **out)
+static cella_res decode_reply(cella_http_response *resp, json_t **out)
 {
     if (resp->status < 200 || resp->status >= 300)
-        return cella_http_fail_from(resp, c->base_url);
+        return cella_http_fail_from(resp, resp->base_url);
     json_error_t je;
     *out = json_loadb((const char *)resp->body.p, resp->body.len, 0, &je);
-    CELLA_ENSURE(*out, CELLA_E_PARSE, c->base_url, "the cas reply is not JSON");
+    CELLA_ENSURE(*out, CELLA_E_PARSE, resp->base_url, "the reply is not JSON");
     return CELLA_OK_RES;
 }
 
+/* One JSON call; *outcome says how far it got (net/endpoints.h). */
 static cella_res call_with(const cella_http_client *c, const char *method, const char *path,
-                           const char *const *hdr, cella_slice body, json_t **out)
+                           const char *const *hdr, cella_slice body, json_t **out,
+                           cella_net_outcome *outcome)
 {
     cella_http_response resp;
     *out = NULL;
-    CELLA_TRY(cella_http_call(c, method, path, hdr, body, &resp));
-    cella_res r = decode_reply(c, &resp, out);
+    cella_res r = cella_http_call(c, method, path, hdr, body, &resp);
+    if (outcome)
+        *outcome = resp.outcome;
+    CELLA_TRY(r);
+    r = decode_reply(&resp, out);
     cella_http_response_free(&resp);
     return r;
 }
@@ -76,35 +81,62 @@ cella_res cella_cas_call(const cella_http_client *c, const char *method, const c
                          cella_slice body, json_t **out)
 {
     const char *hdr[] = {"Content-Type: application/json", NULL};
-    return call_with(c, method, path, hdr, body, out);
+    return call_with(c, method, path, hdr, body, out, NULL);
+}
+
+struct signed_call {
+    const uint8_t *priv;
+    const char *method, *path, *content_type;
+    cella_slice body;
+    json_t **out;
+};
+
+/* The signed request on one replica, over a challenge of that replica: a
+ * nonce is single use, so a request that may have consumed one is never sent
+ * again with it; the next replica gives a new one. */
+static cella_res signed_attempt(const cella_http_client *one, void *ctx, cella_net_outcome *outcome)
+{
+    const struct signed_call *sc = ctx;
+    json_t *ch = NULL;
+    cella_net_outcome got = CELLA_NET_LOCAL;
+    cella_res r = call_with(one, "GET", "/v1/challenge", NULL, cella_slice_of("", 0), &ch, &got);
+    /* no challenge: nothing signed was sent */
+    *outcome = cella_ok(r) || got == CELLA_NET_ANSWERED || got == CELLA_NET_LOCAL ? got
+                                                                                  : CELLA_NET_UNSENT;
+    CELLA_TRY(r);
+    const char *nonce = json_string_value(json_object_get(ch, "nonce"));
+    char msg[2600], auth[512], ctype[128], addr[43], sighex[131];
+    uint8_t sig[65], a[20];
+    r = nonce ? CELLA_OK_RES : cella_fail(CELLA_E_PARSE, one->base_url, "no challenge from the server");
+    if (cella_ok(r))
+        r = cella_cas_auth_message(msg, sizeof msg, sc->method, sc->path, nonce, sc->body.p,
+                                   sc->body.len);
+    if (cella_ok(r))
+        r = cella_eth_personal_sign(sc->priv, msg, strlen(msg), sig);
+    if (cella_ok(r))
+        r = cella_eth_address_from_privkey(sc->priv, a);
+    if (cella_ok(r)) {
+        cella_eth_address_checksum(addr, a);
+        cella_hex_encode(sighex, sig, 65, false);
+        snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
+        snprintf(ctype, sizeof ctype, "Content-Type: %s", sc->content_type);
+        const char *hdr[] = {auth, ctype, NULL};
+        r = call_with(one, sc->method, sc->path, hdr, sc->body, sc->out, outcome);
+    }
+    json_decref(ch);
+    return r;
 }
 
 cella_res cella_cas_signed_call(const cella_http_client *c, const uint8_t priv[32],
                                 const char *method, const char *path, cella_slice body,
                                 const char *content_type, json_t **out)
 {
-    json_t *ch = NULL;
-    CELLA_TRY(cella_cas_call(c, "GET", "/v1/challenge", cella_slice_of("", 0), &ch));
-    const char *nonce = json_string_value(json_object_get(ch, "nonce"));
-    char msg[2600], auth[512], ctype[128], addr[43], sighex[131];
-    uint8_t sig[65], a[20];
-    cella_res r = nonce ? CELLA_OK_RES : cella_fail(CELLA_E_PARSE, c->base_url, "no challenge from cas");
-    if (cella_ok(r))
-        r = cella_cas_auth_message(msg, sizeof msg, method, path, nonce, body.p, body.len);
-    if (cella_ok(r))
-        r = cella_eth_personal_sign(priv, msg, strlen(msg), sig);
-    if (cella_ok(r))
-        r = cella_eth_address_from_privkey(priv, a);
-    if (cella_ok(r)) {
-        cella_eth_address_checksum(addr, a);
-        cella_hex_encode(sighex, sig, 65, false);
-        snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
-        snprintf(ctype, sizeof ctype, "Content-Type: %s", content_type);
-        const char *hdr[] = {auth, ctype, NULL};
-        r = call_with(c, method, path, hdr, body, out);
-    }
-    json_decref(ch);
-    return r;
+    struct signed_call sc = {priv, method, path, content_type, body, out};
+    char what[300];
+    snprintf(what, sizeof what, "%s %.250s", method, path);
+    *out = NULL;
+    return cella_failover(c, c->repeatable || cella_net_repeatable_method(method), what,
+                          signed_attempt, &sc);
 }
 
 struct attest_identity {
@@ -124,7 +156,13 @@ static cella_res make_attest_identity(const uint8_t client_random[32],
 {
     struct attest_identity *a = ctx;
     uint8_t binding[32];
-    CELLA_ENSURE(!a->cert, CELLA_E_INTERNAL, NULL, "a second handshake for one attestation");
+    /* A handshake with a replica that then failed made an identity already:
+     * this handshake (with the next replica) gets its own; the last one made
+     * is the one of the connection that answers. */
+    EVP_PKEY_free(a->key);
+    X509_free(a->cert);
+    a->key = NULL;
+    a->cert = NULL;
     CELLA_TRY(cella_ratls_handshake_binding(client_random, server_random, binding));
     CELLA_TRY(cella_ratls_make(a->kind, binding, a->quote, a->quote_ctx, &a->key, &a->cert));
     *cert = a->cert;
@@ -153,7 +191,7 @@ cella_res cella_cas_attest(const cella_http_client *c, cella_tee_kind kind, cell
     out->key = id.key;
     out->cert = id.cert;
     if (cella_ok(r) && (!out->key || !out->cert))
-        r = cella_fail(CELLA_E_AUTH, c->base_url, "cas did not ask for the RA-TLS certificate");
+        r = cella_fail(CELLA_E_AUTH, "POST /v1/attest", "cas did not ask for the RA-TLS certificate");
     if (!cella_ok(r))
         cella_cas_instance_free(out);
     return r;

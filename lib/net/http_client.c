@@ -147,11 +147,27 @@ void cella_http_pool_free(void *pool)
     free(p);
 }
 
-cella_res cella_http_call(const cella_http_client *c, const char *method, const char *path,
-                          const char *const *headers, cella_slice body, cella_http_response *resp)
+/* Called by libcurl once a connection is up (made or reused, TLS included),
+ * right before it sends the request: what tells a failure before the request
+ * went out from one after it may have reached the server. */
+static int on_prereq(void *started, char *ip, char *local, int port, int local_port)
+{
+    (void)ip;
+    (void)local;
+    (void)port;
+    (void)local_port;
+    *(bool *)started = true;
+    return CURL_PREREQFUNC_OK;
+}
+
+/* One request to c->base_url. */
+static cella_res call_once(const cella_http_client *c, const char *method, const char *path,
+                           const char *const *headers, cella_slice body, cella_http_response *resp)
 {
     pthread_once(&g_curl_once, curl_init_once);
     resp->status = 0;
+    resp->base_url = c->base_url;
+    resp->outcome = CELLA_NET_LOCAL;
     cella_buf_init(&resp->body, true);
     char url[4096], pin[128], where[4200];
     snprintf(url, sizeof url, "%s%s", c->base_url, path);
@@ -170,7 +186,13 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s ? c->timeout_s : 30L);
+    long timeout = c->timeout_s ? c->timeout_s : 30L;
+    bool started = false;
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+    /* A replica that drops SYNs costs at most this before the next is tried. */
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, timeout < 10 ? timeout : 10L);
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, &started);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (c->reuse) {
@@ -219,6 +241,9 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     }
     if (cella_ok(r)) {
         CURLcode rc = curl_easy_perform(h);
+        resp->outcome = cella_net_classify(rc, started);
+        if (hi.failed || s.overflow)
+            resp->outcome = CELLA_NET_LOCAL;
         if (hi.failed)
             r = hi.err; /* the identity could not be made: that error, not curl's */
         else if (s.overflow)
@@ -237,6 +262,33 @@ cella_res cella_http_call(const cella_http_client *c, const char *method, const 
     if (!cella_ok(r))
         cella_http_response_free(resp);
     return r;
+}
+
+struct plain_call {
+    const char *method, *path;
+    const char *const *headers;
+    cella_slice body;
+    cella_http_response *resp;
+};
+
+static cella_res plain_attempt(const cella_http_client *one, void *ctx, cella_net_outcome *outcome)
+{
+    struct plain_call *p = ctx;
+    cella_res r = call_once(one, p->method, p->path, p->headers, p->body, p->resp);
+    *outcome = p->resp->outcome;
+    return r;
+}
+
+cella_res cella_http_call(const cella_http_client *c, const char *method, const char *path,
+                          const char *const *headers, cella_slice body, cella_http_response *resp)
+{
+    if (!c->endpoints)
+        return call_once(c, method, path, headers, body, resp);
+    struct plain_call p = {method, path, headers, body, resp};
+    char what[300];
+    snprintf(what, sizeof what, "%s %.250s", method, path);
+    return cella_failover(c, c->repeatable || cella_net_repeatable_method(method), what,
+                          plain_attempt, &p);
 }
 
 void cella_http_response_free(cella_http_response *resp) { cella_buf_free(&resp->body); }

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/slice.h"
+#include "net/endpoints.h"
 
 /* Makes the client identity during the handshake, when the server asks for a
  * certificate, from the handshake's randoms. Returns references the callee
@@ -18,8 +19,8 @@ typedef cella_res (*cella_http_identity_fn)(const uint8_t client_random[32],
                                             const uint8_t server_random[32], void *ctx,
                                             X509 **cert, EVP_PKEY **key);
 
-typedef struct {
-    const char *base_url;      /* "https://127.0.0.1:8081" */
+typedef struct cella_http_client {
+    const char *base_url;      /* "https://127.0.0.1:8081" (when endpoints is NULL) */
     const char *pin;           /* hex SHA-256 of the server SPKI, or NULL (http:// only) */
     X509 *client_cert;         /* optional */
     EVP_PKEY *client_key;      /* optional, with client_cert */
@@ -28,6 +29,11 @@ typedef struct {
     size_t max_response;       /* 0: 16 MiB */
     long timeout_s;            /* 0: 30 s */
     void *reuse;               /* optional cella_http_pool: keep connections alive */
+    /* optional, instead of base_url and pin: several replicas, tried as
+     * net/endpoints.h says (the list is shared by copies of the client, and
+     * so is which replica answered last) */
+    cella_endpoints *endpoints;
+    bool repeatable;           /* its POSTs too are safe to repeat on another replica */
 } cella_http_client;
 
 /* A pool of kept-alive connections (a libcurl share), for clients that make
@@ -39,11 +45,15 @@ void cella_http_pool_free(void *pool);
 typedef struct {
     long status;
     cella_buf body; /* response body (secure memory: it may carry keys) */
+    const char *base_url;      /* the replica that answered */
+    cella_net_outcome outcome; /* set on failure too: how far the request got */
 } cella_http_response;
 
 /* Performs METHOD base_url+path with optional headers ("Name: value", NULL
  * terminated) and body. A transport failure is an error; any HTTP status is a
- * response. Free the response with cella_http_response_free. */
+ * response. With endpoints, the request goes to the replicas as
+ * cella_failover says (a POST not marked repeatable only when it was not
+ * sent). Free the response with cella_http_response_free. */
 CELLA_RESULT cella_http_call(const cella_http_client *c, const char *method, const char *path,
                              const char *const *headers, cella_slice body,
                              cella_http_response *resp);

@@ -63,13 +63,17 @@ static cella_res hub_get(slot *s, const char *path, json_t **out)
     return cella_cas_call(&s->hub, "GET", path, cella_slice_of("", 0), out);
 }
 
+/* A request signed by the pool owner; `repeatable`: safe to send again to
+ * another replica if one may have received it and did not answer. */
 static cella_res hub_signed(slot *s, const char *method, const char *path, json_t *body,
-                            json_t **out)
+                            bool repeatable, json_t **out)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     CELLA_ENSURE(text, CELLA_E_NOMEM, path, "out of memory");
     json_t *ignored = NULL;
-    cella_res r = cella_cas_signed_call(&s->hub, s->o->pool_key, method, path,
+    cella_http_client hub = s->hub;
+    hub.repeatable = repeatable;
+    cella_res r = cella_cas_signed_call(&hub, s->o->pool_key, method, path,
                                         cella_slice_of(text, strlen(text)), "application/json",
                                         out ? out : &ignored);
     json_decref(ignored);
@@ -87,7 +91,8 @@ static cella_res lease(slot *s, const char *tid, unsigned seconds)
     snprintf(path, sizeof path, "/v1/tasks/%s/lease", tid);
     json_t *b = json_pack("{s:s, s:I}", "holder", s->holder, "seconds", (json_int_t)seconds);
     CELLA_ENSURE(b, CELLA_E_NOMEM, tid, "out of memory");
-    cella_res r = hub_signed(s, "POST", path, b, NULL);
+    /* the same holder renews its own lease: safe to repeat */
+    cella_res r = hub_signed(s, "POST", path, b, true, NULL);
     json_decref(b);
     return r;
 }
@@ -97,7 +102,7 @@ static void report_failure(slot *s, const char *tid, const char *why)
     char path[160];
     snprintf(path, sizeof path, "/v1/tasks/%s/report", tid);
     json_t *b = json_pack("{s:s, s:s}", "holder", s->holder, "error", why);
-    if (!b || !cella_ok(hub_signed(s, "POST", path, b, NULL)))
+    if (!b || !cella_ok(hub_signed(s, "POST", path, b, false, NULL)))
         cella_warn("task %s: could not report the failure to the hub: %s", tid, cella_error_what());
     json_decref(b);
 }
@@ -247,6 +252,9 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
                              const char *dataset, const char *tdir, bool *failed)
 {
     char out[1200], logf[1200], errf[1200], timeout[16];
+    char cas_urls[CELLA_ENDPOINTS_TEXT_MAX], cas_pins[CELLA_ENDPOINTS_TEXT_MAX];
+    /* the enclave gets cas's replicas too, the one that answered last first */
+    CELLA_TRY(cella_endpoints_text(s->o->cas, cas_urls, sizeof cas_urls, cas_pins, sizeof cas_pins));
     snprintf(out, sizeof out, "%s/out", tdir);
     snprintf(logf, sizeof logf, "%s/enclave.log", tdir);
     snprintf(errf, sizeof errf, "%s/error.txt", tdir);
@@ -271,9 +279,9 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     argv[n++] = "--error-file";
     argv[n++] = errf;
     argv[n++] = "--cas";
-    argv[n++] = s->o->cas_url;
+    argv[n++] = cas_urls;
     argv[n++] = "--cas-fingerprint";
-    argv[n++] = s->o->cas_pin;
+    argv[n++] = cas_pins;
     argv[n++] = "--timeout";
     argv[n++] = timeout;
     argv[n++] = "--tee";
@@ -377,7 +385,7 @@ static void upload_logs(slot *s, const char *tid, const char *tdir)
         return; /* the app never started */
     snprintf(path, sizeof path, "/v1/tasks/%s/logs", tid);
     json_t *b = json_pack("{s:o, s:o}", "stdout", log_json(p1), "stderr", log_json(p2));
-    if (!b || !cella_ok(hub_signed(s, "PUT", path, b, NULL)))
+    if (!b || !cella_ok(hub_signed(s, "PUT", path, b, true, NULL)))
         cella_warn("task %s: could not store the app's logs on the hub: %s", tid,
                    cella_error_what());
     json_decref(b);
@@ -417,7 +425,7 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
                               "authorizationSign", sg, "enclaveChallenge", chx, "enclaveSign", sign,
                               "results", url);
         snprintf(path, sizeof path, "/v1/tasks/%s/contribute-and-finalize", tid);
-        r = b ? hub_signed(s, "POST", path, b, NULL)
+        r = b ? hub_signed(s, "POST", path, b, false, NULL)
               : cella_fail(CELLA_E_NOMEM, tid, "out of memory");
         json_decref(b);
     }
@@ -601,7 +609,7 @@ cella_res cella_worker_run(const cella_worker_opts *o)
     unsigned n = o->slots ? o->slots : 1;
     CELLA_ENSURE(n <= CELLA_WORKER_MAX_SLOTS, CELLA_E_USAGE, "--slots", "at most %d slots",
                  CELLA_WORKER_MAX_SLOTS);
-    CELLA_ENSURE(o->hub_url && o->cas_url && o->cas_pin && o->blobs_url && o->pool_key && o->pool,
+    CELLA_ENSURE(o->hub && o->hub->n && o->cas && o->cas->n && o->blobs_url && o->pool_key && o->pool,
                  CELLA_E_USAGE, "worker", "the worker needs a hub, a cas, a blob store and a pool key");
     static const char *const sub[] = {"", "/bundles", "/datasets", "/tasks"};
     for (size_t i = 0; i < 4; i++) {
@@ -620,9 +628,8 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         slot *s = &slots[i];
         s->o = o;
         s->index = i;
-        s->hub = (cella_http_client){
-            .base_url = o->hub_url, .pin = o->hub_pin, .reuse = pool, .timeout_s = 30};
-        s->cas = (cella_http_client){.base_url = o->cas_url, .pin = o->cas_pin, .timeout_s = 30};
+        s->hub = (cella_http_client){.endpoints = o->hub, .reuse = pool, .timeout_s = 30};
+        s->cas = (cella_http_client){.endpoints = o->cas, .timeout_s = 30};
         memcpy(s->owner, owner, 20);
         cella_eth_address_checksum(s->owner_text, owner);
         uint8_t id[16];

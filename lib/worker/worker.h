@@ -28,14 +28,15 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "net/endpoints.h"
 
 #define CELLA_WORKER_MAX_SLOTS 64
 
 typedef struct {
-    const char *hub_url;     /* http://HOST:PORT or https://HOST:PORT */
-    const char *hub_pin;     /* https: hex SHA-256 of the hub's SPKI, else NULL */
-    const char *cas_url;     /* https://HOST:PORT */
-    const char *cas_pin;     /* hex SHA-256 of cas's SubjectPublicKeyInfo */
+    /* The hub's and cas's replicas with their pins (net/endpoints.h): every
+     * slot fails over between them, and sticks to the one that answered. */
+    cella_endpoints *hub;
+    cella_endpoints *cas;
     const char *blobs_url;   /* where results are uploaded; bundles and datasets are looked
                                 up there by hash first */
     const uint8_t *pool_key; /* the workerpool owner's key (32 bytes, secure memory) */
