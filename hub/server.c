@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "hub/hub.h"
+#include "hub/metrics.h"
 #include "hub/store.h"
 #include "hub/task.h"
 #include "hub/web.h"
@@ -1299,6 +1300,12 @@ static void thread_fini(void *tctx)
     free(t);
 }
 
+static void write_metrics(cella_buf *out, void *app, void *tctx)
+{
+    (void)tctx;
+    hub_metrics_write(out, ((hub_app *)app)->db_path, now_s());
+}
+
 static void on_ready(void *app)
 {
     hub_app *a = app;
@@ -1360,6 +1367,9 @@ cella_res hub_serve(const hub_options *o)
             .thread_init = thread_init,
             .thread_fini = thread_fini,
             .on_ready = on_ready,
+            .name = "hub",
+            .routes = hub_routes,
+            .metrics = write_metrics,
         };
         r = cella_http_serve(&cfg);
     }
