@@ -240,10 +240,16 @@ prom moved blobs0 blobs1 blobs,/v1/blobs/:sha256,201=1 blobs,/v1/blobs/:sha256,2
 [[ $(val blobs1 cella_blobs_sent_bytes_total) == 1000 ]] || fail "blobs: bytes out"
 
 # ---- worker (--metrics) ----
-: > "$TMP/worker.log" # before the background job opens it: the loop below reads it at once
 cd "$TMP/pool"
-"$CELLA" worker start --pool "$WP" --wallet-file "$(W pool)" "${CAS[@]}" --blobs "$BLOBS_URL" \
-  --work-dir "$TMP/wk" --lease 10 --metrics 127.0.0.1:0 > "$TMP/worker.log" 2>&1 &
+WORKER=(worker start --pool "$WP" --wallet-file "$(W pool)" "${CAS[@]}" --blobs "$BLOBS_URL"
+        --work-dir "$TMP/wk" --lease 10)
+expect_fail 'cannot listen on .*address in use \(worker start --metrics\)' \
+  "$CELLA" "${WORKER[@]}" --once --metrics "${HUB_URL#http://}"
+[[ ! -e $TMP/wk ]] || fail "worker: a taken --metrics port made the work directory"
+expect_fail 'expected IPv4 ADDRESS:PORT.*\(worker start --metrics\)' \
+  "$CELLA" "${WORKER[@]}" --once --metrics localhost
+: > "$TMP/worker.log" # before the background job opens it: the loop below reads it at once
+"$CELLA" "${WORKER[@]}" --metrics 127.0.0.1:0 > "$TMP/worker.log" 2>&1 &
 WORKER_PID=$!
 _SERVERS+=("$WORKER_PID")
 cd "$TMP"
