@@ -11,6 +11,7 @@
 
 #include "cas/cas.h"
 #include "cas/internal.h"
+#include "cas/metrics.h"
 #include "cas/task_policy.h"
 #include "casapi/casapi.h"
 #include "core/encoding.h"
@@ -97,6 +98,7 @@ static void ctx_name(char *out, size_t cap, const char *kind, const char *a, con
 void cas_audit(cas_thread *t, const char *who, const char *action, const char *object,
                   const char *outcome, const char *why)
 {
+    cas_metrics_audited(action, outcome);
     if (!cella_ok(cella_cas_audit(t->st, now_s(), who, action, object, outcome, why ? why : "")))
         cella_warn("audit log write failed: %s", cella_error_what());
     cella_info("audit: %s %s %s %s%s%s", who, action, object, outcome, why && *why ? ": " : "",
@@ -865,6 +867,7 @@ static void attest(cas_thread *t, cella_http_req *req)
         }
         cas_reply_err(req, r);
     } else {
+        cas_metrics_audited("attest", "ok"); /* audited with the instance, in one commit */
         cella_info("audit: %s attest %s ok: %s", who, object, why);
         json_object_set_new(cfg, "instance", hex_json(token, 32));
         json_object_set_new(cfg, "session", json_string(session));
@@ -1091,6 +1094,13 @@ static void thread_fini(void *tctx)
     free(t);
 }
 
+static void write_metrics(cella_buf *out, void *app, void *tctx)
+{
+    (void)app;
+    (void)tctx;
+    cas_metrics_write(out);
+}
+
 static void on_ready(void *app)
 {
     cas_app *a = app;
@@ -1192,6 +1202,9 @@ cella_res cas_serve(const cas_options *o)
             .thread_init = thread_init,
             .thread_fini = thread_fini,
             .on_ready = on_ready,
+            .name = "cas",
+            .routes = cas_routes,
+            .metrics = write_metrics,
         };
         r = cella_http_serve(&cfg);
     }

@@ -65,7 +65,8 @@ static int worker_start(int argc, char **argv)
                    {"tee", true, NULL},
                    {"lease", true, NULL},
                    {"timeout", true, NULL},
-                   {"once", false, NULL}};
+                   {"once", false, NULL},
+                   {"metrics", true, NULL}};
     const char *pos[1];
     int np;
     cas_conn c;
@@ -133,6 +134,7 @@ static int worker_start(int argc, char **argv)
             .lease_seconds = (unsigned)lease,
             .app_timeout = (unsigned)timeout,
             .once = cli_get(o, NOPTS(o), "once") != NULL,
+            .metrics_listen = cli_get(o, NOPTS(o), "metrics"),
             .stop = &g_stop,
         };
         if (!wo.once)
@@ -150,12 +152,14 @@ const cli_command cli_worker_commands[] = {
     {"worker", "start", worker_start,
      "cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER [--password-file P] "
      "[--slots N] [--hub-url URL[,URL...] [--hub-fingerprint FP[,FP...]]] [--cas URL[,URL...] "
-     "--cas-fingerprint FP[,FP...]] [--blobs URL] [--work-dir DIR] [--lease S] [--timeout S] [--once]",
+     "--cas-fingerprint FP[,FP...]] [--blobs URL] [--work-dir DIR] [--lease S] [--timeout S] [--once] "
+     "[--metrics ADDR:PORT]",
      "Run a worker of the pool: follow the hub for the pool's runnable tasks, lease them, get "
      "each task's session from cas, fetch and check the app and dataset, run the enclave (cella "
      "run-task), upload the encrypted result and contribute. --once: stop when nothing is left "
-     "to run. SIGINT/SIGTERM: finish the current tasks and stop. Several hub or cas replicas "
-     "(comma-separated, with one pin for all or one per URL): the worker fails over between "
-     "them (docs/failover.md)."},
+     "to run. --metrics: serve GET /metrics (Prometheus text) on ADDR:PORT, unauthenticated "
+     "(docs/metrics.md). SIGINT/SIGTERM: finish the current tasks and stop. Several hub or cas "
+     "replicas (comma-separated, with one pin for all or one per URL): the worker fails over "
+     "between them (docs/failover.md)."},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -17,6 +17,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "hub/hub.h"
+#include "hub/metrics.h"
 #include "hub/store.h"
 #include "hub/task.h"
 #include "hub/web.h"
@@ -1361,6 +1362,13 @@ static void thread_fini(void *tctx)
     free(t);
 }
 
+static void write_metrics(cella_buf *out, void *app, void *tctx)
+{
+    (void)app;
+    hub_thread *t = tctx;
+    hub_metrics_write(out, t->st, now_s(t));
+}
+
 static void on_ready(void *app)
 {
     hub_app *a = app;
@@ -1425,6 +1433,9 @@ cella_res hub_serve(const hub_options *o)
             .thread_init = thread_init,
             .thread_fini = thread_fini,
             .on_ready = on_ready,
+            .name = "hub",
+            .routes = hub_routes,
+            .metrics = write_metrics,
         };
         pthread_t listener;
         bool listening = !strncmp(a.db_path, "postgres", 8) &&

@@ -21,14 +21,26 @@
 
 #include "blobs/store.h"
 #include "core/encoding.h"
+#include "core/metrics.h"
+#include "net/http_metrics.h"
 #include "net/http_server.h"
 
 #define PREFIX "/v1/blobs/"
+
+static const char *const routes[] = {PREFIX ":sha256", NULL};
+
+/* Shared by the threads (docs/metrics.md). */
+typedef struct {
+    cella_http_metrics *http;
+    cella_counter received, sent; /* bytes of PUT bodies read, of GET bodies answered */
+} blob_metrics;
 
 typedef struct {
     const cella_blob_server_config *cfg;
     cella_blob_store *store;
     uint64_t max;
+    blob_metrics *metrics;
+    int status; /* of the request being answered, for the metrics */
     struct event_base *base;
     struct evhttp *http;
     pthread_t thread;
@@ -36,7 +48,15 @@ typedef struct {
     char err[256];
 } worker;
 
-static void reply_json(struct evhttp_request *req, int status, json_t *body)
+/* Every reply goes through here, so its status is counted. */
+static void send_reply(worker *w, struct evhttp_request *req, int status, struct evbuffer *out)
+{
+    const char *reason = status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    evhttp_send_reply(req, status, reason, out);
+    w->status = status;
+}
+
+static void reply_json(worker *w, struct evhttp_request *req, int status, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -49,15 +69,15 @@ static void reply_json(struct evhttp_request *req, int status, json_t *body)
         evbuffer_add(out, "\n", 1);
     }
     free(text);
-    const char *reason = status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
-    evhttp_send_reply(req, status, reason, out);
+    send_reply(w, req, status, out);
     if (out)
         evbuffer_free(out);
 }
 
-static void reply_error(struct evhttp_request *req, int status, const char *code, const char *msg)
+static void reply_error(worker *w, struct evhttp_request *req, int status, const char *code,
+                        const char *msg)
 {
-    reply_json(req, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
+    reply_json(w, req, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
 }
 
 static void do_put(worker *w, struct evhttp_request *req, const uint8_t sha[32], const char *hex)
@@ -67,7 +87,7 @@ static void do_put(worker *w, struct evhttp_request *req, const uint8_t sha[32],
     if ((uint64_t)n > w->max) { /* libevent refuses larger bodies before reading them */
         char msg[96];
         snprintf(msg, sizeof msg, "blob larger than %" PRIu64 " bytes", w->max);
-        reply_error(req, 413, "too_large", msg);
+        reply_error(w, req, 413, "too_large", msg);
         return;
     }
     int nvec = evbuffer_peek(in, -1, NULL, NULL, 0);
@@ -76,25 +96,26 @@ static void do_put(worker *w, struct evhttp_request *req, const uint8_t sha[32],
     if (!vec || !iov) {
         free(vec);
         free(iov);
-        reply_error(req, 500, "internal", "out of memory");
+        reply_error(w, req, 500, "internal", "out of memory");
         return;
     }
     if (nvec > 0)
         evbuffer_peek(in, -1, NULL, vec, nvec);
     for (int i = 0; i < nvec; i++)
         iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
+    cella_counter_add(&w->metrics->received, n);
     bool created = false;
     cella_res r = cella_blob_store_put(w->store, sha, iov, nvec > 0 ? (size_t)nvec : 0, &created);
     free(vec);
     free(iov);
     if (!cella_ok(r)) {
         if (r.code == CELLA_E_AUTH)
-            reply_error(req, 400, "hash_mismatch", "body does not match the SHA-256 in the path");
+            reply_error(w, req, 400, "hash_mismatch", "body does not match the SHA-256 in the path");
         else
-            reply_error(req, 500, "store", cella_error_what());
+            reply_error(w, req, 500, "store", cella_error_what());
         return;
     }
-    reply_json(req, created ? 201 : 200,
+    reply_json(w, req, created ? 201 : 200,
                json_pack("{s:s, s:I, s:b}", "sha256", hex, "size", (json_int_t)n, "created",
                          created));
 }
@@ -106,9 +127,9 @@ static void do_get(worker *w, struct evhttp_request *req, const uint8_t sha[32],
     cella_res r = cella_blob_store_open_blob(w->store, sha, &fd, &size);
     if (!cella_ok(r)) {
         if (r.code == CELLA_E_NOTFOUND)
-            reply_error(req, 404, "not_found", "no such blob");
+            reply_error(w, req, 404, "not_found", "no such blob");
         else
-            reply_error(req, 500, "store", cella_error_what());
+            reply_error(w, req, 500, "store", cella_error_what());
         return;
     }
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -119,13 +140,13 @@ static void do_get(worker *w, struct evhttp_request *req, const uint8_t sha[32],
         snprintf(len, sizeof len, "%" PRIu64, size);
         evhttp_add_header(h, "Content-Length", len);
         close(fd);
-        evhttp_send_reply(req, 200, "OK", NULL);
+        send_reply(w, req, 200, NULL);
         return;
     }
     struct evbuffer *out = evbuffer_new();
     if (!out) {
         close(fd);
-        reply_error(req, 500, "internal", "out of memory");
+        reply_error(w, req, 500, "internal", "out of memory");
         return;
     }
     if (size == 0)
@@ -133,34 +154,81 @@ static void do_get(worker *w, struct evhttp_request *req, const uint8_t sha[32],
     else if (evbuffer_add_file(out, fd, 0, (ev_off_t)size) != 0) { /* takes the fd */
         evbuffer_free(out);
         evhttp_clear_headers(h);
-        reply_error(req, 500, "internal", "cannot send the blob");
+        reply_error(w, req, 500, "internal", "cannot send the blob");
         return;
     }
-    evhttp_send_reply(req, 200, "OK", out);
+    send_reply(w, req, 200, out);
+    cella_counter_add(&w->metrics->sent, size);
     evbuffer_free(out);
 }
 
-static void on_request(struct evhttp_request *req, void *arg)
+static void scrape(worker *w, struct evhttp_request *req)
 {
-    worker *w = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    enum evhttp_cmd_type c = evhttp_request_get_command(req);
+    if (c != EVHTTP_REQ_GET && c != EVHTTP_REQ_HEAD) {
+        reply_error(w, req, 405, "method", "use GET");
+        return;
+    }
+    cella_buf b;
+    cella_buf_init(&b, false);
+    cella_http_metrics_write(w->metrics->http, &b);
+    cella_metrics_family(&b, "cella_blobs_received_bytes_total", "counter",
+                         "Bytes of blob bodies received (PUT).");
+    cella_metrics_u64(&b, "cella_blobs_received_bytes_total", NULL,
+                      cella_counter_get(&w->metrics->received));
+    cella_metrics_family(&b, "cella_blobs_sent_bytes_total", "counter",
+                         "Bytes of blobs answered (GET 200).");
+    cella_metrics_u64(&b, "cella_blobs_sent_bytes_total", NULL,
+                      cella_counter_get(&w->metrics->sent));
+    struct evbuffer *out = b.failed ? NULL : evbuffer_new();
+    if (!out) {
+        reply_error(w, req, 500, "internal", "out of memory");
+    } else {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Content-Type", CELLA_METRICS_CONTENT_TYPE);
+        evhttp_add_header(h, "Cache-Control", "no-store");
+        evbuffer_add(out, b.p, b.len);
+        send_reply(w, req, 200, out);
+        evbuffer_free(out);
+    }
+    cella_buf_free(&b);
+}
+
+static void route(worker *w, struct evhttp_request *req, const char *path)
+{
+    if (path && !strcmp(path, "/metrics")) {
+        scrape(w, req);
+        return;
+    }
     if (!path || strncmp(path, PREFIX, strlen(PREFIX)) != 0) {
-        reply_error(req, 404, "not_found", "no such route (expected /v1/blobs/<sha256>)");
+        reply_error(w, req, 404, "not_found", "no such route (expected /v1/blobs/<sha256>)");
         return;
     }
     const char *hex = path + strlen(PREFIX);
     uint8_t sha[32];
     if (!cella_ok(cella_blob_parse_id(hex, sha))) {
-        reply_error(req, 400, "bad_id", "expected /v1/blobs/<64 lowercase hex digits>");
+        reply_error(w, req, 400, "bad_id", "expected /v1/blobs/<64 lowercase hex digits>");
         return;
     }
     switch (evhttp_request_get_command(req)) {
     case EVHTTP_REQ_PUT: do_put(w, req, sha, hex); break;
     case EVHTTP_REQ_GET: do_get(w, req, sha, false); break;
     case EVHTTP_REQ_HEAD: do_get(w, req, sha, true); break;
-    default: reply_error(req, 405, "method", "use GET, HEAD or PUT"); break;
+    default: reply_error(w, req, 405, "method", "use GET, HEAD or PUT"); break;
     }
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    worker *w = arg;
+    uint64_t t0 = cella_monotonic_ns();
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    w->status = 0;
+    route(w, req, path);
+    /* Every branch replies before it returns (a blob is streamed after). */
+    cella_http_metrics_observe(w->metrics->http, cella_http_metrics_route(w->metrics->http, path),
+                               w->status, cella_monotonic_ns() - t0);
 }
 
 static void *worker_main(void *arg)
@@ -193,7 +261,13 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
     uint64_t max = cfg->max_size ? cfg->max_size : CELLA_BLOB_DEFAULT_MAX;
     CELLA_ENSURE(max <= (uint64_t)SSIZE_MAX / 2, CELLA_E_USAGE, "--max-size", "too large");
     cella_blob_store store;
-    CELLA_TRY(cella_blob_store_open(cfg->data_dir, &store));
+    blob_metrics metrics = {0};
+    CELLA_TRY(cella_http_metrics_new("blobs", routes, &metrics.http));
+    cella_res opened = cella_blob_store_open(cfg->data_dir, &store);
+    if (!cella_ok(opened)) {
+        cella_http_metrics_free(metrics.http);
+        return opened;
+    }
     evthread_use_pthreads();
     unsigned n = cfg->threads ? cfg->threads : 2;
     if (n > 64)
@@ -201,6 +275,7 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
     worker *ws = calloc(n, sizeof *ws);
     if (!ws) {
         cella_blob_store_close(&store);
+        cella_http_metrics_free(metrics.http);
         return cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
     }
     sigset_t stop;
@@ -212,7 +287,7 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
     unsigned started = 0;
     cella_res r = CELLA_OK_RES;
     for (; started < n; started++) {
-        ws[started] = (worker){.cfg = cfg, .store = &store, .max = max};
+        ws[started] = (worker){.cfg = cfg, .store = &store, .max = max, .metrics = &metrics};
         if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) {
             r = cella_fail(CELLA_E_INTERNAL, NULL, "cannot start a server thread");
             break;
@@ -245,5 +320,6 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
     }
     free(ws);
     cella_blob_store_close(&store);
+    cella_http_metrics_free(metrics.http);
     return r;
 }

@@ -264,7 +264,11 @@ CELLA_RESULT hub_store_deposit(hub_store *s, const uint8_t addr[20], uint64_t am
 CELLA_RESULT hub_store_withdraw(hub_store *s, const uint8_t addr[20], uint64_t amount, bool *done,
                                 hub_refusal *why, uint64_t *balance, uint64_t *locked);
 
-/* ---- read-only listings (the web page) ---- */
+/* ---- read-only listings (the web page, metrics) ---- */
+/* How many tasks are in each of the `n` states named (ACTIVE, ...), and how
+ * many hold a live lease at `now` (for GET /metrics). */
+CELLA_RESULT hub_store_census(hub_store *s, const char *const *states, size_t n, int64_t now,
+                              int64_t *counts, int64_t *leases);
 /* Resources of kind k (of one owner, or all when owner is NULL), oldest first
  * (created, then address), skipping `offset`, at most `limit` (0:
  * HUB_LIST_MAX), as a JSON array of hub_resource_json objects; *total: how

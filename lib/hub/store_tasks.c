@@ -650,3 +650,25 @@ cella_res hub_store_logs_get(hub_store *s, const uint8_t taskid[32], const uint8
     CELLA_ENSURE(*out, CELLA_E_NOMEM, ht, "out of memory");
     return CELLA_OK_RES;
 }
+
+cella_res hub_store_census(hub_store *s, const char *const *states, size_t n, int64_t now,
+                           int64_t *counts, int64_t *leases)
+{
+    memset(counts, 0, n * sizeof *counts);
+    dbq q = db_prep(s->db, "SELECT status, count(*) FROM tasks GROUP BY status");
+    int rc;
+    while ((rc = db_step(&q)) == DB_ROW)
+        for (size_t i = 0; i < n; i++)
+            if (db_col_text(&q, 0) && !strcmp(db_col_text(&q, 0), states[i]))
+                counts[i] = db_col_int(&q, 1);
+    db_done(&q);
+    if (rc != DB_DONE)
+        return db_failure(s->db, "cannot count the tasks");
+    q = db_prep(s->db, "SELECT count(*) FROM tasks WHERE lease_holder IS NOT NULL"
+                       " AND lease_until > ?");
+    db_bi(&q, 1, now);
+    rc = db_step(&q);
+    *leases = rc == DB_ROW ? db_col_int(&q, 0) : 0;
+    db_done(&q);
+    return rc == DB_ROW ? CELLA_OK_RES : db_failure(s->db, "cannot count the leases");
+}

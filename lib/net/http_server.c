@@ -29,6 +29,7 @@
 #include "core/fs.h"
 #include "core/secure.h"
 #include "crypto/spki.h"
+#include "net/http_metrics.h"
 
 _Static_assert(CELLA_HTTP_ALL_METHODS ==
                    (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
@@ -45,7 +46,18 @@ struct cella_http_req {
     char peer[64];
     struct event_base *base;
     int deferred; /* a heap copy from cella_http_defer, freed by the reply */
+    cella_http_metrics *metrics; /* NULL: not counted */
+    unsigned route;
+    uint64_t start_ns;
 };
+
+/* Counts the request as answered with `status`, once its reply is sent. */
+static void count_reply(const cella_http_req *r, int status)
+{
+    if (r->metrics)
+        cella_http_metrics_observe(r->metrics, r->route, status,
+                                   cella_monotonic_ns() - r->start_ns);
+}
 
 /* ---- request view -------------------------------------------------------------- */
 
@@ -130,6 +142,7 @@ void cella_http_reply(cella_http_req *r, int status, json_t *body)
     const char *reason = status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     evhttp_send_reply(r->ev, status, reason, out);
     evbuffer_free(out);
+    count_reply(r, status);
     if (r->deferred) {
         evhttp_clear_headers(&r->query);
         free(r);
@@ -150,6 +163,7 @@ void cella_http_reply_bytes(cella_http_req *r, int status, const char *type, con
     evhttp_send_reply(r->ev, status, reason, out);
     if (out)
         evbuffer_free(out);
+    count_reply(r, status);
     if (r->deferred) {
         evhttp_clear_headers(&r->query);
         free(r);
@@ -230,6 +244,7 @@ void cella_http_reply_failure(cella_http_req *r, cella_res failure)
 
 struct worker {
     const cella_http_config *cfg;
+    cella_http_metrics *metrics; /* shared by the threads; NULL without cfg->name */
     struct event_base *base;
     struct evhttp *http;
     void *tctx;
@@ -237,6 +252,26 @@ struct worker {
     int ready; /* 1 bound, -1 failed */
     char err[256];
 };
+
+/* GET /metrics: the request metrics, then the application's. */
+static void scrape(struct worker *w, cella_http_req *r)
+{
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        cella_http_error(r, 405, "method", "method %s not allowed on /metrics", r->method);
+        return;
+    }
+    cella_buf out;
+    cella_buf_init(&out, false);
+    cella_http_metrics_write(w->metrics, &out);
+    if (w->cfg->metrics)
+        w->cfg->metrics(&out, w->cfg->app, w->tctx);
+    if (out.failed)
+        cella_http_error(r, 500, "internal", "out of memory");
+    else
+        cella_http_reply_bytes(r, 200, CELLA_METRICS_CONTENT_TYPE, out.p, out.len,
+                               (const char *const[]){"Cache-Control", "no-store", NULL});
+    cella_buf_free(&out);
+}
 
 static void on_request(struct evhttp_request *ev, void *arg)
 {
@@ -247,6 +282,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r.base = w->base;
     r.query.tqh_first = NULL; /* TAILQ_INIT, without sys/queue.h */
     r.query.tqh_last = &r.query.tqh_first;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (w->metrics) {
+        r.metrics = w->metrics;
+        r.start_ns = cella_monotonic_ns();
+        r.route = cella_http_metrics_route(w->metrics, p);
+    }
     switch (evhttp_request_get_command(ev)) {
     case EVHTTP_REQ_GET: r.method = "GET"; break;
     case EVHTTP_REQ_POST: r.method = "POST"; break;
@@ -257,8 +299,6 @@ static void on_request(struct evhttp_request *ev, void *arg)
         cella_http_error(&r, 405, "method", "method not allowed");
         return;
     }
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
-    const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
     /* The path stays percent-encoded: routers split it on '/' first and
      * decode each segment (cella_http_unescape), so "%2F" inside a name
      * cannot forge a path separator. */
@@ -287,7 +327,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
     if (c)
         evhttp_connection_get_peer(c, &addr, &port);
     snprintf(r.peer, sizeof r.peer, "%s:%u", addr ? addr : "?", port);
-    w->cfg->handler(&r, w->tctx);
+    if (w->metrics && !strcmp(r.path, "/metrics"))
+        scrape(w, &r);
+    else
+        w->cfg->handler(&r, w->tctx);
     evhttp_clear_headers(&r.query);
 }
 
@@ -422,62 +465,105 @@ static unsigned ncpu(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
-cella_res cella_http_serve(const cella_http_config *cfg)
+struct cella_http_server {
+    struct worker *ws;
+    unsigned started;
+    cella_http_metrics *metrics;
+};
+
+/* Joins a thread whose loop stopped (or never ran) and frees what it made. */
+static void join_thread(struct worker *w)
+{
+    pthread_join(w->thread, NULL);
+    if (w->http)
+        evhttp_free(w->http);
+    if (w->base)
+        event_base_free(w->base);
+    if (w->cfg->thread_fini && w->tctx)
+        w->cfg->thread_fini(w->tctx);
+}
+
+void cella_http_stop(cella_http_server *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; i < s->started; i++)
+        if (s->ws[i].base)
+            event_base_loopbreak(s->ws[i].base);
+    for (unsigned i = 0; i < s->started; i++)
+        join_thread(&s->ws[i]);
+    cella_http_metrics_free(s->metrics);
+    free(s->ws);
+    free(s);
+}
+
+/* Starts one thread, with every signal blocked from its first instruction
+ * (signals are the caller's business), and waits until it accepts. */
+static cella_res start_thread(struct worker *w)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int e = pthread_create(&w->thread, NULL, worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    CELLA_ENSURE(e == 0, CELLA_E_INTERNAL, NULL, "cannot start a server thread");
+    int st;
+    while ((st = __atomic_load_n(&w->ready, __ATOMIC_ACQUIRE)) == 0)
+        usleep(1000);
+    if (st > 0)
+        return CELLA_OK_RES;
+    cella_res r = cella_fail(CELLA_E_IO, NULL, "%s", w->err);
+    join_thread(w);
+    return r;
+}
+
+cella_res cella_http_start(const cella_http_config *cfg, cella_http_server **out)
 {
     CELLA_ENSURE(cfg->fd >= 0, CELLA_E_INTERNAL, NULL, "no listening socket");
     evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
     unsigned n = cfg->threads ? cfg->threads : ncpu();
     if (n > 64)
         n = 64;
-    struct worker *ws = calloc(n, sizeof *ws);
-    CELLA_ENSURE(ws, CELLA_E_NOMEM, NULL, "out of memory");
+    cella_http_server *s = calloc(1, sizeof *s);
+    if (s)
+        s->ws = calloc(n, sizeof *s->ws);
+    if (!s || !s->ws) {
+        free(s);
+        return cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
+    }
+    cella_res r = cfg->name ? cella_http_metrics_new(cfg->name, cfg->routes, &s->metrics)
+                            : CELLA_OK_RES;
+    for (; cella_ok(r) && s->started < n; s->started++) {
+        s->ws[s->started].cfg = cfg;
+        s->ws[s->started].metrics = s->metrics;
+        r = start_thread(&s->ws[s->started]);
+        if (!cella_ok(r))
+            break;
+    }
+    if (!cella_ok(r)) {
+        cella_http_stop(s);
+        return r;
+    }
+    *out = s;
+    return CELLA_OK_RES;
+}
+
+cella_res cella_http_serve(const cella_http_config *cfg)
+{
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    unsigned started = 0;
-    cella_res r = CELLA_OK_RES;
-    for (; started < n; started++) {
-        ws[started].cfg = cfg;
-        if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) {
-            r = cella_fail(CELLA_E_INTERNAL, NULL, "cannot start a server thread");
-            break;
-        }
-        int st;
-        while ((st = __atomic_load_n(&ws[started].ready, __ATOMIC_ACQUIRE)) == 0)
-            usleep(1000);
-        if (st < 0) {
-            r = cella_fail(CELLA_E_IO, NULL, "%s", ws[started].err);
-            pthread_join(ws[started].thread, NULL);
-            if (ws[started].http)
-                evhttp_free(ws[started].http);
-            if (ws[started].base)
-                event_base_free(ws[started].base);
-            break;
-        }
-    }
-    if (cella_ok(r)) {
-        if (cfg->on_ready)
-            cfg->on_ready(cfg->app);
-        int sig;
-        sigwait(&stop, &sig);
-    }
-    for (unsigned i = 0; i < started; i++)
-        if (ws[i].base)
-            event_base_loopbreak(ws[i].base);
-    for (unsigned i = 0; i < started; i++) {
-        pthread_join(ws[i].thread, NULL);
-        if (ws[i].http)
-            evhttp_free(ws[i].http);
-        if (ws[i].base)
-            event_base_free(ws[i].base);
-        if (cfg->thread_fini && ws[i].tctx)
-            cfg->thread_fini(ws[i].tctx);
-    }
-    free(ws);
-    return r;
+    cella_http_server *s;
+    CELLA_TRY(cella_http_start(cfg, &s));
+    if (cfg->on_ready)
+        cfg->on_ready(cfg->app);
+    int sig;
+    sigwait(&stop, &sig);
+    cella_http_stop(s);
+    return CELLA_OK_RES;
 }
 
 /* ---- TLS identity ------------------------------------------------------------------ */

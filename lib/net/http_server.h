@@ -29,6 +29,8 @@ struct evhttp;
 #define CELLA_HTTP_ALL_METHODS 0x1ffu
 
 typedef void (*cella_http_handler)(cella_http_req *req, void *thread_ctx);
+/* Writes the application's own metrics into a scrape (core/metrics.h). */
+typedef void (*cella_http_metrics_fn)(cella_buf *out, void *app, void *thread_ctx);
 
 typedef struct {
     int fd;             /* the listener, from cella_http_listen (the caller closes it) */
@@ -40,12 +42,29 @@ typedef struct {
     /* Per-thread context (for example a database handle), made in the thread. */
     void *(*thread_init)(void *app);
     void (*thread_fini)(void *thread_ctx);
-    /* Called once every thread accepts on fd. */
+    /* Called once every thread accepts on fd (by cella_http_serve only). */
     void (*on_ready)(void *app);
+    /* Metrics (docs/metrics.md). With a `name` ("hub", the server label),
+     * every request is counted under its route (net/http_metrics.h:
+     * `routes`, NULL-terminated patterns; other paths count as "other"),
+     * and GET /metrics answers the scrape before `handler` sees it:
+     * request metrics, then what `metrics` (may be NULL) writes. NULL
+     * name: no metrics, and /metrics goes to the handler. */
+    const char *name;
+    const char *const *routes;
+    cella_http_metrics_fn metrics;
 } cella_http_config;
 
 /* Serves until SIGINT or SIGTERM. */
 CELLA_RESULT cella_http_serve(const cella_http_config *cfg);
+
+/* For a process with other work (the worker's --metrics): starts cfg's
+ * threads (every signal blocked in them) and returns once each accepts on
+ * cfg->fd; cfg must outlive the server. cella_http_stop stops and frees it
+ * (NULL: nothing). */
+typedef struct cella_http_server cella_http_server;
+CELLA_RESULT cella_http_start(const cella_http_config *cfg, cella_http_server **out);
+void cella_http_stop(cella_http_server *s);
 
 /* The listening socket, shared with the blob server (which streams files of
  * up to 1 GiB with sendfile, so runs its own loops rather than this server).

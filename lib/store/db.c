@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "core/secure.h"
 
 #define RETRY_MAX 12
@@ -54,6 +55,7 @@ bool db_retryable(const cella_db *db) { return db->retryable; }
 
 cella_res db_failure(cella_db *db, const char *what)
 {
+    cella_metrics_db_error();
     bool down = db->kind == CELLA_DB_POSTGRES && (db->retryable || PQstatus(db->pg) != CONNECTION_OK);
     return cella_fail(down ? CELLA_E_UNAVAILABLE : CELLA_E_IO, db->where, "%s: %s", what,
                       db_errmsg(db));
@@ -263,6 +265,7 @@ cella_res cella_db_open(const char *url, const cella_db_schema *schema, void *mi
         if (cella_ok(r))
             r = lite_open(db, !strncmp(url, "sqlite:", 7) ? url + 7 : url, turn);
     }
+    cella_metrics_db_connections_add(1);
     if (cella_ok(r))
         r = schema_setup(db, schema, migrate_ctx);
     if (!cella_ok(r)) {
@@ -277,6 +280,7 @@ void cella_db_close(cella_db *db)
 {
     if (!db)
         return;
+    cella_metrics_db_connections_add(-1);
     if (db->lite) {
         stmt_cache_clear(&db->stmts);
         sqlite3_close_v2(db->lite);
@@ -796,6 +800,7 @@ bool db_retry(cella_db *db, int attempt)
     struct timespec ts = {0, (long)(ms * 1000000L / 2 + (long)(rand() % (int)(ms * 500 + 1)) * 1000L)};
     nanosleep(&ts, NULL);
     db->retryable = false;
+    cella_metrics_db_retry();
     return true;
 }
 

@@ -25,6 +25,7 @@
 #include "identity/keccak.h"
 #include "net/http_client.h"
 #include "runtime/task.h"
+#include "worker/metrics.h"
 
 #define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
 
@@ -37,6 +38,7 @@ typedef struct {
     unsigned index;
     int64_t last_event;
     unsigned done, failed;
+    worker_metrics *metrics; /* shared by the slots */
 } slot;
 
 /* What one task went through, for the log line and the benchmark. */
@@ -454,6 +456,9 @@ static void process(slot *s, const char *tid)
         return;
     }
     leased = true;
+    cella_counter_add(&s->metrics->started, 1);
+    cella_gauge_add(&s->metrics->busy, 1);
+    uint64_t started_ns = cella_monotonic_ns();
     ph.lease = now_ms() - t0;
     cella_info("task %s: leased", tid);
     snprintf(path, sizeof path, "/v1/tasks/%s", tid);
@@ -515,6 +520,9 @@ static void process(slot *s, const char *tid)
         snprintf(why, sizeof why, "%s%s%s%s", cella_error_what(), where[0] ? " (" : "", where,
                  where[0] ? ")" : "");
     }
+    cella_counter_add(why[0] ? &s->metrics->failed : &s->metrics->succeeded, 1);
+    cella_histogram_observe(&s->metrics->duration, cella_monotonic_ns() - started_ns);
+    cella_gauge_add(&s->metrics->busy, -1);
     if (why[0]) {
         s->failed++;
         cella_warn("task %s failed: %s", tid, why);
@@ -611,23 +619,33 @@ cella_res cella_worker_run(const cella_worker_opts *o)
                  CELLA_WORKER_MAX_SLOTS);
     CELLA_ENSURE(o->hub && o->hub->n && o->cas && o->cas->n && o->blobs_url && o->pool_key && o->pool,
                  CELLA_E_USAGE, "worker", "the worker needs a hub, a cas, a blob store and a pool key");
-    static const char *const sub[] = {"", "/bundles", "/datasets", "/tasks"};
-    for (size_t i = 0; i < 4; i++) {
-        char d[1100];
-        snprintf(d, sizeof d, "%s%s", o->work_dir, sub[i]);
-        CELLA_ENSURE(mkdir(d, 0700) == 0 || errno == EEXIST, CELLA_E_IO, d, "mkdir: %s",
-                     strerror(errno));
-    }
     uint8_t owner[20];
     CELLA_TRY(cella_eth_address_from_privkey(o->pool_key, owner));
+    /* The port first: a taken one leaves the work directory as it was. */
+    worker_metrics metrics;
+    CELLA_TRY(worker_metrics_start(&metrics, o->metrics_listen, n));
+    static const char *const sub[] = {"", "/bundles", "/datasets", "/tasks"};
+    cella_res r = CELLA_OK_RES;
+    for (size_t i = 0; i < 4 && cella_ok(r); i++) {
+        char d[1100];
+        snprintf(d, sizeof d, "%s%s", o->work_dir, sub[i]);
+        if (mkdir(d, 0700) != 0 && errno != EEXIST)
+            r = cella_fail(CELLA_E_IO, d, "mkdir: %s", strerror(errno));
+    }
+    if (!cella_ok(r)) {
+        worker_metrics_stop(&metrics);
+        return r;
+    }
     void *pool = cella_http_pool_new();
     slot *slots = calloc(n, sizeof *slots);
     pthread_t *th = calloc(n, sizeof *th);
-    cella_res r = slots && th ? CELLA_OK_RES : cella_fail(CELLA_E_NOMEM, "worker", "out of memory");
+    if (!slots || !th)
+        r = cella_fail(CELLA_E_NOMEM, "worker", "out of memory");
     for (unsigned i = 0; cella_ok(r) && i < n; i++) {
         slot *s = &slots[i];
         s->o = o;
         s->index = i;
+        s->metrics = &metrics;
         s->hub = (cella_http_client){.endpoints = o->hub, .reuse = pool, .timeout_s = 30};
         s->cas = (cella_http_client){.endpoints = o->cas, .timeout_s = 30};
         memcpy(s->owner, owner, 20);
@@ -657,5 +675,6 @@ cella_res cella_worker_run(const cella_worker_opts *o)
     free(slots);
     free(th);
     cella_http_pool_free(pool);
+    worker_metrics_stop(&metrics);
     return r;
 }

@@ -49,6 +49,8 @@ typedef struct {
     unsigned lease_seconds;  /* default 30 */
     unsigned app_timeout;    /* wall-clock limit of one app run, seconds (default 3600) */
     bool once;               /* return when no runnable task is left */
+    /* "ADDR:PORT": serve GET /metrics there (docs/metrics.md), or NULL */
+    const char *metrics_listen;
     volatile sig_atomic_t *stop; /* set by a signal handler: finish current tasks and return */
 } cella_worker_opts;
 

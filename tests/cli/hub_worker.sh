@@ -6,55 +6,11 @@
 # refusal is checked for its HTTP status and code; the server keeps serving.
 . "$(dirname "$0")/lib.sh"
 
-H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
 start_hub --dev-faucet
-
-for who in dev pool req other worker; do
-  new_wallet "$who"
-  printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"}\n' "$H" "$HUB_URL" > "$who/cella.json"
-done
+. "$(dirname "$0")/hub.d/market.sh"   # market_setup, fill, set_fields
+market_setup dev pool req other worker
 # jq-like: J FILE EXPR (python expression on the JSON document d)
 J() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
-. "$(dirname "$0")/hub.d/orders.sh"   # set_fields
-python3 - "$TMP" <<'PY'
-import json, sys
-t = sys.argv[1]
-for d, k, v in (("dev", "app", {"name": "w", "type": "DOCKER", "multiaddr": "docker.io/w:1",
-                                "checksum": "0x" + "11" * 32}),
-                ("pool", "workerpool", {"description": "p"})):
-    c = json.load(open(f"{t}/{d}/cella.json")); c[k] = v
-    json.dump(c, open(f"{t}/{d}/cella.json", "w"))
-PY
-cd "$TMP/dev"
-expect_ok "$CELLA" app deploy --wallet-file "$(W dev)"
-APP=$(cat "$TMP/.out")
-expect_ok "$CELLA" order init --app
-set_fields dev apporder app="$APP" appprice=1 volume=100
-expect_ok "$CELLA" order sign --app --wallet-file "$(W dev)"
-expect_ok "$CELLA" order publish --app
-cd "$TMP/pool"
-expect_ok "$CELLA" workerpool deploy --wallet-file "$(W pool)"
-WP=$(cat "$TMP/.out")
-expect_ok "$CELLA" order init --workerpool
-set_fields pool workerpoolorder workerpool="$WP" workerpoolprice=10 volume=100 trust=1
-expect_ok "$CELLA" order sign --workerpool --wallet-file "$(W pool)"
-expect_ok "$CELLA" order publish --workerpool
-expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W pool)"
-cd "$TMP/req"
-expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W req)"
-expect_ok "$CELLA" order init --request
-# fill VOLUME: a new request of the requester (salted), matched; TASKS gets its task ids
-N=0
-fill() {
-  N=$((N + 1))
-  cd "$TMP/req"
-  set_fields req requestorder app="$APP" workerpool="$WP" appmaxprice=1 workerpoolmaxprice=10 \
-    volume="$1" params="{\"n\": $N}"
-  expect_ok "$CELLA" order sign --request --wallet-file "$(W req)"
-  expect_ok "$CELLA" order fill
-  TASKS=($(awk '/^task / {print $3}' "$TMP/.out"))
-  [[ ${#TASKS[@]} == "$1" ]] || fail "fill: $(cat "$TMP/.out")"
-}
 fill 3
 T0=${TASKS[0]} T1=${TASKS[1]} T2=${TASKS[2]}
 HOLD1=abcdef0123456789abcdef0123456789 HOLD2=$(printf '2%.0s' $(seq 32))
