@@ -124,6 +124,11 @@ static int pg_result_code(cella_db *db, PGresult *res)
         return DB_DONE;
     pg_set_err(db, res);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    /* Two replicas inserting the same key (a deploy, a publish) after both
+     * saw it absent: the transaction is aborted, and run again it finds the
+     * row the other committed. Outside a transaction the caller decides. */
+    if (state && !strcmp(state, "23505") && db->pg_txn)
+        db->retryable = true;
     if (state && (!strcmp(state, "23505") || !strcmp(state, "23514")))
         return DB_CONSTRAINT;
     return DB_ERROR;
