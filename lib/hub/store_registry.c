@@ -129,10 +129,20 @@ static cella_res transfer_once(hub_store *s, hub_kind k, const uint8_t addr[20],
     if (cella_ok(r) && memcmp(to, from, 20) == 0)
         r = cella_fail(CELLA_E_PARSE, "to", "%s is yours already", at);
     if (cella_ok(r)) {
-        dbq q = db_prep(s->db, "UPDATE resources SET owner = ? WHERE address = ?");
+        /* only from the owner just read: of two transfers racing on two
+         * replicas, the second finds another owner and is refused */
+        dbq q = db_prep(s->db, "UPDATE resources SET owner = ? WHERE address = ? AND owner = ?"
+                               " RETURNING 1");
         db_bb(&q, 1, to, 20);
         db_bb(&q, 2, addr, 20);
-        r = hs_run(s, &q, "cannot transfer the resource");
+        db_bb(&q, 3, from, 20);
+        int rc = db_step(&q);
+        db_done(&q);
+        if (rc == DB_DONE)
+            r = cella_fail(CELLA_E_PERM, at, "%s changed owner meanwhile: only its owner may "
+                                             "transfer it", at);
+        else if (rc != DB_ROW)
+            r = db_failure(s->db, "cannot transfer the resource");
     }
     if (cella_ok(r)) {
         cella_eth_address_checksum(owner, from);
