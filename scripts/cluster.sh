@@ -47,6 +47,8 @@ ROLES=(hub1 hub2 cas1 cas2 blobs worker1 worker2 worker3)
 
 die() { echo "cella: error: $1 (cluster $NAME)" >&2; exit 1; }
 say() { echo "cluster $NAME: $*" >&2; }
+# log_tail N FILE...: the end of logs, on the way to a die (never failing itself).
+log_tail() { local n=$1; shift; tail -n "$n" "$@" >&2 2>/dev/null || true; }
 [[ $NAME =~ ^[a-z][a-z0-9-]{0,30}$ ]] || die "CLUSTER_NAME '$NAME' is not [a-z][a-z0-9-]*"
 [[ $DIR == /* ]] || die "CLUSTER_DIR '$DIR' is not an absolute path"
 DIR=${DIR%/}

@@ -34,7 +34,7 @@ pg_setup() {
   chown "$PG_USER:$PG_USER" "$DIR/pg/server.key"
   chmod 0600 "$DIR/pg/server.key"
   as_pg "$PGBIN/initdb" -D "$DIR/pg/data" --no-locale -E UTF8 --auth-local=peer \
-    --auth-host=reject >"$DIR/logs/initdb.log" 2>&1 || { cat "$DIR/logs/initdb.log" >&2; die "initdb failed"; }
+    --auth-host=reject >"$DIR/logs/initdb.log" 2>&1 || { log_tail 20 "$DIR/logs/initdb.log"; die "initdb failed"; }
   # Only the local superuser by peer, and role cella over TLS with SCRAM from the bridge.
   as_pg sh -c "cat > '$DIR/pg/data/pg_hba.conf'" <<HBA
 local   all     $PG_USER                       peer
@@ -86,13 +86,13 @@ pg_start() {
   in_host "$HOST_pg" setpriv --reuid="$PG_USER" --regid="$PG_USER" --clear-groups \
     env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$PGBIN/pg_ctl" start -w -t 60 -D "$DIR/pg/data" \
     -l "$DIR/pg/postgres.log" >>"$DIR/logs/pg_ctl.log" 2>&1 9>&- ||
-    { tail -n 20 "$DIR/logs/pg_ctl.log" "$DIR/pg/postgres.log" >&2; die "PostgreSQL did not start"; }
+    { log_tail 20 "$DIR/logs/pg_ctl.log" "$DIR/pg/postgres.log"; die "PostgreSQL did not start"; }
 }
 
 pg_stop() {
   [[ -n $(pg_pid) ]] || die "PostgreSQL is not running"
   as_pg "$PGBIN/pg_ctl" stop -w -t 60 -m "${1:-fast}" -D "$DIR/pg/data" >>"$DIR/logs/pg_ctl.log" 2>&1 ||
-    { tail -n 5 "$DIR/logs/pg_ctl.log" >&2; die "PostgreSQL did not stop"; }
+    { log_tail 5 "$DIR/logs/pg_ctl.log"; die "PostgreSQL did not stop"; }
 }
 
 # kill -9 of the postmaster and every backend at once, as when its machine dies.

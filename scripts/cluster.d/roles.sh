@@ -1,7 +1,8 @@
 # The cella servers of scripts/cluster.sh (sourced): each role is one process on its host,
 # started with `ip netns exec`, its arguments kept in DIR/roles/ROLE.args so that `start`
 # runs it again exactly as `up` did, its output appended to DIR/logs/ROLE.log, its PID and
-# where this run's lines begin in that log in DIR/run/ROLE.pid.
+# start time (so that a reused PID is never taken for it) and where this run's lines begin
+# in that log in DIR/run/ROLE.pid.
 
 role_kind() { echo "${1%%[0-9]*}"; }
 role_host() { local v="HOST_$1"; [[ -n ${!v:-} ]] || die "no role '$1' (pg ${ROLES[*]})"; echo "${!v}"; }
@@ -27,13 +28,18 @@ role_url() {
   esac
 }
 
-# The PID of a role's process while it runs: the recorded one, alive, not a zombie, and
-# with this cluster's folder in its command line (a reused PID is never taken for it).
+# proc_stat PID: its state and start time (fields 3 and 22 of /proc/PID/stat, read after
+# the command name, which may hold spaces).
+proc_stat() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) && awk '{print $1, $20}' <<<"${s##*) }"; }
+
+# The PID of a role's process while it runs: the recorded one, not a zombie, started when
+# it was recorded (a PID the kernel gave to another process since is not it; the start
+# time holds from the fork, before the exec, so a server still starting counts).
 role_pid() {
-  local pid off state
-  read -r pid off 2>/dev/null < "$DIR/run/$1.pid" || return 0
-  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 0
-  [[ $state != Z ]] && tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -qF "$DIR/" && echo "$pid"
+  local pid start off state now
+  read -r pid start off 2>/dev/null < "$DIR/run/$1.pid" || return 0
+  read -r state now < <(proc_stat "$pid") || return 0
+  [[ $state != Z && $now == "$start" ]] && echo "$pid"
   return 0
 }
 
@@ -64,7 +70,7 @@ role_start() {
   (cd "$DIR/run"
    env "${ROLE_ENV[@]}" ip netns exec "$(ns "$host")" "$CELLA" "${ARGS[@]}" \
      >>"$log" 2>&1 </dev/null 9>&- &
-   echo "$! $off" > "$DIR/run/$r.pid")
+   echo "$! $(proc_stat $! | cut -d' ' -f2) $off" > "$DIR/run/$r.pid")
   role_wait "$r"
 }
 
@@ -94,12 +100,12 @@ pin_hex() {
 role_wait() {
   local r=$1 kind pid off url text host code i pin=()
   kind=$(role_kind "$r")
-  read -r pid off < "$DIR/run/$r.pid"
+  read -r pid _ off < "$DIR/run/$r.pid"
   url=$(role_url "$r")
   host=$(role_host "$r")
   for i in $(seq 300); do
-    [[ -n $(role_pid "$r") ]] || { tail -n 20 "$DIR/logs/$r.log" >&2; die "$r exited while starting (log $DIR/logs/$r.log)"; }
-    text=$(tail -c +$((off + 1)) "$DIR/logs/$r.log")
+    [[ -n $(role_pid "$r") ]] || { log_tail 20 "$DIR/logs/$r.log"; die "$r exited while starting (log $DIR/logs/$r.log)"; }
+    text=$(tail -c +$((off + 1)) "$DIR/logs/$r.log" 2>/dev/null || true)
     case $kind in
       worker) grep -q '^worker for pool ' <<<"$text" && return 0 ;;
       *)
@@ -113,14 +119,14 @@ role_wait() {
     esac
     sleep 0.1
   done
-  tail -n 20 "$DIR/logs/$r.log" >&2
+  log_tail 20 "$DIR/logs/$r.log"
   die "$r did not serve within 30 s (log $DIR/logs/$r.log)"
 }
 
 # The fingerprint a TLS role printed in this run.
 role_fingerprint() {
   local pid off
-  read -r pid off < "$DIR/run/$1.pid"
+  read -r pid _ off < "$DIR/run/$1.pid"
   tail -c +$((off + 1)) "$DIR/logs/$1.log" | awk '/^fingerprint / {print $2}' | tail -n 1
 }
 
@@ -168,7 +174,7 @@ pool_setup() {
 setup_cli() {
   local out
   out=$(cd "$DIR/pool" && env "${ROLE_ENV[@]}" ip netns exec "$(ns "$HOST_worker1")" "$CELLA" "$@" \
-    2>>"$DIR/logs/setup.log") || { tail -n 5 "$DIR/logs/setup.log" >&2; die "cella $1 $2 failed"; }
+    2>>"$DIR/logs/setup.log") || { log_tail 5 "$DIR/logs/setup.log"; die "cella $1 $2 failed"; }
   echo "$out"
 }
 

@@ -23,6 +23,9 @@ for r in pg hub1 hub2 cas1 cas2 blobs worker1 worker2 worker3; do
 done
 [[ $(root_net) == "$BEFORE" ]] || fail "the root namespace changed: $(diff <(echo "$BEFORE") <(root_net))"
 ok
+cp "$TMP/.out" status.script
+expect_ok "$CELLA" cluster status   # the verb runs the same script
+cmp -s "$TMP/.out" status.script || fail "cella cluster status: $(diff status.script "$TMP/.out")"
 
 # ---- hubs and cas from another host, through their pins ----
 BAD=$(printf 'ab%.0s' $(seq 32))
