@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # PostgreSQL 15 of scripts/cluster.sh (sourced): Debian's binaries under $PGBIN, a data
 # folder of its own in DIR/pg run by the unprivileged system user $PG_USER (never the
 # distribution's main cluster), listening only on h1's bridge address inside h1's namespace.

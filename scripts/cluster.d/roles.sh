@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The cella servers of scripts/cluster.sh (sourced): each role is one process on its host,
 # started with `ip netns exec`, its arguments kept in DIR/roles/ROLE.args so that `start`
 # runs it again exactly as `up` did, its output appended to DIR/logs/ROLE.log, its PID and
@@ -67,7 +68,7 @@ role_start() {
   off=$(stat -c %s "$log" 2>/dev/null || echo 0)
   role_env
   # env, ip netns exec and cella exec each other: $! is the server's PID.
-  (cd "$DIR/run"
+  (cd "$DIR/run" || exit
    env "${ROLE_ENV[@]}" ip netns exec "$(ns "$host")" "$CELLA" "${ARGS[@]}" \
      >>"$log" 2>&1 </dev/null 9>&- &
    echo "$! $(proc_stat $! | cut -d' ' -f2) $off" > "$DIR/run/$r.pid")

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for cluster tests (tests/cluster/*.sh, run by ctest as root): a cella cluster of
 # scripts/cluster.sh for one test. Source it: `. "$(dirname "$0")/lib.sh"`.
 #
