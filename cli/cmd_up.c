@@ -22,6 +22,7 @@
 #include "args.h"
 #include "casapi/casapi.h"
 #include "commands.h"
+#include "output.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -580,6 +581,15 @@ static int demo_cmd(int argc, char **argv)
  * run with this binary; its arguments go to the script as they are. */
 static int cluster_cmd(int argc, char **argv)
 {
+    /* The script prints for people: --json could only wrap nothing (it replaces this process). */
+    if (argc == 0)
+        return cli_report(cella_fail(CELLA_E_USAGE, "cluster",
+                                     "which command? up, down, status, env, exec, host, kill, "
+                                     "start, crash, link or pg (cella cluster --help)"));
+    if (cli_json())
+        return cli_report(cella_fail(CELLA_E_USAGE, "cluster",
+                                     "no --json: `cella cluster env` prints the cluster's "
+                                     "variables for scripts"));
     return run_checkout_script("scripts/cluster.sh", "cluster", argc, argv);
 }
 
