@@ -9,11 +9,13 @@ role_kind() { echo "${1%%[0-9]*}"; }
 role_host() { local v="HOST_$1"; [[ -n ${!v:-} ]] || die "no role '$1' (pg ${ROLES[*]})"; echo "${!v}"; }
 
 # hub 8080, cas 8081, blobs 8082; the second of a kind 100 above, so that two on one host
-# (with --hosts 1) do not collide.
+# (with --hosts 1) do not collide. Worker K serves its metrics on 9100+K.
 role_port() {
-  local base
-  case $(role_kind "$1") in hub) base=8080 ;; cas) base=8081 ;; blobs) base=8082 ;; *) return 0 ;; esac
-  local idx=${1//[a-z]/}
+  local base idx=${1//[a-z]/}
+  case $(role_kind "$1") in
+    hub) base=8080 ;; cas) base=8081 ;; blobs) base=8082 ;;
+    worker) echo $((9100 + idx)); return ;;
+  esac
   echo $((base + 100 * (${idx:-1} - 1)))
 }
 
@@ -23,9 +25,7 @@ role_url() {
   port=$(role_port "$1")
   case $(role_kind "$1") in
     hub | cas) echo "https://$ip:$port" ;;
-    blobs) echo "http://$ip:$port" ;;
-    worker) local h="WORKER_HUB_${1#worker}" c="WORKER_CAS_${1#worker}"
-            echo "(a client: ${!h:-?} and ${!c:-?})" ;;
+    blobs | worker) echo "http://$ip:$port" ;;   # a worker's: its metrics
   esac
 }
 
@@ -108,7 +108,11 @@ role_wait() {
     [[ -n $(role_pid "$r") ]] || { log_tail 20 "$DIR/logs/$r.log"; die "$r exited while starting (log $DIR/logs/$r.log)"; }
     text=$(tail -c +$((off + 1)) "$DIR/logs/$r.log" 2>/dev/null || true)
     case $kind in
-      worker) grep -q '^worker for pool ' <<<"$text" && return 0 ;;
+      worker)
+        if grep -q '^worker for pool ' <<<"$text" && grep -qx "worker metrics on $url/metrics" <<<"$text"; then
+          code=$(in_host "$host" curl -s -m 2 -o /dev/null -w '%{http_code}' "$url/metrics" || true)
+          [[ $code == 200 ]] && return 0
+        fi ;;
       *)
         if grep -qx "$kind listening on $url" <<<"$text" &&
            { [[ $kind == blobs ]] || grep -q '^fingerprint ' <<<"$text"; }; then
@@ -179,17 +183,29 @@ setup_cli() {
   echo "$out"
 }
 
-# Workers alternate between the replicas: worker1 on hub1 and cas1, worker2 on hub2 and
-# cas2, worker3 on hub1 and cas2.
+# replicas ROLE: ROLE's URL, then (on a shared database) the other replica's, the list a
+# client fails over along. On SQLite (nothing shared) only ROLE's: the other is another
+# marketplace.
+replicas() {
+  local other
+  other=$(role_kind "$1")$((3 - ${1//[a-z]/}))
+  if [[ $CLUSTER_DB == postgres ]]; then echo "$(role_url "$1"),$(role_url "$other")"
+  else role_url "$1"; fi
+}
+
+# Workers alternate between the replicas they go to first: worker1 hub1 and cas1, worker2
+# hub2 and cas2, worker3 hub1 and cas2; each fails over to the other replica. One pin per
+# service (the replicas share its key). Each serves its metrics on its host.
 worker_args() {
   local k=$1 hub=hub1 cas=cas2
   [[ $k == 2 ]] && hub=hub2
   [[ $k == 1 ]] && cas=cas1
   setvar "WORKER_HUB_$k" "$hub"; setvar "WORKER_CAS_$k" "$cas"
   role_save "worker$k" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" \
-    --hub-url "$(role_url "$hub")" --hub-fingerprint "$HUB_FP" --cas "$(role_url "$cas")" \
+    --hub-url "$(replicas "$hub")" --hub-fingerprint "$HUB_FP" --cas "$(replicas "$cas")" \
     --cas-fingerprint "$CAS_FP" --blobs "$(role_url blobs)" --work-dir "$DIR/worker$k" \
-    --sim-dir "$DIR/sim" --slots 1 ${CLUSTER_WORKER_ARGS:-}
+    --sim-dir "$DIR/sim" --slots 1 --metrics "$(host_ip "$(role_host "worker$k")"):$(role_port "worker$k")" \
+    ${CLUSTER_WORKER_ARGS:-}
 }
 
 roles_up() {
@@ -214,7 +230,7 @@ roles_up() {
   for k in 1 2; do
     role_save "cas$k" cas serve --listen "$(host_ip "$(role_host "cas$k")"):$(role_port "cas$k")" \
       --data "$DIR/cas$k" --allow-sim --sim-platform "$DIR/sim/sim-platform.pub" \
-      --hub "$(role_url "hub$k")" --hub-fingerprint "$HUB_FP" --threads 2 "${dbarg[@]}" ${CLUSTER_CAS_ARGS:-}
+      --hub "$(replicas "hub$k")" --hub-fingerprint "$HUB_FP" --threads 2 "${dbarg[@]}" ${CLUSTER_CAS_ARGS:-}
   done
   role_start cas1
   setvar CAS_FP "$(role_fingerprint cas1)"

@@ -63,19 +63,12 @@ cl() { "$CLUSTER_SH" "$@"; }
 # on HOST CMD...: CMD inside HOST's namespace.
 on() { "$CLUSTER_SH" exec "$@"; }
 
-# The database the servers share: PostgreSQL when this cella has --db, else the test-only
-# SQLite fallback (each hub and cas its own file), said loudly.
-cluster_db() {
-  if "$CELLA" hub serve --help 2>&1 | grep -q -- '--db'; then echo postgres
-  else echo sqlite; fi
-}
-
 # cluster_up ARGS...: `cluster.sh up ARGS` (its output in $TMP/up.log), then the cluster's
 # variables (cluster.env: URL_hub1, HUB_FP, HOST_cas2, POOL...) in this shell.
 cluster_up() {
-  export CLUSTER_DB=${CLUSTER_DB:-$(cluster_db)}
+  export CLUSTER_DB=${CLUSTER_DB:-postgres}
   [[ $CLUSTER_DB == postgres ]] ||
-    echo "NOTE: $CELLA has no --db: hubs and cas run on their own SQLite files (CLUSTER_DB=sqlite, test only)"
+    echo "NOTE: CLUSTER_DB=$CLUSTER_DB: hubs and cas on their own SQLite files (test only, nothing shared)"
   cl up "$@" > "$TMP/up.log" 2>&1 || { cat "$TMP/up.log" >&2; fail "cluster up $*"; }
   . "$CLUSTER_DIR/cluster.env"
 }
@@ -98,6 +91,14 @@ another_host() {
   local v="HOST_$1" k
   for ((k = 1; k <= CLUSTER_HOSTS; k++)); do [[ h$k == "${!v}" ]] || { echo "h$k"; return; }; done
   fail "no host other than ${!v}"
+}
+
+# pinned ROLE: curl's options to reach a hub or cas replica through its key only (the
+# SHA-256 of its public key, base64, from its certificate); nothing for the others.
+pinned() {
+  [[ -f $CLUSTER_DIR/$1/tls.crt ]] || return 0
+  echo "-k --pinnedpubkey sha256//$(openssl x509 -in "$CLUSTER_DIR/$1/tls.crt" -pubkey -noout |
+    openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64)"
 }
 
 # root_net: the root namespace's interfaces and addresses, to compare before and after.

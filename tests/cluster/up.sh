@@ -45,8 +45,8 @@ for c in cas1 cas2; do
   grep -q 'BEGIN CERTIFICATE' "$TMP/.out" || fail "$c cert"
   expect_fail 'not the pinned' on "$from" "$CELLA" cas cert --cas "${!url}" \
     --cas-fingerprint "$BAD" --timeout 5
-  expect_ok on "$from" curl -sf -m 5 -k --pinnedpubkey "sha256//$(openssl x509 -in "$CLUSTER_DIR/$c/tls.crt" \
-    -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64)" "${!url}/v1/health"
+  # shellcheck disable=SC2046  # pinned prints options
+  expect_ok on "$from" curl -sf -m 5 $(pinned "$c") "${!url}/v1/health"
 done
 
 # ---- each cas asks its hub (over TLS, pinned) who owns a dataset ----
@@ -80,6 +80,14 @@ SHA=$(awk '{print $1}' "$TMP/.out")
 [[ $SHA == $(sha256sum "$TMP/blob" | cut -c1-64) ]] || fail "blobs put: $(cat "$TMP/.out")"
 expect_ok on "$HOST_worker3" "$CELLA" blobs get "$SHA" --url "$URL_blobs" -o "$TMP/blob.back"
 cmp -s "$TMP/blob" "$TMP/blob.back" || fail "blob changed"
+
+# ---- every server and worker serves its metrics to another host ----
+for r in hub1 hub2 cas1 cas2 blobs worker1 worker2 worker3; do
+  url=URL_$r
+  # shellcheck disable=SC2046
+  expect_ok on "$(another_host "$r")" curl -sf -m 5 $(pinned "$r") "${!url}/metrics"
+  grep -q '^# TYPE ' "$TMP/.out" || fail "$r metrics: $(head -c 300 "$TMP/.out")"
+done
 
 # ---- PostgreSQL: only over TLS, only with the password ----
 PG_SQL="select current_user || ' ' || ssl from pg_stat_ssl where pid = pg_backend_pid()"
