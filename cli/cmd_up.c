@@ -22,6 +22,7 @@
 #include "args.h"
 #include "casapi/casapi.h"
 #include "commands.h"
+#include "output.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -529,6 +530,39 @@ static int up_cmd(int argc, char **argv)
     return died ? 1 : 0;
 }
 
+/* Runs the script `rel` of the checkout this binary was built from with bash, this
+ * binary as CELLA (and for the demo its first argument), then `args`; returns only
+ * on failure. */
+static int run_checkout_script(const char *rel, const char *what, int nargs, char **args)
+{
+    char script[PATH_MAX];
+    snprintf(script, sizeof script, "%s/%s", CELLA_SOURCE_DIR, rel);
+    struct stat st;
+    cella_res r = CELLA_OK_RES;
+    if (stat(script, &st) != 0)
+        r = cella_fail(CELLA_E_NOTFOUND, script,
+                       "the %s script of the checkout this binary was built from is gone", what);
+    ssize_t el = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
+    if (cella_ok(r) && el <= 0)
+        r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary");
+    char **argv = cella_ok(r) ? calloc((size_t)nargs + 4, sizeof *argv) : NULL;
+    if (cella_ok(r) && !argv)
+        r = cella_fail(CELLA_E_NOMEM, what, "out of memory");
+    if (!cella_ok(r))
+        return cli_report(r);
+    g_exe[el] = '\0';
+    setenv("CELLA", g_exe, 1);
+    int n = 0;
+    argv[n++] = "bash";
+    argv[n++] = script;
+    for (int i = 0; i < nargs; i++)
+        argv[n++] = args[i];
+    fflush(stdout);
+    execv("/bin/bash", argv);
+    free(argv);
+    return cli_report(cella_fail(CELLA_E_IO, "/bin/bash", "cannot run the %s: %s", what, strerror(errno)));
+}
+
 /* The iExec story is a script of cella commands (it shows each one as it
  * runs it); the binary runs the copy in the checkout it was built from. */
 static int demo_cmd(int argc, char **argv)
@@ -537,21 +571,26 @@ static int demo_cmd(int argc, char **argv)
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, 0, pos, 0, &np, "demo");
-    char script[PATH_MAX];
-    snprintf(script, sizeof script, "%s/scripts/demo-iexec.sh", CELLA_SOURCE_DIR);
-    struct stat st;
-    if (cella_ok(r) && stat(script, &st) != 0)
-        r = cella_fail(CELLA_E_NOTFOUND, script,
-                       "the demo script of the checkout this binary was built from is gone");
-    ssize_t el = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
-    if (cella_ok(r) && el <= 0)
-        r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary");
     if (!cella_ok(r))
         return cli_report(r);
-    g_exe[el] = '\0';
-    fflush(stdout);
-    execl("/bin/bash", "bash", script, g_exe, (char *)NULL);
-    return cli_report(cella_fail(CELLA_E_IO, "/bin/bash", "cannot run the demo: %s", strerror(errno)));
+    char *exe = g_exe; /* filled by run_checkout_script before it runs the script */
+    return run_checkout_script("scripts/demo-iexec.sh", "demo", 1, &exe);
+}
+
+/* A cluster on this machine is scripts/cluster.sh (network namespaces, PostgreSQL),
+ * run with this binary; its arguments go to the script as they are. */
+static int cluster_cmd(int argc, char **argv)
+{
+    /* The script prints for people: --json could only wrap nothing (it replaces this process). */
+    if (argc == 0)
+        return cli_report(cella_fail(CELLA_E_USAGE, "cluster",
+                                     "which command? up, down, status, env, exec, host, kill, "
+                                     "start, crash, link or pg (cella cluster --help)"));
+    if (cli_json())
+        return cli_report(cella_fail(CELLA_E_USAGE, "cluster",
+                                     "no --json: `cella cluster env` prints the cluster's "
+                                     "variables for scripts"));
+    return run_checkout_script("scripts/cluster.sh", "cluster", argc, argv);
 }
 
 const cli_command cli_up_commands[] = {
@@ -565,6 +604,15 @@ const cli_command cli_up_commands[] = {
      "reuses the ports DIR/cella.json records, so copies of that file keep working, and refuses "
      "if another program holds one. Prints the URLs and the `cella init` line for a project; "
      "Ctrl-C stops it all."},
+    {NULL, "cluster", cluster_cmd,
+     "cella cluster up [--hosts N] | down | status | env | exec HOST CMD... | kill ROLE [SIGNAL] | "
+     "start ROLE | crash HOST | link HOST down|up | pg stop|kill|start",
+     "A cluster on this machine, for tests and trials (root; scripts/cluster.sh of the checkout "
+     "this binary was built from, run with this binary): PostgreSQL 15 and N hosts (default 9) as "
+     "network namespaces joined by a bridge, addresses 10.77.0.K only inside them, with 2 hubs, 2 "
+     "cas (TLS, one pinned identity per service), a blob store and 3 workers of a pool. down "
+     "removes it all; the other verbs run a command on a host and make faults. docs/deploy.md "
+     "describes it and a deployment on real machines."},
     {NULL, "demo", demo_cmd, "cella demo",
      "Run the iExec TEE story end to end on a fresh `cella up` in a temporary folder (sim TEE): "
      "a data owner, an app developer and a requester, each command shown as it runs; prints "

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cella needs, only those missing.
-# usage: scripts/deps.sh [build|fuzz|bench|valgrind|all]   (default: build = build + test)
+# usage: scripts/deps.sh [build|cluster|fuzz|bench|valgrind|all]   (default: build = build + test)
 # As root it runs apt-get; otherwise it prints the one apt-get line to run.
 set -euo pipefail
 
@@ -13,17 +13,21 @@ build_pkgs+=(libpq-dev postgresql-15)
 build_pkgs+=(chromium)  # tests/cli/hub_web.sh: the hub's web page in a real browser
 # The iExec SDK tests run the real SDK (npm iexec@8 and iexec@9); any node will do.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)
+# tests/cluster (make test, as root): scripts/cluster.sh (PostgreSQL 15 is in build_pkgs),
+# network namespaces (ip) and curl for health checks.
+cluster_pkgs=(iproute2 curl)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 bench_pkgs=(age gocryptfs fuse3 bc time nginx-light)
 valgrind_pkgs=(valgrind)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
+  cluster) want=("${build_pkgs[@]}" "${cluster_pkgs[@]}") ;;
   fuzz)  want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
   bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
   valgrind) want=("${build_pkgs[@]}" "${valgrind_pkgs[@]}") ;;
-  all)   want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}" "${bench_pkgs[@]}" "${valgrind_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|fuzz|bench|valgrind|all]" >&2; exit 2 ;;
+  all)   want=("${build_pkgs[@]}" "${cluster_pkgs[@]}" "${fuzz_pkgs[@]}" "${bench_pkgs[@]}" "${valgrind_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|cluster|fuzz|bench|valgrind|all]" >&2; exit 2 ;;
 esac
 
 missing=()
