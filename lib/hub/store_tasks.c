@@ -3,15 +3,16 @@
 #include "hub/store_int.h"
 
 /* The columns of a task row (tasks t joined with its deal d), as task_json reads them. */
-#define TASK_SELECT                                                                               \
+#define TASK_COLUMNS                                                                              \
     "SELECT t.taskid, t.dealid, t.idx, t.status, t.start, t.contribution_deadline,"              \
     " t.final_deadline, t.worker, t.result_digest, t.result_hash, t.result_seal, t.finalized,"   \
     " t.lease_holder, t.lease_until, t.error, t.results,"                                         \
     " json_extract(d.json, '$.workerpool.pointer'), json_extract(d.json, '$.requester'),"        \
     " json_extract(d.json, '$.beneficiary'), json_extract(d.json, '$.tag'),"                     \
     " t.consensus_value, t.reveal_deadline, t.reveal_counter, t.winner_counter,"                  \
-    " (SELECT count(*) FROM contributions c WHERE c.taskid = t.taskid)"                           \
-    " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
+    " (SELECT count(*) FROM contributions c WHERE c.taskid = t.taskid)"
+#define TASK_SELECT TASK_COLUMNS " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
+#define TASK_ORDER " ORDER BY t.start, t.idx, t.taskid"
 
 /* A text column as a JSON string, or null. */
 static json_t *col_text_json(dbq *q, int i)
@@ -125,9 +126,14 @@ cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **ou
 
 cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t now, json_t **out)
 {
-    char sql[1024];
-    snprintf(sql, sizeof sql, "%s WHERE true%s%s%s ORDER BY t.start, t.idx, t.taskid LIMIT ?4",
-             TASK_SELECT, f->workerpool ? " AND t.workerpool = ?1" : "",
+    /* The page of tasks first, then their deals: the deal's fields come out
+     * of its JSON (the whole bag's, for a bag of tasks), which is parsed
+     * for the rows shown only, not for every task that matches. */
+    char sql[1400];
+    snprintf(sql, sizeof sql,
+             "%s FROM (SELECT * FROM tasks t WHERE true%s%s%s" TASK_ORDER " LIMIT ?4) t"
+             " JOIN deals d ON d.dealid = t.dealid" TASK_ORDER,
+             TASK_COLUMNS, f->workerpool ? " AND t.workerpool = ?1" : "",
              f->status ? " AND t.status = ?2" : "",
              f->runnable ? " AND t.status = 'ACTIVE' AND t.contribution_deadline > ?3"
                            " AND t.error IS NULL"
