@@ -35,6 +35,9 @@ struct cella_db {
     PGconn *pg;
     char *url;
     bool pg_txn;
+    /* the server's clock at the last reading (microseconds since the
+     * epoch), and this host's monotonic clock then (ns; 0: never read) */
+    int64_t clock_us, clock_mono_ns;
     /* statement texts translated to $n, kept for the connection's life */
     struct {
         char *sql; /* the caller's text (a copy) */
@@ -809,16 +812,37 @@ bool db_retry(cella_db *db, int attempt)
     return true;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* How long a reading of the server's clock is used, moved on by this host's
+ * monotonic clock: every request asks the time (leases, deadlines, nonces),
+ * and a round trip each was a good part of a claim's. Two clocks drift apart
+ * by microseconds in a second; the reading is off by half a round trip. */
+#define CLOCK_REREAD_NS 1000000000LL
+
 cella_res db_now(cella_db *db, int64_t *now)
 {
     if (db->kind == CELLA_DB_SQLITE) {
         *now = (int64_t)time(NULL);
         return CELLA_OK_RES;
     }
-    dbq q = db_prep(db, "SELECT CAST(floor(extract(epoch FROM clock_timestamp())) AS BIGINT)");
+    int64_t mono = mono_ns();
+    if (db->clock_mono_ns && mono - db->clock_mono_ns < CLOCK_REREAD_NS) {
+        *now = (db->clock_us + (mono - db->clock_mono_ns) / 1000) / 1000000;
+        return CELLA_OK_RES;
+    }
+    dbq q = db_prep(db, "SELECT CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS BIGINT)");
     int rc = db_step(&q);
-    if (rc == DB_ROW)
-        *now = db_col_int(&q, 0);
+    if (rc == DB_ROW) {
+        db->clock_us = db_col_int(&q, 0);
+        db->clock_mono_ns = mono_ns();
+        *now = db->clock_us / 1000000;
+    }
     db_done(&q);
     CELLA_ENSURE(rc == DB_ROW, db->retryable ? CELLA_E_UNAVAILABLE : CELLA_E_IO, db->where,
                  "cannot read the database clock: %s", db->err);
