@@ -454,7 +454,7 @@ static void test_worker_flow(void **state)
 }
 
 /* A database made before the worker flow: its tasks get the new columns and
- * their deal's workerpool at open. */
+ * their deal's workerpool at open, and the listing's index. */
 static void test_old_database(void **state)
 {
     fx_t *fx = *state;
@@ -466,16 +466,28 @@ static void test_old_database(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
-                                  "DROP INDEX tasks_pool; ALTER TABLE tasks DROP COLUMN workerpool;"
+                                  "DROP INDEX tasks_pool_order; ALTER TABLE tasks DROP COLUMN workerpool;"
                                   " ALTER TABLE tasks DROP COLUMN lease_holder;"
                                   " ALTER TABLE tasks DROP COLUMN lease_until;"
                                   " ALTER TABLE tasks DROP COLUMN error;"
                                   " ALTER TABLE tasks DROP COLUMN results;"
-                                  " DROP TABLE events; DROP TABLE task_logs;",
+                                  " DROP TABLE events; DROP TABLE task_logs;"
+                                  " CREATE INDEX tasks_pool ON tasks(start, idx);",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     assert_succeeds(hub_store_open(path, &fx->s));
+    /* the listing's index replaces the one it had */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM sqlite_master WHERE"
+                                            " type = 'index' AND name LIKE 'tasks_pool%'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "tasks_pool_order");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     static const uint8_t W[20] = {0x3b};
     hub_task_filter run = {.workerpool = W, .runnable = true};
     expect_tasks(fx, &run, 1001, "0,1");
