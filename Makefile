@@ -58,6 +58,7 @@ bench:
 	@bash bench/output.sh build
 	@bash bench/market.sh build
 	@bash bench/hub.sh build
+	@bash bench/hub_pg.sh build
 
 demo: build
 	@bash scripts/demo-iexec.sh build/cella

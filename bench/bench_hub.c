@@ -1,85 +1,44 @@
-/* The hub's store, in process (no HTTP): orders published per second and
- * matches per second, beside a raw SQLite loop (one transaction of one INSERT
- * and one UPDATE, WAL, synchronous=FULL) measured in the same run on the same
- * file system. Orders are signed before the clock starts; publication and
- * matching include their signature checks (one and four ECDSA recoveries).
+/* The hub's speed, beside same-run baselines.
  *
- *   bench_hub DIR N     prints "<name> <ops/s> <ops>" lines and the ratios:
- *     publish               app orders published (1 ECDSA recovery each)
- *     match                 matches of four published orders (signatures were
- *                           checked at publication: no ECDSA at match)
- *     match_inline_request  matches whose request order comes inline (1 ECDSA)
- *     raw_sqlite            the baseline loop
+ *   bench_hub DIR N     in process, one thread, SQLite: orders published per
+ *     second and matches per second, beside a raw SQLite loop (one
+ *     transaction of one INSERT and one UPDATE, WAL, synchronous=FULL) on the
+ *     same file system. Orders are signed before the clock starts;
+ *     publication and matching include their signature checks. Prints
+ *     "<name> <ops/s> <ops>" lines and the ratios:
+ *       publish               app orders published (1 ECDSA recovery each)
+ *       match                 matches of four published orders (signatures
+ *                             were checked at publication: no ECDSA at match)
+ *       match_inline_request  matches whose request order comes inline (1 ECDSA)
+ *       raw_sqlite            the baseline loop
  *
- *   bench_hub http URL THREADS SECONDS DIR
- *     against a running hub (hub serve --dev-faucet): deploys an app, a dataset
- *     and a workerpool and publishes their orders (large volumes), then runs
- *     three phases of SECONDS each, THREADS clients at once on kept-alive
- *     connections:
- *       http_publish  request orders published (POST /v1/orders; each client
- *                     signs its orders as it goes, like a requester)
- *       http_match    matches of those requests (POST /v1/deals with the four
- *                     order hashes; one task each)
- *       http_claim    task claims: a worker's lease of a task (POST
- *                     /v1/tasks/ID/lease signed by the pool owner over a
- *                     fresh GET /v1/challenge, as cella worker does)
- *     each printed as "<name> <ops/s> <ops> (..)", then the raw SQLite loop
- *     run in DIR in the same run, and each phase's ratio to it.
+ *   bench_hub http URL[,URL...] CLIENTS SECONDS REQUESTS BAG [DIR]
+ *     the marketplace load of hub_flow.h against running hubs (hub serve
+ *     --dev-faucet; replicas of one database), client i on URL i % count,
+ *     on kept-alive connections, every call as cella's clients make it (the
+ *     lease signed by the pool owner over a fresh GET /v1/challenge, as cella
+ *     worker does). Prints http_publish, http_match, http_claim lines; with
+ *     DIR, then the raw SQLite loop run in DIR and each phase's ratio to it.
+ *
+ *   bench_hub store DB CLIENTS SECONDS REQUESTS BAG
+ *     the same load through the store API (hub/store.h) in this process, a
+ *     store handle per client thread, on DB (a SQLite path or a postgres://
+ *     URL), the database's clock read once per claim and per match as the hub
+ *     does: store_publish, store_match, store_claim lines.
  */
-#include <pthread.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "casapi/casapi.h"
 #include "core/encoding.h"
 #include "hub/store.h"
 #include "identity/eip712.h"
-#include "core/secure.h"
 #include "identity/eth.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_hub: %s: %s (%s)\n", what, cella_error_what(), cella_error_where());
-    exit(1);
-}
-
-static void set_u(cella_order *o, const char *f, uint64_t v)
-{
-    uint8_t w[32];
-    hub_u256_from_u64(w, v);
-    if (!cella_ok(cella_order_set_word(o, f, w)))
-        die("set");
-}
-
-static void set_a(cella_order *o, const char *f, const uint8_t a[20])
-{
-    uint8_t w[32] = {0};
-    memcpy(w + 12, a, 20);
-    if (!cella_ok(cella_order_set_word(o, f, w)))
-        die("set");
-}
-
-static void salted_sign(const cella_domain *d, cella_order *o, const uint8_t priv[32], uint64_t i)
-{
-    uint8_t salt[32] = {0};
-    hub_u256_from_u64(salt, i + 1);
-    salt[0] = 0x5a;
-    if (!cella_ok(cella_order_set_word(o, "salt", salt)) ||
-        !cella_ok(cella_order_sign(d, o, priv, false)))
-        die("sign");
-}
+#include "hub_flow.h"
 
 static double raw_sqlite(const char *dir, int n)
 {
@@ -87,7 +46,7 @@ static double raw_sqlite(const char *dir, int n)
     snprintf(path, sizeof path, "%s/raw.db", dir);
     sqlite3 *db;
     if (sqlite3_open(path, &db) != SQLITE_OK)
-        die("raw open");
+        flow_die("raw open");
     sqlite3_exec(db,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                  "CREATE TABLE t(id INTEGER PRIMARY KEY, k BLOB UNIQUE, v TEXT);"
@@ -98,7 +57,7 @@ static double raw_sqlite(const char *dir, int n)
     sqlite3_prepare_v2(db, "UPDATE c SET n = n + 1 WHERE id = 1", -1, &upd, NULL);
     static const char payload[] = "{\"app\":\"0x0000000000000000000000000000000000000000\","
                                   "\"appprice\":\"0\",\"volume\":\"1\"}";
-    double t0 = now();
+    double t0 = flow_now();
     for (int i = 0; i < n; i++) {
         uint8_t k[32] = {0};
         memcpy(k, &i, sizeof i);
@@ -106,254 +65,336 @@ static double raw_sqlite(const char *dir, int n)
         sqlite3_bind_blob(ins, 1, k, 32, SQLITE_TRANSIENT);
         sqlite3_bind_text(ins, 2, payload, -1, SQLITE_STATIC);
         if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(upd) != SQLITE_DONE)
-            die("raw step");
+            flow_die("raw step");
         sqlite3_reset(ins);
         sqlite3_reset(upd);
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
-    double dt = now() - t0;
+    double dt = flow_now() - t0;
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     sqlite3_close(db);
     return n / dt;
 }
 
-/* ---- over HTTP ---- */
+/* ---- the marketplace load over HTTP (hub_flow.h) ---- */
 
-static cella_http_client g_c;
-static cella_domain g_dom;
-static uint8_t g_priv[4][32], g_addr[4][20], g_res[3][20];
-static char g_hash[3][67];
-static double g_deadline;
-static atomic_long g_errors;
-
-/* What one phase makes and the next consumes: request hashes, then task ids. */
 typedef struct {
-    char (*ids)[67];
-    long cap;
-    atomic_long made, taken;
-} id_pool;
-static id_pool g_requests, g_tasks;
+    const char *urls[FLOW_CLIENTS_MAX];
+    int nurls;
+    void *pool; /* kept-alive connections, shared */
+} http_ctx;
 
-static void pool_init(id_pool *p, long cap)
+/* A call; *out the JSON reply on success. The failure's code tells a
+ * conflict (409: CELLA_E_ROLLBACK) from an error. */
+static cella_res http_call(const cella_http_client *c, const char *method, const char *path,
+                           json_t *body, const uint8_t *signer, json_t **out)
 {
-    p->ids = calloc((size_t)cap, sizeof *p->ids);
-    if (!p->ids)
-        die("out of memory");
-    p->cap = cap;
-}
-
-static void pool_put(id_pool *p, const char *id)
-{
-    long i = atomic_fetch_add(&p->made, 1);
-    if (i < p->cap && id)
-        snprintf(p->ids[i], sizeof p->ids[i], "%s", id);
-}
-
-/* The next id to consume, or NULL when none is left. */
-static const char *pool_take(id_pool *p)
-{
-    long i = atomic_fetch_add(&p->taken, 1);
-    long n = atomic_load(&p->made);
-    return i < n && i < p->cap ? p->ids[i] : NULL;
-}
-
-static json_t *call_json(const char *method, const char *path, json_t *body, const uint8_t *signer)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
+    *out = NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    json_t *out = NULL;
-    cella_slice b = cella_slice_of(text, strlen(text));
-    cella_res r = signer ? cella_cas_signed_call(&g_c, signer, method, path, b,
-                                                 "application/json", &out)
-                         : cella_cas_call(&g_c, method, path, b, &out);
+    cella_slice b = cella_slice_of(text ? text : "", text ? strlen(text) : 0);
+    cella_res r = signer ? cella_cas_signed_call(c, signer, method, path, b, "application/json", out)
+                         : cella_cas_call(c, method, path, b, out);
     free(text);
-    if (!cella_ok(r)) {
-        atomic_fetch_add(&g_errors, 1);
-        fprintf(stderr, "bench_hub: %s: %s\n", path, cella_error_what());
+    if (!cella_ok(r) && r.code != CELLA_E_ROLLBACK)
+        fprintf(stderr, "bench_hub: %s %s: %s (%s)\n", method, path, cella_error_what(),
+                cella_error_where());
+    return r;
+}
+
+static void *http_client_new(void *ctx, int i)
+{
+    http_ctx *x = ctx;
+    cella_http_client *c = calloc(1, sizeof *c);
+    if (c) {
+        c->base_url = x->urls[i % x->nurls];
+        c->reuse = x->pool;
+    }
+    return c;
+}
+
+static void http_client_free(void *c) { free(c); }
+
+static bool http_setup(void *ctx, flow_market *m)
+{
+    http_ctx *x = ctx;
+    cella_http_client c = {.base_url = x->urls[0], .reuse = x->pool};
+    json_t *h;
+    if (!cella_ok(http_call(&c, "GET", "/v1/health", NULL, NULL, &h)))
+        return false;
+    m->dom.chain_id = (uint64_t)json_integer_value(json_object_get(h, "chainId"));
+    bool ok = cella_ok(cella_eth_address_parse(m->dom.hub,
+                                               json_string_value(json_object_get(h, "hub")), "hub"));
+    json_decref(h);
+    static const char *const kinds[3] = {"/v1/apps", "/v1/datasets", "/v1/workerpools"};
+    for (int k = 0; ok && k < 3; k++) {
+        json_t *r;
+        ok = cella_ok(http_call(&c, "POST", kinds[k],
+                                json_pack("{s:s, s:s, s:s}", "name", "bench", "multiaddr", "/bench",
+                                          "checksum", "0x0000000000000000000000000000000000000000"
+                                                      "000000000000000000000001"),
+                                m->priv[k], &r)) &&
+             cella_ok(cella_eth_address_parse(
+                 m->res[k], json_string_value(json_object_get(r, "address")), "address"));
+        json_decref(r);
+    }
+    for (int i = 2; ok && i < 4; i++) {
+        char a[43];
+        cella_eth_address_checksum(a, m->addr[i]);
+        json_t *r;
+        ok = cella_ok(http_call(&c, "POST", "/v1/accounts/deposit",
+                                json_pack("{s:s, s:s}", "address", a, "amount", "1000000000000"),
+                                NULL, &r)); /* the hub needs --dev-faucet */
+        json_decref(r);
+    }
+    return ok;
+}
+
+static bool http_publish(void *client, flow_order *o)
+{
+    json_t *r;
+    if (!cella_ok(http_call(client, "POST", "/v1/orders",
+                            json_pack("{s:o}", cella_order_key(o->o.kind), cella_order_to_json(&o->o)),
+                            NULL, &r)))
+        return false;
+    const char *h = json_string_value(json_object_get(r, "orderHash"));
+    snprintf(o->hash, sizeof o->hash, "%s", h ? h : "");
+    json_decref(r);
+    return h != NULL;
+}
+
+static bool http_match(void *client, const flow_market *m, const flow_order *req, long *tasks)
+{
+    json_t *d;
+    if (!cella_ok(http_call(client, "POST", "/v1/deals",
+                            json_pack("{s:s, s:s, s:s, s:s}", "apporder", m->fixed[0].hash,
+                                      "datasetorder", m->fixed[1].hash, "workerpoolorder",
+                                      m->fixed[2].hash, "requestorder", req->hash),
+                            NULL, &d)))
+        return false;
+    *tasks = (long)json_integer_value(json_object_get(d, "volume"));
+    json_decref(d);
+    return *tasks > 0;
+}
+
+/* The "taskid" of each task of a listing, at most max. */
+static int task_ids(const json_t *tasks, char (*ids)[67], int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < json_array_size(tasks) && n < max; i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(tasks, i), "taskid"));
+        if (id)
+            snprintf(ids[n++], 67, "%s", id);
+    }
+    return n;
+}
+
+static int http_list(void *client, const flow_market *m, char (*ids)[67], int max)
+{
+    char pool[43], path[160];
+    cella_eth_address_checksum(pool, m->res[2]);
+    snprintf(path, sizeof path, "/v1/tasks?workerpool=%s&runnable=1&limit=%d", pool, max);
+    json_t *r;
+    if (!cella_ok(http_call(client, "GET", path, NULL, NULL, &r)))
+        return -1;
+    int n = task_ids(json_object_get(r, "tasks"), ids, max);
+    json_decref(r);
+    return n;
+}
+
+static lease_outcome http_lease(void *client, const flow_market *m, const char *taskid,
+                                const char *holder)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tasks/%s/lease", taskid);
+    json_t *r;
+    cella_res res = http_call(client, "POST", path,
+                              json_pack("{s:s, s:i}", "holder", holder, "seconds", 60), m->priv[2], &r);
+    bool granted = cella_ok(res) && json_is_integer(json_object_get(r, "until"));
+    json_decref(r);
+    cella_error_clear();
+    return granted ? LEASE_GRANTED : res.code == CELLA_E_ROLLBACK ? LEASE_CONFLICT : LEASE_ERROR;
+}
+
+static const hub_flow_ops g_http_ops = {http_setup, http_client_new, http_client_free,
+                                        http_publish, http_match, http_list, http_lease};
+
+/* ---- the same load through the store API ---- */
+
+typedef struct {
+    const char *url;
+    const flow_market *m; /* once set up */
+} store_ctx;
+
+typedef struct {
+    store_ctx *x;
+    hub_store *s;
+    int64_t now; /* the database's clock, read by list for the lease that follows */
+} store_client;
+
+static void *store_client_new(void *ctx, int i)
+{
+    (void)i;
+    store_client *c = calloc(1, sizeof *c);
+    if (c && !cella_ok(hub_store_open(((store_ctx *)ctx)->url, &c->s))) {
+        free(c);
         return NULL;
     }
-    return out;
+    if (c)
+        c->x = ctx;
+    return c;
 }
 
-static json_t *post(const char *path, json_t *body, const uint8_t *signer)
+static void store_client_free(void *client)
 {
-    return call_json("POST", path, body, signer);
+    store_client *c = client;
+    hub_store_close(c->s);
+    free(c);
 }
 
-static void publish_fixed(int k, cella_order *o)
+static bool store_setup(void *ctx, flow_market *m)
 {
-    if (!cella_ok(cella_order_sign(&g_dom, o, g_priv[k], true)))
-        die("sign");
-    json_t *r = post("/v1/orders", json_pack("{s:o}", cella_order_key((cella_order_kind)k),
-                                             cella_order_to_json(o)),
-                     NULL);
-    if (!r)
-        die("publish");
-    snprintf(g_hash[k], sizeof g_hash[k], "%s", json_string_value(json_object_get(r, "orderHash")));
-    json_decref(r);
+    store_ctx *x = ctx;
+    x->m = m;
+    m->dom = (cella_domain){421614, {0xb2, 0x15, 0x7b}};
+    hub_store *s;
+    if (!cella_ok(hub_store_open(x->url, &s)))
+        return false;
+    bool ok = true;
+    for (int k = 0; ok && k < 3; k++) {
+        hub_resource r;
+        memset(&r, 0, sizeof r);
+        r.kind = (hub_kind)k;
+        memcpy(r.address, m->addr[k], 20); /* an address of this run's own */
+        r.address[0] ^= 0xa5;
+        memcpy(m->res[k], r.address, 20);
+        memcpy(r.owner, m->addr[k], 20);
+        snprintf(r.name, sizeof r.name, "bench");
+        ok = cella_ok(hub_store_register_at(s, &r, 1));
+    }
+    uint64_t bal;
+    ok = ok && cella_ok(hub_store_deposit(s, m->addr[3], 1000000000000ULL, &bal)) &&
+         cella_ok(hub_store_deposit(s, m->addr[2], 1000000000000ULL, &bal));
+    hub_store_close(s);
+    return ok;
 }
 
-/* Phase 1: publish request orders (signed here, each with a new salt). */
-static void *publisher(void *arg)
+static bool store_publish(void *client, flow_order *o)
 {
-    (void)arg;
-    while (now() < g_deadline && atomic_load(&g_requests.made) < g_requests.cap) {
-        cella_order q;
-        cella_order_init(&q, CELLA_ORDER_REQUEST);
-        set_a(&q, "app", g_res[0]);
-        set_u(&q, "appmaxprice", 5);
-        set_a(&q, "dataset", g_res[1]);
-        set_u(&q, "datasetmaxprice", 3);
-        set_u(&q, "workerpoolmaxprice", 100);
-        set_a(&q, "requester", g_addr[3]);
-        set_u(&q, "volume", 1);
-        if (!cella_ok(cella_order_sign(&g_dom, &q, g_priv[3], true)))
-            die("sign");
-        json_t *r = post("/v1/orders", json_pack("{s:o}", "requestorder", cella_order_to_json(&q)),
-                         NULL);
-        cella_order_free(&q);
-        if (r)
-            pool_put(&g_requests, json_string_value(json_object_get(r, "orderHash")));
-        json_decref(r);
-    }
-    return NULL;
+    store_client *c = client;
+    uint8_t h[32];
+    bool created;
+    int64_t now;
+    if (!cella_ok(hub_store_now(c->s, &now)) ||
+        !cella_ok(hub_store_order_publish(c->s, &c->x->m->dom, &o->o, now, h, &created)))
+        return false;
+    o->hash[0] = '0';
+    o->hash[1] = 'x';
+    cella_hex_encode(o->hash + 2, h, 32, false);
+    return true;
 }
 
-/* Phase 2: match each published request with the fixed orders. */
-static void *matcher(void *arg)
+static bool store_match(void *client, const flow_market *m, const flow_order *req, long *tasks)
 {
-    (void)arg;
-    const char *h;
-    while (now() < g_deadline && (h = pool_take(&g_requests)) != NULL) {
-        json_t *d = post("/v1/deals",
-                         json_pack("{s:s, s:s, s:s, s:s}", "apporder", g_hash[0], "datasetorder",
-                                   g_hash[1], "workerpoolorder", g_hash[2], "requestorder", h),
-                         NULL);
-        const char *tid = json_string_value(
-            json_object_get(json_object_get(json_object_get(d, "deal"), "tasks"), "0"));
-        if (tid)
-            pool_put(&g_tasks, tid);
-        json_decref(d);
-    }
-    return NULL;
+    store_client *c = client;
+    const cella_order *o[4] = {&m->fixed[0].o, &m->fixed[1].o, &m->fixed[2].o, &req->o};
+    bool matched = false;
+    hub_deal deal;
+    hub_refusal why;
+    int64_t now;
+    if (!cella_ok(hub_store_now(c->s, &now)) ||
+        !cella_ok(hub_store_match(c->s, &m->dom, o, now, &matched, &deal, &why)))
+        return false;
+    if (!matched)
+        fprintf(stderr, "bench_hub: refused: %s: %s\n", why.code, why.reason);
+    *tasks = matched ? (long)deal.bot_size : 0;
+    return matched;
 }
 
-/* Phase 3: claim each task as a worker does (a lease, signed by the pool owner). */
-static atomic_long g_claims;
-static void *claimer(void *arg)
+static int store_list(void *client, const flow_market *m, char (*ids)[67], int max)
 {
-    char holder[33];
-    snprintf(holder, sizeof holder, "%032lx", (unsigned long)(uintptr_t)arg + 1);
-    const char *tid;
-    while (now() < g_deadline && (tid = pool_take(&g_tasks)) != NULL) {
-        char path[128];
-        snprintf(path, sizeof path, "/v1/tasks/%s/lease", tid);
-        json_t *r = post(path, json_pack("{s:s, s:i}", "holder", holder, "seconds", 60), g_priv[2]);
-        if (r && json_is_integer(json_object_get(r, "until")))
-            atomic_fetch_add(&g_claims, 1);
-        json_decref(r);
-    }
-    return NULL;
+    store_client *c = client;
+    hub_task_filter f = {.workerpool = m->res[2], .runnable = true, .limit = (size_t)max};
+    json_t *list;
+    if (!cella_ok(hub_store_now(c->s, &c->now)) ||
+        !cella_ok(hub_store_task_list(c->s, &f, c->now, &list)))
+        return -1;
+    int n = task_ids(list, ids, max);
+    json_decref(list);
+    return n;
 }
 
-/* Runs `threads` clients of fn for `seconds` (or until their input runs
- * out); returns the ops per second: how much `counter` grew. */
-static double phase(const char *name, void *(*fn)(void *), int threads, double seconds,
-                    atomic_long *counter, long *ops)
+static lease_outcome store_lease(void *client, const flow_market *m, const char *taskid,
+                                 const char *holder)
 {
-    pthread_t th[64];
-    long before = atomic_load(counter), err0 = atomic_load(&g_errors);
-    double t0 = now();
-    g_deadline = t0 + seconds;
-    for (int i = 0; i < threads; i++)
-        pthread_create(&th[i], NULL, fn, (void *)(uintptr_t)i);
-    for (int i = 0; i < threads; i++)
-        pthread_join(th[i], NULL);
-    double dt = now() - t0;
-    *ops = atomic_load(counter) - before;
-    printf("%s %.0f %ld (%d clients, %.1f s, %ld errors)\n", name, *ops / dt, *ops, threads, dt,
-           (long)(atomic_load(&g_errors) - err0));
-    fflush(stdout);
-    return *ops / dt;
+    store_client *c = client;
+    uint8_t id[32];
+    if (!cella_ok(cella_hex_decode(id, 32, taskid + 2, 64, "taskid")))
+        return LEASE_ERROR;
+    bool done = false;
+    hub_refusal why;
+    int64_t until;
+    if (!cella_ok(hub_store_lease(c->s, id, m->addr[2], holder, 60, c->now, &done, &why, &until)))
+        return LEASE_ERROR;
+    return done ? LEASE_GRANTED
+                : !strcmp(why.code, "cella-hub-task-leased") ? LEASE_CONFLICT : LEASE_ERROR;
 }
 
-static int http_bench(const char *url, int threads, double seconds, const char *dir)
+static const hub_flow_ops g_store_ops = {store_setup, store_client_new, store_client_free,
+                                         store_publish, store_match, store_list, store_lease};
+
+/* bench_hub http|store TARGET CLIENTS SECONDS REQUESTS BAG [DIR] */
+static int flow_main(int argc, char **argv)
 {
-    g_c.base_url = url;
-    g_c.reuse = cella_http_pool_new();
-    json_t *h = NULL;
-    if (!cella_ok(cella_cas_call(&g_c, "GET", "/v1/health", cella_slice_of("", 0), &h)))
-        die("health");
-    g_dom.chain_id = (uint64_t)json_integer_value(json_object_get(h, "chainId"));
-    if (!cella_ok(cella_eth_address_parse(g_dom.hub,
-                                          json_string_value(json_object_get(h, "hub")), "hub")))
-        die("hub");
-    json_decref(h);
-    for (int i = 0; i < 4; i++) {
-        if (!cella_ok(cella_random(g_priv[i], 32)) ||
-            !cella_ok(cella_eth_address_from_privkey(g_priv[i], g_addr[i])))
-            die("key");
+    bool http = !strcmp(argv[1], "http");
+    flow_plan p = {http ? "http" : "store", atoi(argv[3]), atof(argv[4]), atol(argv[5]),
+                   atol(argv[6])};
+    if (p.clients < 1 || p.clients > FLOW_CLIENTS_MAX || p.seconds <= 0 || p.requests < 1 ||
+        p.requests > 1000000 || p.bag < 0 || p.bag > 4000) {
+        fprintf(stderr, "bench_hub: CLIENTS 1..%d, SECONDS > 0, REQUESTS 1..10^6, BAG 0..4000\n",
+                FLOW_CLIENTS_MAX);
+        return 2;
     }
-    static const char *const kinds[3] = {"/v1/apps", "/v1/datasets", "/v1/workerpools"};
-    for (int k = 0; k < 3; k++) {
-        json_t *r = post(kinds[k],
-                         json_pack("{s:s, s:s, s:s}", "name", "bench", "multiaddr", "/bench",
-                                   "checksum", "0x0000000000000000000000000000000000000000000000000000000000000001"),
-                         g_priv[k]);
-        if (!r || !cella_ok(cella_eth_address_parse(
-                      g_res[k], json_string_value(json_object_get(r, "address")), "address")))
-            die("deploy");
-        json_decref(r);
+    flow_market m;
+    memset(&m, 0, sizeof m);
+    flow_result res;
+    bool ok;
+    if (http) {
+        http_ctx x = {.pool = cella_http_pool_new()};
+        char *list = strdup(argv[2]), *save = NULL;
+        for (char *u = strtok_r(list, ",", &save); u && x.nurls < FLOW_CLIENTS_MAX;
+             u = strtok_r(NULL, ",", &save))
+            x.urls[x.nurls++] = u;
+        ok = x.nurls && hub_flow_run(&g_http_ops, &x, &m, &p, &res);
+        cella_http_pool_free(x.pool);
+        free(list);
+    } else {
+        store_ctx x = {.url = argv[2]};
+        ok = hub_flow_run(&g_store_ops, &x, &m, &p, &res);
     }
-    for (int i = 2; i < 4; i++) {
-        char a[43];
-        cella_eth_address_checksum(a, g_addr[i]);
-        json_t *r = post("/v1/accounts/deposit",
-                         json_pack("{s:s, s:s}", "address", a, "amount", "1000000000000"), NULL);
-        if (!r)
-            die("deposit (start the hub with --dev-faucet)");
-        json_decref(r);
+    if (!ok)
+        flow_die("setup");
+    if (argc == 8) { /* beside the raw SQLite loop, as bench/hub.sh shows it */
+        long n = res.claims > 100 ? res.claims : 100;
+        double raw = raw_sqlite(argv[7], (int)n);
+        printf("raw_sqlite %.0f %ld\n", raw, n);
+        printf("http_publish/raw %.2f\nhttp_match/raw %.2f\nhttp_claim/raw %.2f\n",
+               res.publish / raw, res.match / raw, res.claim / raw);
     }
-    cella_order o[3];
-    static const char *const field[3] = {"app", "dataset", "workerpool"};
-    static const char *const price[3] = {"appprice", "datasetprice", "workerpoolprice"};
-    static const uint64_t prices[3] = {5, 3, 100};
-    for (int k = 0; k < 3; k++) {
-        cella_order_init(&o[k], (cella_order_kind)k);
-        set_a(&o[k], field[k], g_res[k]);
-        set_u(&o[k], price[k], prices[k]);
-        set_u(&o[k], "volume", 1000000000);
-        publish_fixed(k, &o[k]);
-        cella_order_free(&o[k]);
-    }
-    if (threads > 64)
-        threads = 64;
-    if (threads < 1)
-        threads = 1;
-    pool_init(&g_requests, 1000000);
-    pool_init(&g_tasks, 1000000);
-    long np, nm, nc;
-    double pub = phase("http_publish", publisher, threads, seconds, &g_requests.made, &np);
-    double match = phase("http_match", matcher, threads, seconds, &g_tasks.made, &nm);
-    double claim = phase("http_claim", claimer, threads, seconds, &g_claims, &nc);
-    long n = np > 100 ? np : 100;
-    double raw = raw_sqlite(dir, (int)n);
-    printf("raw_sqlite %.0f %ld\n", raw, n);
-    printf("http_publish/raw %.2f\nhttp_match/raw %.2f\nhttp_claim/raw %.2f\n", pub / raw,
-           match / raw, claim / raw);
-    cella_http_pool_free(g_c.reuse);
-    free(g_requests.ids);
-    free(g_tasks.ids);
-    return atomic_load(&g_errors) ? 1 : 0;
+    return res.errors ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 6 && !strcmp(argv[1], "http"))
-        return http_bench(argv[2], atoi(argv[3]), atof(argv[4]), argv[5]);
+    if ((argc == 7 || argc == 8) && !strcmp(argv[1], "http"))
+        return flow_main(argc, argv);
+    if (argc == 7 && !strcmp(argv[1], "store"))
+        return flow_main(argc, argv);
     if (argc != 3) {
-        fprintf(stderr, "usage: bench_hub DIR N | bench_hub http URL THREADS SECONDS DIR\n");
+        fprintf(stderr, "usage: bench_hub DIR N\n"
+                        "       bench_hub http URL[,URL...] CLIENTS SECONDS REQUESTS BAG [DIR]\n"
+                        "       bench_hub store DB CLIENTS SECONDS REQUESTS BAG\n");
         return 2;
     }
     const char *dir = argv[1];
@@ -365,13 +406,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++) {
         memset(priv[i], 0x11 * (i + 1), 32);
         if (!cella_ok(cella_eth_address_from_privkey(priv[i], addr[i])))
-            die("key");
+            flow_die("key");
     }
     char path[1200];
     snprintf(path, sizeof path, "%s/hub.db", dir);
     hub_store *s;
     if (!cella_ok(hub_store_open(path, &s)))
-        die("open");
+        flow_die("open");
     static const uint8_t A[20] = {0xa1}, D[20] = {0xd5}, W[20] = {0x3b};
     const uint8_t *res[3] = {A, D, W};
     for (int k = 0; k < 3; k++) {
@@ -382,56 +423,56 @@ int main(int argc, char **argv)
         memcpy(r.owner, addr[k], 20);
         snprintf(r.name, sizeof r.name, "bench");
         if (!cella_ok(hub_store_register_at(s, &r, 1)))
-            die("register");
+            flow_die("register");
     }
     uint64_t bal;
     if (!cella_ok(hub_store_deposit(s, addr[3], 1000000000000ULL, &bal)) ||
         !cella_ok(hub_store_deposit(s, addr[2], 1000000000000ULL, &bal)))
-        die("deposit");
+        flow_die("deposit");
 
     /* publication: n app orders */
     cella_order *apps = calloc((size_t)n, sizeof *apps);
     cella_order *reqs = calloc((size_t)n, sizeof *reqs);
     if (!apps || !reqs)
-        die("memory");
+        flow_die("memory");
     for (int i = 0; i < n; i++) {
         cella_order_init(&apps[i], CELLA_ORDER_APP);
-        set_a(&apps[i], "app", A);
-        set_u(&apps[i], "appprice", 5);
-        set_u(&apps[i], "volume", (uint64_t)n);
-        salted_sign(&d, &apps[i], priv[0], (uint64_t)i);
+        flow_set_a(&apps[i], "app", A);
+        flow_set_u(&apps[i], "appprice", 5);
+        flow_set_u(&apps[i], "volume", (uint64_t)n);
+        flow_salted_sign(&d, &apps[i], priv[0], (uint64_t)i);
     }
-    double t0 = now();
+    double t0 = flow_now();
     for (int i = 0; i < n; i++) {
         uint8_t h[32];
         bool created;
         if (!cella_ok(hub_store_order_publish(s, &d, &apps[i], 2, h, &created)))
-            die("publish");
+            flow_die("publish");
     }
-    double publish = n / (now() - t0);
+    double publish = n / (flow_now() - t0);
 
     /* matching: n requests of volume 1 against one app, dataset and pool order */
     cella_order ds, wp;
     cella_order_init(&ds, CELLA_ORDER_DATASET);
-    set_a(&ds, "dataset", D);
-    set_u(&ds, "datasetprice", 3);
-    set_u(&ds, "volume", (uint64_t)n);
-    salted_sign(&d, &ds, priv[1], 0);
+    flow_set_a(&ds, "dataset", D);
+    flow_set_u(&ds, "datasetprice", 3);
+    flow_set_u(&ds, "volume", (uint64_t)n);
+    flow_salted_sign(&d, &ds, priv[1], 0);
     cella_order_init(&wp, CELLA_ORDER_WORKERPOOL);
-    set_a(&wp, "workerpool", W);
-    set_u(&wp, "workerpoolprice", 100);
-    set_u(&wp, "volume", (uint64_t)n);
-    salted_sign(&d, &wp, priv[2], 0);
+    flow_set_a(&wp, "workerpool", W);
+    flow_set_u(&wp, "workerpoolprice", 100);
+    flow_set_u(&wp, "volume", (uint64_t)n);
+    flow_salted_sign(&d, &wp, priv[2], 0);
     for (int i = 0; i < n; i++) {
         cella_order_init(&reqs[i], CELLA_ORDER_REQUEST);
-        set_a(&reqs[i], "app", A);
-        set_u(&reqs[i], "appmaxprice", 5);
-        set_a(&reqs[i], "dataset", D);
-        set_u(&reqs[i], "datasetmaxprice", 3);
-        set_u(&reqs[i], "workerpoolmaxprice", 100);
-        set_a(&reqs[i], "requester", addr[3]);
-        set_u(&reqs[i], "volume", 1);
-        salted_sign(&d, &reqs[i], priv[3], (uint64_t)i);
+        flow_set_a(&reqs[i], "app", A);
+        flow_set_u(&reqs[i], "appmaxprice", 5);
+        flow_set_a(&reqs[i], "dataset", D);
+        flow_set_u(&reqs[i], "datasetmaxprice", 3);
+        flow_set_u(&reqs[i], "workerpoolmaxprice", 100);
+        flow_set_a(&reqs[i], "requester", addr[3]);
+        flow_set_u(&reqs[i], "volume", 1);
+        flow_salted_sign(&d, &reqs[i], priv[3], (uint64_t)i);
     }
     /* the realistic path: every order was published (its signature checked
      * then); half the requests are published first, half come inline */
@@ -439,16 +480,16 @@ int main(int argc, char **argv)
     bool created;
     if (!cella_ok(hub_store_order_publish(s, &d, &ds, 2, h, &created)) ||
         !cella_ok(hub_store_order_publish(s, &d, &wp, 2, h, &created)))
-        die("publish");
+        flow_die("publish");
     int half = n / 2;
     for (int i = 0; i < half; i++)
         if (!cella_ok(hub_store_order_publish(s, &d, &reqs[i], 2, h, &created)))
-            die("publish");
+            flow_die("publish");
     double match = 0, inline_match = 0;
-    t0 = now();
+    t0 = flow_now();
     for (int i = 0; i < n; i++) {
         if (i == half) {
-            double t1 = now();
+            double t1 = flow_now();
             match = half / (t1 - t0);
             t0 = t1;
         }
@@ -457,13 +498,13 @@ int main(int argc, char **argv)
         hub_deal deal;
         hub_refusal why;
         if (!cella_ok(hub_store_match(s, &d, o, 3, &matched, &deal, &why)))
-            die("match");
+            flow_die("match");
         if (!matched) {
             fprintf(stderr, "bench_hub: refused: %s: %s\n", why.code, why.reason);
             return 1;
         }
     }
-    inline_match = (n - half) / (now() - t0);
+    inline_match = (n - half) / (flow_now() - t0);
     hub_store_close(s);
     double raw = raw_sqlite(dir, n);
     printf("publish %.0f %d\nmatch %.0f %d\nmatch_inline_request %.0f %d\nraw_sqlite %.0f %d\n",

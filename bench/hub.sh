@@ -4,7 +4,8 @@
 #   1. in process (the store, no HTTP): publish, match;
 #   2. over HTTP on loopback: a hub (hub serve --dev-faucet) and CLIENTS
 #      concurrent clients, SECONDS per phase: orders published/s, matches/s,
-#      task claims/s (a worker's lease of a task, POST /v1/tasks/ID/lease).
+#      task claims/s (as a worker claims: GET /v1/tasks?runnable=1, then POST
+#      /v1/tasks/ID/lease); bench/hub_pg.sh runs the same on PostgreSQL.
 # usage: bench/hub.sh BUILD_DIR [CLIENTS] [SECONDS] [N]
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -30,4 +31,5 @@ HUB_PID=$!
 for _ in $(seq 100); do grep -q '^hub listening' "$D/hub.log" && break; sleep 0.1; done
 grep -q '^hub listening' "$D/hub.log" || { cat "$D/hub.log" >&2; exit 1; }
 mkdir "$D/raw"
-"$build/bench/bench_hub" http "http://127.0.0.1:$PORT" "$CLIENTS" "$SECONDS_PER_PHASE" "$D/raw"
+# at most 20000 requests published (then matched, then their tasks claimed)
+"$build/bench/bench_hub" http "http://127.0.0.1:$PORT" "$CLIENTS" "$SECONDS_PER_PHASE" 20000 0 "$D/raw"

@@ -62,7 +62,7 @@ static const char SCHEMA_POSTGRES[] =
     " worker BYTEA, result_digest BYTEA, result_hash BYTEA, result_seal BYTEA, finalized BIGINT,"
     " workerpool BYTEA, lease_holder TEXT, lease_until BIGINT, error TEXT, results TEXT,"
     " consensus_value BYTEA, reveal_deadline BIGINT, reveal_counter BIGINT, winner_counter BIGINT);"
-    "CREATE INDEX IF NOT EXISTS tasks_pool ON tasks(workerpool, start, idx);"
+    "CREATE INDEX IF NOT EXISTS tasks_pool_order ON tasks(workerpool, start, idx, taskid);"
     "CREATE TABLE IF NOT EXISTS accounts(address BYTEA PRIMARY KEY, balance BIGINT NOT NULL,"
     " locked BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS task_logs(taskid BYTEA PRIMARY KEY, stdout TEXT NOT NULL,"
@@ -234,7 +234,8 @@ static cella_res migrate_sqlite(hub_store *s)
             r = exec(s, sql);
     }
     if (cella_ok(r))
-        r = exec(s, "CREATE INDEX IF NOT EXISTS tasks_pool ON tasks(workerpool, start, idx)");
+        r = exec(s, "CREATE INDEX IF NOT EXISTS tasks_pool_order"
+                    " ON tasks(workerpool, start, idx, taskid)");
     /* events of orders and deals carry their details (JSON); task watchers
      * read one task's events */
     bool has_detail = false;
@@ -258,6 +259,10 @@ static cella_res migrate(cella_db *db, int from_version, void *ctx)
      * version was recorded before a column went missing is mended too */
     if (cella_db_kind_of(s->db) == CELLA_DB_SQLITE)
         CELLA_TRY(migrate_sqlite(s));
+    /* a pool's tasks are listed in the order of tasks_pool_order, to the
+     * task id, so a listing reads its page and stops; the index it
+     * replaces left every task started in the same second to sort */
+    CELLA_TRY(exec(s, "DROP INDEX IF EXISTS tasks_pool"));
     /* the event counter starts after the events there are */
     return exec(s, "INSERT INTO hub_meta(one, event_seq) SELECT 1, coalesce(max(seq), 0)"
                    " FROM events WHERE true ON CONFLICT DO NOTHING");

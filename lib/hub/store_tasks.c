@@ -3,15 +3,14 @@
 #include "hub/store_int.h"
 
 /* The columns of a task row (tasks t joined with its deal d), as task_json reads them. */
-#define TASK_SELECT                                                                               \
+#define TASK_COLUMNS                                                                              \
     "SELECT t.taskid, t.dealid, t.idx, t.status, t.start, t.contribution_deadline,"              \
     " t.final_deadline, t.worker, t.result_digest, t.result_hash, t.result_seal, t.finalized,"   \
-    " t.lease_holder, t.lease_until, t.error, t.results,"                                         \
-    " json_extract(d.json, '$.workerpool.pointer'), json_extract(d.json, '$.requester'),"        \
-    " json_extract(d.json, '$.beneficiary'), json_extract(d.json, '$.tag'),"                     \
+    " t.lease_holder, t.lease_until, t.error, t.results, d.json,"                                 \
     " t.consensus_value, t.reveal_deadline, t.reveal_counter, t.winner_counter,"                  \
-    " (SELECT count(*) FROM contributions c WHERE c.taskid = t.taskid)"                           \
-    " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
+    " (SELECT count(*) FROM contributions c WHERE c.taskid = t.taskid)"
+#define TASK_SELECT TASK_COLUMNS " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
+#define TASK_ORDER " ORDER BY t.start, t.idx, t.taskid"
 
 /* A text column as a JSON string, or null. */
 static json_t *col_text_json(dbq *q, int i)
@@ -20,11 +19,41 @@ static json_t *col_text_json(dbq *q, int i)
     return t ? json_stringn(t, (size_t)db_col_len(q, i)) : json_null();
 }
 
-static json_t *task_json(dbq *q)
+/* The deal of the rows read last, parsed once for all its tasks (a bag's
+ * JSON names every task: parsing it for each would cost its size each). */
+typedef struct {
+    uint8_t dealid[32];
+    json_t *deal; /* NULL: none yet */
+} deal_cache;
+
+/* A string field of the deal (at most two levels down), as a JSON string,
+ * or null. */
+static json_t *deal_field(const json_t *deal, const char *key, const char *sub)
+{
+    const json_t *v = json_object_get(deal, key);
+    if (sub)
+        v = json_object_get(v, sub);
+    return json_is_string(v) ? json_string(json_string_value(v)) : json_null();
+}
+
+static const json_t *cached_deal(dbq *q, const uint8_t dealid[32], deal_cache *c)
+{
+    if (c->deal && !memcmp(c->dealid, dealid, 32))
+        return c->deal;
+    json_decref(c->deal);
+    size_t n;
+    const char *text = db_col_blob(q, 16, &n);
+    c->deal = text ? json_loadb(text, n, 0, NULL) : NULL;
+    memcpy(c->dealid, dealid, 32);
+    return c->deal;
+}
+
+static json_t *task_json(dbq *q, deal_cache *c)
 {
     uint8_t id[32], dealid[32];
     db_col_bytes(q, 0, id, 32);
     db_col_bytes(q, 1, dealid, 32);
+    const json_t *deal = cached_deal(q, dealid, c);
     json_t *j = json_pack("{s:o, s:o, s:I, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "taskid",
                           hs_hex_json(id, 32), "dealid", hs_hex_json(dealid, 32), "idx",
                           (json_int_t)db_col_int(q, 2), "status",
@@ -32,8 +61,10 @@ static json_t *task_json(dbq *q)
                           (json_int_t)db_col_int(q, 4), "contributionDeadline",
                           (json_int_t)db_col_int(q, 5), "finalDeadline",
                           (json_int_t)db_col_int(q, 6), "workerpool",
-                          col_text_json(q, 16), "requester", col_text_json(q, 17), "beneficiary",
-                          col_text_json(q, 18), "tag", col_text_json(q, 19));
+                          deal_field(deal, "workerpool", "pointer"), "requester",
+                          deal_field(deal, "requester", NULL), "beneficiary",
+                          deal_field(deal, "beneficiary", NULL), "tag",
+                          deal_field(deal, "tag", NULL));
     if (!j)
         return NULL;
     json_t *lease = json_null();
@@ -57,13 +88,13 @@ static json_t *task_json(dbq *q)
     }
     if (!json_object_get(j, "resultDigest"))
         json_object_set_new(j, "resultDigest", json_null());
-    json_object_set_new(j, "contributors", json_integer(db_col_int(q, 24)));
-    if (!db_col_null(q, 20)) {
-        db_col_bytes(q, 20, b, 32);
+    json_object_set_new(j, "contributors", json_integer(db_col_int(q, 21)));
+    if (!db_col_null(q, 17)) {
+        db_col_bytes(q, 17, b, 32);
         json_object_set_new(j, "consensusValue", hs_hex_json(b, 32));
-        json_object_set_new(j, "revealDeadline", json_integer(db_col_int(q, 21)));
-        json_object_set_new(j, "revealCounter", json_integer(db_col_int(q, 22)));
-        json_object_set_new(j, "winnerCounter", json_integer(db_col_int(q, 23)));
+        json_object_set_new(j, "revealDeadline", json_integer(db_col_int(q, 18)));
+        json_object_set_new(j, "revealCounter", json_integer(db_col_int(q, 19)));
+        json_object_set_new(j, "winnerCounter", json_integer(db_col_int(q, 20)));
     }
     if (!db_col_null(q, 11))
         json_object_set_new(j, "finalTime", json_integer(db_col_int(q, 11)));
@@ -82,7 +113,9 @@ cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **ou
     dbq q = db_prep(s->db, TASK_SELECT " WHERE t.taskid = ?");
     db_bb(&q, 1, taskid, 32);
     int rc = db_step(&q);
-    *out = rc == DB_ROW ? task_json(&q) : NULL;
+    deal_cache dc = {.deal = NULL};
+    *out = rc == DB_ROW ? task_json(&q, &dc) : NULL;
+    json_decref(dc.deal);
     db_done(&q);
     char ht[67];
     id_text(taskid, ht);
@@ -125,9 +158,14 @@ cella_res hub_store_task_get(hub_store *s, const uint8_t taskid[32], json_t **ou
 
 cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t now, json_t **out)
 {
-    char sql[1024];
-    snprintf(sql, sizeof sql, "%s WHERE true%s%s%s ORDER BY t.start, t.idx, t.taskid LIMIT ?4",
-             TASK_SELECT, f->workerpool ? " AND t.workerpool = ?1" : "",
+    /* The page of tasks first, then their deals: the deal's fields come out
+     * of its JSON (the whole bag's, for a bag of tasks), which is read for
+     * the rows shown only, not for every task that matches. */
+    char sql[1400];
+    snprintf(sql, sizeof sql,
+             "%s FROM (SELECT * FROM tasks t WHERE true%s%s%s" TASK_ORDER " LIMIT ?4) t"
+             " JOIN deals d ON d.dealid = t.dealid" TASK_ORDER,
+             TASK_COLUMNS, f->workerpool ? " AND t.workerpool = ?1" : "",
              f->status ? " AND t.status = ?2" : "",
              f->runnable ? " AND t.status = 'ACTIVE' AND t.contribution_deadline > ?3"
                            " AND t.error IS NULL"
@@ -144,13 +182,15 @@ cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t no
     db_bi(&q, 4, (int64_t)limit);
     *out = json_array();
     int rc = DB_DONE;
+    deal_cache dc = {.deal = NULL};
     while (*out && (rc = db_step(&q)) == DB_ROW) {
-        json_t *t = task_json(&q);
+        json_t *t = task_json(&q, &dc);
         if (!t || json_array_append_new(*out, t)) {
             json_decref(*out);
             *out = NULL;
         }
     }
+    json_decref(dc.deal);
     db_done(&q);
     if (!*out)
         return cella_fail(CELLA_E_NOMEM, "tasks", "out of memory");

@@ -22,6 +22,16 @@ enum {
     OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_TEXT = 25,
 };
 
+/* A statement's text, as the caller and as the engine spell it. */
+typedef struct {
+    char *sql; /* the caller's text (a copy) */
+    char *pg;  /* as the engine takes it */
+    unsigned runs;
+    char name[16]; /* PostgreSQL: "" until prepared */
+    int nparams;   /* and the parameter types it was prepared with */
+    Oid oids[DB_PARAMS_MAX];
+} stmt_text;
+
 struct cella_db {
     cella_db_kind kind;
     char where[512];
@@ -35,12 +45,14 @@ struct cella_db {
     PGconn *pg;
     char *url;
     bool pg_txn;
-    /* statement texts translated to $n, kept for the connection's life */
-    struct {
-        char *sql; /* the caller's text (a copy) */
-        char *pg;  /* as the engine takes it */
-    } xlat[STMT_CACHE_MAX];
+    /* the server's clock at the last reading (microseconds since the
+     * epoch), and this host's monotonic clock then (ns; 0: never read) */
+    int64_t clock_us, clock_mono_ns;
+    /* statement texts translated to $n, kept for the connection's life,
+     * and prepared on it once run twice (see pg_statement) */
+    stmt_text xlat[STMT_CACHE_MAX];
     size_t nxlat;
+    unsigned prepared; /* statements prepared on this connection, to name the next */
 };
 
 cella_db_kind cella_db_kind_of(const cella_db *db) { return db->kind; }
@@ -161,10 +173,24 @@ static cella_res lite_open(cella_db *db, const char *path, pthread_mutex_t *turn
                        "PRAGMA foreign_keys=ON;");
 }
 
+/* A new connection has none of the old one's prepared statements. */
+static void pg_forget_prepared(cella_db *db)
+{
+    for (size_t i = 0; i < db->nxlat; i++)
+        db->xlat[i].name[0] = 0;
+}
+
+static void pg_reset(cella_db *db)
+{
+    PQreset(db->pg);
+    pg_forget_prepared(db);
+}
+
 static cella_res pg_connect(cella_db *db)
 {
     if (db->pg)
         PQfinish(db->pg);
+    pg_forget_prepared(db);
     db->pg = PQconnectdb(db->url);
     if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
         snprintf(db->err, sizeof db->err, "%s", db->pg ? PQerrorMessage(db->pg) : "out of memory");
@@ -385,11 +411,17 @@ static const char *translated(cella_db *db, const char *sql)
         return NULL;
     }
     if (db->nxlat == STMT_CACHE_MAX) { /* forget the oldest */
+        if (db->xlat[0].name[0] && PQtransactionStatus(db->pg) != PQTRANS_INERROR) {
+            char dealloc[32]; /* its result does not matter: a name is never used twice */
+            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", db->xlat[0].name);
+            PQclear(PQexec(db->pg, dealloc));
+        }
         free(db->xlat[0].sql);
         free(db->xlat[0].pg);
         memmove(db->xlat, db->xlat + 1, sizeof db->xlat[0] * (STMT_CACHE_MAX - 1));
         db->nxlat--;
     }
+    memset(&db->xlat[db->nxlat], 0, sizeof db->xlat[0]);
     db->xlat[db->nxlat].sql = key;
     db->xlat[db->nxlat++].pg = t;
     return t;
@@ -523,6 +555,39 @@ static bool pg_uses_param(const char *sql, int n)
     return false;
 }
 
+/* The name of the statement prepared on this connection for `sql` with these
+ * parameter types, or NULL to run it unprepared. A statement is prepared
+ * the second time it runs (one run alone, as a listing with a rare filter,
+ * would pay a round trip more): then the server parses and plans it once,
+ * not at every run, which was a good part of a short statement's time. */
+static const char *pg_statement(cella_db *db, const char *sql, int n, const Oid *oids)
+{
+    size_t i = 0;
+    while (i < db->nxlat && strcmp(db->xlat[i].pg, sql))
+        i++;
+    if (i == db->nxlat) /* pushed out of the cache since db_prep */
+        return NULL;
+    stmt_text *x = &db->xlat[i];
+    if (x->name[0])
+        return x->nparams == n && !memcmp(x->oids, oids, sizeof *oids * (size_t)n) ? x->name
+                                                                                  : NULL;
+    if (++x->runs < 2 || PQtransactionStatus(db->pg) == PQTRANS_INERROR)
+        return NULL;
+    char name[sizeof x->name];
+    snprintf(name, sizeof name, "cella%u", db->prepared++);
+    PGresult *res = PQprepare(db->pg, name, sql, n, oids);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) { /* run unprepared, which reports the error if it is the statement's */
+        x->runs = 0;
+        return NULL;
+    }
+    memcpy(x->name, name, sizeof name);
+    x->nparams = n;
+    memcpy(x->oids, oids, sizeof *oids * (size_t)n);
+    return x->name;
+}
+
 static int pg_step(dbq *q)
 {
     cella_db *db = q->db;
@@ -535,7 +600,7 @@ static int pg_step(dbq *q)
         /* outside a transaction a lost connection is tried again once: a
          * restarted database is picked up without restarting us */
         if (PQstatus(db->pg) != CONNECTION_OK && !db->pg_txn)
-            PQreset(db->pg);
+            pg_reset(db);
         const char *vals[DB_PARAMS_MAX];
         int lens[DB_PARAMS_MAX], fmts[DB_PARAMS_MAX];
         Oid oids[DB_PARAMS_MAX];
@@ -548,7 +613,9 @@ static int pg_step(dbq *q)
             oids[i] = q->p[i].bound || pg_uses_param(q->sql, i + 1) ? q->p[i].oid : OID_TEXT;
         }
         /* binary results: blobs as they are, integers as 8 bytes */
-        PGresult *res = PQexecParams(db->pg, q->sql, q->nparams, oids, vals, lens, fmts, 1);
+        const char *name = pg_statement(db, q->sql, q->nparams, oids);
+        PGresult *res = name ? PQexecPrepared(db->pg, name, q->nparams, vals, lens, fmts, 1)
+                             : PQexecParams(db->pg, q->sql, q->nparams, oids, vals, lens, fmts, 1);
         if (!res) {
             pg_set_err(db, NULL);
             return DB_ERROR;
@@ -795,7 +862,7 @@ bool db_retry(cella_db *db, int attempt)
     if (!db->retryable || attempt + 1 >= RETRY_MAX)
         return false;
     if (db->kind == CELLA_DB_POSTGRES && PQstatus(db->pg) != CONNECTION_OK) {
-        PQreset(db->pg);
+        pg_reset(db);
         if (PQstatus(db->pg) != CONNECTION_OK)
             return false; /* down: the caller answers 503 */
     }
@@ -809,16 +876,37 @@ bool db_retry(cella_db *db, int attempt)
     return true;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* How long a reading of the server's clock is used, moved on by this host's
+ * monotonic clock: every request asks the time (leases, deadlines, nonces),
+ * and a round trip each was a good part of a claim's. Two clocks drift apart
+ * by microseconds in a second; the reading is off by half a round trip. */
+#define CLOCK_REREAD_NS 1000000000LL
+
 cella_res db_now(cella_db *db, int64_t *now)
 {
     if (db->kind == CELLA_DB_SQLITE) {
         *now = (int64_t)time(NULL);
         return CELLA_OK_RES;
     }
-    dbq q = db_prep(db, "SELECT CAST(floor(extract(epoch FROM clock_timestamp())) AS BIGINT)");
+    int64_t mono = mono_ns();
+    if (db->clock_mono_ns && mono - db->clock_mono_ns < CLOCK_REREAD_NS) {
+        *now = (db->clock_us + (mono - db->clock_mono_ns) / 1000) / 1000000;
+        return CELLA_OK_RES;
+    }
+    dbq q = db_prep(db, "SELECT CAST(extract(epoch FROM clock_timestamp()) * 1000000 AS BIGINT)");
     int rc = db_step(&q);
-    if (rc == DB_ROW)
-        *now = db_col_int(&q, 0);
+    if (rc == DB_ROW) {
+        db->clock_us = db_col_int(&q, 0);
+        db->clock_mono_ns = mono_ns();
+        *now = db->clock_us / 1000000;
+    }
     db_done(&q);
     CELLA_ENSURE(rc == DB_ROW, db->retryable ? CELLA_E_UNAVAILABLE : CELLA_E_IO, db->where,
                  "cannot read the database clock: %s", db->err);

@@ -122,8 +122,9 @@ bool db_in_txn(const cella_db *db);
  * (inside one, or on PostgreSQL, as db_step). */
 int db_write_step(dbq *q);
 
-/* The database's clock (PostgreSQL: the server's, shared by every replica;
- * SQLite: this host's), in Unix seconds. */
+/* The database's clock (PostgreSQL: the server's, shared by every replica,
+ * asked at most once a second per connection and moved on by this host's
+ * monotonic clock in between; SQLite: this host's), in Unix seconds. */
 CELLA_RESULT db_now(cella_db *db, int64_t *now);
 
 /* Whether the last failure on this connection was one to retry: another

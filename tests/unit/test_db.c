@@ -2,11 +2,12 @@
  * $CELLA_TEST_PG names a server (ctest's pg.* tests start one): values of
  * every type round-trip, parameters, constraints, the schema's version, and
  * read-modify-write transactions from several connections at once that lose
- * no update (rows locked FOR UPDATE). */
+ * no update (rows locked FOR UPDATE), the server's clock, prepared statements. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/db.h"
 #include "testutil.h"
@@ -204,6 +205,109 @@ static void lost_update_without_lock(void **state)
     assert_true(n < THREADS * INCREMENTS);
 }
 
+static int64_t server_clock(cella_db *db)
+{
+    dbq q = db_prep(db, "SELECT CAST(floor(extract(epoch FROM clock_timestamp())) AS BIGINT)");
+    assert_int_equal(db_step(&q), DB_ROW);
+    int64_t t = db_col_int(&q, 0);
+    db_done(&q);
+    return t;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The server ends db's connection (asked through other). */
+static void cut_connection(cella_db *db, cella_db *other)
+{
+    dbq q = db_prep(db, "SELECT pg_backend_pid()");
+    assert_int_equal(db_step(&q), DB_ROW);
+    int64_t pid = db_col_int(&q, 0);
+    db_done(&q);
+    q = db_prep(other, "SELECT pg_terminate_backend(CAST(? AS INTEGER))");
+    db_bi(&q, 1, pid);
+    assert_int_equal(db_step(&q), DB_ROW);
+    db_done(&q);
+    sleep_ms(50);
+}
+
+/* PostgreSQL: db_now tells the server's time, though it asks the server at
+ * most once a second (a reading moved on by this host's monotonic clock). */
+static void clock_of_the_server(void **state)
+{
+    (void)state;
+    if (!getenv("CELLA_TEST_PG"))
+        skip();
+    cella_db *db = open_db(), *other = open_db();
+    int64_t first, prev, mine;
+    assert_succeeds(db_now(db, &first));
+    prev = first;
+    for (int i = 0; i < 25; i++) { /* 2.5 s: several readings, and the time between */
+        sleep_ms(100);
+        assert_succeeds(db_now(db, &mine));
+        int64_t server = server_clock(other);
+        assert_true(mine >= prev);
+        assert_true(mine >= server - 1 && mine <= server + 1);
+        prev = mine;
+    }
+    assert_true(prev >= first + 2);
+    /* a fresh reading, then the connection is cut: within the second the
+     * time is still told, without the server */
+    sleep_ms(1050);
+    assert_succeeds(db_now(db, &first));
+    cut_connection(db, other);
+    assert_succeeds(db_now(db, &mine));
+    assert_true(mine >= first && mine <= first + 1);
+    cella_db_close(db);
+    cella_db_close(other);
+}
+
+static int64_t prepared_count(cella_db *db, const char *sql)
+{
+    dbq q = db_prep(db, "SELECT count(*) FROM pg_prepared_statements WHERE statement = ?");
+    db_bt(&q, 1, sql);
+    assert_int_equal(db_step(&q), DB_ROW);
+    int64_t n = db_col_int(&q, 0);
+    db_done(&q);
+    return n;
+}
+
+static int run_lookup(cella_db *db)
+{
+    dbq q = db_prep(db, "SELECT i FROM kv WHERE k = ?");
+    db_bt(&q, 1, "prepared");
+    int rc = db_step(&q);
+    db_done(&q);
+    return rc;
+}
+
+/* PostgreSQL: a statement run again is prepared on its connection (parsed
+ * and planned once), and prepared again on a new connection. */
+static void statements_prepared(void **state)
+{
+    (void)state;
+    if (!getenv("CELLA_TEST_PG"))
+        skip();
+    static const char SQL[] = "SELECT i FROM kv WHERE k = $1";
+    cella_db *db = open_db(), *other = open_db();
+    assert_int_equal(run_lookup(db), DB_DONE);
+    assert_int_equal(prepared_count(db, SQL), 0); /* once: not worth a round trip more */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(run_lookup(db), DB_DONE);
+    assert_int_equal(prepared_count(db, SQL), 1);
+    cut_connection(db, other);
+    assert_int_equal(run_lookup(db), DB_ERROR); /* the connection is gone */
+    assert_true(db_retryable(db));
+    for (int i = 0; i < 2; i++) /* connected again: it runs, and is prepared again */
+        assert_int_equal(run_lookup(db), DB_DONE);
+    assert_int_equal(prepared_count(db, SQL), 1);
+    cella_db_close(db);
+    cella_db_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +316,8 @@ int main(void)
         cmocka_unit_test(bad_urls),
         cmocka_unit_test(no_lost_update),
         cmocka_unit_test(lost_update_without_lock),
+        cmocka_unit_test(clock_of_the_server),
+        cmocka_unit_test(statements_prepared),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

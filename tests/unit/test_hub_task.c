@@ -121,6 +121,46 @@ static void set_a(cella_order *o, const char *f, const uint8_t a[20])
     assert_succeeds(cella_order_set_word(o, f, w));
 }
 
+/* Matches a request of `volume` (for `beneficiary`, or none) with the
+ * fixture's app, dataset and pool orders (volume 10 each). */
+static bool match_request(fx_t *fx, uint64_t volume, const uint8_t *beneficiary, int64_t now,
+                          hub_deal *deal)
+{
+    static const uint8_t A[20] = {0xa1}, D[20] = {0xd5}, W[20] = {0x3b};
+    cella_order o[4];
+    for (int k = 0; k < 4; k++)
+        cella_order_init(&o[k], (cella_order_kind)k);
+    set_a(&o[0], "app", A);
+    set_u(&o[0], "appprice", 5);
+    set_u(&o[0], "volume", 10);
+    set_a(&o[1], "dataset", D);
+    set_u(&o[1], "datasetprice", 3);
+    set_u(&o[1], "volume", 10);
+    set_a(&o[2], "workerpool", W);
+    set_u(&o[2], "workerpoolprice", 100);
+    set_u(&o[2], "volume", 10);
+    set_a(&o[3], "app", A);
+    set_u(&o[3], "appmaxprice", 5);
+    set_a(&o[3], "dataset", D);
+    set_u(&o[3], "datasetmaxprice", 3);
+    set_u(&o[3], "workerpoolmaxprice", 100);
+    set_a(&o[3], "requester", fx->addr[3]);
+    if (beneficiary)
+        set_a(&o[3], "beneficiary", beneficiary);
+    set_u(&o[3], "volume", volume);
+    for (int k = 0; k < 4; k++)
+        assert_succeeds(cella_order_sign(&fx->dom, &o[k], fx->priv[k], false));
+    const cella_order *po[4] = {&o[0], &o[1], &o[2], &o[3]};
+    bool matched;
+    hub_refusal why;
+    assert_succeeds(hub_store_match(fx->s, &fx->dom, po, now, &matched, deal, &why));
+    if (!matched)
+        print_error("%s: %s\n", why.code, why.reason);
+    for (int k = 0; k < 4; k++)
+        cella_order_free(&o[k]);
+    return matched;
+}
+
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
@@ -149,35 +189,7 @@ static int setup(void **state)
     uint64_t bal;
     assert_succeeds(hub_store_deposit(fx->s, fx->addr[3], 1000, &bal));
     assert_succeeds(hub_store_deposit(fx->s, fx->addr[2], 1000, &bal));
-    cella_order o[4];
-    for (int k = 0; k < 4; k++)
-        cella_order_init(&o[k], (cella_order_kind)k);
-    set_a(&o[0], "app", A);
-    set_u(&o[0], "appprice", 5);
-    set_u(&o[0], "volume", 10);
-    set_a(&o[1], "dataset", D);
-    set_u(&o[1], "datasetprice", 3);
-    set_u(&o[1], "volume", 10);
-    set_a(&o[2], "workerpool", W);
-    set_u(&o[2], "workerpoolprice", 100);
-    set_u(&o[2], "volume", 10);
-    set_a(&o[3], "app", A);
-    set_u(&o[3], "appmaxprice", 5);
-    set_a(&o[3], "dataset", D);
-    set_u(&o[3], "datasetmaxprice", 3);
-    set_u(&o[3], "workerpoolmaxprice", 100);
-    set_a(&o[3], "requester", fx->addr[3]);
-    set_u(&o[3], "volume", 2);
-    for (int k = 0; k < 4; k++)
-        assert_succeeds(cella_order_sign(&fx->dom, &o[k], fx->priv[k], false));
-    const cella_order *po[4] = {&o[0], &o[1], &o[2], &o[3]};
-    bool matched;
-    hub_refusal why;
-    assert_succeeds(hub_store_match(fx->s, &fx->dom, po, 1000, &matched, &fx->deal, &why));
-    if (!matched)
-        fail_msg("%s: %s", why.code, why.reason);
-    for (int k = 0; k < 4; k++)
-        cella_order_free(&o[k]);
+    assert_true(match_request(fx, 2, NULL, 1000, &fx->deal));
     *state = fx;
     return 0;
 }
@@ -442,7 +454,7 @@ static void test_worker_flow(void **state)
 }
 
 /* A database made before the worker flow: its tasks get the new columns and
- * their deal's workerpool at open. */
+ * their deal's workerpool at open, and the listing's index. */
 static void test_old_database(void **state)
 {
     fx_t *fx = *state;
@@ -454,16 +466,28 @@ static void test_old_database(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
-                                  "DROP INDEX tasks_pool; ALTER TABLE tasks DROP COLUMN workerpool;"
+                                  "DROP INDEX tasks_pool_order; ALTER TABLE tasks DROP COLUMN workerpool;"
                                   " ALTER TABLE tasks DROP COLUMN lease_holder;"
                                   " ALTER TABLE tasks DROP COLUMN lease_until;"
                                   " ALTER TABLE tasks DROP COLUMN error;"
                                   " ALTER TABLE tasks DROP COLUMN results;"
-                                  " DROP TABLE events; DROP TABLE task_logs;",
+                                  " DROP TABLE events; DROP TABLE task_logs;"
+                                  " CREATE INDEX tasks_pool ON tasks(start, idx);",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     assert_succeeds(hub_store_open(path, &fx->s));
+    /* the listing's index replaces the one it had */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM sqlite_master WHERE"
+                                            " type = 'index' AND name LIKE 'tasks_pool%'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "tasks_pool_order");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     static const uint8_t W[20] = {0x3b};
     hub_task_filter run = {.workerpool = W, .runnable = true};
     expect_tasks(fx, &run, 1001, "0,1");
@@ -477,6 +501,48 @@ static void test_old_database(void **state)
     assert_true(done);
 }
 
+/* A task, listed or got, shows its deal's workerpool, requester, beneficiary
+ * and tag (read from the deal's JSON once per deal): here two deals whose
+ * beneficiaries differ, the first a bag of two tasks. */
+static void test_task_deal_fields(void **state)
+{
+    fx_t *fx = *state;
+    hub_deal second;
+    assert_true(match_request(fx, 1, fx->addr[5], 1001, &second));
+    static const char *const fields[4][2] = {
+        {"workerpool", "pointer"}, {"requester", NULL}, {"beneficiary", NULL}, {"tag", NULL}};
+    hub_task_filter f = {.status = "ACTIVE"};
+    json_t *l;
+    assert_succeeds(hub_store_task_list(fx->s, &f, 1001, &l));
+    assert_int_equal(json_array_size(l), 3);
+    size_t i;
+    json_t *t;
+    json_array_foreach(l, i, t) {
+        uint8_t dealid[32], taskid[32];
+        assert_succeeds(cella_hex_decode(dealid, 32, json_string_value(json_object_get(t, "dealid")) + 2,
+                                         64, "dealid"));
+        assert_memory_equal(dealid, i < 2 ? fx->deal.dealid : second.dealid, 32);
+        assert_succeeds(cella_hex_decode(taskid, 32, json_string_value(json_object_get(t, "taskid")) + 2,
+                                         64, "taskid"));
+        json_t *d, *one;
+        assert_succeeds(hub_store_deal_get(fx->s, dealid, &d));
+        assert_succeeds(hub_store_task_get(fx->s, taskid, &one));
+        for (int k = 0; k < 4; k++) {
+            const json_t *want = json_object_get(d, fields[k][0]);
+            if (fields[k][1])
+                want = json_object_get(want, fields[k][1]);
+            assert_non_null(json_string_value(want));
+            assert_string_equal(json_string_value(json_object_get(t, fields[k][0])),
+                                json_string_value(want));
+            assert_string_equal(json_string_value(json_object_get(one, fields[k][0])),
+                                json_string_value(want));
+        }
+        json_decref(d);
+        json_decref(one);
+    }
+    json_decref(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_tee_needs_challenge),
         cmocka_unit_test_setup_teardown(test_contribute_and_finalize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_deal_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_database, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
