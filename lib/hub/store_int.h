@@ -31,7 +31,8 @@ typedef struct {
     char *detail; /* JSON text, or NULL */
 } hs_event;
 
-#define HS_EVENTS_MAX 4096 /* per transaction (a deal of a bag of tasks: one per task) */
+/* per transaction: a deal of the largest bag records one per task and its own */
+#define HS_EVENTS_MAX (HUB_MAX_BOT + 16)
 
 struct hub_store {
     cella_db *db;

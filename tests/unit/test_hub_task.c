@@ -122,9 +122,9 @@ static void set_a(cella_order *o, const char *f, const uint8_t a[20])
 }
 
 /* Matches a request of `volume` (for `beneficiary`, or none) with the
- * fixture's app, dataset and pool orders (volume 10 each). */
-static bool match_request(fx_t *fx, uint64_t volume, const uint8_t *beneficiary, int64_t now,
-                          hub_deal *deal)
+ * fixture's app, dataset and pool orders (volume `each`). */
+static bool match_request_of(fx_t *fx, uint64_t volume, uint64_t each,
+                             const uint8_t *beneficiary, int64_t now, hub_deal *deal)
 {
     static const uint8_t A[20] = {0xa1}, D[20] = {0xd5}, W[20] = {0x3b};
     cella_order o[4];
@@ -132,13 +132,13 @@ static bool match_request(fx_t *fx, uint64_t volume, const uint8_t *beneficiary,
         cella_order_init(&o[k], (cella_order_kind)k);
     set_a(&o[0], "app", A);
     set_u(&o[0], "appprice", 5);
-    set_u(&o[0], "volume", 10);
+    set_u(&o[0], "volume", each);
     set_a(&o[1], "dataset", D);
     set_u(&o[1], "datasetprice", 3);
-    set_u(&o[1], "volume", 10);
+    set_u(&o[1], "volume", each);
     set_a(&o[2], "workerpool", W);
     set_u(&o[2], "workerpoolprice", 100);
-    set_u(&o[2], "volume", 10);
+    set_u(&o[2], "volume", each);
     set_a(&o[3], "app", A);
     set_u(&o[3], "appmaxprice", 5);
     set_a(&o[3], "dataset", D);
@@ -159,6 +159,12 @@ static bool match_request(fx_t *fx, uint64_t volume, const uint8_t *beneficiary,
     for (int k = 0; k < 4; k++)
         cella_order_free(&o[k]);
     return matched;
+}
+
+static bool match_request(fx_t *fx, uint64_t volume, const uint8_t *beneficiary, int64_t now,
+                          hub_deal *deal)
+{
+    return match_request_of(fx, volume, 10, beneficiary, now, deal);
 }
 
 static int setup(void **state)
@@ -192,6 +198,27 @@ static int setup(void **state)
     assert_true(match_request(fx, 2, NULL, 1000, &fx->deal));
     *state = fx;
     return 0;
+}
+
+/* The largest bag cella takes (HUB_MAX_BOT tasks) matches in one
+ * transaction, with its deal-created and every task-created event. */
+static void test_largest_bag(void **state)
+{
+    fx_t *fx = *state;
+    uint64_t bal;
+    assert_succeeds(hub_store_deposit(fx->s, fx->addr[3], 2000000, &bal));
+    assert_succeeds(hub_store_deposit(fx->s, fx->addr[2], 2000000, &bal));
+    hub_deal deal;
+    assert_true(match_request_of(fx, HUB_MAX_BOT, HUB_MAX_BOT, NULL, 2000, &deal));
+    assert_int_equal(deal.bot_size, HUB_MAX_BOT);
+    json_t *ev;
+    int64_t last;
+    assert_succeeds(hub_store_events(fx->s, 0, NULL, NULL, 0, &ev, &last));
+    json_decref(ev);
+    assert_succeeds(hub_store_events(fx->s, last - 1, NULL, NULL, 0, &ev, &last));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "type")),
+                        "task-created");
+    json_decref(ev);
 }
 
 static int teardown(void **state)
@@ -552,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_worker_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_deal_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_largest_bag, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
