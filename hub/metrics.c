@@ -30,6 +30,7 @@ const char *const hub_routes[] = {
     "/v1/deals",
     "/v1/deals/:id",
     "/v1/tasks",
+    "/v1/tasks/lease-next",
     "/v1/tasks/:id",
     "/v1/tasks/:id/lease",
     "/v1/tasks/:id/report",

@@ -929,6 +929,50 @@ static void task_finalize_or_reopen(hub_thread *t, cella_http_req *req, const ch
         reply_changed_task(t, req, taskid);
 }
 
+/* POST /v1/tasks/lease-next {"workerpool", "holder", "seconds"?}, signed by
+ * the pool owner: the pool's next runnable task, leased, in one request
+ * (200 {"taskid", "holder", "until"}, or {"taskid": null} when nothing is
+ * runnable). */
+static void task_lease_next(hub_thread *t, cella_http_req *req)
+{
+    static const char *const keys[] = {"workerpool", "holder", "seconds", NULL};
+    uint8_t who[20], pool[20], taskid[32];
+    json_t *body = NULL;
+    cella_res r = authenticate(t, req, who);
+    if (cella_ok(r))
+        r = parse_json_body(req, &body);
+    if (cella_ok(r))
+        r = only_keys(body, keys);
+    const char *holder = NULL, *wp = NULL;
+    if (cella_ok(r))
+        r = opt_string(body, "workerpool", 64, true, &wp);
+    if (cella_ok(r))
+        r = cella_eth_address_parse(pool, wp, "workerpool");
+    if (cella_ok(r))
+        r = opt_string(body, "holder", 256, true, &holder);
+    const json_t *sv = json_object_get(body, "seconds");
+    json_int_t seconds = HUB_LEASE_DEFAULT;
+    if (cella_ok(r) && sv && !json_is_integer(sv))
+        r = cella_fail(CELLA_E_PARSE, "seconds", "an integer (1 to %d)", HUB_LEASE_MAX);
+    if (sv && json_is_integer(sv))
+        seconds = json_integer_value(sv);
+    bool found = false;
+    int64_t until = 0;
+    if (cella_ok(r))
+        r = hub_store_lease_next(t->st, pool, who, holder, (int64_t)seconds, now_s(t), &found,
+                                 taskid, &until);
+    if (!cella_ok(r))
+        reply_refused(req, r, "cella-hub-workerpool-owner-only");
+    else if (!found)
+        cella_http_reply(req, 200, json_pack("{s:n}", "taskid"));
+    else {
+        events_bump(t);
+        cella_http_reply(req, 200, json_pack("{s:o, s:s, s:I}", "taskid", hex_json(taskid, 32),
+                                             "holder", holder, "until", (json_int_t)until));
+    }
+    json_decref(body);
+}
+
 /* /v1/tasks/ID/VERB */
 static void task_verb(hub_thread *t, cella_http_req *req, const char *id, const char *verb)
 {
@@ -1287,6 +1331,11 @@ static void handle(cella_http_req *req, void *tctx)
     } else if (!strcmp(p, "/v1/tasks")) {
         if (get)
             task_list(t, req);
+        else
+            cella_http_error(req, 405, "method", "method %s not allowed on %s", m, p);
+    } else if (!strcmp(p, "/v1/tasks/lease-next")) {
+        if (!strcmp(m, "POST"))
+            task_lease_next(t, req);
         else
             cella_http_error(req, 405, "method", "method %s not allowed on %s", m, p);
     } else if (sscanf(p, "/v1/tasks/%66[0-9a-fA-Fx]/%31s", id, verb) == 2 &&

@@ -163,6 +163,16 @@ CELLA_RESULT hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8
                              const char *holder, int64_t seconds, int64_t now, bool *done,
                              hub_refusal *why, int64_t *until);
 
+/* Leases the pool's next runnable task (the oldest: startTime, idx) to
+ * `holder` for `seconds` (1 to HUB_LEASE_MAX) in one transaction; `who` must
+ * own the workerpool (CELLA_E_PERM; CELLA_E_NOTFOUND for no such pool). On
+ * PostgreSQL the candidate is taken FOR UPDATE SKIP LOCKED, so workers of
+ * every replica asking at once each get another task instead of colliding
+ * on one. *found false: nothing to run. A task-leased event. */
+CELLA_RESULT hub_store_lease_next(hub_store *s, const uint8_t pool[20], const uint8_t who[20],
+                                  const char *holder, int64_t seconds, int64_t now, bool *found,
+                                  uint8_t taskid[32], int64_t *until);
+
 /* Records that the task failed on the worker: its "error" (at most
  * HUB_ERROR_MAX bytes) and the end of its lease; the task stays ACTIVE (it is
  * claimed after its final deadline). Signed by the pool owner (CELLA_E_PERM);

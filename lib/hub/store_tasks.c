@@ -587,6 +587,67 @@ cella_res hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8_t 
     return r;
 }
 
+static cella_res lease_next_once(hub_store *s, const uint8_t pool[20], const uint8_t who[20],
+                                 const char *holder, int64_t seconds, int64_t now, bool *found,
+                                 uint8_t taskid[32], int64_t *until)
+{
+    *found = false;
+    *until = 0;
+    CELLA_TRY(check_holder(holder));
+    CELLA_ENSURE(seconds >= 1 && seconds <= HUB_LEASE_MAX, CELLA_E_PARSE, "seconds",
+                 "a lease lasts 1 to %d seconds", HUB_LEASE_MAX);
+    char at[43], owner[43];
+    cella_eth_address_checksum(at, pool);
+    hub_resource wp;
+    bool known = false;
+    CELLA_TRY(hs_resource_get_any(s, pool, &wp, &known));
+    CELLA_ENSURE(known && wp.kind == HUB_WORKERPOOL, CELLA_E_NOTFOUND, at,
+                 "no such workerpool on this hub");
+    cella_eth_address_checksum(owner, wp.owner);
+    CELLA_ENSURE(!memcmp(wp.owner, who, 20), CELLA_E_PERM, at,
+                 "only the workerpool's owner (%s) leases its tasks", owner);
+    CELLA_TRY(db_begin(s->db));
+    /* the runnable condition of hub_store_task_list, in its order */
+    dbq q = db_prep(s->db, "SELECT taskid, dealid FROM tasks WHERE workerpool = ?1"
+                           " AND status = 'ACTIVE' AND contribution_deadline > ?2"
+                           " AND error IS NULL AND (lease_holder IS NULL OR lease_until <= ?2)"
+                           " ORDER BY workerpool, start, idx, taskid LIMIT 1"
+                           " FOR UPDATE SKIP LOCKED");
+    db_bb(&q, 1, pool, 20);
+    db_bi(&q, 2, now);
+    uint8_t dealid[32];
+    int rc = db_step(&q);
+    if (rc == DB_ROW) {
+        db_col_bytes(&q, 0, taskid, 32);
+        db_col_bytes(&q, 1, dealid, 32);
+    }
+    db_done(&q);
+    cella_res r = rc == DB_ROW || rc == DB_DONE ? CELLA_OK_RES
+                                                : db_failure(s->db, "cannot find a runnable task");
+    if (cella_ok(r) && rc == DB_ROW)
+        r = task_set_lease(s, taskid, holder, now + seconds, NULL);
+    if (cella_ok(r) && rc == DB_ROW)
+        r = hs_event_add(s, "task-leased", taskid, dealid, pool, now);
+    if (!cella_ok(r) || rc != DB_ROW) {
+        hs_rollback(s);
+        return r;
+    }
+    CELLA_TRY(hs_commit(s));
+    *found = true;
+    *until = now + seconds;
+    return CELLA_OK_RES;
+}
+
+cella_res hub_store_lease_next(hub_store *s, const uint8_t pool[20], const uint8_t who[20],
+                               const char *holder, int64_t seconds, int64_t now, bool *found,
+                               uint8_t taskid[32], int64_t *until)
+{
+    cella_res r;
+    CELLA_DB_RETRY(s->db, r,
+                   lease_next_once(s, pool, who, holder, seconds, now, found, taskid, until));
+    return r;
+}
+
 static cella_res report_once(hub_store *s, const uint8_t taskid[32], const uint8_t who[20],
                            const char *holder, const char *error, int64_t now, bool *done_out,
                            hub_refusal *why)

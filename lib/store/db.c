@@ -331,7 +331,7 @@ void cella_db_close(cella_db *db)
 
 /* ---- statements ---- */
 
-static const char FOR_UPDATE[] = " FOR UPDATE";
+static const char FOR_UPDATE[] = " FOR UPDATE", SKIP_LOCKED[] = " FOR UPDATE SKIP LOCKED";
 
 /* PostgreSQL's spelling of SQLite's json_extract(X, '$.a.b'): the text at
  * that path of X's JSON, ((X)::jsonb #>> '{a,b}'). Rewrites `out` in place
@@ -371,7 +371,9 @@ static void pg_json_extract(char *out, size_t cap)
  * memory. */
 static char *translate(cella_db_kind kind, const char *sql)
 {
-    size_t n = strlen(sql), f = sizeof FOR_UPDATE - 1;
+    size_t n = strlen(sql), f = sizeof FOR_UPDATE - 1, sl = sizeof SKIP_LOCKED - 1;
+    if (kind == CELLA_DB_SQLITE && n > sl && !strcmp(sql + n - sl, SKIP_LOCKED))
+        return strndup(sql, n - sl);
     if (kind == CELLA_DB_SQLITE)
         return strndup(sql, n > f && !strcmp(sql + n - f, FOR_UPDATE) ? n - f : n);
     char *out = malloc(n * 4 + 1);

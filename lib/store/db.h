@@ -4,8 +4,9 @@
  *
  * SQL is written once, in the dialect both engines share: `?` parameters
  * (numbered $1.. for PostgreSQL), ON CONFLICT, RETURNING. A statement ending
- * in " FOR UPDATE" locks the rows it reads on PostgreSQL; on SQLite, whose
- * BEGIN IMMEDIATE already lets one writer in, the suffix is dropped.
+ * in " FOR UPDATE" (or " FOR UPDATE SKIP LOCKED") locks the rows it reads on
+ * PostgreSQL; on SQLite, whose BEGIN IMMEDIATE already lets one writer in,
+ * the suffix is dropped.
  *
  * Concurrency. SQLite: writers take turns on a process-wide mutex (the one
  * passed to open) and BEGIN IMMEDIATE. PostgreSQL: READ COMMITTED, with the

@@ -99,6 +99,28 @@ static cella_res lease(slot *s, const char *tid, unsigned seconds)
     return r;
 }
 
+/* The pool's next runnable task, leased in one request (the hub picks it,
+ * so slots and workers asking at once get different tasks): tid "" when
+ * nothing is runnable. Not repeated on another replica once sent: a lost
+ * reply's lease just lapses. */
+static cella_res lease_next(slot *s, unsigned seconds, char tid[67])
+{
+    tid[0] = 0;
+    json_t *b = json_pack("{s:s, s:s, s:I}", "workerpool", s->o->pool, "holder", s->holder,
+                          "seconds", (json_int_t)seconds);
+    CELLA_ENSURE(b, CELLA_E_NOMEM, "lease", "out of memory");
+    json_t *out = NULL;
+    cella_res r = hub_signed(s, "POST", "/v1/tasks/lease-next", b, false, &out);
+    json_decref(b);
+    const char *t = cella_ok(r) ? jstr(out, "taskid") : NULL;
+    if (t && strlen(t) == 66)
+        memcpy(tid, t, 67);
+    else if (cella_ok(r) && !json_is_null(json_object_get(out, "taskid")))
+        r = cella_fail(CELLA_E_PARSE, "lease-next", "the hub's reply has no task id");
+    json_decref(out);
+    return r;
+}
+
 static void report_failure(slot *s, const char *tid, const char *why)
 {
     char path[160];
@@ -436,6 +458,7 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
     return r;
 }
 
+/* Runs a task this slot has leased. */
 static void process(slot *s, const char *tid)
 {
     phases ph = {0};
@@ -448,11 +471,8 @@ static void process(slot *s, const char *tid)
      * re-leasing the task must not remove this one's files. */
     snprintf(tdir, sizeof tdir, "%s/tasks/%s-%s", s->o->work_dir, tid, s->holder);
     cella_res r = cella_hex_decode(taskid, 32, tid + 2, strlen(tid + 2), "task id");
-    if (cella_ok(r))
-        r = lease(s, tid, s->o->lease_seconds ? s->o->lease_seconds : 30);
     if (!cella_ok(r)) {
-        if (cella_error_code() != CELLA_E_ROLLBACK) /* 409: another worker has it */
-            cella_warn("task %s: cannot lease: %s", tid, cella_error_what());
+        cella_warn("task %s: %s", tid, cella_error_what());
         return;
     }
     leased = true;
@@ -578,36 +598,21 @@ static void *slot_main(void *arg)
 {
     slot *s = arg;
     while (!*s->o->stop) {
-        char path[300];
-        snprintf(path, sizeof path, "/v1/tasks?workerpool=%s&runnable=1&limit=16", s->o->pool);
-        json_t *list = NULL;
-        if (!cella_ok(hub_get(s, path, &list))) {
-            cella_warn("worker: cannot list tasks: %s", cella_error_what());
+        char tid[67];
+        cella_res r = lease_next(s, s->o->lease_seconds ? s->o->lease_seconds : 30, tid);
+        if (!cella_ok(r)) {
+            cella_warn("worker: cannot lease a task: %s", cella_error_what());
             struct timespec t = {1, 0};
             nanosleep(&t, NULL);
             continue;
         }
-        const json_t *tasks = json_object_get(list, "tasks");
-        if (json_array_size(tasks) == 0) {
-            json_decref(list);
+        if (!tid[0]) {
             if (s->o->once)
                 break;
             wait_for_work(s);
             continue;
         }
-        /* Slots start at different tasks, so they rarely race for one lease. */
-        size_t n = json_array_size(tasks), first = s->index % n;
-        unsigned before = s->done + s->failed;
-        for (size_t i = 0; i < n && !*s->o->stop && s->done + s->failed == before; i++) {
-            const char *tid = jstr(json_array_get(tasks, (first + i) % n), "taskid");
-            if (tid && strlen(tid) == 66)
-                process(s, tid);
-        }
-        json_decref(list);
-        if (s->done + s->failed == before) {
-            struct timespec t = {0, 200 * 1000 * 1000};
-            nanosleep(&t, NULL);
-        }
+        process(s, tid);
     }
     return NULL;
 }

@@ -223,5 +223,32 @@ expect_ok "$CELLA" deal claim "$DD"
 expect_fail "no task of deal $DD is left to claim" "$CELLA" deal claim "$DD"
 expect_ok "$CELLA" account show --wallet-file "$(W req)"
 grep -q "balance $BEFORE0" "$TMP/.out" || fail "no refund after deal claim: $(cat "$TMP/.out") (before: $BEFORE0)"
+# ---- lease-next: the pool's next runnable task, leased in one request ----
+lnext() { # POOL HOLDER WALLET-OF
+  call POST /v1/tasks/lease-next --data "{\"workerpool\": \"$1\", \"holder\": \"$2\", \"seconds\": 60}" \
+    --wallet-file "$(W "$3")"
+}
+expect_ok "$CELLA" task list --workerpool "$WP" --runnable
+RUN=$(J "$TMP/.out" '" ".join(t["taskid"] for t in d["tasks"])')
+[[ -n $RUN ]] || fail "lease-next: nothing runnable to start from"
+expect_fail 'HTTP 403.*cella-hub-workerpool-owner-only' lnext "$WP" "$HOLD1" other
+expect_fail 'HTTP 404.*no such workerpool' lnext "$(A other)" "$HOLD1" other
+expect_fail 'HTTP 400.*holder' lnext "$WP" xyz pool
+expect_fail 'HTTP 400.*unknown field' call POST /v1/tasks/lease-next \
+  --data "{\"workerpool\": \"$WP\", \"holder\": \"$HOLD1\", \"x\": 1}" --wallet-file "$(W pool)"
+GOT=()
+for want in $RUN; do   # oldest first, each once
+  expect_ok lnext "$WP" "$HOLD2" pool
+  got=$(J "$TMP/.out" 'd["taskid"]')
+  [[ $got == "$want" && $(J "$TMP/.out" 'd["holder"]') == "$HOLD2" ]] ||
+    fail "lease-next gave $got, not $want: $(cat "$TMP/.out")"
+  GOT+=("$got")
+done
+expect_ok lnext "$WP" "$HOLD1" pool
+[[ $(J "$TMP/.out" 'd["taskid"]') == None ]] || fail "lease-next with nothing runnable: $(cat "$TMP/.out")"
+expect_ok "$CELLA" task list --workerpool "$WP" --runnable
+[[ $(J "$TMP/.out" 'd["count"]') == 0 ]] || fail "leased by lease-next, still runnable"
+expect_ok "$CELLA" task show "${GOT[0]}"
+[[ $(J "$TMP/.out" 'd["lease"]["holder"]') == "$HOLD2" ]] || fail "lease-next: the task's lease"
 kill -0 "$HUB_PID" || fail "the hub died"
 finish
