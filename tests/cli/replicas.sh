@@ -10,7 +10,7 @@
 # 3. no balance below zero: withdrawals racing through both replicas on an
 #    account that covers only some of them;
 # 4. a challenge of one replica is accepted once by the other, then refused
-#    (replayed) by both;
+#    (replayed) by both; copies of one signed request racing: one taken;
 # 5. events: a long poll on one replica wakes when the other commits (the
 #    latency is printed, < 1 s required), and a follower reading both
 #    replicas during the fills sees seqs 1..N, none skipped, none out of order;
@@ -70,24 +70,28 @@ DSO=$(publish data datasetorder --dataset dataset="$DS" datasetprice=1 volume=$V
 WPO=$(publish pool workerpoolorder --workerpool workerpool="$WP" workerpoolprice=10 volume=$VOLUME trust=1)
 for h in "$APPO" "$DSO" "$WPO"; do [[ $h =~ ^0x[0-9a-f]{64}$ ]] || fail "publish printed '$h'"; done
 expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W pool)" --hub-url "$HB"
-# each client: funds, and ATTEMPTS signed requests (volume 1 or 2) for these orders
+# each client: funds, ATTEMPTS signed requests for these orders (volume 1
+# or 2) to fill, and ATTEMPTS (volume 1) to publish meanwhile (salted: each
+# signature makes another order)
 for c in $(seq 0 $((CLIENTS - 1))); do
   conf "c$c" "${REPLICAS[c % 2]}"
   cd "$TMP/c$c"
   expect_ok "$CELLA" account deposit 1000 --wallet-file "$(W "c$c")"
   expect_ok "$CELLA" order init --request
+  set_fields "c$c" requestorder app="$APP" dataset="$DS" workerpool="$WP" appmaxprice=1 \
+    datasetmaxprice=1 workerpoolmaxprice=10 volume=1
   for i in $(seq 0 $((ATTEMPTS - 1))); do
-    set_fields "c$c" requestorder app="$APP" dataset="$DS" workerpool="$WP" appmaxprice=1 \
-      datasetmaxprice=1 workerpoolmaxprice=10 volume=$((1 + i % 2)) params="{\"c\": $c, \"i\": $i}"
+    expect_ok "$CELLA" order sign --request --wallet-file "$(W "c$c")" --out "pub-$i.json"
+    (( i % 2 )) || expect_ok "$CELLA" order sign --request --wallet-file "$(W "c$c")" --out "req-$i.json"
+  done
+  set_fields "c$c" requestorder volume=2
+  for i in $(seq 1 2 $((ATTEMPTS - 1))); do
     expect_ok "$CELLA" order sign --request --wallet-file "$(W "c$c")" --out "req-$i.json"
   done
 done
 # three more, never filled: the orders whose publication wakes the long polls (5)
 cd "$TMP/c0"
-for i in 0 1 2; do
-  set_fields c0 requestorder volume=1 params="{\"wake\": $i}"
-  expect_ok "$CELLA" order sign --request --wallet-file "$(W c0)" --out "wake-$i.json"
-done
+for i in 0 1 2; do expect_ok "$CELLA" order sign --request --wallet-file "$(W c0)" --out "wake-$i.json"; done
 
 # ---- 1 (and 5): fills racing through both replicas, a follower reading both ----
 step "1: fills"
@@ -95,7 +99,9 @@ python3 "$D/events.py" follow "$TMP/follow.stop" "$TMP/follow.json" "$HA" "$HB" 
 FOLLOWER=$!
 for _ in $(seq 100); do [[ -e $TMP/follow.json.ready ]] && break; sleep 0.1; done
 [[ -e $TMP/follow.json.ready ]] || { cat "$TMP/follow.err" >&2; fail "the events follower did not start"; }
-# client C: ATTEMPTS fills, replicas in turn; "ok|refused I URL" lines in fills.log
+# client C: ATTEMPTS fills, replicas in turn, each followed by the
+# publication of a request on the other replica (a change that waits for no
+# other); "ok|refused I URL" lines in fills.log, the published hashes in pubs.txt
 client() {
   local c=$1 i url
   cd "$TMP/c$c"
@@ -107,14 +113,17 @@ client() {
     else
       echo "refused $i $url"
     fi
+    "$CELLA" order publish --request --file "pub-$i.json" --hub-url "${REPLICAS[(c + i + 1) % 2]}" \
+      2> "pub-$i.err" | awk '{print $2}' >> pubs.txt || { cat "pub-$i.err" >&2; return 1; }
   done > fills.log
 }
 PIDS=()
 for c in $(seq 0 $((CLIENTS - 1))); do client "$c" & PIDS+=($!); done
-for p in "${PIDS[@]}"; do wait "$p" || fail "client $p"; done
+failed=0
+for p in "${PIDS[@]}"; do wait "$p" || failed=$((failed + 1)); done   # all of them, then judge
 touch "$TMP/follow.stop"
 wait "$FOLLOWER" || { cat "$TMP/follow.err" >&2; fail "the events follower"; }
-cp $TMP/follow.json /tmp/rpl-follow.json
+[[ $failed == 0 ]] || fail "$failed of the $CLIENTS clients failed to publish"
 cd "$TMP"
 # acknowledged deals; refusals only for the volume used up
 : > deals.txt
@@ -130,18 +139,14 @@ done
 echo "fills: $(wc -l < deals.txt) of $((CLIENTS * ATTEMPTS)) acknowledged"
 for url in "$HA" "$HB"; do
   curl -sf "$url/v1/deals?limit=1000" > "deals-${url##*:}.json" || fail "GET $url/v1/deals"
-  for h in "$APPO" "$DSO" "$WPO"; do
-    curl -sf "$url/v1/orders/$h" > order.json || fail "GET $url/v1/orders/$h"
-    [[ $(J order.json 'd["consumed"] + " " + d["remaining"]') == "$VOLUME 0" ]] ||
-      fail "order $h on $url: consumed $(J order.json 'd["consumed"]') of $VOLUME"
-  done
 done
-python3 - deals.txt "deals-${HA##*:}.json" "deals-${HB##*:}.json" "$VOLUME" "$HA" "$HB" <<'PY' || fail "deals across the replicas"
+cat c*/pubs.txt > pubs.txt
+python3 - deals.txt "deals-${HA##*:}.json" "deals-${HB##*:}.json" "$VOLUME" "$HA" "$HB" pubs.txt <<'PY' || fail "deals across the replicas"
 import json, sys, urllib.request
 asked = dict(l.split() for l in open(sys.argv[1]))  # deal: its request's volume
 acked = list(asked)
 lists = [json.load(open(p))["deals"] for p in sys.argv[2:4]]
-volume, urls = int(sys.argv[4]), sys.argv[5:7]
+volume, urls, pubs = int(sys.argv[4]), sys.argv[5:7], open(sys.argv[7]).read().split()
 get = lambda u: json.loads(urllib.request.urlopen(u, timeout=30).read())
 assert len(set(acked)) == len(acked), "a deal acknowledged twice"
 for l in lists:  # every deal acknowledged, and only those: nothing matched twice
@@ -151,12 +156,23 @@ assert all(1 <= int(d["botSize"]) <= int(asked[d["dealid"]]) for d in lists[0]),
 assert len({d["orders"]["requestorder"] for d in lists[0]}) == len(acked), "a request matched twice"
 assert total == volume, f"the deals add up to {total} tasks, the orders' volume is {volume}"
 for d in lists[0]:
-    for url in urls:  # each deal, its request and its tasks, on both replicas
+    for url in urls:  # each deal and its tasks, on both replicas
         assert get(f"{url}/v1/deals/{d['dealid']}") == d, (url, d["dealid"])
         for t in d["tasks"].values():
             assert get(f"{url}/v1/tasks/{t}")["status"] == "ACTIVE", (url, t)
-print(f"{len(acked)} deals, {total} tasks == the volume {volume}, on both replicas")
+for h in pubs:  # and the requests published meanwhile
+    for url in urls:
+        assert get(f"{url}/v1/orders/{h}")["orderHash"] == h, (url, h)
+print(f"{len(acked)} deals, {total} tasks == the volume {volume}, and {len(pubs)} requests "
+      "published meanwhile, on both replicas")
 PY
+for url in "$HA" "$HB"; do
+  for h in "$APPO" "$DSO" "$WPO"; do
+    curl -sf "$url/v1/orders/$h" > order.json || fail "GET $url/v1/orders/$h"
+    [[ $(J order.json 'd["consumed"] + " " + d["remaining"]') == "$VOLUME 0" ]] ||
+      fail "order $h on $url: consumed $(J order.json 'd["consumed"]') of $VOLUME"
+  done
+done
 ok
 python3 - follow.json "$HA" "$HB" <<'PY' || fail "the follower of both replicas"
 import json, sys, urllib.request
@@ -238,17 +254,18 @@ echo "leases: 5 tasks, 6 holders each through both replicas, one lease each"
 
 # ---- 3: withdrawals racing through both replicas: never below zero ----
 step "3: withdrawals"
-cd "$TMP/saver"
-expect_ok "$CELLA" account deposit 100 --wallet-file "$(W saver)"
-cd "$TMP"
-for k in $(seq 0 7); do race_add "${REPLICAS[k % 2]}" POST /v1/accounts/withdraw '{"amount": "30"}' saver; done
-race
-race_expect 3 422 cella-hub-insufficient-balance withdrawn > /dev/null
-for url in "$HA" "$HB"; do
-  expect_ok "$CELLA" account show "$(A saver)" --hub-url "$url"
-  grep -q ' balance 10 locked 0 ' "$TMP/.out" || fail "after the withdrawals, on $url: $(cat "$TMP/.out")"
+# four rounds: 8 withdrawals of 30 when the balance is 100
+for round in 1 2 3 4; do
+  expect_ok "$CELLA" account deposit $((round == 1 ? 100 : 90)) --wallet-file "$(W saver)" --hub-url "${REPLICAS[round % 2]}"
+  for k in $(seq 0 7); do race_add "${REPLICAS[k % 2]}" POST /v1/accounts/withdraw '{"amount": "30"}' saver; done
+  race
+  race_expect 3 422 cella-hub-insufficient-balance withdrawn > /dev/null
+  for url in "$HA" "$HB"; do
+    expect_ok "$CELLA" account show "$(A saver)" --hub-url "$url"
+    grep -q ' balance 10 locked 0 ' "$TMP/.out" || fail "after round $round, on $url: $(cat "$TMP/.out")"
+  done
 done
-echo "withdrawals: 3 of 8 x 30 from 100 granted, 10 left on both replicas"
+echo "withdrawals: 4 rounds, 3 of 8 x 30 from 100 granted, 10 left on both replicas"
 
 # ---- 4: a challenge of replica A, consumed once on B, replayed on neither ----
 step "4: nonces"
@@ -261,6 +278,18 @@ grep -q nonce w.json || fail "the replay's refusal does not name the nonce: $(ca
 [[ $(withdraw_with "$HB") == 401 ]] || fail "replayed on B: $(cat w.json)"
 expect_ok "$CELLA" account show "$(A saver)" --hub-url "$HA"
 grep -q ' balance 9 locked 0 ' "$TMP/.out" || fail "one withdrawal of 1: $(cat "$TMP/.out")"
+# one signed request, sent 6 times at once to both replicas: taken once (3 rounds)
+for round in 1 2 3; do
+  AUTH=$(auth "${REPLICAS[round % 2]}" POST /v1/accounts/withdraw "$BODY" saver)
+  for k in $(seq 0 5); do
+    printf '%s\t%s\t%s\t%s\n' "${REPLICAS[k % 2]}/v1/accounts/withdraw" POST "$BODY" "$AUTH" >> "$TMP/race.tsv"
+  done
+  race
+  race_expect 1 401 'authentication failed' withdrawn > /dev/null
+done
+expect_ok "$CELLA" account show "$(A saver)" --hub-url "$HB"
+grep -q ' balance 6 locked 0 ' "$TMP/.out" || fail "3 withdrawals of 1 out of 18 copies: $(cat "$TMP/.out")"
+echo "nonces: one of A's consumed on B, replays refused on both; 1 of 6 racing copies taken (3 rounds)"
 
 # ---- 5: a long poll on one replica wakes on a commit on the other ----
 step "5: long polls"
