@@ -97,6 +97,7 @@ for i in 0 1 2; do expect_ok "$CELLA" order sign --request --wallet-file "$(W c0
 step "1: fills"
 python3 "$D/events.py" follow "$TMP/follow.stop" "$TMP/follow.json" "$HA" "$HB" 2> "$TMP/follow.err" &
 FOLLOWER=$!
+on_exit "kill $FOLLOWER 2>/dev/null"   # bounded anyway (300 s), but not past a failure
 for _ in $(seq 100); do [[ -e $TMP/follow.json.ready ]] && break; sleep 0.1; done
 [[ -e $TMP/follow.json.ready ]] || { cat "$TMP/follow.err" >&2; fail "the events follower did not start"; }
 # client C: ATTEMPTS fills, replicas in turn, each followed by the
@@ -237,10 +238,9 @@ PY2
 step "2: leases"
 read -r -a TASKS < <(J "deals-${HA##*:}.json" '" ".join(t for x in d["deals"] for t in x["tasks"].values())')
 for task in "${TASKS[@]:0:5}"; do
-  holders=()
   for k in 0 1 2 3 4 5; do
-    holders+=("$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')")
-    race_add "${REPLICAS[k % 2]}" POST "/v1/tasks/$task/lease" "{\"holder\": \"${holders[k]}\", \"seconds\": 300}" pool
+    holder=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    race_add "${REPLICAS[k % 2]}" POST "/v1/tasks/$task/lease" "{\"holder\": \"$holder\", \"seconds\": 300}" pool
   done
   race
   winner=$(race_expect 1 409 cella-hub-task-leased holder)
