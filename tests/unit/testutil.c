@@ -7,6 +7,7 @@
 
 #include "core/encoding.h"
 #include "core/fs.h"
+#include "hub/match.h"
 
 char *test_tmpdir(void)
 {
@@ -90,4 +91,18 @@ void test_db_url(char *out, size_t cap, const char *dir)
                      schema);
     if (n < 0 || (size_t)n >= cap)
         fail_msg("database URL too long");
+}
+
+void test_order_u64(cella_order *o, const char *field, uint64_t v)
+{
+    uint8_t w[32];
+    hub_u256_from_u64(w, v);
+    assert_succeeds(cella_order_set_word(o, field, w));
+}
+
+void test_order_addr(cella_order *o, const char *field, const uint8_t a[20])
+{
+    uint8_t w[32] = {0};
+    memcpy(w + 12, a, 20);
+    assert_succeeds(cella_order_set_word(o, field, w));
 }

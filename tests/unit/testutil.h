@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "core/error.h"
+#include "identity/eip712.h"
 
 /* Asserts a call failed with the given code. */
 #define assert_fails_with(expr, want)                                          \
@@ -49,5 +50,10 @@ void test_db_url(char *out, size_t cap, const char *dir);
 
 /* Exactly n bytes from hex, or the test fails. */
 void test_unhex(uint8_t *out, size_t n, const char *hex);
+
+/* Sets an order's uint256 field to v, or its address field to a, or the
+ * test fails. */
+void test_order_u64(cella_order *o, const char *field, uint64_t v);
+void test_order_addr(cella_order *o, const char *field, const uint8_t a[20]);
 
 #endif
