@@ -217,8 +217,26 @@ static lease_outcome http_lease(void *client, const flow_market *m, const char *
     return granted ? LEASE_GRANTED : res.code == CELLA_E_ROLLBACK ? LEASE_CONFLICT : LEASE_ERROR;
 }
 
-static const hub_flow_ops g_http_ops = {http_setup, http_client_new, http_client_free,
-                                        http_publish, http_match, http_list, http_lease};
+static lease_outcome http_lease_next(void *client, const flow_market *m, const char *holder)
+{
+    char pool[43];
+    cella_eth_address_checksum(pool, m->res[2]);
+    json_t *r;
+    cella_res res = http_call(client, "POST", "/v1/tasks/lease-next",
+                              json_pack("{s:s, s:s, s:i}", "workerpool", pool, "holder", holder,
+                                        "seconds", 60),
+                              m->priv[2], &r);
+    lease_outcome o = !cella_ok(res) ? LEASE_ERROR
+                      : json_is_string(json_object_get(r, "taskid")) ? LEASE_GRANTED
+                                                                      : LEASE_NONE;
+    json_decref(r);
+    cella_error_clear();
+    return o;
+}
+
+static const hub_flow_ops g_http_ops = {http_setup,   http_client_new, http_client_free,
+                                        http_publish, http_match,      http_list,
+                                        http_lease,   http_lease_next};
 
 /* ---- the same load through the store API ---- */
 
@@ -341,8 +359,22 @@ static lease_outcome store_lease(void *client, const flow_market *m, const char 
                 : !strcmp(why.code, "cella-hub-task-leased") ? LEASE_CONFLICT : LEASE_ERROR;
 }
 
-static const hub_flow_ops g_store_ops = {store_setup, store_client_new, store_client_free,
-                                         store_publish, store_match, store_list, store_lease};
+static lease_outcome store_lease_next(void *client, const flow_market *m, const char *holder)
+{
+    store_client *c = client;
+    bool found = false;
+    uint8_t id[32];
+    int64_t now, until;
+    if (!cella_ok(hub_store_now(c->s, &now)) ||
+        !cella_ok(hub_store_lease_next(c->s, m->res[2], m->addr[2], holder, 60, now, &found, id,
+                                       &until)))
+        return LEASE_ERROR;
+    return found ? LEASE_GRANTED : LEASE_NONE;
+}
+
+static const hub_flow_ops g_store_ops = {store_setup,   store_client_new, store_client_free,
+                                         store_publish, store_match,      store_list,
+                                         store_lease,   store_lease_next};
 
 /* bench_hub http|store TARGET CLIENTS SECONDS REQUESTS BAG [DIR] */
 static int flow_main(int argc, char **argv)

@@ -107,8 +107,24 @@ static void *matcher(void *arg)
     return NULL;
 }
 
-/* As a worker slot: list, then lease one, from the slot's index on. */
+/* As cella worker claims: the next runnable task, leased by the hub. */
 static void *claimer(void *arg)
+{
+    uintptr_t index = (uintptr_t)arg;
+    void *c = g_client[index];
+    char holder[33];
+    snprintf(holder, sizeof holder, "%032lx", (unsigned long)index + 1);
+    while (flow_now() < g_deadline) {
+        lease_outcome o = g_ops->lease_next(c, g_m, holder);
+        if (o == LEASE_NONE)
+            break; /* every task is leased */
+        atomic_fetch_add(o == LEASE_GRANTED ? &g_done : &g_errors, 1);
+    }
+    return NULL;
+}
+
+/* The former claim: list, then lease one, from the slot's index on. */
+static void *list_claimer(void *arg)
 {
     uintptr_t index = (uintptr_t)arg;
     void *c = g_client[index];
@@ -221,7 +237,10 @@ bool hub_flow_run(const hub_flow_ops *ops, void *ctx, flow_market *m, const flow
     out->match = phase(p, "match", matcher, &n);
     if (!bag(g_client[0], p, &tasks))
         flow_die("bag");
-    out->claim = phase(p, "claim", claimer, &out->claims);
+    /* BENCH_HUB_CLAIM_LIST=1: claims as the worker made them before lease-next */
+    bool by_list = getenv("BENCH_HUB_CLAIM_LIST") && *getenv("BENCH_HUB_CLAIM_LIST") == '1';
+    out->claim = phase(p, by_list ? "claim-list" : "claim", by_list ? list_claimer : claimer,
+                       &out->claims);
     out->conflicts = atomic_load(&g_conflicts);
     out->errors = atomic_load(&g_errors);
     for (long i = 0; i < p->requests; i++)

@@ -4,9 +4,11 @@
  *   match    each published request with one app, dataset and workerpool
  *            order (large volumes, published at setup): one task per deal;
  *   bag      one request of volume `bag` matched: that many more tasks;
- *   claim    as a worker slot claims: list the pool's runnable tasks (16),
- *            lease one (starting at the client's index in the list, the next
- *            one on a conflict), until none is runnable.
+ *   claim    as cella worker claims: lease the pool's next runnable task in
+ *            one request (POST /v1/tasks/lease-next, hub_store_lease_next),
+ *            until none is runnable. (`claim-list` is the former way, kept
+ *            for comparison: list 16 runnable tasks, lease one of them,
+ *            starting at the client's index, the next on a conflict.)
  * Each phase runs CLIENTS threads at once and ends when its count is reached
  * (publish: `requests`; match: every published request; claim: every task)
  * or after `seconds`. Not a test. */
@@ -36,7 +38,7 @@ typedef struct {
     flow_order fixed[3];
 } flow_market;
 
-typedef enum { LEASE_GRANTED, LEASE_CONFLICT, LEASE_ERROR } lease_outcome;
+typedef enum { LEASE_GRANTED, LEASE_CONFLICT, LEASE_ERROR, LEASE_NONE } lease_outcome;
 
 /* What a client does against a hub (its API, or its store). Each client
  * thread has its own context (client_new(ctx, index)). */
@@ -54,6 +56,8 @@ typedef struct {
     int (*list)(void *client, const flow_market *m, char (*ids)[67], int max);
     lease_outcome (*lease)(void *client, const flow_market *m, const char *taskid,
                            const char *holder);
+    /* the pool's next runnable task leased: GRANTED, NONE (nothing runnable) or ERROR */
+    lease_outcome (*lease_next)(void *client, const flow_market *m, const char *holder);
 } hub_flow_ops;
 
 typedef struct {

@@ -2,9 +2,11 @@
 # The hub on PostgreSQL (issue 14, item 8): task claims/s and matches/s
 # through the hub, beside raw libpq loops on the same database in the same
 # run (bench/bench_pgraw.c), with the same number of concurrent clients:
-#   claim  a worker's: list the pool's runnable tasks, lease one (signed, over
-#          a fresh challenge, through HTTP) / raw: BEGIN; SELECT ... FOR UPDATE
-#          SKIP LOCKED LIMIT 1; UPDATE ... lease; COMMIT
+#   claim  a worker's: the pool's next runnable task leased in one signed
+#          request over a fresh challenge (POST /v1/tasks/lease-next, picked
+#          FOR UPDATE SKIP LOCKED) / raw: BEGIN; SELECT ... FOR UPDATE SKIP
+#          LOCKED LIMIT 1; UPDATE ... lease; COMMIT (BENCH_HUB_CLAIM_LIST=1:
+#          the former claim, list 16 runnable tasks then lease one)
 #   match  POST /v1/deals of four published orders / raw: one transaction of
 #          the rows a match writes (4 consumed volumes, a deal, its task, 2
 #          accounts, 2 events)
