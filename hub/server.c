@@ -640,7 +640,8 @@ static cella_res contribution_signatures(const json_t *body, hub_contribution *c
 }
 
 /* contributeAndFinalize, signed by the worker:
- * {"resultDigest", "authorizationSign", "enclaveChallenge"?, "enclaveSign"?} */
+ * {"resultDigest", "authorizationSign", "enclaveChallenge"?, "enclaveSign"?, "results"?,
+ *  "holder"?} */
 static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
 {
     hub_contribution c;
@@ -657,7 +658,7 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
         json_object_foreach(body, key, val) {
             if (strcmp(key, "resultDigest") && strcmp(key, "authorizationSign") &&
                 strcmp(key, "enclaveChallenge") && strcmp(key, "enclaveSign") &&
-                strcmp(key, "results")) {
+                strcmp(key, "results") && strcmp(key, "holder")) {
                 r = cella_fail(CELLA_E_PARSE, key, "unknown field");
                 break;
             }
@@ -669,6 +670,8 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
         r = contribution_signatures(body, &c);
     if (cella_ok(r))
         r = opt_string(body, "results", HUB_RESULTS_MAX, false, &c.results);
+    if (cella_ok(r))
+        r = opt_string(body, "holder", 256, false, &c.holder);
     bool done = false;
     hub_refusal why;
     if (cella_ok(r))

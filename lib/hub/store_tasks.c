@@ -312,6 +312,10 @@ uint64_t hs_stake_of(uint64_t price)
     return price / 100 * HUB_WORKERPOOL_STAKE_RATIO + price % 100 * HUB_WORKERPOOL_STAKE_RATIO / 100;
 }
 
+static cella_res check_holder(const char *holder);
+static bool lease_live(const task_row *t, int64_t now);
+static bool leased_refusal(hub_refusal *why, const task_row *t);
+
 static cella_res contribute_and_finalize_once(hub_store *s, const hub_contribution *c, int64_t now,
                                             bool *done_out, hub_refusal *why)
 {
@@ -319,8 +323,14 @@ static cella_res contribute_and_finalize_once(hub_store *s, const hub_contributi
     task_row t;
     deal_terms d;
     bool go;
+    if (c->holder)
+        CELLA_TRY(check_holder(c->holder));
     CELLA_TRY(hs_begin_worker_step(s, c->taskid, false, now, &t, &go, why));
     cella_res r = CELLA_OK_RES;
+    /* A worker whose lease lapsed (cut off, stalled) while another took the
+     * task over finished late: the task is the live holder's now. */
+    if (go && c->holder && lease_live(&t, now) && strcmp(t.holder, c->holder) != 0)
+        go = leased_refusal(why, &t);
     if (cella_ok(r) && go)
         r = hs_deal_terms_load(s, t.dealid, &d);
     if (cella_ok(r) && go && d.trust != 1)

@@ -31,6 +31,9 @@ typedef struct {
     uint8_t enclave_sign[65];
     uint8_t authorization_sign[65];
     const char *results; /* where the result is (a blob URL), or NULL; stored as is */
+    /* contribute-and-finalize: the worker's lease holder id, or NULL; given, the
+     * contribution is refused while another holder's lease is live */
+    const char *holder;
 } hub_contribution;
 
 void hub_result_hash(const uint8_t taskid[32], const uint8_t digest[32], uint8_t out[32]);

@@ -111,16 +111,32 @@ static void pg_where(cella_db *db)
 
 /* ---- PostgreSQL errors ---- */
 
+/* libpq's message as one line in db->err: its messages end in a newline and
+ * may hold several lines ("...: Connection refused\n\tIs the server running
+ * ...?"), while cella's errors, and the servers' JSON errors made of them,
+ * are one line. Each run of blanks becomes one space. */
+static void pg_err_line(cella_db *db, const char *msg)
+{
+    size_t o = 0;
+    bool blank = false;
+    for (const char *p = msg; *p && o + 1 < sizeof db->err; p++) {
+        bool b = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+        if (!b && blank && o)
+            db->err[o++] = ' ';
+        if (!b && o + 1 < sizeof db->err)
+            db->err[o++] = *p;
+        blank = b;
+    }
+    db->err[o] = 0;
+}
+
 static void pg_set_err(cella_db *db, const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->pg);
     if (!msg || !*msg)
         msg = PQerrorMessage(db->pg);
-    snprintf(db->err, sizeof db->err, "%s", msg && *msg ? msg : "unknown database error");
-    size_t n = strlen(db->err); /* libpq's messages end in a newline */
-    while (n && (db->err[n - 1] == '\n' || db->err[n - 1] == ' '))
-        db->err[--n] = 0;
+    pg_err_line(db, msg && *msg ? msg : "unknown database error");
     bool lost = PQstatus(db->pg) != CONNECTION_OK;
     /* 40001 serialization failure, 40P01 deadlock, 57P01 admin shutdown,
      * 08xxx connection exceptions: another transaction's doing, or the
@@ -193,10 +209,7 @@ static cella_res pg_connect(cella_db *db)
     pg_forget_prepared(db);
     db->pg = PQconnectdb(db->url);
     if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
-        snprintf(db->err, sizeof db->err, "%s", db->pg ? PQerrorMessage(db->pg) : "out of memory");
-        size_t n = strlen(db->err);
-        while (n && db->err[n - 1] == '\n')
-            db->err[--n] = 0;
+        pg_err_line(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");
         db->retryable = true;
         return cella_fail(CELLA_E_UNAVAILABLE, db->where, "cannot connect to the database: %s",
                           db->err);

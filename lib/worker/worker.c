@@ -445,9 +445,11 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
         char sg[133], chx[43], path[200];
         hex0x(sg, auth, 65);
         cella_eth_address_checksum(chx, challenge);
-        json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s}", "resultDigest", digest,
+        /* the holder: a contribution after this lease lapsed and another worker
+         * took the task is refused (409) */
+        json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "resultDigest", digest,
                               "authorizationSign", sg, "enclaveChallenge", chx, "enclaveSign", sign,
-                              "results", url);
+                              "results", url, "holder", s->holder);
         snprintf(path, sizeof path, "/v1/tasks/%s/contribute-and-finalize", tid);
         r = b ? hub_signed(s, "POST", path, b, false, NULL)
               : cella_fail(CELLA_E_NOMEM, tid, "out of memory");

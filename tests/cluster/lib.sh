@@ -11,6 +11,9 @@
 set -euo pipefail
 : "${CELLA:?CELLA must point to the cella binary}"
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# the helpers beside this file (lib.d/), before the test moves to its folder
+# shellcheck disable=SC2034  # for the tests that source this file
+CLUSTER_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.d
 CLUSTER_SH=$SRC/scripts/cluster.sh
 TEST=$(basename "$0" .sh)
 export CELLA CLUSTER_NAME=cella-t${TEST//_/-}

@@ -117,6 +117,23 @@ static void bad_urls(void **state)
     assert_succeeds(cella_db_url_check("sqlite:/tmp/x.db"));
 }
 
+/* A server that is down: CELLA_E_UNAVAILABLE (servers answer 503), and the
+ * reason in one line, though libpq's message has two ("... Connection
+ * refused\n\tIs the server running ...?"). Nothing listens on port 1. */
+static void down_server_one_line(void **state)
+{
+    (void)state;
+    cella_db *db = NULL;
+    assert_fails_with(cella_db_open("postgresql://cella@127.0.0.1:1/x?connect_timeout=5", &g_schema,
+                                    NULL, &g_turn, &db),
+                      CELLA_E_UNAVAILABLE);
+    assert_null(db);
+    const char *what = cella_error_what();
+    assert_non_null(strstr(what, "Connection refused"));
+    assert_null(strpbrk(what, "\n\t"));
+    assert_null(strstr(what, "  "));
+}
+
 /* ---- lost updates: several connections incrementing one counter ---- */
 
 #define THREADS 4
@@ -314,6 +331,7 @@ int main(void)
         cmocka_unit_test(values),
         cmocka_unit_test(newer_schema_refused),
         cmocka_unit_test(bad_urls),
+        cmocka_unit_test(down_server_one_line),
         cmocka_unit_test(no_lost_update),
         cmocka_unit_test(lost_update_without_lock),
         cmocka_unit_test(clock_of_the_server),

@@ -412,6 +412,15 @@ static void test_worker_flow(void **state)
     hub_contribution c;
     contribution(fx, 0, 2, &c);
     c.results = "http://blobs/r";
+    /* A's lease lapsed and B holds t0: A's late contribution is refused */
+    c.holder = "0123";
+    assert_fails_with(hub_store_contribute_and_finalize(fx->s, &c, 1030, &done, &why),
+                      CELLA_E_PARSE);
+    c.holder = A;
+    expect_refusal(hub_store_contribute_and_finalize(fx->s, &c, 1030, &done, &why), &done, &why,
+                   "cella-hub-task-leased");
+    assert_non_null(strstr(why.reason, B));
+    c.holder = B;
     assert_succeeds(hub_store_contribute_and_finalize(fx->s, &c, 1030, &done, &why));
     assert_true(done);
     assert_succeeds(hub_store_task_get(fx->s, t0, &t));
