@@ -352,7 +352,7 @@ static void run_swaps(worker *w)
     for (int round = 0; round < ROUNDS; round++) {
         /* what every replica reads now: the predecessor and the old tag */
         uint8_t old[16], tag[16];
-        bool has;
+        bool has = false;
         cella_buf_free(&cur.sealed);
         cella_buf_init(&cur.sealed, false);
         if (!cella_ok(cella_cas_session_get(s, "n", &cur)) ||
