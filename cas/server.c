@@ -99,8 +99,17 @@ void cas_audit(cas_thread *t, const char *who, const char *action, const char *o
                   const char *outcome, const char *why)
 {
     cas_metrics_audited(action, outcome);
-    if (!cella_ok(cella_cas_audit(t->st, now_s(), who, action, object, outcome, why ? why : "")))
+    /* A refusal is audited before it is answered: a failed audit write must
+     * not replace the refusal's message in the thread's error context (with
+     * the database down, a 401 would read as the audit's failure). */
+    cella_code code = cella_error_code();
+    char what[1024], where[1024];
+    snprintf(what, sizeof what, "%s", cella_error_what());
+    snprintf(where, sizeof where, "%s", cella_error_where());
+    if (!cella_ok(cella_cas_audit(t->st, now_s(), who, action, object, outcome, why ? why : ""))) {
         cella_warn("audit log write failed: %s", cella_error_what());
+        (void)cella_fail(code, where, "%s", what);
+    }
     cella_info("audit: %s %s %s %s%s%s", who, action, object, outcome, why && *why ? ": " : "",
                why ? why : "");
 }

@@ -71,7 +71,14 @@ for r in hub1 hub2; do
   unavailable "$r" "/v1/orders?limit=1"
   unavailable "$r" "/v1/apps/$APP"
 done
-for r in cas1 cas2; do unavailable "$r" "/secrets/web3?secretAddress=$APP"; done
+for r in cas1 cas2; do
+  unavailable "$r" "/secrets/web3?secretAddress=$APP"
+  # a refusal that needs no database keeps its own reason (cas audits it first, and
+  # that write fails)
+  out=$(answer "$r" /v1/sessions/probe)
+  [[ $out == *'must be signed by a wallet'*' 401' ]] || fail "$r: unsigned session read while the database is down: $out"
+  ok
+done
 expect_fail "HTTP 503.*\\($DB_NAME\\)" by c1 order publish --request --file req-probe.json
 printf 'probe' > "$TMP/probe.txt"
 expect_fail "HTTP 503.*\\($DB_NAME\\)" by c1 requester push-secret probe --secret-file "$TMP/probe.txt" \
