@@ -48,7 +48,15 @@ cella_res cella_db_url_check(const char *url)
             PQfreemem(err);
             return r;
         }
+        /* --db comes from the command line, which every local user can read
+         * (ps, /proc): a password there is refused, never used */
+        bool password = false;
+        for (PQconninfoOption *k = o; k->keyword; k++)
+            password = password || (!strcmp(k->keyword, "password") && k->val && *k->val);
         PQconninfoFree(o);
+        CELLA_ENSURE(!password, CELLA_E_USAGE, "--db",
+                     "the URL holds a password, which anyone on this host could read in the "
+                     "command line: put it in a password file named by PGPASSFILE (mode 0600)");
         return CELLA_OK_RES;
     }
     const char *path = !strncmp(url, "sqlite:", 7) ? url + 7 : url;

@@ -54,7 +54,9 @@ void cella_db_close(cella_db *db);
 cella_db_kind cella_db_kind_of(const cella_db *db);
 /* For messages: the SQLite path, or "postgres://HOST/DB" (never a password). */
 const char *cella_db_where(const cella_db *db);
-/* Parses a --db value without connecting: CELLA_E_USAGE with the reason. */
+/* Parses a --db value without connecting: CELLA_E_USAGE with the reason. A
+ * PostgreSQL URL with a password is refused (it would sit in argv): libpq
+ * reads it from PGPASSFILE. */
 CELLA_RESULT cella_db_url_check(const char *url);
 
 /* ---- statements ---- */

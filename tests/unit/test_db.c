@@ -114,6 +114,12 @@ static void bad_urls(void **state)
     assert_fails_with(cella_db_url_check("mysql://x/y"), CELLA_E_USAGE);
     assert_fails_with(cella_db_url_check("postgres://[bad"), CELLA_E_USAGE);
     assert_succeeds(cella_db_url_check("postgresql://u@h:5432/d"));
+    /* a password would sit in argv: refused, and never repeated in the message */
+    assert_fails_with(cella_db_url_check("postgresql://u:s3cr3tpw@h:5432/d"), CELLA_E_USAGE);
+    assert_non_null(strstr(cella_error_what(), "PGPASSFILE"));
+    assert_null(strstr(cella_error_what(), "s3cr3tpw"));
+    assert_fails_with(cella_db_url_check("postgresql:///d?host=/tmp&password=s3cr3tpw"),
+                      CELLA_E_USAGE);
     assert_succeeds(cella_db_url_check("sqlite:/tmp/x.db"));
 }
 
