@@ -43,6 +43,10 @@ cella_res cella_db_url_check(const char *url)
         char *err = NULL;
         PQconninfoOption *o = PQconninfoParse(url, &err);
         if (!o) {
+            /* libpq quotes the whole URI after " in URI": it may hold a password */
+            char *quoted = err ? strstr(err, " in URI") : NULL;
+            if (quoted)
+                *quoted = 0;
             cella_res r = cella_fail(CELLA_E_USAGE, "--db", "not a PostgreSQL URL: %s",
                                      err ? err : "out of memory");
             PQfreemem(err);

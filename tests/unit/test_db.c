@@ -120,6 +120,10 @@ static void bad_urls(void **state)
     assert_null(strstr(cella_error_what(), "s3cr3tpw"));
     assert_fails_with(cella_db_url_check("postgresql:///d?host=/tmp&password=s3cr3tpw"),
                       CELLA_E_USAGE);
+    /* a malformed URL's message does not quote it (libpq's does) */
+    assert_fails_with(cella_db_url_check("postgres://u:s3cr3tpw@[bad"), CELLA_E_USAGE);
+    assert_non_null(strstr(cella_error_what(), "not a PostgreSQL URL"));
+    assert_null(strstr(cella_error_what(), "s3cr3tpw"));
     assert_succeeds(cella_db_url_check("sqlite:/tmp/x.db"));
 }
 
