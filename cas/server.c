@@ -153,10 +153,8 @@ static json_t *hex_json(const uint8_t *p, size_t n)
  * PostgreSQL, where a replica consumes what another issued. */
 static cella_res nonce_consume(cas_thread *t, const uint8_t nonce[32], const char *purpose)
 {
-    cella_db *db = cella_cas_store_db(t->st);
-    if (cella_db_kind_of(db) == CELLA_DB_POSTGRES)
-        return cella_nonce_consume_db(db, nonce, purpose, now_s());
-    return cella_nonce_consume(t->app->nonces, nonce, purpose, now_s());
+    return cella_nonce_consume_in(t->app->nonces, cella_cas_store_db(t->st), nonce, purpose,
+                                  now_s());
 }
 
 /* ---- owner authentication ----------------------------------------------------------- */
@@ -1018,10 +1016,8 @@ static void issue_nonce(cas_thread *t, cella_http_req *req, const char *purpose,
 {
     uint8_t n[32];
     int64_t now = now_s(), exp = now + ttl;
-    cella_db *db = cella_cas_store_db(t->st);
-    cella_res r = cella_db_kind_of(db) == CELLA_DB_POSTGRES
-                      ? cella_nonce_issue_db(db, purpose, now, exp, n)
-                      : cella_nonce_issue(t->app->nonces, purpose, now, exp, n);
+    cella_res r = cella_nonce_issue_in(t->app->nonces, cella_cas_store_db(t->st), purpose, now,
+                                       exp, n);
     if (!cella_ok(r)) {
         cas_reply_err(req, r);
         return;

@@ -66,16 +66,12 @@ static int64_t now_s(hub_thread *t)
  * share PostgreSQL, so a challenge from one is accepted once, by any. */
 static cella_res nonce_issue(hub_thread *t, int64_t now, int64_t exp, uint8_t n[32])
 {
-    if (hub_store_shared(t->st))
-        return cella_nonce_issue_db(hub_store_db(t->st), "owner", now, exp, n);
-    return cella_nonce_issue(t->app->nonces, "owner", now, exp, n);
+    return cella_nonce_issue_in(t->app->nonces, hub_store_db(t->st), "owner", now, exp, n);
 }
 
 static cella_res nonce_consume(hub_thread *t, const uint8_t nonce[32])
 {
-    if (hub_store_shared(t->st))
-        return cella_nonce_consume_db(hub_store_db(t->st), nonce, "owner", now_s(t));
-    return cella_nonce_consume(t->app->nonces, nonce, "owner", now_s(t));
+    return cella_nonce_consume_in(t->app->nonces, hub_store_db(t->st), nonce, "owner", now_s(t));
 }
 
 /* Tells waiting event requests (GET /v1/events?wait=) to look again. */

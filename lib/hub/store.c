@@ -299,7 +299,6 @@ void hub_store_close(hub_store *s)
 
 cella_res hub_store_now(hub_store *s, int64_t *now) { return db_now(s->db, now); }
 cella_db *hub_store_db(hub_store *s) { return s->db; }
-bool hub_store_shared(const hub_store *s) { return cella_db_kind_of(s->db) == CELLA_DB_POSTGRES; }
 
 /* ---- text helpers ---- */
 

@@ -31,8 +31,6 @@ void hub_store_close(hub_store *s);
 /* The database's clock: leases and deadlines are decided by it, so replicas
  * on hosts whose clocks differ agree (SQLite: this host's). */
 CELLA_RESULT hub_store_now(hub_store *s, int64_t *now);
-/* Whether other processes share this database (PostgreSQL). */
-bool hub_store_shared(const hub_store *s);
 /* The connection, for the nonces replicas share (store/nonce_book.h). */
 struct cella_db *hub_store_db(hub_store *s);
 /* The channel on which a commit with events is announced (PostgreSQL). */

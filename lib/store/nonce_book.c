@@ -179,3 +179,19 @@ cella_res cella_nonce_consume_db(cella_db *db, const uint8_t nonce[32], const ch
     CELLA_ENSURE(expires >= now, CELLA_E_AUTH, "nonce", "nonce expired");
     return CELLA_OK_RES;
 }
+
+cella_res cella_nonce_issue_in(cella_nonce_book *b, cella_db *db, const char *purpose,
+                               int64_t now, int64_t expires, uint8_t nonce[32])
+{
+    if (cella_db_kind_of(db) == CELLA_DB_POSTGRES)
+        return cella_nonce_issue_db(db, purpose, now, expires, nonce);
+    return cella_nonce_issue(b, purpose, now, expires, nonce);
+}
+
+cella_res cella_nonce_consume_in(cella_nonce_book *b, cella_db *db, const uint8_t nonce[32],
+                                 const char *purpose, int64_t now)
+{
+    if (cella_db_kind_of(db) == CELLA_DB_POSTGRES)
+        return cella_nonce_consume_db(db, nonce, purpose, now);
+    return cella_nonce_consume(b, nonce, purpose, now);
+}

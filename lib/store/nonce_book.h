@@ -43,4 +43,11 @@ CELLA_RESULT cella_nonce_issue_db(cella_db *db, const char *purpose, int64_t now
 CELLA_RESULT cella_nonce_consume_db(cella_db *db, const uint8_t nonce[32], const char *purpose,
                                     int64_t now);
 
+/* A server's nonces where they belong: in `db` when replicas share it
+ * (PostgreSQL), else in the process's book `b` (SQLite, one process). */
+CELLA_RESULT cella_nonce_issue_in(cella_nonce_book *b, cella_db *db, const char *purpose,
+                                  int64_t now, int64_t expires, uint8_t nonce[32]);
+CELLA_RESULT cella_nonce_consume_in(cella_nonce_book *b, cella_db *db, const uint8_t nonce[32],
+                                    const char *purpose, int64_t now);
+
 #endif
