@@ -43,8 +43,8 @@ typedef struct {
 } cella_db_schema;
 
 /* url: "sqlite:PATH", a bare PATH (SQLite), or "postgres://..." /
- * "postgresql://..." (libpq; a password is best kept in PGPASSFILE, not in
- * the URL). SQLite handles of one store share `turn` (a process-wide mutex).
+ * "postgresql://..." (libpq; a password in the URL is refused, see
+ * cella_db_url_check: libpq reads it from PGPASSFILE). SQLite handles of one store share `turn` (a process-wide mutex).
  * The schema is created or migrated under a lock (PostgreSQL: an advisory
  * lock, so replicas starting together migrate once). */
 CELLA_RESULT cella_db_open(const char *url, const cella_db_schema *schema, void *migrate_ctx,
