@@ -124,7 +124,7 @@ static cella_res confine(void)
         SCMP_SYS(close),        SCMP_SYS(brk),         SCMP_SYS(munmap),    SCMP_SYS(mremap),
         SCMP_SYS(madvise),      SCMP_SYS(futex),       SCMP_SYS(getpid),    SCMP_SYS(gettid),
         SCMP_SYS(clock_gettime), SCMP_SYS(newfstatat), SCMP_SYS(fstat),     SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),        SCMP_SYS(exit_group),
+        SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),        SCMP_SYS(exit_group),  SCMP_SYS(getrandom),
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof plain / sizeof plain[0] && rc == 0; i++)

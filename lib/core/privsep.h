@@ -89,8 +89,9 @@ typedef struct {
     pthread_mutex_t lock; /* one call at a time */
 } cella_privsep;
 
-/* Forks the child (call it before starting any thread) and waits, without a
- * time limit (init may prompt for a password), until its init reports. */
+/* Forks the child (call it from the main thread before starting any other:
+ * the child is killed when the forking thread ends) and waits, without a time
+ * limit (init may prompt for a password), until its init reports. */
 CELLA_RESULT cella_privsep_start(cella_privsep *p, const char *name, uint32_t magic,
                                  uint16_t version, const cella_privsep_ops *ops, void *ctx);
 
