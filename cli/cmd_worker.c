@@ -13,9 +13,7 @@
 #include "casapi/casapi.h"
 #include "commands.h"
 #include "core/log.h"
-#include "core/secure.h"
 #include "identity/eth.h"
-#include "identity/wallet.h"
 #include "project.h"
 #include "wallet_opts.h"
 #include "worker/signer.h"
@@ -178,6 +176,7 @@ const cli_command cli_worker_commands[] = {
      "to run. --metrics: serve GET /metrics (Prometheus text) on ADDR:PORT, unauthenticated "
      "(docs/metrics.md). SIGINT/SIGTERM: finish the current tasks and stop. Several hub or cas "
      "replicas (comma-separated, with one pin for all or one per URL): the worker fails over "
-     "between them (docs/failover.md)."},
+     "between them (docs/failover.md). The pool owner's key stays in a signer process of its own, "
+     "which opens the wallet; if it stops, the worker stops (docs/worker.md)."},
     {NULL, NULL, NULL, NULL, NULL},
 };
