@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "casapi/casapi.h"
@@ -288,6 +289,41 @@ static void child_cannot_open_files(void **state)
     cella_privsep_stop(&p);
 }
 
+/* A child that does not answer in time (it spins for 2 s) is killed and
+ * never asked again. */
+static cella_res spin(void *ctx, uint16_t op, cella_slice payload, uint16_t *reply_op,
+                      uint8_t *out, size_t cap, size_t *len)
+{
+    (void)ctx;
+    (void)payload;
+    (void)cap;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 2000);
+    out[0] = 1;
+    *reply_op = op;
+    *len = 1;
+    return CELLA_OK_RES;
+}
+
+static void slow_child_times_out(void **state)
+{
+    (void)state;
+    static const cella_privsep_ops ops = {no_init, spin, no_wipe};
+    cella_privsep p;
+    uint8_t reply[8];
+    size_t n;
+    assert_succeeds(cella_privsep_start(&p, "test child", 0x54534554u, 1, &ops, NULL));
+    p.timeout_ms = 200;
+    assert_fails_with(cella_privsep_call(&p, 1, cella_slice_of("", 0), 1, reply, sizeof reply, &n),
+                      CELLA_E_UNAVAILABLE);
+    assert_non_null(strstr(cella_error_what(), "no answer in time; killed by signal 9"));
+    assert_fails_with(cella_privsep_check(&p), CELLA_E_UNAVAILABLE);
+    cella_privsep_stop(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +334,7 @@ int main(void)
         cmocka_unit_test(signer_start_fails_with_the_loaders_error),
         cmocka_unit_test(signer_death_fails_closed),
         cmocka_unit_test(child_cannot_open_files),
+        cmocka_unit_test(slow_child_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
