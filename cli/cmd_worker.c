@@ -13,10 +13,10 @@
 #include "casapi/casapi.h"
 #include "commands.h"
 #include "core/log.h"
-#include "core/secure.h"
 #include "identity/eth.h"
-#include "identity/wallet.h"
 #include "project.h"
+#include "wallet_opts.h"
+#include "worker/signer.h"
 #include "worker/worker.h"
 
 #define NOPTS(o) ((int)(sizeof(o) / sizeof((o)[0])))
@@ -52,6 +52,19 @@ static cella_res check_pool_owner(const cli_hub *hub, const char *pool, const ui
     return r;
 }
 
+typedef struct {
+    const cli_opt *o;
+    int n;
+} wallet_opts;
+
+/* Runs in the signer process only: the worker never holds the key. */
+static cella_res load_pool_key(void *ctx, uint8_t priv[32])
+{
+    const wallet_opts *w = ctx;
+    uint8_t addr[20];
+    return cli_wallet_open(w->o, w->n, priv, addr);
+}
+
 static int worker_start(int argc, char **argv)
 {
     cli_opt o[] = {CAS_CONN_OPTS,
@@ -73,7 +86,8 @@ static int worker_start(int argc, char **argv)
     memset(&c, 0, sizeof c);
     cli_hub hub = {0};
     char exe[PATH_MAX], blobs[1024];
-    uint8_t *key = NULL, owner[20];
+    cella_signer signer;
+    bool signing = false;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "worker start");
     const char *pool = cli_get(o, NOPTS(o), "pool");
     if (cella_ok(r) && !pool)
@@ -95,6 +109,13 @@ static int worker_start(int argc, char **argv)
         r = cella_fail(CELLA_E_USAGE, "--lease", "between 3 and 600 seconds");
     if (cella_ok(r) && cli_get(o, NOPTS(o), "timeout"))
         r = cli_parse_size(cli_get(o, NOPTS(o), "timeout"), "--timeout", &timeout);
+    /* First, while this process has no thread: the signer process, which
+     * opens the wallet (and asks for its password) itself. */
+    wallet_opts wopts = {o, NOPTS(o)};
+    if (cella_ok(r)) {
+        r = cella_signer_start(&signer, load_pool_key, &wopts);
+        signing = cella_ok(r);
+    }
     if (cella_ok(r))
         r = cli_hub_open(o, NOPTS(o), &hub);
     if (cella_ok(r))
@@ -102,13 +123,8 @@ static int worker_start(int argc, char **argv)
                             sizeof blobs);
     if (cella_ok(r))
         r = cas_conn_open(&c, o, NOPTS(o));
-    if (cella_ok(r)) {
-        key = cella_secure_alloc(32);
-        r = key ? cli_wallet_open(o, NOPTS(o), key, owner)
-                : cella_fail(CELLA_E_NOMEM, "wallet", "out of memory");
-    }
     if (cella_ok(r))
-        r = check_pool_owner(&hub, pool, owner);
+        r = check_pool_owner(&hub, pool, signer.addr);
     ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (cella_ok(r) && el <= 0)
         r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary: %s", strerror(errno));
@@ -124,7 +140,7 @@ static int worker_start(int argc, char **argv)
             .hub = &hub.ep,
             .cas = &c.ep,
             .blobs_url = blobs,
-            .pool_key = key,
+            .signer = &signer,
             .pool = pool,
             .work_dir = wd ? wd : "./cella-worker",
             .cella_exe = exe,
@@ -142,8 +158,8 @@ static int worker_start(int argc, char **argv)
         fflush(stdout);
         r = cella_worker_run(&wo);
     }
-    if (key)
-        cella_secure_free(key, 32);
+    if (signing)
+        cella_signer_stop(&signer);
     cas_conn_close(&c);
     return cli_report(r);
 }
@@ -160,6 +176,7 @@ const cli_command cli_worker_commands[] = {
      "to run. --metrics: serve GET /metrics (Prometheus text) on ADDR:PORT, unauthenticated "
      "(docs/metrics.md). SIGINT/SIGTERM: finish the current tasks and stop. Several hub or cas "
      "replicas (comma-separated, with one pin for all or one per URL): the worker fails over "
-     "between them (docs/failover.md)."},
+     "between them (docs/failover.md). The pool owner's key stays in a signer process of its own, "
+     "which opens the wallet; if it stops, the worker stops (docs/worker.md)."},
     {NULL, NULL, NULL, NULL, NULL},
 };

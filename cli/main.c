@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "core/json_wipe.h"
 #include "core/log.h"
 #include "core/secure.h"
 #include "help.h"
@@ -106,6 +107,7 @@ static int group_without_verb(const char *group, int argc, char **argv)
 int main(int argc, char **argv)
 {
     cella_harden_process();
+    cella_json_wipe_install(); /* before any JSON: freed trees leave no secrets */
     if (argc < 2) {
         cli_help_all(stderr);
         return 2;

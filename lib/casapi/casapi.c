@@ -9,16 +9,22 @@
 #include "crypto/aead.h"
 #include "identity/eth.h"
 
+cella_res cella_cas_auth_message_sha(char *out, size_t cap, const char *method, const char *path,
+                                     const char *nonce_hex, const uint8_t body_sha256[32])
+{
+    char hh[65];
+    cella_hex_encode(hh, body_sha256, 32, false);
+    int n = snprintf(out, cap, "cella-cas-request-v1\n%s\n%s\n%s\n%s", method, path, nonce_hex, hh);
+    CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_TOOBIG, path, "request path too long");
+    return CELLA_OK_RES;
+}
+
 cella_res cella_cas_auth_message(char *out, size_t cap, const char *method, const char *path,
                                  const char *nonce_hex, const void *body, size_t body_len)
 {
     uint8_t h[32];
-    char hh[65];
     CELLA_TRY(cella_sha256(h, body, body_len));
-    cella_hex_encode(hh, h, 32, false);
-    int n = snprintf(out, cap, "cella-cas-request-v1\n%s\n%s\n%s\n%s", method, path, nonce_hex, hh);
-    CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_TOOBIG, path, "request path too long");
-    return CELLA_OK_RES;
+    return cella_cas_auth_message_sha(out, cap, method, path, nonce_hex, h);
 }
 
 cella_res cella_cas_parse_authorization(const char *header, size_t len, uint8_t addr[20],
@@ -85,7 +91,8 @@ cella_res cella_cas_call(const cella_http_client *c, const char *method, const c
 }
 
 struct signed_call {
-    const uint8_t *priv;
+    cella_cas_sign_fn sign;
+    void *sign_ctx;
     const char *method, *path, *content_type;
     cella_slice body;
     json_t **out;
@@ -105,16 +112,13 @@ static cella_res signed_attempt(const cella_http_client *one, void *ctx, cella_n
                                                                                   : CELLA_NET_UNSENT;
     CELLA_TRY(r);
     const char *nonce = json_string_value(json_object_get(ch, "nonce"));
-    char msg[2600], auth[512], ctype[128], addr[43], sighex[131];
-    uint8_t sig[65], a[20];
+    char auth[512], ctype[128], addr[43], sighex[131];
+    uint8_t sig[65], a[20], h[32];
     r = nonce ? CELLA_OK_RES : cella_fail(CELLA_E_PARSE, one->base_url, "no challenge from the server");
     if (cella_ok(r))
-        r = cella_cas_auth_message(msg, sizeof msg, sc->method, sc->path, nonce, sc->body.p,
-                                   sc->body.len);
+        r = cella_sha256(h, sc->body.p, sc->body.len);
     if (cella_ok(r))
-        r = cella_eth_personal_sign(sc->priv, msg, strlen(msg), sig);
-    if (cella_ok(r))
-        r = cella_eth_address_from_privkey(sc->priv, a);
+        r = sc->sign(sc->sign_ctx, sc->method, sc->path, nonce, h, sig, a);
     if (cella_ok(r)) {
         cella_eth_address_checksum(addr, a);
         cella_hex_encode(sighex, sig, 65, false);
@@ -127,16 +131,36 @@ static cella_res signed_attempt(const cella_http_client *one, void *ctx, cella_n
     return r;
 }
 
-cella_res cella_cas_signed_call(const cella_http_client *c, const uint8_t priv[32],
-                                const char *method, const char *path, cella_slice body,
-                                const char *content_type, json_t **out)
+cella_res cella_cas_signed_call_by(const cella_http_client *c, cella_cas_sign_fn sign,
+                                   void *sign_ctx, const char *method, const char *path,
+                                   cella_slice body, const char *content_type, json_t **out)
 {
-    struct signed_call sc = {priv, method, path, content_type, body, out};
+    struct signed_call sc = {sign, sign_ctx, method, path, content_type, body, out};
     char what[300];
     snprintf(what, sizeof what, "%s %.250s", method, path);
     *out = NULL;
     return cella_failover(c, c->repeatable || cella_net_repeatable_method(method), what,
                           signed_attempt, &sc);
+}
+
+/* Signing with a key this process holds. */
+static cella_res sign_with_key(void *ctx, const char *method, const char *path,
+                               const char *nonce_hex, const uint8_t body_sha256[32],
+                               uint8_t sig[65], uint8_t addr[20])
+{
+    const uint8_t *priv = ctx;
+    char msg[2600];
+    CELLA_TRY(cella_cas_auth_message_sha(msg, sizeof msg, method, path, nonce_hex, body_sha256));
+    CELLA_TRY(cella_eth_personal_sign(priv, msg, strlen(msg), sig));
+    return cella_eth_address_from_privkey(priv, addr);
+}
+
+cella_res cella_cas_signed_call(const cella_http_client *c, const uint8_t priv[32],
+                                const char *method, const char *path, cella_slice body,
+                                const char *content_type, json_t **out)
+{
+    return cella_cas_signed_call_by(c, sign_with_key, (void *)priv, method, path, body,
+                                    content_type, out);
 }
 
 struct attest_identity {

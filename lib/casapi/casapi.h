@@ -17,6 +17,9 @@
  * where TARGET is the path and query exactly as sent. */
 CELLA_RESULT cella_cas_auth_message(char *out, size_t cap, const char *method, const char *path,
                                     const char *nonce_hex, const void *body, size_t body_len);
+/* The same with the body's SHA-256 given (what a signer process receives). */
+CELLA_RESULT cella_cas_auth_message_sha(char *out, size_t cap, const char *method, const char *path,
+                                        const char *nonce_hex, const uint8_t body_sha256[32]);
 
 /* Parses "CELLA-EIP191 <0xaddress> <nonce hex> <0xsignature>" (bounded,
  * strict: exactly four fields). Used by cas on every signed request. */
@@ -32,6 +35,18 @@ CELLA_RESULT cella_cas_call(const cella_http_client *c, const char *method, cons
 CELLA_RESULT cella_cas_signed_call(const cella_http_client *c, const uint8_t priv[32],
                                    const char *method, const char *path, cella_slice body,
                                    const char *content_type, json_t **out);
+
+/* Signs one request's message (cella_cas_auth_message_sha of its parts):
+ * the signature and the signer's address. */
+typedef cella_res (*cella_cas_sign_fn)(void *ctx, const char *method, const char *path,
+                                       const char *nonce_hex, const uint8_t body_sha256[32],
+                                       uint8_t sig[65], uint8_t addr[20]);
+
+/* A signed call whose signature comes from `sign` (e.g. a signer process
+ * holding the key: worker/signer.h). */
+CELLA_RESULT cella_cas_signed_call_by(const cella_http_client *c, cella_cas_sign_fn sign,
+                                      void *sign_ctx, const char *method, const char *path,
+                                      cella_slice body, const char *content_type, json_t **out);
 
 /* An attested instance: its RA-TLS identity and what cas released to it. */
 typedef struct {

@@ -20,12 +20,11 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/secure.h"
-#include "hub/task.h"
 #include "identity/eth.h"
-#include "identity/keccak.h"
 #include "net/http_client.h"
 #include "runtime/task.h"
 #include "worker/metrics.h"
+#include "worker/signer.h"
 
 #define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
 
@@ -65,6 +64,17 @@ static cella_res hub_get(slot *s, const char *path, json_t **out)
     return cella_cas_call(&s->hub, "GET", path, cella_slice_of("", 0), out);
 }
 
+/* The owner's signature of one hub request, made by the signer process. */
+static cella_res sign_by_signer(void *ctx, const char *method, const char *path,
+                                const char *nonce_hex, const uint8_t body_sha256[32],
+                                uint8_t sig[65], uint8_t addr[20])
+{
+    cella_signer *signer = ctx;
+    CELLA_TRY(cella_signer_sign_request(signer, method, path, nonce_hex, body_sha256, sig));
+    memcpy(addr, signer->addr, 20);
+    return CELLA_OK_RES;
+}
+
 /* A request signed by the pool owner; `repeatable`: safe to send again to
  * another replica if one may have received it and did not answer. */
 static cella_res hub_signed(slot *s, const char *method, const char *path, json_t *body,
@@ -75,9 +85,9 @@ static cella_res hub_signed(slot *s, const char *method, const char *path, json_
     json_t *ignored = NULL;
     cella_http_client hub = s->hub;
     hub.repeatable = repeatable;
-    cella_res r = cella_cas_signed_call(&hub, s->o->pool_key, method, path,
-                                        cella_slice_of(text, strlen(text)), "application/json",
-                                        out ? out : &ignored);
+    cella_res r = cella_cas_signed_call_by(&hub, sign_by_signer, s->o->signer, method, path,
+                                           cella_slice_of(text, strlen(text)), "application/json",
+                                           out ? out : &ignored);
     json_decref(ignored);
     free(text);
     return r;
@@ -165,10 +175,9 @@ static cella_res task_session(slot *s, const uint8_t taskid[32], const char *tid
                               size_t cap, uint8_t challenge[20], uint8_t auth[65])
 {
     char path[200];
-    uint8_t h[32], sig[65];
+    uint8_t sig[65];
     /* iExec: the workerpool owner signs keccak256(taskid) to get the challenge. */
-    cella_keccak256(h, taskid, 32);
-    CELLA_TRY(cella_eth_personal_sign(s->o->pool_key, h, 32, sig));
+    CELLA_TRY(cella_signer_sign_task_challenge(s->o->signer, taskid, sig));
     snprintf(path, sizeof path, "/tee/challenges/%s", tid);
     json_t *reply = NULL;
     CELLA_TRY(cas_post(s, path, sig, NULL, &reply));
@@ -180,8 +189,7 @@ static cella_res task_session(slot *s, const uint8_t taskid[32], const char *tid
     CELLA_TRY(r);
     /* PoCo's authorization, the workerpool's consent for this worker, this
      * task and this enclave; the worker (here the same key) signs it too. */
-    hub_authorization_hash(s->owner, taskid, challenge, h);
-    CELLA_TRY(cella_eth_personal_sign(s->o->pool_key, h, 32, auth));
+    CELLA_TRY(cella_signer_sign_authorization(s->o->signer, taskid, challenge, auth));
     char ch[43], sg[133];
     cella_eth_address_checksum(ch, challenge);
     hex0x(sg, auth, 65);
@@ -600,6 +608,10 @@ static void *slot_main(void *arg)
 {
     slot *s = arg;
     while (!*s->o->stop) {
+        if (!cella_signer_alive(s->o->signer)) {
+            *s->o->stop = 1; /* nothing can be signed any more: every slot stops */
+            break;
+        }
         char tid[67];
         cella_res r = lease_next(s, s->o->lease_seconds ? s->o->lease_seconds : 30, tid);
         if (!cella_ok(r)) {
@@ -624,10 +636,9 @@ cella_res cella_worker_run(const cella_worker_opts *o)
     unsigned n = o->slots ? o->slots : 1;
     CELLA_ENSURE(n <= CELLA_WORKER_MAX_SLOTS, CELLA_E_USAGE, "--slots", "at most %d slots",
                  CELLA_WORKER_MAX_SLOTS);
-    CELLA_ENSURE(o->hub && o->hub->n && o->cas && o->cas->n && o->blobs_url && o->pool_key && o->pool,
-                 CELLA_E_USAGE, "worker", "the worker needs a hub, a cas, a blob store and a pool key");
-    uint8_t owner[20];
-    CELLA_TRY(cella_eth_address_from_privkey(o->pool_key, owner));
+    CELLA_ENSURE(o->hub && o->hub->n && o->cas && o->cas->n && o->blobs_url && o->signer && o->pool,
+                 CELLA_E_USAGE, "worker", "the worker needs a hub, a cas, a blob store and a signer");
+    const uint8_t *owner = o->signer->addr;
     /* The port first: a taken one leaves the work directory as it was. */
     worker_metrics metrics;
     CELLA_TRY(worker_metrics_start(&metrics, o->metrics_listen, n));
@@ -677,6 +688,8 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         done += slots[i].done;
         failed += slots[i].failed;
     }
+    if (cella_ok(r))
+        r = cella_signer_check(o->signer);
     if (cella_ok(r))
         cella_info("worker: %u task(s) completed, %u failed", done, failed);
     free(slots);

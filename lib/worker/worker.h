@@ -1,7 +1,10 @@
 /* The worker of a workerpool (iExec's scheduler and worker in one process).
  *
- * It holds the workerpool owner's key, never a dataset key or a plaintext:
- * those exist only inside the enclave process it starts (`cella run-task`).
+ * It never holds a dataset key or a plaintext: those exist only inside the
+ * enclave process it starts (`cella run-task`). Nor does it hold the
+ * workerpool owner's key: a signer process does (worker/signer.h), and the
+ * worker asks it for the signatures below; if the signer stops, the worker
+ * stops with that error.
  * For each runnable task of its pool it
  *
  *   1. leases the task on the hub (a lease it renews while it works, so a
@@ -29,6 +32,7 @@
 
 #include "core/error.h"
 #include "net/endpoints.h"
+#include "worker/signer.h"
 
 #define CELLA_WORKER_MAX_SLOTS 64
 
@@ -39,7 +43,8 @@ typedef struct {
     cella_endpoints *cas;
     const char *blobs_url;   /* where results are uploaded; bundles and datasets are looked
                                 up there by hash first */
-    const uint8_t *pool_key; /* the workerpool owner's key (32 bytes, secure memory) */
+    /* the workerpool owner's key, in a process of its own (worker/signer.h) */
+    cella_signer *signer;
     const char *pool;        /* the workerpool address (0x...) */
     const char *work_dir;    /* caches and per-task directories (created 0700) */
     const char *cella_exe;   /* this binary, for the enclave process */

@@ -1,5 +1,6 @@
 /* Unit tests for lib/core: errors, slices, encodings, secrets, logging, files. */
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "core/encoding.h"
 #include "core/fs.h"
+#include "core/json_wipe.h"
 #include "core/keyfile.h"
 #include "core/log.h"
 #include "core/safepath.h"
@@ -284,6 +286,46 @@ static void keyfiles(void **state)
     test_rmdir(dir);
 }
 
+/* ---- jansson's freed blocks are wiped (core/json_wipe.h) ---- */
+
+#define JSON_SECRET "s3cr3t-dataset-key-0123456789abcdef"
+static unsigned g_blocks_seen, g_blocks_with_secret;
+
+static void observe_block(const void *p, size_t n)
+{
+    g_blocks_seen++;
+    if (memmem(p, n, JSON_SECRET, strlen(JSON_SECRET)))
+        g_blocks_with_secret++;
+}
+
+static void json_free_wipes(void **state)
+{
+    (void)state;
+    /* the seam itself, on a plain malloc block: every usable byte becomes 0 */
+    uint8_t *b = malloc(100);
+    assert_non_null(b);
+    memset(b, 'S', 100);
+    cella_json_wipe_block(b);
+    for (size_t i = 0; i < 100; i++)
+        assert_int_equal(b[i], 0);
+    free(b);
+    cella_json_wipe_block(NULL);
+    /* installed: the blocks jansson frees (a secret string in an object, its
+     * key, a loaded document) hold no trace of the secret at free time */
+    cella_json_wipe_install();
+    cella_json_wipe_set_observer(observe_block);
+    g_blocks_seen = g_blocks_with_secret = 0;
+    json_t *o = json_pack("{s:s}", "key", JSON_SECRET);
+    assert_non_null(o);
+    json_decref(o);
+    json_t *d = json_loads("{\"volume\": {\"key\": \"" JSON_SECRET "\"}}", 0, NULL);
+    assert_non_null(d);
+    json_decref(d);
+    cella_json_wipe_set_observer(NULL);
+    assert_true(g_blocks_seen >= 4);
+    assert_int_equal(g_blocks_with_secret, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +340,7 @@ int main(void)
         cmocka_unit_test(atomic_write_and_read),
         cmocka_unit_test(open_beneath_refuses_escapes),
         cmocka_unit_test(keyfiles),
+        cmocka_unit_test(json_free_wipes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
