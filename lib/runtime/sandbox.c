@@ -1,5 +1,8 @@
 #include "runtime/sandbox.h"
 
+#include "core/log.h"
+#include "runtime/cgroup.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -173,8 +176,23 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         return cella_fail(CELLA_E_UNSUPPORTED, BWRAP,
                           "bubblewrap is not installed (apt-get install bubblewrap)");
     }
+    /* The memory and process limits: a cgroup of the app's own when this host
+     * allows one, else rlimits in the child (cgroup.h says when). */
+    cella_cgroup cg = {.procs_fd = -1};
+    char why[200] = "";
+    out->cgroup = (s->mem_bytes || s->max_pids) &&
+                  cella_cgroup_create(&cg, s->mem_bytes, s->max_pids, why, sizeof why);
+    if ((s->mem_bytes || s->max_pids) && !out->cgroup)
+        cella_debug("app limits as rlimits, no cgroup: %s", why);
+    int joined[2] = {-1, -1}; /* the child says here when it could not join its cgroup */
+    if (out->cgroup && pipe2(joined, O_CLOEXEC) != 0) {
+        cella_cgroup_destroy(&cg);
+        free(ap);
+        return cella_fail(CELLA_E_IO, "sandbox", "pipe failed: %s", strerror(errno));
+    }
     pid_t pid = fork();
     if (pid < 0) {
+        cella_cgroup_destroy(&cg);
         free(ap);
         return cella_fail(CELLA_E_IO, "sandbox", "fork failed: %s", strerror(errno));
     }
@@ -186,9 +204,21 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
             dup2(s->stdout_fd, 1);
         if (s->stderr_fd >= 0)
             dup2(s->stderr_fd, 2);
-        if (s->mem_bytes) {
+        if (out->cgroup && !cella_cgroup_enter(&cg)) {
+            (void)!write(joined[1], "x", 1);
+            _exit(127);
+        }
+        if (s->mem_bytes && !out->cgroup) {
             struct rlimit rl = {s->mem_bytes, s->mem_bytes};
             setrlimit(RLIMIT_AS, &rl);
+        }
+        if (s->max_pids && !out->cgroup) {
+            struct rlimit rl = {s->max_pids, s->max_pids};
+            setrlimit(RLIMIT_NPROC, &rl);
+        }
+        if (s->stack_bytes) {
+            struct rlimit rl = {s->stack_bytes, s->stack_bytes};
+            setrlimit(RLIMIT_STACK, &rl);
         }
         if (s->cpu_seconds) {
             struct rlimit rl = {s->cpu_seconds, s->cpu_seconds + 1};
@@ -204,14 +234,23 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     }
     free(ap);
     setpgid(pid, pid);
+    bool outside = false;
+    if (out->cgroup) {
+        char b;
+        close(joined[1]);
+        outside = read(joined[0], &b, 1) == 1; /* EOF once bwrap is exec'd */
+        close(joined[0]);
+    }
     double deadline = s->wall_seconds ? mono() + s->wall_seconds : 0;
     int st = 0;
     for (;;) {
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid)
             break;
-        if (w < 0 && errno != EINTR)
+        if (w < 0 && errno != EINTR) {
+            cella_cgroup_destroy(&cg);
             return cella_fail(CELLA_E_IO, "sandbox", "waitpid failed: %s", strerror(errno));
+        }
         if (deadline && mono() > deadline && !out->timed_out) {
             out->timed_out = true;
             kill(-pid, SIGKILL);
@@ -222,6 +261,9 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         out->exit_code = WEXITSTATUS(st);
     else if (WIFSIGNALED(st))
         out->exit_code = 128 + WTERMSIG(st);
+    out->oom_killed = out->cgroup && cella_cgroup_oom_kills(&cg) > 0;
+    cella_cgroup_destroy(&cg); /* and whatever the app left running in it */
+    CELLA_ENSURE(!outside, CELLA_E_IO, "sandbox", "the app could not join its cgroup");
     CELLA_ENSURE(out->exit_code != 127 || !WIFEXITED(st) || access(BWRAP, X_OK) == 0,
                  CELLA_E_IO, BWRAP, "cannot start bubblewrap");
     return CELLA_OK_RES;
