@@ -312,6 +312,8 @@ expect_ok "$CELLA" app run "$SLOW" --dataset "$DSV" --tag tee,scone --wallet-fil
 T7=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T7" status) == COMPLETED ]] || fail "T7 on a volume dataset: $(task_field "$T7" error)"
+# made in a sim enclave (cella up allows sim): the task record says so
+[[ $(task_field "$T7" tee) == sim ]] || fail "the task record does not say the result was made in sim"
 result_has "$T7" $'volume file a\nvolume file b' "environment checked"
 result_lacks "$T7" "withheld variable seen"   # nor the dataset's key and location
 
