@@ -563,6 +563,15 @@ static void test_session_refuses_bad_secrets(void **state)
     s.in.measurement = "zz";
     json_t *doc = NULL;
     assert_fails_with(cas_task_session(&s.in, &doc), CELLA_E_PARSE);
+    /* a 48-byte one (TDX MRTD, SNP measurement) is kept as it is */
+    static const char m48[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+                              "00112233445566778899aabbccddeeff";
+    s.in.measurement = m48;
+    assert_succeeds(cas_task_session(&s.in, &doc));
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(cella_session_service(doc, "app"), "mrenclaves"), 0)),
+                        m48);
+    json_decref(doc);
     cas_params_free(&s.params);
 }
 
