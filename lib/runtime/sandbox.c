@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "runtime/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -153,6 +154,35 @@ static cella_res build_args(const cella_sandbox_spec *s, argvec *a)
     return CELLA_OK_RES;
 }
 
+/* The tasks (threads) the user `uid` runs, from /proc: what RLIMIT_NPROC counts. */
+static unsigned long user_tasks(uid_t uid)
+{
+    unsigned long n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char p[64], line[256];
+        snprintf(p, sizeof p, "/proc/%.20s/status", e->d_name);
+        FILE *f = fopen(p, "re");
+        unsigned long real = (unsigned long)-1, threads = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            if (!strncmp(line, "Uid:", 4))
+                real = strtoul(line + 4, NULL, 10);
+            else if (!strncmp(line, "Threads:", 8))
+                threads = strtoul(line + 8, NULL, 10);
+        }
+        if (f)
+            fclose(f);
+        if (real == (unsigned long)uid)
+            n += threads;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 static double mono(void)
 {
     struct timespec ts;
@@ -190,6 +220,11 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         free(ap);
         return cella_fail(CELLA_E_IO, "sandbox", "pipe failed: %s", strerror(errno));
     }
+    /* RLIMIT_NPROC counts every task of the real user (root is exempt): the
+     * app may have max_pids more than the user runs now. */
+    rlim_t nproc = s->max_pids && !out->cgroup && getuid() != 0
+                       ? (rlim_t)(user_tasks(getuid()) + s->max_pids)
+                       : 0;
     pid_t pid = fork();
     if (pid < 0) {
         cella_cgroup_destroy(&cg);
@@ -212,8 +247,8 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
             struct rlimit rl = {s->mem_bytes, s->mem_bytes};
             setrlimit(RLIMIT_AS, &rl);
         }
-        if (s->max_pids && !out->cgroup) {
-            struct rlimit rl = {s->max_pids, s->max_pids};
+        if (nproc) {
+            struct rlimit rl = {nproc, nproc};
             setrlimit(RLIMIT_NPROC, &rl);
         }
         if (s->stack_bytes) {
