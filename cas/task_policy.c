@@ -119,6 +119,11 @@ cella_res cas_deal_parse(const json_t *j, cas_deal *d)
     return CELLA_OK_RES;
 }
 
+static bool tag_bit(const uint8_t tag[32], unsigned bit)
+{
+    return (tag[31 - bit / 8] >> (bit % 8)) & 1u;
+}
+
 cella_res cas_task_check(const cas_task *t, const cas_deal *d)
 {
     char tid[67] = "0x";
@@ -132,8 +137,29 @@ cella_res cas_task_check(const cas_task *t, const cas_deal *d)
                  CELLA_E_PARSE, tid, "the task id is not keccak256(dealid, idx) of a task of its deal");
     CELLA_ENSURE(!strcmp(t->status, "ACTIVE"), CELLA_E_POLICY, tid,
                  "the task is %s, not ACTIVE", t->status);
-    CELLA_ENSURE(d->tag[31] & 0x01, CELLA_E_POLICY, tid,
+    CELLA_ENSURE(tag_bit(d->tag, CAS_TAG_TEE), CELLA_E_POLICY, tid,
                  "not a TEE task: its deal's tag lacks the TEE bit");
+    const char *kinds[3];
+    size_t n;
+    return cas_deal_tee_kinds(d, kinds, &n);
+}
+
+cella_res cas_deal_tee_kinds(const cas_deal *d, const char *kinds[3], size_t *n)
+{
+    *n = 0;
+    bool sgx = tag_bit(d->tag, CAS_TAG_SCONE) || tag_bit(d->tag, CAS_TAG_GRAMINE);
+    bool tdx = tag_bit(d->tag, CAS_TAG_TDX), snp = tag_bit(d->tag, CAS_TAG_SNP);
+    CELLA_ENSURE(tag_bit(d->tag, CAS_TAG_TEE), CELLA_E_POLICY, "deal.tag",
+                 "not a TEE deal: its tag lacks the TEE bit");
+    CELLA_ENSURE((int)sgx + (int)tdx + (int)snp <= 1, CELLA_E_POLICY, "deal.tag",
+                 "the deal's tag asks for more than one TEE technology (%s%s%s): no enclave is "
+                 "both", sgx ? "SGX (scone/gramine) " : "", tdx ? "TDX " : "", snp ? "SEV-SNP" : "");
+    if (sgx || !(tdx || snp))
+        kinds[(*n)++] = "sgx";
+    if (tdx || !(sgx || snp))
+        kinds[(*n)++] = "tdx";
+    if (snp || !(sgx || tdx))
+        kinds[(*n)++] = "snp";
     return CELLA_OK_RES;
 }
 
@@ -433,14 +459,24 @@ cella_res cas_task_session(const cas_task_inputs *in, json_t **doc)
     *doc = NULL;
     char name[73];
     cas_task_session_name(name, in->task->taskid);
+    /* The deal's tag decides the evidence kinds; sim only where cas allows it. */
+    const char *kinds[3];
+    size_t nk;
+    CELLA_TRY(cas_deal_tee_kinds(in->deal, kinds, &nk));
+    json_t *tee = json_array();
+    for (size_t i = 0; tee && i < nk; i++)
+        json_array_append_new(tee, json_string(kinds[i]));
+    if (tee && in->allow_sim)
+        json_array_append_new(tee, json_string("sim"));
     json_t *env = json_object();
     /* The runtime runs the app bundle's own entrypoint; the session's command
      * is a placeholder the session language requires. */
-    json_t *raw = json_pack("{s:s, s:[{s:s, s:[s], s:[s], s:s, s:o}], s:{s:b}, s:{s:[s], s:[s]}}",
+    json_t *raw = json_pack("{s:s, s:[{s:s, s:[s], s:[s], s:s, s:O}], s:{s:b, s:O}, s:{s:[s], s:[s]}}",
                             "name", name, "services", "name", CAS_TASK_SERVICE, "mrenclaves",
                             in->measurement, "command", "/app", "pwd", "/", "environment",
-                            json_incref(env), "security", "allow_sim", in->allow_sim,
+                            env, "security", "allow_sim", in->allow_sim, "tee", tee,
                             "access_policy", "read", "NONE", "update", "NONE");
+    json_decref(tee);
     cella_res r = raw && env ? fill_env(in, env) : cella_fail(CELLA_E_NOMEM, name, "out of memory");
     if (cella_ok(r))
         r = cella_session_normalize(raw, doc);

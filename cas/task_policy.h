@@ -72,6 +72,21 @@ CELLA_RESULT cas_deal_parse(const json_t *j, cas_deal *d);
  * bag of tasks), ACTIVE, and the deal is a TEE deal (tag bit 0). */
 CELLA_RESULT cas_task_check(const cas_task *t, const cas_deal *d);
 
+/* Tag bits (bytes32, bit 0 the lowest of the last byte): iExec's, and cella's
+ * own SEV-SNP bit (a cella extension: docs/cas-api.md, "Tags mean evidence"). */
+#define CAS_TAG_TEE 0
+#define CAS_TAG_SCONE 1
+#define CAS_TAG_GRAMINE 2
+#define CAS_TAG_TDX 3
+#define CAS_TAG_SNP 16
+
+/* The hardware evidence kinds a TEE deal's tag admits, as session TEE names
+ * ("sgx", "tdx", "snp"): SCONE or Gramine -> sgx, TDX -> tdx, SNP -> snp, no
+ * framework bit -> all three. Frameworks of two technologies at once (e.g.
+ * scone and tdx) are refused: no enclave is both. Sim is never implied: the
+ * session adds it only where cas allows sim. */
+CELLA_RESULT cas_deal_tee_kinds(const cas_deal *d, const char *kinds[3], size_t *n);
+
 /* The deal's orders (the "order" objects of GET /v1/orders/HASH, index by
  * cella_order_kind; the dataset's NULL without a dataset): each hashes to the
  * deal's hash for it under `dom`, is signed by its resource's owner (the
@@ -91,7 +106,7 @@ typedef struct {
     const cas_task *task;
     const cas_deal *deal;
     const cas_params *params;
-    const char *measurement; /* the app's, 64 hex digits */
+    const char *measurement; /* the app's, 64 or 96 hex digits */
     const char *dataset_url, *dataset_checksum;
     cella_slice dataset_key;
     cella_slice requester_secret[CAS_TASK_MAX_SECRETS]; /* parallel to params->secrets */

@@ -345,19 +345,24 @@ static cella_res gather_secrets(cas_thread *t, const cas_deal *d, const cas_para
     return CELLA_OK_RES;
 }
 
-/* The app's registered measurement (64 lowercase hex) and the dataset's URL and checksum. */
+/* The app's registered measurement (lowercase hex: 64 digits for an SGX
+ * MRENCLAVE or a cella bundle, 96 for a TDX MRTD or an SNP measurement) and
+ * the dataset's URL and checksum. */
 static cella_res registry(cas_thread *t, const cas_deal *d, json_t **app, json_t **ds,
-                          char measurement[65])
+                          char measurement[97])
 {
     char a[43];
     cella_eth_address_checksum(a, d->app);
     CELLA_TRY(hub_get_hex(t, "apps", d->app, 20, "app", app));
     const char *m = json_string_value(json_object_get(*app, "measurement"));
-    uint8_t mb[32];
-    CELLA_ENSURE(m && cella_ok(cella_hex_decode(mb, 32, m, strlen(m), "measurement")),
+    uint8_t mb[48];
+    size_t n = m ? strlen(m) - (m[0] == '0' && (m[1] == 'x' || m[1] == 'X') ? 2 : 0) : 0;
+    CELLA_ENSURE(m && (n == 64 || n == 96) &&
+                     cella_ok(cella_hex_decode(mb, n / 2, m, strlen(m), "measurement")),
                  CELLA_E_POLICY, a,
-                 "the app is registered without a measurement: it cannot run in a TEE");
-    cella_hex_encode(measurement, mb, 32, false);
+                 "the app is registered without a measurement of 32 bytes (SGX, cella bundle) or "
+                 "48 (TDX MRTD, SEV-SNP): it cannot run in a TEE");
+    cella_hex_encode(measurement, mb, n / 2, false);
     if (!d->has_dataset)
         return CELLA_OK_RES;
     CELLA_TRY(hub_get_hex(t, "datasets", d->dataset, 20, "dataset", ds));
@@ -406,7 +411,7 @@ static cella_res store_session(cas_thread *t, const char *name, json_t *doc)
 
 static void tee_session(cas_thread *t, cella_http_req *req)
 {
-    char session[73] = "-", who[43] = "?", measurement[65];
+    char session[73] = "-", who[43] = "?", measurement[97];
     const char *ws = NULL, *ts = NULL, *cs = NULL, *ss = NULL;
     uint8_t worker[20], taskid[32], chal[20], poolsig[65], h[32], signer[20], addr[20];
     json_t *body = NULL, *deal_json = NULL, *app = NULL, *ds = NULL, *doc = NULL;
@@ -497,7 +502,7 @@ static void tee_session(cas_thread *t, cella_http_req *req)
         reply_failure(t, req, who, "tee.session", session, r);
         return;
     }
-    char why[200], c[43];
+    char why[240], c[43];
     cella_eth_address_checksum(c, chal);
     snprintf(why, sizeof why, "enclave challenge %s, measurement %s", c, measurement);
     cas_audit(t, who, "tee.session", session, "ok", why);

@@ -637,7 +637,7 @@ static cella_res contribution_signatures(const json_t *body, hub_contribution *c
 
 /* contributeAndFinalize, signed by the worker:
  * {"resultDigest", "authorizationSign", "enclaveChallenge"?, "enclaveSign"?, "results"?,
- *  "holder"?} */
+ *  "holder"?, "tee"?} */
 static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
 {
     hub_contribution c;
@@ -654,7 +654,7 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
         json_object_foreach(body, key, val) {
             if (strcmp(key, "resultDigest") && strcmp(key, "authorizationSign") &&
                 strcmp(key, "enclaveChallenge") && strcmp(key, "enclaveSign") &&
-                strcmp(key, "results") && strcmp(key, "holder")) {
+                strcmp(key, "results") && strcmp(key, "holder") && strcmp(key, "tee")) {
                 r = cella_fail(CELLA_E_PARSE, key, "unknown field");
                 break;
             }
@@ -668,6 +668,11 @@ static void task_contribute(hub_thread *t, cella_http_req *req, const char *id)
         r = opt_string(body, "results", HUB_RESULTS_MAX, false, &c.results);
     if (cella_ok(r))
         r = opt_string(body, "holder", 256, false, &c.holder);
+    if (cella_ok(r))
+        r = opt_string(body, "tee", 8, false, &c.tee);
+    if (cella_ok(r) && c.tee && strcmp(c.tee, "sim") && strcmp(c.tee, "sgx") &&
+        strcmp(c.tee, "tdx") && strcmp(c.tee, "snp"))
+        r = cella_fail(CELLA_E_PARSE, "tee", "not sim, sgx, tdx or snp");
     bool done = false;
     hub_refusal why;
     if (cella_ok(r))

@@ -61,7 +61,8 @@ static const char SCHEMA_POSTGRES[] =
     " contribution_deadline BIGINT NOT NULL, final_deadline BIGINT NOT NULL,"
     " worker BYTEA, result_digest BYTEA, result_hash BYTEA, result_seal BYTEA, finalized BIGINT,"
     " workerpool BYTEA, lease_holder TEXT, lease_until BIGINT, error TEXT, results TEXT,"
-    " consensus_value BYTEA, reveal_deadline BIGINT, reveal_counter BIGINT, winner_counter BIGINT);"
+    " consensus_value BYTEA, reveal_deadline BIGINT, reveal_counter BIGINT, winner_counter BIGINT,"
+    " tee TEXT);"
     "CREATE INDEX IF NOT EXISTS tasks_pool_order ON tasks(workerpool, start, idx, taskid);"
     "CREATE TABLE IF NOT EXISTS accounts(address BYTEA PRIMARY KEY, balance BIGINT NOT NULL,"
     " locked BIGINT NOT NULL);"
@@ -86,6 +87,7 @@ static const char *const g_task_columns[][2] = {
     {"workerpool", "BLOB"},      {"lease_holder", "TEXT"},      {"lease_until", "INTEGER"},
     {"error", "TEXT"},           {"results", "TEXT"},           {"consensus_value", "BLOB"},
     {"reveal_deadline", "INTEGER"}, {"reveal_counter", "INTEGER"}, {"winner_counter", "INTEGER"},
+    {"tee", "TEXT"},
 };
 
 /* ---- plumbing ---- */
@@ -259,6 +261,8 @@ static cella_res migrate(cella_db *db, int from_version, void *ctx)
      * version was recorded before a column went missing is mended too */
     if (cella_db_kind_of(s->db) == CELLA_DB_SQLITE)
         CELLA_TRY(migrate_sqlite(s));
+    else /* the enclave kind of a task's result, added after the first PostgreSQL release */
+        CELLA_TRY(exec(s, "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS tee TEXT"));
     /* a pool's tasks are listed in the order of tasks_pool_order, to the
      * task id, so a listing reads its page and stops; the index it
      * replaces left every task started in the same second to sort */

@@ -34,6 +34,10 @@ typedef struct {
     /* contribute-and-finalize: the worker's lease holder id, or NULL; given, the
      * contribution is refused while another holder's lease is live */
     const char *holder;
+    /* contribute-and-finalize: the enclave's kind ("sim", "sgx", "tdx", "snp") as
+     * the worker read it in the enclave's computed.json, or NULL; informative
+     * (the worker could lie), so the requester sees a result made in sim */
+    const char *tee;
 } hub_contribution;
 
 void hub_result_hash(const uint8_t taskid[32], const uint8_t digest[32], uint8_t out[32]);

@@ -219,7 +219,7 @@ void cella_u256_format(const uint8_t in[32], char out[80])
 static const struct {
     const char *name;
     unsigned bit;
-} g_tags[] = {{"tee", 0}, {"scone", 1}, {"gramine", 2}, {"tdx", 3}, {"gpu", 8}};
+} g_tags[] = {{"tee", 0}, {"scone", 1}, {"gramine", 2}, {"tdx", 3}, {"gpu", 8}, {"snp", 16}};
 
 static cella_res tag_add_name(uint8_t tag[32], const char *name, size_t len, const char *what)
 {
@@ -229,7 +229,7 @@ static cella_res tag_add_name(uint8_t tag[32], const char *name, size_t len, con
             return CELLA_OK_RES;
         }
     return cella_fail(CELLA_E_PARSE, what,
-                      "unknown tag name '%.*s' (known: tee, scone, gramine, tdx, gpu)",
+                      "unknown tag name '%.*s' (known: tee, scone, gramine, tdx, gpu, snp)",
                       (int)(len > 32 ? 32 : len), name);
 }
 

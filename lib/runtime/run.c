@@ -14,6 +14,8 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/secure.h"
+#include "app/app.h"
+#include "runtime/manifest.h"
 #include "runtime/sandbox.h"
 #include "runtime/shield.h"
 #include "volume/volume.h"
@@ -183,7 +185,11 @@ static cella_res inject_files(const json_t *cfg, const char *stage, cella_bind *
     return CELLA_OK_RES;
 }
 
-static cella_res build_env(const json_t *cfg, cella_buf *envbuf, const char ***env)
+/* The session's environment, but only the variables the app's manifest lists
+ * in "env": the manifest is measured, so the app gets what it was measured
+ * asking for and nothing more (docs/app-measurement.md). */
+static cella_res build_env(const json_t *cfg, const cella_app_manifest *m, cella_buf *envbuf,
+                           const char ***env)
 {
     const json_t *e = json_object_get(cfg, "environment");
     size_t n = json_object_size(e), i = 0;
@@ -195,6 +201,10 @@ static cella_res build_env(const json_t *cfg, cella_buf *envbuf, const char ***e
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)e, k, v) {
+        if (!cella_manifest_env_lists(m, k)) {
+            cella_debug("%s is not in the app's manifest \"env\": withheld", k);
+            continue;
+        }
         offs[i++] = envbuf->len;
         const char *s = json_string_value(v);
         cella_buf_append(envbuf, k, strlen(k));
@@ -212,8 +222,16 @@ static cella_res build_env(const json_t *cfg, cella_buf *envbuf, const char ***e
 cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
 {
     memset(res, 0, sizeof *res);
+    cella_app_manifest m;
+    CELLA_ENSURE(o->app_dir, CELLA_E_USAGE, "app", "no app bundle to run");
+    CELLA_TRY(cella_app_load(o->app_dir, &m));
     cella_cas_instance inst;
-    CELLA_TRY(cella_cas_attest(o->cas, o->tee, o->quote, o->quote_ctx, o->session, o->service, &inst));
+    cella_res ar = cella_cas_attest(o->cas, o->tee, o->quote, o->quote_ctx, o->session, o->service,
+                                    &inst);
+    if (!cella_ok(ar)) {
+        cella_app_manifest_free(&m);
+        return ar;
+    }
     cella_info("attested to cas for %s/%s; configuration received", o->session, o->service);
     vol vs[CELLA_RUN_MAX_VOLUMES];
     size_t nv = 0, nb = 0;
@@ -255,7 +273,7 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
             r = cella_fail(CELLA_E_NOMEM, "command", "out of memory");
     }
     if (cella_ok(r))
-        r = build_env(inst.config, &envbuf, &env);
+        r = build_env(inst.config, &m, &envbuf, &env);
     cella_sandbox_result sr = {0};
     if (cella_ok(r)) {
         cella_sandbox_spec spec = {
@@ -265,15 +283,19 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
             .app_dir = o->app_dir,
             .binds = binds,
             .nbinds = nb,
-            .mem_bytes = o->mem_bytes,
             .cpu_seconds = o->cpu_seconds,
             .wall_seconds = o->wall_seconds,
             .stdout_fd = o->app_stdout,
             .stderr_fd = o->app_stderr,
         };
+        cella_manifest_limits(&m, o->mem_bytes, &spec); /* heap_mb, stack_kb, processes */
         r = cella_sandbox_run(&spec, &sr);
         res->exit_code = sr.exit_code;
         res->timed_out = sr.timed_out;
+        if (cella_ok(r) && !cella_ok(cella_manifest_outcome(&m, &spec, &sr))) {
+            cella_warn("%s: outputs discarded, tags unchanged", cella_error_what());
+            cella_error_clear();
+        }
     }
     /* Outputs count only if the app succeeded: a crash leaves the old tags. */
     if (cella_ok(r) && sr.exit_code == 0) {
@@ -281,9 +303,6 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
             if (!vs[i].input_dir)
                 r = seal_output(o, &inst, &vs[i], &res->outputs[res->noutputs++]);
         res->sealed = cella_ok(r);
-    } else if (cella_ok(r)) {
-        cella_warn("the app exited with status %d%s: outputs discarded, tags unchanged",
-                   sr.exit_code, sr.timed_out ? " (time limit)" : "");
     }
     for (size_t i = 0; i < nv; i++) {
         unmount_stage(&vs[i]);
@@ -297,5 +316,6 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
     free(env);
     cella_buf_free(&envbuf);
     cella_cas_instance_free(&inst);
+    cella_app_manifest_free(&m);
     return r;
 }

@@ -1,5 +1,9 @@
 #include "runtime/sandbox.h"
 
+#include "core/log.h"
+#include "runtime/cgroup.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -150,6 +154,35 @@ static cella_res build_args(const cella_sandbox_spec *s, argvec *a)
     return CELLA_OK_RES;
 }
 
+/* The tasks (threads) the user `uid` runs, from /proc: what RLIMIT_NPROC counts. */
+static unsigned long user_tasks(uid_t uid)
+{
+    unsigned long n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char p[64], line[256];
+        snprintf(p, sizeof p, "/proc/%.20s/status", e->d_name);
+        FILE *f = fopen(p, "re");
+        unsigned long real = (unsigned long)-1, threads = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            if (!strncmp(line, "Uid:", 4))
+                real = strtoul(line + 4, NULL, 10);
+            else if (!strncmp(line, "Threads:", 8))
+                threads = strtoul(line + 8, NULL, 10);
+        }
+        if (f)
+            fclose(f);
+        if (real == (unsigned long)uid)
+            n += threads;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 static double mono(void)
 {
     struct timespec ts;
@@ -173,8 +206,28 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         return cella_fail(CELLA_E_UNSUPPORTED, BWRAP,
                           "bubblewrap is not installed (apt-get install bubblewrap)");
     }
+    /* The memory and process limits: a cgroup of the app's own when this host
+     * allows one, else rlimits in the child (cgroup.h says when). */
+    cella_cgroup cg = {.procs_fd = -1};
+    char why[200] = "";
+    out->cgroup = (s->mem_bytes || s->max_pids) &&
+                  cella_cgroup_create(&cg, s->mem_bytes, s->max_pids, why, sizeof why);
+    if ((s->mem_bytes || s->max_pids) && !out->cgroup)
+        cella_debug("app limits as rlimits, no cgroup: %s", why);
+    int joined[2] = {-1, -1}; /* the child says here when it could not join its cgroup */
+    if (out->cgroup && pipe2(joined, O_CLOEXEC) != 0) {
+        cella_cgroup_destroy(&cg);
+        free(ap);
+        return cella_fail(CELLA_E_IO, "sandbox", "pipe failed: %s", strerror(errno));
+    }
+    /* RLIMIT_NPROC counts every task of the real user (root is exempt): the
+     * app may have max_pids more than the user runs now. */
+    rlim_t nproc = s->max_pids && !out->cgroup && getuid() != 0
+                       ? (rlim_t)(user_tasks(getuid()) + s->max_pids)
+                       : 0;
     pid_t pid = fork();
     if (pid < 0) {
+        cella_cgroup_destroy(&cg);
         free(ap);
         return cella_fail(CELLA_E_IO, "sandbox", "fork failed: %s", strerror(errno));
     }
@@ -186,9 +239,21 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
             dup2(s->stdout_fd, 1);
         if (s->stderr_fd >= 0)
             dup2(s->stderr_fd, 2);
-        if (s->mem_bytes) {
+        if (out->cgroup && !cella_cgroup_enter(&cg)) {
+            (void)!write(joined[1], "x", 1);
+            _exit(127);
+        }
+        if (s->mem_bytes && !out->cgroup) {
             struct rlimit rl = {s->mem_bytes, s->mem_bytes};
             setrlimit(RLIMIT_AS, &rl);
+        }
+        if (nproc) {
+            struct rlimit rl = {nproc, nproc};
+            setrlimit(RLIMIT_NPROC, &rl);
+        }
+        if (s->stack_bytes) {
+            struct rlimit rl = {s->stack_bytes, s->stack_bytes};
+            setrlimit(RLIMIT_STACK, &rl);
         }
         if (s->cpu_seconds) {
             struct rlimit rl = {s->cpu_seconds, s->cpu_seconds + 1};
@@ -204,14 +269,23 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     }
     free(ap);
     setpgid(pid, pid);
+    bool outside = false;
+    if (out->cgroup) {
+        char b;
+        close(joined[1]);
+        outside = read(joined[0], &b, 1) == 1; /* EOF once bwrap is exec'd */
+        close(joined[0]);
+    }
     double deadline = s->wall_seconds ? mono() + s->wall_seconds : 0;
     int st = 0;
     for (;;) {
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid)
             break;
-        if (w < 0 && errno != EINTR)
+        if (w < 0 && errno != EINTR) {
+            cella_cgroup_destroy(&cg);
             return cella_fail(CELLA_E_IO, "sandbox", "waitpid failed: %s", strerror(errno));
+        }
         if (deadline && mono() > deadline && !out->timed_out) {
             out->timed_out = true;
             kill(-pid, SIGKILL);
@@ -222,6 +296,9 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         out->exit_code = WEXITSTATUS(st);
     else if (WIFSIGNALED(st))
         out->exit_code = 128 + WTERMSIG(st);
+    out->oom_killed = out->cgroup && cella_cgroup_oom_kills(&cg) > 0;
+    cella_cgroup_destroy(&cg); /* and whatever the app left running in it */
+    CELLA_ENSURE(!outside, CELLA_E_IO, "sandbox", "the app could not join its cgroup");
     CELLA_ENSURE(out->exit_code != 127 || !WIFEXITED(st) || access(BWRAP, X_OK) == 0,
                  CELLA_E_IO, BWRAP, "cannot start bubblewrap");
     return CELLA_OK_RES;

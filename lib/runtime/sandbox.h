@@ -1,7 +1,7 @@
 /* Runs an app in a bubblewrap sandbox: no network (all namespaces unshared),
  * a read-only minimal root (system directories only, never the host's data),
  * the app bundle read-only at /app, its own volumes bound where the session
- * says, a private /tmp, and CPU, memory and wall-clock limits.
+ * says, a private /tmp, and CPU, memory, process, stack and wall-clock limits.
  *
  * Environment values can be secrets: they are set in the child before exec,
  * never passed on bwrap's command line (which any local user can read). */
@@ -27,15 +27,21 @@ typedef struct {
     const char *app_dir;     /* bound read-only at /app (may be NULL) */
     const cella_bind *binds;
     size_t nbinds;
-    uint64_t mem_bytes;      /* address-space limit; 0 = none */
+    /* Memory of the app's whole process tree: a cgroup v2 memory.max (no swap)
+     * where one can be made (cgroup.h), else RLIMIT_AS of each process. 0 = none */
+    uint64_t mem_bytes;
+    uint32_t max_pids;       /* processes: cgroup pids.max, else RLIMIT_NPROC; 0 = none */
+    uint64_t stack_bytes;    /* RLIMIT_STACK; 0 = inherited */
     uint32_t cpu_seconds;    /* CPU time limit; 0 = none */
     uint32_t wall_seconds;   /* killed after this; 0 = none */
     int stdout_fd, stderr_fd; /* where the app's output goes (-1: inherit) */
 } cella_sandbox_spec;
 
 typedef struct {
-    int exit_code;  /* the app's exit status, or 128+signal */
-    bool timed_out; /* killed by the wall-clock limit */
+    int exit_code;   /* the app's exit status, or 128+signal */
+    bool timed_out;  /* killed by the wall-clock limit */
+    bool cgroup;     /* the limits were a cgroup's (else rlimits) */
+    bool oom_killed; /* cgroup: the kernel killed a process of the app at memory.max */
 } cella_sandbox_result;
 
 /* The bubblewrap binary the sandbox runs. */

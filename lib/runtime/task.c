@@ -27,6 +27,7 @@
 #include "iexec/dataset.h"
 #include "iexec/result.h"
 #include "runtime/run.h"
+#include "runtime/manifest.h"
 #include "runtime/sandbox.h"
 #include "volume/volume.h"
 
@@ -567,10 +568,12 @@ static cella_res post_compute(const cella_task_opts *o, const json_t *env, const
         cella_hex_encode(dig + 2, res->digest, 32, false);
         cella_hex_encode(sig + 2, res->enclave_sign, 65, false);
         cella_eth_address_checksum(ch, res->challenge);
-        json_t *o2 = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "task-id", taskhex,
+        /* "tee": the kind of enclave that made the result; "sim" says it had no
+         * hardware protection (only a stack that allows sim runs one). */
+        json_t *o2 = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "task-id", taskhex,
                                "deterministic-output-path", det, "result-digest", dig,
                                "enclave-signature", sig, "enclave-challenge", ch, "encrypted",
-                               res->encrypted);
+                               res->encrypted, "tee", cella_tee_kind_name(o->tee));
         char *text = o2 ? json_dumps(o2, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         snprintf(p, sizeof p, "%s/" CELLA_TASK_COMPUTED_FILE, o->out_dir);
         r = text ? cella_write_file_atomic(AT_FDCWD, p, text, strlen(text), 0644, false)
@@ -649,21 +652,20 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
             .app_dir = o->app_dir,
             .binds = binds,
             .nbinds = 2,
-            .mem_bytes = o->mem_bytes,
             .cpu_seconds = o->cpu_seconds,
             .wall_seconds = o->wall_seconds,
             .stdout_fd = o->app_stdout,
             .stderr_fd = o->app_stderr,
         };
+        cella_manifest_limits(&m, o->mem_bytes, &spec); /* heap_mb, stack_kb, processes */
         cella_sandbox_result sr = {0};
         clock_gettime(CLOCK_MONOTONIC, &t0);
         r = cella_sandbox_run(&spec, &sr);
         res->ms_app = ms_since(&t0);
         res->exit_code = sr.exit_code;
         res->timed_out = sr.timed_out;
-        if (cella_ok(r) && (sr.exit_code != 0 || sr.timed_out))
-            r = cella_fail(CELLA_E_POLICY, "app", "the app exited with status %d%s", sr.exit_code,
-                           sr.timed_out ? " (time limit)" : "");
+        if (cella_ok(r))
+            r = cella_manifest_outcome(&m, &spec, &sr);
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (cella_ok(r))

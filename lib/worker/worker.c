@@ -458,6 +458,10 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
         json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "resultDigest", digest,
                               "authorizationSign", sg, "enclaveChallenge", chx, "enclaveSign", sign,
                               "results", url, "holder", s->holder);
+        /* the enclave's kind, for the task record: "sim" tells the requester */
+        const char *tee = jstr(computed, "tee");
+        if (b && tee)
+            json_object_set_new(b, "tee", json_string(tee));
         snprintf(path, sizeof path, "/v1/tasks/%s/contribute-and-finalize", tid);
         r = b ? hub_signed(s, "POST", path, b, false, NULL)
               : cella_fail(CELLA_E_NOMEM, tid, "out of memory");

@@ -188,16 +188,21 @@ cd "$TMP/req"
 set_fields req requestorder dataset=0x0000000000000000000000000000000000000000 volume=1 params='{"iexec_args": ""}'
 expect_ok "$CELLA" order sign --request --tag 0x0 --wallet-file "$(W req)" --out plain.json
 expect_ok "$CELLA" order publish --request --file plain.json
-python3 - "$TMP" <<'PYM'
+# fill_from APP-ORDERS POOL-ORDERS REQUEST-ORDERS: fills the deal of these
+# three orders files (paths under $TMP); prints its first task id
+fill_from() {
+  python3 - "$TMP" "$@" <<'PYM'
 import json, sys
-t = sys.argv[1]
-o = {"apporder": json.load(open(f"{t}/dev/plain.json"))["421614"]["apporder"],
-     "workerpoolorder": json.load(open(f"{t}/pool/orders.json"))["421614"]["workerpoolorder"],
-     "requestorder": json.load(open(f"{t}/req/plain.json"))["421614"]["requestorder"]}
-json.dump({"421614": o}, open(f"{t}/req/plain-all.json", "w"))
+t, a, w, r = sys.argv[1:5]
+o = {"apporder": json.load(open(f"{t}/{a}"))["421614"]["apporder"],
+     "workerpoolorder": json.load(open(f"{t}/{w}"))["421614"]["workerpoolorder"],
+     "requestorder": json.load(open(f"{t}/{r}"))["421614"]["requestorder"]}
+json.dump({"421614": o}, open(f"{t}/fill.json", "w"))
 PYM
-expect_ok "$CELLA" order fill --file plain-all.json
-PLAIN=$(awk '/^task 0 / {print $3}' "$TMP/.out")
+  expect_ok "$CELLA" order fill --file "$TMP/fill.json"
+  awk '/^task 0 / {print $3}' "$TMP/.out"
+}
+PLAIN=$(fill_from dev/plain.json pool/orders.json req/plain.json)
 [[ "$PLAIN" =~ ^0x[0-9a-f]{64}$ ]] || fail "plain fill: $(cat "$TMP/.out")"
 cd "$TMP"
 
@@ -344,6 +349,39 @@ session "$TASK" "$CH" "$(W pool)" "$(W worker)"
 expect_status 403 'COMPLETED, not ACTIVE'
 post "/tee/challenges/$TASK" empty "$(ETH sign "$(W pool)" "$(ETH keccak "$TASK")")"
 expect_status 403 'COMPLETED, not ACTIVE'
+
+# ---- tags mean evidence: a tee,tdx deal (what SDK 9 signs) admits TDX evidence, not SGX; sim
+# only on a stack that allows it ----
+cd "$TMP/pool"
+expect_ok "$CELLA" order sign --workerpool --tag tee,scone,tdx --wallet-file "$(W pool)" --out tdx.json
+expect_ok "$CELLA" order publish --workerpool --file tdx.json
+cd "$TMP/req"   # its cella.json's request is the plain one: no dataset, one task
+expect_ok "$CELLA" order sign --request --tag tee,tdx --wallet-file "$(W req)" --out tdx.json
+expect_ok "$CELLA" order publish --request --file tdx.json
+TDXT=$(fill_from dev/orders.json pool/tdx.json req/tdx.json)
+[[ "$TDXT" =~ ^0x[0-9a-f]{64}$ ]] || fail "tdx fill: $(cat "$TMP/.out")"
+cd "$TMP"
+post "/tee/challenges/$TDXT" empty "$(ETH sign "$(W pool)" "$(ETH keccak "$TDXT")")"
+expect_status 200 'enclaveChallenge'
+TCH=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["enclaveChallenge"])' .reply)
+session "$TDXT" "$TCH" "$(W pool)" "$(W worker)"
+expect_status 200 "iexec-$TDXT"
+expect_fail 'sgx enclaves are not accepted by this session \(security.tee\)' "$CELLA" attest \
+  --session "iexec-$TDXT/app" --tee sgx --evidence-file "$CELLA_VECTORS/attestation/sgx-dcap-v3/phala_sgx_quote.bin" "${CAS[@]}"
+# this cas allows sim (--allow-sim): a development stack runs the task in sim
+expect_ok "$CELLA" attest --session "iexec-$TDXT/app" --measurement "$M" --sim-dir sim "${CAS[@]}"
+# a cas that does not allow sim: the session it makes admits TDX only, and sim evidence is refused
+stop_server "$CAS_PID"
+start_cas --log cas-nosim.log --hub "$HUB_URL"
+session "$TDXT" "$TCH" "$(W pool)" "$(W worker)"
+expect_status 200 "iexec-$TDXT"
+expect_fail 'sim evidence refused: cas was not started with --allow-sim' "$CELLA" attest \
+  --session "iexec-$TDXT/app" --measurement "$M" --sim-dir sim "${CAS[@]}"
+expect_fail 'sgx enclaves are not accepted by this session \(security.tee\)' "$CELLA" attest \
+  --session "iexec-$TDXT/app" --tee sgx --evidence-file "$CELLA_VECTORS/attestation/sgx-dcap-v3/phala_sgx_quote.bin" "${CAS[@]}"
+stop_server "$CAS_PID"
+start_cas --log cas-sim.log --allow-sim --sim-platform sim/sim-platform.pub --hub "$HUB_URL"
+ok
 
 # ---- the audit names every refusal, and no secret reached the log ----
 grep -q "tee.session $SESSION ok" cas.log || fail "no audit line for the session"

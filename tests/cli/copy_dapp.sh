@@ -112,17 +112,22 @@ expect_fail 'no such blob' "$CELLA" decrypt --keys KEYS4 --url "$OTHER_URL" --ou
 [[ ! -e P6 ]] || fail "a wrong blob produced output"
 
 # secrets from cas reach the app through the environment and injected files,
-# and never through the host's disk
+# and never through the host's disk; of the session's variables only those the
+# app's manifest lists ("env": TOKEN, not UNLISTED), and nothing of the host's
+mkdir -p injapp
+cp app/copy_files injapp/
+sed 's|"env": *\[[^]]*\]|"env": ["TOKEN"]|' app/cella-app.json > injapp/cella-app.json
 cat > inject.yml <<'YML'
 name: $SESSION
 services:
    - name: application
      image_name: img
      mrenclaves: [$MRENCLAVE]
-     command: ["/bin/sh", "-c", "cat /etc/app/secret.conf > /out/seen.txt; echo >> /out/seen.txt; echo \"$TOKEN\" >> /out/seen.txt"]
+     command: ["/bin/sh", "-c", "cat /etc/app/secret.conf > /out/seen.txt; echo >> /out/seen.txt; echo \"$TOKEN\" >> /out/seen.txt; env > /out/env.txt"]
      pwd: /
      environment:
         TOKEN: "token=$$CELLA::pw$$"
+        UNLISTED: "not-in-the-manifest"
 volumes:
    - name: in
      fspf_tag: $INPUT_FSPF_TAG
@@ -142,13 +147,18 @@ secrets:
 security:
    allow_sim: true
 YML
-expect_ok "$CELLA" encryptedpush --app app --session-template inject.yml --inputs INPUTS --keys KEYS3 "${CAS[@]}" "${W[@]}"
+expect_ok "$CELLA" encryptedpush --app injapp --session-template inject.yml --inputs INPUTS --keys KEYS3 "${CAS[@]}" "${W[@]}"
 read -r -a INJ < .out
+export CELLA_SECRET_CANARY=canary-8d1e   # in the host's environment: must not reach the app
 expect_ok "$CELLA" run "${INJ[@]}" --outputs O3
+unset CELLA_SECRET_CANARY
 expect_ok "$CELLA" decrypt --keys KEYS3 --volume O3/out --out P3 "${W[@]}"
 PW=$(sed -n 's/^password=//p' P3/seen.txt)
 [[ ${#PW} == 24 ]] || fail "injected secret missing: $(cat P3/seen.txt)"
 grep -qx "token=$PW" P3/seen.txt || fail "environment secret differs from the injected one"
+grep -q '^TOKEN=' P3/env.txt || fail "the listed variable did not reach the app: $(cat P3/env.txt)"
+grep -q 'UNLISTED\|not-in-the-manifest' P3/env.txt && fail "a variable the manifest does not list reached the app"
+grep -q 'CELLA_SECRET_CANARY\|canary-8d1e' P3/env.txt && fail "the host's environment reached the app"
 hits=$(grep -rl -- "$PW" . 2>/dev/null | grep -v '^./P3/' || true)
 [[ -z "$hits" ]] || fail "the secret reached the disk: $hits"
 finish

@@ -312,6 +312,8 @@ expect_ok "$CELLA" app run "$SLOW" --dataset "$DSV" --tag tee,scone --wallet-fil
 T7=$(awk '/^task / {print $2}' "$TMP/.out")
 worker_once || fail "worker"
 [[ $(task_field "$T7" status) == COMPLETED ]] || fail "T7 on a volume dataset: $(task_field "$T7" error)"
+# made in a sim enclave (cella up allows sim): the task record says so
+[[ $(task_field "$T7" tee) == sim ]] || fail "the task record does not say the result was made in sim"
 result_has "$T7" $'volume file a\nvolume file b' "environment checked"
 result_lacks "$T7" "withheld variable seen"   # nor the dataset's key and location
 
@@ -347,17 +349,28 @@ case "$1" in
   fifo-computed) mkfifo "$IEXEC_OUT/computed.json" ;;
   fifo-output) mkfifo "$IEXEC_OUT/f"
          echo '{"deterministic-output-path": "/iexec_out/f"}' > "$IEXEC_OUT/computed.json" ;;
+  # a string doubled to 128 MiB: past the manifest's heap_mb (64)
+  hog) awk 'BEGIN { s = "x"; while (length(s) < 100000000) s = s s; print length(s) }' > "$IEXEC_OUT/out.txt" || exit 3
+       echo '{"deterministic-output-path": "/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json" ;;
+  nap) sleep 30 ;;
+  # only iExec's variables (and those the manifest lists: here iExec's too) reach the app
+  env) for v in $(env | cut -d= -f1); do
+         case "$v" in IEXEC_*|PWD|OLDPWD|SHLVL|_) ;; *) echo "not entitled: $v" >&2; exit 4 ;; esac
+       done
+       env | grep -q canary-5e0b && exit 5
+       echo "environment checked" > "$IEXEC_OUT/out.txt"
+       echo '{"deterministic-output-path": "/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json" ;;
 esac
 EOF
 chmod 755 evil/evil
 sed 's/"wordcount"/"evil"/' wc/cella-app.json > evil/cella-app.json
 EVIL=$(publish_app evil evil) || fail "publish evil"
 cd "$TMP/req"
-evil_task() { # ARGS -> prints the task's error
+evil_task() { # ARGS [WORKER-ARGS...] -> prints the task's error
   "$CELLA" app run "$EVIL" --tag tee,scone --args "$1" --wallet-file "$(W req)" > run.out || return 1
   local t; t=$(awk '/^task / {print $2}' run.out)
   timeout 60 "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
-    --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker.log" 2>&1 || { echo "worker: $?"; return 0; }
+    --sim-dir "$TMP/stack/sim" --once --lease 3 "${@:2}" >> "$TMP/worker.log" 2>&1 || { echo "worker: $?"; return 0; }
   [[ $(task_field "$t" status) == ACTIVE ]] || echo "status $(task_field "$t" status)"
   task_field "$t" error
 }
@@ -371,6 +384,17 @@ E3=$(evil_task fifo-computed)
 grep -q 'computed.json' <<<"$E3" || fail "a FIFO as computed.json: $E3"
 E4=$(evil_task fifo-output)
 grep -q 'neither a file nor a folder' <<<"$E4" || fail "a FIFO as the deterministic output: $E4"
+ok
+
+# ---- the manifest is law: heap_mb is a memory limit, the worker's --timeout a time limit ----
+E5=$(evil_task hog)
+grep -q 'memory limit heap_mb=64' <<<"$E5" || fail "an app past heap_mb: $E5"
+E6=$(evil_task nap --timeout 2)
+grep -q 'time limit of 2 s exceeded' <<<"$E6" || fail "an app past the time limit: $E6"
+export CELLA_SECRET_CANARY=canary-5e0b   # in the worker's environment
+E7=$(evil_task env)
+unset CELLA_SECRET_CANARY
+[[ $E7 == "status COMPLETED" ]] || fail "the app saw variables it is not entitled to: $E7"
 ok
 
 # ---- Ctrl-C on a worker: it finishes the task it runs, and so does its enclave ----

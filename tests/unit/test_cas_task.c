@@ -563,7 +563,70 @@ static void test_session_refuses_bad_secrets(void **state)
     s.in.measurement = "zz";
     json_t *doc = NULL;
     assert_fails_with(cas_task_session(&s.in, &doc), CELLA_E_PARSE);
+    /* a 48-byte one (TDX MRTD, SNP measurement) is kept as it is */
+    static const char m48[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+                              "00112233445566778899aabbccddeeff";
+    s.in.measurement = m48;
+    assert_succeeds(cas_task_session(&s.in, &doc));
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(cella_session_service(doc, "app"), "mrenclaves"), 0)),
+                        m48);
+    json_decref(doc);
     cas_params_free(&s.params);
+}
+
+/* The tee list of the session made for a deal whose last tag bytes are `hi`, `lo`. */
+static void tee_list(fixture *fx, uint8_t hi, uint8_t lo, bool allow_sim, char *out, size_t cap)
+{
+    session_inputs s;
+    inputs(fx, &s, "");
+    s.in.allow_sim = allow_sim;
+    fx->d.tag[29] = hi;
+    fx->d.tag[31] = lo;
+    json_t *doc = NULL;
+    out[0] = '\0';
+    if (cella_ok(cas_task_session(&s.in, &doc))) {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(json_object_get(json_object_get(doc, "security"), "tee"), i, v)
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "," : "",
+                     json_string_value(v));
+    } else {
+        snprintf(out, cap, "refused: %s", cella_error_what());
+    }
+    json_decref(doc);
+    cas_params_free(&s.params);
+    fx->d.tag[29] = 0;
+}
+
+/* Tags mean evidence: the deal's tag decides the session's TEE kinds (the
+ * list cas checks the evidence kind against), sim only where cas allows it. */
+static void test_session_tee_kinds_follow_the_tag(void **state)
+{
+    fixture *fx = *state;
+    char got[200];
+    tee_list(fx, 0, 0x09, false, got, sizeof got); /* tee,tdx: what SDK 9 signs */
+    assert_string_equal(got, "tdx");
+    tee_list(fx, 0, 0x09, true, got, sizeof got); /* a development stack: sim too */
+    assert_string_equal(got, "tdx,sim");
+    tee_list(fx, 0, 0x03, false, got, sizeof got); /* tee,scone */
+    assert_string_equal(got, "sgx");
+    tee_list(fx, 0, 0x05, false, got, sizeof got); /* tee,gramine */
+    assert_string_equal(got, "sgx");
+    tee_list(fx, 0x01, 0x01, false, got, sizeof got); /* tee,snp (cella's bit 16) */
+    assert_string_equal(got, "snp");
+    tee_list(fx, 0, 0x01, false, got, sizeof got); /* tee alone: any hardware */
+    assert_string_equal(got, "sgx,tdx,snp");
+    tee_list(fx, 0, 0x0b, true, got, sizeof got); /* scone and tdx at once */
+    assert_non_null(strstr(got, "refused: the deal's tag asks for more than one TEE technology"));
+    /* the session language agrees: tdx listed, no sim */
+    tee_list(fx, 0, 0x09, false, got, sizeof got);
+    cella_tag_names(fx->d.tag, got, sizeof got);
+    assert_string_equal(got, "tee,tdx");
+    uint8_t t[32];
+    assert_succeeds(cella_tag_parse("tee,snp", t, "tag"));
+    assert_int_equal(t[29], 0x01);
+    assert_int_equal(t[31], 0x01);
 }
 
 int main(void)
@@ -582,6 +645,7 @@ int main(void)
         T(test_session_document),
         T(test_session_without_dataset),
         T(test_session_refuses_bad_secrets),
+        T(test_session_tee_kinds_follow_the_tag),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "app/app.h"
+#include "runtime/manifest.h"
 #include "runtime/sandbox.h"
 #include "testutil.h"
 
@@ -90,8 +92,11 @@ static void private_tmp_and_env(void **state)
     (void)state;
     char out[4096];
     const char *env[] = {"SECRET=s3cr3t", "PATH=/usr/bin:/bin", NULL};
+    setenv("CELLA_SECRET_CANARY", "canary-3c1f", 1); /* the worker's environment */
     cella_sandbox_result r = run_sh("echo leak > /tmp/cella-sandbox-probe; env", NULL, 0, env, 10, 0,
                                     out, sizeof out);
+    unsetenv("CELLA_SECRET_CANARY");
+    assert_null(strstr(out, "canary-3c1f"));
     assert_int_equal(r.exit_code, 0);
     assert_int_equal(access("/tmp/cella-sandbox-probe", F_OK), -1);
     assert_non_null(strstr(out, "SECRET=s3cr3t"));
@@ -130,6 +135,91 @@ static void limits(void **state)
     assert_int_equal(r.exit_code, 5);
 }
 
+static void parse_manifest(unsigned heap_mb, cella_app_manifest *m)
+{
+    char j[300];
+    int n = snprintf(j, sizeof j,
+                     "{\"entrypoint\": \"app\", \"args\": [], \"heap_mb\": %u, \"stack_kb\": 8192,"
+                     " \"env\": [\"B\", \"A\"], \"host_files\": [], \"runtime\": \"cella-runtime-1\"}",
+                     heap_mb);
+    assert_succeeds(cella_app_manifest_parse(cella_slice_of(j, (size_t)n), m));
+}
+
+/* The manifest is law: an app that allocates past heap_mb fails, and says why. */
+static void manifest_heap_mb(void **state)
+{
+    (void)state;
+    cella_app_manifest m;
+    parse_manifest(16, &m);
+    /* a string doubled to 32 MiB (and its 16 MiB half): past 16 MiB */
+    const char *argv[] = {"/bin/sh", "-c",
+                          "awk 'BEGIN { s = \"x\"; while (length(s) < 20000000) s = s s;"
+                          " print length(s) }'",
+                          NULL};
+    cella_sandbox_spec s = {.argv = argv, .wall_seconds = 20, .stdout_fd = -1, .stderr_fd = -1};
+    cella_manifest_limits(&m, 0, &s);
+    assert_int_equal(s.mem_bytes, 16u << 20);
+    assert_int_equal(s.stack_bytes, 8192u << 10);
+    assert_int_equal(s.max_pids, CELLA_APP_MAX_PIDS);
+    cella_sandbox_result r;
+    assert_succeeds(cella_sandbox_run(&s, &r));
+    assert_int_not_equal(r.exit_code, 0);
+    assert_fails_with(cella_manifest_outcome(&m, &s, &r), CELLA_E_POLICY);
+    assert_non_null(strstr(cella_error_what(), "memory limit heap_mb=16"));
+    fprintf(stderr, "heap_mb=16 enforced by %s: %s\n", r.cgroup ? "a cgroup" : "RLIMIT_AS",
+            cella_error_what());
+    /* the operator's --memory only ever lowers it */
+    cella_manifest_limits(&m, 8u << 20, &s);
+    assert_int_equal(s.mem_bytes, 8u << 20);
+    cella_manifest_limits(&m, 1u << 30, &s);
+    assert_int_equal(s.mem_bytes, 16u << 20);
+    /* the same app within its heap_mb succeeds */
+    cella_app_manifest_free(&m);
+    parse_manifest(512, &m);
+    cella_manifest_limits(&m, 0, &s);
+    assert_succeeds(cella_sandbox_run(&s, &r));
+    assert_int_equal(r.exit_code, 0);
+    assert_succeeds(cella_manifest_outcome(&m, &s, &r));
+    /* the variables it lists */
+    assert_true(cella_manifest_env_lists(&m, "A") && cella_manifest_env_lists(&m, "B"));
+    assert_false(cella_manifest_env_lists(&m, "C") || cella_manifest_env_lists(&m, "AB"));
+    cella_app_manifest_free(&m);
+}
+
+/* A time limit: the app is killed and the reason says so. */
+static void manifest_time_limit(void **state)
+{
+    (void)state;
+    cella_app_manifest m;
+    parse_manifest(64, &m);
+    const char *argv[] = {"/bin/sleep", "30", NULL};
+    cella_sandbox_spec s = {.argv = argv, .wall_seconds = 1, .stdout_fd = -1, .stderr_fd = -1};
+    cella_manifest_limits(&m, 0, &s);
+    cella_sandbox_result r;
+    assert_succeeds(cella_sandbox_run(&s, &r));
+    assert_true(r.timed_out);
+    assert_fails_with(cella_manifest_outcome(&m, &s, &r), CELLA_E_POLICY);
+    assert_non_null(strstr(cella_error_what(), "time limit of 1 s exceeded"));
+    cella_app_manifest_free(&m);
+}
+
+/* A bounded fork bomb: 200 processes at once against a limit of 32. Root is
+ * exempt from RLIMIT_NPROC, so without a cgroup there is nothing to show. */
+static void manifest_pids_limit(void **state)
+{
+    (void)state;
+    const char *argv[] = {"/bin/sh", "-c",
+                          "i=0; while [ $i -lt 200 ]; do sleep 2 & i=$((i+1)); done; wait; exit 0",
+                          NULL};
+    cella_sandbox_spec s = {.argv = argv, .max_pids = 32, .wall_seconds = 20, .stdout_fd = -1,
+                            .stderr_fd = -1};
+    cella_sandbox_result r;
+    assert_succeeds(cella_sandbox_run(&s, &r));
+    if (!r.cgroup && geteuid() == 0)
+        skip(); /* neither a cgroup's pids.max nor RLIMIT_NPROC binds root here */
+    assert_int_not_equal(r.exit_code, 0);
+}
+
 static void bad_specs(void **state)
 {
     (void)state;
@@ -151,6 +241,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exit_status_and_volumes), cmocka_unit_test(private_tmp_and_env),
         cmocka_unit_test(no_network), cmocka_unit_test(limits), cmocka_unit_test(bad_specs),
+        cmocka_unit_test(manifest_heap_mb), cmocka_unit_test(manifest_time_limit),
+        cmocka_unit_test(manifest_pids_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
