@@ -20,7 +20,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "crypto/aead.h"
-#include "core/sandbox.h"
+#include "core/confine.h"
 #include "core/secure.h"
 #include "evidence/ossl.h"
 #include "identity/eth.h"

@@ -17,7 +17,7 @@
 #include "vault/vault.h"
 #include "core/encoding.h"
 #include "core/keyfile.h"
-#include "core/sandbox.h"
+#include "core/confine.h"
 #include "core/secure.h"
 
 #define CLIENT_TIMEOUT_MS 5000

@@ -5,23 +5,14 @@
  * unseal, allowed or refused, is one audit line on stderr ("vault: unseal"),
  * never with a secret in it. What this does and does not stop:
  * docs/threat-model.md, "The cas vault". */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vault/vault.h"
 #include "core/encoding.h"
-#include "core/keyfile.h"
 #include "core/log.h"
-#include "core/sandbox.h"
 #include "core/secure.h"
 #include "crypto/aead.h"
 

@@ -1,4 +1,4 @@
-#include "core/sandbox.h"
+#include "core/confine.h"
 
 #include <dirent.h>
 #include <errno.h>

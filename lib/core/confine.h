@@ -1,8 +1,8 @@
 /* Confinement after start-up: Landlock (files) and seccomp (system calls).
  * Both apply to the calling thread and every thread or child it creates
  * afterwards, so call them before any thread starts. Neither can be undone. */
-#ifndef CELLA_CORE_SANDBOX_H
-#define CELLA_CORE_SANDBOX_H
+#ifndef CELLA_CORE_CONFINE_H
+#define CELLA_CORE_CONFINE_H
 
 #include <stdbool.h>
 
