@@ -1,4 +1,5 @@
-/* The cas server: routes, authentication, attestation, key release, tags. */
+/* The cas server: routing, the request handlers (owners, attestation, tags, volume
+ * reads), and start-up (the vault first, then confinement, then threads). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -610,6 +611,7 @@ static void handle(cella_http_req *req, void *tctx)
     } else {
         cella_http_error(req, 404, "not_found", "no such endpoint: %s %s", m, p);
     }
+    cella_vault_grant_clear(); /* a grant never outlives its request */
 }
 
 /* ---- startup -------------------------------------------------------------------------------- */

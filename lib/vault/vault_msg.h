@@ -1,7 +1,7 @@
 /* The messages between cas's network process and its vault (the child that
  * alone holds the master key), over a socketpair. Fixed, length-checked
- * binary framing; the byte layout is in docs/formats.md ("cas vault
- * messages"). Parsing is pure (no I/O) so it is fuzzed
+ * binary framing; the byte layout is in docs/architecture.md ("The cas
+ * vault"). Parsing is pure (no I/O) so it is fuzzed
  * (fuzz/fuzz_vault_msg.c). Both sides parse what they receive: the vault
  * trusts nothing the network process sends, and the network process nothing
  * the vault answers. */
