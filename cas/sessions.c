@@ -70,6 +70,28 @@ cella_res cas_store_row(cas_thread *t, const char *name, const json_t *doc, cons
     return r;
 }
 
+/* A value generated once per name (first writer wins), sealed, into `stored`:
+ * the stored one if there is one, else a fresh one the vault makes and seals
+ * (the candidate never exists in clear here). */
+static cella_res generated_once(cas_thread *t, const char *session, const char *kind,
+                                const char *name, const char *ctx, cella_vault_form form,
+                                uint16_t size, cella_buf *stored)
+{
+    cella_res r = cella_cas_sealed_get(t->st, session, kind, name, stored);
+    if (r.code != CELLA_E_NOTFOUND)
+        return r;
+    cella_buf cand;
+    cella_buf_init(&cand, false);
+    r = cella_vault_create(t->app->vault, ctx, form, size, &cand);
+    if (cella_ok(r)) {
+        stored->len = 0;
+        r = cella_cas_sealed_get_or_put(t->st, session, kind, name,
+                                        cella_slice_of(cand.p, cand.len), stored);
+    }
+    cella_buf_free(&cand);
+    return r;
+}
+
 /* The key of a session volume: given in the session, else generated once. */
 cella_res cas_volume_key(cas_thread *t, const char *session, const json_t *doc,
                          const char *volume, uint8_t key[32])
@@ -81,22 +103,17 @@ cella_res cas_volume_key(cas_thread *t, const char *session, const json_t *doc,
         return cella_hex_decode(key, 32, given, strlen(given), volume);
     char ctx[512];
     ctx_name(ctx, sizeof ctx, "volume-key", session, volume);
-    cella_buf cand, stored, plain;
-    cella_buf_init(&cand, false);
+    cella_buf stored, plain;
     cella_buf_init(&stored, false);
     cella_buf_init(&plain, true);
-    /* Made and sealed in the vault: the candidate never exists in clear here. */
-    cella_res r = cella_vault_create(t->app->vault, ctx, CELLA_VAULT_FORM_RAW, 32, &cand);
-    if (cella_ok(r))
-        r = cella_cas_sealed_get_or_put(t->st, session, "volume", volume,
-                                        cella_slice_of(cand.p, cand.len), &stored);
+    cella_res r = generated_once(t, session, "volume", volume, ctx, CELLA_VAULT_FORM_RAW, 32,
+                                 &stored);
     if (cella_ok(r))
         r = cas_unseal(t->app, ctx, cella_slice_of(stored.p, stored.len), &plain);
     if (cella_ok(r) && plain.len != 32)
         r = cella_fail(CELLA_E_INTERNAL, volume, "stored volume key has the wrong size");
     if (cella_ok(r))
         memcpy(key, plain.p, 32);
-    cella_buf_free(&cand);
     cella_buf_free(&stored);
     cella_buf_free(&plain);
     return r;
@@ -134,19 +151,14 @@ static cella_res secret_value(cas_thread *t, const char *session, const json_t *
     bool binary = kind && !strcmp(kind, "binary");
     char ctx[512];
     ctx_name(ctx, sizeof ctx, "secret", session, name);
-    cella_buf cand, stored;
-    cella_buf_init(&cand, false);
+    cella_buf stored;
     cella_buf_init(&stored, false);
-    /* Generated and sealed in the vault (binary: random bytes as hex; else A-Za-z0-9). */
-    cella_res r = cella_vault_create(t->app->vault, ctx,
-                                   binary ? CELLA_VAULT_FORM_HEX : CELLA_VAULT_FORM_ALNUM,
-                                   (uint16_t)size, &cand);
-    if (cella_ok(r))
-        r = cella_cas_sealed_get_or_put(t->st, session, "secret", name,
-                                        cella_slice_of(cand.p, cand.len), &stored);
+    /* binary: random bytes as hex; else A-Za-z0-9 */
+    cella_res r = generated_once(t, session, "secret", name, ctx,
+                                 binary ? CELLA_VAULT_FORM_HEX : CELLA_VAULT_FORM_ALNUM,
+                                 (uint16_t)size, &stored);
     if (cella_ok(r))
         r = cas_unseal(t->app, ctx, cella_slice_of(stored.p, stored.len), out);
-    cella_buf_free(&cand);
     cella_buf_free(&stored);
     return r;
 }
