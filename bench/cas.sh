@@ -69,11 +69,13 @@ measure() { # label pids... -- command: prints rate, ops, server cpu us/op
   printf '%s %s %s\n' "$rate" "$ops" "$us"
 }
 CASPID=${pids[1]}
+# cas is two processes (the network process and its key vault, a child): count both
+read -ra CASPIDS <<< "$CASPID $(pgrep -P "$CASPID" | tr '\n' ' ')"
 NG=$(nginx_pids)
 read -r n_new n_new_ops n_new_us < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" "$clients" "$secs" new)
-read -r c_att c_att_ops c_att_us < <(measure cas "$CASPID" -- "$BC" attest "https://127.0.0.1:$CP" "$CFP" "$clients" "$secs" "$W/sim")
+read -r c_att c_att_ops c_att_us < <(measure cas "${CASPIDS[@]}" -- "$BC" attest "https://127.0.0.1:$CP" "$CFP" "$clients" "$secs" "$W/sim")
 read -r n_keep n_keep_ops n_keep_us < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" "$clients" "$secs" keep)
-read -r c_key c_key_ops c_key_us < <(measure cas "$CASPID" -- "$BC" keyread "https://127.0.0.1:$CP" "$CFP" "$clients" "$secs" "$W/sim")
+read -r c_key c_key_ops c_key_us < <(measure cas "${CASPIDS[@]}" -- "$BC" keyread "https://127.0.0.1:$CP" "$CFP" "$clients" "$secs" "$W/sim")
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 printf '\ncas bench (%ss each, %s concurrent clients, libcurl with a pinned key, same machine)\n' "$secs" "$clients"

@@ -1,4 +1,6 @@
-/* Internals of the cas program shared by its files (server.c, sms.c). */
+/* Internals of the cas program shared by its files. The dependencies go one
+ * way: server.c (routing, handlers, start-up) calls attest.c, sessions.c,
+ * tee_task.c and sms.c; these call sessions.c and common.c, never server.c. */
 #ifndef CELLA_CAS_INTERNAL_H
 #define CELLA_CAS_INTERNAL_H
 
@@ -16,7 +18,8 @@
 typedef struct {
     cas_options opt;
     char db_path[4200];
-    uint8_t *master; /* 32 bytes, secure memory; never written to the database */
+    struct cella_vault *vault; /* the child that holds the master key (cas/vault.h) */
+    bool test_hooks;         /* CELLA_TEST_HOOKS=1: GET /v1/test/open-master-key */
     EVP_PKEY *sim_pub;
     uint8_t sim_id[32]; /* SHA-256 of sim_pub's SPKI, computed once */
     SSL_CTX *ssl;
@@ -38,16 +41,23 @@ typedef struct {
 
 int64_t cas_now(void);
 
-/* Seals at rest: nonce(12) || AES-256-GCM(master key, AAD = context) || tag. */
+/* Seals at rest: nonce(12) || AES-256-GCM(master key, AAD = context) || tag,
+ * by the vault (cas/vault_client.c). */
 CELLA_RESULT cas_seal(const cas_app *a, const char *context, cella_slice plain, cella_buf *out);
-/* Unseals into `out` (a secret buffer). */
+/* Unseals into `out` (a secret buffer), by the vault, under this thread's
+ * grant (cas/vault.h): without one, nothing is unsealed. */
 CELLA_RESULT cas_unseal(const cas_app *a, const char *context, cella_slice in, cella_buf *out);
 
+/* ---- cas/common.c ---- */
 /* Writes an audit row (never a secret) and logs it. */
 void cas_audit(cas_thread *t, const char *who, const char *action, const char *object,
                const char *outcome, const char *why);
 /* Replies with the current error as JSON, mapping its code to a status. */
 void cas_reply_err(cella_http_req *req, cella_res r);
+/* n bytes as a JSON string of lowercase hex (n <= 128). */
+json_t *cas_hex_json(const uint8_t *p, size_t n);
+
+/* ---- cas/sessions.c ---- */
 
 /* Session rows: load and unseal, or seal a normalised document into a row
  * (`row->sealed` is initialised by both; the caller frees it). */
@@ -56,6 +66,18 @@ CELLA_RESULT cas_load_session(cas_thread *t, const char *name, cella_cas_session
 CELLA_RESULT cas_store_row(cas_thread *t, const char *name, const json_t *doc, const char *owner,
                            cella_cas_session_row *row);
 
+/* A session volume's key: given in the session, else generated once (sealed). */
+CELLA_RESULT cas_volume_key(cas_thread *t, const char *session, const json_t *doc,
+                            const char *volume, uint8_t key[32]);
+/* Its current tag as JSON: the last one pushed, else the session's initial tag. */
+CELLA_RESULT cas_volume_tag(cas_thread *t, const char *session, const json_t *doc,
+                            const char *volume, json_t **tag_json);
+/* The configuration released to an attested service: its command and
+ * environment with secrets substituted, volumes with keys and tags, files. */
+CELLA_RESULT cas_build_config(cas_thread *t, const char *session, const json_t *doc,
+                              const json_t *svc, json_t **out);
+
+/* ---- cas/tee_task.c ---- */
 /* GET PATH on the hub (--hub) as JSON: CELLA_E_NOTFOUND on 404, naming `what`. */
 CELLA_RESULT cas_hub_get(cas_thread *t, const char *path, const char *what, json_t **out);
 /* For a task session (iexec-0x<taskid>): the hub must still say ACTIVE. */
@@ -65,6 +87,7 @@ CELLA_RESULT cas_task_session_live(cas_thread *t, const char *session);
  * returns false if the request is not one of them. */
 bool cas_tee_route(cas_thread *t, cella_http_req *req);
 
+/* ---- cas/sms.c ---- */
 /* iExec's SMS endpoints; returns false if the request is not one of them. */
 bool cas_sms_route(cas_thread *t, cella_http_req *req);
 

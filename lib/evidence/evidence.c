@@ -218,7 +218,7 @@ static bool tolerated(const cella_evidence_policy *p, const char *id)
     return false;
 }
 
-static cella_res apply_policy(const cella_evidence_policy *p, cella_evidence_claims *c)
+cella_res cella_evidence_policy_check(const cella_evidence_policy *p, cella_evidence_claims *c)
 {
     static const char *const W = "policy";
     const char *kn = cella_evidence_kind_str(c->kind);
@@ -317,7 +317,7 @@ static cella_res verify_inner(cella_evidence_kind kind, cella_slice ev,
         c->tcb_status = c->dcap.status;
     }
     c->verified = true;
-    return apply_policy(policy, c);
+    return cella_evidence_policy_check(policy, c);
 }
 
 CELLA_RESULT cella_evidence_verify(cella_evidence_kind kind, cella_slice ev,

@@ -111,6 +111,12 @@ CELLA_RESULT cella_evidence_verify(cella_evidence_kind kind, cella_slice evidenc
                                    const cella_evidence_policy *policy, time_t now,
                                    cella_evidence_claims *out);
 
+/* Applies a policy to claims that cella_evidence_verify verified (with
+ * another policy): cas verifies the evidence before it may read the session
+ * that holds the policy. Sets c->measurement_checked. */
+CELLA_RESULT cella_evidence_policy_check(const cella_evidence_policy *p,
+                                         cella_evidence_claims *c);
+
 /* The claims (and, if `with_verdict`, the verification results and verdict)
  * as a JSON object; field names follow vectors/attestation/expected.json.
  * Returns NULL on allocation failure. */

@@ -93,6 +93,18 @@ refused 'quote signature' sgx-cfg sgx flipped.bin
 cp "$SGX/phala_sgx_quote.bin" flipped-m.bin
 printf '\x00' | dd of=flipped-m.bin bs=1 seek=112 conv=notrunc status=none
 refused 'quote signature' sgx-cfg sgx flipped-m.bin
+# Verify, then unseal: evidence that fails verification makes the vault open
+# nothing (no ticket, no unseal of the named session: its audit lines count
+# every unseal, refused ones too), so the session was never read for it.
+session sgx-untouched $M_SGX
+before=$(grep -c 'vault: .*sgx-untouched' "$CAS_LOG" || true)
+refused 'quote signature' sgx-untouched sgx flipped.bin
+refused 'quote signature' sgx-untouched sgx flipped-m.bin
+after=$(grep -c 'vault: .*sgx-untouched' "$CAS_LOG" || true)
+[[ $before == "$after" ]] || fail "bad evidence made the vault open session sgx-untouched: $(grep 'vault: .*sgx-untouched' "$CAS_LOG")"
+# ... while evidence that verifies does get the session read (the policy is in it)
+refused "TCB status ConfigurationAndSWHardeningNeeded refused by policy" sgx-untouched sgx "$SGX/phala_sgx_quote.bin"
+grep -q 'vault: unseal session of sgx-untouched for attested' "$CAS_LOG" || fail "verified evidence did not read the session"
 refused 'sgx enclaves are not accepted by this session' tdx-only sgx "$SGX/phala_sgx_quote.bin"
 # The kind in the envelope must be the evidence's.
 refused 'quote is SGX, not TDX' tdx-default tdx "$SGX/phala_sgx_quote.bin"
