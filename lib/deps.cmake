@@ -16,9 +16,8 @@ target_link_libraries(cellacore PUBLIC PkgConfig::SQLITE PkgConfig::LIBEVENT Pkg
 pkg_check_modules(FUSE3 REQUIRED IMPORTED_TARGET fuse3)
 target_link_libraries(cellacore PUBLIC PkgConfig::FUSE3)
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
-pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp)
-target_link_libraries(cellacore PUBLIC PkgConfig::LIBSECCOMP)
 target_link_libraries(cellacore PUBLIC PkgConfig::LIBARCHIVE)
-# Child processes that hold a secret confine themselves (lib/core/privsep.c).
+# System-call filters: processes holding a secret (lib/core/privsep.c) and cas's
+# network process after start-up (lib/core/confine.c).
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 target_link_libraries(cellacore PUBLIC PkgConfig::SECCOMP)
