@@ -11,7 +11,7 @@
 #include "evidence/collateral.h"
 #include "net/http_server.h"
 #include "store/cas_store.h"
-#include "store/nonce_book.h"
+#include "net/signed_request.h"
 
 typedef struct {
     cas_options opt;
@@ -22,7 +22,7 @@ typedef struct {
     SSL_CTX *ssl;
     char fingerprint[65];
     char bound[64]; /* the address listened on, with the port bound */
-    cella_nonce_book *nonces; /* challenges and attestation nonces, shared by threads */
+    cella_sigreq *auth; /* challenges, attestation nonces, signed requests */
     /* Hardware evidence: where collateral comes from, and the fixed
      * verification time of --evidence-time (0: the current time). */
     cella_pccs pccs;

@@ -3,7 +3,7 @@
  * engine and across replicas. */
 #include "store/cas_store.h"
 #include "store/db.h"
-#include "store/nonce_book.h"
+#include "net/signed_request.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -41,7 +41,7 @@ static const char SCHEMA_POSTGRES[] =
     " service TEXT NOT NULL, spki BYTEA NOT NULL, expires BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit(id BIGSERIAL PRIMARY KEY, ts BIGINT NOT NULL,"
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
-    " why TEXT NOT NULL);" CELLA_NONCES_TABLE_PG;
+    " why TEXT NOT NULL);" CELLA_SIGNED_REQUEST_TABLES_PG;
 
 static const cella_db_schema g_schema = {"cas", 1, SCHEMA_SQLITE, SCHEMA_POSTGRES, NULL};
 
