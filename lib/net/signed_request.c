@@ -72,8 +72,12 @@ static cella_res shared_key(cella_db *db, const char *service, uint8_t key[32])
     size_t n = 0;
     if (rc == DB_ROW)
         (void)db_col_blob(&q, 0, &n);
-    if (rc == DB_ROW && n == 32)
+    if (rc == DB_ROW && n == 32) {
         db_col_bytes(&q, 0, key, 32);
+        /* The result's own copy (binary format: the bytes themselves), before
+         * libpq frees it unwiped. */
+        cella_wipe((void *)db_col_blob(&q, 0, &n), n);
+    }
     db_done(&q);
     if (rc != DB_ROW && rc != DB_DONE)
         return db_failure(db, "cannot read the challenge key");
