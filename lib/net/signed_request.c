@@ -18,11 +18,12 @@
 
 /* Consumed challenges in memory (SQLite): open addressing over a power-of-two
  * table of (random, purpose, expiry), swept of expired entries when half
- * full and doubled when a sweep frees too little. SPENT_MAX_LIVE bounds it:
- * 2^22 live entries (a 128 MiB table) need 35 000 verified signatures a
- * second for the whole TTL, beyond what one server checks. */
+ * full and doubled when a sweep frees too little. SPENT_MAX_SLOTS bounds it:
+ * 2^23 slots of 16 bytes (128 MiB) hold 2^22 live entries, which need 35 000
+ * verified signatures a second for the whole TTL, beyond what one server
+ * checks; past that, a signed request gets 503 until some expire. */
 #define SPENT_MIN_SLOTS 1024u
-#define SPENT_MAX_LIVE (1u << 22)
+#define SPENT_MAX_SLOTS (1u << 23)
 #define PURGE_EVERY 256 /* PostgreSQL: consumptions between two purges, per process */
 #define PURGE_BATCH "1000" /* rows per purge: a bounded statement */
 
@@ -39,6 +40,7 @@ struct cella_sigreq {
     pthread_mutex_t lock;
     spent_slot *t;
     size_t cap, used;
+    int64_t swept_at;  /* the clock at the last sweep */
     unsigned consumed; /* atomic; paces the purges on PostgreSQL */
 };
 
@@ -232,19 +234,26 @@ static bool rebuild(cella_sigreq *a, size_t cap, int64_t now)
     return true;
 }
 
-/* Makes room for one more: sweep when half full; grow when the sweep left
- * more than a quarter. */
+/* Makes room for one more: sweep when half full (at most once per second of
+ * the clock: a second sweep at the same time would free nothing), double when
+ * the sweep left more than a quarter, up to SPENT_MAX_SLOTS. */
 static cella_res make_room(cella_sigreq *a, int64_t now)
 {
     if (a->used + 1 <= a->cap / 2)
         return CELLA_OK_RES;
-    CELLA_ENSURE(rebuild(a, a->cap, now), CELLA_E_NOMEM, "challenge", "out of memory");
-    if (a->used + 1 <= a->cap / 4)
+    if (now != a->swept_at) {
+        CELLA_ENSURE(rebuild(a, a->cap, now), CELLA_E_NOMEM, "challenge", "out of memory");
+        a->swept_at = now;
+        if (a->used + 1 <= a->cap / 4)
+            return CELLA_OK_RES;
+    }
+    if (a->cap < SPENT_MAX_SLOTS) {
+        CELLA_ENSURE(rebuild(a, a->cap * 2, now), CELLA_E_NOMEM, "challenge", "out of memory");
         return CELLA_OK_RES;
-    CELLA_ENSURE(a->used < SPENT_MAX_LIVE, CELLA_E_UNAVAILABLE, "challenge",
+    }
+    CELLA_ENSURE(a->used + 1 <= a->cap / 2, CELLA_E_UNAVAILABLE, "challenge",
                  "too many signed requests in the last %d s; try again shortly",
                  cella_challenge_ttl(CELLA_CHALLENGE_OWNER));
-    CELLA_ENSURE(rebuild(a, a->cap * 2, now), CELLA_E_NOMEM, "challenge", "out of memory");
     return CELLA_OK_RES;
 }
 
