@@ -300,6 +300,15 @@ static void owner_auth(void **state)
     assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
     assert_int_equal(resp.status, 401);
     cella_http_response_free(&resp);
+    /* the refused requests burnt nothing: the owner's own request over that
+     * challenge still passes (consumed only after the signature verified) */
+    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/s1", nonce, "", 0));
+    assert_succeeds(cella_eth_personal_sign(g_owner, msg, strlen(msg), sig));
+    cella_hex_encode(sighex, sig, 65, false);
+    snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
+    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
+    assert_int_equal(resp.status, 200);
+    cella_http_response_free(&resp);
     json_decref(ch);
     /* no signature at all */
     assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", NULL, cella_slice_of("", 0), &resp));
