@@ -10,8 +10,8 @@
 #include "cas/cas.h"
 #include "evidence/collateral.h"
 #include "net/http_server.h"
-#include "store/cas_store.h"
 #include "net/signed_request.h"
+#include "store/cas_store.h"
 
 typedef struct {
     cas_options opt;
