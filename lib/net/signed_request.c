@@ -39,7 +39,7 @@ struct cella_sigreq {
     bool in_db;         /* PostgreSQL: consumed challenges are rows */
     pthread_mutex_t lock;
     spent_slot *t;
-    size_t cap, used;
+    size_t cap, used, max_slots;
     int64_t swept_at;  /* the clock at the last sweep */
     unsigned consumed; /* atomic; paces the purges on PostgreSQL */
 };
@@ -115,6 +115,7 @@ cella_res cella_sigreq_new(const char *service, cella_db *db, cella_sigreq **out
         r = keyed_mac(a, key.b);
     if (cella_ok(r) && !a->in_db) {
         a->cap = SPENT_MIN_SLOTS;
+        a->max_slots = SPENT_MAX_SLOTS;
         a->t = calloc(a->cap, sizeof *a->t);
         if (!a->t)
             r = cella_fail(CELLA_E_NOMEM, service, "out of memory");
@@ -202,6 +203,16 @@ static size_t home(const spent_slot *s, size_t cap)
     return (size_t)h & (cap - 1);
 }
 
+static bool contains(const spent_slot *t, size_t cap, const spent_slot *s)
+{
+    for (size_t i = home(s, cap);; i = (i + 1) & (cap - 1)) {
+        if (!t[i].expires)
+            return false;
+        if (t[i].expires == s->expires && !memcmp(t[i].id, s->id, sizeof s->id))
+            return true;
+    }
+}
+
 /* Inserts s unless present; says whether it was. */
 static bool put_if_absent(spent_slot *t, size_t cap, const spent_slot *s)
 {
@@ -247,7 +258,7 @@ static cella_res make_room(cella_sigreq *a, int64_t now)
         if (a->used + 1 <= a->cap / 4)
             return CELLA_OK_RES;
     }
-    if (a->cap < SPENT_MAX_SLOTS) {
+    if (a->cap < a->max_slots) {
         CELLA_ENSURE(rebuild(a, a->cap * 2, now), CELLA_E_NOMEM, "challenge", "out of memory");
         return CELLA_OK_RES;
     }
@@ -264,17 +275,21 @@ static cella_res spend_in_memory(cella_sigreq *a, const uint8_t c[CELLA_CHALLENG
     memcpy(s.id, c, sizeof s.id);
     s.expires = get_be32(c + RANDOM_LEN + 1);
     pthread_mutex_lock(&a->lock);
-    cella_res r = make_room(a, now);
-    bool seen = cella_ok(r) && put_if_absent(a->t, a->cap, &s);
-    if (cella_ok(r) && !seen)
+    /* A replay is refused as one even at the cap; room is made for new ones. */
+    bool seen = contains(a->t, a->cap, &s);
+    cella_res r = seen ? CELLA_OK_RES : make_room(a, now);
+    if (!seen && cella_ok(r)) {
+        (void)put_if_absent(a->t, a->cap, &s);
         a->used++;
+    }
     pthread_mutex_unlock(&a->lock);
-    CELLA_TRY(r);
     CELLA_ENSURE(!seen, CELLA_E_AUTH, "challenge", "challenge already used (replay?)");
-    return CELLA_OK_RES;
+    return r;
 }
 
 size_t cella_sigreq_spent_count(const cella_sigreq *a) { return a->in_db ? 0 : a->used; }
+
+void cella_sigreq_cap_for_tests(cella_sigreq *a, size_t slots) { a->max_slots = slots; }
 
 /* ---- consumed challenges in PostgreSQL ---- */
 

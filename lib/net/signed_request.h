@@ -81,5 +81,8 @@ CELLA_RESULT cella_sigreq_authenticate(cella_sigreq *a, cella_db *db, cella_http
 
 /* How many consumed challenges this process remembers (SQLite), for tests. */
 size_t cella_sigreq_spent_count(const cella_sigreq *a);
+/* Tests: caps the in-memory table at `slots` (a power of two, at least 1024)
+ * instead of 2^23, to reach the cap quickly. */
+void cella_sigreq_cap_for_tests(cella_sigreq *a, size_t slots);
 
 #endif

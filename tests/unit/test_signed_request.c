@@ -185,6 +185,35 @@ static void spent_bounded(void **state)
         fail_msg("%zu consumed challenges remembered, expected at most 80000", n);
 }
 
+/* At the cap, a signed request gets 503 (rather than memory growing without
+ * bound) until consumed challenges expire; what was consumed stays refused. */
+static void spent_capped(void **state)
+{
+    fixture *f = *state;
+    cella_db *db = cella_cas_store_db(f->st);
+    if (cella_db_kind_of(db) == CELLA_DB_POSTGRES)
+        skip();
+    cella_sigreq_cap_for_tests(f->a, 2048); /* 1024 live at most */
+    uint8_t c[32], first[32];
+    int64_t exp;
+    for (int i = 0; i < 1024; i++) {
+        assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c, &exp));
+        assert_succeeds(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1000));
+        if (i == 0)
+            memcpy(first, c, 32);
+    }
+    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c, &exp));
+    assert_fails_with(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1001),
+                      CELLA_E_UNAVAILABLE);
+    assert_non_null(strstr(cella_error_what(), "too many signed requests"));
+    refused_because(cella_sigreq_consume(f->a, db, first, CELLA_CHALLENGE_OWNER, 1001),
+                    "already used");
+    /* the first ones expired: room again */
+    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1121, c, &exp));
+    assert_succeeds(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1121));
+    assert_true(cella_sigreq_spent_count(f->a) <= 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +224,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(replay_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(replicas_share, setup, teardown),
         cmocka_unit_test_setup_teardown(spent_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(spent_capped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
