@@ -213,17 +213,13 @@ static bool contains(const spent_slot *t, size_t cap, const spent_slot *s)
     }
 }
 
-/* Inserts s unless present; says whether it was. */
-static bool put_if_absent(spent_slot *t, size_t cap, const spent_slot *s)
+/* Inserts s, known to be absent. */
+static void put(spent_slot *t, size_t cap, const spent_slot *s)
 {
-    for (size_t i = home(s, cap);; i = (i + 1) & (cap - 1)) {
-        if (!t[i].expires) {
-            t[i] = *s;
-            return false;
-        }
-        if (t[i].expires == s->expires && !memcmp(t[i].id, s->id, sizeof s->id))
-            return true;
-    }
+    size_t i = home(s, cap);
+    while (t[i].expires)
+        i = (i + 1) & (cap - 1);
+    t[i] = *s;
 }
 
 /* Rebuilds the table into `cap` slots without the expired entries. */
@@ -235,7 +231,7 @@ static bool rebuild(cella_sigreq *a, size_t cap, int64_t now)
     size_t used = 0;
     for (size_t i = 0; i < a->cap; i++)
         if (a->t[i].expires && (int64_t)a->t[i].expires >= now) {
-            put_if_absent(fresh, cap, &a->t[i]);
+            put(fresh, cap, &a->t[i]);
             used++;
         }
     free(a->t);
@@ -279,7 +275,7 @@ static cella_res spend_in_memory(cella_sigreq *a, const uint8_t c[CELLA_CHALLENG
     bool seen = contains(a->t, a->cap, &s);
     cella_res r = seen ? CELLA_OK_RES : make_room(a, now);
     if (!seen && cella_ok(r)) {
-        (void)put_if_absent(a->t, a->cap, &s);
+        put(a->t, a->cap, &s);
         a->used++;
     }
     pthread_mutex_unlock(&a->lock);
