@@ -12,20 +12,20 @@
 #include "cas/cas.h"
 #include "evidence/collateral.h"
 #include "net/http_server.h"
+#include "net/signed_request.h"
 #include "store/cas_store.h"
-#include "store/nonce_book.h"
 
 typedef struct {
     cas_options opt;
     char db_path[4200];
-    struct cella_vault *vault; /* the child that holds the master key (cas/vault.h) */
+    struct cella_vault *vault; /* the child that holds the master key (vault/vault.h) */
     bool test_hooks;         /* CELLA_TEST_HOOKS=1: GET /v1/test/open-master-key */
     EVP_PKEY *sim_pub;
     uint8_t sim_id[32]; /* SHA-256 of sim_pub's SPKI, computed once */
     SSL_CTX *ssl;
     char fingerprint[65];
     char bound[64]; /* the address listened on, with the port bound */
-    cella_nonce_book *nonces; /* challenges and attestation nonces, shared by threads */
+    cella_sigreq *auth; /* challenges, attestation nonces, signed requests */
     /* Hardware evidence: where collateral comes from, and the fixed
      * verification time of --evidence-time (0: the current time). */
     cella_pccs pccs;
@@ -42,10 +42,10 @@ typedef struct {
 int64_t cas_now(void);
 
 /* Seals at rest: nonce(12) || AES-256-GCM(master key, AAD = context) || tag,
- * by the vault (cas/vault_client.c). */
+ * by the vault (lib/vault/client.c). */
 CELLA_RESULT cas_seal(const cas_app *a, const char *context, cella_slice plain, cella_buf *out);
 /* Unseals into `out` (a secret buffer), by the vault, under this thread's
- * grant (cas/vault.h): without one, nothing is unsealed. */
+ * grant (vault/vault.h): without one, nothing is unsealed. */
 CELLA_RESULT cas_unseal(const cas_app *a, const char *context, cella_slice in, cella_buf *out);
 
 /* ---- cas/common.c ---- */

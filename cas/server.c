@@ -28,13 +28,10 @@
 #include "net/http_server.h"
 #include "policy/session.h"
 #include "store/cas_store.h"
-#include "store/nonce_book.h"
 #include "tee/ratls.h"
 #include "tee/sim.h"
 
 #define CAS_MAX_BODY (256u * 1024u)
-#define CHALLENGE_TTL 120
-#define ATTEST_NONCE_TTL 60
 #define INSTANCE_TTL (24 * 3600)
 
 #define now_s cas_now
@@ -72,35 +69,25 @@ static json_t *hex_json(const uint8_t *p, size_t n)
     return cas_hex_json(p, n);
 }
 
-/* Nonces live in memory with SQLite (one process), in the database with
- * PostgreSQL, where a replica consumes what another issued. */
-static cella_res nonce_consume(cas_thread *t, const uint8_t nonce[32], const char *purpose)
+/* Challenges are stateless and each is accepted once (net/signed_request.h):
+ * in memory with SQLite (one process), in the database with PostgreSQL,
+ * where a replica consumes what another issued. */
+static cella_res nonce_consume(cas_thread *t, const uint8_t nonce[32],
+                               cella_challenge_purpose purpose)
 {
-    return cella_nonce_consume_in(t->app->nonces, cella_cas_store_db(t->st), nonce, purpose,
-                                  now_s());
+    return cella_sigreq_consume(t->app->auth, cella_cas_store_db(t->st), nonce, purpose, now_s());
 }
 
 /* ---- owner authentication ----------------------------------------------------------- */
 
-/* Authorization: CELLA-EIP191 <0xaddress> <nonce hex> <0xsignature>
- * The nonce is consumed (single use), so a replayed request is refused. */
+/* Authorization: CELLA-EIP191 <0xaddress> <challenge hex> <0xsignature>.
+ * The challenge is consumed once the signature verified, so a replayed
+ * request is refused and garbage cannot burn someone else's challenge. */
 static cella_res authenticate(cas_thread *t, cella_http_req *req, char who[43])
 {
-    const char *h = cella_http_header(req, "Authorization");
-    CELLA_ENSURE(h, CELLA_E_AUTH, "Authorization", "this request must be signed by a wallet");
-    uint8_t addr[20], nonce[32], sig[65], signer[20];
-    char nonce_s[65];
-    CELLA_TRY(cella_cas_parse_authorization(h, strlen(h), addr, nonce, nonce_s, sig));
-    char msg[2600];
-    cella_slice body = cella_http_body(req);
-    CELLA_TRY(cella_cas_auth_message(msg, sizeof msg, cella_http_method(req), cella_http_target(req),
-                               nonce_s, body.p, body.len));
-    cella_res r = cella_eth_personal_recover(msg, strlen(msg), sig, signer);
-    CELLA_ENSURE(cella_ok(r) && !memcmp(signer, addr, 20), CELLA_E_AUTH, "Authorization",
-                 "signature does not match the address (forged or for another request)");
-    /* Consume only after the signature checks out, so garbage cannot burn
-     * someone else's challenge. */
-    CELLA_TRY(nonce_consume(t, nonce, "owner"));
+    uint8_t addr[20];
+    CELLA_TRY(cella_sigreq_authenticate(t->app->auth, cella_cas_store_db(t->st), req, now_s(),
+                                        addr));
     cella_eth_address_checksum(who, addr);
     return CELLA_OK_RES;
 }
@@ -336,7 +323,7 @@ static void attest(cas_thread *t, cella_http_req *req)
             r = cella_fail(CELLA_E_AUTH, "evidence",
                            "evidence is bound to another nonce (relayed evidence?)");
         if (cella_ok(r))
-            r = nonce_consume(t, nonce, "attest");
+            r = nonce_consume(t, nonce, CELLA_CHALLENGE_ATTEST);
     }
     if (cella_ok(r) && !doc)
         r = cas_load_session(t, session, &row, &doc);
@@ -523,17 +510,17 @@ static void volume_read(cas_thread *t, cella_http_req *req, const char *name, co
     json_decref(doc);
 }
 
-static void issue_nonce(cas_thread *t, cella_http_req *req, const char *purpose, int ttl)
+/* Stateless: costs one HMAC and stores nothing (net/signed_request.h). */
+static void issue_nonce(cas_thread *t, cella_http_req *req, cella_challenge_purpose purpose)
 {
-    uint8_t n[32];
-    int64_t now = now_s(), exp = now + ttl;
-    cella_res r = cella_nonce_issue_in(t->app->nonces, cella_cas_store_db(t->st), purpose, now,
-                                       exp, n);
+    uint8_t n[CELLA_CHALLENGE_LEN];
+    int64_t exp;
+    cella_res r = cella_sigreq_issue(t->app->auth, purpose, now_s(), n, &exp);
     if (!cella_ok(r)) {
         cas_reply_err(req, r);
         return;
     }
-    cella_http_reply(req, 200, json_pack("{s:o, s:I}", "nonce", hex_json(n, 32), "expires",
+    cella_http_reply(req, 200, json_pack("{s:o, s:I}", "nonce", hex_json(n, sizeof n), "expires",
                                          (json_int_t)exp));
 }
 
@@ -574,9 +561,9 @@ static void handle(cella_http_req *req, void *tctx)
     if (get && !strcmp(p, "/v1/health")) {
         cella_http_reply(req, 200, json_pack("{s:b, s:s}", "ok", 1, "fingerprint", t->app->fingerprint));
     } else if (get && !strcmp(p, "/v1/challenge")) {
-        issue_nonce(t, req, "owner", CHALLENGE_TTL);
+        issue_nonce(t, req, CELLA_CHALLENGE_OWNER);
     } else if (get && !strcmp(p, "/v1/attest/nonce")) {
-        issue_nonce(t, req, "attest", ATTEST_NONCE_TTL);
+        issue_nonce(t, req, CELLA_CHALLENGE_ATTEST);
     } else if (post && !strcmp(p, "/v1/attest")) {
         attest(t, req);
     } else if (post && !strcmp(p, "/v1/volumes/tag")) {
@@ -744,14 +731,14 @@ cella_res cas_serve(const cas_options *o)
                               .insecure_tls = o->pccs_insecure_tls};
         a.collateral.pccs = &a.pccs;
     }
-    if (cella_ok(r))
-        r = cella_nonce_book_new(100000, &a.nonces);
     /* Create the schema once before the threads start. The connection stays
      * open while cas serves: SQLite's -wal and -shm files then exist when the
      * network process is confined, and stay (it cannot create files in DATA). */
     cella_cas_store *st = NULL;
     if (cella_ok(r))
         r = cella_cas_store_open(a.db_path, &st);
+    if (cella_ok(r))
+        r = cella_sigreq_new("cas", cella_cas_store_db(st), &a.auth);
     if (cella_ok(r) && o->pccs_url && mkdir(a.pccs_cache, 0700) != 0 && errno != EEXIST)
         r = cella_fail(CELLA_E_IO, a.pccs_cache, "cannot create the PCCS cache: %s",
                        strerror(errno));
@@ -783,7 +770,7 @@ cella_res cas_serve(const cas_options *o)
     if (st)
         cella_cas_store_close(st);
     cella_vault_stop(a.vault);
-    cella_nonce_book_free(a.nonces);
+    cella_sigreq_free(a.auth);
     EVP_PKEY_free(a.sim_pub);
     SSL_CTX_free(a.ssl);
     return r;

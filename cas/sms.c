@@ -9,7 +9,15 @@
  * Authorization: an EIP-191 signature (personal_sign) of the 32-byte challenge
  *   keccak256(keccak256("IEXEC_SMS_DOMAIN") || address(20) [|| keccak256(name)] || keccak256(value))
  * (iexec-sdk src/common/sms/push.js). The body is the secret, raw text, at most 4096 bytes.
- * Values are sealed at rest like every cas secret. */
+ * Values are sealed at rest like every cas secret.
+ *
+ * Replays. iExec's challenge has no nonce and no endpoint: a push, once seen,
+ * would be accepted again (an old result key put back after a rotation), and
+ * a requester secret's signature is also one for /secrets/web2 with the same
+ * owner and name. So every accepted challenge is remembered for good (the
+ * store's sms_used, keyed by the vault's TAG of the challenge) and refused on any
+ * endpoint afterwards: 403 "accepted before (replay)". A new push needs a new
+ * value. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,19 +28,38 @@
 #include "identity/eth.h"
 #include "iexec/sms.h"
 #include "net/http_client.h"
+#include "vault/vault.h"
 
 #define SMS_MAX_SECRET CELLA_IEXEC_SMS_MAX_SECRET
 
-/* Recovers who signed the challenge for (addr, name, body). */
+/* Recovers who signed the challenge for (addr, name, body), and gives the
+ * challenge. */
 static cella_res sms_signer(cella_http_req *req, const uint8_t addr[20], const char *name,
-                            uint8_t signer[20])
+                            uint8_t signer[20], uint8_t challenge[32])
 {
     const char *auth = cella_http_header(req, "Authorization");
     CELLA_ENSURE(auth, CELLA_E_AUTH, "Authorization", "missing signature");
-    uint8_t sig[65], challenge[32];
+    uint8_t sig[65];
     CELLA_TRY(cella_hex_decode(sig, 65, auth, strlen(auth), "Authorization"));
     cella_iexec_sms_challenge(challenge, addr, name, cella_http_body(req));
     return cella_eth_personal_recover(challenge, 32, sig, signer);
+}
+
+/* What the store remembers of an accepted challenge: keyed, since the
+ * challenge is an unsalted hash of the secret. Any signature over the same
+ * challenge (a malleated one too) maps to the same tag. */
+static cella_res replay_tag(const cas_app *a, const uint8_t challenge[32], uint8_t tag[32])
+{
+    return cella_vault_tag(a->vault, "cella-cas sms-replay v1", challenge, tag);
+}
+
+static cella_res refuse_replay(cas_thread *t, const uint8_t tag[32], const char *object)
+{
+    bool used = false;
+    CELLA_TRY(cella_cas_sms_used(t->st, tag, &used));
+    CELLA_ENSURE(!used, CELLA_E_PERM, object,
+                 "this signed push was accepted before (replay): sign a new value");
+    return CELLA_OK_RES;
 }
 
 /* Who owns an app or dataset, according to the hub's registry. */
@@ -95,11 +122,14 @@ static void sms_handle(cas_thread *t, cella_http_req *req, sms_kind kind, const 
     if (cella_ok(r) && (body.len == 0 || body.len > SMS_MAX_SECRET))
         r = cella_fail(CELLA_E_TOOBIG, object, "a secret is 1 to %d bytes", SMS_MAX_SECRET);
     /* The app secret's challenge uses "1" (its former index) as the name. */
-    uint8_t signer[20], owner[20];
+    uint8_t signer[20], owner[20], challenge[32], tag[32];
     if (cella_ok(r))
-        r = sms_signer(req, addr, kind == SMS_WEB3 ? NULL : kind == SMS_APP ? "1" : name, signer);
+        r = sms_signer(req, addr, kind == SMS_WEB3 ? NULL : kind == SMS_APP ? "1" : name, signer,
+                       challenge);
     if (cella_ok(r))
         cella_eth_address_checksum(who, signer);
+    if (cella_ok(r))
+        r = replay_tag(t->app, challenge, tag);
     if (cella_ok(r)) {
         if (kind == SMS_WEB3 || kind == SMS_APP)
             r = registry_owner(t, kind == SMS_WEB3 ? "dataset" : "app", addr, owner);
@@ -112,6 +142,11 @@ static void sms_handle(cas_thread *t, cella_http_req *req, sms_kind kind, const 
         r = cella_fail(CELLA_E_EXISTS, object, "secret already exists");
     if (cella_ok(r) && put && !exists)
         r = cella_fail(CELLA_E_NOTFOUND, object, "no such secret to update");
+    /* After the statuses iExec clients expect (409 exists), for the precise
+     * reason; the store's insert-if-absent below makes it hold between
+     * replicas. */
+    if (cella_ok(r))
+        r = refuse_replay(t, tag, object);
     cella_buf sealed;
     cella_buf_init(&sealed, false);
     char ctx[512];
@@ -119,10 +154,8 @@ static void sms_handle(cas_thread *t, cella_http_req *req, sms_kind kind, const 
     if (cella_ok(r))
         r = cas_seal(t->app, ctx, body, &sealed);
     if (cella_ok(r))
-        r = put ? cella_cas_sealed_replace(t->st, "", kind_name(kind), key,
-                                           cella_slice_of(sealed.p, sealed.len))
-                : cella_cas_sealed_insert(t->st, "", kind_name(kind), key,
-                                          cella_slice_of(sealed.p, sealed.len));
+        r = cella_cas_sms_put(t->st, kind_name(kind), key, cella_slice_of(sealed.p, sealed.len),
+                              put, tag, cas_now());
     cella_buf_free(&sealed);
     if (!cella_ok(r)) {
         cas_audit(t, who, put ? "secret.update" : "secret.push", object, "refused", cella_error_what());

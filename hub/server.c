@@ -24,13 +24,12 @@
 #include "identity/eip712.h"
 #include "identity/eth.h"
 #include "net/http_server.h"
+#include "net/signed_request.h"
 #include "store/db.h"
-#include "store/nonce_book.h"
 
 /* Four orders with 64 KiB params each fit, and a task's two logs of HUB_LOG_MAX
  * even when JSON escaping doubles them (newlines). */
 #define HUB_MAX_BODY (8u * 1024u * 1024u)
-#define CHALLENGE_TTL 120
 #define EVENTS_WAIT_MAX 30      /* seconds a GET /v1/events may wait */
 #define EVENTS_WAITING_MAX 256  /* deferred event requests at once (all threads) */
 #define EVENTS_TICK_MS 50       /* how often a waiting request looks for a change */
@@ -39,7 +38,7 @@ typedef struct {
     hub_options opt;
     cella_domain dom;
     char db_path[4200];
-    cella_nonce_book *nonces;
+    cella_sigreq *auth;       /* challenges and signed requests (net/signed_request.h) */
     unsigned long events_gen; /* bumped (atomically) after each change that records events */
     unsigned events_waiting;  /* deferred GET /v1/events (atomic) */
     bool stopping;            /* the listener thread ends (atomic) */
@@ -60,18 +59,6 @@ static int64_t now_s(hub_thread *t)
 {
     int64_t now;
     return cella_ok(hub_store_now(t->st, &now)) ? now : (int64_t)time(NULL);
-}
-
-/* Nonces in memory with SQLite (one process); in the database when replicas
- * share PostgreSQL, so a challenge from one is accepted once, by any. */
-static cella_res nonce_issue(hub_thread *t, int64_t now, int64_t exp, uint8_t n[32])
-{
-    return cella_nonce_issue_in(t->app->nonces, hub_store_db(t->st), "owner", now, exp, n);
-}
-
-static cella_res nonce_consume(hub_thread *t, const uint8_t nonce[32])
-{
-    return cella_nonce_consume_in(t->app->nonces, hub_store_db(t->st), nonce, "owner", now_s(t));
 }
 
 /* Tells waiting event requests (GET /v1/events?wait=) to look again. */
@@ -133,39 +120,26 @@ static json_t *hex_json(const uint8_t *p, size_t n)
     return json_string(t);
 }
 
-/* Authorization: CELLA-EIP191 <0xaddress> <nonce hex> <0xsignature>, over
- * cella_cas_auth_message (the cas format: method, target, nonce, body hash).
- * The nonce comes from GET /v1/challenge and is consumed. */
+/* Authorization: CELLA-EIP191 <0xaddress> <challenge hex> <0xsignature>, over
+ * cella_cas_auth_message (the cas format: method, target, challenge, body
+ * hash); the challenge, from GET /v1/challenge, is accepted once. */
 static cella_res authenticate(hub_thread *t, cella_http_req *req, uint8_t who[20])
 {
-    const char *h = cella_http_header(req, "Authorization");
-    CELLA_ENSURE(h, CELLA_E_AUTH, "Authorization", "this request must be signed by a wallet");
-    uint8_t addr[20], nonce[32], sig[65], signer[20];
-    char nonce_s[65];
-    CELLA_TRY(cella_cas_parse_authorization(h, strlen(h), addr, nonce, nonce_s, sig));
-    char msg[2600];
-    cella_slice body = cella_http_body(req);
-    CELLA_TRY(cella_cas_auth_message(msg, sizeof msg, cella_http_method(req),
-                                     cella_http_target(req), nonce_s, body.p, body.len));
-    cella_res r = cella_eth_personal_recover(msg, strlen(msg), sig, signer);
-    CELLA_ENSURE(cella_ok(r) && !memcmp(signer, addr, 20), CELLA_E_AUTH, "Authorization",
-                 "signature does not match the address (forged or for another request)");
-    CELLA_TRY(nonce_consume(t, nonce));
-    memcpy(who, addr, 20);
-    return CELLA_OK_RES;
+    return cella_sigreq_authenticate(t->app->auth, hub_store_db(t->st), req, now_s(t), who);
 }
 
+/* Stateless: costs one HMAC and stores nothing (net/signed_request.h). */
 static void challenge(hub_thread *t, cella_http_req *req)
 {
-    uint8_t n[32];
-    int64_t now = now_s(t), exp = now + CHALLENGE_TTL;
-    cella_res r = nonce_issue(t, now, exp, n);
+    uint8_t n[CELLA_CHALLENGE_LEN];
+    int64_t exp;
+    cella_res r = cella_sigreq_issue(t->app->auth, CELLA_CHALLENGE_OWNER, now_s(t), n, &exp);
     if (!cella_ok(r)) {
         reply_err(req, r);
         return;
     }
-    char hx[65];
-    cella_hex_encode(hx, n, 32, false);
+    char hx[2 * CELLA_CHALLENGE_LEN + 1];
+    cella_hex_encode(hx, n, sizeof n, false);
     cella_http_reply(req, 200, json_pack("{s:s, s:I}", "nonce", hx, "expires", (json_int_t)exp));
 }
 
@@ -1467,13 +1441,13 @@ cella_res hub_serve(const hub_options *o)
     if (cella_ok(r) && created)
         printf("created TLS identity in %s; clients pin fingerprint %s\n", o->data_dir,
                a.fingerprint);
-    if (cella_ok(r))
-        r = cella_nonce_book_new(100000, &a.nonces);
     if (cella_ok(r)) {
         hub_store *st;
         r = hub_store_open(a.db_path, &st); /* the schema, once, before the threads */
-        if (cella_ok(r))
+        if (cella_ok(r)) {
+            r = cella_sigreq_new("hub", hub_store_db(st), &a.auth);
             hub_store_close(st);
+        }
     }
     if (cella_ok(r)) {
         cella_http_config cfg = {
@@ -1500,7 +1474,7 @@ cella_res hub_serve(const hub_options *o)
         }
     }
     close(fd);
-    cella_nonce_book_free(a.nonces);
+    cella_sigreq_free(a.auth);
     SSL_CTX_free(a.ssl);
     return r;
 }

@@ -3,7 +3,7 @@
  * engine and across replicas. */
 #include "store/cas_store.h"
 #include "store/db.h"
-#include "store/nonce_book.h"
+#include "net/signed_request.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -28,7 +28,8 @@ static const char SCHEMA_SQLITE[] =
     " service TEXT NOT NULL, spki BLOB NOT NULL, expires INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
-    " why TEXT NOT NULL);";
+    " why TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sms_used(tag BLOB PRIMARY KEY, ts INTEGER NOT NULL);";
 
 static const char SCHEMA_POSTGRES[] =
     "CREATE TABLE IF NOT EXISTS sessions(name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
@@ -41,7 +42,9 @@ static const char SCHEMA_POSTGRES[] =
     " service TEXT NOT NULL, spki BYTEA NOT NULL, expires BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS audit(id BIGSERIAL PRIMARY KEY, ts BIGINT NOT NULL,"
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
-    " why TEXT NOT NULL);" CELLA_NONCES_TABLE_PG;
+    " why TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sms_used(tag BYTEA PRIMARY KEY, ts BIGINT NOT NULL);"
+    CELLA_SIGNED_REQUEST_TABLES_PG;
 
 static const cella_db_schema g_schema = {"cas", 1, SCHEMA_SQLITE, SCHEMA_POSTGRES, NULL};
 
@@ -236,6 +239,54 @@ cella_res cella_cas_sealed_get(cella_cas_store *s, const char *session, const ch
         return db_failure(s->db, "secret lookup failed");
     CELLA_ENSURE(rc == DB_ROW, CELLA_E_NOTFOUND, name, "no such secret");
     return cella_buf_result(out);
+}
+
+/* ---- SMS pushes: each signed challenge accepted once ---- */
+
+cella_res cella_cas_sms_used(cella_cas_store *s, const uint8_t tag[32], bool *used)
+{
+    dbq q = db_prep(s->db, "SELECT 1 FROM sms_used WHERE tag = ?");
+    db_bb(&q, 1, tag, 32);
+    int rc = db_step(&q);
+    db_done(&q);
+    if (rc != DB_ROW && rc != DB_DONE)
+        return db_failure(s->db, "SMS replay lookup failed");
+    *used = rc == DB_ROW;
+    return CELLA_OK_RES;
+}
+
+static cella_res sms_put_once(cella_cas_store *s, const char *kind, const char *name,
+                              cella_slice value, bool replace, const uint8_t tag[32], int64_t ts)
+{
+    CELLA_TRY(db_begin(s->db));
+    /* Insert-if-absent: of two replicas handed the same push, one records it. */
+    dbq q = db_prep(s->db, "INSERT INTO sms_used(tag, ts) VALUES(?, ?) ON CONFLICT(tag) DO NOTHING"
+                           " RETURNING ts");
+    db_bb(&q, 1, tag, 32);
+    db_bi(&q, 2, ts);
+    int rc = db_step(&q);
+    db_done(&q);
+    cella_res r = CELLA_OK_RES;
+    if (rc != DB_ROW && rc != DB_DONE)
+        r = db_failure(s->db, "cannot record an SMS push");
+    else if (rc == DB_DONE)
+        r = cella_fail(CELLA_E_PERM, name,
+                       "this signed push was accepted before (replay): sign a new value");
+    if (cella_ok(r))
+        r = replace ? cella_cas_sealed_replace(s, "", kind, name, value)
+                    : cella_cas_sealed_insert(s, "", kind, name, value);
+    if (cella_ok(r))
+        return db_commit(s->db);
+    db_rollback(s->db);
+    return r;
+}
+
+cella_res cella_cas_sms_put(cella_cas_store *s, const char *kind, const char *name,
+                            cella_slice value, bool replace, const uint8_t tag[32], int64_t ts)
+{
+    cella_res r;
+    CELLA_DB_RETRY(s->db, r, sms_put_once(s, kind, name, value, replace, tag, ts));
+    return r;
 }
 
 /* ---- tags ------------------------------------------------------------------------ */

@@ -206,6 +206,21 @@ cella_res cella_vault_verified(cella_vault *v, const char *session, const uint8_
     return r;
 }
 
+cella_res cella_vault_tag(cella_vault *v, const char *domain, const uint8_t in[32],
+                         uint8_t out[32])
+{
+    cella_vault_msg m = request(CELLA_VAULT_TAG, domain, cella_slice_of(NULL, 0));
+    memcpy(m.arg, in, 32);
+    uint8_t arg[CELLA_VAULT_ARG];
+    cella_buf none;
+    cella_buf_init(&none, false);
+    cella_res r = call(v, &m, &none, arg);
+    cella_buf_free(&none);
+    if (cella_ok(r))
+        memcpy(out, arg, 32);
+    return r;
+}
+
 /* ---- grants ----------------------------------------------------------------------------- */
 
 static _Thread_local uint8_t g_grant[CELLA_VAULT_ARG];

@@ -1,5 +1,5 @@
 /* The cas vault's side: the only process that holds the master key. It
- * answers SEAL, CREATE, VERIFIED and UNSEAL (lib/vault/vault_msg.h) from the
+ * answers SEAL, CREATE, VERIFIED, UNSEAL and TAG (lib/vault/vault_msg.h) from the
  * network process, one at a time, and checks every UNSEAL against its grant
  * (may_open below), a rate limit and, for attestation, a live ticket. Each
  * unseal, allowed or refused, is one audit line on stderr ("vault: unseal"),
@@ -16,6 +16,8 @@
 #include "core/secure.h"
 #include "crypto/aead.h"
 
+#include <openssl/evp.h>
+
 typedef struct {
     bool live;
     char session[256];
@@ -28,6 +30,7 @@ typedef struct {
 typedef struct {
     const uint8_t *master;
     cella_gcm *seal, *open;
+    uint8_t mac_key[32]; /* TAG's key, derived from the master key */
     double tokens;
     int64_t refilled_ns;
     ticket tickets[CELLA_VAULT_TICKETS];
@@ -239,6 +242,33 @@ static cella_res unseal(vault *v, const cella_vault_msg *m, cella_buf *out)
     return r;
 }
 
+/* ---- keyed tags: HMAC-SHA256(mac key, domain || 0 || input) ---------------------------- */
+
+/* For values the network process must recognise but must not be able to
+ * test guesses against (SMS replay records: a challenge is an unsalted hash
+ * of the secret pushed). The key never leaves the vault. */
+static cella_res keyed_tag(vault *v, cella_slice domain, const uint8_t in[32], uint8_t out[32])
+{
+    uint8_t msg[256 + 1 + 32];
+    memcpy(msg, domain.p, domain.len);
+    msg[domain.len] = 0;
+    memcpy(msg + domain.len + 1, in, 32);
+    size_t n = 0;
+    bool ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, v->mac_key, 32, msg,
+                        domain.len + 1 + 32, out, 32, &n) && n == 32;
+    CELLA_ENSURE(ok, CELLA_E_CRYPTO, "vault", "HMAC-SHA256 failed");
+    return CELLA_OK_RES;
+}
+
+static bool derive_mac_key(const uint8_t master[32], uint8_t out[32])
+{
+    static const char label[] = "cella-cas vault tag key v1";
+    size_t n = 0;
+    return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, master, 32,
+                     (const unsigned char *)label, sizeof label - 1,
+                     out, 32, &n) && n == 32;
+}
+
 /* ---- the loop ------------------------------------------------------------------------- */
 
 static cella_res serve_one(vault *v, const cella_vault_msg *m, cella_vault_msg *reply,
@@ -253,6 +283,8 @@ static cella_res serve_one(vault *v, const cella_vault_msg *m, cella_vault_msg *
         return verified(v, m->ctx, m->arg, reply->arg);
     case CELLA_VAULT_UNSEAL:
         return unseal(v, m, out);
+    case CELLA_VAULT_TAG:
+        return keyed_tag(v, m->ctx, m->arg, reply->arg);
     }
     return cella_fail(CELLA_E_USAGE, "vault", "unknown op");
 }
@@ -263,7 +295,7 @@ _Noreturn void cella_vault_main(int fd, uint8_t *master)
     v.seal = cella_gcm_new();
     v.open = cella_gcm_new();
     if (!v.seal || !v.open || !cella_ok(cella_gcm_set_key(v.seal, master, true)) ||
-        !cella_ok(cella_gcm_set_key(v.open, master, false)))
+        !cella_ok(cella_gcm_set_key(v.open, master, false)) || !derive_mac_key(master, v.mac_key))
         _exit(70);
     cella_wipe(master, 32); /* the GCM contexts hold it now */
     for (;;) {

@@ -45,6 +45,10 @@ CELLA_RESULT cella_vault_create(cella_vault *v, const char *ctx, cella_vault_for
  * lets this request unseal that session's values (CELLA_VAULT_TICKET_*). */
 CELLA_RESULT cella_vault_verified(cella_vault *v, const char *session, const uint8_t evidence[32],
                                 uint8_t ticket[CELLA_VAULT_TICKET]);
+/* A keyed tag of `in` under `domain` (HMAC-SHA256 under a key derived from
+ * the master key): for records that must not let their reader test guesses. */
+CELLA_RESULT cella_vault_tag(cella_vault *v, const char *domain, const uint8_t in[32],
+                             uint8_t out[32]);
 /* Unseals into `out` (a secret buffer) under this thread's grant (below). */
 CELLA_RESULT cella_vault_unseal(cella_vault *v, const char *ctx, cella_slice sealed, cella_buf *out);
 

@@ -37,7 +37,7 @@ CELLA_RESULT cella_vault_header(cella_slice hdr, bool reply, size_t *rest)
     CELLA_ENSURE(((op & CELLA_VAULT_REPLY) != 0) == reply, CELLA_E_PARSE, W,
                  reply ? "not a reply" : "not a request");
     uint8_t base = op & (uint8_t)~CELLA_VAULT_REPLY;
-    CELLA_ENSURE(base >= CELLA_VAULT_SEAL && base <= CELLA_VAULT_UNSEAL, CELLA_E_PARSE, W,
+    CELLA_ENSURE(base >= CELLA_VAULT_SEAL && base <= CELLA_VAULT_TAG, CELLA_E_PARSE, W,
                  "unknown op %u", base);
     CELLA_TRY(cella_read_u16le(&r, &status));
     CELLA_ENSURE(reply || status == 0, CELLA_E_PARSE, W, "a request carries a status");
@@ -70,6 +70,9 @@ static cella_res check_request(const cella_vault_msg *m)
     case CELLA_VAULT_VERIFIED:
         CELLA_ENSURE(m->data.len == 0 && m->ctx.len < 256, CELLA_E_PARSE, W, "bad VERIFIED");
         return CELLA_OK_RES;
+    case CELLA_VAULT_TAG:
+        CELLA_ENSURE(m->data.len == 0 && m->ctx.len < 256, CELLA_E_PARSE, W, "bad TAG");
+        return CELLA_OK_RES;
     case CELLA_VAULT_UNSEAL: {
         size_t used = a[0] == CELLA_VAULT_GRANT_TICKET  ? 1 + CELLA_VAULT_TICKET
                       : a[0] == CELLA_VAULT_GRANT_OWNER ? 1 + 20
@@ -98,6 +101,8 @@ static cella_res check_reply(const cella_vault_msg *m)
     if (base == CELLA_VAULT_VERIFIED)
         CELLA_ENSURE(m->data.len == 0 && zero_from(m->arg, CELLA_VAULT_TICKET), CELLA_E_PARSE,
                      W, "bad VERIFIED reply");
+    else if (base == CELLA_VAULT_TAG)
+        CELLA_ENSURE(m->data.len == 0, CELLA_E_PARSE, W, "bad TAG reply");
     else
         CELLA_ENSURE(zero_from(m->arg, 0), CELLA_E_PARSE, W, "a reply carries an argument");
     if (base == CELLA_VAULT_SEAL || base == CELLA_VAULT_CREATE)

@@ -31,6 +31,7 @@ typedef enum {
     CELLA_VAULT_CREATE = 2,   /* ctx, arg = form, size -> data = sealed fresh secret */
     CELLA_VAULT_VERIFIED = 3, /* ctx = session, arg = evidence hash -> arg = ticket */
     CELLA_VAULT_UNSEAL = 4,   /* ctx, data = sealed, arg = grant -> data = plain */
+    CELLA_VAULT_TAG = 5,      /* ctx = domain, arg = 32 bytes -> arg = keyed tag */
 } cella_vault_op;
 
 /* CREATE: what the fresh secret is (arg[0]); its size is arg[1..2]. */

@@ -268,13 +268,13 @@ done
 echo "withdrawals: 4 rounds, 3 of 8 x 30 from 100 granted, 10 left on both replicas"
 
 # ---- 4: a challenge of replica A, consumed once on B, replayed on neither ----
-step "4: nonces"
+step "4: challenges"
 BODY='{"amount": "1"}'
 AUTH=$(auth "$HA" POST /v1/accounts/withdraw "$BODY" saver)
 withdraw_with() { curl -s -o "$TMP/w.json" -w '%{http_code}' -X POST -H "Authorization: $AUTH" --data-binary "$BODY" "$1/v1/accounts/withdraw"; }
 [[ $(withdraw_with "$HB") == 200 ]] || fail "A's challenge on B: $(cat w.json)"
 [[ $(withdraw_with "$HA") == 401 ]] || fail "replayed on A: $(cat w.json)"
-grep -q nonce w.json || fail "the replay's refusal does not name the nonce: $(cat w.json)"
+grep -q 'challenge already used' w.json || fail "the replay's refusal does not say the challenge was used: $(cat w.json)"
 [[ $(withdraw_with "$HB") == 401 ]] || fail "replayed on B: $(cat w.json)"
 expect_ok "$CELLA" account show "$(A saver)" --hub-url "$HA"
 grep -q ' balance 9 locked 0 ' "$TMP/.out" || fail "one withdrawal of 1: $(cat "$TMP/.out")"
@@ -289,7 +289,7 @@ for round in 1 2 3; do
 done
 expect_ok "$CELLA" account show "$(A saver)" --hub-url "$HB"
 grep -q ' balance 6 locked 0 ' "$TMP/.out" || fail "3 withdrawals of 1 out of 18 copies: $(cat "$TMP/.out")"
-echo "nonces: one of A's consumed on B, replays refused on both; 1 of 6 racing copies taken (3 rounds)"
+echo "challenges: one of A's consumed on B, replays refused on both; 1 of 6 racing copies taken (3 rounds)"
 
 # ---- 5: a long poll on one replica wakes on a commit on the other ----
 step "5: long polls"

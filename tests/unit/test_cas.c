@@ -300,6 +300,15 @@ static void owner_auth(void **state)
     assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
     assert_int_equal(resp.status, 401);
     cella_http_response_free(&resp);
+    /* the refused requests burnt nothing: the owner's own request over that
+     * challenge still passes (consumed only after the signature verified) */
+    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/s1", nonce, "", 0));
+    assert_succeeds(cella_eth_personal_sign(g_owner, msg, strlen(msg), sig));
+    cella_hex_encode(sighex, sig, 65, false);
+    snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
+    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
+    assert_int_equal(resp.status, 200);
+    cella_http_response_free(&resp);
     json_decref(ch);
     /* no signature at all */
     assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", NULL, cella_slice_of("", 0), &resp));
@@ -628,9 +637,11 @@ static void bad_requests(void **state)
     json_decref(j);
 }
 
-/* iExec's SMS endpoints: the SDK's challenge, statuses and update rules. */
-static long sms_call(const char *method, const char *target, const uint8_t *signer,
-                     const uint8_t addr[20], const char *name, const char *value)
+/* iExec's SMS endpoints: the SDK's challenge, statuses and update rules.
+ * `why` (may be NULL) receives the reply's body. */
+static long sms_call_why(const char *method, const char *target, const uint8_t *signer,
+                         const uint8_t addr[20], const char *name, const char *value, char *why,
+                         size_t cap)
 {
     char auth[200];
     const char *hdr[] = {auth, NULL};
@@ -649,8 +660,60 @@ static long sms_call(const char *method, const char *target, const uint8_t *sign
     assert_succeeds(cella_http_call(&g_http, method, target, hdr,
                                     cella_slice_of(value, strlen(value)), &resp));
     long st = resp.status;
+    if (why)
+        snprintf(why, cap, "%.*s", (int)resp.body.len, (const char *)resp.body.p);
     cella_http_response_free(&resp);
     return st;
+}
+
+static long sms_call(const char *method, const char *target, const uint8_t *signer,
+                     const uint8_t addr[20], const char *name, const char *value)
+{
+    return sms_call_why(method, target, signer, addr, name, value, NULL, 0);
+}
+
+static void assert_replay_refused(const char *method, const char *target, const uint8_t addr[20],
+                                  const char *name, const char *value)
+{
+    char why[512];
+    long st = sms_call_why(method, target, g_owner, addr, name, value, why, sizeof why);
+    if (st != 403 || !strstr(why, "accepted before (replay)"))
+        fail_msg("%s %s: %ld %s, expected a 403 replay refusal", method, target, st, why);
+}
+
+/* A signed push is accepted once, on any endpoint, even after a restart:
+ * iExec's challenge has no nonce (the issue's replayed result key). */
+static void sms_replay(void **state)
+{
+    (void)state;
+    uint8_t me[20];
+    char mine[43], web2[200], req[200];
+    assert_succeeds(cella_eth_address_from_privkey(g_owner, me));
+    cella_eth_address_checksum(mine, me);
+    const char *pk = "rotated-key"; /* as the result key, which the sms test pushed */
+    snprintf(web2, sizeof web2, "/secrets/web2?ownerAddress=%s&secretName=%s", mine, pk);
+    assert_int_equal(sms_call("POST", web2, g_owner, me, pk, "OLD-KEY"), 204);
+    assert_int_equal(sms_call("PUT", web2, g_owner, me, pk, "NEW-KEY"), 200); /* rotated */
+    /* the old value with its old signature, sent again */
+    assert_replay_refused("PUT", web2, me, pk, "OLD-KEY");
+    assert_replay_refused("PUT", web2, me, pk, "NEW-KEY");
+    /* a requester secret's signature is one for web2 with the same name too */
+    snprintf(req, sizeof req, "/requesters/%s/secrets/apikey", mine);
+    snprintf(web2, sizeof web2, "/secrets/web2?ownerAddress=%s&secretName=apikey", mine);
+    assert_int_equal(sms_call("POST", req, g_owner, me, "apikey", "v1"), 204);
+    assert_replay_refused("POST", web2, me, "apikey", "v1");
+    /* and the other way round */
+    snprintf(req, sizeof req, "/requesters/%s/secrets/other", mine);
+    snprintf(web2, sizeof web2, "/secrets/web2?ownerAddress=%s&secretName=other", mine);
+    assert_int_equal(sms_call("POST", web2, g_owner, me, "other", "w1"), 204);
+    assert_replay_refused("POST", req, me, "other", "w1");
+    /* remembered durably: after a restart too */
+    kill(g_pid, SIGTERM);
+    waitpid(g_pid, NULL, 0);
+    start_server();
+    snprintf(web2, sizeof web2, "/secrets/web2?ownerAddress=%s&secretName=%s", mine, pk);
+    assert_replay_refused("PUT", web2, me, pk, "OLD-KEY");
+    assert_int_equal(sms_call("PUT", web2, g_owner, me, pk, "NEWER-KEY"), 200);
 }
 
 static void sms(void **state)
@@ -743,6 +806,7 @@ int main(void)
         cmocka_unit_test(handshake_once),
         cmocka_unit_test(bad_requests),
         cmocka_unit_test(sms),
+        cmocka_unit_test(sms_replay),
         cmocka_unit_test(crash_durability),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

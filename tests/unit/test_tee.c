@@ -1,5 +1,6 @@
 /* Unit tests for lib/tee (sim evidence, RA-TLS certificates) and
- * lib/store/cas_store (nonces, sessions, tags), with negative cases. */
+ * lib/store/cas_store (sessions, tags), with negative cases. Challenges:
+ * test_signed_request.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,7 +10,6 @@
 #include "crypto/aead.h"
 #include "crypto/spki.h"
 #include "store/cas_store.h"
-#include "store/nonce_book.h"
 #include "tee/ratls.h"
 #include "tee/sim.h"
 #include "testutil.h"
@@ -184,42 +184,6 @@ static void handshake_binding(void **state)
     assert_memory_not_equal(got, want, 32);
 }
 
-static void nonces(void **state)
-{
-    (void)state;
-    cella_nonce_book *b;
-    assert_succeeds(cella_nonce_book_new(4, &b));
-    uint8_t n1[32], n2[32], n3[32], n4[32], n5[32];
-    assert_succeeds(cella_nonce_issue(b, "owner", 0, 1000, n1));
-    assert_succeeds(cella_nonce_issue(b, "owner", 0, 1000, n2));
-    assert_succeeds(cella_nonce_issue(b, "attest", 0, 1000, n3));
-    assert_memory_not_equal(n1, n2, 32);
-    assert_succeeds(cella_nonce_consume(b, n1, "owner", 999));
-    assert_fails_with(cella_nonce_consume(b, n1, "owner", 999), CELLA_E_AUTH); /* replay */
-    assert_non_null(strstr(cella_error_what(), "already used"));
-    assert_fails_with(cella_nonce_consume(b, n2, "owner", 1001), CELLA_E_AUTH); /* expired */
-    assert_non_null(strstr(cella_error_what(), "expired"));
-    assert_fails_with(cella_nonce_consume(b, n2, "owner", 999), CELLA_E_AUTH); /* burnt */
-    assert_fails_with(cella_nonce_consume(b, n3, "owner", 999), CELLA_E_AUTH); /* purpose */
-    assert_non_null(strstr(cella_error_what(), "another purpose"));
-    uint8_t unknown[32] = {9};
-    assert_fails_with(cella_nonce_consume(b, unknown, "owner", 0), CELLA_E_AUTH);
-    /* bounded: at capacity, expired ones are swept, live ones are kept */
-    assert_succeeds(cella_nonce_issue(b, "owner", 0, 10, n1));
-    assert_succeeds(cella_nonce_issue(b, "owner", 0, 10, n2));
-    assert_succeeds(cella_nonce_issue(b, "owner", 0, 10, n3));
-    assert_succeeds(cella_nonce_issue(b, "owner", 0, 10, n4));
-    assert_fails_with(cella_nonce_issue(b, "owner", 5, 10, n5), CELLA_E_TOOBIG);
-    assert_succeeds(cella_nonce_issue(b, "owner", 11, 100, n5)); /* the four expired */
-    assert_succeeds(cella_nonce_consume(b, n5, "owner", 50));
-    /* many issue/consume cycles through tombstones */
-    for (int i = 0; i < 10000; i++) {
-        assert_succeeds(cella_nonce_issue(b, "owner", 0, 1000, n1));
-        assert_succeeds(cella_nonce_consume(b, n1, "owner", 0));
-    }
-    cella_nonce_book_free(b);
-}
-
 static void store(void **state)
 {
     (void)state;
@@ -302,7 +266,6 @@ int main(void)
         cmocka_unit_test(ratls_cert),
         cmocka_unit_test(spki_hash),
         cmocka_unit_test(handshake_binding),
-        cmocka_unit_test(nonces),
         cmocka_unit_test(store),
         cmocka_unit_test(authorization_header),
     };

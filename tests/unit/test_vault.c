@@ -210,6 +210,33 @@ static void test_create(void **state)
     stop(v, dir);
 }
 
+/* TAG: keyed by the master key (another vault's key gives another tag), the
+ * same input under the same domain gives the same tag, another domain or
+ * input another one; the key itself never comes back. */
+static void test_tag(void **state)
+{
+    (void)state;
+    char *dir, *dir2;
+    uint8_t key[32];
+    cella_vault *v = start(&dir, key), *w = start(&dir2, NULL);
+    uint8_t in[32] = {1, 2, 3}, a[32], b[32], c[32], d[32], e[32];
+    assert_succeeds(cella_vault_tag(v, "cella-test tag v1", in, a));
+    assert_succeeds(cella_vault_tag(v, "cella-test tag v1", in, b));
+    assert_memory_equal(a, b, 32);
+    assert_succeeds(cella_vault_tag(v, "cella-test tag v2", in, c));
+    assert_memory_not_equal(a, c, 32);
+    in[31] ^= 1;
+    assert_succeeds(cella_vault_tag(v, "cella-test tag v1", in, d));
+    assert_memory_not_equal(a, d, 32);
+    in[31] ^= 1;
+    assert_succeeds(cella_vault_tag(w, "cella-test tag v1", in, e));
+    assert_memory_not_equal(a, e, 32);
+    assert_memory_not_equal(a, key, 32);
+    cella_vault_stop(w);
+    test_rmdir(dir2);
+    stop(v, dir);
+}
+
 /* Past CELLA_VAULT_BURST unseals at once, the bucket is empty: refused as
  * unavailable (503), with the reason. */
 static void test_rate_limit(void **state)
@@ -257,7 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_msg_refused), cmocka_unit_test(test_old_seal_opens),
         cmocka_unit_test(test_grants),      cmocka_unit_test(test_create),
-        cmocka_unit_test(test_rate_limit),  cmocka_unit_test(test_dead_vault),
+        cmocka_unit_test(test_rate_limit),  cmocka_unit_test(test_dead_vault), cmocka_unit_test(test_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
