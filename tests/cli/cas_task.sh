@@ -366,13 +366,15 @@ expect_status 200 'enclaveChallenge'
 TCH=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["enclaveChallenge"])' .reply)
 session "$TDXT" "$TCH" "$(W pool)" "$(W worker)"
 expect_status 200 "iexec-$TDXT"
-expect_fail 'sgx enclaves are not accepted by this session \(security.tee\)' "$CELLA" attest \
-  --session "iexec-$TDXT/app" --tee sgx --evidence-file "$CELLA_VECTORS/attestation/sgx-dcap-v3/phala_sgx_quote.bin" "${CAS[@]}"
 # this cas allows sim (--allow-sim): a development stack runs the task in sim
 expect_ok "$CELLA" attest --session "iexec-$TDXT/app" --measurement "$M" --sim-dir sim "${CAS[@]}"
 # a cas that does not allow sim: the session it makes admits TDX only, and sim evidence is refused
 stop_server "$CAS_PID"
-start_cas --log cas-nosim.log --hub "$HUB_URL"
+# with collateral for the SGX vector (and its time): cas verifies evidence before it opens
+# the session, so the SGX quote must verify for the session's TEE kinds to refuse it
+mkdir -p coll
+cp "$CELLA_VECTORS/attestation/sgx-dcap-v3/phala_sgx_quote_collateral.json" coll/sgx-00a067110000-processor.json
+start_cas --log cas-nosim.log --hub "$HUB_URL" --collateral "$TMP/coll" --evidence-time 2025-07-01T00:00:00Z
 session "$TDXT" "$TCH" "$(W pool)" "$(W worker)"
 expect_status 200 "iexec-$TDXT"
 expect_fail 'sim evidence refused: cas was not started with --allow-sim' "$CELLA" attest \

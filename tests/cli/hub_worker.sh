@@ -42,17 +42,18 @@ expect_fail 'HTTP 400.*limit' call GET "/v1/tasks?workerpool=$WP&limit=0"
 # ---- leases ----
 expect_fail 'HTTP 403.*cella-hub-workerpool-owner-only' lease "$T0" "$HOLD1" 2 other
 expect_fail 'HTTP 401' call POST "/v1/tasks/$T0/lease" --data "{\"holder\": \"$HOLD1\"}"
-expect_ok lease "$T0" "$HOLD1" 2 pool
+# 10 s: leases end on whole seconds, and the refusal below must come while it holds
+expect_ok lease "$T0" "$HOLD1" 10 pool
 [[ $(J "$TMP/.out" 'd["holder"], d["until"] > 0') == "('$HOLD1', True)" ]] || fail "lease: $(cat "$TMP/.out")"
 expect_fail "HTTP 409.*cella-hub-task-leased.*held by $HOLD1" lease "$T0" "$HOLD2" 60 pool
-# renewal by the same holder; 4 s, since leases end on whole seconds (a
-# 2 s lease may last 1.1 s, too short for the two commands below on a busy machine)
-expect_ok lease "$T0" "$HOLD1" 4 pool
+# renewal by the same holder shortens it to 6 s (leases end on whole seconds: a
+# 6 s lease may last 5.1 s, enough for the two commands below on a busy machine)
+expect_ok lease "$T0" "$HOLD1" 6 pool
 expect_ok "$CELLA" task show "$T0"
 [[ $(J "$TMP/.out" 'd["lease"]["holder"]') == "$HOLD1" ]] || fail "task show: lease"
 expect_ok "$CELLA" task list --workerpool "$WP" --runnable
 [[ $(J "$TMP/.out" '[t["idx"] for t in d["tasks"]]') == "[1, 2]" ]] || fail "a leased task is runnable"
-sleep 4.2
+sleep 6.2
 expect_ok "$CELLA" task list --workerpool "$WP" --runnable
 [[ $(J "$TMP/.out" 'd["count"]') == 3 ]] || fail "an expired lease still hides the task"
 expect_ok lease "$T0" "$HOLD2" 60 pool  # after the expiry: another holder
