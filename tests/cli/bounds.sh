@@ -14,11 +14,13 @@
 CLIENT="$(dirname "$0")/bounds_client.py"
 client() { python3 "$CLIENT" "$@"; }
 kv() { sed -n "s/.*\b$1=\(-\?[0-9]*\).*/\1/p" <<< "$2"; }
+note() { echo "bounds: $*" >&2; }  # the figures, for the report
 
 # ---- 200 clients, each 2 MB into a 7 MB body, from 8 addresses ----
 start_hub
 out=$(client hold --port "$HUB_PORT" --pid "$HUB_PID" --path /v1/deals --length 7000000 --send 2000000)
 rss=$(kv rss_kb "$out")
+note "hub, 200 x 2 MB of 7 MB bodies: $out"
 (( rss > 0 && rss < 160000 )) || fail "hub RSS with 200 unfinished bodies: $out"
 (( $(kv cut "$out") > 0 )) || fail "hub cut no unfinished body: $out"
 ok
@@ -31,6 +33,7 @@ ok
 start_cas --allow-sim --sim-platform "$TMP/sim/sim-platform.pub"
 out=$(client hold --tls --port "$CAS_PORT" --pid "$CAS_PID" --path /v1/sessions --length 7000000 --send 2000000)
 rss=$(kv rss_kb "$out")
+note "cas, 200 x 7 MB bodies: $out"
 (( rss > 0 && rss < 120000 )) || fail "cas RSS with 200 unfinished bodies: $out"
 ok
 stop_server "$CAS_PID"
@@ -40,11 +43,15 @@ BLOBS_PORT=${BLOBS_URL##*:}
 out=$(client hold --port "$BLOBS_PORT" --pid "$BLOBS_PID" --method PUT \
   --path "/v1/blobs/$(printf %064d 1)" --length 50000000 --send 2000000)
 rss=$(kv rss_kb "$out")
+note "blobs, 200 x 2 MB of 50 MB uploads: $out"
 (( rss > 0 && rss < 100000 )) || fail "blob store RSS with 200 unfinished uploads: $out"
 (( $(kv held "$out") == 200 )) || fail "blob store did not hold the uploads (spooled): $out"
-sleep 0.5
-left=$(find "$TMP/blobsd/sha256" -name '.up-*' | wc -l)
-(( left == 0 )) || fail "$left spool files left after the clients went"
+for _ in $(seq 100); do  # the store may still be writing what the clients sent
+  left=$(find "$TMP/blobsd/sha256" -name '.up-*' | wc -l)
+  (( left == 0 )) && break
+  sleep 0.1
+done
+(( left == 0 )) || fail "$left spool files left 10 s after the clients went"
 ok
 
 # a 200 MB upload works, and the server's memory does not grow with it
@@ -59,6 +66,7 @@ while kill -0 "$CURL" 2>/dev/null; do
   sleep 0.05
 done
 wait "$CURL"
+note "blobs, 200 MB upload: peak RSS $peak kB"
 [[ $(cat put.code) == 201 ]] || fail "200 MB upload: $(cat put.code) $(cat put.json)"
 (( peak < 100000 )) || fail "blob store RSS during a 200 MB upload: $peak kB"
 [[ $(curl -sf "$BLOBS_URL/v1/blobs/$BIG" | sha256sum | cut -c1-64) == "$BIG" ]] ||
@@ -72,8 +80,9 @@ stop_server "$HUB_PID"
 export CELLA_HTTP_LIMITS=request_seconds=3
 start_hub
 out=$(client trickle --port "$HUB_PORT" --gap 0.3 --give-up 12)
+note "trickle, request_seconds=3: $out"
 [[ $(kv status "$out") == 408 ]] || fail "trickle: $out"
-s=$(kv seconds "${out/./}")
+s=$(kv seconds "${out/./}")  # tenths of a second (the dot dropped)
 (( s >= 25 && s <= 80 )) || fail "trickle cut after ${out#*seconds=} s, not about 3"
 ok
 
@@ -82,6 +91,7 @@ stop_server "$HUB_PID"
 export CELLA_HTTP_LIMITS=conns_per_addr=4
 start_hub
 out=$(client conns --port "$HUB_PORT" --fill 4)
+note "conns_per_addr=4, a 5th from 127.0.0.1 and one from 127.0.0.2: $out"
 [[ $out == "same=503 other=200" ]] || fail "connection cap: $out"
 ok
 
@@ -90,6 +100,7 @@ stop_server "$HUB_PID"
 export CELLA_HTTP_LIMITS=conns_per_addr=1000,conns=2000
 start_hub
 out=$(client polls --port "$HUB_PORT" --n 256)
+note "256 polls from 127.0.0.1, one from 127.0.0.2: $out"
 [[ $out == "other=200" ]] || fail "long polls from one address: $out"
 ok
 unset CELLA_HTTP_LIMITS
