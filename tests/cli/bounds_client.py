@@ -10,9 +10,12 @@ authentication). Each mode prints one line of key=value results.
   polls   many long polls from one address, then one from another
 """
 import argparse
+import fcntl
 import socket
 import ssl
+import struct
 import sys
+import termios
 import time
 
 
@@ -56,6 +59,16 @@ def ask(port, source, target, timeout=10):
     return status_of(s, timeout)[0]
 
 
+def unsent(socks):
+    total = 0
+    for s in socks:
+        try:
+            total += struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+        except OSError:
+            pass
+    return total
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -83,9 +96,13 @@ def hold(a):
             socks.append(s)
         except OSError:
             refused += 1
-    rss, end = 0, time.monotonic() + a.settle  # the peak while the server reads the rest
-    while time.monotonic() < end:
+    # the peak while the server reads the rest: until every byte sent has left
+    # the clients' socket buffers (read, or dropped with its connection)
+    rss, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < a.settle:
         rss = max(rss, rss_kb(a.pid))
+        if unsent(socks) == 0 and time.monotonic() - t0 > 1:
+            break
         time.sleep(0.1)
     answered = 0
     for s in socks:
@@ -158,7 +175,7 @@ def main():
     p.add_argument("--send", type=int, default=2_000_000)
     p.add_argument("--clients", type=int, default=200)
     p.add_argument("--sources", type=int, default=8)
-    p.add_argument("--settle", type=float, default=3.0)
+    p.add_argument("--settle", type=float, default=15.0)
     p.add_argument("--gap", type=float, default=0.5)
     p.add_argument("--give-up", type=float, default=12)
     p.add_argument("--fill", type=int, default=4)
