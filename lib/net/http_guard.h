@@ -2,17 +2,18 @@
  *
  * libevent's evhttp reads a whole request, body included, before it calls
  * the handler, and gives no hook in between (2.1 has no per-request header
- * callback for servers). The guard sits under evhttp as a bufferevent filter
- * on every accepted connection and parses the same bytes with http-parser
- * (nodejs/http-parser) as they arrive, so it can refuse before evhttp has
- * buffered what it should not:
+ * callback for servers). The guard watches every accepted connection's input
+ * buffer (a callback that runs as bytes are added, before evhttp's read
+ * callback) and parses the same bytes with http-parser (nodejs/http-parser),
+ * so it can refuse before evhttp has buffered what it should not:
  *
  *   - connections: at most `conns` in total and `conns_per_addr` per client
- *     IPv4 address; over either, a JSON 503 and the connection closes;
- *   - a deadline for the whole request, headers and body, counted from its
- *     first byte (from the accept for a connection's first request): past
- *     `request_seconds`, a JSON 408 and the connection closes. Once a request
- *     has been read (a long poll waiting for its answer) no deadline applies;
+ *     IPv4 address, counted from a connection's first byte; over either, a
+ *     JSON 503 and the connection closes;
+ *   - a deadline for the whole request, request line, headers and body,
+ *     counted from its first byte: past `request_seconds`, a JSON 408 and the
+ *     connection closes. Once a request has been read (a long poll waiting
+ *     for its answer) no deadline applies;
  *   - body caps per route (method and path prefix), checked against the
  *     declared Content-Length when the headers end and against the bytes as
  *     they arrive: a JSON 413 before the rest is read;
@@ -26,7 +27,7 @@
  *     file (cella_http_guard_take_spool). An unfinished upload's file is
  *     removed when its connection closes.
  *
- * The limits come from CELLA_HTTP_LIMITS (docs/hub-api.md lists the keys),
+ * The limits come from CELLA_HTTP_LIMITS (docs/http-limits.md lists the keys),
  * the same for every server of the process. Refusals are counted in
  * cella_http_refused_total{server,reason}. */
 #ifndef CELLA_NET_HTTP_GUARD_H
@@ -86,7 +87,8 @@ void cella_http_guard_free(cella_http_guard *g);
  * matches). */
 size_t cella_http_guard_cap(const cella_http_guard *g, const char *method, const char *path);
 
-/* Guards every connection `http` accepts from now on (sets its bevcb). */
+/* Guards every connection `http` accepts from now on (sets its bevcb). Call
+ * it on the thread that runs http's loop. */
 void cella_http_guard_attach(cella_http_guard *g, struct evhttp *http);
 
 /* The TLS session of a guarded connection's bufferevent (NULL: plain). */
