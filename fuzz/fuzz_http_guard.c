@@ -25,6 +25,8 @@ static cella_http_guard *g_guard;
 static int g_dirfd = -1;
 static struct sockaddr_in g_addr;
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     (void)arg;

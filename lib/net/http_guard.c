@@ -462,7 +462,7 @@ static const http_parser_settings settings = {
     .on_message_complete = on_complete,
 };
 
-/* ---- the filter ------------------------------------------------------------------- */
+/* ---- the input callback ---------------------------------------------------------- */
 
 /* evhttp's view of a spooled request: its line, no body. */
 static void synth(guard_conn *c, struct evbuffer *dst)
