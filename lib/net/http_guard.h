@@ -49,7 +49,7 @@ typedef struct {
     unsigned conns;           /* connections open at once, all addresses (1024) */
     unsigned conns_per_addr;  /* per client address (64) */
     unsigned request_seconds; /* whole request, headers and body (30) */
-    unsigned polls_per_addr;  /* deferred requests (long polls) per address (16) */
+    unsigned polls_per_addr;  /* deferred requests (long polls) per address (32) */
     size_t pending;           /* bytes of unfinished bodies held, in total (64 MiB) */
     size_t pending_per_addr;  /* per address (16 MiB) */
 } cella_http_limits;

@@ -68,7 +68,7 @@ cella_res cella_http_limits_from_env(cella_http_limits *out)
         .conns = 1024,
         .conns_per_addr = 64,
         .request_seconds = 30,
-        .polls_per_addr = 16,
+        .polls_per_addr = 32,
         .pending = 64u * 1024 * 1024,
         .pending_per_addr = 16u * 1024 * 1024,
     };
