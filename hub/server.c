@@ -27,9 +27,18 @@
 #include "net/signed_request.h"
 #include "store/db.h"
 
-/* Four orders with 64 KiB params each fit, and a task's two logs of HUB_LOG_MAX
- * even when JSON escaping doubles them (newlines). */
-#define HUB_MAX_BODY (8u * 1024u * 1024u)
+/* Bodies: 256 KiB unless a route needs more (checked as they arrive, before
+ * any signature: net/http_guard.h). Four orders with 64 KiB params each fit
+ * in a deal, and a task's two logs of HUB_LOG_MAX in a report even when JSON
+ * escaping doubles them (newlines). */
+#define HUB_MAX_BODY (256u * 1024u)
+#define HUB_BIG_BODY (8u * 1024u * 1024u)
+static const cella_http_body_limit hub_body_limits[] = {
+    {"POST", "/v1/deals", HUB_BIG_BODY},
+    {NULL, "/v1/tasks/", HUB_BIG_BODY},
+    {"POST", "/v1/orders", 1024u * 1024u},
+    {NULL, NULL, 0},
+};
 #define EVENTS_WAIT_MAX 30      /* seconds a GET /v1/events may wait */
 #define EVENTS_WAITING_MAX 256  /* deferred event requests at once (all threads) */
 #define EVENTS_TICK_MS 50       /* how often a waiting request looks for a change */
@@ -1454,6 +1463,7 @@ cella_res hub_serve(const hub_options *o)
             .fd = fd,
             .ssl = a.ssl,
             .max_body = HUB_MAX_BODY,
+            .body_limits = hub_body_limits,
             .threads = o->threads,
             .handler = handle,
             .app = &a,

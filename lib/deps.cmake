@@ -12,6 +12,11 @@ pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 target_link_libraries(cellacore PUBLIC PkgConfig::SQLITE PkgConfig::LIBEVENT PkgConfig::LIBCURL
                       PkgConfig::LIBPQ)
+# nodejs/http-parser (net/http_guard.c reads requests before evhttp does); no .pc file.
+find_path(HTTP_PARSER_INCLUDE http_parser.h REQUIRED)
+find_library(HTTP_PARSER_LIB http_parser REQUIRED)
+target_include_directories(cellacore PUBLIC ${HTTP_PARSER_INCLUDE})
+target_link_libraries(cellacore PUBLIC ${HTTP_PARSER_LIB})
 # The FUSE shield (lib/runtime/shield.c): libfuse3.
 pkg_check_modules(FUSE3 REQUIRED IMPORTED_TARGET fuse3)
 target_link_libraries(cellacore PUBLIC PkgConfig::FUSE3)

@@ -9,6 +9,7 @@ build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libsecp256k1-dev
             libfuse3-dev fuse3 libzip-dev bubblewrap libcmocka-dev age)
 build_pkgs+=(libarchive-dev)
 build_pkgs+=(libseccomp-dev)  # lib/core/privsep.c (the worker's signer), lib/core/confine.c (cas)
+build_pkgs+=(libhttp-parser-dev)  # lib/net/http_guard.c
 # PostgreSQL: the client library, and Debian's server for the tests on it
 build_pkgs+=(libpq-dev postgresql-15)
 build_pkgs+=(chromium)  # tests/cli/hub_web.sh: the hub's web page in a real browser

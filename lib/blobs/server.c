@@ -4,6 +4,7 @@
 #include "blobs/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -22,10 +23,13 @@
 #include "blobs/store.h"
 #include "core/encoding.h"
 #include "core/metrics.h"
+#include "net/http_guard.h"
 #include "net/http_metrics.h"
 #include "net/http_server.h"
 
 #define PREFIX "/v1/blobs/"
+
+#define SMALL_BODY (64u * 1024)
 
 static const char *const routes[] = {PREFIX ":sha256", NULL};
 
@@ -40,6 +44,7 @@ typedef struct {
     cella_blob_store *store;
     uint64_t max;
     blob_metrics *metrics;
+    cella_http_guard *guard; /* shared by the threads */
     int status; /* of the request being answered, for the metrics */
     struct event_base *base;
     struct evhttp *http;
@@ -80,34 +85,19 @@ static void reply_error(worker *w, struct evhttp_request *req, int status, const
     reply_json(w, req, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
 }
 
-static void do_put(worker *w, struct evhttp_request *req, const uint8_t sha[32], const char *hex)
+/* The body was spooled to a file in the store's folder as it arrived
+ * (net/http_guard.h): adopt it, or refuse it if its hash is not the name. */
+static void do_put(worker *w, struct evhttp_request *req, const uint8_t sha[32], const char *hex,
+                   cella_http_spool *sp)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    if ((uint64_t)n > w->max) { /* libevent refuses larger bodies before reading them */
-        char msg[96];
-        snprintf(msg, sizeof msg, "blob larger than %" PRIu64 " bytes", w->max);
-        reply_error(w, req, 413, "too_large", msg);
+    if (sp->fd < 0) { /* every PUT under PREFIX is spooled: a bug otherwise */
+        reply_error(w, req, 500, "internal", "upload was not received");
         return;
     }
-    int nvec = evbuffer_peek(in, -1, NULL, NULL, 0);
-    struct evbuffer_iovec *vec = calloc(nvec > 0 ? (size_t)nvec : 1, sizeof *vec);
-    struct iovec *iov = calloc(nvec > 0 ? (size_t)nvec : 1, sizeof *iov);
-    if (!vec || !iov) {
-        free(vec);
-        free(iov);
-        reply_error(w, req, 500, "internal", "out of memory");
-        return;
-    }
-    if (nvec > 0)
-        evbuffer_peek(in, -1, NULL, vec, nvec);
-    for (int i = 0; i < nvec; i++)
-        iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
-    cella_counter_add(&w->metrics->received, n);
+    cella_counter_add(&w->metrics->received, sp->size);
     bool created = false;
-    cella_res r = cella_blob_store_put(w->store, sha, iov, nvec > 0 ? (size_t)nvec : 0, &created);
-    free(vec);
-    free(iov);
+    cella_res r = cella_blob_store_adopt(w->store, sha, sp->sha256, sp->name, sp->fd, &created);
+    sp->fd = -1; /* adopted: closed, and renamed or removed */
     if (!cella_ok(r)) {
         if (r.code == CELLA_E_AUTH)
             reply_error(w, req, 400, "hash_mismatch", "body does not match the SHA-256 in the path");
@@ -116,8 +106,8 @@ static void do_put(worker *w, struct evhttp_request *req, const uint8_t sha[32],
         return;
     }
     reply_json(w, req, created ? 201 : 200,
-               json_pack("{s:s, s:I, s:b}", "sha256", hex, "size", (json_int_t)n, "created",
-                         created));
+               json_pack("{s:s, s:I, s:b}", "sha256", hex, "size", (json_int_t)sp->size,
+                         "created", created));
 }
 
 static void do_get(worker *w, struct evhttp_request *req, const uint8_t sha[32], bool head)
@@ -172,6 +162,7 @@ static void scrape(worker *w, struct evhttp_request *req)
     cella_buf b;
     cella_buf_init(&b, false);
     cella_http_metrics_write(w->metrics->http, &b);
+    cella_http_guard_metrics(w->guard, &b);
     cella_metrics_family(&b, "cella_blobs_received_bytes_total", "counter",
                          "Bytes of blob bodies received (PUT).");
     cella_metrics_u64(&b, "cella_blobs_received_bytes_total", NULL,
@@ -194,7 +185,7 @@ static void scrape(worker *w, struct evhttp_request *req)
     cella_buf_free(&b);
 }
 
-static void route(worker *w, struct evhttp_request *req, const char *path)
+static void route(worker *w, struct evhttp_request *req, const char *path, cella_http_spool *sp)
 {
     if (path && !strcmp(path, "/metrics")) {
         scrape(w, req);
@@ -211,7 +202,7 @@ static void route(worker *w, struct evhttp_request *req, const char *path)
         return;
     }
     switch (evhttp_request_get_command(req)) {
-    case EVHTTP_REQ_PUT: do_put(w, req, sha, hex); break;
+    case EVHTTP_REQ_PUT: do_put(w, req, sha, hex, sp); break;
     case EVHTTP_REQ_GET: do_get(w, req, sha, false); break;
     case EVHTTP_REQ_HEAD: do_get(w, req, sha, true); break;
     default: reply_error(w, req, 405, "method", "use GET, HEAD or PUT"); break;
@@ -225,7 +216,13 @@ static void on_request(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     w->status = 0;
-    route(w, req, path);
+    cella_http_spool sp = {.fd = -1};
+    (void)cella_http_guard_take_spool(w->guard, req, &sp);
+    route(w, req, path, &sp);
+    if (sp.fd >= 0) { /* refused before it was adopted */
+        close(sp.fd);
+        unlinkat(w->store->dirfd, sp.name, 0);
+    }
     /* Every branch replies before it returns (a blob is streamed after). */
     cella_http_metrics_observe(w->metrics->http, cella_http_metrics_route(w->metrics->http, path),
                                w->status, cella_monotonic_ns() - t0);
@@ -245,7 +242,10 @@ static void *worker_main(void *arg)
         __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
         return NULL;
     }
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)w->max);
+    /* Uploads reach evhttp without their body (spooled by the guard, up to
+     * w->max); nothing else needs one. */
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)SMALL_BODY);
+    cella_http_guard_attach(w->guard, w->http);
     evhttp_set_max_headers_size(w->http, 16 * 1024);
     evhttp_set_timeout(w->http, 60);
     evhttp_set_allowed_methods(w->http, CELLA_HTTP_ALL_METHODS); /* others: JSON 405 below */
@@ -272,9 +272,21 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
     unsigned n = cfg->threads ? cfg->threads : 2;
     if (n > 64)
         n = 64;
-    worker *ws = calloc(n, sizeof *ws);
+    const cella_http_body_limit caps[] = {{"PUT", PREFIX, (size_t)max}, {NULL, NULL, 0}};
+    const cella_http_guard_config gcfg = {.server = "blobs",
+                                          .max_body = SMALL_BODY,
+                                          .body_limits = caps,
+                                          .spool_prefix = PREFIX,
+                                          .spool_dirfd = store.dirfd};
+    cella_http_guard *guard = NULL;
+    cella_res made = cella_http_guard_new(&gcfg, &guard);
+    worker *ws = cella_ok(made) ? calloc(n, sizeof *ws) : NULL;
     if (!ws) {
+        cella_http_guard_free(guard);
         cella_blob_store_close(&store);
+        cella_http_metrics_free(metrics.http);
+        if (!cella_ok(made))
+            return made;
         cella_http_metrics_free(metrics.http);
         return cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
     }
@@ -287,7 +299,8 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
     unsigned started = 0;
     cella_res r = CELLA_OK_RES;
     for (; started < n; started++) {
-        ws[started] = (worker){.cfg = cfg, .store = &store, .max = max, .metrics = &metrics};
+        ws[started] = (worker){
+            .cfg = cfg, .store = &store, .max = max, .metrics = &metrics, .guard = guard};
         if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) {
             r = cella_fail(CELLA_E_INTERNAL, NULL, "cannot start a server thread");
             break;
@@ -319,6 +332,7 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
         event_base_free(ws[i].base);
     }
     free(ws);
+    cella_http_guard_free(guard);
     cella_blob_store_close(&store);
     cella_http_metrics_free(metrics.http);
     return r;

@@ -6,9 +6,10 @@
  *   GET  /v1/blobs/<sha256 hex>   200 with the bytes, or 404 (JSON)
  *   HEAD /v1/blobs/<sha256 hex>   200 with Content-Length, or 404
  *
- * Served by libevent's evhttp, which reads a whole request body into memory
- * before the handler runs: the body limit (max_size) is therefore also the
- * memory one request may take. See docs/blobs-api.md.
+ * Served by libevent's evhttp under the guard of net/http_guard.h, which
+ * writes an upload's body to a file in the store's folder as it arrives
+ * (hashing it on the way), so an upload costs no memory for its size; the
+ * handler renames the file into place. See docs/blobs-api.md.
  */
 #ifndef CELLA_BLOBS_SERVER_H
 #define CELLA_BLOBS_SERVER_H

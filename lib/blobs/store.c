@@ -87,10 +87,30 @@ cella_res cella_blob_store_put(cella_blob_store *st, const uint8_t sha[static 32
     int fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     CELLA_ENSURE(fd >= 0, CELLA_E_IO, name, "cannot create: %s", strerror(errno));
     cella_res r = write_iov(fd, iov, niov, name);
-    if (cella_ok(r))
+    if (!cella_ok(r)) {
+        close(fd);
+        unlinkat(st->dirfd, tmp, 0);
+        return r;
+    }
+    return cella_blob_store_adopt(st, sha, sha, tmp, fd, created);
+}
+
+cella_res cella_blob_store_adopt(cella_blob_store *st, const uint8_t sha[static 32],
+                                 const uint8_t got[static 32], const char *tmp, int fd,
+                                 bool *created)
+{
+    char name[65];
+    cella_hex_encode(name, sha, 32, false);
+    *created = false;
+    cella_res r = CELLA_OK_RES;
+    if (!cella_ct_eq(got, sha, 32))
+        r = cella_fail(CELLA_E_AUTH, name, "content does not match its SHA-256");
+    struct stat sb;
+    bool exists = cella_ok(r) && fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+    if (cella_ok(r) && !exists)
         r = cella_fsync_fd(fd, name);
     close(fd);
-    if (cella_ok(r)) {
+    if (cella_ok(r) && !exists) {
         if (renameat2(st->dirfd, tmp, st->dirfd, name, RENAME_NOREPLACE) == 0)
             *created = true;
         else if (errno != EEXIST) /* EEXIST: a concurrent put of the same blob won */

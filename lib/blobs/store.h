@@ -1,7 +1,7 @@
 /* A content-addressed blob store on disk: DIR/sha256/<64 hex>, each blob
  * written to a temp file, fsync'd and renamed into place (never replaced), so
- * a reader sees a whole blob or none. The hash is checked before anything is
- * written. Used by the blob server (lib/blobs/server.h). */
+ * a reader sees a whole blob or none. A blob whose hash differs from its name
+ * is never renamed into place. Used by the blob server (lib/blobs/server.h). */
 #ifndef CELLA_BLOBS_STORE_H
 #define CELLA_BLOBS_STORE_H
 
@@ -30,6 +30,15 @@ CELLA_RESULT cella_blob_parse_id(const char *hex, uint8_t sha[static 32]);
  * and nothing changes (idempotent). */
 CELLA_RESULT cella_blob_store_put(cella_blob_store *st, const uint8_t sha[static 32],
                                   const struct iovec *iov, size_t niov, bool *created);
+
+/* Adopts a file already written in the store's folder (`tmp`, open as fd;
+ * the blob server spools uploads there as they arrive, net/http_guard.h)
+ * as the blob `sha`, given `got`, the SHA-256 of its bytes. CELLA_E_AUTH if
+ * they differ. The file is fsync'd and renamed into place, or removed if the
+ * blob exists already (*created = false) or on any failure. Closes fd. */
+CELLA_RESULT cella_blob_store_adopt(cella_blob_store *st, const uint8_t sha[static 32],
+                                    const uint8_t got[static 32], const char *tmp, int fd,
+                                    bool *created);
 
 /* Opens a blob for reading: CELLA_E_NOTFOUND if absent. */
 CELLA_RESULT cella_blob_store_open_blob(cella_blob_store *st, const uint8_t sha[static 32],

@@ -29,6 +29,7 @@
 #include "core/fs.h"
 #include "core/secure.h"
 #include "crypto/spki.h"
+#include "net/http_guard.h"
 #include "net/http_metrics.h"
 
 _Static_assert(CELLA_HTTP_ALL_METHODS ==
@@ -49,6 +50,8 @@ struct cella_http_req {
     cella_http_metrics *metrics; /* NULL: not counted */
     unsigned route;
     uint64_t start_ns;
+    cella_http_guard *guard;
+    uint32_t addr; /* the client's IPv4 address, for its long-poll places */
 };
 
 /* Counts the request as answered with `status`, once its reply is sent. */
@@ -57,6 +60,16 @@ static void count_reply(const cella_http_req *r, int status)
     if (r->metrics)
         cella_http_metrics_observe(r->metrics, r->route, status,
                                    cella_monotonic_ns() - r->start_ns);
+}
+
+/* A deferred request is answered: its long-poll place and copy go. */
+static void free_deferred(cella_http_req *r)
+{
+    if (!r->deferred)
+        return;
+    cella_http_guard_poll_end(r->guard, r->addr);
+    evhttp_clear_headers(&r->query);
+    free(r);
 }
 
 /* ---- request view -------------------------------------------------------------- */
@@ -93,8 +106,7 @@ const char *cella_http_header(const cella_http_req *r, const char *name)
 static SSL *request_ssl(const cella_http_req *r)
 {
     struct evhttp_connection *c = evhttp_request_get_connection(r->ev);
-    struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
-    return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return c ? cella_http_guard_ssl(evhttp_connection_get_bufferevent(c)) : NULL;
 }
 
 X509 *cella_http_peer_cert(const cella_http_req *r)
@@ -143,10 +155,7 @@ void cella_http_reply(cella_http_req *r, int status, json_t *body)
     evhttp_send_reply(r->ev, status, reason, out);
     evbuffer_free(out);
     count_reply(r, status);
-    if (r->deferred) {
-        evhttp_clear_headers(&r->query);
-        free(r);
-    }
+    free_deferred(r);
 }
 
 void cella_http_reply_bytes(cella_http_req *r, int status, const char *type, const void *body,
@@ -164,17 +173,18 @@ void cella_http_reply_bytes(cella_http_req *r, int status, const char *type, con
     if (out)
         evbuffer_free(out);
     count_reply(r, status);
-    if (r->deferred) {
-        evhttp_clear_headers(&r->query);
-        free(r);
-    }
+    free_deferred(r);
 }
 
 cella_http_req *cella_http_defer(cella_http_req *r)
 {
-    cella_http_req *d = malloc(sizeof *d);
-    if (!d)
+    if (!cella_http_guard_poll_begin(r->guard, r->addr))
         return NULL;
+    cella_http_req *d = malloc(sizeof *d);
+    if (!d) {
+        cella_http_guard_poll_end(r->guard, r->addr);
+        return NULL;
+    }
     *d = *r;
     d->query.tqh_first = NULL; /* its own copy of the query: r's is cleared on return */
     d->query.tqh_last = &d->query.tqh_first;
@@ -183,6 +193,7 @@ cella_http_req *cella_http_defer(cella_http_req *r)
     if (q && evhttp_parse_query_str(q, &d->query) != 0) {
         evhttp_clear_headers(&d->query);
         free(d);
+        cella_http_guard_poll_end(r->guard, r->addr);
         return NULL;
     }
     d->body = cella_slice_of((const uint8_t *)"", 0);
@@ -244,6 +255,7 @@ void cella_http_reply_failure(cella_http_req *r, cella_res failure)
 
 struct worker {
     const cella_http_config *cfg;
+    cella_http_guard *guard; /* shared by the threads */
     cella_http_metrics *metrics; /* shared by the threads; NULL without cfg->name */
     struct event_base *base;
     struct evhttp *http;
@@ -263,6 +275,7 @@ static void scrape(struct worker *w, cella_http_req *r)
     cella_buf out;
     cella_buf_init(&out, false);
     cella_http_metrics_write(w->metrics, &out);
+    cella_http_guard_metrics(w->guard, &out);
     if (w->cfg->metrics)
         w->cfg->metrics(&out, w->cfg->app, w->tctx);
     if (out.failed)
@@ -280,6 +293,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
     memset(&r, 0, sizeof r);
     r.ev = ev;
     r.base = w->base;
+    r.guard = w->guard;
+    r.addr = cella_http_guard_addr(ev);
     r.query.tqh_first = NULL; /* TAILQ_INIT, without sys/queue.h */
     r.query.tqh_last = &r.query.tqh_first;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
@@ -314,10 +329,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(ev);
     size_t n = evbuffer_get_length(in);
-    if (n > w->cfg->max_body) { /* libevent enforces this too, before reading */
+    /* The guard refuses this while the body arrives; a request pipelined
+     * behind another may reach here unchecked, so the cap is checked again. */
+    size_t cap = cella_http_guard_cap(w->guard, r.method, r.path);
+    if (n > cap) {
         evhttp_clear_headers(&r.query);
-        cella_http_error(&r, 413, "too_large", "request body larger than %zu bytes",
-                         w->cfg->max_body);
+        cella_http_error(&r, 413, "too_large", "request body larger than %zu bytes (%s %s)", cap,
+                         r.method, r.path);
         return;
     }
     r.body = cella_slice_of(n ? evbuffer_pullup(in, -1) : (const uint8_t *)"", n);
@@ -332,19 +350,6 @@ static void on_request(struct evhttp_request *ev, void *arg)
     else
         w->cfg->handler(&r, w->tctx);
     evhttp_clear_headers(&r.query);
-}
-
-static struct bufferevent *make_bev(struct event_base *base, void *arg)
-{
-    struct worker *w = arg;
-    SSL *ssl = SSL_new(w->cfg->ssl);
-    if (!ssl)
-        return NULL;
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (bev)
-        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
 }
 
 static int parse_listen(const char *listen, struct sockaddr_in *sa)
@@ -417,6 +422,14 @@ bool cella_http_attach(struct event_base *base, struct evhttp *http, int fd)
     return true;
 }
 
+static size_t largest_cap(const cella_http_config *cfg)
+{
+    size_t m = cfg->max_body;
+    for (const cella_http_body_limit *l = cfg->body_limits; l && l->prefix; l++)
+        m = l->max > m ? l->max : m;
+    return m;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -444,7 +457,8 @@ static void *worker_main(void *arg)
         __atomic_store_n(&w->ready, -1, __ATOMIC_RELEASE);
         return NULL;
     }
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)w->cfg->max_body);
+    /* The guard applies each route's cap; libevent's is the largest. */
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)largest_cap(w->cfg));
     /* A refused (too large) body is drained, not reset, so the client reads
      * the 413 instead of a broken pipe. Nothing of it is kept. */
     evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
@@ -452,8 +466,7 @@ static void *worker_main(void *arg)
     evhttp_set_timeout(w->http, 30);
     evhttp_set_allowed_methods(w->http, CELLA_HTTP_ALL_METHODS);
     evhttp_set_gencb(w->http, on_request, w);
-    if (w->cfg->ssl)
-        evhttp_set_bevcb(w->http, make_bev, w);
+    cella_http_guard_attach(w->guard, w->http);
     __atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
     event_base_dispatch(w->base);
     return NULL;
@@ -469,6 +482,8 @@ struct cella_http_server {
     struct worker *ws;
     unsigned started;
     cella_http_metrics *metrics;
+    cella_http_guard_config guard_cfg;
+    cella_http_guard *guard;
 };
 
 /* Joins a thread whose loop stopped (or never ran) and frees what it made. */
@@ -493,6 +508,7 @@ void cella_http_stop(cella_http_server *s)
     for (unsigned i = 0; i < s->started; i++)
         join_thread(&s->ws[i]);
     cella_http_metrics_free(s->metrics);
+    cella_http_guard_free(s->guard);
     free(s->ws);
     free(s);
 }
@@ -532,10 +548,17 @@ cella_res cella_http_start(const cella_http_config *cfg, cella_http_server **out
         free(s);
         return cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
     }
-    cella_res r = cfg->name ? cella_http_metrics_new(cfg->name, cfg->routes, &s->metrics)
-                            : CELLA_OK_RES;
+    s->guard_cfg = (cella_http_guard_config){.server = cfg->name ? cfg->name : "http",
+                                             .ssl = cfg->ssl,
+                                             .max_body = cfg->max_body,
+                                             .body_limits = cfg->body_limits,
+                                             .spool_dirfd = -1};
+    cella_res r = cella_http_guard_new(&s->guard_cfg, &s->guard);
+    if (cella_ok(r) && cfg->name)
+        r = cella_http_metrics_new(cfg->name, cfg->routes, &s->metrics);
     for (; cella_ok(r) && s->started < n; s->started++) {
         s->ws[s->started].cfg = cfg;
+        s->ws[s->started].guard = s->guard;
         s->ws[s->started].metrics = s->metrics;
         r = start_thread(&s->ws[s->started]);
         if (!cella_ok(r))

@@ -5,8 +5,10 @@
  * connection gets EAGAIN and waits again), so handlers on different threads
  * share nothing but what the application shares. No SO_REUSEPORT: a port
  * another process listens on is an error, never a silently shared one. Request
- * bodies above `max_body` are refused by libevent before they are read
- * (413). Handlers get a request view and answer with JSON.
+ * bodies above their route's cap are refused (JSON 413) while they arrive,
+ * and every connection is held to the limits of net/http_guard.h (caps on
+ * connections, a deadline for each request, bounded memory for unfinished
+ * bodies). Handlers get a request view and answer with JSON.
  */
 #ifndef CELLA_NET_HTTP_SERVER_H
 #define CELLA_NET_HTTP_SERVER_H
@@ -18,6 +20,7 @@
 
 #include "core/error.h"
 #include "core/slice.h"
+#include "net/http_guard.h"
 
 typedef struct cella_http_req cella_http_req;
 struct event_base;
@@ -35,7 +38,9 @@ typedef void (*cella_http_metrics_fn)(cella_buf *out, void *app, void *thread_ct
 typedef struct {
     int fd;             /* the listener, from cella_http_listen (the caller closes it) */
     SSL_CTX *ssl;       /* NULL: plain HTTP */
-    size_t max_body;
+    size_t max_body;    /* for routes body_limits does not name */
+    /* Per-route body caps (net/http_guard.h), checked as the body arrives. */
+    const cella_http_body_limit *body_limits;
     unsigned threads;   /* 0: one per CPU */
     cella_http_handler handler;
     void *app;
@@ -102,8 +107,9 @@ const char *cella_http_peer(const cella_http_req *r); /* "ip:port" */
  * returned outlives the handler (its method, path, target, query and headers
  * stay readable; its body is gone) and is answered later, on the thread that
  * deferred it, with cella_http_reply or cella_http_error, which free it. If
- * the client hangs up meanwhile, that reply is dropped. NULL (out of memory):
- * answer `r` as usual. */
+ * the client hangs up meanwhile, that reply is dropped. NULL (out of memory,
+ * or the client's address already holds its `polls_per_addr` deferred
+ * requests): answer `r` as usual. */
 cella_http_req *cella_http_defer(cella_http_req *r);
 /* The event loop of the thread serving r (timers for deferred replies). */
 struct event_base *cella_http_base(const cella_http_req *r);
