@@ -1,5 +1,6 @@
 #include "runtime/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -84,6 +85,28 @@ static int open_procs(const char *dir)
     return open(p, O_WRONLY | O_CLOEXEC);
 }
 
+/* Removes the empty leaves `prefix<pid>-…` under `dir` whose runtime died
+ * before it could remove them (killed mid-run): a leaf's name holds the pid
+ * of the process that made it, and rmdir refuses a leaf that holds tasks. */
+static void sweep(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t n = strlen(prefix);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char *end;
+        long pid = strncmp(e->d_name, prefix, n) == 0 ? strtol(e->d_name + n, &end, 10) : 0;
+        if (pid <= 0 || *end != '-' || pid == (long)getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char p[512];
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < sizeof p)
+            rmdir(p);
+    }
+    closedir(d);
+}
+
 static bool create_v2(cella_cgroup *cg, uint64_t mem_bytes, uint32_t max_pids, char *why,
                       size_t cap)
 {
@@ -101,6 +124,7 @@ static bool create_v2(cella_cgroup *cg, uint64_t mem_bytes, uint32_t max_pids, c
         return fail(why, cap, "cannot create " CELLA_CGROUP_PARENT);
     if (!delegate(CELLA_CGROUP_PARENT))
         return fail(why, cap, "cannot enable memory and pids below " CELLA_CGROUP_PARENT);
+    sweep(CELLA_CGROUP_PARENT, "app-");
     snprintf(cg->path, sizeof cg->path, "%s/app-%ld-%u-%ld", CELLA_CGROUP_PARENT, (long)getpid(),
              __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED), (long)time(NULL));
     if (mkdir(cg->path, 0755) != 0) {
@@ -204,6 +228,9 @@ static bool v1_leaf(const char *ctl, const char *name, char *out, size_t cap)
     const char *rel = w.own + rl;
     if (strcmp(rel, "/") == 0)
         rel = "";
+    if ((size_t)snprintf(out, cap, "%s%s", w.mnt, rel) >= cap)
+        return false;
+    sweep(out, "cella-");
     if ((size_t)snprintf(out, cap, "%s%s/%s", w.mnt, rel, name) >= cap || mkdir(out, 0755) != 0) {
         out[0] = '\0';
         return false;
