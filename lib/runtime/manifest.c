@@ -31,8 +31,8 @@ cella_res cella_manifest_outcome(const cella_app_manifest *m, const cella_sandbo
                           "time limit of %u s exceeded: the app was killed", spec->wall_seconds);
     if (sr->oom_killed)
         return cella_fail(CELLA_E_POLICY, "app",
-                          "memory limit heap_mb=%u exceeded: the app was killed (cgroup memory.max "
-                          "%llu bytes)", m->heap_mb, (unsigned long long)spec->mem_bytes);
+                          "memory limit heap_mb=%u exceeded: the app was killed (cgroup memory "
+                          "limit of %llu bytes)", m->heap_mb, (unsigned long long)spec->mem_bytes);
     if (sr->exit_code == 0)
         return CELLA_OK_RES;
     if (!sr->cgroup && spec->mem_bytes) /* rlimits cannot tell a failed allocation apart */

@@ -208,7 +208,7 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     }
     /* The memory and process limits: a cgroup of the app's own when this host
      * allows one, else rlimits in the child (cgroup.h says when). */
-    cella_cgroup cg = {.procs_fd = -1};
+    cella_cgroup cg = CELLA_CGROUP_NONE;
     char why[200] = "";
     out->cgroup = (s->mem_bytes || s->max_pids) &&
                   cella_cgroup_create(&cg, s->mem_bytes, s->max_pids, why, sizeof why);
@@ -296,7 +296,9 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         out->exit_code = WEXITSTATUS(st);
     else if (WIFSIGNALED(st))
         out->exit_code = 128 + WTERMSIG(st);
-    out->oom_killed = out->cgroup && cella_cgroup_oom_kills(&cg) > 0;
+    /* Where the kernel does not count OOM kills, a hit limit and a SIGKILL death. */
+    out->oom_killed = out->cgroup && cella_cgroup_oom_kills(&cg) > 0 &&
+                      (cg.oom_counted || out->exit_code == 128 + SIGKILL);
     cella_cgroup_destroy(&cg); /* and whatever the app left running in it */
     CELLA_ENSURE(!outside, CELLA_E_IO, "sandbox", "the app could not join its cgroup");
     CELLA_ENSURE(out->exit_code != 127 || !WIFEXITED(st) || access(BWRAP, X_OK) == 0,

@@ -27,8 +27,9 @@ typedef struct {
     const char *app_dir;     /* bound read-only at /app (may be NULL) */
     const cella_bind *binds;
     size_t nbinds;
-    /* Memory of the app's whole process tree: a cgroup v2 memory.max (no swap)
-     * where one can be made (cgroup.h), else RLIMIT_AS of each process. 0 = none */
+    /* Memory of the app's whole process tree: a cgroup's memory limit (v2, else
+     * v1; no swap) where one can be made (cgroup.h), else RLIMIT_AS of each
+     * process. 0 = none */
     uint64_t mem_bytes;
     uint32_t max_pids;       /* processes: cgroup pids.max, else RLIMIT_NPROC; 0 = none */
     uint64_t stack_bytes;    /* RLIMIT_STACK; 0 = inherited */
@@ -41,7 +42,7 @@ typedef struct {
     int exit_code;   /* the app's exit status, or 128+signal */
     bool timed_out;  /* killed by the wall-clock limit */
     bool cgroup;     /* the limits were a cgroup's (else rlimits) */
-    bool oom_killed; /* cgroup: the kernel killed a process of the app at memory.max */
+    bool oom_killed; /* cgroup: the kernel killed a process of the app at its memory limit */
 } cella_sandbox_result;
 
 /* The bubblewrap binary the sandbox runs. */

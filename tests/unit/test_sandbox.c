@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fs.h"
@@ -166,6 +167,9 @@ static void manifest_heap_mb(void **state)
     assert_int_not_equal(r.exit_code, 0);
     assert_fails_with(cella_manifest_outcome(&m, &s, &r), CELLA_E_POLICY);
     assert_non_null(strstr(cella_error_what(), "memory limit heap_mb=16"));
+    /* a cgroup (v2, else v1) knows it was the limit; an rlimit cannot tell */
+    if (r.cgroup)
+        assert_non_null(strstr(cella_error_what(), "memory limit heap_mb=16 exceeded"));
     fprintf(stderr, "heap_mb=16 enforced by %s: %s\n", r.cgroup ? "a cgroup" : "RLIMIT_AS",
             cella_error_what());
     /* the operator's --memory only ever lowers it */
@@ -220,6 +224,39 @@ static void manifest_pids_limit(void **state)
     assert_int_not_equal(r.exit_code, 0);
 }
 
+/* A runtime killed mid-run leaves its (empty) v1 leaf behind; the next run
+ * removes it. Only where this test finds the v1 memory cgroup at its usual
+ * place (the runtime itself reads mountinfo). */
+static void stale_leaf_swept(void **state)
+{
+    (void)state;
+    char own[256] = "", line[512];
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%*[0-9]:memory:%255s", own) == 1)
+            break;
+    if (f)
+        fclose(f);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char leaf[512];
+    snprintf(leaf, sizeof leaf, "/sys/fs/cgroup/memory%s/cella-%ld-0",
+             strcmp(own, "/") == 0 ? "" : own, (long)dead);
+    if (geteuid() != 0 || !own[0] || mkdir(leaf, 0755) != 0)
+        skip();
+    const char *argv[] = {"/bin/true", NULL};
+    cella_sandbox_spec s = {.argv = argv, .mem_bytes = 64u << 20, .stdout_fd = -1,
+                            .stderr_fd = -1};
+    cella_sandbox_result r;
+    assert_succeeds(cella_sandbox_run(&s, &r));
+    bool gone = access(leaf, F_OK) != 0;
+    rmdir(leaf);
+    assert_true(r.cgroup);
+    assert_true(gone);
+}
+
 static void bad_specs(void **state)
 {
     (void)state;
@@ -242,7 +279,7 @@ int main(void)
         cmocka_unit_test(exit_status_and_volumes), cmocka_unit_test(private_tmp_and_env),
         cmocka_unit_test(no_network), cmocka_unit_test(limits), cmocka_unit_test(bad_specs),
         cmocka_unit_test(manifest_heap_mb), cmocka_unit_test(manifest_time_limit),
-        cmocka_unit_test(manifest_pids_limit),
+        cmocka_unit_test(manifest_pids_limit), cmocka_unit_test(stale_leaf_swept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
