@@ -151,8 +151,14 @@ static cella_res cas_post(slot *s, const char *path, const uint8_t sig[65], json
     const char *headers[] = {auth, "Content-Type: application/json", NULL};
     char *text = body ? json_dumps(body, JSON_COMPACT) : strdup("");
     CELLA_ENSURE(text, CELLA_E_NOMEM, path, "out of memory");
+    /* Both of iExec's task POSTs may go to another cas replica after one that
+     * may have received them went silent: /tee/challenges gives the task's
+     * challenge again, and /tee/sessions makes the same session again (or
+     * replaces it for this worker); docs/cas-api.md. */
+    cella_http_client cas = s->cas;
+    cas.repeatable = true;
     cella_http_response resp;
-    cella_res r = cella_http_call(&s->cas, "POST", path, headers, cella_slice_of(text, strlen(text)),
+    cella_res r = cella_http_call(&cas, "POST", path, headers, cella_slice_of(text, strlen(text)),
                                   &resp);
     free(text);
     CELLA_TRY(r);
