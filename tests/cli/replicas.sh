@@ -297,7 +297,7 @@ python3 "$D/events.py" wake "$HB" "$HA" c0/wake-0.json c0/wake-1.json > wake.out
 python3 "$D/events.py" wake "$HA" "$HB" c0/wake-2.json >> wake.out || fail "long poll on A"
 grep -v '^[0-9]*$' wake.out
 worst=$(sort -n <(grep '^[0-9]*$' wake.out) | tail -1)
-[[ $worst -lt 1000 ]] || fail "a long poll woke $worst ms after a commit on the other replica (1 s at most)"
+[[ $worst -lt 1000 ]] || fail "a long poll woke $worst ms after the other replica acknowledged a commit (1 s at most)"
 ok
 
 # ---- 6: cas: one session update and one tag push of racing ones win ----
