@@ -191,25 +191,12 @@ cella_res cella_vault_create(cella_vault *v, const char *ctx, cella_vault_form f
     return call(v, &m, sealed, NULL);
 }
 
-cella_res cella_vault_verified(cella_vault *v, const char *session, const uint8_t evidence[32],
-                             uint8_t ticket[CELLA_VAULT_TICKET])
+/* A request whose answer is its reply's argument (VERIFIED, TAG): `in` (32
+ * bytes) goes in the request's argument, the reply's first `n` bytes to `out`. */
+static cella_res call_arg(cella_vault *v, cella_vault_op op, const char *ctx,
+                          const uint8_t in[32], uint8_t *out, size_t n)
 {
-    cella_vault_msg m = request(CELLA_VAULT_VERIFIED, session, cella_slice_of(NULL, 0));
-    memcpy(m.arg, evidence, 32);
-    uint8_t arg[CELLA_VAULT_ARG];
-    cella_buf none;
-    cella_buf_init(&none, false);
-    cella_res r = call(v, &m, &none, arg);
-    cella_buf_free(&none);
-    if (cella_ok(r))
-        memcpy(ticket, arg, CELLA_VAULT_TICKET);
-    return r;
-}
-
-cella_res cella_vault_tag(cella_vault *v, const char *domain, const uint8_t in[32],
-                         uint8_t out[32])
-{
-    cella_vault_msg m = request(CELLA_VAULT_TAG, domain, cella_slice_of(NULL, 0));
+    cella_vault_msg m = request(op, ctx, cella_slice_of(NULL, 0));
     memcpy(m.arg, in, 32);
     uint8_t arg[CELLA_VAULT_ARG];
     cella_buf none;
@@ -217,8 +204,20 @@ cella_res cella_vault_tag(cella_vault *v, const char *domain, const uint8_t in[3
     cella_res r = call(v, &m, &none, arg);
     cella_buf_free(&none);
     if (cella_ok(r))
-        memcpy(out, arg, 32);
+        memcpy(out, arg, n);
     return r;
+}
+
+cella_res cella_vault_verified(cella_vault *v, const char *session, const uint8_t evidence[32],
+                             uint8_t ticket[CELLA_VAULT_TICKET])
+{
+    return call_arg(v, CELLA_VAULT_VERIFIED, session, evidence, ticket, CELLA_VAULT_TICKET);
+}
+
+cella_res cella_vault_tag(cella_vault *v, const char *domain, const uint8_t in[32],
+                         uint8_t out[32])
+{
+    return call_arg(v, CELLA_VAULT_TAG, domain, in, out, 32);
 }
 
 /* ---- grants ----------------------------------------------------------------------------- */
