@@ -177,6 +177,8 @@ static void child_setup(int fd, pid_t parent)
     (void)close_range((unsigned)fd + 1, ~0u, 0);
 }
 
+void cella_privsep_child_harden(int fd, pid_t parent) { child_setup(fd, parent); }
+
 static void serve_loop(int fd, uint32_t magic, uint16_t version, const cella_privsep_ops *ops,
                        void *ctx)
 {

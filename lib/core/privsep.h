@@ -89,6 +89,12 @@ typedef struct {
     pthread_mutex_t lock; /* one call at a time */
 } cella_privsep;
 
+/* The child's hardening alone, for a child that speaks another protocol (the
+ * cas vault, lib/vault): killed when `parent` dies (exits at once if it
+ * already has), not dumpable, SIGINT/SIGTERM/SIGPIPE ignored, every
+ * descriptor closed but 0-2 and `fd`. Call first thing in the child. */
+void cella_privsep_child_harden(int fd, pid_t parent);
+
 /* Forks the child (call it from the main thread before starting any other:
  * the child is killed when the forking thread ends) and waits, without a time
  * limit (init may prompt for a password), until its init reports. */

@@ -5,11 +5,9 @@
  * CELLA_E_UNAVAILABLE (503), and cas keeps serving what needs no secret. */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include "core/encoding.h"
 #include "core/keyfile.h"
 #include "core/confine.h"
+#include "core/privsep.h"
 #include "core/secure.h"
 
 #define CLIENT_TIMEOUT_MS 5000
@@ -43,19 +42,13 @@ static void report(int fd, cella_res r)
     (void)!send(fd, b, 2 + n, MSG_NOSIGNAL);
 }
 
-static _Noreturn void child(int fd, const char *key_path)
+static _Noreturn void child(int fd, pid_t parent, const char *key_path)
 {
-    /* Dies with the network process; not dumpable, so no process of the same
-     * user can ptrace it or read its memory through /proc. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    prctl(PR_SET_DUMPABLE, 0);
-    if (getppid() == 1)
-        _exit(0);
-    signal(SIGINT, SIG_IGN); /* a terminal's ^C is for the network process */
-    signal(SIGTERM, SIG_DFL);
-    if (dup2(fd, 3) < 0)
-        _exit(71);
-    close_range(4, ~0U, 0); /* the listening socket and everything else */
+    /* As the worker's signer child (core/privsep.h): dies with the network
+     * process, not dumpable (no ptrace or /proc/PID/mem by the same user),
+     * ^C and SIGTERM left to the network process (the vault exits when its
+     * socket closes), the listening socket and every other descriptor closed. */
+    cella_privsep_child_harden(fd, parent);
     uint8_t *master = cella_secure_alloc(32);
     bool made;
     int abi;
@@ -66,10 +59,10 @@ static _Noreturn void child(int fd, const char *key_path)
         r = cella_landlock_no_files(&abi);
     if (cella_ok(r))
         r = cella_seccomp_deny(true);
-    report(3, r);
+    report(fd, r);
     if (!cella_ok(r))
         _exit(1);
-    cella_vault_main(3, master);
+    cella_vault_main(fd, master);
 }
 
 cella_res cella_vault_start(const char *key_path, cella_vault **out)
@@ -77,6 +70,7 @@ cella_res cella_vault_start(const char *key_path, cella_vault **out)
     int sv[2];
     CELLA_ENSURE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, CELLA_E_IO,
                  "vault", "socketpair: %s", strerror(errno));
+    pid_t parent = getpid();
     fflush(NULL); /* nothing buffered is written twice */
     pid_t pid = fork();
     if (pid < 0) {
@@ -86,7 +80,7 @@ cella_res cella_vault_start(const char *key_path, cella_vault **out)
     }
     if (pid == 0) {
         close(sv[0]);
-        child(sv[1], key_path);
+        child(sv[1], parent, key_path);
     }
     close(sv[1]);
     uint8_t hdr[2];
@@ -191,25 +185,12 @@ cella_res cella_vault_create(cella_vault *v, const char *ctx, cella_vault_form f
     return call(v, &m, sealed, NULL);
 }
 
-cella_res cella_vault_verified(cella_vault *v, const char *session, const uint8_t evidence[32],
-                             uint8_t ticket[CELLA_VAULT_TICKET])
+/* A request whose answer is its reply's argument (VERIFIED, TAG): `in` (32
+ * bytes) goes in the request's argument, the reply's first `n` bytes to `out`. */
+static cella_res call_arg(cella_vault *v, cella_vault_op op, const char *ctx,
+                          const uint8_t in[32], uint8_t *out, size_t n)
 {
-    cella_vault_msg m = request(CELLA_VAULT_VERIFIED, session, cella_slice_of(NULL, 0));
-    memcpy(m.arg, evidence, 32);
-    uint8_t arg[CELLA_VAULT_ARG];
-    cella_buf none;
-    cella_buf_init(&none, false);
-    cella_res r = call(v, &m, &none, arg);
-    cella_buf_free(&none);
-    if (cella_ok(r))
-        memcpy(ticket, arg, CELLA_VAULT_TICKET);
-    return r;
-}
-
-cella_res cella_vault_tag(cella_vault *v, const char *domain, const uint8_t in[32],
-                         uint8_t out[32])
-{
-    cella_vault_msg m = request(CELLA_VAULT_TAG, domain, cella_slice_of(NULL, 0));
+    cella_vault_msg m = request(op, ctx, cella_slice_of(NULL, 0));
     memcpy(m.arg, in, 32);
     uint8_t arg[CELLA_VAULT_ARG];
     cella_buf none;
@@ -217,8 +198,20 @@ cella_res cella_vault_tag(cella_vault *v, const char *domain, const uint8_t in[3
     cella_res r = call(v, &m, &none, arg);
     cella_buf_free(&none);
     if (cella_ok(r))
-        memcpy(out, arg, 32);
+        memcpy(out, arg, n);
     return r;
+}
+
+cella_res cella_vault_verified(cella_vault *v, const char *session, const uint8_t evidence[32],
+                             uint8_t ticket[CELLA_VAULT_TICKET])
+{
+    return call_arg(v, CELLA_VAULT_VERIFIED, session, evidence, ticket, CELLA_VAULT_TICKET);
+}
+
+cella_res cella_vault_tag(cella_vault *v, const char *domain, const uint8_t in[32],
+                         uint8_t out[32])
+{
+    return call_arg(v, CELLA_VAULT_TAG, domain, in, out, 32);
 }
 
 /* ---- grants ----------------------------------------------------------------------------- */

@@ -17,6 +17,9 @@ VAULT_PID=$(ps -o pid= --ppid "$CAS_PID" | tr -d ' ')
 [[ $(awk '/^Seccomp:/ {print $2}' /proc/$CAS_PID/status) == 2 ]] || fail "network process: no seccomp filter"
 [[ $(awk '/^NoNewPrivs:/ {print $2}' /proc/$CAS_PID/status) == 1 ]] || fail "network process: no no_new_privs"
 [[ $(awk '/^Seccomp:/ {print $2}' /proc/$VAULT_PID/status) == 2 ]] || fail "vault: no seccomp filter"
+# the vault keeps stdin, stdout, stderr and its socket: not the listening socket nor any other
+vault_fds=$(ls /proc/$VAULT_PID/fd | wc -l)
+[[ $vault_fds == 4 ]] || fail "vault holds $vault_fds descriptors, not 4: $(ls -l /proc/$VAULT_PID/fd)"
 ok
 # the vault alone opened master.key: the network process holds no descriptor of it
 for p in $CAS_PID; do

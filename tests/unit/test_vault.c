@@ -42,6 +42,14 @@ static void sealed_by(cella_vault *v, const char *ctx, const char *plain, cella_
     assert_succeeds(cella_vault_seal(v, ctx, cella_slice_of(plain, strlen(plain)), out));
 }
 
+/* This thread's grant becomes a fresh ticket for `session`, as after a verified attestation. */
+static void grant_verified(cella_vault *v, const char *session)
+{
+    uint8_t ticket[CELLA_VAULT_TICKET], ev[32] = {9};
+    assert_succeeds(cella_vault_verified(v, session, ev, ticket));
+    cella_vault_grant_ticket(ticket);
+}
+
 /* ---- messages ---------------------------------------------------------------------------- */
 
 static size_t encode(const cella_vault_msg *m, uint8_t *out)
@@ -160,12 +168,11 @@ static void test_grants(void **state)
     cella_vault_grant_task();
     assert_fails_with(cella_vault_unseal(v, SESS, s_sess, &out), CELLA_E_PERM);
     /* a made-up ticket opens nothing */
-    uint8_t ticket[CELLA_VAULT_TICKET] = {1, 2, 3}, ev[32] = {9};
-    cella_vault_grant_ticket(ticket);
+    const uint8_t made_up[CELLA_VAULT_TICKET] = {1, 2, 3};
+    cella_vault_grant_ticket(made_up);
     assert_fails_with(cella_vault_unseal(v, SECRET, s_secret, &out), CELLA_E_PERM);
     /* a ticket for s1 opens s1's secret, not s2's */
-    assert_succeeds(cella_vault_verified(v, "s1", ev, ticket));
-    cella_vault_grant_ticket(ticket);
+    grant_verified(v, "s1");
     cella_buf_free(&out);
     cella_buf_init(&out, true);
     assert_succeeds(cella_vault_unseal(v, SECRET, s_secret, &out));
@@ -198,9 +205,7 @@ static void test_create(void **state)
     cella_buf_init(&sealed, false);
     cella_buf_init(&out, true);
     assert_succeeds(cella_vault_create(v, SECRET, CELLA_VAULT_FORM_HEX, 16, &sealed));
-    uint8_t ticket[CELLA_VAULT_TICKET], ev[32] = {0};
-    assert_succeeds(cella_vault_verified(v, "s1", ev, ticket));
-    cella_vault_grant_ticket(ticket);
+    grant_verified(v, "s1");
     assert_succeeds(cella_vault_unseal(v, SECRET, cella_slice_of(sealed.p, sealed.len), &out));
     assert_int_equal(out.len, 32);
     for (size_t i = 0; i < out.len; i++)
