@@ -287,7 +287,6 @@ cella_res cella_blob_serve(const cella_blob_server_config *cfg)
         cella_http_metrics_free(metrics.http);
         if (!cella_ok(made))
             return made;
-        cella_http_metrics_free(metrics.http);
         return cella_fail(CELLA_E_NOMEM, NULL, "out of memory");
     }
     sigset_t stop;

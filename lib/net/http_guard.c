@@ -17,7 +17,6 @@
 #include "net/http_guard_int.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -36,7 +35,9 @@
 #include <unistd.h>
 
 #include "core/encoding.h"
+#include "core/fs.h"
 #include "core/secure.h"
+#include "crypto/aead.h"
 
 #define URL_MAX 4096
 #define CUT_LINGER_MS 200 /* time for a refusal to leave before the socket shuts */
@@ -130,27 +131,18 @@ static bool spool_open(guard_conn *c)
     c->spool_fd = openat(c->g->cfg->spool_dirfd, c->spool_name,
                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     c->md = EVP_MD_CTX_new();
-    if (c->spool_fd < 0 || !c->md || !EVP_DigestInit_ex(c->md, EVP_sha256(), NULL)) {
+    if (c->spool_fd < 0 || !c->md || !EVP_DigestInit_ex(c->md, cella_md_sha256(), NULL)) {
         spool_drop(c);
         return false;
     }
     return true;
 }
 
+/* Appends the body bytes at..len, which end at offset c->body. */
 static bool spool_write(guard_conn *c, const char *at, size_t len)
 {
-    if (!EVP_DigestUpdate(c->md, at, len))
-        return false;
-    while (len) {
-        ssize_t w = write(c->spool_fd, at, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        at += w;
-        len -= (size_t)w;
-    }
-    return true;
+    return EVP_DigestUpdate(c->md, at, len) &&
+           cella_ok(cella_pwrite_full(c->spool_fd, at, len, c->body - len, "upload"));
 }
 
 /* ---- refusals --------------------------------------------------------------------- */
@@ -504,10 +496,15 @@ static void next_mode(guard_conn *c, op_kind k)
     }
 }
 
+/* The ops of one batch of new bytes: a few (one per pause, three pauses a
+ * message), so they start in `local` and only a long pipelined burst
+ * allocates. */
+#define LOCAL_OPS 16
 typedef struct {
     run_op *v;
     size_t n, cap;
     bool rewrite; /* some op is not FWD */
+    run_op local[LOCAL_OPS];
 } op_list;
 
 static void push_op(op_list *l, run_op op)
@@ -518,12 +515,14 @@ static void push_op(op_list *l, run_op op)
         return;
     }
     if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        run_op *v = realloc(l->v, cap * sizeof *v);
+        size_t cap = l->cap * 2;
+        run_op *v = l->v == l->local ? malloc(cap * sizeof *v) : realloc(l->v, cap * sizeof *v);
         if (!v) {
             l->rewrite = true; /* caller sees the loss through n < parsed */
             return;
         }
+        if (l->v == l->local)
+            memcpy(v, l->local, sizeof l->local);
         l->v = v;
         l->cap = cap;
     }
@@ -597,11 +596,15 @@ static void conn_in(struct evbuffer *buf, const struct evbuffer_cb_info *info, v
     size_t len = evbuffer_get_length(buf);
     size_t added = info->n_added < len ? info->n_added : len;
     size_t old = len - added;
-    op_list ops = {0};
+    op_list ops = {.cap = LOCAL_OPS};
+    ops.v = ops.local;
     struct evbuffer_ptr at;
     if (!c->dead && evbuffer_ptr_set(buf, &at, old, EVBUFFER_PTR_SET) == 0) {
+        /* a read adds one or two chunks: no allocation unless it is more */
+        struct evbuffer_iovec local[8];
         int nvec = evbuffer_peek(buf, (ev_ssize_t)added, &at, NULL, 0);
-        struct evbuffer_iovec *vec = nvec > 0 ? calloc((size_t)nvec, sizeof *vec) : NULL;
+        struct evbuffer_iovec *vec = nvec > 0 && nvec <= 8 ? local
+                                     : nvec > 0 ? calloc((size_t)nvec, sizeof *vec) : NULL;
         if (vec) {
             nvec = evbuffer_peek(buf, (ev_ssize_t)added, &at, vec, nvec);
             size_t left = added;
@@ -610,7 +613,8 @@ static void conn_in(struct evbuffer *buf, const struct evbuffer_cb_info *info, v
                 parse_segment(c, vec[i].iov_base, n, &ops);
                 left -= n;
             }
-            free(vec);
+            if (vec != local)
+                free(vec);
         } else if (nvec > 0) {
             cut(c, 503, GUARD_STORAGE, "out of memory");
         }
@@ -619,7 +623,8 @@ static void conn_in(struct evbuffer *buf, const struct evbuffer_cb_info *info, v
         evbuffer_drain(buf, len - old);
     else if (ops.rewrite)
         rewrite(c, buf, old, &ops);
-    free(ops.v);
+    if (ops.v != ops.local)
+        free(ops.v);
     c->busy = false;
 }
 

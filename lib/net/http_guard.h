@@ -88,7 +88,9 @@ void cella_http_guard_free(cella_http_guard *g);
 size_t cella_http_guard_cap(const cella_http_guard *g, const char *method, const char *path);
 
 /* Guards every connection `http` accepts from now on (sets its bevcb). Call
- * it on the thread that runs http's loop. */
+ * it on the thread that runs http's loop; one guard per thread (a new
+ * connection finds its guard through the thread, so a second evhttp on the
+ * same thread with another guard would take the later one's caps). */
 void cella_http_guard_attach(cella_http_guard *g, struct evhttp *http);
 
 /* The TLS session of a guarded connection's bufferevent (NULL: plain). */

@@ -51,7 +51,7 @@ struct cella_http_req {
     unsigned route;
     uint64_t start_ns;
     cella_http_guard *guard;
-    uint32_t addr; /* the client's IPv4 address, for its long-poll places */
+    uint32_t addr; /* the client's IPv4 address, for its long-poll places (once deferred) */
 };
 
 /* Counts the request as answered with `status`, once its reply is sent. */
@@ -178,6 +178,7 @@ void cella_http_reply_bytes(cella_http_req *r, int status, const char *type, con
 
 cella_http_req *cella_http_defer(cella_http_req *r)
 {
+    r->addr = cella_http_guard_addr(r->ev); /* only long polls need it: not per request */
     if (!cella_http_guard_poll_begin(r->guard, r->addr))
         return NULL;
     cella_http_req *d = malloc(sizeof *d);
@@ -294,7 +295,6 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r.ev = ev;
     r.base = w->base;
     r.guard = w->guard;
-    r.addr = cella_http_guard_addr(ev);
     r.query.tqh_first = NULL; /* TAILQ_INIT, without sys/queue.h */
     r.query.tqh_last = &r.query.tqh_first;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);

@@ -7,7 +7,10 @@
 #   - a 200 MB upload still works, with the blob store's RSS under 100 MB;
 #   - a request trickled a byte at a time is cut (408) at its deadline;
 #   - over its connection cap an address gets a 503, another address is served;
-#   - 256 long polls from one address leave another's events request served.
+#   - 256 long polls from one address leave another's events request served;
+#   - a body over its route's cap gets the guard's JSON 413: declared (hub, before
+#     any byte of it is sent; cas, where libevent's own cap would answer HTML)
+#     and chunked (hub, before the rest is sent).
 # The clients are tests/cli/bounds_client.py; 127.0.0.2..8 are other
 # loopback source addresses.
 . "$(dirname "$0")/lib.sh"
@@ -29,12 +32,28 @@ grep -q 'cella_http_refused_total{server="hub",reason="pending"} [1-9]' \
   <(curl -sf "$HUB_URL/metrics") || fail "no pending refusals counted"
 ok
 
+# ---- bodies over their route's cap (POST /v1/orders: 1 MiB; libevent's is 8 MiB) ----
+out=$(client large --port "$HUB_PORT" --path /v1/orders --length 2000000)
+note "hub, Content-Length 2 MB to /v1/orders, no body sent: $out"
+[[ $out == "status=413 json=1 sent=0" ]] || fail "declared body over the cap: $out"
+out=$(client large --port "$HUB_PORT" --path /v1/orders --chunked --send 3000000)
+note "hub, chunked body to /v1/orders, 64 KiB at a time: $out"
+[[ $(kv status "$out") == 413 && $(kv json "$out") == 1 ]] &&
+  (( $(kv sent "$out") < 3000000 )) || fail "chunked body over the cap: $out"
+grep -q 'cella_http_refused_total{server="hub",reason="too_large"} [2-9]' \
+  <(curl -sf "$HUB_URL/metrics") || fail "too_large refusals not counted"
+ok
+
 "$CELLA" tee sim init --dir "$TMP/sim" >/dev/null
 start_cas --allow-sim --sim-platform "$TMP/sim/sim-platform.pub"
 out=$(client hold --tls --port "$CAS_PORT" --pid "$CAS_PID" --path /v1/sessions --length 7000000 --send 2000000)
 rss=$(kv rss_kb "$out")
 note "cas, 200 x 7 MB bodies: $out"
 ! rss_checked || (( rss > 0 && rss < 120000 )) || fail "cas RSS with 200 unfinished bodies: $out"
+ok
+out=$(client large --tls --port "$CAS_PORT" --path /v1/sessions --length 7000000)
+note "cas, Content-Length 7 MB to /v1/sessions: $out"
+[[ $out == "status=413 json=1 sent=0" ]] || fail "cas declared body over the cap: $out"
 ok
 stop_server "$CAS_PID"
 

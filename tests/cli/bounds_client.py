@@ -8,9 +8,12 @@ authentication). Each mode prints one line of key=value results.
   conns   fills one address's connection places, then asks from it and from
           another address
   polls   many long polls from one address, then one from another
+  large   one request over its route's body cap (declared, or chunked); prints
+          its status and whether the answer is the guard's JSON too_large
 """
 import argparse
 import fcntl
+import select
 import socket
 import ssl
 import struct
@@ -163,9 +166,43 @@ def polls(a):
     print(f"other={ask(a.port, '127.0.0.2', '/v1/events?wait=1')}")
 
 
+def large(a):
+    """Declared: headers only, no body (only a check of Content-Length at the
+    end of the headers answers). Chunked: 64 KiB chunks up to --send bytes,
+    never the last one, stopping once an answer is there to read."""
+    s = connect(a.port, tls=a.tls)
+    framing = ("Transfer-Encoding: chunked" if a.chunked else f"Content-Length: {a.length}")
+    s.sendall(f"{a.method} {a.path} HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n".encode())
+    sent, chunk = 0, b"x" * 65536
+    while a.chunked and sent < a.send:
+        r, _, _ = select.select([s], [], [], 0.05)
+        if r:
+            break
+        try:
+            s.sendall(b"10000\r\n" + chunk + b"\r\n")
+        except OSError:
+            break
+        sent += len(chunk)
+    s.settimeout(5)
+    data = b""
+    try:
+        while len(data) < 65536:
+            got = s.recv(4096)
+            if not got:
+                break
+            data += got
+    except (OSError, ssl.SSLError):
+        pass
+    parts = data.split(b" ", 2)
+    status = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else -1
+    body = data.partition(b"\r\n\r\n")[2]
+    json = int(b'"code":"too_large"' in body)
+    print(f"status={status} json={json} sent={sent}")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["hold", "trickle", "conns", "polls"])
+    p.add_argument("mode", choices=["hold", "trickle", "conns", "polls", "large"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--pid", type=int)
     p.add_argument("--tls", action="store_true")
@@ -180,8 +217,9 @@ def main():
     p.add_argument("--give-up", type=float, default=12)
     p.add_argument("--fill", type=int, default=4)
     p.add_argument("--n", type=int, default=256)
+    p.add_argument("--chunked", action="store_true")
     a = p.parse_args()
-    {"hold": hold, "trickle": trickle, "conns": conns, "polls": polls}[a.mode](a)
+    {"hold": hold, "trickle": trickle, "conns": conns, "polls": polls, "large": large}[a.mode](a)
 
 
 if __name__ == "__main__":
