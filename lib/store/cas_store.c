@@ -3,7 +3,7 @@
  * engine and across replicas. */
 #include "store/cas_store.h"
 #include "store/db.h"
-#include "net/signed_request.h"
+#include "store/challenges.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -44,7 +44,7 @@ static const char SCHEMA_POSTGRES[] =
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
     " why TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS sms_used(tag BYTEA PRIMARY KEY, ts BIGINT NOT NULL);"
-    CELLA_SIGNED_REQUEST_TABLES_PG;
+    CELLA_CHALLENGE_TABLES_PG;
 
 static const cella_db_schema g_schema = {"cas", 1, SCHEMA_SQLITE, SCHEMA_POSTGRES, NULL};
 

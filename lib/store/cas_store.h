@@ -5,7 +5,7 @@
  *
  * Secret material (session documents, generated secrets, volume keys) arrives
  * here already sealed by the caller with a master key the store never sees.
- * Challenges are not stored here: see net/signed_request.h. */
+ * The rows of challenges replicas share: store/challenges.h. */
 #ifndef CELLA_STORE_CAS_STORE_H
 #define CELLA_STORE_CAS_STORE_H
 
@@ -24,7 +24,7 @@ CELLA_RESULT cella_cas_store_open(const char *url, cella_cas_store **out);
 void cella_cas_store_close(cella_cas_store *s);
 /* The database's clock, which every replica shares (store/db.h). */
 CELLA_RESULT cella_cas_store_now(cella_cas_store *s, int64_t *now);
-/* Its connection (for the challenges that replicas share: net/signed_request.h). */
+/* Its connection (for the challenges that replicas share: store/challenges.h). */
 cella_db *cella_cas_store_db(cella_cas_store *s);
 
 /* ---- sessions ---- */
