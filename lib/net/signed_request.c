@@ -270,11 +270,18 @@ static cella_res spend_in_db(cella_sigreq *a, cella_db *db, const uint8_t c[CELL
     return CELLA_OK_RES;
 }
 
+/* Remembers a challenge that passed cella_sigreq_check. */
+static cella_res spend(cella_sigreq *a, cella_db *db, const uint8_t c[CELLA_CHALLENGE_LEN],
+                       int64_t now)
+{
+    return a->in_db ? spend_in_db(a, db, c, now) : spend_in_memory(a, c, now);
+}
+
 cella_res cella_sigreq_consume(cella_sigreq *a, cella_db *db, const uint8_t c[CELLA_CHALLENGE_LEN],
                                cella_challenge_purpose p, int64_t now)
 {
     CELLA_TRY(cella_sigreq_check(a, c, p, now));
-    return a->in_db ? spend_in_db(a, db, c, now) : spend_in_memory(a, c, now);
+    return spend(a, db, c, now);
 }
 
 /* ---- signed requests ---- */
@@ -347,8 +354,9 @@ cella_res cella_sigreq_authenticate(cella_sigreq *a, cella_db *db, cella_http_re
     cella_res r = cella_eth_personal_recover(msg, strlen(msg), sig, signer);
     CELLA_ENSURE(cella_ok(r) && !memcmp(signer, addr, 20), CELLA_E_AUTH, "Authorization",
                  "signature does not match the address (forged or for another request)");
-    /* Consumed only now: a request nobody signed cannot burn a challenge. */
-    CELLA_TRY(cella_sigreq_consume(a, db, c, CELLA_CHALLENGE_OWNER, now));
+    /* Consumed only now: a request nobody signed cannot burn a challenge
+     * (checked above already: one HMAC per request). */
+    CELLA_TRY(spend(a, db, c, now));
     memcpy(who, addr, 20);
     return CELLA_OK_RES;
 }
