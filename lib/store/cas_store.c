@@ -243,18 +243,6 @@ cella_res cella_cas_sealed_get(cella_cas_store *s, const char *session, const ch
 
 /* ---- SMS pushes: each signed challenge accepted once ---- */
 
-cella_res cella_cas_sms_used(cella_cas_store *s, const uint8_t tag[32], bool *used)
-{
-    dbq q = db_prep(s->db, "SELECT 1 FROM sms_used WHERE tag = ?");
-    db_bb(&q, 1, tag, 32);
-    int rc = db_step(&q);
-    db_done(&q);
-    if (rc != DB_ROW && rc != DB_DONE)
-        return db_failure(s->db, "SMS replay lookup failed");
-    *used = rc == DB_ROW;
-    return CELLA_OK_RES;
-}
-
 static cella_res sms_put_once(cella_cas_store *s, const char *kind, const char *name,
                               cella_slice value, bool replace, const uint8_t tag[32], int64_t ts)
 {

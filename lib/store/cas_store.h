@@ -64,7 +64,6 @@ CELLA_RESULT cella_cas_sealed_get(cella_cas_store *s, const char *session, const
 /* ---- iExec SMS pushes: a signed challenge is accepted once, on any endpoint ----
  * `tag` is the caller's keyed hash of the challenge (the challenge itself is a
  * hash of the secret: stored bare, a weak secret could be guessed from it). */
-CELLA_RESULT cella_cas_sms_used(cella_cas_store *s, const uint8_t tag[32], bool *used);
 /* In one transaction: records `tag` (CELLA_E_PERM if it was recorded before:
  * a replay) and inserts (CELLA_E_EXISTS if present) or replaces the sealed
  * value under ("", kind, name). */
