@@ -53,15 +53,6 @@ static cella_res replay_tag(const cas_app *a, const uint8_t challenge[32], uint8
     return cella_vault_tag(a->vault, "cella-cas sms-replay v1", challenge, tag);
 }
 
-static cella_res refuse_replay(cas_thread *t, const uint8_t tag[32], const char *object)
-{
-    bool used = false;
-    CELLA_TRY(cella_cas_sms_used(t->st, tag, &used));
-    CELLA_ENSURE(!used, CELLA_E_PERM, object,
-                 "this signed push was accepted before (replay): sign a new value");
-    return CELLA_OK_RES;
-}
-
 /* Who owns an app or dataset, according to the hub's registry. */
 static cella_res registry_owner(cas_thread *t, const char *kind, const uint8_t addr[20],
                                 uint8_t owner[20])
@@ -128,8 +119,6 @@ static void sms_handle(cas_thread *t, cella_http_req *req, sms_kind kind, const 
                        challenge);
     if (cella_ok(r))
         cella_eth_address_checksum(who, signer);
-    if (cella_ok(r))
-        r = replay_tag(t->app, challenge, tag);
     if (cella_ok(r)) {
         if (kind == SMS_WEB3 || kind == SMS_APP)
             r = registry_owner(t, kind == SMS_WEB3 ? "dataset" : "app", addr, owner);
@@ -142,11 +131,11 @@ static void sms_handle(cas_thread *t, cella_http_req *req, sms_kind kind, const 
         r = cella_fail(CELLA_E_EXISTS, object, "secret already exists");
     if (cella_ok(r) && put && !exists)
         r = cella_fail(CELLA_E_NOTFOUND, object, "no such secret to update");
-    /* After the statuses iExec clients expect (409 exists), for the precise
-     * reason; the store's insert-if-absent below makes it hold between
-     * replicas. */
+    /* A replay is refused by the store's insert-if-absent of this tag, in
+     * the push's transaction (so between replicas too), after the statuses
+     * iExec clients expect (409 exists): one statement, no lookup first. */
     if (cella_ok(r))
-        r = refuse_replay(t, tag, object);
+        r = replay_tag(t->app, challenge, tag);
     cella_buf sealed;
     cella_buf_init(&sealed, false);
     char ctx[512];

@@ -9,54 +9,6 @@
 #include "crypto/aead.h"
 #include "identity/eth.h"
 
-cella_res cella_cas_auth_message_sha(char *out, size_t cap, const char *method, const char *path,
-                                     const char *nonce_hex, const uint8_t body_sha256[32])
-{
-    char hh[65];
-    cella_hex_encode(hh, body_sha256, 32, false);
-    int n = snprintf(out, cap, "cella-cas-request-v1\n%s\n%s\n%s\n%s", method, path, nonce_hex, hh);
-    CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_TOOBIG, path, "request path too long");
-    return CELLA_OK_RES;
-}
-
-cella_res cella_cas_auth_message(char *out, size_t cap, const char *method, const char *path,
-                                 const char *nonce_hex, const void *body, size_t body_len)
-{
-    uint8_t h[32];
-    CELLA_TRY(cella_sha256(h, body, body_len));
-    return cella_cas_auth_message_sha(out, cap, method, path, nonce_hex, h);
-}
-
-cella_res cella_cas_parse_authorization(const char *header, size_t len, uint8_t addr[20],
-                                        uint8_t nonce[32], char nonce_hex[65], uint8_t sig[65])
-{
-    CELLA_ENSURE(len < 400 && !memchr(header, '\0', len), CELLA_E_AUTH, "Authorization",
-                 "malformed Authorization header");
-    /* Split on single spaces into exactly four fields. */
-    const char *f[4];
-    size_t fl[4], k = 0, start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && header[i] != ' ')
-            continue;
-        CELLA_ENSURE(k < 4 && i > start, CELLA_E_AUTH, "Authorization",
-                     "malformed Authorization header");
-        f[k] = header + start;
-        fl[k++] = i - start;
-        start = i + 1;
-    }
-    CELLA_ENSURE(k == 4 && fl[0] == 12 && !memcmp(f[0], "CELLA-EIP191", 12), CELLA_E_AUTH,
-                 "Authorization", "Authorization must be: CELLA-EIP191 ADDRESS NONCE SIGNATURE");
-    char a[64];
-    CELLA_ENSURE(fl[1] < sizeof a, CELLA_E_AUTH, "Authorization", "bad address");
-    memcpy(a, f[1], fl[1]);
-    a[fl[1]] = '\0';
-    CELLA_TRY(cella_eth_address_parse(addr, a, "Authorization address"));
-    CELLA_TRY(cella_hex_decode(nonce, 32, f[2], fl[2], "Authorization nonce"));
-    memcpy(nonce_hex, f[2], 64);
-    nonce_hex[64] = '\0';
-    return cella_hex_decode(sig, 65, f[3], fl[3], "Authorization signature");
-}
-
 static cella_res decode_reply(cella_http_response *resp, json_t **out)
 {
     if (resp->status < 200 || resp->status >= 300)

@@ -10,21 +10,12 @@
 #include "core/error.h"
 #include "core/slice.h"
 #include "net/http_client.h"
+#include "net/signed_request.h"
 #include "tee/ratls.h"
 
-/* The message an owner signs (EIP-191) to authenticate one request:
- * "cella-cas-request-v1\n" METHOD "\n" TARGET "\n" NONCE_HEX "\n" SHA256(BODY)_HEX
- * where TARGET is the path and query exactly as sent. */
-CELLA_RESULT cella_cas_auth_message(char *out, size_t cap, const char *method, const char *path,
-                                    const char *nonce_hex, const void *body, size_t body_len);
-/* The same with the body's SHA-256 given (what a signer process receives). */
-CELLA_RESULT cella_cas_auth_message_sha(char *out, size_t cap, const char *method, const char *path,
-                                        const char *nonce_hex, const uint8_t body_sha256[32]);
-
-/* Parses "CELLA-EIP191 <0xaddress> <nonce hex> <0xsignature>" (bounded,
- * strict: exactly four fields). Used by cas on every signed request. */
-CELLA_RESULT cella_cas_parse_authorization(const char *header, size_t len, uint8_t addr[20],
-                                           uint8_t nonce[32], char nonce_hex[65], uint8_t sig[65]);
+/* The signed request's message and Authorization header (cella_cas_auth_message,
+ * cella_cas_parse_authorization) are in net/signed_request.h: the servers check
+ * what the clients here sign. */
 
 /* An unsigned call. On 2xx *out is the JSON reply (caller owns); otherwise the
  * server's reason becomes the error (403 → CELLA_E_PERM, 409 → CELLA_E_ROLLBACK…). */

@@ -3,7 +3,7 @@
  * events, and holds the helpers the other store_*.c files share
  * (store_int.h). */
 #include "hub/store_int.h"
-#include "net/signed_request.h"
+#include "store/challenges.h"
 
 /* The event counter: one row, locked by each committing transaction that
  * records events (hs_commit). */
@@ -79,7 +79,7 @@ static const char SCHEMA_POSTGRES[] =
     " result_seal BYTEA NOT NULL, enclave_challenge BYTEA NOT NULL, weight BIGINT NOT NULL,"
     " stake BIGINT NOT NULL, time BIGINT NOT NULL, PRIMARY KEY(taskid, worker));"
     "CREATE TABLE IF NOT EXISTS worker_scores(address BYTEA PRIMARY KEY, score BIGINT NOT NULL);"
-    HUB_META_TABLE CELLA_SIGNED_REQUEST_TABLES_PG;
+    HUB_META_TABLE CELLA_CHALLENGE_TABLES_PG;
 
 /* Columns added to tasks after the first release (the worker flow, then
  * consensus); a database made before them gets them at open. */

@@ -31,7 +31,7 @@ void hub_store_close(hub_store *s);
 /* The database's clock: leases and deadlines are decided by it, so replicas
  * on hosts whose clocks differ agree (SQLite: this host's). */
 CELLA_RESULT hub_store_now(hub_store *s, int64_t *now);
-/* The connection, for the challenges replicas share (net/signed_request.h). */
+/* The connection, for the challenges replicas share (store/challenges.h). */
 struct cella_db *hub_store_db(hub_store *s);
 /* The channel on which a commit with events is announced (PostgreSQL). */
 #define HUB_EVENTS_CHANNEL "cella_hub_events"

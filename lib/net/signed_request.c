@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "casapi/casapi.h"
+#include "core/encoding.h"
 #include "core/secure.h"
+#include "crypto/aead.h"
 #include "identity/eth.h"
+#include "store/challenges.h"
 
 #define RANDOM_LEN 11
 #define BODY_LEN 16 /* random || purpose || expires: what the tag covers */
@@ -25,7 +27,7 @@
 #define SPENT_MIN_SLOTS 1024u
 #define SPENT_MAX_SLOTS (1u << 23)
 #define PURGE_EVERY 256 /* PostgreSQL: consumptions between two purges, per process */
-#define PURGE_BATCH "1000" /* rows per purge: a bounded statement */
+#define PURGE_BATCH 1000 /* rows per purge: a bounded statement */
 
 typedef struct {
     uint8_t id[BODY_LEN - 4]; /* random || purpose */
@@ -53,41 +55,6 @@ static const char *purpose_name(unsigned p)
 
 /* ---- the key ---- */
 
-/* PostgreSQL: the replicas' shared key, made once by whoever asks first. The
- * database draws the bytes (two v4 UUIDs from its strong random source,
- * hashed), so they never sit in a bound parameter of ours. */
-static cella_res shared_key(cella_db *db, const char *service, uint8_t key[32])
-{
-    char name[40];
-    snprintf(name, sizeof name, "challenge/%s", service);
-    dbq q = db_prep(db, "INSERT INTO server_keys(name, secret) VALUES(?, sha256(convert_to("
-                        "gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')))"
-                        " ON CONFLICT(name) DO NOTHING");
-    db_bt(&q, 1, name);
-    int rc = db_write_step(&q);
-    db_done(&q);
-    if (rc != DB_DONE)
-        return db_failure(db, "cannot create the challenge key");
-    q = db_prep(db, "SELECT secret FROM server_keys WHERE name = ?");
-    db_bt(&q, 1, name);
-    rc = db_step(&q);
-    size_t n = 0;
-    if (rc == DB_ROW)
-        (void)db_col_blob(&q, 0, &n);
-    if (rc == DB_ROW && n == 32) {
-        db_col_bytes(&q, 0, key, 32);
-        /* The result's own copy (binary format: the bytes themselves), before
-         * libpq frees it unwiped. */
-        cella_wipe((void *)db_col_blob(&q, 0, &n), n);
-    }
-    db_done(&q);
-    if (rc != DB_ROW && rc != DB_DONE)
-        return db_failure(db, "cannot read the challenge key");
-    CELLA_ENSURE(rc == DB_ROW && n == 32, CELLA_E_IO, cella_db_where(db),
-                 "the challenge key (server_keys %s) is missing or not 32 bytes", name);
-    return CELLA_OK_RES;
-}
-
 static cella_res keyed_mac(cella_sigreq *a, const uint8_t key[32])
 {
     a->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -110,7 +77,10 @@ cella_res cella_sigreq_new(const char *service, cella_db *db, cella_sigreq **out
     pthread_mutex_init(&a->lock, NULL);
     a->in_db = cella_db_kind_of(db) == CELLA_DB_POSTGRES;
     CELLA_KEY32(key);
-    cella_res r = a->in_db ? shared_key(db, service, key.b) : cella_random(key.b, 32);
+    char name[40];
+    snprintf(name, sizeof name, "challenge/%s", service);
+    /* PostgreSQL: the replicas' shared key, read once here. */
+    cella_res r = a->in_db ? cella_challenge_key_db(db, name, key.b) : cella_random(key.b, 32);
     if (cella_ok(r))
         r = keyed_mac(a, key.b);
     if (cella_ok(r) && !a->in_db) {
@@ -289,42 +259,83 @@ void cella_sigreq_cap_for_tests(cella_sigreq *a, size_t slots) { a->max_slots = 
 
 /* ---- consumed challenges in PostgreSQL ---- */
 
-static cella_res purge_expired(cella_db *db, int64_t now)
-{
-    dbq q = db_prep(db, "DELETE FROM challenges_spent WHERE id IN (SELECT id FROM challenges_spent"
-                        " WHERE expires < ? LIMIT " PURGE_BATCH ")");
-    db_bi(&q, 1, now);
-    int rc = db_write_step(&q);
-    db_done(&q);
-    return rc == DB_DONE ? CELLA_OK_RES : db_failure(db, "cannot purge expired challenges");
-}
-
 static cella_res spend_in_db(cella_sigreq *a, cella_db *db, const uint8_t c[CELLA_CHALLENGE_LEN],
                              int64_t now)
 {
     if (__atomic_add_fetch(&a->consumed, 1, __ATOMIC_RELAXED) % PURGE_EVERY == 0)
-        CELLA_TRY(purge_expired(db, now));
-    /* One statement: of two replicas handed the same challenge, one inserts. */
-    dbq q = db_prep(db, "INSERT INTO challenges_spent(id, expires) VALUES(?, ?)"
-                        " ON CONFLICT(id) DO NOTHING RETURNING expires");
-    db_bb(&q, 1, c, BODY_LEN);
-    db_bi(&q, 2, get_be32(c + RANDOM_LEN + 1));
-    int rc = db_write_step(&q);
-    db_done(&q);
-    if (rc != DB_ROW && rc != DB_DONE)
-        return db_failure(db, "cannot record a used challenge");
-    CELLA_ENSURE(rc == DB_ROW, CELLA_E_AUTH, "challenge", "challenge already used (replay?)");
+        CELLA_TRY(cella_challenge_purge_db(db, now, PURGE_BATCH));
+    bool fresh = false;
+    CELLA_TRY(cella_challenge_spend_db(db, c, BODY_LEN, get_be32(c + RANDOM_LEN + 1), &fresh));
+    CELLA_ENSURE(fresh, CELLA_E_AUTH, "challenge", "challenge already used (replay?)");
     return CELLA_OK_RES;
+}
+
+/* Remembers a challenge that passed cella_sigreq_check. */
+static cella_res spend(cella_sigreq *a, cella_db *db, const uint8_t c[CELLA_CHALLENGE_LEN],
+                       int64_t now)
+{
+    return a->in_db ? spend_in_db(a, db, c, now) : spend_in_memory(a, c, now);
 }
 
 cella_res cella_sigreq_consume(cella_sigreq *a, cella_db *db, const uint8_t c[CELLA_CHALLENGE_LEN],
                                cella_challenge_purpose p, int64_t now)
 {
     CELLA_TRY(cella_sigreq_check(a, c, p, now));
-    return a->in_db ? spend_in_db(a, db, c, now) : spend_in_memory(a, c, now);
+    return spend(a, db, c, now);
 }
 
 /* ---- signed requests ---- */
+
+/* The wire format (clients sign it: casapi/casapi.h). */
+
+cella_res cella_cas_auth_message_sha(char *out, size_t cap, const char *method, const char *path,
+                                     const char *nonce_hex, const uint8_t body_sha256[32])
+{
+    char hh[65];
+    cella_hex_encode(hh, body_sha256, 32, false);
+    int n = snprintf(out, cap, "cella-cas-request-v1\n%s\n%s\n%s\n%s", method, path, nonce_hex, hh);
+    CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_TOOBIG, path, "request path too long");
+    return CELLA_OK_RES;
+}
+
+cella_res cella_cas_auth_message(char *out, size_t cap, const char *method, const char *path,
+                                 const char *nonce_hex, const void *body, size_t body_len)
+{
+    uint8_t h[32];
+    CELLA_TRY(cella_sha256(h, body, body_len));
+    return cella_cas_auth_message_sha(out, cap, method, path, nonce_hex, h);
+}
+
+cella_res cella_cas_parse_authorization(const char *header, size_t len, uint8_t addr[20],
+                                        uint8_t nonce[32], char nonce_hex[65], uint8_t sig[65])
+{
+    CELLA_ENSURE(len < 400 && !memchr(header, '\0', len), CELLA_E_AUTH, "Authorization",
+                 "malformed Authorization header");
+    /* Split on single spaces into exactly four fields. */
+    const char *f[4];
+    size_t fl[4], k = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && header[i] != ' ')
+            continue;
+        CELLA_ENSURE(k < 4 && i > start, CELLA_E_AUTH, "Authorization",
+                     "malformed Authorization header");
+        f[k] = header + start;
+        fl[k++] = i - start;
+        start = i + 1;
+    }
+    CELLA_ENSURE(k == 4 && fl[0] == 12 && !memcmp(f[0], "CELLA-EIP191", 12), CELLA_E_AUTH,
+                 "Authorization", "Authorization must be: CELLA-EIP191 ADDRESS NONCE SIGNATURE");
+    char a[64];
+    CELLA_ENSURE(fl[1] < sizeof a, CELLA_E_AUTH, "Authorization", "bad address");
+    memcpy(a, f[1], fl[1]);
+    a[fl[1]] = '\0';
+    CELLA_TRY(cella_eth_address_parse(addr, a, "Authorization address"));
+    CELLA_TRY(cella_hex_decode(nonce, 32, f[2], fl[2], "Authorization nonce"));
+    memcpy(nonce_hex, f[2], 64);
+    nonce_hex[64] = '\0';
+    return cella_hex_decode(sig, 65, f[3], fl[3], "Authorization signature");
+}
+
 
 cella_res cella_sigreq_authenticate(cella_sigreq *a, cella_db *db, cella_http_req *req,
                                     int64_t now, uint8_t who[20])
@@ -343,8 +354,9 @@ cella_res cella_sigreq_authenticate(cella_sigreq *a, cella_db *db, cella_http_re
     cella_res r = cella_eth_personal_recover(msg, strlen(msg), sig, signer);
     CELLA_ENSURE(cella_ok(r) && !memcmp(signer, addr, 20), CELLA_E_AUTH, "Authorization",
                  "signature does not match the address (forged or for another request)");
-    /* Consumed only now: a request nobody signed cannot burn a challenge. */
-    CELLA_TRY(cella_sigreq_consume(a, db, c, CELLA_CHALLENGE_OWNER, now));
+    /* Consumed only now: a request nobody signed cannot burn a challenge
+     * (checked above already: one HMAC per request). */
+    CELLA_TRY(spend(a, db, c, now));
     memcpy(who, addr, 20);
     return CELLA_OK_RES;
 }

@@ -17,7 +17,8 @@
  *     whichever replica starts first (INSERT ... ON CONFLICT DO NOTHING, the
  *     bytes drawn by the database so no client buffer holds them), so a
  *     challenge from one replica is accepted by any; consumed challenges are
- *     rows of challenges_spent (insert-if-absent), purged in bounded batches.
+ *     rows of challenges_spent (insert-if-absent), purged in bounded batches
+ *     (the rows and tables: store/challenges.h).
  *   SQLite (one process): the key is drawn at start and lives only in this
  *     process (a restart voids outstanding challenges, so a consumed one can
  *     never come back after a restart); consumed challenges are a hash set in
@@ -25,6 +26,7 @@
 #ifndef CELLA_NET_SIGNED_REQUEST_H
 #define CELLA_NET_SIGNED_REQUEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -41,12 +43,6 @@ typedef enum {
 
 /* Seconds a challenge of this purpose stays valid. */
 int cella_challenge_ttl(cella_challenge_purpose p);
-
-/* PostgreSQL tables, for a store's schema (the hub's and the cas's). */
-#define CELLA_SIGNED_REQUEST_TABLES_PG                                                             \
-    "CREATE TABLE IF NOT EXISTS server_keys(name TEXT PRIMARY KEY, secret BYTEA NOT NULL);"        \
-    "CREATE TABLE IF NOT EXISTS challenges_spent(id BYTEA PRIMARY KEY, expires BIGINT NOT NULL);"  \
-    "CREATE INDEX IF NOT EXISTS challenges_spent_expires ON challenges_spent(expires);"
 
 typedef struct cella_sigreq cella_sigreq;
 
@@ -71,6 +67,20 @@ CELLA_RESULT cella_sigreq_check(const cella_sigreq *a, const uint8_t c[CELLA_CHA
 CELLA_RESULT cella_sigreq_consume(cella_sigreq *a, cella_db *db,
                                   const uint8_t c[CELLA_CHALLENGE_LEN], cella_challenge_purpose p,
                                   int64_t now);
+
+/* The message an owner signs (EIP-191) to authenticate one request:
+ * "cella-cas-request-v1\n" METHOD "\n" TARGET "\n" NONCE_HEX "\n" SHA256(BODY)_HEX
+ * where TARGET is the path and query exactly as sent. */
+CELLA_RESULT cella_cas_auth_message(char *out, size_t cap, const char *method, const char *path,
+                                    const char *nonce_hex, const void *body, size_t body_len);
+/* The same with the body's SHA-256 given (what a signer process receives). */
+CELLA_RESULT cella_cas_auth_message_sha(char *out, size_t cap, const char *method, const char *path,
+                                        const char *nonce_hex, const uint8_t body_sha256[32]);
+
+/* Parses "CELLA-EIP191 <0xaddress> <nonce hex> <0xsignature>" (bounded,
+ * strict: exactly four fields). Used by hub and cas on every signed request. */
+CELLA_RESULT cella_cas_parse_authorization(const char *header, size_t len, uint8_t addr[20],
+                                           uint8_t nonce[32], char nonce_hex[65], uint8_t sig[65]);
 
 /* Authorization: CELLA-EIP191 <0xaddress> <challenge hex> <0xsignature>, over
  * cella_cas_auth_message (method, target, challenge, body hash). Checks the

@@ -3,7 +3,7 @@
  * engine and across replicas. */
 #include "store/cas_store.h"
 #include "store/db.h"
-#include "net/signed_request.h"
+#include "store/challenges.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -44,7 +44,7 @@ static const char SCHEMA_POSTGRES[] =
     " who TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, outcome TEXT NOT NULL,"
     " why TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS sms_used(tag BYTEA PRIMARY KEY, ts BIGINT NOT NULL);"
-    CELLA_SIGNED_REQUEST_TABLES_PG;
+    CELLA_CHALLENGE_TABLES_PG;
 
 static const cella_db_schema g_schema = {"cas", 1, SCHEMA_SQLITE, SCHEMA_POSTGRES, NULL};
 
@@ -242,18 +242,6 @@ cella_res cella_cas_sealed_get(cella_cas_store *s, const char *session, const ch
 }
 
 /* ---- SMS pushes: each signed challenge accepted once ---- */
-
-cella_res cella_cas_sms_used(cella_cas_store *s, const uint8_t tag[32], bool *used)
-{
-    dbq q = db_prep(s->db, "SELECT 1 FROM sms_used WHERE tag = ?");
-    db_bb(&q, 1, tag, 32);
-    int rc = db_step(&q);
-    db_done(&q);
-    if (rc != DB_ROW && rc != DB_DONE)
-        return db_failure(s->db, "SMS replay lookup failed");
-    *used = rc == DB_ROW;
-    return CELLA_OK_RES;
-}
 
 static cella_res sms_put_once(cella_cas_store *s, const char *kind, const char *name,
                               cella_slice value, bool replace, const uint8_t tag[32], int64_t ts)

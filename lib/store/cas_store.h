@@ -5,7 +5,7 @@
  *
  * Secret material (session documents, generated secrets, volume keys) arrives
  * here already sealed by the caller with a master key the store never sees.
- * Challenges are not stored here: see net/signed_request.h. */
+ * The rows of challenges replicas share: store/challenges.h. */
 #ifndef CELLA_STORE_CAS_STORE_H
 #define CELLA_STORE_CAS_STORE_H
 
@@ -24,7 +24,7 @@ CELLA_RESULT cella_cas_store_open(const char *url, cella_cas_store **out);
 void cella_cas_store_close(cella_cas_store *s);
 /* The database's clock, which every replica shares (store/db.h). */
 CELLA_RESULT cella_cas_store_now(cella_cas_store *s, int64_t *now);
-/* Its connection (for the challenges that replicas share: net/signed_request.h). */
+/* Its connection (for the challenges that replicas share: store/challenges.h). */
 cella_db *cella_cas_store_db(cella_cas_store *s);
 
 /* ---- sessions ---- */
@@ -64,7 +64,6 @@ CELLA_RESULT cella_cas_sealed_get(cella_cas_store *s, const char *session, const
 /* ---- iExec SMS pushes: a signed challenge is accepted once, on any endpoint ----
  * `tag` is the caller's keyed hash of the challenge (the challenge itself is a
  * hash of the secret: stored bare, a weak secret could be guessed from it). */
-CELLA_RESULT cella_cas_sms_used(cella_cas_store *s, const uint8_t tag[32], bool *used);
 /* In one transaction: records `tag` (CELLA_E_PERM if it was recorded before:
  * a replay) and inserts (CELLA_E_EXISTS if present) or replaces the sealed
  * value under ("", kind, name). */

@@ -46,6 +46,11 @@ ok
 
 # another wallet is not the dataset's owner: the hub registry says so (401)
 expect_fail 'HTTP 401.*not allowed' "$CELLA" dataset push-secret "$DS" --wallet-file "$(W other)"
+# every accepted push records its challenge (sms_used: replays are refused on
+# any endpoint), the dataset key's and the app secret's too
+DB="$TMP/casd/cas.db"
+USED() { sqlite3 "$DB" "SELECT count(*) FROM sms_used"; }
+N0=$(USED)
 set +e; "$CELLA" dataset check-secret "$DS" >/dev/null 2>&1; rc=$?; set -e
 [[ $rc == 3 ]] || fail "a refused push left a key behind"
 ok
@@ -55,6 +60,7 @@ printf '  %s\n\n' "$KEY" > padded.key # the SDK trims the key file
 expect_ok "$CELLA" dataset push-secret --key-file padded.key --wallet-file "$(W data)"
 grep -q "^dataset key of $DS: pushed$" "$TMP/.out" || fail "push-secret said: $(cat "$TMP/.out")"
 grep -q "dataset $DS (./cella.json's" "$TMP/.err" || fail "the address from cella.json is not shown"
+[[ $(USED) == $((N0 + 1)) ]] || fail "the dataset key's push is not recorded in sms_used"
 expect_ok "$CELLA" dataset check-secret "$DS"
 grep -q "^dataset key of $DS: set$" "$TMP/.out" || fail "check-secret after push: $(cat "$TMP/.out")"
 expect_ok "$CELLA" dataset check-secret --wallet-file "$(W data)" # address from cella.json
@@ -62,7 +68,6 @@ grep -q ": set$" "$TMP/.out" || fail "check-secret via cella.json"
 expect_fail 'give the dataset address' "$CELLA" dataset check-secret
 
 # a second key is refused (409) and the stored one stays byte for byte
-DB="$TMP/casd/cas.db"
 [[ -f "$DB" ]] || fail "no cas database $DB"
 SEALED() { sqlite3 "$DB" "SELECT hex(value) FROM sealed WHERE kind='sms-web3'"; }
 BEFORE=$(SEALED)
@@ -83,7 +88,9 @@ expect_fail 'HTTP 401' "$CELLA" app push-secret "$APP" --secret-file app.secret 
 set +e; "$CELLA" app check-secret "$APP" "${CAS[@]}" > out.txt 2>&1; rc=$?; set -e
 [[ $rc == 3 ]] && grep -q "^app secret of $APP: not set$" out.txt || fail "app check before push ($rc)"
 ok
+N0=$(USED)
 expect_ok "$CELLA" app push-secret --secret-file app.secret "${CAS[@]}" --wallet-file "$(W dev)"
+[[ $(USED) == $((N0 + 1)) ]] || fail "the app secret's push is not recorded in sms_used"
 grep -q "^app secret of $APP: pushed$" "$TMP/.out" || fail "app push said: $(cat "$TMP/.out")"
 expect_ok "$CELLA" app check-secret "$APP" "${CAS[@]}"
 expect_fail 'HTTP 409' "$CELLA" app push-secret "$APP" --secret-file app.secret "${CAS[@]}" --wallet-file "$(W dev)"

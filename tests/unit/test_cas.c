@@ -254,17 +254,16 @@ static void sessions(void **state)
                    CELLA_E_ROLLBACK, "predecessor");
 }
 
-/* Signed requests: a replay of the exact same request, and a forged signature. */
-static void owner_auth(void **state)
+/* GETs /v1/sessions/s1 with an Authorization header claiming the owner's
+ * address over `nonce`, the message (for `signed_target`) signed by `key`.
+ * Gives the status; `why` (may be NULL) receives the reply's body. */
+static long owner_get(const uint8_t key[32], const char *nonce, const char *signed_target,
+                      char *why, size_t cap)
 {
-    (void)state;
-    json_t *ch = NULL;
-    assert_succeeds(cella_cas_call(&g_http, "GET", "/v1/challenge", cella_slice_of("", 0), &ch));
-    const char *nonce = json_string_value(json_object_get(ch, "nonce"));
     char msg[1024], auth[512], addr[43], sighex[131];
     uint8_t sig[65], a[20];
-    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/s1", nonce, "", 0));
-    assert_succeeds(cella_eth_personal_sign(g_owner, msg, strlen(msg), sig));
+    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", signed_target, nonce, "", 0));
+    assert_succeeds(cella_eth_personal_sign(key, msg, strlen(msg), sig));
     assert_succeeds(cella_eth_address_from_privkey(g_owner, a));
     cella_eth_address_checksum(addr, a);
     cella_hex_encode(sighex, sig, 65, false);
@@ -272,45 +271,46 @@ static void owner_auth(void **state)
     const char *hdr[] = {auth, NULL};
     cella_http_response resp;
     assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
-    assert_int_equal(resp.status, 200);
+    long st = resp.status;
+    if (why)
+        snprintf(why, cap, "%.*s", (int)resp.body.len, (const char *)resp.body.p);
     cella_http_response_free(&resp);
+    return st;
+}
+
+static void assert_owner_get_refused(const uint8_t key[32], const char *nonce,
+                                     const char *signed_target, const char *reason)
+{
+    char why[512];
+    long st = owner_get(key, nonce, signed_target, why, sizeof why);
+    if (st != 401 || !strstr(why, reason))
+        fail_msg("%ld %s, expected 401 \"%s\"", st, why, reason);
+}
+
+/* Signed requests: a replay of the exact same request, and a forged signature. */
+static void owner_auth(void **state)
+{
+    (void)state;
+    json_t *ch = NULL;
+    assert_succeeds(cella_cas_call(&g_http, "GET", "/v1/challenge", cella_slice_of("", 0), &ch));
+    const char *nonce = json_string_value(json_object_get(ch, "nonce"));
+    assert_int_equal(owner_get(g_owner, nonce, "/v1/sessions/s1", NULL, 0), 200);
     /* replay: the challenge was consumed */
-    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
-    assert_int_equal(resp.status, 401);
-    assert_non_null(strstr((const char *)resp.body.p, "already used"));
-    cella_http_response_free(&resp);
+    assert_owner_get_refused(g_owner, nonce, "/v1/sessions/s1", "already used");
     json_decref(ch);
 
     /* forged: signed by another key, claiming the owner's address */
     assert_succeeds(cella_cas_call(&g_http, "GET", "/v1/challenge", cella_slice_of("", 0), &ch));
     nonce = json_string_value(json_object_get(ch, "nonce"));
-    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/s1", nonce, "", 0));
-    assert_succeeds(cella_eth_personal_sign(g_other, msg, strlen(msg), sig));
-    cella_hex_encode(sighex, sig, 65, false);
-    snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
-    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
-    assert_int_equal(resp.status, 401);
-    assert_non_null(strstr((const char *)resp.body.p, "does not match"));
-    cella_http_response_free(&resp);
+    assert_owner_get_refused(g_other, nonce, "/v1/sessions/s1", "does not match");
     /* a signature over another request (path) does not transfer */
-    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/zz", nonce, "", 0));
-    assert_succeeds(cella_eth_personal_sign(g_owner, msg, strlen(msg), sig));
-    cella_hex_encode(sighex, sig, 65, false);
-    snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
-    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
-    assert_int_equal(resp.status, 401);
-    cella_http_response_free(&resp);
+    assert_owner_get_refused(g_owner, nonce, "/v1/sessions/zz", "does not match");
     /* the refused requests burnt nothing: the owner's own request over that
      * challenge still passes (consumed only after the signature verified) */
-    assert_succeeds(cella_cas_auth_message(msg, sizeof msg, "GET", "/v1/sessions/s1", nonce, "", 0));
-    assert_succeeds(cella_eth_personal_sign(g_owner, msg, strlen(msg), sig));
-    cella_hex_encode(sighex, sig, 65, false);
-    snprintf(auth, sizeof auth, "Authorization: CELLA-EIP191 %s %s 0x%s", addr, nonce, sighex);
-    assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", hdr, cella_slice_of("", 0), &resp));
-    assert_int_equal(resp.status, 200);
-    cella_http_response_free(&resp);
+    assert_int_equal(owner_get(g_owner, nonce, "/v1/sessions/s1", NULL, 0), 200);
     json_decref(ch);
     /* no signature at all */
+    cella_http_response resp;
     assert_succeeds(cella_http_call(&g_http, "GET", "/v1/sessions/s1", NULL, cella_slice_of("", 0), &resp));
     assert_int_equal(resp.status, 401);
     cella_http_response_free(&resp);

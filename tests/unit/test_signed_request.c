@@ -37,6 +37,19 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A fresh challenge from the fixture's server, at `now`. */
+static void issue(fixture *f, cella_challenge_purpose p, int64_t now, uint8_t c[32])
+{
+    int64_t exp;
+    assert_succeeds(cella_sigreq_issue(f->a, p, now, c, &exp));
+}
+
+/* Consumes on the fixture's own connection. */
+static cella_res consume(fixture *f, const uint8_t c[32], cella_challenge_purpose p, int64_t now)
+{
+    return cella_sigreq_consume(f->a, cella_cas_store_db(f->st), c, p, now);
+}
+
 static void refused_because(cella_res r, const char *why)
 {
     assert_int_equal(r.code, CELLA_E_AUTH);
@@ -47,15 +60,14 @@ static void refused_because(cella_res r, const char *why)
 static void accepted_once(void **state)
 {
     fixture *f = *state;
-    cella_db *db = cella_cas_store_db(f->st);
     uint8_t c1[32], c2[32];
     int64_t exp;
     assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c1, &exp));
     assert_int_equal(exp, 1120);
-    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c2, &exp));
+    issue(f, CELLA_CHALLENGE_OWNER, 1000, c2);
     assert_memory_not_equal(c1, c2, 32);
-    assert_succeeds(cella_sigreq_consume(f->a, db, c1, CELLA_CHALLENGE_OWNER, 1119));
-    assert_succeeds(cella_sigreq_consume(f->a, db, c2, CELLA_CHALLENGE_OWNER, 1120));
+    assert_succeeds(consume(f, c1, CELLA_CHALLENGE_OWNER, 1119));
+    assert_succeeds(consume(f, c2, CELLA_CHALLENGE_OWNER, 1120));
 }
 
 static void forged_tag_refused(void **state)
@@ -69,7 +81,7 @@ static void forged_tag_refused(void **state)
         uint8_t bad[32];
         memcpy(bad, c, 32);
         bad[i] ^= 0x40;
-        refused_because(cella_sigreq_consume(f->a, db, bad, CELLA_CHALLENGE_OWNER, 1000),
+        refused_because(consume(f, bad, CELLA_CHALLENGE_OWNER, 1000),
                         "not issued by this cas");
     }
     /* a later expiry written into a real challenge */
@@ -91,50 +103,45 @@ static void forged_tag_refused(void **state)
                     "not issued by this cas");
     cella_sigreq_free(hub);
     /* the original still works: refusals consumed nothing */
-    assert_succeeds(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1000));
+    assert_succeeds(consume(f, c, CELLA_CHALLENGE_OWNER, 1000));
 }
 
 static void wrong_purpose_refused(void **state)
 {
     fixture *f = *state;
-    cella_db *db = cella_cas_store_db(f->st);
     uint8_t att[32], own[32];
     int64_t exp;
     assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_ATTEST, 1000, att, &exp));
     assert_int_equal(exp, 1060);
-    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, own, &exp));
-    refused_because(cella_sigreq_consume(f->a, db, att, CELLA_CHALLENGE_OWNER, 1000),
+    issue(f, CELLA_CHALLENGE_OWNER, 1000, own);
+    refused_because(consume(f, att, CELLA_CHALLENGE_OWNER, 1000),
                     "issued for attestation, not for a signed request");
-    refused_because(cella_sigreq_consume(f->a, db, own, CELLA_CHALLENGE_ATTEST, 1000),
+    refused_because(consume(f, own, CELLA_CHALLENGE_ATTEST, 1000),
                     "issued for a signed request, not for attestation");
-    assert_succeeds(cella_sigreq_consume(f->a, db, att, CELLA_CHALLENGE_ATTEST, 1000));
+    assert_succeeds(consume(f, att, CELLA_CHALLENGE_ATTEST, 1000));
 }
 
 static void expired_refused(void **state)
 {
     fixture *f = *state;
-    cella_db *db = cella_cas_store_db(f->st);
     uint8_t c[32];
-    int64_t exp;
-    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c, &exp));
-    refused_because(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1121),
+    issue(f, CELLA_CHALLENGE_OWNER, 1000, c);
+    refused_because(consume(f, c, CELLA_CHALLENGE_OWNER, 1121),
                     "challenge expired");
     /* a clock far behind the issuer's: the expiry is further than one TTL */
-    refused_because(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 999),
+    refused_because(consume(f, c, CELLA_CHALLENGE_OWNER, 999),
                     "too far ahead");
 }
 
 static void replay_refused(void **state)
 {
     fixture *f = *state;
-    cella_db *db = cella_cas_store_db(f->st);
     uint8_t c[32];
-    int64_t exp;
-    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c, &exp));
-    assert_succeeds(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1000));
-    refused_because(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1001),
+    issue(f, CELLA_CHALLENGE_OWNER, 1000, c);
+    assert_succeeds(consume(f, c, CELLA_CHALLENGE_OWNER, 1000));
+    refused_because(consume(f, c, CELLA_CHALLENGE_OWNER, 1001),
                     "already used");
-    refused_because(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1119),
+    refused_because(consume(f, c, CELLA_CHALLENGE_OWNER, 1119),
                     "already used");
 }
 
@@ -149,12 +156,11 @@ static void replicas_share(void **state)
     cella_sigreq *b;
     assert_succeeds(cella_sigreq_new("cas", cella_cas_store_db(st2), &b));
     uint8_t c[32];
-    int64_t exp;
-    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c, &exp));
+    issue(f, CELLA_CHALLENGE_OWNER, 1000, c);
     if (cella_db_kind_of(db) == CELLA_DB_POSTGRES) {
         assert_succeeds(cella_sigreq_consume(b, cella_cas_store_db(st2), c, CELLA_CHALLENGE_OWNER,
                                              1000));
-        refused_because(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1000),
+        refused_because(consume(f, c, CELLA_CHALLENGE_OWNER, 1000),
                         "already used");
     } else {
         refused_because(cella_sigreq_consume(b, cella_cas_store_db(st2), c,
@@ -174,11 +180,10 @@ static void spent_bounded(void **state)
     if (cella_db_kind_of(db) == CELLA_DB_POSTGRES)
         skip(); /* rows, purged in batches: see the flood test */
     uint8_t c[32];
-    int64_t exp;
     for (int64_t round = 1; round <= 10; round++)
         for (int i = 0; i < 40000; i++) {
-            assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, round * 1000, c, &exp));
-            assert_succeeds(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, round * 1000));
+            issue(f, CELLA_CHALLENGE_OWNER, round * 1000, c);
+            assert_succeeds(consume(f, c, CELLA_CHALLENGE_OWNER, round * 1000));
         }
     size_t n = cella_sigreq_spent_count(f->a);
     if (n > 2 * 40000)
@@ -195,22 +200,21 @@ static void spent_capped(void **state)
         skip();
     cella_sigreq_cap_for_tests(f->a, 2048); /* 1024 live at most */
     uint8_t c[32], first[32];
-    int64_t exp;
     for (int i = 0; i < 1024; i++) {
-        assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c, &exp));
-        assert_succeeds(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1000));
+        issue(f, CELLA_CHALLENGE_OWNER, 1000, c);
+        assert_succeeds(consume(f, c, CELLA_CHALLENGE_OWNER, 1000));
         if (i == 0)
             memcpy(first, c, 32);
     }
-    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1000, c, &exp));
-    assert_fails_with(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1001),
+    issue(f, CELLA_CHALLENGE_OWNER, 1000, c);
+    assert_fails_with(consume(f, c, CELLA_CHALLENGE_OWNER, 1001),
                       CELLA_E_UNAVAILABLE);
     assert_non_null(strstr(cella_error_what(), "too many signed requests"));
-    refused_because(cella_sigreq_consume(f->a, db, first, CELLA_CHALLENGE_OWNER, 1001),
+    refused_because(consume(f, first, CELLA_CHALLENGE_OWNER, 1001),
                     "already used");
     /* the first ones expired: room again */
-    assert_succeeds(cella_sigreq_issue(f->a, CELLA_CHALLENGE_OWNER, 1121, c, &exp));
-    assert_succeeds(cella_sigreq_consume(f->a, db, c, CELLA_CHALLENGE_OWNER, 1121));
+    issue(f, CELLA_CHALLENGE_OWNER, 1121, c);
+    assert_succeeds(consume(f, c, CELLA_CHALLENGE_OWNER, 1121));
     assert_true(cella_sigreq_spent_count(f->a) <= 1024);
 }
 
