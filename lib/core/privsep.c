@@ -112,19 +112,19 @@ cella_res cella_frame_error_raise(cella_slice payload, const char *who)
 
 /* ---- the child ------------------------------------------------------------------- */
 
-/* Only what answering needs: read and write its socket (and stderr), memory
- * that is never executable, and exit. Anything else kills the child. */
+/* Only what answering needs: its socket (recv and send are recvfrom and
+ * sendto), stderr (write), memory that is never executable, a lock and
+ * randomness (OpenSSL: getpid is its fork check), signal masks and exit.
+ * Anything else kills the child. */
 static cella_res confine(void)
 {
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
     CELLA_ENSURE(f, CELLA_E_INTERNAL, "seccomp", "seccomp_init failed");
     static const int plain[] = {
-        SCMP_SYS(read),         SCMP_SYS(write),       SCMP_SYS(recvfrom),  SCMP_SYS(sendto),
-        SCMP_SYS(recvmsg),      SCMP_SYS(sendmsg),     SCMP_SYS(poll),      SCMP_SYS(ppoll),
-        SCMP_SYS(close),        SCMP_SYS(brk),         SCMP_SYS(munmap),    SCMP_SYS(mremap),
-        SCMP_SYS(madvise),      SCMP_SYS(futex),       SCMP_SYS(getpid),    SCMP_SYS(gettid),
-        SCMP_SYS(clock_gettime), SCMP_SYS(newfstatat), SCMP_SYS(fstat),     SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),        SCMP_SYS(exit_group),  SCMP_SYS(getrandom),
+        SCMP_SYS(recvfrom),      SCMP_SYS(sendto),    SCMP_SYS(write),        SCMP_SYS(brk),
+        SCMP_SYS(munmap),        SCMP_SYS(mremap),    SCMP_SYS(madvise),      SCMP_SYS(futex),
+        SCMP_SYS(getpid),        SCMP_SYS(gettid),    SCMP_SYS(clock_gettime), SCMP_SYS(getrandom),
+        SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),     SCMP_SYS(exit_group),
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof plain / sizeof plain[0] && rc == 0; i++)
