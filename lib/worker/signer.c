@@ -214,8 +214,6 @@ static cella_res ask(cella_signer *s, const cella_signer_req *q, uint8_t *out, s
 cella_res cella_signer_start(cella_signer *s, cella_signer_load_fn load, void *load_ctx)
 {
     memset(s, 0, sizeof *s);
-    s->load = load;
-    s->load_ctx = load_ctx;
     signer_child child = {load, load_ctx, NULL, {0}}; /* the child's copy is the one used */
     CELLA_TRY(cella_privsep_start(&s->ps, "signer", CELLA_SIGNER_MAGIC, CELLA_SIGNER_VERSION,
                                   &signer_ops, &child));

@@ -86,8 +86,6 @@ typedef cella_res (*cella_signer_load_fn)(void *ctx, uint8_t priv[32]);
 typedef struct {
     cella_privsep ps;
     uint8_t addr[20]; /* the owner's address, from the child */
-    cella_signer_load_fn load;
-    void *load_ctx;
 } cella_signer;
 
 /* Forks the signer (before any thread) and asks it for its address. */
