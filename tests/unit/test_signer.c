@@ -19,7 +19,8 @@
 #include "worker/signer.h"
 
 #define MAGIC CELLA_SIGNER_MAGIC
-#define TASK "/v1/tasks/0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TASKID_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TASK "/v1/tasks/0x" TASKID_HEX
 
 static const uint8_t KEY[32] = {0x4c, 0x0f, 0x83, 0x1a, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
                                 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x01, 0x02, 0x03, 0x04,
@@ -153,6 +154,13 @@ static void path_policy(void **state)
     assert_true(cella_signer_path_allowed("POST", TASK "/report"));
     assert_true(cella_signer_path_allowed("POST", TASK "/contribute-and-finalize"));
     assert_true(cella_signer_path_allowed("PUT", TASK "/logs"));
+    /* the routes the worker builds are the ones allowed */
+    char path[200];
+    for (int i = 0; i < CELLA_SIGNER_TASK__COUNT; i++) {
+        const char *m = cella_signer_task_path((cella_signer_task_route)i,
+                                               "0x" TASKID_HEX, path, sizeof path);
+        assert_true(cella_signer_path_allowed(m, path));
+    }
     assert_false(cella_signer_path_allowed("GET", TASK "/logs"));
     assert_false(cella_signer_path_allowed("PUT", TASK "/lease"));
     assert_false(cella_signer_path_allowed("POST", "/v1/accounts/withdraw"));
