@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,6 +331,20 @@ static void slow_child_times_out(void **state)
     child_fails_closed(spin_2s, 200, "no answer in time; killed by signal 9");
 }
 
+/* A compromised child answering with bytes that are not a frame (on every
+ * descriptor it may have: only its channel is open). */
+static void send_junk(void)
+{
+    for (int fd = 3; fd < 64; fd++)
+        (void)send(fd, "junk", 4, MSG_NOSIGNAL);
+}
+
+static void malformed_reply_fails_closed(void **state)
+{
+    (void)state;
+    child_fails_closed(send_junk, 0, "it sent a malformed reply; killed by signal 9");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +356,7 @@ int main(void)
         cmocka_unit_test(signer_death_fails_closed),
         cmocka_unit_test(child_cannot_open_files),
         cmocka_unit_test(slow_child_times_out),
+        cmocka_unit_test(malformed_reply_fails_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
