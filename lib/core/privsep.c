@@ -324,21 +324,23 @@ cella_res cella_privsep_start(cella_privsep *p, const char *name, uint32_t magic
     return r;
 }
 
+/* One exchange through buf (CELLA_PRIVSEP_MAX_FRAME + 1 bytes). */
 static cella_res call_locked(cella_privsep *p, uint16_t op, cella_slice req, uint16_t want_op,
-                             uint8_t *reply, size_t cap, size_t *len)
+                             uint8_t *buf, uint8_t *reply, size_t cap, size_t *len)
 {
     if (p->gone)
         return gone_error(p);
-    uint8_t buf[CELLA_PRIVSEP_MAX_FRAME + 1];
     size_t n;
     uint32_t id = ++p->seq;
-    CELLA_TRY(cella_frame_build(buf, sizeof buf, p->magic, p->version, op, id, req, &n));
+    CELLA_TRY(cella_frame_build(buf, CELLA_PRIVSEP_MAX_FRAME + 1, p->magic, p->version, op, id,
+                                req, &n));
     if (send(p->fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n) {
         lose(p, errno == EPIPE ? "its channel closed" : "a request could not be sent");
         return gone_error(p);
     }
     cella_frame f;
-    CELLA_TRY(receive(p, (int)(p->timeout_ms ? p->timeout_ms : DEFAULT_TIMEOUT_MS), buf, sizeof buf, &f));
+    CELLA_TRY(receive(p, (int)(p->timeout_ms ? p->timeout_ms : DEFAULT_TIMEOUT_MS), buf,
+                      CELLA_PRIVSEP_MAX_FRAME + 1, &f));
     if (f.id != id) {
         lose(p, "it answered another request");
         return gone_error(p);
@@ -357,10 +359,12 @@ static cella_res call_locked(cella_privsep *p, uint16_t op, cella_slice req, uin
 cella_res cella_privsep_call(cella_privsep *p, uint16_t op, cella_slice req, uint16_t want_op,
                              uint8_t *reply, size_t cap, size_t *len)
 {
+    uint8_t buf[CELLA_PRIVSEP_MAX_FRAME + 1];
     *len = 0;
     pthread_mutex_lock(&p->lock);
-    cella_res r = call_locked(p, op, req, want_op, reply, cap, len);
+    cella_res r = call_locked(p, op, req, want_op, buf, reply, cap, len);
     pthread_mutex_unlock(&p->lock);
+    cella_wipe(buf, sizeof buf); /* a request or reply may carry a secret (a vault's) */
     return r;
 }
 
