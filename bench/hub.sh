@@ -6,6 +6,8 @@
 #      concurrent clients, SECONDS per phase: orders published/s, matches/s,
 #      task claims/s (as a worker claims: GET /v1/tasks?runnable=1, then POST
 #      /v1/tasks/ID/lease); bench/hub_pg.sh runs the same on PostgreSQL.
+# First, jansson with its freed blocks wiped (core/json_wipe.h) beside its
+# default free (bench/bench_json.c).
 # usage: bench/hub.sh BUILD_DIR [CLIENTS] [SECONDS] [N]
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -19,6 +21,9 @@ cleanup() {
   rm -rf "$D"
 }
 trap cleanup EXIT
+echo
+echo "jansson's freed blocks wiped (core/json_wipe.h), every program's JSON: cost per document"
+"$build/bench/bench_json"
 echo
 echo "hub bench, in process (/tmp, same-run raw SQLite baseline)"
 mkdir "$D/inproc"

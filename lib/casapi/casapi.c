@@ -47,6 +47,7 @@ struct signed_call {
     void *sign_ctx;
     const char *method, *path, *content_type;
     cella_slice body;
+    uint8_t body_sha256[32]; /* hashed once for every replica tried */
     json_t **out;
 };
 
@@ -65,12 +66,10 @@ static cella_res signed_attempt(const cella_http_client *one, void *ctx, cella_n
     CELLA_TRY(r);
     const char *nonce = json_string_value(json_object_get(ch, "nonce"));
     char auth[512], ctype[128], addr[43], sighex[131];
-    uint8_t sig[65], a[20], h[32];
+    uint8_t sig[65], a[20];
     r = nonce ? CELLA_OK_RES : cella_fail(CELLA_E_PARSE, one->base_url, "no challenge from the server");
     if (cella_ok(r))
-        r = cella_sha256(h, sc->body.p, sc->body.len);
-    if (cella_ok(r))
-        r = sc->sign(sc->sign_ctx, sc->method, sc->path, nonce, h, sig, a);
+        r = sc->sign(sc->sign_ctx, sc->method, sc->path, nonce, sc->body_sha256, sig, a);
     if (cella_ok(r)) {
         cella_eth_address_checksum(addr, a);
         cella_hex_encode(sighex, sig, 65, false);
@@ -87,10 +86,11 @@ cella_res cella_cas_signed_call_by(const cella_http_client *c, cella_cas_sign_fn
                                    void *sign_ctx, const char *method, const char *path,
                                    cella_slice body, const char *content_type, json_t **out)
 {
-    struct signed_call sc = {sign, sign_ctx, method, path, content_type, body, out};
+    struct signed_call sc = {sign, sign_ctx, method, path, content_type, body, {0}, out};
     char what[300];
     snprintf(what, sizeof what, "%s %.250s", method, path);
     *out = NULL;
+    CELLA_TRY(cella_sha256(sc.body_sha256, body.p, body.len));
     return cella_failover(c, c->repeatable || cella_net_repeatable_method(method), what,
                           signed_attempt, &sc);
 }

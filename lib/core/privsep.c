@@ -112,19 +112,19 @@ cella_res cella_frame_error_raise(cella_slice payload, const char *who)
 
 /* ---- the child ------------------------------------------------------------------- */
 
-/* Only what answering needs: read and write its socket (and stderr), memory
- * that is never executable, and exit. Anything else kills the child. */
+/* Only what answering needs: its socket (recv and send are recvfrom and
+ * sendto), stderr (write), memory that is never executable, a lock and
+ * randomness (OpenSSL: getpid is its fork check), signal masks and exit.
+ * Anything else kills the child. */
 static cella_res confine(void)
 {
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
     CELLA_ENSURE(f, CELLA_E_INTERNAL, "seccomp", "seccomp_init failed");
     static const int plain[] = {
-        SCMP_SYS(read),         SCMP_SYS(write),       SCMP_SYS(recvfrom),  SCMP_SYS(sendto),
-        SCMP_SYS(recvmsg),      SCMP_SYS(sendmsg),     SCMP_SYS(poll),      SCMP_SYS(ppoll),
-        SCMP_SYS(close),        SCMP_SYS(brk),         SCMP_SYS(munmap),    SCMP_SYS(mremap),
-        SCMP_SYS(madvise),      SCMP_SYS(futex),       SCMP_SYS(getpid),    SCMP_SYS(gettid),
-        SCMP_SYS(clock_gettime), SCMP_SYS(newfstatat), SCMP_SYS(fstat),     SCMP_SYS(rt_sigprocmask),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),        SCMP_SYS(exit_group),  SCMP_SYS(getrandom),
+        SCMP_SYS(recvfrom),      SCMP_SYS(sendto),    SCMP_SYS(write),        SCMP_SYS(brk),
+        SCMP_SYS(munmap),        SCMP_SYS(mremap),    SCMP_SYS(madvise),      SCMP_SYS(futex),
+        SCMP_SYS(getpid),        SCMP_SYS(gettid),    SCMP_SYS(clock_gettime), SCMP_SYS(getrandom),
+        SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),     SCMP_SYS(exit_group),
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof plain / sizeof plain[0] && rc == 0; i++)
@@ -326,21 +326,23 @@ cella_res cella_privsep_start(cella_privsep *p, const char *name, uint32_t magic
     return r;
 }
 
+/* One exchange through buf (CELLA_PRIVSEP_MAX_FRAME + 1 bytes). */
 static cella_res call_locked(cella_privsep *p, uint16_t op, cella_slice req, uint16_t want_op,
-                             uint8_t *reply, size_t cap, size_t *len)
+                             uint8_t *buf, uint8_t *reply, size_t cap, size_t *len)
 {
     if (p->gone)
         return gone_error(p);
-    uint8_t buf[CELLA_PRIVSEP_MAX_FRAME + 1];
     size_t n;
     uint32_t id = ++p->seq;
-    CELLA_TRY(cella_frame_build(buf, sizeof buf, p->magic, p->version, op, id, req, &n));
+    CELLA_TRY(cella_frame_build(buf, CELLA_PRIVSEP_MAX_FRAME + 1, p->magic, p->version, op, id,
+                                req, &n));
     if (send(p->fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n) {
         lose(p, errno == EPIPE ? "its channel closed" : "a request could not be sent");
         return gone_error(p);
     }
     cella_frame f;
-    CELLA_TRY(receive(p, (int)(p->timeout_ms ? p->timeout_ms : DEFAULT_TIMEOUT_MS), buf, sizeof buf, &f));
+    CELLA_TRY(receive(p, (int)(p->timeout_ms ? p->timeout_ms : DEFAULT_TIMEOUT_MS), buf,
+                      CELLA_PRIVSEP_MAX_FRAME + 1, &f));
     if (f.id != id) {
         lose(p, "it answered another request");
         return gone_error(p);
@@ -359,10 +361,12 @@ static cella_res call_locked(cella_privsep *p, uint16_t op, cella_slice req, uin
 cella_res cella_privsep_call(cella_privsep *p, uint16_t op, cella_slice req, uint16_t want_op,
                              uint8_t *reply, size_t cap, size_t *len)
 {
+    uint8_t buf[CELLA_PRIVSEP_MAX_FRAME + 1];
     *len = 0;
     pthread_mutex_lock(&p->lock);
-    cella_res r = call_locked(p, op, req, want_op, reply, cap, len);
+    cella_res r = call_locked(p, op, req, want_op, buf, reply, cap, len);
     pthread_mutex_unlock(&p->lock);
+    cella_wipe(buf, sizeof buf); /* a request or reply may carry a secret (a vault's) */
     return r;
 }
 

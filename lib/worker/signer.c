@@ -111,10 +111,28 @@ cella_res cella_signer_req_parse(uint16_t op, cella_slice payload, cella_signer_
     return cella_read_end(&r);
 }
 
-/* "/v1/tasks/0x" + 64 hex digits + "/" + verb, exactly. */
+#define TASKS_PREFIX "/v1/tasks/"
+
+static const struct {
+    const char *method, *verb;
+} task_routes[CELLA_SIGNER_TASK__COUNT] = {
+    [CELLA_SIGNER_TASK_LEASE] = {"POST", "lease"},
+    [CELLA_SIGNER_TASK_REPORT] = {"POST", "report"},
+    [CELLA_SIGNER_TASK_CONTRIBUTE] = {"POST", "contribute-and-finalize"},
+    [CELLA_SIGNER_TASK_LOGS] = {"PUT", "logs"},
+};
+
+const char *cella_signer_task_path(cella_signer_task_route route, const char *tid, char *path,
+                                   size_t cap)
+{
+    snprintf(path, cap, TASKS_PREFIX "%s/%s", tid, task_routes[route].verb);
+    return task_routes[route].method;
+}
+
+/* TASKS_PREFIX "0x" + 64 hex digits + "/" + verb, exactly. */
 static bool task_path(const char *path, const char *verb)
 {
-    static const char pre[] = "/v1/tasks/0x";
+    static const char pre[] = TASKS_PREFIX "0x";
     size_t np = sizeof pre - 1;
     if (strncmp(path, pre, np) != 0 || strlen(path) != np + 64 + 1 + strlen(verb))
         return false;
@@ -123,11 +141,11 @@ static bool task_path(const char *path, const char *verb)
 
 bool cella_signer_path_allowed(const char *method, const char *path)
 {
-    if (!strcmp(method, "POST"))
-        return !strcmp(path, "/v1/tasks/lease-next") || task_path(path, "lease") ||
-               task_path(path, "report") || task_path(path, "contribute-and-finalize");
-    if (!strcmp(method, "PUT"))
-        return task_path(path, "logs");
+    if (!strcmp(method, "POST") && !strcmp(path, CELLA_SIGNER_LEASE_NEXT))
+        return true;
+    for (size_t i = 0; i < CELLA_SIGNER_TASK__COUNT; i++)
+        if (!strcmp(method, task_routes[i].method) && task_path(path, task_routes[i].verb))
+            return true;
     return false;
 }
 
@@ -214,8 +232,6 @@ static cella_res ask(cella_signer *s, const cella_signer_req *q, uint8_t *out, s
 cella_res cella_signer_start(cella_signer *s, cella_signer_load_fn load, void *load_ctx)
 {
     memset(s, 0, sizeof *s);
-    s->load = load;
-    s->load_ctx = load_ctx;
     signer_child child = {load, load_ctx, NULL, {0}}; /* the child's copy is the one used */
     CELLA_TRY(cella_privsep_start(&s->ps, "signer", CELLA_SIGNER_MAGIC, CELLA_SIGNER_VERSION,
                                   &signer_ops, &child));

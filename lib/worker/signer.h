@@ -37,6 +37,7 @@
 #define CELLA_WORKER_SIGNER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -74,9 +75,25 @@ CELLA_RESULT cella_signer_req_encode(const cella_signer_req *q, uint8_t *out, si
                                      size_t *len);
 CELLA_RESULT cella_signer_req_parse(uint16_t op, cella_slice payload, cella_signer_req *q);
 
-/* The hub requests the worker signs: POST /v1/tasks/lease-next, POST
- * /v1/tasks/0xTASK/{lease,report,contribute-and-finalize}, PUT
- * /v1/tasks/0xTASK/logs. The signer refuses every other one (CELLA_E_POLICY). */
+/* The hub requests the worker signs, named once here: the worker builds
+ * them with these and the signer refuses every other one (CELLA_E_POLICY).
+ *   POST /v1/tasks/lease-next
+ *   POST /v1/tasks/0xTASK/{lease,report,contribute-and-finalize}
+ *   PUT  /v1/tasks/0xTASK/logs */
+#define CELLA_SIGNER_LEASE_NEXT "/v1/tasks/lease-next" /* POST */
+typedef enum {
+    CELLA_SIGNER_TASK_LEASE,
+    CELLA_SIGNER_TASK_REPORT,
+    CELLA_SIGNER_TASK_CONTRIBUTE,
+    CELLA_SIGNER_TASK_LOGS,
+    CELLA_SIGNER_TASK__COUNT
+} cella_signer_task_route;
+
+/* A task's route: its path ("/v1/tasks/TID/VERB") into path, its method
+ * returned. */
+const char *cella_signer_task_path(cella_signer_task_route route, const char *tid, char *path,
+                                   size_t cap);
+
 bool cella_signer_path_allowed(const char *method, const char *path);
 
 /* Loads the owner's key into priv (in the child, before the filter); the
@@ -86,8 +103,6 @@ typedef cella_res (*cella_signer_load_fn)(void *ctx, uint8_t priv[32]);
 typedef struct {
     cella_privsep ps;
     uint8_t addr[20]; /* the owner's address, from the child */
-    cella_signer_load_fn load;
-    void *load_ctx;
 } cella_signer;
 
 /* Forks the signer (before any thread) and asks it for its address. */

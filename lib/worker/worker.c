@@ -100,11 +100,11 @@ static const char *jstr(const json_t *o, const char *k) { return json_string_val
 static cella_res lease(slot *s, const char *tid, unsigned seconds)
 {
     char path[160];
-    snprintf(path, sizeof path, "/v1/tasks/%s/lease", tid);
+    const char *method = cella_signer_task_path(CELLA_SIGNER_TASK_LEASE, tid, path, sizeof path);
     json_t *b = json_pack("{s:s, s:I}", "holder", s->holder, "seconds", (json_int_t)seconds);
     CELLA_ENSURE(b, CELLA_E_NOMEM, tid, "out of memory");
     /* the same holder renews its own lease: safe to repeat */
-    cella_res r = hub_signed(s, "POST", path, b, true, NULL);
+    cella_res r = hub_signed(s, method, path, b, true, NULL);
     json_decref(b);
     return r;
 }
@@ -120,7 +120,7 @@ static cella_res lease_next(slot *s, unsigned seconds, char tid[67])
                           "seconds", (json_int_t)seconds);
     CELLA_ENSURE(b, CELLA_E_NOMEM, "lease", "out of memory");
     json_t *out = NULL;
-    cella_res r = hub_signed(s, "POST", "/v1/tasks/lease-next", b, false, &out);
+    cella_res r = hub_signed(s, "POST", CELLA_SIGNER_LEASE_NEXT, b, false, &out);
     json_decref(b);
     const char *t = cella_ok(r) ? jstr(out, "taskid") : NULL;
     if (t && strlen(t) == 66)
@@ -134,9 +134,9 @@ static cella_res lease_next(slot *s, unsigned seconds, char tid[67])
 static void report_failure(slot *s, const char *tid, const char *why)
 {
     char path[160];
-    snprintf(path, sizeof path, "/v1/tasks/%s/report", tid);
+    const char *method = cella_signer_task_path(CELLA_SIGNER_TASK_REPORT, tid, path, sizeof path);
     json_t *b = json_pack("{s:s, s:s}", "holder", s->holder, "error", why);
-    if (!b || !cella_ok(hub_signed(s, "POST", path, b, false, NULL)))
+    if (!b || !cella_ok(hub_signed(s, method, path, b, false, NULL)))
         cella_warn("task %s: could not report the failure to the hub: %s", tid, cella_error_what());
     json_decref(b);
 }
@@ -421,9 +421,9 @@ static void upload_logs(slot *s, const char *tid, const char *tdir)
     struct stat st;
     if (stat(p1, &st) != 0)
         return; /* the app never started */
-    snprintf(path, sizeof path, "/v1/tasks/%s/logs", tid);
+    const char *method = cella_signer_task_path(CELLA_SIGNER_TASK_LOGS, tid, path, sizeof path);
     json_t *b = json_pack("{s:o, s:o}", "stdout", log_json(p1), "stderr", log_json(p2));
-    if (!b || !cella_ok(hub_signed(s, "PUT", path, b, true, NULL)))
+    if (!b || !cella_ok(hub_signed(s, method, path, b, true, NULL)))
         cella_warn("task %s: could not store the app's logs on the hub: %s", tid,
                    cella_error_what());
     json_decref(b);
@@ -468,8 +468,9 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
         const char *tee = jstr(computed, "tee");
         if (b && tee)
             json_object_set_new(b, "tee", json_string(tee));
-        snprintf(path, sizeof path, "/v1/tasks/%s/contribute-and-finalize", tid);
-        r = b ? hub_signed(s, "POST", path, b, false, NULL)
+        const char *method =
+            cella_signer_task_path(CELLA_SIGNER_TASK_CONTRIBUTE, tid, path, sizeof path);
+        r = b ? hub_signed(s, method, path, b, false, NULL)
               : cella_fail(CELLA_E_NOMEM, tid, "out of memory");
         json_decref(b);
     }

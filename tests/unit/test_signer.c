@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +20,8 @@
 #include "worker/signer.h"
 
 #define MAGIC CELLA_SIGNER_MAGIC
-#define TASK "/v1/tasks/0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TASKID_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TASK "/v1/tasks/0x" TASKID_HEX
 
 static const uint8_t KEY[32] = {0x4c, 0x0f, 0x83, 0x1a, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
                                 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x01, 0x02, 0x03, 0x04,
@@ -153,6 +155,13 @@ static void path_policy(void **state)
     assert_true(cella_signer_path_allowed("POST", TASK "/report"));
     assert_true(cella_signer_path_allowed("POST", TASK "/contribute-and-finalize"));
     assert_true(cella_signer_path_allowed("PUT", TASK "/logs"));
+    /* the routes the worker builds are the ones allowed */
+    char path[200];
+    for (int i = 0; i < CELLA_SIGNER_TASK__COUNT; i++) {
+        const char *m = cella_signer_task_path((cella_signer_task_route)i,
+                                               "0x" TASKID_HEX, path, sizeof path);
+        assert_true(cella_signer_path_allowed(m, path));
+    }
     assert_false(cella_signer_path_allowed("GET", TASK "/logs"));
     assert_false(cella_signer_path_allowed("PUT", TASK "/lease"));
     assert_false(cella_signer_path_allowed("POST", "/v1/accounts/withdraw"));
@@ -322,6 +331,20 @@ static void slow_child_times_out(void **state)
     child_fails_closed(spin_2s, 200, "no answer in time; killed by signal 9");
 }
 
+/* A compromised child answering with bytes that are not a frame (on every
+ * descriptor it may have: only its channel is open). */
+static void send_junk(void)
+{
+    for (int fd = 3; fd < 64; fd++)
+        (void)send(fd, "junk", 4, MSG_NOSIGNAL);
+}
+
+static void malformed_reply_fails_closed(void **state)
+{
+    (void)state;
+    child_fails_closed(send_junk, 0, "it sent a malformed reply; killed by signal 9");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +356,7 @@ int main(void)
         cmocka_unit_test(signer_death_fails_closed),
         cmocka_unit_test(child_cannot_open_files),
         cmocka_unit_test(slow_child_times_out),
+        cmocka_unit_test(malformed_reply_fails_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
