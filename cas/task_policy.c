@@ -10,6 +10,7 @@
 #include "core/encoding.h"
 #include "core/secure.h"
 #include "hub/match.h"
+#include "identity/eip712.h"
 #include "identity/eth.h"
 #include "identity/keccak.h"
 #include "policy/session.h"
@@ -119,11 +120,6 @@ cella_res cas_deal_parse(const json_t *j, cas_deal *d)
     return CELLA_OK_RES;
 }
 
-static bool tag_bit(const uint8_t tag[32], unsigned bit)
-{
-    return (tag[31 - bit / 8] >> (bit % 8)) & 1u;
-}
-
 cella_res cas_task_check(const cas_task *t, const cas_deal *d)
 {
     char tid[67] = "0x";
@@ -137,7 +133,7 @@ cella_res cas_task_check(const cas_task *t, const cas_deal *d)
                  CELLA_E_PARSE, tid, "the task id is not keccak256(dealid, idx) of a task of its deal");
     CELLA_ENSURE(!strcmp(t->status, "ACTIVE"), CELLA_E_POLICY, tid,
                  "the task is %s, not ACTIVE", t->status);
-    CELLA_ENSURE(tag_bit(d->tag, CAS_TAG_TEE), CELLA_E_POLICY, tid,
+    CELLA_ENSURE(cella_tag_has(d->tag, CELLA_TAG_TEE), CELLA_E_POLICY, tid,
                  "not a TEE task: its deal's tag lacks the TEE bit");
     const char *kinds[3];
     size_t n;
@@ -147,9 +143,9 @@ cella_res cas_task_check(const cas_task *t, const cas_deal *d)
 cella_res cas_deal_tee_kinds(const cas_deal *d, const char *kinds[3], size_t *n)
 {
     *n = 0;
-    bool sgx = tag_bit(d->tag, CAS_TAG_SCONE) || tag_bit(d->tag, CAS_TAG_GRAMINE);
-    bool tdx = tag_bit(d->tag, CAS_TAG_TDX), snp = tag_bit(d->tag, CAS_TAG_SNP);
-    CELLA_ENSURE(tag_bit(d->tag, CAS_TAG_TEE), CELLA_E_POLICY, "deal.tag",
+    bool sgx = cella_tag_has(d->tag, CELLA_TAG_SCONE) || cella_tag_has(d->tag, CELLA_TAG_GRAMINE);
+    bool tdx = cella_tag_has(d->tag, CELLA_TAG_TDX), snp = cella_tag_has(d->tag, CELLA_TAG_SNP);
+    CELLA_ENSURE(cella_tag_has(d->tag, CELLA_TAG_TEE), CELLA_E_POLICY, "deal.tag",
                  "not a TEE deal: its tag lacks the TEE bit");
     CELLA_ENSURE((int)sgx + (int)tdx + (int)snp <= 1, CELLA_E_POLICY, "deal.tag",
                  "the deal's tag asks for more than one TEE technology (%s%s%s): no enclave is "

@@ -72,14 +72,6 @@ CELLA_RESULT cas_deal_parse(const json_t *j, cas_deal *d);
  * bag of tasks), ACTIVE, and the deal is a TEE deal (tag bit 0). */
 CELLA_RESULT cas_task_check(const cas_task *t, const cas_deal *d);
 
-/* Tag bits (bytes32, bit 0 the lowest of the last byte): iExec's, and cella's
- * own SEV-SNP bit (a cella extension: docs/cas-api.md, "Tags mean evidence"). */
-#define CAS_TAG_TEE 0
-#define CAS_TAG_SCONE 1
-#define CAS_TAG_GRAMINE 2
-#define CAS_TAG_TDX 3
-#define CAS_TAG_SNP 16
-
 /* The hardware evidence kinds a TEE deal's tag admits, as session TEE names
  * ("sgx", "tdx", "snp"): SCONE or Gramine -> sgx, TDX -> tdx, SNP -> snp, no
  * framework bit -> all three. Frameworks of two technologies at once (e.g.

@@ -647,7 +647,7 @@ const cli_command cli_order_commands[] = {
      "cella order init --app|--dataset|--workerpool|--request [--tag TAGS] [--set FIELD=VALUE,...]",
      "Add order templates (the SDK's defaults) under \"order\" in ./cella.json, naming the "
      "resource recorded under \"deployed\" by `cella app|dataset|workerpool deploy`. TAGS: names "
-     "(tee,scone,gramine,tdx,gpu) or a bytes32 hex. --set changes fields of the templates "
+     "(tee,scone,gramine,tdx,gpu,snp) or a bytes32 hex. --set changes fields of the templates "
      "(volume=100,apprestrict=0x..)."},
     {"order", "hash", order_hash, "cella order hash FILE.json [--chain-id N --hub 0xADDR]",
      "Print the EIP-712 order hash of each order in FILE.json (one order, an object keyed "

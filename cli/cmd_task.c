@@ -489,7 +489,8 @@ const cli_command cli_task_commands[] = {
      "cella task show TASKID [--watch] [--download [-o FILE] [--blobs URL]] [--decrypt "
      "[--decrypted FILE] [--key F]] [--hub-url URL]",
      "Show a task: status, deadlines, its deal's pool, requester and tag, lease, reported "
-     "error, results and contribution. As the SDK's: --watch first follows it until it "
+     "error, results and contribution, and \"tee\": the enclave kind that made the result as "
+     "its worker says (not verified by the hub; \"sim\": no hardware protection). As the SDK's: --watch first follows it until it "
      "completes (non-zero if it fails); --download fetches its result to FILE (default "
      "<taskid>.zip) by content address (--blobs, else cella.json's blobsUrl, then the "
      "recorded URL); --decrypt also decrypts it with the beneficiary's key (--key, else "

@@ -219,7 +219,13 @@ void cella_u256_format(const uint8_t in[32], char out[80])
 static const struct {
     const char *name;
     unsigned bit;
-} g_tags[] = {{"tee", 0}, {"scone", 1}, {"gramine", 2}, {"tdx", 3}, {"gpu", 8}, {"snp", 16}};
+} g_tags[] = {{"tee", CELLA_TAG_TEE}, {"scone", CELLA_TAG_SCONE}, {"gramine", CELLA_TAG_GRAMINE},
+               {"tdx", CELLA_TAG_TDX},  {"gpu", CELLA_TAG_GPU},     {"snp", CELLA_TAG_SNP}};
+
+bool cella_tag_has(const uint8_t tag[32], unsigned bit)
+{
+    return bit < 256 && (tag[31 - bit / 8] >> (bit % 8)) & 1u;
+}
 
 static cella_res tag_add_name(uint8_t tag[32], const char *name, size_t len, const char *what)
 {

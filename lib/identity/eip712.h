@@ -104,8 +104,20 @@ CELLA_RESULT cella_order_sign(const cella_domain *d, cella_order *o, const uint8
 CELLA_RESULT cella_order_verify(const cella_domain *d, const cella_order *o,
                                 const uint8_t *expected, uint8_t signer[20]);
 
-/* Tags: bytes32 bit sets. Names: tee=bit0, scone=1, gramine=2, tdx=3, gpu=8.
- * Accepts "0x" + up to 64 hex digits, or comma-separated names. */
+/* Tags: bytes32 bit sets, bit 0 the lowest of the last byte. iExec's bits, and
+ * cella's own SEV-SNP bit (an extension: docs/cas-api.md, "Tags mean evidence"). */
+enum {
+    CELLA_TAG_TEE = 0,
+    CELLA_TAG_SCONE = 1,
+    CELLA_TAG_GRAMINE = 2,
+    CELLA_TAG_TDX = 3,
+    CELLA_TAG_GPU = 8,
+    CELLA_TAG_SNP = 16,
+};
+/* Bit `bit` (a CELLA_TAG_*) of `tag` is set. */
+bool cella_tag_has(const uint8_t tag[32], unsigned bit);
+/* Accepts "0x" + up to 64 hex digits, or comma-separated names (tee, scone,
+ * gramine, tdx, gpu, snp: the bits above). */
 CELLA_RESULT cella_tag_parse(const char *text, uint8_t tag[32], const char *what);
 /* "tee,scone" for known bits (the hex form if unknown bits are set). */
 void cella_tag_names(const uint8_t tag[32], char *out, size_t cap);

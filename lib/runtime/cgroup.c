@@ -44,13 +44,26 @@ static bool get(const char *dir, const char *file, char *out, size_t cap)
     return n >= 0;
 }
 
-static bool has_word(const char *list, const char *w)
+/* `word` is one of the `sep`-separated words of `list` (up to `end`). */
+static bool in_list(const char *list, const char *end, char sep, const char *word)
 {
-    size_t n = strlen(w);
-    for (const char *p = list; (p = strstr(p, w)) != NULL; p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+    size_t n = strlen(word);
+    for (const char *p = list; p < end;) {
+        const char *c = memchr(p, sep, (size_t)(end - p));
+        if (!c)
+            c = end;
+        if ((size_t)(c - p) == n && memcmp(p, word, n) == 0)
             return true;
+        p = c + 1;
+    }
     return false;
+}
+
+/* The memory and pids controllers are in the space-separated line `t`. */
+static bool memory_and_pids(const char *t)
+{
+    const char *end = t + strcspn(t, "\n");
+    return in_list(t, end, ' ', "memory") && in_list(t, end, ' ', "pids");
 }
 
 /* memory and pids enabled for the children of `dir`, enabling them if needed
@@ -58,8 +71,7 @@ static bool has_word(const char *list, const char *w)
 static bool delegate(const char *dir)
 {
     char t[512];
-    if (get(dir, "cgroup.subtree_control", t, sizeof t) && has_word(t, "memory") &&
-        has_word(t, "pids"))
+    if (get(dir, "cgroup.subtree_control", t, sizeof t) && memory_and_pids(t))
         return true;
     return put(dir, "cgroup.subtree_control", "+memory +pids");
 }
@@ -85,19 +97,37 @@ static int open_procs(const char *dir)
     return open(p, O_WRONLY | O_CLOEXEC);
 }
 
-/* Removes the empty leaves `prefix<pid>-…` under `dir` whose runtime died
- * before it could remove them (killed mid-run): a leaf's name holds the pid
- * of the process that made it, and rmdir refuses a leaf that holds tasks. */
-static void sweep(const char *dir, const char *prefix)
+/* A leaf's name, "cella-<pid namespace>-<pid>-<n>": the namespace (the inode
+ * of /proc/self/ns/pid) says in which namespace the pid means a process, so a
+ * sweep only judges the leaves of its own (a runtime in a container that
+ * shares the hierarchy has other pids); <n> counts this process's leaves. */
+static bool leaf_name(char *out, size_t cap, unsigned long *ns)
+{
+    static unsigned seq;
+    struct stat st;
+    if (stat("/proc/self/ns/pid", &st) != 0)
+        return false;
+    *ns = (unsigned long)st.st_ino;
+    snprintf(out, cap, "cella-%lu-%ld-%u", *ns, (long)getpid(),
+             __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+    return true;
+}
+
+/* Removes the empty leaves under `dir` that a runtime of pid namespace `ns`
+ * left when it died before it could (killed mid-run): their pid is gone.
+ * rmdir refuses a leaf that holds tasks; this process's own leaves are
+ * skipped (another thread's may not be joined yet). */
+static void sweep(const char *dir, unsigned long ns)
 {
     DIR *d = opendir(dir);
     if (!d)
         return;
-    size_t n = strlen(prefix);
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        char *end;
-        long pid = strncmp(e->d_name, prefix, n) == 0 ? strtol(e->d_name + n, &end, 10) : 0;
-        if (pid <= 0 || *end != '-' || pid == (long)getpid() ||
+        unsigned long lns;
+        long pid;
+        int end = 0;
+        if (sscanf(e->d_name, "cella-%lu-%ld-%*u%n", &lns, &pid, &end) != 2 || !end ||
+            e->d_name[end] || lns != ns || pid <= 0 || pid == (long)getpid() ||
             kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         char p[512];
@@ -107,16 +137,39 @@ static void sweep(const char *dir, const char *prefix)
     closedir(d);
 }
 
-static bool create_v2(cella_cgroup *cg, uint64_t mem_bytes, uint32_t max_pids, char *why,
-                      size_t cap)
+/* Makes the leaf `dir`/`name` (its path in `out`). One that exists already
+ * is a dead process's: the name holds this pid and this process never makes
+ * a name twice, so the pid was reused; it goes first when empty. */
+static bool make_leaf(const char *dir, const char *name, unsigned long ns, char *out, size_t cap)
 {
-    static unsigned seq;
+    sweep(dir, ns);
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap ||
+        (mkdir(out, 0755) != 0 && (errno != EEXIST || rmdir(out) != 0 || mkdir(out, 0755) != 0))) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+/* The memory limit, with no swap to escape into: v2 counts swap apart
+ * (memory.swap.max 0), v1 memory plus swap (memsw, set after limit_in_bytes:
+ * it may not be lower). Either swap file is absent without swap accounting,
+ * which is fine. */
+static bool limit_memory(const char *leaf, bool v1, uint64_t bytes)
+{
+    return put_u64(leaf, v1 ? "memory.limit_in_bytes" : "memory.max", bytes) &&
+           (put_u64(leaf, v1 ? "memory.memsw.limit_in_bytes" : "memory.swap.max", v1 ? bytes : 0) ||
+            errno == ENOENT);
+}
+
+static bool create_v2(cella_cgroup *cg, const char *name, unsigned long ns, uint64_t mem_bytes,
+                      uint32_t max_pids, char *why, size_t cap)
+{
     struct statfs sf;
     if (statfs(CELLA_CGROUP_ROOT, &sf) != 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
         return fail(why, cap, CELLA_CGROUP_ROOT " is not a cgroup2 mount");
     char t[512];
-    if (!get(CELLA_CGROUP_ROOT, "cgroup.controllers", t, sizeof t) || !has_word(t, "memory") ||
-        !has_word(t, "pids"))
+    if (!get(CELLA_CGROUP_ROOT, "cgroup.controllers", t, sizeof t) || !memory_and_pids(t))
         return fail(why, cap, "the memory and pids controllers are not available");
     if (!delegate(CELLA_CGROUP_ROOT))
         return fail(why, cap, "cannot enable memory and pids below " CELLA_CGROUP_ROOT);
@@ -124,45 +177,17 @@ static bool create_v2(cella_cgroup *cg, uint64_t mem_bytes, uint32_t max_pids, c
         return fail(why, cap, "cannot create " CELLA_CGROUP_PARENT);
     if (!delegate(CELLA_CGROUP_PARENT))
         return fail(why, cap, "cannot enable memory and pids below " CELLA_CGROUP_PARENT);
-    sweep(CELLA_CGROUP_PARENT, "app-");
-    snprintf(cg->path, sizeof cg->path, "%s/app-%ld-%u-%ld", CELLA_CGROUP_PARENT, (long)getpid(),
-             __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED), (long)time(NULL));
-    if (mkdir(cg->path, 0755) != 0) {
-        cg->path[0] = '\0';
+    if (!make_leaf(CELLA_CGROUP_PARENT, name, ns, cg->path, sizeof cg->path))
         return fail(why, cap, "cannot create the app's cgroup");
-    }
-    bool ok = true;
-    if (mem_bytes) {
-        ok = put_u64(cg->path, "memory.max", mem_bytes);
-        /* No swap to escape into; absent without swap accounting, which is fine. */
-        if (ok && !put(cg->path, "memory.swap.max", "0") && errno != ENOENT)
-            ok = false;
-    }
-    if (ok && max_pids)
-        ok = put_u64(cg->path, "pids.max", max_pids);
-    if (ok)
-        ok = (cg->procs_fd = open_procs(cg->path)) >= 0;
+    bool ok = (!mem_bytes || limit_memory(cg->path, false, mem_bytes)) &&
+              (!max_pids || put_u64(cg->path, "pids.max", max_pids)) &&
+              (cg->procs_fd = open_procs(cg->path)) >= 0;
     if (!ok) {
         cella_cgroup_destroy(cg);
         return fail(why, cap, "cannot set the app cgroup's limits");
     }
     cg->oom_counted = true;
     return true;
-}
-
-/* `ctl` is one of the comma-separated words of `list` (up to `end`). */
-static bool in_list(const char *list, const char *end, const char *ctl)
-{
-    size_t n = strlen(ctl);
-    for (const char *p = list; p < end;) {
-        const char *c = memchr(p, ',', (size_t)(end - p));
-        if (!c)
-            c = end;
-        if ((size_t)(c - p) == n && memcmp(p, ctl, n) == 0)
-            return true;
-        p = c + 1;
-    }
-    return false;
 }
 
 /* Where the v1 hierarchy of a controller is, and this process's place in it. */
@@ -202,7 +227,7 @@ static bool mount_line(char *line, v1_where *w)
     char fstype[16], superopts[256];
     return sscanf(sep + 3, "%15s %*s %255s", fstype, superopts) == 2 &&
            strcmp(fstype, "cgroup") == 0 &&
-           in_list(superopts, superopts + strlen(superopts), w->ctl) &&
+           in_list(superopts, superopts + strlen(superopts), ',', w->ctl) &&
            sscanf(line, "%*s %*s %*s %255s %255s", w->root, w->mnt) == 2 &&
            !strchr(w->mnt, '\\') && !strchr(w->root, '\\'); /* octal escapes: not ours */
 }
@@ -211,12 +236,12 @@ static bool mount_line(char *line, v1_where *w)
 static bool own_line(char *line, v1_where *w)
 {
     char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-    return b && in_list(a + 1, b, w->ctl) &&
+    return b && in_list(a + 1, b, ',', w->ctl) &&
            (size_t)snprintf(w->own, sizeof w->own, "%s", b + 1) < sizeof w->own;
 }
 
 /* Makes the leaf `name` under this process's cgroup of the v1 `ctl` hierarchy. */
-static bool v1_leaf(const char *ctl, const char *name, char *out, size_t cap)
+static bool v1_leaf(const char *ctl, const char *name, unsigned long ns, char *out, size_t cap)
 {
     v1_where w = {.ctl = ctl};
     if (!scan_lines("/proc/self/mountinfo", mount_line, &w) ||
@@ -228,41 +253,25 @@ static bool v1_leaf(const char *ctl, const char *name, char *out, size_t cap)
     const char *rel = w.own + rl;
     if (strcmp(rel, "/") == 0)
         rel = "";
-    if ((size_t)snprintf(out, cap, "%s%s", w.mnt, rel) >= cap)
-        return false;
-    sweep(out, "cella-");
-    if ((size_t)snprintf(out, cap, "%s%s/%s", w.mnt, rel, name) >= cap || mkdir(out, 0755) != 0) {
-        out[0] = '\0';
-        return false;
-    }
-    return true;
+    char dir[512];
+    return (size_t)snprintf(dir, sizeof dir, "%s%s", w.mnt, rel) < sizeof dir &&
+           make_leaf(dir, name, ns, out, cap);
 }
 
-static bool create_v1(cella_cgroup *cg, uint64_t mem_bytes, uint32_t max_pids, char *why,
-                      size_t cap)
+static bool create_v1(cella_cgroup *cg, const char *name, unsigned long ns, uint64_t mem_bytes,
+                      uint32_t max_pids, char *why, size_t cap)
 {
-    static unsigned seq;
-    char name[64], t[256];
-    snprintf(name, sizeof name, "cella-%ld-%u", (long)getpid(),
-             __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+    char t[256];
     cg->v1 = true;
-    if (!v1_leaf("memory", name, cg->path, sizeof cg->path))
+    if (!v1_leaf("memory", name, ns, cg->path, sizeof cg->path))
         return fail(why, cap, "cannot create a leaf in the v1 memory hierarchy");
-    bool ok = true;
-    if (mem_bytes) {
-        ok = put_u64(cg->path, "memory.limit_in_bytes", mem_bytes);
-        /* memory plus swap: no swap beyond the limit; absent without swap
-         * accounting, which is fine. After limit_in_bytes: it may not be lower. */
-        if (ok && !put_u64(cg->path, "memory.memsw.limit_in_bytes", mem_bytes) && errno != ENOENT)
-            ok = false;
-    }
+    bool ok = (!mem_bytes || limit_memory(cg->path, true, mem_bytes)) &&
+              (cg->procs_fd = open_procs(cg->path)) >= 0;
     /* Without a pids hierarchy there is no process limit for root either way
      * (RLIMIT_NPROC exempts it), so the memory limit alone is still worth it. */
-    if (ok && max_pids && v1_leaf("pids", name, cg->pids_path, sizeof cg->pids_path))
+    if (ok && max_pids && v1_leaf("pids", name, ns, cg->pids_path, sizeof cg->pids_path))
         ok = put_u64(cg->pids_path, "pids.max", max_pids) &&
              (cg->pids_procs_fd = open_procs(cg->pids_path)) >= 0;
-    if (ok)
-        ok = (cg->procs_fd = open_procs(cg->path)) >= 0;
     cg->oom_counted = get(cg->path, "memory.oom_control", t, sizeof t) && strstr(t, "oom_kill ");
     if (!ok) {
         cella_cgroup_destroy(cg);
@@ -278,10 +287,13 @@ bool cella_cgroup_create(cella_cgroup *cg, uint64_t mem_bytes, uint32_t max_pids
     cg->procs_fd = cg->pids_procs_fd = -1;
     if (geteuid() != 0)
         return fail(why, cap, "not root");
-    char v2[200], v1[200];
-    if (create_v2(cg, mem_bytes, max_pids, v2, sizeof v2))
+    char name[80], v2[200], v1[200];
+    unsigned long ns;
+    if (!leaf_name(name, sizeof name, &ns))
+        return fail(why, cap, "no /proc/self/ns/pid: the leaves' pids could not be judged");
+    if (create_v2(cg, name, ns, mem_bytes, max_pids, v2, sizeof v2))
         return true;
-    if (create_v1(cg, mem_bytes, max_pids, v1, sizeof v1))
+    if (create_v1(cg, name, ns, mem_bytes, max_pids, v1, sizeof v1))
         return true;
     if (why && cap)
         snprintf(why, cap, "cgroup v2: %s; v1: %s", v2, v1);
@@ -320,12 +332,15 @@ static void pause_briefly(void)
     nanosleep(&ts, NULL);
 }
 
-/* v1 has no cgroup.kill: SIGKILL whatever cgroup.procs lists until the leaf
- * can go (bounded: a process that cannot die leaves the leaf behind). */
-static void v1_remove(char *dir)
+/* Ends whatever is left in the leaf and removes it: cgroup.kill where the
+ * kernel has one (v2, Linux 5.14), and SIGKILL to what cgroup.procs lists
+ * until the leaf can go (bounded: a process that cannot die leaves the leaf
+ * behind). */
+static void remove_leaf(char *dir)
 {
     if (!dir[0])
         return;
+    put(dir, "cgroup.kill", "1");
     for (int i = 0; i < 200 && rmdir(dir) != 0 && errno == EBUSY; i++) {
         char t[4096];
         if (get(dir, "cgroup.procs", t, sizeof t))
@@ -348,16 +363,6 @@ void cella_cgroup_destroy(cella_cgroup *cg)
     if (cg->pids_procs_fd >= 0)
         close(cg->pids_procs_fd);
     cg->procs_fd = cg->pids_procs_fd = -1;
-    if (cg->v1) {
-        v1_remove(cg->path);
-        v1_remove(cg->pids_path);
-        return;
-    }
-    if (!cg->path[0])
-        return;
-    /* cgroup.kill (Linux 5.14) ends every process left, then the leaf can go. */
-    put(cg->path, "cgroup.kill", "1");
-    for (int i = 0; i < 200 && rmdir(cg->path) != 0 && errno == EBUSY; i++)
-        pause_briefly();
-    cg->path[0] = '\0';
+    remove_leaf(cg->path);
+    remove_leaf(cg->pids_path);
 }

@@ -6,12 +6,16 @@
  *  - cgroup v2 at /sys/fs/cgroup, memory and pids delegable to
  *    /sys/fs/cgroup/cella (created if missing; each app gets a leaf under it):
  *    memory.max, memory.swap.max = 0, pids.max; memory.events' oom_kill.
- *  - else cgroup v1: a leaf cella-<pid>-<n> under this process's own cgroup
+ *  - else cgroup v1: a leaf under this process's own cgroup
  *    of the memory hierarchy (found in /proc/self/cgroup and mountinfo):
  *    memory.limit_in_bytes and memory.memsw.limit_in_bytes (when swap is
  *    accounted) = the limit; memory.oom_control's oom_kill (kernels before
  *    4.13: memory.failcnt with a SIGKILL death). In the pids hierarchy, when
  *    mounted, a leaf of the same name with pids.max.
+ *
+ * A leaf is named cella-<pid namespace inode>-<pid>-<n>. A runtime killed
+ * mid-run cannot remove its leaf: the next one to make a leaf there removes
+ * the empty leaves of its own pid namespace whose pid is gone.
  *
  * Elsewhere cella_cgroup_create says why not and the sandbox falls back to
  * rlimits (sandbox.c), which cannot say that an exit was the memory limit. */
