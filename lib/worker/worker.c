@@ -25,6 +25,7 @@
 #include "runtime/task.h"
 #include "worker/metrics.h"
 #include "worker/signer.h"
+#include "worker/standard_env.h"
 
 #define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
 
@@ -214,6 +215,37 @@ static cella_res task_session(slot *s, const uint8_t taskid[32], const char *tid
     return r;
 }
 
+/* ---- a standard task (no TEE bit) ------------------------------------------------- */
+
+/* PoCo's authorization for a contribution without enclave: the challenge is
+ * the zero address. */
+static cella_res standard_authorization(slot *s, const uint8_t taskid[32], uint8_t challenge[20],
+                                        uint8_t auth[65])
+{
+    memset(challenge, 0, 20);
+    return cella_signer_sign_authorization(s->o->signer, taskid, challenge, auth);
+}
+
+/* iExec gives a standard task its dataset as it is, never decrypted: one
+ * whose key was pushed to cas (the SMS) is encrypted and is refused, before
+ * anything is fetched. cas answers existence only (HEAD). */
+static cella_res standard_dataset_check(slot *s, const char *addr)
+{
+    char path[120], where[80];
+    snprintf(path, sizeof path, "/secrets/web3?secretAddress=%s", addr);
+    snprintf(where, sizeof where, "dataset %s", addr);
+    cella_http_response resp;
+    CELLA_TRY(cella_http_call(&s->cas, "HEAD", path, NULL, cella_slice_of("", 0), &resp));
+    long status = resp.status;
+    cella_http_response_free(&resp);
+    CELLA_ENSURE(status != 204 && status != 200, CELLA_E_POLICY, where,
+                 "the dataset is encrypted (its key is in cas): a standard task gets no key, as "
+                 "in iExec; request it with a TEE tag");
+    CELLA_ENSURE(status == 404, CELLA_E_IO, where,
+                 "cas answered HTTP %ld when asked whether the dataset is encrypted", status);
+    return CELLA_OK_RES;
+}
+
 /* ---- fetching the app bundle and the dataset ------------------------------------ */
 
 /* What the registry says of an app bundle or a dataset: its checksum (what
@@ -286,9 +318,13 @@ static cella_res fetch_app(const slot *s, const json_t *app, char *dir, size_t c
 
 /* ---- the enclave process ----------------------------------------------------------- */
 
+/* `session`: a TEE task's cas session; NULL for a standard task, whose
+ * environment the worker wrote to tdir/standard-env.json. */
 static cella_res run_enclave(slot *s, const char *tid, const char *session, const char *app_dir,
                              const char *dataset, const char *tdir, bool *failed)
 {
+    char senv[1200];
+    snprintf(senv, sizeof senv, "%s/standard-env.json", tdir);
     char out[1200], logf[1200], errf[1200], timeout[16];
     char cas_urls[CELLA_ENDPOINTS_TEXT_MAX], cas_pins[CELLA_ENDPOINTS_TEXT_MAX];
     /* the enclave gets cas's replicas too, the one that answered last first */
@@ -302,8 +338,8 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     int n = 0;
     argv[n++] = s->o->cella_exe;
     argv[n++] = "run-task";
-    argv[n++] = "--session";
-    argv[n++] = session;
+    argv[n++] = session ? "--session" : "--standard";
+    argv[n++] = session ? session : senv;
     argv[n++] = "--app";
     argv[n++] = app_dir;
     if (dataset) {
@@ -316,15 +352,17 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     argv[n++] = tdir;
     argv[n++] = "--error-file";
     argv[n++] = errf;
-    argv[n++] = "--cas";
-    argv[n++] = cas_urls;
-    argv[n++] = "--cas-fingerprint";
-    argv[n++] = cas_pins;
     argv[n++] = "--timeout";
     argv[n++] = timeout;
-    argv[n++] = "--tee";
-    argv[n++] = s->o->tee ? s->o->tee : "sim";
-    if (s->o->sim_dir) {
+    if (session) { /* the enclave: attests to cas */
+        argv[n++] = "--cas";
+        argv[n++] = cas_urls;
+        argv[n++] = "--cas-fingerprint";
+        argv[n++] = cas_pins;
+        argv[n++] = "--tee";
+        argv[n++] = s->o->tee ? s->o->tee : "sim";
+    }
+    if (session && s->o->sim_dir) {
         argv[n++] = "--sim-dir";
         argv[n++] = s->o->sim_dir;
     }
@@ -431,8 +469,11 @@ static void upload_logs(slot *s, const char *tid, const char *tdir)
 
 /* ---- one task ---------------------------------------------------------------------- */
 
+/* `tee`: the enclave's challenge and signature go with the digest; a
+ * standard task contributes the digest alone (PoCo: enclaveChallenge zero,
+ * enclaveSign empty), which the hub accepts only for a deal without TEE. */
 static cella_res contribute(slot *s, const char *tid, const char *tdir, const uint8_t auth[65],
-                            const uint8_t challenge[20], phases *ph)
+                            const uint8_t challenge[20], bool tee, phases *ph)
 {
     char p[1200], url[1200];
     snprintf(p, sizeof p, "%s/out/" CELLA_TASK_COMPUTED_FILE, tdir);
@@ -441,9 +482,11 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
     CELLA_ENSURE(computed, CELLA_E_PARSE, p, "the enclave left no computed.json: %s", je.text);
     const char *digest = jstr(computed, "result-digest"), *sign = jstr(computed, "enclave-signature"),
                *ch = jstr(computed, "enclave-challenge");
-    uint8_t c2[20];
-    cella_res r = digest && sign && ch ? cella_eth_address_parse(c2, ch, "enclave-challenge")
-                                       : cella_fail(CELLA_E_PARSE, p, "incomplete computed.json");
+    uint8_t c2[20] = {0};
+    cella_res r = !digest || (tee && !(sign && ch))
+                      ? cella_fail(CELLA_E_PARSE, p, "incomplete computed.json")
+                  : tee ? cella_eth_address_parse(c2, ch, "enclave-challenge")
+                        : CELLA_OK_RES;
     if (cella_ok(r) && memcmp(c2, challenge, 20) != 0)
         r = cella_fail(CELLA_E_AUTH, p, "the enclave signed with another challenge than this task's");
     double t0 = now_ms();
@@ -461,13 +504,17 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
         cella_eth_address_checksum(chx, challenge);
         /* the holder: a contribution after this lease lapsed and another worker
          * took the task is refused (409) */
-        json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "resultDigest", digest,
-                              "authorizationSign", sg, "enclaveChallenge", chx, "enclaveSign", sign,
-                              "results", url, "holder", s->holder);
+        json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "resultDigest", digest,
+                              "authorizationSign", sg, "results", url, "holder", s->holder);
+        if (b && tee && (json_object_set_new(b, "enclaveChallenge", json_string(chx)) ||
+                         json_object_set_new(b, "enclaveSign", json_string(sign)))) {
+            json_decref(b);
+            b = NULL;
+        }
         /* the enclave's kind, for the task record: "sim" tells the requester */
-        const char *tee = jstr(computed, "tee");
-        if (b && tee)
-            json_object_set_new(b, "tee", json_string(tee));
+        const char *kind = jstr(computed, "tee");
+        if (b && tee && kind)
+            json_object_set_new(b, "tee", json_string(kind));
         const char *method =
             cella_signer_task_path(CELLA_SIGNER_TASK_CONTRIBUTE, tid, path, sizeof path);
         r = b ? hub_signed(s, method, path, b, false, NULL)
@@ -509,16 +556,21 @@ static void process(slot *s, const char *tid)
         r = hub_get(s, path, &deal);
     }
     const char *tag = cella_ok(r) ? jstr(deal, "tag") : NULL;
-    if (cella_ok(r) && (!tag || strlen(tag) != 66 || !(strchr("13579bdfBDF", tag[65]))))
-        r = cella_fail(CELLA_E_UNSUPPORTED, tid,
-                       "cella workers run TEE tasks only (the deal's tag has no TEE bit)");
+    if (cella_ok(r) && (!tag || strlen(tag) != 66))
+        r = cella_fail(CELLA_E_PARSE, tid, "the hub's deal has no tag");
+    /* bit 0 of the tag: a TEE task; without it, a standard task (runtime/standard.h) */
+    bool tee = cella_ok(r) && strchr("13579bdfBDF", tag[65]);
+    json_t *senv = NULL;
+    if (cella_ok(r) && !tee)
+        r = cella_worker_standard_env(task, deal, &senv);
     const char *app_addr = cella_ok(r) ? jstr(json_object_get(deal, "app"), "pointer") : NULL;
     const char *ds_addr = cella_ok(r) ? jstr(json_object_get(deal, "dataset"), "pointer") : NULL;
     if (ds_addr && !strcmp(ds_addr, "0x0000000000000000000000000000000000000000"))
         ds_addr = NULL;
     double t1 = now_ms();
     if (cella_ok(r))
-        r = task_session(s, taskid, tid, session, sizeof session, challenge, auth);
+        r = tee ? task_session(s, taskid, tid, session, sizeof session, challenge, auth)
+                : standard_authorization(s, taskid, challenge, auth);
     double t2 = now_ms();
     ph.session = t2 - t1;
     if (cella_ok(r)) {
@@ -530,6 +582,8 @@ static void process(slot *s, const char *tid)
     if (cella_ok(r) && ds_addr) {
         snprintf(path, sizeof path, "/v1/datasets/%s", ds_addr);
         r = hub_get(s, path, &ds);
+        if (cella_ok(r) && !tee)
+            r = standard_dataset_check(s, ds_addr);
         if (cella_ok(r))
             r = fetch_cached(s, "datasets", ds, "dataset", dataset, sizeof dataset);
         if (!cella_ok(r)) {
@@ -545,8 +599,15 @@ static void process(slot *s, const char *tid)
         r = mkdir(tdir, 0700) == 0 ? CELLA_OK_RES
                                    : cella_fail(CELLA_E_IO, tdir, "mkdir: %s", strerror(errno));
     }
+    if (cella_ok(r) && senv) {
+        char ep[1200];
+        snprintf(ep, sizeof ep, "%s/standard-env.json", tdir);
+        if (json_dump_file(senv, ep, JSON_COMPACT) != 0)
+            r = cella_fail(CELLA_E_IO, ep, "cannot write the task's environment");
+    }
     if (cella_ok(r)) {
-        r = run_enclave(s, tid, session, app_dir, ds_addr ? dataset : NULL, tdir, &failed);
+        r = run_enclave(s, tid, tee ? session : NULL, app_dir, ds_addr ? dataset : NULL, tdir,
+                        &failed);
         enclave_ran = cella_ok(r);
         if (cella_ok(r) && failed)
             enclave_reason(tdir, why, sizeof why);
@@ -555,7 +616,7 @@ static void process(slot *s, const char *tid)
     if (enclave_ran)
         upload_logs(s, tid, tdir);
     if (cella_ok(r) && !failed)
-        r = contribute(s, tid, tdir, auth, challenge, &ph);
+        r = contribute(s, tid, tdir, auth, challenge, tee, &ph);
     if (!cella_ok(r)) {
         const char *where = cella_error_where();
         snprintf(why, sizeof why, "%s%s%s%s", cella_error_what(), where[0] ? " (" : "", where,
@@ -590,6 +651,7 @@ static void process(slot *s, const char *tid)
     json_decref(deal);
     json_decref(app);
     json_decref(ds);
+    json_decref(senv);
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
