@@ -10,13 +10,9 @@
 # ("a non-TEE worker cannot finish a TEE task") and test_hub_task's.
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
-SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-start_up up.log --data stack --listen-base 0 --slots 0
-read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
-BLOBS=$(sed -n 's/^blobs *//p' up.log)
-POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
-POOL_WALLET=$(ls "$TMP"/stack/pool/wallet-*.json)
-HUB=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' up.log)
+. "$(dirname "$0")/hub.d/orders.sh"   # set_fields
+. "$(dirname "$0")/hub.d/up_app.sh"   # up_stack, publish_bundle
+up_stack
 for who in owner dev req; do
   mkdir "$who"
   (cd "$who" && "$CELLA" init "${INIT[@]}" 2>/dev/null) || fail "set up $who"
@@ -25,7 +21,6 @@ done
 json_set() { # KEY JSON (in ./cella.json)
   python3 -c 'import json,sys;c=json.load(open("cella.json"));c[sys.argv[1]]=json.loads(sys.argv[2]);json.dump(c,open("cella.json","w"))' "$1" "$2"
 }
-. "$(dirname "$0")/hub.d/orders.sh"   # set_fields
 worker_once() {
   "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
     --sim-dir "$TMP/stack/sim" --once --lease 5 "$@" >> "$TMP/worker.log" 2>&1
@@ -55,17 +50,7 @@ cat > echo/echo <<'EOF2'
 echo '{"deterministic-output-path": "/iexec_out/out.txt"}' > "$IEXEC_OUT/computed.json"
 EOF2
 chmod 755 echo/echo
-sed "s/\"wordcount\"/\"echo\"/" "$SRC/examples/wordcount/cella-app.json" > echo/cella-app.json
-expect_ok "$CELLA" app pack echo -o echo.tar
-CHECKSUM=$(awk '{print $1}' "$TMP/.out")
-expect_ok "$CELLA" blobs put echo.tar --url "$BLOBS"
-json_set app "{\"name\": \"echo\", \"type\": \"DOCKER\", \"multiaddr\": \"$(awk '{print $2}' "$TMP/.out")\", \"checksum\": \"$CHECKSUM\", \"measurement\": \"$("$CELLA" app measure echo)\"}"
-expect_ok "$CELLA" app deploy --wallet-file "$(W dev)"
-APP=$(cat "$TMP/.out")
-expect_ok "$CELLA" order init --app
-set_fields dev apporder app="$APP" volume=100
-expect_ok "$CELLA" order sign --app --wallet-file "$(W dev)"
-expect_ok "$CELLA" order publish --app
+publish_bundle dev echo
 
 # ---- a plain dataset, and an encrypted one (its key pushed to cas) ----
 cd "$TMP/owner"
