@@ -9,8 +9,8 @@
  * for TEE tasks) plus, in TEE tasks only, the secrets getAppTokens adds.
  * The pre-compute set (dataset URL, checksum and key, input file URLs) is
  * iExec's pre-compute stage only and never reaches the app.
- * docs/worker.md lists every variable with its iExec source;
- * tests/cli/task_env.table is the same list, machine-readable. */
+ * docs/worker.md lists every variable with its value and iExec source, in a
+ * table tests/cli/task_env.sh reads and compares with what apps get. */
 #ifndef CELLA_IEXEC_TASK_ENV_H
 #define CELLA_IEXEC_TASK_ENV_H
 
