@@ -357,8 +357,14 @@ static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *
                    : cella_iexec_dataset_decrypt_file(o->dataset, dst, key, sum, false);
     cella_wipe(key, sizeof key);
     if (!cella_ok(r)) {
-        char where[80]; /* the requester knows the dataset by its address */
-        snprintf(where, sizeof where, "dataset %s", addr);
+        /* the requester knows the dataset by its address, checksummed as
+         * the CLI prints it (iExec's variable is lowercase) */
+        char where[80], ck[43];
+        uint8_t a[20];
+        cella_res ar = cella_eth_address_parse(a, addr, "IEXEC_DATASET_ADDRESS");
+        if (cella_ok(ar))
+            cella_eth_address_checksum(ck, a);
+        snprintf(where, sizeof where, "dataset %s", cella_ok(ar) ? ck : addr);
         cella_error_set_where(where);
         return r;
     }
