@@ -229,6 +229,14 @@ static cella_res private_tmpfs(const char *dir, mode_t mode)
     return CELLA_OK_RES;
 }
 
+/* The app's environment: iExec's app set only (an allow-list), never the
+ * pre-compute variables, the challenge key or the result key the session
+ * also holds for the enclave (lib/iexec/task_env.h). */
+static cella_res build_app_env(const json_t *env, cella_buf *b, const char ***out)
+{
+    return cella_iexec_env_vector(env, b, out);
+}
+
 /* Pre-compute: the dataset ciphertext must be the registered one (checksum
  * from cas), then it is decrypted into the private /iexec_in. */
 /* iExec's input files (params.iexec_input_files): public URLs the enclave
@@ -602,7 +610,7 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
             argv[k++] = m.args[i];
         for (size_t i = 0; i < nuargs; i++)
             argv[k++] = uargs[i];
-        r = cella_iexec_env_vector(env, &envbuf, &envv); /* the app's set only */
+        r = build_app_env(env, &envbuf, &envv);
     }
     if (cella_ok(r)) {
         cella_bind binds[2] = {{in_dir, "/iexec_in", false}, {out_dir, "/iexec_out", true}};
