@@ -56,8 +56,9 @@ typedef struct {
 CELLA_RESULT cella_iexec_task_env_app(const cella_iexec_task_facts *f, json_t *env);
 
 /* Adds the pre-compute-only variables: IEXEC_PRE_COMPUTE_OUT,
- * IS_DATASET_REQUIRED, IEXEC_INPUT_FILE_URL_<n>, and with a dataset
- * IEXEC_DATASET_URL, IEXEC_DATASET_CHECKSUM, IEXEC_DATASET_KEY. */
+ * IS_DATASET_REQUIRED, IEXEC_INPUT_FILE_URL_<n>, and in a TEE task with a
+ * dataset IEXEC_DATASET_URL, IEXEC_DATASET_CHECKSUM, IEXEC_DATASET_KEY (a
+ * standard task's worker fetches its plain dataset itself). */
 CELLA_RESULT cella_iexec_task_env_pre(const cella_iexec_task_facts *f, json_t *env);
 
 /* Whether a variable of that name belongs to the app's set (an allow-list:
