@@ -56,16 +56,12 @@ static cella_res copy_file(const char *src, const char *dst)
 
 cella_res cella_standard_pre_compute(const char *dataset, json_t *env, const char *in_dir)
 {
-    const char *k;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(env, tmp, k, v) {
-        if (!strncmp(k, "IEXEC_INPUT_FILE_URL_", 21))
-            json_object_del(env, k);
-    }
-    const char *addr = json_string_value(json_object_get(env, "IEXEC_DATASET_ADDRESS"));
-    if (!addr)
+    /* iExec's pre-compute flag; IEXEC_DATASET_ADDRESS is the zero address then */
+    const char *required = json_string_value(json_object_get(env, "IS_DATASET_REQUIRED"));
+    if (!required || strcmp(required, "true"))
         return CELLA_OK_RES; /* a task without a dataset */
+    const char *addr = json_string_value(json_object_get(env, "IEXEC_DATASET_ADDRESS"));
+    CELLA_ENSURE(addr, CELLA_E_PARSE, "IEXEC_DATASET_ADDRESS", "the worker gave none");
     const char *name = json_string_value(json_object_get(env, "IEXEC_DATASET_FILENAME"));
     CELLA_ENSURE(name && name[0] && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, ".."),
                  CELLA_E_PATH, "IEXEC_DATASET_FILENAME", "not a plain file name");

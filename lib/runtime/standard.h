@@ -27,10 +27,9 @@
  * IEXEC_TASK_ID), and no key nor certificate. */
 CELLA_RESULT cella_standard_instance(const json_t *env, cella_cas_instance *inst);
 
-/* After the input files are fetched: removes their URLs from env (iExec's
- * pre-compute variables, not the app's), then puts the dataset file
- * (`dataset`, fetched and checked by the worker) into in_dir as
- * IEXEC_DATASET_FILENAME, read-only, when env names a dataset. */
+/* After the input files are fetched: puts the dataset file (`dataset`,
+ * fetched and checked by the worker) into in_dir as IEXEC_DATASET_FILENAME,
+ * read-only, when IS_DATASET_REQUIRED is "true". */
 CELLA_RESULT cella_standard_pre_compute(const char *dataset, json_t *env, const char *in_dir);
 
 /* The computed.json the runtime leaves for the worker (public values). */

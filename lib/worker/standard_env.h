@@ -1,10 +1,10 @@
 /* The environment of a standard task (no TEE bit), built by the worker from
- * the hub's task and deal: iExec's public task variables only (what
- * iexec-worker gives a standard task's container), never a secret: no
- * dataset key, requester or developer secret, enclave key or result key.
- *
- * It holds IEXEC_INPUT_FILE_URL_n for the runtime, which fetches the files
- * and withholds those from the app, as for a TEE task. Refused (with the
+ * the hub's task and deal with iExec's builder (iexec/task_env.h, facts with
+ * tee false): the app's set and the pre-compute set, never a secret (no
+ * dataset key, requester or developer secret, enclave key or result key),
+ * plus IEXEC_APP_ARGS and the deal's accounts, which the runtime reads. The
+ * runtime fetches the input files (IEXEC_INPUT_FILE_URL_n) and gives the app
+ * the app's set only, as for a TEE task. Refused (with the
  * reason shown to the requester): params that are not iExec's, and
  * iexec_result_encryption true, which iexec-worker refuses for standard
  * tasks too (PostComputeService.runStandardPostCompute: "Result encryption

@@ -12,8 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$(dirname "$0")/hub.d/up_app.sh"   # up_stack
-up_stack
+start_market
 ok
 
 for who in owner dev req eve; do

@@ -12,8 +12,8 @@
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 . "$(dirname "$0")/hub.d/orders.sh"   # set_fields
-. "$(dirname "$0")/hub.d/up_app.sh"   # up_stack, publish_bundle
-up_stack
+. "$(dirname "$0")/hub.d/up_app.sh"   # publish_bundle
+start_market
 for who in dev req pool w1 w2 w3 w4; do
   mkdir "$who"
   (cd "$who" && "$CELLA" init "${INIT[@]}" 2>/dev/null) || fail "set up $who"
@@ -72,6 +72,8 @@ cp -r "$TMP/dev/answer" "$TMP/wk4/bundles/$SHA.d"
 sed -i 's/is 42/is 41/' "$TMP/wk4/bundles/$SHA.d/answer"
 
 PIDS=()
+stop_workers() { local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+on_exit stop_workers   # a failed check leaves no worker waiting for a consensus
 start_worker() { # WORKER: in the background, until nothing is left for it
   "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --worker-wallet-file "$(W "$1")" \
     --work-dir "$TMP/wk${1#w}" --once --lease 5 --consensus-wait 120 >> "$TMP/$1.log" 2>&1 &

@@ -11,8 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 . "$(dirname "$0")/hub.d/orders.sh"   # set_fields
-. "$(dirname "$0")/hub.d/up_app.sh"   # up_stack, publish_bundle
-up_stack
+. "$(dirname "$0")/hub.d/up_app.sh"   # publish_bundle
+start_market
 for who in owner dev req; do
   mkdir "$who"
   (cd "$who" && "$CELLA" init "${INIT[@]}" 2>/dev/null) || fail "set up $who"
@@ -105,6 +105,31 @@ assert "computed.json" in z.namelist(), z.namelist()
 assert sys.argv[3] == "0x" + hashlib.sha256(out).hexdigest(), (sys.argv[3], hashlib.sha256(out).hexdigest())
 PY
 ok
+
+# ---- iExec's environment in a standard task, variable by variable ----
+# (task_env.d's app and checker: docs/worker.md's table, the standard column:
+# the same public variables as a TEE task, no secret, no pre-compute variable)
+SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+if command -v cc >/dev/null; then
+  mkdir "$TMP/dev/envdump"
+  cc -std=c17 -O2 -o "$TMP/dev/envdump/envdump" "$SRC/tests/cli/task_env.d/envdump.c" || fail "compile envdump"
+  ENVAPP_SAVED=$APP
+  publish_bundle dev envdump
+  cd "$TMP/req"
+  run_task --dataset "$PLAIN" --input-files "$INPUT_URL" --args "a b" --no-result-encryption
+  TE=$TASK
+  DEAL=$(awk '/^deal / {print $2}' "$TMP/.out")
+  worker_once || { cat "$TMP/worker.log" >&2; fail "worker"; }
+  [[ $(task_field "$TE" status) == COMPLETED ]] || fail "envdump: $(task_field "$TE" error)"
+  expect_ok "$CELLA" result download "$TE" -o te.zip
+  mkdir te.d && (cd te.d && python3 -m zipfile -e ../te.zip .) || fail "unzip the result"
+  python3 -c 'import json,sys; json.dump({"tee": False, "deal": sys.argv[1], "task": sys.argv[2], "idx": 0, "bot_size": 1, "bot_first": 0, "dataset": sys.argv[3], "inputs": [sys.argv[4]], "dev_secret": None, "req_secrets": {}}, open("te.d/facts.json", "w"))' \
+    "$DEAL" "$TE" "$PLAIN" "$INPUT_URL"
+  python3 "$SRC/tests/cli/task_env.d/check.py" "$SRC/docs/worker.md" te.d/facts.json te.d/env.bin te.d/in.txt > te.check ||
+    { cat te.check >&2; fail "the standard task's environment is not the table's"; }
+  APP=$ENVAPP_SAVED
+  ok
+fi
 
 # ---- refused with its reason: an encrypted dataset, result encryption ----
 run_task --dataset "$SECRET" --no-result-encryption

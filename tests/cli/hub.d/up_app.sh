@@ -1,14 +1,4 @@
-# Sourced by tests on `cella up` (after lib.sh and hub.d/orders.sh).
-# up_stack: starts `cella up` (no worker slot: tests start workers by hand)
-# and sets INIT (the `cella init` arguments), BLOBS, POOL, POOL_WALLET, HUB.
-up_stack() {
-  start_up up.log --data stack --listen-base 0 --slots 0
-  read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
-  BLOBS=$(sed -n 's/^blobs *//p' up.log)
-  POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
-  POOL_WALLET=$(ls "$TMP"/stack/pool/wallet-*.json)
-  HUB=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' up.log)
-}
+# Sourced by tests on `cella up` (after lib.sh, its start_market, and hub.d/orders.sh).
 # publish_bundle WHO NAME: in $TMP/WHO (a `cella init` project of wallet WHO),
 # the directory bundle NAME (entrypoint NAME, wordcount's manifest otherwise)
 # is packed, put in the blob store, deployed and offered (no tag, volume
