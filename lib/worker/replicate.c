@@ -88,9 +88,8 @@ static cella_res post(const cella_replica_io *io, bool as_worker, cella_signer_t
 
 cella_res cella_worker_replicate(const cella_replica_io *io, const char *tid,
                                  const uint8_t taskid[32], const uint8_t digest[32],
-                                 json_t *proof, const char *results_url, bool *contributed)
+                                 json_t *proof, const char *results_url)
 {
-    *contributed = false;
     uint8_t rh[32], rs[32];
     char rht[67], rst[67], dig[67];
     hub_result_hash(taskid, digest, rh);
@@ -104,7 +103,6 @@ cella_res cella_worker_replicate(const cella_replica_io *io, const char *tid,
         return cella_fail(CELLA_E_NOMEM, tid, "out of memory");
     }
     CELLA_TRY(post(io, true, CELLA_SIGNER_TASK_CONTRIBUTE_SEALED, tid, proof));
-    *contributed = true;
     cella_info("task %s: contributed its result's hash and seal; waiting for the consensus", tid);
     json_t *t = NULL;
     CELLA_TRY(await_task(io, tid, consensus_or_end, "contributionDeadline", &t));

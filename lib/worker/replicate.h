@@ -38,10 +38,9 @@ typedef struct {
 } cella_replica_io;
 
 /* `proof`: {"authorizationSign", "enclaveChallenge"?, "enclaveSign"?} (taken
- * over: the contribution's body). *contributed tells whether the hub took
- * the contribution (then a later failure is this worker's, not the task's). */
+ * over: the contribution's body). */
 CELLA_RESULT cella_worker_replicate(const cella_replica_io *io, const char *tid,
                                     const uint8_t taskid[32], const uint8_t digest[32],
-                                    json_t *proof, const char *results_url, bool *contributed);
+                                    json_t *proof, const char *results_url);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "core/encoding.h"
 #include "identity/eth.h"
+#include "iexec/params.h"
 #include "iexec/task_env.h"
 
 static cella_res set(json_t *env, const char *name, const char *value)
@@ -30,47 +31,14 @@ static cella_res set_addr(json_t *env, const char *name, const json_t *v, const 
     return set(env, name, c);
 }
 
-/* iExec's params (deal.params): args, input files; result encryption refused. */
-typedef struct {
-    json_t *root;
-    const char *args;
-    const char *inputs[CELLA_STANDARD_MAX_INPUT_FILES];
-    size_t ninputs;
-} std_params;
-
-static cella_res params_parse(const char *params, std_params *p)
+/* iExec's params, as cas reads them (iexec/params.h); a standard task
+ * cannot encrypt its result, and gets no secret (no SMS without TEE). */
+static cella_res params_parse(const char *params, cella_iexec_params *p)
 {
-    memset(p, 0, sizeof *p);
-    p->args = "";
-    if (!params || !*params)
-        return CELLA_OK_RES;
-    json_error_t je;
-    p->root = json_loads(params, JSON_REJECT_DUPLICATES, &je);
-    CELLA_ENSURE(json_is_object(p->root), CELLA_E_POLICY, "params",
-                 "the deal's params are not a JSON object");
-    const json_t *args = json_object_get(p->root, "iexec_args"),
-                 *files = json_object_get(p->root, "iexec_input_files"),
-                 *enc = json_object_get(p->root, "iexec_result_encryption");
-    CELLA_ENSURE(!args || json_is_string(args), CELLA_E_POLICY, "params.iexec_args",
-                 "not a string");
-    CELLA_ENSURE(!enc || json_is_boolean(enc), CELLA_E_POLICY, "params.iexec_result_encryption",
-                 "not a boolean");
-    CELLA_ENSURE(!json_is_true(enc), CELLA_E_UNSUPPORTED, "params.iexec_result_encryption",
+    CELLA_TRY(cella_iexec_params_parse(params, p));
+    CELLA_ENSURE(!p->result_encryption, CELLA_E_UNSUPPORTED, "params.iexec_result_encryption",
                  "result encryption is not supported for standard tasks (as in iExec: request "
                  "a TEE tag, or no encryption)");
-    CELLA_ENSURE(!files || (json_is_array(files) &&
-                            json_array_size(files) <= CELLA_STANDARD_MAX_INPUT_FILES),
-                 CELLA_E_POLICY, "params.iexec_input_files", "not a list of at most %d URLs",
-                 CELLA_STANDARD_MAX_INPUT_FILES);
-    if (args)
-        p->args = json_string_value(args);
-    for (size_t i = 0; i < json_array_size(files); i++) {
-        const char *u = json_string_value(json_array_get(files, i));
-        CELLA_ENSURE(u && *u, CELLA_E_POLICY, "params.iexec_input_files",
-                     "entry %zu is not a URL", i + 1);
-        p->inputs[p->ninputs++] = u;
-    }
-    /* iexec_secrets: a standard task gets no secret (no SMS without TEE) */
     return CELLA_OK_RES;
 }
 
@@ -95,7 +63,7 @@ static cella_res count_field(const json_t *v, const char *what, uint64_t *out)
     return CELLA_OK_RES;
 }
 
-static cella_res facts_of(const json_t *task, const json_t *deal, const std_params *p,
+static cella_res facts_of(const json_t *task, const json_t *deal, const cella_iexec_params *p,
                           cella_iexec_task_facts *f)
 {
     memset(f, 0, sizeof *f);
@@ -118,7 +86,7 @@ static cella_res facts_of(const json_t *task, const json_t *deal, const std_para
 
 cella_res cella_worker_standard_env(const json_t *task, const json_t *deal, json_t **env)
 {
-    std_params p = {0};
+    cella_iexec_params p = {0};
     cella_iexec_task_facts f;
     *env = json_object();
     cella_res r = *env ? params_parse(json_string_value(json_object_get(deal, "params")), &p)
@@ -139,7 +107,7 @@ cella_res cella_worker_standard_env(const json_t *task, const json_t *deal, json
         r = set_addr(*env, "IEXEC_BENEFICIARY", json_object_get(deal, "beneficiary"), "beneficiary");
     if (cella_ok(r))
         r = set_addr(*env, "IEXEC_REQUESTER", json_object_get(deal, "requester"), "requester");
-    json_decref(p.root);
+    cella_iexec_params_free(&p);
     if (!cella_ok(r)) {
         json_decref(*env);
         *env = NULL;

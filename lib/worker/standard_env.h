@@ -16,8 +16,6 @@
 
 #include "core/error.h"
 
-#define CELLA_STANDARD_MAX_INPUT_FILES 100
-
 CELLA_RESULT cella_worker_standard_env(const json_t *task, const json_t *deal, json_t **env);
 
 #endif

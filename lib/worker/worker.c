@@ -437,7 +437,7 @@ static cella_res replica_get(void *ctx, const char *path, json_t **out)
 
 /* trust > 1: PoCo's consensus (worker/replicate.h); `proof` is taken over */
 static cella_res replicate(slot *s, const char *tid, const char *digest, json_t *proof,
-                           const char *url, bool *contributed)
+                           const char *url, bool *to_consensus)
 {
     uint8_t taskid[32], d[32];
     cella_res r = cella_hex_decode(taskid, 32, tid + 2, 64, "task id");
@@ -450,12 +450,17 @@ static cella_res replicate(slot *s, const char *tid, const char *digest, json_t 
     }
     cella_replica_io io = {s, replica_signed, replica_get, s->worker,
                            s->o->consensus_wait ? s->o->consensus_wait : 600, 500};
-    return cella_worker_replicate(&io, tid, taskid, d, proof, url, contributed);
+    r = cella_worker_replicate(&io, tid, taskid, d, proof, url);
+    /* the run succeeded: a refused contribution (this worker's stake, say) or
+     * what follows it is this worker's trouble, not the task's (the other
+     * workers of the pool go on) */
+    *to_consensus = true;
+    return r;
 }
 
 static cella_res contribute(slot *s, const char *tid, const char *tdir, const uint8_t auth[65],
                             const uint8_t challenge[20], bool tee, uint64_t trust,
-                            bool *contributed, phases *ph)
+                            bool *to_consensus, phases *ph)
 {
     char p[1200], url[1200];
     snprintf(p, sizeof p, "%s/out/" CELLA_TASK_COMPUTED_FILE, tdir);
@@ -491,7 +496,7 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
             b = NULL;
         }
         if (b && trust > 1) {
-            r = replicate(s, tid, digest, b, url, contributed);
+            r = replicate(s, tid, digest, b, url, to_consensus);
             ph->finalize = now_ms() - t1;
             json_decref(computed);
             return r;
@@ -556,7 +561,7 @@ static void process(slot *s, const char *tid)
     /* trust > 1: replicated, PoCo's consensus (worker/replicate.h) */
     const char *tr = cella_ok(r) ? jstr(deal, "trust") : NULL;
     uint64_t trust = tr ? strtoull(tr, NULL, 10) : 0;
-    bool contributed = false;
+    bool to_consensus = false;
     json_t *senv = NULL;
     if (cella_ok(r) && !tee)
         r = cella_worker_standard_env(task, deal, &senv);
@@ -614,7 +619,7 @@ static void process(slot *s, const char *tid)
     if (enclave_ran)
         upload_logs(s, tid, tdir);
     if (cella_ok(r) && !failed)
-        r = contribute(s, tid, tdir, auth, challenge, tee, trust, &contributed, &ph);
+        r = contribute(s, tid, tdir, auth, challenge, tee, trust, &to_consensus, &ph);
     if (!cella_ok(r)) {
         const char *where = cella_error_where();
         snprintf(why, sizeof why, "%s%s%s%s", cella_error_what(), where[0] ? " (" : "", where,
@@ -626,9 +631,10 @@ static void process(slot *s, const char *tid)
     if (why[0]) {
         s->failed++;
         cella_warn("task %s failed: %s", tid, why);
-        /* once its contribution is in, the consensus decides the task: this
-         * worker's later trouble (a dissent, a wait that ran out) is its own */
-        if (!contributed)
+        /* trust > 1, once its run succeeded: the consensus decides the task; this
+         * worker's trouble from then on (a refused contribution, a dissent, a
+         * wait that ran out) is its own */
+        if (!to_consensus)
             report_failure(s, tid, why);
     } else {
         s->done++;
