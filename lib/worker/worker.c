@@ -223,7 +223,15 @@ static cella_res task_session(slot *s, const uint8_t taskid[32], const char *tid
     json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "workerWallet", s->worker_text, "chainTaskId",
                           tid, "enclaveChallenge", ch, "signature", sg);
     CELLA_ENSURE(b, CELLA_E_NOMEM, tid, "out of memory");
-    r = cas_post(s, "/tee/sessions", auth, b, &reply);
+    /* the header: the worker's own signature of the same hash (cas checks
+     * both); the owner's when the owner is the worker */
+    uint8_t hdr[65];
+    memcpy(hdr, auth, 65);
+    r = s->o->worker_signer ? cella_signer_sign_authorization(s->o->worker_signer, taskid,
+                                                              challenge, s->worker, hdr)
+                            : CELLA_OK_RES;
+    if (cella_ok(r))
+        r = cas_post(s, "/tee/sessions", hdr, b, &reply);
     json_decref(b);
     CELLA_TRY(r);
     const char *id = jstr(reply, "sessionId");

@@ -37,7 +37,8 @@ for h in $(J "$TMP/.out" '" ".join(o["orderHash"] for o in d["orders"])'); do
 done
 expect_ok "$CELLA" account deposit 1000 --wallet-file "$POOL_WALLET"
 expect_ok "$CELLA" order init --workerpool
-set_fields pool workerpoolorder workerpool="$POOL" workerpoolprice=100 volume=100 trust=3 tag=0x0
+set_fields pool workerpoolorder workerpool="$POOL" workerpoolprice=100 volume=100 trust=3 \
+  tag=0x000000000000000000000000000000000000000000000000000000000000000f
 expect_ok "$CELLA" order sign --workerpool --wallet-file "$POOL_WALLET"
 expect_ok "$CELLA" order publish --workerpool
 POOL_OWNER=${POOL_WALLET##*/wallet-}; POOL_OWNER=${POOL_OWNER%.json}
@@ -76,7 +77,8 @@ stop_workers() { local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || tru
 on_exit stop_workers   # a failed check leaves no worker waiting for a consensus
 start_worker() { # WORKER: in the background, until nothing is left for it
   "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --worker-wallet-file "$(W "$1")" \
-    --work-dir "$TMP/wk${1#w}" --once --lease 5 --consensus-wait 120 >> "$TMP/$1.log" 2>&1 &
+    --work-dir "$TMP/wk${1#w}" --sim-dir "$TMP/stack/sim" --once --lease 5 --consensus-wait 120 \
+    >> "$TMP/$1.log" 2>&1 &
   PIDS+=($!)
 }
 contributions() { show "$T"; J "$TMP/.out" 'len(d.get("contributions") or [])'; }
@@ -131,4 +133,28 @@ for w in w1 w2 w3; do balance "$(A $w)" 142 0; done
 balance "$(A w4)" 70 0
 balance "$POOL_OWNER" $((POOL_BAL + 4)) "$POOL_LOCKED"
 balance "$(A req)" 900 0
+ok
+
+# ---- a TEE task replicated: each worker's enclave gets its session from cas
+# (its own key signs the session request, the owner authorizes it), the
+# enclave signs for that worker; two agreeing contributions reach trust 3 ----
+mkdir "$TMP/dev/answertee"
+cp "$TMP/dev/answer/answer" "$TMP/dev/answertee/answertee"
+publish_bundle dev answertee tee,scone
+cd "$TMP/req"
+expect_ok "$CELLA" app run "$APP" --tag tee,scone --trust 3 --workerpool "$POOL" --no-result-encryption \
+  --wallet-file "$(W req)"
+T2=$(awk '/^task / {print $2}' "$TMP/.out")
+T=$T2
+PIDS=()
+start_worker w1
+await_contributions 1
+start_worker w2
+for p in "${PIDS[@]}"; do
+  wait "$p" || { cat "$TMP"/w1.log "$TMP"/w2.log >&2; fail "a worker failed (TEE)"; }
+done
+show "$T2"
+[[ $(J "$TMP/.out" 'd["status"], [c["status"] for c in d["contributions"]], [c["enclaveChallenge"] != "0x" + "0" * 40 for c in d["contributions"]]') == \
+   "('COMPLETED', ['PROVED', 'PROVED'], [True, True])" ]] ||
+  { cat "$TMP"/w1.log "$TMP"/w2.log >&2; fail "the replicated TEE task: $(cat "$TMP/.out")"; }
 ok

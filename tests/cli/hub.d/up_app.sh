@@ -1,10 +1,11 @@
 # Sourced by tests on `cella up` (after lib.sh, its start_market, and hub.d/orders.sh).
-# publish_bundle WHO NAME: in $TMP/WHO (a `cella init` project of wallet WHO),
-# the directory bundle NAME (entrypoint NAME, wordcount's manifest otherwise)
-# is packed, put in the blob store, deployed and offered (no tag, volume
-# 100); APP gets its address, BUNDLE_SHA the SHA-256 of its tarball.
+# publish_bundle WHO NAME [TAG]: in $TMP/WHO (a `cella init` project of wallet
+# WHO), the directory bundle NAME (entrypoint NAME, wordcount's manifest
+# otherwise) is packed, put in the blob store, deployed and offered (TAG, by
+# default none; volume 100); APP gets its address, BUNDLE_SHA the SHA-256 of
+# its tarball.
 publish_bundle() {
-  local who=$1 name=$2 src=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+  local who=$1 name=$2 tag=${3:-0x0} src=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
   cd "$TMP/$who" || fail "no $who"
   sed "s/\"wordcount\"/\"$name\"/" "$src/examples/wordcount/cella-app.json" > "$name/cella-app.json"
   expect_ok "$CELLA" app pack "$name" -o "$name.tar"
@@ -16,7 +17,7 @@ publish_bundle() {
     "$name" "$(awk '{print $2}' "$TMP/.out")" "$checksum" "$("$CELLA" app measure "$name")"
   expect_ok "$CELLA" app deploy --wallet-file "$(W "$who")"
   APP=$(cat "$TMP/.out")
-  expect_ok "$CELLA" order init --app
+  expect_ok "$CELLA" order init --app --tag "$tag"
   set_fields "$who" apporder app="$APP" volume=100
   expect_ok "$CELLA" order sign --app --wallet-file "$(W "$who")"
   expect_ok "$CELLA" order publish --app
