@@ -40,10 +40,13 @@ static cella_res apply_layer(oci_src *s, const oci_blob *b, flatten_state *fs)
     char where[600];
     snprintf(where, sizeof where, "layer %zu: %s", fs->layer, b->name);
     oci_stream st;
-    CELLA_TRY(stream_open(s, b->name, &st));
+    cella_res r = stream_open(s, b->name, &st);
+    if (!cella_ok(r)) {
+        stream_close(&st);
+        return r;
+    }
     layer_io io = {&st, malloc(CELLA_IO_CHUNK)};
     struct archive *a = archive_read_new();
-    cella_res r = CELLA_OK_RES;
     if (!a || !io.buf)
         r = cella_fail(CELLA_E_NOMEM, where, "out of memory");
     if (cella_ok(r)) {
