@@ -59,6 +59,7 @@ bench:
 	@bash bench/runtime.sh build
 	@bash bench/image.sh build
 	@bash bench/output.sh build
+	@bash bench/import.sh build
 	@bash bench/market.sh build
 	@bash bench/hub.sh build
 	@bash bench/hub_pg.sh build
