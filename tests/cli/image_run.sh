@@ -8,8 +8,7 @@
 SRC=${CELLA_SOURCE:?}
 export TMPDIR=$TMP/tmp
 mkdir -p "$TMPDIR"
-[[ -x /bin/busybox ]] && file -L /bin/busybox | grep -q 'statically linked' ||
-  skip "no static /bin/busybox (apt-get install busybox-static)"
+static_busybox || skip "no static /bin/busybox (apt-get install busybox-static)"
 "$CELLA" tee sim init --dir sim >/dev/null 2>&1
 export XDG_CONFIG_HOME=$TMP/config
 "$CELLA" tee sim init --dir "$XDG_CONFIG_HOME/cella" >/dev/null 2>&1

@@ -8,8 +8,7 @@
 # place of the image's Cmd after its Entrypoint.
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
-file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' ||
-  skip "no static /bin/busybox (apt-get install busybox-static)"
+static_busybox || skip "no static /bin/busybox (apt-get install busybox-static)"
 [[ -x /usr/bin/python3 && -e /etc/hostname ]] || skip "the host lacks what the image must hide"
 start_up up.log --data stack --listen-base 0 --slots 0
 read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
