@@ -124,7 +124,7 @@ refused huge 'above the limit.*\(layer 1: big\)' \
 refused deep 'nested deeper than 60' \
   's["layers"][0].append({"path": "d/" * 70 + "f", "type": "file", "data": "x"})'
 refused long 'path longer than 4000 bytes' \
-  's["layers"][0].append({"path": ("n" * 200 + "/") * 21 + "f", "type": "file", "data": "x"})'
+  's["layers"][0].append({"path": ("n" * 200 + "/") * 20 + "f" * 20, "type": "file", "data": "x"})'
 refused user "user 'nobody' is not in the image's /etc/passwd \(config: User\)" \
   's["config"]["User"] = "nobody"'
 refused digest 'SHA-256 digest differs.*\(layer 1: blobs/sha256/' 'pass' --corrupt-layer 1
