@@ -134,4 +134,7 @@ expect_fail 'SHA-256 digest differs.*\(layer 1: ' "$CELLA" app import bad.tar ba
 nothing_left bad.out
 expect_fail 'already exists' "$CELLA" app import layout b1
 expect_fail 'neither an OCI layout' "$CELLA" app import elsewhere x.out
+expect_fail 'at least 1 \(--heap-mb\)' "$CELLA" app import layout h.out --heap-mb 0
+expect_ok "$CELLA" app import layout h.out --heap-mb 2048
+grep -q '"heap_mb": 2048' h.out/cella-app.json || fail "--heap-mb not in the manifest"
 finish
