@@ -233,9 +233,9 @@ static cella_res parse_image(json_t *v, cella_app_manifest *m)
     CELLA_ENSURE(im, CELLA_E_NOMEM, IMF, "out of memory");
     m->image = im;
     CELLA_TRY(get_strv(json_object_get(v, "entrypoint"), IMF ".entrypoint", CELLA_APP_MAX_ARGS,
-                       CELLA_APP_MAX_ARG_LEN, &im->entrypoint, &im->nentrypoint));
+                       CELLA_APP_MAX_IMAGE_ENV_LEN, &im->entrypoint, &im->nentrypoint));
     CELLA_TRY(get_strv(json_object_get(v, "cmd"), IMF ".cmd", CELLA_APP_MAX_ARGS,
-                       CELLA_APP_MAX_ARG_LEN, &im->cmd, &im->ncmd));
+                       CELLA_APP_MAX_IMAGE_ENV_LEN, &im->cmd, &im->ncmd));
     CELLA_TRY(get_strv(json_object_get(v, "env"), IMF ".env", CELLA_APP_MAX_IMAGE_ENV,
                        CELLA_APP_MAX_IMAGE_ENV_LEN, &im->env, &im->nenv));
     CELLA_TRY(check_image_env(im->env, im->nenv));
