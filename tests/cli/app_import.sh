@@ -42,6 +42,11 @@ expect_ok "$CELLA" app import docker.tar b2
 mkdir -p elsewhere/deeper
 expect_ok "$CELLA" app import oci.tar elsewhere/deeper/b3
 [[ "$(cut -d' ' -f1 "$TMP/.out")" == "$M1" ]] || fail "gzip OCI tar measures differently"
+if command -v zstd >/dev/null; then
+  $IMG spec.json --layout zstd --zstd
+  expect_ok "$CELLA" app import zstd b4
+  [[ "$(cut -d' ' -f1 "$TMP/.out")" == "$M1" ]] || fail "zstd layers measure differently"
+fi
 expect_ok "$CELLA" app measure elsewhere/deeper/b3
 [[ "$(cat "$TMP/.out")" == "$M1" ]] || fail "app measure differs from import's"
 
