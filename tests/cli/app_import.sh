@@ -42,6 +42,11 @@ expect_ok "$CELLA" app import docker.tar b2
 mkdir -p elsewhere/deeper
 expect_ok "$CELLA" app import oci.tar elsewhere/deeper/b3
 [[ "$(cut -d' ' -f1 "$TMP/.out")" == "$M1" ]] || fail "gzip OCI tar measures differently"
+if command -v zstd >/dev/null; then
+  $IMG spec.json --layout zstd --zstd
+  expect_ok "$CELLA" app import zstd b4
+  [[ "$(cut -d' ' -f1 "$TMP/.out")" == "$M1" ]] || fail "zstd layers measure differently"
+fi
 expect_ok "$CELLA" app measure elsewhere/deeper/b3
 [[ "$(cat "$TMP/.out")" == "$M1" ]] || fail "app measure differs from import's"
 
@@ -79,6 +84,16 @@ expect_ok "$CELLA" app pack b2 -o b2.tar
 cmp b1.tar b2.tar || fail "image bundle pack not deterministic"
 tar tvf b1.tar > list.txt
 grep -q '^l.* rootfs/escape -> ../../../../etc' list.txt || fail "link not packed"
+
+# app deploy registers the image bundle's tarball checksum and measurement.
+start_hub
+new_wallet dev
+printf '{"chainId": 421614, "hubUrl": "%s"}\n' "$HUB_URL" > "$TMP/dev/cella.json"
+SUM=$(cut -d' ' -f1 < <("$CELLA" app pack b1 -o "$TMP/dev/b1.tar"))
+( cd "$TMP/dev" && "$CELLA" app deploy --name img --multiaddr "file://b1.tar" --checksum "$SUM" \
+    --measurement "$M1" --wallet-file "$(W dev)" ) > deployed.txt 2>deploy.err ||
+  { cat deploy.err >&2; fail "app deploy of an image bundle"; }
+grep -Eq '^0x[0-9a-fA-F]{40}$' deployed.txt || fail "app deploy printed $(cat deployed.txt)"
 
 # One byte changed in any layer changes the measurement.
 for layer in 0 1; do
@@ -124,7 +139,7 @@ refused huge 'above the limit.*\(layer 1: big\)' \
 refused deep 'nested deeper than 60' \
   's["layers"][0].append({"path": "d/" * 70 + "f", "type": "file", "data": "x"})'
 refused long 'path longer than 4000 bytes' \
-  's["layers"][0].append({"path": ("n" * 200 + "/") * 21 + "f", "type": "file", "data": "x"})'
+  's["layers"][0].append({"path": ("n" * 200 + "/") * 20 + "f" * 20, "type": "file", "data": "x"})'
 refused user "user 'nobody' is not in the image's /etc/passwd \(config: User\)" \
   's["config"]["User"] = "nobody"'
 refused digest 'SHA-256 digest differs.*\(layer 1: blobs/sha256/' 'pass' --corrupt-layer 1
@@ -134,4 +149,7 @@ expect_fail 'SHA-256 digest differs.*\(layer 1: ' "$CELLA" app import bad.tar ba
 nothing_left bad.out
 expect_fail 'already exists' "$CELLA" app import layout b1
 expect_fail 'neither an OCI layout' "$CELLA" app import elsewhere x.out
+expect_fail 'at least 1 \(--heap-mb\)' "$CELLA" app import layout h.out --heap-mb 0
+expect_ok "$CELLA" app import layout h.out --heap-mb 2048
+grep -q '"heap_mb": 2048' h.out/cella-app.json || fail "--heap-mb not in the manifest"
 finish
