@@ -57,7 +57,9 @@ bench:
 	@bash bench/run.sh build
 	@bash bench/cas.sh build
 	@bash bench/runtime.sh build
+	@bash bench/image.sh build
 	@bash bench/output.sh build
+	@bash bench/import.sh build
 	@bash bench/market.sh build
 	@bash bench/hub.sh build
 	@bash bench/hub_pg.sh build

@@ -42,7 +42,7 @@ static void report(int fd, cella_res r)
     (void)!send(fd, b, 2 + n, MSG_NOSIGNAL);
 }
 
-static _Noreturn void child(int fd, pid_t parent, const char *key_path)
+static _Noreturn void child(int fd, pid_t parent, const char *key_path, cella_vault_limits lim)
 {
     /* As the worker's signer child (core/privsep.h): dies with the network
      * process, not dumpable (no ptrace or /proc/PID/mem by the same user),
@@ -62,10 +62,16 @@ static _Noreturn void child(int fd, pid_t parent, const char *key_path)
     report(fd, r);
     if (!cella_ok(r))
         _exit(1);
-    cella_vault_main(fd, master);
+    cella_vault_main(fd, master, lim);
 }
 
 cella_res cella_vault_start(const char *key_path, cella_vault **out)
+{
+    return cella_vault_start_limited(key_path, CELLA_VAULT_DEFAULT_LIMITS, out);
+}
+
+cella_res cella_vault_start_limited(const char *key_path, cella_vault_limits lim,
+                                    cella_vault **out)
 {
     int sv[2];
     CELLA_ENSURE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, CELLA_E_IO,
@@ -80,7 +86,7 @@ cella_res cella_vault_start(const char *key_path, cella_vault **out)
     }
     if (pid == 0) {
         close(sv[0]);
-        child(sv[1], parent, key_path);
+        child(sv[1], parent, key_path, lim);
     }
     close(sv[1]);
     uint8_t hdr[2];

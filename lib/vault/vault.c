@@ -31,6 +31,7 @@ typedef struct {
     const uint8_t *master;
     cella_gcm *seal, *open;
     uint8_t mac_key[32]; /* TAG's key, derived from the master key */
+    cella_vault_limits lim;
     double tokens;
     int64_t refilled_ns;
     ticket tickets[CELLA_VAULT_TICKETS];
@@ -204,13 +205,13 @@ static cella_res may_open(vault *v, const uint8_t arg[CELLA_VAULT_ARG], const ct
     return cella_fail(CELLA_E_PERM, W, "unknown grant");
 }
 
-/* The token bucket: CELLA_VAULT_RATE a second, CELLA_VAULT_BURST at most. */
+/* The token bucket: lim.rate a second, lim.burst at most. */
 static bool take_token(vault *v)
 {
     int64_t now = mono_ns();
-    v->tokens += (double)(now - v->refilled_ns) * CELLA_VAULT_RATE / 1e9;
-    if (v->tokens > CELLA_VAULT_BURST)
-        v->tokens = CELLA_VAULT_BURST;
+    v->tokens += (double)(now - v->refilled_ns) * v->lim.rate / 1e9;
+    if (v->tokens > v->lim.burst)
+        v->tokens = v->lim.burst;
     v->refilled_ns = now;
     if (v->tokens < 1)
         return false;
@@ -226,8 +227,8 @@ static cella_res unseal(vault *v, const cella_vault_msg *m, cella_buf *out)
                       ? may_open(v, m->arg, &c, who, sizeof who)
                       : cella_fail(CELLA_E_PERM, "vault", "not a cas context");
     if (cella_ok(r) && !take_token(v))
-        r = cella_fail(CELLA_E_UNAVAILABLE, "vault", "unseal rate limit reached (%d a second)",
-                       CELLA_VAULT_RATE);
+        r = cella_fail(CELLA_E_UNAVAILABLE, "vault", "unseal rate limit reached (%u a second)",
+                       v->lim.rate);
     if (cella_ok(r))
         r = open_sealed(v, m->ctx, m->data, out);
     if (cella_ok(r))
@@ -289,9 +290,9 @@ static cella_res serve_one(vault *v, const cella_vault_msg *m, cella_vault_msg *
     return cella_fail(CELLA_E_USAGE, "vault", "unknown op");
 }
 
-_Noreturn void cella_vault_main(int fd, uint8_t *master)
+_Noreturn void cella_vault_main(int fd, uint8_t *master, cella_vault_limits lim)
 {
-    vault v = {.master = master, .tokens = CELLA_VAULT_BURST, .refilled_ns = mono_ns()};
+    vault v = {.master = master, .lim = lim, .tokens = lim.burst, .refilled_ns = mono_ns()};
     v.seal = cella_gcm_new();
     v.open = cella_gcm_new();
     if (!v.seal || !v.open || !cella_ok(cella_gcm_set_key(v.seal, master, true)) ||

@@ -25,12 +25,22 @@
 
 typedef struct cella_vault cella_vault;
 
+/* The unseal token bucket: `rate` tokens a second, up to `burst` saved. */
+typedef struct {
+    uint32_t rate, burst;
+} cella_vault_limits;
+#define CELLA_VAULT_DEFAULT_LIMITS ((cella_vault_limits){CELLA_VAULT_RATE, CELLA_VAULT_BURST})
+
 /* Forks the vault, which loads the key at `key_path` (DATA/master.key;
  * created, 0600, if absent) and waits until it has; its error (a bad key
  * file) is returned. Call before any thread starts: the child must not
  * inherit locks held by other threads. The child keeps only stdin, stdout,
  * stderr and its socket: every other descriptor (a listening socket) is closed. */
 CELLA_RESULT cella_vault_start(const char *key_path, cella_vault **out);
+/* The same with another unseal rate than CELLA_VAULT_DEFAULT_LIMITS (a test
+ * that must empty the bucket whatever the machine's speed). */
+CELLA_RESULT cella_vault_start_limited(const char *key_path, cella_vault_limits lim,
+                                       cella_vault **out);
 /* Closes the socket (the vault exits when it reads its end) and reaps it. */
 void cella_vault_stop(cella_vault *v);
 pid_t cella_vault_pid(const cella_vault *v);
@@ -63,6 +73,6 @@ void cella_vault_grant_task(void);
 
 /* The vault's side (lib/vault/vault.c): serves requests on `fd` with `master`
  * until the socket closes; never returns. */
-_Noreturn void cella_vault_main(int fd, uint8_t *master);
+_Noreturn void cella_vault_main(int fd, uint8_t *master, cella_vault_limits lim);
 
 #endif

@@ -4,7 +4,7 @@
 # locked), PoCo's consensus rule (two against one is no consensus at trust 3;
 # three against one is), reveals checked against hash and seal, finalize
 # (too early, by another account, then paying the winners and seizing the
-# dissenter's stake), then with --dev-timeref 1: reopen after a reveal
+# dissenter's stake), then with --dev-timeref 2: reopen after a reveal
 # deadline nobody met, a new consensus among other workers, and a claim that
 # unlocks a worker's stake. Every balance is checked exactly.
 . "$(dirname "$0")/lib.sh"
@@ -133,9 +133,10 @@ expect_ok "$CELLA" hub call GET "/v1/events?workerpool=$WP" --hub-url "$URL"
    "['task-contributed', 'task-contributed', 'task-contributed', 'task-contributed', 'task-consensus', 'task-revealed', 'task-revealed', 'task-revealed', 'task-completed']" ]] ||
   fail "events: $(cat "$TMP/.out")"
 
-# ---- reopen and claim, with short deadlines (contribution 7 s, reveal 2 s, final 10 s) ----
+# ---- reopen and claim, with short deadlines (contribution 14 s, reveal 4 s, final 20 s:
+# the reopen and the second round must fit in the contribution window on a loaded machine) ----
 stop_server "$HUB_PID"
-start_hub --log hub2.log --dev-faucet --dev-timeref 1
+start_hub --log hub2.log --dev-faucet --dev-timeref 2
 fill 2
 T2=${TASKS[0]} T3=${TASKS[1]}
 balance req 685 210

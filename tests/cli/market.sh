@@ -318,7 +318,7 @@ T4=$(awk '/^task / {print $2}' "$TMP/.out")
 setsid "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
   --sim-dir "$TMP/stack/sim" --lease 3 >> "$TMP/worker-killed.log" 2>&1 &
 KPID=$!
-for _ in $(seq 100); do [[ -n "$(task_field "$T4" lease)" ]] && break; sleep 0.1; done
+for _ in $(seq 300); do [[ -n "$(task_field "$T4" lease)" ]] && break; sleep 0.1; done
 [[ -n "$(task_field "$T4" lease)" ]] || fail "the first worker leased T4"
 sleep 0.5
 kill -9 -- "-$KPID" 2>/dev/null || kill -9 "$KPID"
