@@ -16,9 +16,10 @@
 #include "core/error.h"
 #include "core/slice.h"
 #include "identity/eip712.h"
+#include "iexec/params.h"
 
-#define CAS_TASK_MAX_INPUT_FILES 256
-#define CAS_TASK_MAX_SECRETS 64
+#define CAS_TASK_MAX_INPUT_FILES CELLA_IEXEC_MAX_INPUT_FILES
+#define CAS_TASK_MAX_SECRETS CELLA_IEXEC_MAX_SECRETS
 #define CAS_TASK_SERVICE "app"
 #define CAS_TASK_SESSION_PREFIX "iexec-" /* reserved: POST /v1/sessions refuses it */
 
@@ -44,20 +45,8 @@ typedef struct {
     uint8_t order[CELLA_ORDER__COUNT][32]; /* order hashes (the dataset's zero without one) */
 } cas_deal;
 
-/* The iExec request params cas uses (the rest is ignored). Strings are
- * borrowed from `root`, which cas_params_free releases. */
-typedef struct {
-    json_t *root;
-    const char *args; /* iexec_args, "" when absent */
-    size_t ninputs;
-    const char *inputs[CAS_TASK_MAX_INPUT_FILES];
-    size_t nsecrets;
-    struct {
-        unsigned index;   /* the key of iexec_secrets: IEXEC_REQUESTER_SECRET_<index> */
-        const char *name; /* the requester's secret name */
-    } secrets[CAS_TASK_MAX_SECRETS];
-    bool result_encryption;
-} cas_params;
+/* The iExec request params (iexec/params.h). */
+typedef cella_iexec_params cas_params;
 
 /* "iexec-0x<64 hex>" */
 void cas_task_session_name(char out[73], const uint8_t taskid[32]);

@@ -277,8 +277,8 @@ done
 [[ $(code "$WORKER_URL/v1/anything") == 404 ]] || fail "worker: other paths"
 prom scrape "$WORKER_URL" worker2
 prom moved worker1 worker2 worker,other,404=1
-grep -q 'TEE tasks only' worker.log || fail "worker: why the task failed"
-(cd pool && "$CELLA" task show "${TASKS[1]}") | grep -q 'TEE tasks only' || fail "hub: the reported error"
+grep -q 'is not such a URL (app bundle)' worker.log || fail "worker: why the task failed"
+(cd pool && "$CELLA" task show "${TASKS[1]}") | grep -q 'is not such a URL (app bundle)' || fail "hub: the reported error"
 prom scrape "$HUB_URL" hub4
 [[ $(val hub4 'cella_hub_tasks{state="ACTIVE"}') == 2 ]] || fail "hub: both tasks still ACTIVE"
 [[ $(val hub4 cella_hub_leases_active) == 1 ]] || fail "hub: the report ended the worker's lease"

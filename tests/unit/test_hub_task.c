@@ -121,8 +121,10 @@ static void set_a(cella_order *o, const char *f, const uint8_t a[20])
     assert_succeeds(cella_order_set_word(o, f, w));
 }
 
+static uint64_t g_trust; /* the pool order's and request's trust (0: none) */
+
 /* Matches a request of `volume` (for `beneficiary`, or none) with the
- * fixture's app, dataset and pool orders (volume `each`). */
+ * fixture's app, dataset and pool orders (volume `each`), at g_trust. */
 static bool match_request_of(fx_t *fx, uint64_t volume, uint64_t each,
                              const uint8_t *beneficiary, int64_t now, hub_deal *deal)
 {
@@ -148,6 +150,10 @@ static bool match_request_of(fx_t *fx, uint64_t volume, uint64_t each,
     if (beneficiary)
         set_a(&o[3], "beneficiary", beneficiary);
     set_u(&o[3], "volume", volume);
+    if (g_trust) {
+        set_u(&o[2], "trust", g_trust);
+        set_u(&o[3], "trust", g_trust);
+    }
     for (int k = 0; k < 4; k++)
         assert_succeeds(cella_order_sign(&fx->dom, &o[k], fx->priv[k], false));
     const cella_order *po[4] = {&o[0], &o[1], &o[2], &o[3]};
@@ -337,6 +343,57 @@ static void expect_refusal(cella_res r, const bool *done, const hub_refusal *why
     assert_succeeds(r);
     assert_false(*done);
     assert_string_equal(why->code, code);
+}
+
+/* lease-next naming a worker never hands it a task it contributed to
+ * (trust > 1: the pool's workers take the task one after the other); any
+ * other worker, or none named, gets it. */
+static void test_lease_next_skips_contributed(void **state)
+{
+    fx_t *fx = *state;
+    static const uint8_t W[20] = {0x3b};
+    static const char A[] = "0123456789abcdef0123456789abcdef",
+                      B[] = "fedcba9876543210fedcba9876543210";
+    const uint8_t *pool = fx->addr[2];
+    bool done, found;
+    hub_refusal why;
+    int64_t until;
+    uint8_t t[32], got[32];
+    /* the fixture's two tasks are held by another holder */
+    for (uint64_t i = 0; i < 2; i++) {
+        hub_task_id(fx->deal.dealid, i, t);
+        assert_succeeds(hub_store_lease(fx->s, t, pool, B, 600, 1001, &done, &why, &until));
+        assert_true(done);
+    }
+    hub_deal deal;
+    g_trust = 3;
+    bool matched = match_request_of(fx, 1, 10, NULL, 1001, &deal);
+    g_trust = 0;
+    assert_true(matched);
+    hub_contribution c;
+    contribution(fx, 0, 2, &c);
+    hub_task_id(deal.dealid, 0, c.taskid);
+    uint8_t h[32];
+    hub_authorization_hash(c.worker, c.taskid, c.enclave_challenge, h);
+    assert_succeeds(cella_eth_personal_sign(fx->priv[2], h, 32, c.authorization_sign));
+    c.sealed = true;
+    hub_result_hash(c.taskid, c.digest, c.result_hash);
+    hub_result_seal(c.worker, c.taskid, c.digest, c.result_seal);
+    uint64_t bal;
+    assert_succeeds(hub_store_deposit(fx->s, c.worker, 100, &bal));
+    assert_succeeds(hub_store_contribute(fx->s, &c, 1002, &done, &why));
+    if (!done)
+        fail_msg("contribute: %s: %s", why.code, why.reason);
+    /* the contributor: nothing; another worker and no worker named: the task */
+    assert_succeeds(hub_store_lease_next(fx->s, W, pool, A, c.worker, 5, 1003, &found, got, &until));
+    assert_false(found);
+    assert_succeeds(hub_store_lease_next(fx->s, W, pool, A, fx->addr[5], 5, 1003, &found, got,
+                                         &until));
+    assert_true(found);
+    assert_memory_equal(got, c.taskid, 32);
+    assert_succeeds(hub_store_lease_next(fx->s, W, pool, B, NULL, 5, 1009, &found, got, &until));
+    assert_true(found);
+    assert_memory_equal(got, c.taskid, 32);
 }
 
 static void test_worker_flow(void **state)
@@ -586,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_tee_needs_challenge),
         cmocka_unit_test_setup_teardown(test_contribute_and_finalize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_next_skips_contributed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_deal_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_largest_bag, setup, teardown),
