@@ -12,15 +12,16 @@
 # mmdebstrap from the host's apt sources once and cached (~/.cache/cella/images,
 # examples/images/python.sh): a minute or two cold, seconds after. Without the
 # cache and without network or mmdebstrap, the test is skipped.
-. "$(dirname "$0")/lib.sh"
-SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+SRC=${CELLA_SOURCE:-$(cd "$HERE/../.." && pwd)}
 if ! "$SRC/examples/images/python.sh" "$TMP/python.oci" > "$TMP/build.log" 2>&1; then
   cat "$TMP/build.log" >&2
   command -v mmdebstrap >/dev/null || skip "mmdebstrap is not installed (scripts/deps.sh)"
   grep -q 'building the base' "$TMP/build.log" && skip "mmdebstrap could not build the Python base (offline?)"
   fail "examples/images/python.sh"
 fi
-. "$(dirname "$0")/images.d/stack.sh"
+. "$HERE/images.d/stack.sh"
 ok
 
 # The worker on a host "without Python": as root, in a private mount

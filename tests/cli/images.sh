@@ -6,10 +6,11 @@
 # secrets and args, and no dataset. The image scripts are deterministic: built
 # twice, the same bytes; the OCI layout and the docker archive of one image
 # import to the same measurement.
-. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 [[ -x /bin/busybox ]] && ! readelf -l /bin/busybox | grep -q 'program interpreter' ||
   skip "busybox-static is not installed (scripts/deps.sh)"
-. "$(dirname "$0")/images.d/stack.sh"
+. "$HERE/images.d/stack.sh"
 IMG=$SRC/examples/images
 
 # ---- build: no daemon, no registry; the same bytes twice ----
