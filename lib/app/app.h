@@ -1,11 +1,14 @@
-/* App bundles: a directory with an executable entrypoint and a manifest,
- * `cella-app.json`. This module validates bundles, computes their measurement
- * (docs/app-measurement.md), and packs/unpacks directory trees as
- * deterministic tarballs (used for bundles and for whole volume directories).
- *
- * A bundle (and any packed tree) holds only regular files and directories:
- * symbolic links, hard links and special files are refused, by name, so what
- * is measured is exactly what runs and nothing can point outside the bundle.
+/* App bundles, of two kinds (docs/app-measurement.md):
+ *  - a directory bundle: an executable entrypoint and a manifest,
+ *    `cella-app.json`, with only regular files and directories;
+ *  - an image bundle (what `cella app import` writes from an OCI image): the
+ *    manifest, whose "image" object holds the image config, and `rootfs/`, the
+ *    image's flattened root file system, where symbolic links may appear (kept
+ *    verbatim, only ever resolved inside the sandbox whose / is rootfs).
+ * This module validates bundles, computes their measurement, and packs/unpacks
+ * directory trees as deterministic tarballs (used for bundles and for whole
+ * volume directories). Hard links in archives and special files are always
+ * refused, by name; symbolic links everywhere except under an image's rootfs/.
  */
 #ifndef CELLA_APP_APP_H
 #define CELLA_APP_APP_H
@@ -19,6 +22,8 @@
 #define CELLA_APP_MANIFEST "cella-app.json"
 #define CELLA_APP_RUNTIME "cella-runtime-1"
 #define CELLA_APP_MEASUREMENT_TAG "cella-app-measurement-v1\n"
+#define CELLA_APP_MEASUREMENT_TAG_V2 "cella-app-measurement-v2\n" /* image bundles */
+#define CELLA_APP_ROOTFS "rootfs"
 
 #define CELLA_APP_MAX_MANIFEST (64u * 1024u)
 #define CELLA_APP_MAX_PATH 4096u
@@ -31,10 +36,21 @@
 #define CELLA_APP_MIN_STACK_KB 64u
 #define CELLA_APP_MAX_STACK_KB 1048576u
 #define CELLA_TREE_MAX_DEPTH 64
+#define CELLA_APP_MAX_IMAGE_ENV 1024u      /* "NAME=value" entries of an image */
+#define CELLA_APP_MAX_IMAGE_ENV_LEN 32768u
+
+/* The image config of an image bundle (the manifest's "image" object). */
+typedef struct {
+    char **entrypoint; size_t nentrypoint;
+    char **cmd; size_t ncmd;
+    char **env; size_t nenv;       /* "NAME=value", the image's order */
+    char *working_dir;             /* absolute */
+    uint32_t uid, gid;
+} cella_app_image;
 
 typedef struct {
-    char *entrypoint;  /* relative path inside the bundle */
-    char **args;
+    char *entrypoint;  /* relative path inside the bundle; NULL for an image bundle */
+    char **args;       /* NULL for an image bundle */
     size_t nargs;
     uint32_t heap_mb;
     uint32_t stack_kb;
@@ -43,16 +59,26 @@ typedef struct {
     char **host_files; /* absolute, sorted bytewise, unique */
     size_t nhost_files;
     char *runtime;     /* CELLA_APP_RUNTIME */
+    cella_app_image *image; /* NULL: a directory bundle */
 } cella_app_manifest;
 
 /* Parses and validates a manifest (JSON). Unknown, missing, duplicate or
  * ill-typed fields are CELLA_E_PARSE errors whose "where" names the field
- * ("cella-app.json: heap_mb"). Does not look at the file system. */
+ * ("cella-app.json: heap_mb", "cella-app.json: image.cmd"). With "image",
+ * "entrypoint" and "args" must be absent; without it they are required. Does
+ * not look at the file system. */
 CELLA_RESULT cella_app_manifest_parse(cella_slice json, cella_app_manifest *out);
 void cella_app_manifest_free(cella_app_manifest *m);
+void cella_app_image_free(cella_app_image *im);
 
-/* Reads DIR/cella-app.json, validates it, and checks the bundle: only regular
- * files and directories, the entrypoint present, regular and executable. */
+/* An image's working directory: absolute, "/" or "/" + a relative path as
+ * cella_app_check_relpath allows (no trailing '/'). */
+CELLA_RESULT cella_app_check_workdir(const char *p, const char *where);
+
+/* Reads DIR/cella-app.json, validates it, and checks the bundle. A directory
+ * bundle: only regular files and directories, the entrypoint present, regular
+ * and executable. An image bundle: only the manifest and the directory
+ * rootfs/, in which symbolic links are allowed too. */
 CELLA_RESULT cella_app_load(const char *dir, cella_app_manifest *out);
 
 /* Writes a template manifest into DIR (created if missing); refuses to
