@@ -7,6 +7,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libsecp256k1-dev nettle-dev
             libsqlite3-dev libjansson-dev libyaml-dev libevent-dev libcurl4-openssl-dev
             libfuse3-dev fuse3 libzip-dev bubblewrap libcmocka-dev age)
+build_pkgs+=(busybox-static)  # tests: a static busybox is the image root filesystem of sandbox tests
 build_pkgs+=(libarchive-dev)
 build_pkgs+=(libseccomp-dev)  # lib/core/privsep.c (the worker's signer), lib/core/confine.c (cas)
 build_pkgs+=(libhttp-parser-dev)  # lib/net/http_guard.c

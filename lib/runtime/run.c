@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/secure.h"
 #include "app/app.h"
+#include "runtime/image.h"
 #include "runtime/manifest.h"
 #include "runtime/sandbox.h"
 #include "runtime/shield.h"
@@ -275,6 +276,7 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
     if (cella_ok(r))
         r = build_env(inst.config, &m, &envbuf, &env);
     cella_sandbox_result sr = {0};
+    cella_image_run ir = {0};
     if (cella_ok(r)) {
         cella_sandbox_spec spec = {
             .argv = argv,
@@ -288,8 +290,17 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
             .stdout_fd = o->app_stdout,
             .stderr_fd = o->app_stderr,
         };
+        /* An image: its root, user and environment; the session's command plays
+         * `docker run IMAGE COMMAND...` (Entrypoint ++ command) and its pwd
+         * `docker run -w` (docs/architecture.md, "The sandbox"). */
+        if (m.image) {
+            r = cella_image_prepare(&m, o->app_dir, argv, json_array_size(cmd),
+                                    env, &ir, &spec);
+            spec.cwd = json_string_value(json_object_get(inst.config, "pwd"));
+        }
         cella_manifest_limits(&m, o->mem_bytes, &spec); /* heap_mb, stack_kb, processes */
-        r = cella_sandbox_run(&spec, &sr);
+        if (cella_ok(r))
+            r = cella_sandbox_run(&spec, &sr);
         res->exit_code = sr.exit_code;
         res->timed_out = sr.timed_out;
         if (cella_ok(r) && !cella_ok(cella_manifest_outcome(&m, &spec, &sr))) {
@@ -312,6 +323,7 @@ cella_res cella_runtime_run(const cella_run_opts *o, cella_run_result *res)
         umount2(inject_stage, MNT_DETACH);
         rmdir(inject_stage);
     }
+    cella_image_run_free(&ir);
     free(argv);
     free(env);
     cella_buf_free(&envbuf);

@@ -1,11 +1,13 @@
 #include "runtime/sandbox.h"
 
+#include "app/app.h"
 #include "core/log.h"
 #include "runtime/cgroup.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 #include <unistd.h>
 
 #define BWRAP CELLA_BWRAP
-#define MAX_ARGS 512
+#define MAX_ARGS 4096
 
 /* System directories the app may see, read-only. Host data (/home, /root,
  * /work, /srv, /var, /tmp, ...) is never bound. */
@@ -76,7 +78,8 @@ typedef struct {
     const char *v[MAX_ARGS];
     int n;
     bool overflow;
-    char links[16][256]; /* symlink targets referenced by v */
+    char *own[MAX_ARGS]; /* strings made here (link targets, paths), freed with the vector */
+    int nown;
 } argvec;
 
 static void add(argvec *a, const char *s)
@@ -89,34 +92,173 @@ static void add(argvec *a, const char *s)
     a->v[a->n] = NULL;
 }
 
-static bool exists(const char *p)
+/* Adds a string of its own (malloc'd, or NULL when out of memory). */
+static void add_own(argvec *a, char *s)
 {
-    struct stat st;
-    return lstat(p, &st) == 0;
+    if (!s || a->nown >= MAX_ARGS) {
+        free(s);
+        a->overflow = true;
+        return;
+    }
+    a->own[a->nown++] = s;
+    add(a, s);
 }
 
-static cella_res build_args(const cella_sandbox_spec *s, argvec *a)
+static void argvec_free(argvec *a)
 {
-    add(a, "bwrap");
+    for (int i = 0; i < a->nown; i++)
+        free(a->own[i]);
+    free(a);
+}
+
+static void add_u32(argvec *a, uint32_t v)
+{
+    char *t = malloc(12);
+    if (t)
+        snprintf(t, 12, "%" PRIu32, v);
+    add_own(a, t);
+}
+
+/* A symbolic link recreated in the sandbox, its target verbatim. */
+static void add_symlink(argvec *a, int dirfd, const char *name, const char *dest)
+{
+    char t[4096];
+    ssize_t n = readlinkat(dirfd, name, t, sizeof t - 1);
+    if (n <= 0)
+        return;
+    t[n] = '\0';
+    add(a, "--symlink");
+    add_own(a, strdup(t));
+    add_own(a, strdup(dest));
+}
+
+/* The host's system directories (a directory bundle's root). */
+static void system_dirs(argvec *a)
+{
     for (size_t i = 0; i < sizeof SYSTEM_DIRS / sizeof *SYSTEM_DIRS; i++) {
-        if (!exists(SYSTEM_DIRS[i]))
-            continue;
         struct stat st;
+        if (lstat(SYSTEM_DIRS[i], &st) != 0)
+            continue;
         /* /lib, /bin ... are symlinks into /usr on merged-/usr systems. */
-        if (lstat(SYSTEM_DIRS[i], &st) == 0 && S_ISLNK(st.st_mode)) {
-            ssize_t n = readlink(SYSTEM_DIRS[i], a->links[i], sizeof a->links[i] - 1);
-            if (n <= 0)
-                continue;
-            a->links[i][n] = '\0';
-            add(a, "--symlink");
-            add(a, a->links[i]);
-            add(a, SYSTEM_DIRS[i]);
+        if (S_ISLNK(st.st_mode)) {
+            add_symlink(a, AT_FDCWD, SYSTEM_DIRS[i], SYSTEM_DIRS[i]);
         } else {
             add(a, "--ro-bind");
             add(a, SYSTEM_DIRS[i]);
             add(a, SYSTEM_DIRS[i]);
         }
     }
+}
+
+/* `p` lies strictly beneath the sandbox directory `dir` ("/" for the root). */
+static bool beneath(const char *p, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1)
+        return p[1] != '\0';
+    return !strncmp(p, dir, n) && p[n] == '/';
+}
+
+/* An image's root filesystem as the sandbox's /. bwrap (0.8 here: no overlay)
+ * builds the new root on a tmpfs of its own. Binding rootfs itself at / would
+ * leave no way to make the mount points the image lacks (/proc, /iexec_in, a
+ * volume's path): bwrap makes them with mkdir, which fails on a read-only bind
+ * (and on a writable one would write into the measured bundle). So the tmpfs
+ * root stays, each entry of rootfs/ is bound onto it read-only (directories
+ * and files) or recreated (symbolic links, target verbatim: resolved inside
+ * only, never on the host); a directory of the image that holds a mount point
+ * is made on the tmpfs instead and its entries are bound the same way, one
+ * level down; an entry that is itself a mount point is left to its mount. The
+ * tmpfs root is remounted read-only once every mount is in place (build_args).
+ * `dir` is the sandbox path ("/" first), `mp` the mount points. */
+static cella_res bind_tree(argvec *a, const char *rootfs, const char *dir, const char *const *mp,
+                           size_t nmp)
+{
+    char host[4200];
+    CELLA_ENSURE((size_t)snprintf(host, sizeof host, "%s%s", rootfs, dir) < sizeof host,
+                 CELLA_E_TOOBIG, dir, "image path too long");
+    int fd = open(host, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, dir, "cannot open the image's directory: %s", strerror(errno));
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return cella_fail(CELLA_E_IO, dir, "cannot read the image's directory: %s", strerror(errno));
+    }
+    cella_res r = CELLA_OK_RES;
+    struct dirent *e;
+    while (cella_ok(r) && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char in[4200];
+        if ((size_t)snprintf(in, sizeof in, "%s/%s", strcmp(dir, "/") ? dir : "", e->d_name) >=
+            sizeof in) {
+            r = cella_fail(CELLA_E_TOOBIG, dir, "image path too long");
+            break;
+        }
+        bool is_mp = false, holds = false;
+        for (size_t i = 0; i < nmp; i++) {
+            is_mp |= !strcmp(mp[i], in);
+            holds |= beneath(mp[i], in);
+        }
+        struct stat st;
+        if (is_mp || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (holds) {
+            /* a link would take the mount somewhere else than its path says */
+            if (!S_ISDIR(st.st_mode)) {
+                r = cella_fail(CELLA_E_PATH, in,
+                               "a mount point lies beneath this symbolic link or file of the image");
+                break;
+            }
+            add(a, "--dir");
+            add_own(a, strdup(in));
+            r = bind_tree(a, rootfs, in, mp, nmp);
+        } else if (S_ISLNK(st.st_mode)) {
+            add_symlink(a, dirfd(d), e->d_name, in);
+        } else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+            /* never a link here: bwrap would follow it on the host */
+            add(a, "--ro-bind");
+            char *src = malloc(strlen(rootfs) + strlen(in) + 1);
+            if (src)
+                sprintf(src, "%s%s", rootfs, in);
+            add_own(a, src);
+            add_own(a, strdup(in));
+        } /* else: an image bundle holds no special files (lib/app refuses them) */
+    }
+    closedir(d);
+    return r;
+}
+
+static cella_res image_root(const cella_sandbox_spec *s, argvec *a)
+{
+    CELLA_ENSURE(!s->app_dir, CELLA_E_USAGE, "sandbox", "an image app has no bundle at /app");
+    struct stat st;
+    CELLA_ENSURE(lstat(s->rootfs, &st) == 0 && S_ISDIR(st.st_mode), CELLA_E_NOTFOUND, s->rootfs,
+                 "the image's root filesystem is not a directory");
+    const char *mp[3 + 64] = {"/proc", "/dev", "/tmp"};
+    size_t nmp = 3;
+    CELLA_ENSURE(s->nbinds <= 64, CELLA_E_TOOBIG, "sandbox", "more than 64 volumes");
+    for (size_t i = 0; i < s->nbinds; i++) {
+        /* compared as strings with the image's paths: one spelling only */
+        CELLA_TRY(cella_app_check_relpath(s->binds[i].dest + (s->binds[i].dest[0] == '/'),
+                                          s->binds[i].dest));
+        mp[nmp++] = s->binds[i].dest;
+    }
+    return bind_tree(a, s->rootfs, "/", mp, nmp);
+}
+
+static cella_res build_args(const cella_sandbox_spec *s, argvec *a)
+{
+    add(a, "bwrap");
+    for (size_t i = 0; i < s->nbinds; i++) {
+        const char *d = s->binds[i].dest;
+        CELLA_ENSURE(d[0] == '/' && !strstr(d, "..") && strcmp(d, "/"), CELLA_E_PATH, d,
+                     "volume mount path must be absolute, without '..'");
+    }
+    if (s->rootfs)
+        CELLA_TRY(image_root(s, a));
+    else
+        system_dirs(a);
     add(a, "--proc");
     add(a, "/proc");
     add(a, "--dev");
@@ -130,14 +272,24 @@ static cella_res build_args(const cella_sandbox_spec *s, argvec *a)
     }
     for (size_t i = 0; i < s->nbinds; i++) {
         const cella_bind *b = &s->binds[i];
-        CELLA_ENSURE(b->dest[0] == '/' && !strstr(b->dest, "..") && strcmp(b->dest, "/"),
-                     CELLA_E_PATH, b->dest, "volume mount path must be absolute, without '..'");
         add(a, b->writable ? "--bind" : "--ro-bind");
         add(a, b->source);
         add(a, b->dest);
     }
+    if (s->rootfs) { /* every mount point is made: now nothing can write to / */
+        add(a, "--remount-ro");
+        add(a, "/");
+    }
     /* No network, no IPC, no PIDs, no UTS or cgroup sharing with the host. */
     add(a, "--unshare-all");
+    if (s->set_user) {
+        /* a user namespace of its own maps uid:gid inside to this process's user */
+        add(a, "--unshare-user");
+        add(a, "--uid");
+        add_u32(a, s->uid);
+        add(a, "--gid");
+        add_u32(a, s->gid);
+    }
     add(a, "--die-with-parent");
     add(a, "--new-session");
     add(a, "--cap-drop");
@@ -197,12 +349,12 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     CELLA_ENSURE(ap, CELLA_E_NOMEM, "sandbox", "out of memory");
     cella_res br = build_args(s, ap);
     if (!cella_ok(br)) {
-        free(ap);
+        argvec_free(ap);
         return br;
     }
-    /* ap->v points into ap->links: ap lives until the child has exec'd. */
+    /* ap->v points into ap->own: ap lives until the child has exec'd. */
     if (access(BWRAP, X_OK) != 0) {
-        free(ap);
+        argvec_free(ap);
         return cella_fail(CELLA_E_UNSUPPORTED, BWRAP,
                           "bubblewrap is not installed (apt-get install bubblewrap)");
     }
@@ -217,7 +369,7 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     int joined[2] = {-1, -1}; /* the child says here when it could not join its cgroup */
     if (out->cgroup && pipe2(joined, O_CLOEXEC) != 0) {
         cella_cgroup_destroy(&cg);
-        free(ap);
+        argvec_free(ap);
         return cella_fail(CELLA_E_IO, "sandbox", "pipe failed: %s", strerror(errno));
     }
     /* RLIMIT_NPROC counts every task of the real user (root is exempt): the
@@ -228,7 +380,7 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     pid_t pid = fork();
     if (pid < 0) {
         cella_cgroup_destroy(&cg);
-        free(ap);
+        argvec_free(ap);
         return cella_fail(CELLA_E_IO, "sandbox", "fork failed: %s", strerror(errno));
     }
     if (pid == 0) {
@@ -267,7 +419,7 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         execv(BWRAP, (char *const *)ap->v);
         _exit(127);
     }
-    free(ap);
+    argvec_free(ap);
     setpgid(pid, pid);
     bool outside = false;
     if (out->cgroup) {

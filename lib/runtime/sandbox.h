@@ -1,7 +1,12 @@
 /* Runs an app in a bubblewrap sandbox: no network (all namespaces unshared),
- * a read-only minimal root (system directories only, never the host's data),
- * the app bundle read-only at /app, its own volumes bound where the session
- * says, a private /tmp, and CPU, memory, process, stack and wall-clock limits.
+ * a read-only root, its own volumes bound where the session says, a private
+ * /tmp, /proc, a minimal /dev, and CPU, memory, process, stack and wall-clock
+ * limits. The root is one of two kinds:
+ *   directory bundle  the host's system directories (SYSTEM_DIRS, read-only,
+ *                     never its data) with the bundle read-only at /app;
+ *   image (rootfs)    the image's root filesystem, read-only, and nothing of
+ *                     the host at all (docs/architecture.md, "The sandbox").
+ * The namespaces, capabilities and limits are the same for both.
  *
  * Environment values can be secrets: they are set in the child before exec,
  * never passed on bwrap's command line (which any local user can read). */
@@ -24,7 +29,14 @@ typedef struct {
     const char *const *argv; /* command inside the sandbox, NULL-terminated */
     const char *const *env;  /* "NAME=value", NULL-terminated; nothing else is passed */
     const char *cwd;         /* inside the sandbox; default "/" */
-    const char *app_dir;     /* bound read-only at /app (may be NULL) */
+    const char *app_dir;     /* bound read-only at /app (may be NULL); not with rootfs */
+    /* An image app: this directory (an image bundle's rootfs/) is the sandbox's
+     * /, read-only, in place of the host's system directories. NULL: a
+     * directory bundle. Mount points the image lacks (/proc, /iexec_in, a
+     * volume's path) are made on the sandbox's own root, never in rootfs. */
+    const char *rootfs;
+    bool set_user;           /* run as uid:gid inside (bwrap --uid/--gid), e.g. the image's user */
+    uint32_t uid, gid;
     const cella_bind *binds;
     size_t nbinds;
     /* Memory of the app's whole process tree: a cgroup's memory limit (v2, else

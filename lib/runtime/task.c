@@ -26,6 +26,7 @@
 #include "identity/keccak.h"
 #include "iexec/dataset.h"
 #include "iexec/result.h"
+#include "runtime/image.h"
 #include "runtime/run.h"
 #include "runtime/manifest.h"
 #include "runtime/sandbox.h"
@@ -628,21 +629,23 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
     if (cella_ok(r))
         r = cella_task_split_args(a ? a : "", &uargs, &nuargs);
     char entry[4200];
-    if (cella_ok(r)) {
+    if (cella_ok(r) && !m.image) { /* a directory bundle; an image's: cella_image_prepare */
         snprintf(entry, sizeof entry, "/app/%s", m.entrypoint);
         argv = calloc(1 + m.nargs + nuargs + 1, sizeof *argv);
         if (!argv)
             r = cella_fail(CELLA_E_NOMEM, "command", "out of memory");
     }
-    if (cella_ok(r)) {
+    if (cella_ok(r) && argv) {
         size_t k = 0;
         argv[k++] = entry;
         for (size_t i = 0; i < m.nargs; i++)
             argv[k++] = m.args[i];
         for (size_t i = 0; i < nuargs; i++)
             argv[k++] = uargs[i];
-        r = build_app_env(env, &envbuf, &envv);
     }
+    if (cella_ok(r))
+        r = build_app_env(env, &envbuf, &envv);
+    cella_image_run ir = {0};
     if (cella_ok(r)) {
         cella_bind binds[2] = {{in_dir, "/iexec_in", false}, {out_dir, "/iexec_out", true}};
         cella_sandbox_spec spec = {
@@ -657,10 +660,14 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
             .stdout_fd = o->app_stdout,
             .stderr_fd = o->app_stderr,
         };
+        /* an image: its root, user, working directory, Entrypoint ++ (args or Cmd) */
+        if (m.image)
+            r = cella_image_prepare(&m, o->app_dir, (const char *const *)uargs, nuargs, envv, &ir, &spec);
         cella_manifest_limits(&m, o->mem_bytes, &spec); /* heap_mb, stack_kb, processes */
         cella_sandbox_result sr = {0};
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        r = cella_sandbox_run(&spec, &sr);
+        if (cella_ok(r))
+            r = cella_sandbox_run(&spec, &sr);
         res->ms_app = ms_since(&t0);
         res->exit_code = sr.exit_code;
         res->timed_out = sr.timed_out;
@@ -679,6 +686,7 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
         umount2(out_dir, MNT_DETACH);
         rmdir(out_dir);
     }
+    cella_image_run_free(&ir);
     free(uargs);
     free(argv);
     free(envv);

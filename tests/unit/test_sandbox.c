@@ -35,26 +35,33 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs `script` with /bin/sh in the sandbox; stdout captured in `out`. */
-static cella_sandbox_result run_sh(const char *script, const cella_bind *b, size_t nb,
-                                   const char *const *env, uint32_t wall, uint64_t mem, char *out,
-                                   size_t cap)
+/* Runs `s` with its stdout captured in `out` (NULL: dropped). */
+static cella_sandbox_result run_spec(cella_sandbox_spec *s, char *out, size_t cap)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/stdout", g_dir);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    const char *argv[] = {"/bin/sh", "-c", script, NULL};
-    cella_sandbox_spec s = {.argv = argv, .env = env, .binds = b, .nbinds = nb,
-                            .wall_seconds = wall, .mem_bytes = mem, .stdout_fd = fd,
-                            .stderr_fd = -1};
+    s->stdout_fd = fd;
+    s->stderr_fd = -1;
     cella_sandbox_result r;
-    assert_succeeds(cella_sandbox_run(&s, &r));
+    assert_succeeds(cella_sandbox_run(s, &r));
     if (out) {
         ssize_t n = pread(fd, out, cap - 1, 0);
         out[n > 0 ? n : 0] = '\0';
     }
     close(fd);
     return r;
+}
+
+/* Runs `script` with /bin/sh in the sandbox; stdout captured in `out`. */
+static cella_sandbox_result run_sh(const char *script, const cella_bind *b, size_t nb,
+                                   const char *const *env, uint32_t wall, uint64_t mem, char *out,
+                                   size_t cap)
+{
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    cella_sandbox_spec s = {.argv = argv, .env = env, .binds = b, .nbinds = nb,
+                            .wall_seconds = wall, .mem_bytes = mem};
+    return run_spec(&s, out, cap);
 }
 
 static void exit_status_and_volumes(void **state)
@@ -285,6 +292,149 @@ static void bad_specs(void **state)
     assert_fails_with(cella_sandbox_run(&e, &r), CELLA_E_USAGE);
 }
 
+/* ---- image apps: the image's root filesystem is the sandbox's / ------------------ */
+
+/* g_dir/rootfs: a busybox image lacking /tmp, /proc, /dev and /iexec_in, with
+ * a directory /data and a symbolic link /link -> bin; skips without a static
+ * busybox. */
+static void image_rootfs(char *rootfs, size_t cap)
+{
+    snprintf(rootfs, cap, "%s/rootfs", g_dir);
+    test_rmdir(strdup(rootfs)); /* from a previous test */
+    if (!test_busybox_rootfs(rootfs))
+        skip();
+    char p[700];
+    snprintf(p, sizeof p, "%s/data", rootfs);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/link", rootfs);
+    assert_int_equal(symlink("bin", p), 0);
+}
+
+/* Runs `script` with sh (found through PATH inside the image) in `rootfs`. */
+static cella_sandbox_result run_image(const char *rootfs, const char *script, const cella_bind *b,
+                                      size_t nb, const char *cwd, char *out, size_t cap)
+{
+    const char *argv[] = {"sh", "-c", script, NULL};
+    const char *env[] = {"PATH=/bin", NULL};
+    cella_sandbox_spec s = {.argv = argv, .env = env, .rootfs = rootfs, .cwd = cwd, .binds = b,
+                            .nbinds = nb, .set_user = true, .uid = 1234, .gid = 5678,
+                            .wall_seconds = 20};
+    return run_spec(&s, out, cap);
+}
+
+/* / is the image, read-only; /tmp, /proc, /dev, /iexec_in and /iexec_out
+ * exist although the image lacks them; nothing of the host is there. */
+static void image_is_the_root(void **state)
+{
+    (void)state;
+    char rootfs[600], in[600], outd[600], vol[600], f[700], out[512];
+    image_rootfs(rootfs, sizeof rootfs);
+    snprintf(in, sizeof in, "%s/in", g_dir);
+    snprintf(outd, sizeof outd, "%s/out", g_dir);
+    snprintf(vol, sizeof vol, "%s/vol", g_dir);
+    mkdir(in, 0755);
+    mkdir(outd, 0777);
+    mkdir(vol, 0755);
+    snprintf(f, sizeof f, "%s/dataset.txt", in);
+    FILE *h = fopen(f, "w");
+    fputs("data\n", h);
+    fclose(h);
+    cella_bind b[] = {{in, "/iexec_in", false}, {outd, "/iexec_out", true}, {vol, "/data/vol", false}};
+    cella_sandbox_result r = run_image(
+        rootfs,
+        "touch /x 2>/dev/null && exit 1; touch /bin/x 2>/dev/null && exit 2;"
+        "touch /data/x 2>/dev/null && exit 3; touch /tmp/y || exit 4;"
+        "test -e /usr && exit 5; test -e /etc/hostname && exit 6; test -e /usr/bin/python3 && exit 7;"
+        "test -e /app && exit 8; test -d /proc/self || exit 9; test -c /dev/null || exit 10;"
+        "cat /iexec_in/dataset.txt > /iexec_out/copy || exit 11; touch /iexec_in/z 2>/dev/null && exit 12;"
+        "test -d /data/vol || exit 13; test -x /link/busybox || exit 14; echo \"$(pwd) $(id -u):$(id -g)\"",
+        b, 3, "/data", out, sizeof out);
+    assert_int_equal(r.exit_code, 0);
+    assert_string_equal(out, "/data 1234:5678\n");
+    snprintf(f, sizeof f, "%s/copy", outd);
+    assert_int_equal(access(f, F_OK), 0);
+    /* the mount points were made on the sandbox's root, never in the image */
+    const char *made[] = {"tmp", "proc", "dev", "iexec_in", "iexec_out", "data/vol", "x"};
+    for (size_t i = 0; i < sizeof made / sizeof *made; i++) {
+        snprintf(f, sizeof f, "%s/%s", rootfs, made[i]);
+        assert_int_equal(access(f, F_OK), -1);
+    }
+    /* what the host has and the image hides (else the checks above prove nothing) */
+    assert_int_equal(access("/etc/hostname", F_OK), 0);
+}
+
+/* A directory bundle still sees the host's system directories at their places. */
+static void bundle_sees_system_dirs(void **state)
+{
+    (void)state;
+    if (access("/usr/bin/python3", X_OK) != 0)
+        skip();
+    cella_sandbox_result r =
+        run_sh("test -x /usr/bin/python3 && test -e /etc/ld.so.cache && test ! -e /etc/hostname",
+               NULL, 0, NULL, 10, 0, NULL, 0);
+    assert_int_equal(r.exit_code, 0);
+}
+
+/* A mount point beneath a symbolic link of the image is refused (the link
+ * would take it elsewhere); so is an image with a bundle at /app. */
+static void image_bad_specs(void **state)
+{
+    (void)state;
+    char rootfs[600];
+    image_rootfs(rootfs, sizeof rootfs);
+    const char *argv[] = {"sh", NULL};
+    cella_bind b[] = {{g_dir, "/link/vol", false}};
+    cella_sandbox_spec s = {.argv = argv, .rootfs = rootfs, .binds = b, .nbinds = 1,
+                            .stdout_fd = -1, .stderr_fd = -1};
+    cella_sandbox_result r;
+    assert_fails_with(cella_sandbox_run(&s, &r), CELLA_E_PATH);
+    assert_string_equal(cella_error_where(), "/link");
+    cella_bind dots[] = {{g_dir, "/data/./vol", false}};
+    s.binds = dots;
+    assert_fails_with(cella_sandbox_run(&s, &r), CELLA_E_PATH);
+    assert_non_null(strstr(cella_error_what(), "'.' or '..'"));
+    s.nbinds = 0;
+    s.app_dir = g_dir;
+    assert_fails_with(cella_sandbox_run(&s, &r), CELLA_E_USAGE);
+}
+
+/* The manifest's heap_mb binds an image app as it binds a bundle, and the
+ * failure says the same. */
+static void image_heap_mb(void **state)
+{
+    (void)state;
+    char rootfs[600];
+    image_rootfs(rootfs, sizeof rootfs);
+    cella_app_manifest m;
+    parse_manifest(16, &m);
+    const char *argv[] = {"awk", "BEGIN { s = \"x\"; while (length(s) < 20000000) s = s s;"
+                                 " print length(s) }", NULL};
+    const char *env[] = {"PATH=/bin", NULL};
+    cella_sandbox_spec s = {.argv = argv, .env = env, .rootfs = rootfs, .wall_seconds = 20,
+                            .stdout_fd = -1, .stderr_fd = -1};
+    cella_manifest_limits(&m, 0, &s);
+    cella_sandbox_result r;
+    assert_succeeds(cella_sandbox_run(&s, &r));
+    assert_int_not_equal(r.exit_code, 0);
+    assert_fails_with(cella_manifest_outcome(&m, &s, &r), CELLA_E_POLICY);
+    assert_non_null(strstr(cella_error_what(), "memory limit heap_mb=16"));
+    if (r.cgroup)
+        assert_non_null(strstr(cella_error_what(), "memory limit heap_mb=16 exceeded"));
+    cella_app_manifest_free(&m);
+    parse_manifest(512, &m);
+    cella_manifest_limits(&m, 0, &s);
+    assert_succeeds(cella_sandbox_run(&s, &r));
+    assert_succeeds(cella_manifest_outcome(&m, &s, &r));
+    /* and the wall-clock limit */
+    const char *sl[] = {"sleep", "30", NULL};
+    s.argv = sl;
+    s.wall_seconds = 1;
+    assert_succeeds(cella_sandbox_run(&s, &r));
+    assert_fails_with(cella_manifest_outcome(&m, &s, &r), CELLA_E_POLICY);
+    assert_non_null(strstr(cella_error_what(), "time limit of 1 s exceeded"));
+    cella_app_manifest_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +442,8 @@ int main(void)
         cmocka_unit_test(no_network), cmocka_unit_test(limits), cmocka_unit_test(bad_specs),
         cmocka_unit_test(manifest_heap_mb), cmocka_unit_test(manifest_time_limit),
         cmocka_unit_test(manifest_pids_limit), cmocka_unit_test(stale_leaf_swept),
+        cmocka_unit_test(image_is_the_root), cmocka_unit_test(bundle_sees_system_dirs),
+        cmocka_unit_test(image_bad_specs), cmocka_unit_test(image_heap_mb),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

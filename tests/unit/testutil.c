@@ -106,3 +106,53 @@ void test_order_addr(cella_order *o, const char *field, const uint8_t a[20])
     memcpy(w + 12, a, 20);
     assert_succeeds(cella_order_set_word(o, field, w));
 }
+
+/* ---- a hand-made image root filesystem -------------------------------------------- */
+
+#include <elf.h>
+#include <sys/stat.h>
+
+/* A static ELF has no program interpreter (PT_INTERP): it runs in a root
+ * filesystem that holds no libc. */
+static bool static_elf(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    Elf64_Ehdr eh;
+    bool ok = fd >= 0 && pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+              !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64;
+    for (unsigned i = 0; ok && i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        ok = pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * eh.e_phentsize)) ==
+                 (ssize_t)sizeof ph &&
+             ph.p_type != PT_INTERP;
+    }
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+bool test_busybox_rootfs(const char *rootfs)
+{
+    static const char *const applets[] = {"sh", "id", "touch", "cat", "env", "ls", "awk",
+                                          "sleep", "true", "pwd", "echo", "test", "head"};
+    if (!static_elf(TEST_BUSYBOX))
+        return false;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/bin", rootfs);
+    assert_true(mkdir(rootfs, 0755) == 0 && mkdir(p, 0755) == 0);
+    snprintf(p, sizeof p, "%s/bin/busybox", rootfs);
+    int in = open(TEST_BUSYBOX, O_RDONLY | O_CLOEXEC);
+    int out = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    assert_true(in >= 0 && out >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+    for (size_t i = 0; i < sizeof applets / sizeof *applets; i++) {
+        snprintf(p, sizeof p, "%s/bin/%s", rootfs, applets[i]);
+        assert_int_equal(symlink("busybox", p), 0);
+    }
+    return true;
+}

@@ -3,6 +3,7 @@
 #define CELLA_TESTUTIL_H
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,5 +56,14 @@ void test_unhex(uint8_t *out, size_t n, const char *hex);
  * test fails. */
 void test_order_u64(cella_order *o, const char *field, uint64_t v);
 void test_order_addr(cella_order *o, const char *field, const uint8_t a[20]);
+
+/* The static busybox of Debian's busybox-static (scripts/deps.sh). */
+#define TEST_BUSYBOX "/bin/busybox"
+
+/* Makes `rootfs` (which must not exist) a minimal image root filesystem:
+ * bin/busybox and bin/sh, id, cat... linked to it, nothing else (no /tmp,
+ * /proc, /dev, /etc). False (nothing made) when TEST_BUSYBOX is not a static
+ * executable: the caller skips. */
+bool test_busybox_rootfs(const char *rootfs);
 
 #endif
