@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "iexec/sms.h"
+#include "iexec/task_env.h"
 
 #include "core/encoding.h"
 #include "core/secure.h"
@@ -369,24 +370,10 @@ static cella_res env_addr(json_t *env, const char *name, const uint8_t a[20])
     return env_set(env, name, t);
 }
 
-static cella_res env_hex(json_t *env, const char *name, const uint8_t *p, size_t n)
-{
-    char t[2 * 32 + 3] = "0x";
-    cella_hex_encode(t + 2, p, n, false);
-    return env_set(env, name, t);
-}
-
-static cella_res env_u64(json_t *env, const char *name, uint64_t v)
-{
-    char t[24];
-    snprintf(t, sizeof t, "%llu", (unsigned long long)v);
-    return env_set(env, name, t);
-}
-
-/* A pushed secret as an environment value. The session language would read
- * "$$CELLA::x$$" as a reference, and values are JSON strings: refuse rather
- * than mangle, naming the variable, never the value. */
-static cella_res env_secret(json_t *env, const char *name, cella_slice s)
+/* A pushed secret must suit the session language too: it would read
+ * "$$CELLA::x$$" as a reference. Refuse rather than mangle, naming the
+ * variable, never the value (task_env refuses NUL bytes and non-UTF-8). */
+static cella_res secret_check(const char *name, cella_slice s)
 {
     CELLA_ENSURE(s.len > 0 && !memchr(s.p, 0, s.len), CELLA_E_POLICY, name,
                  "the pushed secret is empty or holds a NUL byte");
@@ -395,45 +382,68 @@ static cella_res env_secret(json_t *env, const char *name, cella_slice s)
                      CELLA_E_POLICY, name,
                      "the pushed secret contains a session secret reference ($$SCONE:: or "
                      "$$CELLA::)");
+    return CELLA_OK_RES;
+}
+
+static cella_res env_secret(json_t *env, const char *name, cella_slice s)
+{
+    CELLA_TRY(secret_check(name, s));
     json_t *v = json_stringn((const char *)s.p, s.len);
     CELLA_ENSURE(v, CELLA_E_POLICY, name, "the pushed secret is not valid UTF-8 text");
     CELLA_ENSURE(!json_object_set_new(env, name, v), CELLA_E_NOMEM, name, "out of memory");
     return CELLA_OK_RES;
 }
 
-static cella_res fill_env(const cas_task_inputs *in, json_t *env)
+/* The task's facts for iExec's environment (lib/iexec/task_env.h); `rs`
+ * receives the requester secrets, each checked for the session language. */
+static cella_res task_facts(const cas_task_inputs *in, cella_iexec_task_facts *f,
+                            cella_iexec_env_secret rs[CAS_TASK_MAX_SECRETS])
 {
     const cas_task *t = in->task;
     const cas_deal *d = in->deal;
     const cas_params *p = in->params;
     char name[64];
-    CELLA_TRY(env_hex(env, "IEXEC_TASK_ID", t->taskid, 32));
-    CELLA_TRY(env_hex(env, "IEXEC_DEAL_ID", d->dealid, 32));
-    CELLA_TRY(env_u64(env, "IEXEC_TASK_INDEX", t->idx));
-    CELLA_TRY(env_u64(env, "IEXEC_BOT_SIZE", d->bot_size));
-    CELLA_TRY(env_u64(env, "IEXEC_BOT_FIRST_INDEX", d->bot_first));
-    CELLA_TRY(env_addr(env, "IEXEC_APP_ADDRESS", d->app));
-    CELLA_TRY(env_set(env, "IEXEC_APP_ARGS", p->args));
-    CELLA_TRY(env_u64(env, "IEXEC_INPUT_FILES_NUMBER", p->ninputs));
-    for (size_t i = 0; i < p->ninputs; i++) {
-        snprintf(name, sizeof name, "IEXEC_INPUT_FILE_URL_%zu", i + 1);
-        CELLA_TRY(env_set(env, name, p->inputs[i]));
+    *f = (cella_iexec_task_facts){.tee = true, .task_index = t->idx, .bot_first = d->bot_first,
+                                  .bot_size = d->bot_size, .has_dataset = d->has_dataset,
+                                  .input_urls = p->inputs, .ninputs = p->ninputs,
+                                  .requester_secrets = rs, .nrequester_secrets = p->nsecrets,
+                                  .developer_secret = in->app_secret,
+                                  .dataset_url = in->dataset_url,
+                                  .dataset_checksum = in->dataset_checksum,
+                                  .dataset_key = in->dataset_key};
+    memcpy(f->task_id, t->taskid, 32);
+    memcpy(f->deal_id, d->dealid, 32);
+    memcpy(f->dataset, d->dataset, 20);
+    for (size_t i = 0; i < p->nsecrets; i++) {
+        snprintf(name, sizeof name, "IEXEC_REQUESTER_SECRET_%u", p->secrets[i].index);
+        CELLA_TRY(secret_check(name, in->requester_secret[i]));
+        rs[i] = (cella_iexec_env_secret){p->secrets[i].index, in->requester_secret[i]};
     }
+    if (in->app_secret.p)
+        CELLA_TRY(secret_check("IEXEC_APP_DEVELOPER_SECRET", in->app_secret));
     if (d->has_dataset) {
         CELLA_ENSURE(in->dataset_url && in->dataset_checksum && in->dataset_key.p, CELLA_E_INTERNAL,
                      "dataset", "dataset inputs missing");
-        CELLA_TRY(env_addr(env, "IEXEC_DATASET_ADDRESS", d->dataset));
-        CELLA_TRY(env_hex(env, "IEXEC_DATASET_FILENAME", d->dataset, 20));
-        CELLA_TRY(env_set(env, "IEXEC_DATASET_URL", in->dataset_url));
-        CELLA_TRY(env_set(env, "IEXEC_DATASET_CHECKSUM", in->dataset_checksum));
-        CELLA_TRY(env_secret(env, "IEXEC_DATASET_KEY", in->dataset_key));
+        CELLA_TRY(secret_check("IEXEC_DATASET_KEY", in->dataset_key));
     }
-    for (size_t i = 0; i < p->nsecrets; i++) {
-        snprintf(name, sizeof name, "IEXEC_REQUESTER_SECRET_%u", p->secrets[i].index);
-        CELLA_TRY(env_secret(env, name, in->requester_secret[i]));
-    }
-    if (in->app_secret.p)
-        CELLA_TRY(env_secret(env, "IEXEC_APP_DEVELOPER_SECRET", in->app_secret));
+    return CELLA_OK_RES;
+}
+
+/* The session's environment: the app's variables and the pre-compute ones
+ * (iExec's, lib/iexec/task_env.h), then what only the enclave itself uses
+ * (args for the app's command line, result encryption, the challenge key,
+ * the deal's accounts). The runtime gives the app the app's set only. */
+static cella_res fill_env(const cas_task_inputs *in, json_t *env)
+{
+    const cas_deal *d = in->deal;
+    const cas_params *p = in->params;
+    cella_iexec_task_facts f;
+    cella_iexec_env_secret rs[CAS_TASK_MAX_SECRETS];
+    CELLA_TRY(task_facts(in, &f, rs));
+    CELLA_TRY(cella_iexec_task_env_app(&f, env));
+    CELLA_TRY(cella_iexec_task_env_pre(&f, env));
+    CELLA_TRY(env_addr(env, "IEXEC_APP_ADDRESS", d->app));
+    CELLA_TRY(env_set(env, "IEXEC_APP_ARGS", p->args));
     CELLA_TRY(env_set(env, "RESULT_ENCRYPTION", p->result_encryption ? "true" : "false"));
     if (p->result_encryption) {
         CELLA_ENSURE(in->result_key.p, CELLA_E_INTERNAL, "RESULT_ENCRYPTION_PUBLIC_KEY",

@@ -26,6 +26,7 @@
 #include "identity/keccak.h"
 #include "iexec/dataset.h"
 #include "iexec/result.h"
+#include "iexec/task_env.h"
 #include "runtime/image.h"
 #include "runtime/run.h"
 #include "runtime/manifest.h"
@@ -229,58 +230,11 @@ static cella_res private_tmpfs(const char *dir, mode_t mode)
     return CELLA_OK_RES;
 }
 
-/* Variables the app receives: iExec's public task variables and the secrets
- * meant for it. Never the dataset key, the challenge key or the result key. */
-static bool for_app(const char *name)
-{
-    static const char *const withheld[] = {"IEXEC_DATASET_KEY", "IEXEC_DATASET_URL",
-                                           "IEXEC_DATASET_CHECKSUM"};
-    if (strncmp(name, "IEXEC_", 6))
-        return false;
-    for (size_t i = 0; i < sizeof withheld / sizeof *withheld; i++)
-        if (!strcmp(name, withheld[i]))
-            return false;
-    return true;
-}
-
-static cella_res build_app_env(const json_t *env, cella_buf *b, const char ***out)
-{
-    size_t n = json_object_size(env) + 4, i = 0;
-    size_t *offs = calloc(n, sizeof *offs);
-    *out = calloc(n + 1, sizeof **out);
-    if (!offs || !*out) {
-        free(offs);
-        return cella_fail(CELLA_E_NOMEM, "environment", "out of memory");
-    }
-    static const char *const fixed[] = {"IEXEC_IN=/iexec_in", "IEXEC_OUT=/iexec_out",
-                                        "IEXEC_INPUT_FILES_FOLDER=/iexec_in"};
-    for (size_t j = 0; j < 3; j++) {
-        offs[i++] = b->len;
-        cella_buf_append(b, fixed[j], strlen(fixed[j]) + 1);
-    }
-    const char *k;
-    const json_t *v;
-    json_object_foreach((json_t *)env, k, v) {
-        if (!for_app(k) || !json_is_string(v) || !strcmp(k, "IEXEC_IN") ||
-            !strcmp(k, "IEXEC_OUT") || !strcmp(k, "IEXEC_INPUT_FILES_FOLDER"))
-            continue;
-        offs[i++] = b->len;
-        cella_buf_append(b, k, strlen(k));
-        cella_buf_append(b, "=", 1);
-        cella_buf_append(b, json_string_value(v), strlen(json_string_value(v)) + 1);
-    }
-    cella_res r = cella_buf_result(b);
-    for (size_t j = 0; cella_ok(r) && j < i; j++)
-        (*out)[j] = (const char *)b->p + offs[j];
-    free(offs);
-    return r;
-}
-
 /* Pre-compute: the dataset ciphertext must be the registered one (checksum
  * from cas), then it is decrypted into the private /iexec_in. */
 /* iExec's input files (params.iexec_input_files): public URLs the enclave
- * downloads into /iexec_in, each named by the hex SHA-256 of its URL
- * (IEXEC_INPUT_FILE_NAME_<n>, added to the app's environment). A cella blob
+ * downloads into /iexec_in, each named "0x" + the hex SHA-256 of its URL, as
+ * iExec's pre-compute does (IEXEC_INPUT_FILE_NAME_<n>). A cella blob
  * URL (.../v1/blobs/<sha256>) must also deliver the bytes its name promises. */
 static cella_res input_files(json_t *env, const char *in_dir)
 {
@@ -290,15 +244,13 @@ static cella_res input_files(json_t *env, const char *in_dir)
     CELLA_ENSURE(!ns || (*ns && !*end && n >= 0 && n <= CELLA_TASK_MAX_INPUT_FILES), CELLA_E_PARSE,
                  "IEXEC_INPUT_FILES_NUMBER", "not a count from 0 to %d", CELLA_TASK_MAX_INPUT_FILES);
     for (long i = 1; i <= n; i++) {
-        char var[64], name[65], dst[1200];
+        char var[64], name[CELLA_IEXEC_INPUT_FILE_NAME_LEN + 1], dst[1200];
         snprintf(var, sizeof var, "IEXEC_INPUT_FILE_URL_%ld", i);
         const char *url;
         CELLA_TRY(env_need(env, var, &url));
         CELLA_ENSURE(!strncmp(url, "http://", 7), CELLA_E_UNSUPPORTED, var,
                      "input files are fetched over http:// only for now");
-        uint8_t h[32];
-        CELLA_TRY(cella_sha256(h, url, strlen(url)));
-        cella_hex_encode(name, h, 32, false);
+        CELLA_TRY(cella_iexec_input_file_name(name, url));
         cella_http_client c = {.base_url = url, .max_response = CELLA_TASK_INPUT_FILE_MAX,
                                .timeout_s = 120};
         cella_http_response resp;
@@ -382,9 +334,12 @@ static cella_res decrypt_volume_dataset(const cella_task_opts *o, const uint8_t 
 static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *in_dir)
 {
     CELLA_TRY(input_files(env, in_dir));
-    const char *addr = env_get(env, "IEXEC_DATASET_ADDRESS");
-    if (!addr)
+    /* iExec's pre-compute flag; IEXEC_DATASET_ADDRESS is the zero address then */
+    const char *required = env_get(env, "IS_DATASET_REQUIRED");
+    if (!required || strcmp(required, "true"))
         return CELLA_OK_RES; /* a task without a dataset */
+    const char *addr;
+    CELLA_TRY(env_need(env, "IEXEC_DATASET_ADDRESS", &addr));
     const char *name, *sum, *keytext;
     CELLA_TRY(env_need(env, "IEXEC_DATASET_FILENAME", &name));
     CELLA_TRY(env_need(env, "IEXEC_DATASET_CHECKSUM", &sum));
@@ -644,7 +599,7 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
             argv[k++] = uargs[i];
     }
     if (cella_ok(r))
-        r = build_app_env(env, &envbuf, &envv);
+        r = cella_iexec_env_vector(env, &envbuf, &envv); /* the app's set only */
     cella_image_run ir = {0};
     if (cella_ok(r)) {
         cella_bind binds[2] = {{in_dir, "/iexec_in", false}, {out_dir, "/iexec_out", true}};

@@ -306,7 +306,7 @@ envv() { python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["environ
 [[ $(envv IEXEC_TASK_ID) == "$TASK" && $(envv IEXEC_DEAL_ID) == "$DEAL" ]] || fail "ids"
 [[ $(envv IEXEC_TASK_INDEX) == 0 && $(envv IEXEC_BOT_SIZE) == 2 && $(envv IEXEC_BOT_FIRST_INDEX) == 0 ]] ||
   fail "bag of tasks"
-[[ $(envv IEXEC_APP_ADDRESS) == "$APP" && $(envv IEXEC_DATASET_ADDRESS) == "$DS" ]] || fail "addresses"
+[[ $(envv IEXEC_APP_ADDRESS) == "$APP" && $(envv IEXEC_DATASET_ADDRESS) == "${DS,,}" ]] || fail "addresses"
 [[ $(envv IEXEC_DATASET_FILENAME) == "${DS,,}" ]] || fail "dataset file name"
 [[ $(envv IEXEC_DATASET_URL) == https://blobs.example/data.enc ]] || fail "dataset URL"
 [[ $(envv IEXEC_DATASET_CHECKSUM) == 0x1d64783f76e2be9ab59779159b4cffd2d0224883eb247a9261588f35f58cc607 ]] ||

@@ -28,6 +28,7 @@ static const char *const APP = "0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
 #define TAG_TEE "0x0000000000000000000000000000000000000000000000000000000000000001"
 #define TAG_NONE "0x0000000000000000000000000000000000000000000000000000000000000000"
 #define PARAMS "{\"iexec_args\":\"a b\",\"iexec_secrets\":{\"1\":\"s1\",\"2\":\"s2\"}}"
+#define INPUT1_NAME "0x32e97537943bb49aa70e037d269957b5722beb1ff398649072cfbe54e3469a56"
 
 /* The four orders (templates, unsigned) and what is made of them. */
 typedef struct {
@@ -484,9 +485,14 @@ static void test_session_document(void **state)
     assert_string_equal(env_of(doc, "IEXEC_TASK_INDEX"), "1");
     assert_string_equal(env_of(doc, "IEXEC_BOT_SIZE"), "2");
     assert_string_equal(env_of(doc, "IEXEC_BOT_FIRST_INDEX"), "0");
+    assert_string_equal(env_of(doc, "IEXEC_BOT_TASK_INDEX"), "1");
     assert_string_equal(env_of(doc, "IEXEC_APP_ARGS"), "a b");
     assert_string_equal(env_of(doc, "IEXEC_INPUT_FILES_NUMBER"), "1");
     assert_string_equal(env_of(doc, "IEXEC_INPUT_FILE_URL_1"), "https://in/1");
+    /* printf '%s' https://in/1 | sha256sum */
+    assert_string_equal(env_of(doc, "IEXEC_INPUT_FILE_NAME_1"), INPUT1_NAME);
+    assert_string_equal(env_of(doc, "IEXEC_INPUT_FILES_FOLDER"), "/iexec_in");
+    assert_string_equal(env_of(doc, "IEXEC_DATASET_ADDRESS"), DS);
     assert_string_equal(env_of(doc, "IEXEC_DATASET_FILENAME"), DS);
     assert_string_equal(env_of(doc, "IEXEC_DATASET_KEY"), "S0VZa2V5");
     assert_string_equal(env_of(doc, "IEXEC_DATASET_URL"), "https://blobs/x");
@@ -517,16 +523,20 @@ static void test_session_without_dataset(void **state)
     s.in.allow_sim = false;
     json_t *doc = NULL;
     assert_succeeds(cas_task_session(&s.in, &doc));
-    static const char *const absent[] = {"IEXEC_DATASET_ADDRESS", "IEXEC_DATASET_FILENAME",
-                                         "IEXEC_DATASET_URL", "IEXEC_DATASET_CHECKSUM",
+    static const char *const absent[] = {"IEXEC_DATASET_URL", "IEXEC_DATASET_CHECKSUM",
                                          "IEXEC_DATASET_KEY", "RESULT_ENCRYPTION_PUBLIC_KEY",
-                                         "IEXEC_INPUT_FILE_URL_1"};
+                                         "IEXEC_INPUT_FILE_URL_1", "IEXEC_INPUT_FILES_FOLDER"};
     for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
         assert_null(env_of(doc, absent[i]));
+    /* iExec always sets the dataset variables: the zero address without one */
+    assert_string_equal(env_of(doc, "IEXEC_DATASET_ADDRESS"), ZERO);
+    assert_string_equal(env_of(doc, "IEXEC_DATASET_FILENAME"), ZERO);
+    assert_string_equal(env_of(doc, "IS_DATASET_REQUIRED"), "false");
     assert_string_equal(env_of(doc, "RESULT_ENCRYPTION"), "false");
     assert_string_equal(env_of(doc, "IEXEC_APP_ARGS"), "");
     assert_string_equal(env_of(doc, "IEXEC_INPUT_FILES_NUMBER"), "0");
     assert_string_equal(env_of(doc, "IEXEC_APP_DEVELOPER_SECRET"), "dev");
+    assert_string_equal(env_of(doc, "IEXEC_APP_DEVELOPER_SECRET_1"), "dev");
     assert_false(json_is_true(json_object_get(json_object_get(doc, "security"), "allow_sim")));
     json_decref(doc);
     cas_params_free(&s.params);
