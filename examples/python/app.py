@@ -5,7 +5,8 @@ runtime contract only (docs/worker.md), so it runs unchanged on iExec.
 It reads
   - its dataset, $IEXEC_IN/$IEXEC_DATASET_FILENAME (already decrypted by the
     enclave); iExec sets the dataset variables even when the task has no
-    dataset (empty), so both cases are handled;
+    dataset, to the deal's dataset address, the zero address, so that is how
+    "no dataset" looks;
   - its input files, $IEXEC_IN/$IEXEC_INPUT_FILE_NAME_1..N with
     N = $IEXEC_INPUT_FILES_NUMBER;
   - the app developer's secret, $IEXEC_APP_DEVELOPER_SECRET_1 (iExec's current
@@ -32,6 +33,10 @@ import json
 import os
 import re
 import sys
+
+
+# Without a dataset, iExec names it by the zero address (an empty name is taken the same way).
+NO_DATASET = re.compile(r"0x0{40}")
 
 
 def log(*parts):
@@ -73,7 +78,7 @@ def main(argv):
     result = {"args": argv[1:]}
 
     name = os.environ.get("IEXEC_DATASET_FILENAME", "")
-    if name:
+    if name and not NO_DATASET.fullmatch(name):
         log(f"dataset {name}")
         result["dataset"] = dict(name=name, **describe(os.path.join(iexec_in, name), top))
     else:

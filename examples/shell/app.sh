@@ -17,7 +17,9 @@ describe() { # LABEL FILE
 }
 
 : > "$res"
-if [ -n "${IEXEC_DATASET_FILENAME:-}" ]; then
+# without a dataset iExec names it by the zero address
+ds=${IEXEC_DATASET_FILENAME:-}
+if [ -n "$ds" ] && [ "$ds" != 0x0000000000000000000000000000000000000000 ]; then
   log "dataset $IEXEC_DATASET_FILENAME"
   describe dataset "$in/$IEXEC_DATASET_FILENAME" >> "$res"
 else

@@ -20,7 +20,8 @@ expect_ok "$IMG/busybox.sh" busybox2.oci
 diff -r busybox.oci busybox2.oci >/dev/null || fail "busybox.sh built two different images"
 grep -q '"imageLayoutVersion": "1.0.0"' static.oci/oci-layout || fail "static.oci is no OCI layout"
 (. "$IMG/oci.sh" && oci_docker_archive busybox.oci busybox-docker.tar) || fail "oci_docker_archive"
-tar -tf busybox-docker.tar | grep -qx manifest.json || fail "the docker archive has no manifest.json"
+tar -tf busybox-docker.tar > docker-list.txt   # (not piped into grep -q: SIGPIPE under pipefail)
+grep -qx manifest.json docker-list.txt || fail "the docker archive has no manifest.json"
 ok
 
 # ---- the word count FROM scratch, on an encrypted dataset ----
@@ -32,7 +33,7 @@ sell_dataset "$TMP/speech.txt" "$WC"
 run_task "$WC" --dataset "$DS" --args 2
 result_file "$TASK" result.txt > wc.txt
 grep -qx 'lines 2' wc.txt && grep -qx 'words 10' wc.txt && grep -qx 'top 1 be 2' wc.txt &&
-  grep -qx 'top 2 not 1' wc.txt && ! grep -q '^top 3' wc.txt || { cat wc.txt >&2; fail "word count result"; }
+  grep -qx 'top 2 to 2' wc.txt && ! grep -q '^top 3' wc.txt || { cat wc.txt >&2; fail "word count result"; }
 ok
 
 # ---- the shell app on busybox, from the docker archive: input file, secrets, args, no dataset ----

@@ -85,8 +85,9 @@ run_task() { # APP ARGS...
 
 result_file() { # TASK NAME
   (cd "$TMP/req" &&
-    "$CELLA" result download "$1" -o "$1.zip" >/dev/null 2>&1 &&
-    "$CELLA" result decrypt "$1.zip" -o "$1-results.zip" --force >/dev/null 2>&1 &&
+    { [[ -f "$1-results.zip" ]] ||   # once per task
+      { "$CELLA" result download "$1" -o "$1.zip" >/dev/null 2>&1 &&
+        "$CELLA" result decrypt "$1.zip" -o "$1-results.zip" >/dev/null 2>&1; }; } &&
     python3 -c 'import sys,zipfile;sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]).decode())' \
       "$1-results.zip" "$2") || fail "result $2 of $1"
 }
