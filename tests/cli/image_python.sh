@@ -2,10 +2,10 @@
 # The Python example (examples/python) from an image built with mmdebstrap
 # (examples/images/python.sh), end to end on `cella up` (sim TEE), run by a
 # worker on a host without Python: the worker runs in a mount namespace where
-# the host's python3 binaries are empty files and its Python libraries an
-# empty directory, and the app still runs, on the image's interpreter. Inside
-# the sandbox the app sees the image's /usr/bin, exactly, and none of the
-# host's. It reads its encrypted dataset, an input file, the developer secret,
+# the host's python3 binaries (in /usr/bin, /usr/local/bin and on PATH) are
+# empty files and its Python libraries empty directories, and the app still
+# runs, on the image's interpreter. Inside the sandbox the app sees the
+# image's /usr/bin, exactly, and none of the host's. It reads its encrypted dataset, an input file, the developer secret,
 # two requester secrets and its args; a second task runs it without dataset.
 #
 # The image's base (python3 and its libraries, ~18 MB compressed) is made by
@@ -29,9 +29,13 @@ ok
 if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
   worker_once() {
     unshare --mount --propagation private bash -c '
-      for f in /usr/bin/python3*; do [[ -f $f ]] && mount --bind /dev/null "$f"; done
-      for d in /usr/lib/python3*; do [[ -d $d ]] && mount -t tmpfs -o ro,size=4k none "$d"; done
-      if /usr/bin/python3 -c "print(1)" >/dev/null 2>&1; then echo "python3 still runs" >&2; exit 99; fi
+      for f in /usr/bin/python3* /usr/local/bin/python3* $(type -ap python3 python); do
+        [[ -f $f ]] && mount --bind /dev/null "$f"
+      done
+      for d in /usr/lib/python3* /usr/local/lib/python3*; do [[ -d $d ]] && mount -t tmpfs -o ro,size=4k none "$d"; done
+      for p in /usr/bin/python3 python3 python; do
+        if "$p" -c "print(1)" >/dev/null 2>&1; then echo "$p still runs" >&2; exit 99; fi
+      done
       exec "$@"' worker "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" \
       --work-dir "$TMP/wk" --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker.log" 2>&1
   }
@@ -59,7 +63,7 @@ expect_ok "$CELLA" blobs put input.txt
 IN_URL=$(cut -d' ' -f2 "$TMP/.out")
 cd "$TMP"
 run_task "$PY" --dataset "$DS" --args "2 extra" --secret 1=one 2=two --input-files "$IN_URL"
-[[ $NO_PYTHON == 0 ]] || ! grep -q 'python3 still runs' worker.log || fail "python3 was not hidden from the worker"
+[[ $NO_PYTHON == 0 ]] || ! grep -q 'still runs' worker.log || fail "python3 was not hidden from the worker"
 result_file "$TASK" result.json > r.json
 result_file "$TASK" computed.json > c.json
 ls "$BUNDLE/rootfs/usr/bin" > image-usr-bin.txt
