@@ -53,6 +53,9 @@ expect_ok "$CELLA" requester push-secret apikey --secret-file req.secret --walle
 printf 'an input file\n' > input.txt
 expect_ok "$CELLA" blobs put input.txt
 IN_URL=$(cut -d' ' -f2 "$TMP/.out")
+# the speech is sold to the word count only: no dataset order allows the shell app
+expect_fail "no open order in the book matches \(kind=datasetorder&dataset=$DS\) and allows app $SH_APP" \
+  "$CELLA" app run "$SH_APP" --dataset "$DS" --tag tee,scone --wallet-file "$(W req)"
 run_task "$SH_APP" --args "one two" --secret 1=apikey --input-files "$IN_URL"
 result_file "$TASK" result.txt > sh.txt
 grep -qx 'dataset none' sh.txt &&
@@ -62,5 +65,17 @@ grep -qx 'dataset none' sh.txt &&
 [[ $(result_file "$TASK" computed.json) == '{"deterministic-output-path": "/iexec_out/result.txt"}' ]] ||
   fail "computed.json: $(result_file "$TASK" computed.json)"
 ! grep -rq 'dev-s3cret\|req-s3cret' stack/logs worker.log || fail "a secret reached a log"
+ok
+
+# ---- a dataset sold to two apps: one order each; app run takes the one that allows the app ----
+cd "$TMP/owner"
+expect_ok "$CELLA" order init --dataset --set volume=100,apprestrict="$SH_APP"
+expect_ok "$CELLA" order sign --dataset --wallet-file "$(W owner)"
+expect_ok "$CELLA" order publish --dataset
+cd "$TMP"
+run_task "$SH_APP" --dataset "$DS"
+result_file "$TASK" result.txt > sh2.txt
+grep -qi "^dataset $DS bytes 40 sha256 $(sha256sum speech.txt | cut -d' ' -f1)\$" sh2.txt ||
+  { cat sh2.txt >&2; fail "shell app on the dataset"; }
 ok
 finish
