@@ -129,14 +129,22 @@ run "$CELLA" app run "$PYAPP" --dataset "$DS" --tag tee,scone --args "4 words" -
 TASK=$(awk '/^task / {print $2}' py_run.out)
 run "$CELLA" result download "$TASK" -o py_result.zip
 run "$CELLA" result decrypt py_result.zip -o py_results.zip
+run "$CELLA" task debug "$TASK" --logs --wallet-file "$(W requester)"    # the app's stderr
 # the result, read on this (demo) host; the worker's sandbox had only the image's Python
 python3 - py_results.zip <<'PY'
 import json, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
 print("computed.json:", z.read("computed.json").decode().strip())
 r = json.loads(z.read("result.json"))
-usr_bin = r["runtime"].pop("usr_bin")
-print(json.dumps(r, indent=1))
-print("the sandbox's /usr/bin (the image's, none of this host's): %d entries: %s" % (len(usr_bin), " ".join(usr_bin)))
+print("result.json:")
+print("  args", r["args"])
+for what, f in [("dataset", r["dataset"])] + [("input file", f) for f in r["input_files"]]:
+    top = ", ".join("%s %d" % (w, n) for w, n in f["top"])
+    print("  %s %s: %d bytes, %d words, sha256 %s..., top: %s" % (what, f["name"], f["bytes"], f["words"], f["sha256"][:16], top))
+s = r["secrets"]
+for who, v in [("app developer", s.get("app_developer"))] + [("requester %s" % k, v) for k, v in s["requester"].items()]:
+    print("  %s secret: %d bytes, sha256 %s... (never its value)" % (who, v["length"], v["sha256_prefix"]))
+rt = r["runtime"]
+print("  python %s at %s; /usr/bin in the sandbox (the image's, none of this host's): %s" % (rt["python"], rt["executable"], " ".join(rt["usr_bin"])))
 PY
 printf '\ndemo: the Python app ran from its OCI image, on the image'"'"'s own interpreter, with its dataset, input file, secrets and args\n'
