@@ -58,6 +58,7 @@ bench:
 	@bash bench/cas.sh build
 	@bash bench/runtime.sh build
 	@bash bench/output.sh build
+	@bash bench/import.sh build
 	@bash bench/market.sh build
 	@bash bench/hub.sh build
 	@bash bench/hub_pg.sh build

@@ -98,6 +98,8 @@ static int app_import(int argc, char **argv)
     unsigned long long heap = 512;
     if (cella_ok(r) && cli_get(o, 1, "heap-mb"))
         r = cli_parse_uint(cli_get(o, 1, "heap-mb"), "--heap-mb", CELLA_APP_MAX_HEAP_MB, &heap);
+    if (cella_ok(r) && heap == 0)
+        r = cella_fail(CELLA_E_USAGE, "--heap-mb", "must be at least 1");
     io.heap_mb = (uint32_t)heap;
     if (cella_ok(r))
         r = cella_app_import(pos[0], pos[1], &io);

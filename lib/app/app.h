@@ -37,7 +37,7 @@
 #define CELLA_APP_MAX_STACK_KB 1048576u
 #define CELLA_TREE_MAX_DEPTH 64
 #define CELLA_APP_MAX_IMAGE_ENV 1024u      /* "NAME=value" entries of an image */
-#define CELLA_APP_MAX_IMAGE_ENV_LEN 32768u
+#define CELLA_APP_MAX_IMAGE_ENV_LEN 32768u  /* and of an image entrypoint or cmd string */
 
 /* The image config of an image bundle (the manifest's "image" object). */
 typedef struct {

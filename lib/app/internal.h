@@ -68,6 +68,12 @@ static inline uint32_t tree_image_mode(uint32_t mode, char type)
  * caller owns *rootfd, *l and *m. */
 CELLA_RESULT app_load_listed(const char *dir, int *rootfd, tree_list *l, cella_app_manifest *m);
 
+/* Writes the directory `dir` (which must not exist) all or nothing: `fill`
+ * fills a staging directory beside it (given opened), which is then renamed
+ * into place (RENAME_NOREPLACE); on any failure it is removed. */
+typedef CELLA_RESULT (*tree_fill_fn)(int stage, void *ud);
+CELLA_RESULT tree_publish_dir(const char *dir, tree_fill_fn fill, void *ud);
+
 /* A random staging name ".BASE.tmp-HEX". */
 CELLA_RESULT tree_temp_name(char *out, size_t cap, const char *base);
 

@@ -140,6 +140,22 @@ static cella_res sort_unique(char **v, size_t n, const char *field)
     return CELLA_OK_RES;
 }
 
+/* Refuses a field of `obj` not in `keys`, naming it after `prefix`. */
+static cella_res only_known(json_t *obj, const char *const *keys, size_t n, const char *prefix)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        bool known = false;
+        for (size_t i = 0; i < n; i++)
+            known |= !strcmp(key, keys[i]);
+        char where[160];
+        snprintf(where, sizeof where, "%s%.100s", prefix, key);
+        CELLA_ENSURE(known, CELLA_E_PARSE, where, "unknown field");
+    }
+    return CELLA_OK_RES;
+}
+
 static cella_res parse_command(json_t *root, cella_app_manifest *m)
 {
     CELLA_TRY(get_string(json_object_get(root, "entrypoint"), MF ": entrypoint",
@@ -207,16 +223,7 @@ static cella_res parse_user(const char *s, uint32_t *uid, uint32_t *gid)
 static cella_res parse_image(json_t *v, cella_app_manifest *m)
 {
     CELLA_ENSURE(json_is_object(v), CELLA_E_PARSE, IMF, "expected a JSON object");
-    const char *key;
-    json_t *val;
-    json_object_foreach(v, key, val) {
-        bool known = false;
-        for (size_t i = 0; i < NIMAGE; i++)
-            known |= !strcmp(key, k_image[i]);
-        char where[160];
-        snprintf(where, sizeof where, IMF ".%.100s", key);
-        CELLA_ENSURE(known, CELLA_E_PARSE, where, "unknown field");
-    }
+    CELLA_TRY(only_known(v, k_image, NIMAGE, IMF "."));
     for (size_t i = 0; i < NIMAGE; i++) {
         char where[64];
         snprintf(where, sizeof where, IMF ".%s", k_image[i]);
@@ -226,9 +233,9 @@ static cella_res parse_image(json_t *v, cella_app_manifest *m)
     CELLA_ENSURE(im, CELLA_E_NOMEM, IMF, "out of memory");
     m->image = im;
     CELLA_TRY(get_strv(json_object_get(v, "entrypoint"), IMF ".entrypoint", CELLA_APP_MAX_ARGS,
-                       CELLA_APP_MAX_ARG_LEN, &im->entrypoint, &im->nentrypoint));
+                       CELLA_APP_MAX_IMAGE_ENV_LEN, &im->entrypoint, &im->nentrypoint));
     CELLA_TRY(get_strv(json_object_get(v, "cmd"), IMF ".cmd", CELLA_APP_MAX_ARGS,
-                       CELLA_APP_MAX_ARG_LEN, &im->cmd, &im->ncmd));
+                       CELLA_APP_MAX_IMAGE_ENV_LEN, &im->cmd, &im->ncmd));
     CELLA_TRY(get_strv(json_object_get(v, "env"), IMF ".env", CELLA_APP_MAX_IMAGE_ENV,
                        CELLA_APP_MAX_IMAGE_ENV_LEN, &im->env, &im->nenv));
     CELLA_TRY(check_image_env(im->env, im->nenv));
@@ -255,16 +262,7 @@ void cella_app_image_free(cella_app_image *im)
 static cella_res parse_fields(json_t *root, cella_app_manifest *m)
 {
     CELLA_ENSURE(json_is_object(root), CELLA_E_PARSE, MF, "expected a JSON object");
-    const char *key;
-    json_t *val;
-    json_object_foreach(root, key, val) {
-        bool known = false;
-        for (size_t i = 0; i < NFIELDS; i++)
-            known |= !strcmp(key, k_fields[i]);
-        char where[160];
-        snprintf(where, sizeof where, MF ": %.120s", key);
-        CELLA_ENSURE(known, CELLA_E_PARSE, where, "unknown field");
-    }
+    CELLA_TRY(only_known(root, k_fields, NFIELDS, MF ": "));
     /* "entrypoint" and "args" belong to directory bundles; an image bundle's
      * command comes from its "image" object. */
     bool image = json_object_get(root, "image") != NULL;

@@ -40,10 +40,13 @@ static cella_res apply_layer(oci_src *s, const oci_blob *b, flatten_state *fs)
     char where[600];
     snprintf(where, sizeof where, "layer %zu: %s", fs->layer, b->name);
     oci_stream st;
-    CELLA_TRY(stream_open(s, b->name, &st));
+    cella_res r = stream_open(s, b->name, &st);
+    if (!cella_ok(r)) {
+        stream_close(&st);
+        return r;
+    }
     layer_io io = {&st, malloc(CELLA_IO_CHUNK)};
     struct archive *a = archive_read_new();
-    cella_res r = CELLA_OK_RES;
     if (!a || !io.buf)
         r = cella_fail(CELLA_E_NOMEM, where, "out of memory");
     if (cella_ok(r)) {
@@ -91,30 +94,36 @@ static cella_res write_manifest(json_t *config, int stage, int rootfd, uint32_t 
     return r;
 }
 
-/* Everything into the staging directory `stage_name` beside the bundle. */
-static cella_res import_into(oci_src *s, int pfd, const char *stage_name,
-                             const cella_import_opts *o, const cella_import_limits *lim)
+typedef struct {
+    oci_src *s;
+    const cella_import_opts *o;
+    cella_import_limits lim;
+} import_job;
+
+static void progress(const import_job *j, size_t layer, size_t n, uint64_t bytes)
 {
+    if (j->o && j->o->progress)
+        j->o->progress(j->o->progress_ud, layer, n, bytes);
+}
+
+/* Everything into the staging directory (tree_publish_dir renames it). */
+static cella_res import_fill(int stage, void *ud)
+{
+    import_job *j = ud;
     oci_plan plan;
     json_t *config;
-    CELLA_TRY(oci_plan_image(s, lim, &plan, &config));
-    int stage = -1;
-    flatten_state fs = {.rootfd = -1, .lim = *lim};
-    cella_res r = make_dir(pfd, stage_name, stage_name, &stage);
-    if (cella_ok(r))
-        r = make_dir(stage, CELLA_APP_ROOTFS, CELLA_APP_ROOTFS, &fs.rootfd);
+    CELLA_TRY(oci_plan_image(j->s, &j->lim, &plan, &config));
+    flatten_state fs = {.rootfd = -1, .lim = j->lim};
+    cella_res r = make_dir(stage, CELLA_APP_ROOTFS, CELLA_APP_ROOTFS, &fs.rootfd);
     for (size_t i = 0; cella_ok(r) && i < plan.nlayers; i++) {
-        if (o && o->progress)
-            o->progress(o->progress_ud, i, plan.nlayers, fs.total);
+        progress(j, i, plan.nlayers, fs.total);
         fs.layer = i + 1;
-        r = apply_layer(s, &plan.layers[i], &fs);
+        r = apply_layer(j->s, &plan.layers[i], &fs);
     }
-    if (cella_ok(r) && o && o->progress)
-        o->progress(o->progress_ud, plan.nlayers, plan.nlayers, fs.total);
-    if (cella_ok(r))
-        r = write_manifest(config, stage, fs.rootfd, o ? o->heap_mb : 0);
-    if (cella_ok(r))
-        r = cella_fsync_fd(stage, stage_name);
+    if (cella_ok(r)) {
+        progress(j, plan.nlayers, plan.nlayers, fs.total);
+        r = write_manifest(config, stage, fs.rootfd, j->o ? j->o->heap_mb : 0);
+    }
     /* What was written must load as a bundle (the manifest's own checks). */
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", stage);
@@ -126,8 +135,6 @@ static cella_res import_into(oci_src *s, int pfd, const char *stage_name,
     flatten_state_free(&fs);
     if (fs.rootfd >= 0)
         close(fs.rootfd);
-    if (stage >= 0)
-        close(stage);
     json_decref(config);
     oci_plan_free(&plan);
     return r;
@@ -135,28 +142,8 @@ static cella_res import_into(oci_src *s, int pfd, const char *stage_name,
 
 static cella_res import_src(oci_src *s, const char *dir, const cella_import_opts *o)
 {
-    cella_import_limits lim = (o && o->lim.max_total) ? o->lim : cella_import_default_limits();
-    int pfd = -1;
-    char base[256], stage_name[300];
-    CELLA_TRY(cella_open_parent(dir, &pfd, base, sizeof base));
-    struct stat sb;
-    cella_res r = CELLA_OK_RES;
-    if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0)
-        r = cella_fail(CELLA_E_EXISTS, dir, "destination already exists");
-    if (cella_ok(r))
-        r = tree_temp_name(stage_name, sizeof stage_name, base);
-    if (cella_ok(r)) {
-        r = import_into(s, pfd, stage_name, o, &lim);
-        if (cella_ok(r) && renameat2(pfd, stage_name, pfd, base, RENAME_NOREPLACE) != 0)
-            r = cella_fail(errno == EEXIST ? CELLA_E_EXISTS : CELLA_E_IO, dir, "rename: %s",
-                           strerror(errno));
-        if (cella_ok(r))
-            r = cella_fsync_dir(pfd, ".", dir);
-        if (!cella_ok(r))
-            cella_rm_tree(pfd, stage_name);
-    }
-    close(pfd);
-    return r;
+    import_job j = {s, o, (o && o->lim.max_total) ? o->lim : cella_import_default_limits()};
+    return tree_publish_dir(dir, import_fill, &j);
 }
 
 cella_res cella_app_import(const char *image, const char *dir, const cella_import_opts *o)

@@ -547,10 +547,8 @@ static cella_res unpack_entries(struct archive *a, int stage, const cella_tree_l
     return r;
 }
 
-static cella_res unpack_archive(struct archive *a, const char *dir, const cella_tree_limits *lim0,
-                                const char *links_under)
+cella_res tree_publish_dir(const char *dir, tree_fill_fn fill, void *ud)
 {
-    cella_tree_limits lim = lim0 ? *lim0 : cella_tree_default_limits();
     int pfd = -1;
     char base[256], stage_name[300];
     CELLA_TRY(cella_open_parent(dir, &pfd, base, sizeof base));
@@ -570,7 +568,7 @@ static cella_res unpack_archive(struct archive *a, const char *dir, const cella_
     if (stage < 0)
         r = cella_fail(CELLA_E_IO, dir, "cannot open staging directory: %s", strerror(errno));
     if (cella_ok(r))
-        r = unpack_entries(a, stage, &lim, links_under);
+        r = fill(stage, ud);
     if (cella_ok(r))
         r = cella_fsync_fd(stage, dir);
     if (stage >= 0)
@@ -584,6 +582,26 @@ static cella_res unpack_archive(struct archive *a, const char *dir, const cella_
         cella_rm_tree(pfd, stage_name);
     close(pfd);
     return r;
+}
+
+typedef struct {
+    struct archive *a;
+    const cella_tree_limits *lim;
+    const char *links_under;
+} unpack_job;
+
+static cella_res unpack_fill(int stage, void *ud)
+{
+    unpack_job *j = ud;
+    return unpack_entries(j->a, stage, j->lim, j->links_under);
+}
+
+static cella_res unpack_archive(struct archive *a, const char *dir, const cella_tree_limits *lim0,
+                                const char *links_under)
+{
+    cella_tree_limits lim = lim0 ? *lim0 : cella_tree_default_limits();
+    unpack_job j = {a, &lim, links_under};
+    return tree_publish_dir(dir, unpack_fill, &j);
 }
 
 static struct archive *reader_new(void)
