@@ -57,6 +57,7 @@ bench:
 	@bash bench/run.sh build
 	@bash bench/cas.sh build
 	@bash bench/runtime.sh build
+	@bash bench/image.sh build
 	@bash bench/output.sh build
 	@bash bench/import.sh build
 	@bash bench/market.sh build

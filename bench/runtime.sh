@@ -7,19 +7,7 @@ set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 RUNS=${2:-15}
 CELLA=$build/cella
-W=$(mktemp -d /tmp/cella-rt-bench.XXXXXX)
-CAS_PID=""
-cleanup() { [[ -n "$CAS_PID" ]] && kill "$CAS_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-cd "$W"
-export XDG_CONFIG_HOME=$W/config
-"$CELLA" tee sim init >/dev/null 2>&1
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$CELLA" cas serve --data casd --allow-sim --listen "127.0.0.1:$PORT" > cas.log 2>&1 &
-CAS_PID=$!
-for _ in $(seq 200); do grep -q '^fingerprint' cas.log && break; sleep 0.05; done
-FP=$(awk '/^fingerprint/ {print $2}' cas.log)
-"$CELLA" wallet create --unencrypted --keystoredir w >/dev/null 2>&1
+. "$(dirname "$0")/sim_cas.sh" cella-rt-bench
 mkdir -p app INPUTS KEYS
 printf '#!/bin/sh\nexit 0\n' > app/empty; chmod 755 app/empty
 printf '{"entrypoint": "empty", "args": [], "heap_mb": 16, "stack_kb": 1024, "env": [], "host_files": [], "runtime": "cella-runtime-1"}\n' > app/cella-app.json

@@ -130,6 +130,9 @@ PY2
 # ---- servers ----
 # free_port: a TCP port free on 127.0.0.1 right now (for servers other than
 # cella's: these take --listen 127.0.0.1:0 and print the port they bound).
+# static_busybox: /bin/busybox is a static executable (busybox-static), so it
+# runs in a hand-made image root that holds no libc
+static_busybox() { [[ -x /bin/busybox ]] && command -v readelf >/dev/null && ! readelf -l /bin/busybox 2>/dev/null | grep -q 'program interpreter'; }
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # stop_server PID [SIGNAL]: stop a server a start_* helper started (SIGTERM,
