@@ -129,7 +129,9 @@ cella_res cella_iexec_task_env_pre(const cella_iexec_task_facts *f, json_t *env)
         snprintf(name, sizeof name, "IEXEC_INPUT_FILE_URL_%zu", i + 1);
         CELLA_TRY(set(env, name, f->input_urls[i]));
     }
-    if (!f->has_dataset)
+    /* A standard task has no pre-compute: its worker fetches the plain
+     * dataset itself (iexec-worker DataService), there is no key. */
+    if (!f->has_dataset || !f->tee)
         return CELLA_OK_RES;
     CELLA_ENSURE(f->dataset_url && f->dataset_checksum && f->dataset_key.p, CELLA_E_INTERNAL,
                  "dataset", "the dataset's URL, checksum or key is missing");

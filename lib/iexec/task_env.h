@@ -9,8 +9,8 @@
  * for TEE tasks) plus, in TEE tasks only, the secrets getAppTokens adds.
  * The pre-compute set (dataset URL, checksum and key, input file URLs) is
  * iExec's pre-compute stage only and never reaches the app.
- * docs/worker.md lists every variable with its iExec source;
- * tests/cli/task_env.table is the same list, machine-readable. */
+ * docs/worker.md lists every variable with its value and iExec source, in a
+ * table tests/cli/task_env.sh reads and compares with what apps get. */
 #ifndef CELLA_IEXEC_TASK_ENV_H
 #define CELLA_IEXEC_TASK_ENV_H
 
@@ -56,8 +56,9 @@ typedef struct {
 CELLA_RESULT cella_iexec_task_env_app(const cella_iexec_task_facts *f, json_t *env);
 
 /* Adds the pre-compute-only variables: IEXEC_PRE_COMPUTE_OUT,
- * IS_DATASET_REQUIRED, IEXEC_INPUT_FILE_URL_<n>, and with a dataset
- * IEXEC_DATASET_URL, IEXEC_DATASET_CHECKSUM, IEXEC_DATASET_KEY. */
+ * IS_DATASET_REQUIRED, IEXEC_INPUT_FILE_URL_<n>, and in a TEE task with a
+ * dataset IEXEC_DATASET_URL, IEXEC_DATASET_CHECKSUM, IEXEC_DATASET_KEY (a
+ * standard task's worker fetches its plain dataset itself). */
 CELLA_RESULT cella_iexec_task_env_pre(const cella_iexec_task_facts *f, json_t *env);
 
 /* Whether a variable of that name belongs to the app's set (an allow-list:

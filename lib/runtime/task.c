@@ -230,6 +230,14 @@ static cella_res private_tmpfs(const char *dir, mode_t mode)
     return CELLA_OK_RES;
 }
 
+/* The app's environment: iExec's app set only (an allow-list), never the
+ * pre-compute variables, the challenge key or the result key the session
+ * also holds for the enclave (lib/iexec/task_env.h). */
+static cella_res build_app_env(const json_t *env, cella_buf *b, const char ***out)
+{
+    return cella_iexec_env_vector(env, b, out);
+}
+
 /* Pre-compute: the dataset ciphertext must be the registered one (checksum
  * from cas), then it is decrypted into the private /iexec_in. */
 /* iExec's input files (params.iexec_input_files): public URLs the enclave
@@ -358,8 +366,14 @@ static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *
                    : cella_iexec_dataset_decrypt_file(o->dataset, dst, key, sum, false);
     cella_wipe(key, sizeof key);
     if (!cella_ok(r)) {
-        char where[80]; /* the requester knows the dataset by its address */
-        snprintf(where, sizeof where, "dataset %s", addr);
+        /* the requester knows the dataset by its address, checksummed as
+         * the CLI prints it (iExec's variable is lowercase) */
+        char where[80], ck[43];
+        uint8_t a[20];
+        cella_res ar = cella_eth_address_parse(a, addr, "IEXEC_DATASET_ADDRESS");
+        if (cella_ok(ar))
+            cella_eth_address_checksum(ck, a);
+        snprintf(where, sizeof where, "dataset %s", cella_ok(ar) ? ck : addr);
         cella_error_set_where(where);
         return r;
     }
@@ -599,7 +613,7 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
             argv[k++] = uargs[i];
     }
     if (cella_ok(r))
-        r = cella_iexec_env_vector(env, &envbuf, &envv); /* the app's set only */
+        r = build_app_env(env, &envbuf, &envv);
     cella_image_run ir = {0};
     if (cella_ok(r)) {
         cella_bind binds[2] = {{in_dir, "/iexec_in", false}, {out_dir, "/iexec_out", true}};

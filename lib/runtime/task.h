@@ -12,7 +12,7 @@
  *                 into a private tmpfs as /iexec_in/<IEXEC_DATASET_FILENAME>
  *   app           the bundle's entrypoint with its args and IEXEC_APP_ARGS, in
  *                 the sandbox, /iexec_in read-only, /iexec_out writable
- *                 (private tmpfs), iExec's IEXEC_* environment
+ *                 (private tmpfs), iExec's app variables only (iexec/task_env.h)
  *   post-compute  /iexec_out/computed.json names the deterministic output;
  *                 the result digest is its SHA-256 (for a directory: keccak256
  *                 of the concatenated SHA-256 of its files, sorted); the

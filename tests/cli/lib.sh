@@ -258,6 +258,17 @@ start_up() {
   dir=$(sed -n 's/^logs *//p' "$log")
   cat "$log" ${dir:+"$dir"/*.log} >&2; fail "cella up did not start"
 }
+# start_market [ARGS...]: `cella up --data stack --listen-base 0 --slots 0 ARGS`
+# (start_up, output in up.log) and the stack it prints: INIT (the `cella init`
+# arguments, an array), BLOBS, HUB, POOL and POOL_WALLET (its owner's wallet).
+start_market() {
+  start_up up.log --data stack --listen-base 0 --slots 0 "$@"
+  read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
+  BLOBS=$(sed -n 's/^blobs *//p' up.log)
+  POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
+  POOL_WALLET=$(ls "$TMP"/stack/pool/wallet-*.json)
+  HUB=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' up.log)
+}
 stop_up() {
   [[ -n "$UP_PID" ]] || return 0
   kill -INT "$UP_PID" 2>/dev/null || true

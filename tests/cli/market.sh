@@ -12,12 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$TMP/config
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-start_up up.log --data stack --listen-base 0 --slots 0
-read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
-BLOBS=$(sed -n 's/^blobs *//p' up.log)
-POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
-POOL_WALLET=$(ls "$TMP"/stack/pool/wallet-*.json)
-HUB=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' up.log)
+start_market
 ok
 
 for who in owner dev req eve; do

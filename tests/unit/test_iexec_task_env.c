@@ -165,6 +165,16 @@ static void pre_compute_set_is_never_the_apps(void **state)
                                         "IS_DATASET_REQUIRED", "false", NULL};
     assert_env(pre, want0);
     json_decref(pre);
+    /* a standard task with a dataset: no key, no URL, no checksum to give */
+    facts(&f, false, true, true);
+    f.dataset_key = (cella_slice){0};
+    pre = json_object();
+    assert_succeeds(cella_iexec_task_env_pre(&f, pre));
+    static const char *const want_std[] = {
+        "IEXEC_PRE_COMPUTE_OUT", "/iexec_in", "IS_DATASET_REQUIRED", "true",
+        "IEXEC_INPUT_FILE_URL_1", URL1, "IEXEC_INPUT_FILE_URL_2", "https://example.com/two", NULL};
+    assert_env(pre, want_std);
+    json_decref(pre);
 }
 
 static void filter_is_an_allow_list(void **state)
