@@ -10,7 +10,7 @@ SRC=$(cd "$HERE/../.." && pwd)
 OUT=${1:?usage: $0 OUT}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 [[ -x "$BUSYBOX" ]] || { echo "busybox.sh: $BUSYBOX not found: apt-get install busybox-static" >&2; exit 1; }
-if readelf -l "$BUSYBOX" | grep -q 'Requesting program interpreter'; then
+if [[ $(readelf -l "$BUSYBOX") == *'Requesting program interpreter'* ]]; then
   echo "busybox.sh: $BUSYBOX is dynamically linked: apt-get install busybox-static" >&2
   exit 1
 fi

@@ -14,7 +14,7 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir "$WORK/rootfs"
 ${CC:-cc} -std=c17 -O2 -static -o "$WORK/rootfs/wordcount" "$SRC/examples/wordcount/wordcount.c"
 # FROM scratch has no loader and no libc: the binary must need none
-if readelf -l "$WORK/rootfs/wordcount" | grep -q 'Requesting program interpreter'; then
+if [[ $(readelf -l "$WORK/rootfs/wordcount") == *'Requesting program interpreter'* ]]; then
   echo "static.sh: the binary is dynamically linked (is libc6-dev's libc.a installed?)" >&2
   exit 1
 fi

@@ -8,7 +8,7 @@
 # import to the same measurement.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-[[ -x /bin/busybox ]] && ! readelf -l /bin/busybox | grep -q 'program interpreter' ||
+static_busybox ||
   skip "busybox-static is not installed (scripts/deps.sh)"
 . "$HERE/images.d/stack.sh"
 IMG=$SRC/examples/images
