@@ -509,7 +509,8 @@ const cli_command cli_apprun_commands[] = {
      "[--no-result-encryption] [--skip-preflight-check] [--watch] [--hub-url URL "
      "[--hub-fingerprint FP]] [--cas URL --cas-fingerprint FP] " CLI_WALLET_USAGE,
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
-     "workerpool orders of the book, make and sign the request order and match them. The app "
+     "workerpool orders of the book (a dataset order only if its apprestrict allows the app), "
+     "make and sign the request order and match them. The app "
      "(and with --dataset deployed, the dataset) defaults to the one cella.json records as "
      "deployed. The request's params are --params (a JSON object, as the SDK's), with "
      "iexec_args, iexec_secrets, iexec_input_files and iexec_result_encryption from their "
