@@ -269,7 +269,7 @@ cella_res oci_plan_image(oci_src *s, const cella_import_limits *lim, oci_plan *p
     else if (src_has(s, "manifest.json"))
         r = plan_docker(s, p, lim);
     else
-        r = cella_fail(CELLA_E_PARSE, "image",
+        r = cella_fail(CELLA_E_PARSE, s->label,
                        "neither an OCI layout (index.json) nor a docker archive (manifest.json)");
     if (cella_ok(r))
         r = load_json(s, &p->config, "config", config);

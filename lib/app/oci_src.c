@@ -140,6 +140,7 @@ cella_res src_open(oci_src *s, const char *image, uint32_t max)
 {
     memset(s, 0, sizeof *s);
     s->dirfd = -1;
+    s->label = image;
     struct stat st;
     CELLA_ENSURE(stat(image, &st) == 0, errno == ENOENT ? CELLA_E_NOTFOUND : CELLA_E_IO, image,
                  "cannot open the image: %s", strerror(errno));
@@ -159,6 +160,7 @@ cella_res src_open_mem(oci_src *s, cella_slice tar, uint32_t max)
 {
     memset(s, 0, sizeof *s);
     s->dirfd = -1;
+    s->label = "image";
     s->mem = tar;
     return index_archive(s, max);
 }

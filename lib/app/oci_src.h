@@ -29,6 +29,7 @@ typedef struct {
     src_member *m;      /* the archive's regular files and links, in order */
     size_t n;
     uint64_t ordinal;   /* while listing */
+    const char *label;  /* the image as the user named it, for errors */
 } oci_src;
 
 typedef struct {

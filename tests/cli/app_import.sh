@@ -42,6 +42,11 @@ expect_ok "$CELLA" app import docker.tar b2
 mkdir -p elsewhere/deeper
 expect_ok "$CELLA" app import oci.tar elsewhere/deeper/b3
 [[ "$(cut -d' ' -f1 "$TMP/.out")" == "$M1" ]] || fail "gzip OCI tar measures differently"
+if command -v zstd >/dev/null; then
+  $IMG spec.json --layout zstd --zstd
+  expect_ok "$CELLA" app import zstd b4
+  [[ "$(cut -d' ' -f1 "$TMP/.out")" == "$M1" ]] || fail "zstd layers measure differently"
+fi
 expect_ok "$CELLA" app measure elsewhere/deeper/b3
 [[ "$(cat "$TMP/.out")" == "$M1" ]] || fail "app measure differs from import's"
 
@@ -79,6 +84,16 @@ expect_ok "$CELLA" app pack b2 -o b2.tar
 cmp b1.tar b2.tar || fail "image bundle pack not deterministic"
 tar tvf b1.tar > list.txt
 grep -q '^l.* rootfs/escape -> ../../../../etc' list.txt || fail "link not packed"
+
+# app deploy registers the image bundle's tarball checksum and measurement.
+start_hub
+new_wallet dev
+printf '{"chainId": 421614, "hubUrl": "%s"}\n' "$HUB_URL" > "$TMP/dev/cella.json"
+SUM=$(cut -d' ' -f1 < <("$CELLA" app pack b1 -o "$TMP/dev/b1.tar"))
+( cd "$TMP/dev" && "$CELLA" app deploy --name img --multiaddr "file://b1.tar" --checksum "$SUM" \
+    --measurement "$M1" --wallet-file "$(W dev)" ) > deployed.txt 2>deploy.err ||
+  { cat deploy.err >&2; fail "app deploy of an image bundle"; }
+grep -Eq '^0x[0-9a-fA-F]{40}$' deployed.txt || fail "app deploy printed $(cat deployed.txt)"
 
 # One byte changed in any layer changes the measurement.
 for layer in 0 1; do

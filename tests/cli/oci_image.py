@@ -2,7 +2,7 @@
 """Builds OCI images for the tests and the bench, without docker.
 
     oci_image.py SPEC.json (--layout DIR | --docker FILE | --oci-tar FILE)
-                 [--gzip] [--mtime N] [--corrupt-layer N]
+                 [--gzip | --zstd] [--mtime N] [--corrupt-layer N]
 
 SPEC: {"config": {"Entrypoint": [...], "Cmd": [...], "Env": [...],
                   "WorkingDir": "...", "User": "..."},
@@ -22,6 +22,7 @@ import io
 import json
 import os
 import random
+import subprocess
 import sys
 import tarfile
 
@@ -71,7 +72,11 @@ def build(spec, gz, mtime, corrupt):
     for entries in spec["layers"]:
         raw = layer_tar(entries, mtime)
         diff_ids.append("sha256:" + sha(raw))
-        layers.append(gzip.compress(raw, mtime=0) if gz else raw)
+        if gz == "zstd":
+            layers.append(subprocess.run(["zstd", "-q", "-c"], input=raw, check=True,
+                                         capture_output=True).stdout)
+        else:
+            layers.append(gzip.compress(raw, mtime=0) if gz else raw)
     config = {"architecture": "amd64", "os": "linux", "config": spec.get("config", {}),
               "rootfs": {"type": "layers", "diff_ids": diff_ids}}
     cfg = json.dumps(config).encode()
@@ -86,7 +91,7 @@ def corrupt_blob(b):
 
 
 def oci_files(layers, cfg, gz, corrupt):
-    mt = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gz else "")
+    mt = "application/vnd.oci.image.layer.v1.tar" + ({"zstd": "+zstd", True: "+gzip"}.get(gz, ""))
     files = {}
     descs = []
     for i, l in enumerate(layers):
@@ -131,7 +136,7 @@ def write_tar(path, files):
 def main():
     args = sys.argv[1:]
     spec = json.load(open(args[0]))
-    gz = "--gzip" in args
+    gz = "zstd" if "--zstd" in args else "--gzip" in args
     mtime = int(args[args.index("--mtime") + 1]) if "--mtime" in args else 1700000000
     corrupt = int(args[args.index("--corrupt-layer") + 1]) if "--corrupt-layer" in args else 0
     layers, cfg = build(spec, gz, mtime, corrupt)
