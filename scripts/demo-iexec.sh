@@ -97,7 +97,8 @@ printf '\ndemo: the word count ran in the (sim) enclave on the encrypted dataset
 say "# the app developer, again: a Python app as an OCI image, made with Debian's tools (no Docker)"
 cd "$DIR/dev"
 # python3 and its libraries from Debian (mmdebstrap; cached after the first build) + examples/python/app.py
-run "$SRC/examples/images/python.sh" python.oci
+run "$SRC/examples/images/python.sh" python.oci ||
+  die "examples/images/python.sh failed (its first run needs mmdebstrap and the Debian mirror)"
 run "$CELLA" app import python.oci pyapp
 run "$CELLA" app measure pyapp | tee py_measurement
 run "$CELLA" app pack pyapp -o pyapp.tar | tee py_pack
