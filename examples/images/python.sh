@@ -21,12 +21,12 @@ OUT=${1:?usage: $0 OUT}
 SUITE=${CELLA_IMAGE_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
 PACKAGES=${CELLA_IMAGE_PACKAGES:-python3}
 CACHE=${CELLA_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cella/images}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cella-image.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
 
 # recipe 1: the steps below; change the number when they change
 KEY=$(printf 'recipe 1\n%s\n%s\n%s\n' "$SUITE" "$PACKAGES" "$(_oci_arch)" | sha256sum | cut -c1-16)
 BASE=$CACHE/python-$SUITE-$KEY.tar.gz
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cella-image.XXXXXX")
+trap 'rm -rf "$WORK" "$BASE.tmp.$$" "$BASE.tmp.$$.tmp"' EXIT
 if [[ ! -f "$BASE" || "${CELLA_IMAGE_REBUILD:-0}" == 1 ]]; then
   command -v mmdebstrap >/dev/null || { echo "python.sh: mmdebstrap not found: apt-get install mmdebstrap" >&2; exit 1; }
   echo "python.sh: building the base ($SUITE: $PACKAGES) with mmdebstrap; cached in $BASE" >&2
@@ -39,8 +39,9 @@ if [[ ! -f "$BASE" || "${CELLA_IMAGE_REBUILD:-0}" == 1 ]]; then
   find "$WORK/base/dev" -mindepth 1 -delete
   rm -rf "$WORK/base/var/cache/apt"/* "$WORK/base/var/lib/apt/lists"/* "$WORK/base/var/log"/*
   mkdir -p "$WORK/base/root" "$CACHE"
-  oci_layer "$WORK/base" "$WORK/base.tar.gz"
-  mv -f "$WORK/base.tar.gz" "$BASE"
+  # written beside the cache entry, then renamed: a concurrent build never reads half a layer
+  oci_layer "$WORK/base" "$BASE.tmp.$$"
+  mv -f "$BASE.tmp.$$" "$BASE"
   echo "python.sh: base built in $(( $(date +%s) - start )) s ($(du -h "$BASE" | cut -f1) compressed)" >&2
 fi
 
