@@ -23,7 +23,15 @@ say() { printf '\n%s%s%s\n' "$B" "$*" "$N"; }
 run() { printf '%s$ %s%s\n' "$B" "$*" "$N" >&2; "$@"; }
 die() { echo "demo: $*" >&2; [[ -f stack/logs/worker.log ]] && tail -20 stack/logs/worker.log >&2; exit 1; }
 say "# the stack: cella up (hub, cas, blob store, one worker; sim TEE: development only)"
-"$CELLA" up --data stack --listen-base 0 > up.log 2>&1 &
+UP=("$CELLA" up --data stack --listen-base 0)
+NO_PYTHON=""
+if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
+  # as root, the whole stack (its worker too) runs as on a host without Python
+  UP=("$SRC/scripts/without-python.sh" "${UP[@]}")
+  NO_PYTHON=1
+  echo "(in a mount namespace where this host's python3 is hidden: scripts/without-python.sh)"
+fi
+"${UP[@]}" > up.log 2>&1 &
 UP_PID=$!
 for _ in $(seq 600); do grep -q '^ready' up.log 2>/dev/null && break; kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
 grep -q '^ready' up.log || { cat up.log >&2; die "cella up did not start"; }
@@ -148,4 +156,6 @@ for who, v in [("app developer", s.get("app_developer"))] + [("requester %s" % k
 rt = r["runtime"]
 print("  python %s at %s; /usr/bin in the sandbox (the image's, none of this host's): %s" % (rt["python"], rt["executable"], " ".join(rt["usr_bin"])))
 PY
-printf '\ndemo: the Python app ran from its OCI image, on the image'"'"'s own interpreter, with its dataset, input file, secrets and args\n'
+where=""
+[[ -z $NO_PYTHON ]] || where=" (the worker ran where this host's python3 is hidden)"
+printf '\ndemo: the Python app ran from its OCI image, on its own interpreter%s, with its dataset, input file, secrets and args\n' "$where"

@@ -25,18 +25,11 @@ fi
 ok
 
 # The worker on a host "without Python": as root, in a private mount
-# namespace with every python3 binary hidden and the libraries gone.
+# namespace with every python3 binary hidden and the libraries gone
+# (scripts/without-python.sh).
 if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
   worker_once() {
-    unshare --mount --propagation private bash -c '
-      for f in /usr/bin/python3* /usr/local/bin/python3* $(type -ap python3 python); do
-        [[ -f $f ]] && mount --bind /dev/null "$f"
-      done
-      for d in /usr/lib/python3* /usr/local/lib/python3*; do [[ -d $d ]] && mount -t tmpfs -o ro,size=4k none "$d"; done
-      for p in /usr/bin/python3 python3 python; do
-        if "$p" -c "print(1)" >/dev/null 2>&1; then echo "$p still runs" >&2; exit 99; fi
-      done
-      exec "$@"' worker "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" \
+    "$SRC/scripts/without-python.sh" "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" \
       --work-dir "$TMP/wk" --sim-dir "$TMP/stack/sim" --once --lease 3 >> "$TMP/worker.log" 2>&1
   }
   NO_PYTHON=1
