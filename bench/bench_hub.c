@@ -366,7 +366,7 @@ static lease_outcome store_lease_next(void *client, const flow_market *m, const 
     uint8_t id[32];
     int64_t now, until;
     if (!cella_ok(hub_store_now(c->s, &now)) ||
-        !cella_ok(hub_store_lease_next(c->s, m->res[2], m->addr[2], holder, 60, now, &found, id,
+        !cella_ok(hub_store_lease_next(c->s, m->res[2], m->addr[2], holder, NULL, 60, now, &found, id,
                                        &until)))
         return LEASE_ERROR;
     return found ? LEASE_GRANTED : LEASE_NONE;

@@ -423,7 +423,7 @@ static int run_task_cmd(int argc, char **argv)
                    {"log-dir", true, NULL},    {"error-file", true, NULL},
                    {"tee", true, NULL},        {"sim-dir", true, NULL},
                    {"memory", true, NULL},     {"cpu-seconds", true, NULL},
-                   {"timeout", true, NULL}};
+                   {"timeout", true, NULL},    {"standard", true, NULL}};
     const char *pos[1];
     int np, out_fd = -1, err_fd = -1;
     cas_conn c;
@@ -434,22 +434,33 @@ static int run_task_cmd(int argc, char **argv)
     cella_task_result res;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "run-task");
     const char *session = cli_get(o, NOPTS(o), "session"), *app = cli_get(o, NOPTS(o), "app"),
-               *out = cli_get(o, NOPTS(o), "out"), *logs = cli_get(o, NOPTS(o), "log-dir");
+               *out = cli_get(o, NOPTS(o), "out"), *logs = cli_get(o, NOPTS(o), "log-dir"),
+               *standard = cli_get(o, NOPTS(o), "standard");
+    /* A standard task (runtime/standard.h): the worker's environment file
+     * instead of a session; no cas, no enclave. */
+    json_t *senv = NULL;
+    if (cella_ok(r) && standard) {
+        json_error_t je;
+        senv = json_load_file(standard, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(senv))
+            r = cella_fail(CELLA_E_PARSE, standard, "not a JSON object: %s", je.text);
+        session = "standard";
+    }
     if (cella_ok(r) && (!session || !app || !out))
         r = cella_fail(CELLA_E_USAGE, "run-task",
                        "usage: cella run-task --session iexec-0xTASKID --app DIR [--dataset FILE] "
                        "--out DIR [--log-dir DIR] --cas URL --cas-fingerprint FP");
     cella_task_opts to = {.session = session, .app_dir = app, .out_dir = out,
                           .dataset = cli_get(o, NOPTS(o), "dataset"), .app_stdout = -1,
-                          .app_stderr = -1};
+                          .app_stderr = -1, .standard_env = senv};
     if (cella_ok(r))
         r = run_limits(o, NOPTS(o), &to.mem_bytes, &to.cpu_seconds, &to.wall_seconds);
-    if (cella_ok(r))
+    if (cella_ok(r) && !senv)
         r = enclave_id_open(&eid, o, NOPTS(o), app);
     to.tee = eid.kind;
     to.quote = eid.quote;
     to.quote_ctx = eid.quote_ctx;
-    if (cella_ok(r))
+    if (cella_ok(r) && !senv)
         r = cas_conn_open(&c, o, NOPTS(o));
     to.cas = &c.http;
     /* The app's own output, kept for the requester (`cella task debug --logs`). */
@@ -481,6 +492,7 @@ static int run_task_cmd(int argc, char **argv)
         close(err_fd);
     enclave_id_close(&eid);
     cas_conn_close(&c);
+    json_decref(senv);
     if (cella_ok(r)) {
         char d[65];
         cella_hex_encode(d, res.digest, 32, false);
@@ -624,11 +636,15 @@ const cli_command cli_run_commands[] = {
      "the outputs and push their tags. Exits with the app's status."},
     {NULL, "run-task", run_task_cmd,
      "cella run-task --session iexec-0xTASKID --app DIR [--dataset FILE] --out DIR [--log-dir DIR] "
-     "[--error-file F] --cas URL --cas-fingerprint FP [--tee sim|sgx|tdx|snp] [--timeout S]",
+     "[--error-file F] --cas URL --cas-fingerprint FP [--tee sim|sgx|tdx|snp] [--timeout S] | "
+     "cella run-task --standard ENV.json --app DIR [--dataset FILE] --out DIR [--log-dir DIR] "
+     "[--error-file F] [--timeout S]",
      "The enclave of a market task (started by `cella worker`): attest for the task's session, "
      "check and decrypt the dataset, run the app with iExec's conventions, encrypt the result for "
      "the beneficiary and sign its digest. Only the encrypted result.zip and computed.json reach "
-     "OUT."},
+     "OUT. --standard: a task without TEE (docs/worker.md): no attestation and no secrets, the "
+     "environment from ENV.json (the worker's), the dataset as it is (never decrypted), the "
+     "result zipped unencrypted and unsigned."},
     {NULL, "decrypt", decrypt_cmd,
      "cella decrypt --keys KEYS --volume DIR|--url URL --out OUTPUTS --wallet-file W",
      "Fetch the output key and current tag from cas, verify the output volume and decrypt it."},

@@ -65,6 +65,17 @@ static cella_res load_pool_key(void *ctx, uint8_t priv[32])
     return cli_wallet_open(w->o, w->n, priv, addr);
 }
 
+/* The worker's own key (--worker-wallet-file, --worker-password-file): its
+ * signer opens it as the pool owner's opens --wallet-file. */
+static cella_res load_worker_key(void *ctx, uint8_t priv[32])
+{
+    const wallet_opts *w = ctx;
+    cli_opt k[] = {{"wallet-file", true, cli_get(w->o, w->n, "worker-wallet-file")},
+                   {"password-file", true, cli_get(w->o, w->n, "worker-password-file")}};
+    uint8_t addr[20];
+    return cli_wallet_open(k, NOPTS(k), priv, addr);
+}
+
 static int worker_start(int argc, char **argv)
 {
     cli_opt o[] = {CAS_CONN_OPTS,
@@ -79,15 +90,18 @@ static int worker_start(int argc, char **argv)
                    {"lease", true, NULL},
                    {"timeout", true, NULL},
                    {"once", false, NULL},
-                   {"metrics", true, NULL}};
+                   {"metrics", true, NULL},
+                   {"worker-wallet-file", true, NULL},
+                   {"worker-password-file", true, NULL},
+                   {"consensus-wait", true, NULL}};
     const char *pos[1];
     int np;
     cas_conn c;
     memset(&c, 0, sizeof c);
     cli_hub hub = {0};
     char exe[PATH_MAX], blobs[1024];
-    cella_signer signer;
-    bool signing = false;
+    cella_signer signer, wsigner;
+    bool signing = false, wsigning = false;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "worker start");
     const char *pool = cli_get(o, NOPTS(o), "pool");
     if (cella_ok(r) && !pool)
@@ -98,7 +112,7 @@ static int worker_start(int argc, char **argv)
     uint8_t pa[20];
     if (cella_ok(r))
         r = cella_eth_address_parse(pa, pool, "--pool");
-    unsigned long long slots = 1, lease = 30, timeout = 3600;
+    unsigned long long slots = 1, lease = 30, timeout = 3600, cwait = 600;
     if (cella_ok(r) && cli_get(o, NOPTS(o), "slots"))
         r = cli_parse_size(cli_get(o, NOPTS(o), "slots"), "--slots", &slots);
     if (cella_ok(r) && (slots < 1 || slots > CELLA_WORKER_MAX_SLOTS))
@@ -109,12 +123,20 @@ static int worker_start(int argc, char **argv)
         r = cella_fail(CELLA_E_USAGE, "--lease", "between 3 and 600 seconds");
     if (cella_ok(r) && cli_get(o, NOPTS(o), "timeout"))
         r = cli_parse_size(cli_get(o, NOPTS(o), "timeout"), "--timeout", &timeout);
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "consensus-wait"))
+        r = cli_parse_size(cli_get(o, NOPTS(o), "consensus-wait"), "--consensus-wait", &cwait);
+    if (cella_ok(r) && (cwait < 1 || cwait > 86400))
+        r = cella_fail(CELLA_E_USAGE, "--consensus-wait", "between 1 and 86400 seconds");
     /* First, while this process has no thread: the signer process, which
      * opens the wallet (and asks for its password) itself. */
     wallet_opts wopts = {o, NOPTS(o)};
     if (cella_ok(r)) {
         r = cella_signer_start(&signer, load_pool_key, &wopts);
         signing = cella_ok(r);
+    }
+    if (cella_ok(r) && cli_get(o, NOPTS(o), "worker-wallet-file")) {
+        r = cella_signer_start(&wsigner, load_worker_key, &wopts);
+        wsigning = cella_ok(r);
     }
     if (cella_ok(r))
         r = cli_hub_open(o, NOPTS(o), &hub);
@@ -141,6 +163,7 @@ static int worker_start(int argc, char **argv)
             .cas = &c.ep,
             .blobs_url = blobs,
             .signer = &signer,
+            .worker_signer = wsigning ? &wsigner : NULL,
             .pool = pool,
             .work_dir = wd ? wd : "./cella-worker",
             .cella_exe = exe,
@@ -149,6 +172,7 @@ static int worker_start(int argc, char **argv)
             .slots = (unsigned)slots,
             .lease_seconds = (unsigned)lease,
             .app_timeout = (unsigned)timeout,
+            .consensus_wait = (unsigned)cwait,
             .once = cli_get(o, NOPTS(o), "once") != NULL,
             .metrics_listen = cli_get(o, NOPTS(o), "metrics"),
             .stop = &g_stop,
@@ -160,6 +184,8 @@ static int worker_start(int argc, char **argv)
     }
     if (signing)
         cella_signer_stop(&signer);
+    if (wsigning)
+        cella_signer_stop(&wsigner);
     cas_conn_close(&c);
     return cli_report(r);
 }
@@ -169,7 +195,8 @@ const cli_command cli_worker_commands[] = {
      "cella worker start --pool 0xWORKERPOOL --wallet-file POOL_OWNER [--password-file P] "
      "[--slots N] [--hub-url URL[,URL...] [--hub-fingerprint FP[,FP...]]] [--cas URL[,URL...] "
      "--cas-fingerprint FP[,FP...]] [--blobs URL] [--work-dir DIR] [--lease S] [--timeout S] [--once] "
-     "[--metrics ADDR:PORT]",
+     "[--metrics ADDR:PORT] [--worker-wallet-file W [--worker-password-file P]] "
+     "[--consensus-wait S]",
      "Run a worker of the pool: follow the hub for the pool's runnable tasks, lease them, get "
      "each task's session from cas, fetch and check the app and dataset, run the enclave (cella "
      "run-task), upload the encrypted result and contribute. --once: stop when nothing is left "
@@ -177,6 +204,11 @@ const cli_command cli_worker_commands[] = {
      "(docs/metrics.md). SIGINT/SIGTERM: finish the current tasks and stop. Several hub or cas "
      "replicas (comma-separated, with one pin for all or one per URL): the worker fails over "
      "between them (docs/failover.md). The pool owner's key stays in a signer process of its own, "
-     "which opens the wallet; if it stops, the worker stops (docs/worker.md)."},
+     "which opens the wallet; if it stops, the worker stops (docs/worker.md). A deal without the "
+     "TEE tag is a standard task: no enclave, no secrets, the result unencrypted. "
+     "--worker-wallet-file: the worker's own key (in a signer of its own) contributes and "
+     "reveals, authorized by the owner: several workers of one pool then replicate a trust > 1 "
+     "task (each stakes; the hub's consensus pays the winners). --consensus-wait: how long a "
+     "worker waits after its contribution for the consensus, then for the reveals (default 600)."},
     {NULL, NULL, NULL, NULL, NULL},
 };

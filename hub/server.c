@@ -916,14 +916,14 @@ static void task_finalize_or_reopen(hub_thread *t, cella_http_req *req, const ch
         reply_changed_task(t, req, taskid);
 }
 
-/* POST /v1/tasks/lease-next {"workerpool", "holder", "seconds"?}, signed by
- * the pool owner: the pool's next runnable task, leased, in one request
- * (200 {"taskid", "holder", "until"}, or {"taskid": null} when nothing is
- * runnable). */
+/* POST /v1/tasks/lease-next {"workerpool", "holder", "seconds"?, "worker"?},
+ * signed by the pool owner: the pool's next runnable task, leased, in one
+ * request (200 {"taskid", "holder", "until"}, or {"taskid": null} when
+ * nothing is runnable); with "worker", none that worker contributed to. */
 static void task_lease_next(hub_thread *t, cella_http_req *req)
 {
-    static const char *const keys[] = {"workerpool", "holder", "seconds", NULL};
-    uint8_t who[20], pool[20], taskid[32];
+    static const char *const keys[] = {"workerpool", "holder", "seconds", "worker", NULL};
+    uint8_t who[20], pool[20], taskid[32], worker[20];
     json_t *body = NULL;
     cella_res r = authenticate(t, req, who);
     if (cella_ok(r))
@@ -937,6 +937,11 @@ static void task_lease_next(hub_thread *t, cella_http_req *req)
         r = cella_eth_address_parse(pool, wp, "workerpool");
     if (cella_ok(r))
         r = opt_string(body, "holder", 256, true, &holder);
+    const char *wk = NULL;
+    if (cella_ok(r))
+        r = opt_string(body, "worker", 64, false, &wk);
+    if (cella_ok(r) && wk)
+        r = cella_eth_address_parse(worker, wk, "worker");
     const json_t *sv = json_object_get(body, "seconds");
     json_int_t seconds = HUB_LEASE_DEFAULT;
     if (cella_ok(r) && sv && !json_is_integer(sv))
@@ -946,8 +951,8 @@ static void task_lease_next(hub_thread *t, cella_http_req *req)
     bool found = false;
     int64_t until = 0;
     if (cella_ok(r))
-        r = hub_store_lease_next(t->st, pool, who, holder, (int64_t)seconds, now_s(t), &found,
-                                 taskid, &until);
+        r = hub_store_lease_next(t->st, pool, who, holder, wk ? worker : NULL, (int64_t)seconds,
+                                 now_s(t), &found, taskid, &until);
     if (!cella_ok(r))
         reply_refused(req, r, "cella-hub-workerpool-owner-only");
     else if (!found)

@@ -166,10 +166,13 @@ CELLA_RESULT hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8
  * own the workerpool (CELLA_E_PERM; CELLA_E_NOTFOUND for no such pool). On
  * PostgreSQL the candidate is taken FOR UPDATE SKIP LOCKED, so workers of
  * every replica asking at once each get another task instead of colliding
- * on one. *found false: nothing to run. A task-leased event. */
+ * on one. *found false: nothing to run. A task-leased event. `worker`
+ * (or NULL): never a task that worker already contributed to, so the
+ * workers of a pool replicate a trust > 1 task one after the other, each
+ * once. */
 CELLA_RESULT hub_store_lease_next(hub_store *s, const uint8_t pool[20], const uint8_t who[20],
-                                  const char *holder, int64_t seconds, int64_t now, bool *found,
-                                  uint8_t taskid[32], int64_t *until);
+                                  const char *holder, const uint8_t *worker, int64_t seconds,
+                                  int64_t now, bool *found, uint8_t taskid[32], int64_t *until);
 
 /* Records that the task failed on the worker: its "error" (at most
  * HUB_ERROR_MAX bytes) and the end of its lease; the task stays ACTIVE (it is

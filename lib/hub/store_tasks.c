@@ -602,8 +602,8 @@ cella_res hub_store_lease(hub_store *s, const uint8_t taskid[32], const uint8_t 
 }
 
 static cella_res lease_next_once(hub_store *s, const uint8_t pool[20], const uint8_t who[20],
-                                 const char *holder, int64_t seconds, int64_t now, bool *found,
-                                 uint8_t taskid[32], int64_t *until)
+                                 const char *holder, const uint8_t *worker, int64_t seconds,
+                                 int64_t now, bool *found, uint8_t taskid[32], int64_t *until)
 {
     *found = false;
     *until = 0;
@@ -625,10 +625,13 @@ static cella_res lease_next_once(hub_store *s, const uint8_t pool[20], const uin
     dbq q = db_prep(s->db, "SELECT taskid, dealid FROM tasks WHERE workerpool = ?1"
                            " AND status = 'ACTIVE' AND contribution_deadline > ?2"
                            " AND error IS NULL AND (lease_holder IS NULL OR lease_until <= ?2)"
+                           " AND (?3 IS NULL OR NOT EXISTS (SELECT 1 FROM contributions c"
+                           " WHERE c.taskid = tasks.taskid AND c.worker = ?3))"
                            " ORDER BY workerpool, start, idx, taskid LIMIT 1"
                            " FOR UPDATE SKIP LOCKED");
     db_bb(&q, 1, pool, 20);
     db_bi(&q, 2, now);
+    db_bbn(&q, 3, worker, 20);
     uint8_t dealid[32];
     int rc = db_step(&q);
     if (rc == DB_ROW) {
@@ -653,12 +656,12 @@ static cella_res lease_next_once(hub_store *s, const uint8_t pool[20], const uin
 }
 
 cella_res hub_store_lease_next(hub_store *s, const uint8_t pool[20], const uint8_t who[20],
-                               const char *holder, int64_t seconds, int64_t now, bool *found,
-                               uint8_t taskid[32], int64_t *until)
+                               const char *holder, const uint8_t *worker, int64_t seconds,
+                               int64_t now, bool *found, uint8_t taskid[32], int64_t *until)
 {
     cella_res r;
-    CELLA_DB_RETRY(s->db, r,
-                   lease_next_once(s, pool, who, holder, seconds, now, found, taskid, until));
+    CELLA_DB_RETRY(s->db, r, lease_next_once(s, pool, who, holder, worker, seconds, now, found,
+                                             taskid, until));
     return r;
 }
 

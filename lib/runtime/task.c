@@ -31,6 +31,7 @@
 #include "runtime/run.h"
 #include "runtime/manifest.h"
 #include "runtime/sandbox.h"
+#include "runtime/standard.h"
 #include "volume/volume.h"
 
 #define COMPUTED_MAX (64 * 1024)
@@ -289,7 +290,7 @@ static cella_res input_files(json_t *env, const char *in_dir)
 
 /* A cella volume travels as a deterministic tarball (`cella blobs put DIR`);
  * iExec's format is IV || AES-256-CBC, which never carries a tar header. */
-static cella_res is_volume_tarball(const char *path, bool *yes)
+cella_res cella_task_is_volume(const char *path, bool *yes)
 {
     *yes = false;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -342,6 +343,8 @@ static cella_res decrypt_volume_dataset(const cella_task_opts *o, const uint8_t 
 static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *in_dir)
 {
     CELLA_TRY(input_files(env, in_dir));
+    if (o->standard_env) /* the dataset as it is, never decrypted (runtime/standard.h) */
+        return cella_standard_pre_compute(o->dataset, env, in_dir);
     /* iExec's pre-compute flag; IEXEC_DATASET_ADDRESS is the zero address then */
     const char *required = env_get(env, "IS_DATASET_REQUIRED");
     if (!required || strcmp(required, "true"))
@@ -360,7 +363,7 @@ static cella_res pre_compute(const cella_task_opts *o, json_t *env, const char *
     char dst[1400];
     snprintf(dst, sizeof dst, "%s/%s", in_dir, name);
     bool volume = false;
-    cella_res r = is_volume_tarball(o->dataset, &volume);
+    cella_res r = cella_task_is_volume(o->dataset, &volume);
     if (cella_ok(r))
         r = volume ? decrypt_volume_dataset(o, key, sum, dst)
                    : cella_iexec_dataset_decrypt_file(o->dataset, dst, key, sum, false);
@@ -459,30 +462,12 @@ cella_res cella_task_computed_parse(cella_slice text, json_t **doc, const char *
     return CELLA_OK_RES;
 }
 
-/* Post-compute: digest, encrypted result, enclave signature. */
-static cella_res post_compute(const cella_task_opts *o, const json_t *env, const char *out_dir,
-                              cella_task_result *res)
+/* The enclave's signature (PoCo's enclaveSign): binds the digest to this task
+ * and this worker, with the task's enclave challenge key from cas. */
+static cella_res enclave_sign(const json_t *env, const char *taskhex, cella_task_result *res)
 {
-    char p[1400];
-    uint8_t *cj = NULL;
-    size_t cjn = 0;
-    cella_res r = read_computed(out_dir, &cj, &cjn);
-    if (!cella_ok(r))
-        return cella_fail(CELLA_E_NOTFOUND, "/iexec_out/computed.json",
-                          "the app wrote no readable computed.json (%s)", cella_error_what());
-    json_t *computed = NULL;
-    const char *det = NULL, *rel = NULL;
-    r = cella_task_computed_parse(cella_slice_of(cj, cjn), &computed, &det, &rel);
-    free(cj);
-    if (!cella_ok(r))
-        return r;
-    r = cella_task_digest_beneath(out_dir, rel, res->digest);
-    /* The signature binds the digest to this task and this worker. */
-    const char *taskhex = NULL, *worker = NULL, *keyhex = NULL;
-    if (cella_ok(r))
-        r = env_need(env, "IEXEC_TASK_ID", &taskhex);
-    if (cella_ok(r))
-        r = env_need(env, "SIGN_WORKER_ADDRESS", &worker);
+    const char *worker = NULL, *keyhex = NULL;
+    cella_res r = env_need(env, "SIGN_WORKER_ADDRESS", &worker);
     if (cella_ok(r))
         r = env_need(env, "SIGN_TEE_CHALLENGE_PRIVATE_KEY", &keyhex);
     uint8_t taskid[32];
@@ -510,6 +495,33 @@ static cella_res post_compute(const cella_task_opts *o, const json_t *env, const
     }
     if (have_key)
         cella_key32_drop(&key);
+    return r;
+}
+
+/* Post-compute: digest, encrypted result, enclave signature. */
+static cella_res post_compute(const cella_task_opts *o, const json_t *env, const char *out_dir,
+                              cella_task_result *res)
+{
+    char p[1400];
+    uint8_t *cj = NULL;
+    size_t cjn = 0;
+    cella_res r = read_computed(out_dir, &cj, &cjn);
+    if (!cella_ok(r))
+        return cella_fail(CELLA_E_NOTFOUND, "/iexec_out/computed.json",
+                          "the app wrote no readable computed.json (%s)", cella_error_what());
+    json_t *computed = NULL;
+    const char *det = NULL, *rel = NULL;
+    r = cella_task_computed_parse(cella_slice_of(cj, cjn), &computed, &det, &rel);
+    free(cj);
+    if (!cella_ok(r))
+        return r;
+    r = cella_task_digest_beneath(out_dir, rel, res->digest);
+    const char *taskhex = NULL;
+    if (cella_ok(r))
+        r = env_need(env, "IEXEC_TASK_ID", &taskhex);
+    /* a standard task has no enclave, hence no enclave signature */
+    if (cella_ok(r) && !o->standard_env)
+        r = enclave_sign(env, taskhex, res);
     /* The result: the zipped output folder, encrypted for the beneficiary. */
     cella_iexec_secret zip = {0};
     uint8_t *enc = NULL;
@@ -540,10 +552,13 @@ static cella_res post_compute(const cella_task_opts *o, const json_t *env, const
         cella_eth_address_checksum(ch, res->challenge);
         /* "tee": the kind of enclave that made the result; "sim" says it had no
          * hardware protection (only a stack that allows sim runs one). */
-        json_t *o2 = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "task-id", taskhex,
-                               "deterministic-output-path", det, "result-digest", dig,
-                               "enclave-signature", sig, "enclave-challenge", ch, "encrypted",
-                               res->encrypted, "tee", cella_tee_kind_name(o->tee));
+        json_t *o2 = o->standard_env
+                         ? cella_standard_computed(taskhex, det, dig, res->encrypted)
+                         : json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "task-id", taskhex,
+                                     "deterministic-output-path", det, "result-digest", dig,
+                                     "enclave-signature", sig, "enclave-challenge", ch,
+                                     "encrypted", res->encrypted, "tee",
+                                     cella_tee_kind_name(o->tee));
         char *text = o2 ? json_dumps(o2, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         snprintf(p, sizeof p, "%s/" CELLA_TASK_COMPUTED_FILE, o->out_dir);
         r = text ? cella_write_file_atomic(AT_FDCWD, p, text, strlen(text), 0644, false)
@@ -567,13 +582,17 @@ cella_res cella_task_run(const cella_task_opts *o, cella_task_result *res)
     cella_cas_instance inst;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    cella_res r = cella_cas_attest(o->cas, o->tee, o->quote, o->quote_ctx, o->session, "app", &inst);
+    cella_res r = o->standard_env
+                      ? cella_standard_instance(o->standard_env, &inst)
+                      : cella_cas_attest(o->cas, o->tee, o->quote, o->quote_ctx, o->session,
+                                         "app", &inst);
     res->ms_attest = ms_since(&t0);
     if (!cella_ok(r)) {
         cella_app_manifest_free(&m);
         return r;
     }
-    cella_info("attested to cas for task session %s; secrets received", o->session);
+    if (!o->standard_env)
+        cella_info("attested to cas for task session %s; secrets received", o->session);
     json_t *env = json_object_get(inst.config, "environment");
     char in_dir[1100], out_dir[1100];
     snprintf(in_dir, sizeof in_dir, "%s/iexec_in", o->work_dir);

@@ -55,6 +55,11 @@ typedef struct {
     uint64_t mem_bytes;
     uint32_t cpu_seconds, wall_seconds;
     int app_stdout, app_stderr; /* -1: inherit */
+    /* Non-NULL: a standard task (the deal has no TEE bit; runtime/standard.h):
+     * no attestation, this environment instead of cas's (public task facts
+     * only, built by the worker), the dataset given as it is (never
+     * decrypted), and a result without enclave signature. */
+    const json_t *standard_env;
 } cella_task_opts;
 
 typedef struct {
@@ -97,5 +102,9 @@ CELLA_RESULT cella_task_split_args(const char *s, char ***argv, size_t *argc);
  * which the caller json_decref's. Nothing is returned on failure. */
 CELLA_RESULT cella_task_computed_parse(cella_slice text, json_t **doc, const char **det,
                                        const char **rel);
+
+/* Whether the dataset file is a cella volume tarball (always encrypted) rather
+ * than a file in iExec's format. */
+CELLA_RESULT cella_task_is_volume(const char *path, bool *yes);
 
 #endif

@@ -50,6 +50,7 @@ cella_res cella_signer_req_encode(const cella_signer_req *q, uint8_t *out, size_
     case CELLA_SIGNER_SIGN_AUTHORIZATION:
         cella_buf_append(&b, q->taskid, 32);
         cella_buf_append(&b, q->challenge, 20);
+        cella_buf_append(&b, q->worker, 20);
         break;
     default:
         return cella_fail(CELLA_E_USAGE, "signer request", "unknown op %u", q->op);
@@ -104,6 +105,7 @@ cella_res cella_signer_req_parse(uint16_t op, cella_slice payload, cella_signer_
     case CELLA_SIGNER_SIGN_AUTHORIZATION:
         CELLA_TRY(cella_read_copy(&r, q->taskid, 32));
         CELLA_TRY(cella_read_copy(&r, q->challenge, 20));
+        CELLA_TRY(cella_read_copy(&r, q->worker, 20));
         break;
     default:
         return cella_fail(CELLA_E_PARSE, "signer request", "unknown op %u", op);
@@ -120,6 +122,9 @@ static const struct {
     [CELLA_SIGNER_TASK_REPORT] = {"POST", "report"},
     [CELLA_SIGNER_TASK_CONTRIBUTE] = {"POST", "contribute-and-finalize"},
     [CELLA_SIGNER_TASK_LOGS] = {"PUT", "logs"},
+    [CELLA_SIGNER_TASK_CONTRIBUTE_SEALED] = {"POST", "contribute"},
+    [CELLA_SIGNER_TASK_REVEAL] = {"POST", "reveal"},
+    [CELLA_SIGNER_TASK_FINALIZE] = {"POST", "finalize"},
 };
 
 const char *cella_signer_task_path(cella_signer_task_route route, const char *tid, char *path,
@@ -208,7 +213,7 @@ static cella_res child_serve(void *ctx, uint16_t op, cella_slice payload, uint16
         cella_keccak256(h, q.taskid, 32);
         return cella_eth_personal_sign(c->priv, h, 32, out);
     default: /* CELLA_SIGNER_SIGN_AUTHORIZATION: parse refused any other op */
-        hub_authorization_hash(c->addr, q.taskid, q.challenge, h);
+        hub_authorization_hash(q.worker, q.taskid, q.challenge, h);
         return cella_eth_personal_sign(c->priv, h, 32, out);
     }
 }
@@ -271,10 +276,12 @@ cella_res cella_signer_sign_task_challenge(cella_signer *s, const uint8_t taskid
 }
 
 cella_res cella_signer_sign_authorization(cella_signer *s, const uint8_t taskid[32],
-                                          const uint8_t challenge[20], uint8_t sig[65])
+                                          const uint8_t challenge[20], const uint8_t worker[20],
+                                          uint8_t sig[65])
 {
     cella_signer_req q = {.op = CELLA_SIGNER_SIGN_AUTHORIZATION};
     memcpy(q.taskid, taskid, 32);
     memcpy(q.challenge, challenge, 20);
+    memcpy(q.worker, worker, 20);
     return ask(s, &q, sig, 65);
 }

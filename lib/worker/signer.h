@@ -14,20 +14,23 @@
  *                       worker's own hub requests only (cella_signer_path_allowed)
  *   SIGN_TASK_CHALLENGE taskid -> EIP-191 signature of keccak256(taskid) (cas's
  *                       enclave challenge request, iExec's SMS formula)
- *   SIGN_AUTHORIZATION  taskid, enclave challenge -> EIP-191 signature of PoCo's
- *                       keccak256(owner || taskid || challenge)
+ *   SIGN_AUTHORIZATION  taskid, enclave challenge, worker -> EIP-191 signature of
+ *                       PoCo's keccak256(worker || taskid || challenge): the
+ *                       owner's consent for that worker (the owner itself, or a
+ *                       worker of the pool with its own key, `--worker-wallet-file`)
  *
  * Requests (payload of a privsep frame, magic "CSGN", version 1):
  *   ADDRESS             empty
  *   SIGN_REQUEST        u8 m, method[m] (1..8 of A-Z), u16le n, path[n] (1..1024
  *                       bytes 0x21..0x7e), nonce[64] (hex), body_sha256[32]
  *   SIGN_TASK_CHALLENGE taskid[32]
- *   SIGN_AUTHORIZATION  taskid[32], challenge[20]
+ *   SIGN_AUTHORIZATION  taskid[32], challenge[20], worker[20]
  * nothing after the last field. Replies: the 20 or 65 bytes, or an error.
  *
  * What a compromised worker process can still do: ask for any of the above,
- * i.e. act as the pool's worker (lease, report, store logs, contribute for
- * any task of the pool, authorize any enclave challenge) while it runs. What
+ * i.e. act as the pool's worker (lease, report, store logs, contribute,
+ * reveal and finalize for any task of the pool, authorize any enclave
+ * challenge and any worker address) while it runs. What
  * it cannot: read the key (nor keep it after the worker is fixed), sign any
  * other hub or cas request as the owner (withdrawals, orders, deployments,
  * secret pushes), an EIP-712 order, a transaction, or a message of its
@@ -46,7 +49,7 @@
 #include "core/slice.h"
 
 #define CELLA_SIGNER_MAGIC 0x4e475343u /* "CSGN" */
-#define CELLA_SIGNER_VERSION 1
+#define CELLA_SIGNER_VERSION 2
 #define CELLA_SIGNER_MAX_METHOD 8
 #define CELLA_SIGNER_MAX_PATH 1024
 
@@ -66,6 +69,7 @@ typedef struct {
     uint8_t body_sha256[32];
     uint8_t taskid[32];
     uint8_t challenge[20];
+    uint8_t worker[20];
 } cella_signer_req;
 
 /* The payload of a request (see above), and back. Parsing is pure and strict
@@ -79,6 +83,7 @@ CELLA_RESULT cella_signer_req_parse(uint16_t op, cella_slice payload, cella_sign
  * them with these and the signer refuses every other one (CELLA_E_POLICY).
  *   POST /v1/tasks/lease-next
  *   POST /v1/tasks/0xTASK/{lease,report,contribute-and-finalize}
+ *   POST /v1/tasks/0xTASK/{contribute,reveal,finalize}   (trust > 1)
  *   PUT  /v1/tasks/0xTASK/logs */
 #define CELLA_SIGNER_LEASE_NEXT "/v1/tasks/lease-next" /* POST */
 typedef enum {
@@ -86,6 +91,9 @@ typedef enum {
     CELLA_SIGNER_TASK_REPORT,
     CELLA_SIGNER_TASK_CONTRIBUTE,
     CELLA_SIGNER_TASK_LOGS,
+    CELLA_SIGNER_TASK_CONTRIBUTE_SEALED, /* PoCo contribute: hash and seal only */
+    CELLA_SIGNER_TASK_REVEAL,
+    CELLA_SIGNER_TASK_FINALIZE,
     CELLA_SIGNER_TASK__COUNT
 } cella_signer_task_route;
 
@@ -119,6 +127,7 @@ CELLA_RESULT cella_signer_sign_request(cella_signer *s, const char *method, cons
 CELLA_RESULT cella_signer_sign_task_challenge(cella_signer *s, const uint8_t taskid[32],
                                               uint8_t sig[65]);
 CELLA_RESULT cella_signer_sign_authorization(cella_signer *s, const uint8_t taskid[32],
-                                             const uint8_t challenge[20], uint8_t sig[65]);
+                                             const uint8_t challenge[20], const uint8_t worker[20],
+                                             uint8_t sig[65]);
 
 #endif

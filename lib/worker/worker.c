@@ -23,8 +23,11 @@
 #include "identity/eth.h"
 #include "net/http_client.h"
 #include "runtime/task.h"
+#include "worker/fetch.h"
 #include "worker/metrics.h"
+#include "worker/replicate.h"
 #include "worker/signer.h"
+#include "worker/standard_env.h"
 
 #define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
 
@@ -33,6 +36,8 @@ typedef struct {
     cella_http_client hub, cas;
     uint8_t owner[20];
     char owner_text[43];
+    uint8_t worker[20];      /* who contributes: the worker's key, else the owner */
+    char worker_text[43];
     char holder[33];
     unsigned index;
     int64_t last_event;
@@ -75,22 +80,36 @@ static cella_res sign_by_signer(void *ctx, const char *method, const char *path,
     return CELLA_OK_RES;
 }
 
-/* A request signed by the pool owner; `repeatable`: safe to send again to
- * another replica if one may have received it and did not answer. */
-static cella_res hub_signed(slot *s, const char *method, const char *path, json_t *body,
-                            bool repeatable, json_t **out)
+/* The key that contributes and reveals: the worker's own, else the owner's. */
+static cella_signer *worker_key(const slot *s)
+{
+    return s->o->worker_signer ? s->o->worker_signer : s->o->signer;
+}
+
+/* A request signed by `signer` (the pool owner's or the worker's); `repeatable`:
+ * safe to send again to another replica if one may have received it and did
+ * not answer. */
+static cella_res hub_signed_by(slot *s, cella_signer *signer, const char *method,
+                               const char *path, json_t *body, bool repeatable, json_t **out)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     CELLA_ENSURE(text, CELLA_E_NOMEM, path, "out of memory");
     json_t *ignored = NULL;
     cella_http_client hub = s->hub;
     hub.repeatable = repeatable;
-    cella_res r = cella_cas_signed_call_by(&hub, sign_by_signer, s->o->signer, method, path,
+    cella_res r = cella_cas_signed_call_by(&hub, sign_by_signer, signer, method, path,
                                            cella_slice_of(text, strlen(text)), "application/json",
                                            out ? out : &ignored);
     json_decref(ignored);
     free(text);
     return r;
+}
+
+/* A request signed by the pool owner. */
+static cella_res hub_signed(slot *s, const char *method, const char *path, json_t *body,
+                            bool repeatable, json_t **out)
+{
+    return hub_signed_by(s, s->o->signer, method, path, body, repeatable, out);
 }
 
 static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
@@ -116,8 +135,10 @@ static cella_res lease(slot *s, const char *tid, unsigned seconds)
 static cella_res lease_next(slot *s, unsigned seconds, char tid[67])
 {
     tid[0] = 0;
-    json_t *b = json_pack("{s:s, s:s, s:I}", "workerpool", s->o->pool, "holder", s->holder,
-                          "seconds", (json_int_t)seconds);
+    /* "worker": never a task this worker already contributed to (trust > 1:
+     * the other workers of the pool take it, one after the other) */
+    json_t *b = json_pack("{s:s, s:s, s:I, s:s}", "workerpool", s->o->pool, "holder", s->holder,
+                          "seconds", (json_int_t)seconds, "worker", s->worker_text);
     CELLA_ENSURE(b, CELLA_E_NOMEM, "lease", "out of memory");
     json_t *out = NULL;
     cella_res r = hub_signed(s, "POST", CELLA_SIGNER_LEASE_NEXT, b, false, &out);
@@ -195,11 +216,11 @@ static cella_res task_session(slot *s, const uint8_t taskid[32], const char *tid
     CELLA_TRY(r);
     /* PoCo's authorization, the workerpool's consent for this worker, this
      * task and this enclave; the worker (here the same key) signs it too. */
-    CELLA_TRY(cella_signer_sign_authorization(s->o->signer, taskid, challenge, auth));
+    CELLA_TRY(cella_signer_sign_authorization(s->o->signer, taskid, challenge, s->worker, auth));
     char ch[43], sg[133];
     cella_eth_address_checksum(ch, challenge);
     hex0x(sg, auth, 65);
-    json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "workerWallet", s->owner_text, "chainTaskId",
+    json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "workerWallet", s->worker_text, "chainTaskId",
                           tid, "enclaveChallenge", ch, "signature", sg);
     CELLA_ENSURE(b, CELLA_E_NOMEM, tid, "out of memory");
     r = cas_post(s, "/tee/sessions", auth, b, &reply);
@@ -214,81 +235,46 @@ static cella_res task_session(slot *s, const uint8_t taskid[32], const char *tid
     return r;
 }
 
-/* ---- fetching the app bundle and the dataset ------------------------------------ */
+/* ---- a standard task (no TEE bit) ------------------------------------------------- */
 
-/* What the registry says of an app bundle or a dataset: its checksum (what
- * names it) and its location, an http(s) URL. A cella blob URL must name the
- * checksum's blob. */
-static cella_res locate(const char *multiaddr, const char *checksum, const char *what,
-                        uint8_t sha[32])
+/* PoCo's authorization for a contribution without enclave: the challenge is
+ * the zero address. */
+static cella_res standard_authorization(slot *s, const uint8_t taskid[32], uint8_t challenge[20],
+                                        uint8_t auth[65])
 {
-    CELLA_ENSURE(multiaddr && checksum, CELLA_E_PARSE, what, "the registry has no location or checksum");
-    CELLA_ENSURE(!strncmp(multiaddr, "http://", 7) || !strncmp(multiaddr, "https://", 8),
-                 CELLA_E_UNSUPPORTED, what,
-                 "the worker fetches over http(s) (a cella blob store: "
-                 "http://HOST:PORT/v1/blobs/SHA256); '%s' is not such a URL",
-                 multiaddr);
-    const char *c = checksum + (!strncmp(checksum, "0x", 2) ? 2 : 0);
-    CELLA_TRY(cella_hex_decode(sha, 32, c, strlen(c), what));
-    char base[1024];
-    uint8_t named[32];
-    if (strstr(multiaddr, "/v1/blobs/")) {
-        CELLA_TRY(cella_blob_parse_url(multiaddr, what, base, sizeof base, named));
-        CELLA_ENSURE(cella_ct_eq(named, sha, 32), CELLA_E_AUTH, what,
-                     "its location names another blob than its registered checksum");
-    }
-    return CELLA_OK_RES;
+    memset(challenge, 0, 20);
+    return cella_signer_sign_authorization(s->o->signer, taskid, challenge, s->worker, auth);
 }
 
-/* Downloads into the cache (once per checksum): `path` is the cached file. */
-static cella_res fetch_cached(const slot *s, const char *kind, const json_t *res, const char *what,
-                              char *path, size_t cap)
+/* iExec gives a standard task its dataset as it is, never decrypted: one
+ * whose key was pushed to cas (the SMS) is encrypted and is refused, before
+ * anything is fetched. cas answers existence only (HEAD). */
+static cella_res standard_dataset_check(slot *s, const char *addr)
 {
-    char hex[65], tmp[1200];
-    uint8_t sha[32];
-    CELLA_TRY(locate(jstr(res, "multiaddr"), jstr(res, "checksum"), what, sha));
-    cella_hex_encode(hex, sha, 32, false);
-    snprintf(path, cap, "%s/%s/%s", s->o->work_dir, kind, hex);
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return CELLA_OK_RES;
-    snprintf(tmp, sizeof tmp, "%s/%s/.tmp-%s-%s", s->o->work_dir, kind, hex, s->holder);
-    unlink(tmp);
-    /* By content address: this worker's blob store first (the registered URL
-     * may name a store that has moved since), then the registered URL. */
-    CELLA_TRY(cella_blob_fetch_file(s->o->blobs_url, jstr(res, "multiaddr"), sha, tmp));
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return cella_fail(CELLA_E_IO, path, "rename: %s", strerror(errno));
-    }
-    return CELLA_OK_RES;
-}
-
-static cella_res fetch_app(const slot *s, const json_t *app, char *dir, size_t cap)
-{
-    char tar[1200];
-    CELLA_TRY(fetch_cached(s, "bundles", app, "app bundle", tar, sizeof tar));
-    snprintf(dir, cap, "%s.d", tar);
-    struct stat st;
-    if (stat(dir, &st) == 0)
-        return CELLA_OK_RES;
-    char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%s", tar, s->holder);
-    cella_rm_tree(AT_FDCWD, tmp);
-    CELLA_TRY(cella_app_unpack(tar, tmp));
-    if (rename(tmp, dir) != 0 && stat(dir, &st) != 0) {
-        cella_rm_tree(AT_FDCWD, tmp);
-        return cella_fail(CELLA_E_IO, dir, "rename: %s", strerror(errno));
-    }
-    cella_rm_tree(AT_FDCWD, tmp); /* another slot won the race */
+    char path[120], where[80];
+    snprintf(path, sizeof path, "/secrets/web3?secretAddress=%s", addr);
+    snprintf(where, sizeof where, "dataset %s", addr);
+    cella_http_response resp;
+    CELLA_TRY(cella_http_call(&s->cas, "HEAD", path, NULL, cella_slice_of("", 0), &resp));
+    long status = resp.status;
+    cella_http_response_free(&resp);
+    CELLA_ENSURE(status != 204 && status != 200, CELLA_E_POLICY, where,
+                 "the dataset is encrypted (its key is in cas): a standard task gets no key, as "
+                 "in iExec; request it with a TEE tag");
+    CELLA_ENSURE(status == 404, CELLA_E_IO, where,
+                 "cas answered HTTP %ld when asked whether the dataset is encrypted", status);
     return CELLA_OK_RES;
 }
 
 /* ---- the enclave process ----------------------------------------------------------- */
 
+/* `session`: a TEE task's cas session; NULL for a standard task, whose
+ * environment the worker wrote to tdir/standard-env.json. */
 static cella_res run_enclave(slot *s, const char *tid, const char *session, const char *app_dir,
                              const char *dataset, const char *tdir, bool *failed)
 {
+    char senv[1200];
+    snprintf(senv, sizeof senv, "%s/standard-env.json", tdir);
     char out[1200], logf[1200], errf[1200], timeout[16];
     char cas_urls[CELLA_ENDPOINTS_TEXT_MAX], cas_pins[CELLA_ENDPOINTS_TEXT_MAX];
     /* the enclave gets cas's replicas too, the one that answered last first */
@@ -302,8 +288,8 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     int n = 0;
     argv[n++] = s->o->cella_exe;
     argv[n++] = "run-task";
-    argv[n++] = "--session";
-    argv[n++] = session;
+    argv[n++] = session ? "--session" : "--standard";
+    argv[n++] = session ? session : senv;
     argv[n++] = "--app";
     argv[n++] = app_dir;
     if (dataset) {
@@ -316,15 +302,17 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     argv[n++] = tdir;
     argv[n++] = "--error-file";
     argv[n++] = errf;
-    argv[n++] = "--cas";
-    argv[n++] = cas_urls;
-    argv[n++] = "--cas-fingerprint";
-    argv[n++] = cas_pins;
     argv[n++] = "--timeout";
     argv[n++] = timeout;
-    argv[n++] = "--tee";
-    argv[n++] = s->o->tee ? s->o->tee : "sim";
-    if (s->o->sim_dir) {
+    if (session) { /* the enclave: attests to cas */
+        argv[n++] = "--cas";
+        argv[n++] = cas_urls;
+        argv[n++] = "--cas-fingerprint";
+        argv[n++] = cas_pins;
+        argv[n++] = "--tee";
+        argv[n++] = s->o->tee ? s->o->tee : "sim";
+    }
+    if (session && s->o->sim_dir) {
         argv[n++] = "--sim-dir";
         argv[n++] = s->o->sim_dir;
     }
@@ -431,8 +419,43 @@ static void upload_logs(slot *s, const char *tid, const char *tdir)
 
 /* ---- one task ---------------------------------------------------------------------- */
 
+/* `tee`: the enclave's challenge and signature go with the digest; a
+ * standard task contributes the digest alone (PoCo: enclaveChallenge zero,
+ * enclaveSign empty), which the hub accepts only for a deal without TEE. */
+static cella_res replica_signed(void *ctx, bool as_worker, const char *method, const char *path,
+                                json_t *body, json_t **out)
+{
+    slot *s = ctx;
+    return hub_signed_by(s, as_worker ? worker_key(s) : s->o->signer, method, path, body, false,
+                         out);
+}
+
+static cella_res replica_get(void *ctx, const char *path, json_t **out)
+{
+    return hub_get(ctx, path, out);
+}
+
+/* trust > 1: PoCo's consensus (worker/replicate.h); `proof` is taken over */
+static cella_res replicate(slot *s, const char *tid, const char *digest, json_t *proof,
+                           const char *url, bool *contributed)
+{
+    uint8_t taskid[32], d[32];
+    cella_res r = cella_hex_decode(taskid, 32, tid + 2, 64, "task id");
+    if (cella_ok(r))
+        r = cella_hex_decode(d, 32, digest + 2 * !strncmp(digest, "0x", 2),
+                             strlen(digest) - 2 * !strncmp(digest, "0x", 2), "result-digest");
+    if (!cella_ok(r)) {
+        json_decref(proof);
+        return r;
+    }
+    cella_replica_io io = {s, replica_signed, replica_get, s->worker,
+                           s->o->consensus_wait ? s->o->consensus_wait : 600, 500};
+    return cella_worker_replicate(&io, tid, taskid, d, proof, url, contributed);
+}
+
 static cella_res contribute(slot *s, const char *tid, const char *tdir, const uint8_t auth[65],
-                            const uint8_t challenge[20], phases *ph)
+                            const uint8_t challenge[20], bool tee, uint64_t trust,
+                            bool *contributed, phases *ph)
 {
     char p[1200], url[1200];
     snprintf(p, sizeof p, "%s/out/" CELLA_TASK_COMPUTED_FILE, tdir);
@@ -441,9 +464,11 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
     CELLA_ENSURE(computed, CELLA_E_PARSE, p, "the enclave left no computed.json: %s", je.text);
     const char *digest = jstr(computed, "result-digest"), *sign = jstr(computed, "enclave-signature"),
                *ch = jstr(computed, "enclave-challenge");
-    uint8_t c2[20];
-    cella_res r = digest && sign && ch ? cella_eth_address_parse(c2, ch, "enclave-challenge")
-                                       : cella_fail(CELLA_E_PARSE, p, "incomplete computed.json");
+    uint8_t c2[20] = {0};
+    cella_res r = !digest || (tee && !(sign && ch))
+                      ? cella_fail(CELLA_E_PARSE, p, "incomplete computed.json")
+                  : tee ? cella_eth_address_parse(c2, ch, "enclave-challenge")
+                        : CELLA_OK_RES;
     if (cella_ok(r) && memcmp(c2, challenge, 20) != 0)
         r = cella_fail(CELLA_E_AUTH, p, "the enclave signed with another challenge than this task's");
     double t0 = now_ms();
@@ -459,18 +484,33 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
         char sg[133], chx[43], path[200];
         hex0x(sg, auth, 65);
         cella_eth_address_checksum(chx, challenge);
+        json_t *b = json_pack("{s:s}", "authorizationSign", sg);
+        if (b && tee && (json_object_set_new(b, "enclaveChallenge", json_string(chx)) ||
+                         json_object_set_new(b, "enclaveSign", json_string(sign)))) {
+            json_decref(b);
+            b = NULL;
+        }
+        if (b && trust > 1) {
+            r = replicate(s, tid, digest, b, url, contributed);
+            ph->finalize = now_ms() - t1;
+            json_decref(computed);
+            return r;
+        }
         /* the holder: a contribution after this lease lapsed and another worker
          * took the task is refused (409) */
-        json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "resultDigest", digest,
-                              "authorizationSign", sg, "enclaveChallenge", chx, "enclaveSign", sign,
-                              "results", url, "holder", s->holder);
+        if (b && (json_object_set_new(b, "resultDigest", json_string(digest)) ||
+                  json_object_set_new(b, "results", json_string(url)) ||
+                  json_object_set_new(b, "holder", json_string(s->holder)))) {
+            json_decref(b);
+            b = NULL;
+        }
         /* the enclave's kind, for the task record: "sim" tells the requester */
-        const char *tee = jstr(computed, "tee");
-        if (b && tee)
-            json_object_set_new(b, "tee", json_string(tee));
+        const char *kind = jstr(computed, "tee");
+        if (b && tee && kind)
+            json_object_set_new(b, "tee", json_string(kind));
         const char *method =
             cella_signer_task_path(CELLA_SIGNER_TASK_CONTRIBUTE, tid, path, sizeof path);
-        r = b ? hub_signed(s, method, path, b, false, NULL)
+        r = b ? hub_signed_by(s, worker_key(s), method, path, b, false, NULL)
               : cella_fail(CELLA_E_NOMEM, tid, "out of memory");
         json_decref(b);
     }
@@ -509,16 +549,25 @@ static void process(slot *s, const char *tid)
         r = hub_get(s, path, &deal);
     }
     const char *tag = cella_ok(r) ? jstr(deal, "tag") : NULL;
-    if (cella_ok(r) && (!tag || strlen(tag) != 66 || !(strchr("13579bdfBDF", tag[65]))))
-        r = cella_fail(CELLA_E_UNSUPPORTED, tid,
-                       "cella workers run TEE tasks only (the deal's tag has no TEE bit)");
+    if (cella_ok(r) && (!tag || strlen(tag) != 66))
+        r = cella_fail(CELLA_E_PARSE, tid, "the hub's deal has no tag");
+    /* bit 0 of the tag: a TEE task; without it, a standard task (runtime/standard.h) */
+    bool tee = cella_ok(r) && strchr("13579bdfBDF", tag[65]);
+    /* trust > 1: replicated, PoCo's consensus (worker/replicate.h) */
+    const char *tr = cella_ok(r) ? jstr(deal, "trust") : NULL;
+    uint64_t trust = tr ? strtoull(tr, NULL, 10) : 0;
+    bool contributed = false;
+    json_t *senv = NULL;
+    if (cella_ok(r) && !tee)
+        r = cella_worker_standard_env(task, deal, &senv);
     const char *app_addr = cella_ok(r) ? jstr(json_object_get(deal, "app"), "pointer") : NULL;
     const char *ds_addr = cella_ok(r) ? jstr(json_object_get(deal, "dataset"), "pointer") : NULL;
     if (ds_addr && !strcmp(ds_addr, "0x0000000000000000000000000000000000000000"))
         ds_addr = NULL;
     double t1 = now_ms();
     if (cella_ok(r))
-        r = task_session(s, taskid, tid, session, sizeof session, challenge, auth);
+        r = tee ? task_session(s, taskid, tid, session, sizeof session, challenge, auth)
+                : standard_authorization(s, taskid, challenge, auth);
     double t2 = now_ms();
     ph.session = t2 - t1;
     if (cella_ok(r)) {
@@ -526,12 +575,15 @@ static void process(slot *s, const char *tid)
         r = hub_get(s, path, &app);
     }
     if (cella_ok(r))
-        r = fetch_app(s, app, app_dir, sizeof app_dir);
+        r = cella_worker_fetch_app(s->o, s->holder, app, app_dir, sizeof app_dir);
     if (cella_ok(r) && ds_addr) {
         snprintf(path, sizeof path, "/v1/datasets/%s", ds_addr);
         r = hub_get(s, path, &ds);
+        if (cella_ok(r) && !tee)
+            r = standard_dataset_check(s, ds_addr);
         if (cella_ok(r))
-            r = fetch_cached(s, "datasets", ds, "dataset", dataset, sizeof dataset);
+            r = cella_worker_fetch_cached(s->o, s->holder, "datasets", ds, "dataset", dataset,
+                                              sizeof dataset);
         if (!cella_ok(r)) {
             char where[80];
             snprintf(where, sizeof where, "dataset %s", ds_addr);
@@ -545,8 +597,15 @@ static void process(slot *s, const char *tid)
         r = mkdir(tdir, 0700) == 0 ? CELLA_OK_RES
                                    : cella_fail(CELLA_E_IO, tdir, "mkdir: %s", strerror(errno));
     }
+    if (cella_ok(r) && senv) {
+        char ep[1200];
+        snprintf(ep, sizeof ep, "%s/standard-env.json", tdir);
+        if (json_dump_file(senv, ep, JSON_COMPACT) != 0)
+            r = cella_fail(CELLA_E_IO, ep, "cannot write the task's environment");
+    }
     if (cella_ok(r)) {
-        r = run_enclave(s, tid, session, app_dir, ds_addr ? dataset : NULL, tdir, &failed);
+        r = run_enclave(s, tid, tee ? session : NULL, app_dir, ds_addr ? dataset : NULL, tdir,
+                        &failed);
         enclave_ran = cella_ok(r);
         if (cella_ok(r) && failed)
             enclave_reason(tdir, why, sizeof why);
@@ -555,7 +614,7 @@ static void process(slot *s, const char *tid)
     if (enclave_ran)
         upload_logs(s, tid, tdir);
     if (cella_ok(r) && !failed)
-        r = contribute(s, tid, tdir, auth, challenge, &ph);
+        r = contribute(s, tid, tdir, auth, challenge, tee, trust, &contributed, &ph);
     if (!cella_ok(r)) {
         const char *where = cella_error_where();
         snprintf(why, sizeof why, "%s%s%s%s", cella_error_what(), where[0] ? " (" : "", where,
@@ -567,7 +626,10 @@ static void process(slot *s, const char *tid)
     if (why[0]) {
         s->failed++;
         cella_warn("task %s failed: %s", tid, why);
-        report_failure(s, tid, why);
+        /* once its contribution is in, the consensus decides the task: this
+         * worker's later trouble (a dissent, a wait that ran out) is its own */
+        if (!contributed)
+            report_failure(s, tid, why);
     } else {
         s->done++;
         /* The enclave's own phases, from its public timings.json. */
@@ -590,6 +652,7 @@ static void process(slot *s, const char *tid)
     json_decref(deal);
     json_decref(app);
     json_decref(ds);
+    json_decref(senv);
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
@@ -619,7 +682,7 @@ static void *slot_main(void *arg)
 {
     slot *s = arg;
     while (!*s->o->stop) {
-        if (!cella_signer_alive(s->o->signer)) {
+        if (!cella_signer_alive(s->o->signer) || !cella_signer_alive(worker_key(s))) {
             *s->o->stop = 1; /* nothing can be signed any more: every slot stops */
             break;
         }
@@ -679,6 +742,8 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         s->cas = (cella_http_client){.endpoints = o->cas, .timeout_s = 30};
         memcpy(s->owner, owner, 20);
         cella_eth_address_checksum(s->owner_text, owner);
+        memcpy(s->worker, worker_key(s)->addr, 20);
+        cella_eth_address_checksum(s->worker_text, s->worker);
         uint8_t id[16];
         r = cella_random(id, sizeof id);
         cella_hex_encode(s->holder, id, sizeof id, false);
@@ -701,6 +766,8 @@ cella_res cella_worker_run(const cella_worker_opts *o)
     }
     if (cella_ok(r))
         r = cella_signer_check(o->signer);
+    if (cella_ok(r) && o->worker_signer)
+        r = cella_signer_check(o->worker_signer);
     if (cella_ok(r))
         cella_info("worker: %u task(s) completed, %u failed", done, failed);
     free(slots);

@@ -18,7 +18,13 @@
  *      only the encrypted result, its digest and the enclave's signature;
  *   5. uploads the encrypted result to the blob store, contributes and
  *      finalizes (trust 1), and stores the app's stdout and stderr on the
- *      hub for the requester.
+ *      hub for the requester. With trust > 1 (replication, PoCo's consensus)
+ *      it contributes the result's hash and seal only, waits (bounded) for
+ *      the hub's consensus, reveals its digest if it is the consensus, and
+ *      finalizes once every winner revealed (any winner of the pool may).
+ *
+ * A deal without the TEE bit is a standard task (runtime/standard.h): no
+ * cas session, the app runs in the sandbox without attestation or secrets.
  *
  * A failure is reported on the hub with its reason (visible to the
  * requester with `cella task show`); the task then stays unfinished until
@@ -45,6 +51,10 @@ typedef struct {
                                 up there by hash first */
     /* the workerpool owner's key, in a process of its own (worker/signer.h) */
     cella_signer *signer;
+    /* the worker's own key (`--worker-wallet-file`), in a signer of its own, or
+     * NULL: the owner is the worker. It signs the contributions and reveals
+     * (its account stakes for trust > 1); the owner authorizes it. */
+    cella_signer *worker_signer;
     const char *pool;        /* the workerpool address (0x...) */
     const char *work_dir;    /* caches and per-task directories (created 0700) */
     const char *cella_exe;   /* this binary, for the enclave process */
@@ -53,6 +63,10 @@ typedef struct {
     unsigned slots;          /* tasks run at once (1..64) */
     unsigned lease_seconds;  /* default 30 */
     unsigned app_timeout;    /* wall-clock limit of one app run, seconds (default 3600) */
+    /* trust > 1: how long a worker waits, after it contributed, for the
+     * consensus and then for the other winners' reveals (seconds, default 600;
+     * the task's deadlines bound it too) */
+    unsigned consensus_wait;
     bool once;               /* return when no runnable task is left */
     /* "ADDR:PORT": serve GET /metrics there (docs/metrics.md), or NULL */
     const char *metrics_listen;

@@ -2,8 +2,9 @@
 # The worker's signer process (lib/worker/signer.h): the workerpool owner's key
 # lives in a child of the worker, never in the worker itself. The child is
 # another PID, confined (seccomp filter, no new privileges), and signs the
-# worker's leases and reports (a task of a non-TEE deal is leased and its
-# failure reported). As root, the worker's memory is searched for the key:
+# worker's leases and reports (a standard task whose app is registered at a
+# docker.io name, not a URL the worker fetches, is leased and its failure
+# reported). As root, the worker's memory is searched for the key:
 # absent, while the signer's holds it (the search works). When the signer is
 # killed the worker stops, non-zero, with one clear error line.
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +53,7 @@ for _ in $(seq 100); do
   [[ $(J task.json 'd["error"] is not None') == True ]] && break
   sleep 0.2
 done
-[[ $(J task.json 'd["error"]') == *"TEE tasks only"* ]] || { cat "$TMP/worker.log" >&2; fail "task: $(cat task.json)"; }
+[[ $(J task.json 'd["error"]') == *"is not such a URL (app bundle)"* ]] || { cat "$TMP/worker.log" >&2; fail "task: $(cat task.json)"; }
 ok
 
 # ---- the key is in the signer's memory, not in the worker's (root reads both) ----

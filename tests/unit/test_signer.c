@@ -136,8 +136,8 @@ static void request_codec(void **state)
     assert_succeeds(cella_signer_req_parse(CELLA_SIGNER_SIGN_TASK_CHALLENGE, cella_slice_of(b, 32), &got));
     assert_fails_with(cella_signer_req_parse(CELLA_SIGNER_SIGN_TASK_CHALLENGE, cella_slice_of(b, 31), &got),
                       CELLA_E_PARSE);
-    assert_succeeds(cella_signer_req_parse(CELLA_SIGNER_SIGN_AUTHORIZATION, cella_slice_of(b, 52), &got));
-    assert_fails_with(cella_signer_req_parse(CELLA_SIGNER_SIGN_AUTHORIZATION, cella_slice_of(b, 53), &got),
+    assert_succeeds(cella_signer_req_parse(CELLA_SIGNER_SIGN_AUTHORIZATION, cella_slice_of(b, 72), &got));
+    assert_fails_with(cella_signer_req_parse(CELLA_SIGNER_SIGN_AUTHORIZATION, cella_slice_of(b, 73), &got),
                       CELLA_E_PARSE);
     assert_succeeds(cella_signer_req_parse(CELLA_SIGNER_ADDRESS, cella_slice_of(b, 0), &got));
     assert_fails_with(cella_signer_req_parse(CELLA_SIGNER_ADDRESS, cella_slice_of(b, 1), &got), CELLA_E_PARSE);
@@ -210,8 +210,15 @@ static void signer_signs_typed_requests(void **state)
     cella_keccak256(h, taskid, 32);
     assert_succeeds(cella_eth_personal_recover(h, 32, sig, got));
     assert_memory_equal(got, addr, 20);
-    assert_succeeds(cella_signer_sign_authorization(&s, taskid, challenge, sig));
+    assert_succeeds(cella_signer_sign_authorization(&s, taskid, challenge, addr, sig));
     hub_authorization_hash(addr, taskid, challenge, h);
+    assert_succeeds(cella_eth_personal_recover(h, 32, sig, got));
+    assert_memory_equal(got, addr, 20);
+    /* the owner's consent for another worker of the pool (its own key) */
+    uint8_t other[20];
+    memset(other, 0x5a, 20);
+    assert_succeeds(cella_signer_sign_authorization(&s, taskid, challenge, other, sig));
+    hub_authorization_hash(other, taskid, challenge, h);
     assert_succeeds(cella_eth_personal_recover(h, 32, sig, got));
     assert_memory_equal(got, addr, 20);
     char nonce[65], msg[2000];
