@@ -12,11 +12,7 @@
 #                                  result; NAME from its zip goes to stdout
 SRC=${CELLA_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 export XDG_CONFIG_HOME=$TMP/config
-start_up up.log --data stack --listen-base 0 --slots 0
-read -r -a INIT < <(sed -n 's/^  cella init //p' up.log)
-POOL=$(awk '/^worker/ {print $3}' up.log | tr -d ,)
-POOL_WALLET=$(ls "$TMP"/stack/pool/wallet-*.json)
-HUB=$(sed -n 's/^hub *\([^ ]*\).*/\1/p' up.log)
+start_market   # lib.sh: INIT, BLOBS, HUB, POOL, POOL_WALLET
 for who in owner dev req; do
   mkdir "$who"
   (cd "$who" && "$CELLA" init "${INIT[@]}" 2>/dev/null) || fail "set up $who"
