@@ -96,17 +96,42 @@ static cella_res run_target(app_run_ctx *x, const char *app_arg)
 
 /* ---- the orders of the book ---- */
 
-/* The cheapest open order of the book for a query, as the hub lists it. */
-static cella_res best(const app_run_ctx *x, const char *query, const char *what, json_t **entry)
+/* Whether a dataset order may go with app `app`: its apprestrict is the zero
+ * address or the app (PoCo's check; the SDK asks the order book the same). */
+static bool allows_app(const json_t *entry, const char *app)
+{
+    static const uint8_t any[20];
+    uint8_t r[20], a[20];
+    const char *s = jstr(json_object_get(entry, "order"), "apprestrict");
+    if (!s)
+        return true;
+    bool ok = cella_ok(cella_eth_address_parse(r, s, "apprestrict")) &&
+              cella_ok(cella_eth_address_parse(a, app, "app")) &&
+              (!memcmp(r, any, 20) || !memcmp(r, a, 20));
+    cella_error_clear();
+    return ok;
+}
+
+/* The cheapest open order of the book for a query, as the hub lists it; with
+ * `app`, the cheapest that allows it (a dataset sold to several apps has one
+ * order per app). */
+static cella_res best(const app_run_ctx *x, const char *query, const char *what, const char *app,
+                      json_t **entry)
 {
     char path[600];
-    snprintf(path, sizeof path, "/v1/orders?%s&limit=1", query);
+    snprintf(path, sizeof path, "/v1/orders?%s&limit=%d", query, app ? 100 : 1);
     json_t *book = NULL;
     CELLA_TRY(hub_get(x, path, &book));
-    json_t *e = json_array_get(json_object_get(book, "orders"), 0);
-    cella_res r = e ? CELLA_OK_RES
-                    : cella_fail(CELLA_E_NOTFOUND, what, "no open order in the book matches (%s)",
-                                 query);
+    json_t *orders = json_object_get(book, "orders"), *e = NULL;
+    for (size_t i = 0; !e && i < json_array_size(orders); i++)
+        if (!app || allows_app(json_array_get(orders, i), app))
+            e = json_array_get(orders, i);
+    cella_res r = e     ? CELLA_OK_RES
+                  : app ? cella_fail(CELLA_E_NOTFOUND, what,
+                                     "no open order in the book matches (%s) and allows app %s",
+                                     query, app)
+                        : cella_fail(CELLA_E_NOTFOUND, what,
+                                     "no open order in the book matches (%s)", query);
     if (e)
         *entry = json_incref(e);
     json_decref(book);
@@ -138,10 +163,10 @@ static cella_res run_orders(app_run_ctx *x)
 {
     char q[600], need[67];
     snprintf(q, sizeof q, "kind=apporder&app=%s", x->app);
-    CELLA_TRY(best(x, q, "app order", &x->ao));
+    CELLA_TRY(best(x, q, "app order", NULL, &x->ao));
     if (x->dataset[0]) {
         snprintf(q, sizeof q, "kind=datasetorder&dataset=%s", x->dataset);
-        CELLA_TRY(best(x, q, "dataset order", &x->dso));
+        CELLA_TRY(best(x, q, "dataset order", x->app, &x->dso));
     }
     CELLA_TRY(needed_tag(x, need));
     const char *wp = opt(x, "workerpool"), *cat = opt(x, "category");
@@ -156,7 +181,7 @@ static cella_res run_orders(app_run_ctx *x)
         k += snprintf(q + k, sizeof q - (size_t)k, "&workerpool=%s", wp);
     if (cat)
         snprintf(q + k, sizeof q - (size_t)k, "&category=%s", cat);
-    return best(x, q, "workerpool order", &x->wpo);
+    return best(x, q, "workerpool order", NULL, &x->wpo);
 }
 
 /* ---- params ---- */
@@ -484,7 +509,8 @@ const cli_command cli_apprun_commands[] = {
      "[--no-result-encryption] [--skip-preflight-check] [--watch] [--hub-url URL "
      "[--hub-fingerprint FP]] [--cas URL --cas-fingerprint FP] " CLI_WALLET_USAGE,
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
-     "workerpool orders of the book, make and sign the request order and match them. The app "
+     "workerpool orders of the book (a dataset order only if its apprestrict allows the app), "
+     "make and sign the request order and match them. The app "
      "(and with --dataset deployed, the dataset) defaults to the one cella.json records as "
      "deployed. The request's params are --params (a JSON object, as the SDK's), with "
      "iexec_args, iexec_secrets, iexec_input_files and iexec_result_encryption from their "

@@ -3,7 +3,9 @@
 # (hub, cas, blob store and one worker on loopback, sim TEE). A data owner
 # encrypts a text and sells its use to one app only; an app developer
 # publishes a word count; a requester buys a run in an enclave, and only the
-# requester (the beneficiary) can read the result.
+# requester (the beneficiary) can read the result. Then the same with a Python
+# app shipped as an OCI image made with Debian's tools (docs/images.md): its
+# interpreter comes from the image, not from the worker host.
 set -euo pipefail
 CELLA=$(realpath "${1:-build/cella}")
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +23,15 @@ say() { printf '\n%s%s%s\n' "$B" "$*" "$N"; }
 run() { printf '%s$ %s%s\n' "$B" "$*" "$N" >&2; "$@"; }
 die() { echo "demo: $*" >&2; [[ -f stack/logs/worker.log ]] && tail -20 stack/logs/worker.log >&2; exit 1; }
 say "# the stack: cella up (hub, cas, blob store, one worker; sim TEE: development only)"
-"$CELLA" up --data stack --listen-base 0 > up.log 2>&1 &
+UP=("$CELLA" up --data stack --listen-base 0)
+NO_PYTHON=""
+if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
+  # as root, the whole stack (its worker too) runs as on a host without Python
+  UP=("$SRC/scripts/without-python.sh" "${UP[@]}")
+  NO_PYTHON=1
+  echo "(in a mount namespace where this host's python3 is hidden: scripts/without-python.sh)"
+fi
+"${UP[@]}" > up.log 2>&1 &
 UP_PID=$!
 for _ in $(seq 600); do grep -q '^ready' up.log 2>/dev/null && break; kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
 grep -q '^ready' up.log || { cat up.log >&2; die "cella up did not start"; }
@@ -91,3 +101,61 @@ cp "$DIR/requester/result.zip" stolen.zip
 printf '%s$ cella result decrypt stolen.zip -o peek.zip%s\n' "$B" "$N"
 if "$CELLA" result decrypt stolen.zip -o peek.zip; then die "another key decrypted the result"; fi
 printf '\ndemo: the word count ran in the (sim) enclave on the encrypted dataset; only the beneficiary read the result\n'
+
+say "# the app developer, again: a Python app as an OCI image, made with Debian's tools (no Docker)"
+cd "$DIR/dev"
+# python3 and its libraries from Debian (mmdebstrap; cached after the first build) + examples/python/app.py
+run "$SRC/examples/images/python.sh" python.oci ||
+  die "examples/images/python.sh failed (its first run needs mmdebstrap and the Debian mirror)"
+run "$CELLA" app import python.oci pyapp
+run "$CELLA" app measure pyapp | tee py_measurement
+run "$CELLA" app pack pyapp -o pyapp.tar | tee py_pack
+run "$CELLA" blobs put pyapp.tar | tee py_put
+run "$CELLA" app deploy --name python-app --multiaddr "$(cut -d' ' -f2 py_put)" --checksum "$(cut -d' ' -f1 py_pack)" \
+  --measurement "$(cat py_measurement)" --wallet-file "$(W dev)" | tee py_address
+PYAPP=$(cat py_address)
+run "$CELLA" order init --app --tag tee,scone --set volume=100,app="$PYAPP"
+run "$CELLA" order sign --app --wallet-file "$(W dev)" >/dev/null
+run "$CELLA" order publish --app
+printf 'an API key only the app developer knows' > dev.secret
+run "$CELLA" app push-secret "$PYAPP" --secret-file dev.secret --wallet-file "$(W dev)"
+
+say "# the data owner sells the same encrypted speech to the Python app too"
+cd "$DIR/owner"
+run "$CELLA" order init --dataset --set volume=100,apprestrict="$PYAPP"
+run "$CELLA" order sign --dataset --wallet-file "$(W owner)" >/dev/null
+run "$CELLA" order publish --dataset
+
+say "# the requester: a secret of its own, an input file, args; a run in an enclave"
+cd "$DIR/requester"
+printf 'a token only the requester knows' > token.secret
+run "$CELLA" requester push-secret token --secret-file token.secret --wallet-file "$(W requester)"
+printf 'the Moon, the Moon and the stars\n' > notes.txt
+run "$CELLA" blobs put notes.txt | tee notes_put
+run "$CELLA" app run "$PYAPP" --dataset "$DS" --tag tee,scone --args "4 words" --secret 1=token \
+  --input-files "$(cut -d' ' -f2 notes_put)" --watch --wallet-file "$(W requester)" | tee py_run.out ||
+  die "the Python task did not complete"
+TASK=$(awk '/^task / {print $2}' py_run.out)
+run "$CELLA" result download "$TASK" -o py_result.zip
+run "$CELLA" result decrypt py_result.zip -o py_results.zip
+run "$CELLA" task debug "$TASK" --logs --wallet-file "$(W requester)"    # the app's stderr
+# the result, read on this (demo) host; the worker's sandbox had only the image's Python
+python3 - py_results.zip <<'PY'
+import json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+print("computed.json:", z.read("computed.json").decode().strip())
+r = json.loads(z.read("result.json"))
+print("result.json:")
+print("  args", r["args"])
+for what, f in [("dataset", r["dataset"])] + [("input file", f) for f in r["input_files"]]:
+    top = ", ".join("%s %d" % (w, n) for w, n in f["top"])
+    print("  %s %s: %d bytes, %d words, sha256 %s..., top: %s" % (what, f["name"], f["bytes"], f["words"], f["sha256"][:16], top))
+s = r["secrets"]
+for who, v in [("app developer", s.get("app_developer"))] + [("requester %s" % k, v) for k, v in s["requester"].items()]:
+    print("  %s secret: %d bytes, sha256 %s... (never its value)" % (who, v["length"], v["sha256_prefix"]))
+rt = r["runtime"]
+print("  python %s at %s; /usr/bin in the sandbox (the image's, none of this host's): %s" % (rt["python"], rt["executable"], " ".join(rt["usr_bin"])))
+PY
+where=""
+[[ -z $NO_PYTHON ]] || where=" (the worker ran where this host's python3 is hidden)"
+printf '\ndemo: the Python app ran from its OCI image, on its own interpreter%s, with its dataset, input file, secrets and args\n' "$where"

@@ -13,6 +13,8 @@ build_pkgs+=(libseccomp-dev)  # lib/core/privsep.c (the worker's signer), lib/co
 build_pkgs+=(libhttp-parser-dev)  # lib/net/http_guard.c
 # PostgreSQL: the client library, and Debian's server for the tests on it
 build_pkgs+=(libpq-dev postgresql-15)
+# examples/images (make demo, tests/cli/images*.sh): app images built with Debian's tools
+build_pkgs+=(busybox-static mmdebstrap)
 build_pkgs+=(chromium)  # tests/cli/hub_web.sh: the hub's web page in a real browser
 # The iExec SDK tests run the real SDK (npm iexec@8 and iexec@9); any node will do.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)

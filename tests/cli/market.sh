@@ -190,8 +190,14 @@ expect_fail 'COMPLETED, not ACTIVE' "$CELLA" attest --session "iexec-$T1/app" --
 
 # ---- the orders' restrictions hold ----
 cd "$TMP/req"
-# an app the dataset order does not name gets no deal, hence no key
-expect_fail 'iExecV5-matchOrders-0x16: the dataset order is restricted to app' "$CELLA" app run "$SLOW" --dataset "$DS" --tag tee,scone --wallet-file "$(W req)"
+# an app the dataset order does not name gets no deal, hence no key: app run finds no dataset
+# order for it (as the SDK asks the book), and the hub refuses the match when forced
+expect_fail "no open order in the book matches \(kind=datasetorder&dataset=$DS\) and allows app $SLOW" \
+  "$CELLA" app run "$SLOW" --dataset "$DS" --tag tee,scone --wallet-file "$(W req)"
+DSO=$("$CELLA" order book --kind datasetorder --dataset "$DS" | python3 -c 'import json,sys;print(json.load(sys.stdin)["orders"][0]["orderHash"])')
+expect_ok "$CELLA" order init --request --tag tee,scone --set app="$SLOW",dataset="$DS",requester="$(A req)",beneficiary="$(A req)",appmaxprice=1000,datasetmaxprice=1000,workerpoolmaxprice=1000
+expect_ok "$CELLA" order sign --request --wallet-file "$(W req)"
+expect_fail 'iExecV5-matchOrders-0x16: the dataset order is restricted to app' "$CELLA" order fill --dataset "$DSO"
 # a requester outside requesterrestrict cannot match
 cd "$TMP/eve"
 expect_ok "$CELLA" result push-encryption-key --wallet-file "$(W eve)"
