@@ -157,6 +157,12 @@ cella_res cella_cas_attest(const cella_http_client *c, cella_tee_kind kind, cell
     mc.client_key = NULL;
     mc.identity = make_attest_identity;
     mc.identity_ctx = &id;
+    /* Safe to send again to another replica after a failure that may have
+     * reached one: each attempt is a new handshake with new evidence bound to
+     * it, and what cas keeps of an attestation is a new instance token each
+     * time (the unused one expires), so nothing is consumed twice. A cas
+     * killed mid-attest then costs a retry, not the task (cluster.cas_kill). */
+    mc.repeatable = true;
     json_t *req = json_pack("{s:s, s:s}", "session", session, "service", service);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
