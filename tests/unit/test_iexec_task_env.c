@@ -33,7 +33,7 @@ static void facts(cella_iexec_task_facts *f, bool tee, bool dataset, bool inputs
     f->bot_size = 5;
     if (dataset) {
         f->has_dataset = true;
-        test_unhex(f->dataset, 20, DSET + 2);
+        test_unhex(f->dataset, 20, &DSET[2]);
         f->dataset_url = "https://blobs.example/d.enc";
         f->dataset_checksum = "0x" "33333333333333333333333333333333"
                               "33333333333333333333333333333333";

@@ -205,7 +205,7 @@ static void image_bundle_runs(void **state)
     assert_int_equal(run_bundle(dir, NULL, 0, out, sizeof out), 0);
     char want[300];
     snprintf(want, sizeof want, "/ 0:0 %s /root task /iexec_in [c1]\n",
-             CELLA_IMAGE_DEFAULT_PATH + strlen("PATH="));
+             &CELLA_IMAGE_DEFAULT_PATH[strlen("PATH=")]);
     assert_string_equal(out, want);
     /* with args the Cmd is gone: the args are the whole command */
     const char *cmd[] = {"sh", "-c", "echo \"$HOME $0\"", "only"};
