@@ -21,30 +21,12 @@
     "{\"entrypoint\": \"%s\", \"args\": [%s], \"heap_mb\": %d, \"stack_kb\": %d, "            \
     "\"env\": [%s], \"host_files\": [%s], \"runtime\": \"cella-runtime-1\"}"
 
-static void put(const char *root, const char *rel, const char *content, mode_t mode)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
-    /* mkdir -p of the parent */
-    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')) != NULL; s++) {
-        *s = '\0';
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    unlink(p);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
-    assert_int_equal(chmod(p, mode), 0);
-}
-
 static void manifest(const char *root, const char *ep, const char *args, int heap, int stack,
                      const char *env, const char *host)
 {
     char m[4096];
     snprintf(m, sizeof m, MANIFEST_FMT, ep, args, heap, stack, env, host);
-    put(root, CELLA_APP_MANIFEST, m, 0644);
+    test_put_file(root, CELLA_APP_MANIFEST, m, 0644);
 }
 
 /* A bundle: bin/copy (exec), lib/data.txt, share/doc/readme, an empty dir. */
@@ -55,15 +37,15 @@ static char *make_bundle(bool reverse)
         char p[4096];
         snprintf(p, sizeof p, "%s/empty", d);
         mkdir(p, 0700);
-        put(d, "share/doc/readme", "read me\n", 0600);
-        put(d, "lib/data.txt", "data\n", 0664);
-        put(d, "bin/copy", "#!/bin/sh\nexit 0\n", 0700);
+        test_put_file(d, "share/doc/readme", "read me\n", 0600);
+        test_put_file(d, "lib/data.txt", "data\n", 0664);
+        test_put_file(d, "bin/copy", "#!/bin/sh\nexit 0\n", 0700);
         manifest(d, "bin/copy", "\"-v\"", 64, 8192, "\"IN\", \"OUT\"", "\"/etc/hosts\"");
     } else {
         manifest(d, "bin/copy", "\"-v\"", 64, 8192, "\"IN\", \"OUT\"", "\"/etc/hosts\"");
-        put(d, "bin/copy", "#!/bin/sh\nexit 0\n", 0755);
-        put(d, "lib/data.txt", "data\n", 0644);
-        put(d, "share/doc/readme", "read me\n", 0644);
+        test_put_file(d, "bin/copy", "#!/bin/sh\nexit 0\n", 0755);
+        test_put_file(d, "lib/data.txt", "data\n", 0644);
+        test_put_file(d, "share/doc/readme", "read me\n", 0644);
         char p[4096];
         snprintf(p, sizeof p, "%s/empty", d);
         mkdir(p, 0755);
@@ -110,19 +92,19 @@ static void measurement_sensitive(void **state)
     measure(d, base);
     char p[4096];
 
-    put(d, "lib/data.txt", "dato\n", 0644);
+    test_put_file(d, "lib/data.txt", "dato\n", 0644);
     expect_changed(d, base, "one byte of a file");
-    put(d, "lib/data.txt", "data\n", 0644);
+    test_put_file(d, "lib/data.txt", "data\n", 0644);
 
-    put(d, "lib/data.txt", "data\n", 0755);
+    test_put_file(d, "lib/data.txt", "data\n", 0755);
     expect_changed(d, base, "execute bit");
-    put(d, "lib/data.txt", "data\n", 0644);
+    test_put_file(d, "lib/data.txt", "data\n", 0644);
 
-    put(d, "lib/data.txt", "data\n\n", 0644);
+    test_put_file(d, "lib/data.txt", "data\n\n", 0644);
     expect_changed(d, base, "size");
-    put(d, "lib/data.txt", "data\n", 0644);
+    test_put_file(d, "lib/data.txt", "data\n", 0644);
 
-    put(d, "lib/extra", "", 0644);
+    test_put_file(d, "lib/extra", "", 0644);
     expect_changed(d, base, "a new empty file");
     snprintf(p, sizeof p, "%s/lib/extra", d);
     unlink(p);
@@ -156,7 +138,7 @@ static void measurement_sensitive(void **state)
         {"bin/copy", "\"-v\"", "\"IN\", \"OUT\"", "", 64, 8192, "host_files"},
         {"bin/copy2", "\"-v\"", "\"IN\", \"OUT\"", "\"/etc/hosts\"", 64, 8192, "entrypoint"},
     };
-    put(d, "bin/copy2", "#!/bin/sh\nexit 0\n", 0755);
+    test_put_file(d, "bin/copy2", "#!/bin/sh\nexit 0\n", 0755);
     manifest(d, "bin/copy", "\"-v\"", 64, 8192, "\"IN\", \"OUT\"", "\"/etc/hosts\"");
     uint8_t base2[32];
     measure(d, base2);
@@ -310,8 +292,8 @@ static void pack_deterministic(void **state)
     memcpy(longp + 150, "/", 1);
     memset(longp + 151, 'm', 150);
     longp[301] = '\0';
-    put(a, longp, "long\n", 0644);
-    put(b, longp, "long\n", 0600);
+    test_put_file(a, longp, "long\n", 0644);
+    test_put_file(b, longp, "long\n", 0600);
     char t1[4200], t2[4200], t3[4200], u[4200];
     snprintf(t1, sizeof t1, "%s/1.tar", o);
     snprintf(t2, sizeof t2, "%s/2.tar", o);
@@ -344,7 +326,7 @@ static void pack_deterministic(void **state)
     char plain[4200], tp[4200], up[4200];
     snprintf(plain, sizeof plain, "%s/plain", o);
     mkdir(plain, 0755);
-    put(plain, "x", "x", 0644);
+    test_put_file(plain, "x", "x", 0644);
     snprintf(tp, sizeof tp, "%s/plain.tar", o);
     snprintf(up, sizeof up, "%s/plain-out", o);
     assert_succeeds(cella_tree_pack(plain, tp, c1));

@@ -23,23 +23,6 @@
     "{" LIMITS ", \"image\": {\"entrypoint\": [%s], \"cmd\": [%s], \"env\": [%s], "           \
     "\"working_dir\": \"%s\", \"user\": \"%s\"}}"
 
-static void put(const char *root, const char *rel, const char *content, mode_t mode)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
-    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')) != NULL; s++) {
-        *s = '\0';
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    unlink(p);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
-    assert_int_equal(chmod(p, mode), 0);
-}
-
 static void link_at(const char *root, const char *rel, const char *target)
 {
     char p[4096];
@@ -53,7 +36,7 @@ static void image_manifest(const char *d, const char *cmd)
     char m[4096];
     snprintf(m, sizeof m, IMAGE_FMT, "\"/bin/app\"", cmd, "\"PATH=/bin\", \"HOME=/root\"",
              "/app", "1000:1000");
-    put(d, CELLA_APP_MANIFEST, m, 0644);
+    test_put_file(d, CELLA_APP_MANIFEST, m, 0644);
 }
 
 /* An image bundle: rootfs with bin/app, a link, an empty dir, a 0600 file. */
@@ -67,15 +50,15 @@ static char *make_image(bool reverse)
         snprintf(p, sizeof p, "%s/rootfs/tmp", d);
         mkdir(p, 0777);
         chmod(p, 0777);
-        put(d, "rootfs/etc/secret", "s\n", 0600);
-        put(d, "rootfs/bin/app", "#!/bin/sh\n", 0755);
+        test_put_file(d, "rootfs/etc/secret", "s\n", 0600);
+        test_put_file(d, "rootfs/bin/app", "#!/bin/sh\n", 0755);
         link_at(d, "rootfs/bin/sh", "/bin/app");
         image_manifest(d, "\"-v\"");
     } else {
         image_manifest(d, "\"-v\"");
-        put(d, "rootfs/bin/app", "#!/bin/sh\n", 0755);
+        test_put_file(d, "rootfs/bin/app", "#!/bin/sh\n", 0755);
         link_at(d, "rootfs/bin/sh", "/bin/app");
-        put(d, "rootfs/etc/secret", "s\n", 0600);
+        test_put_file(d, "rootfs/etc/secret", "s\n", 0600);
         snprintf(p, sizeof p, "%s/rootfs/tmp", d);
         mkdir(p, 0777);
         chmod(p, 0777);
@@ -187,7 +170,7 @@ static void image_bundle_loaded(void **state)
     assert_string_equal(cella_error_where(), "other");
     unlink(strcat(strcpy(p, d), "/other"));
     /* Nothing but the manifest and rootfs/ at the top. */
-    put(d, "extra", "x", 0644);
+    test_put_file(d, "extra", "x", 0644);
     assert_fails_with(cella_app_load(d, &m), CELLA_E_PARSE);
     assert_string_equal(cella_error_where(), "extra");
     unlink(strcat(strcpy(p, d), "/extra"));
@@ -215,7 +198,7 @@ static void image_bundle_loaded(void **state)
     snprintf(moved, sizeof moved, "%s.moved", d);
     assert_int_equal(rename(rf, moved), 0);
     assert_fails_with(cella_app_load(d, &m), CELLA_E_NOTFOUND);
-    put(d, "rootfs", "file", 0644);
+    test_put_file(d, "rootfs", "file", 0644);
     assert_fails_with(cella_app_load(d, &m), CELLA_E_PARSE);
     assert_string_equal(cella_error_where(), "rootfs");
     unlink(rf);
@@ -223,9 +206,9 @@ static void image_bundle_loaded(void **state)
     test_rmdir(d);
     /* A directory bundle still refuses links, rootfs/ or not. */
     d = test_tmpdir();
-    put(d, CELLA_APP_MANIFEST,
+    test_put_file(d, CELLA_APP_MANIFEST,
         "{\"entrypoint\": \"x\", \"args\": [], " LIMITS "}", 0644);
-    put(d, "x", "#!/bin/sh\n", 0755);
+    test_put_file(d, "x", "#!/bin/sh\n", 0755);
     snprintf(p, sizeof p, "%s/rootfs", d);
     mkdir(p, 0755);
     link_at(d, "rootfs/l", "/x");
@@ -258,14 +241,14 @@ static void image_measurement(void **state)
     assert_memory_equal(ma, mb, 32);
     char p[4096];
     /* each change alone changes the measurement, and undoing it restores it */
-    put(a, "rootfs/bin/app", "#!/bin/sh \n", 0755);
+    test_put_file(a, "rootfs/bin/app", "#!/bin/sh \n", 0755);
     expect_changed(a, ma, "one byte of a file");
-    put(a, "rootfs/bin/app", "#!/bin/sh\n", 0755);
+    test_put_file(a, "rootfs/bin/app", "#!/bin/sh\n", 0755);
     measure_ok(a, mb);
     assert_memory_equal(ma, mb, 32);
-    put(a, "rootfs/etc/secret", "s\n", 0640);
+    test_put_file(a, "rootfs/etc/secret", "s\n", 0640);
     expect_changed(a, ma, "a group read bit");
-    put(a, "rootfs/etc/secret", "s\n", 0600);
+    test_put_file(a, "rootfs/etc/secret", "s\n", 0600);
     link_at(a, "rootfs/bin/sh", "/bin/app2");
     expect_changed(a, ma, "a link target");
     link_at(a, "rootfs/bin/sh", "/bin/app");

@@ -156,3 +156,21 @@ bool test_busybox_rootfs(const char *rootfs)
     }
     return true;
 }
+
+void test_put_file(const char *root, const char *rel, const char *content, mode_t mode)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    /* mkdir -p of the parent */
+    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')) != NULL; s++) {
+        *s = '\0';
+        mkdir(p, 0755);
+        *s = '/';
+    }
+    unlink(p);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    assert_int_equal(chmod(p, mode), 0);
+}

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -34,6 +35,9 @@
 /* A fresh temp directory (mkdtemp under $TMPDIR); removed by test_rmdir. */
 char *test_tmpdir(void);
 void test_rmdir(char *dir);
+/* Writes `content` to ROOT/REL (its parent folders made as needed, an
+ * existing file replaced) with `mode`; any failure fails the test. */
+void test_put_file(const char *root, const char *rel, const char *content, mode_t mode);
 
 /* The test vectors from real tools: $CELLA_VECTORS when set, else the
  * repository's tests/vectors (see tests/vectors/PROVENANCE.md). */
