@@ -54,15 +54,10 @@ fuzz:
 bench:
 	@bash scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build
-	@bash bench/run.sh build
-	@bash bench/cas.sh build
-	@bash bench/runtime.sh build
-	@bash bench/image.sh build
-	@bash bench/output.sh build
-	@bash bench/import.sh build
-	@bash bench/market.sh build
-	@bash bench/hub.sh build
-	@bash bench/hub_pg.sh build
+	@printf '| figure (same run) | cella | baseline | baseline figure | ratio | goal |\n| --- | --- | --- | --- | --- | --- |\n' > build/bench-summary.md
+	@BENCH_SUMMARY=$(CURDIR)/build/bench-summary.md bash bench/all.sh build
+	@echo; echo "bench: the goals of issue 18, each beside its same-run baseline (build/bench-summary.md)"
+	@cat build/bench-summary.md
 
 demo: build
 	@bash scripts/demo-iexec.sh build/cella
