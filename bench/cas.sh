@@ -109,7 +109,8 @@ printf 'client CPU per operation: cas attest %s us, cas key read %s us, nginx ne
   "$c_att_cl" "$c_key_cl" "$n_new_cl" "$n_keep_cl"
 # Server and client share the cores: on an otherwise idle machine the rates
 # follow the CPU per operation, whatever else the machine is doing now.
+cpu_ratio=$(ratio "$((n_new_us + n_new_cl))" "$((c_att_us + c_att_cl))")
 printf 'CPU per operation, server + client: cas attest %s us, nginx new conn %s us (idle-machine ratio %s)\n' \
-  "$((c_att_us + c_att_cl))" "$((n_new_us + n_new_cl))" "$(ratio "$((n_new_us + n_new_cl))" "$((c_att_us + c_att_cl))")"
+  "$((c_att_us + c_att_cl))" "$((n_new_us + n_new_cl))" "$cpu_ratio"
 goal_row "cas attestation + key release, new TLS connection each ÷ nginx new connection" \
-  "$c_att/s" "nginx new connection" "$n_new/s" "$att_ratio" "≥ 0.7"
+  "$c_att/s" "nginx new connection" "$n_new/s" "$att_ratio (CPU-based: $cpu_ratio)" "≥ 0.7"
