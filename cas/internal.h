@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,6 +15,14 @@
 #include "net/http_server.h"
 #include "net/signed_request.h"
 #include "store/cas_store.h"
+
+/* Attestations waiting for their commit (cas/commit.c). */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    struct cas_commit_item *head; /* queued, not yet taken by a commit */
+    bool busy;                    /* a thread is committing a group */
+} cas_commits;
 
 typedef struct {
     cas_options opt;
@@ -32,6 +41,7 @@ typedef struct {
     char pccs_cache[4200];
     cella_collateral_source collateral;
     time_t evidence_now;
+    cas_commits commits;
 } cas_app;
 
 typedef struct {
@@ -56,6 +66,16 @@ void cas_audit(cas_thread *t, const char *who, const char *action, const char *o
 void cas_reply_err(cella_http_req *req, cella_res r);
 /* n bytes as a JSON string of lowercase hex (n <= 128). */
 json_t *cas_hex_json(const uint8_t *p, size_t n);
+
+/* ---- cas/commit.c ---- */
+void cas_commits_init(cas_commits *c);
+void cas_commits_destroy(cas_commits *c);
+/* How many attestations wait for a commit to take them (for tests). */
+size_t cas_commits_queued(cas_commits *c);
+/* Stores an attestation's instance and audit row durably, in one commit with
+ * the attestations that arrive meanwhile (group commit); returns once that
+ * commit is on disk, or failed. */
+CELLA_RESULT cas_commit_attested(cas_thread *t, const cella_cas_attested *a);
 
 /* ---- cas/sessions.c ---- */
 

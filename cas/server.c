@@ -347,9 +347,11 @@ static void attest(cas_thread *t, cella_http_req *req)
         cella_hex_encode(m, c.measurement, c.measurement_len, false);
         snprintf(why, sizeof why, "measurement %s%s%s%s; keys released", m,
                  c.debug ? " (debug)" : "", c.tcb[0] ? ", TCB " : "", c.tcb);
-        /* The instance and its audit row commit together: one fsync. */
-        r = cella_cas_instance_put_audited(t->st, token_hash, session, service, spki,
-                                           now_s() + INSTANCE_TTL, now_s(), who, why);
+        /* The instance and its audit row commit together, in one commit
+         * with the attestations that arrive meanwhile (cas/commit.c). */
+        cella_cas_attested row_a = {token_hash, session, service, spki,
+                                    now_s() + INSTANCE_TTL, now_s(), who, why};
+        r = cas_commit_attested(t, &row_a);
     }
     if (!cella_ok(r)) {
         cas_audit(t, who, "attest", object, "refused", cella_error_what());
@@ -687,6 +689,7 @@ cella_res cas_serve(const cas_options *o)
     /* The port first: a taken one leaves --data as it was (no key made). */
     int fd;
     CELLA_TRY(cella_http_listen(a.opt.listen, "cas serve --listen", &fd, a.bound));
+    cas_commits_init(&a.commits);
     cella_res r = cella_mkdir_private(o->data_dir);
     if (o->db)
         snprintf(a.db_path, sizeof a.db_path, "%s", o->db);
@@ -773,5 +776,6 @@ cella_res cas_serve(const cas_options *o)
     cella_sigreq_free(a.auth);
     EVP_PKEY_free(a.sim_pub);
     SSL_CTX_free(a.ssl);
+    cas_commits_destroy(&a.commits);
     return r;
 }

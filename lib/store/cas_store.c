@@ -339,20 +339,30 @@ cella_res cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32
     return write_done(s, &q, "cannot store instance");
 }
 
-static cella_res instance_put_audited_once(cella_cas_store *s, const uint8_t token_hash[32],
-                                           const char *session, const char *service,
-                                           const uint8_t spki[32], int64_t expires, int64_t ts,
-                                           const char *who, const char *why)
+static cella_res instances_put_audited_once(cella_cas_store *s, const cella_cas_attested *a,
+                                            size_t n)
 {
     CELLA_TRY(db_begin(s->db));
-    char object[600];
-    snprintf(object, sizeof object, "%s/%s", session, service);
-    cella_res r = cella_cas_instance_put(s, token_hash, session, service, spki, expires);
-    if (cella_ok(r))
-        r = cella_cas_audit(s, ts, who, "attest", object, "ok", why);
+    cella_res r = CELLA_OK_RES;
+    for (size_t i = 0; i < n && cella_ok(r); i++) {
+        char object[600];
+        snprintf(object, sizeof object, "%s/%s", a[i].session, a[i].service);
+        r = cella_cas_instance_put(s, a[i].token_hash, a[i].session, a[i].service, a[i].spki,
+                                   a[i].expires);
+        if (cella_ok(r))
+            r = cella_cas_audit(s, a[i].ts, a[i].who, "attest", object, "ok", a[i].why);
+    }
     if (cella_ok(r))
         return db_commit(s->db);
     db_rollback(s->db);
+    return r;
+}
+
+cella_res cella_cas_instances_put_audited(cella_cas_store *s, const cella_cas_attested *a,
+                                          size_t n)
+{
+    cella_res r;
+    CELLA_DB_RETRY(s->db, r, instances_put_audited_once(s, a, n));
     return r;
 }
 
@@ -361,10 +371,8 @@ cella_res cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token
                                          const uint8_t spki[32], int64_t expires, int64_t ts,
                                          const char *who, const char *why)
 {
-    cella_res r;
-    CELLA_DB_RETRY(s->db, r, instance_put_audited_once(s, token_hash, session, service, spki,
-                                                       expires, ts, who, why));
-    return r;
+    cella_cas_attested a = {token_hash, session, service, spki, expires, ts, who, why};
+    return cella_cas_instances_put_audited(s, &a, 1);
 }
 
 cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,

@@ -87,6 +87,19 @@ CELLA_RESULT cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t to
                                             const char *session, const char *service,
                                             const uint8_t spki[32], int64_t expires, int64_t ts,
                                             const char *who, const char *why);
+/* One attestation's instance and its audit row ("attest ok"), for the batch
+ * below. */
+typedef struct {
+    const uint8_t *token_hash; /* 32 bytes */
+    const char *session, *service;
+    const uint8_t *spki; /* 32 bytes */
+    int64_t expires, ts;
+    const char *who, *why;
+} cella_cas_attested;
+/* Several attestations' instances and audit rows in one transaction, all or
+ * none: one commit (one fsync) for all of them (cas's group commit). */
+CELLA_RESULT cella_cas_instances_put_audited(cella_cas_store *s, const cella_cas_attested *a,
+                                             size_t n);
 CELLA_RESULT cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,
                                     char session[256], char service[256], uint8_t spki[32]);
 

@@ -128,8 +128,16 @@ static void encode_signed(const cella_sim_report *r, uint8_t b[static CELLA_SIM_
 
 cella_res cella_sim_quote(EVP_PKEY *platform, const cella_sim_report *in, cella_buf *out)
 {
+    uint8_t id[32];
+    CELLA_TRY(cella_sim_platform_id(platform, id));
+    return cella_sim_quote_id(platform, id, in, out);
+}
+
+cella_res cella_sim_quote_id(EVP_PKEY *platform, const uint8_t platform_id[32],
+                             const cella_sim_report *in, cella_buf *out)
+{
     cella_sim_report r = *in;
-    CELLA_TRY(cella_spki_sha256(platform, r.platform_id));
+    memcpy(r.platform_id, platform_id, 32);
     uint8_t body[CELLA_SIM_SIGNED_BYTES];
     encode_signed(&r, body);
     EVP_MD_CTX *md = EVP_MD_CTX_new();

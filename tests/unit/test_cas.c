@@ -763,8 +763,12 @@ static void crash_durability(void **state)
     quote_ctx q = good_quote();
     cella_cas_instance inst;
     assert_succeeds(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "crash", "app", &inst));
-    uint8_t t[16] = {0x77};
+    uint8_t t[16] = {0x77}, t2[16] = {0x78};
     assert_succeeds(cella_cas_push_tag(&g_http, &inst, "out", NULL, t));
+    /* an instance whose attestation was answered (its group committed) is
+     * known after kill -9 too */
+    cella_cas_instance inst2;
+    assert_succeeds(cella_cas_attest(&g_http, CELLA_TEE_SIM, quote, &q, "crash", "app", &inst2));
     kill(g_pid, SIGKILL);
     waitpid(g_pid, NULL, 0);
     start_server();
@@ -772,7 +776,9 @@ static void crash_durability(void **state)
                                           cella_slice_of("", 0), "application/json", &j));
     assert_string_equal(json_string_value(json_object_get(j, "tag")), "77000000000000000000000000000000");
     json_decref(j);
+    assert_succeeds(cella_cas_push_tag(&g_http, &inst2, "out", t, t2));
     cella_cas_instance_free(&inst);
+    cella_cas_instance_free(&inst2);
     /* the master key never lands in the database (file or WAL), and the
      * session's volume key is only stored sealed */
     char key[600];

@@ -61,6 +61,19 @@ static void sim_evidence(void **state)
     assert_fails_with(cella_sim_parse(cella_slice_of(ev.p, 100), &out), CELLA_E_PARSE);
     cella_buf_append(&ev, "x", 1);
     assert_fails_with(cella_sim_parse(cella_slice_of(ev.p, ev.len), &out), CELLA_E_PARSE);
+    /* A precomputed platform id (cella_sim_quote_id) gives the same evidence
+     * check; one that names another platform than the signing key is refused
+     * by the verifier's own id, whatever the quoter claimed. */
+    uint8_t id[32], id2[32];
+    assert_succeeds(cella_sim_platform_id(pub, id));
+    assert_succeeds(cella_sim_platform_id(pub2, id2));
+    ev.len = 0;
+    assert_succeeds(cella_sim_quote_id(k, id, &in, &ev));
+    assert_succeeds(cella_sim_verify(cella_slice_of(ev.p, ev.len), pub, &out));
+    ev.len = 0;
+    assert_succeeds(cella_sim_quote_id(k, id2, &in, &ev));
+    assert_fails_with(cella_sim_verify(cella_slice_of(ev.p, ev.len), pub, &out), CELLA_E_AUTH);
+    assert_fails_with(cella_sim_verify(cella_slice_of(ev.p, ev.len), pub2, &out), CELLA_E_AUTH);
     cella_buf_free(&ev);
     EVP_PKEY_free(k);
     EVP_PKEY_free(k2);
