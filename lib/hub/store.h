@@ -297,7 +297,7 @@ CELLA_RESULT hub_store_deal_list(hub_store *s, size_t offset, size_t limit, json
                                  uint64_t *total);
 
 /* ---- the web page's reads (lib/hub/store_web.c) ---- */
-#define HUB_NAMES_MAX 100  /* addresses named by one query */
+#define HUB_NAMES_MAX 50   /* addresses named by one query (a 4 KiB target holds 50) */
 #define HUB_SEARCH_MAX 64  /* bytes of a searched name */
 /* {"0xEIP55": {"kind", "name"}} for each of the n addresses that is a
  * registered resource (others are absent). */
