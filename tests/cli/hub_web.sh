@@ -24,6 +24,8 @@ done
 NO_BROWSER="no chromium (scripts/deps.sh installs it, or apt-get install chromium)"
 [[ "${CELLA_SKIP_BROWSER:-0}" == 1 ]] && { BROWSER=; NO_BROWSER="CELLA_SKIP_BROWSER=1"; }
 
+T_START=$(date +%s.%N)
+lap() { python3 -c 'import sys,time; print("%s: %.1f s" % (sys.argv[1], time.time() - float(sys.argv[2])))' "$1" "$T_START"; }
 start_hub --dev-faucet
 H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
 EVIL='<img src=x onerror=alert(1)>'
@@ -106,6 +108,7 @@ LATE_FINAL=$(curl -sS "$HUB_URL/v1/tasks/$LATE" | python3 -c 'import json,sys; p
 DEAL=$BAG
 cd "$TMP"
 
+lap "seeded"
 # ---- the list endpoints ----
 get() { curl -sS -f "$HUB_URL$1" > "$TMP/get.json" || fail "GET $1"; ok; }
 jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/get.json" "$1"; }
@@ -190,7 +193,7 @@ grep -q '<script src="/ui/ui.js"' "$TMP/body" || fail "index.html loads no ui.js
 headers /ui/index.html 'text/html; charset=utf-8'
 for js in app.js ui.js pages.js events.js; do
   headers /ui/$js 'text/javascript; charset=utf-8'
-  ! grep -Eq 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function|https?://[a-z]' "$TMP/body" ||
+  ! grep -Eq 'innerHTML|outerHTML|insertAdjacentHTML|createContextualFragment|DOMParser|document\.write|eval\(|new Function|https?://[a-z]' "$TMP/body" ||
     fail "$js builds HTML from strings or names another origin"
 done
 headers /ui/style.css 'text/css; charset=utf-8'
@@ -203,6 +206,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$HUB_URL/")
 [[ $code == 405 ]] || fail "POST /: HTTP $code"
 ok
 
+lap "API checked"
 # ---- the page in a real browser ----
 if [[ -z "$BROWSER" ]]; then
   finish
@@ -262,7 +266,8 @@ live = [
 narrow = [dict(name='deal-phone', route='deal/' + e['DEAL'], width=390), dict(name='orders-phone', route='orders', width=390)]
 # pages that have a not_before wait go after the others
 pages.sort(key=lambda p: 'not_before' in p)
-json.dump(dict(url=e['URL'], pages=pages, live=live, narrow=narrow), open(sys.argv[1], 'w'))
+dark = [dict(name='deal', route='deal/' + e['DEAL'])]
+json.dump(dict(url=e['URL'], pages=pages, live=live, narrow=narrow, dark=dark), open(sys.argv[1], 'w'))
 PY
 python3 "$HERE/hub_web_browser.py" "$BROWSER" "$TMP/spec.json" "$OUT" "$TMP/sync" > "$TMP/browser.out" 2> "$TMP/browser.err" &
 PY=$!
@@ -284,8 +289,9 @@ contribute "$TASK2"
 wait $PY || { cat "$TMP/browser.out" "$TMP/browser.err" >&2; fail "the browser checks"; }
 cat "$TMP/browser.out"
 n=$(ls "$OUT"/*.png | wc -l)
-[[ $n -ge 32 ]] || fail "screenshots: $n in $OUT"
+[[ $n -ge 33 ]] || fail "screenshots: $n in $OUT"
 echo "screenshots: $n in $OUT"
+lap "browser done"
 ok
 kill -0 $HUB_PID || fail "the hub died"
 finish

@@ -188,6 +188,28 @@ def live(c, url, step, syncdir):
             raise AssertionError('%s: after the change, the page lacks %r' % (step['name'], w))
 
 
+def keyboard(c, url):
+    """Tab goes through the page in order, each stop with a visible focus ring;
+    Enter on a link follows it."""
+    open_route(c, url, 'deals')
+    c.js('document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)')
+    stops = []
+    for _ in range(12):
+        for t in ('keyDown', 'keyUp'):
+            c.call('Input.dispatchKeyEvent', {'type': t, 'key': 'Tab', 'code': 'Tab', 'windowsVirtualKeyCode': 9})
+        stops.append(c.js('''(() => { const a = document.activeElement, st = getComputedStyle(a);
+            return [a.tagName + (a.id ? '#' + a.id : '') + ':' + (a.textContent || a.placeholder || '').trim().slice(0, 20),
+                    st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) >= 2]; })()'''))
+    if stops[0][0] != 'A:Skip to the page':
+        raise AssertionError('keyboard: the first stop is %r, not the skip link' % stops[0][0])
+    unseen = [n for n, ring in stops if not ring]
+    if unseen:
+        raise AssertionError('keyboard: no visible focus on %r' % unseen)
+    if not any(n.startswith('A:0x') for n, _ in stops):
+        raise AssertionError('keyboard: the deals table was not reached in 12 stops: %r' % stops)
+    print('keyboard: %s' % ' > '.join(n for n, _ in stops))
+
+
 def main():
     binary, spec_path, out, syncdir = sys.argv[1:5]
     spec = json.load(open(spec_path))
@@ -213,7 +235,17 @@ def main():
                 raise AssertionError('%s at %d px: the page is %d px wide' % (p['name'], p['width'], sw))
             c.shot(os.path.join(out, '%s-%d.png' % (p['name'], p['width'])), p['width'])
             print('narrow %s: %d px wide, ok' % (p['name'], sw))
+        for p in spec.get('dark', []):     # prefers-color-scheme: dark
+            c.call('Emulation.setEmulatedMedia', {'features': [{'name': 'prefers-color-scheme', 'value': 'dark'}]})
+            open_route(c, spec['url'], p['route'])
+            bg = c.js("getComputedStyle(document.body).backgroundColor")
+            if bg in ('rgb(255, 255, 255)', 'rgb(244, 246, 249)'):
+                raise AssertionError('dark mode: the background stays %s' % bg)
+            c.shot(os.path.join(out, '%s-dark-1024.png' % p['name']), 1024)
+            c.call('Emulation.setEmulatedMedia', {'features': [{'name': 'prefers-color-scheme', 'value': 'light'}]})
+            print('dark %s: background %s, ok' % (p['name'], bg))
         c.width(1400)
+        keyboard(c, spec['url'])
         for step in spec.get('live', []):
             live(c, spec['url'], step, syncdir)
     except AssertionError as e:
