@@ -25,7 +25,7 @@ NO_BROWSER="no chromium (scripts/deps.sh installs it, or apt-get install chromiu
 [[ "${CELLA_SKIP_BROWSER:-0}" == 1 ]] && { BROWSER=; NO_BROWSER="CELLA_SKIP_BROWSER=1"; }
 
 T_START=$(date +%s.%N)
-lap() { python3 -c 'import sys,time; print("%s: %.1f s" % (sys.argv[1], time.time() - float(sys.argv[2])))' "$1" "$T_START"; }
+lap() { awk -v w="$1" -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "%s: %.1f s\n", w, b - a }'; }
 start_hub --dev-faucet
 H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
 EVIL='<img src=x onerror=alert(1)>'
@@ -104,58 +104,58 @@ stop_server "$HUB_PID"
 start_hub --log hub2.log --dev-faucet --dev-timeref 1
 request 1
 LATE=${TASKS[0]} LATEDEAL=$DEAL
-LATE_FINAL=$(curl -sS "$HUB_URL/v1/tasks/$LATE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["finalDeadline"])')
+LATE_FINAL=$(curl -sS "$HUB_URL/v1/tasks/$LATE" | grep -o '"finalDeadline":[0-9]*' | cut -d: -f2)
+[[ $LATE_FINAL =~ ^[0-9]+$ ]] || fail "the late task's final deadline: '$LATE_FINAL'"
 DEAL=$BAG
 cd "$TMP"
 
 lap "seeded"
 # ---- the list endpoints ----
-get() { curl -sS -f "$HUB_URL$1" > "$TMP/get.json" || fail "GET $1"; ok; }
-jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/get.json" "$1"; }
-get /v1/apps
-[[ $(jq_ 'd["total"], d["count"], d["offset"]') == "(2, 2, 0)" ]] || fail "apps list: $(cat get.json)"
-[[ $(jq_ 'sorted(a["name"] for a in d["apps"])') == "['$EVIL', 'hello-web']" ]] || fail "app names: $(cat get.json)"
-get "/v1/apps?limit=1&offset=1"
-[[ $(jq_ 'd["total"], d["count"], d["offset"]') == "(2, 1, 1)" ]] || fail "apps page 2: $(cat get.json)"
-get "/v1/apps?owner=$(A dev)"
-[[ $(jq_ '[a["address"].lower() for a in d["apps"]]') == "['${APP,,}']" ]] || fail "apps by owner: $(cat get.json)"
-get /v1/datasets
-[[ $(jq_ 'd["datasets"][0]["name"]') == "web-data $EVIL2" ]] || fail "datasets: $(cat get.json)"
-get /v1/workerpools
-[[ $(jq_ 'd["workerpools"][0]["name"], d["total"]') == "('web-pool $EVIL3', 1)" ]] || fail "workerpools: $(cat get.json)"
-get /v1/deals
-[[ $(jq_ 'd["total"], d["deals"][0]["dealid"], d["deals"][0]["botSize"]') == "(2, '$DEAL', '3')" ]] ||
-  fail "deals: $(cat get.json)"
-get "/v1/deals?offset=5"
-[[ $(jq_ 'd["count"], d["total"]') == "(0, 2)" ]] || fail "deals past the end: $(cat get.json)"
+# check PATH EXPR WANT WHAT: GET PATH now; str(EXPR) on its JSON document d
+# must be WANT. Checked all at once by check_all: one python, whose start
+# alone takes seconds on a loaded machine.
+NCHK=0
+check() {
+  NCHK=$((NCHK + 1))
+  curl -sS -f "$HUB_URL$1" > "$TMP/chk$NCHK.json" || fail "GET $1"
+  printf '%s\0%s\0%s\0%s\0%s\0' "$1" "$TMP/chk$NCHK.json" "$2" "$3" "$4" >> "$TMP/checks"
+}
+check_all() {
+  python3 - "$TMP/checks" <<'PY' || fail "the API checks"
+import json, sys
+f = open(sys.argv[1]).read().split('\0')[:-1]
+for i in range(0, len(f), 5):
+    url, path, expr, want, what = f[i:i + 5]
+    d = json.load(open(path))
+    got = str(eval(expr))
+    if got != want:
+        sys.exit('%s (GET %s): got %s, not %s; %s' % (what, url, got, want, open(path).read()[:400]))
+print('%d API checks' % (len(f) // 5))
+PY
+  ok
+}
+check /v1/apps 'd["total"], d["count"], d["offset"]' "(2, 2, 0)" "apps list"
+check /v1/apps 'sorted(a["name"] for a in d["apps"])' "['$EVIL', 'hello-web']" "app names"
+check "/v1/apps?limit=1&offset=1" 'd["total"], d["count"], d["offset"]' "(2, 1, 1)" "apps page 2"
+check "/v1/apps?owner=$(A dev)" '[a["address"].lower() for a in d["apps"]]' "['${APP,,}']" "apps by owner"
+check /v1/datasets 'd["datasets"][0]["name"]' "web-data $EVIL2" "datasets"
+check /v1/workerpools 'd["workerpools"][0]["name"], d["total"]' "('web-pool $EVIL3', 1)" "workerpools"
+check /v1/deals 'd["total"], d["deals"][0]["dealid"], d["deals"][0]["botSize"]' "(2, '$DEAL', '3')" "deals"
+check "/v1/deals?offset=5" 'd["count"], d["total"]' "(0, 2)" "deals past the end"
 # the page's reads: names, search, deals by party, a deal's, a pool's and an account's tasks and orders
-get "/v1/names?addresses=$EVILAPP,$(A req),$WP"
-[[ $(jq_ 'sorted((v["kind"], v["name"]) for v in d["names"].values())') == "[('app', '$EVIL'), ('workerpool', 'web-pool $EVIL3')]" ]] ||
-  fail "names: $(cat get.json)"
-get "/v1/search?q=WEB-D"
-[[ $(jq_ '[(r["kind"], r["id"].lower()) for r in d["results"]]') == "[('dataset', '${DS,,}')]" ]] || fail "search by name: $(cat get.json)"
-get "/v1/search?q=%25"
-[[ $(jq_ 'd["results"]') == "[]" ]] || fail "a % is text, not a pattern: $(cat get.json)"
-get "/v1/search?q=$TASK1"
-[[ $(jq_ 'd["results"]') == "[{'kind': 'task', 'id': '$TASK1'}]" ]] || fail "search by task id: $(cat get.json)"
-get "/v1/search?q=$WP"
-[[ $(jq_ '[r["kind"] for r in d["results"]]') == "['workerpool', 'account']" ]] || fail "search by address: $(cat get.json)"
-get "/v1/deals?app=$EVILAPP"
-[[ $(jq_ 'd["total"], d["deals"][0]["dealid"]') == "(2, '$LATEDEAL')" ]] || fail "deals of an app, newest first: $(cat get.json)"
-get "/v1/deals?app=$APP"
-[[ $(jq_ 'd["total"]') == 0 ]] || fail "deals of an app without any: $(cat get.json)"
-get "/v1/deals?account=$(A dev)"
-[[ $(jq_ 'd["total"]') == 0 ]] || fail "dev owns nothing dealt: $(cat get.json)"
-get "/v1/deals?account=$(A evil)&offset=1&limit=1"
-[[ $(jq_ 'd["total"], d["count"], d["deals"][0]["dealid"]') == "(2, 1, '$BAG')" ]] || fail "deals of an app owner: $(cat get.json)"
-get "/v1/deals/$BAG/tasks?offset=1&limit=1"
-[[ $(jq_ 'd["count"], d["tasks"][0]["taskid"]') == "(1, '$TASK1')" ]] || fail "a deal's tasks: $(cat get.json)"
-get "/v1/workerpools/$WP/tasks?limit=2"
-[[ $(jq_ '[t["taskid"] for t in d["tasks"]]') == "['$LATE', '$TASK2']" ]] || fail "a pool's tasks, newest first: $(cat get.json)"
-get "/v1/accounts/$(A req)/tasks"
-[[ $(jq_ '[t["taskid"] for t in d["tasks"]]') == "['$LATE', '$TASK0', '$TASK1', '$TASK2']" ]] || fail "an account's tasks: $(cat get.json)"
-get "/v1/accounts/$(A data)/orders"
-[[ $(jq_ '[o["orderHash"] for o in d["orders"]]') == "['$DSORDER']" ]] || fail "an account's orders: $(cat get.json)"
+check "/v1/names?addresses=$EVILAPP,$(A req),$WP" 'sorted((v["kind"], v["name"]) for v in d["names"].values())' "[('app', '$EVIL'), ('workerpool', 'web-pool $EVIL3')]" "names"
+check "/v1/search?q=WEB-D" '[(r["kind"], r["id"].lower()) for r in d["results"]]' "[('dataset', '${DS,,}')]" "search by name"
+check "/v1/search?q=%25" 'd["results"]' "[]" "a % is text, not a pattern"
+check "/v1/search?q=$TASK1" 'd["results"]' "[{'kind': 'task', 'id': '$TASK1'}]" "search by task id"
+check "/v1/search?q=$WP" '[r["kind"] for r in d["results"]]' "['workerpool', 'account']" "search by address"
+check "/v1/deals?app=$EVILAPP" 'd["total"], d["deals"][0]["dealid"]' "(2, '$LATEDEAL')" "deals of an app, newest first"
+check "/v1/deals?app=$APP" 'd["total"]' 0 "deals of an app without any"
+check "/v1/deals?account=$(A dev)" 'd["total"]' 0 "dev owns nothing dealt"
+check "/v1/deals?account=$(A evil)&offset=1&limit=1" 'd["total"], d["count"], d["deals"][0]["dealid"]' "(2, 1, '$BAG')" "deals of an app owner"
+check "/v1/deals/$BAG/tasks?offset=1&limit=1" 'd["count"], d["tasks"][0]["taskid"]' "(1, '$TASK1')" "a deal's tasks"
+check "/v1/workerpools/$WP/tasks?limit=2" '[t["taskid"] for t in d["tasks"]]' "['$LATE', '$TASK2']" "a pool's tasks, newest first"
+check "/v1/accounts/$(A req)/tasks" '[t["taskid"] for t in d["tasks"]]' "['$LATE', '$TASK0', '$TASK1', '$TASK2']" "an account's tasks"
+check "/v1/accounts/$(A data)/orders" '[o["orderHash"] for o in d["orders"]]' "['$DSORDER']" "an account's orders"
 for bad in "/v1/apps?limit=0" "/v1/apps?limit=1001" "/v1/deals?offset=-1" "/v1/apps?owner=zz" "/v1/datasets?limit=x" \
     "/v1/deals?app=0x12" "/v1/deals?app=$APP&workerpool=$WP" "/v1/deals?account=" "/v1/names" "/v1/names?addresses=0x1" \
     "/v1/names?addresses=$APP," "/v1/names?addresses=$(printf "$APP,%.0s" $(seq 51))$APP" "/v1/search" "/v1/search?q=" \
@@ -206,6 +206,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$HUB_URL/")
 [[ $code == 405 ]] || fail "POST /: HTTP $code"
 ok
 
+check_all
 lap "API checked"
 # ---- the page in a real browser ----
 if [[ -z "$BROWSER" ]]; then
