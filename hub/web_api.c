@@ -125,25 +125,8 @@ static void names(hub_store *st, cella_http_req *req)
     uint8_t addrs[HUB_NAMES_MAX][20];
     size_t n = 0;
     const char *v = cella_http_query(req, "addresses");
-    cella_res r = v && *v ? CELLA_OK_RES
-                          : cella_fail(CELLA_E_PARSE, "addresses", "missing (0x.. addresses, comma separated)");
-    while (cella_ok(r) && v && *v) {
-        const char *comma = strchr(v, ',');
-        size_t len = comma ? (size_t)(comma - v) : strlen(v);
-        char one[43];
-        if (n == HUB_NAMES_MAX)
-            r = cella_fail(CELLA_E_PARSE, "addresses", "at most %d", HUB_NAMES_MAX);
-        else if (len != 42)
-            r = cella_fail(CELLA_E_PARSE, "addresses", "not a 0x address (item %zu)", n + 1);
-        if (!cella_ok(r))
-            break;
-        memcpy(one, v, 42);
-        one[42] = '\0';
-        r = cella_eth_address_parse(addrs[n++], one, "addresses");
-        v = comma ? comma + 1 : NULL;
-        if (cella_ok(r) && v && !*v)
-            r = cella_fail(CELLA_E_PARSE, "addresses", "a trailing comma");
-    }
+    cella_res r = hub_address_list_parse(cella_slice_of(v ? v : "", v ? strlen(v) : 0), addrs,
+                                         HUB_NAMES_MAX, &n);
     json_t *out = NULL;
     if (cella_ok(r))
         r = hub_store_names(st, (const uint8_t(*)[20])addrs, n, &out);
