@@ -89,10 +89,20 @@
 
   // ---- live updates: GET /v1/events, long-polled in a worker ----
 
+  // Redraws follow events at most every 300 ms on a task, deal or order page
+  // and every 2 s on the others (a busy hub sends events all the time), and
+  // wait while the reader is typing in a field of the page (a redraw would
+  // drop what they typed).
   let refreshTimer = null;
   function refreshSoon() {
-    clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => render(true), 300);
+    if (refreshTimer) return;
+    const quick = ['task', 'deal', 'order'].includes(current.route);
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      const a = document.activeElement;
+      if (a && view.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) refreshSoon();
+      else render(true);
+    }, quick ? 300 : 2000);
   }
 
   const same = (a, b) => String(a || '').toLowerCase() === b;
