@@ -21,9 +21,14 @@ typedef struct {
 extern const hub_web_asset hub_web_assets[];
 extern const size_t hub_web_asset_count;
 
-/* Answers the page (GET /, /ui/...) and the list endpoints (GET /v1/apps,
- * /v1/datasets, /v1/workerpools, /v1/deals); false if the request is none of
- * these (the caller routes it). */
+/* Answers the page (GET /, /ui/...) and the read-only endpoints of
+ * hub_web_api_route; false if the request is none of these (the caller
+ * routes it). */
 bool hub_web_route(hub_store *st, cella_http_req *req);
+/* GET only (hub/web_api.c): the lists (/v1/apps, /v1/datasets,
+ * /v1/workerpools, /v1/deals[?app=|dataset=|workerpool=|account=]),
+ * /v1/names, /v1/search, /v1/deals/ID/tasks, /v1/workerpools/ADDR/tasks,
+ * /v1/accounts/ADDR/orders and /v1/accounts/ADDR/tasks. */
+bool hub_web_api_route(hub_store *st, cella_http_req *req);
 
 #endif

@@ -1,7 +1,11 @@
 // The page's live feed, in a dedicated worker (new Worker('/ui/events.js')):
 // follows GET /v1/events, first catching up (the newest events for the
 // panel), then long-polling (?after=LAST&wait=S), and posts each batch to the
-// page: {events: [...]} or {status: 'live'|'offline', error}. A worker keeps
+// page: {events: [...], first} or {status: 'live'|'offline', error}. After an
+// error (the hub restarting) it tries again every RETRY ms from the last
+// event it saw, so nothing is missed; `first` marks the first catch-up only
+// (the page was just drawn). A hub whose event log went back (a new
+// database) is followed from its newest event. A worker keeps
 // the long poll off the page's thread (and out of headless Chromium's
 // virtual time, which waits for the page's own pending requests).
 'use strict';
@@ -21,14 +25,17 @@ async function get(after, wait) {
 }
 
 let after = 0;
+let first = true;
 
 async function follow() {
   for (;;) { // catch up
     const r = await get(after, 0);
-    if (r.events.length) postMessage({events: r.events, catchup: true});
+    if (r.last < after) after = 0;   // a new event log: start it over
+    if (r.events.length) postMessage({events: r.events, first});
     after = r.last;
     if (r.events.length < PAGE) break;
   }
+  first = false;
   postMessage({status: 'live'});
   for (;;) {
     const r = await get(after, WAIT);

@@ -13,7 +13,11 @@
 #define CELLA_HUB_RESOURCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "core/error.h"
+#include "core/slice.h"
 
 #define HUB_NAME_MAX 255
 #define HUB_MULTIADDR_MAX 2048
@@ -37,5 +41,10 @@ typedef struct {
 
 /* The deterministic address (formula above). */
 void hub_resource_address(const hub_resource *r, uint8_t out[20]);
+
+/* "0x..,0x.." (untrusted: a query string of the web page's GET /v1/names):
+ * 1 to max addresses of 42 characters, comma separated, no empty item, into
+ * out[0..*n). CELLA_E_PARSE naming "addresses" otherwise. */
+CELLA_RESULT hub_address_list_parse(cella_slice text, uint8_t (*out)[20], size_t max, size_t *n);
 
 #endif

@@ -77,6 +77,7 @@ CELLA_RESULT hub_store_order_get(hub_store *s, const uint8_t hash[32], cella_ord
 typedef struct {
     int kind; /* cella_order_kind, or -1 for all */
     const uint8_t *app, *dataset, *workerpool, *requester; /* 20 bytes each, or NULL */
+    const uint8_t *signer;   /* 20 bytes: one account's orders (the web page), or NULL */
     const uint8_t *mintag;   /* 32 bytes: every bit must be set in the order's tag */
     const uint8_t *maxprice; /* 32 bytes: price (request: workerpoolmaxprice) <= it */
     bool has_category;
@@ -141,10 +142,14 @@ typedef struct {
     /* ACTIVE, before the contribution deadline, no error reported, no live
      * lease (none, or until <= now) */
     bool runnable;
+    const uint8_t *dealid; /* 32 bytes: one deal's tasks, or NULL */
+    size_t offset;         /* tasks skipped (paging) */
+    bool newest_first;     /* order reversed: newest (startTime, idx) first */
     size_t limit; /* 0: HUB_LIST_MAX */
 } hub_task_filter;
 
-/* Tasks as a JSON array of task objects, oldest first (startTime, idx). */
+/* Tasks as a JSON array of task objects, oldest first (startTime, idx), or
+ * newest first with f->newest_first. */
 CELLA_RESULT hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t now,
                                  json_t **out);
 
@@ -290,5 +295,27 @@ CELLA_RESULT hub_store_resource_list(hub_store *s, hub_kind k, const uint8_t *ow
  * dealid), paged the same way. */
 CELLA_RESULT hub_store_deal_list(hub_store *s, size_t offset, size_t limit, json_t **out,
                                  uint64_t *total);
+
+/* ---- the web page's reads (lib/hub/store_web.c) ---- */
+#define HUB_NAMES_MAX 50   /* addresses named by one query (a 4 KiB target holds 50) */
+#define HUB_SEARCH_MAX 64  /* bytes of a searched name */
+/* {"0xEIP55": {"kind", "name"}} for each of the n addresses that is a
+ * registered resource (others are absent). */
+CELLA_RESULT hub_store_names(hub_store *s, const uint8_t (*addrs)[20], size_t n, json_t **out);
+/* Resources whose name contains `text` (case-insensitively for ASCII, at most
+ * HUB_SEARCH_MAX bytes, taken literally), oldest first, at most `limit`. */
+CELLA_RESULT hub_store_resource_search(hub_store *s, const char *text, size_t limit,
+                                       json_t **out);
+/* Roles an address may hold in a deal, for hub_store_deal_find. */
+#define HUB_ROLE_REQUESTER 1u  /* requester or beneficiary */
+#define HUB_ROLE_APP 2u        /* the deal's app is this address */
+#define HUB_ROLE_DATASET 4u
+#define HUB_ROLE_WORKERPOOL 8u
+#define HUB_ROLE_OWNER 16u     /* owner of the deal's app, dataset or workerpool */
+/* Deals in which addr holds one of `roles`, newest first (created, dealid),
+ * skipping `offset`, at most `limit` (0: HUB_LIST_MAX); *total: how many in
+ * all. Scans the deals' text for the address, then checks each field. */
+CELLA_RESULT hub_store_deal_find(hub_store *s, const uint8_t addr[20], unsigned roles,
+                                 size_t offset, size_t limit, json_t **out, uint64_t *total);
 
 #endif

@@ -326,13 +326,14 @@ cella_res hub_store_order_list(hub_store *s, const hub_order_filter *f, json_t *
                         " FROM orders WHERE (?1 < 0 OR kind = ?1) AND (?2 IS NULL OR app = ?2)"
                         " AND (?3 IS NULL OR dataset = ?3) AND (?4 IS NULL OR workerpool = ?4)"
                         " AND (?5 IS NULL OR requester = ?5) AND (?6 < 0 OR category = ?6)"
-                        " ORDER BY id");
+                        " AND (?7 IS NULL OR signer = ?7) ORDER BY id");
     db_bi(&q, 1, f->kind);
     db_bbn(&q, 2, f->app, 20);
     db_bbn(&q, 3, f->dataset, 20);
     db_bbn(&q, 4, f->workerpool, 20);
     db_bbn(&q, 5, f->requester, 20);
     db_bi(&q, 6, f->has_category && f->category <= INT64_MAX ? (int64_t)f->category : -1);
+    db_bbn(&q, 7, f->signer, 20);
     size_t n = 0, cap = 0;
     book_item *items = NULL;
     cella_res r = CELLA_OK_RES;

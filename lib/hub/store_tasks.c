@@ -163,16 +163,20 @@ cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t no
     /* The page of tasks first, then their deals: the deal's fields come out
      * of its JSON (the whole bag's, for a bag of tasks), which is read for
      * the rows shown only, not for every task that matches. */
-    char sql[1400];
+    char sql[1500];
+    /* newest first for the web page's "recent tasks" (its order reversed) */
+    const char *order = f->newest_first ? " ORDER BY t.start DESC, t.idx DESC, t.taskid DESC"
+                                        : TASK_ORDER;
     snprintf(sql, sizeof sql,
-             "%s FROM (SELECT * FROM tasks t WHERE true%s%s%s" TASK_ORDER " LIMIT ?4) t"
-             " JOIN deals d ON d.dealid = t.dealid" TASK_ORDER,
+             "%s FROM (SELECT * FROM tasks t WHERE true%s%s%s%s%s LIMIT ?4 OFFSET ?6) t"
+             " JOIN deals d ON d.dealid = t.dealid%s",
              TASK_COLUMNS, f->workerpool ? " AND t.workerpool = ?1" : "",
              f->status ? " AND t.status = ?2" : "",
              f->runnable ? " AND t.status = 'ACTIVE' AND t.contribution_deadline > ?3"
                            " AND t.error IS NULL"
                            " AND (t.lease_holder IS NULL OR t.lease_until <= ?3)"
-                         : "");
+                         : "",
+             f->dealid ? " AND t.dealid = ?5" : "", order, order);
     size_t limit = f->limit && f->limit < HUB_LIST_MAX ? f->limit : HUB_LIST_MAX;
     dbq q = db_prep(s->db, sql);
     if (f->workerpool)
@@ -182,6 +186,9 @@ cella_res hub_store_task_list(hub_store *s, const hub_task_filter *f, int64_t no
     if (f->runnable)
         db_bi(&q, 3, now);
     db_bi(&q, 4, (int64_t)limit);
+    if (f->dealid)
+        db_bb(&q, 5, f->dealid, 32);
+    db_bi(&q, 6, (int64_t)f->offset);
     *out = json_array();
     int rc = DB_DONE;
     deal_cache dc = {.deal = NULL};

@@ -104,6 +104,77 @@ static void register_vector_resources(fx_t *fx)
     reg(fx, HUB_WORKERPOOL, "0x3333333333333333333333333333333333333333", fx->signer);
 }
 
+static size_t deals_found(fx_t *fx, const uint8_t a[20], unsigned roles, size_t offset,
+                          uint64_t *total)
+{
+    json_t *d;
+    assert_succeeds(hub_store_deal_find(fx->s, a, roles, offset, 10, &d, total));
+    size_t n = json_array_size(d);
+    json_decref(d);
+    return n;
+}
+
+/* The web page's reads (lib/hub/store_web.c) on the matched vector deal:
+ * names, a literal name search, deals by party and role, a deal's tasks
+ * paged, an account's orders. */
+static void web_reads(fx_t *fx)
+{
+    uint8_t addrs[2][20], other[20];
+    uint64_t total;
+    json_t *j;
+    assert_succeeds(cella_eth_address_parse(addrs[0], "0x1111111111111111111111111111111111111111", "a"));
+    memcpy(addrs[1], fx->signer, 20);
+    assert_succeeds(hub_store_names(fx->s, (const uint8_t(*)[20])addrs, 2, &j));
+    assert_int_equal(json_object_size(j), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "0x1111111111111111111111111111111111111111"), "name")),
+                        "vector-app");
+    json_decref(j);
+    const char *const q[] = {"VECTOR-D", "%", "_", "\\", "vector"};
+    const size_t want[] = {1, 0, 0, 0, 3};
+    for (size_t i = 0; i < 5; i++) {
+        assert_succeeds(hub_store_resource_search(fx->s, q[i], 10, &j));
+        assert_int_equal(json_array_size(j), want[i]);
+        json_decref(j);
+    }
+    char big[HUB_SEARCH_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_fails_with(hub_store_resource_search(fx->s, big, 10, &j), CELLA_E_PARSE);
+    /* the signer is requester and owner of all; the app is the deal's app, not its pool */
+    assert_int_equal(deals_found(fx, fx->signer, HUB_ROLE_REQUESTER, 0, &total), 1);
+    assert_int_equal(total, 1);
+    assert_int_equal(deals_found(fx, fx->signer, HUB_ROLE_REQUESTER, 1, &total), 0);
+    assert_int_equal(total, 1);
+    assert_int_equal(deals_found(fx, addrs[0], HUB_ROLE_APP, 0, &total), 1);
+    assert_int_equal(deals_found(fx, addrs[0], HUB_ROLE_WORKERPOOL | HUB_ROLE_REQUESTER, 0, &total), 0);
+    memcpy(other, fx->signer, 20);
+    other[0] ^= 1;
+    assert_int_equal(deals_found(fx, other, HUB_ROLE_REQUESTER | HUB_ROLE_OWNER, 0, &total), 0);
+    uint8_t dealid[32];
+    assert_succeeds(hub_store_deal_find(fx->s, fx->signer, HUB_ROLE_REQUESTER, 0, 1, &j, &total));
+    const char *id = json_string_value(json_object_get(json_array_get(j, 0), "dealid"));
+    assert_non_null(id);
+    assert_succeeds(cella_hex_decode(dealid, 32, id, strlen(id), "dealid"));
+    json_decref(j);
+    hub_task_filter tf = {.dealid = dealid};
+    assert_succeeds(hub_store_task_list(fx->s, &tf, 0, &j));
+    assert_int_equal(json_array_size(j), 1);
+    json_decref(j);
+    tf.offset = 1;
+    assert_succeeds(hub_store_task_list(fx->s, &tf, 0, &j));
+    assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+    hub_order_filter mine = {.kind = -1, .signer = fx->signer, .include_closed = true};
+    assert_succeeds(hub_store_order_list(fx->s, &mine, &j));
+    assert_int_equal(json_array_size(j), 4);
+    json_decref(j);
+    mine.signer = other;
+    assert_succeeds(hub_store_order_list(fx->s, &mine, &j));
+    assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+}
+
 static void test_vectors_publish_and_match(void **state)
 {
     fx_t *fx = *state;
@@ -207,6 +278,7 @@ static void test_vectors_publish_and_match(void **state)
     assert_succeeds(hub_store_order_list(fx->s, &fr, &list));
     assert_int_equal(json_array_size(list), 0);
     json_decref(list);
+    web_reads(fx);
 }
 
 static void test_publish_refusals(void **state)

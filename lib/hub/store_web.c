@@ -1,0 +1,148 @@
+/* Read-only queries for the web page (hub/web_api.c): names of addresses,
+ * a search by name, and the deals an account takes part in. None writes. */
+#include "hub/store_int.h"
+
+#include <ctype.h>
+#include <strings.h>
+
+cella_res hub_store_names(hub_store *s, const uint8_t (*addrs)[20], size_t n, json_t **out)
+{
+    *out = json_object();
+    cella_res r = *out ? CELLA_OK_RES : cella_fail(CELLA_E_NOMEM, "names", "out of memory");
+    for (size_t i = 0; i < n && cella_ok(r); i++) {
+        hub_resource res;
+        bool found = false;
+        r = hs_resource_get_any(s, addrs[i], &res, &found);
+        if (!cella_ok(r) || !found)
+            continue;
+        char a[43];
+        cella_eth_address_checksum(a, addrs[i]);
+        json_t *e = json_pack("{s:s, s:s}", "kind", hub_kind_name(res.kind), "name", res.name);
+        if (!e || json_object_set_new(*out, a, e))
+            r = cella_fail(CELLA_E_NOMEM, "names", "out of memory");
+    }
+    if (!cella_ok(r)) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return r;
+}
+
+/* text → a LIKE pattern matching it anywhere, lower-cased, with % _ and \
+ * escaped (ESCAPE '\'): the search is for the text, never a pattern. */
+static bool like_pattern(const char *text, char *out, size_t cap)
+{
+    size_t j = 0;
+    if (cap < 3)
+        return false;
+    out[j++] = '%';
+    for (const char *p = text; *p; p++) {
+        if (j + 3 >= cap)
+            return false;
+        if (*p == '%' || *p == '_' || *p == '\\')
+            out[j++] = '\\';
+        out[j++] = (char)tolower((unsigned char)*p);
+    }
+    out[j++] = '%';
+    out[j] = '\0';
+    return true;
+}
+
+cella_res hub_store_resource_search(hub_store *s, const char *text, size_t limit, json_t **out)
+{
+    char pat[2 * HUB_SEARCH_MAX + 4];
+    *out = NULL;
+    CELLA_ENSURE(strlen(text) <= HUB_SEARCH_MAX && like_pattern(text, pat, sizeof pat),
+                 CELLA_E_PARSE, "q", "at most %d bytes", HUB_SEARCH_MAX);
+    /* lower() folds ASCII in both engines: a case-insensitive search for names */
+    dbq q = db_prep(s->db, "SELECT address FROM resources WHERE lower(name) LIKE ?1 ESCAPE '\\'"
+                           " ORDER BY created, address LIMIT ?2");
+    db_bt(&q, 1, pat);
+    db_bi(&q, 2, (int64_t)hs_list_limit(limit));
+    json_t *arr = json_array();
+    cella_res r = CELLA_OK_RES;
+    int rc = DB_DONE;
+    while (arr && cella_ok(r) && (rc = db_step(&q)) == DB_ROW) {
+        uint8_t addr[20];
+        hub_resource res;
+        bool found = false;
+        db_col_bytes(&q, 0, addr, 20);
+        r = hs_resource_get_any(s, addr, &res, &found);
+        if (cella_ok(r) && found)
+            hs_append_or_drop(&arr, hub_resource_json(&res));
+    }
+    db_done(&q);
+    if (cella_ok(r) && !arr)
+        r = cella_fail(CELLA_E_NOMEM, "search", "out of memory");
+    if (cella_ok(r) && rc != DB_DONE)
+        r = db_failure(s->db, "cannot search the resources");
+    if (!cella_ok(r))
+        json_decref(arr);
+    else
+        *out = arr;
+    return r;
+}
+
+/* Does the address (lower-case hex text) hold one of the roles in deal d? */
+static bool deal_has(json_t *d, const char *hex, unsigned roles)
+{
+    static const struct {
+        unsigned role;
+        const char *obj, *key;
+    } f[] = {{HUB_ROLE_REQUESTER, NULL, "requester"},   {HUB_ROLE_REQUESTER, NULL, "beneficiary"},
+             {HUB_ROLE_APP, "app", "pointer"},           {HUB_ROLE_DATASET, "dataset", "pointer"},
+             {HUB_ROLE_WORKERPOOL, "workerpool", "pointer"}, {HUB_ROLE_OWNER, "app", "owner"},
+             {HUB_ROLE_OWNER, "dataset", "owner"},       {HUB_ROLE_OWNER, "workerpool", "owner"}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (!(roles & f[i].role))
+            continue;
+        json_t *o = f[i].obj ? json_object_get(d, f[i].obj) : d;
+        const char *v = json_string_value(json_object_get(o, f[i].key));
+        if (v && strlen(v) == 42 && !strncasecmp(v, hex, 42))
+            return true;
+    }
+    return false;
+}
+
+cella_res hub_store_deal_find(hub_store *s, const uint8_t addr[20], unsigned roles, size_t offset,
+                              size_t limit, json_t **out, uint64_t *total)
+{
+    /* Deals keep their parties inside their JSON: the SQL keeps the rows that
+     * mention the address at all (a scan of the deals' text), and each is
+     * then checked field by field, so a params text naming it matches none. */
+    char hex[43], pat[46];
+    cella_eth_address_checksum(hex, addr);
+    for (char *p = hex; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    snprintf(pat, sizeof pat, "%%%s%%", hex);
+    *out = NULL;
+    *total = 0;
+    limit = hs_list_limit(limit);
+    dbq q = db_prep(s->db, "SELECT json FROM deals WHERE lower(json) LIKE ?1"
+                           " ORDER BY created DESC, dealid DESC");
+    db_bt(&q, 1, pat);
+    json_t *arr = json_array();
+    int rc = DB_DONE;
+    while (arr && (rc = db_step(&q)) == DB_ROW) {
+        json_error_t je;
+        json_t *d = json_loads(db_col_text(&q, 0), 0, &je);
+        if (!d || !deal_has(d, hex, roles)) {
+            json_decref(d);
+            continue;
+        }
+        if (*total >= offset && json_array_size(arr) < limit)
+            hs_append_or_drop(&arr, d);
+        else
+            json_decref(d);
+        ++*total;
+    }
+    db_done(&q);
+    if (!arr)
+        return cella_fail(CELLA_E_NOMEM, "deals", "out of memory");
+    if (rc != DB_DONE) {
+        json_decref(arr);
+        return db_failure(s->db, "cannot list the deals");
+    }
+    *out = arr;
+    return CELLA_OK_RES;
+}
