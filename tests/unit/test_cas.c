@@ -20,6 +20,7 @@
 #include "core/secure.h"
 #include "identity/eth.h"
 #include "iexec/sms.h"
+#include "net/tls_http.h"
 #include "tee/ratls.h"
 #include "tee/sim.h"
 #include "testutil.h"
@@ -637,6 +638,73 @@ static void bad_requests(void **state)
     json_decref(j);
 }
 
+/* The lean client of cella-runtime (net/tls_http.h) against the same cas:
+ * answers, a server that is not the pinned one refused before any request or
+ * evidence, the response cap, and the identity's error when it cannot be made. */
+static int g_identity_calls;
+
+static cella_res refuse_identity(const uint8_t cr[32], const uint8_t sr[32], void *ctx, X509 **cert,
+                                 EVP_PKEY **key)
+{
+    (void)cr;
+    (void)sr;
+    (void)ctx;
+    (void)cert;
+    (void)key;
+    g_identity_calls++;
+    return cella_fail(CELLA_E_UNSUPPORTED, "test", "no identity today");
+}
+
+static void lean_client(void **state)
+{
+    (void)state;
+    cella_http_response resp;
+    assert_succeeds(cella_tls_http_call(&g_http, "GET", "/v1/health", NULL, cella_slice_of("", 0),
+                                        &resp));
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(resp.outcome, CELLA_NET_ANSWERED);
+    assert_true(resp.body.len > 0 && resp.body.p[0] == '{');
+    cella_http_response_free(&resp);
+    /* an error status is an answer, with its body */
+    assert_succeeds(cella_tls_http_call(&g_http, "GET", "/v1/nothing", NULL, cella_slice_of("", 0),
+                                        &resp));
+    assert_int_equal(resp.status, 404);
+    cella_http_response_free(&resp);
+    /* a body larger than the cap is refused */
+    cella_http_client small = g_http;
+    small.max_response = 4;
+    assert_refused(cella_tls_http_call(&small, "GET", "/v1/health", NULL, cella_slice_of("", 0),
+                                       &resp),
+                   CELLA_E_TOOBIG, "larger than");
+    /* another key than the pinned one: refused before the request is sent,
+     * and with an identity to make, none is made */
+    cella_http_client wrong = g_http;
+    wrong.pin = "abababababababababababababababababababababababababababababababab";
+    assert_refused(cella_tls_http_call(&wrong, "GET", "/v1/health", NULL, cella_slice_of("", 0),
+                                       &resp),
+                   CELLA_E_AUTH, "does not match the pinned fingerprint");
+    wrong.identity = refuse_identity;
+    g_identity_calls = 0;
+    assert_refused(cella_tls_http_call(&wrong, "POST", "/v1/attest", NULL, cella_slice_of("{}", 2),
+                                       &resp),
+                   CELLA_E_AUTH, "does not match the pinned fingerprint");
+    assert_int_equal(g_identity_calls, 0);
+    assert_int_equal(resp.outcome, CELLA_NET_LOCAL);
+    /* the right server: the identity is asked for, and its failure is the error */
+    cella_http_client ident = g_http;
+    ident.identity = refuse_identity;
+    assert_refused(cella_tls_http_call(&ident, "POST", "/v1/attest", NULL, cella_slice_of("{}", 2),
+                                       &resp),
+                   CELLA_E_UNSUPPORTED, "no identity today");
+    assert_int_equal(g_identity_calls, 1);
+    /* without a pin, https is refused */
+    cella_http_client nopin = g_http;
+    nopin.pin = NULL;
+    assert_refused(cella_tls_http_call(&nopin, "GET", "/v1/health", NULL, cella_slice_of("", 0),
+                                       &resp),
+                   CELLA_E_USAGE, "no pinned fingerprint");
+}
+
 /* iExec's SMS endpoints: the SDK's challenge, statuses and update rules.
  * `why` (may be NULL) receives the reply's body. */
 static long sms_call_why(const char *method, const char *target, const uint8_t *signer,
@@ -805,6 +873,7 @@ int main(void)
         cmocka_unit_test(attestation),   cmocka_unit_test(signer_attestation),
         cmocka_unit_test(handshake_once),
         cmocka_unit_test(bad_requests),
+        cmocka_unit_test(lean_client),
         cmocka_unit_test(sms),
         cmocka_unit_test(sms_replay),
         cmocka_unit_test(crash_durability),
