@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <linux/close_range.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -423,6 +424,11 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         }
         struct rlimit core = {0, 0};
         setrlimit(RLIMIT_CORE, &core);
+        /* The app inherits stdin, stdout and stderr only: no descriptor the
+         * runtime (or whoever started it) left open reaches it. */
+        if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+            for (int fd = 3; fd < 4096; fd++)
+                close(fd);
         execve(BWRAP, (char *const *)ap->v, envp);
         _exit(127);
     }
