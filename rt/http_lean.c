@@ -4,11 +4,10 @@
 #include "net/http_client.h"
 #include "net/tls_http.h"
 
-/* No pool: every call is a connection of its own (each cas call of an enclave
- * carries its own identity; libcurl never pooled those either). */
-void *cella_http_pool_new(void) { return NULL; }
+/* The pool keeps the attested connection for the tag push (tls_http.h). */
+void *cella_http_pool_new(void) { return cella_tls_pool_new(); }
 
-void cella_http_pool_free(void *pool) { (void)pool; }
+void cella_http_pool_free(void *pool) { cella_tls_pool_free(pool); }
 
 cella_res cella_http_call(const cella_http_client *c, const char *method, const char *path,
                           const char *const *headers, cella_slice body, cella_http_response *resp)

@@ -4,6 +4,7 @@
 #include <http_parser.h>
 #include <jansson.h>
 #include <openssl/err.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,11 +164,12 @@ static bool is_name(const char *host)
 }
 
 static cella_res build_request(const target *t, const char *method, const char *path,
-                               const char *const *headers, cella_slice body, cella_buf *req)
+                               const char *const *headers, cella_slice body, bool keep,
+                               cella_buf *req)
 {
     char line[600];
-    int n = snprintf(line, sizeof line, "%s %s%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n",
-                     method, t->prefix, path, t->hostport);
+    int n = snprintf(line, sizeof line, "%s %s%s HTTP/1.1\r\nHost: %s\r\n%s", method, t->prefix,
+                     path, t->hostport, keep ? "" : "Connection: close\r\n");
     CELLA_ENSURE(n > 0 && (size_t)n < sizeof line, CELLA_E_TOOBIG, path, "request line too long");
     cella_buf_append(req, line, (size_t)n);
     if (body.len || (strcmp(method, "GET") && strcmp(method, "HEAD"))) {
@@ -216,7 +218,7 @@ static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *w
 
 /* Reads the reply into resp until the parser has it whole. */
 static cella_res read_reply(BIO *io, const char *method, size_t max, double deadline,
-                            const char *where, cella_http_response *resp)
+                            const char *where, cella_http_response *resp, bool *keep)
 {
     struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false};
     http_parser p;
@@ -247,14 +249,14 @@ static cella_res read_reply(BIO *io, const char *method, size_t max, double dead
     ERR_clear_error();
     CELLA_ENSURE(rp.done, CELLA_E_IO, where, "the connection ended before the whole reply");
     resp->status = p.status_code;
+    *keep = http_should_keep_alive(&p) != 0;
     return CELLA_OK_RES;
 }
 
-/* Connects (TLS with the pin and identity when https) and sends the request;
- * *io is the stream to read the reply from. */
-static cella_res open_and_send(const cella_http_client *c, const target *t, SSL_CTX *ctx,
-                               const cella_tls_identity *hi, const cella_buf *req,
-                               const char *where, BIO **io, cella_net_outcome *outcome)
+/* Connects (TLS with the pin and identity when https): *io is the stream. */
+static cella_res open_conn(const cella_http_client *c, const target *t, SSL_CTX *ctx,
+                           const cella_tls_identity *hi, const char *where, BIO **io,
+                           cella_net_outcome *outcome)
 {
     long timeout = c->timeout_s ? c->timeout_s : 30L;
     *outcome = CELLA_NET_UNSENT;
@@ -271,22 +273,103 @@ static cella_res open_and_send(const cella_http_client *c, const target *t, SSL_
         return cella_fail(CELLA_E_IO, where, "cannot set socket timeouts");
     }
     *io = tcp;
-    if (t->tls) {
-        BIO *sb = BIO_new_ssl(ctx, 1);
-        SSL *ssl = NULL;
-        CELLA_ENSURE(sb, CELLA_E_CRYPTO, where, "cannot create a TLS client");
-        *io = BIO_push(sb, tcp);
-        BIO_get_ssl(sb, &ssl);
-        if (is_name(t->host))
-            SSL_set_tlsext_host_name(ssl, t->host);
-        CELLA_TRY(handshake(ssl, hi, where, outcome));
-    }
+    if (!t->tls)
+        return CELLA_OK_RES;
+    BIO *sb = BIO_new_ssl(ctx, 1);
+    SSL *ssl = NULL;
+    CELLA_ENSURE(sb, CELLA_E_CRYPTO, where, "cannot create a TLS client");
+    *io = BIO_push(sb, tcp);
+    BIO_get_ssl(sb, &ssl);
+    if (is_name(t->host))
+        SSL_set_tlsext_host_name(ssl, t->host);
+    return handshake(ssl, hi, where, outcome);
+}
+
+static cella_res send_request(BIO *io, const cella_buf *req, const char *where,
+                              cella_net_outcome *outcome)
+{
     *outcome = CELLA_NET_UNANSWERED; /* from the first byte on, it may have arrived */
     size_t sent = 0;
-    CELLA_ENSURE(BIO_write_ex(*io, req->p, req->len, &sent) == 1 && sent == req->len &&
-                     BIO_flush(*io) == 1,
+    CELLA_ENSURE(BIO_write_ex(io, req->p, req->len, &sent) == 1 && sent == req->len &&
+                     BIO_flush(io) == 1,
                  CELLA_E_IO, where, "cannot send the request");
     return CELLA_OK_RES;
+}
+
+/* ---- the kept connection --------------------------------------------------- */
+
+/* One connection kept after a call, for the next call of the same client
+ * identity to the same server: the tag push rides on the connection its
+ * attestation made (the certificate made in that handshake), saving a
+ * handshake. Only calls with a client certificate are kept, and a call takes
+ * the connection only if it presents that very certificate (compared whole,
+ * not by address) to the same URL. */
+struct cella_tls_pool {
+    BIO *io;
+    SSL_CTX *ctx;
+    X509 *cert; /* the identity the connection was made with (a reference of ours) */
+    char url[512];
+};
+
+cella_tls_pool *cella_tls_pool_new(void) { return calloc(1, sizeof(cella_tls_pool)); }
+
+static void pool_drop(cella_tls_pool *p)
+{
+    BIO_free_all(p->io);
+    SSL_CTX_free(p->ctx);
+    X509_free(p->cert);
+    p->io = NULL;
+    p->ctx = NULL;
+    p->cert = NULL;
+}
+
+void cella_tls_pool_free(cella_tls_pool *p)
+{
+    if (!p)
+        return;
+    pool_drop(p);
+    free(p);
+}
+
+/* The server has not closed it, nor sent anything unasked. */
+static bool still_open(BIO *io)
+{
+    int fd = -1;
+    BIO_get_fd(io, &fd);
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    return fd >= 0 && poll(&pf, 1, 0) == 0;
+}
+
+/* The kept connection for this call, taken out of the pool, or NULL. */
+static BIO *pool_take(cella_tls_pool *p, const cella_http_client *c, SSL_CTX **ctx)
+{
+    BIO *io = NULL;
+    if (p && p->io && c->client_cert && !c->identity && !strcmp(p->url, c->base_url) &&
+        X509_cmp(p->cert, c->client_cert) == 0 && still_open(p->io)) {
+        io = p->io;
+        *ctx = p->ctx;
+        p->io = NULL;
+        p->ctx = NULL;
+    }
+    pool_drop(p ? p : &(cella_tls_pool){0});
+    return io;
+}
+
+/* Keeps the connection of a call made with a client certificate. */
+static void pool_keep(cella_tls_pool *p, const cella_http_client *c, BIO **io, SSL_CTX **ctx)
+{
+    SSL *ssl = NULL;
+    BIO_get_ssl(*io, &ssl);
+    X509 *cert = ssl ? SSL_get_certificate(ssl) : NULL;
+    if (!cert || strlen(c->base_url) >= sizeof p->url || X509_up_ref(cert) != 1)
+        return;
+    pool_drop(p);
+    p->io = *io;
+    p->ctx = *ctx;
+    p->cert = cert;
+    snprintf(p->url, sizeof p->url, "%s", c->base_url);
+    *io = NULL;
+    *ctx = NULL;
 }
 
 /* The TLS client context: TLS 1.3, trust from the pin (checked by hand, the
@@ -323,26 +406,34 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
     snprintf(where, sizeof where, "%s %s%s", method, c->base_url, path);
     target t;
     cella_tls_identity hi = {.c = c, .err = CELLA_OK_RES};
+    cella_tls_pool *pool = c->reuse;
     SSL_CTX *ctx = NULL;
     BIO *io = NULL;
+    bool keep = false;
     cella_buf req;
     cella_buf_init(&req, true); /* it may carry tokens and secrets */
     cella_res r = split_url(c->base_url, &t);
-    if (cella_ok(r) && t.tls)
+    if (cella_ok(r) && t.tls && pool)
+        io = pool_take(pool, c, &ctx);
+    if (cella_ok(r) && t.tls && !io)
         r = make_ctx(c, &hi, where, &ctx);
     if (cella_ok(r))
-        r = build_request(&t, method, path, headers, body, &req);
+        r = build_request(&t, method, path, headers, body, pool != NULL && t.tls, &req);
     long timeout = c->timeout_s ? c->timeout_s : 30L;
     double deadline = mono() + (double)timeout;
+    if (cella_ok(r) && !io)
+        r = open_conn(c, &t, ctx, &hi, where, &io, &resp->outcome);
     if (cella_ok(r))
-        r = open_and_send(c, &t, ctx, &hi, &req, where, &io, &resp->outcome);
+        r = send_request(io, &req, where, &resp->outcome);
     if (cella_ok(r))
         r = read_reply(io, method, c->max_response ? c->max_response : 16u << 20, deadline, where,
-                       resp);
+                       resp, &keep);
     if (cella_ok(r))
         resp->outcome = CELLA_NET_ANSWERED;
     else if (r.code == CELLA_E_TOOBIG)
         resp->outcome = CELLA_NET_LOCAL;
+    if (cella_ok(r) && keep && pool && t.tls)
+        pool_keep(pool, c, &io, &ctx);
     BIO_free_all(io);
     SSL_CTX_free(ctx);
     cella_buf_free(&req);

@@ -17,10 +17,16 @@
 
 #include "net/http_client.h"
 
-/* The same contract as cella_http_call (http_client.h); c->reuse is ignored. */
+/* The same contract as cella_http_call (http_client.h). c->reuse, when set,
+ * is a cella_tls_pool: the connection of a call with a client certificate is
+ * kept there for the next call presenting the same certificate. */
 CELLA_RESULT cella_tls_http_call(const cella_http_client *c, const char *method, const char *path,
                                  const char *const *headers, cella_slice body,
                                  cella_http_response *resp);
+
+typedef struct cella_tls_pool cella_tls_pool;
+cella_tls_pool *cella_tls_pool_new(void);
+void cella_tls_pool_free(cella_tls_pool *p);
 
 /* One request to c->base_url (no failover), as a transport makes it. */
 typedef cella_res (*cella_http_once_fn)(const cella_http_client *c, const char *method,

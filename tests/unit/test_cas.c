@@ -705,6 +705,87 @@ static void lean_client(void **state)
                    CELLA_E_USAGE, "no pinned fingerprint");
 }
 
+/* The lean client's kept connection (tls_http.h's pool): attest over it as
+ * cella-runtime does, then push a tag. A call rides only on a connection
+ * made with its own certificate: with another instance's connection kept, the
+ * push opens its own, and cas sees the right key (a stale tag: 409), never
+ * another instance's (403 "another attested key"). */
+struct lean_id {
+    quote_ctx q;
+    EVP_PKEY *key;
+    X509 *cert;
+};
+
+static cella_res lean_identity(const uint8_t cr[32], const uint8_t sr[32], void *ctx, X509 **cert,
+                               EVP_PKEY **key)
+{
+    struct lean_id *a = ctx;
+    uint8_t b[32];
+    CELLA_TRY(cella_ratls_handshake_binding(cr, sr, b));
+    CELLA_TRY(cella_ratls_make(CELLA_TEE_SIM, b, quote, &a->q, &a->key, &a->cert));
+    *cert = a->cert;
+    *key = a->key;
+    return CELLA_OK_RES;
+}
+
+static json_t *lean_attest(cella_tls_pool *pool, struct lean_id *id)
+{
+    id->q = good_quote();
+    cella_http_client c = g_http;
+    c.identity = lean_identity;
+    c.identity_ctx = id;
+    c.reuse = pool;
+    const char *b = "{\"session\":\"s1\",\"service\":\"app\"}";
+    cella_http_response resp;
+    assert_succeeds(cella_tls_http_call(&c, "POST", "/v1/attest", NULL, cella_slice_of(b, strlen(b)),
+                                        &resp));
+    assert_int_equal(resp.status, 200);
+    json_t *j = json_loadb((const char *)resp.body.p, resp.body.len, 0, NULL);
+    cella_http_response_free(&resp);
+    assert_non_null(json_object_get(j, "instance"));
+    return j;
+}
+
+static long lean_push(cella_tls_pool *pool, const struct lean_id *id, const json_t *cfg)
+{
+    json_t *req = json_pack("{s:O, s:s, s:s, s:s}", "instance", json_object_get(cfg, "instance"),
+                            "volume", "out", "new_tag", "0a000000000000000000000000000000",
+                            "old_tag", "0b000000000000000000000000000000"); /* stale */
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    cella_http_client c = g_http;
+    c.client_cert = id->cert;
+    c.client_key = id->key;
+    c.reuse = pool;
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    cella_http_response resp;
+    assert_succeeds(cella_tls_http_call(&c, "POST", "/v1/volumes/tag", hdr,
+                                        cella_slice_of(body, strlen(body)), &resp));
+    free(body);
+    long st = resp.status;
+    cella_http_response_free(&resp);
+    return st;
+}
+
+static void lean_pool(void **state)
+{
+    (void)state;
+    cella_tls_pool *pool = cella_tls_pool_new();
+    struct lean_id a = {0}, b = {0};
+    json_t *ca = lean_attest(pool, &a); /* the pool keeps a's connection */
+    assert_int_equal(lean_push(pool, &a, ca), 409); /* on it: a's key, a stale tag */
+    json_t *cb = lean_attest(pool, &b);             /* now b's */
+    assert_int_equal(lean_push(pool, &a, ca), 409); /* not on b's: its own, a's key */
+    assert_int_equal(lean_push(pool, &b, cb), 409);
+    json_decref(ca);
+    json_decref(cb);
+    EVP_PKEY_free(a.key);
+    X509_free(a.cert);
+    EVP_PKEY_free(b.key);
+    X509_free(b.cert);
+    cella_tls_pool_free(pool);
+}
+
 /* iExec's SMS endpoints: the SDK's challenge, statuses and update rules.
  * `why` (may be NULL) receives the reply's body. */
 static long sms_call_why(const char *method, const char *target, const uint8_t *signer,
@@ -874,6 +955,7 @@ int main(void)
         cmocka_unit_test(handshake_once),
         cmocka_unit_test(bad_requests),
         cmocka_unit_test(lean_client),
+        cmocka_unit_test(lean_pool),
         cmocka_unit_test(sms),
         cmocka_unit_test(sms_replay),
         cmocka_unit_test(crash_durability),
