@@ -186,7 +186,7 @@ static cella_res build_request(const target *t, const char *method, const char *
     return cella_buf_result(req);
 }
 
-static double mono(void)
+double cella_tls_mono(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -216,9 +216,8 @@ static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *w
     return CELLA_OK_RES;
 }
 
-/* Reads the reply into resp until the parser has it whole. */
-static cella_res read_reply(BIO *io, const char *method, size_t max, double deadline,
-                            const char *where, cella_http_response *resp, bool *keep)
+cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, double deadline,
+                                const char *where, cella_http_response *resp, bool *keep)
 {
     struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false};
     http_parser p;
@@ -231,7 +230,7 @@ static cella_res read_reply(BIO *io, const char *method, size_t max, double dead
     st.on_message_complete = on_message_complete;
     char buf[16384];
     while (!rp.done) {
-        CELLA_ENSURE(mono() < deadline, CELLA_E_IO, where, "no whole reply in time");
+        CELLA_ENSURE(cella_tls_mono() < deadline, CELLA_E_IO, where, "no whole reply in time");
         size_t got = 0;
         int ok = BIO_read_ex(io, buf, sizeof buf, &got);
         /* EOF tells the parser that a body without a length has ended */
@@ -420,14 +419,14 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
     if (cella_ok(r))
         r = build_request(&t, method, path, headers, body, pool != NULL && t.tls, &req);
     long timeout = c->timeout_s ? c->timeout_s : 30L;
-    double deadline = mono() + (double)timeout;
+    double deadline = cella_tls_mono() + (double)timeout;
     if (cella_ok(r) && !io)
         r = open_conn(c, &t, ctx, &hi, where, &io, &resp->outcome);
     if (cella_ok(r))
         r = send_request(io, &req, where, &resp->outcome);
     if (cella_ok(r))
-        r = read_reply(io, method, c->max_response ? c->max_response : 16u << 20, deadline, where,
-                       resp, &keep);
+        r = cella_http_read_reply(io, method, c->max_response ? c->max_response : 16u << 20,
+                                  deadline, where, resp, &keep);
     if (cella_ok(r))
         resp->outcome = CELLA_NET_ANSWERED;
     else if (r.code == CELLA_E_TOOBIG)

@@ -24,6 +24,14 @@ CELLA_RESULT cella_tls_http_call(const cella_http_client *c, const char *method,
                                  const char *const *headers, cella_slice body,
                                  cella_http_response *resp);
 
+/* Reads one reply from `io` into resp (its body at most `max` bytes) until
+ * http-parser has it whole, or fails (malformed, too large, cut short, past
+ * `deadline` on cella_tls_mono()'s clock); *keep: the server keeps the
+ * connection open. The server's bytes are untrusted: fuzz/fuzz_http_reply.c. */
+CELLA_RESULT cella_http_read_reply(BIO *io, const char *method, size_t max, double deadline,
+                                   const char *where, cella_http_response *resp, bool *keep);
+double cella_tls_mono(void);
+
 typedef struct cella_tls_pool cella_tls_pool;
 cella_tls_pool *cella_tls_pool_new(void);
 void cella_tls_pool_free(cella_tls_pool *p);
