@@ -1,5 +1,6 @@
-/* App bundles: loading (both kinds), packing and unpacking. The measurement
- * is in measure.c, the manifest in manifest.c, the tree code in tree.c. */
+/* App bundles: loading (both kinds). Packing and unpacking are in pack.c,
+ * the measurement in measure.c, the manifest in manifest.c, the tree code in
+ * tree_walk.c and tree.c. */
 #include "app/app.h"
 
 #include <errno.h>
@@ -12,26 +13,22 @@
 
 #include "app/internal.h"
 #include "core/fs.h"
+#include "core/error.h"
 
 #define MF CELLA_APP_MANIFEST
 
-/* The error of a failed step, kept while another step runs. */
-typedef struct {
-    cella_code code;
-    char what[512], where[512];
-} saved_error;
-
-static void save_error(saved_error *s)
+void app_save_error(saved_error *s)
 {
     s->code = cella_error_code();
     snprintf(s->what, sizeof s->what, "%s", cella_error_what());
     snprintf(s->where, sizeof s->where, "%s", cella_error_where());
 }
 
-static cella_res restore_error(const saved_error *s)
+cella_res app_restore_error(const saved_error *s)
 {
     return cella_fail(s->code, s->where, "%s", s->what);
 }
+
 
 static cella_res read_manifest(const char *dir, int rootfd, cella_app_manifest *m)
 {
@@ -97,12 +94,12 @@ cella_res app_load_listed(const char *dir, int *rootfd, tree_list *l, cella_app_
     cella_res rm = read_manifest(dir, *rootfd, m);
     saved_error se;
     if (!cella_ok(rm))
-        save_error(&se);
+        app_save_error(&se);
     close(*rootfd);
     bool links = m->image || !cella_ok(rm); /* a broken manifest: report it, not a link */
     cella_res r = tree_list_dir(dir, links ? CELLA_APP_ROOTFS : NULL, rootfd, l);
     if (cella_ok(r) && !cella_ok(rm))
-        r = restore_error(&se);
+        r = app_restore_error(&se);
     if (cella_ok(r))
         r = m->image ? check_image_layout(dir, l) : check_entrypoint(*rootfd, l, m);
     if (!cella_ok(r)) {
@@ -124,42 +121,4 @@ cella_res cella_app_load(const char *dir, cella_app_manifest *out)
     tree_free(&l);
     close(rootfd);
     return CELLA_OK_RES;
-}
-
-cella_res cella_app_pack(const char *dir, const char *out_path, uint8_t checksum[static 32])
-{
-    int rootfd;
-    tree_list l;
-    cella_app_manifest m;
-    CELLA_TRY(app_load_listed(dir, &rootfd, &l, &m));
-    cella_res r = tree_pack_listed(rootfd, &l, m.image != NULL, out_path, checksum);
-    cella_app_manifest_free(&m);
-    tree_free(&l);
-    close(rootfd);
-    return r;
-}
-
-cella_res cella_app_unpack(const char *tarball, const char *dir)
-{
-    cella_tree_limits lim = {.max_file = 1ull << 30, .max_total = 4ull << 30,
-                             .max_entries = 100000};
-    /* Links are created (never followed) under rootfs/ whatever the kind;
-     * the load below refuses any in a directory bundle. */
-    CELLA_TRY(tree_unpack_links(tarball, dir, &lim, CELLA_APP_ROOTFS));
-    cella_app_manifest m;
-    cella_res r = cella_app_load(dir, &m);
-    if (cella_ok(r)) {
-        cella_app_manifest_free(&m);
-        return r;
-    }
-    /* Not a valid bundle: leave nothing. Keep the error of the check. */
-    saved_error se;
-    save_error(&se);
-    int pfd = -1;
-    char base[256];
-    if (cella_ok(cella_open_parent(dir, &pfd, base, sizeof base))) {
-        cella_rm_tree(pfd, base);
-        close(pfd);
-    }
-    return restore_error(&se);
 }

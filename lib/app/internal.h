@@ -77,4 +77,12 @@ CELLA_RESULT tree_publish_dir(const char *dir, tree_fill_fn fill, void *ud);
 /* A random staging name ".BASE.tmp-HEX". */
 CELLA_RESULT tree_temp_name(char *out, size_t cap, const char *base);
 
+/* The error of a failed step, kept while another step runs. */
+typedef struct {
+    cella_code code;
+    char what[512], where[512];
+} saved_error;
+void app_save_error(saved_error *s);
+cella_res app_restore_error(const saved_error *s);
+
 #endif

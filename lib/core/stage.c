@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -352,10 +353,52 @@ static void stage_forget(cella_stage *s)
     s->slot = -1;
 }
 
+/* A small tree beneath a staging directory: at most this many entries are
+ * synced one by one; a larger one is synced with the whole filesystem. */
+#define SYNC_EACH_MAX 64
+
+/* fsyncs every file and directory beneath `dirfd` (not itself), while
+ * *budget lasts; false when the tree is larger than that (or unreadable). */
+static bool sync_each(int dirfd, int *budget)
+{
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    bool ok = true;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (--*budget < 0) {
+            ok = false;
+            break;
+        }
+        int cfd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (cfd < 0) {
+            ok = errno == ELOOP; /* a symbolic link: its entry is the directory's */
+            continue;
+        }
+        struct stat st;
+        ok = fstat(cfd, &st) == 0 && (!S_ISDIR(st.st_mode) || sync_each(cfd, budget)) &&
+             fsync(cfd) == 0;
+        close(cfd);
+    }
+    closedir(d);
+    return ok;
+}
+
 static cella_res sync_entry(cella_stage *s)
 {
-    /* A directory: everything written beneath it, not only its entries. */
-    if (s->is_dir && syncfs(s->fd) != 0)
+    /* A directory: everything written beneath it, not only its entries. A
+     * small tree (an enclave's output volume) file by file, which waits for
+     * nothing but its own blocks; a large one with syncfs, one flush for all,
+     * which also waits for whatever else the filesystem has dirty. */
+    int budget = SYNC_EACH_MAX;
+    if (s->is_dir && !sync_each(s->fd, &budget) && syncfs(s->fd) != 0)
         return cella_fail(CELLA_E_IO, s->where, "sync failed: %s", strerror(errno));
     return cella_fsync_fd(s->fd, s->where);
 }

@@ -17,6 +17,7 @@
 #include "core/encoding.h"
 #include "core/secure.h"
 #include "crypto/spki.h"
+#include "net/tls_http.h"
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 
@@ -72,50 +73,12 @@ static CURLcode use_identity(CURL *h, void *sslctx, void *arg)
     return CURLE_OK;
 }
 
-/* An identity made during the handshake (c->identity): OpenSSL asks for it
- * when the server's CertificateRequest arrives, after the ServerHello and the
- * server's own CertificateVerify, so both randoms and the server's key are
- * known. The server's key is checked against the pin first (libcurl checks
- * the pin only after the handshake): evidence is never made for, or shown
- * to, a server that is not the pinned one. A failure aborts the handshake. */
-struct handshake_identity {
-    const cella_http_client *c;
-    uint8_t pin[32]; /* c->pin, decoded once by cella_http_call */
-    int failed;
-    cella_res err;
-};
-
-static int on_certificate_request(SSL *ssl, void *arg)
-{
-    struct handshake_identity *hi = arg;
-    const cella_http_client *c = hi->c;
-    uint8_t got[32], cr[32], sr[32];
-    cella_res r = cella_x509_spki_sha256(SSL_get0_peer_certificate(ssl), got);
-    if (cella_ok(r) && !cella_ct_eq(got, hi->pin, 32))
-        r = cella_fail(CELLA_E_AUTH, c->base_url,
-                       "server key does not match the pinned fingerprint (wrong server, or a "
-                       "machine in the middle)");
-    if (cella_ok(r) &&
-        (SSL_get_client_random(ssl, cr, 32) != 32 || SSL_get_server_random(ssl, sr, 32) != 32))
-        r = cella_fail(CELLA_E_CRYPTO, c->base_url, "no handshake randoms");
-    X509 *x = NULL;
-    EVP_PKEY *k = NULL;
-    if (cella_ok(r))
-        r = c->identity(cr, sr, c->identity_ctx, &x, &k);
-    if (cella_ok(r) && (!x || !k || SSL_use_certificate(ssl, x) != 1 ||
-                        SSL_use_PrivateKey(ssl, k) != 1 || SSL_check_private_key(ssl) != 1))
-        r = cella_fail(CELLA_E_CRYPTO, c->base_url, "cannot use the client identity");
-    if (cella_ok(r))
-        return 1;
-    hi->failed = 1;
-    hi->err = r;
-    return 0;
-}
-
+/* The identity made in the handshake, once the server's key is checked
+ * against the pin (net/tls_http.h). */
 static CURLcode use_handshake_identity(CURL *h, void *sslctx, void *arg)
 {
     (void)h;
-    SSL_CTX_set_cert_cb(sslctx, on_certificate_request, arg);
+    SSL_CTX_set_cert_cb(sslctx, cella_tls_on_certificate_request, arg);
     return CURLE_OK;
 }
 
@@ -180,7 +143,7 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
     hl = curl_slist_append(hl, "Expect:");
     struct sink s = {&resp->body, c->max_response ? c->max_response : 16u << 20, 0};
     cella_res r = CELLA_OK_RES;
-    struct handshake_identity hi = {.c = c, .err = CELLA_OK_RES};
+    cella_tls_identity hi = {.c = c, .err = CELLA_OK_RES};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
@@ -264,75 +227,10 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
     return r;
 }
 
-struct plain_call {
-    const char *method, *path;
-    const char *const *headers;
-    cella_slice body;
-    cella_http_response *resp;
-};
-
-static cella_res plain_attempt(const cella_http_client *one, void *ctx, cella_net_outcome *outcome)
-{
-    struct plain_call *p = ctx;
-    cella_res r = call_once(one, p->method, p->path, p->headers, p->body, p->resp);
-    *outcome = p->resp->outcome;
-    return r;
-}
-
 cella_res cella_http_call(const cella_http_client *c, const char *method, const char *path,
                           const char *const *headers, cella_slice body, cella_http_response *resp)
 {
-    if (!c->endpoints)
-        return call_once(c, method, path, headers, body, resp);
-    struct plain_call p = {method, path, headers, body, resp};
-    char what[300];
-    snprintf(what, sizeof what, "%s %.250s", method, path);
-    return cella_failover(c, c->repeatable || cella_net_repeatable_method(method), what,
-                          plain_attempt, &p);
-}
-
-void cella_http_response_free(cella_http_response *resp) { cella_buf_free(&resp->body); }
-
-cella_res cella_http_fail_from(const cella_http_response *resp, const char *where)
-{
-    json_error_t je;
-    json_t *j = json_loadb((const char *)resp->body.p, resp->body.len, 0, &je);
-    const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
-    cella_code code = resp->status == 403 || resp->status == 401 ? CELLA_E_PERM
-                      : resp->status == 404                       ? CELLA_E_NOTFOUND
-                      : resp->status == 409                       ? CELLA_E_ROLLBACK
-                      : resp->status == 413                       ? CELLA_E_TOOBIG
-                                                                  : CELLA_E_IO;
-    cella_res r = cella_fail(code, where, "server refused (HTTP %ld): %s", resp->status,
-                             msg ? msg : "no reason given");
-    json_decref(j);
-    return r;
-}
-
-/* A TCP connection to host:port within timeout_s, then blocking with that
- * timeout on every read and write: a server that stalls cannot hold the
- * caller longer. */
-static BIO *connect_bounded(const char *host, long timeout_s)
-{
-    BIO *tcp = BIO_new_connect(host);
-    if (!tcp)
-        return NULL;
-    BIO_set_nbio(tcp, 1);
-    int fd = -1;
-    if (BIO_do_connect_retry(tcp, (int)timeout_s, 0) <= 0 || BIO_get_fd(tcp, &fd) < 0) {
-        BIO_free_all(tcp);
-        return NULL;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    struct timeval tv = {.tv_sec = timeout_s};
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
-        BIO_free_all(tcp);
-        return NULL;
-    }
-    BIO_set_nbio(tcp, 0);
-    return tcp;
+    return cella_http_call_by(call_once, c, method, path, headers, body, resp);
 }
 
 /* The certificate an https:// server presents, not trusted: *cert (free it).
@@ -357,7 +255,7 @@ static cella_res fetch_peer_certificate(const char *url, long timeout_s, X509 **
     } else {
         SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
         BIO_get_ssl(b, &ssl);
-        BIO *tcp = connect_bounded(host, timeout_s);
+        BIO *tcp = cella_tls_connect_bounded(host, timeout_s);
         if (!tcp)
             r = cella_fail(CELLA_E_IO, url, "cannot connect within %ld s", timeout_s);
         else if (BIO_push(b, tcp), BIO_do_handshake(b) <= 0)

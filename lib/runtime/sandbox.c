@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <linux/close_range.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -377,7 +380,14 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     rlim_t nproc = s->max_pids && !out->cgroup && getuid() != 0
                        ? (rlim_t)(user_tasks(getuid()) + s->max_pids)
                        : 0;
-    pid_t pid = fork();
+    /* The environment goes to execve as it is: the vfork child shares this
+     * process's memory and must not touch its environ (nor malloc). */
+    static const char *const no_env[] = {NULL};
+    char *const *envp = (char *const *)(s->env ? s->env : no_env);
+    /* vfork: no copy of this process's page tables (its libraries, the
+     * shield's threads, locked buffers) for a child that only sets limits
+     * and execs; this thread waits until the exec. */
+    pid_t pid = vfork();
     if (pid < 0) {
         cella_cgroup_destroy(&cg);
         argvec_free(ap);
@@ -385,7 +395,8 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     }
     if (pid == 0) {
         /* Child: own process group (so a timeout kills everything), limits,
-         * exactly the session's environment, then exec bwrap. */
+         * exactly the session's environment, then exec bwrap. System calls
+         * only (vfork). */
         setpgid(0, 0);
         if (s->stdout_fd >= 0)
             dup2(s->stdout_fd, 1);
@@ -413,10 +424,12 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
         }
         struct rlimit core = {0, 0};
         setrlimit(RLIMIT_CORE, &core);
-        clearenv();
-        for (const char *const *e = s->env; e && *e; e++)
-            putenv((char *)*e);
-        execv(BWRAP, (char *const *)ap->v);
+        /* The app inherits stdin, stdout and stderr only: no descriptor the
+         * runtime (or whoever started it) left open reaches it. */
+        if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+            for (int fd = 3; fd < 4096; fd++)
+                close(fd);
+        execve(BWRAP, (char *const *)ap->v, envp);
         _exit(127);
     }
     argvec_free(ap);
@@ -430,11 +443,16 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     }
     double deadline = s->wall_seconds ? mono() + s->wall_seconds : 0;
     int st = 0;
+    /* Woken by the exit itself (a pidfd), not by polling every millisecond;
+     * where the kernel has no pidfd_open, the polling. */
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
     for (;;) {
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid)
             break;
         if (w < 0 && errno != EINTR) {
+            if (pfd >= 0)
+                close(pfd);
             cella_cgroup_destroy(&cg);
             return cella_fail(CELLA_E_IO, "sandbox", "waitpid failed: %s", strerror(errno));
         }
@@ -442,8 +460,16 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
             out->timed_out = true;
             kill(-pid, SIGKILL);
         }
-        usleep(1000);
+        if (pfd >= 0) {
+            double left = deadline && !out->timed_out ? deadline - mono() : -1;
+            struct pollfd p = {.fd = pfd, .events = POLLIN};
+            (void)!poll(&p, 1, left < 0 ? -1 : (int)(left * 1000) + 1);
+        } else {
+            usleep(1000);
+        }
     }
+    if (pfd >= 0)
+        close(pfd);
     if (WIFEXITED(st))
         out->exit_code = WEXITSTATUS(st);
     else if (WIFSIGNALED(st))

@@ -199,10 +199,11 @@ void vol_worker_bufs_free(worker_bufs *w)
     memset(w, 0, sizeof *w);
 }
 
-cella_res vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk)
+/* Buffers of `cap` bytes each. */
+static cella_res bufs_alloc(worker_bufs *w, size_t cap)
 {
     memset(w, 0, sizeof *w);
-    w->cap = worker_cap(max_chunk);
+    w->cap = cap;
     w->enc = cella_gcm_new();
     w->dec = cella_gcm_new();
     /* Buffers that may hold plaintext are locked, non-dumpable, wiped on free. */
@@ -216,6 +217,11 @@ cella_res vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk)
     return CELLA_OK_RES;
 }
 
+cella_res vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk)
+{
+    return bufs_alloc(w, worker_cap(max_chunk));
+}
+
 static void *engine_worker(void *varg)
 {
     struct worker_arg *a = varg;
@@ -223,7 +229,7 @@ static void *engine_worker(void *varg)
     worker_bufs own, *w = &own;
     if (en->pool && a->index < en->pool_size) {
         w = &en->pool[a->index];
-    } else if (!cella_ok(vol_worker_bufs_alloc(&own, en->max_chunk))) {
+    } else if (!cella_ok(bufs_alloc(&own, en->max_job))) {
         engine_record_error(en);
         return NULL;
     }
@@ -275,9 +281,16 @@ static cella_res jobs_add(job **jobs, size_t *n, size_t *cap, const cella_vol_en
 
 cella_res vol_engine_run(engine *en)
 {
-    for (size_t k = 0; k < en->njobs; k++)
+    /* Buffers of a run's own are as large as its largest job, not a whole
+     * JOB_BYTES: a small volume (an enclave's input or output) then locks,
+     * faults in and wipes a page or two instead of megabytes. */
+    en->max_job = 1;
+    for (size_t k = 0; k < en->njobs; k++) {
         if (en->jobs[k].e->chunk_size > en->max_chunk)
             en->max_chunk = en->jobs[k].e->chunk_size;
+        if (job_ct_len(&en->jobs[k]) > en->max_job)
+            en->max_job = job_ct_len(&en->jobs[k]);
+    }
     unsigned want = en->opts && en->opts->threads ? en->opts->threads : vol_online_cpus();
     if (want > en->njobs)
         want = en->njobs ? (unsigned)en->njobs : 1;

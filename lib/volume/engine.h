@@ -56,7 +56,8 @@ typedef struct {
     char err_where[1024];
     const cella_vol_opts *opts;
     double last_progress;
-    uint32_t max_chunk; /* largest chunk of any job: sizes the worker buffers */
+    uint32_t max_chunk; /* largest chunk of any job: sizes pooled worker buffers */
+    size_t max_job;     /* largest job's ciphertext bytes: sizes a run's own buffers */
     worker_bufs *pool;  /* optional per-thread buffers reused across runs */
     unsigned pool_size;
 } engine;

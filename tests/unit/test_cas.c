@@ -20,6 +20,7 @@
 #include "core/secure.h"
 #include "identity/eth.h"
 #include "iexec/sms.h"
+#include "net/tls_http.h"
 #include "tee/ratls.h"
 #include "tee/sim.h"
 #include "testutil.h"
@@ -637,6 +638,154 @@ static void bad_requests(void **state)
     json_decref(j);
 }
 
+/* The lean client of cella-runtime (net/tls_http.h) against the same cas:
+ * answers, a server that is not the pinned one refused before any request or
+ * evidence, the response cap, and the identity's error when it cannot be made. */
+static int g_identity_calls;
+
+static cella_res refuse_identity(const uint8_t cr[32], const uint8_t sr[32], void *ctx, X509 **cert,
+                                 EVP_PKEY **key)
+{
+    (void)cr;
+    (void)sr;
+    (void)ctx;
+    (void)cert;
+    (void)key;
+    g_identity_calls++;
+    return cella_fail(CELLA_E_UNSUPPORTED, "test", "no identity today");
+}
+
+static void lean_client(void **state)
+{
+    (void)state;
+    cella_http_response resp;
+    assert_succeeds(cella_tls_http_call(&g_http, "GET", "/v1/health", NULL, cella_slice_of("", 0),
+                                        &resp));
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(resp.outcome, CELLA_NET_ANSWERED);
+    assert_true(resp.body.len > 0 && resp.body.p[0] == '{');
+    cella_http_response_free(&resp);
+    /* an error status is an answer, with its body */
+    assert_succeeds(cella_tls_http_call(&g_http, "GET", "/v1/nothing", NULL, cella_slice_of("", 0),
+                                        &resp));
+    assert_int_equal(resp.status, 404);
+    cella_http_response_free(&resp);
+    /* a body larger than the cap is refused */
+    cella_http_client small = g_http;
+    small.max_response = 4;
+    assert_refused(cella_tls_http_call(&small, "GET", "/v1/health", NULL, cella_slice_of("", 0),
+                                       &resp),
+                   CELLA_E_TOOBIG, "larger than");
+    /* another key than the pinned one: refused before the request is sent,
+     * and with an identity to make, none is made */
+    cella_http_client wrong = g_http;
+    wrong.pin = "abababababababababababababababababababababababababababababababab";
+    assert_refused(cella_tls_http_call(&wrong, "GET", "/v1/health", NULL, cella_slice_of("", 0),
+                                       &resp),
+                   CELLA_E_AUTH, "does not match the pinned fingerprint");
+    wrong.identity = refuse_identity;
+    g_identity_calls = 0;
+    assert_refused(cella_tls_http_call(&wrong, "POST", "/v1/attest", NULL, cella_slice_of("{}", 2),
+                                       &resp),
+                   CELLA_E_AUTH, "does not match the pinned fingerprint");
+    assert_int_equal(g_identity_calls, 0);
+    assert_int_equal(resp.outcome, CELLA_NET_LOCAL);
+    /* the right server: the identity is asked for, and its failure is the error */
+    cella_http_client ident = g_http;
+    ident.identity = refuse_identity;
+    assert_refused(cella_tls_http_call(&ident, "POST", "/v1/attest", NULL, cella_slice_of("{}", 2),
+                                       &resp),
+                   CELLA_E_UNSUPPORTED, "no identity today");
+    assert_int_equal(g_identity_calls, 1);
+    /* without a pin, https is refused */
+    cella_http_client nopin = g_http;
+    nopin.pin = NULL;
+    assert_refused(cella_tls_http_call(&nopin, "GET", "/v1/health", NULL, cella_slice_of("", 0),
+                                       &resp),
+                   CELLA_E_USAGE, "no pinned fingerprint");
+}
+
+/* The lean client's kept connection (tls_http.h's pool): attest over it as
+ * cella-runtime does, then push a tag. A call rides only on a connection
+ * made with its own certificate: with another instance's connection kept, the
+ * push opens its own, and cas sees the right key (a stale tag: 409), never
+ * another instance's (403 "another attested key"). */
+struct lean_id {
+    quote_ctx q;
+    EVP_PKEY *key;
+    X509 *cert;
+};
+
+static cella_res lean_identity(const uint8_t cr[32], const uint8_t sr[32], void *ctx, X509 **cert,
+                               EVP_PKEY **key)
+{
+    struct lean_id *a = ctx;
+    uint8_t b[32];
+    CELLA_TRY(cella_ratls_handshake_binding(cr, sr, b));
+    CELLA_TRY(cella_ratls_make(CELLA_TEE_SIM, b, quote, &a->q, &a->key, &a->cert));
+    *cert = a->cert;
+    *key = a->key;
+    return CELLA_OK_RES;
+}
+
+static json_t *lean_attest(cella_tls_pool *pool, struct lean_id *id)
+{
+    id->q = good_quote();
+    cella_http_client c = g_http;
+    c.identity = lean_identity;
+    c.identity_ctx = id;
+    c.reuse = pool;
+    const char *b = "{\"session\":\"s1\",\"service\":\"app\"}";
+    cella_http_response resp;
+    assert_succeeds(cella_tls_http_call(&c, "POST", "/v1/attest", NULL, cella_slice_of(b, strlen(b)),
+                                        &resp));
+    assert_int_equal(resp.status, 200);
+    json_t *j = json_loadb((const char *)resp.body.p, resp.body.len, 0, NULL);
+    cella_http_response_free(&resp);
+    assert_non_null(json_object_get(j, "instance"));
+    return j;
+}
+
+static long lean_push(cella_tls_pool *pool, const struct lean_id *id, const json_t *cfg)
+{
+    json_t *req = json_pack("{s:O, s:s, s:s, s:s}", "instance", json_object_get(cfg, "instance"),
+                            "volume", "out", "new_tag", "0a000000000000000000000000000000",
+                            "old_tag", "0b000000000000000000000000000000"); /* stale */
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    cella_http_client c = g_http;
+    c.client_cert = id->cert;
+    c.client_key = id->key;
+    c.reuse = pool;
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    cella_http_response resp;
+    assert_succeeds(cella_tls_http_call(&c, "POST", "/v1/volumes/tag", hdr,
+                                        cella_slice_of(body, strlen(body)), &resp));
+    free(body);
+    long st = resp.status;
+    cella_http_response_free(&resp);
+    return st;
+}
+
+static void lean_pool(void **state)
+{
+    (void)state;
+    cella_tls_pool *pool = cella_tls_pool_new();
+    struct lean_id a = {0}, b = {0};
+    json_t *ca = lean_attest(pool, &a); /* the pool keeps a's connection */
+    assert_int_equal(lean_push(pool, &a, ca), 409); /* on it: a's key, a stale tag */
+    json_t *cb = lean_attest(pool, &b);             /* now b's */
+    assert_int_equal(lean_push(pool, &a, ca), 409); /* not on b's: its own, a's key */
+    assert_int_equal(lean_push(pool, &b, cb), 409);
+    json_decref(ca);
+    json_decref(cb);
+    EVP_PKEY_free(a.key);
+    X509_free(a.cert);
+    EVP_PKEY_free(b.key);
+    X509_free(b.cert);
+    cella_tls_pool_free(pool);
+}
+
 /* iExec's SMS endpoints: the SDK's challenge, statuses and update rules.
  * `why` (may be NULL) receives the reply's body. */
 static long sms_call_why(const char *method, const char *target, const uint8_t *signer,
@@ -811,6 +960,8 @@ int main(void)
         cmocka_unit_test(attestation),   cmocka_unit_test(signer_attestation),
         cmocka_unit_test(handshake_once),
         cmocka_unit_test(bad_requests),
+        cmocka_unit_test(lean_client),
+        cmocka_unit_test(lean_pool),
         cmocka_unit_test(sms),
         cmocka_unit_test(sms_replay),
         cmocka_unit_test(crash_durability),

@@ -112,6 +112,25 @@ static void private_tmp_and_env(void **state)
     assert_null(strstr(out, "CELLA="));
 }
 
+/* A descriptor the runtime holds without O_CLOEXEC (its own, or one its
+ * parent left open) does not reach the app. */
+static void no_inherited_fds(void **state)
+{
+    (void)state;
+    char f[700];
+    snprintf(f, sizeof f, "%s/held.txt", g_dir);
+    int fd = open(f, O_CREAT | O_RDWR, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(dup2(fd, 37), 37);
+    const char *env[] = {"PATH=/usr/bin:/bin", NULL};
+    cella_sandbox_result r = run_sh("test -e /proc/self/fd/37 && exit 5; "
+                                    "test -e /proc/self/fd/0 || exit 6; exit 0",
+                                    NULL, 0, env, 10, 0, NULL, 0);
+    close(37);
+    close(fd);
+    assert_int_equal(r.exit_code, 0);
+}
+
 static void no_network(void **state)
 {
     (void)state;
@@ -439,6 +458,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exit_status_and_volumes), cmocka_unit_test(private_tmp_and_env),
+        cmocka_unit_test(no_inherited_fds),
         cmocka_unit_test(no_network), cmocka_unit_test(limits), cmocka_unit_test(bad_specs),
         cmocka_unit_test(manifest_heap_mb), cmocka_unit_test(manifest_time_limit),
         cmocka_unit_test(manifest_pids_limit), cmocka_unit_test(stale_leaf_swept),

@@ -1,0 +1,479 @@
+#include "net/tls_http.h"
+
+#include <fcntl.h>
+#include <http_parser.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/encoding.h"
+#include "core/secure.h"
+#include "crypto/spki.h"
+
+int cella_tls_on_certificate_request(SSL *ssl, void *arg)
+{
+    cella_tls_identity *hi = arg;
+    const cella_http_client *c = hi->c;
+    uint8_t got[32], cr[32], sr[32];
+    cella_res r = cella_x509_spki_sha256(SSL_get0_peer_certificate(ssl), got);
+    if (cella_ok(r) && !cella_ct_eq(got, hi->pin, 32))
+        r = cella_fail(CELLA_E_AUTH, c->base_url,
+                       "server key does not match the pinned fingerprint (wrong server, or a "
+                       "machine in the middle)");
+    if (cella_ok(r) &&
+        (SSL_get_client_random(ssl, cr, 32) != 32 || SSL_get_server_random(ssl, sr, 32) != 32))
+        r = cella_fail(CELLA_E_CRYPTO, c->base_url, "no handshake randoms");
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    if (cella_ok(r))
+        r = c->identity(cr, sr, c->identity_ctx, &x, &k);
+    if (cella_ok(r) && (!x || !k || SSL_use_certificate(ssl, x) != 1 ||
+                        SSL_use_PrivateKey(ssl, k) != 1 || SSL_check_private_key(ssl) != 1))
+        r = cella_fail(CELLA_E_CRYPTO, c->base_url, "cannot use the client identity");
+    if (cella_ok(r))
+        return 1;
+    hi->failed = 1;
+    hi->err = r;
+    return 0;
+}
+
+static bool set_io_timeout(int fd, long timeout_s)
+{
+    struct timeval tv = {.tv_sec = timeout_s};
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+           setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
+}
+
+BIO *cella_tls_connect_bounded(const char *host, long timeout_s)
+{
+    BIO *tcp = BIO_new_connect(host);
+    if (!tcp)
+        return NULL;
+    BIO_set_nbio(tcp, 1);
+    int fd = -1;
+    if (BIO_do_connect_retry(tcp, (int)timeout_s, 0) <= 0 || BIO_get_fd(tcp, &fd) < 0) {
+        BIO_free_all(tcp);
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 || !set_io_timeout(fd, timeout_s)) {
+        BIO_free_all(tcp);
+        return NULL;
+    }
+    BIO_set_nbio(tcp, 0);
+    return tcp;
+}
+
+void cella_http_response_free(cella_http_response *resp) { cella_buf_free(&resp->body); }
+
+cella_res cella_http_fail_from(const cella_http_response *resp, const char *where)
+{
+    json_error_t je;
+    json_t *j = json_loadb((const char *)resp->body.p, resp->body.len, 0, &je);
+    const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
+    cella_code code = resp->status == 403 || resp->status == 401 ? CELLA_E_PERM
+                      : resp->status == 404                       ? CELLA_E_NOTFOUND
+                      : resp->status == 409                       ? CELLA_E_ROLLBACK
+                      : resp->status == 413                       ? CELLA_E_TOOBIG
+                                                                  : CELLA_E_IO;
+    cella_res r = cella_fail(code, where, "server refused (HTTP %ld): %s", resp->status,
+                             msg ? msg : "no reason given");
+    json_decref(j);
+    return r;
+}
+
+/* ---- one request ---------------------------------------------------------- */
+
+/* What the reply parser fills in. */
+struct reply {
+    cella_buf *body;
+    size_t max;
+    bool head;     /* a HEAD reply has no body, whatever its headers say */
+    bool overflow;
+    bool done;
+};
+
+static int on_headers_complete(http_parser *p) { return ((struct reply *)p->data)->head ? 1 : 0; }
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    struct reply *rp = p->data;
+    if (n > rp->max - rp->body->len) {
+        rp->overflow = true;
+        return 1;
+    }
+    cella_buf_append(rp->body, at, n);
+    return rp->body->failed ? 1 : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    ((struct reply *)p->data)->done = true;
+    http_parser_pause(p, 1); /* nothing after the reply is read */
+    return 0;
+}
+
+/* The URL split: scheme, "host:port" for the connect, the host alone (SNI)
+ * and any path prefix the base URL carries. */
+typedef struct {
+    bool tls;
+    char hostport[300];
+    char host[300];
+    const char *prefix;
+} target;
+
+static cella_res split_url(const char *url, target *t)
+{
+    const char *rest;
+    if (!strncmp(url, "https://", 8)) {
+        t->tls = true;
+        rest = url + 8;
+    } else {
+        CELLA_ENSURE(!strncmp(url, "http://", 7), CELLA_E_USAGE, url, "expected http:// or https://");
+        t->tls = false;
+        rest = url + 7;
+    }
+    size_t n = strcspn(rest, "/");
+    CELLA_ENSURE(n > 0 && n < sizeof t->hostport, CELLA_E_USAGE, url, "no host in the URL");
+    memcpy(t->hostport, rest, n);
+    t->hostport[n] = '\0';
+    t->prefix = rest + n;
+    CELLA_ENSURE(strchr(t->hostport, ':'), CELLA_E_USAGE, url, "the URL needs a port");
+    /* "[::1]:8081" or "host:8081": the host without brackets and port */
+    const char *h = t->hostport;
+    const char *end = h[0] == '[' ? strchr(h, ']') : strrchr(h, ':');
+    CELLA_ENSURE(end, CELLA_E_USAGE, url, "malformed host");
+    if (h[0] == '[')
+        h++;
+    snprintf(t->host, sizeof t->host, "%.*s", (int)(end - h), h);
+    return CELLA_OK_RES;
+}
+
+/* A name worth sending as SNI (not an address literal). */
+static bool is_name(const char *host)
+{
+    return strspn(host, "0123456789.") != strlen(host) && !strchr(host, ':');
+}
+
+static cella_res build_request(const target *t, const char *method, const char *path,
+                               const char *const *headers, cella_slice body, bool keep,
+                               cella_buf *req)
+{
+    char line[600];
+    int n = snprintf(line, sizeof line, "%s %s%s HTTP/1.1\r\nHost: %s\r\n%s", method, t->prefix,
+                     path, t->hostport, keep ? "" : "Connection: close\r\n");
+    CELLA_ENSURE(n > 0 && (size_t)n < sizeof line, CELLA_E_TOOBIG, path, "request line too long");
+    cella_buf_append(req, line, (size_t)n);
+    if (body.len || (strcmp(method, "GET") && strcmp(method, "HEAD"))) {
+        n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", body.len);
+        cella_buf_append(req, line, (size_t)n);
+    }
+    for (const char *const *h = headers; h && *h; h++) {
+        CELLA_ENSURE(!strpbrk(*h, "\r\n"), CELLA_E_USAGE, path, "a header holds a line break");
+        cella_buf_append(req, *h, strlen(*h));
+        cella_buf_append(req, "\r\n", 2);
+    }
+    cella_buf_append(req, "\r\n", 2);
+    cella_buf_append(req, body.p, body.len);
+    return cella_buf_result(req);
+}
+
+double cella_tls_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The handshake (TLS only), then the pin: nothing is sent to a server whose
+ * key is not the pinned one. */
+static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *where,
+                           cella_net_outcome *outcome)
+{
+    if (SSL_connect(ssl) != 1) {
+        ERR_clear_error();
+        if (hi->failed) {
+            *outcome = CELLA_NET_LOCAL;
+            return hi->err;
+        }
+        *outcome = CELLA_NET_UNSENT;
+        return cella_fail(CELLA_E_IO, where, "TLS 1.3 handshake failed");
+    }
+    uint8_t got[32];
+    *outcome = CELLA_NET_LOCAL;
+    CELLA_TRY(cella_x509_spki_sha256(SSL_get0_peer_certificate(ssl), got));
+    CELLA_ENSURE(cella_ct_eq(got, hi->pin, 32), CELLA_E_AUTH, where,
+                 "server key does not match the pinned fingerprint (wrong server, or a machine "
+                 "in the middle)");
+    return CELLA_OK_RES;
+}
+
+cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, double deadline,
+                                const char *where, cella_http_response *resp, bool *keep)
+{
+    struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false};
+    http_parser p;
+    http_parser_init(&p, HTTP_RESPONSE);
+    p.data = &rp;
+    http_parser_settings st;
+    http_parser_settings_init(&st);
+    st.on_headers_complete = on_headers_complete;
+    st.on_body = on_body;
+    st.on_message_complete = on_message_complete;
+    char buf[16384];
+    while (!rp.done) {
+        CELLA_ENSURE(cella_tls_mono() < deadline, CELLA_E_IO, where, "no whole reply in time");
+        size_t got = 0;
+        int ok = BIO_read_ex(io, buf, sizeof buf, &got);
+        /* EOF tells the parser that a body without a length has ended */
+        size_t used = http_parser_execute(&p, &st, buf, ok ? got : 0);
+        if (rp.overflow)
+            return cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", max);
+        if (HTTP_PARSER_ERRNO(&p) != HPE_OK && HTTP_PARSER_ERRNO(&p) != HPE_PAUSED)
+            return cella_fail(CELLA_E_PARSE, where, "malformed HTTP reply: %s",
+                              http_errno_description(HTTP_PARSER_ERRNO(&p)));
+        (void)used;
+        if (!ok)
+            break;
+    }
+    cella_wipe(buf, sizeof buf);
+    ERR_clear_error();
+    CELLA_ENSURE(rp.done, CELLA_E_IO, where, "the connection ended before the whole reply");
+    resp->status = p.status_code;
+    *keep = http_should_keep_alive(&p) != 0;
+    return CELLA_OK_RES;
+}
+
+/* Connects (TLS with the pin and identity when https): *io is the stream. */
+static cella_res open_conn(const cella_http_client *c, const target *t, SSL_CTX *ctx,
+                           const cella_tls_identity *hi, const char *where, BIO **io,
+                           cella_net_outcome *outcome)
+{
+    long timeout = c->timeout_s ? c->timeout_s : 30L;
+    *outcome = CELLA_NET_UNSENT;
+    /* A replica that drops SYNs costs at most 10 s before the next is tried. */
+    BIO *tcp = cella_tls_connect_bounded(t->hostport, timeout < 10 ? timeout : 10L);
+    CELLA_ENSURE(tcp, CELLA_E_IO, where, "cannot connect");
+    int fd = -1, one = 1;
+    BIO_get_fd(tcp, &fd);
+    /* No Nagle: the request follows the handshake's last flight at once
+     * instead of waiting for its ACK (a delayed ACK costs 40 ms). */
+    if (!set_io_timeout(fd, timeout) ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+        BIO_free_all(tcp);
+        return cella_fail(CELLA_E_IO, where, "cannot set socket timeouts");
+    }
+    *io = tcp;
+    if (!t->tls)
+        return CELLA_OK_RES;
+    BIO *sb = BIO_new_ssl(ctx, 1);
+    SSL *ssl = NULL;
+    CELLA_ENSURE(sb, CELLA_E_CRYPTO, where, "cannot create a TLS client");
+    *io = BIO_push(sb, tcp);
+    BIO_get_ssl(sb, &ssl);
+    if (is_name(t->host))
+        SSL_set_tlsext_host_name(ssl, t->host);
+    return handshake(ssl, hi, where, outcome);
+}
+
+static cella_res send_request(BIO *io, const cella_buf *req, const char *where,
+                              cella_net_outcome *outcome)
+{
+    *outcome = CELLA_NET_UNANSWERED; /* from the first byte on, it may have arrived */
+    size_t sent = 0;
+    CELLA_ENSURE(BIO_write_ex(io, req->p, req->len, &sent) == 1 && sent == req->len &&
+                     BIO_flush(io) == 1,
+                 CELLA_E_IO, where, "cannot send the request");
+    return CELLA_OK_RES;
+}
+
+/* ---- the kept connection --------------------------------------------------- */
+
+/* One connection kept after a call, for the next call of the same client
+ * identity to the same server: the tag push rides on the connection its
+ * attestation made (the certificate made in that handshake), saving a
+ * handshake. Only calls with a client certificate are kept, and a call takes
+ * the connection only if it presents that very certificate (compared whole,
+ * not by address) to the same URL. */
+struct cella_tls_pool {
+    BIO *io;
+    SSL_CTX *ctx;
+    X509 *cert; /* the identity the connection was made with (a reference of ours) */
+    char url[512];
+};
+
+cella_tls_pool *cella_tls_pool_new(void) { return calloc(1, sizeof(cella_tls_pool)); }
+
+static void pool_drop(cella_tls_pool *p)
+{
+    BIO_free_all(p->io);
+    SSL_CTX_free(p->ctx);
+    X509_free(p->cert);
+    p->io = NULL;
+    p->ctx = NULL;
+    p->cert = NULL;
+}
+
+void cella_tls_pool_free(cella_tls_pool *p)
+{
+    if (!p)
+        return;
+    pool_drop(p);
+    free(p);
+}
+
+/* The server has not closed it, nor sent anything unasked. */
+static bool still_open(BIO *io)
+{
+    int fd = -1;
+    BIO_get_fd(io, &fd);
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    return fd >= 0 && poll(&pf, 1, 0) == 0;
+}
+
+/* The kept connection for this call, taken out of the pool, or NULL. */
+static BIO *pool_take(cella_tls_pool *p, const cella_http_client *c, SSL_CTX **ctx)
+{
+    BIO *io = NULL;
+    if (p && p->io && c->client_cert && !c->identity && !strcmp(p->url, c->base_url) &&
+        X509_cmp(p->cert, c->client_cert) == 0 && still_open(p->io)) {
+        io = p->io;
+        *ctx = p->ctx;
+        p->io = NULL;
+        p->ctx = NULL;
+    }
+    pool_drop(p ? p : &(cella_tls_pool){0});
+    return io;
+}
+
+/* Keeps the connection of a call made with a client certificate. */
+static void pool_keep(cella_tls_pool *p, const cella_http_client *c, BIO **io, SSL_CTX **ctx)
+{
+    SSL *ssl = NULL;
+    BIO_get_ssl(*io, &ssl);
+    X509 *cert = ssl ? SSL_get_certificate(ssl) : NULL;
+    if (!cert || strlen(c->base_url) >= sizeof p->url || X509_up_ref(cert) != 1)
+        return;
+    pool_drop(p);
+    p->io = *io;
+    p->ctx = *ctx;
+    p->cert = cert;
+    snprintf(p->url, sizeof p->url, "%s", c->base_url);
+    *io = NULL;
+    *ctx = NULL;
+}
+
+/* The TLS client context: TLS 1.3, trust from the pin (checked by hand, the
+ * server is self-signed), and the client identity when there is one. */
+static cella_res make_ctx(const cella_http_client *c, cella_tls_identity *hi, const char *where,
+                          SSL_CTX **out)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    *out = ctx;
+    CELLA_ENSURE(ctx, CELLA_E_CRYPTO, where, "cannot create a TLS client");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    CELLA_ENSURE(c->pin, CELLA_E_USAGE, where, "no pinned fingerprint for this server");
+    CELLA_TRY(cella_hex_decode(hi->pin, 32, c->pin, strlen(c->pin), "server fingerprint"));
+    if (c->identity) {
+        SSL_CTX_set_cert_cb(ctx, cella_tls_on_certificate_request, hi);
+    } else if (c->client_cert && c->client_key) {
+        CELLA_ENSURE(SSL_CTX_use_certificate(ctx, c->client_cert) == 1 &&
+                         SSL_CTX_use_PrivateKey(ctx, c->client_key) == 1 &&
+                         SSL_CTX_check_private_key(ctx) == 1,
+                     CELLA_E_CRYPTO, where, "cannot use the client certificate");
+    }
+    return CELLA_OK_RES;
+}
+
+static cella_res call_once(const cella_http_client *c, const char *method, const char *path,
+                           const char *const *headers, cella_slice body, cella_http_response *resp)
+{
+    resp->status = 0;
+    resp->base_url = c->base_url;
+    resp->outcome = CELLA_NET_LOCAL;
+    cella_buf_init(&resp->body, true);
+    char where[4200];
+    snprintf(where, sizeof where, "%s %s%s", method, c->base_url, path);
+    target t;
+    cella_tls_identity hi = {.c = c, .err = CELLA_OK_RES};
+    cella_tls_pool *pool = c->reuse;
+    SSL_CTX *ctx = NULL;
+    BIO *io = NULL;
+    bool keep = false;
+    cella_buf req;
+    cella_buf_init(&req, true); /* it may carry tokens and secrets */
+    cella_res r = split_url(c->base_url, &t);
+    if (cella_ok(r) && t.tls && pool)
+        io = pool_take(pool, c, &ctx);
+    if (cella_ok(r) && t.tls && !io)
+        r = make_ctx(c, &hi, where, &ctx);
+    if (cella_ok(r))
+        r = build_request(&t, method, path, headers, body, pool != NULL && t.tls, &req);
+    long timeout = c->timeout_s ? c->timeout_s : 30L;
+    double deadline = cella_tls_mono() + (double)timeout;
+    if (cella_ok(r) && !io)
+        r = open_conn(c, &t, ctx, &hi, where, &io, &resp->outcome);
+    if (cella_ok(r))
+        r = send_request(io, &req, where, &resp->outcome);
+    if (cella_ok(r))
+        r = cella_http_read_reply(io, method, c->max_response ? c->max_response : 16u << 20,
+                                  deadline, where, resp, &keep);
+    if (cella_ok(r))
+        resp->outcome = CELLA_NET_ANSWERED;
+    else if (r.code == CELLA_E_TOOBIG)
+        resp->outcome = CELLA_NET_LOCAL;
+    if (cella_ok(r) && keep && pool && t.tls)
+        pool_keep(pool, c, &io, &ctx);
+    BIO_free_all(io);
+    SSL_CTX_free(ctx);
+    cella_buf_free(&req);
+    ERR_clear_error();
+    if (!cella_ok(r))
+        cella_http_response_free(resp);
+    return r;
+}
+
+struct plain_call {
+    cella_http_once_fn once;
+    const char *method, *path;
+    const char *const *headers;
+    cella_slice body;
+    cella_http_response *resp;
+};
+
+static cella_res plain_attempt(const cella_http_client *one, void *ctx, cella_net_outcome *outcome)
+{
+    struct plain_call *p = ctx;
+    cella_res r = p->once(one, p->method, p->path, p->headers, p->body, p->resp);
+    *outcome = p->resp->outcome;
+    return r;
+}
+
+cella_res cella_http_call_by(cella_http_once_fn once, const cella_http_client *c,
+                             const char *method, const char *path, const char *const *headers,
+                             cella_slice body, cella_http_response *resp)
+{
+    if (!c->endpoints)
+        return once(c, method, path, headers, body, resp);
+    struct plain_call p = {once, method, path, headers, body, resp};
+    char what[300];
+    snprintf(what, sizeof what, "%s %.250s", method, path);
+    return cella_failover(c, c->repeatable || cella_net_repeatable_method(method), what,
+                          plain_attempt, &p);
+}
+
+cella_res cella_tls_http_call(const cella_http_client *c, const char *method, const char *path,
+                              const char *const *headers, cella_slice body,
+                              cella_http_response *resp)
+{
+    return cella_http_call_by(call_once, c, method, path, headers, body, resp);
+}

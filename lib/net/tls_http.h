@@ -1,0 +1,71 @@
+/* HTTP/1.1 over OpenSSL alone, for the enclave runtime (`cella-runtime`): the
+ * same client (http_client.h's struct: pinned server key, client certificate
+ * or an RA-TLS identity made in the handshake, response cap, failover between
+ * replicas) without libcurl, whose ~20 shared libraries cost more per process
+ * start than the whole TLS exchange with cas. One request per connection
+ * (Connection: close), as libcurl does for a call with a client identity.
+ * The reply is parsed by nodejs/http-parser (already linked for the server).
+ *
+ * Also here, shared with the libcurl client: the handshake identity callback
+ * (pin checked before any evidence is made), the bounded connect, and the
+ * response helpers that do not depend on the transport. */
+#ifndef CELLA_NET_TLS_HTTP_H
+#define CELLA_NET_TLS_HTTP_H
+
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+
+#include "net/http_client.h"
+
+/* The same contract as cella_http_call (http_client.h). c->reuse, when set,
+ * is a cella_tls_pool: the connection of a call with a client certificate is
+ * kept there for the next call presenting the same certificate. */
+CELLA_RESULT cella_tls_http_call(const cella_http_client *c, const char *method, const char *path,
+                                 const char *const *headers, cella_slice body,
+                                 cella_http_response *resp);
+
+/* Reads one reply from `io` into resp (its body at most `max` bytes) until
+ * http-parser has it whole, or fails (malformed, too large, cut short, past
+ * `deadline` on cella_tls_mono()'s clock); *keep: the server keeps the
+ * connection open. The server's bytes are untrusted: fuzz/fuzz_http_reply.c. */
+CELLA_RESULT cella_http_read_reply(BIO *io, const char *method, size_t max, double deadline,
+                                   const char *where, cella_http_response *resp, bool *keep);
+double cella_tls_mono(void);
+
+typedef struct cella_tls_pool cella_tls_pool;
+cella_tls_pool *cella_tls_pool_new(void);
+void cella_tls_pool_free(cella_tls_pool *p);
+
+/* One request to c->base_url (no failover), as a transport makes it. */
+typedef cella_res (*cella_http_once_fn)(const cella_http_client *c, const char *method,
+                                        const char *path, const char *const *headers,
+                                        cella_slice body, cella_http_response *resp);
+
+/* cella_http_call's failover between c->endpoints' replicas (when set) over
+ * `once`: shared by both transports. */
+CELLA_RESULT cella_http_call_by(cella_http_once_fn once, const cella_http_client *c,
+                                const char *method, const char *path, const char *const *headers,
+                                cella_slice body, cella_http_response *resp);
+
+/* An identity made during the handshake (c->identity): OpenSSL asks for it
+ * when the server's CertificateRequest arrives, after the ServerHello and the
+ * server's own CertificateVerify, so both randoms and the server's key are
+ * known. The server's key is checked against the pin first: evidence is never
+ * made for, or shown to, a server that is not the pinned one. A failure
+ * aborts the handshake (failed, err say why). */
+typedef struct {
+    const cella_http_client *c;
+    uint8_t pin[32]; /* c->pin, decoded */
+    int failed;
+    cella_res err;
+} cella_tls_identity;
+
+/* The SSL_CTX_set_cert_cb callback; arg is a cella_tls_identity. */
+int cella_tls_on_certificate_request(SSL *ssl, void *arg);
+
+/* A TCP connection to host:port within timeout_s, then blocking with that
+ * timeout on every read and write: a server that stalls cannot hold the
+ * caller longer. NULL on failure. */
+BIO *cella_tls_connect_bounded(const char *host, long timeout_s);
+
+#endif

@@ -1,0 +1,32 @@
+/* cella-runtime: the enclave runtime alone, `run` and `run-task` with the
+ * same options as `cella run` and `cella run-task` (cli/cmd_enclave.c). It
+ * links only what an enclave start needs (OpenSSL, jansson, libfuse3,
+ * libseccomp, secp256k1, nettle): no libcurl, libpq, libarchive, sqlite or
+ * libevent, whose loading cost a `cella` start about 20 ms of CPU, more than
+ * a sandboxed `true`. cas is reached through net/tls_http.h. What it cannot
+ * do: blob: inputs and --push (the transfer service's client is libcurl's),
+ * for which `cella run` remains. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "core/json_wipe.h"
+#include "core/secure.h"
+#include "enclave.h"
+
+int main(int argc, char **argv)
+{
+    cella_harden_process();
+    cella_json_wipe_install(); /* before any JSON: freed trees leave no secrets */
+    if (argc >= 2 && !strcmp(argv[1], "run"))
+        return cli_run_cmd(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "run-task"))
+        return cli_run_task_cmd(argc - 2, argv + 2);
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+        printf("cella-runtime %s\n", CELLA_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "usage: cella-runtime run|run-task OPTIONS (as `cella run`, `cella run-task`; "
+                    "cella help run lists them)\n");
+    return 2;
+}
