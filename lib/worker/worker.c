@@ -27,6 +27,7 @@
 #include "worker/metrics.h"
 #include "worker/replicate.h"
 #include "worker/signer.h"
+#include "worker/spawn.h"
 #include "worker/standard_env.h"
 
 #define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
@@ -327,18 +328,10 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     argv[n] = NULL;
     int lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     CELLA_ENSURE(lfd >= 0, CELLA_E_IO, logf, "open: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(lfd, 1);
-        dup2(lfd, 2);
-        /* A Ctrl-C reaches the whole foreground group: the worker then
-         * finishes its current tasks, so their enclaves must not die of it. */
-        signal(SIGINT, SIG_IGN);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    cella_child child;
+    cella_res r = cella_child_spawn(argv, lfd, tid, &child);
     close(lfd);
-    CELLA_ENSURE(pid > 0, CELLA_E_IO, tid, "fork: %s", strerror(errno));
+    CELLA_TRY(r);
     /* Keep the lease alive while the enclave works. */
     unsigned ls = s->o->lease_seconds ? s->o->lease_seconds : 30;
     double next = now_ms() + ls * 1000.0 / 3;
@@ -346,17 +339,15 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     double deadline = now_ms() + ((s->o->app_timeout ? s->o->app_timeout : 3600) + 300) * 1000.0;
     bool killed = false;
     int status = 0;
+    /* Woken by the enclave's end, else at the next lease renewal or the deadline. */
     for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
+        double until = killed ? next : (next < deadline ? next : deadline);
+        double wait = until - now_ms();
+        if (cella_child_wait(&child, wait < 1 ? 1 : wait > 60000 ? 60000 : (int)wait, &status))
             break;
-        if (w < 0 && errno != EINTR) {
-            status = -1; /* lost track of it: not a success */
-            break;
-        }
         if (!killed && now_ms() > deadline) {
             cella_warn("task %s: the enclave ran past its time limit; killing it", tid);
-            kill(pid, SIGKILL);
+            kill(child.pid, SIGKILL);
             killed = true;
         }
         if (now_ms() >= next) {
@@ -364,8 +355,6 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
                 cella_warn("task %s: lease renewal failed: %s", tid, cella_error_what());
             next = now_ms() + ls * 1000.0 / 3;
         }
-        struct timespec t = {0, 20 * 1000 * 1000};
-        nanosleep(&t, NULL);
     }
     *failed = killed || status == -1 || !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return CELLA_OK_RES;
@@ -742,7 +731,9 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         worker_metrics_stop(&metrics);
         return r;
     }
-    void *pool = cella_http_pool_new();
+    /* Kept-alive connections to the hub and to cas: a task makes several
+     * calls to each, and cas's are TLS (a handshake each without a pool). */
+    void *pool = cella_http_pool_new(), *cas_pool = cella_http_pool_new();
     slot *slots = calloc(n, sizeof *slots);
     pthread_t *th = calloc(n, sizeof *th);
     if (!slots || !th)
@@ -753,7 +744,7 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         s->index = i;
         s->metrics = &metrics;
         s->hub = (cella_http_client){.endpoints = o->hub, .reuse = pool, .timeout_s = 30};
-        s->cas = (cella_http_client){.endpoints = o->cas, .timeout_s = 30};
+        s->cas = (cella_http_client){.endpoints = o->cas, .reuse = cas_pool, .timeout_s = 30};
         memcpy(s->owner, owner, 20);
         cella_eth_address_checksum(s->owner_text, owner);
         memcpy(s->worker, worker_key(s)->addr, 20);
@@ -787,6 +778,7 @@ cella_res cella_worker_run(const cella_worker_opts *o)
     free(slots);
     free(th);
     cella_http_pool_free(pool);
+    cella_http_pool_free(cas_pool);
     worker_metrics_stop(&metrics);
     return r;
 }
