@@ -5,7 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,34 +19,38 @@ cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *whe
 {
     c->pid = -1;
     c->pidfd = -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    CELLA_ENSURE(posix_spawn_file_actions_init(&fa) == 0, CELLA_E_NOMEM, where, "out of memory");
-    if (posix_spawnattr_init(&at) != 0) {
-        posix_spawn_file_actions_destroy(&fa);
-        return cella_fail(CELLA_E_NOMEM, where, "out of memory");
-    }
-    sigset_t none;
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CELLA_ENSURE(in >= 0, CELLA_E_IO, "/dev/null", "open: %s", strerror(errno));
+    /* Every signal blocked across vfork: no handler of the worker runs in
+     * the child, which shares the worker's memory until it execs. */
+    sigset_t all, old, none;
+    sigfillset(&all);
     sigemptyset(&none);
-    /* its own process group (see spawn.h); no signal blocked, whatever the
-     * slot thread that starts it blocks */
-    int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
-    if (!rc)
-        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-    if (!rc)
-        rc = posix_spawnattr_setpgroup(&at, 0);
-    if (!rc)
-        rc = posix_spawnattr_setsigmask(&at, &none);
-    pid_t pid = -1;
-    if (!rc)
-        rc = posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    CELLA_ENSURE(rc == 0, CELLA_E_IO, where, "cannot start %s: %s", argv[0], strerror(rc));
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    volatile int exec_errno = 0; /* shared with the child until it execs */
+    pid_t pid = vfork();
+    if (pid == 0) {
+        /* Only system calls here. SIGINT ignored (see spawn.h), kept so by exec. */
+        struct sigaction ign = {.sa_handler = SIG_IGN};
+        sigaction(SIGINT, &ign, NULL);
+        if (dup2(in, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
+            exec_errno = errno;
+            _exit(127);
+        }
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(argv[0], (char *const *)argv);
+        exec_errno = errno;
+        _exit(127);
+    }
+    int err = pid < 0 ? errno : exec_errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(in);
+    if (pid > 0 && err) { /* the child could not exec: reap it */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    CELLA_ENSURE(pid > 0 && !err, CELLA_E_IO, where, "cannot start %s: %s", argv[0],
+                 strerror(err));
     c->pid = pid;
     /* Not reaped before we wait for it: the pid cannot name another process. */
     c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

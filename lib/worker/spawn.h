@@ -1,5 +1,5 @@
 /* The worker's enclave process: started without copying the worker's
- * address space, and waited for by a pidfd, so the worker learns of its end
+ * address space (vfork), and waited for by a pidfd, so the worker learns of its end
  * at once instead of at the next tick of a polling loop (issue 18: the
  * 20 ms `waitpid(WNOHANG)` loop cost 10 ms per task on average, and fork()
  * of the threaded worker copied its page tables for every task). */
@@ -17,9 +17,11 @@ typedef struct {
 } cella_child;
 
 /* Starts argv[0] with argv: stdin /dev/null, stdout and stderr to log_fd,
- * in a process group of its own, so that a terminal's Ctrl-C, which reaches
- * the worker's whole foreground group, does not reach the enclave (the
- * worker finishes its current tasks on SIGINT, and their enclaves with it). */
+ * no signal blocked, SIGINT ignored: a terminal's Ctrl-C reaches the
+ * worker's whole foreground group, and the worker then finishes its current
+ * tasks, so their enclaves must not die of it. It stays in the worker's
+ * process group: killing that group (a supervisor, `kill -9 -PGID`) stops
+ * the enclaves with the worker. */
 CELLA_RESULT cella_child_spawn(const char *const *argv, int log_fd, const char *where,
                                cella_child *c);
 

@@ -46,9 +46,10 @@ typedef struct {
     worker_metrics *metrics; /* shared by the slots */
 } slot;
 
-/* What one task went through, for the log line and the benchmark. */
+/* What one task went through, for the log line and the benchmark: every
+ * step of the slot's wall clock from the lease request on (docs/worker.md). */
 typedef struct {
-    double lease, session, fetch, enclave, upload, finalize;
+    double lease, task, session, fetch, enclave, logs, upload, finalize;
 } phases;
 
 static double now_ms(void)
@@ -522,10 +523,10 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
 }
 
 /* Runs a task this slot has leased. */
-static void process(slot *s, const char *tid)
+static void process(slot *s, const char *tid, double lease_ms)
 {
-    phases ph = {0};
-    double t0 = now_ms();
+    phases ph = {.lease = lease_ms};
+    double t0 = now_ms() - lease_ms;
     uint8_t taskid[32], challenge[20], auth[65];
     char tdir[1100], session[200], app_dir[1300], dataset[1200], why[1200] = "", path[200];
     json_t *task = NULL, *deal = NULL, *app = NULL, *ds = NULL;
@@ -542,7 +543,7 @@ static void process(slot *s, const char *tid)
     cella_counter_add(&s->metrics->started, 1);
     cella_gauge_add(&s->metrics->busy, 1);
     uint64_t started_ns = cella_monotonic_ns();
-    ph.lease = now_ms() - t0;
+    double tl = now_ms();
     cella_info("task %s: leased", tid);
     snprintf(path, sizeof path, "/v1/tasks/%s", tid);
     r = hub_get(s, path, &task);
@@ -567,6 +568,7 @@ static void process(slot *s, const char *tid)
     if (ds_addr && !strcmp(ds_addr, "0x0000000000000000000000000000000000000000"))
         ds_addr = NULL;
     double t1 = now_ms();
+    ph.task = t1 - tl;
     if (cella_ok(r))
         r = tee ? task_session(s, taskid, tid, session, sizeof session, challenge, auth)
                 : standard_authorization(s, taskid, challenge, auth);
@@ -612,9 +614,11 @@ static void process(slot *s, const char *tid)
         if (cella_ok(r) && failed)
             enclave_reason(tdir, why, sizeof why);
     }
-    ph.enclave = now_ms() - t3;
+    double t4 = now_ms();
+    ph.enclave = t4 - t3;
     if (enclave_ran)
         upload_logs(s, tid, tdir);
+    ph.logs = now_ms() - t4;
     if (cella_ok(r) && !failed)
         r = contribute(s, tid, tdir, auth, challenge, tee, trust, &to_consensus, &ph);
     if (!cella_ok(r)) {
@@ -639,14 +643,15 @@ static void process(slot *s, const char *tid)
         char tp[1200];
         snprintf(tp, sizeof tp, "%s/out/timings.json", tdir);
         json_t *tj = json_load_file(tp, 0, NULL);
-        cella_info("task %s completed in %.0f ms (lease %.0f, session %.0f, fetch %.0f, enclave "
-                   "%.0f [attest %.0f, decrypt %.0f, app %.0f, encrypt %.0f], upload %.0f, "
-                   "finalize %.0f)",
-                   tid, now_ms() - t0, ph.lease, ph.session, ph.fetch, ph.enclave,
+        cella_info("task %s completed in %.0f ms (lease %.0f, task %.0f, session %.0f, fetch "
+                   "%.0f, enclave %.0f [attest %.0f, decrypt %.0f, app %.0f, encrypt %.0f], logs "
+                   "%.0f, upload %.0f, finalize %.0f)",
+                   tid, now_ms() - t0, ph.lease, ph.task, ph.session, ph.fetch, ph.enclave,
                    json_number_value(json_object_get(tj, "attest")),
                    json_number_value(json_object_get(tj, "pre")),
                    json_number_value(json_object_get(tj, "app")),
-                   json_number_value(json_object_get(tj, "post")), ph.upload, ph.finalize);
+                   json_number_value(json_object_get(tj, "post")), ph.logs, ph.upload,
+                   ph.finalize);
         json_decref(tj);
     }
     (void)leased;
@@ -690,6 +695,7 @@ static void *slot_main(void *arg)
             break;
         }
         char tid[67];
+        double t0 = now_ms();
         cella_res r = lease_next(s, s->o->lease_seconds ? s->o->lease_seconds : 30, tid);
         if (!cella_ok(r)) {
             cella_warn("worker: cannot lease a task: %s", cella_error_what());
@@ -703,7 +709,7 @@ static void *slot_main(void *arg)
             wait_for_work(s);
             continue;
         }
-        process(s, tid);
+        process(s, tid, now_ms() - t0);
     }
     return NULL;
 }
