@@ -108,15 +108,16 @@ SLOTS=2
 "$CELLA" app run "$APP" --tag tee,scone --volume "$BAG" --wallet-file "$WAL" > bag.out 2>/dev/null
 # CPU time, the profile behind the figure: the worker with its enclaves
 # (children this shell waited for: `times`), and the servers of `cella up`
-child_cpu_ms() { times | awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/);
-  printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }'; }
+# (`times` run by this shell, not by a $(...) subshell, which has no children)
+child_cpu() { times > times.out; CPU=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/);
+  printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }' times.out); }
 srv_cpu_ms() { for p in $(pgrep -P "$UP_PID"); do cat "/proc/$p/stat"; done |
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); t += $12 + $13 } END { printf "%.0f", t * 1000 / hz }'; }
-c0=$(child_cpu_ms); s0=$(srv_cpu_ms)
+child_cpu; c0=$CPU; s0=$(srv_cpu_ms)
 t0=$(now); "${WORKER[@]}" --slots "$SLOTS" --once >> worker.log 2>&1; t1=$(now)
-c1=$(child_cpu_ms); s1=$(srv_cpu_ms)
+child_cpu; c1=$CPU; s1=$(srv_cpu_ms)
 for _ in 1 2 3 4 5; do t3=$(now); bare; t4=$(now); bw+=($(( (t4 - t3) / 1000 ))); done
-c2=$(child_cpu_ms)
+child_cpu; c2=$CPU
 B=$(med "${bw[@]}")
 done_n=$(grep -c 'completed in' worker.log || true)
 done_n=$((done_n - RUNS - 1)) # the bag's, after the single tasks
