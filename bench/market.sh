@@ -127,9 +127,12 @@ FLOOR=$(awk -v s="$SLOTS" -v b="$B" 'BEGIN { printf "%.0f", s * 60e6 / b }')
 printf 'bag of %d empty tasks on %d slots: %d completed in %.1f s, %d tasks/min\n' \
   "$BAG" "$SLOTS" "$done_n" "$(awk -v ms="$ms" 'BEGIN { print ms / 1000 }')" "$TPM"
 printf '  baseline: %d slots x 60 s / bare sandboxed true (%d us) = %d/min\n' "$SLOTS" "$B" "$FLOOR"
-awk -v w=$((c1 - c0)) -v sv=$((s1 - s0)) -v b=$((c2 - c1)) -v n="$done_n" -v cores="$(nproc)" 'BEGIN {
+# the worker's own last line: "(CPU: worker X ms, enclaves Y ms)"
+SPLIT=$(grep 'task(s) completed' worker.log | tail -1 | sed -n 's/.*CPU: worker \([0-9]*\) ms, enclaves \([0-9]*\) ms.*/\1 \2/p')
+awk -v split_line="$SPLIT" -v w=$((c1 - c0)) -v sv=$((s1 - s0)) -v b=$((c2 - c1)) -v n="$done_n" -v cores="$(nproc)" 'BEGIN {
   if (n < 1) exit
   printf "  CPU per task: worker and its enclaves %.1f ms, hub + cas + blobs %.1f ms; bare sandboxed true %.1f ms\n", w / n, sv / n, b / 5
+  if (split(split_line, f, " ") >= 2) printf "    of which the worker %.1f ms, the enclaves (run-task, sandbox, app) %.1f ms\n", f[1] / n, f[2] / n
   printf "  so %d cores give at most %.0f tasks/min at this CPU per task\n", cores, cores * 60000 * n / (w + sv) }'
 fails=$(grep -c 'failed:' worker.log || true)
 echo "tasks failed during the bench: $fails"

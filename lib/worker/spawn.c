@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,4 +94,13 @@ bool cella_child_wait(cella_child *c, int timeout_ms, int *status)
     close(c->pidfd);
     c->pidfd = -1;
     return true;
+}
+
+double cella_cpu_ms(bool children)
+{
+    struct rusage u;
+    if (getrusage(children ? RUSAGE_CHILDREN : RUSAGE_SELF, &u) != 0)
+        return 0;
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
 }

@@ -29,4 +29,9 @@ CELLA_RESULT cella_child_spawn(const char *const *argv, int log_fd, const char *
  * wait status in *status, the pidfd closed), false when the time ran out. */
 bool cella_child_wait(cella_child *c, int timeout_ms, int *status);
 
+/* User and system CPU time, in ms, of this process (children false) or of
+ * its children it waited for (true: the enclaves, with their sandboxes and
+ * apps): the profile of a worker's run. */
+double cella_cpu_ms(bool children);
+
 #endif

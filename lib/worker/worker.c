@@ -780,7 +780,8 @@ cella_res cella_worker_run(const cella_worker_opts *o)
     if (cella_ok(r) && o->worker_signer)
         r = cella_signer_check(o->worker_signer);
     if (cella_ok(r))
-        cella_info("worker: %u task(s) completed, %u failed", done, failed);
+        cella_info("worker: %u task(s) completed, %u failed (CPU: worker %.0f ms, enclaves %.0f ms)",
+                   done, failed, cella_cpu_ms(false), cella_cpu_ms(true));
     free(slots);
     free(th);
     cella_http_pool_free(pool);

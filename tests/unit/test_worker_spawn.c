@@ -132,6 +132,19 @@ static void the_child_blocks_no_signal(void **state)
     free(t);
 }
 
+/* The CPU of an enclave is counted once the worker waited for it. */
+static void a_childs_cpu_is_counted(void **state)
+{
+    (void)state;
+    double self = cella_cpu_ms(false), before = cella_cpu_ms(true);
+    const char *argv[] = {"/bin/sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done",
+                          NULL};
+    int st = run_to_end(argv, 2);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(cella_cpu_ms(true) > before);
+    assert_true(cella_cpu_ms(false) >= self);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +154,7 @@ int main(void)
         cmocka_unit_test(the_child_ignores_sigint_in_the_workers_group),
         cmocka_unit_test(the_child_reads_dev_null),
         cmocka_unit_test(the_child_blocks_no_signal),
+        cmocka_unit_test(a_childs_cpu_is_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
