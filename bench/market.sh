@@ -73,7 +73,7 @@ bare() { bwrap --ro-bind / / --unshare-all --die-with-parent true; }
 # (started directly, so that $! is the worker itself, which stops on SIGINT)
 "${WORKER[@]}" --slots 1 >> worker.log 2>&1 &
 WK_PID=$!
-e2e=() match=() fetchres=() bw=()
+e2e=() match=() fetchres=() bw=() start=()
 for ((i = 0; i <= RUNS; i++)); do
   t0=$(now)
   # --watch: returns when the hub records the task completed (event stream)
@@ -85,7 +85,9 @@ for ((i = 0; i <= RUNS; i++)); do
   t2=$(now)
   [[ -s "d$i.zip" ]] || { tail -5 worker.log >&2; echo "market bench: task $T gave no result" >&2; exit 1; }
   t3=$(now); bare; t4=$(now)
+  t5=$(now); "$CELLA" --version >/dev/null; t6=$(now) # what each of the 3 requester commands pays to start
   ((i == 0)) && continue
+  start+=($(( (t6 - t5) / 1000 )))
   match+=($(( (t1 - t0) / 1000000 ))); fetchres+=($(( (t2 - t1) / 1000000 )))
   e2e+=($(( (t2 - t0) / 1000000 ))); bw+=($(( (t4 - t3) / 1000 )))
 done
@@ -98,6 +100,7 @@ printf '  %-58s %6d ms\n' "  result: download + decrypt (RSA-4096)" "$(med "${fe
 echo "  worker phases of the last task:"
 grep 'completed in' worker.log | tail -1 | sed 's/.*completed in/    completed in/'
 printf '  %-58s %6d us\n' "baseline: bare sandboxed true (same run)" "$B"
+printf '  %-58s %6d us\n' "a cella process start (--version; the requester runs 3)" "$(med "${start[@]}")"
 goal_row "one empty TEE task, fill → decrypted result" "$E ms" "bare sandboxed true" \
   "$(awk -v b="$B" 'BEGIN { printf "%.1f ms", b / 1000 }')" \
   "$(awk -v e="$E" -v b="$B" 'BEGIN { printf "%.1f×", e * 1000 / b }')" "≤ 100 ms"
