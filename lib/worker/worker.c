@@ -27,6 +27,7 @@
 #include "worker/metrics.h"
 #include "worker/replicate.h"
 #include "worker/signer.h"
+#include "worker/spawn.h"
 #include "worker/standard_env.h"
 
 #define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
@@ -45,9 +46,10 @@ typedef struct {
     worker_metrics *metrics; /* shared by the slots */
 } slot;
 
-/* What one task went through, for the log line and the benchmark. */
+/* What one task went through, for the log line and the benchmark: every
+ * step of the slot's wall clock from the lease request on (docs/worker.md). */
 typedef struct {
-    double lease, session, fetch, enclave, upload, finalize;
+    double lease, task, session, fetch, enclave, logs, upload, finalize;
 } phases;
 
 static double now_ms(void)
@@ -327,18 +329,10 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     argv[n] = NULL;
     int lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     CELLA_ENSURE(lfd >= 0, CELLA_E_IO, logf, "open: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(lfd, 1);
-        dup2(lfd, 2);
-        /* A Ctrl-C reaches the whole foreground group: the worker then
-         * finishes its current tasks, so their enclaves must not die of it. */
-        signal(SIGINT, SIG_IGN);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    cella_child child;
+    cella_res r = cella_child_spawn(argv, lfd, tid, &child);
     close(lfd);
-    CELLA_ENSURE(pid > 0, CELLA_E_IO, tid, "fork: %s", strerror(errno));
+    CELLA_TRY(r);
     /* Keep the lease alive while the enclave works. */
     unsigned ls = s->o->lease_seconds ? s->o->lease_seconds : 30;
     double next = now_ms() + ls * 1000.0 / 3;
@@ -346,17 +340,15 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
     double deadline = now_ms() + ((s->o->app_timeout ? s->o->app_timeout : 3600) + 300) * 1000.0;
     bool killed = false;
     int status = 0;
+    /* Woken by the enclave's end, else at the next lease renewal or the deadline. */
     for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
+        double until = killed ? next : (next < deadline ? next : deadline);
+        double wait = until - now_ms();
+        if (cella_child_wait(&child, wait < 1 ? 1 : wait > 60000 ? 60000 : (int)wait, &status))
             break;
-        if (w < 0 && errno != EINTR) {
-            status = -1; /* lost track of it: not a success */
-            break;
-        }
         if (!killed && now_ms() > deadline) {
             cella_warn("task %s: the enclave ran past its time limit; killing it", tid);
-            kill(pid, SIGKILL);
+            kill(child.pid, SIGKILL);
             killed = true;
         }
         if (now_ms() >= next) {
@@ -364,8 +356,6 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
                 cella_warn("task %s: lease renewal failed: %s", tid, cella_error_what());
             next = now_ms() + ls * 1000.0 / 3;
         }
-        struct timespec t = {0, 20 * 1000 * 1000};
-        nanosleep(&t, NULL);
     }
     *failed = killed || status == -1 || !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return CELLA_OK_RES;
@@ -533,10 +523,10 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
 }
 
 /* Runs a task this slot has leased. */
-static void process(slot *s, const char *tid)
+static void process(slot *s, const char *tid, double lease_ms)
 {
-    phases ph = {0};
-    double t0 = now_ms();
+    phases ph = {.lease = lease_ms};
+    double t0 = now_ms() - lease_ms;
     uint8_t taskid[32], challenge[20], auth[65];
     char tdir[1100], session[200], app_dir[1300], dataset[1200], why[1200] = "", path[200];
     json_t *task = NULL, *deal = NULL, *app = NULL, *ds = NULL;
@@ -553,7 +543,7 @@ static void process(slot *s, const char *tid)
     cella_counter_add(&s->metrics->started, 1);
     cella_gauge_add(&s->metrics->busy, 1);
     uint64_t started_ns = cella_monotonic_ns();
-    ph.lease = now_ms() - t0;
+    double tl = now_ms();
     cella_info("task %s: leased", tid);
     snprintf(path, sizeof path, "/v1/tasks/%s", tid);
     r = hub_get(s, path, &task);
@@ -578,6 +568,7 @@ static void process(slot *s, const char *tid)
     if (ds_addr && !strcmp(ds_addr, "0x0000000000000000000000000000000000000000"))
         ds_addr = NULL;
     double t1 = now_ms();
+    ph.task = t1 - tl;
     if (cella_ok(r))
         r = tee ? task_session(s, taskid, tid, session, sizeof session, challenge, auth)
                 : standard_authorization(s, taskid, challenge, auth);
@@ -623,9 +614,11 @@ static void process(slot *s, const char *tid)
         if (cella_ok(r) && failed)
             enclave_reason(tdir, why, sizeof why);
     }
-    ph.enclave = now_ms() - t3;
+    double t4 = now_ms();
+    ph.enclave = t4 - t3;
     if (enclave_ran)
         upload_logs(s, tid, tdir);
+    ph.logs = now_ms() - t4;
     if (cella_ok(r) && !failed)
         r = contribute(s, tid, tdir, auth, challenge, tee, trust, &to_consensus, &ph);
     if (!cella_ok(r)) {
@@ -650,14 +643,15 @@ static void process(slot *s, const char *tid)
         char tp[1200];
         snprintf(tp, sizeof tp, "%s/out/timings.json", tdir);
         json_t *tj = json_load_file(tp, 0, NULL);
-        cella_info("task %s completed in %.0f ms (lease %.0f, session %.0f, fetch %.0f, enclave "
-                   "%.0f [attest %.0f, decrypt %.0f, app %.0f, encrypt %.0f], upload %.0f, "
-                   "finalize %.0f)",
-                   tid, now_ms() - t0, ph.lease, ph.session, ph.fetch, ph.enclave,
+        cella_info("task %s completed in %.0f ms (lease %.0f, task %.0f, session %.0f, fetch "
+                   "%.0f, enclave %.0f [attest %.0f, decrypt %.0f, app %.0f, encrypt %.0f], logs "
+                   "%.0f, upload %.0f, finalize %.0f)",
+                   tid, now_ms() - t0, ph.lease, ph.task, ph.session, ph.fetch, ph.enclave,
                    json_number_value(json_object_get(tj, "attest")),
                    json_number_value(json_object_get(tj, "pre")),
                    json_number_value(json_object_get(tj, "app")),
-                   json_number_value(json_object_get(tj, "post")), ph.upload, ph.finalize);
+                   json_number_value(json_object_get(tj, "post")), ph.logs, ph.upload,
+                   ph.finalize);
         json_decref(tj);
     }
     (void)leased;
@@ -701,6 +695,7 @@ static void *slot_main(void *arg)
             break;
         }
         char tid[67];
+        double t0 = now_ms();
         cella_res r = lease_next(s, s->o->lease_seconds ? s->o->lease_seconds : 30, tid);
         if (!cella_ok(r)) {
             cella_warn("worker: cannot lease a task: %s", cella_error_what());
@@ -714,7 +709,7 @@ static void *slot_main(void *arg)
             wait_for_work(s);
             continue;
         }
-        process(s, tid);
+        process(s, tid, now_ms() - t0);
     }
     return NULL;
 }
@@ -742,7 +737,9 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         worker_metrics_stop(&metrics);
         return r;
     }
-    void *pool = cella_http_pool_new();
+    /* Kept-alive connections to the hub and to cas: a task makes several
+     * calls to each, and cas's are TLS (a handshake each without a pool). */
+    void *pool = cella_http_pool_new(), *cas_pool = cella_http_pool_new();
     slot *slots = calloc(n, sizeof *slots);
     pthread_t *th = calloc(n, sizeof *th);
     if (!slots || !th)
@@ -753,7 +750,7 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         s->index = i;
         s->metrics = &metrics;
         s->hub = (cella_http_client){.endpoints = o->hub, .reuse = pool, .timeout_s = 30};
-        s->cas = (cella_http_client){.endpoints = o->cas, .timeout_s = 30};
+        s->cas = (cella_http_client){.endpoints = o->cas, .reuse = cas_pool, .timeout_s = 30};
         memcpy(s->owner, owner, 20);
         cella_eth_address_checksum(s->owner_text, owner);
         memcpy(s->worker, worker_key(s)->addr, 20);
@@ -783,10 +780,12 @@ cella_res cella_worker_run(const cella_worker_opts *o)
     if (cella_ok(r) && o->worker_signer)
         r = cella_signer_check(o->worker_signer);
     if (cella_ok(r))
-        cella_info("worker: %u task(s) completed, %u failed", done, failed);
+        cella_info("worker: %u task(s) completed, %u failed (CPU: worker %.0f ms, enclaves %.0f ms)",
+                   done, failed, cella_cpu_ms(false), cella_cpu_ms(true));
     free(slots);
     free(th);
     cella_http_pool_free(pool);
+    cella_http_pool_free(cas_pool);
     worker_metrics_stop(&metrics);
     return r;
 }
