@@ -75,6 +75,20 @@ static cella_res load_worker_key(void *ctx, uint8_t priv[32])
     uint8_t addr[20];
     return cli_wallet_open(k, NOPTS(k), priv, addr);
 }
+/* The enclave runs `cella-runtime run-task` when it is installed beside this
+ * binary (same verbs and options, about half the libraries, so each task
+ * starts faster: docs/architecture.md "The enclave start"); else this binary. */
+static void prefer_lean_runtime(char *exe, size_t size)
+{
+    char lean[PATH_MAX];
+    const char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    int n = snprintf(lean, sizeof lean, "%.*s/cella-runtime", (int)(slash - exe), exe);
+    if (n > 0 && (size_t)n < sizeof lean && (size_t)n < size && access(lean, X_OK) == 0)
+        memcpy(exe, lean, (size_t)n + 1);
+}
+
 
 static int worker_start(int argc, char **argv)
 {
@@ -152,6 +166,8 @@ static int worker_start(int argc, char **argv)
         r = cella_fail(CELLA_E_IO, "/proc/self/exe", "cannot find this binary: %s", strerror(errno));
     if (el > 0)
         exe[el] = '\0';
+    if (cella_ok(r))
+        prefer_lean_runtime(exe, sizeof exe);
     const char *wd = cli_get(o, NOPTS(o), "work-dir");
     if (cella_ok(r)) {
         struct sigaction sa = {.sa_handler = on_signal};
