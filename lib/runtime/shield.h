@@ -35,6 +35,11 @@ typedef struct {
      * not authenticate, so for page-cache readers a tampered chunk makes reads
      * up to this far before it fail too (never return wrong bytes). */
     unsigned readahead_kb;
+    /* A read that needs part of a chunk still authenticates all of it; by
+     * default the rest of it is then stored into the mount's page cache, so
+     * that later reads of it need no round trip (fast path only; not for
+     * O_DIRECT opens). true: replies carry only the bytes asked for. */
+    bool no_chunk_store;
     bool allow_other;     /* let other users in (non-root needs user_allow_other) */
     bool debug;           /* libfuse's request trace on stderr */
 } cella_shield_opts;
