@@ -28,7 +28,10 @@ typedef struct {
      * context and a one-chunk cache (the fast path). NULL: every read goes
      * through cella_vol_read (correct, slower). */
     const char *vol_dir;
-    unsigned max_threads; /* FUSE worker threads; 0 = 8 */
+    /* FUSE worker threads; 0 = one per CPU, at least 2, at most 8. With
+     * fewer than 2, chunks are never stored into the page cache (one worker
+     * must stay free to answer reads while another stores). */
+    unsigned max_threads;
     /* Kernel readahead of the mount, in KiB (root only; best effort); 0 = 1024.
      * Streaming reads arrive as requests this large (the kernel's default is
      * 128 KiB, ~30% slower). A request fails whole when one of its chunks does
