@@ -28,13 +28,21 @@ typedef struct {
      * context and a one-chunk cache (the fast path). NULL: every read goes
      * through cella_vol_read (correct, slower). */
     const char *vol_dir;
-    unsigned max_threads; /* FUSE worker threads; 0 = 8 */
+    /* FUSE worker threads; 0 = one per CPU, at least 2, at most 8. With
+     * fewer than 2, chunks are never stored into the page cache (one worker
+     * must stay free to answer reads while another stores). */
+    unsigned max_threads;
     /* Kernel readahead of the mount, in KiB (root only; best effort); 0 = 1024.
      * Streaming reads arrive as requests this large (the kernel's default is
      * 128 KiB, ~30% slower). A request fails whole when one of its chunks does
      * not authenticate, so for page-cache readers a tampered chunk makes reads
      * up to this far before it fail too (never return wrong bytes). */
     unsigned readahead_kb;
+    /* A read that needs part of a chunk still authenticates all of it; by
+     * default the rest of it is then stored into the mount's page cache, so
+     * that later reads of it need no round trip (fast path only; not for
+     * O_DIRECT opens). true: replies carry only the bytes asked for. */
+    bool no_chunk_store;
     bool allow_other;     /* let other users in (non-root needs user_allow_other) */
     bool debug;           /* libfuse's request trace on stderr */
 } cella_shield_opts;

@@ -176,13 +176,7 @@ static void undo_mount(mount_t *m)
     }
 }
 
-#define NEED_FUSE()                                                                   \
-    do {                                                                              \
-        if (!g.avail) {                                                               \
-            print_message("skipped: FUSE is not available here: %s\n", g.why);        \
-            skip();                                                                   \
-        }                                                                             \
-    } while (0)
+#define NEED_FUSE() TEST_NEED_FUSE(g.avail, g.why)
 
 static void mnt_path(char *out, size_t cap, const mount_t *m, const char *rel)
 {

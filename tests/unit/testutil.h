@@ -70,4 +70,14 @@ void test_order_addr(cella_order *o, const char *field, const uint8_t a[20]);
  * executable: the caller skips. */
 bool test_busybox_rootfs(const char *rootfs);
 
+/* Skips the calling test, saying why, when `avail` is false (FUSE cannot
+ * mount here: `why` from cella_shield_available). */
+#define TEST_NEED_FUSE(avail, why)                                             \
+    do {                                                                       \
+        if (!(avail)) {                                                        \
+            print_message("skipped: FUSE is not available here: %s\n", (why)); \
+            skip();                                                            \
+        }                                                                      \
+    } while (0)
+
 #endif
