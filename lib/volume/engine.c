@@ -56,7 +56,44 @@ static void engine_record_error(engine *en)
         snprintf(en->err_where, sizeof en->err_where, "%s", cella_error_where());
         atomic_store(&en->failed, true);
     }
+    pthread_cond_broadcast(&en->turn_moved); /* CAT workers waiting their turn give up */
     pthread_mutex_unlock(&en->err_lock);
+}
+
+static cella_res write_all_fd(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return cella_fail(CELLA_E_IO, "output", "write failed: %s", strerror(errno));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return CELLA_OK_RES;
+}
+
+/* CAT: writes job k's authenticated plaintext once jobs 0..k-1 are written.
+ * Jobs are handed out in order and a worker holds one at a time, so the job
+ * being waited for is always in another worker's hands: no deadlock. After a
+ * failure nothing more is written. */
+static cella_res cat_write_in_turn(engine *en, size_t k, const uint8_t *p, size_t n)
+{
+    pthread_mutex_lock(&en->err_lock);
+    while (en->turn != k && !atomic_load(&en->failed))
+        pthread_cond_wait(&en->turn_moved, &en->err_lock);
+    bool mine = en->turn == k && !atomic_load(&en->failed);
+    pthread_mutex_unlock(&en->err_lock);
+    if (!mine)
+        return cella_fail(CELLA_E_INTERNAL, NULL, "stopped by another worker's error");
+    cella_res r = write_all_fd(en->out_fd, p, n);
+    pthread_mutex_lock(&en->err_lock);
+    en->turn = k + 1;
+    pthread_cond_broadcast(&en->turn_moved);
+    pthread_mutex_unlock(&en->err_lock);
+    return r;
 }
 
 static uint64_t job_pt_off(const job *j) { return j->first * j->e->chunk_size; }
@@ -93,17 +130,27 @@ static cella_res seal_chunks(engine *en, const job *j, worker_bufs *w, const uin
     return CELLA_OK_RES;
 }
 
+/* Authenticates the job's chunks in `src`; unless the op is VERIFY, also
+ * decrypts them into `dst` (cella_vol_chunk_open wipes a chunk that fails). */
 static cella_res open_chunks(engine *en, const job *j, worker_bufs *w, const uint8_t *src,
                              uint8_t *dst, const char *where)
 {
     const cella_vol_entry *e = j->e;
-    CELLA_TRY(cella_gcm_set_key(w->dec, e->key, false));
+    bool check_only = en->op == OP_VERIFY;
+    if (check_only)
+        CELLA_TRY(cella_gcm_check_set_key(w->chk, e->key));
+    else
+        CELLA_TRY(cella_gcm_set_key(w->dec, e->key, false));
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
     size_t po = 0, co = 0;
     for (uint64_t i = j->first; i < j->first + j->count; i++) {
         size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
-        cella_res r = cella_vol_chunk_open(w->dec, en->volume_id, e->file_id, i, i + 1 == nch,
-                                           src + co, n, dst + po);
+        bool last = i + 1 == nch;
+        cella_res r = check_only
+                          ? cella_vol_chunk_check(w->chk, en->volume_id, e->file_id, i, last,
+                                                  src + co, n)
+                          : cella_vol_chunk_open(w->dec, en->volume_id, e->file_id, i, last,
+                                                 src + co, n, dst + po);
         if (r.code == CELLA_E_AUTH)
             return cella_fail(CELLA_E_AUTH, where,
                               "chunk %llu of %s failed authentication (tampered, reordered, "
@@ -164,8 +211,9 @@ static cella_res run_open(engine *en, const job *j, worker_bufs *w)
         r = cella_pread_full(in, w->in, ctl, cella_vol_chunk_offset(j->first, e->chunk_size), where);
     close(in);
     CELLA_TRY(r);
-    uint8_t *dst = en->op == OP_DECRYPT_MEM ? en->mem + (job_pt_off(j) - en->mem_base) : w->pt;
-    CELLA_TRY(open_chunks(en, j, w, w->in, dst, where));
+    CELLA_TRY(open_chunks(en, j, w, w->in, w->pt, where));
+    if (en->op == OP_CAT)
+        return cat_write_in_turn(en, (size_t)(j - en->jobs), w->pt, job_pt_len(j));
     if (en->op != OP_DECRYPT_FILE)
         return CELLA_OK_RES;
     int out = cella_open_beneath(en->out_dirfd, e->path, O_WRONLY, 0);
@@ -191,6 +239,7 @@ void vol_worker_bufs_free(worker_bufs *w)
 {
     cella_gcm_free(w->enc);
     cella_gcm_free(w->dec);
+    cella_gcm_check_free(w->chk);
     if (w->pt)
         cella_secure_free(w->pt, w->cap);
     if (w->in)
@@ -205,11 +254,12 @@ cella_res vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk)
     w->cap = worker_cap(max_chunk);
     w->enc = cella_gcm_new();
     w->dec = cella_gcm_new();
+    w->chk = cella_gcm_check_new();
     /* Buffers that may hold plaintext are locked, non-dumpable, wiped on free. */
     w->pt = cella_secure_alloc(w->cap);
     w->in = cella_secure_alloc(w->cap);
     w->ct = malloc(w->cap);
-    if (!w->enc || !w->dec || !w->pt || !w->in || !w->ct) {
+    if (!w->enc || !w->dec || !w->chk || !w->pt || !w->in || !w->ct) {
         vol_worker_bufs_free(w);
         return cella_fail(CELLA_E_NOMEM, NULL, "out of memory for worker buffers");
     }
@@ -221,9 +271,7 @@ static void *engine_worker(void *varg)
     struct worker_arg *a = varg;
     engine *en = a->en;
     worker_bufs own, *w = &own;
-    if (en->pool && a->index < en->pool_size) {
-        w = &en->pool[a->index];
-    } else if (!cella_ok(vol_worker_bufs_alloc(&own, en->max_chunk))) {
+    if (!cella_ok(vol_worker_bufs_alloc(&own, en->max_chunk))) {
         engine_record_error(en);
         return NULL;
     }
@@ -246,15 +294,15 @@ static void *engine_worker(void *varg)
             }
         }
     }
-    if (w == &own)
-        vol_worker_bufs_free(&own);
+    vol_worker_bufs_free(&own);
     return NULL;
 }
 
-/* Appends the jobs for one file (a file of size 0 has one empty chunk). */
-static cella_res jobs_add(job **jobs, size_t *n, size_t *cap, const cella_vol_entry *e,
-                          uint64_t *bytes)
+cella_res vol_engine_add_file(engine *en, size_t *cap, const cella_vol_entry *e)
 {
+    job **jobs = &en->jobs;
+    size_t *n = &en->njobs;
+    uint64_t *bytes = &en->total_bytes;
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
     uint64_t per = JOB_BYTES / e->chunk_size;
     if (per == 0)
@@ -286,6 +334,8 @@ cella_res vol_engine_run(engine *en)
     pthread_t th[64];
     struct worker_arg args[64];
     pthread_mutex_init(&en->err_lock, NULL);
+    pthread_cond_init(&en->turn_moved, NULL);
+    en->turn = 0;
     atomic_store(&en->next, 0);
     atomic_store(&en->done_bytes, 0);
     atomic_store(&en->failed, false);
@@ -301,6 +351,7 @@ cella_res vol_engine_run(engine *en)
     engine_worker(&args[0]);
     for (unsigned i = 1; i < started; i++)
         pthread_join(th[i], NULL);
+    pthread_cond_destroy(&en->turn_moved);
     pthread_mutex_destroy(&en->err_lock);
     if (en->opts && en->opts->progress)
         en->opts->progress(atomic_load(&en->done_bytes), en->total_bytes, en->opts->progress_ctx);
@@ -319,7 +370,7 @@ cella_res vol_engine_all(engine *en, const cella_vol_meta *m)
     cella_res r = CELLA_OK_RES;
     for (uint32_t i = 0; i < m->count && cella_ok(r); i++)
         if (m->entries[i].type == CELLA_VOL_FILE)
-            r = jobs_add(&en->jobs, &en->njobs, &cap, &m->entries[i], &en->total_bytes);
+            r = vol_engine_add_file(en, &cap, &m->entries[i]);
     if (cella_ok(r))
         r = vol_engine_run(en);
     free(en->jobs);

@@ -439,3 +439,13 @@ cella_res cella_vol_chunk_open(cella_gcm *g, const uint8_t volume_id[static CELL
     cella_vol_chunk_aad(aad, volume_id, file_id, index, last);
     return cella_gcm_open(g, iv, aad, sizeof aad, ct, n, pt, ct + n);
 }
+
+cella_res cella_vol_chunk_check(cella_gcm_check *c, const uint8_t volume_id[static CELLA_VOL_ID_BYTES],
+                                const uint8_t file_id[static CELLA_VOL_ID_BYTES], uint64_t index,
+                                bool last, const uint8_t *ct, size_t n)
+{
+    uint8_t iv[CELLA_GCM_IV_BYTES], aad[CELLA_VOL_CHUNK_AAD_BYTES];
+    cella_vol_chunk_nonce(iv, index);
+    cella_vol_chunk_aad(aad, volume_id, file_id, index, last);
+    return cella_gcm_check_tag(c, iv, aad, sizeof aad, ct, n, ct + n);
+}

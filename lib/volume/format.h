@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/slice.h"
 #include "crypto/aead.h"
+#include "crypto/gcm_check.h"
 
 #define CELLA_VOL_META_NAME "volume.meta"
 #define CELLA_VOL_MAGIC "CELLAVOL"
@@ -159,5 +160,11 @@ CELLA_RESULT cella_vol_chunk_seal(cella_gcm *g, const uint8_t volume_id[static C
 CELLA_RESULT cella_vol_chunk_open(cella_gcm *g, const uint8_t volume_id[static CELLA_VOL_ID_BYTES],
                                   const uint8_t file_id[static CELLA_VOL_ID_BYTES], uint64_t index,
                                   bool last, const uint8_t *ct, size_t n, uint8_t *pt);
+/* Authenticates one chunk as cella_vol_chunk_open would, without decrypting
+ * it (crypto/gcm_check.h): for verification, which needs no plaintext. */
+CELLA_RESULT cella_vol_chunk_check(cella_gcm_check *c,
+                                   const uint8_t volume_id[static CELLA_VOL_ID_BYTES],
+                                   const uint8_t file_id[static CELLA_VOL_ID_BYTES],
+                                   uint64_t index, bool last, const uint8_t *ct, size_t n);
 
 #endif

@@ -1,8 +1,11 @@
 /* Unit tests for lib/crypto: known-answer vectors and negative cases. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/encoding.h"
 #include "crypto/aead.h"
+#include "crypto/gcm_check.h"
+#include "core/secure.h"
 #include "testutil.h"
 
 /* AES-256-GCM, test case 16 of McGrew & Viega's GCM specification. */
@@ -45,6 +48,86 @@ static void gcm_known_answer(void **state)
     cella_gcm_free(d);
 }
 
+/* The tag-only check (crypto/gcm_check.h) accepts exactly what
+ * cella_gcm_open accepts: the known answer above, then random keys, IVs,
+ * AADs and ciphertexts of every length shape (empty, partial block, whole
+ * blocks, many blocks), each also refused after any one-bit change. */
+static void gcm_check_known_answer(void **state)
+{
+    (void)state;
+    uint8_t k[32], iv[12], aad[20], ct[60], tag[16];
+    test_unhex(k, 32, "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
+    test_unhex(iv, 12, "cafebabefacedbaddecaf888");
+    test_unhex(aad, 20, "feedfacedeadbeeffeedfacedeadbeefabaddad2");
+    test_unhex(ct, 60, "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590d"
+                       "bb3da7b08b1056828838c5f61e6393ba7a0abcc9f662");
+    test_unhex(tag, 16, "76fc6ece0f4e1768cddf8853bb2d551b");
+    cella_gcm_check *c = cella_gcm_check_new();
+    assert_non_null(c);
+    assert_succeeds(cella_gcm_check_set_key(c, k));
+    assert_succeeds(cella_gcm_check_tag(c, iv, aad, sizeof aad, ct, sizeof ct, tag));
+    /* the same bytes split differently between AAD and ciphertext: refused */
+    uint8_t moved[80] = {0};
+    memcpy(moved, aad, sizeof aad);
+    memcpy(moved + 32, ct, sizeof ct - 12);
+    assert_fails_with(cella_gcm_check_tag(c, iv, moved, 32, moved + 32, 48, tag), CELLA_E_AUTH);
+    assert_fails_with(cella_gcm_check_tag(c, iv, moved, 32 + 48, NULL, 0, tag), CELLA_E_AUTH);
+    cella_gcm_check_free(c);
+}
+
+static void gcm_check_matches_open(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {0, 1, 15, 16, 17, 31, 32, 33, 100, 4096, 4097, 65536};
+    static const size_t aads[] = {0, 1, 12, 16, 41, 48};
+    enum { MAX = 65536 };
+    uint8_t k[32], iv[12], aad[48], tag[16];
+    uint8_t *pt = malloc(MAX), *ct = malloc(MAX), *back = malloc(MAX);
+    assert_true(pt && ct && back);
+    cella_gcm *e = cella_gcm_new(), *d = cella_gcm_new();
+    cella_gcm_check *c = cella_gcm_check_new();
+    assert_true(e && d && c);
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+        for (size_t ai = 0; ai < sizeof aads / sizeof *aads; ai++) {
+            size_t n = lens[li], an = aads[ai];
+            assert_succeeds(cella_random(k, sizeof k));
+            assert_succeeds(cella_random(iv, sizeof iv));
+            assert_succeeds(cella_random(aad, sizeof aad));
+            assert_succeeds(cella_random(pt, MAX));
+            assert_succeeds(cella_gcm_set_key(e, k, true));
+            assert_succeeds(cella_gcm_set_key(d, k, false));
+            assert_succeeds(cella_gcm_check_set_key(c, k));
+            assert_succeeds(cella_gcm_seal(e, iv, aad, an, pt, n, ct, tag));
+            assert_succeeds(cella_gcm_open(d, iv, aad, an, ct, n, back, tag));
+            assert_succeeds(cella_gcm_check_tag(c, iv, aad, an, ct, n, tag));
+            /* one flipped bit in the ciphertext (first, middle, last byte),
+             * the AAD, the tag or the IV: both refuse */
+            uint8_t *targets[] = {ct, ct + n / 2, n ? ct + n - 1 : NULL, an ? aad + an - 1 : NULL,
+                                  tag + 15, iv + 11};
+            for (size_t t = 0; t < sizeof targets / sizeof *targets; t++) {
+                if (!targets[t])
+                    continue;
+                if (targets[t] == ct && n == 0)
+                    continue;
+                *targets[t] ^= 0x80;
+                assert_fails_with(cella_gcm_open(d, iv, aad, an, ct, n, back, tag), CELLA_E_AUTH);
+                assert_fails_with(cella_gcm_check_tag(c, iv, aad, an, ct, n, tag), CELLA_E_AUTH);
+                *targets[t] ^= 0x80;
+            }
+            /* a shorter ciphertext (a truncated chunk) is refused */
+            if (n)
+                assert_fails_with(cella_gcm_check_tag(c, iv, aad, an, ct, n - 1, tag),
+                                  CELLA_E_AUTH);
+        }
+    }
+    cella_gcm_free(e);
+    cella_gcm_free(d);
+    cella_gcm_check_free(c);
+    free(pt);
+    free(ct);
+    free(back);
+}
+
 /* RFC 5869, test case 1. */
 static void hkdf_known_answer(void **state)
 {
@@ -72,6 +155,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gcm_known_answer),
+        cmocka_unit_test(gcm_check_known_answer),
+        cmocka_unit_test(gcm_check_matches_open),
         cmocka_unit_test(hkdf_known_answer),
         cmocka_unit_test(sha256_known_answer),
     };
