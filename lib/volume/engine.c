@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,17 +61,43 @@ static void engine_record_error(engine *en)
     pthread_mutex_unlock(&en->err_lock);
 }
 
-static cella_res write_all_fd(int fd, const uint8_t *p, size_t n)
+/* Writes the plaintext of a job decrypted in place: each chunk's bytes sit
+ * where its ciphertext was, followed by its 16-byte tag, which is skipped.
+ * One pwritev (off >= 0) or writev (off < 0: a stream) per job, resumed
+ * after a short write. */
+static cella_res write_chunks(int fd, int64_t off, uint8_t *buf, const job *j, size_t pt_len,
+                              const char *where)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return cella_fail(CELLA_E_IO, "output", "write failed: %s", strerror(errno));
+    struct iovec iov[JOB_BYTES / CELLA_VOL_MIN_CHUNK + 1];
+    size_t niov = 0, left = pt_len;
+    uint8_t *p = buf;
+    if (j->count > sizeof iov / sizeof *iov)
+        CELLA_MISUSE("job of more chunks than JOB_BYTES allows");
+    for (uint64_t i = 0; i < j->count; i++) {
+        size_t n = left < j->e->chunk_size ? left : j->e->chunk_size;
+        iov[niov++] = (struct iovec){p, n};
+        p += n + CELLA_GCM_TAG_BYTES;
+        left -= n;
+    }
+    struct iovec *v = iov;
+    while (niov > 0 && pt_len > 0) {
+        ssize_t w = off >= 0 ? pwritev(fd, v, (int)niov, off) : writev(fd, v, (int)niov);
+        if (w < 0 && errno == EINTR)
+            continue;
+        CELLA_ENSURE(w > 0, CELLA_E_IO, where, "write failed: %s",
+                     w < 0 ? strerror(errno) : "no progress");
+        pt_len -= (size_t)w;
+        if (off >= 0)
+            off += w;
+        while (niov > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            niov--;
         }
-        p += w;
-        n -= (size_t)w;
+        if (niov > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
     }
     return CELLA_OK_RES;
 }
@@ -79,8 +106,9 @@ static cella_res write_all_fd(int fd, const uint8_t *p, size_t n)
  * Jobs are handed out in order and a worker holds one at a time, so the job
  * being waited for is always in another worker's hands: no deadlock. After a
  * failure nothing more is written. */
-static cella_res cat_write_in_turn(engine *en, size_t k, const uint8_t *p, size_t n)
+static cella_res cat_write_in_turn(engine *en, const job *j, uint8_t *buf, size_t n)
 {
+    size_t k = (size_t)(j - en->jobs);
     pthread_mutex_lock(&en->err_lock);
     while (en->turn != k && !atomic_load(&en->failed))
         pthread_cond_wait(&en->turn_moved, &en->err_lock);
@@ -88,7 +116,7 @@ static cella_res cat_write_in_turn(engine *en, size_t k, const uint8_t *p, size_
     pthread_mutex_unlock(&en->err_lock);
     if (!mine)
         return cella_fail(CELLA_E_INTERNAL, NULL, "stopped by another worker's error");
-    cella_res r = write_all_fd(en->out_fd, p, n);
+    cella_res r = write_chunks(en->out_fd, -1, buf, j, n, "output");
     pthread_mutex_lock(&en->err_lock);
     en->turn = k + 1;
     pthread_cond_broadcast(&en->turn_moved);
@@ -130,10 +158,10 @@ static cella_res seal_chunks(engine *en, const job *j, worker_bufs *w, const uin
     return CELLA_OK_RES;
 }
 
-/* Authenticates the job's chunks in `src`; unless the op is VERIFY, also
- * decrypts them into `dst` (cella_vol_chunk_open wipes a chunk that fails). */
-static cella_res open_chunks(engine *en, const job *j, worker_bufs *w, const uint8_t *src,
-                             uint8_t *dst, const char *where)
+/* Authenticates the job's chunks in `buf`; unless the op is VERIFY, also
+ * decrypts each in place (cella_vol_chunk_open wipes a chunk that fails). */
+static cella_res open_chunks(engine *en, const job *j, worker_bufs *w, uint8_t *buf,
+                             const char *where)
 {
     const cella_vol_entry *e = j->e;
     bool check_only = en->op == OP_VERIFY;
@@ -142,22 +170,21 @@ static cella_res open_chunks(engine *en, const job *j, worker_bufs *w, const uin
     else
         CELLA_TRY(cella_gcm_set_key(w->dec, e->key, false));
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
-    size_t po = 0, co = 0;
+    size_t co = 0;
     for (uint64_t i = j->first; i < j->first + j->count; i++) {
         size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
         bool last = i + 1 == nch;
         cella_res r = check_only
                           ? cella_vol_chunk_check(w->chk, en->volume_id, e->file_id, i, last,
-                                                  src + co, n)
+                                                  buf + co, n)
                           : cella_vol_chunk_open(w->dec, en->volume_id, e->file_id, i, last,
-                                                 src + co, n, dst + po);
+                                                 buf + co, n, buf + co);
         if (r.code == CELLA_E_AUTH)
             return cella_fail(CELLA_E_AUTH, where,
                               "chunk %llu of %s failed authentication (tampered, reordered, "
                               "truncated or taken from another file)",
                               (unsigned long long)i, e->path);
         CELLA_TRY(r);
-        po += n;
         co += n + CELLA_GCM_TAG_BYTES;
     }
     return CELLA_OK_RES;
@@ -211,14 +238,14 @@ static cella_res run_open(engine *en, const job *j, worker_bufs *w)
         r = cella_pread_full(in, w->in, ctl, cella_vol_chunk_offset(j->first, e->chunk_size), where);
     close(in);
     CELLA_TRY(r);
-    CELLA_TRY(open_chunks(en, j, w, w->in, w->pt, where));
+    CELLA_TRY(open_chunks(en, j, w, w->in, where));
     if (en->op == OP_CAT)
-        return cat_write_in_turn(en, (size_t)(j - en->jobs), w->pt, job_pt_len(j));
+        return cat_write_in_turn(en, j, w->in, job_pt_len(j));
     if (en->op != OP_DECRYPT_FILE)
         return CELLA_OK_RES;
     int out = cella_open_beneath(en->out_dirfd, e->path, O_WRONLY, 0);
     CELLA_ENSURE(out >= 0, CELLA_E_IO, e->path, "cannot open output file: %s", strerror(errno));
-    r = cella_pwrite_full(out, w->pt, job_pt_len(j), job_pt_off(j), e->path);
+    r = write_chunks(out, (int64_t)job_pt_off(j), w->in, j, job_pt_len(j), e->path);
     close(out);
     return r;
 }
@@ -235,32 +262,41 @@ static size_t worker_cap(uint32_t max_chunk)
     return most + (most / CELLA_VOL_MIN_CHUNK + 1) * CELLA_GCM_TAG_BYTES;
 }
 
-void vol_worker_bufs_free(worker_bufs *w)
+static void worker_bufs_free(worker_bufs *w)
 {
     cella_gcm_free(w->enc);
     cella_gcm_free(w->dec);
     cella_gcm_check_free(w->chk);
-    if (w->pt)
-        cella_secure_free(w->pt, w->cap);
     if (w->in)
         cella_secure_free(w->in, w->cap);
     free(w->ct);
     memset(w, 0, sizeof *w);
 }
 
-cella_res vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk)
+/* Only what the op uses: sealing reads plaintext into `in` and seals into
+ * `ct`; decrypting reads ciphertext into `in` and decrypts it there; verify
+ * only reads ciphertext. `in` is secure memory (locked, non-dumpable, wiped
+ * on free): it may hold plaintext, and even for verify, locking populates
+ * its pages in one call, cheaper than a page fault per page. */
+static cella_res worker_bufs_alloc(worker_bufs *w, enum engine_op op, uint32_t max_chunk)
 {
     memset(w, 0, sizeof *w);
     w->cap = worker_cap(max_chunk);
-    w->enc = cella_gcm_new();
-    w->dec = cella_gcm_new();
-    w->chk = cella_gcm_check_new();
-    /* Buffers that may hold plaintext are locked, non-dumpable, wiped on free. */
-    w->pt = cella_secure_alloc(w->cap);
     w->in = cella_secure_alloc(w->cap);
-    w->ct = malloc(w->cap);
-    if (!w->enc || !w->dec || !w->chk || !w->pt || !w->in || !w->ct) {
-        vol_worker_bufs_free(w);
+    bool ok = w->in != NULL;
+    if (op == OP_SEAL) {
+        w->enc = cella_gcm_new();
+        w->ct = malloc(w->cap);
+        ok = ok && w->enc && w->ct;
+    } else if (op == OP_VERIFY) {
+        w->chk = cella_gcm_check_new();
+        ok = ok && w->chk;
+    } else {
+        w->dec = cella_gcm_new();
+        ok = ok && w->dec;
+    }
+    if (!ok) {
+        worker_bufs_free(w);
         return cella_fail(CELLA_E_NOMEM, NULL, "out of memory for worker buffers");
     }
     return CELLA_OK_RES;
@@ -271,7 +307,7 @@ static void *engine_worker(void *varg)
     struct worker_arg *a = varg;
     engine *en = a->en;
     worker_bufs own, *w = &own;
-    if (!cella_ok(vol_worker_bufs_alloc(&own, en->max_chunk))) {
+    if (!cella_ok(worker_bufs_alloc(&own, en->op, en->max_chunk))) {
         engine_record_error(en);
         return NULL;
     }
@@ -294,7 +330,7 @@ static void *engine_worker(void *varg)
             }
         }
     }
-    vol_worker_bufs_free(&own);
+    worker_bufs_free(&own);
     return NULL;
 }
 

@@ -23,12 +23,12 @@
  * job has authenticated and every earlier job has been written. */
 enum engine_op { OP_SEAL, OP_VERIFY, OP_DECRYPT_FILE, OP_CAT };
 
-/* Per-thread resources: cipher contexts and buffers (plaintext-bearing ones
- * in secure memory). */
+/* Per-thread resources: what the op needs of cipher contexts and buffers
+ * (plaintext-bearing ones in secure memory). */
 typedef struct {
     cella_gcm *enc, *dec;
     cella_gcm_check *chk; /* VERIFY: tags checked without decrypting */
-    uint8_t *pt, *ct, *in;
+    uint8_t *ct, *in;     /* `in` also holds plaintext decrypted in place */
     size_t cap;
 } worker_bufs;
 
@@ -69,8 +69,6 @@ void vol_id_hex(char out[33], const uint8_t id[static CELLA_VOL_ID_BYTES]);
 void vol_cfile_where(char *out, size_t cap, const char *dir, const uint8_t *id);
 unsigned vol_online_cpus(void);
 
-CELLA_RESULT vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk);
-void vol_worker_bufs_free(worker_bufs *w);
 
 /* Runs en->jobs on en->opts->threads threads (default: one per CPU); the first
  * error stops all workers and is re-raised here. */
