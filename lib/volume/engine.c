@@ -61,18 +61,20 @@ static void engine_record_error(engine *en)
     pthread_mutex_unlock(&en->err_lock);
 }
 
-/* Writes the plaintext of a job decrypted in place: each chunk's bytes sit
- * where its ciphertext was, followed by its 16-byte tag, which is skipped.
- * One pwritev (off >= 0) or writev (off < 0: a stream) per job, resumed
- * after a short write. */
-static cella_res write_chunks(int fd, int64_t off, uint8_t *buf, const job *j, size_t pt_len,
-                              const char *where)
+/* Moves a job's plaintext between `fd` and `buf`, where each chunk's bytes sit
+ * at its ciphertext's place, followed by room for its 16-byte tag, which is
+ * skipped: sealing reads the plaintext into that layout and seals in place,
+ * decryption decrypts in place and writes from it. One preadv/pwritev
+ * (off >= 0) or writev (off < 0: a stream) per job, resumed after a short
+ * transfer; a read that meets the end of the file is an error. */
+static cella_res chunk_io(int fd, int64_t off, uint8_t *buf, const job *j, size_t pt_len,
+                          bool reading, const char *where)
 {
     struct iovec iov[JOB_BYTES / CELLA_VOL_MIN_CHUNK + 1];
-    size_t niov = 0, left = pt_len;
-    uint8_t *p = buf;
     if (j->count > sizeof iov / sizeof *iov)
         CELLA_MISUSE("job of more chunks than JOB_BYTES allows");
+    size_t niov = 0, left = pt_len;
+    uint8_t *p = buf;
     for (uint64_t i = 0; i < j->count; i++) {
         size_t n = left < j->e->chunk_size ? left : j->e->chunk_size;
         iov[niov++] = (struct iovec){p, n};
@@ -81,22 +83,24 @@ static cella_res write_chunks(int fd, int64_t off, uint8_t *buf, const job *j, s
     }
     struct iovec *v = iov;
     while (niov > 0 && pt_len > 0) {
-        ssize_t w = off >= 0 ? pwritev(fd, v, (int)niov, off) : writev(fd, v, (int)niov);
-        if (w < 0 && errno == EINTR)
+        ssize_t k = reading   ? preadv(fd, v, (int)niov, off)
+                    : off >= 0 ? pwritev(fd, v, (int)niov, off)
+                               : writev(fd, v, (int)niov);
+        if (k < 0 && errno == EINTR)
             continue;
-        CELLA_ENSURE(w > 0, CELLA_E_IO, where, "write failed: %s",
-                     w < 0 ? strerror(errno) : "no progress");
-        pt_len -= (size_t)w;
+        CELLA_ENSURE(k > 0, CELLA_E_IO, where, "%s failed: %s", reading ? "read" : "write",
+                     k < 0 ? strerror(errno) : reading ? "file shrank" : "no progress");
+        pt_len -= (size_t)k;
         if (off >= 0)
-            off += w;
-        while (niov > 0 && (size_t)w >= v->iov_len) {
-            w -= (ssize_t)v->iov_len;
+            off += k;
+        while (niov > 0 && (size_t)k >= v->iov_len) {
+            k -= (ssize_t)v->iov_len;
             v++;
             niov--;
         }
         if (niov > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + w;
-            v->iov_len -= (size_t)w;
+            v->iov_base = (uint8_t *)v->iov_base + k;
+            v->iov_len -= (size_t)k;
         }
     }
     return CELLA_OK_RES;
@@ -116,7 +120,7 @@ static cella_res cat_write_in_turn(engine *en, const job *j, uint8_t *buf, size_
     pthread_mutex_unlock(&en->err_lock);
     if (!mine)
         return cella_fail(CELLA_E_INTERNAL, NULL, "stopped by another worker's error");
-    cella_res r = write_chunks(en->out_fd, -1, buf, j, n, "output");
+    cella_res r = chunk_io(en->out_fd, -1, buf, j, n, false, "output");
     pthread_mutex_lock(&en->err_lock);
     en->turn = k + 1;
     pthread_cond_broadcast(&en->turn_moved);
@@ -138,22 +142,19 @@ static size_t job_pt_len(const job *j)
 static size_t job_ct_len(const job *j) { return job_pt_len(j) + j->count * CELLA_GCM_TAG_BYTES; }
 
 
-/* Seals the job's chunks from `src` into w->ct; *co gets the
- * ciphertext length. */
-static cella_res seal_chunks(engine *en, const job *j, worker_bufs *w, const uint8_t *src,
-                             size_t *co)
+/* Seals the job's chunks in place in `buf` (laid out as chunk_io reads
+ * them), each tag into the room after its chunk. */
+static cella_res seal_chunks(engine *en, const job *j, worker_bufs *w, uint8_t *buf)
 {
     const cella_vol_entry *e = j->e;
     CELLA_TRY(cella_gcm_set_key(w->enc, e->key, true));
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
-    size_t po = 0;
-    *co = 0;
+    size_t co = 0;
     for (uint64_t i = j->first; i < j->first + j->count; i++) {
         size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
         CELLA_TRY(cella_vol_chunk_seal(w->enc, en->volume_id, e->file_id, i, i + 1 == nch,
-                                       src + po, n, w->ct + *co));
-        po += n;
-        *co += n + CELLA_GCM_TAG_BYTES;
+                                       buf + co, n, buf + co));
+        co += n + CELLA_GCM_TAG_BYTES;
     }
     return CELLA_OK_RES;
 }
@@ -204,17 +205,17 @@ static cella_res run_seal(engine *en, const job *j, worker_bufs *w)
     if (fstat(in, &st) != 0 || (uint64_t)st.st_size != e->size)
         r = cella_fail(CELLA_E_IO, e->path, "file changed size during encryption");
     if (cella_ok(r))
-        r = cella_pread_full(in, w->in, ptl, job_pt_off(j), e->path);
+        r = chunk_io(in, (int64_t)job_pt_off(j), w->in, j, ptl, true, e->path);
     close(in);
     CELLA_TRY(r);
-    size_t co = 0;
-    CELLA_TRY(seal_chunks(en, j, w, w->in, &co));
+    CELLA_TRY(seal_chunks(en, j, w, w->in));
     vol_cfile_where(where, sizeof where, en->vol_dir, e->file_id);
     char name[33];
     vol_id_hex(name, e->file_id);
     int out = openat(en->vol_dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     CELLA_ENSURE(out >= 0, CELLA_E_IO, where, "cannot open: %s", strerror(errno));
-    r = cella_pwrite_full(out, w->ct, co, cella_vol_chunk_offset(j->first, e->chunk_size), where);
+    r = cella_pwrite_full(out, w->in, job_ct_len(j),
+                          cella_vol_chunk_offset(j->first, e->chunk_size), where);
     close(out);
     return r;
 }
@@ -245,7 +246,7 @@ static cella_res run_open(engine *en, const job *j, worker_bufs *w)
         return CELLA_OK_RES;
     int out = cella_open_beneath(en->out_dirfd, e->path, O_WRONLY, 0);
     CELLA_ENSURE(out >= 0, CELLA_E_IO, e->path, "cannot open output file: %s", strerror(errno));
-    r = write_chunks(out, (int64_t)job_pt_off(j), w->in, j, job_pt_len(j), e->path);
+    r = chunk_io(out, (int64_t)job_pt_off(j), w->in, j, job_pt_len(j), false, e->path);
     close(out);
     return r;
 }
@@ -269,12 +270,11 @@ static void worker_bufs_free(worker_bufs *w)
     cella_gcm_check_free(w->chk);
     if (w->in)
         cella_secure_free(w->in, w->cap);
-    free(w->ct);
     memset(w, 0, sizeof *w);
 }
 
-/* Only what the op uses: sealing reads plaintext into `in` and seals into
- * `ct`; decrypting reads ciphertext into `in` and decrypts it there; verify
+/* Only what the op uses: sealing reads plaintext into `in` and seals it
+ * there; decrypting reads ciphertext into `in` and decrypts it there; verify
  * only reads ciphertext. `in` is secure memory (locked, non-dumpable, wiped
  * on free): it may hold plaintext, and even for verify, locking populates
  * its pages in one call, cheaper than a page fault per page. */
@@ -286,8 +286,7 @@ static cella_res worker_bufs_alloc(worker_bufs *w, enum engine_op op, uint32_t m
     bool ok = w->in != NULL;
     if (op == OP_SEAL) {
         w->enc = cella_gcm_new();
-        w->ct = malloc(w->cap);
-        ok = ok && w->enc && w->ct;
+        ok = ok && w->enc;
     } else if (op == OP_VERIFY) {
         w->chk = cella_gcm_check_new();
         ok = ok && w->chk;

@@ -28,7 +28,7 @@ enum engine_op { OP_SEAL, OP_VERIFY, OP_DECRYPT_FILE, OP_CAT };
 typedef struct {
     cella_gcm *enc, *dec;
     cella_gcm_check *chk; /* VERIFY: tags checked without decrypting */
-    uint8_t *ct, *in;     /* `in` also holds plaintext decrypted in place */
+    uint8_t *in;          /* a job's chunks, sealed or opened in place */
     size_t cap;
 } worker_bufs;
 
