@@ -48,6 +48,14 @@ for off in 20 40 200 4200 -1; do
   expect_fail "$BIG" "$CELLA" volume verify t --key-file k.key
 done
 
+# ... and cat refuses it too, writing nothing: the file is one job (3 chunks
+# of 4 KiB), and no byte of a job is written before all of its chunks passed
+fresh t; flip "t/$BIG" -1
+for th in 1 3; do
+  expect_fail "chunk 2 of docs/deeper/three_chunks.bin failed authentication" \
+    "$CELLA" volume cat t docs/deeper/three_chunks.bin --key-file k.key --threads $th
+done
+
 # 2. truncated or extended file
 fresh t; truncate -s -1 "t/$BIG"
 expect_fail 'truncated' "$CELLA" volume verify t --key-file k.key
