@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,7 +57,75 @@ static void engine_record_error(engine *en)
         snprintf(en->err_where, sizeof en->err_where, "%s", cella_error_where());
         atomic_store(&en->failed, true);
     }
+    pthread_cond_broadcast(&en->turn_moved); /* CAT workers waiting their turn give up */
     pthread_mutex_unlock(&en->err_lock);
+}
+
+/* Moves a job's plaintext between `fd` and `buf`, where each chunk's bytes sit
+ * at its ciphertext's place, followed by room for its 16-byte tag, which is
+ * skipped: sealing reads the plaintext into that layout and seals in place,
+ * decryption decrypts in place and writes from it. One preadv/pwritev
+ * (off >= 0) or writev (off < 0: a stream) per job, resumed after a short
+ * transfer; a read that meets the end of the file is an error. */
+static cella_res chunk_io(int fd, int64_t off, uint8_t *buf, const job *j, size_t pt_len,
+                          bool reading, const char *where)
+{
+    struct iovec iov[JOB_BYTES / CELLA_VOL_MIN_CHUNK + 1];
+    if (j->count > sizeof iov / sizeof *iov)
+        CELLA_MISUSE("job of more chunks than JOB_BYTES allows");
+    size_t niov = 0, left = pt_len;
+    uint8_t *p = buf;
+    for (uint64_t i = 0; i < j->count; i++) {
+        size_t n = left < j->e->chunk_size ? left : j->e->chunk_size;
+        iov[niov++] = (struct iovec){p, n};
+        p += n + CELLA_GCM_TAG_BYTES;
+        left -= n;
+    }
+    struct iovec *v = iov;
+    while (niov > 0 && pt_len > 0) {
+        ssize_t k = reading   ? preadv(fd, v, (int)niov, off)
+                    : off >= 0 ? pwritev(fd, v, (int)niov, off)
+                               : writev(fd, v, (int)niov);
+        if (k < 0 && errno == EINTR)
+            continue;
+        CELLA_ENSURE(k > 0, CELLA_E_IO, where, "%s failed: %s", reading ? "read" : "write",
+                     k < 0 ? strerror(errno) : reading ? "file shrank" : "no progress");
+        pt_len -= (size_t)k;
+        if (off >= 0)
+            off += k;
+        while (niov > 0 && (size_t)k >= v->iov_len) {
+            k -= (ssize_t)v->iov_len;
+            v++;
+            niov--;
+        }
+        if (niov > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + k;
+            v->iov_len -= (size_t)k;
+        }
+    }
+    return CELLA_OK_RES;
+}
+
+/* CAT: writes job k's authenticated plaintext once jobs 0..k-1 are written.
+ * Jobs are handed out in order and a worker holds one at a time, so the job
+ * being waited for is always in another worker's hands: no deadlock. After a
+ * failure nothing more is written. */
+static cella_res cat_write_in_turn(engine *en, const job *j, uint8_t *buf, size_t n)
+{
+    size_t k = (size_t)(j - en->jobs);
+    pthread_mutex_lock(&en->err_lock);
+    while (en->turn != k && !atomic_load(&en->failed))
+        pthread_cond_wait(&en->turn_moved, &en->err_lock);
+    bool mine = en->turn == k && !atomic_load(&en->failed);
+    pthread_mutex_unlock(&en->err_lock);
+    if (!mine)
+        return cella_fail(CELLA_E_INTERNAL, NULL, "stopped by another worker's error");
+    cella_res r = chunk_io(en->out_fd, -1, buf, j, n, false, "output");
+    pthread_mutex_lock(&en->err_lock);
+    en->turn = k + 1;
+    pthread_cond_broadcast(&en->turn_moved);
+    pthread_mutex_unlock(&en->err_lock);
+    return r;
 }
 
 static uint64_t job_pt_off(const job *j) { return j->first * j->e->chunk_size; }
@@ -73,44 +142,44 @@ static size_t job_pt_len(const job *j)
 static size_t job_ct_len(const job *j) { return job_pt_len(j) + j->count * CELLA_GCM_TAG_BYTES; }
 
 
-/* Seals the job's chunks from `src` into w->ct; *co gets the
- * ciphertext length. */
-static cella_res seal_chunks(engine *en, const job *j, worker_bufs *w, const uint8_t *src,
-                             size_t *co)
+/* Seals the job's chunks in place in `buf` (laid out as chunk_io reads
+ * them), each tag into the room after its chunk. */
+static cella_res seal_chunks(engine *en, const job *j, worker_bufs *w, uint8_t *buf)
 {
     const cella_vol_entry *e = j->e;
     CELLA_TRY(cella_gcm_set_key(w->enc, e->key, true));
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
-    size_t po = 0;
-    *co = 0;
+    size_t co = 0;
     for (uint64_t i = j->first; i < j->first + j->count; i++) {
         size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
         CELLA_TRY(cella_vol_chunk_seal(w->enc, en->volume_id, e->file_id, i, i + 1 == nch,
-                                       src + po, n, w->ct + *co));
-        po += n;
-        *co += n + CELLA_GCM_TAG_BYTES;
+                                       buf + co, n, buf + co));
+        co += n + CELLA_GCM_TAG_BYTES;
     }
     return CELLA_OK_RES;
 }
 
-static cella_res open_chunks(engine *en, const job *j, worker_bufs *w, const uint8_t *src,
-                             uint8_t *dst, const char *where)
+/* Authenticates and decrypts the job's chunks in `buf`, in place
+ * (cella_vol_chunk_open wipes a chunk that fails). VERIFY decrypts too and
+ * drops the plaintext: OpenSSL's AES-GCM is the only tag check cella trusts,
+ * and `buf` is secure memory, wiped when freed. */
+static cella_res open_chunks(engine *en, const job *j, worker_bufs *w, uint8_t *buf,
+                             const char *where)
 {
     const cella_vol_entry *e = j->e;
     CELLA_TRY(cella_gcm_set_key(w->dec, e->key, false));
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
-    size_t po = 0, co = 0;
+    size_t co = 0;
     for (uint64_t i = j->first; i < j->first + j->count; i++) {
         size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
         cella_res r = cella_vol_chunk_open(w->dec, en->volume_id, e->file_id, i, i + 1 == nch,
-                                           src + co, n, dst + po);
+                                           buf + co, n, buf + co);
         if (r.code == CELLA_E_AUTH)
             return cella_fail(CELLA_E_AUTH, where,
                               "chunk %llu of %s failed authentication (tampered, reordered, "
                               "truncated or taken from another file)",
                               (unsigned long long)i, e->path);
         CELLA_TRY(r);
-        po += n;
         co += n + CELLA_GCM_TAG_BYTES;
     }
     return CELLA_OK_RES;
@@ -130,17 +199,17 @@ static cella_res run_seal(engine *en, const job *j, worker_bufs *w)
     if (fstat(in, &st) != 0 || (uint64_t)st.st_size != e->size)
         r = cella_fail(CELLA_E_IO, e->path, "file changed size during encryption");
     if (cella_ok(r))
-        r = cella_pread_full(in, w->in, ptl, job_pt_off(j), e->path);
+        r = chunk_io(in, (int64_t)job_pt_off(j), w->in, j, ptl, true, e->path);
     close(in);
     CELLA_TRY(r);
-    size_t co = 0;
-    CELLA_TRY(seal_chunks(en, j, w, w->in, &co));
+    CELLA_TRY(seal_chunks(en, j, w, w->in));
     vol_cfile_where(where, sizeof where, en->vol_dir, e->file_id);
     char name[33];
     vol_id_hex(name, e->file_id);
     int out = openat(en->vol_dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     CELLA_ENSURE(out >= 0, CELLA_E_IO, where, "cannot open: %s", strerror(errno));
-    r = cella_pwrite_full(out, w->ct, co, cella_vol_chunk_offset(j->first, e->chunk_size), where);
+    r = cella_pwrite_full(out, w->in, job_ct_len(j),
+                          cella_vol_chunk_offset(j->first, e->chunk_size), where);
     close(out);
     return r;
 }
@@ -164,13 +233,14 @@ static cella_res run_open(engine *en, const job *j, worker_bufs *w)
         r = cella_pread_full(in, w->in, ctl, cella_vol_chunk_offset(j->first, e->chunk_size), where);
     close(in);
     CELLA_TRY(r);
-    uint8_t *dst = en->op == OP_DECRYPT_MEM ? en->mem + (job_pt_off(j) - en->mem_base) : w->pt;
-    CELLA_TRY(open_chunks(en, j, w, w->in, dst, where));
+    CELLA_TRY(open_chunks(en, j, w, w->in, where));
+    if (en->op == OP_CAT)
+        return cat_write_in_turn(en, j, w->in, job_pt_len(j));
     if (en->op != OP_DECRYPT_FILE)
         return CELLA_OK_RES;
     int out = cella_open_beneath(en->out_dirfd, e->path, O_WRONLY, 0);
     CELLA_ENSURE(out >= 0, CELLA_E_IO, e->path, "cannot open output file: %s", strerror(errno));
-    r = cella_pwrite_full(out, w->pt, job_pt_len(j), job_pt_off(j), e->path);
+    r = chunk_io(out, (int64_t)job_pt_off(j), w->in, j, job_pt_len(j), false, e->path);
     close(out);
     return r;
 }
@@ -180,46 +250,38 @@ struct worker_arg {
     unsigned index;
 };
 
-static size_t worker_cap(uint32_t max_chunk)
-{
-    /* A job is up to JOB_BYTES of whole chunks, or one chunk if chunks are larger. */
-    size_t most = max_chunk > JOB_BYTES ? max_chunk : JOB_BYTES;
-    return most + (most / CELLA_VOL_MIN_CHUNK + 1) * CELLA_GCM_TAG_BYTES;
-}
-
-void vol_worker_bufs_free(worker_bufs *w)
+static void worker_bufs_free(worker_bufs *w)
 {
     cella_gcm_free(w->enc);
     cella_gcm_free(w->dec);
-    if (w->pt)
-        cella_secure_free(w->pt, w->cap);
     if (w->in)
         cella_secure_free(w->in, w->cap);
-    free(w->ct);
     memset(w, 0, sizeof *w);
 }
 
-/* Buffers of `cap` bytes each. */
-static cella_res bufs_alloc(worker_bufs *w, size_t cap)
+/* Only what the op uses: sealing reads plaintext into `in` and seals it
+ * there; decrypting reads ciphertext into `in` and decrypts it there; verify
+ * only reads ciphertext. `in` is secure memory (locked, non-dumpable, wiped
+ * on free): it may hold plaintext, and even for verify, locking populates
+ * its pages in one call, cheaper than a page fault per page. */
+static cella_res worker_bufs_alloc(worker_bufs *w, enum engine_op op, size_t cap)
 {
     memset(w, 0, sizeof *w);
     w->cap = cap;
-    w->enc = cella_gcm_new();
-    w->dec = cella_gcm_new();
-    /* Buffers that may hold plaintext are locked, non-dumpable, wiped on free. */
-    w->pt = cella_secure_alloc(w->cap);
     w->in = cella_secure_alloc(w->cap);
-    w->ct = malloc(w->cap);
-    if (!w->enc || !w->dec || !w->pt || !w->in || !w->ct) {
-        vol_worker_bufs_free(w);
+    bool ok = w->in != NULL;
+    if (op == OP_SEAL) {
+        w->enc = cella_gcm_new();
+        ok = ok && w->enc;
+    } else {
+        w->dec = cella_gcm_new();
+        ok = ok && w->dec;
+    }
+    if (!ok) {
+        worker_bufs_free(w);
         return cella_fail(CELLA_E_NOMEM, NULL, "out of memory for worker buffers");
     }
     return CELLA_OK_RES;
-}
-
-cella_res vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk)
-{
-    return bufs_alloc(w, worker_cap(max_chunk));
 }
 
 static void *engine_worker(void *varg)
@@ -227,9 +289,7 @@ static void *engine_worker(void *varg)
     struct worker_arg *a = varg;
     engine *en = a->en;
     worker_bufs own, *w = &own;
-    if (en->pool && a->index < en->pool_size) {
-        w = &en->pool[a->index];
-    } else if (!cella_ok(bufs_alloc(&own, en->max_job))) {
+    if (!cella_ok(worker_bufs_alloc(&own, en->op, en->buf_bytes))) {
         engine_record_error(en);
         return NULL;
     }
@@ -252,15 +312,15 @@ static void *engine_worker(void *varg)
             }
         }
     }
-    if (w == &own)
-        vol_worker_bufs_free(&own);
+    worker_bufs_free(&own);
     return NULL;
 }
 
-/* Appends the jobs for one file (a file of size 0 has one empty chunk). */
-static cella_res jobs_add(job **jobs, size_t *n, size_t *cap, const cella_vol_entry *e,
-                          uint64_t *bytes)
+cella_res vol_engine_add_file(engine *en, size_t *cap, const cella_vol_entry *e)
 {
+    job **jobs = &en->jobs;
+    size_t *n = &en->njobs;
+    uint64_t *bytes = &en->total_bytes;
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
     uint64_t per = JOB_BYTES / e->chunk_size;
     if (per == 0)
@@ -281,16 +341,13 @@ static cella_res jobs_add(job **jobs, size_t *n, size_t *cap, const cella_vol_en
 
 cella_res vol_engine_run(engine *en)
 {
-    /* Buffers of a run's own are as large as its largest job, not a whole
-     * JOB_BYTES: a small volume (an enclave's input or output) then locks,
-     * faults in and wipes a page or two instead of megabytes. */
-    en->max_job = 1;
-    for (size_t k = 0; k < en->njobs; k++) {
-        if (en->jobs[k].e->chunk_size > en->max_chunk)
-            en->max_chunk = en->jobs[k].e->chunk_size;
-        if (job_ct_len(&en->jobs[k]) > en->max_job)
-            en->max_job = job_ct_len(&en->jobs[k]);
-    }
+    /* Each worker's buffer holds the largest job, not a whole JOB_BYTES: a
+     * small volume (an enclave's input or output) then locks, faults in and
+     * wipes a page or two instead of megabytes. */
+    en->buf_bytes = 1;
+    for (size_t k = 0; k < en->njobs; k++)
+        if (job_ct_len(&en->jobs[k]) > en->buf_bytes)
+            en->buf_bytes = job_ct_len(&en->jobs[k]);
     unsigned want = en->opts && en->opts->threads ? en->opts->threads : vol_online_cpus();
     if (want > en->njobs)
         want = en->njobs ? (unsigned)en->njobs : 1;
@@ -299,6 +356,8 @@ cella_res vol_engine_run(engine *en)
     pthread_t th[64];
     struct worker_arg args[64];
     pthread_mutex_init(&en->err_lock, NULL);
+    pthread_cond_init(&en->turn_moved, NULL);
+    en->turn = 0;
     atomic_store(&en->next, 0);
     atomic_store(&en->done_bytes, 0);
     atomic_store(&en->failed, false);
@@ -314,6 +373,7 @@ cella_res vol_engine_run(engine *en)
     engine_worker(&args[0]);
     for (unsigned i = 1; i < started; i++)
         pthread_join(th[i], NULL);
+    pthread_cond_destroy(&en->turn_moved);
     pthread_mutex_destroy(&en->err_lock);
     if (en->opts && en->opts->progress)
         en->opts->progress(atomic_load(&en->done_bytes), en->total_bytes, en->opts->progress_ctx);
@@ -332,7 +392,7 @@ cella_res vol_engine_all(engine *en, const cella_vol_meta *m)
     cella_res r = CELLA_OK_RES;
     for (uint32_t i = 0; i < m->count && cella_ok(r); i++)
         if (m->entries[i].type == CELLA_VOL_FILE)
-            r = jobs_add(&en->jobs, &en->njobs, &cap, &m->entries[i], &en->total_bytes);
+            r = vol_engine_add_file(en, &cap, &m->entries[i]);
     if (cella_ok(r))
         r = vol_engine_run(en);
     free(en->jobs);

@@ -19,13 +19,15 @@
  * enough that a job's buffers stay in L2 between the read and the cipher. */
 #define JOB_BYTES (1u * 1024u * 1024u)
 
-enum engine_op { OP_SEAL, OP_VERIFY, OP_DECRYPT_FILE, OP_DECRYPT_MEM };
+/* OP_CAT writes each job's plaintext to out_fd in job order, as soon as the
+ * job has authenticated and every earlier job has been written. */
+enum engine_op { OP_SEAL, OP_VERIFY, OP_DECRYPT_FILE, OP_CAT };
 
-/* Per-thread resources: cipher contexts and buffers (plaintext-bearing ones
- * in secure memory). */
+/* Per-thread resources: what the op needs of cipher contexts and buffers
+ * (plaintext-bearing ones in secure memory). */
 typedef struct {
     cella_gcm *enc, *dec;
-    uint8_t *pt, *ct, *in;
+    uint8_t *in;          /* a job's chunks, sealed or opened in place */
     size_t cap;
 } worker_bufs;
 
@@ -42,24 +44,22 @@ typedef struct {
     int vol_dirfd;        /* ciphertext files */
     int out_dirfd;        /* plaintext output (DECRYPT_FILE) */
     const char *vol_dir;  /* for messages */
-    uint8_t *mem;         /* DECRYPT_MEM target */
-    uint64_t mem_base;    /* plaintext offset of mem[0] */
+    int out_fd;           /* plaintext output (CAT) */
     job *jobs;
     size_t njobs;
     atomic_size_t next;
     atomic_uint_fast64_t done_bytes;
     uint64_t total_bytes;
     atomic_bool failed;
-    pthread_mutex_t err_lock;
+    pthread_mutex_t err_lock;   /* also guards `turn` */
+    pthread_cond_t turn_moved;  /* `turn` advanced or a worker failed */
+    size_t turn;                /* CAT: the next job to write */
     cella_code err_code;
     char err_what[512];
     char err_where[1024];
     const cella_vol_opts *opts;
     double last_progress;
-    uint32_t max_chunk; /* largest chunk of any job: sizes pooled worker buffers */
-    size_t max_job;     /* largest job's ciphertext bytes: sizes a run's own buffers */
-    worker_bufs *pool;  /* optional per-thread buffers reused across runs */
-    unsigned pool_size;
+    size_t buf_bytes;   /* largest job's ciphertext bytes: sizes each worker's buffer */
 } engine;
 
 /* The file id in lowercase hex: the ciphertext file's name. */
@@ -68,12 +68,13 @@ void vol_id_hex(char out[33], const uint8_t id[static CELLA_VOL_ID_BYTES]);
 void vol_cfile_where(char *out, size_t cap, const char *dir, const uint8_t *id);
 unsigned vol_online_cpus(void);
 
-CELLA_RESULT vol_worker_bufs_alloc(worker_bufs *w, uint32_t max_chunk);
-void vol_worker_bufs_free(worker_bufs *w);
 
 /* Runs en->jobs on en->opts->threads threads (default: one per CPU); the first
  * error stops all workers and is re-raised here. */
 CELLA_RESULT vol_engine_run(engine *en);
+/* Appends the jobs for one file to en->jobs (*cap: its allocated length;
+ * a file of size 0 has one empty chunk). */
+CELLA_RESULT vol_engine_add_file(engine *en, size_t *cap, const cella_vol_entry *e);
 /* Runs en->op over every file of `m`. */
 CELLA_RESULT vol_engine_all(engine *en, const cella_vol_meta *m);
 

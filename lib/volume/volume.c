@@ -371,68 +371,22 @@ cella_res cella_vol_read(cella_volume *v, const cella_vol_entry *e, uint64_t off
     return r;
 }
 
-static cella_res write_all_fd(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return cella_fail(CELLA_E_IO, "output", "write failed: %s", strerror(errno));
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return CELLA_OK_RES;
-}
-
 cella_res cella_vol_cat(cella_volume *v, const cella_vol_entry *e, int out_fd,
                         const cella_vol_opts *opts)
 {
     CELLA_ENSURE(e->type == CELLA_VOL_FILE, CELLA_E_USAGE, e->path, "not a regular file");
-    /* Decrypt a window of the file in parallel into memory, then write it in
-     * order; only authenticated bytes are ever written out. Worker buffers
-     * are allocated once for all windows. */
-    const uint64_t window = 32ull * JOB_BYTES;
-    unsigned threads = opts && opts->threads ? opts->threads : vol_online_cpus();
-    if (threads > 64)
-        threads = 64;
-    uint8_t *mem = cella_secure_alloc(window);
-    worker_bufs pool[64];
-    unsigned made = 0;
-    cella_res r = mem ? CELLA_OK_RES : cella_fail(CELLA_E_NOMEM, e->path, "out of memory");
-    for (; cella_ok(r) && made < threads; made++)
-        r = vol_worker_bufs_alloc(&pool[made], e->chunk_size);
-    uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
-    uint64_t per_window = window / e->chunk_size ? window / e->chunk_size : 1;
-    uint64_t per_job = JOB_BYTES / e->chunk_size ? JOB_BYTES / e->chunk_size : 1;
-    job jobs[64];
-    cella_vol_opts o = opts ? *opts : (cella_vol_opts){0};
-    o.progress = NULL;
-    o.threads = threads;
-    for (uint64_t c = 0; c < nch && cella_ok(r); c += per_window) {
-        engine en;
-        engine_init(&en, OP_DECRYPT_MEM, v, &o);
-        en.mem = mem;
-        en.mem_base = c * e->chunk_size;
-        en.jobs = jobs;
-        en.pool = pool;
-        en.pool_size = made;
-        uint64_t end = c + per_window < nch ? c + per_window : nch;
-        for (uint64_t k = c; k < end; k += per_job)
-            jobs[en.njobs++] = (job){e, k, end - k < per_job ? end - k : per_job};
+    /* Every core decrypts jobs of the file into its own buffer; each job is
+     * written as soon as it authenticated and all jobs before it are out, so
+     * only authenticated bytes are written, in order, and memory stays at
+     * one job per thread whatever the file's size. */
+    engine en;
+    engine_init(&en, OP_CAT, v, opts);
+    en.out_fd = out_fd;
+    size_t cap = 0;
+    cella_res r = vol_engine_add_file(&en, &cap, e);
+    if (cella_ok(r))
         r = vol_engine_run(&en);
-        if (!cella_ok(r))
-            break;
-        uint64_t stop = end * e->chunk_size > e->size ? e->size : end * e->chunk_size;
-        r = write_all_fd(out_fd, mem, (size_t)(stop - en.mem_base));
-        if (opts && opts->progress)
-            opts->progress(stop, e->size, opts->progress_ctx);
-    }
-    for (unsigned i = 0; i < made; i++)
-        vol_worker_bufs_free(&pool[i]);
-    if (mem)
-        cella_secure_free(mem, window);
+    free(en.jobs);
     return r;
 }
 

@@ -48,6 +48,18 @@ for off in 20 40 200 4200 -1; do
   expect_fail "$BIG" "$CELLA" volume verify t --key-file k.key
 done
 
+# ... and cat refuses it too, writing nothing: each 10000-byte file is one
+# job (3 chunks of 4 KiB), and no byte of a job is written before all of its
+# chunks passed. (Both files of that size are damaged: which is $BIG is a tie.)
+fresh t
+for f in $(ls -S t/[0-9a-f]* | head -2); do flip "$f" -1; done
+for th in 1 3; do
+  for p in docs/deeper/three_chunks.bin docs/same_size.bin; do
+    expect_fail "chunk 2 of $p failed authentication" \
+      "$CELLA" volume cat t "$p" --key-file k.key --threads $th
+  done
+done
+
 # 2. truncated or extended file
 fresh t; truncate -s -1 "t/$BIG"
 expect_fail 'truncated' "$CELLA" volume verify t --key-file k.key

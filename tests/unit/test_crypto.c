@@ -1,8 +1,10 @@
 /* Unit tests for lib/crypto: known-answer vectors and negative cases. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/encoding.h"
 #include "crypto/aead.h"
+#include "core/secure.h"
 #include "testutil.h"
 
 /* AES-256-GCM, test case 16 of McGrew & Viega's GCM specification. */

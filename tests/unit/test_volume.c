@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/encoding.h"
 #include "core/fs.h"
 #include "core/secure.h"
 #include "testutil.h"
@@ -319,6 +320,169 @@ static void hostile_metadata_refused(void **state)
     test_rmdir(dir);
 }
 
+/* ---- the parallel paths (verify, cat) under tampering ---------------------
+ * Two files of many chunks (so that every thread count has several jobs).
+ * Whatever the number of threads: verify refuses; cat refuses and has
+ * written only authenticated plaintext, in order, from the file's start,
+ * and nothing of the bad chunk or after it. */
+
+#define PT_CHUNK 65536u
+#define PT_A (3u * 1024u * 1024u + 5u) /* 49 chunks */
+#define PT_B (5u * 1024u * 1024u / 2u) /* 40 chunks; "b" is the last file */
+
+typedef struct {
+    char dir[512], vol[512], outp[600];
+    uint8_t *data;
+} ptamper;
+
+static void cfile_of(const ptamper *t, const char *name, char *out, size_t cap)
+{
+    cella_volume *v;
+    assert_succeeds(cella_vol_open(t->vol, KEY, NULL, &v));
+    char hex[33];
+    cella_hex_encode(hex, cella_vol_meta_find(cella_vol_meta_of(v), name)->file_id, 16, false);
+    snprintf(out, cap, "%s/%s", t->vol, hex);
+    cella_vol_close(v);
+}
+
+static void flip_at(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= 0x04;
+    assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+static void swap_chunks(const char *path, uint64_t i, uint64_t j)
+{
+    size_t n = PT_CHUNK + CELLA_GCM_TAG_BYTES;
+    uint8_t *a = malloc(n), *b = malloc(n);
+    int fd = open(path, O_RDWR);
+    assert_true(a && b && fd >= 0);
+    assert_int_equal(pread(fd, a, n, (off_t)cella_vol_chunk_offset(i, PT_CHUNK)), (ssize_t)n);
+    assert_int_equal(pread(fd, b, n, (off_t)cella_vol_chunk_offset(j, PT_CHUNK)), (ssize_t)n);
+    assert_int_equal(pwrite(fd, b, n, (off_t)cella_vol_chunk_offset(i, PT_CHUNK)), (ssize_t)n);
+    assert_int_equal(pwrite(fd, a, n, (off_t)cella_vol_chunk_offset(j, PT_CHUNK)), (ssize_t)n);
+    close(fd);
+    free(a);
+    free(b);
+}
+
+/* cat NAME with `threads`; returns what it wrote (in *got); the result code
+ * must be `want`. */
+static uint8_t *cat_to_file(const ptamper *t, cella_volume *v, const char *name, unsigned threads,
+                            cella_code want, size_t *got)
+{
+    int fd = open(t->outp, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    cella_vol_opts o = {.threads = threads};
+    const cella_vol_entry *e = cella_vol_meta_find(cella_vol_meta_of(v), name);
+    assert_fails_with(cella_vol_cat(v, e, fd, &o), want);
+    close(fd);
+    int dfd = open("/", O_RDONLY | O_DIRECTORY);
+    uint8_t *out;
+    assert_succeeds(cella_read_file(dfd, t->outp + 1, PT_A + PT_B, false, &out, got));
+    close(dfd);
+    return out;
+}
+
+/* A damaged file: verify refuses; cat of `name` refuses having written at
+ * most the plaintext before chunk `bad`, and exactly that plaintext. */
+static void expect_refused(const ptamper *t, const char *name, uint64_t bad)
+{
+    for (unsigned threads = 1; threads <= 4; threads++) {
+        cella_volume *v;
+        assert_succeeds(cella_vol_open(t->vol, KEY, NULL, &v));
+        cella_vol_opts o = {.threads = threads};
+        assert_fails_with(cella_vol_verify(v, &o), CELLA_E_AUTH);
+        size_t got;
+        uint8_t *out = cat_to_file(t, v, name, threads, CELLA_E_AUTH, &got);
+        assert_true(got <= bad * PT_CHUNK);
+        assert_memory_equal(out, t->data, got);
+        free(out);
+        cella_vol_close(v);
+    }
+}
+
+static void fresh_volume(ptamper *t)
+{
+    char src[600];
+    snprintf(src, sizeof src, "%s/src", t->dir);
+    test_rmdir(strdup(t->vol));
+    cella_vol_opts o = {.threads = 2, .chunk_size = PT_CHUNK};
+    uint8_t tag[16];
+    assert_succeeds(cella_vol_encrypt_dir(src, t->vol, KEY, &o, tag));
+}
+
+static void parallel_paths_refuse_tampering(void **state)
+{
+    (void)state;
+    ptamper t;
+    char *dir = test_tmpdir(), src[600], cf[700];
+    snprintf(t.dir, sizeof t.dir, "%s", dir);
+    snprintf(t.vol, sizeof t.vol, "%s/vol", dir);
+    snprintf(t.outp, sizeof t.outp, "%s/out.bin", dir);
+    snprintf(src, sizeof src, "%s/src", dir);
+    mkdir(src, 0700);
+    t.data = malloc(PT_A);
+    for (size_t i = 0; i < PT_A; i++)
+        t.data[i] = (uint8_t)(i * 2654435761u >> 11);
+    write_file(src, "a", t.data, PT_A);
+    write_file(src, "b", t.data, PT_B);
+    fresh_volume(&t);
+    /* pristine: every thread count verifies and cats the exact bytes */
+    for (unsigned threads = 1; threads <= 4; threads++) {
+        cella_volume *v;
+        assert_succeeds(cella_vol_open(t.vol, KEY, NULL, &v));
+        cella_vol_opts o = {.threads = threads};
+        assert_succeeds(cella_vol_verify(v, &o));
+        size_t got;
+        uint8_t *out = cat_to_file(&t, v, "a", threads, CELLA_OK, &got);
+        assert_int_equal(got, PT_A);
+        assert_memory_equal(out, t.data, PT_A);
+        free(out);
+        cella_vol_close(v);
+    }
+    /* a flipped bit in the last chunk of the last file */
+    cfile_of(&t, "b", cf, sizeof cf);
+    uint64_t last = PT_B / PT_CHUNK - 1;
+    flip_at(cf, cella_vol_chunk_offset(last, PT_CHUNK) + 100);
+    expect_refused(&t, "b", last);
+    /* a flipped bit in a middle chunk's tag */
+    fresh_volume(&t);
+    cfile_of(&t, "a", cf, sizeof cf);
+    flip_at(cf, cella_vol_chunk_offset(21, PT_CHUNK) + PT_CHUNK + 3);
+    expect_refused(&t, "a", 21);
+    /* two chunks swapped */
+    fresh_volume(&t);
+    cfile_of(&t, "a", cf, sizeof cf);
+    swap_chunks(cf, 30, 31);
+    expect_refused(&t, "a", 30);
+    /* truncated after the volume was opened: the length is re-checked at use */
+    fresh_volume(&t);
+    cfile_of(&t, "a", cf, sizeof cf);
+    for (unsigned threads = 1; threads <= 4; threads += 3) {
+        cella_volume *v;
+        assert_succeeds(cella_vol_open(t.vol, KEY, NULL, &v));
+        struct stat st;
+        assert_int_equal(stat(cf, &st), 0);
+        assert_int_equal(truncate(cf, st.st_size - 1), 0);
+        cella_vol_opts o = {.threads = threads};
+        assert_fails_with(cella_vol_verify(v, &o), CELLA_E_AUTH);
+        size_t got;
+        free(cat_to_file(&t, v, "a", threads, CELLA_E_AUTH, &got));
+        assert_int_equal(got, 0);
+        cella_vol_close(v);
+        fresh_volume(&t);
+        cfile_of(&t, "a", cf, sizeof cf);
+    }
+    free(t.data);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +492,7 @@ int main(void)
         cmocka_unit_test(chunk_binding),
         cmocka_unit_test(round_trip_and_random_access),
         cmocka_unit_test(hostile_metadata_refused),
+        cmocka_unit_test(parallel_paths_refuse_tampering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
