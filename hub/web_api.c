@@ -321,7 +321,7 @@ static bool sub_path(const char *p, const char *prefix, const char *suffix, char
     return true;
 }
 
-bool hub_web_api_route(hub_store *st, cella_http_req *req)
+bool hub_web_api_route(hub_store *st, hub_sms *sms, cella_http_req *req)
 {
     const char *p = cella_http_path(req);
     static const struct {
@@ -347,6 +347,8 @@ bool hub_web_api_route(hub_store *st, cella_http_req *req)
         task_page(st, req, id, true);
     else if (sub_path(p, "/v1/workerpools/", "/tasks", id, sizeof id))
         task_page(st, req, id, false);
+    else if (sub_path(p, "/v1/datasets/", "/key", id, sizeof id))
+        hub_web_dataset_key(st, sms, req, id);
     else if (sub_path(p, "/v1/accounts/", "/orders", id, sizeof id) ||
              sub_path(p, "/v1/accounts/", "/tasks", id, sizeof id)) {
         uint8_t a[20];

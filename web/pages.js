@@ -103,6 +103,18 @@ window.CellaPages = (function () {
     return set.map(k => el('div', null, k.replace('restrict', '') + ' ', addr(o[k], k === 'requesterrestrict' ? 'account' : k.replace('restrict', ''))));
   }
 
+  // whether the dataset's key is in the SMS, as the hub's cas answers (never the key)
+  async function smsKey(id) {
+    let k;
+    try { k = await api('/v1/datasets/' + id + '/key'); } catch (e) { k = {keyInSms: null, reason: e.message}; }
+    const at = k.checkedAt ? [' (cas answered ', time(k.checkedAt), ')'] : '';
+    if (k.keyInSms === true)
+      return el('span', {id: 'sms-key'}, el('span', {class: 'badge ok'}, 'yes'), muted([' pushed: a TEE task of this dataset gets it from cas', at]));
+    if (k.keyInSms === false)
+      return el('span', {id: 'sms-key'}, el('span', {class: 'badge idle'}, 'no'), muted([' not pushed: no task can decrypt an encrypted copy of it', at]));
+    return el('span', {id: 'sms-key'}, el('span', {class: 'badge warn'}, 'unknown'), muted(' ' + str(k.reason || 'no answer')));
+  }
+
   // the app's, dataset's or pool's own page: its fields, orders and deals
   async function resource(kind, id) {
     if (!U.ADDR.test(id)) throw new Error('not an address: ' + id);
@@ -119,8 +131,7 @@ window.CellaPages = (function () {
       fields.push(['TEE measurement', r.measurement ? hash(r.measurement) : muted('none: not measured for a TEE')],
         ['TEE frameworks', fw.length ? [fw.map(f => [el('span', {class: 'badge tag'}, f), ' ']), muted('(from its orders\' tags)')] : muted('none in its orders')]);
     }
-    if (kind === 'dataset')
-      fields.push(['Key in the SMS', el('span', {id: 'sms-key'}, muted('not known to this hub: the key is held by a cas SMS, which the hub does not query; ask that SMS (HEAD /secrets/web3?secretAddress=' + str(r.address) + ')'))]);
+    if (kind === 'dataset') fields.push(['Key in the SMS', await smsKey(id)]);
     let tasks = null;
     if (kind === 'workerpool') tasks = await api('/v1/workerpools/' + id + '/tasks?limit=20');
     return el('div', null, section(kind[0].toUpperCase() + kind.slice(1) + ' ', kv(fields)),
