@@ -306,10 +306,11 @@ window.CellaPages = (function () {
 
   // ---- an account ----
 
-  async function account(id) {
+  async function account(id, params) {
     if (!U.ADDR.test(id)) throw new Error('not an address: ' + id);
+    const offset = intParam(params, 'offset');
     const [a, mine, deals, tasks, ...owned] = await Promise.all([api('/v1/accounts/' + id), api('/v1/accounts/' + id + '/orders'),
-      api('/v1/deals' + qs({account: id, limit: 20})), api('/v1/accounts/' + id + '/tasks?limit=50'),
+      api('/v1/deals' + qs({account: id, limit: 20})), api('/v1/accounts/' + id + '/tasks' + qs({offset, limit: PAGE})),
       ...['apps', 'datasets', 'workerpools'].map(k => api('/v1/' + k + qs({owner: id, limit: 20})))]);
     const res = ['apps', 'datasets', 'workerpools'].flatMap((k, i) => (owned[i][k] || []).map(r => [RES[k].one, r]));
     return el('div', null, section('Account',
@@ -317,7 +318,8 @@ window.CellaPages = (function () {
         ['Owns', res.length ? el('ul', {class: 'plain'}, res.map(([k, r]) => el('li', null, k + ' ', addr(r.address, k)))) : muted('nothing')]])),
       section('Orders it signed', (mine.orders || []).length ? orderTable(mine.orders) : none('No open orders.')),
       section('Deals', dealTable(deals.deals || []), deals.total > (deals.deals || []).length ? none('The newest ' + deals.deals.length + ' of ' + deals.total + '.') : null),
-      section('Tasks it requested', U.legend(), taskTable(tasks.tasks || [], true)));
+      section('Tasks it requested', U.legend(), el('div', {id: 'account-tasks'}, taskTable(tasks.tasks || [], true)),
+        pager('account/' + id.toLowerCase(), {}, offset, (tasks.tasks || []).length, tasks.total)));
   }
 
   // ---- search ----

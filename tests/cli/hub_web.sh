@@ -117,6 +117,7 @@ expect_ok "$CELLA" hub call POST "/v1/tasks/$TASK1/report" --data "{\"holder\": 
 # a task past its final deadline: matched by a hub with --dev-timeref 1 (10 s)
 stop_server "$HUB_PID"
 start_hub --log hub2.log --dev-faucet --dev-timeref 1 "${HUBCAS[@]}"
+sleep 1   # a second after the bag: the newest-first lists order by the match's second
 request 1
 LATE=${TASKS[0]} LATEDEAL=$DEAL
 LATE_FINAL=$(curl -sS "$HUB_URL/v1/tasks/$LATE" | grep -o '"finalDeadline":[0-9]*' | cut -d: -f2)
@@ -153,7 +154,7 @@ check /v1/apps 'd["total"], d["count"], d["offset"]' "(2, 2, 0)" "apps list"
 check /v1/apps 'sorted(a["name"] for a in d["apps"])' "['$EVIL', 'hello-web']" "app names"
 check "/v1/apps?limit=1&offset=1" 'd["total"], d["count"], d["offset"]' "(2, 1, 1)" "apps page 2"
 check "/v1/apps?owner=$(A dev)" '[a["address"].lower() for a in d["apps"]]' "['${APP,,}']" "apps by owner"
-check /v1/datasets 'd["datasets"][0]["name"]' "web-data $EVIL2" "datasets"
+check /v1/datasets 'sorted(x["name"] for x in d["datasets"])' "['asked-when-cas-is-down', 'no-key', 'web-data $EVIL2']" "datasets"
 # whether a dataset's key is in the SMS, as cas answers the hub (HEAD, never the
 # key); 20 more views of each are answered from the hub's cache: cas sees two
 # lookups in all (its request counter for the route), not 42
@@ -181,14 +182,20 @@ check "/v1/deals?account=$(A dev)" 'd["total"]' 0 "dev owns nothing dealt"
 check "/v1/deals?account=$(A evil)&offset=1&limit=1" 'd["total"], d["count"], d["deals"][0]["dealid"]' "(2, 1, '$BAG')" "deals of an app owner"
 check "/v1/deals/$BAG/tasks?offset=1&limit=1" 'd["count"], d["tasks"][0]["taskid"]' "(1, '$TASK1')" "a deal's tasks"
 check "/v1/workerpools/$WP/tasks?limit=2" '[t["taskid"] for t in d["tasks"]]' "['$LATE', '$TASK2']" "a pool's tasks, newest first"
-check "/v1/accounts/$(A req)/tasks" '[t["taskid"] for t in d["tasks"]]' "['$LATE', '$TASK0', '$TASK1', '$TASK2']" "an account's tasks"
+check "/v1/accounts/$(A req)/tasks" '[t["taskid"] for t in d["tasks"]], d["total"]' "(['$LATE', '$TASK0', '$TASK1', '$TASK2'], 4)" "an account's tasks"
+# paged over all its deals: a page across two deals, the last one, past the end
+check "/v1/accounts/$(A req)/tasks?offset=0&limit=2" '[t["taskid"] for t in d["tasks"]], d["total"], d["offset"]' "(['$LATE', '$TASK0'], 4, 0)" "account tasks page 1"
+check "/v1/accounts/$(A req)/tasks?offset=2&limit=2" '[t["taskid"] for t in d["tasks"]], d["count"]' "(['$TASK1', '$TASK2'], 2)" "account tasks page 2"
+check "/v1/accounts/$(A req)/tasks?offset=3&limit=5" '[t["taskid"] for t in d["tasks"]]' "['$TASK2']" "account tasks: the last"
+check "/v1/accounts/$(A req)/tasks?offset=9" 'd["count"], d["total"]' "(0, 4)" "account tasks past the end"
+check "/v1/accounts/$(A pool)/tasks" 'd["count"], d["total"]' "(0, 0)" "a pool requested no task"
 check "/v1/accounts/$(A data)/orders" '[o["orderHash"] for o in d["orders"]]' "['$DSORDER']" "an account's orders"
 for bad in "/v1/apps?limit=0" "/v1/apps?limit=1001" "/v1/deals?offset=-1" "/v1/apps?owner=zz" "/v1/datasets?limit=x" \
     "/v1/deals?app=0x12" "/v1/deals?app=$APP&workerpool=$WP" "/v1/deals?account=" "/v1/names" "/v1/names?addresses=0x1" \
     "/v1/names?addresses=$APP," "/v1/names?addresses=$(printf "$APP,%.0s" $(seq 51))$APP" "/v1/search" "/v1/search?q=" \
     "/v1/search?q=$(printf 'a%.0s' $(seq 65))" "/v1/search?q=a%0Ab" "/v1/search?q=0x$(printf 'z%.0s' $(seq 64))" \
     "/v1/deals/0x12/tasks" "/v1/deals/$BAG/tasks?limit=0" "/v1/workerpools/zz/tasks" "/v1/accounts/0x1/orders" \
-    "/v1/accounts/$(A req)/orders?all=2" "/v1/accounts/$(A req)/tasks?offset=1" "/v1/datasets/0x12/key"; do
+    "/v1/accounts/$(A req)/orders?all=2" "/v1/accounts/$(A req)/tasks?limit=0" "/v1/accounts/$(A req)/tasks?offset=x" "/v1/datasets/0x12/key"; do
   code=$(curl -s -o "$TMP/bad.json" -w '%{http_code}' "$HUB_URL$bad")
   [[ $code == 400 ]] || fail "GET $bad: HTTP $code $(cat "$TMP/bad.json")"
   grep -q '^{"error":"[^"]' "$TMP/bad.json" || fail "GET $bad: not a JSON error: $(cat "$TMP/bad.json")"
@@ -297,8 +304,10 @@ pages = [
          {'#task-status': 'ACTIVE', '#task-state .bad': 'run failed', '#task-error': e['REASON']}, e['EVIL']),
     page('task-claimable', 'task/' + e['LATE'], ['final deadline passed: claimable now'],
          {'#task-state .warn': 'claimable'}, e['EVIL'], not_before=int(e['LATE_FINAL']) + 1),
-    page('account', 'account/' + lo('REQ'), ['Balance', 'Locked', 'nRLC', 'Tasks it requested', 'Orders it signed'],
+    page('account', 'account/' + lo('REQ'), ['Balance', 'Locked', 'nRLC', 'Tasks it requested', 'Orders it signed', '1–4 of 4'],
          {'#account-balance': 'nRLC'}, e['EVIL']),
+    page('account-tasks-page', 'account/' + lo('REQ') + '?offset=3', ['4–4 of 4', '← previous'],
+         {'#account-tasks [data-status]': None}, shots=False),
     page('account-owner', 'account/' + lo('EVILOWNER'), ['Owns', 'Orders it signed'], {}, e['EVIL'], shots=False),
     page('search', 'search?q=web', ['3 results'], {'#search-results': None}, 'web-pool ' + e['EVIL3']),
     page('bad-id', 'task/0xzz', ['not a task id'], error_ok=True, shots=False),
