@@ -272,6 +272,9 @@ window.CellaPages = (function () {
     const items = events.map(e => [Number(e.time), e.type, EVENT_WORDS[e.type] || e.type, e.type === 'task-error' && t.error ? str(t.error) : '']);
     for (const c of t.contributions || [])
       if (!U.ZERO.test(str(c.enclaveChallenge))) items.push([Number(c.time), 'attestation', 'contribution signed by an attested enclave', str(c.enclaveChallenge)]);
+    if (t.enclaveChallenge && t.finalTime)   // trust 1: checked by the hub when it finalized
+      items.push([Number(t.finalTime), 'attestation', 'result signed by the enclave key the pool authorized (checked by the hub at finalize)',
+        [addr(t.enclaveChallenge, 'account'), t.tee ? '; the worker reports a ' + str(t.tee) + ' enclave' : '']]);
     const n = U.now();
     if (t.status === 'ACTIVE') {
       if (Number(t.contributionDeadline) > n) items.push([Number(t.contributionDeadline), 'ahead', 'contribution deadline', '']);

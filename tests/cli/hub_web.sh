@@ -180,6 +180,7 @@ check "/v1/deals?app=$EVILAPP" 'd["total"], d["deals"][0]["dealid"]' "(2, '$LATE
 check "/v1/deals?app=$APP" 'd["total"]' 0 "deals of an app without any"
 check "/v1/deals?account=$(A dev)" 'd["total"]' 0 "dev owns nothing dealt"
 check "/v1/deals?account=$(A evil)&offset=1&limit=1" 'd["total"], d["count"], d["deals"][0]["dealid"]' "(2, 1, '$BAG')" "deals of an app owner"
+check "/v1/tasks/$TASK0" 'd["status"], "enclaveChallenge" in d' "('COMPLETED', False)" "no enclave signed a plain task's result"
 check "/v1/deals/$BAG/tasks?offset=1&limit=1" 'd["count"], d["tasks"][0]["taskid"]' "(1, '$TASK1')" "a deal's tasks"
 check "/v1/workerpools/$WP/tasks?limit=2" '[t["taskid"] for t in d["tasks"]]' "['$LATE', '$TASK2']" "a pool's tasks, newest first"
 check "/v1/accounts/$(A req)/tasks" '[t["taskid"] for t in d["tasks"]], d["total"]' "(['$LATE', '$TASK0', '$TASK1', '$TASK2'], 4)" "an account's tasks"
