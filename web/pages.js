@@ -111,7 +111,7 @@ window.CellaPages = (function () {
     if (k.keyInSms === true)
       return el('span', {id: 'sms-key'}, el('span', {class: 'badge ok'}, 'yes'), muted([' pushed: a TEE task of this dataset gets it from cas', at]));
     if (k.keyInSms === false)
-      return el('span', {id: 'sms-key'}, el('span', {class: 'badge idle'}, 'no'), muted([' not pushed: no task can decrypt an encrypted copy of it', at]));
+      return el('span', {id: 'sms-key'}, el('span', {class: 'badge idle'}, 'no'), muted([' not pushed: a TEE task of this dataset gets no key for it', at]));
     return el('span', {id: 'sms-key'}, el('span', {class: 'badge warn'}, 'unknown'), muted(' ' + str(k.reason || 'no answer')));
   }
 
