@@ -16,7 +16,8 @@ static int hub_serve_cmd(int argc, char **argv)
     cli_opt o[] = {{"listen", true, NULL},      {"data", true, NULL}, {"db", true, NULL},
                    {"chain-id", true, NULL},    {"hub-address", true, NULL},
                    {"dev-faucet", false, NULL}, {"threads", true, NULL},
-                   {"dev-timeref", true, NULL}, {"tls", false, NULL}};
+                   {"dev-timeref", true, NULL}, {"tls", false, NULL},
+                   {"cas", true, NULL},         {"cas-fingerprint", true, NULL}};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 0, &np, "hub serve");
@@ -25,7 +26,9 @@ static int hub_serve_cmd(int argc, char **argv)
                       .db = cli_get(o, NOPTS(o), "db"),
                       .chain_id = DEFAULT_CHAIN,
                       .dev_faucet = cli_get(o, NOPTS(o), "dev-faucet") != NULL,
-                      .tls = cli_get(o, NOPTS(o), "tls") != NULL};
+                      .tls = cli_get(o, NOPTS(o), "tls") != NULL,
+                      .cas_urls = cli_get(o, NOPTS(o), "cas"),
+                      .cas_pins = cli_get(o, NOPTS(o), "cas-fingerprint")};
     if (!ho.data_dir)
         ho.data_dir = "hub-data";
     const char *c = cli_get(o, NOPTS(o), "chain-id"), *h = cli_get(o, NOPTS(o), "hub-address");
@@ -51,6 +54,8 @@ static int hub_serve_cmd(int argc, char **argv)
     }
     if (cella_ok(r) && ho.db)
         r = cella_db_url_check(ho.db);
+    if (cella_ok(r) && ho.cas_pins && !ho.cas_urls)
+        r = cella_fail(CELLA_E_USAGE, "--cas-fingerprint", "only with --cas");
     if (cella_ok(r))
         r = hub_serve(&ho);
     return cli_report(r);
@@ -99,7 +104,8 @@ const cli_command cli_hub_commands[] = {
     {"hub", "serve", hub_serve_cmd,
      "cella hub serve [--listen 127.0.0.1:8080] [--data DIR] [--db sqlite:PATH|postgres://...] "
      "[--chain-id N] [--hub-address 0xADDR] "
-     "[--dev-faucet] [--dev-timeref SECONDS] [--threads N] [--tls]",
+     "[--dev-faucet] [--dev-timeref SECONDS] [--threads N] [--tls] "
+     "[--cas URL[,URL...] --cas-fingerprint FP[,FP...]]",
      "Run the hub (loopback by default; plain HTTP, or with --tls HTTPS (TLS 1.3) with a "
      "self-signed identity made in DIR at first start, whose fingerprint it prints for "
      "clients to pin: --hub-fingerprint or \"hubFingerprint\" in cella.json): registries, order book, PoCo matchOrders, "
@@ -109,7 +115,8 @@ const cli_command cli_hub_commands[] = {
      "database, DIR/hub.db by default; hubs given one postgres:// database are replicas of "
      "one marketplace (libpq reads the password from PGPASSFILE; docs/deploy.md). Port 0 picks a "
      "free port; once listening it prints \"hub listening on URL\" (a port in use fails before "
-     "DIR is touched)."},
+     "DIR is touched). --cas: the cas the web page asks whether a dataset's key is in its SMS "
+     "(HEAD /secrets/web3, existence only; cached, bounded: docs/web-page.md)."},
     {"hub", "call", hub_call_cmd, "cella hub call METHOD /PATH [--data JSON|@FILE] " CONN_USAGE,
      "Send one request to the hub (signed by the wallet when one is given) and print its JSON "
      "reply: for debugging and for endpoints without a verb of their own."},

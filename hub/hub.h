@@ -20,6 +20,10 @@ typedef struct {
     /* HTTPS (TLS 1.3) with the identity of data_dir (tls.key, tls.crt, made at
      * first start as cas does: lib/net/http_server.h cella_tls_server_ctx) */
     bool tls;
+    /* optional: the cas whose SMS the web page asks whether a dataset's key
+     * is there (hub/sms_check.h): its URLs and pins, as the worker's --cas */
+    const char *cas_urls;
+    const char *cas_pins;
 } hub_options;
 
 /* Runs the server until SIGINT/SIGTERM; prints "hub listening on

@@ -54,6 +54,7 @@ typedef struct {
     SSL_CTX *ssl;             /* --tls, else NULL */
     char fingerprint[65];     /* --tls: the SPKI SHA-256 clients pin */
     char bound[64];           /* the address listened on, with the port bound */
+    hub_sms *sms;             /* --cas: the dataset key lookups, else NULL */
 } hub_app;
 
 typedef struct {
@@ -1274,7 +1275,7 @@ static void handle(cella_http_req *req, void *tctx)
     bool get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
     char rest[128], id[67], verb[32];
     hub_kind k;
-    if (hub_web_route(t->st, req)) {
+    if (hub_web_route(t->st, t->app->sms, req)) {
         /* the web page and the read-only lists (hub/web.c) */
     } else if (get && !strcmp(p, "/v1/health")) {
         char hub[43];
@@ -1418,6 +1419,8 @@ static void on_ready(void *app)
     printf("hub listening on %s://%s\n", a->ssl ? "https" : "http", a->bound);
     if (a->ssl)
         printf("fingerprint %s\n", a->fingerprint);
+    if (a->sms)
+        printf("dataset keys: the page asks cas %s\n", a->opt.cas_urls);
     printf("chain %llu hub %s\n", (unsigned long long)a->dom.chain_id, hub);
     if (a->opt.dev_faucet)
         printf("WARNING: dev faucet enabled (--dev-faucet): anyone can credit any account\n");
@@ -1444,7 +1447,9 @@ cella_res hub_serve(const hub_options *o)
     /* The port first: a taken one leaves --data as it was. */
     int fd;
     CELLA_TRY(cella_http_listen(a.opt.listen, "hub serve --listen", &fd, a.bound));
-    cella_res r = cella_mkdir_private(o->data_dir);
+    cella_res r = o->cas_urls ? hub_sms_new(o->cas_urls, o->cas_pins, &a.sms) : CELLA_OK_RES;
+    if (cella_ok(r))
+        r = cella_mkdir_private(o->data_dir);
     if (o->db)
         snprintf(a.db_path, sizeof a.db_path, "%s", o->db);
     else
@@ -1491,5 +1496,6 @@ cella_res hub_serve(const hub_options *o)
     close(fd);
     cella_sigreq_free(a.auth);
     SSL_CTX_free(a.ssl);
+    hub_sms_free(a.sms);
     return r;
 }

@@ -36,7 +36,7 @@ static void serve_asset(cella_http_req *req, const char *path)
     cella_http_reply_bytes(req, 200, a->type, a->data, a->len, g_page_headers);
 }
 
-bool hub_web_route(hub_store *st, cella_http_req *req)
+bool hub_web_route(hub_store *st, hub_sms *sms, cella_http_req *req)
 {
     const char *m = cella_http_method(req), *p = cella_http_path(req);
     bool get = !strcmp(m, "GET");
@@ -51,5 +51,5 @@ bool hub_web_route(hub_store *st, cella_http_req *req)
     }
     if (!get)
         return false; /* POST /v1/apps (deploy), /v1/deals (match): the API */
-    return hub_web_api_route(st, req);
+    return hub_web_api_route(st, sms, req);
 }

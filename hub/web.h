@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hub/sms_check.h"
 #include "hub/store.h"
 #include "net/http_server.h"
 
@@ -24,11 +25,16 @@ extern const size_t hub_web_asset_count;
 /* Answers the page (GET /, /ui/...) and the read-only endpoints of
  * hub_web_api_route; false if the request is none of these (the caller
  * routes it). */
-bool hub_web_route(hub_store *st, cella_http_req *req);
+bool hub_web_route(hub_store *st, hub_sms *sms, cella_http_req *req);
 /* GET only (hub/web_api.c): the lists (/v1/apps, /v1/datasets,
  * /v1/workerpools, /v1/deals[?app=|dataset=|workerpool=|account=]),
  * /v1/names, /v1/search, /v1/deals/ID/tasks, /v1/workerpools/ADDR/tasks,
- * /v1/accounts/ADDR/orders and /v1/accounts/ADDR/tasks. */
-bool hub_web_api_route(hub_store *st, cella_http_req *req);
+ * /v1/accounts/ADDR/orders, /v1/accounts/ADDR/tasks and /v1/datasets/ADDR/key
+ * (whether its key is in the SMS: asked of cas through `sms`, NULL when the
+ * hub has no cas). */
+bool hub_web_api_route(hub_store *st, hub_sms *sms, cella_http_req *req);
+/* GET /v1/datasets/ID/key (hub/web_key.c): {"dataset", "keyInSms": true,
+ * false or null (unknown, with "reason"), "checkedAt"}. */
+void hub_web_dataset_key(hub_store *st, hub_sms *sms, cella_http_req *req, const char *id);
 
 #endif

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACCOUNT_DEALS 50 /* deals whose tasks an account's task list gathers */
-
 /* ?offset=N (default 0) and ?limit=N (1 to HUB_LIST_MAX, default 100). */
 static cella_res query_page(cella_http_req *req, size_t *offset, size_t *limit)
 {
@@ -259,52 +257,21 @@ static void account_orders(hub_store *st, cella_http_req *req, const uint8_t add
                                          "orders", orders));
 }
 
-/* GET /v1/accounts/ADDR/tasks[?limit=N]: the tasks of the newest
- * ACCOUNT_DEALS deals it requested (or is the beneficiary of), newest deal
- * first, each deal's tasks in index order, at most `limit`. */
+/* GET /v1/accounts/ADDR/tasks?offset=N&limit=N: the tasks of the deals it
+ * requested (or is the beneficiary of), newest deal first, each deal's tasks
+ * in index order, paged over that whole list. */
 static void account_tasks(hub_store *st, cella_http_req *req, const uint8_t addr[20])
 {
     size_t offset = 0, limit = 0;
     uint64_t total = 0;
-    json_t *deals = NULL, *tasks = json_array();
-    cella_res r = query_page(req, &offset, &limit);
-    if (cella_ok(r) && offset)
-        r = cella_fail(CELLA_E_PARSE, "offset", "not paged: the tasks of the newest %d deals",
-                       ACCOUNT_DEALS);
-    if (cella_ok(r))
-        r = hub_store_deal_find(st, addr, HUB_ROLE_REQUESTER, 0, ACCOUNT_DEALS, &deals, &total);
     int64_t now = 0;
+    json_t *tasks = NULL;
+    cella_res r = query_page(req, &offset, &limit);
     if (cella_ok(r))
         r = hub_store_now(st, &now);
-    size_t i;
-    json_t *d;
-    json_array_foreach(deals, i, d) {
-        uint8_t h[32];
-        json_t *some = NULL;
-        const char *id = json_string_value(json_object_get(d, "dealid"));
-        if (!cella_ok(r) || !tasks || json_array_size(tasks) >= limit || !id)
-            break;
-        hub_task_filter f;
-        memset(&f, 0, sizeof f);
-        f.dealid = h;
-        f.limit = limit - json_array_size(tasks);
-        r = cella_hex_decode(h, 32, id, strlen(id), "dealid");
-        if (cella_ok(r))
-            r = hub_store_task_list(st, &f, now, &some);
-        if (cella_ok(r))
-            json_array_extend(tasks, some);
-        json_decref(some);
-    }
-    json_decref(deals);
-    if (cella_ok(r) && !tasks)
-        r = cella_fail(CELLA_E_NOMEM, "tasks", "out of memory");
-    if (!cella_ok(r)) {
-        json_decref(tasks);
-        cella_http_reply_failure(req, r);
-        return;
-    }
-    cella_http_reply(req, 200, json_pack("{s:I, s:I, s:o}", "deals", (json_int_t)total, "count",
-                                         (json_int_t)json_array_size(tasks), "tasks", tasks));
+    if (cella_ok(r))
+        r = hub_store_account_tasks(st, addr, offset, limit, now, &tasks, &total);
+    reply_page(req, r, "tasks", tasks, total, offset);
 }
 
 /* "/v1/PREFIX/ID/SUFFIX" → ID (at most cap - 1 bytes, no '/'); false otherwise. */
@@ -321,7 +288,7 @@ static bool sub_path(const char *p, const char *prefix, const char *suffix, char
     return true;
 }
 
-bool hub_web_api_route(hub_store *st, cella_http_req *req)
+bool hub_web_api_route(hub_store *st, hub_sms *sms, cella_http_req *req)
 {
     const char *p = cella_http_path(req);
     static const struct {
@@ -347,6 +314,8 @@ bool hub_web_api_route(hub_store *st, cella_http_req *req)
         task_page(st, req, id, true);
     else if (sub_path(p, "/v1/workerpools/", "/tasks", id, sizeof id))
         task_page(st, req, id, false);
+    else if (sub_path(p, "/v1/datasets/", "/key", id, sizeof id))
+        hub_web_dataset_key(st, sms, req, id);
     else if (sub_path(p, "/v1/accounts/", "/orders", id, sizeof id) ||
              sub_path(p, "/v1/accounts/", "/tasks", id, sizeof id)) {
         uint8_t a[20];

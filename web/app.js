@@ -50,7 +50,7 @@
     if (route === 'deals') return P.deals(params);
     if (route === 'deal') return P.deal(arg, params);
     if (route === 'task') return P.task(arg);
-    if (route === 'account') return P.account(arg);
+    if (route === 'account') return P.account(arg, params);
     if (route === 'search') return P.search(params);
     return Promise.resolve(el('p', {class: 'error'}, 'No such page: ', route));
   }

@@ -103,6 +103,18 @@ window.CellaPages = (function () {
     return set.map(k => el('div', null, k.replace('restrict', '') + ' ', addr(o[k], k === 'requesterrestrict' ? 'account' : k.replace('restrict', ''))));
   }
 
+  // whether the dataset's key is in the SMS, as the hub's cas answers (never the key)
+  async function smsKey(id) {
+    let k;
+    try { k = await api('/v1/datasets/' + id + '/key'); } catch (e) { k = {keyInSms: null, reason: e.message}; }
+    const at = k.checkedAt ? [' (cas answered ', time(k.checkedAt), ')'] : '';
+    if (k.keyInSms === true)
+      return el('span', {id: 'sms-key'}, el('span', {class: 'badge ok'}, 'yes'), muted([' pushed: a TEE task of this dataset gets it from cas', at]));
+    if (k.keyInSms === false)
+      return el('span', {id: 'sms-key'}, el('span', {class: 'badge idle'}, 'no'), muted([' not pushed: a TEE task of this dataset gets no key for it', at]));
+    return el('span', {id: 'sms-key'}, el('span', {class: 'badge warn'}, 'unknown'), muted(' ' + str(k.reason || 'no answer')));
+  }
+
   // the app's, dataset's or pool's own page: its fields, orders and deals
   async function resource(kind, id) {
     if (!U.ADDR.test(id)) throw new Error('not an address: ' + id);
@@ -119,8 +131,7 @@ window.CellaPages = (function () {
       fields.push(['TEE measurement', r.measurement ? hash(r.measurement) : muted('none: not measured for a TEE')],
         ['TEE frameworks', fw.length ? [fw.map(f => [el('span', {class: 'badge tag'}, f), ' ']), muted('(from its orders\' tags)')] : muted('none in its orders')]);
     }
-    if (kind === 'dataset')
-      fields.push(['Key in the SMS', el('span', {id: 'sms-key'}, muted('not known to this hub: the key is held by a cas SMS, which the hub does not query; ask that SMS (HEAD /secrets/web3?secretAddress=' + str(r.address) + ')'))]);
+    if (kind === 'dataset') fields.push(['Key in the SMS', await smsKey(id)]);
     let tasks = null;
     if (kind === 'workerpool') tasks = await api('/v1/workerpools/' + id + '/tasks?limit=20');
     return el('div', null, section(kind[0].toUpperCase() + kind.slice(1) + ' ', kv(fields)),
@@ -261,6 +272,9 @@ window.CellaPages = (function () {
     const items = events.map(e => [Number(e.time), e.type, EVENT_WORDS[e.type] || e.type, e.type === 'task-error' && t.error ? str(t.error) : '']);
     for (const c of t.contributions || [])
       if (!U.ZERO.test(str(c.enclaveChallenge))) items.push([Number(c.time), 'attestation', 'contribution signed by an attested enclave', str(c.enclaveChallenge)]);
+    if (t.enclaveChallenge && t.finalTime)   // trust 1: checked by the hub when it finalized
+      items.push([Number(t.finalTime), 'attestation', 'result signed by the enclave key the pool authorized (checked by the hub at finalize)',
+        [addr(t.enclaveChallenge, 'account'), t.tee ? '; the worker reports a ' + str(t.tee) + ' enclave' : '']]);
     const n = U.now();
     if (t.status === 'ACTIVE') {
       if (Number(t.contributionDeadline) > n) items.push([Number(t.contributionDeadline), 'ahead', 'contribution deadline', '']);
@@ -295,10 +309,11 @@ window.CellaPages = (function () {
 
   // ---- an account ----
 
-  async function account(id) {
+  async function account(id, params) {
     if (!U.ADDR.test(id)) throw new Error('not an address: ' + id);
+    const offset = intParam(params, 'offset');
     const [a, mine, deals, tasks, ...owned] = await Promise.all([api('/v1/accounts/' + id), api('/v1/accounts/' + id + '/orders'),
-      api('/v1/deals' + qs({account: id, limit: 20})), api('/v1/accounts/' + id + '/tasks?limit=50'),
+      api('/v1/deals' + qs({account: id, limit: 20})), api('/v1/accounts/' + id + '/tasks' + qs({offset, limit: PAGE})),
       ...['apps', 'datasets', 'workerpools'].map(k => api('/v1/' + k + qs({owner: id, limit: 20})))]);
     const res = ['apps', 'datasets', 'workerpools'].flatMap((k, i) => (owned[i][k] || []).map(r => [RES[k].one, r]));
     return el('div', null, section('Account',
@@ -306,7 +321,8 @@ window.CellaPages = (function () {
         ['Owns', res.length ? el('ul', {class: 'plain'}, res.map(([k, r]) => el('li', null, k + ' ', addr(r.address, k)))) : muted('nothing')]])),
       section('Orders it signed', (mine.orders || []).length ? orderTable(mine.orders) : none('No open orders.')),
       section('Deals', dealTable(deals.deals || []), deals.total > (deals.deals || []).length ? none('The newest ' + deals.deals.length + ' of ' + deals.total + '.') : null),
-      section('Tasks it requested', U.legend(), taskTable(tasks.tasks || [], true)));
+      section('Tasks it requested', U.legend(), el('div', {id: 'account-tasks'}, taskTable(tasks.tasks || [], true)),
+        pager('account/' + id.toLowerCase(), {}, offset, (tasks.tasks || []).length, tasks.total)));
   }
 
   // ---- search ----

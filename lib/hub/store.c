@@ -62,7 +62,7 @@ static const char SCHEMA_POSTGRES[] =
     " worker BYTEA, result_digest BYTEA, result_hash BYTEA, result_seal BYTEA, finalized BIGINT,"
     " workerpool BYTEA, lease_holder TEXT, lease_until BIGINT, error TEXT, results TEXT,"
     " consensus_value BYTEA, reveal_deadline BIGINT, reveal_counter BIGINT, winner_counter BIGINT,"
-    " tee TEXT);"
+    " tee TEXT, enclave TEXT);"
     "CREATE INDEX IF NOT EXISTS tasks_pool_order ON tasks(workerpool, start, idx, taskid);"
     "CREATE TABLE IF NOT EXISTS accounts(address BYTEA PRIMARY KEY, balance BIGINT NOT NULL,"
     " locked BIGINT NOT NULL);"
@@ -87,7 +87,7 @@ static const char *const g_task_columns[][2] = {
     {"workerpool", "BLOB"},      {"lease_holder", "TEXT"},      {"lease_until", "INTEGER"},
     {"error", "TEXT"},           {"results", "TEXT"},           {"consensus_value", "BLOB"},
     {"reveal_deadline", "INTEGER"}, {"reveal_counter", "INTEGER"}, {"winner_counter", "INTEGER"},
-    {"tee", "TEXT"},
+    {"tee", "TEXT"},             {"enclave", "TEXT"},
 };
 
 /* ---- plumbing ---- */

@@ -317,5 +317,10 @@ CELLA_RESULT hub_store_resource_search(hub_store *s, const char *text, size_t li
  * all. Scans the deals' text for the address, then checks each field. */
 CELLA_RESULT hub_store_deal_find(hub_store *s, const uint8_t addr[20], unsigned roles,
                                  size_t offset, size_t limit, json_t **out, uint64_t *total);
+/* The tasks of the deals the address requested (or is the beneficiary of):
+ * newest deal first, each deal's tasks in index order; `offset` and `limit`
+ * over that whole list, *total its length (the sum of the deals' bags). */
+CELLA_RESULT hub_store_account_tasks(hub_store *s, const uint8_t addr[20], size_t offset,
+                                     size_t limit, int64_t now, json_t **out, uint64_t *total);
 
 #endif

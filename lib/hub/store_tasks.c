@@ -8,7 +8,7 @@
     " t.final_deadline, t.worker, t.result_digest, t.result_hash, t.result_seal, t.finalized,"   \
     " t.lease_holder, t.lease_until, t.error, t.results, d.json,"                                 \
     " t.consensus_value, t.reveal_deadline, t.reveal_counter, t.winner_counter,"                  \
-    " (SELECT count(*) FROM contributions c WHERE c.taskid = t.taskid), t.tee"
+    " (SELECT count(*) FROM contributions c WHERE c.taskid = t.taskid), t.tee, t.enclave"
 #define TASK_SELECT TASK_COLUMNS " FROM tasks t JOIN deals d ON d.dealid = t.dealid"
 #define TASK_ORDER " ORDER BY t.start, t.idx, t.taskid"
 
@@ -100,6 +100,10 @@ static json_t *task_json(dbq *q, deal_cache *c)
         json_object_set_new(j, "finalTime", json_integer(db_col_int(q, 11)));
     if (!db_col_null(q, 22)) /* "sim": the result had no hardware protection */
         json_object_set_new(j, "tee", col_text_json(q, 22));
+    /* trust 1: the enclave key whose signature of the result the hub checked
+     * at finalize, the one the pool's authorization names */
+    if (!db_col_null(q, 23))
+        json_object_set_new(j, "enclaveChallenge", col_text_json(q, 23));
     return j;
 }
 
@@ -378,7 +382,8 @@ static cella_res contribute_and_finalize_once(hub_store *s, const hub_contributi
         hub_result_seal(c->worker, c->taskid, c->digest, rs);
         dbq q = db_prep(s->db, "UPDATE tasks SET status = 'COMPLETED', worker = ?, result_digest = ?,"
                             " result_hash = ?, result_seal = ?, finalized = ?, results = ?,"
-                            " tee = ?, lease_holder = NULL, lease_until = NULL WHERE taskid = ?");
+                            " tee = ?, enclave = ?, lease_holder = NULL, lease_until = NULL"
+                            " WHERE taskid = ?");
         db_bb(&q, 1, c->worker, 20);
         db_bb(&q, 2, c->digest, 32);
         db_bb(&q, 3, rh, 32);
@@ -388,7 +393,13 @@ static cella_res contribute_and_finalize_once(hub_store *s, const hub_contributi
             db_bt(&q, 6, c->results);
         if (c->tee)
             db_bt(&q, 7, c->tee);
-        db_bb(&q, 8, c->taskid, 32);
+        static const uint8_t zero[20];
+        char enclave[43];
+        if (memcmp(c->enclave_challenge, zero, 20)) { /* checked by hub_contribution_check */
+            cella_eth_address_checksum(enclave, c->enclave_challenge);
+            db_bt(&q, 8, enclave);
+        }
+        db_bb(&q, 9, c->taskid, 32);
         if (cella_ok(r) && db_step(&q) != DB_DONE)
             r = db_failure(s->db, "cannot update the task");
         db_done(&q);

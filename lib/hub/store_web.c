@@ -1,9 +1,14 @@
 /* Read-only queries for the web page (hub/web_api.c): names of addresses,
- * a search by name, and the deals an account takes part in. None writes. */
+ * a search by name, the deals an account takes part in and the tasks it
+ * requested. None writes. */
 #include "hub/store_int.h"
 
 #include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
 #include <strings.h>
+
+#include "core/encoding.h"
 
 cella_res hub_store_names(hub_store *s, const uint8_t (*addrs)[20], size_t n, json_t **out)
 {
@@ -104,8 +109,13 @@ static bool deal_has(json_t *d, const char *hex, unsigned roles)
     return false;
 }
 
-cella_res hub_store_deal_find(hub_store *s, const uint8_t addr[20], unsigned roles, size_t offset,
-                              size_t limit, json_t **out, uint64_t *total)
+/* Calls fn on each deal in which the address holds one of the roles, newest
+ * first; fn takes the deal (its reference) and returns false when out of
+ * memory. */
+typedef bool (*deal_fn)(void *ctx, json_t *deal);
+
+static cella_res deal_scan(hub_store *s, const uint8_t addr[20], unsigned roles, deal_fn fn,
+                           void *ctx)
 {
     /* Deals keep their parties inside their JSON: the SQL keeps the rows that
      * mention the address at all (a scan of the deals' text), and each is
@@ -115,34 +125,121 @@ cella_res hub_store_deal_find(hub_store *s, const uint8_t addr[20], unsigned rol
     for (char *p = hex; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     snprintf(pat, sizeof pat, "%%%s%%", hex);
-    *out = NULL;
-    *total = 0;
-    limit = hs_list_limit(limit);
     dbq q = db_prep(s->db, "SELECT json FROM deals WHERE lower(json) LIKE ?1"
                            " ORDER BY created DESC, dealid DESC");
     db_bt(&q, 1, pat);
-    json_t *arr = json_array();
+    bool mem = true;
     int rc = DB_DONE;
-    while (arr && (rc = db_step(&q)) == DB_ROW) {
+    while (mem && (rc = db_step(&q)) == DB_ROW) {
         json_error_t je;
         json_t *d = json_loads(db_col_text(&q, 0), 0, &je);
-        if (!d || !deal_has(d, hex, roles)) {
-            json_decref(d);
-            continue;
-        }
-        if (*total >= offset && json_array_size(arr) < limit)
-            hs_append_or_drop(&arr, d);
+        if (d && deal_has(d, hex, roles))
+            mem = fn(ctx, d);
         else
             json_decref(d);
-        ++*total;
     }
     db_done(&q);
-    if (!arr)
+    if (!mem)
         return cella_fail(CELLA_E_NOMEM, "deals", "out of memory");
-    if (rc != DB_DONE) {
+    return rc == DB_DONE ? CELLA_OK_RES : db_failure(s->db, "cannot list the deals");
+}
+
+typedef struct {
+    json_t *arr;
+    size_t offset, limit;
+    uint64_t total;
+} deal_page;
+
+static bool deal_page_add(void *ctx, json_t *d)
+{
+    deal_page *p = ctx;
+    if (p->total++ >= p->offset && json_array_size(p->arr) < p->limit)
+        return !json_array_append_new(p->arr, d);
+    json_decref(d);
+    return true;
+}
+
+cella_res hub_store_deal_find(hub_store *s, const uint8_t addr[20], unsigned roles, size_t offset,
+                              size_t limit, json_t **out, uint64_t *total)
+{
+    deal_page p = {json_array(), offset, hs_list_limit(limit), 0};
+    *out = NULL;
+    *total = 0;
+    CELLA_ENSURE(p.arr, CELLA_E_NOMEM, "deals", "out of memory");
+    cella_res r = deal_scan(s, addr, roles, deal_page_add, &p);
+    if (!cella_ok(r)) {
+        json_decref(p.arr);
+        return r;
+    }
+    *out = p.arr;
+    *total = p.total;
+    return CELLA_OK_RES;
+}
+
+/* The deals whose tasks fall in a page of an account's tasks: each deal's
+ * tasks follow the newer deals' (its bag in index order). */
+typedef struct {
+    uint8_t dealid[32];
+    size_t skip, take; /* of this deal's tasks */
+} page_deal;
+
+typedef struct {
+    page_deal *at;
+    size_t n;
+    size_t offset, limit;
+    uint64_t total; /* tasks of every deal so far */
+} task_page;
+
+static bool task_page_add(void *ctx, json_t *d)
+{
+    task_page *p = ctx;
+    const char *id = json_string_value(json_object_get(d, "dealid"));
+    const char *bs = json_string_value(json_object_get(d, "botSize"));
+    uint64_t size = bs ? strtoull(bs, NULL, 10) : 0, first = p->total, end = p->offset + p->limit;
+    uint8_t h[32];
+    bool in_page = size && first < end && first + size > p->offset && id && p->n < p->limit;
+    /* a deal id the hub wrote is hex; were it not, that deal is left out */
+    if (in_page && !cella_ok(cella_hex_decode(h, 32, id, strlen(id), "dealid"))) {
+        cella_error_clear();
+        in_page = false;
+    }
+    if (in_page) {
+        page_deal *e = &p->at[p->n++];
+        memcpy(e->dealid, h, 32);
+        e->skip = first < p->offset ? (size_t)(p->offset - first) : 0;
+        uint64_t stop = first + size < end ? first + size : end;
+        e->take = (size_t)(stop - first - e->skip);
+    }
+    p->total += size;
+    json_decref(d);
+    return true;
+}
+
+cella_res hub_store_account_tasks(hub_store *s, const uint8_t addr[20], size_t offset,
+                                  size_t limit, int64_t now, json_t **out, uint64_t *total)
+{
+    task_page p = {.offset = offset, .limit = hs_list_limit(limit)};
+    *out = NULL;
+    *total = 0;
+    p.at = calloc(p.limit, sizeof *p.at);
+    json_t *arr = json_array();
+    cella_res r = p.at && arr ? CELLA_OK_RES : cella_fail(CELLA_E_NOMEM, "tasks", "out of memory");
+    if (cella_ok(r))
+        r = deal_scan(s, addr, HUB_ROLE_REQUESTER, task_page_add, &p);
+    for (size_t i = 0; i < p.n && cella_ok(r); i++) {
+        hub_task_filter f = {.dealid = p.at[i].dealid, .offset = p.at[i].skip, .limit = p.at[i].take};
+        json_t *some = NULL;
+        r = hub_store_task_list(s, &f, now, &some);
+        if (cella_ok(r) && json_array_extend(arr, some))
+            r = cella_fail(CELLA_E_NOMEM, "tasks", "out of memory");
+        json_decref(some);
+    }
+    free(p.at);
+    if (!cella_ok(r)) {
         json_decref(arr);
-        return db_failure(s->db, "cannot list the deals");
+        return r;
     }
     *out = arr;
+    *total = p.total;
     return CELLA_OK_RES;
 }

@@ -344,6 +344,10 @@ AUTH=$(cat "$TMP/.out")
 expect_ok "$CELLA" task contribute "$TASK" --result result.txt --authorization "$AUTH" \
   --enclave-challenge "$CH" --enclave-sign "$ESIGN" --wallet-file "$(W worker)"
 grep -q COMPLETED "$TMP/.out" || fail "contribute: $(cat "$TMP/.out")"
+# the hub keeps the enclave key whose signature it checked (the task page's timeline shows it)
+GOT=$(curl -sS "$HUB_URL/v1/tasks/$TASK" | python3 -c 'import json,sys;print(json.load(sys.stdin).get("enclaveChallenge"))')
+[[ ${GOT,,} == "${CH,,}" ]] || fail "the completed task's enclaveChallenge is $GOT, not $CH"
+ok
 cd "$TMP"
 session "$TASK" "$CH" "$(W pool)" "$(W worker)"
 expect_status 403 'COMPLETED, not ACTIVE'

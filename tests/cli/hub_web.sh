@@ -26,13 +26,19 @@ NO_BROWSER="no chromium (scripts/deps.sh installs it, or apt-get install chromiu
 
 T_START=$(date +%s.%N)
 lap() { awk -v w="$1" -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "%s: %.1f s\n", w, b - a }'; }
-start_hub --dev-faucet
+# a cas (its SMS) that the hub asks whether a dataset's key is there; cas asks
+# the hub who owns a dataset when its key is pushed: the hub's port first
+HUB_PORT=$(free_port)
+start_cas --hub "http://127.0.0.1:$HUB_PORT"
+HUBCAS=(--cas "$CAS_URL" --cas-fingerprint "$CAS_FP")
+start_hub --dev-faucet "${HUBCAS[@]}"
+grep -q "^dataset keys: the page asks cas $CAS_URL\$" "$HUB_LOG" || fail "the hub does not say it asks cas"
 H=0xB2157BF2fAb286b2A4170E3491Ac39770111Da3E
 EVIL='<img src=x onerror=alert(1)>'
 EVIL2='<img src=x onerror=window.pwned=1>'
 EVIL3='<script>window.pwned=1</script>'
 
-new_wallet dev evil data pool req worker
+new_wallet dev evil data nokey pool req worker
 conf() { # DIR EXTRA-JSON
   printf '{"chainId": 421614, "hub": "%s", "hubUrl": "%s"%s}\n' "$H" "$HUB_URL" "$2" > "$TMP/$1/cella.json"
 }
@@ -41,6 +47,7 @@ conf dev ', "app": {"name": "hello-web", "type": "DOCKER", "multiaddr": "docker.
 conf evil ', "app": {"name": "'"$EVIL"'", "type": "DOCKER", "multiaddr": "docker.io/evil/app:1", "checksum": "'$SUM'"}'
 conf data ', "dataset": {"name": "web-data '"$EVIL2"'", "multiaddr": "/ipfs/QmW2WQi7j6c7UgJTarActp7tDNikE4B2qXtFCfLPdsgaTQ", "checksum": "'$SUM'"}'
 conf pool ', "workerpool": {"description": "web-pool '"$EVIL3"'"}'
+conf nokey ', "dataset": {"name": "no-key", "multiaddr": "/ipfs/QmW2WQi7j6c7UgJTarActp7tDNikE4B2qXtFCfLPdsgaTQ", "checksum": "'$SUM'"}'
 conf req ''
 conf worker ''
 
@@ -57,7 +64,15 @@ publish() { # DIR KIND [order init args...] -> the order hash
 APP=$(deploy dev app)
 EVILAPP=$(deploy evil app)
 DS=$(deploy data dataset)
+NOKEY=$(deploy nokey dataset)
 WP=$(deploy pool workerpool)
+# DS's key is pushed to cas; NOKEY's never is; DOWN is asked only once cas is down
+openssl rand -hex 32 > "$TMP/data/ds.key"
+DSKEY=$(cat "$TMP/data/ds.key")
+DSKEY64=$(xxd -r -p "$TMP/data/ds.key" | base64)
+(cd "$TMP/data" && expect_ok "$CELLA" dataset push-secret "$DS" --key-file ds.key --wallet-file "$(W data)" "${CAS[@]}")
+conf nokey ', "dataset": {"name": "asked-when-cas-is-down", "multiaddr": "/ipfs/QmW2WQi7j6c7UgJTarActp7tDNikE4B2qXtFCfLPdsgaTQ", "checksum": "'$SUM'"}'
+DOWN=$(deploy nokey dataset)
 [[ "$APP" =~ ^0x[0-9a-fA-F]{40}$ && "$EVILAPP" =~ ^0x && "$DS" =~ ^0x && "$WP" =~ ^0x ]] ||
   fail "deploys: $APP $EVILAPP $DS $WP"
 TEEORDER=$(publish dev app --tag tee --set appprice=5,volume=10)
@@ -101,7 +116,8 @@ expect_ok "$CELLA" hub call POST "/v1/tasks/$TASK1/lease" --data "{\"holder\": \
 expect_ok "$CELLA" hub call POST "/v1/tasks/$TASK1/report" --data "{\"holder\": \"$HOLD\", \"error\": \"$REASON\"}" --wallet-file "$(W pool)"
 # a task past its final deadline: matched by a hub with --dev-timeref 1 (10 s)
 stop_server "$HUB_PID"
-start_hub --log hub2.log --dev-faucet --dev-timeref 1
+start_hub --log hub2.log --dev-faucet --dev-timeref 1 "${HUBCAS[@]}"
+sleep 1   # a second after the bag: the newest-first lists order by the match's second
 request 1
 LATE=${TASKS[0]} LATEDEAL=$DEAL
 LATE_FINAL=$(curl -sS "$HUB_URL/v1/tasks/$LATE" | grep -o '"finalDeadline":[0-9]*' | cut -d: -f2)
@@ -138,7 +154,19 @@ check /v1/apps 'd["total"], d["count"], d["offset"]' "(2, 2, 0)" "apps list"
 check /v1/apps 'sorted(a["name"] for a in d["apps"])' "['$EVIL', 'hello-web']" "app names"
 check "/v1/apps?limit=1&offset=1" 'd["total"], d["count"], d["offset"]' "(2, 1, 1)" "apps page 2"
 check "/v1/apps?owner=$(A dev)" '[a["address"].lower() for a in d["apps"]]' "['${APP,,}']" "apps by owner"
-check /v1/datasets 'd["datasets"][0]["name"]' "web-data $EVIL2" "datasets"
+check /v1/datasets 'sorted(x["name"] for x in d["datasets"])' "['asked-when-cas-is-down', 'no-key', 'web-data $EVIL2']" "datasets"
+# whether a dataset's key is in the SMS, as cas answers the hub (HEAD, never the
+# key); 20 more views of each are answered from the hub's cache: cas sees two
+# lookups in all (its request counter for the route), not 42
+web3() { curl -sSk "$CAS_URL/metrics" | awk '/^cella_http_requests_total\{.*route="\/secrets\/web3"/ {n += $NF} END {print n + 0}'; }
+W3=$(web3)
+check "/v1/datasets/$DS/key" 'd["keyInSms"], d["dataset"].lower(), d["checkedAt"] > 0' "(True, '${DS,,}', True)" "a pushed dataset key: yes"
+check "/v1/datasets/$NOKEY/key" 'd["keyInSms"], "reason" in d' "(False, False)" "a dataset without a key: no"
+for _ in $(seq 20); do
+  curl -sSf -o /dev/null "$HUB_URL/v1/datasets/$DS/key" && curl -sSf -o /dev/null "$HUB_URL/v1/datasets/$NOKEY/key" || fail "key lookups"
+done
+[[ $(( $(web3) - W3 )) == 2 ]] || fail "42 views of two datasets' keys made $(( $(web3) - W3 )) cas lookups, not 2"
+ok
 check /v1/workerpools 'd["workerpools"][0]["name"], d["total"]' "('web-pool $EVIL3', 1)" "workerpools"
 check /v1/deals 'd["total"], d["deals"][0]["dealid"], d["deals"][0]["botSize"]' "(2, '$DEAL', '3')" "deals"
 check "/v1/deals?offset=5" 'd["count"], d["total"]' "(0, 2)" "deals past the end"
@@ -152,21 +180,32 @@ check "/v1/deals?app=$EVILAPP" 'd["total"], d["deals"][0]["dealid"]' "(2, '$LATE
 check "/v1/deals?app=$APP" 'd["total"]' 0 "deals of an app without any"
 check "/v1/deals?account=$(A dev)" 'd["total"]' 0 "dev owns nothing dealt"
 check "/v1/deals?account=$(A evil)&offset=1&limit=1" 'd["total"], d["count"], d["deals"][0]["dealid"]' "(2, 1, '$BAG')" "deals of an app owner"
+check "/v1/tasks/$TASK0" 'd["status"], "enclaveChallenge" in d' "('COMPLETED', False)" "no enclave signed a plain task's result"
 check "/v1/deals/$BAG/tasks?offset=1&limit=1" 'd["count"], d["tasks"][0]["taskid"]' "(1, '$TASK1')" "a deal's tasks"
 check "/v1/workerpools/$WP/tasks?limit=2" '[t["taskid"] for t in d["tasks"]]' "['$LATE', '$TASK2']" "a pool's tasks, newest first"
-check "/v1/accounts/$(A req)/tasks" '[t["taskid"] for t in d["tasks"]]' "['$LATE', '$TASK0', '$TASK1', '$TASK2']" "an account's tasks"
+check "/v1/accounts/$(A req)/tasks" '[t["taskid"] for t in d["tasks"]], d["total"]' "(['$LATE', '$TASK0', '$TASK1', '$TASK2'], 4)" "an account's tasks"
+# paged over all its deals: a page across two deals, the last one, past the end
+check "/v1/accounts/$(A req)/tasks?offset=0&limit=2" '[t["taskid"] for t in d["tasks"]], d["total"], d["offset"]' "(['$LATE', '$TASK0'], 4, 0)" "account tasks page 1"
+check "/v1/accounts/$(A req)/tasks?offset=2&limit=2" '[t["taskid"] for t in d["tasks"]], d["count"]' "(['$TASK1', '$TASK2'], 2)" "account tasks page 2"
+check "/v1/accounts/$(A req)/tasks?offset=3&limit=5" '[t["taskid"] for t in d["tasks"]]' "['$TASK2']" "account tasks: the last"
+check "/v1/accounts/$(A req)/tasks?offset=9" 'd["count"], d["total"]' "(0, 4)" "account tasks past the end"
+check "/v1/accounts/$(A pool)/tasks" 'd["count"], d["total"]' "(0, 0)" "a pool requested no task"
 check "/v1/accounts/$(A data)/orders" '[o["orderHash"] for o in d["orders"]]' "['$DSORDER']" "an account's orders"
 for bad in "/v1/apps?limit=0" "/v1/apps?limit=1001" "/v1/deals?offset=-1" "/v1/apps?owner=zz" "/v1/datasets?limit=x" \
     "/v1/deals?app=0x12" "/v1/deals?app=$APP&workerpool=$WP" "/v1/deals?account=" "/v1/names" "/v1/names?addresses=0x1" \
     "/v1/names?addresses=$APP," "/v1/names?addresses=$(printf "$APP,%.0s" $(seq 51))$APP" "/v1/search" "/v1/search?q=" \
     "/v1/search?q=$(printf 'a%.0s' $(seq 65))" "/v1/search?q=a%0Ab" "/v1/search?q=0x$(printf 'z%.0s' $(seq 64))" \
     "/v1/deals/0x12/tasks" "/v1/deals/$BAG/tasks?limit=0" "/v1/workerpools/zz/tasks" "/v1/accounts/0x1/orders" \
-    "/v1/accounts/$(A req)/orders?all=2" "/v1/accounts/$(A req)/tasks?offset=1"; do
+    "/v1/accounts/$(A req)/orders?all=2" "/v1/accounts/$(A req)/tasks?limit=0" "/v1/accounts/$(A req)/tasks?offset=x" "/v1/datasets/0x12/key"; do
   code=$(curl -s -o "$TMP/bad.json" -w '%{http_code}' "$HUB_URL$bad")
   [[ $code == 400 ]] || fail "GET $bad: HTTP $code $(cat "$TMP/bad.json")"
   grep -q '^{"error":"[^"]' "$TMP/bad.json" || fail "GET $bad: not a JSON error: $(cat "$TMP/bad.json")"
   ok
 done
+# an address that is no registered dataset is never asked of cas
+code=$(curl -s -o "$TMP/bad.json" -w '%{http_code}' "$HUB_URL/v1/datasets/$APP/key")
+[[ $code == 404 ]] || fail "the key of an app: HTTP $code $(cat "$TMP/bad.json")"
+ok
 # the API around the new routes is unchanged
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name":"x"}' "$HUB_URL/v1/apps")
 [[ $code == 401 ]] || fail "unsigned deploy: HTTP $code"
@@ -207,6 +246,20 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$HUB_URL/")
 ok
 
 check_all
+# cas down: unknown, with the reason; a hub without --cas: unknown, saying so.
+# The key's bytes (hex or base64) are in no answer.
+: > "$TMP/checks"
+stop_server "$CAS_PID"
+check "/v1/datasets/$DOWN/key" 'd["keyInSms"], d["reason"].startswith("cas unreachable: ")' "(None, True)" "cas down: unknown"
+stop_server "$HUB_PID"
+start_hub --log hub-nocas.log --dev-faucet
+check "/v1/datasets/$DS/key" 'd["keyInSms"], "does not ask a cas" in d["reason"]' "(None, True)" "no --cas: unknown"
+check_all
+! grep -rlF -e "$DSKEY" -e "$DSKEY64" "$TMP"/chk*.json || fail "a dataset key in an API answer"
+ok
+stop_server "$HUB_PID"
+start_cas --hub "$HUB_URL"
+start_hub --dev-faucet "${HUBCAS[@]}"
 lap "API checked"
 # ---- the page in a real browser ----
 if [[ -z "$BROWSER" ]]; then
@@ -218,7 +271,7 @@ rm -rf "$OUT"; mkdir -p "$OUT" "$TMP/sync"
 # What each page must show (hub_web_browser.py's SPEC): its route, texts,
 # elements (CSS selector -> text they hold, or null) and the hostile name.
 export URL=$HUB_URL APP EVILAPP DS WP DEAL TASK0 TASK1 TASK2 LATE LATE_FINAL REASON RESULTS EVIL EVIL2 EVIL3 \
-  TEEORDER PLAINORDER DSORDER WPORDER REQ=$(A req) EVILOWNER=$(A evil)
+  TEEORDER PLAINORDER DSORDER WPORDER REQ=$(A req) EVILOWNER=$(A evil) NOKEY DSKEY DSKEY64
 python3 - "$TMP/spec.json" <<'PY'
 import json, os, sys
 e = os.environ
@@ -238,8 +291,10 @@ pages = [
     page('orders-resource', 'orders?resource=' + lo('DS'), ['1 order', 'apprestrict' if False else 'app '], {'#order-count': '1 order'}, 'web-data ' + e['EVIL2'], shots=False),
     page('app', 'app/' + lo('EVILAPP'), ['Open orders', 'Deals', '1 nRLC', 'none in its orders'], {'#resource-name': e['EVIL']}, e['EVIL']),
     page('app-tee', 'app/' + lo('APP'), ['TEE measurement', 'TEE', '(from its orders\' tags)'], {}, 'hello-web', shots=False),
-    page('dataset', 'dataset/' + lo('DS'), ['restrictions', 'Key in the SMS', 'not known to this hub', '3 nRLC'],
-         {'#sms-key': 'not known'}, e['EVIL']),     # its order's apprestrict is the hostile app, by name
+    page('dataset', 'dataset/' + lo('DS'), ['restrictions', 'Key in the SMS', '3 nRLC'],
+         {'#sms-key': 'yes', '#sms-key .badge.ok': 'yes'}, e['EVIL'],     # its order's apprestrict is the hostile app, by name
+         absent=[e['DSKEY'], e['DSKEY64']]),
+    page('dataset-nokey', 'dataset/' + lo('NOKEY'), ['Key in the SMS'], {'#sms-key .badge': 'no'}, shots=False),
     page('workerpool', 'workerpool/' + lo('WP'), ['Recent tasks', 'claimable', 'completed', 'run failed', 'waiting'], {}, 'web-pool ' + e['EVIL3']),
     page('order', 'order/' + e['DSORDER'], ['Restricted to', 'app ', '3 nRLC'], {}, e['EVIL']),
     page('deal', 'deal/' + e['DEAL'], ['Price per task', '14 nRLC', '3 (1 completed, 1 run failed, 1 waiting)', e['REASON'], 'dataset order'],
@@ -250,8 +305,10 @@ pages = [
          {'#task-status': 'ACTIVE', '#task-state .bad': 'run failed', '#task-error': e['REASON']}, e['EVIL']),
     page('task-claimable', 'task/' + e['LATE'], ['final deadline passed: claimable now'],
          {'#task-state .warn': 'claimable'}, e['EVIL'], not_before=int(e['LATE_FINAL']) + 1),
-    page('account', 'account/' + lo('REQ'), ['Balance', 'Locked', 'nRLC', 'Tasks it requested', 'Orders it signed'],
+    page('account', 'account/' + lo('REQ'), ['Balance', 'Locked', 'nRLC', 'Tasks it requested', 'Orders it signed', '1–4 of 4'],
          {'#account-balance': 'nRLC'}, e['EVIL']),
+    page('account-tasks-page', 'account/' + lo('REQ') + '?offset=3', ['4–4 of 4', '← previous'],
+         {'#account-tasks [data-status]': None}, shots=False),
     page('account-owner', 'account/' + lo('EVILOWNER'), ['Owns', 'Orders it signed'], {}, e['EVIL'], shots=False),
     page('search', 'search?q=web', ['3 results'], {'#search-results': None}, 'web-pool ' + e['EVIL3']),
     page('bad-id', 'task/0xzz', ['not a task id'], error_ok=True, shots=False),
@@ -285,7 +342,7 @@ wait_for claim
 wait_for restart
 stop_server "$HUB_PID"
 sleep 1   # the page notices: its long poll fails, it retries
-start_hub --log hub3.log --dev-faucet
+start_hub --log hub3.log --dev-faucet "${HUBCAS[@]}"
 contribute "$TASK2"
 wait $PY || { cat "$TMP/browser.out" "$TMP/browser.err" >&2; fail "the browser checks"; }
 cat "$TMP/browser.out"

@@ -143,6 +143,9 @@ def check_page(c, p):
             raise AssertionError('%s: no element %s' % (name, sel))
         if text is not None and text not in got:
             raise AssertionError('%s: %s says %r, not %r' % (name, sel, got, text))
+    for a in p.get('absent', []):
+        if a in d['html']:
+            raise AssertionError('%s: the page holds %r' % (name, a[:12] + '...'))
     h = p.get('hostile')
     if h is not None:
         if h not in d['text']:

@@ -165,6 +165,17 @@ static void web_reads(fx_t *fx)
     assert_succeeds(hub_store_task_list(fx->s, &tf, 0, &j));
     assert_int_equal(json_array_size(j), 0);
     json_decref(j);
+    /* the requester's tasks, paged over all its deals: the one task, then past the end */
+    const size_t at[] = {0, 1}, got[] = {1, 0};
+    for (size_t i = 0; i < 2; i++) {
+        assert_succeeds(hub_store_account_tasks(fx->s, fx->signer, at[i], 10, 0, &j, &total));
+        assert_int_equal(total, 1);
+        assert_int_equal(json_array_size(j), got[i]);
+        json_decref(j);
+    }
+    assert_succeeds(hub_store_account_tasks(fx->s, other, 0, 10, 0, &j, &total));
+    assert_int_equal(total, 0);
+    json_decref(j);
     hub_order_filter mine = {.kind = -1, .signer = fx->signer, .include_closed = true};
     assert_succeeds(hub_store_order_list(fx->s, &mine, &j));
     assert_int_equal(json_array_size(j), 4);

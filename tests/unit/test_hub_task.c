@@ -285,6 +285,7 @@ static void test_contribute_and_finalize(void **state)
     assert_succeeds(hub_store_task_get(fx->s, c.taskid, &t));
     assert_string_equal(json_string_value(json_object_get(t, "status")), "COMPLETED");
     assert_non_null(json_object_get(t, "resultHash"));
+    assert_null(json_object_get(t, "enclaveChallenge")); /* no enclave signed this one */
     json_decref(t);
     /* double finalize */
     assert_succeeds(hub_store_contribute_and_finalize(fx->s, &c, 1002, &done, &why));
