@@ -294,7 +294,7 @@ window.CellaPages = (function () {
     return el('div', null, section('Task',
       el('p', {class: 'state-line'}, el('span', {id: 'task-state'}, stateBadge(t)), ' ', el('span', {id: 'task-why'}, st.why),
         t.error ? el('span', {class: 'error', id: 'task-error'}, ' Reason: ', str(t.error)) : null),
-      kv([['Status', el('span', {id: 'task-status', 'data-status': str(t.status)}, str(t.status))], ['Task id', hash(t.taskid)],
+      kv([['Protocol status', el('span', {id: 'task-status', 'data-status': str(t.status), title: 'the task\'s status in iExec\'s protocol; the badge above says what it means here'}, str(t.status))], ['Task id', hash(t.taskid)],
         ['Deal', hash(t.dealid, 'deal')], ['Index', str(t.idx)], ['App', addr(d.app && d.app.pointer, 'app')],
         ['Dataset', addr(d.dataset && d.dataset.pointer, 'dataset')], ['Workerpool', addr(t.workerpool, 'workerpool')],
         done ? ['Completed', [time(t.finalTime), ' by pool ', addr(t.workerpool, 'workerpool')]] : null,
