@@ -80,12 +80,12 @@ for ((i = 0; i <= RUNS; i++)); do
   "$CELLA" app run "$APP" --tag tee,scone --wallet-file "$WAL" --watch > run.out 2>/dev/null
   t1=$(now)
   T=$(awk '/^task / {print $2}' run.out)
-  "$CELLA" result download "$T" -o "r$i.zip" >/dev/null
-  "$CELLA" result decrypt "r$i.zip" -o "d$i.zip" >/dev/null 2>&1
+  # one command, as the SDK's `iexec task show --download --decrypt`
+  "$CELLA" task show "$T" --download --output "r$i.zip" --decrypt --decrypted "d$i.zip" >/dev/null 2>&1
   t2=$(now)
   [[ -s "d$i.zip" ]] || { tail -5 worker.log >&2; echo "market bench: task $T gave no result" >&2; exit 1; }
   t3=$(now); bare; t4=$(now)
-  t5=$(now); "$CELLA" --version >/dev/null; t6=$(now) # what each of the 3 requester commands pays to start
+  t5=$(now); "$CELLA" --version >/dev/null; t6=$(now) # what each of the 2 requester commands pays to start
   ((i == 0)) && continue
   start+=($(( (t6 - t5) / 1000 )))
   match+=($(( (t1 - t0) / 1000000 ))); fetchres+=($(( (t2 - t1) / 1000000 )))
@@ -96,11 +96,11 @@ E=$(med "${e2e[@]}"); B=$(med "${bw[@]}")
 printf '\nmarket bench: one empty TEE task, fill to decrypted result, worker running (%d runs, median)\n' "$RUNS"
 printf '  %-58s %6d ms\n' "end to end" "$E"
 printf '  %-58s %6d ms\n' "  fill to completed: cella app run --watch" "$(med "${match[@]}")"
-printf '  %-58s %6d ms\n' "  result: download + decrypt (RSA-4096)" "$(med "${fetchres[@]}")"
+printf '  %-58s %6d ms\n' "  result: cella task show --download --decrypt (RSA-4096)" "$(med "${fetchres[@]}")"
 echo "  worker phases of the last task:"
 grep 'completed in' worker.log | tail -1 | sed 's/.*completed in/    completed in/'
 printf '  %-58s %6d us\n' "baseline: bare sandboxed true (same run)" "$B"
-printf '  %-58s %6d us\n' "a cella process start (--version; the requester runs 3)" "$(med "${start[@]}")"
+printf '  %-58s %6d us\n' "a cella process start (--version; the requester runs 2)" "$(med "${start[@]}")"
 goal_row "one empty TEE task, fill → decrypted result" "$E ms" "bare sandboxed true" \
   "$(awk -v b="$B" 'BEGIN { printf "%.1f ms", b / 1000 }')" \
   "$(awk -v e="$E" -v b="$B" 'BEGIN { printf "%.1f×", e * 1000 / b }')" "≤ 100 ms"
