@@ -303,7 +303,7 @@ window.CellaPages = (function () {
         ['Lease', t.lease ? [el('code', {class: 'hash'}, str(t.lease.holder)), ' until ', time(t.lease.until)] : muted('none')],
         ['Worker', addr(t.worker)], ['Result digest', hash(t.resultDigest)],
         ['Results', el('span', {id: 'task-results'}, U.results(t.results, t.results ? 'download the result (encrypted for the beneficiary when the deal asked so)' : ''))],
-        t.results ? ['For the requester', el('code', {class: 'text'}, 'cella result download ' + str(t.taskid))] : null])),
+        t.results ? ['For the requester', el('code', {class: 'text'}, 'cella task show ' + str(t.taskid) + ' --download --decrypt')] : null])),
       section('Timeline', timeline(t, ev.events || [])));
   }
 

@@ -299,7 +299,7 @@ pages = [
     page('order', 'order/' + e['DSORDER'], ['Restricted to', 'app ', '3 nRLC'], {}, e['EVIL']),
     page('deal', 'deal/' + e['DEAL'], ['Price per task', '14 nRLC', '3 (1 completed, 1 run failed, 1 waiting)', e['REASON'], 'dataset order'],
          {'#deal-tasks [data-status=COMPLETED]': 'completed', '#deal-tasks [data-status=ACTIVE]': None}, e['EVIL']),
-    page('task-completed', 'task/' + e['TASK0'], ['Completed', 'by pool', 'download the result', 'cella result download', 'completed (finalized)', 'created by the match'],
+    page('task-completed', 'task/' + e['TASK0'], ['Completed', 'by pool', 'download the result', '--download --decrypt', 'completed (finalized)', 'created by the match'],
          {'#task-status': 'COMPLETED', '#task-state .ok': 'completed', 'a[href="%s"]' % e['RESULTS']: None}, e['EVIL']),
     page('task-failed', 'task/' + e['TASK1'], ['claimable from', e['REASON'], 'the run failed on the worker', 'leased by a worker'],
          {'#task-status': 'ACTIVE', '#task-state .bad': 'run failed', '#task-error': e['REASON']}, e['EVIL']),
