@@ -63,8 +63,9 @@ expect_ok "$CELLA" run "${CMD[@]}" --outputs OUT4
 expect_fail 'rolled back' "$CELLA" decrypt --keys KEYS --volume first-output --out STALE "${W[@]}"
 [[ ! -e STALE ]] || fail "stale output was decrypted"
 # a tampered output volume is refused
-F=$(ls OUT4/encrypted-output-files | grep -v volume.meta | head -1)
-printf '\x01' | dd of="OUT4/encrypted-output-files/$F" bs=1 seek=80 conv=notrunc 2>/dev/null
+# (the largest ciphertext file: byte 80 is then inside its first chunk, past the 64-byte header)
+F=$(ls -S OUT4/encrypted-output-files | grep -v volume.meta | head -1)
+flip_byte "OUT4/encrypted-output-files/$F" 80
 expect_fail 'failed authentication' "$CELLA" decrypt --keys KEYS --volume OUT4/encrypted-output-files --out T "${W[@]}"
 [[ ! -e T ]] || fail "tampered output was decrypted"
 

@@ -41,6 +41,15 @@ rss_checked() {
   fi
 }
 
+# flip_byte FILE OFFSET: XORs one bit of the byte at OFFSET (inside FILE), so
+# the file always changes (writing a constant leaves it as it was 1 time in 256)
+flip_byte() {
+  local b
+  b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  [[ -n "$b" ]] || fail "flip_byte: $1 has no byte at offset $2"
+  printf "\\x$(printf %02x $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # expect_ok CMD...: must exit 0
 expect_ok() {
   if ! "$@" >"$TMP/.out" 2>"$TMP/.err"; then
@@ -54,7 +63,7 @@ expect_ok() {
 expect_fail() {
   local pattern=$1; shift
   if "$@" >"$TMP/.out" 2>"$TMP/.err"; then
-    fail "expected failure ($pattern): $*"
+    cat "$TMP/.err" "$TMP/.out" >&2; fail "expected failure ($pattern): $*"
   fi
   local lines
   lines=$(grep -c '^cella: error: ' "$TMP/.err" || true)
