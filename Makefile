@@ -36,7 +36,7 @@ asan: deps
 valgrind: build
 	@command -v valgrind >/dev/null || bash scripts/deps.sh valgrind
 	@set -e; for t in build/tests/test_*; do \
-	  case $$t in *test_shield) echo "== skip $$t: it is its own FUSE server and client, which" \
+	  case $$t in *test_shield|*test_shield_store) echo "== skip $$t: it is its own FUSE server and client, which" \
 	    "deadlocks under valgrind's one-thread-at-a-time scheduler (ASan covers it)"; continue;; \
 	    *test_signer) echo "== skip $$t: its children confine themselves with seccomp(2), which" \
 	    "valgrind does not implement, so they fail closed by design (ASan covers it)"; continue;; esac; \
