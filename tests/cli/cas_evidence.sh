@@ -155,8 +155,7 @@ refused "$BOUND" snp snp "$SNP/trustee_milan_vcek_report.bin"
 refused 'debug guest refused by policy' snp-debug-off snp "$SNP/gosev_milan_debug_report.bin"
 refused "$BOUND" snp-debug snp "$SNP/gosev_milan_debug_report.bin"
 cp "$SNP/trustee_milan_vcek_report.bin" snp-flipped.bin
-b=$(od -An -tu1 -j42 -N1 snp-flipped.bin | tr -d ' ')
-printf "\\x$(printf %02x $((b ^ 1)))" | dd of=snp-flipped.bin bs=1 seek=42 conv=notrunc status=none
+flip_byte snp-flipped.bin 42
 refused 'SNP report signature' snp snp snp-flipped.bin
 
 # Refusals are audited, and never name a secret.

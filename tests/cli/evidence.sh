@@ -78,8 +78,7 @@ printf '\x49' | dd of=sgx.bin bs=1 seek=368 conv=notrunc status=none
 expect_refused 'quote signature' "$CELLA" evidence verify sgx.bin \
   --collateral "$SGX/phala_sgx_quote_collateral.json" --now 2025-07-01T00:00:00Z
 cp "$SNP/trustee_milan_vcek_report.bin" snp.bin
-b=$(od -An -tu1 -j42 -N1 snp.bin | tr -d ' ')
-printf "\\x$(printf %02x $((b ^ 1)))" | dd of=snp.bin bs=1 seek=42 conv=notrunc status=none
+flip_byte snp.bin 42
 expect_refused 'SNP report signature' "$CELLA" evidence verify snp.bin \
   --cert "$SNP/trustee_milan_vcek.der" --chain "$V/roots/amd_milan_ask_ark.pem" --now 2025-01-01T00:00:00Z
 

@@ -100,7 +100,7 @@ for f in vol/*; do
 done
 expect_ok "$CELLA" volume umount mnt
 wait_gone "$MNT" || fail "still mounted"
-printf '\xff' | dd of="$big" bs=1 seek=$((64 + 4 * 65552 + 10)) conv=notrunc status=none
+flip_byte "$big" $((64 + 4 * 65552 + 10))
 "$CELLA" volume mount vol mnt --key-file k.key 2>srv.err || fail "mount of a volume with a bad chunk"
 cat mnt/data.bin >/dev/null 2>cat.err && fail "read through a tampered chunk"
 grep -q 'Input/output error' cat.err || fail "expected EIO, got: $(cat cat.err)"
