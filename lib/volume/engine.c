@@ -121,6 +121,12 @@ static cella_res cat_write_in_turn(engine *en, const job *j, uint8_t *buf, size_
     if (!mine)
         return cella_fail(CELLA_E_INTERNAL, NULL, "stopped by another worker's error");
     cella_res r = chunk_io(en->out_fd, -1, buf, j, n, false, "output");
+    if (!cella_ok(r)) {
+        /* Failed before the turn moves: job k+1 must not be written after a
+         * job that was not (or only in part). */
+        engine_record_error(en);
+        return r;
+    }
     pthread_mutex_lock(&en->err_lock);
     en->turn = k + 1;
     pthread_cond_broadcast(&en->turn_moved);
