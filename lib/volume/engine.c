@@ -314,24 +314,21 @@ static void *engine_worker(void *varg)
 
 cella_res vol_engine_add_file(engine *en, size_t *cap, const cella_vol_entry *e)
 {
-    job **jobs = &en->jobs;
-    size_t *n = &en->njobs;
-    uint64_t *bytes = &en->total_bytes;
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
     uint64_t per = JOB_BYTES / e->chunk_size;
     if (per == 0)
         per = 1;
     for (uint64_t c = 0; c < nch; c += per) {
-        if (*n == *cap) {
+        if (en->njobs == *cap) {
             size_t ncap = *cap ? *cap * 2 : 64;
-            job *nj = realloc(*jobs, ncap * sizeof *nj);
+            job *nj = realloc(en->jobs, ncap * sizeof *nj);
             CELLA_ENSURE(nj, CELLA_E_NOMEM, NULL, "out of memory for jobs");
-            *jobs = nj;
+            en->jobs = nj;
             *cap = ncap;
         }
-        (*jobs)[(*n)++] = (job){e, c, nch - c < per ? nch - c : per};
+        en->jobs[en->njobs++] = (job){e, c, nch - c < per ? nch - c : per};
     }
-    *bytes += e->size;
+    en->total_bytes += e->size;
     return CELLA_OK_RES;
 }
 
