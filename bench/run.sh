@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: cella's figures beside baselines measured in the same run, with
-# ratios. Machines are shared and noisy: every figure is the median of RUNS
-# runs, and cella and its baselines run in turn (A B A B ...).
+# The volume benchmark (part of make bench, bench/all.sh): cella's figures
+# beside baselines measured in the same run, with ratios. Machines are shared
+# and noisy: every figure is the median of RUNS runs, and cella and its
+# baselines run in turn (A B A B ...).
 #
 # env: BENCH_MB (default 1024) data size; RUNS (default 5); BENCH_BIG_MB
 # (default 4096) file size for the peak-RSS check; BENCH_DIR (default a

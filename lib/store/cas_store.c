@@ -366,15 +366,6 @@ cella_res cella_cas_instances_put_audited(cella_cas_store *s, const cella_cas_at
     return r;
 }
 
-cella_res cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token_hash[32],
-                                         const char *session, const char *service,
-                                         const uint8_t spki[32], int64_t expires, int64_t ts,
-                                         const char *who, const char *why)
-{
-    cella_cas_attested a = {token_hash, session, service, spki, expires, ts, who, why};
-    return cella_cas_instances_put_audited(s, &a, 1);
-}
-
 cella_res cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,
                                  char session[256], char service[256], uint8_t spki[32])
 {

@@ -82,11 +82,6 @@ CELLA_RESULT cella_cas_tag_swap(cella_cas_store *s, const char *session, const c
 CELLA_RESULT cella_cas_instance_put(cella_cas_store *s, const uint8_t token_hash[32],
                                     const char *session, const char *service,
                                     const uint8_t spki[32], int64_t expires);
-/* The same, with its audit row, in one transaction (one fsync). */
-CELLA_RESULT cella_cas_instance_put_audited(cella_cas_store *s, const uint8_t token_hash[32],
-                                            const char *session, const char *service,
-                                            const uint8_t spki[32], int64_t expires, int64_t ts,
-                                            const char *who, const char *why);
 /* One attestation's instance and its audit row ("attest ok"), for the batch
  * below. */
 typedef struct {
@@ -97,7 +92,8 @@ typedef struct {
     const char *who, *why;
 } cella_cas_attested;
 /* Several attestations' instances and audit rows in one transaction, all or
- * none: one commit (one fsync) for all of them (cas's group commit). */
+ * none: one commit (one fsync) for all of them (cas's group commit; n = 1
+ * for one alone). */
 CELLA_RESULT cella_cas_instances_put_audited(cella_cas_store *s, const cella_cas_attested *a,
                                              size_t n);
 CELLA_RESULT cella_cas_instance_get(cella_cas_store *s, const uint8_t token_hash[32], int64_t now,

@@ -121,6 +121,12 @@ static cella_res cat_write_in_turn(engine *en, const job *j, uint8_t *buf, size_
     if (!mine)
         return cella_fail(CELLA_E_INTERNAL, NULL, "stopped by another worker's error");
     cella_res r = chunk_io(en->out_fd, -1, buf, j, n, false, "output");
+    if (!cella_ok(r)) {
+        /* Failed before the turn moves: job k+1 must not be written after a
+         * job that was not (or only in part). */
+        engine_record_error(en);
+        return r;
+    }
     pthread_mutex_lock(&en->err_lock);
     en->turn = k + 1;
     pthread_cond_broadcast(&en->turn_moved);
@@ -147,12 +153,12 @@ static size_t job_ct_len(const job *j) { return job_pt_len(j) + j->count * CELLA
 static cella_res seal_chunks(engine *en, const job *j, worker_bufs *w, uint8_t *buf)
 {
     const cella_vol_entry *e = j->e;
-    CELLA_TRY(cella_gcm_set_key(w->enc, e->key, true));
+    CELLA_TRY(cella_gcm_set_key(w->g, e->key, true));
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
     size_t co = 0;
     for (uint64_t i = j->first; i < j->first + j->count; i++) {
         size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
-        CELLA_TRY(cella_vol_chunk_seal(w->enc, en->volume_id, e->file_id, i, i + 1 == nch,
+        CELLA_TRY(cella_vol_chunk_seal(w->g, en->volume_id, e->file_id, i, i + 1 == nch,
                                        buf + co, n, buf + co));
         co += n + CELLA_GCM_TAG_BYTES;
     }
@@ -167,12 +173,12 @@ static cella_res open_chunks(engine *en, const job *j, worker_bufs *w, uint8_t *
                              const char *where)
 {
     const cella_vol_entry *e = j->e;
-    CELLA_TRY(cella_gcm_set_key(w->dec, e->key, false));
+    CELLA_TRY(cella_gcm_set_key(w->g, e->key, false));
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
     size_t co = 0;
     for (uint64_t i = j->first; i < j->first + j->count; i++) {
         size_t n = (size_t)((i + 1 == nch) ? e->size - i * e->chunk_size : e->chunk_size);
-        cella_res r = cella_vol_chunk_open(w->dec, en->volume_id, e->file_id, i, i + 1 == nch,
+        cella_res r = cella_vol_chunk_open(w->g, en->volume_id, e->file_id, i, i + 1 == nch,
                                            buf + co, n, buf + co);
         if (r.code == CELLA_E_AUTH)
             return cella_fail(CELLA_E_AUTH, where,
@@ -252,32 +258,22 @@ struct worker_arg {
 
 static void worker_bufs_free(worker_bufs *w)
 {
-    cella_gcm_free(w->enc);
-    cella_gcm_free(w->dec);
+    cella_gcm_free(w->g);
     if (w->in)
         cella_secure_free(w->in, w->cap);
     memset(w, 0, sizeof *w);
 }
 
-/* Only what the op uses: sealing reads plaintext into `in` and seals it
- * there; decrypting reads ciphertext into `in` and decrypts it there; verify
- * only reads ciphertext. `in` is secure memory (locked, non-dumpable, wiped
- * on free): it may hold plaintext, and even for verify, locking populates
- * its pages in one call, cheaper than a page fault per page. */
-static cella_res worker_bufs_alloc(worker_bufs *w, enum engine_op op, size_t cap)
+/* Every op reads a job into `in` and seals or opens it there (verify decrypts
+ * too, and drops the plaintext). `in` is secure memory (locked, non-dumpable,
+ * wiped on free): it holds plaintext. */
+static cella_res worker_bufs_alloc(worker_bufs *w, size_t cap)
 {
     memset(w, 0, sizeof *w);
     w->cap = cap;
     w->in = cella_secure_alloc(w->cap);
-    bool ok = w->in != NULL;
-    if (op == OP_SEAL) {
-        w->enc = cella_gcm_new();
-        ok = ok && w->enc;
-    } else {
-        w->dec = cella_gcm_new();
-        ok = ok && w->dec;
-    }
-    if (!ok) {
+    w->g = cella_gcm_new();
+    if (!w->in || !w->g) {
         worker_bufs_free(w);
         return cella_fail(CELLA_E_NOMEM, NULL, "out of memory for worker buffers");
     }
@@ -288,8 +284,8 @@ static void *engine_worker(void *varg)
 {
     struct worker_arg *a = varg;
     engine *en = a->en;
-    worker_bufs own, *w = &own;
-    if (!cella_ok(worker_bufs_alloc(&own, en->op, en->buf_bytes))) {
+    worker_bufs w;
+    if (!cella_ok(worker_bufs_alloc(&w, en->buf_bytes))) {
         engine_record_error(en);
         return NULL;
     }
@@ -298,7 +294,7 @@ static void *engine_worker(void *varg)
         if (k >= en->njobs)
             break;
         const job *j = &en->jobs[k];
-        cella_res r = en->op == OP_SEAL ? run_seal(en, j, w) : run_open(en, j, w);
+        cella_res r = en->op == OP_SEAL ? run_seal(en, j, &w) : run_open(en, j, &w);
         if (!cella_ok(r)) {
             engine_record_error(en);
             break;
@@ -312,30 +308,27 @@ static void *engine_worker(void *varg)
             }
         }
     }
-    worker_bufs_free(&own);
+    worker_bufs_free(&w);
     return NULL;
 }
 
 cella_res vol_engine_add_file(engine *en, size_t *cap, const cella_vol_entry *e)
 {
-    job **jobs = &en->jobs;
-    size_t *n = &en->njobs;
-    uint64_t *bytes = &en->total_bytes;
     uint64_t nch = cella_vol_chunk_count(e->size, e->chunk_size);
     uint64_t per = JOB_BYTES / e->chunk_size;
     if (per == 0)
         per = 1;
     for (uint64_t c = 0; c < nch; c += per) {
-        if (*n == *cap) {
+        if (en->njobs == *cap) {
             size_t ncap = *cap ? *cap * 2 : 64;
-            job *nj = realloc(*jobs, ncap * sizeof *nj);
+            job *nj = realloc(en->jobs, ncap * sizeof *nj);
             CELLA_ENSURE(nj, CELLA_E_NOMEM, NULL, "out of memory for jobs");
-            *jobs = nj;
+            en->jobs = nj;
             *cap = ncap;
         }
-        (*jobs)[(*n)++] = (job){e, c, nch - c < per ? nch - c : per};
+        en->jobs[en->njobs++] = (job){e, c, nch - c < per ? nch - c : per};
     }
-    *bytes += e->size;
+    en->total_bytes += e->size;
     return CELLA_OK_RES;
 }
 

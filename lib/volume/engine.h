@@ -23,10 +23,10 @@
  * job has authenticated and every earlier job has been written. */
 enum engine_op { OP_SEAL, OP_VERIFY, OP_DECRYPT_FILE, OP_CAT };
 
-/* Per-thread resources: what the op needs of cipher contexts and buffers
- * (plaintext-bearing ones in secure memory). */
+/* Per-thread resources: one cipher context (keyed per job, to seal or to
+ * open) and one buffer, in secure memory, for a job's chunks. */
 typedef struct {
-    cella_gcm *enc, *dec;
+    cella_gcm *g;
     uint8_t *in;          /* a job's chunks, sealed or opened in place */
     size_t cap;
 } worker_bufs;

@@ -17,6 +17,7 @@ typedef struct {
     uint8_t token[32], spki[32];
     cella_cas_store *st;
     cella_code got;
+    bool stored_on_return; /* the instance could be read back when the call returned */
 } worker;
 
 static void *attest(void *arg)
@@ -25,6 +26,10 @@ static void *attest(void *arg)
     cas_thread t = {&g_app, w->st};
     cella_cas_attested a = {w->token, "s", "svc", w->spki, 1000, 1, "sim enclave", "test"};
     w->got = cas_commit_attested(&t, &a).code;
+    /* The reply waits for the commit that holds its own rows. */
+    char sess[256], svc[256];
+    uint8_t spki[32];
+    w->stored_on_return = cella_ok(cella_cas_instance_get(w->st, w->token, 0, sess, svc, spki));
     return NULL;
 }
 
@@ -72,6 +77,7 @@ static void group_commit(void **state)
         pthread_join(th[i], NULL);
     for (int i = 0; i < N - 1; i++) {
         assert_int_equal(w[i].got, CELLA_OK);
+        assert_true(w[i].stored_on_return);
         char sess[256], svc[256];
         uint8_t spki[32];
         assert_succeeds(cella_cas_instance_get(st, w[i].token, 0, sess, svc, spki));

@@ -2,10 +2,12 @@
  * binding, metadata sealing, and the I/O layer (round trips, random access,
  * hostile metadata). The CLI tamper suite covers attacks on files on disk. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/encoding.h"
@@ -483,6 +485,75 @@ static void parallel_paths_refuse_tampering(void **state)
     test_rmdir(dir);
 }
 
+/* ---- cat's output failing mid-stream ------------------------------------
+ * A non-blocking pipe that a slow reader drains: a write that finds it full
+ * fails (EAGAIN) part-way through a job. Whether or not that happens in a
+ * given run, what reached the pipe must be a prefix of the plaintext: no job
+ * is written after one that failed to be. */
+
+typedef struct {
+    int fd;
+    uint8_t *buf;
+    size_t cap, len;
+} drain;
+
+static void *drain_pipe(void *arg)
+{
+    drain *d = arg;
+    for (;;) {
+        size_t want = d->cap - d->len < 4096 ? d->cap - d->len : 4096;
+        ssize_t k = want ? read(d->fd, d->buf + d->len, want) : 0;
+        if (k <= 0)
+            break;
+        d->len += (size_t)k;
+        nanosleep(&(struct timespec){0, 20 * 1000}, NULL);
+    }
+    return NULL;
+}
+
+static void cat_output_failure_keeps_order(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir(), src[600], vol[600];
+    snprintf(src, sizeof src, "%s/src", dir);
+    snprintf(vol, sizeof vol, "%s/vol", dir);
+    mkdir(src, 0700);
+    uint8_t *data = malloc(PT_A);
+    assert_non_null(data);
+    for (size_t i = 0; i < PT_A; i++)
+        data[i] = (uint8_t)(i * 2654435761u >> 11);
+    write_file(src, "a", data, PT_A);
+    uint8_t tag[16];
+    cella_vol_opts eo = {.chunk_size = PT_CHUNK};
+    assert_succeeds(cella_vol_encrypt_dir(src, vol, KEY, &eo, tag));
+    cella_volume *v;
+    assert_succeeds(cella_vol_open(vol, KEY, NULL, &v));
+    const cella_vol_entry *e = cella_vol_meta_find(cella_vol_meta_of(v), "a");
+    for (int run = 0; run < 20; run++) {
+        int p[2];
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_int_equal(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+        drain d = {p[0], malloc(PT_A), PT_A, 0};
+        assert_non_null(d.buf);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, drain_pipe, &d), 0);
+        cella_vol_opts o = {.threads = 4};
+        cella_res r = cella_vol_cat(v, e, p[1], &o);
+        close(p[1]);
+        pthread_join(th, NULL);
+        close(p[0]);
+        if (cella_ok(r))
+            assert_int_equal(d.len, PT_A);
+        else
+            assert_int_equal(r.code, CELLA_E_IO);
+        assert_memory_equal(d.buf, data, d.len);
+        free(d.buf);
+    }
+    cella_vol_close(v);
+    free(data);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +564,7 @@ int main(void)
         cmocka_unit_test(round_trip_and_random_access),
         cmocka_unit_test(hostile_metadata_refused),
         cmocka_unit_test(parallel_paths_refuse_tampering),
+        cmocka_unit_test(cat_output_failure_keeps_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
