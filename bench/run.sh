@@ -45,9 +45,7 @@ randbytes "$MB" > src/data.bin
 ossl() { openssl speed -evp aes-256-gcm -bytes 16384 -seconds 3 "$@" 2>/dev/null |
          awk '/^AES-256-GCM/ {v=$2; sub("k","",v); printf "%.0f\n", v*1000/1e6}'; }
 O1=$(ossl); O1D=$(ossl -decrypt); ON=$(ossl -multi "$cores")
-TARGET=$(echo "scale=0; 0.8 * $O1 * $cores / 1" | bc -l)
 echo "openssl speed -evp aes-256-gcm -bytes 16384: 1 core ${O1} MB/s (decrypt ${O1D}), ${cores} cores ${ON} MB/s"
-echo "target (issue): 80% of 1-core openssl x ${cores} cores = ${TARGET} MB/s"
 echo
 
 # --- cella in memory (chunk functions, no file I/O) --------------------------
@@ -116,7 +114,6 @@ else
   echo "gocryptfs: not measured (needs the gocryptfs package and /dev/fuse)"
 fi
 echo
-echo "issue target: ratio to 'openssl speed 1 core x $cores' >= 0.80 (i.e. >= $TARGET MB/s)"
 
 # --- issue 18's goals ----------------------------------------------------------
 # Reading a volume is bounded by whichever is lower: the cipher on every core,
