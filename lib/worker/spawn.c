@@ -22,34 +22,51 @@ cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *whe
     c->pidfd = -1;
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     CELLA_ENSURE(in >= 0, CELLA_E_IO, "/dev/null", "open: %s", strerror(errno));
+    /* The child reports why it could not exec through this pipe: closed by
+     * a successful exec (O_CLOEXEC), so the parent reads EOF then, and an
+     * errno otherwise. It works whether vfork shares memory or copies it
+     * (as valgrind's does). */
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(in);
+        return cella_fail(CELLA_E_IO, where, "pipe: %s", strerror(e));
+    }
     /* Every signal blocked across vfork: no handler of the worker runs in
      * the child, which shares the worker's memory until it execs. */
     sigset_t all, old, none;
     sigfillset(&all);
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    volatile int exec_errno = 0; /* shared with the child until it execs */
     pid_t pid = vfork();
     if (pid == 0) {
         /* Only system calls here. SIGINT ignored (see spawn.h), kept so by exec. */
         struct sigaction ign = {.sa_handler = SIG_IGN};
         sigaction(SIGINT, &ign, NULL);
-        if (dup2(in, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
-            exec_errno = errno;
-            _exit(127);
+        if (dup2(in, 0) >= 0 && dup2(log_fd, 1) >= 0 && dup2(log_fd, 2) >= 0) {
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            execv(argv[0], (char *const *)argv);
         }
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(argv[0], (char *const *)argv);
-        exec_errno = errno;
+        int e = errno;
+        (void)!write(ep[1], &e, sizeof e);
         _exit(127);
     }
-    int err = pid < 0 ? errno : exec_errno;
+    int err = pid < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(in);
-    if (pid > 0 && err) { /* the child could not exec: reap it */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
+    close(ep[1]);
+    if (pid > 0) {
+        ssize_t got;
+        do
+            got = read(ep[0], &err, sizeof err);
+        while (got < 0 && errno == EINTR);
+        if (got != (ssize_t)sizeof err)
+            err = 0; /* EOF: it execed */
+        else
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) { /* reap it */
+            }
     }
+    close(ep[0]);
     CELLA_ENSURE(pid > 0 && !err, CELLA_E_IO, where, "cannot start %s: %s", argv[0],
                  strerror(err));
     c->pid = pid;
