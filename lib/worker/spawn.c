@@ -3,17 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *where,
                             cella_child *c)
@@ -69,48 +64,8 @@ cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *whe
     close(ep[0]);
     CELLA_ENSURE(pid > 0 && !err, CELLA_E_IO, where, "cannot start %s: %s", argv[0],
                  strerror(err));
-    c->pid = pid;
-    /* Not reaped before we wait for it: the pid cannot name another process. */
-    c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    *c = cella_child_watch(pid);
     return CELLA_OK_RES;
-}
-
-bool cella_child_wait(cella_child *c, int timeout_ms, int *status)
-{
-    if (c->pidfd >= 0) {
-        struct pollfd p = {c->pidfd, POLLIN, 0};
-        int n = poll(&p, 1, timeout_ms);
-        if (n == 0 || (n < 0 && errno == EINTR))
-            return false;
-        if (n < 0) { /* cannot happen with a valid pidfd: fall back to looking */
-            close(c->pidfd);
-            c->pidfd = -1;
-            return false;
-        }
-    } else { /* no pidfd: look every 5 ms */
-        for (int waited = 0;; waited += 5) {
-            pid_t w = waitpid(c->pid, status, WNOHANG);
-            if (w == c->pid)
-                return true;
-            if (w < 0 && errno != EINTR) {
-                *status = -1; /* lost track of it: not a success */
-                return true;
-            }
-            if (waited >= timeout_ms)
-                return false;
-            struct timespec t = {0, 5 * 1000 * 1000};
-            nanosleep(&t, NULL);
-        }
-    }
-    pid_t w;
-    do
-        w = waitpid(c->pid, status, 0);
-    while (w < 0 && errno == EINTR);
-    if (w != c->pid)
-        *status = -1;
-    close(c->pidfd);
-    c->pidfd = -1;
-    return true;
 }
 
 double cella_cpu_ms(bool children)
