@@ -15,7 +15,7 @@ build: deps
 	@cmake -S . -B build -DCELLA_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j$(JOBS)
 
-# build/cella into $(PREFIX)/bin and cella(1) into $(PREFIX)/share/man/man1
+# build/cella and build/cella-runtime into $(PREFIX)/bin and cella(1) into $(PREFIX)/share/man/man1
 # (DESTDIR is honoured, for packaging).
 install: build
 	@cmake --install build --prefix $(PREFIX)

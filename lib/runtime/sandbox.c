@@ -1,6 +1,7 @@
 #include "runtime/sandbox.h"
 
 #include "app/app.h"
+#include "core/child.h"
 #include "core/log.h"
 #include "runtime/cgroup.h"
 
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <linux/close_range.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -445,31 +445,24 @@ cella_res cella_sandbox_run(const cella_sandbox_spec *s, cella_sandbox_result *o
     int st = 0;
     /* Woken by the exit itself (a pidfd), not by polling every millisecond;
      * where the kernel has no pidfd_open, the polling. */
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    cella_child child = cella_child_watch(pid);
     for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR) {
-            if (pfd >= 0)
-                close(pfd);
-            cella_cgroup_destroy(&cg);
-            return cella_fail(CELLA_E_IO, "sandbox", "waitpid failed: %s", strerror(errno));
+        int ms = -1; /* after the deadline (and the kill): until it ends */
+        if (deadline && !out->timed_out) {
+            double left = deadline - mono();
+            ms = left > 0 ? (int)(left * 1000) + 1 : 0;
         }
+        if (cella_child_wait(&child, ms, &st))
+            break;
         if (deadline && mono() > deadline && !out->timed_out) {
             out->timed_out = true;
             kill(-pid, SIGKILL);
         }
-        if (pfd >= 0) {
-            double left = deadline && !out->timed_out ? deadline - mono() : -1;
-            struct pollfd p = {.fd = pfd, .events = POLLIN};
-            (void)!poll(&p, 1, left < 0 ? -1 : (int)(left * 1000) + 1);
-        } else {
-            usleep(1000);
-        }
     }
-    if (pfd >= 0)
-        close(pfd);
+    if (st == -1) {
+        cella_cgroup_destroy(&cg);
+        return cella_fail(CELLA_E_IO, "sandbox", "waitpid failed: %s", strerror(errno));
+    }
     if (WIFEXITED(st))
         out->exit_code = WEXITSTATUS(st);
     else if (WIFSIGNALED(st))

@@ -3,17 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *where,
                             cella_child *c)
@@ -22,78 +17,55 @@ cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *whe
     c->pidfd = -1;
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     CELLA_ENSURE(in >= 0, CELLA_E_IO, "/dev/null", "open: %s", strerror(errno));
+    /* The child reports why it could not exec through this pipe: closed by
+     * a successful exec (O_CLOEXEC), so the parent reads EOF then, and an
+     * errno otherwise. It works whether vfork shares memory or copies it
+     * (as valgrind's does). */
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(in);
+        return cella_fail(CELLA_E_IO, where, "pipe: %s", strerror(e));
+    }
     /* Every signal blocked across vfork: no handler of the worker runs in
      * the child, which shares the worker's memory until it execs. */
     sigset_t all, old, none;
     sigfillset(&all);
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    volatile int exec_errno = 0; /* shared with the child until it execs */
     pid_t pid = vfork();
     if (pid == 0) {
         /* Only system calls here. SIGINT ignored (see spawn.h), kept so by exec. */
         struct sigaction ign = {.sa_handler = SIG_IGN};
         sigaction(SIGINT, &ign, NULL);
-        if (dup2(in, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
-            exec_errno = errno;
-            _exit(127);
+        if (dup2(in, 0) >= 0 && dup2(log_fd, 1) >= 0 && dup2(log_fd, 2) >= 0) {
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            execv(argv[0], (char *const *)argv);
         }
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(argv[0], (char *const *)argv);
-        exec_errno = errno;
+        int e = errno;
+        (void)!write(ep[1], &e, sizeof e);
         _exit(127);
     }
-    int err = pid < 0 ? errno : exec_errno;
+    int err = pid < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(in);
-    if (pid > 0 && err) { /* the child could not exec: reap it */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
+    close(ep[1]);
+    if (pid > 0) {
+        ssize_t got;
+        do
+            got = read(ep[0], &err, sizeof err);
+        while (got < 0 && errno == EINTR);
+        if (got != (ssize_t)sizeof err)
+            err = 0; /* EOF: it execed */
+        else
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) { /* reap it */
+            }
     }
+    close(ep[0]);
     CELLA_ENSURE(pid > 0 && !err, CELLA_E_IO, where, "cannot start %s: %s", argv[0],
                  strerror(err));
-    c->pid = pid;
-    /* Not reaped before we wait for it: the pid cannot name another process. */
-    c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    *c = cella_child_watch(pid);
     return CELLA_OK_RES;
-}
-
-bool cella_child_wait(cella_child *c, int timeout_ms, int *status)
-{
-    if (c->pidfd >= 0) {
-        struct pollfd p = {c->pidfd, POLLIN, 0};
-        int n = poll(&p, 1, timeout_ms);
-        if (n == 0 || (n < 0 && errno == EINTR))
-            return false;
-        if (n < 0) { /* cannot happen with a valid pidfd: fall back to looking */
-            close(c->pidfd);
-            c->pidfd = -1;
-            return false;
-        }
-    } else { /* no pidfd: look every 5 ms */
-        for (int waited = 0;; waited += 5) {
-            pid_t w = waitpid(c->pid, status, WNOHANG);
-            if (w == c->pid)
-                return true;
-            if (w < 0 && errno != EINTR) {
-                *status = -1; /* lost track of it: not a success */
-                return true;
-            }
-            if (waited >= timeout_ms)
-                return false;
-            struct timespec t = {0, 5 * 1000 * 1000};
-            nanosleep(&t, NULL);
-        }
-    }
-    pid_t w;
-    do
-        w = waitpid(c->pid, status, 0);
-    while (w < 0 && errno == EINTR);
-    if (w != c->pid)
-        *status = -1;
-    close(c->pidfd);
-    c->pidfd = -1;
-    return true;
 }
 
 double cella_cpu_ms(bool children)

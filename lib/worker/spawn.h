@@ -1,5 +1,5 @@
 /* The worker's enclave process: started without copying the worker's
- * address space (vfork), and waited for by a pidfd, so the worker learns of its end
+ * address space (vfork), and waited for by a pidfd (core/child.h), so the worker learns of its end
  * at once instead of at the next tick of a polling loop (issue 18: the
  * 20 ms `waitpid(WNOHANG)` loop cost 10 ms per task on average, and fork()
  * of the threaded worker copied its page tables for every task). */
@@ -9,12 +9,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "core/child.h"
 #include "core/error.h"
-
-typedef struct {
-    pid_t pid;
-    int pidfd; /* -1 when the kernel has no pidfd_open (then: short waits) */
-} cella_child;
 
 /* Starts argv[0] with argv: stdin /dev/null, stdout and stderr to log_fd,
  * no signal blocked, SIGINT ignored: a terminal's Ctrl-C reaches the
@@ -24,10 +20,6 @@ typedef struct {
  * the enclaves with the worker. */
 CELLA_RESULT cella_child_spawn(const char *const *argv, int log_fd, const char *where,
                                cella_child *c);
-
-/* Waits at most timeout_ms for the child to end: true when it has (its
- * wait status in *status, the pidfd closed), false when the time ran out. */
-bool cella_child_wait(cella_child *c, int timeout_ms, int *status);
 
 /* User and system CPU time, in ms, of this process (children false) or of
  * its children it waited for (true: the enclaves, with their sandboxes and

@@ -2,6 +2,7 @@
  * status, waiting with a time limit, and what it does not inherit from the
  * worker (a terminal's Ctrl-C, the worker's stdin, a slot thread's blocked
  * signals). */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -52,12 +53,15 @@ static void a_missing_program_is_an_error(void **state)
     const char *argv[] = {"/nonexistent/cella-enclave", NULL};
     cella_child c;
     assert_fails_with(cella_child_spawn(argv, 2, "test", &c), CELLA_E_IO);
+    assert_non_null(strstr(cella_error_what(), strerror(ENOENT))); /* the child's errno */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* reaped: no child left */
+    assert_int_equal(errno, ECHILD);
 }
 
 /* Runs argv (a program that reports on itself: /proc/self is the child)
  * and returns what it wrote; with stdin a file and SIGUSR1 blocked in the
  * calling thread, as a slot thread could have them. */
-static char *report(const char *const *argv, pid_t *pid)
+static char *report(const char *const *argv)
 {
     char *dir = test_tmpdir();
     char logp[600], inp[600];
@@ -87,7 +91,6 @@ static char *report(const char *const *argv, pid_t *pid)
     size_t n = 0;
     assert_succeeds(cella_read_file(AT_FDCWD, logp, 4096, false, &t, &n));
     test_rmdir(dir);
-    *pid = c.pid;
     return (char *)t;
 }
 
@@ -98,8 +101,7 @@ static void the_child_ignores_sigint_in_the_workers_group(void **state)
 {
     (void)state;
     const char *argv[] = {"/bin/grep", "-E", "^(NSpgid|SigIgn)", "/proc/self/status", NULL};
-    pid_t pid;
-    char *t = report(argv, &pid);
+    char *t = report(argv);
     char want[80];
     snprintf(want, sizeof want, "NSpgid:\t%d\n", (int)getpgrp());
     assert_non_null(strstr(t, want));
@@ -115,8 +117,7 @@ static void the_child_reads_dev_null(void **state)
 {
     (void)state;
     const char *argv[] = {"/bin/readlink", "/proc/self/fd/0", NULL};
-    pid_t pid;
-    char *t = report(argv, &pid);
+    char *t = report(argv);
     assert_string_equal(t, "/dev/null\n");
     free(t);
 }
@@ -126,8 +127,7 @@ static void the_child_blocks_no_signal(void **state)
 {
     (void)state;
     const char *argv[] = {"/bin/grep", "^SigBlk", "/proc/self/status", NULL};
-    pid_t pid;
-    char *t = report(argv, &pid);
+    char *t = report(argv);
     assert_string_equal(t, "SigBlk:\t0000000000000000\n");
     free(t);
 }
