@@ -12,9 +12,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "core/encoding.h"
+#include "core/metrics.h"
 #include "core/secure.h"
 #include "crypto/spki.h"
 
@@ -186,13 +186,6 @@ static cella_res build_request(const target *t, const char *method, const char *
     return cella_buf_result(req);
 }
 
-double cella_tls_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The handshake (TLS only), then the pin: nothing is sent to a server whose
  * key is not the pinned one. */
 static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *where,
@@ -216,7 +209,7 @@ static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *w
     return CELLA_OK_RES;
 }
 
-cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, double deadline,
+cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
                                 const char *where, cella_http_response *resp, bool *keep)
 {
     struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false};
@@ -230,7 +223,8 @@ cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, double 
     st.on_message_complete = on_message_complete;
     char buf[16384];
     while (!rp.done) {
-        CELLA_ENSURE(cella_tls_mono() < deadline, CELLA_E_IO, where, "no whole reply in time");
+        CELLA_ENSURE(cella_monotonic_ns() < deadline_ns, CELLA_E_IO, where,
+                     "no whole reply in time");
         size_t got = 0;
         int ok = BIO_read_ex(io, buf, sizeof buf, &got);
         /* EOF tells the parser that a body without a length has ended */
@@ -419,14 +413,14 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
     if (cella_ok(r))
         r = build_request(&t, method, path, headers, body, pool != NULL && t.tls, &req);
     long timeout = c->timeout_s ? c->timeout_s : 30L;
-    double deadline = cella_tls_mono() + (double)timeout;
+    uint64_t deadline_ns = cella_monotonic_ns() + (uint64_t)timeout * 1000000000u;
     if (cella_ok(r) && !io)
         r = open_conn(c, &t, ctx, &hi, where, &io, &resp->outcome);
     if (cella_ok(r))
         r = send_request(io, &req, where, &resp->outcome);
     if (cella_ok(r))
         r = cella_http_read_reply(io, method, c->max_response ? c->max_response : 16u << 20,
-                                  deadline, where, resp, &keep);
+                                  deadline_ns, where, resp, &keep);
     if (cella_ok(r))
         resp->outcome = CELLA_NET_ANSWERED;
     else if (r.code == CELLA_E_TOOBIG)
