@@ -221,26 +221,30 @@ cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_
     st.on_headers_complete = on_headers_complete;
     st.on_body = on_body;
     st.on_message_complete = on_message_complete;
-    char buf[16384];
-    while (!rp.done) {
-        CELLA_ENSURE(cella_monotonic_ns() < deadline_ns, CELLA_E_IO, where,
-                     "no whole reply in time");
+    char buf[16384]; /* the reply may carry keys: wiped on every way out */
+    cella_res r = CELLA_OK_RES;
+    while (cella_ok(r) && !rp.done) {
+        if (cella_monotonic_ns() >= deadline_ns) {
+            r = cella_fail(CELLA_E_IO, where, "no whole reply in time");
+            break;
+        }
         size_t got = 0;
         int ok = BIO_read_ex(io, buf, sizeof buf, &got);
         /* EOF tells the parser that a body without a length has ended */
-        size_t used = http_parser_execute(&p, &st, buf, ok ? got : 0);
+        http_parser_execute(&p, &st, buf, ok ? got : 0);
         if (rp.overflow)
-            return cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", max);
-        if (HTTP_PARSER_ERRNO(&p) != HPE_OK && HTTP_PARSER_ERRNO(&p) != HPE_PAUSED)
-            return cella_fail(CELLA_E_PARSE, where, "malformed HTTP reply: %s",
-                              http_errno_description(HTTP_PARSER_ERRNO(&p)));
-        (void)used;
+            r = cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", max);
+        else if (HTTP_PARSER_ERRNO(&p) != HPE_OK && HTTP_PARSER_ERRNO(&p) != HPE_PAUSED)
+            r = cella_fail(CELLA_E_PARSE, where, "malformed HTTP reply: %s",
+                           http_errno_description(HTTP_PARSER_ERRNO(&p)));
+        else if (!ok && !rp.done)
+            r = cella_fail(CELLA_E_IO, where, "the connection ended before the whole reply");
         if (!ok)
             break;
     }
     cella_wipe(buf, sizeof buf);
     ERR_clear_error();
-    CELLA_ENSURE(rp.done, CELLA_E_IO, where, "the connection ended before the whole reply");
+    CELLA_TRY(r);
     resp->status = p.status_code;
     *keep = http_should_keep_alive(&p) != 0;
     return CELLA_OK_RES;
