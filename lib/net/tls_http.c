@@ -337,18 +337,19 @@ static bool still_open(BIO *io)
     return fd >= 0 && poll(&pf, 1, 0) == 0;
 }
 
-/* The kept connection for this call, taken out of the pool, or NULL. */
+/* The kept connection for this call, taken out of the pool, or NULL; any
+ * other kept connection is dropped. */
 static BIO *pool_take(cella_tls_pool *p, const cella_http_client *c, SSL_CTX **ctx)
 {
     BIO *io = NULL;
-    if (p && p->io && c->client_cert && !c->identity && !strcmp(p->url, c->base_url) &&
+    if (p->io && c->client_cert && !c->identity && !strcmp(p->url, c->base_url) &&
         X509_cmp(p->cert, c->client_cert) == 0 && still_open(p->io)) {
         io = p->io;
         *ctx = p->ctx;
         p->io = NULL;
         p->ctx = NULL;
     }
-    pool_drop(p ? p : &(cella_tls_pool){0});
+    pool_drop(p);
     return io;
 }
 
