@@ -300,12 +300,14 @@ static cella_res send_request(BIO *io, const cella_buf *req, const char *where,
  * attestation made (the certificate made in that handshake), saving a
  * handshake. Only calls with a client certificate are kept, and a call takes
  * the connection only if it presents that very certificate (compared whole,
- * not by address) to the same URL. */
+ * not by address) to the same URL with the same pin (the one the connection's
+ * handshake was checked against). */
 struct cella_tls_pool {
     BIO *io;
     SSL_CTX *ctx;
     X509 *cert; /* the identity the connection was made with (a reference of ours) */
     char url[512];
+    char pin[65];
 };
 
 cella_tls_pool *cella_tls_pool_new(void) { return calloc(1, sizeof(cella_tls_pool)); }
@@ -343,7 +345,8 @@ static BIO *pool_take(cella_tls_pool *p, const cella_http_client *c, SSL_CTX **c
 {
     BIO *io = NULL;
     if (p->io && c->client_cert && !c->identity && !strcmp(p->url, c->base_url) &&
-        X509_cmp(p->cert, c->client_cert) == 0 && still_open(p->io)) {
+        c->pin && !strcmp(p->pin, c->pin) && X509_cmp(p->cert, c->client_cert) == 0 &&
+        still_open(p->io)) {
         io = p->io;
         *ctx = p->ctx;
         p->io = NULL;
@@ -359,13 +362,15 @@ static void pool_keep(cella_tls_pool *p, const cella_http_client *c, BIO **io, S
     SSL *ssl = NULL;
     BIO_get_ssl(*io, &ssl);
     X509 *cert = ssl ? SSL_get_certificate(ssl) : NULL;
-    if (!cert || strlen(c->base_url) >= sizeof p->url || X509_up_ref(cert) != 1)
+    if (!cert || strlen(c->base_url) >= sizeof p->url || strlen(c->pin) >= sizeof p->pin ||
+        X509_up_ref(cert) != 1)
         return;
     pool_drop(p);
     p->io = *io;
     p->ctx = *ctx;
     p->cert = cert;
     snprintf(p->url, sizeof p->url, "%s", c->base_url);
+    snprintf(p->pin, sizeof p->pin, "%s", c->pin);
     *io = NULL;
     *ctx = NULL;
 }
