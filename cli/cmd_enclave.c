@@ -168,8 +168,9 @@ int cli_run_cmd(int argc, char **argv)
     ro.quote_ctx = eid.quote_ctx;
     if (cella_ok(r))
         r = cas_conn_open(&c, o, NOPTS(o));
-    /* Kept-alive connections: the nonce request reuses one, and the tag push
-     * reuses the attested connection (same client certificate). */
+    /* Kept-alive connections: with cella-runtime (net/tls_http.h) the tag
+     * push rides on the attested connection (same client certificate);
+     * libcurl gives a call with a client identity a connection of its own. */
     c.http.reuse = cella_http_pool_new();
     ro.cas = &c.http;
     ro.app_dir = app;

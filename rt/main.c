@@ -1,9 +1,9 @@
 /* cella-runtime: the enclave runtime alone, `run` and `run-task` with the
  * same options as `cella run` and `cella run-task` (cli/cmd_enclave.c). It
- * links only what an enclave start needs (OpenSSL, jansson, libfuse3,
- * libseccomp, secp256k1, nettle): no libcurl, libpq, libarchive, sqlite or
- * libevent, whose loading cost a `cella` start about 20 ms of CPU, more than
- * a sandboxed `true`. cas is reached through net/tls_http.h. What it cannot
+ * links only what an enclave start needs (OpenSSL, jansson, libfuse3, libzip,
+ * libarchive for a task's tar dataset, secp256k1, nettle, http-parser): no
+ * libcurl, libpq, sqlite or libevent, whose loading cost a `cella` start about
+ * 20 ms of CPU, more than a sandboxed `true`. cas is reached through net/tls_http.h. What it cannot
  * do: blob: inputs and --push (the transfer service's client is libcurl's),
  * for which `cella run` remains. */
 #include <stdio.h>

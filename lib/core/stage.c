@@ -370,7 +370,8 @@ static bool sync_each(int dirfd, int *budget)
     }
     bool ok = true;
     struct dirent *e;
-    while (ok && (e = readdir(d)) != NULL) {
+    /* errno tells a readdir failure from the end: an entry missed is not synced */
+    while (ok && (errno = 0, e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         if (--*budget < 0) {
@@ -387,6 +388,8 @@ static bool sync_each(int dirfd, int *budget)
              fsync(cfd) == 0;
         close(cfd);
     }
+    if (ok && errno != 0)
+        ok = false;
     closedir(d);
     return ok;
 }

@@ -12,9 +12,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "core/encoding.h"
+#include "core/metrics.h"
 #include "core/secure.h"
 #include "crypto/spki.h"
 
@@ -186,13 +186,6 @@ static cella_res build_request(const target *t, const char *method, const char *
     return cella_buf_result(req);
 }
 
-double cella_tls_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The handshake (TLS only), then the pin: nothing is sent to a server whose
  * key is not the pinned one. */
 static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *where,
@@ -216,7 +209,7 @@ static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *w
     return CELLA_OK_RES;
 }
 
-cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, double deadline,
+cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
                                 const char *where, cella_http_response *resp, bool *keep)
 {
     struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false};
@@ -228,25 +221,30 @@ cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, double 
     st.on_headers_complete = on_headers_complete;
     st.on_body = on_body;
     st.on_message_complete = on_message_complete;
-    char buf[16384];
-    while (!rp.done) {
-        CELLA_ENSURE(cella_tls_mono() < deadline, CELLA_E_IO, where, "no whole reply in time");
+    char buf[16384]; /* the reply may carry keys: wiped on every way out */
+    cella_res r = CELLA_OK_RES;
+    while (cella_ok(r) && !rp.done) {
+        if (cella_monotonic_ns() >= deadline_ns) {
+            r = cella_fail(CELLA_E_IO, where, "no whole reply in time");
+            break;
+        }
         size_t got = 0;
         int ok = BIO_read_ex(io, buf, sizeof buf, &got);
         /* EOF tells the parser that a body without a length has ended */
-        size_t used = http_parser_execute(&p, &st, buf, ok ? got : 0);
+        http_parser_execute(&p, &st, buf, ok ? got : 0);
         if (rp.overflow)
-            return cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", max);
-        if (HTTP_PARSER_ERRNO(&p) != HPE_OK && HTTP_PARSER_ERRNO(&p) != HPE_PAUSED)
-            return cella_fail(CELLA_E_PARSE, where, "malformed HTTP reply: %s",
-                              http_errno_description(HTTP_PARSER_ERRNO(&p)));
-        (void)used;
+            r = cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", max);
+        else if (HTTP_PARSER_ERRNO(&p) != HPE_OK && HTTP_PARSER_ERRNO(&p) != HPE_PAUSED)
+            r = cella_fail(CELLA_E_PARSE, where, "malformed HTTP reply: %s",
+                           http_errno_description(HTTP_PARSER_ERRNO(&p)));
+        else if (!ok && !rp.done)
+            r = cella_fail(CELLA_E_IO, where, "the connection ended before the whole reply");
         if (!ok)
             break;
     }
     cella_wipe(buf, sizeof buf);
     ERR_clear_error();
-    CELLA_ENSURE(rp.done, CELLA_E_IO, where, "the connection ended before the whole reply");
+    CELLA_TRY(r);
     resp->status = p.status_code;
     *keep = http_should_keep_alive(&p) != 0;
     return CELLA_OK_RES;
@@ -302,12 +300,14 @@ static cella_res send_request(BIO *io, const cella_buf *req, const char *where,
  * attestation made (the certificate made in that handshake), saving a
  * handshake. Only calls with a client certificate are kept, and a call takes
  * the connection only if it presents that very certificate (compared whole,
- * not by address) to the same URL. */
+ * not by address) to the same URL with the same pin (the one the connection's
+ * handshake was checked against). */
 struct cella_tls_pool {
     BIO *io;
     SSL_CTX *ctx;
     X509 *cert; /* the identity the connection was made with (a reference of ours) */
     char url[512];
+    char pin[65];
 };
 
 cella_tls_pool *cella_tls_pool_new(void) { return calloc(1, sizeof(cella_tls_pool)); }
@@ -339,18 +339,20 @@ static bool still_open(BIO *io)
     return fd >= 0 && poll(&pf, 1, 0) == 0;
 }
 
-/* The kept connection for this call, taken out of the pool, or NULL. */
+/* The kept connection for this call, taken out of the pool, or NULL; any
+ * other kept connection is dropped. */
 static BIO *pool_take(cella_tls_pool *p, const cella_http_client *c, SSL_CTX **ctx)
 {
     BIO *io = NULL;
-    if (p && p->io && c->client_cert && !c->identity && !strcmp(p->url, c->base_url) &&
-        X509_cmp(p->cert, c->client_cert) == 0 && still_open(p->io)) {
+    if (p->io && c->client_cert && !c->identity && !strcmp(p->url, c->base_url) &&
+        c->pin && !strcmp(p->pin, c->pin) && X509_cmp(p->cert, c->client_cert) == 0 &&
+        still_open(p->io)) {
         io = p->io;
         *ctx = p->ctx;
         p->io = NULL;
         p->ctx = NULL;
     }
-    pool_drop(p ? p : &(cella_tls_pool){0});
+    pool_drop(p);
     return io;
 }
 
@@ -360,13 +362,15 @@ static void pool_keep(cella_tls_pool *p, const cella_http_client *c, BIO **io, S
     SSL *ssl = NULL;
     BIO_get_ssl(*io, &ssl);
     X509 *cert = ssl ? SSL_get_certificate(ssl) : NULL;
-    if (!cert || strlen(c->base_url) >= sizeof p->url || X509_up_ref(cert) != 1)
+    if (!cert || strlen(c->base_url) >= sizeof p->url || strlen(c->pin) >= sizeof p->pin ||
+        X509_up_ref(cert) != 1)
         return;
     pool_drop(p);
     p->io = *io;
     p->ctx = *ctx;
     p->cert = cert;
     snprintf(p->url, sizeof p->url, "%s", c->base_url);
+    snprintf(p->pin, sizeof p->pin, "%s", c->pin);
     *io = NULL;
     *ctx = NULL;
 }
@@ -419,14 +423,14 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
     if (cella_ok(r))
         r = build_request(&t, method, path, headers, body, pool != NULL && t.tls, &req);
     long timeout = c->timeout_s ? c->timeout_s : 30L;
-    double deadline = cella_tls_mono() + (double)timeout;
+    uint64_t deadline_ns = cella_monotonic_ns() + (uint64_t)timeout * 1000000000u;
     if (cella_ok(r) && !io)
         r = open_conn(c, &t, ctx, &hi, where, &io, &resp->outcome);
     if (cella_ok(r))
         r = send_request(io, &req, where, &resp->outcome);
     if (cella_ok(r))
         r = cella_http_read_reply(io, method, c->max_response ? c->max_response : 16u << 20,
-                                  deadline, where, resp, &keep);
+                                  deadline_ns, where, resp, &keep);
     if (cella_ok(r))
         resp->outcome = CELLA_NET_ANSWERED;
     else if (r.code == CELLA_E_TOOBIG)

@@ -3,12 +3,14 @@
  * or an RA-TLS identity made in the handshake, response cap, failover between
  * replicas) without libcurl, whose ~20 shared libraries cost more per process
  * start than the whole TLS exchange with cas. One request per connection
- * (Connection: close), as libcurl does for a call with a client identity.
- * The reply is parsed by nodejs/http-parser (already linked for the server).
+ * (Connection: close), except a call with a client certificate when the
+ * client has a pool (c->reuse, below). The reply is parsed by
+ * nodejs/http-parser (already linked for the server).
  *
  * Also here, shared with the libcurl client: the handshake identity callback
- * (pin checked before any evidence is made), the bounded connect, and the
- * response helpers that do not depend on the transport. */
+ * (pin checked before any evidence is made), the bounded connect, the
+ * failover between replicas, and the response helpers that do not depend on
+ * the transport. */
 #ifndef CELLA_NET_TLS_HTTP_H
 #define CELLA_NET_TLS_HTTP_H
 
@@ -26,11 +28,10 @@ CELLA_RESULT cella_tls_http_call(const cella_http_client *c, const char *method,
 
 /* Reads one reply from `io` into resp (its body at most `max` bytes) until
  * http-parser has it whole, or fails (malformed, too large, cut short, past
- * `deadline` on cella_tls_mono()'s clock); *keep: the server keeps the
- * connection open. The server's bytes are untrusted: fuzz/fuzz_http_reply.c. */
-CELLA_RESULT cella_http_read_reply(BIO *io, const char *method, size_t max, double deadline,
+ * `deadline_ns` on cella_monotonic_ns()'s clock, core/metrics.h); *keep: the
+ * server keeps the connection open. The server's bytes are untrusted: fuzz/fuzz_http_reply.c. */
+CELLA_RESULT cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
                                    const char *where, cella_http_response *resp, bool *keep);
-double cella_tls_mono(void);
 
 typedef struct cella_tls_pool cella_tls_pool;
 cella_tls_pool *cella_tls_pool_new(void);

@@ -709,7 +709,8 @@ static void lean_client(void **state)
  * cella-runtime does, then push a tag. A call rides only on a connection
  * made with its own certificate: with another instance's connection kept, the
  * push opens its own, and cas sees the right key (a stale tag: 409), never
- * another instance's (403 "another attested key"). */
+ * another instance's (403 "another attested key"); and only to the URL, with
+ * the pin, it was made to. */
 struct lean_id {
     quote_ctx q;
     EVP_PKEY *key;
@@ -776,7 +777,29 @@ static void lean_pool(void **state)
     assert_int_equal(lean_push(pool, &a, ca), 409); /* on it: a's key, a stale tag */
     json_t *cb = lean_attest(pool, &b);             /* now b's */
     assert_int_equal(lean_push(pool, &a, ca), 409); /* not on b's: its own, a's key */
-    assert_int_equal(lean_push(pool, &b, cb), 409);
+    assert_int_equal(lean_push(pool, &b, cb), 409); /* keeps b's connection */
+    /* b's certificate to another URL: not on b's connection to cas (nothing
+     * listens there; riding on it would have reached cas) */
+    cella_http_client other = g_http;
+    other.base_url = "https://127.0.0.1:1";
+    other.client_cert = b.cert;
+    other.client_key = b.key;
+    other.reuse = pool;
+    cella_http_response resp;
+    assert_refused(cella_tls_http_call(&other, "POST", "/v1/volumes/tag", NULL,
+                                       cella_slice_of("{}", 2), &resp),
+                   CELLA_E_IO, "cannot connect");
+    /* b's certificate to cas with another pin: the kept connection was checked
+     * against the right one, so this call makes its own and is refused */
+    assert_int_equal(lean_push(pool, &b, cb), 409); /* keeps b's connection again */
+    other = g_http;
+    other.pin = "abababababababababababababababababababababababababababababababab";
+    other.client_cert = b.cert;
+    other.client_key = b.key;
+    other.reuse = pool;
+    assert_refused(cella_tls_http_call(&other, "POST", "/v1/volumes/tag", NULL,
+                                       cella_slice_of("{}", 2), &resp),
+                   CELLA_E_AUTH, "does not match the pinned fingerprint");
     json_decref(ca);
     json_decref(cb);
     EVP_PKEY_free(a.key);
