@@ -89,7 +89,6 @@ static void prefer_lean_runtime(char *exe, size_t size)
         memcpy(exe, lean, (size_t)n + 1);
 }
 
-
 static int worker_start(int argc, char **argv)
 {
     cli_opt o[] = {CAS_CONN_OPTS,
