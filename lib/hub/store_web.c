@@ -60,32 +60,12 @@ cella_res hub_store_resource_search(hub_store *s, const char *text, size_t limit
     CELLA_ENSURE(strlen(text) <= HUB_SEARCH_MAX && like_pattern(text, pat, sizeof pat),
                  CELLA_E_PARSE, "q", "at most %d bytes", HUB_SEARCH_MAX);
     /* lower() folds ASCII in both engines: a case-insensitive search for names */
-    dbq q = db_prep(s->db, "SELECT address FROM resources WHERE lower(name) LIKE ?1 ESCAPE '\\'"
+    dbq q = db_prep(s->db, "SELECT " HS_RESOURCE_COLS " FROM resources"
+                           " WHERE lower(name) LIKE ?1 ESCAPE '\\'"
                            " ORDER BY created, address LIMIT ?2");
     db_bt(&q, 1, pat);
     db_bi(&q, 2, (int64_t)hs_list_limit(limit));
-    json_t *arr = json_array();
-    cella_res r = CELLA_OK_RES;
-    int rc = DB_DONE;
-    while (arr && cella_ok(r) && (rc = db_step(&q)) == DB_ROW) {
-        uint8_t addr[20];
-        hub_resource res;
-        bool found = false;
-        db_col_bytes(&q, 0, addr, 20);
-        r = hs_resource_get_any(s, addr, &res, &found);
-        if (cella_ok(r) && found)
-            hs_append_or_drop(&arr, hub_resource_json(&res));
-    }
-    db_done(&q);
-    if (cella_ok(r) && !arr)
-        r = cella_fail(CELLA_E_NOMEM, "search", "out of memory");
-    if (cella_ok(r) && rc != DB_DONE)
-        r = db_failure(s->db, "cannot search the resources");
-    if (!cella_ok(r))
-        json_decref(arr);
-    else
-        *out = arr;
-    return r;
+    return hs_resource_rows(s, &q, "cannot search the resources", out);
 }
 
 /* Does the address (lower-case hex text) hold one of the roles in deal d? */
