@@ -100,10 +100,8 @@ static cella_res deal_scan(hub_store *s, const uint8_t addr[20], unsigned roles,
     /* Deals keep their parties inside their JSON: the SQL keeps the rows that
      * mention the address at all (a scan of the deals' text), and each is
      * then checked field by field, so a params text naming it matches none. */
-    char hex[43], pat[46];
-    cella_eth_address_checksum(hex, addr);
-    for (char *p = hex; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    char hex[43] = "0x", pat[46];
+    cella_hex_encode(hex + 2, addr, 20, false);
     snprintf(pat, sizeof pat, "%%%s%%", hex);
     dbq q = db_prep(s->db, "SELECT json FROM deals WHERE lower(json) LIKE ?1"
                            " ORDER BY created DESC, dealid DESC");
