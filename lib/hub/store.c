@@ -261,8 +261,11 @@ static cella_res migrate(cella_db *db, int from_version, void *ctx)
      * version was recorded before a column went missing is mended too */
     if (cella_db_kind_of(s->db) == CELLA_DB_SQLITE)
         CELLA_TRY(migrate_sqlite(s));
-    else /* the enclave kind of a task's result, added after the first PostgreSQL release */
+    else { /* added after the first PostgreSQL release: the enclave kind of a task's
+            * result, and the enclave key that signed a trust-1 result */
         CELLA_TRY(exec(s, "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS tee TEXT"));
+        CELLA_TRY(exec(s, "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS enclave TEXT"));
+    }
     /* a pool's tasks are listed in the order of tasks_pool_order, to the
      * task id, so a listing reads its page and stops; the index it
      * replaces left every task started in the same second to sort */
