@@ -299,6 +299,7 @@ bool hub_web_api_route(hub_store *st, hub_sms *sms, cella_http_req *req)
                  {"/v1/datasets", HUB_DATASET, "datasets"},
                  {"/v1/workerpools", HUB_WORKERPOOL, "workerpools"}};
     char id[80];
+    bool orders = false;
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         if (!strcmp(p, lists[i].path)) {
             resource_list(st, req, lists[i].kind, lists[i].key);
@@ -316,13 +317,13 @@ bool hub_web_api_route(hub_store *st, hub_sms *sms, cella_http_req *req)
         task_page(st, req, id, false);
     else if (sub_path(p, "/v1/datasets/", "/key", id, sizeof id))
         hub_web_dataset_key(st, sms, req, id);
-    else if (sub_path(p, "/v1/accounts/", "/orders", id, sizeof id) ||
+    else if ((orders = sub_path(p, "/v1/accounts/", "/orders", id, sizeof id)) ||
              sub_path(p, "/v1/accounts/", "/tasks", id, sizeof id)) {
         uint8_t a[20];
         cella_res r = cella_eth_address_parse(a, id, "account");
         if (!cella_ok(r))
             cella_http_reply_failure(req, r);
-        else if (p[strlen(p) - 1] == 's' && strstr(p, "/orders"))
+        else if (orders)
             account_orders(st, req, a);
         else
             account_tasks(st, req, a);

@@ -163,10 +163,10 @@
     const q = document.getElementById('search-q').value.trim();
     if (!q) return;
     try {
-      const r = await api('/v1/search?' + new URLSearchParams({q}).toString());
+      const r = await api('/v1/search' + P.qs({q}));
       const hits = r.results || [];
       const h = hits.length === 1 || (hits.length === 2 && hits[1].kind === 'account') ? hits[0] : null;
-      location.hash = h && (U.HEX32.test(h.id) || U.ADDR.test(h.id)) ? '#/' + h.kind + '/' + h.id.toLowerCase() : '#/search?' + new URLSearchParams({q}).toString();
+      location.hash = h && (U.HEX32.test(h.id) || U.ADDR.test(h.id)) ? '#/' + h.kind + '/' + h.id.toLowerCase() : '#/search' + P.qs({q});
     } catch (err) {
       view.replaceChildren(el('p', {class: 'error', role: 'alert'}, 'Search: ' + err.message));
     }

@@ -138,8 +138,7 @@ window.CellaPages = (function () {
       section(kind === 'dataset' ? 'Orders (with closed ones) and their restrictions' : 'Open orders',
         orders.length ? orderTable(orders) : none('No orders.')),
       tasks ? section('Recent tasks', U.legend(), taskTable(tasks.tasks || [], true)) : null,
-      section('Deals', deals.total ? dealTable(deals.deals || []) : none('No deals.'),
-        deals.total > (deals.deals || []).length ? none('The newest ' + deals.deals.length + ' of ' + deals.total + '.') : null));
+      section('Deals', dealTable(deals.deals || []), newest(deals)));
   }
 
   // ---- the order book ----
@@ -211,6 +210,11 @@ window.CellaPages = (function () {
       deals.map(d => [hash(d.dealid, 'deal'), addr(d.app && d.app.pointer, 'app'), addr(d.dataset && d.dataset.pointer, 'dataset'),
         addr(d.workerpool && d.workerpool.pointer, 'workerpool'), addr(d.requester), el('span', {class: 'num'}, str(d.botSize)),
         price(dealPrice(d)), time(d.startTime)]));
+  }
+  // under a resource's or an account's first deals: how many there are in all
+  function newest(list) {
+    const n = (list.deals || []).length;
+    return list.total > n ? none('The newest ' + n + ' of ' + list.total + '.') : null;
   }
   function dealPrice(d) {
     const p = (x) => BigInt(/^[0-9]+$/.test(str(x && x.price)) ? str(x.price) : '0');
@@ -320,7 +324,7 @@ window.CellaPages = (function () {
       kv([['Address', hash(a.address)], ['Balance', el('span', {id: 'account-balance'}, price(a.balance))], ['Locked', price(a.locked)],
         ['Owns', res.length ? el('ul', {class: 'plain'}, res.map(([k, r]) => el('li', null, k + ' ', addr(r.address, k)))) : muted('nothing')]])),
       section('Orders it signed', (mine.orders || []).length ? orderTable(mine.orders) : none('No open orders.')),
-      section('Deals', dealTable(deals.deals || []), deals.total > (deals.deals || []).length ? none('The newest ' + deals.deals.length + ' of ' + deals.total + '.') : null),
+      section('Deals', dealTable(deals.deals || []), newest(deals)),
       section('Tasks it requested', U.legend(), el('div', {id: 'account-tasks'}, taskTable(tasks.tasks || [], true)),
         pager('account/' + id.toLowerCase(), {}, offset, (tasks.tasks || []).length, tasks.total)));
   }

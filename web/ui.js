@@ -122,7 +122,7 @@ window.CellaUI = (function () {
   function time(t) {
     const n = Number(t);
     if (!t || !Number.isFinite(n)) return muted('—');
-    const s = new Date(n * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+    const s = stamp(n);
     const dt = n - now();
     return el('time', {datetime: new Date(n * 1000).toISOString(), title: s}, s.slice(0, 16), ' ',
       muted(dt >= 0 ? '(in ' + span(dt) + ')' : '(' + span(dt) + ' ago)'));
@@ -206,6 +206,6 @@ window.CellaUI = (function () {
     return el('code', {class: 'hash'}, s);
   }
 
-  return {HEX32, ADDR, ZERO, TAG_NAMES, el, append, muted, str, hash, addr, fillNames, copy, setSkew, now,
-    time, stamp, price, tags, tagNames, taskState, stateBadge, legend, table, kv, results};
+  return {HEX32, ADDR, ZERO, TAG_NAMES, el, muted, str, hash, addr, fillNames, copy, setSkew, now,
+    time, price, tags, tagNames, taskState, stateBadge, legend, table, kv, results};
 })();

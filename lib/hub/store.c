@@ -28,6 +28,8 @@ static const char SCHEMA[] =
     " idx INTEGER NOT NULL, status TEXT NOT NULL, start INTEGER NOT NULL,"
     " contribution_deadline INTEGER NOT NULL, final_deadline INTEGER NOT NULL,"
     " worker BLOB, result_digest BLOB, result_hash BLOB, result_seal BLOB, finalized INTEGER);"
+    /* a deal's tasks, paged (the web page's deal and account pages) */
+    "CREATE INDEX IF NOT EXISTS tasks_deal ON tasks(dealid, start, idx, taskid);"
     "CREATE TABLE IF NOT EXISTS accounts(address BLOB PRIMARY KEY, balance INTEGER NOT NULL,"
     " locked INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS task_logs(taskid BLOB PRIMARY KEY, stdout TEXT NOT NULL,"
@@ -64,6 +66,7 @@ static const char SCHEMA_POSTGRES[] =
     " consensus_value BYTEA, reveal_deadline BIGINT, reveal_counter BIGINT, winner_counter BIGINT,"
     " tee TEXT, enclave TEXT);"
     "CREATE INDEX IF NOT EXISTS tasks_pool_order ON tasks(workerpool, start, idx, taskid);"
+    "CREATE INDEX IF NOT EXISTS tasks_deal ON tasks(dealid, start, idx, taskid);"
     "CREATE TABLE IF NOT EXISTS accounts(address BYTEA PRIMARY KEY, balance BIGINT NOT NULL,"
     " locked BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS task_logs(taskid BYTEA PRIMARY KEY, stdout TEXT NOT NULL,"
@@ -261,8 +264,11 @@ static cella_res migrate(cella_db *db, int from_version, void *ctx)
      * version was recorded before a column went missing is mended too */
     if (cella_db_kind_of(s->db) == CELLA_DB_SQLITE)
         CELLA_TRY(migrate_sqlite(s));
-    else /* the enclave kind of a task's result, added after the first PostgreSQL release */
+    else { /* added after the first PostgreSQL release: the enclave kind of a task's
+            * result, and the enclave key that signed a trust-1 result */
         CELLA_TRY(exec(s, "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS tee TEXT"));
+        CELLA_TRY(exec(s, "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS enclave TEXT"));
+    }
     /* a pool's tasks are listed in the order of tasks_pool_order, to the
      * task id, so a listing reads its page and stops; the index it
      * replaces left every task started in the same second to sort */

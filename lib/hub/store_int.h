@@ -74,8 +74,14 @@ void hs_append_or_drop(json_t **arr, json_t *v);
 size_t hs_list_limit(size_t limit);
 
 /* ---- store_registry.c ---- */
+/* The columns a hub_resource is read from, in the order hs_resource_rows reads them. */
+#define HS_RESOURCE_COLS "address, kind, owner, name, multiaddr, checksum, measurement, created"
 cella_res hs_resource_get_any(hub_store *s, const uint8_t addr[20], hub_resource *r,
                               bool *found);
+/* Steps q, a prepared SELECT HS_RESOURCE_COLS ..., to its end and makes the
+ * JSON array of its rows (hub_resource_json); finishes q either way. `failure`:
+ * the message when the database fails. */
+cella_res hs_resource_rows(hub_store *s, dbq *q, const char *failure, json_t **out);
 
 /* ---- store_events.c ---- */
 cella_res hs_event_add_detail(hub_store *s, const char *type, const uint8_t *taskid,

@@ -3,31 +3,56 @@
 
 /* ---- registries ---- */
 
+/* A row of HS_RESOURCE_COLS, from column 0. */
+static void resource_row(dbq *q, hub_resource *r)
+{
+    memset(r, 0, sizeof *r);
+    db_col_bytes(q, 0, r->address, 20);
+    r->kind = (hub_kind)(int)db_col_int(q, 1);
+    db_col_bytes(q, 2, r->owner, 20);
+    snprintf(r->name, sizeof r->name, "%s", db_col_text(q, 3));
+    snprintf(r->multiaddr, sizeof r->multiaddr, "%s", db_col_text(q, 4));
+    db_col_bytes(q, 5, r->checksum, 32);
+    snprintf(r->measurement, sizeof r->measurement, "%s", db_col_text(q, 6));
+    r->created = db_col_int(q, 7);
+}
+
 cella_res hs_resource_get_any(hub_store *s, const uint8_t addr[20], hub_resource *r,
                               bool *found)
 {
-    dbq q = db_prep(s->db, "SELECT kind, owner, name, multiaddr, checksum, measurement, created"
-                        " FROM resources WHERE address = ?");
+    dbq q = db_prep(s->db, "SELECT " HS_RESOURCE_COLS " FROM resources WHERE address = ?");
     db_bb(&q, 1, addr, 20);
     int rc = db_step(&q);
     *found = rc == DB_ROW;
-    if (rc == DB_ROW) {
-        memset(r, 0, sizeof *r);
-        r->kind = (hub_kind)(int)db_col_int(&q, 0);
-        memcpy(r->address, addr, 20);
-        db_col_bytes(&q, 1, r->owner, 20);
-        snprintf(r->name, sizeof r->name, "%s", db_col_text(&q, 2));
-        snprintf(r->multiaddr, sizeof r->multiaddr, "%s",
-                 db_col_text(&q, 3));
-        db_col_bytes(&q, 4, r->checksum, 32);
-        snprintf(r->measurement, sizeof r->measurement, "%s",
-                 db_col_text(&q, 5));
-        r->created = db_col_int(&q, 6);
-    }
+    if (rc == DB_ROW)
+        resource_row(&q, r);
     db_done(&q);
     if (rc != DB_ROW && rc != DB_DONE)
         return db_failure(s->db, "resource lookup failed");
     return CELLA_OK_RES;
+}
+
+cella_res hs_resource_rows(hub_store *s, dbq *q, const char *failure, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc = DB_DONE;
+    *out = NULL;
+    while (arr && (rc = db_step(q)) == DB_ROW) {
+        hub_resource res;
+        resource_row(q, &res);
+        hs_append_or_drop(&arr, hub_resource_json(&res));
+    }
+    db_done(q);
+    cella_res r = CELLA_OK_RES;
+    if (!arr)
+        r = cella_fail(CELLA_E_NOMEM, "resources", "out of memory");
+    else if (rc != DB_DONE)
+        r = db_failure(s->db, failure);
+    if (!cella_ok(r))
+        json_decref(arr);
+    else
+        *out = arr;
+    return r;
 }
 
 static cella_res resource_insert(hub_store *s, const hub_resource *r, int64_t now)
@@ -212,35 +237,15 @@ cella_res hub_store_resource_list(hub_store *s, hub_kind k, const uint8_t *owner
 {
     *out = NULL;
     CELLA_TRY(hub_store_resource_count(s, k, owner, total));
-    dbq q = db_prep(s->db, owner ? "SELECT address FROM resources WHERE kind = ?1 AND owner = ?2"
+    dbq q = db_prep(s->db, owner ? "SELECT " HS_RESOURCE_COLS " FROM resources"
+                                    " WHERE kind = ?1 AND owner = ?2"
                                     " ORDER BY created, address LIMIT ?3 OFFSET ?4"
-                                  : "SELECT address FROM resources WHERE kind = ?1"
+                                  : "SELECT " HS_RESOURCE_COLS " FROM resources WHERE kind = ?1"
                                     " ORDER BY created, address LIMIT ?3 OFFSET ?4");
     db_bi(&q, 1, k);
     if (owner)
         db_bb(&q, 2, owner, 20);
     db_bi(&q, 3, (int64_t)hs_list_limit(limit));
     db_bi(&q, 4, (int64_t)offset);
-    json_t *arr = json_array();
-    cella_res r = CELLA_OK_RES;
-    int rc = DB_DONE;
-    while (arr && cella_ok(r) && (rc = db_step(&q)) == DB_ROW) {
-        uint8_t addr[20];
-        hub_resource res;
-        bool found = false;
-        db_col_bytes(&q, 0, addr, 20);
-        r = hs_resource_get_any(s, addr, &res, &found);
-        if (cella_ok(r) && found)
-            hs_append_or_drop(&arr, hub_resource_json(&res));
-    }
-    db_done(&q);
-    if (cella_ok(r) && !arr)
-        r = cella_fail(CELLA_E_NOMEM, "resources", "out of memory");
-    if (cella_ok(r) && rc != DB_DONE)
-        r = db_failure(s->db, "cannot list the resources");
-    if (!cella_ok(r))
-        json_decref(arr);
-    else
-        *out = arr;
-    return r;
+    return hs_resource_rows(s, &q, "cannot list the resources", out);
 }

@@ -60,32 +60,12 @@ cella_res hub_store_resource_search(hub_store *s, const char *text, size_t limit
     CELLA_ENSURE(strlen(text) <= HUB_SEARCH_MAX && like_pattern(text, pat, sizeof pat),
                  CELLA_E_PARSE, "q", "at most %d bytes", HUB_SEARCH_MAX);
     /* lower() folds ASCII in both engines: a case-insensitive search for names */
-    dbq q = db_prep(s->db, "SELECT address FROM resources WHERE lower(name) LIKE ?1 ESCAPE '\\'"
+    dbq q = db_prep(s->db, "SELECT " HS_RESOURCE_COLS " FROM resources"
+                           " WHERE lower(name) LIKE ?1 ESCAPE '\\'"
                            " ORDER BY created, address LIMIT ?2");
     db_bt(&q, 1, pat);
     db_bi(&q, 2, (int64_t)hs_list_limit(limit));
-    json_t *arr = json_array();
-    cella_res r = CELLA_OK_RES;
-    int rc = DB_DONE;
-    while (arr && cella_ok(r) && (rc = db_step(&q)) == DB_ROW) {
-        uint8_t addr[20];
-        hub_resource res;
-        bool found = false;
-        db_col_bytes(&q, 0, addr, 20);
-        r = hs_resource_get_any(s, addr, &res, &found);
-        if (cella_ok(r) && found)
-            hs_append_or_drop(&arr, hub_resource_json(&res));
-    }
-    db_done(&q);
-    if (cella_ok(r) && !arr)
-        r = cella_fail(CELLA_E_NOMEM, "search", "out of memory");
-    if (cella_ok(r) && rc != DB_DONE)
-        r = db_failure(s->db, "cannot search the resources");
-    if (!cella_ok(r))
-        json_decref(arr);
-    else
-        *out = arr;
-    return r;
+    return hs_resource_rows(s, &q, "cannot search the resources", out);
 }
 
 /* Does the address (lower-case hex text) hold one of the roles in deal d? */
@@ -120,10 +100,8 @@ static cella_res deal_scan(hub_store *s, const uint8_t addr[20], unsigned roles,
     /* Deals keep their parties inside their JSON: the SQL keeps the rows that
      * mention the address at all (a scan of the deals' text), and each is
      * then checked field by field, so a params text naming it matches none. */
-    char hex[43], pat[46];
-    cella_eth_address_checksum(hex, addr);
-    for (char *p = hex; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    char hex[43] = "0x", pat[46];
+    cella_hex_encode(hex + 2, addr, 20, false);
     snprintf(pat, sizeof pat, "%%%s%%", hex);
     dbq q = db_prep(s->db, "SELECT json FROM deals WHERE lower(json) LIKE ?1"
                            " ORDER BY created DESC, dealid DESC");

@@ -259,6 +259,12 @@ check_all
 ok
 stop_server "$HUB_PID"
 start_cas --hub "$HUB_URL"
+# a cas whose key is not the one pinned is not believed: unknown, saying why
+: > "$TMP/checks"
+start_hub --log hub-badpin.log --dev-faucet --cas "$CAS_URL" --cas-fingerprint "$(printf '0%.0s' $(seq 64))"
+check "/v1/datasets/$DS/key" 'd["keyInSms"], "pinned fingerprint" in d["reason"]' "(None, True)" "cas with another key: unknown"
+check_all
+stop_server "$HUB_PID"
 start_hub --dev-faucet "${HUBCAS[@]}"
 lap "API checked"
 # ---- the page in a real browser ----

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "core/encoding.h"
 #include "hub/store.h"
@@ -595,6 +596,28 @@ static void test_old_database(void **state)
     assert_true(done);
 }
 
+/* A PostgreSQL database made before tasks had their tee and enclave columns:
+ * the hub adds them at open, and tasks list again. */
+static void test_old_pg_database(void **state)
+{
+    fx_t *fx = *state;
+    if (!getenv("CELLA_TEST_PG"))
+        skip(); /* SQLite's columns: test_old_database */
+    hub_store_close(fx->s);
+    char url[1200];
+    test_db_url(url, sizeof url, fx->dir);
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, "ALTER TABLE tasks DROP COLUMN tee, DROP COLUMN enclave");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+    assert_succeeds(hub_store_open(url, &fx->s));
+    static const uint8_t W[20] = {0x3b};
+    hub_task_filter run = {.workerpool = W, .runnable = true};
+    expect_tasks(fx, &run, 1001, "0,1");
+}
+
 /* A task, listed or got, shows its deal's workerpool, requester, beneficiary
  * and tag (read from the deal's JSON once per deal): here two deals whose
  * beneficiaries differ, the first a bag of two tasks. */
@@ -647,6 +670,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_next_skips_contributed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_deal_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_pg_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_largest_bag, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
