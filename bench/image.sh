@@ -8,6 +8,7 @@
 # through cella_sandbox_run, 5 x RUNS). Alternating, median of RUNS.
 # usage: bench/image.sh BUILD_DIR [RUNS]
 set -euo pipefail
+LC_NUMERIC=C # EPOCHREALTIME, bc: a clock read without a fork (bench/summary.sh)
 build=$(cd "${1:-build}" && pwd)
 RUNS=${2:-15}
 CELLA=$build/cella
@@ -52,9 +53,8 @@ push() { "$CELLA" encryptedpush --app "$1" --session-template tpl.yml --inputs I
            --cas "https://127.0.0.1:$PORT" --cas-fingerprint "$FP" --wallet-file "$(ls w/*)" 2>/dev/null; }
 read -r -a DIRCMD <<<"$(push dir)"
 read -r -a IMGCMD <<<"$(push img)"
-now() { date +%s%N; }
-run() { local t0 t1; t0=$(now); "$CELLA" run "$@" >/dev/null 2>&1 || { echo "cella run failed: $*" >&2; exit 1; }
-        t1=$(now); echo $(( (t1 - t0) / 1000 )); }
+run() { local t0 t1; t0=$EPOCHREALTIME; "$CELLA" run "$@" >/dev/null 2>&1 || { echo "cella run failed: $*" >&2; exit 1; }
+        t1=$EPOCHREALTIME; echo $(( ${t1/./} - ${t0/./} )); }
 d=() m=()
 for ((i = 0; i < RUNS; i++)); do
   d+=($(run "${DIRCMD[@]}" --outputs "od$i"))

@@ -7,6 +7,7 @@
 # `cella app measure` of the result. Medians of RUNS alternating runs.
 # usage: bench/import.sh BUILD_DIR [RUNS]
 set -euo pipefail
+LC_NUMERIC=C # EPOCHREALTIME, bc: a clock read without a fork (bench/summary.sh)
 build=$(cd "${1:-build}" && pwd)
 RUNS=${2:-5}
 CELLA=$build/cella
@@ -30,18 +31,17 @@ python3 "$SRC/tests/cli/oci_image.py" spec.json --docker image.tar
 MB=$(( $(stat -c %s image.tar) / 1048576 ))
 mkdir layers && tar -xf image.tar -C layers
 mapfile -t LAYERS < <(python3 -c 'import json; print("\n".join(json.load(open("layers/manifest.json"))[0]["Layers"]))')
-now() { date +%s.%N; }
 med() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 I="" T="" S="" M=""
 for ((i = 0; i < RUNS; i++)); do
   rm -rf out tarx; sync
-  t0=$(now); "$CELLA" app import image.tar out >/dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; "$CELLA" app import image.tar out >/dev/null; t1=$EPOCHREALTIME
   I+="$(echo "$t1 - $t0" | bc -l) "
-  t0=$(now); "$CELLA" app measure out >/dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; "$CELLA" app measure out >/dev/null; t1=$EPOCHREALTIME
   M+="$(echo "$t1 - $t0" | bc -l) "
-  t0=$(now); mkdir tarx; for l in "${LAYERS[@]}"; do tar -xf "layers/$l" -C tarx; done; t1=$(now)
+  t0=$EPOCHREALTIME; mkdir tarx; for l in "${LAYERS[@]}"; do tar -xf "layers/$l" -C tarx; done; t1=$EPOCHREALTIME
   T+="$(echo "$t1 - $t0" | bc -l) "
-  t0=$(now); sha256sum image.tar >/dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; sha256sum image.tar >/dev/null; t1=$EPOCHREALTIME
   S+="$(echo "$t1 - $t0" | bc -l) "
 done
 IM=$(med "$I"); TM=$(med "$T"); SM=$(med "$S"); MM=$(med "$M")

@@ -64,7 +64,6 @@ PY
 "$CELLA" result push-encryption-key --wallet-file "$WAL" >/dev/null
 WORKER=("$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir wk
   --sim-dir stack/sim)
-now() { date +%s%N; }
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 bare() { bwrap --ro-bind / / --unshare-all --die-with-parent true; }
 
@@ -75,21 +74,21 @@ bare() { bwrap --ro-bind / / --unshare-all --die-with-parent true; }
 WK_PID=$!
 e2e=() match=() fetchres=() bw=() start=()
 for ((i = 0; i <= RUNS; i++)); do
-  t0=$(now)
+  t0=$EPOCHREALTIME
   # --watch: returns when the hub records the task completed (event stream)
   "$CELLA" app run "$APP" --tag tee,scone --wallet-file "$WAL" --watch > run.out 2>/dev/null
-  t1=$(now)
+  us_since u1 "$t0"; t1=$EPOCHREALTIME
   T=$(awk '/^task / {print $2}' run.out)
   # one command, as the SDK's `iexec task show --download --decrypt`
   "$CELLA" task show "$T" --download --output "r$i.zip" --decrypt --decrypted "d$i.zip" >/dev/null 2>&1
-  t2=$(now)
+  us_since u2 "$t1"; us_since e "$t0"
   [[ -s "d$i.zip" ]] || { tail -5 worker.log >&2; echo "market bench: task $T gave no result" >&2; exit 1; }
-  t3=$(now); bare; t4=$(now)
-  t5=$(now); "$CELLA" --version >/dev/null; t6=$(now) # what each of the 2 requester commands pays to start
+  t3=$EPOCHREALTIME; bare; us_since b "$t3"
+  t5=$EPOCHREALTIME; "$CELLA" --version >/dev/null; us_since v "$t5" # what each of the 2 requester commands pays to start
   ((i == 0)) && continue
-  start+=($(( (t6 - t5) / 1000 )))
-  match+=($(( (t1 - t0) / 1000000 ))); fetchres+=($(( (t2 - t1) / 1000000 )))
-  e2e+=($(( (t2 - t0) / 1000000 ))); bw+=($(( (t4 - t3) / 1000 )))
+  start+=("$v")
+  match+=($((u1 / 1000))); fetchres+=($((u2 / 1000)))
+  e2e+=($((e / 1000))); bw+=("$b")
 done
 kill -INT "$WK_PID"; wait "$WK_PID" || true; WK_PID=""
 E=$(med "${e2e[@]}"); B=$(med "${bw[@]}")
@@ -110,21 +109,19 @@ goal_row "one empty TEE task, fill → decrypted result" "$E ms" "bare sandboxed
 SLOTS=2
 "$CELLA" app run "$APP" --tag tee,scone --volume "$BAG" --wallet-file "$WAL" > bag.out 2>/dev/null
 # CPU time, the profile behind the figure: the worker with its enclaves
-# (children this shell waited for: `times`), and the servers of `cella up`
-# (`times` run by this shell, not by a $(...) subshell, which has no children)
-child_cpu() { times > times.out; CPU=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/);
-  printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }' times.out); }
+# (children this shell waited for: children_cpu_ms), and the servers of
+# `cella up`; each reading is taken where the other's fork is not counted
 srv_cpu_ms() { for p in $(pgrep -P "$UP_PID"); do cat "/proc/$p/stat"; done |
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); t += $12 + $13 } END { printf "%.0f", t * 1000 / hz }'; }
-child_cpu; c0=$CPU; s0=$(srv_cpu_ms)
-t0=$(now); "${WORKER[@]}" --slots "$SLOTS" --once >> worker.log 2>&1; t1=$(now)
-child_cpu; c1=$CPU; s1=$(srv_cpu_ms)
-for _ in 1 2 3 4 5; do t3=$(now); bare; t4=$(now); bw+=($(( (t4 - t3) / 1000 ))); done
-child_cpu; c2=$CPU
+s0=$(srv_cpu_ms); children_cpu_ms c0
+t0=$EPOCHREALTIME; "${WORKER[@]}" --slots "$SLOTS" --once >> worker.log 2>&1; us_since bag_us "$t0"
+children_cpu_ms c1; s1=$(srv_cpu_ms); children_cpu_ms c1b
+for _ in 1 2 3 4 5; do t3=$EPOCHREALTIME; bare; us_since b "$t3"; bw+=("$b"); done
+children_cpu_ms c2
 B=$(med "${bw[@]}")
 done_n=$(grep -c 'completed in' worker.log || true)
 done_n=$((done_n - RUNS - 1)) # the bag's, after the single tasks
-ms=$(( (t1 - t0) / 1000000 ))
+ms=$((bag_us / 1000))
 TPM=$(awk -v n="$done_n" -v ms="$ms" 'BEGIN { printf "%.0f", n * 60000 / ms }')
 FLOOR=$(awk -v s="$SLOTS" -v b="$B" 'BEGIN { printf "%.0f", s * 60e6 / b }')
 printf 'bag of %d empty tasks on %d slots: %d completed in %.1f s, %d tasks/min\n' \
@@ -132,7 +129,7 @@ printf 'bag of %d empty tasks on %d slots: %d completed in %.1f s, %d tasks/min\
 printf '  baseline: %d slots x 60 s / bare sandboxed true (%d us) = %d/min\n' "$SLOTS" "$B" "$FLOOR"
 # the worker's own last line: "(CPU: worker X ms, enclaves Y ms)"
 SPLIT=$(grep 'task(s) completed' worker.log | tail -1 | sed -n 's/.*CPU: worker \([0-9]*\) ms, enclaves \([0-9]*\) ms.*/\1 \2/p')
-awk -v split_line="$SPLIT" -v w=$((c1 - c0)) -v sv=$((s1 - s0)) -v b=$((c2 - c1)) -v n="$done_n" -v cores="$(nproc)" 'BEGIN {
+awk -v split_line="$SPLIT" -v w=$((c1 - c0)) -v sv=$((s1 - s0)) -v b=$((c2 - c1b)) -v n="$done_n" -v cores="$(nproc)" 'BEGIN {
   if (n < 1) exit
   printf "  CPU per task: worker and its enclaves %.1f ms, hub + cas + blobs %.1f ms; bare sandboxed true %.1f ms\n", w / n, sv / n, b / 5
   if (split(split_line, f, " ") >= 2) printf "    of which the worker %.1f ms, the enclaves (run-task, sandbox, app) %.1f ms\n", f[1] / n, f[2] / n

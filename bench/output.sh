@@ -5,6 +5,7 @@
 # medians of RUNS alternating runs. MB/s of plaintext, sealing included.
 # usage: bench/output.sh BUILD_DIR [MIB] [RUNS]
 set -euo pipefail
+LC_NUMERIC=C # EPOCHREALTIME, bc: a clock read without a fork (bench/summary.sh)
 build=$(cd "${1:-build}" && pwd)
 MB=${2:-512}
 RUNS=${3:-5}
@@ -16,7 +17,6 @@ cleanup() { [[ -n "$MNT" ]] && fusermount3 -u "$MNT" 2>/dev/null; rm -rf "$W" "$
 trap cleanup EXIT
 (openssl enc -aes-128-ctr -nosalt -pass pass:cella -pbkdf2 </dev/zero 2>/dev/null || true) |
   head -c $((MB * 1048576)) > "$S/src.bin"
-now() { date +%s.%N; }
 mbps() { echo "scale=0; $MB * 1048576 / $1 / 1000000" | bc -l; }
 med() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 have_gc=0
@@ -29,16 +29,16 @@ fi
 P="" C="" G=""
 for ((i = 0; i < RUNS; i++)); do
   rm -rf "$W/plain.bin" "$S/out" "$W/vol" "$W/gc.mnt/out.bin" 2>/dev/null || true
-  t0=$(now); dd if="$S/src.bin" of="$W/plain.bin" bs=1M conv=fsync status=none; t1=$(now)
+  t0=$EPOCHREALTIME; dd if="$S/src.bin" of="$W/plain.bin" bs=1M conv=fsync status=none; t1=$EPOCHREALTIME
   P+="$(echo "$t1 - $t0" | bc -l) "
   mkdir -p "$S/out"
-  t0=$(now)
+  t0=$EPOCHREALTIME
   dd if="$S/src.bin" of="$S/out/result.bin" bs=1M status=none
   "$CELLA" volume encrypt "$S/out" "$W/vol" --key-file "$W/k.key" >/dev/null 2>&1
-  t1=$(now)
+  t1=$EPOCHREALTIME
   C+="$(echo "$t1 - $t0" | bc -l) "
   if (( have_gc )); then
-    t0=$(now); dd if="$S/src.bin" of="$W/gc.mnt/out.bin" bs=1M conv=fsync status=none; t1=$(now)
+    t0=$EPOCHREALTIME; dd if="$S/src.bin" of="$W/gc.mnt/out.bin" bs=1M conv=fsync status=none; t1=$EPOCHREALTIME
     G+="$(echo "$t1 - $t0" | bc -l) "
   fi
 done

@@ -25,9 +25,8 @@ cd "$W"
 cores=$(nproc)
 export CELLA_PROGRESS=0
 
-now() { date +%s.%N; }
 # timed CMD...: wall seconds of one run, stdout discarded
-timed() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); echo "$t1 - $t0" | bc -l; }
+timed() { local t0 t1; t0=$EPOCHREALTIME; "$@" >/dev/null; t1=$EPOCHREALTIME; echo "$t1 - $t0" | bc -l; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 mbps() { echo "scale=0; $MB * 1048576 / $1 / 1000000" | bc -l; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }

@@ -38,19 +38,17 @@ echo x > INPUTS/x
 "$CELLA" encryptedpush --app app --session-template tpl.yml --inputs INPUTS --keys KEYS \
   --cas "https://127.0.0.1:$PORT" --cas-fingerprint "$FP" --wallet-file "$(ls w/*)" > cmd.txt 2>/dev/null
 read -r -a CMD < cmd.txt
-now() { date +%s%N; }
-# CPU time (user + system, in clock ticks) of this shell's waited-for
-# children: what each kind costs apart from waiting for a busy machine.
-cpu() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+# CPU time of this shell's waited-for children (children_cpu_ms): what each
+# kind costs apart from waiting for a busy machine.
 rt=() lean=() bw=()
 cr=0 cl=0 cb=0
 for ((i = 0; i < RUNS; i++)); do
-  c0=$(cpu); t0=$(now); "$CELLA" run "${CMD[@]}" --outputs "o$i" >/dev/null 2>&1; t1=$(now)
-  rt+=($(( (t1 - t0) / 1000 ))); cr=$((cr + $(cpu) - c0))
-  c0=$(cpu); t0=$(now); "$RT" run "${CMD[@]}" --outputs "l$i" >/dev/null 2>&1; t1=$(now)
-  lean+=($(( (t1 - t0) / 1000 ))); cl=$((cl + $(cpu) - c0))
-  c0=$(cpu); t0=$(now); bwrap --ro-bind / / --unshare-all --die-with-parent true; t1=$(now)
-  bw+=($(( (t1 - t0) / 1000 ))); cb=$((cb + $(cpu) - c0))
+  children_cpu_ms c0; t0=$EPOCHREALTIME; "$CELLA" run "${CMD[@]}" --outputs "o$i" >/dev/null 2>&1
+  us_since d "$t0"; children_cpu_ms c1; rt+=("$d"); cr=$((cr + c1 - c0))
+  children_cpu_ms c0; t0=$EPOCHREALTIME; "$RT" run "${CMD[@]}" --outputs "l$i" >/dev/null 2>&1
+  us_since d "$t0"; children_cpu_ms c1; lean+=("$d"); cl=$((cl + c1 - c0))
+  children_cpu_ms c0; t0=$EPOCHREALTIME; bwrap --ro-bind / / --unshare-all --die-with-parent true
+  us_since d "$t0"; children_cpu_ms c1; bw+=("$d"); cb=$((cb + c1 - c0))
 done
 # every run must have sealed its output (a failing run would look fast)
 [[ -f "o$((RUNS - 1))/out/volume.meta" && -f "l$((RUNS - 1))/out/volume.meta" ]] ||
@@ -62,8 +60,7 @@ printf '%-68s %8d us\n' "cella run: attest, FUSE input, sandboxed /bin/true, sea
 printf '%-68s %8d us\n' "cella-runtime run (the lean enclave binary): the same" "$L"
 printf '%-68s %8d us\n' "bwrap --ro-bind / / --unshare-all --die-with-parent true" "$B"
 printf '%-68s %8d us\n' "added by the runtime (cella-runtime run - bwrap)" "$((L - B))"
-hz=$(getconf CLK_TCK)
-cpu_ms() { awk -v t="$1" -v n="$RUNS" -v hz="$hz" 'BEGIN {printf "%.1f", t * 1000 / hz / n}'; }
+cpu_ms() { awk -v t="$1" -v n="$RUNS" 'BEGIN {printf "%.1f", t / n}'; }
 printf 'CPU per run (user + system, mean): cella run %s ms, cella-runtime run %s ms, bwrap %s ms\n' \
   "$(cpu_ms "$cr")" "$(cpu_ms "$cl")" "$(cpu_ms "$cb")"
 ms() { awk -v u="$1" 'BEGIN {printf "%.1f", u / 1000}'; }

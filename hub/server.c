@@ -41,7 +41,12 @@ static const cella_http_body_limit hub_body_limits[] = {
 };
 #define EVENTS_WAIT_MAX 30      /* seconds a GET /v1/events may wait */
 #define EVENTS_WAITING_MAX 256  /* deferred event requests at once (all threads) */
-#define EVENTS_TICK_MS 50       /* how often a waiting request looks for a change */
+#define EVENTS_TICK_MS 50       /* how often a waiting request looks anyway (see events_wake) */
+/* Tests set a longer tick (milliseconds) to show a change wakes the waiters:
+ * answered within the tick, a waiter was not woken. */
+#define EVENTS_TICK_ENV "CELLA_HUB_EVENTS_TICK_MS"
+
+typedef struct events_waiter events_waiter;
 
 typedef struct {
     hub_options opt;
@@ -50,6 +55,9 @@ typedef struct {
     cella_sigreq *auth;       /* challenges and signed requests (net/signed_request.h) */
     unsigned long events_gen; /* bumped (atomically) after each change that records events */
     unsigned events_waiting;  /* deferred GET /v1/events (atomic) */
+    pthread_mutex_t waiters_lock; /* guards `waiters`, a list over every thread's loop */
+    events_waiter *waiters;       /* deferred GET /v1/events, woken by events_wake */
+    unsigned events_tick_ms;      /* EVENTS_TICK_MS, or EVENTS_TICK_ENV's */
     bool stopping;            /* the listener thread ends (atomic) */
     SSL_CTX *ssl;             /* --tls, else NULL */
     char fingerprint[65];     /* --tls: the SPKI SHA-256 clients pin */
@@ -71,10 +79,12 @@ static int64_t now_s(hub_thread *t)
     return cella_ok(hub_store_now(t->st, &now)) ? now : (int64_t)time(NULL);
 }
 
+static void events_wake(hub_app *a);
+
 /* Tells waiting event requests (GET /v1/events?wait=) to look again. */
 static void events_bump(hub_thread *t)
 {
-    __atomic_add_fetch(&t->app->events_gen, 1, __ATOMIC_RELEASE);
+    events_wake(t->app);
 }
 
 static void reply_err(cella_http_req *req, cella_res r) { cella_http_reply_failure(req, r); }
@@ -1010,15 +1020,31 @@ typedef struct {
     int64_t wait;
 } events_query;
 
-/* A waiting request: looked at every EVENTS_TICK_MS on its thread's loop. */
-typedef struct {
+/* A waiting request: looked at when a change commits (events_wake), and
+ * every EVENTS_TICK_MS on its thread's loop for its deadline. */
+struct events_waiter {
+    events_waiter *prev, *next; /* in app->waiters */
     hub_thread *t;
     cella_http_req *req; /* deferred */
     struct event *timer;
     events_query q;
     unsigned long gen; /* events_gen when last looked */
     struct timespec end;
-} events_waiter;
+};
+
+/* A change committed: every waiting request looks now, each on its own
+ * thread's loop (event_active is safe across threads: evthread_use_pthreads),
+ * instead of at its next tick, up to EVENTS_TICK_MS later: a worker waiting
+ * for work and a requester watching its task each paid that wait. At most
+ * EVENTS_WAITING_MAX are woken, and one already woken is not queued again. */
+static void events_wake(hub_app *a)
+{
+    __atomic_add_fetch(&a->events_gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&a->waiters_lock);
+    for (events_waiter *w = a->waiters; w; w = w->next)
+        event_active(w->timer, EV_TIMEOUT, 0);
+    pthread_mutex_unlock(&a->waiters_lock);
+}
 
 static cella_res query_i64(cella_http_req *req, const char *key, int64_t max, int64_t *out)
 {
@@ -1054,13 +1080,62 @@ static bool events_reply(hub_thread *t, cella_http_req *req, const events_query 
     return true;
 }
 
+/* Takes w out of app->waiters; the caller holds waiters_lock. */
+static void events_waiter_unlink(events_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        w->t->app->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+}
+
 static void events_waiter_free(events_waiter *w)
 {
+    hub_app *a = w->t->app;
+    pthread_mutex_lock(&a->waiters_lock);
+    events_waiter_unlink(w);
+    pthread_mutex_unlock(&a->waiters_lock);
     event_free(w->timer);
-    __atomic_sub_fetch(&w->t->app->events_waiting, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&a->events_waiting, 1, __ATOMIC_RELAXED);
     free(w);
 }
 
+/* The thread's loop stopped: its waiters go (their requests are dropped with
+ * the loop), before events_wake could touch an event of a freed loop. */
+static void thread_stop(void *tctx)
+{
+    hub_thread *t = tctx;
+    hub_app *a = t->app;
+    pthread_mutex_lock(&a->waiters_lock);
+    for (events_waiter *w = a->waiters, *next; w; w = next) {
+        next = w->next;
+        if (w->t != t)
+            continue;
+        events_waiter_unlink(w);
+        event_free(w->timer);
+        __atomic_sub_fetch(&a->events_waiting, 1, __ATOMIC_RELAXED);
+        free(w);
+    }
+    pthread_mutex_unlock(&a->waiters_lock);
+}
+
+/* The waiter's next look: a tick from now, or its deadline if sooner. */
+static int events_arm(events_waiter *w)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t left_us = (int64_t)(w->end.tv_sec - now.tv_sec) * 1000000 +
+                      (w->end.tv_nsec - now.tv_nsec) / 1000;
+    int64_t us = (int64_t)w->t->app->events_tick_ms * 1000;
+    if (left_us < us)
+        us = left_us > 0 ? left_us : 0;
+    struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+    return event_add(w->timer, &tv);
+}
+
+/* A tick, the deadline, or a wake (events_wake). */
 static void events_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -1071,11 +1146,16 @@ static void events_tick(evutil_socket_t fd, short what, void *arg)
     bool over = now.tv_sec > w->end.tv_sec ||
                 (now.tv_sec == w->end.tv_sec && now.tv_nsec >= w->end.tv_nsec);
     unsigned long gen = __atomic_load_n(&w->t->app->events_gen, __ATOMIC_ACQUIRE);
-    if (gen == w->gen && !over)
-        return; /* nothing committed since the last look */
-    w->gen = gen;
-    if (events_reply(w->t, w->req, &w->q, over))
-        events_waiter_free(w);
+    if (gen != w->gen || over) {
+        w->gen = gen;
+        if (events_reply(w->t, w->req, &w->q, over)) {
+            events_waiter_free(w);
+            return;
+        }
+    }
+    if (events_arm(w) != 0) /* cannot wait on: answer with what there is */
+        if (events_reply(w->t, w->req, &w->q, true))
+            events_waiter_free(w);
 }
 
 static void events_get(hub_thread *t, cella_http_req *req)
@@ -1116,11 +1196,18 @@ static void events_get(hub_thread *t, cella_http_req *req)
         w->gen = gen;
         clock_gettime(CLOCK_MONOTONIC, &w->end);
         w->end.tv_sec += q.wait;
-        w->timer = event_new(cella_http_base(req), -1, EV_PERSIST, events_tick, w);
+        w->timer = event_new(cella_http_base(req), -1, 0, events_tick, w);
     }
-    struct timeval tick = {0, EVENTS_TICK_MS * 1000};
-    if (w && w->timer && event_add(w->timer, &tick) == 0)
+    if (w && w->timer && events_arm(w) == 0)
         w->req = cella_http_defer(req);
+    if (w && w->req) {
+        pthread_mutex_lock(&a->waiters_lock);
+        w->next = a->waiters;
+        if (a->waiters)
+            a->waiters->prev = w;
+        a->waiters = w;
+        pthread_mutex_unlock(&a->waiters_lock);
+    }
     if (!w || !w->req) {
         if (w && w->timer)
             event_free(w->timer);
@@ -1364,7 +1451,7 @@ static void *thread_init(void *app)
 
 /* With PostgreSQL, another replica's commits are announced by NOTIFY: this
  * thread LISTENs and wakes the waiting event requests, so a long poll here
- * sees a change made anywhere within a tick (EVENTS_TICK_MS). A lost
+ * sees a change made anywhere as it is announced. A lost
  * connection is made again every second; waiters are woken then too, since
  * announcements may have been missed meanwhile. */
 static void *events_listener(void *arg)
@@ -1379,7 +1466,7 @@ static void *events_listener(void *arg)
                 nanosleep(&ts, NULL);
                 continue;
             }
-            __atomic_add_fetch(&a->events_gen, 1, __ATOMIC_RELEASE);
+            events_wake(a);
         }
         struct pollfd p = {.fd = db_listen_fd(db), .events = POLLIN};
         if (poll(&p, 1, 500) <= 0)
@@ -1388,9 +1475,9 @@ static void *events_listener(void *arg)
         if (!cella_ok(db_listen_drain(db, &n))) {
             cella_db_close(db);
             db = NULL;
-            __atomic_add_fetch(&a->events_gen, 1, __ATOMIC_RELEASE);
+            events_wake(a);
         } else if (n) {
-            __atomic_add_fetch(&a->events_gen, 1, __ATOMIC_RELEASE);
+            events_wake(a);
         }
     }
     cella_db_close(db);
@@ -1438,6 +1525,11 @@ cella_res hub_serve(const hub_options *o)
     hub_app a;
     memset(&a, 0, sizeof a);
     a.opt = *o;
+    pthread_mutex_init(&a.waiters_lock, NULL);
+    a.events_tick_ms = EVENTS_TICK_MS;
+    const char *tick = getenv(EVENTS_TICK_ENV);
+    if (tick && atoi(tick) > 0 && atoi(tick) <= 600000)
+        a.events_tick_ms = (unsigned)atoi(tick);
     if (!a.opt.listen)
         a.opt.listen = "127.0.0.1:8080";
     CELLA_ENSURE(o->data_dir, CELLA_E_USAGE, "--data", "a data directory is required");
@@ -1479,6 +1571,7 @@ cella_res hub_serve(const hub_options *o)
             .app = &a,
             .thread_init = thread_init,
             .thread_fini = thread_fini,
+            .thread_stop = thread_stop,
             .on_ready = on_ready,
             .name = "hub",
             .routes = hub_routes,

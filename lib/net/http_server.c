@@ -469,6 +469,8 @@ static void *worker_main(void *arg)
     cella_http_guard_attach(w->guard, w->http);
     __atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
     event_base_dispatch(w->base);
+    if (w->cfg->thread_stop && w->tctx)
+        w->cfg->thread_stop(w->tctx);
     return NULL;
 }
 

@@ -47,6 +47,9 @@ typedef struct {
     /* Per-thread context (for example a database handle), made in the thread. */
     void *(*thread_init)(void *app);
     void (*thread_fini)(void *thread_ctx);
+    /* May be NULL: called on the thread once its loop has stopped, while the
+     * loop's events can still be freed (thread_fini runs after the loop is). */
+    void (*thread_stop)(void *thread_ctx);
     /* Called once every thread accepts on fd (by cella_http_serve only). */
     void (*on_ready)(void *app);
     /* Metrics (docs/metrics.md). With a `name` ("hub", the server label),

@@ -6,6 +6,9 @@
 # refusal is checked for its HTTP status and code; the server keeps serving.
 . "$(dirname "$0")/lib.sh"
 
+# waiting event requests look on their own every 30 s, not every 50 ms: a
+# long-poll answered sooner than that was woken by the change itself
+export CELLA_HUB_EVENTS_TICK_MS=30000
 start_hub --dev-faucet
 . "$(dirname "$0")/hub.d/market.sh"   # market_setup, fill, set_fields
 market_setup dev pool req other worker
@@ -169,6 +172,8 @@ curl -s -o "$TMP/poll.json" "$HUB_URL/v1/events?after=$LAST&workerpool=$WP&wait=
 POLL=$!
 sleep 0.5
 fill 1
+for _ in $(seq 50); do kill -0 "$POLL" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$POLL" 2>/dev/null && fail "the long-poll was not woken by the match (it waits for the 30 s tick)"
 wait $POLL
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [[ $(J "$TMP/poll.json" '[e["type"] for e in d["events"]][-1], d["events"][-1]["taskid"]') == "('task-created', '${TASKS[0]}')" ]] ||
