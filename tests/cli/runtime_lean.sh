@@ -3,7 +3,7 @@
 # run` (attest, verified input, sandbox, sealed output, tag pushed; the client
 # decrypts it), linking no libcurl; a cas that is not the pinned one is refused
 # before any evidence is made; what it cannot do (--push) is refused before
-# anything runs.
+# anything runs; libarchive is not loaded at start.
 . "$(dirname "$0")/lib.sh"
 SRC=${CELLA_SOURCE:?}
 RT=${CELLA%/*}/cella-runtime
@@ -20,6 +20,11 @@ W=(--wallet-file "$(W user)")
 libs=$(ldd "$RT")
 for l in libcurl libpq libsqlite3 libevent; do
   [[ $libs != *"$l"* ]] || fail "cella-runtime links $l"
+done
+# nor libarchive and its chain (loaded only to unpack a task's volume dataset,
+# lib/app/archive_lib.h; cli.market unpacks one through cella-runtime)
+for l in libarchive libxml2 libicu libstdc++; do
+  [[ $libs != *"$l"* ]] || fail "cella-runtime loads $l at start"
 done
 
 mkdir -p app INPUTS KEYS
