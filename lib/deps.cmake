@@ -31,8 +31,7 @@ string(REGEX MATCH "SONAME +([^ \n]+)" _la_soname "${_la_dyn}")
 if(NOT _la_rc EQUAL 0 OR NOT CMAKE_MATCH_1)
   message(FATAL_ERROR "cannot read the soname of ${CELLA_ARCHIVE_LIB}")
 endif()
-set_source_files_properties(${PROJECT_SOURCE_DIR}/lib/app/archive_lib.c PROPERTIES
-                            COMPILE_DEFINITIONS "CELLA_ARCHIVE_SONAME=\"${CMAKE_MATCH_1}\"")
+target_compile_definitions(cellacore PRIVATE CELLA_ARCHIVE_SONAME="${CMAKE_MATCH_1}")
 target_link_libraries(cellacore PUBLIC ${CMAKE_DL_LIBS})
 # System-call filters: processes holding a secret (lib/core/privsep.c) and cas's
 # network process after start-up (lib/core/confine.c).
