@@ -127,7 +127,6 @@ static cella_res pack_entry(struct archive *a, struct archive_entry *ae, int roo
     return r;
 }
 
-
 static cella_res write_tar(int rootfd, const tree_list *l, bool exact, pack_sink *s,
                            const char *out_path)
 {

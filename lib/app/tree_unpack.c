@@ -22,6 +22,7 @@
 
 #define IO_CHUNK CELLA_IO_CHUNK
 
+/* A hidden, random sibling name for staging (packing uses it too). */
 cella_res tree_temp_name(char *out, size_t cap, const char *base)
 {
     uint8_t rnd[8];
@@ -32,7 +33,6 @@ cella_res tree_temp_name(char *out, size_t cap, const char *base)
     CELLA_ENSURE(n > 0 && (size_t)n < cap, CELLA_E_PATH, base, "name too long");
     return CELLA_OK_RES;
 }
-
 
 cella_tree_limits cella_tree_default_limits(void)
 {
