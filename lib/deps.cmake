@@ -22,6 +22,17 @@ pkg_check_modules(FUSE3 REQUIRED IMPORTED_TARGET fuse3)
 target_link_libraries(cellacore PUBLIC PkgConfig::FUSE3)
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 target_link_libraries(cellacore PUBLIC PkgConfig::LIBARCHIVE)
+# The unpacker loads libarchive on first use (lib/app/archive_lib.h), by the
+# soname of the library linked here, so that cella-runtime starts without it.
+find_library(CELLA_ARCHIVE_LIB archive HINTS ${LIBARCHIVE_LIBRARY_DIRS} REQUIRED)
+execute_process(COMMAND ${CMAKE_OBJDUMP} -p ${CELLA_ARCHIVE_LIB} OUTPUT_VARIABLE _la_dyn
+                RESULT_VARIABLE _la_rc)
+string(REGEX MATCH "SONAME +([^ \n]+)" _la_soname "${_la_dyn}")
+if(NOT _la_rc EQUAL 0 OR NOT CMAKE_MATCH_1)
+  message(FATAL_ERROR "cannot read the soname of ${CELLA_ARCHIVE_LIB}")
+endif()
+target_compile_definitions(cellacore PRIVATE CELLA_ARCHIVE_SONAME="${CMAKE_MATCH_1}")
+target_link_libraries(cellacore PUBLIC ${CMAKE_DL_LIBS})
 # System-call filters: processes holding a secret (lib/core/privsep.c) and cas's
 # network process after start-up (lib/core/confine.c).
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)

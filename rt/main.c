@@ -1,11 +1,13 @@
 /* cella-runtime: the enclave runtime alone, `run` and `run-task` with the
  * same options as `cella run` and `cella run-task` (cli/cmd_enclave.c). It
  * links only what an enclave start needs (OpenSSL, jansson, libfuse3, libzip,
- * libarchive for a task's tar dataset, secp256k1, nettle, http-parser): no
+ * secp256k1, nettle, http-parser; libarchive is loaded only to unpack a task's
+ * tar dataset, lib/app/archive_lib.h): no
  * libcurl, libpq, sqlite or libevent, whose loading cost a `cella` start about
  * 20 ms of CPU, more than a sandboxed `true`. cas is reached through net/tls_http.h. What it cannot
  * do: blob: inputs and --push (the transfer service's client is libcurl's),
  * for which `cella run` remains. */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +19,14 @@
 int main(int argc, char **argv)
 {
     cella_harden_process();
+    /* The host's openssl.cnf (or $OPENSSL_CONF) is never read: it is host
+     * input that can load providers (code) into the enclave and change
+     * algorithms, and reading it cost every start ~30 page faults. Nothing
+     * here needs it: the default provider, TLS 1.3 to a pinned cas. */
+    if (!OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL)) {
+        fprintf(stderr, "cella: error: cannot initialise OpenSSL (cella-runtime)\n");
+        return 1;
+    }
     cella_json_wipe_install(); /* before any JSON: freed trees leave no secrets */
     if (argc >= 2 && !strcmp(argv[1], "run"))
         return cli_run_cmd(argc - 2, argv + 2);

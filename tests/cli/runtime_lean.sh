@@ -3,7 +3,8 @@
 # run` (attest, verified input, sandbox, sealed output, tag pushed; the client
 # decrypts it), linking no libcurl; a cas that is not the pinned one is refused
 # before any evidence is made; what it cannot do (--push) is refused before
-# anything runs.
+# anything runs; libarchive is not loaded at start, nor the host's OpenSSL
+# configuration.
 . "$(dirname "$0")/lib.sh"
 SRC=${CELLA_SOURCE:?}
 RT=${CELLA%/*}/cella-runtime
@@ -21,6 +22,11 @@ libs=$(ldd "$RT")
 for l in libcurl libpq libsqlite3 libevent; do
   [[ $libs != *"$l"* ]] || fail "cella-runtime links $l"
 done
+# nor libarchive and its chain (loaded only to unpack a task's volume dataset,
+# lib/app/archive_lib.h; cli.market unpacks one through cella-runtime)
+for l in libarchive libxml2 libicu libstdc++; do
+  [[ $libs != *"$l"* ]] || fail "cella-runtime loads $l at start"
+done
 
 mkdir -p app INPUTS KEYS
 gcc -O2 -o app/copy_files "$SRC/examples/copy/copy_files.c"
@@ -31,7 +37,21 @@ expect_ok "$CELLA" encryptedpush --app app --session-template "$SRC/examples/cop
   --inputs INPUTS --keys KEYS "${CAS[@]}" "${W[@]}"
 read -r -a CMD < .out
 
-expect_ok "$RT" run "${CMD[@]}" --outputs OUT
+# the host's OpenSSL configuration is not read: this one, if loaded, would
+# activate a provider module of the host's choosing (here a missing one, which
+# makes every algorithm fetch fail)
+cat > evil.cnf <<'CNF'
+config_diagnostics = 1
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+evil = evil_sect
+[evil_sect]
+module = /nonexistent/cella-test-provider.so
+activate = 1
+CNF
+OPENSSL_CONF=$TMP/evil.cnf expect_ok "$RT" run "${CMD[@]}" --outputs OUT
 grep -q '^output encrypted-output-files ' .out || fail "run printed no output volume"
 hits=$(grep -rl 'MARKER-51c0de' . 2>/dev/null | grep -v '^./INPUTS/' || true)
 [[ -z "$hits" ]] || fail "plaintext found on disk: $hits"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/archive_lib.h"
 #include "core/fs.h"
 #include "testutil.h"
 
@@ -470,12 +471,42 @@ static void unpack_hostile(void **state)
     test_rmdir(o);
 }
 
+/* libarchive is loaded on first use (app/archive_lib.h): a library that is
+ * missing, not a shared object, or not libarchive is refused with an error
+ * naming it, and nothing is unpacked; the real one loads (unpack_hostile
+ * unpacked through it). */
+static void archive_lib_refused(void **state)
+{
+    (void)state;
+    cella_archive_lib lib;
+    assert_fails_with(cella_archive_lib_load("libcella-no-such-library.so.0", &lib),
+                      CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "cannot load the tar library"));
+    assert_string_equal(cella_error_where(), "libcella-no-such-library.so.0");
+    assert_null(lib.archive_read_new);
+    char *o = test_tmpdir();
+    test_put_file(o, "libarchive.so.13", "not an ELF object", 0644);
+    char bogus[4200];
+    snprintf(bogus, sizeof bogus, "%s/libarchive.so.13", o);
+    assert_fails_with(cella_archive_lib_load(bogus, &lib), CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "cannot load the tar library"));
+    assert_fails_with(cella_archive_lib_load("libc.so.6", &lib), CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "has no archive_read_new"));
+    assert_null(lib.archive_read_new);
+    cella_error_clear();
+    const cella_archive_lib *real;
+    assert_succeeds(cella_archive_lib_get(&real));
+    assert_ptr_equal(real->archive_read_new, archive_read_new); /* the linked copy */
+    test_rmdir(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(measurement_stable),  cmocka_unit_test(measurement_sensitive),
         cmocka_unit_test(manifest_refused),    cmocka_unit_test(bundle_refused),
         cmocka_unit_test(pack_deterministic),  cmocka_unit_test(unpack_hostile),
+        cmocka_unit_test(archive_lib_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
