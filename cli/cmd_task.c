@@ -468,7 +468,10 @@ const cli_command cli_task_commands[] = {
      "completes (non-zero if it fails); --download fetches its result to FILE (default "
      "<taskid>.zip) by content address (--blobs, else cella.json's blobsUrl, then the "
      "recorded URL); --decrypt also decrypts it with the beneficiary's key (--key, else "
-     "the only key in .secrets/beneficiary) to --decrypted FILE (default results.zip)."},
+     "the only key in .secrets/beneficiary) to --decrypted FILE (default results.zip). "
+     "Either file is written whole or not at all and never replaces one; a missing key or "
+     "an existing file is refused before anything is waited for or fetched. `cella app "
+     "run --download --decrypt` does the same for the task it buys."},
     {"task", "list", task_list,
      "cella task list --workerpool 0xADDR [--runnable] [--status S] [--limit N] [--hub-url URL]",
      "List a workerpool's tasks, oldest first; --runnable: ACTIVE, before the contribution "
