@@ -1,10 +1,13 @@
 /* cella app run: buy a run of an app like `iexec app run`, in steps: what to
  * run (the app and dataset, or the ones cella.json records as deployed), the
- * hub's domain, the cheapest matching orders of the book, the request's
- * params, a preflight against cas (the secrets and the result key the run
+ * request's params, the hub's domain and the cheapest matching orders of the
+ * book while a preflight asks cas (the secrets and the result key the run
  * will need exist), the signed request order, then publish and match; a
- * match that fails cancels the published request. */
+ * match that fails cancels the published request. With --watch it follows
+ * the task, and with --download/--decrypt fetches its result, as `task show`
+ * does (result_files.h). */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +19,14 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/secure.h"
+#include "core/stage.h"
 #include "hub_client.h"
 #include "identity/eip712.h"
 #include "identity/eth.h"
 #include "iexec/sms.h"
 #include "output.h"
 #include "project.h"
+#include "result_files.h"
 #include "task_watch.h"
 #include "wallet_opts.h"
 
@@ -328,6 +333,71 @@ static cella_res run_preflight(app_run_ctx *x, const char *beneficiary)
     return CELLA_OK_RES;
 }
 
+/* The preflight on a thread of its own, while the main thread asks the hub
+ * for its domain and the orders: its TLS handshake with cas no longer adds
+ * to theirs. Joined (and its failure reported) before anything is signed;
+ * it only reads x->params, x->me and x->o, which nothing changes meanwhile. */
+typedef struct {
+    app_run_ctx *x;
+    const char *beneficiary;
+    pthread_t th;
+    bool running;
+    cella_code code;
+    char where[256], what[768];
+} preflight_job;
+
+static void *preflight_main(void *arg)
+{
+    preflight_job *j = arg;
+    cella_res r = run_preflight(j->x, j->beneficiary);
+    j->code = r.code;
+    if (!cella_ok(r)) { /* the error is thread-local: carried to the joiner */
+        snprintf(j->where, sizeof j->where, "%s", cella_error_where());
+        snprintf(j->what, sizeof j->what, "%s", cella_error_what());
+    }
+    return NULL;
+}
+
+static cella_res preflight_start(preflight_job *j)
+{
+    int rc = pthread_create(&j->th, NULL, preflight_main, j);
+    CELLA_ENSURE(rc == 0, CELLA_E_INTERNAL, "app run", "cannot start a thread: %s", strerror(rc));
+    j->running = true;
+    return CELLA_OK_RES;
+}
+
+/* Waits for the preflight; its failure, if any, becomes this thread's. */
+static cella_res preflight_join(preflight_job *j)
+{
+    if (j->running)
+        pthread_join(j->th, NULL);
+    j->running = false;
+    if (j->code == CELLA_OK)
+        return CELLA_OK_RES;
+    return cella_fail(j->code, j->where, "%s", j->what);
+}
+
+/* The domain and the orders from the hub while the preflight runs; errors
+ * come in the order the steps had when they ran one after the other: the
+ * hub's domain, the preflight, the orders. */
+static cella_res run_book(app_run_ctx *x, const char *beneficiary)
+{
+    preflight_job pf = {.x = x, .beneficiary = beneficiary};
+    CELLA_TRY(preflight_start(&pf));
+    cella_res d = hub_domain_get(&x->hub, &x->d);
+    cella_res o = cella_ok(d) ? run_orders(x) : d;
+    /* a failure of the main thread is its error until the join reports another */
+    char where[256], what[768];
+    snprintf(where, sizeof where, "%s", cella_error_where());
+    snprintf(what, sizeof what, "%s", cella_error_what());
+    cella_res p = preflight_join(&pf);
+    if (!cella_ok(d))
+        return cella_fail(d.code, where, "%s", what);
+    if (!cella_ok(p))
+        return p;
+    return cella_ok(o) ? o : cella_fail(o.code, where, "%s", what);
+}
+
 /* ---- the request order ---- */
 
 static cella_res run_request(app_run_ctx *x, const char *beneficiary)
@@ -437,10 +507,38 @@ static cella_res run_print(const app_run_ctx *x, const char **last)
     return CELLA_OK_RES;
 }
 
+/* --download/--decrypt: one task's result, and what would refuse it checked
+ * before anything is bought. */
+static cella_res result_options(const app_run_ctx *x)
+{
+    if (!cli_result_wanted(x->o, x->n)) {
+        static const char *const need[] = {"output", "decrypted", "blobs", "key",
+                                           "beneficiary-key-file", "secrets-dir",
+                                           "beneficiary-keystoredir"};
+        for (size_t i = 0; i < sizeof need / sizeof *need; i++)
+            CELLA_ENSURE(!opt(x, need[i]), CELLA_E_USAGE, "app run",
+                         "--%s goes with --download or --decrypt", need[i]);
+        return CELLA_OK_RES;
+    }
+    const char *vol = opt(x, "volume");
+    CELLA_ENSURE(!vol || !strcmp(vol, "1"), CELLA_E_USAGE, "--download",
+                 "a result is downloaded for one task: not with --volume %s (cella task show "
+                 "TASKID --download fetches each)",
+                 vol);
+    CELLA_TRY(cli_result_preflight(x->o, x->n, NULL));
+    /* before any thread (the preflight's, libcurl's): staged files are
+     * removed on SIGINT, SIGTERM and SIGHUP */
+    return cella_stage_trap_signals();
+}
+
 static cella_res run_steps(app_run_ctx *x, const char *app_arg)
 {
     CELLA_TRY(run_target(x, app_arg));
+    CELLA_TRY(result_options(x));
     CELLA_TRY(cli_hub_open(x->o, x->n, &x->hub));
+    /* one connection to the hub for every call (each would make its own) */
+    x->hub.http.reuse = cella_http_pool_new();
+    CELLA_ENSURE(x->hub.http.reuse, CELLA_E_NOMEM, "app run", "out of memory");
     x->key = cella_secure_alloc(32);
     CELLA_ENSURE(x->key, CELLA_E_NOMEM, "wallet", "out of memory");
     uint8_t me[20];
@@ -456,17 +554,20 @@ static cella_res run_steps(app_run_ctx *x, const char *app_arg)
     } else {
         snprintf(beneficiary, sizeof beneficiary, "%s", x->me);
     }
-    CELLA_TRY(hub_domain_get(&x->hub, &x->d));
     CELLA_TRY(run_params(x));
-    CELLA_TRY(run_preflight(x, beneficiary));
-    CELLA_TRY(run_orders(x));
+    CELLA_TRY(run_book(x, beneficiary));
     CELLA_TRY(run_request(x, beneficiary));
     CELLA_TRY(run_match(x));
     const char *task;
     CELLA_TRY(run_print(x, &task));
-    if (opt(x, "watch"))
-        CELLA_TRY(cli_task_watch(&x->hub.http, task, stderr, 0, NULL));
-    return CELLA_OK_RES;
+    bool result = cli_result_wanted(x->o, x->n);
+    if (!opt(x, "watch") && !result)
+        return CELLA_OK_RES;
+    json_t *done = NULL; /* the task as the hub shows it COMPLETED */
+    CELLA_TRY(cli_task_watch(&x->hub.http, task, stderr, 0, &done));
+    cella_res r = result ? cli_result_download(x->o, x->n, &x->hub, task, done) : CELLA_OK_RES;
+    json_decref(done);
+    return r;
 }
 
 static int app_run(int argc, char **argv)
@@ -480,7 +581,7 @@ static int app_run(int argc, char **argv)
                    {"params", true, NULL},        {"beneficiary", true, NULL},
                    {"trust", true, NULL},         {"no-result-encryption", false, NULL},
                    {"skip-preflight-check", false, NULL}, {"watch", false, NULL},
-                   {"volume", true, NULL}};
+                   {"volume", true, NULL},        CLI_RESULT_DOWNLOAD_OPTS};
     const char *pos[1] = {NULL};
     int np;
     cli_list secrets = {.name = "secret"};
@@ -498,6 +599,7 @@ static int app_run(int argc, char **argv)
     json_decref(x.deal);
     if (x.key)
         cella_secure_free(x.key, 32);
+    cella_http_pool_free(x.hub.http.reuse);
     return cli_report(r);
 }
 
@@ -506,7 +608,8 @@ const cli_command cli_apprun_commands[] = {
      "cella app run [0xAPP] [--dataset 0xD|deployed] [--workerpool 0xW] [--tag tee] "
      "[--category N] [--trust N] [--args \"...\"] [--secret 1=NAME [2=NAME...]]... "
      "[--input-files URL,...] [--params JSON] [--beneficiary 0x..] [--volume N] "
-     "[--no-result-encryption] [--skip-preflight-check] [--watch] [--hub-url URL "
+     "[--no-result-encryption] [--skip-preflight-check] [--watch] [--download [-o FILE] "
+     "[--blobs URL]] [--decrypt [--decrypted FILE] [--key FILE]] [--hub-url URL "
      "[--hub-fingerprint FP]] [--cas URL --cas-fingerprint FP] " CLI_WALLET_USAGE,
      "Buy a run of an app, like `iexec app run`: take the cheapest matching app, dataset and "
      "workerpool orders of the book (a dataset order only if its apprestrict allows the app), "
@@ -522,6 +625,14 @@ const cli_command cli_apprun_commands[] = {
      "beneficiary's result key exist (--skip-preflight-check skips it). If the match fails, "
      "the published request order is cancelled (the error says so). Prints the deal and task "
      "ids; --watch follows the (last) task by the hub's event stream, as cella task watch "
-     "does (status lines on stderr), until it completes or fails (exit 0 only if completed)."},
+     "does (status lines on stderr), until it completes or fails (exit 0 only if completed). "
+     "--download and --decrypt (each implies --watch; one task only) then fetch and decrypt "
+     "its result in the same command, with the options and files of `cella task show "
+     "--download --decrypt`: the result to -o FILE (default <taskid>.zip), decrypted with the "
+     "beneficiary key (--key, --beneficiary-key-file, --secrets-dir, "
+     "--beneficiary-keystoredir; default the only key in .secrets/beneficiary) to --decrypted "
+     "FILE (default results.zip); each file is written whole or not at all and never "
+     "replaces one. A missing key, or an output that already exists, is refused before "
+     "anything is bought; a task that fails is an error and writes nothing."},
     {NULL, NULL, NULL, NULL, NULL},
 };

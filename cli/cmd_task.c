@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include "hub_client.h"
-#include "iexec/result.h"
-#include "core/stage.h"
 #include "output.h"
 #include "result_files.h"
 #include "task_watch.h"
@@ -20,48 +18,24 @@
 
 /* ---- tasks ---- */
 
-/* The result of a shown task, as the SDK's `task show --download --decrypt`:
- * <taskid>.zip (or -o FILE), then decrypted with the beneficiary's key into
- * results.zip (or --decrypted FILE). */
-static cella_res show_download(const cli_opt *o, int n, const cli_hub *hub, const char *id,
-                               const json_t *task)
-{
-    char store[1024], file[4096], key[4096 + 256];
-    CELLA_TRY(cli_project_url(o, n, "blobs", "blobsUrl", "", store, sizeof store));
-    CELLA_TRY(cli_result_path(cli_get(o, n, "output"), id, file, sizeof file));
-    CELLA_TRY(cli_result_fetch(hub, id, task, store, file));
-    fprintf(stderr, "cella: result downloaded to %s\n", file);
-    cli_json_set_str("file", file);
-    if (!cli_get(o, n, "decrypt"))
-        return CELLA_OK_RES;
-    const char *out = cli_get(o, n, "decrypted") ? cli_get(o, n, "decrypted")
-                                                 : CLI_DEFAULT_DECRYPTED;
-    CELLA_TRY(cli_beneficiary_key(o, n, key, sizeof key));
-    CELLA_TRY(cella_stage_trap_signals());
-    CELLA_TRY(cella_iexec_result_decrypt_file(file, key, out, false));
-    fprintf(stderr, "cella: result decrypted to %s\n", out);
-    cli_json_set_str("decrypted", out);
-    return CELLA_OK_RES;
-}
-
 /* GET /v1/tasks/ID; --watch first follows it until it completes (or fails);
  * --download fetches its result, --decrypt decrypts that. */
 static int task_show(int argc, char **argv)
 {
-    cli_opt o[] = {HUB_URL_OPTS,          {"watch", false, NULL},     {"download", false, NULL},
-                   {"decrypt", false, NULL}, {"output", true, NULL},  {"decrypted", true, NULL},
-                   {"blobs", true, NULL},  CLI_RESULT_KEY_OPTS};
+    cli_opt o[] = {HUB_URL_OPTS, {"watch", false, NULL}, CLI_RESULT_DOWNLOAD_OPTS};
     const char *pos[1];
     int np;
     cella_res r = cli_parse(argc, argv, o, NOPTS(o), pos, 1, &np, "task show");
     if (cella_ok(r) && np != 1)
         r = cella_fail(CELLA_E_USAGE, "task show", "usage: cella task show TASKID");
-    bool download = cli_get(o, NOPTS(o), "download") || cli_get(o, NOPTS(o), "decrypt");
+    bool download = cli_result_wanted(o, NOPTS(o));
     char id[67], path[128];
     if (cella_ok(r))
         r = cli_hash_arg(pos[0], "task id", id);
     hub_conn c;
     json_t *task = NULL;
+    if (cella_ok(r) && download) /* before waiting: what would refuse the result later */
+        r = cli_result_preflight(o, NOPTS(o), id);
     if (cella_ok(r))
         r = hub_conn_open(&c, o, NOPTS(o));
     if (cella_ok(r) && cli_get(o, NOPTS(o), "watch"))
@@ -71,7 +45,7 @@ static int task_show(int argc, char **argv)
         r = hub_conn_call(&c, "GET", path, NULL, false, &task);
     }
     if (cella_ok(r) && download)
-        r = show_download(o, NOPTS(o), &c.hub, id, task);
+        r = cli_result_download(o, NOPTS(o), &c.hub, id, task);
     if (cella_ok(r)) { /* last: nothing on stdout when a step failed */
         cli_print_json(task);
         cli_json_set("task", json_incref(task));
@@ -494,7 +468,10 @@ const cli_command cli_task_commands[] = {
      "completes (non-zero if it fails); --download fetches its result to FILE (default "
      "<taskid>.zip) by content address (--blobs, else cella.json's blobsUrl, then the "
      "recorded URL); --decrypt also decrypts it with the beneficiary's key (--key, else "
-     "the only key in .secrets/beneficiary) to --decrypted FILE (default results.zip)."},
+     "the only key in .secrets/beneficiary) to --decrypted FILE (default results.zip). "
+     "Either file is written whole or not at all and never replaces one; a missing key or "
+     "an existing file is refused before anything is waited for or fetched. `cella app "
+     "run --download --decrypt` does the same for the task it buys."},
     {"task", "list", task_list,
      "cella task list --workerpool 0xADDR [--runnable] [--status S] [--limit N] [--hub-url URL]",
      "List a workerpool's tasks, oldest first; --runnable: ACTIVE, before the contribution "

@@ -1,12 +1,18 @@
 #include "result_files.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blobs/client.h"
 #include "casapi/casapi.h"
+#include "core/stage.h"
+#include "iexec/result.h"
+#include "output.h"
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -97,5 +103,55 @@ cella_res cli_beneficiary_key(const cli_opt *o, int n, char *out, size_t cap)
     /* --beneficiary-key-file, the SDK's option: a file name inside the folder */
     int w = kopt ? snprintf(out, cap, "%s", kopt) : snprintf(out, cap, "%s/%s", dir, kname);
     CELLA_ENSURE(w > 0 && (size_t)w < cap, CELLA_E_PATH, "--key", "path too long");
+    return CELLA_OK_RES;
+}
+
+bool cli_result_wanted(const cli_opt *o, int n)
+{
+    return cli_get(o, n, "download") || cli_get(o, n, "decrypt");
+}
+
+static const char *decrypted_path(const cli_opt *o, int n)
+{
+    const char *d = cli_get(o, n, "decrypted");
+    return d ? d : CLI_DEFAULT_DECRYPTED;
+}
+
+cella_res cli_result_preflight(const cli_opt *o, int n, const char *id)
+{
+    char file[4096];
+    if (id || cli_get(o, n, "output")) {
+        CELLA_TRY(cli_result_path(cli_get(o, n, "output"), id, file, sizeof file));
+        CELLA_TRY(cella_stage_check_new(AT_FDCWD, file, false));
+    }
+    if (!cli_get(o, n, "decrypt"))
+        return CELLA_OK_RES;
+    char key[4096 + 256];
+    CELLA_TRY(cli_beneficiary_key(o, n, key, sizeof key));
+    /* only whether it can be opened: the key is read once, when it decrypts */
+    CELLA_ENSURE(access(key, R_OK) == 0, CELLA_E_NOTFOUND, key,
+                 "cannot read the beneficiary key: %s (run: cella result "
+                 "generate-encryption-keypair, or give --key)",
+                 strerror(errno));
+    return cella_stage_check_new(AT_FDCWD, decrypted_path(o, n), false);
+}
+
+cella_res cli_result_download(const cli_opt *o, int n, const cli_hub *hub, const char *id,
+                              const json_t *task)
+{
+    char store[1024], file[4096], key[4096 + 256];
+    CELLA_TRY(cli_project_url(o, n, "blobs", "blobsUrl", "", store, sizeof store));
+    CELLA_TRY(cli_result_path(cli_get(o, n, "output"), id, file, sizeof file));
+    CELLA_TRY(cella_stage_trap_signals()); /* a staged file never outlives Ctrl-C */
+    CELLA_TRY(cli_result_fetch(hub, id, task, store, file));
+    fprintf(stderr, "cella: result downloaded to %s\n", file);
+    cli_json_set_str("file", file);
+    if (!cli_get(o, n, "decrypt"))
+        return CELLA_OK_RES;
+    const char *out = decrypted_path(o, n);
+    CELLA_TRY(cli_beneficiary_key(o, n, key, sizeof key));
+    CELLA_TRY(cella_iexec_result_decrypt_file(file, key, out, false));
+    fprintf(stderr, "cella: result decrypted to %s\n", out);
+    cli_json_set_str("decrypted", out);
     return CELLA_OK_RES;
 }

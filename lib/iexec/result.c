@@ -792,7 +792,9 @@ cella_res cella_iexec_result_decrypt_file(const char *in_path, const char *priv_
                                        &plain);
         if (!cella_ok(r)) {
             const char *w = cella_error_where();
-            if (!strcmp(w, "beneficiary private key"))
+            /* a result key the private key cannot open: name that key file */
+            if (!strcmp(w, "beneficiary private key") ||
+                (r.code == CELLA_E_AUTH && !strcmp(w, CELLA_IEXEC_RESULT_KEY_ENTRY)))
                 cella_error_set_where(priv_path);
             else if (!strcmp(w, "encrypted result zip"))
                 cella_error_set_where(in_path);
