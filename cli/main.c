@@ -1,5 +1,7 @@
 /* cella: one binary, verbs grouped like the iExec SDK and the SCONE CLI. */
 #include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -139,7 +141,13 @@ int main(int argc, char **argv)
      * fault each (about 7% of a short command's time here). cella registers
      * no exit handler; every file it writes is closed or staged and renamed
      * by then, and the buffers of stdio are flushed here. */
-    fflush(NULL);
+    /* a full disk, a closed pipe: not a success (ferror: an earlier write failed) */
+    bool flush_failed = fflush(NULL) != 0;
+    if ((flush_failed || ferror(stdout)) && rc == 0) {
+        fprintf(stderr, "cella: error: cannot write the output%s%s (stdout)\n",
+                flush_failed ? ": " : "", flush_failed ? strerror(errno) : "");
+        rc = 1;
+    }
     _exit(rc);
 #endif
 }

@@ -67,4 +67,11 @@ if command -v groff >/dev/null; then
   [[ ! -s groff.err ]] || fail "groff warns: $(head -3 groff.err)"
 fi
 ok
+
+# ---- output that cannot be written is a failure, not a success ----
+if [[ -w /dev/full ]]; then
+  "$CELLA" help --man > /dev/full 2> full.err && fail "help --man > /dev/full succeeded"
+  [[ $(grep -c '^cella: error: cannot write the output' full.err) == 1 ]] || fail "no one error line: $(cat full.err)"
+  ok
+fi
 finish
