@@ -171,28 +171,34 @@ static bool mul_ok(uint64_t a, uint64_t b, uint64_t *out)
     return !__builtin_mul_overflow(a, b, out);
 }
 
-bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__COUNT],
-               const hub_match_state *st, hub_deal *deal, hub_refusal *why)
+
+/* What the steps of hub_match share: the orders, and what the earlier steps
+ * read from them. */
+typedef struct {
+    const cella_domain *d;
+    const cella_order *const *in;
+    const hub_match_state *st;
+    const cella_order *app, *ds, *wp, *req; /* ds: an empty order without a dataset */
+    uint64_t category;
+    uint8_t r_trust[32];
+    uint8_t price[3][32]; /* app, dataset, workerpool */
+    uint8_t tag[32];
+    uint8_t a_addr[32], d_addr[32], w_addr[32], requester[32];
+    bool has_dataset;
+    uint64_t vol;
+    uint64_t p[3]; /* the prices, in nRLC */
+    uint64_t sponsor_lock, pool_lock;
+} match_ctx;
+
+/* computation environment: the category and the trust */
+static bool match_environment(match_ctx *m, hub_refusal *why)
 {
-    memset(deal, 0, sizeof *deal);
-    memset(why, 0, sizeof *why);
-    cella_order none;
-    cella_order_init(&none, CELLA_ORDER_DATASET);
-    const cella_order *app = in[CELLA_ORDER_APP], *wp = in[CELLA_ORDER_WORKERPOOL],
-                      *req = in[CELLA_ORDER_REQUEST];
-    const cella_order *ds = in[CELLA_ORDER_DATASET] ? in[CELLA_ORDER_DATASET] : &none;
-    if (!app || !wp || !req || app->kind != CELLA_ORDER_APP || ds->kind != CELLA_ORDER_DATASET ||
-        wp->kind != CELLA_ORDER_WORKERPOOL || req->kind != CELLA_ORDER_REQUEST)
-        CELLA_MISUSE("hub_match: orders of the wrong kinds");
-
-    uint8_t r_cat[32], w_cat[32], r_trust[32], w_trust[32];
-    hub_order_field(req, "category", r_cat);
-    hub_order_field(wp, "category", w_cat);
-    hub_order_field(req, "trust", r_trust);
-    hub_order_field(wp, "trust", w_trust);
+    uint8_t r_cat[32], w_cat[32], w_trust[32];
+    hub_order_field(m->req, "category", r_cat);
+    hub_order_field(m->wp, "category", w_cat);
+    hub_order_field(m->req, "trust", m->r_trust);
+    hub_order_field(m->wp, "trust", w_trust);
     char t1[80], t2[80];
-
-    /* computation environment and prices */
     if (hub_u256_cmp(r_cat, w_cat) != 0) {
         cella_u256_format(r_cat, t1);
         cella_u256_format(w_cat, t2);
@@ -201,18 +207,23 @@ bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__C
     }
     const hub_category *cats;
     size_t ncat = hub_categories(&cats);
-    uint64_t category;
-    if (!hub_u256_to_u64(r_cat, &category) || category >= ncat) {
+    if (!hub_u256_to_u64(r_cat, &m->category) || m->category >= ncat) {
         cella_u256_format(r_cat, t1);
         return refuse(why, 0x01, "category %s does not exist (the hub has categories 0 to %zu)",
                       t1, ncat - 1);
     }
-    if (hub_u256_cmp(r_trust, w_trust) > 0) {
-        cella_u256_format(r_trust, t1);
+    if (hub_u256_cmp(m->r_trust, w_trust) > 0) {
+        cella_u256_format(m->r_trust, t1);
         cella_u256_format(w_trust, t2);
         return refuse(why, 0x02, "the request asks for trust %s but the workerpool offers only %s",
                       t1, t2);
     }
+    return true;
+}
+
+/* prices: each at most the request's maximum */
+static bool match_prices(match_ctx *m, hub_refusal *why)
+{
     static const struct {
         unsigned code;
         int kind;
@@ -222,28 +233,33 @@ bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__C
         {0x04, CELLA_ORDER_DATASET, "datasetprice", "datasetmaxprice", "dataset"},
         {0x05, CELLA_ORDER_WORKERPOOL, "workerpoolprice", "workerpoolmaxprice", "workerpool"},
     };
-    uint8_t price[3][32];
+    char t1[80], t2[80];
     for (int i = 0; i < 3; i++) {
-        const cella_order *o = prices[i].kind == CELLA_ORDER_APP       ? app
-                               : prices[i].kind == CELLA_ORDER_DATASET ? ds
-                                                                       : wp;
+        const cella_order *o = prices[i].kind == CELLA_ORDER_APP       ? m->app
+                               : prices[i].kind == CELLA_ORDER_DATASET ? m->ds
+                                                                       : m->wp;
         uint8_t maxp[32];
-        hub_order_field(o, prices[i].price, price[i]);
-        hub_order_field(req, prices[i].maxprice, maxp);
-        if (hub_u256_cmp(maxp, price[i]) < 0) {
-            cella_u256_format(price[i], t1);
+        hub_order_field(o, prices[i].price, m->price[i]);
+        hub_order_field(m->req, prices[i].maxprice, maxp);
+        if (hub_u256_cmp(maxp, m->price[i]) < 0) {
+            cella_u256_format(m->price[i], t1);
             cella_u256_format(maxp, t2);
             return refuse(why, prices[i].code, "the %s price %s is above the request's %s %s",
                           prices[i].what, t1, prices[i].maxprice, t2);
         }
     }
+    return true;
+}
 
-    /* tags: bytes32 bit sets */
-    uint8_t a_tag[32], d_tag[32], w_tag[32], r_tag[32], tag[32];
-    hub_order_field(app, "tag", a_tag);
-    hub_order_field(ds, "tag", d_tag);
-    hub_order_field(wp, "tag", w_tag);
-    hub_order_field(req, "tag", r_tag);
+/* tags: bytes32 bit sets */
+static bool match_tags(match_ctx *m, hub_refusal *why)
+{
+    uint8_t a_tag[32], d_tag[32], w_tag[32], r_tag[32];
+    uint8_t *tag = m->tag;
+    hub_order_field(m->app, "tag", a_tag);
+    hub_order_field(m->ds, "tag", d_tag);
+    hub_order_field(m->wp, "tag", w_tag);
+    hub_order_field(m->req, "tag", r_tag);
     for (int i = 0; i < 32; i++) {
         uint8_t mask = i == 31 ? (uint8_t)~0x0E : 0xFF; /* ~bytes32(0x0E) */
         tag[i] = (uint8_t)(a_tag[i] | (d_tag[i] & mask) | r_tag[i]);
@@ -261,26 +277,36 @@ bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__C
     if (((tag[31] ^ a_tag[31]) & 0x01) != 0)
         return refuse(why, 0x07, "the deal would be a TEE deal but the app is not a TEE app "
                                  "(the TEE bit of the combined tag differs from the app's)");
+    return true;
+}
 
-    /* resources and restrictions */
-    uint8_t w[32], a_addr[32], d_addr[32], w_addr[32], requester[32];
-    hub_order_field(app, "app", a_addr);
-    hub_order_field(ds, "dataset", d_addr);
-    hub_order_field(wp, "workerpool", w_addr);
-    hub_order_field(req, "requester", requester);
+/* resources: the request names the app and the dataset of the other orders */
+static bool match_resources(match_ctx *m, hub_refusal *why)
+{
+    uint8_t w[32];
+    hub_order_field(m->app, "app", m->a_addr);
+    hub_order_field(m->ds, "dataset", m->d_addr);
+    hub_order_field(m->wp, "workerpool", m->w_addr);
+    hub_order_field(m->req, "requester", m->requester);
     char x1[43], x2[43];
-    hub_order_field(req, "app", w);
-    if (memcmp(w, a_addr, 32) != 0) {
+    hub_order_field(m->req, "app", w);
+    if (memcmp(w, m->a_addr, 32) != 0) {
         addr_text(x1, w + 12);
-        addr_text(x2, a_addr + 12);
+        addr_text(x2, m->a_addr + 12);
         return refuse(why, 0x10, "the request is for app %s, not %s", x1, x2);
     }
-    hub_order_field(req, "dataset", w);
-    if (memcmp(w, d_addr, 32) != 0) {
+    hub_order_field(m->req, "dataset", w);
+    if (memcmp(w, m->d_addr, 32) != 0) {
         addr_text(x1, w + 12);
-        addr_text(x2, d_addr + 12);
+        addr_text(x2, m->d_addr + 12);
         return refuse(why, 0x11, "the request is for dataset %s, not %s", x1, x2);
     }
+    return true;
+}
+
+/* restrictions: each order's restrictions allow the others' resources */
+static bool match_restrictions(const match_ctx *m, hub_refusal *why)
+{
     static const struct {
         unsigned code;
         int kind;
@@ -305,12 +331,15 @@ bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__C
         {0x1b, CELLA_ORDER_WORKERPOOL, "requesterrestrict", 3,
          "the workerpool order is restricted to requester"},
     };
-    const uint8_t *accounts[4] = {a_addr + 12, d_addr + 12, w_addr + 12, requester + 12};
+    const uint8_t *accounts[4] = {m->a_addr + 12, m->d_addr + 12, m->w_addr + 12,
+                                  m->requester + 12};
+    uint8_t w[32];
+    char x1[43], x2[43];
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        const cella_order *o = rules[i].kind == CELLA_ORDER_APP       ? app
-                               : rules[i].kind == CELLA_ORDER_DATASET ? ds
-                               : rules[i].kind == CELLA_ORDER_REQUEST ? req
-                                                                      : wp;
+        const cella_order *o = rules[i].kind == CELLA_ORDER_APP       ? m->app
+                               : rules[i].kind == CELLA_ORDER_DATASET ? m->ds
+                               : rules[i].kind == CELLA_ORDER_REQUEST ? m->req
+                                                                      : m->wp;
         hub_order_field(o, rules[i].field, w);
         if (!allowed(w, accounts[rules[i].against])) {
             addr_text(x1, w + 12);
@@ -318,54 +347,66 @@ bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__C
             return refuse(why, rules[i].code, "%s %s, not %s", rules[i].sentence, x1, x2);
         }
     }
+    return true;
+}
 
-    /* authenticity */
-    bool has_dataset = !hub_u256_is_zero(d_addr);
+/* authenticity: registered resources, orders signed by their owners */
+static bool match_authenticity(match_ctx *m, hub_refusal *why)
+{
+    const cella_domain *d = m->d;
+    const hub_match_state *st = m->st;
+    char x1[43];
+    m->has_dataset = !hub_u256_is_zero(m->d_addr);
     if (!st->app.registered) {
-        addr_text(x1, a_addr + 12);
+        addr_text(x1, m->a_addr + 12);
         return refuse(why, 0x20, "app %s is not registered on this hub", x1);
     }
-    if (!signed_by(d, app, st, st->app.owner)) {
+    if (!signed_by(d, m->app, st, st->app.owner)) {
         addr_text(x1, st->app.owner);
         return refuse(why, 0x21, "the app order is not signed by the app's owner %s", x1);
     }
-    if (has_dataset) {
+    if (m->has_dataset) {
         if (!st->dataset.registered) {
-            addr_text(x1, d_addr + 12);
+            addr_text(x1, m->d_addr + 12);
             return refuse(why, 0x30, "dataset %s is not registered on this hub", x1);
         }
-        if (!signed_by(d, ds, st, st->dataset.owner)) {
+        if (!signed_by(d, m->ds, st, st->dataset.owner)) {
             addr_text(x1, st->dataset.owner);
             return refuse(why, 0x31, "the dataset order is not signed by the dataset's owner %s",
                           x1);
         }
     }
     if (!st->workerpool.registered) {
-        addr_text(x1, w_addr + 12);
+        addr_text(x1, m->w_addr + 12);
         return refuse(why, 0x40, "workerpool %s is not registered on this hub", x1);
     }
-    if (!signed_by(d, wp, st, st->workerpool.owner)) {
+    if (!signed_by(d, m->wp, st, st->workerpool.owner)) {
         addr_text(x1, st->workerpool.owner);
         return refuse(why, 0x41, "the workerpool order is not signed by the workerpool's owner %s",
                       x1);
     }
-    if (!signed_by(d, req, st, requester + 12)) {
-        addr_text(x1, requester + 12);
+    if (!signed_by(d, m->req, st, m->requester + 12)) {
+        addr_text(x1, m->requester + 12);
         return refuse(why, 0x50, "the request order is not signed by its requester %s", x1);
     }
+    return true;
+}
 
-    /* availability */
+/* availability: the volume left in every order (the deal's order hashes too) */
+static bool match_volume(match_ctx *m, hub_deal *deal, hub_refusal *why)
+{
+    const hub_match_state *st = m->st;
     if (st->has_hashes)
         memcpy(deal->hash, st->hash, sizeof deal->hash);
     else
-        hub_order_hashes(d, in, deal->hash);
+        hub_order_hashes(m->d, m->in, deal->hash);
     uint8_t volume[32], rem[32];
     bool first = true;
     for (int k = 0; k < CELLA_ORDER__COUNT; k++) {
-        if (k == CELLA_ORDER_DATASET && !has_dataset)
+        if (k == CELLA_ORDER_DATASET && !m->has_dataset)
             continue;
         uint8_t v[32];
-        hub_order_field(in[k], "volume", v);
+        hub_order_field(m->in[k], "volume", v);
         if (!hub_u256_sub(rem, v, st->consumed[k]))
             memset(rem, 0, 32); /* consumed beyond volume: nothing left */
         if (first || hub_u256_cmp(rem, volume) < 0)
@@ -375,70 +416,81 @@ bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__C
     if (hub_u256_is_zero(volume))
         return refuse(why, 0x60, "no volume left: one of the orders is fully consumed (or "
                                  "cancelled)");
-    uint64_t vol;
-    if (!hub_u256_to_u64(volume, &vol) || vol > HUB_MAX_BOT)
+    if (!hub_u256_to_u64(volume, &m->vol) || m->vol > HUB_MAX_BOT)
         return refuse_hub(why, "cella-hub-deal-too-large",
                           "a deal on this hub has at most %d tasks; lower the request volume",
                           HUB_MAX_BOT);
+    return true;
+}
 
-    /* escrow: every amount must fit the nRLC accounts (64 bits) */
-    uint64_t p[3];
-    uint64_t total = 0, stake_unit, sponsor_lock, pool_lock;
+/* escrow: every amount must fit the nRLC accounts (64 bits) */
+static bool match_escrow(match_ctx *m, hub_refusal *why)
+{
+    const hub_match_state *st = m->st;
+    uint64_t *p = m->p;
+    uint64_t total = 0, stake_unit;
     bool fits = true;
     for (int i = 0; i < 3; i++)
-        fits = fits && hub_u256_to_u64(price[i], &p[i]);
+        fits = fits && hub_u256_to_u64(m->price[i], &p[i]);
     fits = fits && !__builtin_add_overflow(p[0], p[1], &total) &&
-           !__builtin_add_overflow(total, p[2], &total) && mul_ok(total, vol, &sponsor_lock);
+           !__builtin_add_overflow(total, p[2], &total) && mul_ok(total, m->vol, &m->sponsor_lock);
     if (fits) {
         /* percentage(): workerpoolprice * 30 / 100, without overflowing */
         stake_unit = p[2] / 100 * HUB_WORKERPOOL_STAKE_RATIO +
                      p[2] % 100 * HUB_WORKERPOOL_STAKE_RATIO / 100;
-        fits = mul_ok(stake_unit, vol, &pool_lock);
+        fits = mul_ok(stake_unit, m->vol, &m->pool_lock);
     }
     const uint8_t *pool_owner = st->workerpool.owner;
-    bool same = memcmp(pool_owner, requester + 12, 20) == 0;
-    addr_text(x1, requester + 12);
-    if (!fits || sponsor_lock > st->sponsor_balance) {
+    bool same = memcmp(pool_owner, m->requester + 12, 20) == 0;
+    char t1[80], x1[43], x2[43];
+    addr_text(x1, m->requester + 12);
+    if (!fits || m->sponsor_lock > st->sponsor_balance) {
         if (fits)
-            snprintf(t1, sizeof t1, "%llu", (unsigned long long)sponsor_lock);
+            snprintf(t1, sizeof t1, "%llu", (unsigned long long)m->sponsor_lock);
         else
             snprintf(t1, sizeof t1, "more than 2^64");
         return refuse_hub(why, "cella-hub-insufficient-balance",
                           "the sponsor %s cannot pay the deal: it needs %s nRLC free, it has %llu",
                           x1, t1, (unsigned long long)st->sponsor_balance);
     }
-    uint64_t pool_free = same ? st->sponsor_balance - sponsor_lock : st->pool_owner_balance;
-    if (pool_lock > pool_free) {
+    uint64_t pool_free = same ? st->sponsor_balance - m->sponsor_lock : st->pool_owner_balance;
+    if (m->pool_lock > pool_free) {
         addr_text(x2, pool_owner);
         return refuse_hub(why, "cella-hub-insufficient-balance",
                           "the workerpool owner %s cannot stake the deal: it needs %llu nRLC "
                           "free, it has %llu",
-                          x2, (unsigned long long)pool_lock, (unsigned long long)pool_free);
+                          x2, (unsigned long long)m->pool_lock, (unsigned long long)pool_free);
     }
+    return true;
+}
 
-    /* the deal */
-    deal->has_dataset = has_dataset;
+/* the deal */
+static bool match_deal(const match_ctx *m, hub_deal *deal, hub_refusal *why)
+{
+    const hub_match_state *st = m->st;
+    uint8_t w[32];
+    deal->has_dataset = m->has_dataset;
     hub_deal_id(deal->hash[CELLA_ORDER_REQUEST], st->consumed[CELLA_ORDER_REQUEST], deal->dealid);
-    memcpy(deal->tag, tag, 32);
-    memcpy(deal->app, a_addr + 12, 20);
-    memcpy(deal->dataset, d_addr + 12, 20);
-    memcpy(deal->workerpool, w_addr + 12, 20);
+    memcpy(deal->tag, m->tag, 32);
+    memcpy(deal->app, m->a_addr + 12, 20);
+    memcpy(deal->dataset, m->d_addr + 12, 20);
+    memcpy(deal->workerpool, m->w_addr + 12, 20);
     memcpy(deal->app_owner, st->app.owner, 20);
-    if (has_dataset)
+    if (m->has_dataset)
         memcpy(deal->dataset_owner, st->dataset.owner, 20);
     memcpy(deal->workerpool_owner, st->workerpool.owner, 20);
-    memcpy(deal->requester, requester + 12, 20);
-    memcpy(deal->sponsor, requester + 12, 20);
-    hub_order_field(req, "beneficiary", w);
+    memcpy(deal->requester, m->requester + 12, 20);
+    memcpy(deal->sponsor, m->requester + 12, 20);
+    hub_order_field(m->req, "beneficiary", w);
     memcpy(deal->beneficiary, w + 12, 20);
-    hub_order_field(req, "callback", w);
+    hub_order_field(m->req, "callback", w);
     memcpy(deal->callback, w + 12, 20);
-    deal->app_price = p[0];
-    deal->dataset_price = p[1];
-    deal->workerpool_price = p[2];
-    deal->category = category;
+    deal->app_price = m->p[0];
+    deal->dataset_price = m->p[1];
+    deal->workerpool_price = m->p[2];
+    deal->category = m->category;
     uint64_t trust = 0;
-    if (!hub_u256_to_u64(r_trust, &trust))
+    if (!hub_u256_to_u64(m->r_trust, &trust))
         trust = UINT64_MAX; /* cannot happen: r_trust <= w_trust and prices fit; keep bounded */
     deal->trust = trust < 1 ? 1 : trust;
     uint64_t before = 0;
@@ -446,11 +498,34 @@ bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__C
         return refuse_hub(why, "cella-hub-deal-too-large", "the request's consumed volume is "
                                                            "beyond 2^64");
     deal->bot_first = before;
-    deal->bot_size = vol;
+    deal->bot_size = m->vol;
     uint64_t ratio = st->worker_stake_ratio;
-    deal->worker_stake = p[2] / 100 * ratio + p[2] % 100 * ratio / 100;
+    deal->worker_stake = m->p[2] / 100 * ratio + m->p[2] % 100 * ratio / 100;
     deal->scheduler_reward_ratio = st->scheduler_reward_ratio;
-    deal->sponsor_lock = sponsor_lock;
-    deal->pool_lock = pool_lock;
+    deal->sponsor_lock = m->sponsor_lock;
+    deal->pool_lock = m->pool_lock;
     return true;
+}
+
+/* PoCo's checks in its order: the first that fails is the refusal. */
+bool hub_match(const cella_domain *d, const cella_order *const in[CELLA_ORDER__COUNT],
+               const hub_match_state *st, hub_deal *deal, hub_refusal *why)
+{
+    memset(deal, 0, sizeof *deal);
+    memset(why, 0, sizeof *why);
+    cella_order none;
+    cella_order_init(&none, CELLA_ORDER_DATASET);
+    match_ctx m = {.d = d, .in = in, .st = st};
+    m.app = in[CELLA_ORDER_APP];
+    m.wp = in[CELLA_ORDER_WORKERPOOL];
+    m.req = in[CELLA_ORDER_REQUEST];
+    m.ds = in[CELLA_ORDER_DATASET] ? in[CELLA_ORDER_DATASET] : &none;
+    if (!m.app || !m.wp || !m.req || m.app->kind != CELLA_ORDER_APP ||
+        m.ds->kind != CELLA_ORDER_DATASET || m.wp->kind != CELLA_ORDER_WORKERPOOL ||
+        m.req->kind != CELLA_ORDER_REQUEST)
+        CELLA_MISUSE("hub_match: orders of the wrong kinds");
+    return match_environment(&m, why) && match_prices(&m, why) && match_tags(&m, why) &&
+           match_resources(&m, why) && match_restrictions(&m, why) &&
+           match_authenticity(&m, why) && match_volume(&m, deal, why) && match_escrow(&m, why) &&
+           match_deal(&m, deal, why);
 }

@@ -335,6 +335,20 @@ json_t *hs_u64_json(uint64_t v)
     return json_string(t);
 }
 
+/* A text column as a JSON string, or null. */
+json_t *hs_col_text_json(dbq *q, int i)
+{
+    const char *t = db_col_text(q, i);
+    return t ? json_stringn(t, (size_t)db_col_len(q, i)) : json_null();
+}
+
+void hs_id_text(const uint8_t id[32], char out[67])
+{
+    out[0] = '0';
+    out[1] = 'x';
+    cella_hex_encode(out + 2, id, 32, false);
+}
+
 /* ---- read-only listings (the web page) ---- */
 
 /* Appends v to *arr; on failure frees both and sets *arr NULL. */

@@ -70,6 +70,9 @@ cella_res hs_run(hub_store *s, dbq *q, const char *what);
 json_t *hs_addr_json(const uint8_t a[20]);
 json_t *hs_hex_json(const uint8_t *p, size_t n);
 json_t *hs_u64_json(uint64_t v);
+json_t *hs_col_text_json(dbq *q, int i);
+/* "0x" and the 64 hex digits of a task's (or deal's) id. */
+void hs_id_text(const uint8_t id[32], char out[67]);
 void hs_append_or_drop(json_t **arr, json_t *v);
 size_t hs_list_limit(size_t limit);
 

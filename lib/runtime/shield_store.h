@@ -1,4 +1,4 @@
-/* The shield's chunk store (internal to lib/runtime/shield.c).
+/* The shield's chunk store (internal to lib/runtime/shield*.c).
  *
  * A read smaller than a chunk still decrypts and authenticates the whole
  * chunk. The store hands the rest of that authenticated chunk to the kernel's
@@ -10,7 +10,7 @@
  *
  * The kernel locks each page it fills, and a page may be locked by a read
  * that waits for a FUSE worker: a worker that stores may wait for another
- * worker. shield.c therefore lets at most (workers - 1) store at once, so one
+ * worker. The shield therefore lets at most (workers - 1) store at once, so one
  * worker is always free to answer reads, and never stores the pages of the
  * request it is answering.
  *
