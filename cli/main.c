@@ -132,6 +132,13 @@ static int cli_main(int argc, char **argv)
 int main(int argc, char **argv)
 {
     int rc = cli_main(argc, argv);
+    /* a full disk, a closed pipe: not a success (ferror: an earlier write failed) */
+    bool flush_failed = fflush(NULL) != 0;
+    if ((flush_failed || ferror(stdout)) && rc == 0) {
+        fprintf(stderr, "cella: error: cannot write the output%s%s (stdout)\n",
+                flush_failed ? ": " : "", flush_failed ? strerror(errno) : "");
+        rc = 1;
+    }
 #ifdef CELLA_EXIT_HANDLERS
     return rc;
 #else
@@ -140,14 +147,7 @@ int main(int argc, char **argv)
      * libcurl's), and each touched code pages not yet mapped in, a page
      * fault each (about 7% of a short command's time here). cella registers
      * no exit handler; every file it writes is closed or staged and renamed
-     * by then, and the buffers of stdio are flushed here. */
-    /* a full disk, a closed pipe: not a success (ferror: an earlier write failed) */
-    bool flush_failed = fflush(NULL) != 0;
-    if ((flush_failed || ferror(stdout)) && rc == 0) {
-        fprintf(stderr, "cella: error: cannot write the output%s%s (stdout)\n",
-                flush_failed ? ": " : "", flush_failed ? strerror(errno) : "");
-        rc = 1;
-    }
+     * by then, and stdio's buffers were flushed above. */
     _exit(rc);
 #endif
 }
