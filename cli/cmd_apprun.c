@@ -19,7 +19,6 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/secure.h"
-#include "core/stage.h"
 #include "hub_client.h"
 #include "identity/eip712.h"
 #include "identity/eth.h"
@@ -525,10 +524,7 @@ static cella_res result_options(const app_run_ctx *x)
                  "a result is downloaded for one task: not with --volume %s (cella task show "
                  "TASKID --download fetches each)",
                  vol);
-    CELLA_TRY(cli_result_preflight(x->o, x->n, NULL));
-    /* before any thread (the preflight's, libcurl's): staged files are
-     * removed on SIGINT, SIGTERM and SIGHUP */
-    return cella_stage_trap_signals();
+    return cli_result_preflight(x->o, x->n, NULL);
 }
 
 static cella_res run_steps(app_run_ctx *x, const char *app_arg)

@@ -119,6 +119,9 @@ static const char *decrypted_path(const cli_opt *o, int n)
 
 cella_res cli_result_preflight(const cli_opt *o, int n, const char *id)
 {
+    /* first, before any thread (libcurl's, app run's preflight): a staged
+     * result file is removed on SIGINT, SIGTERM and SIGHUP */
+    CELLA_TRY(cella_stage_trap_signals());
     char file[4096];
     if (id || cli_get(o, n, "output")) {
         CELLA_TRY(cli_result_path(cli_get(o, n, "output"), id, file, sizeof file));
@@ -133,7 +136,8 @@ cella_res cli_result_preflight(const cli_opt *o, int n, const char *id)
                  "cannot read the beneficiary key: %s (run: cella result "
                  "generate-encryption-keypair, or give --key)",
                  strerror(errno));
-    return cella_stage_check_new(AT_FDCWD, decrypted_path(o, n), false);
+    CELLA_TRY(cella_stage_check_new(AT_FDCWD, decrypted_path(o, n), false));
+    return CELLA_OK_RES;
 }
 
 cella_res cli_result_download(const cli_opt *o, int n, const cli_hub *hub, const char *id,
@@ -142,7 +146,6 @@ cella_res cli_result_download(const cli_opt *o, int n, const cli_hub *hub, const
     char store[1024], file[4096], key[4096 + 256];
     CELLA_TRY(cli_project_url(o, n, "blobs", "blobsUrl", "", store, sizeof store));
     CELLA_TRY(cli_result_path(cli_get(o, n, "output"), id, file, sizeof file));
-    CELLA_TRY(cella_stage_trap_signals()); /* a staged file never outlives Ctrl-C */
     CELLA_TRY(cli_result_fetch(hub, id, task, store, file));
     fprintf(stderr, "cella: result downloaded to %s\n", file);
     cli_json_set_str("file", file);

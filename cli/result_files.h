@@ -35,7 +35,10 @@ bool cli_result_wanted(const cli_opt *o, int n);
  * download's file (--output, else <id>.zip; with `id` NULL, not yet known,
  * only --output) must not exist yet (CELLA_E_EXISTS), and with --decrypt
  * neither may the decrypted file, and the beneficiary key file must be found
- * and readable. So nothing is bought whose result could not be written. */
+ * and readable. So nothing is bought whose result could not be written. It
+ * also traps SIGINT, SIGTERM and SIGHUP (core/stage.h) so that a staged file
+ * never outlives them: call it before any thread, and before
+ * cli_result_download. */
 CELLA_RESULT cli_result_preflight(const cli_opt *o, int n, const char *id);
 
 /* The result of COMPLETED task `id` (`task`: its record, or NULL) as the SDK's

@@ -103,32 +103,34 @@ static void events_waiter_unlink(events_waiter *w)
         w->next->prev = w->prev;
 }
 
+/* Unlinks and frees w; the caller holds waiters_lock. */
+static void events_waiter_drop(events_waiter *w)
+{
+    events_waiter_unlink(w);
+    event_free(w->timer);
+    __atomic_sub_fetch(&w->t->app->events_waiting, 1, __ATOMIC_RELAXED);
+    free(w);
+}
+
 static void events_waiter_free(events_waiter *w)
 {
     hub_app *a = w->t->app;
     pthread_mutex_lock(&a->waiters_lock);
-    events_waiter_unlink(w);
+    events_waiter_drop(w);
     pthread_mutex_unlock(&a->waiters_lock);
-    event_free(w->timer);
-    __atomic_sub_fetch(&a->events_waiting, 1, __ATOMIC_RELAXED);
-    free(w);
 }
 
 /* The thread's loop stopped: its waiters go (their requests are dropped with
  * the loop), before events_wake could touch an event of a freed loop. */
-void thread_stop(void *tctx)
+void events_thread_stop(void *tctx)
 {
     hub_thread *t = tctx;
     hub_app *a = t->app;
     pthread_mutex_lock(&a->waiters_lock);
     for (events_waiter *w = a->waiters, *next; w; w = next) {
         next = w->next;
-        if (w->t != t)
-            continue;
-        events_waiter_unlink(w);
-        event_free(w->timer);
-        __atomic_sub_fetch(&a->events_waiting, 1, __ATOMIC_RELAXED);
-        free(w);
+        if (w->t == t)
+            events_waiter_drop(w);
     }
     pthread_mutex_unlock(&a->waiters_lock);
 }
@@ -165,9 +167,10 @@ static void events_tick(evutil_socket_t fd, short what, void *arg)
             return;
         }
     }
-    if (events_arm(w) != 0) /* cannot wait on: answer with what there is */
-        if (events_reply(w->t, w->req, &w->q, true))
-            events_waiter_free(w);
+    if (events_arm(w) != 0) { /* cannot wait on: answer with what there is */
+        (void)events_reply(w->t, w->req, &w->q, true);
+        events_waiter_free(w);
+    }
 }
 
 void events_get(hub_thread *t, cella_http_req *req)

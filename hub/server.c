@@ -395,7 +395,7 @@ cella_res hub_serve(const hub_options *o)
             .app = &a,
             .thread_init = thread_init,
             .thread_fini = thread_fini,
-            .thread_stop = thread_stop,
+            .thread_stop = events_thread_stop,
             .on_ready = on_ready,
             .name = "hub",
             .routes = hub_routes,

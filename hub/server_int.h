@@ -89,7 +89,7 @@ void events_init(hub_app *a);
 void events_bump(hub_thread *t);
 void events_get(hub_thread *t, cella_http_req *req);
 /* cella_http_config.thread_stop: a stopped loop's waiters go. */
-void thread_stop(void *tctx);
+void events_thread_stop(void *tctx);
 /* The PostgreSQL LISTEN thread (arg: the hub_app), until a->stopping. */
 void *events_listener(void *arg);
 
