@@ -1,12 +1,10 @@
-/* Blob client on libcurl: streamed upload and verified, atomic download. */
+/* Blob client on libcurl (loaded on first use, net/curl_lib.h): streamed upload and verified, atomic download. */
 #include "blobs/client.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +18,7 @@
 #include "core/secure.h"
 #include "core/stage.h"
 #include "crypto/aead.h"
-
-
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+#include "net/curl_lib.h"
 
 cella_res cella_blob_url(const char *base_url, const uint8_t sha[static 32], char *out, size_t cap)
 {
@@ -72,20 +67,22 @@ static const char *err_message(const err_body *e)
     return msg;
 }
 
-static CURL *new_handle(const char *url)
+/* A transfer of `url`; libcurl is loaded on the first (net/curl_lib.h). */
+static cella_res new_handle(const char *url, const cella_curl_lib **lib, CURL **out)
 {
-    pthread_once(&g_curl_once, curl_init_once);
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    *out = NULL;
+    CELLA_TRY(cella_curl_lib_get(lib));
+    const cella_curl_lib *C = *lib;
+    CURL *h = *out = C->curl_easy_init();
+    CELLA_ENSURE(h, CELLA_E_NOMEM, url, "cannot create an HTTP handle");
+    C->curl_easy_setopt(h, CURLOPT_URL, url);
+    C->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    C->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    C->curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     /* Abort when the transfer stalls (below 1 byte/s for 60 s), not on total time. */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    return h;
+    C->curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    C->curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    return CELLA_OK_RES;
 }
 
 typedef struct {
@@ -126,26 +123,28 @@ cella_res cella_blob_put_file(const char *base_url, const char *path, uint8_t sh
     char url[4400];
     if (cella_ok(r))
         r = cella_blob_url(base_url, sha, url, sizeof url);
-    CURL *h = cella_ok(r) ? new_handle(url) : NULL;
-    if (cella_ok(r) && !h)
-        r = cella_fail(CELLA_E_NOMEM, url, "cannot create an HTTP handle");
+    const cella_curl_lib *C = NULL;
+    CURL *h = NULL;
+    if (cella_ok(r))
+        r = new_handle(url, &C, &h);
     if (cella_ok(r)) {
         up_src src = {fd, 0};
         err_body eb = {{0}, 0};
-        struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/octet-stream");
-        hl = curl_slist_append(hl, "Expect:");
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &src);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_err_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &eb);
-        CURLcode cc = curl_easy_perform(h);
+        struct curl_slist *hl =
+            C->curl_slist_append(NULL, "Content-Type: application/octet-stream");
+        hl = C->curl_slist_append(hl, "Expect:");
+        C->curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        C->curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        C->curl_easy_setopt(h, CURLOPT_READDATA, &src);
+        C->curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+        C->curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+        C->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_err_body);
+        C->curl_easy_setopt(h, CURLOPT_WRITEDATA, &eb);
+        CURLcode cc = C->curl_easy_perform(h);
         long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        C->curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         if (cc != CURLE_OK && status == 0)
-            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", curl_easy_strerror(cc));
+            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", C->curl_easy_strerror(cc));
         else if (status == 413)
             r = cella_fail(CELLA_E_TOOBIG, url, "the server refused the blob as too large (413)");
         else if (status == 400)
@@ -155,11 +154,11 @@ cella_res cella_blob_put_file(const char *base_url, const char *path, uint8_t sh
             r = cella_fail(CELLA_E_IO, url, "upload failed with HTTP %ld %s", status,
                            err_message(&eb));
         else if (cc != CURLE_OK)
-            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", curl_easy_strerror(cc));
-        curl_slist_free_all(hl);
+            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", C->curl_easy_strerror(cc));
+        C->curl_slist_free_all(hl);
     }
     if (h)
-        curl_easy_cleanup(h);
+        C->curl_easy_cleanup(h);
     close(fd);
     return r;
 }
@@ -170,6 +169,7 @@ typedef struct {
     uint64_t max;
     EVP_MD_CTX *md;
     long status;
+    const cella_curl_lib *C;
     CURL *h;
     err_body eb;
     bool too_big, io_err;
@@ -180,7 +180,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
     down_sink *d = ud;
     size_t k = sz * n;
     if (!d->status)
-        curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
+        d->C->curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
     if (d->status != 200)
         return on_err_body(p, sz, n, &d->eb);
     if (d->off + k > d->max) {
@@ -197,17 +197,18 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
 }
 
 
-static cella_res download(CURL *h, const char *url, int fd, const uint8_t sha[32])
+static cella_res download(const cella_curl_lib *C, CURL *h, const char *url, int fd,
+                          const uint8_t sha[32])
 {
-    down_sink d = {.fd = fd, .max = CELLA_BLOB_CLIENT_MAX, .md = EVP_MD_CTX_new(), .h = h};
+    down_sink d = {.fd = fd, .max = CELLA_BLOB_CLIENT_MAX, .md = EVP_MD_CTX_new(), .C = C, .h = h};
     CELLA_ENSURE(d.md && EVP_DigestInit_ex(d.md, cella_md_sha256(), NULL), CELLA_E_CRYPTO, url,
                  "SHA-256 unavailable");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CELLA_BLOB_CLIENT_MAX);
-    CURLcode cc = curl_easy_perform(h);
+    C->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    C->curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+    C->curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CELLA_BLOB_CLIENT_MAX);
+    CURLcode cc = C->curl_easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    C->curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     cella_res r = CELLA_OK_RES;
     if (d.too_big || cc == CURLE_FILESIZE_EXCEEDED)
         r = cella_fail(CELLA_E_TOOBIG, url, "blob larger than %llu bytes",
@@ -215,7 +216,7 @@ static cella_res download(CURL *h, const char *url, int fd, const uint8_t sha[32
     else if (d.io_err)
         r = cella_fail(CELLA_E_IO, url, "cannot write the download");
     else if (cc != CURLE_OK)
-        r = cella_fail(CELLA_E_IO, url, "download failed: %s", curl_easy_strerror(cc));
+        r = cella_fail(CELLA_E_IO, url, "download failed: %s", C->curl_easy_strerror(cc));
     else if (status == 404)
         r = cella_fail(CELLA_E_NOTFOUND, url, "no such blob on the server");
     else if (status != 200)
@@ -238,11 +239,13 @@ static cella_res get_url_file(const char *url, const uint8_t sha[32], const char
     CELLA_TRY(cella_stage_check_new(AT_FDCWD, out_path, false));
     cella_stage st;
     CELLA_TRY(cella_stage_open(&st, AT_FDCWD, out_path, false, 0644));
-    CURL *h = new_handle(url);
-    cella_res r = h ? download(h, url, st.fd, sha)
-                    : cella_fail(CELLA_E_NOMEM, url, "cannot create an HTTP handle");
+    const cella_curl_lib *C = NULL;
+    CURL *h = NULL;
+    cella_res r = new_handle(url, &C, &h);
+    if (cella_ok(r))
+        r = download(C, h, url, st.fd, sha);
     if (h)
-        curl_easy_cleanup(h);
+        C->curl_easy_cleanup(h);
     if (cella_ok(r))
         r = cella_stage_publish(&st, false);
     cella_stage_abort(&st);
