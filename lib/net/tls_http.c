@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,9 @@ struct reply {
     bool head;     /* a HEAD reply has no body, whatever its headers say */
     bool overflow;
     bool done;
+    cella_http_body_fn sink; /* optional: where a 2xx reply's body goes */
+    void *sink_ctx;
+    cella_res sink_err;
 };
 
 static int on_headers_complete(http_parser *p) { return ((struct reply *)p->data)->head ? 1 : 0; }
@@ -107,6 +111,10 @@ static int on_headers_complete(http_parser *p) { return ((struct reply *)p->data
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct reply *rp = p->data;
+    if (rp->sink && p->status_code / 100 == 2) {
+        rp->sink_err = rp->sink(rp->sink_ctx, (const uint8_t *)at, n);
+        return cella_ok(rp->sink_err) ? 0 : 1;
+    }
     if (n > rp->max - rp->body->len) {
         rp->overflow = true;
         return 1;
@@ -212,10 +220,13 @@ static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *w
     return CELLA_OK_RES;
 }
 
-cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
-                                const char *where, cella_http_response *resp, bool *keep)
+/* cella_http_read_reply, a 2xx reply's body to `sink` when set. */
+static cella_res read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
+                            const char *where, cella_http_body_fn sink, void *sink_ctx,
+                            cella_http_response *resp, bool *keep)
 {
-    struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false};
+    struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false,
+                       sink, sink_ctx, CELLA_OK_RES};
     http_parser p;
     http_parser_init(&p, HTTP_RESPONSE);
     p.data = &rp;
@@ -235,7 +246,9 @@ cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_
         int ok = BIO_read_ex(io, buf, sizeof buf, &got);
         /* EOF tells the parser that a body without a length has ended */
         http_parser_execute(&p, &st, buf, ok ? got : 0);
-        if (rp.overflow)
+        if (!cella_ok(rp.sink_err))
+            r = rp.sink_err;
+        else if (rp.overflow)
             r = cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", max);
         else if (HTTP_PARSER_ERRNO(&p) != HPE_OK && HTTP_PARSER_ERRNO(&p) != HPE_PAUSED)
             r = cella_fail(CELLA_E_PARSE, where, "malformed HTTP reply: %s",
@@ -252,6 +265,12 @@ cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_
     resp->status = p.status_code;
     *keep = http_should_keep_alive(&p) != 0;
     return CELLA_OK_RES;
+}
+
+cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
+                                const char *where, cella_http_response *resp, bool *keep)
+{
+    return read_reply(io, method, max, deadline_ns, where, NULL, NULL, resp, keep);
 }
 
 /* Connects (TLS with the pin and identity when https): *io is the stream. */
@@ -464,7 +483,7 @@ static cella_res make_ctx(const cella_http_client *c, cella_tls_identity *hi, co
  * closed it while it sat in the pool). */
 static cella_res call_on(const cella_http_client *c, const char *method, const char *path,
                          const char *const *headers, cella_slice body, cella_http_response *resp,
-                         bool may_reuse, bool *reused, bool *stale)
+                         const struct reply *to, bool may_reuse, bool *reused, bool *stale)
 {
     resp->status = 0;
     resp->base_url = c->base_url;
@@ -489,15 +508,17 @@ static cella_res call_on(const cella_http_client *c, const char *method, const c
     if (cella_ok(r))
         r = build_request(&t, method, path, headers, body, pool != NULL, &req);
     long timeout = c->timeout_s ? c->timeout_s : 30L;
-    uint64_t deadline_ns = cella_monotonic_ns() + (uint64_t)timeout * 1000000000u;
+    /* streamed: as long as it takes, but no read or write waits more than timeout_s */
+    uint64_t deadline_ns =
+        to ? UINT64_MAX : cella_monotonic_ns() + (uint64_t)timeout * 1000000000u;
     if (cella_ok(r) && !io)
         r = open_conn(c, &t, ctx, &hi, where, &io, &resp->outcome);
     uint64_t read_before = io ? BIO_number_read(io) : 0;
     if (cella_ok(r))
         r = send_request(io, &req, where, &resp->outcome);
     if (cella_ok(r))
-        r = cella_http_read_reply(io, method, c->max_response ? c->max_response : 16u << 20,
-                                  deadline_ns, where, resp, &keep);
+        r = read_reply(io, method, c->max_response ? c->max_response : 16u << 20, deadline_ns,
+                       where, to ? to->sink : NULL, to ? to->sink_ctx : NULL, resp, &keep);
     if (cella_ok(r))
         resp->outcome = CELLA_NET_ANSWERED;
     else if (r.code == CELLA_E_TOOBIG)
@@ -521,11 +542,22 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
                            const char *const *headers, cella_slice body, cella_http_response *resp)
 {
     bool reused, stale;
-    cella_res r = call_on(c, method, path, headers, body, resp, true, &reused, &stale);
+    cella_res r = call_on(c, method, path, headers, body, resp, NULL, true, &reused, &stale);
     if (cella_ok(r) || !stale)
         return r;
     cella_error_clear();
-    return call_on(c, method, path, headers, body, resp, false, &reused, &stale);
+    return call_on(c, method, path, headers, body, resp, NULL, false, &reused, &stale);
+}
+
+cella_res cella_tls_http_get_to(const cella_http_client *c, const char *path,
+                                cella_http_body_fn sink, void *ctx, cella_http_response *resp)
+{
+    CELLA_ENSURE(!c->reuse && !c->endpoints, CELLA_E_USAGE, path,
+                 "a streamed GET takes no pool and no replicas");
+    struct reply to = {.sink = sink, .sink_ctx = ctx};
+    bool reused, stale;
+    return call_on(c, "GET", path, NULL, cella_slice_of("", 0), resp, &to, false, &reused,
+                   &stale);
 }
 
 struct plain_call {

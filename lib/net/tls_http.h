@@ -25,6 +25,18 @@ CELLA_RESULT cella_tls_http_call(const cella_http_client *c, const char *method,
                                  const char *const *headers, cella_slice body,
                                  cella_http_response *resp);
 
+/* Takes the next piece of a streamed reply's body; an error aborts the
+ * transfer (and is the call's). */
+typedef cella_res (*cella_http_body_fn)(void *ctx, const uint8_t *p, size_t n);
+
+/* GET c->base_url+path with the body of a 2xx reply passed to `sink` as it
+ * arrives, not kept (any other status's body is kept in resp, capped at
+ * c->max_response). No overall deadline: the transfer lasts as long as data
+ * flows, but no connect, read or write waits more than c->timeout_s. No pool,
+ * no replicas. */
+CELLA_RESULT cella_tls_http_get_to(const cella_http_client *c, const char *path,
+                                   cella_http_body_fn sink, void *ctx, cella_http_response *resp);
+
 /* Reads one reply from `io` into resp (its body at most `max` bytes) until
  * http-parser has it whole, or fails (malformed, too large, cut short, past
  * `deadline_ns` on cella_monotonic_ns()'s clock, core/metrics.h); *keep: the

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `cella` starts lean (lib/core/dl.h): it links neither libcurl, libpq nor
 # libarchive, nor their chains; each is loaded when a command first needs it
-# (a blob transfer, a postgres:// database, a tarball), and one that cannot be
+# (a blob upload or https:// download, a postgres:// database, a tarball; an
+# http:// download goes over net/tls_http.c), and one that cannot be
 # loaded, or is not the library it claims to be, is refused with one clear
 # line naming it, before anything is done.
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +43,17 @@ LD_LIBRARY_PATH=$TMP/empty expect_fail \
 LD_LIBRARY_PATH=$TMP/junk expect_fail \
   "^cella: error: cannot load the HTTP transfer library: .*\\($SO_curl\\)$" \
   "$CELLA" blobs put a.txt --url http://127.0.0.1:1
+
+# ... while a download from an http:// blob store (a requester's result) does
+# not load it at all: it goes over the same client as the hub's calls
+start_blobs
+expect_ok "$CELLA" blobs put a.txt --url "$BLOBS_URL"
+read -r SHA _ < "$TMP/.out"
+LD_LIBRARY_PATH=$TMP/empty expect_ok "$CELLA" blobs get "$SHA" --url "$BLOBS_URL" -o got.txt
+cmp a.txt got.txt || fail "download differs"
+LD_LIBRARY_PATH=$TMP/empty expect_fail 'no such blob' "$CELLA" blobs get "$(printf '0%.0s' {1..64})" \
+  --url "$BLOBS_URL" -o none.txt
+[[ ! -e none.txt ]] || fail "a missing blob left a file"
 
 # libpq: a hub on PostgreSQL (the real one finds no server at that socket)
 PG="postgresql:///cella?host=$TMP/nopg"
