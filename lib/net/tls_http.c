@@ -328,7 +328,9 @@ static cella_res send_request(BIO *io, const cella_buf *req, const char *where,
  * made with (compared whole, not by address), or none when it presents none.
  * A call that makes its identity in the handshake (c->identity) never takes
  * one: its evidence is bound to its own handshake. Thread-safe. */
-#define POOL_MAX 16
+/* as many as a worker has slots (each may hold one to the hub and one to cas
+ * at a time), libcurl's figure for the pools it replaced */
+#define POOL_MAX 64
 
 typedef struct {
     BIO *io;
