@@ -147,10 +147,10 @@ static void read_4k(int fd, uint64_t off)
     assert_memory_equal(buf, g.plain + off, sizeof buf);
 }
 
-/* Reads chunk i until it is resident whole. A store is skipped, not queued,
- * while as many are running as the shield allows (one on 2 CPUs), so on a
- * busy machine the read after another chunk's may store nothing: then a page
- * not yet resident is read again, which stores again. */
+/* Reads chunk i until it is resident whole. While as many stores run as the
+ * shield allows (one on 2 CPUs), a chunk waits in a short queue, and is
+ * skipped when that is full, so on a busy machine a read may store nothing:
+ * then a page not yet resident is read again, which stores again. */
 static unsigned warm(int fd, uint64_t i)
 {
     unsigned n = 0;
