@@ -25,8 +25,9 @@
 #define STORE_QUEUE 2 /* chunks waiting for the worker that stores */
 
 /* A chunk to store into the page cache once the read is answered: file bytes
- * [start, start + len) (a whole chunk, in the reply buffer's `chunk`), but for
- * the replied [lo, hi). len 0: none. */
+ * [start, start + len) (a whole chunk, in the reply buffer's `chunk`), of
+ * which [lo, hi) were replied (shield_store_pages may skip those). len 0:
+ * none. */
 typedef struct {
     uint64_t start, lo, hi;
     size_t len;
