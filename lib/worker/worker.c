@@ -28,6 +28,7 @@
 #include "worker/replicate.h"
 #include "worker/signer.h"
 #include "worker/spawn.h"
+#include "worker/standby.h"
 #include "worker/standard_env.h"
 
 #define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
@@ -44,6 +45,7 @@ typedef struct {
     int64_t last_event;
     unsigned done, failed;
     worker_metrics *metrics; /* shared by the slots */
+    cella_standby standby;   /* the next task's enclave process, started ahead */
 } slot;
 
 /* What one task went through, for the log line and the benchmark: every
@@ -278,6 +280,34 @@ static cella_res standard_dataset_check(slot *s, const char *addr)
 
 /* ---- the enclave process ----------------------------------------------------------- */
 
+/* The slot's standby runtime handed this task (worker/standby.h), else, if
+ * there is none or it is gone, a new process started now. */
+static cella_res start_enclave(slot *s, const char *tid, const char *const *argv,
+                               const char *logf, cella_child *child)
+{
+    if (s->standby.child.pid > 0) {
+        if (cella_ok(cella_standby_hand(&s->standby, logf, argv + 2, child)))
+            return CELLA_OK_RES;
+        cella_warn("task %s: %s; starting its enclave now", tid, cella_error_what());
+    }
+    int lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CELLA_ENSURE(lfd >= 0, CELLA_E_IO, logf, "open: %s", strerror(errno));
+    cella_res r = cella_child_spawn(argv, lfd, tid, child);
+    close(lfd);
+    return r;
+}
+
+/* Starts the slot's next enclave process ahead of its task, while the slot
+ * leases, reads the task and makes its cas session. */
+static void standby_ahead(slot *s)
+{
+    if (s->standby.child.pid > 0 || *s->o->stop)
+        return;
+    if (!cella_ok(cella_standby_start(s->o->cella_exe, 2, &s->standby)))
+        cella_warn("worker: cannot start a standby runtime (%s): enclaves start per task",
+                   cella_error_what());
+}
+
 /* `session`: a TEE task's cas session; NULL for a standard task, whose
  * environment the worker wrote to tdir/standard-env.json. */
 static cella_res run_enclave(slot *s, const char *tid, const char *session, const char *app_dir,
@@ -327,12 +357,8 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
         argv[n++] = s->o->sim_dir;
     }
     argv[n] = NULL;
-    int lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    CELLA_ENSURE(lfd >= 0, CELLA_E_IO, logf, "open: %s", strerror(errno));
     cella_child child;
-    cella_res r = cella_child_spawn(argv, lfd, tid, &child);
-    close(lfd);
-    CELLA_TRY(r);
+    CELLA_TRY(start_enclave(s, tid, argv, logf, &child));
     /* Keep the lease alive while the enclave works. */
     unsigned ls = s->o->lease_seconds ? s->o->lease_seconds : 30;
     double next = now_ms() + ls * 1000.0 / 3;
@@ -689,6 +715,7 @@ static void wait_for_work(slot *s)
 static void *slot_main(void *arg)
 {
     slot *s = arg;
+    standby_ahead(s);
     while (!*s->o->stop) {
         if (!cella_signer_alive(s->o->signer) || !cella_signer_alive(worker_key(s))) {
             *s->o->stop = 1; /* nothing can be signed any more: every slot stops */
@@ -710,7 +737,9 @@ static void *slot_main(void *arg)
             continue;
         }
         process(s, tid, now_ms() - t0);
+        standby_ahead(s);
     }
+    cella_standby_stop(&s->standby);
     return NULL;
 }
 
@@ -749,6 +778,7 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         s->o = o;
         s->index = i;
         s->metrics = &metrics;
+        s->standby = CELLA_STANDBY_NONE;
         s->hub = (cella_http_client){.endpoints = o->hub, .reuse = pool, .timeout_s = 30};
         s->cas = (cella_http_client){.endpoints = o->cas, .reuse = cas_pool, .timeout_s = 30};
         memcpy(s->owner, owner, 20);
