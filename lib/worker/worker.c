@@ -441,6 +441,38 @@ static void upload_logs(slot *s, const char *tid, const char *tdir)
     json_decref(b);
 }
 
+/* The app's logs go to the hub on a thread of their own while the result goes
+ * to the blob store: both are needed before the task is finalized (the
+ * requester reads the logs of a completed task), neither needs the other. */
+typedef struct {
+    slot *s;
+    const char *tid, *tdir;
+    pthread_t th;
+    bool running;
+} logs_job;
+
+static void *logs_main(void *arg)
+{
+    logs_job *j = arg;
+    upload_logs(j->s, j->tid, j->tdir);
+    return NULL;
+}
+
+static void logs_start(logs_job *j, slot *s, const char *tid, const char *tdir)
+{
+    *j = (logs_job){.s = s, .tid = tid, .tdir = tdir};
+    j->running = pthread_create(&j->th, NULL, logs_main, j) == 0;
+    if (!j->running) /* no thread: in line, as before */
+        upload_logs(s, tid, tdir);
+}
+
+static void logs_join(logs_job *j)
+{
+    if (j->running)
+        pthread_join(j->th, NULL);
+    j->running = false;
+}
+
 /* ---- one task ---------------------------------------------------------------------- */
 
 /* `tee`: the enclave's challenge and signature go with the digest; a
@@ -484,7 +516,7 @@ static cella_res replicate(slot *s, const char *tid, const char *digest, json_t 
 
 static cella_res contribute(slot *s, const char *tid, const char *tdir, const uint8_t auth[65],
                             const uint8_t challenge[20], bool tee, uint64_t trust,
-                            bool *to_consensus, phases *ph)
+                            bool *to_consensus, logs_job *logs, phases *ph)
 {
     char p[1200], url[1200];
     snprintf(p, sizeof p, "%s/out/" CELLA_TASK_COMPUTED_FILE, tdir);
@@ -507,6 +539,7 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
         r = cella_blob_put_file(s->o->blobs_url, p, sha);
     if (cella_ok(r))
         r = cella_blob_url(s->o->blobs_url, sha, url, sizeof url);
+    logs_join(logs); /* the logs are on the hub before the task is finished */
     double t1 = now_ms();
     ph->upload = t1 - t0;
     if (cella_ok(r)) {
@@ -642,11 +675,15 @@ static void process(slot *s, const char *tid, double lease_ms)
     }
     double t4 = now_ms();
     ph.enclave = t4 - t3;
-    if (enclave_ran)
+    logs_job logs = {0};
+    if (enclave_ran && cella_ok(r) && !failed) /* beside the result's upload */
+        logs_start(&logs, s, tid, tdir);
+    else if (enclave_ran)
         upload_logs(s, tid, tdir);
     ph.logs = now_ms() - t4;
     if (cella_ok(r) && !failed)
-        r = contribute(s, tid, tdir, auth, challenge, tee, trust, &to_consensus, &ph);
+        r = contribute(s, tid, tdir, auth, challenge, tee, trust, &to_consensus, &logs, &ph);
+    logs_join(&logs);
     if (!cella_ok(r)) {
         const char *where = cella_error_where();
         snprintf(why, sizeof why, "%s%s%s%s", cella_error_what(), where[0] ? " (" : "", where,
