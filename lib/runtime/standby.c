@@ -12,7 +12,7 @@ cella_res cella_standby_encode(const char *log_path, const char *const *args, ui
     CELLA_ENSURE(cap >= 4, CELLA_E_TOOBIG, "standby", "no room for the message");
     for (const char *const *a = args; *a; a++)
         nargs++;
-    CELLA_ENSURE(nargs < CELLA_STANDBY_ARGS_MAX, CELLA_E_TOOBIG, "standby", "too many arguments");
+    CELLA_ENSURE(nargs <= CELLA_STANDBY_ARGS_MAX, CELLA_E_TOOBIG, "standby", "too many arguments");
     for (size_t i = 0; i <= nargs; i++) {
         const char *s = i == 0 ? log_path : args[i - 1];
         size_t l = strlen(s) + 1;
