@@ -12,7 +12,7 @@
 # cold; "shield, re-read" shows a second read of the same mount (the shield
 # lets the kernel keep its cache: files cannot change while mounted).
 #
-# Random reads use the default chunk size (64 KiB) unless said otherwise: a
+# Random reads use the default chunk size (16 KiB) unless said otherwise: a
 # 4 KiB read authenticates its whole chunk, and the shield stores the rest of
 # that chunk into the mount's page cache, so later reads that land in it are
 # answered by the kernel. gocryptfs reads 4 KiB blocks. The goal row (issue

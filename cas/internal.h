@@ -47,6 +47,10 @@ typedef struct {
 typedef struct {
     cas_app *app;
     cella_cas_store *st;
+    /* Kept-alive connections to the hub (net/http_client.h's pool): a TEE
+     * session asks it about the task, the deal, its orders and the app, and
+     * a new connection per question cost cas more than the answers. */
+    void *hub_pool;
 } cas_thread;
 
 int64_t cas_now(void);

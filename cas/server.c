@@ -25,6 +25,7 @@
 #include "core/secure.h"
 #include "evidence/ossl.h"
 #include "identity/eth.h"
+#include "net/http_client.h"
 #include "net/http_server.h"
 #include "policy/session.h"
 #include "store/cas_store.h"
@@ -612,7 +613,12 @@ static void *thread_init(void *app)
     if (!t)
         return NULL;
     t->app = a;
+    if (a->opt.hub_url && !(t->hub_pool = cella_http_pool_new())) {
+        free(t);
+        return NULL;
+    }
     if (!cella_ok(cella_cas_store_open(a->db_path, &t->st))) {
+        cella_http_pool_free(t->hub_pool);
         free(t);
         return NULL;
     }
@@ -623,6 +629,7 @@ static void thread_fini(void *tctx)
 {
     cas_thread *t = tctx;
     cella_cas_store_close(t->st);
+    cella_http_pool_free(t->hub_pool);
     free(t);
 }
 

@@ -34,7 +34,7 @@ cella_res cas_hub_get(cas_thread *t, const char *path, const char *what, json_t 
     const char *hub = t->app->opt.hub_url;
     CELLA_ENSURE(hub, CELLA_E_POLICY, what,
                  "this cas has no hub to ask about the %s (start it with --hub URL)", what);
-    cella_http_client c = {.endpoints = t->app->opt.hub, .timeout_s = 10};
+    cella_http_client c = {.endpoints = t->app->opt.hub, .timeout_s = 10, .reuse = t->hub_pool};
     cella_http_response resp;
     cella_res r = cella_http_call(&c, "GET", path, NULL, cella_slice_of("", 0), &resp);
     /* Not reaching the hub (down, or another key than the pinned one) is this

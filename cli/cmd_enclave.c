@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include "core/log.h"
 #include "enclave.h"
 #include "runtime/run.h"
+#include "runtime/standby.h"
 #include "runtime/task.h"
 #include "tee/producers.h"
 #include "tee/sim.h"
@@ -245,10 +248,8 @@ static cella_res open_log(const char *dir, const char *name, int *fd)
     return CELLA_OK_RES;
 }
 
-int cli_run_task_cmd(int argc, char **argv)
+static int run_task(int argc, char **argv, bool private_ns)
 {
-    /* Before any thread exists: the plaintext mounts stay invisible to the host. */
-    bool private_ns = cella_runtime_private_mounts();
     cli_opt o[] = {{"cas", true, NULL},        {"cas-fingerprint", true, NULL},
                    {"session", true, NULL},    {"app", true, NULL},
                    {"dataset", true, NULL},    {"out", true, NULL},
@@ -335,7 +336,7 @@ int cli_run_task_cmd(int argc, char **argv)
         int tn = snprintf(tj, sizeof tj,
                           "{\"attest\": %.1f, \"pre\": %.1f, \"app\": %.1f, \"post\": %.1f}\n",
                           res.ms_attest, res.ms_pre, res.ms_app, res.ms_post);
-        if (!cella_ok(cella_write_file_atomic(AT_FDCWD, tp, tj, (size_t)tn, 0644, false)))
+        if (!cella_ok(cella_task_write_out(tp, tj, (size_t)tn)))
             cella_warn("cannot write %s: %s", tp, cella_error_what());
         return 0;
     }
@@ -346,10 +347,60 @@ int cli_run_task_cmd(int argc, char **argv)
     int n = snprintf(line, sizeof line, "%s%s%s%s\n", cella_error_what(), where[0] ? " (" : "",
                      where, where[0] ? ")" : "");
     int rc = cli_report(r);
-    if (ef && !cella_ok(cella_write_file_atomic(AT_FDCWD, ef, line,
-                                                n < (int)sizeof line ? (size_t)n : sizeof line - 1,
-                                                0644, false)))
+    if (ef && !cella_ok(cella_task_write_out(ef, line,
+                                             n < (int)sizeof line ? (size_t)n : sizeof line - 1)))
         fprintf(stderr, "cella: cannot write the error file %s\n", ef);
     return rc;
 }
 
+
+/* What every task's enclave pays first and no task owns: OpenSSL's default
+ * provider and the algorithms a task fetches (hashes, AES-GCM, a TLS client
+ * context's ciphers and groups), cached per process. Done by a standby
+ * before it has a task, so off the task's path. */
+static void warm_up(void)
+{
+    EVP_MD_free(EVP_MD_fetch(NULL, "SHA256", NULL));
+    EVP_CIPHER_free(EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL));
+    SSL_CTX_free(SSL_CTX_new(TLS_client_method()));
+}
+
+/* run-task --standby (runtime/standby.h): started by the worker before it
+ * has a task for this process; gets it, once, on stdin. */
+static int run_task_standby(void)
+{
+    bool private_ns = cella_runtime_private_mounts();
+    warm_up();
+    uint8_t *buf = malloc(CELLA_STANDBY_MSG_MAX);
+    const char *log_path = NULL, *args[CELLA_STANDBY_ARGS_MAX + 1];
+    size_t n = 0;
+    cella_res r = buf ? cella_standby_receive(0, buf, &log_path, args, CELLA_STANDBY_ARGS_MAX, &n)
+                      : cella_fail(CELLA_E_NOMEM, "standby", "out of memory");
+    if (r.code == CELLA_E_NOTFOUND) { /* stopped unused: nothing to say */
+        free(buf);
+        return 0;
+    }
+    /* The task's own log, as a freshly started enclave's stdout and stderr;
+     * stdin /dev/null again (the app inherits it, never the worker's socket). */
+    int lfd = cella_ok(r) ? open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)
+                          : -1;
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (cella_ok(r) && (lfd < 0 || nul < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0 || dup2(nul, 0) < 0))
+        r = cella_fail(CELLA_E_IO, log_path, "cannot set up the task's log: %s", strerror(errno));
+    if (lfd >= 0)
+        close(lfd);
+    if (nul >= 0)
+        close(nul);
+    int rc = cella_ok(r) ? (args[n] = NULL, run_task((int)n, (char **)args, private_ns))
+                         : cli_report(r);
+    free(buf);
+    return rc;
+}
+
+int cli_run_task_cmd(int argc, char **argv)
+{
+    if (argc == 1 && !strcmp(argv[0], "--standby"))
+        return run_task_standby();
+    /* Before any thread exists: the plaintext mounts stay invisible to the host. */
+    return run_task(argc, argv, cella_runtime_private_mounts());
+}

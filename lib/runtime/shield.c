@@ -292,7 +292,9 @@ static void shield_free(cella_shield *s)
         shield_file_free(h);
     }
     shield_pool_free(s);
+    shield_store_queue_free(s);
     pthread_mutex_destroy(&s->pool_lock);
+    pthread_mutex_destroy(&s->store_lock);
     free(s->parent);
     free(s->child_start);
     free(s->children);
@@ -423,7 +425,7 @@ cella_res cella_shield_mount(cella_volume *v, const char *mountpoint, const cell
     s->t0.tv_nsec = 0;
     pthread_mutex_init(&s->pool_lock, NULL);
     atomic_init(&s->loop_done, false);
-    atomic_init(&s->storing, 0);
+    pthread_mutex_init(&s->store_lock, NULL);
     cella_res r = shield_build_tree(s);
     if (cella_ok(r) && o->vol_dir) {
         s->vol_dirfd = open(o->vol_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

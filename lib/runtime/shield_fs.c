@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,13 +372,9 @@ static void sh_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_err(req, err);
     else
         fuse_reply_buf(req, (const char *)b->pt, n);
-    if (b->st.len) {
-        if (!err)
-            shield_store_pages(s->se, h->ino, e->size, b->st.start, b->st.len, b->st.lo,
-                               b->st.hi, b->chunk);
-        b->st.len = 0;
-        atomic_fetch_sub(&s->storing, 1);
-    }
+    if (b->st.len && !err)
+        shield_store_after_reply(s, h, b);
+    b->st.len = 0;
     shield_pool_put(s, b);
 }
 

@@ -22,14 +22,26 @@
 #define ROOT_INO 1
 #define NO_CHUNK UINT64_MAX
 #define POOL_MAX 64
+#define STORE_QUEUE 2 /* chunks waiting for the worker that stores */
 
 /* A chunk to store into the page cache once the read is answered: file bytes
- * [start, start + len) (a whole chunk, in the reply buffer's `chunk`), but for
- * the replied [lo, hi). len 0: none. */
+ * [start, start + len) (a whole chunk, in the reply buffer's `chunk`), of
+ * which [lo, hi) were replied (shield_store_pages may skip those). len 0:
+ * none. */
 typedef struct {
     uint64_t start, lo, hi;
     size_t len;
 } pending_store;
+
+/* A chunk that waits for the worker that stores (its buffer moved here from
+ * a reply buffer, no copy): see shield_store_after_reply. */
+typedef struct {
+    uint8_t *chunk; /* secure */
+    size_t cap;
+    fuse_ino_t ino;
+    uint64_t file_size;
+    pending_store st;
+} queued_store;
 
 /* A reply buffer: plaintext (secure) and ciphertext (plain) room. */
 typedef struct {
@@ -62,9 +74,13 @@ struct cella_shield {
     uint64_t total_bytes;
     struct fuse_session *se;
     /* Workers that may store chunks into the page cache at once (0: none),
-     * and those that do (shield_store.h says why one must stay free). */
+     * those that do, and the chunks they are still to store (shield_store.h
+     * says why one worker must stay free); under store_lock. */
     unsigned store_max;
-    atomic_uint storing;
+    pthread_mutex_t store_lock;
+    unsigned storing;
+    unsigned queued;
+    queued_store queue[STORE_QUEUE];
     struct fuse_loop_config *cfg;
     pthread_t loop;
     bool loop_started;
@@ -108,5 +124,12 @@ void shield_pool_free(cella_shield *s);
  * ciphertext file (fast) or through cella_vol_read (slow); 0 or an errno. */
 int shield_read_fast(cella_shield *s, shield_file *h, uint64_t off, size_t n, rbuf *b);
 int shield_read_slow(cella_shield *s, shield_file *h, uint64_t off, size_t n, rbuf *b);
+/* Once the read is answered: stores the chunk b->st names (b->st.len != 0)
+ * into the page cache, and then any chunks queued meanwhile; or queues it
+ * while another worker stores (or keeps it as h's cached chunk when the queue
+ * is full). Clears b->st. */
+void shield_store_after_reply(cella_shield *s, shield_file *h, rbuf *b);
+/* Wipes and frees the queued chunks (at unmount). */
+void shield_store_queue_free(cella_shield *s);
 
 #endif

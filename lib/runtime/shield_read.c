@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,33 +128,33 @@ static void from_cache(shield_file *h, uint64_t off, size_t n, uint8_t *out, uin
     pthread_mutex_unlock(&h->lock);
 }
 
+/* Swaps the secure chunk buffer (*p, *cap) with b's (no copy). */
+static void swap_chunk(uint8_t **p, size_t *cap, rbuf *b)
+{
+    uint8_t *q = *p;
+    size_t qcap = *cap;
+    *p = b->chunk;
+    *cap = b->chunk_cap;
+    b->chunk = q;
+    b->chunk_cap = qcap;
+}
+
 /* Makes the chunk just decrypted into b->chunk the file's cached chunk, by
- * swapping buffers (no copy); the old cache becomes the reply buffer's. */
+ * swapping buffers; the old cache becomes the reply buffer's. */
 static void to_cache(shield_file *h, uint64_t i, rbuf *b)
 {
     pthread_mutex_lock(&h->lock);
-    uint8_t *p = h->cache;
-    size_t cap = h->cache_cap;
-    h->cache = b->chunk;
-    h->cache_cap = b->chunk_cap;
+    swap_chunk(&h->cache, &h->cache_cap, b);
     h->cached = i;
-    b->chunk = p;
-    b->chunk_cap = cap;
     pthread_mutex_unlock(&h->lock);
 }
 
-/* May this read store its last chunk (of `clen` bytes) into the page cache?
- * Not for O_DIRECT opens (they bypass the page cache), nor for huge chunks,
- * nor when store_max workers already store. A true answer must be balanced by
- * a decrement of s->storing. */
-static bool store_permit(cella_shield *s, const shield_file *h, size_t clen)
+/* Should this read store its last chunk (of `clen` bytes) into the page
+ * cache once answered? Not for O_DIRECT opens (they bypass the page cache),
+ * nor for huge chunks, nor when stores are off. */
+static bool store_wanted(const cella_shield *s, const shield_file *h, size_t clen)
 {
-    if (h->direct || clen > SHIELD_STORE_MAX_CHUNK)
-        return false;
-    if (atomic_fetch_add(&s->storing, 1) < s->store_max)
-        return true;
-    atomic_fetch_sub(&s->storing, 1);
-    return false;
+    return s->store_max > 0 && !h->direct && clen <= SHIELD_STORE_MAX_CHUNK;
 }
 
 /* Fills b->pt[0..n) with plaintext [off, off + n) of h's file. Returns 0 or an
@@ -212,13 +211,64 @@ int shield_read_fast(cella_shield *s, shield_file *h, uint64_t off, size_t n, rb
             copy_overlap(e, i, b->chunk, clen, off, n, out);
             /* The rest of this authenticated chunk goes to the page cache
              * after the reply, or else stays as the file's one cached chunk. */
-            if (i == hi && store_permit(s, h, clen))
+            if (i == hi && store_wanted(s, h, clen))
                 b->st = (pending_store){.start = cs, .lo = off, .hi = off + n, .len = clen};
             else
                 to_cache(h, i, b);
         }
     }
     return 0;
+}
+
+/* At most store_max workers store at once (shield_store.h). A chunk that
+ * comes while they all do is queued for them rather than dropped: with one
+ * reader on 2 CPUs, its next read that missed was often answered while the
+ * previous store still ran, and that chunk was read again later. */
+void shield_store_after_reply(cella_shield *s, shield_file *h, rbuf *b)
+{
+    pending_store st = b->st;
+    fuse_ino_t ino = h->ino;
+    uint64_t size = h->e->size;
+    b->st.len = 0;
+    pthread_mutex_lock(&s->store_lock);
+    if (s->storing >= s->store_max) {
+        bool queued = s->queued < STORE_QUEUE;
+        if (queued) {
+            queued_store *q = &s->queue[s->queued++];
+            swap_chunk(&q->chunk, &q->cap, b);
+            q->ino = ino;
+            q->file_size = size;
+            q->st = st;
+        }
+        pthread_mutex_unlock(&s->store_lock);
+        if (!queued)
+            to_cache(h, st.start / h->e->chunk_size, b);
+        return;
+    }
+    s->storing++;
+    for (;;) {
+        pthread_mutex_unlock(&s->store_lock);
+        shield_store_pages(s->se, ino, size, st.start, st.len, st.lo, st.hi, b->chunk);
+        pthread_mutex_lock(&s->store_lock);
+        if (s->queued == 0)
+            break;
+        queued_store *q = &s->queue[--s->queued];
+        swap_chunk(&q->chunk, &q->cap, b);
+        ino = q->ino;
+        size = q->file_size;
+        st = q->st;
+    }
+    s->storing--;
+    pthread_mutex_unlock(&s->store_lock);
+}
+
+void shield_store_queue_free(cella_shield *s)
+{
+    for (unsigned i = 0; i < STORE_QUEUE; i++)
+        if (s->queue[i].chunk)
+            cella_secure_free(s->queue[i].chunk, s->queue[i].cap);
+    memset(s->queue, 0, sizeof s->queue);
+    s->queued = 0;
 }
 
 int shield_read_slow(cella_shield *s, shield_file *h, uint64_t off, size_t n, rbuf *b)

@@ -32,6 +32,12 @@ void shield_store_pages(struct fuse_session *se, uint64_t ino, uint64_t file_siz
     /* Only pages wholly inside the chunk: `chunk` holds no other bytes. */
     uint64_t lo = UP(start), hi = end == file_size ? end : DOWN(end);
     uint64_t skip_lo = DOWN(req_lo), skip_hi = UP(req_hi);
+    if (skip_lo > lo && skip_hi < hi && skip_hi - skip_lo <= SHIELD_STORE_RESTORE_MAX) {
+        /* The replied pages lie inside: one store of the whole chunk (those
+         * pages again, the same bytes) costs less than two stores. */
+        store_range(se, (fuse_ino_t)ino, chunk, start, lo, hi);
+        return;
+    }
     store_range(se, (fuse_ino_t)ino, chunk, start, lo, skip_lo < hi ? skip_lo : hi);
     store_range(se, (fuse_ino_t)ino, chunk, start, skip_hi > lo ? skip_hi : lo, hi);
 }

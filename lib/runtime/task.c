@@ -498,6 +498,16 @@ static cella_res enclave_sign(const json_t *env, const char *taskhex, cella_task
     return r;
 }
 
+cella_res cella_task_write_out(const char *path, const void *data, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    CELLA_ENSURE(fd >= 0, CELLA_E_IO, path, "cannot create: %s", strerror(errno));
+    cella_res r = cella_pwrite_full(fd, data, n, 0, path);
+    if (close(fd) != 0 && cella_ok(r))
+        r = cella_fail(CELLA_E_IO, path, "close: %s", strerror(errno));
+    return r;
+}
+
 /* Post-compute: digest, encrypted result, enclave signature. */
 static cella_res post_compute(const cella_task_opts *o, const json_t *env, const char *out_dir,
                               cella_task_result *res)
@@ -539,8 +549,8 @@ static cella_res post_compute(const cella_task_opts *o, const json_t *env, const
     }
     if (cella_ok(r)) {
         snprintf(p, sizeof p, "%s/" CELLA_TASK_RESULT_FILE, o->out_dir);
-        r = res->encrypted ? cella_write_file_atomic(AT_FDCWD, p, enc, enc_len, 0644, false)
-                           : cella_write_file_atomic(AT_FDCWD, p, zip.p, zip.len, 0644, false);
+        r = res->encrypted ? cella_task_write_out(p, enc, enc_len)
+                           : cella_task_write_out(p, zip.p, zip.len);
     }
     free(enc);
     cella_iexec_secret_free(&zip);
@@ -561,7 +571,7 @@ static cella_res post_compute(const cella_task_opts *o, const json_t *env, const
                                      cella_tee_kind_name(o->tee));
         char *text = o2 ? json_dumps(o2, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         snprintf(p, sizeof p, "%s/" CELLA_TASK_COMPUTED_FILE, o->out_dir);
-        r = text ? cella_write_file_atomic(AT_FDCWD, p, text, strlen(text), 0644, false)
+        r = text ? cella_task_write_out(p, text, strlen(text))
                  : cella_fail(CELLA_E_NOMEM, "computed.json", "out of memory");
         free(text);
         json_decref(o2);

@@ -74,6 +74,14 @@ typedef struct {
     double ms_attest, ms_pre, ms_app, ms_post;
 } cella_task_result;
 
+/* Writes one of the files the enclave leaves in its --out directory for the
+ * worker (result.zip, computed.json, timings.json, error.txt): replaced, not
+ * followed if a symlink, and not synced. The worker reads them after the
+ * enclave has exited and removes them once the task is reported, so neither
+ * a staging name nor an fsync buys anything (they cost ~2 ms each on disk);
+ * after a crash the task is run again. Not for files anyone keeps. */
+CELLA_RESULT cella_task_write_out(const char *path, const void *data, size_t n);
+
 /* Runs the task. On failure the error is the reason to show the requester
  * (e.g. a dataset checksum mismatch); nothing is written to out_dir unless
  * everything succeeded. An app that exits non-zero is a failure too. */

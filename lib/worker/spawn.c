@@ -17,6 +17,16 @@ cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *whe
     c->pidfd = -1;
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     CELLA_ENSURE(in >= 0, CELLA_E_IO, "/dev/null", "open: %s", strerror(errno));
+    cella_res r = cella_child_spawn_in(argv, in, log_fd, where, c);
+    close(in);
+    return r;
+}
+
+cella_res cella_child_spawn_in(const char *const *argv, int in, int log_fd, const char *where,
+                               cella_child *c)
+{
+    c->pid = -1;
+    c->pidfd = -1;
     /* The child reports why it could not exec through this pipe: closed by
      * a successful exec (O_CLOEXEC), so the parent reads EOF then, and an
      * errno otherwise. It works whether vfork shares memory or copies it
@@ -24,7 +34,6 @@ cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *whe
     int ep[2];
     if (pipe2(ep, O_CLOEXEC) != 0) {
         int e = errno;
-        close(in);
         return cella_fail(CELLA_E_IO, where, "pipe: %s", strerror(e));
     }
     /* Every signal blocked across vfork: no handler of the worker runs in
@@ -48,7 +57,6 @@ cella_res cella_child_spawn(const char *const *argv, int log_fd, const char *whe
     }
     int err = pid < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    close(in);
     close(ep[1]);
     if (pid > 0) {
         ssize_t got;

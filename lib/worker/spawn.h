@@ -21,6 +21,10 @@
 CELLA_RESULT cella_child_spawn(const char *const *argv, int log_fd, const char *where,
                                cella_child *c);
 
+/* The same with stdin from `in` (the caller keeps and closes its own copy). */
+CELLA_RESULT cella_child_spawn_in(const char *const *argv, int in, int log_fd, const char *where,
+                                  cella_child *c);
+
 /* User and system CPU time, in ms, of this process (children false) or of
  * its children it waited for (true: the enclaves, with their sandboxes and
  * apps): the profile of a worker's run. */

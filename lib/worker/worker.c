@@ -28,6 +28,7 @@
 #include "worker/replicate.h"
 #include "worker/signer.h"
 #include "worker/spawn.h"
+#include "worker/standby.h"
 #include "worker/standard_env.h"
 
 #define LOG_CAP (1u << 20) /* per stream, as the hub stores it */
@@ -44,6 +45,7 @@ typedef struct {
     int64_t last_event;
     unsigned done, failed;
     worker_metrics *metrics; /* shared by the slots */
+    cella_standby standby;   /* the next task's enclave process, started ahead */
 } slot;
 
 /* What one task went through, for the log line and the benchmark: every
@@ -278,6 +280,34 @@ static cella_res standard_dataset_check(slot *s, const char *addr)
 
 /* ---- the enclave process ----------------------------------------------------------- */
 
+/* The slot's standby runtime handed this task (worker/standby.h), else, if
+ * there is none or it is gone, a new process started now. */
+static cella_res start_enclave(slot *s, const char *tid, const char *const *argv,
+                               const char *logf, cella_child *child)
+{
+    if (s->standby.child.pid > 0) {
+        if (cella_ok(cella_standby_hand(&s->standby, logf, argv + 2, child)))
+            return CELLA_OK_RES;
+        cella_warn("task %s: %s; starting its enclave now", tid, cella_error_what());
+    }
+    int lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CELLA_ENSURE(lfd >= 0, CELLA_E_IO, logf, "open: %s", strerror(errno));
+    cella_res r = cella_child_spawn(argv, lfd, tid, child);
+    close(lfd);
+    return r;
+}
+
+/* Starts the slot's next enclave process ahead of its task, while the slot
+ * leases, reads the task and makes its cas session. */
+static void standby_ahead(slot *s)
+{
+    if (s->standby.child.pid > 0 || *s->o->stop)
+        return;
+    if (!cella_ok(cella_standby_start(s->o->cella_exe, 2, &s->standby)))
+        cella_warn("worker: cannot start a standby runtime (%s): enclaves start per task",
+                   cella_error_what());
+}
+
 /* `session`: a TEE task's cas session; NULL for a standard task, whose
  * environment the worker wrote to tdir/standard-env.json. */
 static cella_res run_enclave(slot *s, const char *tid, const char *session, const char *app_dir,
@@ -327,12 +357,8 @@ static cella_res run_enclave(slot *s, const char *tid, const char *session, cons
         argv[n++] = s->o->sim_dir;
     }
     argv[n] = NULL;
-    int lfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    CELLA_ENSURE(lfd >= 0, CELLA_E_IO, logf, "open: %s", strerror(errno));
     cella_child child;
-    cella_res r = cella_child_spawn(argv, lfd, tid, &child);
-    close(lfd);
-    CELLA_TRY(r);
+    CELLA_TRY(start_enclave(s, tid, argv, logf, &child));
     /* Keep the lease alive while the enclave works. */
     unsigned ls = s->o->lease_seconds ? s->o->lease_seconds : 30;
     double next = now_ms() + ls * 1000.0 / 3;
@@ -415,6 +441,38 @@ static void upload_logs(slot *s, const char *tid, const char *tdir)
     json_decref(b);
 }
 
+/* The app's logs go to the hub on a thread of their own while the result goes
+ * to the blob store: both are needed before the task is finalized (the
+ * requester reads the logs of a completed task), neither needs the other. */
+typedef struct {
+    slot *s;
+    const char *tid, *tdir;
+    pthread_t th;
+    bool running;
+} logs_job;
+
+static void *logs_main(void *arg)
+{
+    logs_job *j = arg;
+    upload_logs(j->s, j->tid, j->tdir);
+    return NULL;
+}
+
+static void logs_start(logs_job *j, slot *s, const char *tid, const char *tdir)
+{
+    *j = (logs_job){.s = s, .tid = tid, .tdir = tdir};
+    j->running = pthread_create(&j->th, NULL, logs_main, j) == 0;
+    if (!j->running) /* no thread: in line, as before */
+        upload_logs(s, tid, tdir);
+}
+
+static void logs_join(logs_job *j)
+{
+    if (j->running)
+        pthread_join(j->th, NULL);
+    j->running = false;
+}
+
 /* ---- one task ---------------------------------------------------------------------- */
 
 /* `tee`: the enclave's challenge and signature go with the digest; a
@@ -458,7 +516,7 @@ static cella_res replicate(slot *s, const char *tid, const char *digest, json_t 
 
 static cella_res contribute(slot *s, const char *tid, const char *tdir, const uint8_t auth[65],
                             const uint8_t challenge[20], bool tee, uint64_t trust,
-                            bool *to_consensus, phases *ph)
+                            bool *to_consensus, logs_job *logs, phases *ph)
 {
     char p[1200], url[1200];
     snprintf(p, sizeof p, "%s/out/" CELLA_TASK_COMPUTED_FILE, tdir);
@@ -481,6 +539,7 @@ static cella_res contribute(slot *s, const char *tid, const char *tdir, const ui
         r = cella_blob_put_file(s->o->blobs_url, p, sha);
     if (cella_ok(r))
         r = cella_blob_url(s->o->blobs_url, sha, url, sizeof url);
+    logs_join(logs); /* the logs are on the hub before the task is finished */
     double t1 = now_ms();
     ph->upload = t1 - t0;
     if (cella_ok(r)) {
@@ -616,11 +675,15 @@ static void process(slot *s, const char *tid, double lease_ms)
     }
     double t4 = now_ms();
     ph.enclave = t4 - t3;
-    if (enclave_ran)
+    logs_job logs = {0};
+    if (enclave_ran && cella_ok(r) && !failed) /* beside the result's upload */
+        logs_start(&logs, s, tid, tdir);
+    else if (enclave_ran)
         upload_logs(s, tid, tdir);
     ph.logs = now_ms() - t4;
     if (cella_ok(r) && !failed)
-        r = contribute(s, tid, tdir, auth, challenge, tee, trust, &to_consensus, &ph);
+        r = contribute(s, tid, tdir, auth, challenge, tee, trust, &to_consensus, &logs, &ph);
+    logs_join(&logs);
     if (!cella_ok(r)) {
         const char *where = cella_error_where();
         snprintf(why, sizeof why, "%s%s%s%s", cella_error_what(), where[0] ? " (" : "", where,
@@ -689,6 +752,7 @@ static void wait_for_work(slot *s)
 static void *slot_main(void *arg)
 {
     slot *s = arg;
+    standby_ahead(s);
     while (!*s->o->stop) {
         if (!cella_signer_alive(s->o->signer) || !cella_signer_alive(worker_key(s))) {
             *s->o->stop = 1; /* nothing can be signed any more: every slot stops */
@@ -710,7 +774,9 @@ static void *slot_main(void *arg)
             continue;
         }
         process(s, tid, now_ms() - t0);
+        standby_ahead(s);
     }
+    cella_standby_stop(&s->standby);
     return NULL;
 }
 
@@ -749,6 +815,7 @@ cella_res cella_worker_run(const cella_worker_opts *o)
         s->o = o;
         s->index = i;
         s->metrics = &metrics;
+        s->standby = CELLA_STANDBY_NONE;
         s->hub = (cella_http_client){.endpoints = o->hub, .reuse = pool, .timeout_s = 30};
         s->cas = (cella_http_client){.endpoints = o->cas, .reuse = cas_pool, .timeout_s = 30};
         memcpy(s->owner, owner, 20);

@@ -84,12 +84,14 @@ expect_ok "$CELLA" session volume "$SESSION2" encrypted-output-files --key-file 
 TAG1=$(cat .out)
 "$CELLA" run "${SLOW[@]}" --outputs S2 > /dev/null 2>&1 &
 RUN_PID=$!
-sleep 1.5
+# wait (at most 20 s) until the run has its private plaintext mount: its app
+# then sleeps 3 s before copying
+run_mounted() { grep -qE 'cella-plaintext|/cella-run\.' "/proc/$RUN_PID/mountinfo" 2>/dev/null; }
+for _ in $(seq 400); do run_mounted && break; kill -0 $RUN_PID 2>/dev/null || break; sleep 0.05; done
 # while it runs, its plaintext mounts live in its own mount namespace: neither
 # the host nor another session's runtime can see them
+run_mounted || fail "the running session has no private plaintext mount (test did not observe a run)"
 grep -qE 'cella-plaintext|fuse\.cella|/cella-run\.' /proc/mounts && fail "a running session's plaintext mount is visible on the host"
-[[ -n "$(cat /proc/$RUN_PID/mountinfo 2>/dev/null | grep -E 'cella-plaintext|/cella-run\.' || true)" ]] ||
-  fail "the running session has no private plaintext mount (test did not observe a run)"
 ok
 kill -9 $RUN_PID; wait $RUN_PID 2>/dev/null || true
 expect_ok "$CELLA" session volume "$SESSION2" encrypted-output-files --key-file k2.out "${CAS[@]}" "${W[@]}"

@@ -329,7 +329,7 @@ for _ in $(seq 300); do [[ -n "$(task_field "$T4" lease)" ]] && break; sleep 0.1
 sleep 0.5
 kill -9 -- "-$KPID" 2>/dev/null || kill -9 "$KPID"
 wait "$KPID" 2>/dev/null || true
-[[ $(task_field "$T4" status) == ACTIVE ]] || fail "T4 finished before the kill"
+[[ $(task_field "$T4" status) == ACTIVE ]] || fail "T4 finished before the kill: $(task_field "$T4" status) $(task_field "$T4" error)"
 sleep 3.5 # the lease lapses
 worker_once || fail "worker"
 [[ $(task_field "$T4" status) == COMPLETED ]] || { tail "$TMP/worker.log" >&2; fail "T4 not taken over: $(task_field "$T4" error)"; }

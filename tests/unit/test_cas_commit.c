@@ -23,7 +23,7 @@ typedef struct {
 static void *attest(void *arg)
 {
     worker *w = arg;
-    cas_thread t = {&g_app, w->st};
+    cas_thread t = {.app = &g_app, .st = w->st};
     cella_cas_attested a = {w->token, "s", "svc", w->spki, 1000, 1, "sim enclave", "test"};
     w->got = cas_commit_attested(&t, &a).code;
     /* The reply waits for the commit that holds its own rows. */

@@ -1,13 +1,14 @@
 /* Unit tests for the shield's chunk store (lib/runtime/shield_store.c): after
  * a small buffered read, the rest of that authenticated chunk, and nothing
  * beyond it, is in the mount's page cache (mincore shows which pages); a
- * tampered chunk is still refused while its neighbours are warm; nothing stored
- * outlives the mount.
+ * tampered chunk is still refused while its neighbours are warm, also while
+ * reads of two files race and stores wait in the shield's queue; nothing
+ * stored outlives the mount.
  *
  * The whole file is skipped (with the reason) where FUSE cannot mount. */
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/encoding.h"
 #include "runtime/shield.h"
 #include "testutil.h"
 #include "volume/format.h"
@@ -34,6 +36,7 @@ static struct {
     char *dir;
     char src[512], vol[512], mnt[512];
     char *plain; /* the file's text, CHUNKS * C bytes */
+    char *other; /* other.txt's (when made with it), as long */
     cella_volume *v;
     cella_shield *s;
 } g;
@@ -61,8 +64,9 @@ static void unmount_vol(void)
     }
 }
 
-/* A fresh volume holding victim.txt (CHUNKS chunks of recognisable text). */
-static void make_volume(void)
+/* A fresh volume holding victim.txt (CHUNKS chunks of recognisable text),
+ * and other.txt (as long, other text) when `two`. */
+static void make_volume_of(bool two)
 {
     if (g.dir)
         test_rmdir(g.dir);
@@ -73,23 +77,26 @@ static void make_volume(void)
     mkdir(g.src, 0755);
     mkdir(g.mnt, 0700);
     test_put_file(g.src, "victim.txt", g.plain, 0644);
+    if (two)
+        test_put_file(g.src, "other.txt", g.other, 0644);
     uint8_t tag[16];
     cella_vol_opts vo = {.chunk_size = C};
     assert_succeeds(cella_vol_encrypt_dir(g.src, g.vol, KEY, &vo, tag));
 }
 
+static void make_volume(void) { make_volume_of(false); }
+
 /* Flips one byte of chunk i of victim.txt's ciphertext, `at` bytes in. */
 static void tamper(uint64_t i, size_t at)
 {
-    DIR *d = opendir(g.vol);
-    assert_non_null(d);
-    struct dirent *de;
-    char cfile[1400] = "";
-    while ((de = readdir(d)) != NULL)
-        if (strlen(de->d_name) == 32)
-            snprintf(cfile, sizeof cfile, "%s/%s", g.vol, de->d_name);
-    closedir(d);
-    assert_true(cfile[0]);
+    cella_volume *v;
+    assert_succeeds(cella_vol_open(g.vol, KEY, NULL, &v));
+    const cella_vol_entry *e = cella_vol_meta_find(cella_vol_meta_of(v), "victim.txt");
+    assert_non_null(e);
+    char name[2 * CELLA_VOL_ID_BYTES + 1], cfile[1400];
+    cella_hex_encode(name, e->file_id, CELLA_VOL_ID_BYTES, false);
+    cella_vol_close(v);
+    snprintf(cfile, sizeof cfile, "%s/%s", g.vol, name);
     int fd = open(cfile, O_RDWR);
     assert_true(fd >= 0);
     uint8_t byte;
@@ -100,14 +107,16 @@ static void tamper(uint64_t i, size_t at)
     close(fd);
 }
 
-static int open_victim(void)
+static int open_file(const char *name)
 {
     char p[700];
-    snprintf(p, sizeof p, "%s/victim.txt", g.mnt);
+    snprintf(p, sizeof p, "%s/%s", g.mnt, name);
     int fd = open(p, O_RDONLY);
     assert_true(fd >= 0);
     return fd;
 }
+
+static int open_victim(void) { return open_file("victim.txt"); }
 
 /* Which pages of the file are in the mount's page cache (bit 0 of each). */
 static void residency(int fd, unsigned char vec[CHUNKS * PAGES])
@@ -147,10 +156,10 @@ static void read_4k(int fd, uint64_t off)
     assert_memory_equal(buf, g.plain + off, sizeof buf);
 }
 
-/* Reads chunk i until it is resident whole. A store is skipped, not queued,
- * while as many are running as the shield allows (one on 2 CPUs), so on a
- * busy machine the read after another chunk's may store nothing: then a page
- * not yet resident is read again, which stores again. */
+/* Reads chunk i until it is resident whole. While as many stores run as the
+ * shield allows (one on 2 CPUs), a chunk waits in a short queue, and is
+ * skipped when that is full, so on a busy machine a read may store nothing:
+ * then a page not yet resident is read again, which stores again. */
 static unsigned warm(int fd, uint64_t i)
 {
     unsigned n = 0;
@@ -257,6 +266,83 @@ static void nothing_stored_outlives_the_mount(void **state)
     unmount_vol();
 }
 
+/* One of the racing readers: 4 KiB reads over its file's chunks (but the
+ * tampered chunk 10 of victim.txt, which must read EIO), each checked. */
+typedef struct {
+    const char *name;
+    const char *text;
+    unsigned seed;
+    unsigned bad; /* reads that returned wrong bytes or failed */
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    int fd = open_file(r->name);
+    bool victim = !strcmp(r->name, "victim.txt");
+    char buf[4096];
+    for (unsigned k = 0; k < 4 * CHUNKS; k++) {
+        uint64_t chunk = (r->seed + k * 7u) % CHUNKS, page = (r->seed + k * 5u) % PAGES;
+        uint64_t off = chunk * C + page * 4096;
+        ssize_t got = pread(fd, buf, sizeof buf, (off_t)off);
+        if (victim && chunk == 10)
+            r->bad += !(got == -1 && errno == EIO);
+        else
+            r->bad += got != (ssize_t)sizeof buf || memcmp(buf, r->text + off, sizeof buf) != 0;
+    }
+    close(fd);
+    return NULL;
+}
+
+/* One mount: the racers, then every page read again (from the page cache
+ * where stored), checked; chunk 10 of victim.txt never cached. */
+static void race_round(void)
+{
+    mount_vol(true);
+    racer rs[4] = {{"victim.txt", g.plain, 1, 0},
+                   {"other.txt", g.other, 2, 0},
+                   {"victim.txt", g.plain, 3, 0},
+                   {"other.txt", g.other, 4, 0}};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race, &rs[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(rs[i].bad, 0);
+    }
+    nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL); /* let queued stores land */
+    int fd = open_victim(), fo = open_file("other.txt");
+    assert_int_equal(resident(fd, 10), 0);
+    for (uint64_t i = 0; i < CHUNKS; i++)
+        for (uint64_t p = 0; p < PAGES; p++) {
+            if (i != 10)
+                read_4k(fd, i * C + p * 4096);
+            char buf[4096];
+            assert_int_equal(pread(fo, buf, sizeof buf, (off_t)(i * C + p * 4096)),
+                             (ssize_t)sizeof buf);
+            assert_memory_equal(buf, g.other + i * C + p * 4096, sizeof buf);
+        }
+    expect_eio(fd, 4096, 10 * C);
+    assert_int_equal(resident(fd, 10), 0);
+    close(fd);
+    close(fo);
+    unmount_vol();
+}
+
+/* Four readers of two files race, so chunks are read while another worker
+ * stores and wait in the store queue: every byte read (by the racers, then
+ * again from the page cache) is right and in its own file, and the tampered
+ * chunk stays refused with no page cached. */
+static void racing_stores_keep_files_apart(void **state)
+{
+    (void)state;
+    NEED_FUSE();
+    make_volume_of(true);
+    tamper(10, 20000);
+    for (int round = 0; round < 4; round++) /* each mount starts cold */
+        race_round();
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -268,6 +354,12 @@ static int group_setup(void **state)
     for (size_t i = 0; i < (size_t)CHUNKS * C; i++)
         g.plain[i] = (char)('A' + i % 26);
     g.plain[(size_t)CHUNKS * C] = '\0';
+    /* other.txt: lowercase, and shifted by 7 so no chunk equals one of victim's */
+    g.other = malloc((size_t)CHUNKS * C + 1);
+    assert_non_null(g.other);
+    for (size_t i = 0; i < (size_t)CHUNKS * C; i++)
+        g.other[i] = (char)('a' + (i + 7) % 26);
+    g.other[(size_t)CHUNKS * C] = '\0';
     return 0;
 }
 
@@ -286,6 +378,7 @@ static int group_teardown(void **state)
     if (g.dir)
         test_rmdir(g.dir);
     free(g.plain);
+    free(g.other);
     return 0;
 }
 
@@ -295,6 +388,7 @@ int main(void)
         cmocka_unit_test_teardown(store_fills_the_chunk, test_teardown),
         cmocka_unit_test_teardown(tampered_chunk_refused_beside_warm_ones, test_teardown),
         cmocka_unit_test_teardown(nothing_stored_outlives_the_mount, test_teardown),
+        cmocka_unit_test_teardown(racing_stores_keep_files_apart, test_teardown),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
     if (failed == 0 && !g.avail)
