@@ -28,7 +28,7 @@
 #ifndef CELLA_RUNTIME_LEAN
 #include "blobs/client.h"
 #else
-/* No transfer service in the lean binary: it would bring libcurl back. */
+/* No transfer service in the lean binary: its client is libcurl's. */
 static cella_res no_blobs(void)
 {
     return cella_fail(CELLA_E_UNSUPPORTED, "--blobs",
@@ -171,9 +171,8 @@ int cli_run_cmd(int argc, char **argv)
     ro.quote_ctx = eid.quote_ctx;
     if (cella_ok(r))
         r = cas_conn_open(&c, o, NOPTS(o));
-    /* Kept-alive connections: with cella-runtime (net/tls_http.h) the tag
-     * push rides on the attested connection (same client certificate);
-     * libcurl gives a call with a client identity a connection of its own. */
+    /* Kept-alive connections (net/tls_http.h): the tag push rides on the
+     * attested connection (same client certificate). */
     c.http.reuse = cella_http_pool_new();
     ro.cas = &c.http;
     ro.app_dir = app;

@@ -119,7 +119,7 @@ static const char *decrypted_path(const cli_opt *o, int n)
 
 cella_res cli_result_preflight(const cli_opt *o, int n, const char *id)
 {
-    /* first, before any thread (libcurl's, app run's preflight): a staged
+    /* first, before any thread (libcurl's when loaded, app run's preflight): a staged
      * result file is removed on SIGINT, SIGTERM and SIGHUP */
     CELLA_TRY(cella_stage_trap_signals());
     char file[4096];

@@ -22,16 +22,23 @@ pkg_check_modules(FUSE3 REQUIRED IMPORTED_TARGET fuse3)
 target_link_libraries(cellacore PUBLIC PkgConfig::FUSE3)
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 target_link_libraries(cellacore PUBLIC PkgConfig::LIBARCHIVE)
-# The unpacker loads libarchive on first use (lib/app/archive_lib.h), by the
-# soname of the library linked here, so that cella-runtime starts without it.
-find_library(CELLA_ARCHIVE_LIB archive HINTS ${LIBARCHIVE_LIBRARY_DIRS} REQUIRED)
-execute_process(COMMAND ${CMAKE_OBJDUMP} -p ${CELLA_ARCHIVE_LIB} OUTPUT_VARIABLE _la_dyn
-                RESULT_VARIABLE _la_rc)
-string(REGEX MATCH "SONAME +([^ \n]+)" _la_soname "${_la_dyn}")
-if(NOT _la_rc EQUAL 0 OR NOT CMAKE_MATCH_1)
-  message(FATAL_ERROR "cannot read the soname of ${CELLA_ARCHIVE_LIB}")
-endif()
-target_compile_definitions(cellacore PRIVATE CELLA_ARCHIVE_SONAME="${CMAKE_MATCH_1}")
+# libarchive, libcurl and libpq are loaded on first use (lib/core/dl.h), by
+# the soname of the library linked here, so that `cella` and cella-runtime
+# start without them and their ~40 dependencies: the programs link with
+# --as-needed (CMakeLists.txt), and nothing but the tables names them.
+function(cella_soname def lib dirs)
+  find_library(_so_${lib} ${lib} HINTS ${dirs} REQUIRED)
+  execute_process(COMMAND ${CMAKE_OBJDUMP} -p ${_so_${lib}} OUTPUT_VARIABLE _dyn
+                  RESULT_VARIABLE _rc)
+  string(REGEX MATCH "SONAME +([^ \n]+)" _m "${_dyn}")
+  if(NOT _rc EQUAL 0 OR NOT CMAKE_MATCH_1)
+    message(FATAL_ERROR "cannot read the soname of ${_so_${lib}}")
+  endif()
+  target_compile_definitions(cellacore PRIVATE ${def}="${CMAKE_MATCH_1}")
+endfunction()
+cella_soname(CELLA_ARCHIVE_SONAME archive "${LIBARCHIVE_LIBRARY_DIRS}")
+cella_soname(CELLA_CURL_SONAME curl "${LIBCURL_LIBRARY_DIRS}")
+cella_soname(CELLA_PQ_SONAME pq "${LIBPQ_LIBRARY_DIRS}")
 target_link_libraries(cellacore PUBLIC ${CMAKE_DL_LIBS})
 # System-call filters: processes holding a secret (lib/core/privsep.c) and cas's
 # network process after start-up (lib/core/confine.c).

@@ -2,11 +2,10 @@
  * same options as `cella run` and `cella run-task` (cli/cmd_enclave.c). It
  * links only what an enclave start needs (OpenSSL, jansson, libfuse3, libzip,
  * secp256k1, nettle, http-parser; libarchive is loaded only to unpack a task's
- * tar dataset, lib/app/archive_lib.h): no
- * libcurl, libpq, sqlite or libevent, whose loading cost a `cella` start about
- * 20 ms of CPU, more than a sandboxed `true`. cas is reached through net/tls_http.h. What it cannot
- * do: blob: inputs and --push (the transfer service's client is libcurl's),
- * for which `cella run` remains. */
+ * tar dataset, lib/app/archive_lib.h): no sqlite, libevent or libseccomp
+ * either. cas is reached through net/tls_http.h, as from `cella`. What it
+ * cannot do: blob: inputs and --push (the transfer service's client, on
+ * libcurl), for which `cella run` remains. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>

@@ -6,9 +6,12 @@
  * image is refused, naming it. A layer that replaces a link by a directory
  * (an explicit directory entry) is applied as overlayfs would. */
 #include "app/flatten.h"
+#include "app/archive_lib.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+/* libarchive, through its table (app/archive_lib.h): loaded by the maker of
+ * every archive object this file is handed. */
+#define AR cella_archive_lib_loaded()
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -222,9 +225,9 @@ static cella_res copy_data(flatten_state *st, struct archive *a, int fd, uint64_
     cella_res r = CELLA_OK_RES;
     uint64_t got = 0;
     while (cella_ok(r)) {
-        la_ssize_t k = archive_read_data(a, buf, CELLA_IO_CHUNK);
+        la_ssize_t k = AR->archive_read_data(a, buf, CELLA_IO_CHUNK);
         if (k < 0) {
-            r = cella_fail(CELLA_E_PARSE, where, "tar: %s", archive_error_string(a));
+            r = cella_fail(CELLA_E_PARSE, where, "tar: %s", AR->archive_error_string(a));
             break;
         }
         if (k == 0)
@@ -288,10 +291,10 @@ static cella_res put_file(flatten_state *st, struct archive *a, struct archive_e
     CELLA_TRY(remove_at(pfd, base, where));
     int fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     CELLA_ENSURE(fd >= 0, CELLA_E_IO, where, "cannot create: %s", strerror(errno));
-    mode_t mode = archive_entry_perm(ae);
-    const char *hl = archive_entry_hardlink(ae);
+    mode_t mode = AR->archive_entry_perm(ae);
+    const char *hl = AR->archive_entry_hardlink(ae);
     cella_res r = hl ? copy_file(st, hl, fd, &mode, where)
-                     : copy_data(st, a, fd, (uint64_t)archive_entry_size(ae), where);
+                     : copy_data(st, a, fd, (uint64_t)AR->archive_entry_size(ae), where);
     if (cella_ok(r) && fchmod(fd, tree_image_mode(mode, 'f')) != 0)
         r = cella_fail(CELLA_E_IO, where, "chmod: %s", strerror(errno));
     close(fd);
@@ -372,10 +375,10 @@ static cella_res check_limits(flatten_state *st, struct archive_entry *ae, const
 {
     CELLA_ENSURE(++st->entries <= st->lim.max_entries, CELLA_E_TOOBIG, where,
                  "more than %u entries in the image's layers", st->lim.max_entries);
-    if (archive_entry_filetype(ae) != AE_IFREG || archive_entry_hardlink(ae))
+    if (AR->archive_entry_filetype(ae) != AE_IFREG || AR->archive_entry_hardlink(ae))
         return CELLA_OK_RES;
-    int64_t size = archive_entry_size(ae);
-    CELLA_ENSURE(archive_entry_size_is_set(ae) && size >= 0, CELLA_E_PARSE, where,
+    int64_t size = AR->archive_entry_size(ae);
+    CELLA_ENSURE(AR->archive_entry_size_is_set(ae) && size >= 0, CELLA_E_PARSE, where,
                  "entry without a size");
     CELLA_ENSURE((uint64_t)size <= st->lim.max_file, CELLA_E_TOOBIG, where,
                  "file of %lld bytes, above the limit of %llu", (long long)size,
@@ -388,7 +391,7 @@ static cella_res check_limits(flatten_state *st, struct archive_entry *ae, const
 
 static cella_res apply_entry(flatten_state *st, struct archive *a, struct archive_entry *ae)
 {
-    const char *name = archive_entry_pathname(ae);
+    const char *name = AR->archive_entry_pathname(ae);
     char where[WHERE_MAX];
     snprintf(where, sizeof where, "layer %zu: %.*s", st->layer, CELLA_APP_MAX_PATH,
              name ? name : "?");
@@ -396,7 +399,7 @@ static cella_res apply_entry(flatten_state *st, struct archive *a, struct archiv
     CELLA_TRY(check_limits(st, ae, where));
     char p[CELLA_APP_MAX_PATH + 8];
     CELLA_TRY(norm_name(st, name, p, sizeof p));
-    mode_t type = archive_entry_filetype(ae);
+    mode_t type = AR->archive_entry_filetype(ae);
     if (!p[0]) /* the root: its mode stays the bundle's */
         return CELLA_OK_RES;
     const char *slash = strrchr(p, '/');
@@ -409,7 +412,7 @@ static cella_res apply_entry(flatten_state *st, struct archive *a, struct archiv
         return CELLA_OK_RES; /* aufs metadata (.wh..wh.plnk...), no file of the image */
     if (!strncmp(bn, WH_PREFIX, strlen(WH_PREFIX)))
         return whiteout(st, p, bn, where);
-    bool hard = archive_entry_hardlink(ae) != NULL;
+    bool hard = AR->archive_entry_hardlink(ae) != NULL;
     CELLA_ENSURE(hard || type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK, CELLA_E_PATH,
                  where, "device nodes, FIFOs and sockets are not allowed in an image");
     int pfd;
@@ -419,9 +422,9 @@ static cella_res apply_entry(flatten_state *st, struct archive *a, struct archiv
     if (hard || type == AE_IFREG)
         r = put_file(st, a, ae, pfd, base, where);
     else if (type == AE_IFDIR)
-        r = put_dir(pfd, base, archive_entry_perm(ae), where);
+        r = put_dir(pfd, base, AR->archive_entry_perm(ae), where);
     else
-        r = put_link(pfd, base, archive_entry_symlink(ae) ? archive_entry_symlink(ae) : "",
+        r = put_link(pfd, base, AR->archive_entry_symlink(ae) ? AR->archive_entry_symlink(ae) : "",
                      where);
     close(pfd);
     return cella_ok(r) ? set_add(st->seen, p) : r;
@@ -436,13 +439,13 @@ cella_res flatten_layer(flatten_state *st, struct archive *a)
     set_clear(st->seen);
     for (;;) {
         struct archive_entry *ae;
-        int rc = archive_read_next_header(a, &ae);
+        int rc = AR->archive_read_next_header(a, &ae);
         if (rc == ARCHIVE_EOF)
             return CELLA_OK_RES;
         if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
             char where[64];
             snprintf(where, sizeof where, "layer %zu", st->layer);
-            return cella_fail(CELLA_E_PARSE, where, "tar: %s", archive_error_string(a));
+            return cella_fail(CELLA_E_PARSE, where, "tar: %s", AR->archive_error_string(a));
         }
         CELLA_TRY(apply_entry(st, a, ae));
     }

@@ -1,6 +1,5 @@
 /* The import itself: staging directory, layers in order, manifest, check,
  * rename into place (app/oci.h). */
-#include <archive.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -13,7 +12,12 @@
 #include "app/flatten.h"
 #include "app/internal.h"
 #include "app/oci_internal.h"
+#include "app/archive_lib.h"
 #include "core/fs.h"
+
+/* libarchive, through its table (app/archive_lib.h): loaded by the maker of
+ * every archive object this file is handed. */
+#define AR cella_archive_lib_loaded()
 
 typedef struct {
     oci_stream *st;
@@ -25,7 +29,7 @@ static la_ssize_t layer_read(struct archive *a, void *ud, const void **buf)
     layer_io *io = ud;
     long k = stream_read(io->st, io->buf, CELLA_IO_CHUNK);
     if (k < 0) {
-        archive_set_error(a, EIO, "%s", cella_error_what());
+        AR->archive_set_error(a, EIO, "%s", cella_error_what());
         return -1;
     }
     *buf = io->buf;
@@ -45,24 +49,26 @@ static cella_res apply_layer(oci_src *s, const oci_blob *b, flatten_state *fs)
         stream_close(&st);
         return r;
     }
-    layer_io io = {&st, malloc(CELLA_IO_CHUNK)};
-    struct archive *a = archive_read_new();
-    if (!a || !io.buf)
+    const cella_archive_lib *L;
+    r = cella_archive_lib_get(&L);
+    layer_io io = {&st, cella_ok(r) ? malloc(CELLA_IO_CHUNK) : NULL};
+    struct archive *a = cella_ok(r) ? L->archive_read_new() : NULL;
+    if (cella_ok(r) && (!a || !io.buf))
         r = cella_fail(CELLA_E_NOMEM, where, "out of memory");
     if (cella_ok(r)) {
-        archive_read_support_format_tar(a);
-        archive_read_support_filter_none(a);
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_zstd(a);
-        if (archive_read_open2(a, &io, NULL, layer_read, NULL, NULL) != ARCHIVE_OK)
-            r = cella_fail(CELLA_E_PARSE, where, "tar: %s", archive_error_string(a));
+        AR->archive_read_support_format_tar(a);
+        AR->archive_read_support_filter_none(a);
+        AR->archive_read_support_filter_gzip(a);
+        AR->archive_read_support_filter_zstd(a);
+        if (AR->archive_read_open2(a, &io, NULL, layer_read, NULL, NULL) != ARCHIVE_OK)
+            r = cella_fail(CELLA_E_PARSE, where, "tar: %s", AR->archive_error_string(a));
     }
     if (cella_ok(r))
         r = flatten_layer(fs, a);
     if (cella_ok(r))
         r = stream_finish(&st, b->size, b->has_sha ? b->sha : NULL, where);
     if (a)
-        archive_read_free(a);
+        AR->archive_read_free(a);
     free(io.buf);
     stream_close(&st);
     return r;

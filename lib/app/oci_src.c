@@ -1,8 +1,11 @@
 /* Members of an image, from a directory or a tar archive (app/oci_src.h). */
 #include "app/oci_src.h"
+#include "app/archive_lib.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+/* libarchive, through its table (app/archive_lib.h): loaded by the maker of
+ * every archive object this file is handed. */
+#define AR cella_archive_lib_loaded()
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -56,19 +59,19 @@ static bool join_norm(const char *base, const char *rel, char *out, size_t cap)
 
 static struct archive *outer_open(oci_src *s)
 {
-    struct archive *a = archive_read_new();
+    struct archive *a = AR->archive_read_new();
     if (!a)
         return NULL;
-    archive_read_support_format_tar(a);
-    archive_read_support_filter_none(a);
-    archive_read_support_filter_gzip(a); /* docker save | gzip */
-    int rc = s->path ? archive_read_open_filename(a, s->path, 64 * 1024)
-                     : archive_read_open_memory(a, s->mem.p, s->mem.len);
+    AR->archive_read_support_format_tar(a);
+    AR->archive_read_support_filter_none(a);
+    AR->archive_read_support_filter_gzip(a); /* docker save | gzip */
+    int rc = s->path ? AR->archive_read_open_filename(a, s->path, 64 * 1024)
+                     : AR->archive_read_open_memory(a, s->mem.p, s->mem.len);
     if (rc != ARCHIVE_OK) {
         cella_res r = cella_fail(CELLA_E_PARSE, s->path ? s->path : "image", "tar: %s",
-                                 archive_error_string(a));
+                                 AR->archive_error_string(a));
         (void)r;
-        archive_read_free(a);
+        AR->archive_read_free(a);
         return NULL;
     }
     return a;
@@ -76,10 +79,10 @@ static struct archive *outer_open(oci_src *s)
 
 static cella_res add_member(oci_src *s, struct archive_entry *ae, uint32_t max)
 {
-    const char *name = archive_entry_pathname(ae);
+    const char *name = AR->archive_entry_pathname(ae);
     char norm[NAME_MAX_LEN + 1], target[NAME_MAX_LEN + 1];
-    mode_t type = archive_entry_filetype(ae);
-    const char *hl = archive_entry_hardlink(ae), *sl = archive_entry_symlink(ae);
+    mode_t type = AR->archive_entry_filetype(ae);
+    const char *hl = AR->archive_entry_hardlink(ae), *sl = AR->archive_entry_symlink(ae);
     if (!name || !join_norm("", name, norm, sizeof norm))
         return CELLA_OK_RES; /* not a name the image's JSON can refer to */
     if (hl) {
@@ -103,7 +106,7 @@ static cella_res add_member(oci_src *s, struct archive_entry *ae, uint32_t max)
     src_member *m = &s->m[s->n];
     m->name = cella_xstrdup(norm);
     m->link = (hl || type == AE_IFLNK) ? cella_xstrdup(target) : NULL;
-    m->size = (uint64_t)archive_entry_size(ae);
+    m->size = (uint64_t)AR->archive_entry_size(ae);
     m->ordinal = s->ordinal;
     s->n++;
     CELLA_ENSURE(m->name && (m->link || !(hl || type == AE_IFLNK)), CELLA_E_NOMEM, "image",
@@ -120,19 +123,19 @@ static cella_res index_archive(oci_src *s, uint32_t max)
     s->ordinal = 0;
     for (;; s->ordinal++) {
         struct archive_entry *ae;
-        int rc = archive_read_next_header(a, &ae);
+        int rc = AR->archive_read_next_header(a, &ae);
         if (rc == ARCHIVE_EOF)
             break;
         if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
             r = cella_fail(CELLA_E_PARSE, s->path ? s->path : "image", "tar: %s",
-                           archive_error_string(a));
+                           AR->archive_error_string(a));
             break;
         }
         r = add_member(s, ae, max);
         if (!cella_ok(r))
             break;
     }
-    archive_read_free(a);
+    AR->archive_read_free(a);
     return r;
 }
 
@@ -153,6 +156,8 @@ cella_res src_open(oci_src *s, const char *image, uint32_t max)
     CELLA_ENSURE(S_ISREG(st.st_mode), CELLA_E_PARSE, image,
                  "neither an OCI layout directory nor a tar archive");
     s->path = image;
+    const cella_archive_lib *L;
+    CELLA_TRY(cella_archive_lib_get(&L)); /* before the first archive object */
     return index_archive(s, max);
 }
 
@@ -162,6 +167,8 @@ cella_res src_open_mem(oci_src *s, cella_slice tar, uint32_t max)
     s->dirfd = -1;
     s->label = "image";
     s->mem = tar;
+    const cella_archive_lib *L;
+    CELLA_TRY(cella_archive_lib_get(&L)); /* before the first archive object */
     return index_archive(s, max);
 }
 
@@ -233,8 +240,8 @@ cella_res stream_open(oci_src *s, const char *name, oci_stream *st)
                  "cannot reopen the archive");
     struct archive_entry *ae;
     for (uint64_t i = 0; i <= m->ordinal; i++)
-        CELLA_ENSURE(archive_read_next_header(st->outer, &ae) >= ARCHIVE_WARN, CELLA_E_PARSE,
-                     name, "tar: %s", archive_error_string(st->outer));
+        CELLA_ENSURE(AR->archive_read_next_header(st->outer, &ae) >= ARCHIVE_WARN, CELLA_E_PARSE,
+                     name, "tar: %s", AR->archive_error_string(st->outer));
     return CELLA_OK_RES;
 }
 
@@ -248,10 +255,10 @@ long stream_read(oci_stream *st, void *buf, size_t n)
         if (k < 0)
             (void)cella_fail(CELLA_E_IO, st->name, "read: %s", strerror(errno));
     } else {
-        k = archive_read_data(st->outer, buf, n);
+        k = AR->archive_read_data(st->outer, buf, n);
         if (k < 0)
             (void)cella_fail(CELLA_E_PARSE, st->name, "tar: %s",
-                             archive_error_string(st->outer));
+                             AR->archive_error_string(st->outer));
     }
     if (k > 0) {
         st->got += (uint64_t)k;
@@ -292,7 +299,7 @@ void stream_close(oci_stream *st)
     if (st->fd >= 0)
         close(st->fd);
     if (st->outer)
-        archive_read_free(st->outer);
+        AR->archive_read_free(st->outer);
     EVP_MD_CTX_free(st->md);
     memset(st, 0, sizeof *st);
     st->fd = -1;

@@ -1,7 +1,5 @@
 /* Deterministic tarballs of directory trees (pack), written with libarchive.
  * Unpacking is in tree_unpack.c (libarchive loaded on first use). */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,11 +14,16 @@
 
 #include "app/app.h"
 #include "app/internal.h"
+#include "app/archive_lib.h"
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "core/safepath.h"
 #include "core/secure.h"
 #include "crypto/aead.h"
+
+/* libarchive, through its table (app/archive_lib.h): loaded by the maker of
+ * every archive object this file is handed. */
+#define AR cella_archive_lib_loaded()
 
 #define IO_CHUNK CELLA_IO_CHUNK
 #define MAX_ENTRIES_WALK CELLA_MAX_ENTRIES_WALK
@@ -68,40 +71,40 @@ static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_
 static cella_res pack_entry(struct archive *a, struct archive_entry *ae, int rootfd,
                             const tree_ent *e, bool exact, uint8_t *buf)
 {
-    archive_entry_clear(ae);
-    archive_entry_set_pathname(ae, e->path);
-    archive_entry_set_mtime(ae, 0, 0);
-    archive_entry_set_uid(ae, 0);
-    archive_entry_set_gid(ae, 0);
-    archive_entry_set_uname(ae, "");
-    archive_entry_set_gname(ae, "");
+    AR->archive_entry_clear(ae);
+    AR->archive_entry_set_pathname(ae, e->path);
+    AR->archive_entry_set_mtime(ae, 0, 0);
+    AR->archive_entry_set_uid(ae, 0);
+    AR->archive_entry_set_gid(ae, 0);
+    AR->archive_entry_set_uname(ae, "");
+    AR->archive_entry_set_gname(ae, "");
     if (e->type == 'd') {
-        archive_entry_set_filetype(ae, AE_IFDIR);
-        archive_entry_set_perm(ae, exact ? tree_image_mode(e->mode, 'd') : 0755);
-        archive_entry_set_size(ae, 0);
-        CELLA_ENSURE(archive_write_header(a, ae) == ARCHIVE_OK, CELLA_E_IO, e->path,
-                     "tar: %s", archive_error_string(a));
+        AR->archive_entry_set_filetype(ae, AE_IFDIR);
+        AR->archive_entry_set_perm(ae, exact ? tree_image_mode(e->mode, 'd') : 0755);
+        AR->archive_entry_set_size(ae, 0);
+        CELLA_ENSURE(AR->archive_write_header(a, ae) == ARCHIVE_OK, CELLA_E_IO, e->path,
+                     "tar: %s", AR->archive_error_string(a));
         return CELLA_OK_RES;
     }
     if (e->type == 'l') {
         CELLA_ENSURE(exact, CELLA_E_PATH, e->path, "symbolic links are not allowed");
-        archive_entry_set_filetype(ae, AE_IFLNK);
-        archive_entry_set_perm(ae, 0777);
-        archive_entry_set_size(ae, 0);
-        archive_entry_set_symlink(ae, e->target);
-        CELLA_ENSURE(archive_write_header(a, ae) == ARCHIVE_OK, CELLA_E_IO, e->path,
-                     "tar: %s", archive_error_string(a));
+        AR->archive_entry_set_filetype(ae, AE_IFLNK);
+        AR->archive_entry_set_perm(ae, 0777);
+        AR->archive_entry_set_size(ae, 0);
+        AR->archive_entry_set_symlink(ae, e->target);
+        CELLA_ENSURE(AR->archive_write_header(a, ae) == ARCHIVE_OK, CELLA_E_IO, e->path,
+                     "tar: %s", AR->archive_error_string(a));
         return CELLA_OK_RES;
     }
     int fd;
     struct stat st;
     CELLA_TRY(tree_open_listed(rootfd, e->path, &fd, &st));
-    archive_entry_set_filetype(ae, AE_IFREG);
-    archive_entry_set_perm(ae, exact ? tree_image_mode(st.st_mode, 'f') : norm_mode(st.st_mode, 'f'));
-    archive_entry_set_size(ae, st.st_size);
+    AR->archive_entry_set_filetype(ae, AE_IFREG);
+    AR->archive_entry_set_perm(ae, exact ? tree_image_mode(st.st_mode, 'f') : norm_mode(st.st_mode, 'f'));
+    AR->archive_entry_set_size(ae, st.st_size);
     cella_res r = CELLA_OK_RES;
-    if (archive_write_header(a, ae) != ARCHIVE_OK)
-        r = cella_fail(CELLA_E_IO, e->path, "tar: %s", archive_error_string(a));
+    if (AR->archive_write_header(a, ae) != ARCHIVE_OK)
+        r = cella_fail(CELLA_E_IO, e->path, "tar: %s", AR->archive_error_string(a));
     uint64_t total = 0;
     while (cella_ok(r)) {
         ssize_t k = read(fd, buf, IO_CHUNK);
@@ -118,8 +121,8 @@ static cella_res pack_entry(struct archive *a, struct archive_entry *ae, int roo
             r = cella_fail(CELLA_E_IO, e->path, "file changed while reading");
             break;
         }
-        if (archive_write_data(a, buf, (size_t)k) != k)
-            r = cella_fail(CELLA_E_IO, e->path, "tar: %s", archive_error_string(a));
+        if (AR->archive_write_data(a, buf, (size_t)k) != k)
+            r = cella_fail(CELLA_E_IO, e->path, "tar: %s", AR->archive_error_string(a));
     }
     if (cella_ok(r) && total != (uint64_t)st.st_size)
         r = cella_fail(CELLA_E_IO, e->path, "file changed while reading");
@@ -130,26 +133,28 @@ static cella_res pack_entry(struct archive *a, struct archive_entry *ae, int roo
 static cella_res write_tar(int rootfd, const tree_list *l, bool exact, pack_sink *s,
                            const char *out_path)
 {
-    struct archive *a = archive_write_new();
-    struct archive_entry *ae = archive_entry_new();
+    const cella_archive_lib *L;
+    CELLA_TRY(cella_archive_lib_get(&L)); /* before the first archive object */
+    struct archive *a = L->archive_write_new();
+    struct archive_entry *ae = L->archive_entry_new();
     uint8_t *buf = malloc(IO_CHUNK);
     cella_res r = CELLA_OK_RES;
     if (!a || !ae || !buf)
         r = cella_fail(CELLA_E_NOMEM, out_path, "out of memory");
-    else if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-             archive_write_add_filter_none(a) != ARCHIVE_OK ||
-             archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
-             archive_write_open2(a, s, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
-        r = cella_fail(CELLA_E_IO, out_path, "tar: %s", archive_error_string(a));
+    else if (AR->archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+             AR->archive_write_add_filter_none(a) != ARCHIVE_OK ||
+             AR->archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
+             AR->archive_write_open2(a, s, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
+        r = cella_fail(CELLA_E_IO, out_path, "tar: %s", AR->archive_error_string(a));
     for (size_t i = 0; cella_ok(r) && i < l->n; i++)
         r = pack_entry(a, ae, rootfd, &l->v[i], exact, buf);
-    if (cella_ok(r) && archive_write_close(a) != ARCHIVE_OK)
-        r = cella_fail(CELLA_E_IO, out_path, "tar: %s%s%s", archive_error_string(a),
+    if (cella_ok(r) && AR->archive_write_close(a) != ARCHIVE_OK)
+        r = cella_fail(CELLA_E_IO, out_path, "tar: %s%s%s", AR->archive_error_string(a),
                        s->err ? ": " : "", s->err ? strerror(s->err) : "");
     if (a)
-        archive_write_free(a);
+        AR->archive_write_free(a);
     if (ae)
-        archive_entry_free(ae);
+        AR->archive_entry_free(ae);
     free(buf);
     return r;
 }

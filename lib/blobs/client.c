@@ -1,12 +1,10 @@
-/* Blob client on libcurl: streamed upload and verified, atomic download. */
+/* Blob client on libcurl (loaded on first use, net/curl_lib.h): streamed upload and verified, atomic download. */
 #include "blobs/client.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +18,8 @@
 #include "core/secure.h"
 #include "core/stage.h"
 #include "crypto/aead.h"
-
-
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+#include "net/curl_lib.h"
+#include "net/tls_http.h"
 
 cella_res cella_blob_url(const char *base_url, const uint8_t sha[static 32], char *out, size_t cap)
 {
@@ -72,20 +68,22 @@ static const char *err_message(const err_body *e)
     return msg;
 }
 
-static CURL *new_handle(const char *url)
+/* A transfer of `url`; libcurl is loaded on the first (net/curl_lib.h). */
+static cella_res new_handle(const char *url, const cella_curl_lib **lib, CURL **out)
 {
-    pthread_once(&g_curl_once, curl_init_once);
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    *out = NULL;
+    CELLA_TRY(cella_curl_lib_get(lib));
+    const cella_curl_lib *C = *lib;
+    CURL *h = *out = C->curl_easy_init();
+    CELLA_ENSURE(h, CELLA_E_NOMEM, url, "cannot create an HTTP handle");
+    C->curl_easy_setopt(h, CURLOPT_URL, url);
+    C->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    C->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    C->curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     /* Abort when the transfer stalls (below 1 byte/s for 60 s), not on total time. */
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    return h;
+    C->curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    C->curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    return CELLA_OK_RES;
 }
 
 typedef struct {
@@ -126,26 +124,28 @@ cella_res cella_blob_put_file(const char *base_url, const char *path, uint8_t sh
     char url[4400];
     if (cella_ok(r))
         r = cella_blob_url(base_url, sha, url, sizeof url);
-    CURL *h = cella_ok(r) ? new_handle(url) : NULL;
-    if (cella_ok(r) && !h)
-        r = cella_fail(CELLA_E_NOMEM, url, "cannot create an HTTP handle");
+    const cella_curl_lib *C = NULL;
+    CURL *h = NULL;
+    if (cella_ok(r))
+        r = new_handle(url, &C, &h);
     if (cella_ok(r)) {
         up_src src = {fd, 0};
         err_body eb = {{0}, 0};
-        struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/octet-stream");
-        hl = curl_slist_append(hl, "Expect:");
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &src);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_err_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &eb);
-        CURLcode cc = curl_easy_perform(h);
+        struct curl_slist *hl =
+            C->curl_slist_append(NULL, "Content-Type: application/octet-stream");
+        hl = C->curl_slist_append(hl, "Expect:");
+        C->curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        C->curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        C->curl_easy_setopt(h, CURLOPT_READDATA, &src);
+        C->curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+        C->curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+        C->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_err_body);
+        C->curl_easy_setopt(h, CURLOPT_WRITEDATA, &eb);
+        CURLcode cc = C->curl_easy_perform(h);
         long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        C->curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         if (cc != CURLE_OK && status == 0)
-            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", curl_easy_strerror(cc));
+            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", C->curl_easy_strerror(cc));
         else if (status == 413)
             r = cella_fail(CELLA_E_TOOBIG, url, "the server refused the blob as too large (413)");
         else if (status == 400)
@@ -155,11 +155,11 @@ cella_res cella_blob_put_file(const char *base_url, const char *path, uint8_t sh
             r = cella_fail(CELLA_E_IO, url, "upload failed with HTTP %ld %s", status,
                            err_message(&eb));
         else if (cc != CURLE_OK)
-            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", curl_easy_strerror(cc));
-        curl_slist_free_all(hl);
+            r = cella_fail(CELLA_E_IO, url, "upload failed: %s", C->curl_easy_strerror(cc));
+        C->curl_slist_free_all(hl);
     }
     if (h)
-        curl_easy_cleanup(h);
+        C->curl_easy_cleanup(h);
     close(fd);
     return r;
 }
@@ -170,6 +170,7 @@ typedef struct {
     uint64_t max;
     EVP_MD_CTX *md;
     long status;
+    const cella_curl_lib *C;
     CURL *h;
     err_body eb;
     bool too_big, io_err;
@@ -180,7 +181,7 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
     down_sink *d = ud;
     size_t k = sz * n;
     if (!d->status)
-        curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
+        d->C->curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
     if (d->status != 200)
         return on_err_body(p, sz, n, &d->eb);
     if (d->off + k > d->max) {
@@ -197,17 +198,32 @@ static size_t on_write(char *p, size_t sz, size_t n, void *ud)
 }
 
 
-static cella_res download(CURL *h, const char *url, int fd, const uint8_t sha[32])
+/* The download's SHA-256 against `sha`, after `r` (the transfer's result);
+ * frees md. */
+static cella_res hash_check(EVP_MD_CTX *md, cella_res r, const char *url, const uint8_t sha[32])
 {
-    down_sink d = {.fd = fd, .max = CELLA_BLOB_CLIENT_MAX, .md = EVP_MD_CTX_new(), .h = h};
+    uint8_t got[32];
+    unsigned int dl = 0;
+    if (cella_ok(r) && !EVP_DigestFinal_ex(md, got, &dl))
+        r = cella_fail(CELLA_E_CRYPTO, url, "SHA-256 failed");
+    if (cella_ok(r) && !cella_ct_eq(got, sha, 32))
+        r = cella_fail(CELLA_E_AUTH, url, "downloaded bytes do not match the SHA-256");
+    EVP_MD_CTX_free(md);
+    return r;
+}
+
+static cella_res download(const cella_curl_lib *C, CURL *h, const char *url, int fd,
+                          const uint8_t sha[32])
+{
+    down_sink d = {.fd = fd, .max = CELLA_BLOB_CLIENT_MAX, .md = EVP_MD_CTX_new(), .C = C, .h = h};
     CELLA_ENSURE(d.md && EVP_DigestInit_ex(d.md, cella_md_sha256(), NULL), CELLA_E_CRYPTO, url,
                  "SHA-256 unavailable");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CELLA_BLOB_CLIENT_MAX);
-    CURLcode cc = curl_easy_perform(h);
+    C->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    C->curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+    C->curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CELLA_BLOB_CLIENT_MAX);
+    CURLcode cc = C->curl_easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    C->curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     cella_res r = CELLA_OK_RES;
     if (d.too_big || cc == CURLE_FILESIZE_EXCEEDED)
         r = cella_fail(CELLA_E_TOOBIG, url, "blob larger than %llu bytes",
@@ -215,20 +231,68 @@ static cella_res download(CURL *h, const char *url, int fd, const uint8_t sha[32
     else if (d.io_err)
         r = cella_fail(CELLA_E_IO, url, "cannot write the download");
     else if (cc != CURLE_OK)
-        r = cella_fail(CELLA_E_IO, url, "download failed: %s", curl_easy_strerror(cc));
+        r = cella_fail(CELLA_E_IO, url, "download failed: %s", C->curl_easy_strerror(cc));
     else if (status == 404)
         r = cella_fail(CELLA_E_NOTFOUND, url, "no such blob on the server");
     else if (status != 200)
         r = cella_fail(CELLA_E_IO, url, "download failed with HTTP %ld %s", status,
                        err_message(&d.eb));
-    uint8_t got[32];
-    unsigned int dl = 0;
-    if (cella_ok(r) && !EVP_DigestFinal_ex(d.md, got, &dl))
-        r = cella_fail(CELLA_E_CRYPTO, url, "SHA-256 failed");
-    if (cella_ok(r) && !cella_ct_eq(got, sha, 32))
-        r = cella_fail(CELLA_E_AUTH, url, "downloaded bytes do not match the SHA-256");
-    EVP_MD_CTX_free(d.md);
-    return r;
+    return hash_check(d.md, r, url, sha);
+}
+
+/* ---- http:// downloads over net/tls_http.c ----
+ * A blob store on http:// (ours: the result of `app run --download`, a
+ * task's inputs) is read without loading libcurl and its ~25 libraries, a
+ * requester command's largest start cost; https:// locations, whose
+ * certificates are checked against the system's CAs, stay on libcurl. */
+
+typedef struct {
+    int fd;
+    uint64_t off;
+    EVP_MD_CTX *md;
+    const char *url;
+} plain_sink;
+
+static cella_res plain_write(void *ctx, const uint8_t *p, size_t n)
+{
+    plain_sink *d = ctx;
+    CELLA_ENSURE(n <= CELLA_BLOB_CLIENT_MAX - d->off, CELLA_E_TOOBIG, d->url,
+                 "blob larger than %llu bytes", (unsigned long long)CELLA_BLOB_CLIENT_MAX);
+    CELLA_TRY(cella_pwrite_full(d->fd, p, n, d->off, "blob"));
+    CELLA_ENSURE(EVP_DigestUpdate(d->md, p, n), CELLA_E_CRYPTO, d->url, "SHA-256 failed");
+    d->off += n;
+    return CELLA_OK_RES;
+}
+
+static cella_res download_plain(const char *url, int fd, const uint8_t sha[32])
+{
+    /* "http://HOST:PORT" and the path after it */
+    const char *path = strchr(url + 7, '/');
+    char base[4400];
+    CELLA_ENSURE(path && (size_t)(path - url) < sizeof base, CELLA_E_USAGE, url,
+                 "expected http://HOST:PORT/PATH");
+    snprintf(base, sizeof base, "%.*s", (int)(path - url), url);
+    plain_sink d = {fd, 0, EVP_MD_CTX_new(), url};
+    if (!d.md || !EVP_DigestInit_ex(d.md, cella_md_sha256(), NULL)) {
+        EVP_MD_CTX_free(d.md);
+        return cella_fail(CELLA_E_CRYPTO, url, "SHA-256 unavailable");
+    }
+    /* a stall of 60 s ends it, as libcurl's low-speed limit did */
+    cella_http_client c = {.base_url = base, .timeout_s = 60, .max_response = 64 * 1024};
+    cella_http_response resp;
+    cella_res r = cella_tls_http_get_to(&c, path, plain_write, &d, &resp);
+    bool answered = cella_ok(r);
+    if (cella_ok(r) && resp.status == 404)
+        r = cella_fail(CELLA_E_NOTFOUND, url, "no such blob on the server");
+    else if (cella_ok(r) && resp.status != 200) {
+        err_body eb = {{0}, 0};
+        on_err_body((char *)resp.body.p, 1, resp.body.len, &eb);
+        r = cella_fail(CELLA_E_IO, url, "download failed with HTTP %ld %s", resp.status,
+                       err_message(&eb));
+    }
+    if (answered)
+        cella_http_response_free(&resp);
+    return hash_check(d.md, r, url, sha);
 }
 
 /* GET `url` into `out_path` (atomically, never replacing it) if its bytes
@@ -238,11 +302,15 @@ static cella_res get_url_file(const char *url, const uint8_t sha[32], const char
     CELLA_TRY(cella_stage_check_new(AT_FDCWD, out_path, false));
     cella_stage st;
     CELLA_TRY(cella_stage_open(&st, AT_FDCWD, out_path, false, 0644));
-    CURL *h = new_handle(url);
-    cella_res r = h ? download(h, url, st.fd, sha)
-                    : cella_fail(CELLA_E_NOMEM, url, "cannot create an HTTP handle");
+    const cella_curl_lib *C = NULL;
+    CURL *h = NULL;
+    cella_res r = CELLA_OK_RES;
+    if (!strncmp(url, "http://", 7))
+        r = download_plain(url, st.fd, sha);
+    else if (cella_ok(r = new_handle(url, &C, &h)))
+        r = download(C, h, url, st.fd, sha);
     if (h)
-        curl_easy_cleanup(h);
+        C->curl_easy_cleanup(h);
     if (cella_ok(r))
         r = cella_stage_publish(&st, false);
     cella_stage_abort(&st);

@@ -1,7 +1,6 @@
 /* Intel PCS / PCCS v4 client and collateral cache. See pccs.h. */
 #include "evidence/pccs.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -17,6 +16,7 @@
 #include "core/encoding.h"
 #include "core/fs.h"
 #include "evidence/ossl.h"
+#include "net/curl_lib.h"
 
 #define PCCS_MAX_BODY (1u << 20)
 #define PCCS_MAX_HEADER (64u * 1024u)
@@ -344,32 +344,34 @@ static cella_res fetch(const cella_pccs *p, const char *path, const char *const 
 {
     char url[2048];
     snprintf(url, sizeof url, "%s%s", p->url, path);
-    CURL *h = curl_easy_init();
+    const cella_curl_lib *C;
+    CELLA_TRY(cella_curl_lib_get(&C));
+    CURL *h = C->curl_easy_init();
     CELLA_ENSURE(h, CELLA_E_NOMEM, url, "cannot start an HTTP client");
     cella_buf raw;
     cella_buf_init(&raw, false);
     fetch_ctx f = {body, false, names, &raw, false};
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &f);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, p->timeout_s ? p->timeout_s : 20L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    C->curl_easy_setopt(h, CURLOPT_URL, url);
+    C->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    C->curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
+    C->curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    C->curl_easy_setopt(h, CURLOPT_HEADERDATA, &f);
+    C->curl_easy_setopt(h, CURLOPT_TIMEOUT, p->timeout_s ? p->timeout_s : 20L);
+    C->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    C->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (p->insecure_tls) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        C->curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        C->curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = C->curl_easy_perform(h);
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
+    C->curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    C->curl_easy_cleanup(h);
     cella_res r = CELLA_OK_RES;
     if (f.overflow)
         r = cella_fail(CELLA_E_TOOBIG, url, "PCCS answer too large");
     else if (rc != CURLE_OK)
-        r = cella_fail(CELLA_E_IO, url, "PCCS request failed: %s", curl_easy_strerror(rc));
+        r = cella_fail(CELLA_E_IO, url, "PCCS request failed: %s", C->curl_easy_strerror(rc));
     else if (status == 404)
         r = cella_fail(CELLA_E_NOTFOUND, url, "PCCS has no such collateral (404)");
     else if (status != 200)

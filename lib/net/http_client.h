@@ -1,6 +1,7 @@
-/* HTTP(S) requests with libcurl: the server's key is pinned by the SHA-256 of
- * its SubjectPublicKeyInfo (as printed by the server at first start), and a
- * client certificate and key (RA-TLS) can be presented. Responses are capped. */
+/* HTTP(S) requests (HTTP/1.1 over OpenSSL, net/tls_http.c): the server's key
+ * is pinned by the SHA-256 of its SubjectPublicKeyInfo (as printed by the
+ * server at first start), and a client certificate and key (RA-TLS) can be
+ * presented. Responses are capped. */
 #ifndef CELLA_NET_HTTP_CLIENT_H
 #define CELLA_NET_HTTP_CLIENT_H
 
@@ -36,9 +37,9 @@ typedef struct cella_http_client {
     bool repeatable;           /* its POSTs too are safe to repeat on another replica */
 } cella_http_client;
 
-/* A pool of kept-alive connections (a libcurl share), for clients that make
- * many requests to one server. Thread-safe. Connections made with different
- * client certificates are never mixed. */
+/* A pool of kept-alive connections (a cella_tls_pool, net/tls_http.h), for
+ * clients that make many requests to one server. Thread-safe. Connections
+ * made with different client certificates are never mixed. */
 void *cella_http_pool_new(void);
 void cella_http_pool_free(void *pool);
 

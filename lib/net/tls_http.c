@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,9 @@ struct reply {
     bool head;     /* a HEAD reply has no body, whatever its headers say */
     bool overflow;
     bool done;
+    cella_http_body_fn sink; /* optional: where a 2xx reply's body goes */
+    void *sink_ctx;
+    cella_res sink_err;
 };
 
 static int on_headers_complete(http_parser *p) { return ((struct reply *)p->data)->head ? 1 : 0; }
@@ -106,6 +111,10 @@ static int on_headers_complete(http_parser *p) { return ((struct reply *)p->data
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct reply *rp = p->data;
+    if (rp->sink && p->status_code / 100 == 2) {
+        rp->sink_err = rp->sink(rp->sink_ctx, (const uint8_t *)at, n);
+        return cella_ok(rp->sink_err) ? 0 : 1;
+    }
     if (n > rp->max - rp->body->len) {
         rp->overflow = true;
         return 1;
@@ -142,11 +151,13 @@ static cella_res split_url(const char *url, target *t)
         rest = url + 7;
     }
     size_t n = strcspn(rest, "/");
-    CELLA_ENSURE(n > 0 && n < sizeof t->hostport, CELLA_E_USAGE, url, "no host in the URL");
+    CELLA_ENSURE(n > 0 && n + 5 < sizeof t->hostport, CELLA_E_USAGE, url, "no host in the URL");
     memcpy(t->hostport, rest, n);
     t->hostport[n] = '\0';
     t->prefix = rest + n;
-    CELLA_ENSURE(strchr(t->hostport, ':'), CELLA_E_USAGE, url, "the URL needs a port");
+    /* no port: the scheme's (a name behind a proxy such as https://hub.example.org) */
+    if (t->hostport[0] == '[' ? !strstr(t->hostport, "]:") : !strchr(t->hostport, ':'))
+        strcat(t->hostport, t->tls ? ":443" : ":80");
     /* "[::1]:8081" or "host:8081": the host without brackets and port */
     const char *h = t->hostport;
     const char *end = h[0] == '[' ? strchr(h, ']') : strrchr(h, ':');
@@ -198,7 +209,7 @@ static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *w
             return hi->err;
         }
         *outcome = CELLA_NET_UNSENT;
-        return cella_fail(CELLA_E_IO, where, "TLS 1.3 handshake failed");
+        return cella_fail(CELLA_E_IO, where, "request failed: TLS 1.3 handshake failed");
     }
     uint8_t got[32];
     *outcome = CELLA_NET_LOCAL;
@@ -209,10 +220,13 @@ static cella_res handshake(SSL *ssl, const cella_tls_identity *hi, const char *w
     return CELLA_OK_RES;
 }
 
-cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
-                                const char *where, cella_http_response *resp, bool *keep)
+/* cella_http_read_reply, a 2xx reply's body to `sink` when set. */
+static cella_res read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
+                            const char *where, cella_http_body_fn sink, void *sink_ctx,
+                            cella_http_response *resp, bool *keep)
 {
-    struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false};
+    struct reply rp = {&resp->body, max, !strcmp(method, "HEAD"), false, false,
+                       sink, sink_ctx, CELLA_OK_RES};
     http_parser p;
     http_parser_init(&p, HTTP_RESPONSE);
     p.data = &rp;
@@ -225,20 +239,23 @@ cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_
     cella_res r = CELLA_OK_RES;
     while (cella_ok(r) && !rp.done) {
         if (cella_monotonic_ns() >= deadline_ns) {
-            r = cella_fail(CELLA_E_IO, where, "no whole reply in time");
+            r = cella_fail(CELLA_E_IO, where, "request failed: no whole reply in time");
             break;
         }
         size_t got = 0;
         int ok = BIO_read_ex(io, buf, sizeof buf, &got);
         /* EOF tells the parser that a body without a length has ended */
         http_parser_execute(&p, &st, buf, ok ? got : 0);
-        if (rp.overflow)
+        if (!cella_ok(rp.sink_err))
+            r = rp.sink_err;
+        else if (rp.overflow)
             r = cella_fail(CELLA_E_TOOBIG, where, "response larger than %zu bytes", max);
         else if (HTTP_PARSER_ERRNO(&p) != HPE_OK && HTTP_PARSER_ERRNO(&p) != HPE_PAUSED)
             r = cella_fail(CELLA_E_PARSE, where, "malformed HTTP reply: %s",
                            http_errno_description(HTTP_PARSER_ERRNO(&p)));
         else if (!ok && !rp.done)
-            r = cella_fail(CELLA_E_IO, where, "the connection ended before the whole reply");
+            r = cella_fail(CELLA_E_IO, where,
+                           "request failed: the connection ended before the whole reply");
         if (!ok)
             break;
     }
@@ -250,6 +267,12 @@ cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_
     return CELLA_OK_RES;
 }
 
+cella_res cella_http_read_reply(BIO *io, const char *method, size_t max, uint64_t deadline_ns,
+                                const char *where, cella_http_response *resp, bool *keep)
+{
+    return read_reply(io, method, max, deadline_ns, where, NULL, NULL, resp, keep);
+}
+
 /* Connects (TLS with the pin and identity when https): *io is the stream. */
 static cella_res open_conn(const cella_http_client *c, const target *t, SSL_CTX *ctx,
                            const cella_tls_identity *hi, const char *where, BIO **io,
@@ -259,7 +282,7 @@ static cella_res open_conn(const cella_http_client *c, const target *t, SSL_CTX 
     *outcome = CELLA_NET_UNSENT;
     /* A replica that drops SYNs costs at most 10 s before the next is tried. */
     BIO *tcp = cella_tls_connect_bounded(t->hostport, timeout < 10 ? timeout : 10L);
-    CELLA_ENSURE(tcp, CELLA_E_IO, where, "cannot connect");
+    CELLA_ENSURE(tcp, CELLA_E_IO, where, "request failed: cannot connect");
     int fd = -1, one = 1;
     BIO_get_fd(tcp, &fd);
     /* No Nagle: the request follows the handshake's last flight at once
@@ -289,44 +312,71 @@ static cella_res send_request(BIO *io, const cella_buf *req, const char *where,
     size_t sent = 0;
     CELLA_ENSURE(BIO_write_ex(io, req->p, req->len, &sent) == 1 && sent == req->len &&
                      BIO_flush(io) == 1,
-                 CELLA_E_IO, where, "cannot send the request");
+                 CELLA_E_IO, where, "request failed: cannot send the request");
     return CELLA_OK_RES;
 }
 
-/* ---- the kept connection --------------------------------------------------- */
+/* ---- kept connections ----------------------------------------------------- */
 
-/* One connection kept after a call, for the next call of the same client
- * identity to the same server: the tag push rides on the connection its
- * attestation made (the certificate made in that handshake), saving a
- * handshake. Only calls with a client certificate are kept, and a call takes
- * the connection only if it presents that very certificate (compared whole,
- * not by address) to the same URL with the same pin (the one the connection's
- * handshake was checked against). */
-struct cella_tls_pool {
+/* Connections kept after a call for the next call to the same server with the
+ * same client identity: the hub client's several calls ride on one kept-alive
+ * connection, the worker's slots share theirs with cas and the hub, and the
+ * runtime's tag push rides on the connection its attestation made (the
+ * certificate made in that handshake). A call takes a connection only if it
+ * is to the same URL, with the same pin (the one the connection's handshake
+ * was checked against) and presents the very certificate the connection was
+ * made with (compared whole, not by address), or none when it presents none.
+ * A call that makes its identity in the handshake (c->identity) never takes
+ * one: its evidence is bound to its own handshake. Thread-safe. */
+/* as many as a worker has slots (each may hold one to the hub and one to cas
+ * at a time), libcurl's figure for the pools it replaced */
+#define POOL_MAX 64
+
+typedef struct {
     BIO *io;
-    SSL_CTX *ctx;
-    X509 *cert; /* the identity the connection was made with (a reference of ours) */
+    SSL_CTX *ctx; /* NULL for http:// */
+    X509 *cert;   /* the identity the connection was made with (a reference of ours), or NULL */
     char url[512];
-    char pin[65];
+    char pin[65]; /* "" for http:// */
+} kept_conn;
+
+struct cella_tls_pool {
+    pthread_mutex_t mu;
+    kept_conn conn[POOL_MAX];
+    size_t n;
 };
 
-cella_tls_pool *cella_tls_pool_new(void) { return calloc(1, sizeof(cella_tls_pool)); }
-
-static void pool_drop(cella_tls_pool *p)
+cella_tls_pool *cella_tls_pool_new(void)
 {
-    BIO_free_all(p->io);
-    SSL_CTX_free(p->ctx);
-    X509_free(p->cert);
-    p->io = NULL;
-    p->ctx = NULL;
-    p->cert = NULL;
+    cella_tls_pool *p = calloc(1, sizeof *p);
+    if (p)
+        pthread_mutex_init(&p->mu, NULL);
+    return p;
+}
+
+static void conn_drop(kept_conn *k)
+{
+    BIO_free_all(k->io);
+    SSL_CTX_free(k->ctx);
+    X509_free(k->cert);
+    memset(k, 0, sizeof *k);
+}
+
+/* Removes entry i, keeping the others in the order they were kept. */
+static void pool_remove(cella_tls_pool *p, size_t i)
+{
+    memmove(&p->conn[i], &p->conn[i + 1], (p->n - i - 1) * sizeof p->conn[0]);
+    p->n--;
+    memset(&p->conn[p->n], 0, sizeof p->conn[0]);
 }
 
 void cella_tls_pool_free(cella_tls_pool *p)
 {
     if (!p)
         return;
-    pool_drop(p);
+    for (size_t i = 0; i < p->n; i++)
+        conn_drop(&p->conn[i]);
+    pthread_mutex_destroy(&p->mu);
     free(p);
 }
 
@@ -339,38 +389,70 @@ static bool still_open(BIO *io)
     return fd >= 0 && poll(&pf, 1, 0) == 0;
 }
 
-/* The kept connection for this call, taken out of the pool, or NULL; any
- * other kept connection is dropped. */
-static BIO *pool_take(cella_tls_pool *p, const cella_http_client *c, SSL_CTX **ctx)
+static bool same_identity(const kept_conn *k, const cella_http_client *c, bool tls)
+{
+    if (strcmp(k->url, c->base_url) != 0)
+        return false;
+    if (!tls)
+        return true;
+    if (!c->pin || strcmp(k->pin, c->pin) != 0)
+        return false;
+    if (c->client_cert && c->client_key)
+        return k->cert && X509_cmp(k->cert, c->client_cert) == 0;
+    return !k->cert;
+}
+
+/* A kept connection for this call, taken out of the pool, or NULL. Closed
+ * ones met on the way are dropped. */
+static BIO *pool_take(cella_tls_pool *p, const cella_http_client *c, bool tls, SSL_CTX **ctx)
 {
     BIO *io = NULL;
-    if (p->io && c->client_cert && !c->identity && !strcmp(p->url, c->base_url) &&
-        c->pin && !strcmp(p->pin, c->pin) && X509_cmp(p->cert, c->client_cert) == 0 &&
-        still_open(p->io)) {
-        io = p->io;
-        *ctx = p->ctx;
-        p->io = NULL;
-        p->ctx = NULL;
+    if (c->identity)
+        return NULL;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = p->n; i-- > 0 && !io;) {
+        kept_conn *k = &p->conn[i];
+        if (!same_identity(k, c, tls))
+            continue;
+        if (still_open(k->io)) {
+            io = k->io;
+            *ctx = k->ctx;
+            k->io = NULL;
+            k->ctx = NULL;
+        }
+        conn_drop(k);
+        pool_remove(p, i);
     }
-    pool_drop(p);
+    pthread_mutex_unlock(&p->mu);
     return io;
 }
 
-/* Keeps the connection of a call made with a client certificate. */
-static void pool_keep(cella_tls_pool *p, const cella_http_client *c, BIO **io, SSL_CTX **ctx)
+/* Keeps the connection of a call whose server keeps it open; the oldest kept
+ * one goes when the pool is full. A call that made its identity in the
+ * handshake keeps it only with that identity (the next call presents it). */
+static void pool_keep(cella_tls_pool *p, const cella_http_client *c, bool tls, BIO **io,
+                      SSL_CTX **ctx)
 {
     SSL *ssl = NULL;
-    BIO_get_ssl(*io, &ssl);
+    if (tls)
+        BIO_get_ssl(*io, &ssl);
     X509 *cert = ssl ? SSL_get_certificate(ssl) : NULL;
-    if (!cert || strlen(c->base_url) >= sizeof p->url || strlen(c->pin) >= sizeof p->pin ||
-        X509_up_ref(cert) != 1)
+    if ((tls && !ssl) || (c->identity && !cert) || strlen(c->base_url) >= sizeof p->conn[0].url ||
+        (tls && (!c->pin || strlen(c->pin) >= sizeof p->conn[0].pin)) ||
+        (cert && X509_up_ref(cert) != 1))
         return;
-    pool_drop(p);
-    p->io = *io;
-    p->ctx = *ctx;
-    p->cert = cert;
-    snprintf(p->url, sizeof p->url, "%s", c->base_url);
-    snprintf(p->pin, sizeof p->pin, "%s", c->pin);
+    pthread_mutex_lock(&p->mu);
+    if (p->n == POOL_MAX) {
+        conn_drop(&p->conn[0]);
+        pool_remove(p, 0);
+    }
+    kept_conn *k = &p->conn[p->n++];
+    k->io = *io;
+    k->ctx = *ctx;
+    k->cert = cert;
+    snprintf(k->url, sizeof k->url, "%s", c->base_url);
+    snprintf(k->pin, sizeof k->pin, "%s", tls ? c->pin : "");
+    pthread_mutex_unlock(&p->mu);
     *io = NULL;
     *ctx = NULL;
 }
@@ -398,13 +480,18 @@ static cella_res make_ctx(const cella_http_client *c, cella_tls_identity *hi, co
     return CELLA_OK_RES;
 }
 
-static cella_res call_once(const cella_http_client *c, const char *method, const char *path,
-                           const char *const *headers, cella_slice body, cella_http_response *resp)
+/* One request on a kept connection when the pool has one (*reused), else on
+ * a new one. *stale: the kept connection gave nothing back (the server had
+ * closed it while it sat in the pool). */
+static cella_res call_on(const cella_http_client *c, const char *method, const char *path,
+                         const char *const *headers, cella_slice body, cella_http_response *resp,
+                         const struct reply *to, bool may_reuse, bool *reused, bool *stale)
 {
     resp->status = 0;
     resp->base_url = c->base_url;
     resp->outcome = CELLA_NET_LOCAL;
     cella_buf_init(&resp->body, true);
+    *reused = *stale = false;
     char where[4200];
     snprintf(where, sizeof where, "%s %s%s", method, c->base_url, path);
     target t;
@@ -416,27 +503,32 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
     cella_buf req;
     cella_buf_init(&req, true); /* it may carry tokens and secrets */
     cella_res r = split_url(c->base_url, &t);
-    if (cella_ok(r) && t.tls && pool)
-        io = pool_take(pool, c, &ctx);
+    if (cella_ok(r) && pool && may_reuse)
+        *reused = (io = pool_take(pool, c, t.tls, &ctx)) != NULL;
     if (cella_ok(r) && t.tls && !io)
         r = make_ctx(c, &hi, where, &ctx);
     if (cella_ok(r))
-        r = build_request(&t, method, path, headers, body, pool != NULL && t.tls, &req);
+        r = build_request(&t, method, path, headers, body, pool != NULL, &req);
     long timeout = c->timeout_s ? c->timeout_s : 30L;
-    uint64_t deadline_ns = cella_monotonic_ns() + (uint64_t)timeout * 1000000000u;
+    /* streamed: as long as it takes, but no read or write waits more than timeout_s */
+    uint64_t deadline_ns =
+        to ? UINT64_MAX : cella_monotonic_ns() + (uint64_t)timeout * 1000000000u;
     if (cella_ok(r) && !io)
         r = open_conn(c, &t, ctx, &hi, where, &io, &resp->outcome);
+    uint64_t read_before = io ? BIO_number_read(io) : 0;
     if (cella_ok(r))
         r = send_request(io, &req, where, &resp->outcome);
     if (cella_ok(r))
-        r = cella_http_read_reply(io, method, c->max_response ? c->max_response : 16u << 20,
-                                  deadline_ns, where, resp, &keep);
+        r = read_reply(io, method, c->max_response ? c->max_response : 16u << 20, deadline_ns,
+                       where, to ? to->sink : NULL, to ? to->sink_ctx : NULL, resp, &keep);
     if (cella_ok(r))
         resp->outcome = CELLA_NET_ANSWERED;
     else if (r.code == CELLA_E_TOOBIG)
         resp->outcome = CELLA_NET_LOCAL;
-    if (cella_ok(r) && keep && pool && t.tls)
-        pool_keep(pool, c, &io, &ctx);
+    else if (*reused && r.code == CELLA_E_IO && BIO_number_read(io) == read_before)
+        *stale = true;
+    if (cella_ok(r) && keep && pool)
+        pool_keep(pool, c, t.tls, &io, &ctx);
     BIO_free_all(io);
     SSL_CTX_free(ctx);
     cella_buf_free(&req);
@@ -444,6 +536,30 @@ static cella_res call_once(const cella_http_client *c, const char *method, const
     if (!cella_ok(r))
         cella_http_response_free(resp);
     return r;
+}
+
+/* One request to c->base_url; a kept connection the server had closed is
+ * replaced by a new one once, as libcurl did. */
+static cella_res call_once(const cella_http_client *c, const char *method, const char *path,
+                           const char *const *headers, cella_slice body, cella_http_response *resp)
+{
+    bool reused, stale;
+    cella_res r = call_on(c, method, path, headers, body, resp, NULL, true, &reused, &stale);
+    if (cella_ok(r) || !stale)
+        return r;
+    cella_error_clear();
+    return call_on(c, method, path, headers, body, resp, NULL, false, &reused, &stale);
+}
+
+cella_res cella_tls_http_get_to(const cella_http_client *c, const char *path,
+                                cella_http_body_fn sink, void *ctx, cella_http_response *resp)
+{
+    CELLA_ENSURE(!c->reuse && !c->endpoints, CELLA_E_USAGE, path,
+                 "a streamed GET takes no pool and no replicas");
+    struct reply to = {.sink = sink, .sink_ctx = ctx};
+    bool reused, stale;
+    return call_on(c, "GET", path, NULL, cella_slice_of("", 0), resp, &to, false, &reused,
+                   &stale);
 }
 
 struct plain_call {

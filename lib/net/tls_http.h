@@ -1,16 +1,14 @@
-/* HTTP/1.1 over OpenSSL alone, for the enclave runtime (`cella-runtime`): the
- * same client (http_client.h's struct: pinned server key, client certificate
- * or an RA-TLS identity made in the handshake, response cap, failover between
- * replicas) without libcurl, whose ~20 shared libraries cost more per process
- * start than the whole TLS exchange with cas. One request per connection
- * (Connection: close), except a call with a client certificate when the
- * client has a pool (c->reuse, below). The reply is parsed by
- * nodejs/http-parser (already linked for the server).
+/* HTTP/1.1 over OpenSSL alone: the transport of http_client.h (pinned server
+ * key, client certificate or an RA-TLS identity made in the handshake,
+ * response cap, failover between replicas) for `cella` and `cella-runtime`,
+ * without libcurl, whose ~25 shared libraries cost more per process start
+ * than a whole request to our servers. One request per connection
+ * (Connection: close), unless the client has a pool (c->reuse, below). The
+ * reply is parsed by nodejs/http-parser (already linked for the server).
  *
- * Also here, shared with the libcurl client: the handshake identity callback
- * (pin checked before any evidence is made), the bounded connect, the
- * failover between replicas, and the response helpers that do not depend on
- * the transport. */
+ * Also here: the handshake identity callback (pin checked before any
+ * evidence is made), the bounded connect, the failover between replicas, and
+ * the response helpers. */
 #ifndef CELLA_NET_TLS_HTTP_H
 #define CELLA_NET_TLS_HTTP_H
 
@@ -20,11 +18,24 @@
 #include "net/http_client.h"
 
 /* The same contract as cella_http_call (http_client.h). c->reuse, when set,
- * is a cella_tls_pool: the connection of a call with a client certificate is
- * kept there for the next call presenting the same certificate. */
+ * is a cella_tls_pool: a connection the server keeps open is kept there for
+ * the next call to the same URL, with the same pin, presenting the same
+ * certificate or none (tls_http.c, "kept connections"). */
 CELLA_RESULT cella_tls_http_call(const cella_http_client *c, const char *method, const char *path,
                                  const char *const *headers, cella_slice body,
                                  cella_http_response *resp);
+
+/* Takes the next piece of a streamed reply's body; an error aborts the
+ * transfer (and is the call's). */
+typedef cella_res (*cella_http_body_fn)(void *ctx, const uint8_t *p, size_t n);
+
+/* GET c->base_url+path with the body of a 2xx reply passed to `sink` as it
+ * arrives, not kept (any other status's body is kept in resp, capped at
+ * c->max_response). No overall deadline: the transfer lasts as long as data
+ * flows, but no connect, read or write waits more than c->timeout_s. No pool,
+ * no replicas. */
+CELLA_RESULT cella_tls_http_get_to(const cella_http_client *c, const char *path,
+                                   cella_http_body_fn sink, void *ctx, cella_http_response *resp);
 
 /* Reads one reply from `io` into resp (its body at most `max` bytes) until
  * http-parser has it whole, or fails (malformed, too large, cut short, past

@@ -4,7 +4,6 @@
 #include "store/db_int.h"
 
 #include <arpa/inet.h>
-#include <libpq-fe.h>
 #include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -29,7 +28,7 @@ bool db_retryable(const cella_db *db) { return db->retryable; }
 cella_res db_failure(cella_db *db, const char *what)
 {
     cella_metrics_db_error();
-    bool down = db->kind == CELLA_DB_POSTGRES && (db->retryable || PQstatus(db->pg) != CONNECTION_OK);
+    bool down = db->kind == CELLA_DB_POSTGRES && (db->retryable || PG->PQstatus(db->pg) != CONNECTION_OK);
     return cella_fail(down ? CELLA_E_UNAVAILABLE : CELLA_E_IO, db->where, "%s: %s", what,
                       db_errmsg(db));
 }
@@ -40,8 +39,10 @@ cella_res cella_db_url_check(const char *url)
 {
     CELLA_ENSURE(url && *url, CELLA_E_USAGE, "--db", "an empty database URL");
     if (db_is_pg_url(url)) {
+        const cella_pq_lib *L;
+        CELLA_TRY(cella_pq_lib_get(&L)); /* before any connection exists */
         char *err = NULL;
-        PQconninfoOption *o = PQconninfoParse(url, &err);
+        PQconninfoOption *o = PG->PQconninfoParse(url, &err);
         if (!o) {
             /* libpq quotes the whole URI after " in URI": it may hold a password */
             char *quoted = err ? strstr(err, " in URI") : NULL;
@@ -49,7 +50,7 @@ cella_res cella_db_url_check(const char *url)
                 *quoted = 0;
             cella_res r = cella_fail(CELLA_E_USAGE, "--db", "not a PostgreSQL URL: %s",
                                      err ? err : "out of memory");
-            PQfreemem(err);
+            PG->PQfreemem(err);
             return r;
         }
         /* --db comes from the command line, which every local user can read
@@ -57,7 +58,7 @@ cella_res cella_db_url_check(const char *url)
         bool password = false;
         for (PQconninfoOption *k = o; k->keyword; k++)
             password = password || (!strcmp(k->keyword, "password") && k->val && *k->val);
-        PQconninfoFree(o);
+        PG->PQconninfoFree(o);
         CELLA_ENSURE(!password, CELLA_E_USAGE, "--db",
                      "the URL holds a password, which anyone on this host could read in the "
                      "command line: put it in a password file named by PGPASSFILE (mode 0600)");
@@ -188,7 +189,7 @@ void cella_db_close(cella_db *db)
         sqlite3_close_v2(db->lite);
     }
     if (db->pg)
-        PQfinish(db->pg);
+        PG->PQfinish(db->pg);
     for (size_t i = 0; i < db->nxlat; i++) {
         free(db->xlat[i].sql);
         free(db->xlat[i].pg);
@@ -252,10 +253,10 @@ static const char *translated(cella_db *db, const char *sql)
         return NULL;
     }
     if (db->nxlat == STMT_CACHE_MAX) { /* forget the oldest */
-        if (db->xlat[0].name[0] && PQtransactionStatus(db->pg) != PQTRANS_INERROR) {
+        if (db->xlat[0].name[0] && PG->PQtransactionStatus(db->pg) != PQTRANS_INERROR) {
             char dealloc[32]; /* its result does not matter: a name is never used twice */
             snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", db->xlat[0].name);
-            PQclear(PQexec(db->pg, dealloc));
+            PG->PQclear(PG->PQexec(db->pg, dealloc));
         }
         free(db->xlat[0].sql);
         free(db->xlat[0].pg);
@@ -476,7 +477,7 @@ void db_done(dbq *q)
         q->st = NULL;
         return;
     }
-    PQclear(q->res);
+    PG->PQclear(q->res);
     q->res = NULL;
     free(q->own);
     q->own = NULL;
@@ -494,7 +495,7 @@ void db_reset(dbq *q)
         sqlite3_reset((sqlite3_stmt *)q->st);
         return;
     }
-    PQclear(q->res);
+    PG->PQclear(q->res);
     q->res = NULL;
     q->row = q->rows = 0;
 }
@@ -519,7 +520,7 @@ cella_res db_begin(cella_db *db)
     if (db->kind == CELLA_DB_SQLITE)
         return sql_begin(&db->writer, &db->stmts, db->lite, db->where);
     CELLA_ENSURE(!db->pg_txn, CELLA_E_INTERNAL, db->where, "a transaction is already open");
-    if (PQstatus(db->pg) != CONNECTION_OK) /* lost since the last call: try once more */
+    if (PG->PQstatus(db->pg) != CONNECTION_OK) /* lost since the last call: try once more */
         CELLA_TRY(dbpg_connect(db));
     CELLA_ENSURE(dbpg_simple(db, "BEGIN") == DB_DONE, CELLA_E_UNAVAILABLE, db->where,
                  "the database is unavailable: %s", db->err);
@@ -536,7 +537,7 @@ cella_res db_commit(cella_db *db)
     int rc = dbpg_simple(db, "COMMIT");
     if (rc == DB_DONE)
         return CELLA_OK_RES;
-    bool lost = PQstatus(db->pg) != CONNECTION_OK;
+    bool lost = PG->PQstatus(db->pg) != CONNECTION_OK;
     (void)dbpg_simple(db, "ROLLBACK");
     /* A connection lost during COMMIT leaves its outcome unknown: the
      * transaction is not run again (it may have committed). */
@@ -557,7 +558,7 @@ void db_rollback(cella_db *db)
     bool retry = db->retryable;
     char err[sizeof db->err];
     memcpy(err, db->err, sizeof err);
-    if (PQstatus(db->pg) == CONNECTION_OK)
+    if (PG->PQstatus(db->pg) == CONNECTION_OK)
         (void)dbpg_simple(db, "ROLLBACK");
     /* keep the failure that made us roll back */
     db->retryable = retry;
@@ -568,9 +569,9 @@ bool db_retry(cella_db *db, int attempt)
 {
     if (!db->retryable || attempt + 1 >= RETRY_MAX)
         return false;
-    if (db->kind == CELLA_DB_POSTGRES && PQstatus(db->pg) != CONNECTION_OK) {
+    if (db->kind == CELLA_DB_POSTGRES && PG->PQstatus(db->pg) != CONNECTION_OK) {
         dbpg_reset(db);
-        if (PQstatus(db->pg) != CONNECTION_OK)
+        if (PG->PQstatus(db->pg) != CONNECTION_OK)
             return false; /* down: the caller answers 503 */
     }
     /* 1, 2, 4 ... 64 ms, with jitter, so two replicas that collided do not

@@ -3,13 +3,13 @@
 #ifndef CELLA_STORE_DB_INT_H
 #define CELLA_STORE_DB_INT_H
 
-#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "store/db.h"
+#include "store/pq_lib.h"
 #include "store/sql.h"
 
 #define RETRY_MAX 12

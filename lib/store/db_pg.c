@@ -14,7 +14,7 @@
 /* "postgres://HOST:PORT/DB" from the parsed URL, without user or password. */
 void dbpg_where(cella_db *db)
 {
-    const char *host = PQhost(db->pg), *port = PQport(db->pg), *name = PQdb(db->pg);
+    const char *host = PG->PQhost(db->pg), *port = PG->PQport(db->pg), *name = PG->PQdb(db->pg);
     snprintf(db->where, sizeof db->where, "postgres://%s:%s/%s", host && *host ? host : "local",
              port ? port : "", name ? name : "");
 }
@@ -40,12 +40,12 @@ void dbpg_err_line(cella_db *db, const char *msg)
 
 void dbpg_set_err(cella_db *db, const PGresult *res)
 {
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->pg);
+    const char *state = res ? PG->PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PG->PQresultErrorMessage(res) : PG->PQerrorMessage(db->pg);
     if (!msg || !*msg)
-        msg = PQerrorMessage(db->pg);
+        msg = PG->PQerrorMessage(db->pg);
     dbpg_err_line(db, msg && *msg ? msg : "unknown database error");
-    bool lost = PQstatus(db->pg) != CONNECTION_OK;
+    bool lost = PG->PQstatus(db->pg) != CONNECTION_OK;
     /* 40001 serialization failure, 40P01 deadlock, 57P01 admin shutdown,
      * 08xxx connection exceptions: another transaction's doing, or the
      * server going away; the whole transaction may be run again. */
@@ -55,11 +55,11 @@ void dbpg_set_err(cella_db *db, const PGresult *res)
 
 int dbpg_result_code(cella_db *db, PGresult *res)
 {
-    ExecStatusType st = PQresultStatus(res);
+    ExecStatusType st = PG->PQresultStatus(res);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return DB_DONE;
     dbpg_set_err(db, res);
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *state = PG->PQresultErrorField(res, PG_DIAG_SQLSTATE);
     /* Two replicas inserting the same key (a deploy, a publish) after both
      * saw it absent: the transaction is aborted, and run again it finds the
      * row the other committed. Outside a transaction the caller decides. */
@@ -73,9 +73,9 @@ int dbpg_result_code(cella_db *db, PGresult *res)
 /* Runs SQL without parameters; DB_DONE or an error. */
 int dbpg_simple(cella_db *db, const char *sql)
 {
-    PGresult *res = PQexec(db->pg, sql);
+    PGresult *res = PG->PQexec(db->pg, sql);
     int rc = res ? dbpg_result_code(db, res) : (dbpg_set_err(db, NULL), DB_ERROR);
-    PQclear(res);
+    PG->PQclear(res);
     return rc;
 }
 
@@ -88,18 +88,18 @@ void dbpg_forget_prepared(cella_db *db)
 
 void dbpg_reset(cella_db *db)
 {
-    PQreset(db->pg);
+    PG->PQreset(db->pg);
     dbpg_forget_prepared(db);
 }
 
 cella_res dbpg_connect(cella_db *db)
 {
     if (db->pg)
-        PQfinish(db->pg);
+        PG->PQfinish(db->pg);
     dbpg_forget_prepared(db);
-    db->pg = PQconnectdb(db->url);
-    if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
-        dbpg_err_line(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");
+    db->pg = PG->PQconnectdb(db->url);
+    if (!db->pg || PG->PQstatus(db->pg) != CONNECTION_OK) {
+        dbpg_err_line(db, db->pg ? PG->PQerrorMessage(db->pg) : "out of memory");
         db->retryable = true;
         return cella_fail(CELLA_E_UNAVAILABLE, db->where, "cannot connect to the database: %s",
                           db->err);
@@ -210,13 +210,13 @@ const char *dbpg_statement(cella_db *db, const char *sql, int n, const Oid *oids
     if (x->name[0])
         return x->nparams == n && !memcmp(x->oids, oids, sizeof *oids * (size_t)n) ? x->name
                                                                                   : NULL;
-    if (++x->runs < 2 || PQtransactionStatus(db->pg) == PQTRANS_INERROR)
+    if (++x->runs < 2 || PG->PQtransactionStatus(db->pg) == PQTRANS_INERROR)
         return NULL;
     char name[sizeof x->name];
     snprintf(name, sizeof name, "cella%u", db->prepared++);
-    PGresult *res = PQprepare(db->pg, name, sql, n, oids);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    PGresult *res = PG->PQprepare(db->pg, name, sql, n, oids);
+    bool ok = PG->PQresultStatus(res) == PGRES_COMMAND_OK;
+    PG->PQclear(res);
     if (!ok) { /* run unprepared, which reports the error if it is the statement's */
         x->runs = 0;
         return NULL;
@@ -238,7 +238,7 @@ int dbpg_step(dbq *q)
         }
         /* outside a transaction a lost connection is tried again once: a
          * restarted database is picked up without restarting us */
-        if (PQstatus(db->pg) != CONNECTION_OK && !db->pg_txn)
+        if (PG->PQstatus(db->pg) != CONNECTION_OK && !db->pg_txn)
             dbpg_reset(db);
         const char *vals[DB_PARAMS_MAX];
         int lens[DB_PARAMS_MAX], fmts[DB_PARAMS_MAX];
@@ -253,19 +253,19 @@ int dbpg_step(dbq *q)
         }
         /* binary results: blobs as they are, integers as 8 bytes */
         const char *name = dbpg_statement(db, q->sql, q->nparams, oids);
-        PGresult *res = name ? PQexecPrepared(db->pg, name, q->nparams, vals, lens, fmts, 1)
-                             : PQexecParams(db->pg, q->sql, q->nparams, oids, vals, lens, fmts, 1);
+        PGresult *res = name ? PG->PQexecPrepared(db->pg, name, q->nparams, vals, lens, fmts, 1)
+                             : PG->PQexecParams(db->pg, q->sql, q->nparams, oids, vals, lens, fmts, 1);
         if (!res) {
             dbpg_set_err(db, NULL);
             return DB_ERROR;
         }
         int rc = dbpg_result_code(db, res);
         if (rc != DB_DONE) {
-            PQclear(res);
+            PG->PQclear(res);
             return rc;
         }
         q->res = res;
-        q->rows = PQntuples(res);
+        q->rows = PG->PQntuples(res);
         q->row = -1;
     }
     if (q->row + 1 < q->rows) {
@@ -279,12 +279,12 @@ int dbpg_step(dbq *q)
 bool dbpg_cell(dbq *q, int i, const char **v, int *n, Oid *oid)
 {
     PGresult *res = q->res;
-    if (!res || q->row < 0 || q->row >= q->rows || i < 0 || i >= PQnfields(res) ||
-        PQgetisnull(res, q->row, i))
+    if (!res || q->row < 0 || q->row >= q->rows || i < 0 || i >= PG->PQnfields(res) ||
+        PG->PQgetisnull(res, q->row, i))
         return false;
-    *v = PQgetvalue(res, q->row, i);
-    *n = PQgetlength(res, q->row, i);
-    *oid = PQftype(res, i);
+    *v = PG->PQgetvalue(res, q->row, i);
+    *n = PG->PQgetlength(res, q->row, i);
+    *oid = PG->PQftype(res, i);
     return true;
 }
 
@@ -294,10 +294,10 @@ cella_res db_listen(const char *url, const char *channel, cella_db **out)
     CELLA_ENSURE(db_is_pg_url(url), CELLA_E_UNSUPPORTED, url, "LISTEN needs PostgreSQL");
     cella_db *db;
     CELLA_TRY(cella_db_open(url, NULL, NULL, NULL, &db));
-    char *ident = PQescapeIdentifier(db->pg, channel, strlen(channel));
+    char *ident = PG->PQescapeIdentifier(db->pg, channel, strlen(channel));
     char sql[128];
     snprintf(sql, sizeof sql, "LISTEN %s", ident ? ident : "");
-    PQfreemem(ident);
+    PG->PQfreemem(ident);
     if (dbpg_simple(db, sql) != DB_DONE) {
         cella_res r = cella_fail(CELLA_E_UNAVAILABLE, db->where, "LISTEN: %s", db->err);
         cella_db_close(db);
@@ -307,19 +307,19 @@ cella_res db_listen(const char *url, const char *channel, cella_db **out)
     return CELLA_OK_RES;
 }
 
-int db_listen_fd(cella_db *db) { return db->pg ? PQsocket(db->pg) : -1; }
+int db_listen_fd(cella_db *db) { return db->pg ? PG->PQsocket(db->pg) : -1; }
 
 cella_res db_listen_drain(cella_db *db, unsigned *count)
 {
     *count = 0;
-    if (!PQconsumeInput(db->pg) || PQstatus(db->pg) != CONNECTION_OK) {
+    if (!PG->PQconsumeInput(db->pg) || PG->PQstatus(db->pg) != CONNECTION_OK) {
         dbpg_set_err(db, NULL);
         return cella_fail(CELLA_E_UNAVAILABLE, db->where, "LISTEN connection lost: %s", db->err);
     }
     PGnotify *n;
-    while ((n = PQnotifies(db->pg))) {
+    while ((n = PG->PQnotifies(db->pg))) {
         (*count)++;
-        PQfreemem(n);
+        PG->PQfreemem(n);
     }
     return CELLA_OK_RES;
 }

@@ -16,6 +16,7 @@
 #include "blobs/client.h"
 #include "blobs/store.h"
 #include "core/fs.h"
+#include "net/curl_lib.h"
 #include "crypto/aead.h"
 #include "testutil.h"
 
@@ -205,10 +206,40 @@ static void dir_round_trip(void **state)
     test_rmdir(d);
 }
 
+/* libcurl is loaded on first use (net/curl_lib.h): a library that is
+ * missing, not a shared object, or not libcurl is refused with an error
+ * naming it, and no table is left half filled; the real one loads. */
+static void curl_lib_refused(void **state)
+{
+    (void)state;
+    cella_curl_lib lib;
+    assert_fails_with(cella_curl_lib_load("libcella-no-such-library.so.0", &lib),
+                      CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "cannot load the HTTP transfer library"));
+    assert_string_equal(cella_error_where(), "libcella-no-such-library.so.0");
+    assert_null(lib.curl_easy_init);
+    char *o = test_tmpdir();
+    test_put_file(o, "libcurl.so.4", "not an ELF object", 0644);
+    char bogus[4200];
+    snprintf(bogus, sizeof bogus, "%s/libcurl.so.4", o);
+    assert_fails_with(cella_curl_lib_load(bogus, &lib), CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "cannot load the HTTP transfer library"));
+    assert_fails_with(cella_curl_lib_load("libc.so.6", &lib), CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "has no curl_global_init"));
+    assert_null(lib.curl_global_init);
+    assert_null(lib.curl_slist_free_all);
+    cella_error_clear();
+    const cella_curl_lib *real;
+    assert_succeeds(cella_curl_lib_get(&real));
+    assert_non_null(real->curl_easy_perform);
+    test_rmdir(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(store_basics),
+        cmocka_unit_test(curl_lib_refused),
     };
     const struct CMUnitTest server_tests[] = {
         cmocka_unit_test(file_round_trip),

@@ -709,8 +709,8 @@ static void lean_client(void **state)
  * cella-runtime does, then push a tag. A call rides only on a connection
  * made with its own certificate: with another instance's connection kept, the
  * push opens its own, and cas sees the right key (a stale tag: 409), never
- * another instance's (403 "another attested key"); and only to the URL, with
- * the pin, it was made to. */
+ * another instance's (403 "another attested key"), nor does a call without a
+ * certificate (401); and only to the URL, with the pin, it was made to. */
 struct lean_id {
     quote_ctx q;
     EVP_PKEY *key;
@@ -755,8 +755,8 @@ static long lean_push(cella_tls_pool *pool, const struct lean_id *id, const json
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     cella_http_client c = g_http;
-    c.client_cert = id->cert;
-    c.client_key = id->key;
+    c.client_cert = id ? id->cert : NULL;
+    c.client_key = id ? id->key : NULL;
     c.reuse = pool;
     const char *hdr[] = {"Content-Type: application/json", NULL};
     cella_http_response resp;
@@ -778,6 +778,9 @@ static void lean_pool(void **state)
     json_t *cb = lean_attest(pool, &b);             /* now b's */
     assert_int_equal(lean_push(pool, &a, ca), 409); /* not on b's: its own, a's key */
     assert_int_equal(lean_push(pool, &b, cb), 409); /* keeps b's connection */
+    /* no certificate: not on b's connection either (cas would see b's key) */
+    assert_int_equal(lean_push(pool, NULL, cb), 401);
+    assert_int_equal(lean_push(pool, &b, cb), 409); /* b's is still kept */
     /* b's certificate to another URL: not on b's connection to cas (nothing
      * listens there; riding on it would have reached cas) */
     cella_http_client other = g_http;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "store/db.h"
+#include "store/pq_lib.h"
 #include "testutil.h"
 
 static pthread_mutex_t g_turn = PTHREAD_MUTEX_INITIALIZER;
@@ -335,6 +336,35 @@ static void statements_prepared(void **state)
     cella_db_close(other);
 }
 
+/* libpq is loaded when a postgres:// URL is first checked (store/pq_lib.h):
+ * a library that is missing, not a shared object, or not libpq is refused
+ * with an error naming it, and no table is left half filled. */
+static void pq_lib_refused(void **state)
+{
+    (void)state;
+    cella_pq_lib lib;
+    assert_fails_with(cella_pq_lib_load("libcella-no-such-library.so.0", &lib),
+                      CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "cannot load the PostgreSQL client library"));
+    assert_string_equal(cella_error_where(), "libcella-no-such-library.so.0");
+    assert_null(lib.PQconnectdb);
+    char *o = test_tmpdir();
+    test_put_file(o, "libpq.so.5", "not an ELF object", 0644);
+    char bogus[4200];
+    snprintf(bogus, sizeof bogus, "%s/libpq.so.5", o);
+    assert_fails_with(cella_pq_lib_load(bogus, &lib), CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "cannot load the PostgreSQL client library"));
+    assert_fails_with(cella_pq_lib_load("libc.so.6", &lib), CELLA_E_UNSUPPORTED);
+    assert_non_null(strstr(cella_error_what(), "has no PQclear"));
+    assert_null(lib.PQclear);
+    assert_null(lib.PQtransactionStatus);
+    cella_error_clear();
+    const cella_pq_lib *real;
+    assert_succeeds(cella_pq_lib_get(&real));
+    assert_non_null(real->PQconnectdb);
+    test_rmdir(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +376,7 @@ int main(void)
         cmocka_unit_test(lost_update_without_lock),
         cmocka_unit_test(clock_of_the_server),
         cmocka_unit_test(statements_prepared),
+        cmocka_unit_test(pq_lib_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,12 +1,14 @@
 /* Unit tests for lib/net/endpoints.h: replica lists and their pins, the
  * classification of a failed request, and failover (in order, sticky, never
  * repeating what is not safe to repeat), with scripted attempts and with
- * libcurl against real loopback sockets (a closed port, a server that reads
- * the request and hangs up, one that answers). */
+ * the HTTP client against real loopback sockets (a closed port, a server that
+ * reads the request and hangs up, one that answers, one that keeps
+ * connections alive). */
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -251,7 +253,7 @@ static void never_repeats_what_is_unsafe(void **state)
     assert_string_equal(cella_error_what(), "try 0 failed");
 }
 
-/* ---- libcurl against real sockets ---- */
+/* ---- the HTTP client (net/tls_http.c) against real sockets ---- */
 
 typedef struct {
     int fd;
@@ -357,6 +359,112 @@ static void real_sockets(void **state)
     close(live.fd);
 }
 
+/* A server keeping connections open: it answers every request on a
+ * connection, or (hang_up_second) the first only, then reads the next and
+ * hangs up, as one that closed an idle connection at that moment would. */
+typedef struct {
+    int fd;
+    bool hang_up_second;
+    _Atomic int accepted, served;
+} keeper;
+
+typedef struct {
+    keeper *s;
+    int c;
+} keeper_conn;
+
+static void *keep_conn(void *arg)
+{
+    keeper_conn *kc = arg;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+    for (int n = 0;; n++) {
+        char buf[4096];
+        struct timeval tv = {5, 0};
+        setsockopt(kc->c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ssize_t k = read(kc->c, buf, sizeof buf); /* one small request per read here */
+        if (k <= 0 || (n > 0 && kc->s->hang_up_second))
+            break;
+        kc->s->served++;
+        if (write(kc->c, ok, sizeof ok - 1) < 0)
+            break;
+    }
+    close(kc->c);
+    free(kc);
+    return NULL;
+}
+
+/* A thread per connection: kept connections stay open side by side. */
+static void *keep_serving(void *arg)
+{
+    keeper *s = arg;
+    for (;;) {
+        int c = accept(s->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        s->accepted++;
+        keeper_conn *kc = malloc(sizeof *kc);
+        assert_non_null(kc);
+        *kc = (keeper_conn){s, c};
+        pthread_t t;
+        pthread_create(&t, NULL, keep_conn, kc);
+        pthread_detach(t);
+    }
+}
+
+static long get_status(const cella_http_client *c)
+{
+    cella_http_response resp;
+    assert_succeeds(cella_http_call(c, "GET", "/v1/x", NULL, cella_slice_of("", 0), &resp));
+    long st = resp.status;
+    cella_http_response_free(&resp);
+    return st;
+}
+
+/* A client with a pool makes its calls on one kept-alive connection (the hub
+ * client's several calls per `app run`); without one, a connection per call;
+ * a kept connection serves only its own URL; one the server hung up on is
+ * replaced once, transparently. */
+static void kept_alive(void **state)
+{
+    (void)state;
+    int port;
+    keeper k = {listen_loopback(&port), false, 0, 0};
+    assert_int_equal(listen(k.fd, 8), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, keep_serving, &k);
+    char url[100], other[100];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    snprintf(other, sizeof other, "http://localhost:%d", port);
+    void *pool = cella_http_pool_new();
+    cella_http_client c = {.base_url = url, .timeout_s = 5, .reuse = pool};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(get_status(&c), 200);
+    assert_int_equal(k.accepted, 1);
+    cella_http_client o = {.base_url = other, .timeout_s = 5, .reuse = pool};
+    assert_int_equal(get_status(&o), 200); /* another URL: not on url's connection */
+    assert_int_equal(k.accepted, 2);
+    assert_int_equal(get_status(&c), 200); /* url's is still kept */
+    assert_int_equal(k.accepted, 2);
+    cella_http_client lone = {.base_url = url, .timeout_s = 5};
+    assert_int_equal(get_status(&lone), 200);
+    assert_int_equal(get_status(&lone), 200);
+    assert_int_equal(k.accepted, 4);
+    cella_http_pool_free(pool);
+    /* the server hangs up on the kept connection's next request: a new one */
+    k.hang_up_second = true;
+    pool = cella_http_pool_new();
+    c.reuse = pool;
+    int served = k.served;
+    assert_int_equal(get_status(&c), 200);
+    assert_int_equal(get_status(&c), 200);
+    assert_int_equal(k.accepted, 6);
+    assert_int_equal(k.served, served + 2);
+    cella_http_pool_free(pool);
+    shutdown(k.fd, SHUT_RDWR);
+    pthread_join(t, NULL);
+    close(k.fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +476,7 @@ int main(void)
         cmocka_unit_test(fails_over_in_order_and_sticks),
         cmocka_unit_test(never_repeats_what_is_unsafe),
         cmocka_unit_test(real_sockets),
+        cmocka_unit_test(kept_alive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
