@@ -47,9 +47,10 @@ static cella_res fetch_peer_certificate(const char *url, long timeout_s, X509 **
     } else {
         SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
         BIO_get_ssl(b, &ssl);
-        BIO *tcp = cella_tls_connect_bounded(host, timeout_s);
+        char why[200];
+        BIO *tcp = cella_tls_connect_bounded(host, timeout_s, why, sizeof why);
         if (!tcp)
-            r = cella_fail(CELLA_E_IO, url, "cannot connect within %ld s", timeout_s);
+            r = cella_fail(CELLA_E_IO, url, "cannot connect: %s", why);
         else if (BIO_push(b, tcp), BIO_do_handshake(b) <= 0)
             r = cella_fail(CELLA_E_IO, url, "no TLS 1.3 handshake within %ld s", timeout_s);
     }

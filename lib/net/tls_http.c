@@ -1,6 +1,8 @@
 #include "net/tls_http.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <http_parser.h>
 #include <jansson.h>
 #include <openssl/err.h>
@@ -14,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "core/encoding.h"
 #include "core/metrics.h"
@@ -54,24 +57,98 @@ static bool set_io_timeout(int fd, long timeout_s)
            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0;
 }
 
-BIO *cella_tls_connect_bounded(const char *host, long timeout_s)
+/* One non-blocking connect to `ai`, waited for until deadline_ns: the socket,
+ * blocking again, or -1 with errno saying why. A refusal is an answer, not
+ * something to retry until the deadline (OpenSSL's BIO_do_connect_retry
+ * with a 0 ms nap retried a refused port in a busy loop). */
+static int connect_one(const struct addrinfo *ai, uint64_t deadline_ns)
 {
-    BIO *tcp = BIO_new_connect(host);
-    if (!tcp)
-        return NULL;
-    BIO_set_nbio(tcp, 1);
-    int fd = -1;
-    if (BIO_do_connect_retry(tcp, (int)timeout_s, 0) <= 0 || BIO_get_fd(tcp, &fd) < 0) {
-        BIO_free_all(tcp);
-        return NULL;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        if (errno != EINPROGRESS)
+            goto fail;
+        for (;;) {
+            uint64_t now = cella_monotonic_ns();
+            if (now >= deadline_ns) {
+                errno = ETIMEDOUT;
+                goto fail;
+            }
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int k = poll(&pf, 1, (int)((deadline_ns - now + 999999) / 1000000));
+            if (k < 0 && errno != EINTR)
+                goto fail;
+            if (k > 0)
+                break;
+        }
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            goto fail;
+        if (err) {
+            errno = err;
+            goto fail;
+        }
     }
     int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 || !set_io_timeout(fd, timeout_s)) {
-        BIO_free_all(tcp);
+    if (fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+        return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
+/* host:port's addresses: a numeric host without asking the resolver (which
+ * asks the kernel for the machine's addresses on every call). */
+static int resolve(const char *hostport, struct addrinfo **res, char *why, size_t cap)
+{
+    char *host = NULL, *port = NULL;
+    if (!BIO_parse_hostserv(hostport, &host, &port, BIO_PARSE_PRIO_HOST) || !host || !port) {
+        OPENSSL_free(host);
+        OPENSSL_free(port);
+        ERR_clear_error();
+        snprintf(why, cap, "not a host:port");
+        return -1;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+    int g = getaddrinfo(host, port, &hints, res);
+    if (g == EAI_NONAME) {
+        hints.ai_flags = AI_ADDRCONFIG;
+        g = getaddrinfo(host, port, &hints, res);
+    }
+    if (g != 0)
+        snprintf(why, cap, "cannot resolve %s: %s", host, gai_strerror(g));
+    OPENSSL_free(host);
+    OPENSSL_free(port);
+    return g == 0 ? 0 : -1;
+}
+
+BIO *cella_tls_connect_bounded(const char *host, long timeout_s, char *why, size_t cap)
+{
+    struct addrinfo *res = NULL;
+    if (resolve(host, &res, why, cap) != 0)
+        return NULL;
+    uint64_t deadline = cella_monotonic_ns() + (uint64_t)timeout_s * 1000000000u;
+    int fd = -1;
+    errno = EADDRNOTAVAIL;
+    for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+        fd = connect_one(ai, deadline);
+    int e = errno;
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(why, cap, "%s", e == ETIMEDOUT ? "no answer within the timeout" : strerror(e));
         return NULL;
     }
-    BIO_set_nbio(tcp, 0);
-    return tcp;
+    BIO *b = set_io_timeout(fd, timeout_s) ? BIO_new_socket(fd, BIO_CLOSE) : NULL;
+    if (!b) {
+        close(fd);
+        snprintf(why, cap, "cannot set up the socket");
+    }
+    return b;
 }
 
 void cella_http_response_free(cella_http_response *resp) { cella_buf_free(&resp->body); }
@@ -281,8 +358,9 @@ static cella_res open_conn(const cella_http_client *c, const target *t, SSL_CTX 
     long timeout = c->timeout_s ? c->timeout_s : 30L;
     *outcome = CELLA_NET_UNSENT;
     /* A replica that drops SYNs costs at most 10 s before the next is tried. */
-    BIO *tcp = cella_tls_connect_bounded(t->hostport, timeout < 10 ? timeout : 10L);
-    CELLA_ENSURE(tcp, CELLA_E_IO, where, "request failed: cannot connect");
+    char why[200];
+    BIO *tcp = cella_tls_connect_bounded(t->hostport, timeout < 10 ? timeout : 10L, why, sizeof why);
+    CELLA_ENSURE(tcp, CELLA_E_IO, where, "request failed: cannot connect: %s", why);
     int fd = -1, one = 1;
     BIO_get_fd(tcp, &fd);
     /* No Nagle: the request follows the handshake's last flight at once

@@ -77,7 +77,8 @@ int cella_tls_on_certificate_request(SSL *ssl, void *arg);
 
 /* A TCP connection to host:port within timeout_s, then blocking with that
  * timeout on every read and write: a server that stalls cannot hold the
- * caller longer. NULL on failure. */
-BIO *cella_tls_connect_bounded(const char *host, long timeout_s);
+ * caller longer. NULL on failure, with why[cap] saying why (a refused port
+ * fails at once; the addresses are tried in turn until the deadline). */
+BIO *cella_tls_connect_bounded(const char *host, long timeout_s, char *why, size_t cap);
 
 #endif

@@ -324,6 +324,7 @@ T4=$(awk '/^task / {print $2}' "$TMP/.out")
 setsid "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
   --sim-dir "$TMP/stack/sim" --lease 3 >> "$TMP/worker-killed.log" 2>&1 &
 KPID=$!
+on_exit "kill -9 -- -$KPID 2>/dev/null || true" # a failure before the kill leaves it running
 for _ in $(seq 300); do [[ -n "$(task_field "$T4" lease)" ]] && break; sleep 0.1; done
 [[ -n "$(task_field "$T4" lease)" ]] || fail "the first worker leased T4"
 sleep 0.5
@@ -418,6 +419,7 @@ T5=$(awk '/^task / {print $2}' "$TMP/.out")
 setsid "$CELLA" worker start --pool "$POOL" --wallet-file "$POOL_WALLET" --work-dir "$TMP/wk" \
   --sim-dir "$TMP/stack/sim" --lease 3 >> "$TMP/worker-int.log" 2>&1 &
 IPID=$!
+on_exit "kill -9 -- -$IPID 2>/dev/null || true"
 for _ in $(seq 100); do [[ -n "$(task_field "$T5" lease)" ]] && break; sleep 0.1; done
 [[ -n "$(task_field "$T5" lease)" ]] || fail "the worker leased T5"
 sleep 0.5

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "net/endpoints.h"
 #include "net/http_client.h"
 #include "testutil.h"
@@ -351,6 +352,14 @@ static void real_sockets(void **state)
     assert_fails_with(cella_http_call(&one, "POST", "/v1/x", NULL, cella_slice_of("{}", 2), &resp),
                       CELLA_E_IO);
     assert_int_equal(resp.outcome, CELLA_NET_UNSENT);
+    /* a refusal is an answer: the call fails at once and says so, rather
+     * than retrying the port until its timeout (a worker whose hub was gone
+     * spun a core that way) */
+    assert_non_null(strstr(cella_error_what(), "Connection refused"));
+    uint64_t t0 = cella_monotonic_ns();
+    assert_fails_with(cella_http_call(&one, "GET", "/v1/x", NULL, cella_slice_of("", 0), &resp),
+                      CELLA_E_IO);
+    assert_true(cella_monotonic_ns() - t0 < 2000000000u);
     shutdown(mute.fd, SHUT_RDWR);
     shutdown(live.fd, SHUT_RDWR);
     pthread_join(t1, NULL);
