@@ -1,7 +1,6 @@
 /* Replica lists and failover (see endpoints.h). */
 #include "net/endpoints.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -164,30 +163,6 @@ cella_res cella_endpoints_text(const cella_endpoints *e, char *urls, size_t ucap
         pl += (size_t)b;
     }
     return CELLA_OK_RES;
-}
-
-cella_net_outcome cella_net_classify(int curl_code, bool request_started)
-{
-    switch (curl_code) {
-    case CURLE_OK:
-        return CELLA_NET_ANSWERED;
-    /* The replica is down, unreachable, or dropped the connection: nothing
-     * was sent before the connection (and TLS handshake) was up. */
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_WEIRD_SERVER_REPLY:
-        return request_started ? CELLA_NET_UNANSWERED : CELLA_NET_UNSENT;
-    default: /* a key that is not the pinned one, a response too large, ... */
-        return CELLA_NET_LOCAL;
-    }
 }
 
 bool cella_net_repeatable_method(const char *method)

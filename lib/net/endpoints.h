@@ -86,10 +86,6 @@ typedef enum {
     CELLA_NET_LOCAL,      /* anything else (a wrong key, a local failure): not a replica down */
 } cella_net_outcome;
 
-/* A libcurl result (CURLcode) as an outcome: `request_started` says whether
- * libcurl began to send the request (a connection was made or reused). */
-cella_net_outcome cella_net_classify(int curl_code, bool request_started);
-
 /* Whether a method is safe to repeat: GET, HEAD, PUT, DELETE, OPTIONS. */
 bool cella_net_repeatable_method(const char *method);
 
