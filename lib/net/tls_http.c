@@ -409,6 +409,10 @@ static cella_res send_request(BIO *io, const cella_buf *req, const char *where,
 /* as many as a worker has slots (each may hold one to the hub and one to cas
  * at a time), libcurl's figure for the pools it replaced */
 #define POOL_MAX 64
+/* kept connections made with a client certificate: an enclave presents its
+ * one identity again (its tag push rides on its attestation's connection);
+ * a few more cover threads attesting at once */
+#define POOL_ATTESTED_MAX 4
 
 typedef struct {
     BIO *io;
@@ -505,6 +509,27 @@ static BIO *pool_take(cella_tls_pool *p, const cella_http_client *c, bool tls, S
     return io;
 }
 
+/* Makes room for one more connection made with a client certificate: at most
+ * POOL_ATTESTED_MAX are kept, the oldest going first. Each attestation makes
+ * a new identity, so a client attesting again and again (a benchmark, a
+ * long-lived tool) would otherwise fill the pool with connections nobody
+ * presents again, until the server's per-address limit refuses new ones. */
+static void pool_trim_attested(cella_tls_pool *p)
+{
+    size_t with_cert = 0;
+    for (size_t i = 0; i < p->n; i++)
+        with_cert += p->conn[i].cert != NULL;
+    for (size_t i = 0; i < p->n && with_cert >= POOL_ATTESTED_MAX;) {
+        if (!p->conn[i].cert) {
+            i++;
+            continue;
+        }
+        conn_drop(&p->conn[i]);
+        pool_remove(p, i);
+        with_cert--;
+    }
+}
+
 /* Keeps the connection of a call whose server keeps it open; the oldest kept
  * one goes when the pool is full. A call that made its identity in the
  * handshake keeps it only with that identity (the next call presents it). */
@@ -520,6 +545,8 @@ static void pool_keep(cella_tls_pool *p, const cella_http_client *c, bool tls, B
         (cert && X509_up_ref(cert) != 1))
         return;
     pthread_mutex_lock(&p->mu);
+    if (cert)
+        pool_trim_attested(p);
     if (p->n == POOL_MAX) {
         conn_drop(&p->conn[0]);
         pool_remove(p, 0);

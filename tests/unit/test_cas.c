@@ -812,6 +812,23 @@ static void lean_pool(void **state)
     cella_tls_pool_free(pool);
 }
 
+/* A client attesting again and again with one pool: each attestation's
+ * connection is kept for its own identity, which is never presented again.
+ * Kept without bound they reached cas's 64 connections per address, and the
+ * 65th attestation was refused (503). */
+static void lean_pool_bounded(void **state)
+{
+    (void)state;
+    cella_tls_pool *pool = cella_tls_pool_new();
+    for (int i = 0; i < 70; i++) {
+        struct lean_id id = {0};
+        json_decref(lean_attest(pool, &id)); /* asserts a 200 */
+        EVP_PKEY_free(id.key);
+        X509_free(id.cert);
+    }
+    cella_tls_pool_free(pool);
+}
+
 /* iExec's SMS endpoints: the SDK's challenge, statuses and update rules.
  * `why` (may be NULL) receives the reply's body. */
 static long sms_call_why(const char *method, const char *target, const uint8_t *signer,
@@ -988,6 +1005,7 @@ int main(void)
         cmocka_unit_test(bad_requests),
         cmocka_unit_test(lean_client),
         cmocka_unit_test(lean_pool),
+        cmocka_unit_test(lean_pool_bounded),
         cmocka_unit_test(sms),
         cmocka_unit_test(sms_replay),
         cmocka_unit_test(crash_durability),
