@@ -98,7 +98,7 @@ n_new_cl=$(median "${ncl[@]}") c_att_cl=$(median "${ccl[@]}")
 read -r n_keep _ n_keep_us n_keep_cl < <(measure nginx $NG -- "$BC" get "https://127.0.0.1:$NP/att.json" "$NFP" "$clients" "$secs" keep)
 read -r c_key _ c_key_us c_key_cl < <(measure cas "${CASPIDS[@]}" -- "$BC" keyread "https://127.0.0.1:$CP" "$CFP" "$clients" "$secs" "$W/sim")
 
-printf '\ncas bench (%ss each, %s concurrent clients, cella's OpenSSL client with a pinned key, same machine;\n' "$secs" "$clients"
+printf '\ncas bench (%ss each, %s concurrent clients, OpenSSL client (net/tls_http.c) with a pinned key, same machine;\n' "$secs" "$clients"
 printf 'attestation row: medians of %s alternating rounds)\n' "$rounds"
 printf '%-52s %9s %-38s %9s %6s\n' "figure" "cas/s" "baseline (same run)" "/s" "ratio"
 printf '%-52s %9s %-38s %9s %6s\n' "attestation + key release, new TLS conn each" "$c_att" "nginx static file, new conn each" "$n_new" "$att_ratio"
