@@ -257,6 +257,12 @@ void shield_file_free(shield_file *h)
     free(h);
 }
 
+void shield_file_put(shield_file *h)
+{
+    if (atomic_fetch_sub(&h->refs, 1) == 1)
+        shield_file_free(h);
+}
+
 static void files_link(cella_shield *s, shield_file *h)
 {
     pthread_mutex_lock(&s->pool_lock);
@@ -298,6 +304,7 @@ static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     pthread_mutex_init(&h->lock, NULL);
+    atomic_init(&h->refs, 1);
     h->e = e;
     h->ino = ino;
     h->direct = (fi->flags & O_DIRECT) != 0;
@@ -340,7 +347,7 @@ static void sh_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     (void)ino;
     shield_file *h = (shield_file *)(uintptr_t)fi->fh;
     files_unlink(fuse_req_userdata(req), h);
-    shield_file_free(h);
+    shield_file_put(h); /* a read still storing after its reply frees it */
     fuse_reply_err(req, 0);
 }
 
@@ -368,12 +375,17 @@ static void sh_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     }
     int err = h->fd >= 0 ? shield_read_fast(s, h, (uint64_t)off, n, b)
                          : shield_read_slow(s, h, (uint64_t)off, n, b);
+    bool store = !err && b->st.len;
+    if (store)
+        atomic_fetch_add(&h->refs, 1); /* the reply lets the reader close h */
     if (err)
         fuse_reply_err(req, err);
     else
         fuse_reply_buf(req, (const char *)b->pt, n);
-    if (b->st.len && !err)
+    if (store) {
         shield_store_after_reply(s, h, b);
+        shield_file_put(h);
+    }
     b->st.len = 0;
     shield_pool_put(s, b);
 }

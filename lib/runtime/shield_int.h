@@ -104,6 +104,10 @@ typedef struct shield_file {
     uint64_t cached;
     uint8_t *cache; /* secure, cache_cap >= chunk_size bytes */
     size_t cache_cap;
+    /* One for the open file, one more for each read still storing after its
+     * reply: the reply lets the reader close the file, and the release must
+     * not free it under that store. */
+    _Atomic int refs;
 } shield_file;
 
 /* ---- shield_fs.c: the tree and the FUSE operations ---- */
@@ -112,6 +116,8 @@ extern const struct fuse_lowlevel_ops shield_ops;
 CELLA_RESULT shield_build_tree(cella_shield *s);
 /* Closes and frees an open file (its descriptor, its wiped cache). */
 void shield_file_free(shield_file *h);
+/* Drops one reference to h (shield_file.refs); the last frees it. */
+void shield_file_put(shield_file *h);
 
 /* ---- shield_read.c: reply buffers and reading ---- */
 /* A free reply buffer with room for pt_need plaintext and ct_need ciphertext
