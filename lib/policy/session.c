@@ -102,6 +102,21 @@ static bool advisory_ok(const char *s, size_t len)
     return true;
 }
 
+_Static_assert(ADVISORY_MAX_LEN < SESS_ENTRY_MAX, "an advisory id fits an entry's buffer");
+
+static cella_res advisory_entry(vctx *c, const snode *e, const char *s, size_t len,
+                                const void *debug, char out[SESS_ENTRY_MAX])
+{
+    if (!advisory_ok(s, len))
+        return sess_verr(c, e->line, CELLA_E_PARSE,
+                         "invalid advisory id (1-64 of A-Z a-z 0-9 _ . -, or *)");
+    if (sess_text_is(s, len, "*") && !*(const bool *)debug)
+        return sess_verr(c, e->line, CELLA_E_POLICY, "'*' is allowed only when debug is allowed");
+    memcpy(out, s, len); /* advisory_ok: at most ADVISORY_MAX_LEN bytes */
+    out[len] = '\0';
+    return CELLA_OK_RES;
+}
+
 static cella_res parse_advisories(vctx *c, const snode *parent, const char *key, bool debug,
                                   json_t **out)
 {
@@ -113,37 +128,7 @@ static cella_res parse_advisories(vctx *c, const snode *parent, const char *key,
     }
     size_t mark = sess_pb_key(&c->p, key);
     CELLA_TRY(sess_want_seq(c, list));
-    item *v = NULL;
-    size_t n = 0;
-    cella_res r = CELLA_OK_RES;
-    CELLA_TRY(sess_items_alloc(list, &v));
-    for (; n < list->n; n++) {
-        const snode *e = list->items[n];
-        const char *s;
-        size_t len;
-        size_t m = sess_pb_idx(&c->p, n);
-        CELLA_GUARD(r, sess_get_str(c, e, &s, &len), done);
-        if (!advisory_ok(s, len)) {
-            r = sess_verr(c, e->line, CELLA_E_PARSE,
-                          "invalid advisory id (1-64 of A-Z a-z 0-9 _ . -, or *)");
-            goto done;
-        }
-        if (sess_text_is(s, len, "*") && !debug) {
-            r = sess_verr(c, e->line, CELLA_E_POLICY, "'*' is allowed only when debug is allowed");
-            goto done;
-        }
-        sess_pb_pop(&c->p, m);
-        v[n] = (item){.s = s, .len = len, .idx = n, .line = e->line, .j = sess_jstr(s, len)};
-        if (!v[n].j) {
-            r = sess_nomem();
-            goto done;
-        }
-    }
-    sess_pb_pop(&c->p, mark);
-    CELLA_GUARD(r, sess_items_finish(c, key, NULL, v, n, "advisory", out), done);
-done:
-    sess_items_drop(v, n);
-    return r;
+    return sess_string_list(c, list, key, mark, advisory_entry, &debug, "advisory", out);
 }
 
 static cella_res parse_attestation(vctx *c, const snode *att, bool *debug, unsigned *tcb,
@@ -276,6 +261,27 @@ done:
 
 /* ---- access policy */
 
+/* CREATOR, ANY or NONE (the last two alone), or a 0x address, lowercased.
+ * ctx: the list, whose length says whether an entry is alone. */
+static cella_res access_entry(vctx *c, const snode *e, const char *s, size_t len,
+                              const void *list, char out[SESS_ENTRY_MAX])
+{
+    if (sess_text_is(s, len, "CREATOR") || sess_text_is(s, len, "ANY") ||
+        sess_text_is(s, len, "NONE")) {
+        if (((const snode *)list)->n > 1 && !sess_text_is(s, len, "CREATOR"))
+            return sess_verr(c, e->line, CELLA_E_POLICY, "ANY and NONE must be the only entry");
+        memcpy(out, s, len);
+        out[len] = '\0';
+    } else if (len == 42 && s[0] == '0' && s[1] == 'x' && sess_hex_lower(s + 2, 40, out + 2)) {
+        out[0] = '0';
+        out[1] = 'x';
+    } else {
+        return sess_verr(c, e->line, CELLA_E_PARSE,
+                         "not CREATOR, ANY, NONE or a 0x address of 40 hex digits");
+    }
+    return CELLA_OK_RES;
+}
+
 static cella_res parse_access_list(vctx *c, const snode *ap, const char *key, json_t **out)
 {
     const snode *list = sess_map_opt(ap, key);
@@ -293,47 +299,7 @@ static cella_res parse_access_list(vctx *c, const snode *ap, const char *key, js
     CELLA_TRY(sess_want_seq(c, list));
     if (list->n == 0)
         return sess_verr(c, list->line, CELLA_E_POLICY, "empty list (write NONE for nobody)");
-    item *v = NULL;
-    size_t n = 0;
-    cella_res r = CELLA_OK_RES;
-    CELLA_TRY(sess_items_alloc(list, &v));
-    for (; n < list->n; n++) {
-        const snode *e = list->items[n];
-        const char *s;
-        size_t len;
-        char buf[43];
-        size_t m = sess_pb_idx(&c->p, n);
-        CELLA_GUARD(r, sess_get_str(c, e, &s, &len), done);
-        if (sess_text_is(s, len, "CREATOR") || sess_text_is(s, len, "ANY") ||
-            sess_text_is(s, len, "NONE")) {
-            if (list->n > 1 && !sess_text_is(s, len, "CREATOR")) {
-                r = sess_verr(c, e->line, CELLA_E_POLICY, "ANY and NONE must be the only entry");
-                goto done;
-            }
-            memcpy(buf, s, len);
-            buf[len] = '\0';
-        } else if (len == 42 && s[0] == '0' && s[1] == 'x' && sess_hex_lower(s + 2, 40, buf + 2)) {
-            buf[0] = '0';
-            buf[1] = 'x';
-        } else {
-            r = sess_verr(c, e->line, CELLA_E_PARSE,
-                          "not CREATOR, ANY, NONE or a 0x address of 40 hex digits");
-            goto done;
-        }
-        sess_pb_pop(&c->p, m);
-        json_t *j = json_string(buf);
-        if (!j) {
-            r = sess_nomem();
-            goto done;
-        }
-        v[n] = (item){.s = json_string_value(j), .len = strlen(buf), .idx = n, .line = e->line,
-                      .j = j};
-    }
-    sess_pb_pop(&c->p, mark);
-    CELLA_GUARD(r, sess_items_finish(c, key, NULL, v, n, "entry", out), done);
-done:
-    sess_items_drop(v, n);
-    return r;
+    return sess_string_list(c, list, key, mark, access_entry, list, "entry", out);
 }
 
 static cella_res parse_access_policy(vctx *c, const snode *root, json_t **out)

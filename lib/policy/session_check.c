@@ -333,6 +333,41 @@ cella_res sess_items_finish(vctx *c, const char *list, const char *sub, item *v,
     return CELLA_OK_RES;
 }
 
+/* The sequence `list` under `key` (its path pushed at `mark`): each entry a
+ * string that `norm` checks and writes normalised into its buffer, the whole
+ * sorted into *out with duplicates refused ("duplicate <what>"). */
+cella_res sess_string_list(vctx *c, const snode *list, const char *key, size_t mark,
+                           sess_entry_fn norm, const void *ctx, const char *what, json_t **out)
+{
+    item *v = NULL;
+    size_t n = 0;
+    cella_res r = CELLA_OK_RES;
+    *out = NULL;
+    CELLA_TRY(sess_items_alloc(list, &v));
+    for (; n < list->n; n++) {
+        const snode *e = list->items[n];
+        const char *s;
+        size_t len;
+        char buf[SESS_ENTRY_MAX];
+        size_t m = sess_pb_idx(&c->p, n);
+        CELLA_GUARD(r, sess_get_str(c, e, &s, &len), done);
+        CELLA_GUARD(r, norm(c, e, s, len, ctx, buf), done);
+        sess_pb_pop(&c->p, m);
+        json_t *j = json_string(buf);
+        if (!j) {
+            r = sess_nomem();
+            goto done;
+        }
+        v[n] = (item){.s = json_string_value(j), .len = strlen(buf), .idx = n, .line = e->line,
+                      .j = j};
+    }
+    sess_pb_pop(&c->p, mark);
+    CELLA_GUARD(r, sess_items_finish(c, key, NULL, v, n, what, out), done);
+done:
+    sess_items_drop(v, n);
+    return r;
+}
+
 /* A required (or optional) string field; *vn = NULL when optional and absent.
  * Leaves the key pushed on the path (caller pops with the returned mark). */
 cella_res sess_str_field(vctx *c, const snode *m, const char *key, bool required, const snode **vn,

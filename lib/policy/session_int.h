@@ -69,6 +69,13 @@ enum namekind { NAME_PLAIN, NAME_SESSION, NAME_IMAGE };
 
 typedef cella_res (*entry_fn)(vctx *c, const snode *n, item *it);
 
+/* Checks one string entry (s, len) of a list and writes it normalised into
+ * out (NUL-terminated, shorter than SESS_ENTRY_MAX), or refuses it at e's
+ * line. ctx: the caller's (sess_string_list). */
+#define SESS_ENTRY_MAX 128
+typedef cella_res (*sess_entry_fn)(vctx *c, const snode *e, const char *s, size_t len,
+                                   const void *ctx, char out[SESS_ENTRY_MAX]);
+
 void sess_node_free(snode *n);
 bool sess_text_is(const char *s, size_t len, const char *lit);
 size_t sess_pb_keyn(pathbuf *p, const char *key, size_t n);
@@ -101,6 +108,8 @@ void sess_items_drop(item *v, size_t n);
 cella_res sess_items_alloc(const snode *list, item **v);
 cella_res sess_items_finish(vctx *c, const char *list, const char *sub, item *v, size_t n,
                             const char *what, json_t **out);
+cella_res sess_string_list(vctx *c, const snode *list, const char *key, size_t mark,
+                           sess_entry_fn norm, const void *ctx, const char *what, json_t **out);
 cella_res sess_str_field(vctx *c, const snode *m, const char *key, bool required, const snode **vn,
                          const char **s, size_t *len, size_t *mark);
 cella_res sess_name_field(vctx *c, const snode *m, const char *key, enum namekind kind, item *it,

@@ -328,6 +328,17 @@ fail:
 
 /* ---- services */
 
+/* 64 hex digits: SGX MRENCLAVE (and sim); 96: TDX MRTD or SNP MEASUREMENT. */
+static cella_res measurement_entry(vctx *c, const snode *e, const char *s, size_t len,
+                                   const void *ctx, char out[SESS_ENTRY_MAX])
+{
+    (void)ctx;
+    if ((len != 64 && len != 96) || !sess_hex_lower(s, len, out))
+        return sess_verr(c, e->line, CELLA_E_PARSE,
+                         "not 64 hex digits (SGX MRENCLAVE) or 96 (TDX MRTD, SNP measurement)");
+    return CELLA_OK_RES;
+}
+
 /* A list of measurements under `key` of map m (a service's "mrenclaves", an
  * attestation variant's "mrenclave"), sorted and lowercased into o[key]. */
 static cella_res parse_measurements(vctx *c, const snode *m, const char *key, json_t *o)
@@ -340,39 +351,9 @@ static cella_res parse_measurements(vctx *c, const snode *m, const char *key, js
     if (list->n == 0)
         return sess_verr(c, list->line, CELLA_E_POLICY,
                          "empty: a service must pin at least one measurement");
-    item *v = NULL;
-    size_t n = 0;
     json_t *a = NULL;
-    cella_res r = CELLA_OK_RES;
-    CELLA_TRY(sess_items_alloc(list, &v));
-    for (; n < list->n; n++) {
-        const snode *e = list->items[n];
-        const char *s;
-        size_t len;
-        char buf[97];
-        size_t mi = sess_pb_idx(&c->p, n);
-        CELLA_GUARD(r, sess_get_str(c, e, &s, &len), done);
-        /* 64: SGX MRENCLAVE (and sim); 96: TDX MRTD or SNP MEASUREMENT. */
-        if ((len != 64 && len != 96) || !sess_hex_lower(s, len, buf)) {
-            r = sess_verr(c, e->line, CELLA_E_PARSE,
-                          "not 64 hex digits (SGX MRENCLAVE) or 96 (TDX MRTD, SNP measurement)");
-            goto done;
-        }
-        sess_pb_pop(&c->p, mi);
-        json_t *j = json_string(buf);
-        if (!j) {
-            r = sess_nomem();
-            goto done;
-        }
-        v[n] = (item){.s = json_string_value(j), .len = len, .idx = n, .line = e->line, .j = j};
-    }
-    sess_pb_pop(&c->p, mark);
-    CELLA_GUARD(r, sess_items_finish(c, key, NULL, v, n, "mrenclave", &a), done);
-    if (!sess_jset(o, key, a))
-        r = sess_nomem();
-done:
-    sess_items_drop(v, n);
-    return r;
+    CELLA_TRY(sess_string_list(c, list, key, mark, measurement_entry, NULL, "mrenclave", &a));
+    return sess_jset(o, key, a) ? CELLA_OK_RES : sess_nomem();
 }
 
 /* An integer field of m from 0 to 65535 (SGX ISVPRODID, ISVSVN); `def` when

@@ -786,6 +786,17 @@ static const neg_case g_neg[] = {
     {"access_any_not_alone",
      NAME_S "access_policy:\n  update: [CREATOR, ANY]\n", CELLA_E_POLICY,
      "line 3, access_policy.update[1]", "only entry"},
+    {"access_duplicate",
+     NAME_S "access_policy:\n  read:\n    - 0xABCDEF0123456789abcdef0123456789abcdef01\n"
+            "    - 0xabcdef0123456789abcdef0123456789abcdef01\n",
+     CELLA_E_POLICY, "line 5, access_policy.read[1]", "duplicate entry"},
+    {"advisory_bad_id",
+     NAME_S "security:\n  attestation:\n    ignore_advisories: [\"INTEL SA\"]\n", CELLA_E_PARSE,
+     "line 4, security.attestation.ignore_advisories[0]", "invalid advisory id"},
+    {"advisory_duplicate",
+     NAME_S "security:\n  attestation:\n    ignore_advisories:\n      - INTEL-SA-00615\n"
+            "      - INTEL-SA-00615\n",
+     CELLA_E_POLICY, "line 6, security.attestation.ignore_advisories[1]", "duplicate advisory"},
     {"access_empty", NAME_S "access_policy:\n  read: []\n", CELLA_E_POLICY,
      "line 3, access_policy.read", "empty list"},
     {"access_unknown_field", NAME_S "access_policy:\n  create_sessions: [ANY]\n", CELLA_E_PARSE,
