@@ -144,10 +144,10 @@ int main(int argc, char **argv)
 #else
     /* Out without exit()'s handlers and the shared libraries' destructors:
      * they only free memory the process gives back anyway (OpenSSL's tables,
-     * libcurl's when a transfer loaded it), and each touched code pages not yet mapped in, a page
-     * fault each (about 7% of a short command's time here). cella registers
-     * no exit handler; every file it writes is closed or staged and renamed
-     * by then, and stdio's buffers were flushed above. */
+     * libcurl's when a transfer loaded it), and each touched code pages not
+     * yet mapped in, a page fault each (about 7% of a short command's time
+     * here). cella registers no exit handler; every file it writes is closed
+     * or staged and renamed by then, and stdio's buffers were flushed above. */
     _exit(rc);
 #endif
 }

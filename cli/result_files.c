@@ -119,8 +119,8 @@ static const char *decrypted_path(const cli_opt *o, int n)
 
 cella_res cli_result_preflight(const cli_opt *o, int n, const char *id)
 {
-    /* first, before any thread (libcurl's when loaded, app run's preflight): a staged
-     * result file is removed on SIGINT, SIGTERM and SIGHUP */
+    /* first, before any thread (app run's preflight, libcurl's when loaded):
+     * a staged result file is removed on SIGINT, SIGTERM and SIGHUP */
     CELLA_TRY(cella_stage_trap_signals());
     char file[4096];
     if (id || cli_get(o, n, "output")) {
@@ -136,8 +136,7 @@ cella_res cli_result_preflight(const cli_opt *o, int n, const char *id)
                  "cannot read the beneficiary key: %s (run: cella result "
                  "generate-encryption-keypair, or give --key)",
                  strerror(errno));
-    CELLA_TRY(cella_stage_check_new(AT_FDCWD, decrypted_path(o, n), false));
-    return CELLA_OK_RES;
+    return cella_stage_check_new(AT_FDCWD, decrypted_path(o, n), false);
 }
 
 cella_res cli_result_download(const cli_opt *o, int n, const cli_hub *hub, const char *id,
