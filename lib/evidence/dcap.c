@@ -6,14 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/asn1.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/objects.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "core/encoding.h"
 #include "core/secure.h"
