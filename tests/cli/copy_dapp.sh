@@ -91,7 +91,12 @@ for _ in $(seq 400); do run_mounted && break; kill -0 $RUN_PID 2>/dev/null || br
 # while it runs, its plaintext mounts live in its own mount namespace: neither
 # the host nor another session's runtime can see them
 run_mounted || fail "the running session has no private plaintext mount (test did not observe a run)"
-grep -qE 'cella-plaintext|fuse\.cella|/cella-run\.' /proc/mounts && fail "a running session's plaintext mount is visible on the host"
+# its own mount points, by path: other tests' shields mount on the host too
+mapfile -t RUN_MNTS < <(awk '/cella-plaintext|\/cella-run\./ {print $5}' "/proc/$RUN_PID/mountinfo")
+for m in "${RUN_MNTS[@]}"; do
+  awk -v m="$m" '$2 == m {found = 1} END {exit !found}' /proc/mounts &&
+    fail "a running session's plaintext mount is visible on the host: $m"
+done
 ok
 kill -9 $RUN_PID; wait $RUN_PID 2>/dev/null || true
 expect_ok "$CELLA" session volume "$SESSION2" encrypted-output-files --key-file k2.out "${CAS[@]}" "${W[@]}"
