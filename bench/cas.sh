@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cas throughput beside nginx serving a static file over TLS 1.3, same machine,
-# same run, same client library (net/tls_http.c over OpenSSL, pinned key): attestations per second
-# with a new TLS connection each, and key reads on kept-alive connections.
+# same run, same client (net/tls_http.c over OpenSSL, pinned key): attestations
+# per second with a new TLS connection each, and key reads on kept-alive
+# connections.
 # Each figure is a throughput at saturation: CLIENTS concurrent clients (2 per
 # core by default, the same for cas and its baselines), since clients that wait
 # on the server one at a time leave the CPUs partly idle and measure latency.
